@@ -1,0 +1,109 @@
+# mk/build.mk — the real build, included by Makefile after dependencies are installed.
+BUILD ?= build
+CC := gcc
+CXX := g++
+OPT ?= -O3 -march=native
+SAN ?=
+
+# ---- dependency detection -------------------------------------------------
+ifdef QT_DEPS_PREFIX
+DEP_INC := -I$(QT_DEPS_PREFIX)/usr/include -I$(QT_DEPS_PREFIX)/usr/include/x86_64-linux-gnu
+DEP_LIB := -L$(QT_DEPS_PREFIX)/usr/lib/x86_64-linux-gnu -Wl,-rpath,$(abspath $(QT_DEPS_PREFIX))/usr/lib/x86_64-linux-gnu
+endif
+BLAS_INC := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas /usr/include/x86_64-linux-gnu))
+BLAS_LIBDIR := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/openblas-pthread))
+HASH := \#
+have_header = $(shell printf '$(HASH)include <$(1)>\nint main(void){return 0;}\n' | $(CC) $(DEP_INC) -I$(BLAS_INC) -x c - -o /dev/null $(DEP_LIB) $(2) 2>/dev/null && echo 1)
+
+HAVE_BLAS := $(call have_header,cblas.h,$(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR)) -lopenblas)
+ifndef NO_PAPI
+HAVE_PAPI := $(call have_header,papi.h,-lpapi -lsde)
+endif
+ifndef NO_CUDA
+NVCC := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+endif
+ifndef NO_MPI
+MPICC := $(shell command -v mpicc 2>/dev/null)
+endif
+CUDA_HOME := $(if $(NVCC),$(abspath $(dir $(NVCC))..))
+HAVE_NCCL := $(if $(NVCC),$(call have_header,nccl.h,-I$(CUDA_HOME)/include -L$(CUDA_HOME)/lib64 -lnccl),)
+
+$(info quintet build: OpenBLAS $(if $(HAVE_BLAS),found,NOT FOUND) | PAPI $(if $(HAVE_PAPI),found,not found$(if $(NO_PAPI), (NO_PAPI=1))) | nvcc $(if $(NVCC),found ($(NVCC)),not found$(if $(NO_CUDA), (NO_CUDA=1))) | NCCL $(if $(HAVE_NCCL),found,not found) | mpicc $(if $(MPICC),found,not found$(if $(NO_MPI), (NO_MPI=1))))
+ifeq ($(HAVE_BLAS),)
+$(error OpenBLAS (cblas.h, libopenblas) is required: run ci/install.sh)
+endif
+
+# ---- flags ----------------------------------------------------------------
+DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
+INC := -Iimpl/include -Iharness -Isuites $(DEP_INC) -I$(BLAS_INC)
+CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp"'
+CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra $(SAN) $(DEFS) $(INC)
+NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
+CUDA_LIBS := $(if $(NVCC),-L$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
+COMMA := ,
+LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(BLAS_LIBDIR)) -lbenchmark -lsqlite3 -lopenblas \
+          $(if $(HAVE_PAPI),-lpapi -lsde) $(CUDA_LIBS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
+
+# ---- sources --------------------------------------------------------------
+LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c,$(wildcard impl/*/*.c))
+CU_SRC := $(if $(NVCC),$(wildcard impl/*/*.cu harness/*.cu))
+HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard suites/*.c)
+HARNESS_CC := $(wildcard harness/*.cc)
+TEST_COMMON := $(wildcard tests/common/*.c)
+TEST_SRC := $(wildcard tests/*/test_*.c)
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+MPI_PROGS := $(if $(MPICC),$(patsubst harness/mpi/%.c,$(BUILD)/quintet-mpi-%,$(wildcard harness/mpi/*.c)))
+
+obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC)) $(call obj,$(CU_SRC))
+HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC))
+
+.PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
+all: lib quintet tests mpi
+lib: $(BUILD)/libquintet.a $(BUILD)/libquintet.so
+quintet: $(BUILD)/quintet
+tests: $(TEST_BIN)
+mpi: $(MPI_PROGS)
+
+$(BUILD)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/obj/%.cc.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/libquintet.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libquintet.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+$(BUILD)/libqtharness.a: $(HARNESS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/quintet: $(call obj,harness/main.c) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
+	$(CC) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_COMMON)) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
+$(BUILD)/quintet-mpi-%: harness/mpi/%.c $(BUILD)/libquintet.a
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+test: all
+	@QT_BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
+
+bench: all
+	$(BUILD)/quintet run --profile quick --db results/quintet.db
+	$(BUILD)/quintet show --db results/quintet.db
+
+check-asan:
+	@$(MAKE) --no-print-directory QT_INNER=1 BUILD=build-asan OPT='-O1 -fno-omit-frame-pointer' \
+	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined' test
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@QT_DEPS_INC='$(INC) $(DEFS)' FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

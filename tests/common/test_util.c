@@ -1,0 +1,127 @@
+/* test_util.c — CUnit driver and numeric helpers shared by every test binary. */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Register and run the tests; exit code = failures (capped) or a CUnit error. */
+int qt_test_run(const char *suite, const qt_test_t *tests, int n)
+{
+    printf("%s: seed %llu (set QT_TEST_SEED to replay)\n", suite, (unsigned long long)qt_test_seed());
+    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+    CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+    if (!s) return 2;
+    for (int i = 0; i < n; i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn)) return 2;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failures ? 1 : 0;
+}
+
+/* Seed from QT_TEST_SEED or the clock and pid, fixed for the process. */
+uint64_t qt_test_seed(void)
+{
+    static uint64_t seed;
+    static int done;
+    if (!done) {
+        const char *e = getenv("QT_TEST_SEED");
+        seed = e ? strtoull(e, NULL, 0) : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
+        done = 1;
+    }
+    return seed;
+}
+
+/* Max abs error over the reference's max magnitude. */
+double qt_test_max_rel_err_f32(const float *a, const double *ref, size_t n)
+{
+    double m = 0, e = 0;
+    for (size_t i = 0; i < n; i++) {
+        m = fmax(m, fabs(ref[i]));
+        double d = fabs((double)a[i] - ref[i]);
+        if (!(d <= e)) e = d; /* NaN propagates as the error */
+    }
+    return e / (m + 1e-300);
+}
+
+/* Relative Frobenius error (float vs double reference). */
+double qt_test_rel_fro_f32(const float *a, const double *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - ref[i];
+        num += d * d;
+        den += ref[i] * ref[i];
+    }
+    return sqrt(num) / (sqrt(den) + 1e-300);
+}
+
+/* Relative Frobenius error (double vs double reference). */
+double qt_test_rel_fro_f64(const double *a, const double *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = a[i] - ref[i];
+        num += d * d;
+        den += ref[i] * ref[i];
+    }
+    return sqrt(num) / (sqrt(den) + 1e-300);
+}
+
+/* build/<name>. */
+const char *qt_test_build_path(const char *name)
+{
+    static char buf[1024];
+    const char *b = getenv("QT_BUILD");
+    snprintf(buf, sizeof buf, "%s/%s", b && *b ? b : "build", name);
+    return buf;
+}
+
+/* popen-based command runner capturing output. */
+int qt_test_sh(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[4200];
+    snprintf(full, sizeof full, "(%s) 2>&1", cmd);
+    FILE *f = popen(full, "r");
+    if (!f) return -1;
+    size_t len = 0;
+    char tmp[4096];
+    size_t r;
+    while ((r = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        if (out && len + 1 < cap) {
+            size_t take = r < cap - 1 - len ? r : cap - 1 - len;
+            memcpy(out + len, tmp, take);
+            len += take;
+        }
+    }
+    if (out && cap) out[len] = '\0';
+    int st = pclose(f);
+    if (st == -1) return -1;
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return -1;
+}
+
+/* mkdtemp under TMPDIR, once per process. */
+const char *qt_test_tmpdir(void)
+{
+    static char dir[512];
+    if (!dir[0]) {
+        const char *t = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/quintet-test-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(dir)) snprintf(dir, sizeof dir, "/tmp");
+    }
+    return dir;
+}

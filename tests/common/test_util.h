@@ -1,0 +1,54 @@
+/* test_util.h — shared helpers for the CUnit test binaries.
+ *
+ * Each test file defines its tests and ends with
+ *   QT_TEST_MAIN("suite name", { "name", fn }, { "name", fn }, ...)
+ * which runs them in CUnit's basic mode (printing the Run Summary CI reads)
+ * and exits with the number of failures (non-zero on any failure).
+ * Inputs come from the Philox streams with a fresh seed per process unless
+ * QT_TEST_SEED is set; the seed is printed so a failure can be replayed. */
+#ifndef QUINTET_TEST_UTIL_H
+#define QUINTET_TEST_UTIL_H
+
+#include <CUnit/Basic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} qt_test_t;
+
+/* Run the tests as one CUnit suite; returns the process exit code. */
+int qt_test_run(const char *suite, const qt_test_t *tests, int n);
+
+#define QT_TEST_MAIN(suite, ...)                                              \
+    int main(void)                                                            \
+    {                                                                         \
+        static const qt_test_t tests_[] = {__VA_ARGS__};                      \
+        return qt_test_run(suite, tests_, (int)(sizeof tests_ / sizeof tests_[0])); \
+    }
+
+/* The seed of this test process (QT_TEST_SEED or time-based, printed once). */
+uint64_t qt_test_seed(void);
+
+/* Max |a-b| / (max |b| + tiny) over n values, i.e. error relative to the reference's scale. */
+double qt_test_max_rel_err_f32(const float *a, const double *ref, size_t n);
+/* Relative Frobenius error ||a-b|| / ||b||. */
+double qt_test_rel_fro_f32(const float *a, const double *ref, size_t n);
+double qt_test_rel_fro_f64(const double *a, const double *ref, size_t n);
+
+/* Path of a built program (QT_BUILD env or "build") + "/" + name, in a static buffer. */
+const char *qt_test_build_path(const char *name);
+
+/* Run a shell command, capture up to cap-1 bytes of stdout+stderr into out; returns exit status
+ * (-1 when it could not run, 128+signal when killed). */
+int qt_test_sh(char *out, size_t cap, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* A fresh temporary directory (removed by the OS tmp cleaner; tests delete what they make). */
+const char *qt_test_tmpdir(void);
+
+#endif

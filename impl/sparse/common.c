@@ -262,7 +262,9 @@ double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t
         if (t->pt[i].path == path && t->pt[i].max_rows == rows) vals[n++] = t->pt[i].max_wbytes;
     int64_t wb = pick_bucket(vals, n, K * N * (int64_t)sizeof(float));
     double s = path == QT_SPMM_COLSKIP ? s_col : s_elem;
-    /* Linear interpolation between the nearest points below and above s; clamp at the ends. */
+    /* Linear interpolation between the nearest points below and above s. Above the last
+     * point its value holds (speedup grows with sparsity, so that is conservative); below
+     * the first point nothing is known and the estimate is 0 (never chosen). */
     const qt_xover_point_t *lo = NULL, *hi = NULL;
     for (int i = 0; i < t->n; i++) {
         const qt_xover_point_t *p = &t->pt[i];
@@ -270,7 +272,7 @@ double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t
         if (p->sparsity <= s && (!lo || p->sparsity > lo->sparsity)) lo = p;
         if (p->sparsity >= s && (!hi || p->sparsity < hi->sparsity)) hi = p;
     }
-    if (!lo) return hi ? hi->speedup : 0.0;
+    if (!lo) return 0.0;
     if (!hi || hi->sparsity == lo->sparsity) return lo->speedup;
     double f = (s - lo->sparsity) / (hi->sparsity - lo->sparsity);
     return lo->speedup + f * (hi->speedup - lo->speedup);

@@ -36,8 +36,9 @@ endif
 # ---- flags ----------------------------------------------------------------
 DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
 INC := -Iimpl/include -Iharness -Isuites $(DEP_INC) -I$(BLAS_INC)
-CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp"'
-CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra $(SAN) $(DEFS) $(INC)
+CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
+GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
+CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
 NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
 CUDA_LIBS := $(if $(NVCC),-L$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
 COMMA := ,
@@ -46,7 +47,8 @@ LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COM
 
 # ---- sources --------------------------------------------------------------
 LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c,$(wildcard impl/*/*.c))
-CU_SRC := $(if $(NVCC),$(wildcard impl/*/*.cu harness/*.cu))
+CU_SRC := $(if $(NVCC),$(wildcard impl/*/*.cu))
+HARNESS_CU := $(if $(NVCC),$(wildcard harness/*.cu))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard suites/*.c)
 HARNESS_CC := $(wildcard harness/*.cc)
 TEST_COMMON := $(wildcard tests/common/*.c)
@@ -56,7 +58,7 @@ MPI_PROGS := $(if $(MPICC),$(patsubst harness/mpi/%.c,$(BUILD)/quintet-mpi-%,$(w
 
 obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(call obj,$(CU_SRC))
-HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC))
+HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC) $(HARNESS_CU))
 
 .PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
 all: lib quintet tests mpi
@@ -88,8 +90,9 @@ $(BUILD)/quintet: $(call obj,harness/main.c) $(BUILD)/libqtharness.a $(BUILD)/li
 $(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_COMMON)) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
-$(BUILD)/quintet-mpi-%: harness/mpi/%.c $(BUILD)/libquintet.a
-	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/quintet-mpi-%: harness/mpi/%.c
+	@mkdir -p $(dir $@)
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $<
 
 test: all
 	@QT_BUILD=$(BUILD) tests/run.sh $(TEST_BIN)

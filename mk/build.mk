@@ -45,6 +45,10 @@ COMMA := ,
 LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(BLAS_LIBDIR)) -lbenchmark -lsqlite3 -lopenblas \
           $(if $(HAVE_PAPI),-lpapi -lsde) $(CUDA_LIBS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
 
+# Quiet by default: one line per step; V=1 prints the commands.
+Q := $(if $(V),,@)
+say = $(if $(V),,@echo '  $(1) $(2)';)
+
 # ---- sources --------------------------------------------------------------
 LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c,$(wildcard impl/*/*.c))
 CU_SRC := $(if $(NVCC),$(wildcard impl/*/*.cu))
@@ -69,30 +73,30 @@ mpi: $(MPI_PROGS)
 
 $(BUILD)/obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/obj/%.cc.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CXX,$<)$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(BUILD)/libquintet.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 $(BUILD)/libquintet.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)$(CC) -shared -o $@ $^ $(LDLIBS)
 $(BUILD)/libqtharness.a: $(HARNESS_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 $(BUILD)/quintet: $(call obj,harness/main.c) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_COMMON)) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
 $(BUILD)/quintet-mpi-%: harness/mpi/%.c
 	@mkdir -p $(dir $@)
-	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $<
+	$(call say,MPICC,$<)OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $<
 
 test: all
 	@QT_BUILD=$(BUILD) tests/run.sh $(TEST_BIN)

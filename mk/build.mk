@@ -35,7 +35,7 @@ endif
 
 # ---- flags ----------------------------------------------------------------
 DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
-INC := -Iimpl/include -Iharness -Isuites $(DEP_INC) -I$(BLAS_INC)
+INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
 CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp"'
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra $(SAN) $(DEFS) $(INC)
 NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
@@ -50,7 +50,7 @@ CU_SRC := $(if $(NVCC),$(wildcard impl/*/*.cu harness/*.cu))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard suites/*.c)
 HARNESS_CC := $(wildcard harness/*.cc)
 TEST_COMMON := $(wildcard tests/common/*.c)
-TEST_SRC := $(wildcard tests/*/test_*.c)
+TEST_SRC := $(filter-out tests/common/%,$(wildcard tests/*/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 MPI_PROGS := $(if $(MPICC),$(patsubst harness/mpi/%.c,$(BUILD)/quintet-mpi-%,$(wildcard harness/mpi/*.c)))
 
@@ -74,6 +74,12 @@ $(BUILD)/obj/%.cc.o: %.cc
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+# results/schema.sql as a C string literal, included by harness/store.c (the only copy of the schema).
+$(BUILD)/gen/schema_sql.h: results/schema.sql
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(call obj,harness/store.c): $(BUILD)/gen/schema_sql.h
 
 $(BUILD)/libquintet.a: $(LIB_OBJ)
 	@rm -f $@
@@ -103,7 +109,7 @@ check-asan:
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined' test
 
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: $(BUILD)/gen/schema_sql.h
 	@QT_DEPS_INC='$(INC) $(DEFS)' FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -35,10 +35,16 @@ endif
 
 # ---- flags ----------------------------------------------------------------
 DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
+<<<<<<< HEAD
 INC := -Iimpl/include -Iharness -Isuites $(DEP_INC) -I$(BLAS_INC)
 CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
 GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
+=======
+INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
+CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp"'
+CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra $(SAN) $(DEFS) $(INC)
+>>>>>>> store
 NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
 CUDA_LIBS := $(if $(NVCC),-L$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
 COMMA := ,
@@ -56,7 +62,7 @@ HARNESS_CU := $(if $(NVCC),$(wildcard harness/*.cu))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard suites/*.c)
 HARNESS_CC := $(wildcard harness/*.cc)
 TEST_COMMON := $(wildcard tests/common/*.c)
-TEST_SRC := $(wildcard tests/*/test_*.c)
+TEST_SRC := $(filter-out tests/common/%,$(wildcard tests/*/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 MPI_PROGS := $(if $(MPICC),$(patsubst harness/mpi/%.c,$(BUILD)/quintet-mpi-%,$(wildcard harness/mpi/*.c)))
 
@@ -80,6 +86,12 @@ $(BUILD)/obj/%.cc.o: %.cc
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+# results/schema.sql as a C string literal, included by harness/store.c (the only copy of the schema).
+$(BUILD)/gen/schema_sql.h: results/schema.sql
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(call obj,harness/store.c): $(BUILD)/gen/schema_sql.h
 
 $(BUILD)/libquintet.a: $(LIB_OBJ)
 	@rm -f $@
@@ -110,7 +122,7 @@ check-asan:
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined' test
 
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: $(BUILD)/gen/schema_sql.h
 	@QT_DEPS_INC='$(INC) $(DEFS)' FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -35,16 +35,10 @@ endif
 
 # ---- flags ----------------------------------------------------------------
 DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
-<<<<<<< HEAD
-INC := -Iimpl/include -Iharness -Isuites $(DEP_INC) -I$(BLAS_INC)
+INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
 CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
 GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
-=======
-INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
-CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp"'
-CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra $(SAN) $(DEFS) $(INC)
->>>>>>> store
 NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
 CUDA_LIBS := $(if $(NVCC),-L$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
 COMMA := ,

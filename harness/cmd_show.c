@@ -33,7 +33,7 @@ typedef struct {
 static int hidden_metric(const char *m)
 {
     return !strncmp(m, "papi.", 5) || !strncmp(m, "sde.", 4) || !strncmp(m, "rusage.", 7) ||
-           !strcmp(m, "iterations") || !strcmp(m, "cpu_time_s") || !strcmp(m, "case_wall_s");
+           !strcmp(m, "iterations") || !strcmp(m, "cpu_time_s") || !strcmp(m, "case_wall_s") || !strcmp(m, "setup_s");
 }
 
 /* CSV field with quotes doubled. */

@@ -463,7 +463,7 @@ static qt_status_t recover_stale_runs(qt_store_t *s)
 static qt_status_t schema_setup(qt_store_t *s, int create)
 {
     QT_TRY(tx_begin(s));
-    int64_t version;
+    int64_t version = 0;
     qt_status_t r = identify(s->db, s->path, &version);
     if (r == QT_OK && version == 0) {
         if (create) {

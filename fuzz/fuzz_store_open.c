@@ -28,38 +28,44 @@ static void remove_all(const char *path)
     }
 }
 
-/* Callbacks that touch every field of what they get. */
+/* The callbacks below touch the fields of what they get, so sanitizers check them. */
 static volatile size_t sink;
+/* Statistics row. */
 static int on_stat(void *a, const qt_stat_row_t *r)
 {
     (void)a;
     sink += strlen(r->suite ? r->suite : "") + strlen(r->metric ? r->metric : "") + (size_t)r->n + (r->median > 0);
     return 0;
 }
+/* Provenance field. */
 static int on_kv(void *a, const char *k, const char *v)
 {
     (void)a;
     sink += strlen(k ? k : "") + strlen(v ? v : "");
     return 0;
 }
+/* Counter availability row. */
 static int on_counter(void *a, const char *e, int avail, const char *why)
 {
     (void)a;
     sink += strlen(e ? e : "") + (size_t)avail + strlen(why ? why : "");
     return 0;
 }
+/* Raw sample. */
 static int on_sample(void *a, const qt_sample_t *x)
 {
     (void)a;
     sink += strlen(x->metric ? x->metric : "") + strlen(x->unit ? x->unit : "") + (x->value > 0);
     return 0;
 }
+/* Series point. */
 static int on_point(void *a, const qt_point_t *p)
 {
     (void)a;
     sink += strlen(p->series ? p->series : "") + (size_t)p->step + (p->value > 0);
     return 0;
 }
+/* Case: also reads its samples and series. */
 static int on_case(void *a, const qt_case_row_t *c)
 {
     qt_store_t *s = a;

@@ -9,8 +9,7 @@
 # Crash inputs go to build-fuzz/artifacts/NAME/. Exits non-zero when any target failed to
 # build or found a crash, leak or sanitizer report.
 # Env: QT_DEPS_INC (include and -D flags, from make: the project's INC and DEFS, including
-# the build/gen folder with schema_sql.h), FUZZ_SECONDS, FUZZ_JOBS (parallel jobs, default 1),
-# FUZZ_ONLY (run only targets whose name contains it), CLANG (default clang).
+# the build/gen folder with schema_sql.h), FUZZ_SECONDS, FUZZ_ONLY (run only targets whose name contains it), CLANG (default clang).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 if [ -z "${QT_DEPS_INC:-}" ]; then
@@ -61,7 +60,6 @@ for src in fuzz/fuzz_*.c; do
     [ -d "$OUT/seeds/$name" ] && seeds=("$OUT/seeds/$name")
     echo "=== $name: fuzzing for $SECS s"
     "$OUT/$name" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" \
         -artifact_prefix="$artifacts/" "$corpus" "${seeds[@]}" >"$OUT/$name.log" 2>&1
     rc=$?
     grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|==[0-9]+==ERROR)' "$OUT/$name.log" | head -n 8

@@ -463,7 +463,7 @@ static qt_status_t recover_stale_runs(qt_store_t *s)
 static qt_status_t schema_setup(qt_store_t *s, int create)
 {
     QT_TRY(tx_begin(s));
-    int64_t version;
+    int64_t version = 0;
     qt_status_t r = identify(s->db, s->path, &version);
     if (r == QT_OK && version == 0) {
         if (create) {
@@ -599,8 +599,8 @@ qt_status_t qt_store_run_begin(qt_store_t *s, const qt_run_info_t *info, int64_t
         bind_opt(st, 17, info->cflags);
         sqlite3_bind_int(st, 18, info->pid);
         sqlite3_bind_double(st, 19, info->started_at > 0 ? info->started_at : now_unix());
-        r = step_done(s, st, "inserting a run");
-        *run_id = sqlite3_last_insert_rowid(s->db);
+        r = step_done(s, st, "inserting a run (uuid must be unique)");
+        if (r == QT_OK) *run_id = sqlite3_last_insert_rowid(s->db);
     }
     return tx_end(s, r);
 }
@@ -787,17 +787,30 @@ qt_status_t qt_store_resolve_run(qt_store_t *s, const char *spec, int64_t *run_i
     QT_TRY(query_each(s, "SELECT id FROM runs WHERE substr(uuid, 1, ?1) = ?2 LIMIT 2", (int64_t)strlen(spec), spec,
                       row_id, found));
     if (found[0] == 0) return qt_fail(QT_ERR_ARG, "%s: no run '%s'", s->path, spec);
-    if (found[0] > 1) return qt_fail(QT_ERR_ARG, "%s: run '%s' is ambiguous: more than one uuid starts so", s->path, spec);
+    if (found[0] > 1)
+        return qt_fail(QT_ERR_ARG, "%s: run '%s' is ambiguous: more than one uuid starts so", s->path, spec);
     *run_id = found[1];
     return QT_OK;
 }
 
-/* A user callback with its argument, for the row adapters below. */
+/* A user callback (cast back to its type by the row adapters below) with its argument. */
+typedef void (*any_fn_t)(void);
 typedef struct {
-    void *fn;
+    any_fn_t fn;
     void *arg;
     int stopped; /* set by an adapter when fn asked to stop */
 } user_cb_t;
+
+/* Check the arguments (and that run `id` exists when is_run), then call adapter for each row
+ * of sql with ?1 = id; the adapter converts the row and calls fn(arg, ...). */
+static qt_status_t foreach_rows(qt_store_t *s, int64_t id, int is_run, const char *sql,
+                                int (*adapter)(void *ctx, sqlite3_stmt *st), any_fn_t fn, void *arg)
+{
+    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
+    if (is_run) QT_TRY(run_check(s, id));
+    user_cb_t cb = {fn, arg, 0};
+    return query_each(s, sql, id, NULL, adapter, &cb);
+}
 
 /* case_stats row → qt_stat_row_t. */
 static int row_stat(void *ctx, sqlite3_stmt *st)
@@ -818,15 +831,12 @@ static int row_stat(void *ctx, sqlite3_stmt *st)
 qt_status_t qt_store_foreach_stat(qt_store_t *s, int64_t run_id, int (*fn)(void *arg, const qt_stat_row_t *row),
                                   void *arg)
 {
-    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
-    QT_TRY(run_check(s, run_id));
-    user_cb_t cb = {(void *)fn, arg, 0};
-    return query_each(s,
-                      "SELECT c.run_id, c.id, c.suite, c.name, c.variant, c.params, t.metric, t.unit, c.status, t.n,"
-                      " t.median, t.mean, t.stddev, t.min, t.max, t.q1, t.q3"
-                      " FROM cases c JOIN case_stats t ON t.case_id = c.id WHERE c.run_id = ?1"
-                      " ORDER BY c.id, t.metric",
-                      run_id, NULL, row_stat, &cb);
+    return foreach_rows(s, run_id, 1,
+                        "SELECT c.run_id, c.id, c.suite, c.name, c.variant, c.params, t.metric, t.unit, c.status,"
+                        " t.n, t.median, t.mean, t.stddev, t.min, t.max, t.q1, t.q3"
+                        " FROM cases c JOIN case_stats t ON t.case_id = c.id WHERE c.run_id = ?1"
+                        " ORDER BY c.id, t.metric",
+                        row_stat, (any_fn_t)fn, arg);
 }
 
 /* runs row → one callback per column (named as the column), seed printed unsigned. */
@@ -859,7 +869,7 @@ qt_status_t qt_store_foreach_provenance(qt_store_t *s, int64_t run_id,
 {
     QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
     QT_TRY(run_check(s, run_id));
-    user_cb_t cb = {(void *)fn, arg, 0};
+    user_cb_t cb = {(any_fn_t)fn, arg, 0};
     QT_TRY(query_each(s,
                       "SELECT id AS run_id, uuid, status, command_line, profile, seed, repetitions, filter, backend,"
                       " suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags,"
@@ -885,11 +895,10 @@ qt_status_t qt_store_foreach_counter(qt_store_t *s, int64_t run_id,
                                      int (*fn)(void *arg, const char *event, int available, const char *reason),
                                      void *arg)
 {
-    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
-    QT_TRY(run_check(s, run_id));
-    user_cb_t cb = {(void *)fn, arg, 0};
-    return query_each(s, "SELECT event, available, reason FROM counter_availability WHERE run_id = ?1 ORDER BY event",
-                      run_id, NULL, row_counter, &cb);
+    return foreach_rows(s, run_id, 1,
+                        "SELECT event, available, reason FROM counter_availability WHERE run_id = ?1"
+                        " ORDER BY event",
+                        row_counter, (any_fn_t)fn, arg);
 }
 
 /* cases row → qt_case_row_t. */
@@ -909,13 +918,10 @@ static int row_case(void *ctx, sqlite3_stmt *st)
 qt_status_t qt_store_foreach_case(qt_store_t *s, int64_t run_id, int (*fn)(void *arg, const qt_case_row_t *row),
                                   void *arg)
 {
-    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
-    QT_TRY(run_check(s, run_id));
-    user_cb_t cb = {(void *)fn, arg, 0};
-    return query_each(s,
-                      "SELECT run_id, id, suite, name, variant, params, status, message, started_at, ended_at"
-                      " FROM cases WHERE run_id = ?1 ORDER BY id",
-                      run_id, NULL, row_case, &cb);
+    return foreach_rows(s, run_id, 1,
+                        "SELECT run_id, id, suite, name, variant, params, status, message, started_at, ended_at"
+                        " FROM cases WHERE run_id = ?1 ORDER BY id",
+                        row_case, (any_fn_t)fn, arg);
 }
 
 /* samples row → qt_sample_t. */
@@ -930,12 +936,10 @@ static int row_sample(void *ctx, sqlite3_stmt *st)
 qt_status_t qt_store_foreach_sample(qt_store_t *s, int64_t case_id, int (*fn)(void *arg, const qt_sample_t *x),
                                     void *arg)
 {
-    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
-    user_cb_t cb = {(void *)fn, arg, 0};
-    return query_each(s,
-                      "SELECT metric, unit, repetition, value FROM samples WHERE case_id = ?1"
-                      " ORDER BY metric, repetition",
-                      case_id, NULL, row_sample, &cb);
+    return foreach_rows(s, case_id, 0,
+                        "SELECT metric, unit, repetition, value FROM samples WHERE case_id = ?1"
+                        " ORDER BY metric, repetition",
+                        row_sample, (any_fn_t)fn, arg);
 }
 
 /* series row → qt_point_t. */
@@ -950,9 +954,8 @@ static int row_point(void *ctx, sqlite3_stmt *st)
 qt_status_t qt_store_foreach_point(qt_store_t *s, int64_t case_id, int (*fn)(void *arg, const qt_point_t *p),
                                    void *arg)
 {
-    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
-    user_cb_t cb = {(void *)fn, arg, 0};
-    return query_each(s,
-                      "SELECT series, seed, step, value FROM series WHERE case_id = ?1 ORDER BY series, seed, step",
-                      case_id, NULL, row_point, &cb);
+    return foreach_rows(s, case_id, 0,
+                        "SELECT series, seed, step, value FROM series WHERE case_id = ?1"
+                        " ORDER BY series, seed, step",
+                        row_point, (any_fn_t)fn, arg);
 }

@@ -165,6 +165,7 @@ typedef struct {
     char value[256];
     int found;
 } prov_find_t;
+/* Provenance callback: copy the value of f->key and stop. */
 static int prov_find(void *arg, const char *key, const char *value)
 {
     prov_find_t *f = arg;
@@ -173,6 +174,7 @@ static int prov_find(void *arg, const char *key, const char *value)
     f->found = 1;
     return 1;
 }
+/* The provenance value of key for run (a static buffer; "(missing)" when absent). */
 static const char *prov(qt_store_t *s, int64_t run, const char *key)
 {
     static prov_find_t f;

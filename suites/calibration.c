@@ -189,7 +189,7 @@ static qt_status_t pingpong_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
         return qt_fail(QT_ERR_UNSUPPORTED, "quintet-mpi-pingpong not built (mpicc not found at build time)");
     long bytes = qt_params_int(&c->params, "bytes", 8);
     int reps = (int)qt_params_int(&c->params, "reps", 5);
-    int iters = bytes <= 1024 ? 2000 : 50;
+    int iters = bytes <= 1024 ? 2000 : 20;
     char cmd[1400];
     snprintf(cmd, sizeof cmd,
              "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "

@@ -100,6 +100,15 @@ static void test_run_and_show(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"provenance\""));
     snprintf(args, sizeof args, "show 99 --db %s", db);
     CU_ASSERT_EQUAL(quintet(args), 1);
+    /* an unavailable counter is recorded as such and never stored as a sample (not as 0) */
+    char res[256];
+    qt_test_sh(res, sizeof res,
+               "sqlite3 -readonly %s \"SELECT count(*) FROM samples s JOIN cases c ON c.id = s.case_id"
+               " JOIN counter_availability a ON a.run_id = c.run_id AND a.available = 0"
+               " AND s.metric = 'papi.' || a.event\"", db);
+    CU_ASSERT_EQUAL(atoi(res), 0);
+    qt_test_sh(res, sizeof res, "sqlite3 -readonly %s \"SELECT count(*) FROM counter_availability\"", db);
+    CU_ASSERT(atoi(res) >= 4 + 9 + 4); /* PAPI presets, SDE counters, rusage */
 }
 
 /* Start `quintet run` in the background; returns its pid. */
@@ -143,8 +152,11 @@ static void interrupt_with(int sig, const char *name)
     kill(pid, sig);
     int st;
     waitpid(pid, &st, 0);
-    if (sig == SIGKILL) CU_ASSERT(WIFSIGNALED(st));
-    else CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 130);
+    if (sig == SIGKILL) {
+        CU_ASSERT(WIFSIGNALED(st));
+    } else {
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 130);
+    }
     int kept = stored_cases(db, "WHERE status = 'ok'");
     CU_ASSERT(kept >= 1);
     char args[700];

@@ -21,7 +21,8 @@
  *   dispatch_ratio     (case "dispatch_ratio", variant auto) auto time / best path time, and
  *                      dispatch_worst_ratio (max over the points)
  * and writes the crossover table (sparse.h, qt_xover_save) to $QT_SPARSE_CROSSOVER or
- * results/sparse_crossover.txt. The auto case's setup() builds its table from the same
+ * results/sparse_crossover.txt: this run's points, plus the buckets (M, W bytes) of the
+ * previous file (or the built-in defaults) that this run did not measure. The auto case's setup() builds its table from the same
  * run's measurements so far (falling back to that file, then to the built-in defaults).
  *
  * Training (experiments over seeds, case "train"): an MLP 32 → H → H → 8 (impl/nn Linear,
@@ -106,7 +107,7 @@ typedef struct {
 } kern_t;
 
 static void kern_teardown(void *state);
-static void build_table(qt_rec_t *r, qt_xover_table_t *t);
+static void build_table(qt_rec_t *r, qt_xover_table_t *t, int verbose);
 
 /* Draws of A with the case's sparsity and structure, the shared W, the table (auto). */
 static qt_status_t kern_setup(const qt_case_t *c, qt_rec_t *r, void **state)
@@ -157,7 +158,7 @@ static qt_status_t kern_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     }
     k->s_elem = 1.0 - (double)nnz / ((double)per * k->nv);
     k->s_col = (double)zc / ((double)K * k->nv);
-    if (k->path == QT_SPMM_AUTO) build_table(r, &k->table);
+    if (k->path == QT_SPMM_AUTO) build_table(r, &k->table, 0);
     /* Work: the multiply-adds the path needs and the bytes of W it must read. */
     double rows_w = k->path == QT_SPMM_DENSE ? (double)K : (double)K * (1.0 - k->s_col);
     double macs = k->path == QT_SPMM_DENSE ? (double)M * K * k->N : (double)per * (1.0 - k->s_elem) * k->N;
@@ -308,6 +309,16 @@ static void table_from_results(const kres_list_t *l, qt_xover_table_t *t)
                 N = qt_params_int(&e->params, "N", 0);
         table_merge(t, p, M, K * N * 4, p == QT_SPMM_COLSKIP ? e->s_col : e->s_elem, td / e->time);
     }
+    /* A path's speedup cannot fall as sparsity rises: within each bucket replace every point
+     * by the smallest speedup measured at its sparsity or above (damps timing noise, errs
+     * towards dense). */
+    for (int i = 0; i < t->n; i++)
+        for (int j = 0; j < t->n; j++) {
+            const qt_xover_point_t *a = &t->pt[i], *b = &t->pt[j];
+            if (a->path == b->path && a->max_rows == b->max_rows && a->max_wbytes == b->max_wbytes &&
+                b->sparsity > a->sparsity && b->speedup < a->speedup)
+                t->pt[i].speedup = b->speedup;
+        }
     snprintf(t->source, sizeof t->source, "this run");
 }
 
@@ -319,7 +330,7 @@ static const char *table_file(void)
 }
 
 /* The dispatcher's table: this run's points; paths/buckets it lacks from the file (or defaults). */
-static void build_table(qt_rec_t *r, qt_xover_table_t *t)
+static void build_table(qt_rec_t *r, qt_xover_table_t *t, int verbose)
 {
     kres_list_t l = {0};
     qt_rec_foreach_result(r, NULL, collect_kres, &l);
@@ -336,7 +347,7 @@ static void build_table(qt_rec_t *r, qt_xover_table_t *t)
                           t->pt[j].max_wbytes == b->max_wbytes;
             if (!covered) (void)qt_xover_add(t, b->path, b->max_rows, b->max_wbytes, b->sparsity, b->speedup);
         }
-        qt_rec_note(r, "dispatch table: %d points (this run + %s)", t->n, base->source);
+        if (verbose) qt_rec_note(r, "dispatch table: %d points (this run + %s)", t->n, base->source);
         free(base);
     }
     free(l.v);
@@ -430,11 +441,14 @@ static qt_status_t sparsity_finish(qt_rec_t *r)
     free(sp);
     free(x);
     free(bx);
-    /* The measured table, written where the dispatcher's users load it. */
+    /* The measured table (merged with the file's other buckets), written where the
+     * dispatcher's users load it. */
     qt_xover_table_t *t = malloc(sizeof *t);
     if (t) {
         table_from_results(&l, t);
-        if (t->n > 0) {
+        int measured = t->n;
+        if (measured) build_table(r, t, 1);
+        if (measured) {
             char dir[512];
             snprintf(dir, sizeof dir, "%s", table_file());
             char *slash = strrchr(dir, '/');

@@ -272,7 +272,7 @@ double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t
         if (p->sparsity <= s && (!lo || p->sparsity > lo->sparsity)) lo = p;
         if (p->sparsity >= s && (!hi || p->sparsity < hi->sparsity)) hi = p;
     }
-    if (!lo) return 0.0;
+    if (!lo) return hi && hi->sparsity - s <= 0.02 ? hi->speedup : 0.0; /* tolerance for sampling noise */
     if (!hi || hi->sparsity == lo->sparsity) return lo->speedup;
     double f = (s - lo->sparsity) / (hi->sparsity - lo->sparsity);
     return lo->speedup + f * (hi->speedup - lo->speedup);

@@ -44,7 +44,7 @@
  *            from a crossover table (qt_xover_table_t: measured speedups per path, per
  *            batch-size bucket and W-size bucket, at a grid of the path's own sparsity
  *            measure — s_c for COLSKIP, s_e for the others — linearly interpolated; held
- *            at the last point above the grid, 0 below its first point), and
+ *            at the last point above the grid, 0 more than 0.02 below its first point), and
  *            runs the path with the largest estimate (DENSE when none exceeds 1).
  * The suite (suites/sparsity.c) measures the table on the machine and writes it as a text
  * file (qt_xover_save); callers load it with qt_xover_load. Without a table the built-in

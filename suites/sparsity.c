@@ -642,7 +642,8 @@ static qt_status_t train_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 /* =============================================================== case lists ==== */
 
 /* Add one kernel case per path (dense first, auto last) at one point. */
-static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp, const char *structure)
+static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp, const char *structure,
+                             double min_time)
 {
     for (int p = QT_SPMM_DENSE; p < QT_SPMM_COUNT; p++) {
         qt_case_t *c = qt_case_list_add(out);
@@ -655,6 +656,7 @@ static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t 
         qt_params_set_double(&c->params, "sp", sp);
         qt_params_set_str(&c->params, "structure", structure);
         if (2.0 * M * K * N > 4e9) c->max_repetitions = 5; /* dense takes > 20 ms here */
+        c->min_time = min_time;
         c->manual_time = 1;
         c->setup = kern_setup;
         c->iterate = kern_iterate;
@@ -714,7 +716,7 @@ static qt_status_t sparsity_cases(qt_profile_t profile, qt_case_list_t *out)
             if (structured && shapes[s][0] == 1) continue; /* one row: the same thing */
             for (int i = 0; i < nsp; i++)
                 QT_TRY(add_point(out, shapes[s][0], shapes[s][1], shapes[s][2], sps[i],
-                                 structured ? "structured" : "uniform"));
+                                 structured ? "structured" : "uniform", profile == QT_PROFILE_QUICK ? 0.005 : 0));
         }
     QT_TRY(add_train(out, "relu", 0, H, epochs, seeds));
     QT_TRY(add_train(out, "dthresh", 0.8, H, epochs, seeds));

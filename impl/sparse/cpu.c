@@ -12,7 +12,8 @@
  *   COLSKIP  flags of the columns nonzero in some row (threads over column blocks), then
  *            pack A[:, kept] and W[kept, :] and one cblas_sgemm (or sgemv) on them.
  *   CSR      the same lists; N cut into tiles whose W slab (K × tile) fits in half the
- *            last-level cache; threads take rows within each tile.
+ *            last-level cache; threads take rows within each tile (fewer rows than
+ *            threads: the GATHER schedule, threads split N).
  *   AUTO     one scan for nnz and zero columns, qt_xover_choose, then that path.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
 #include <cblas.h>
@@ -28,6 +29,7 @@
 #define PIECE 2048              /* floats of one output row piece in the gather kernel (8 KiB) */
 #define CSR_SLAB_BYTES (16 << 20) /* target bytes of a K × tile slab of W in the CSR path */
 #define PAR_MIN 32768           /* element-wise work below this runs on one thread */
+#define SCAN_PAR_MIN (1 << 20)  /* scans of A (nonzero lists, column flags) below this: one thread */
 
 /* ---------------------------------------------------------------- activations ---- */
 
@@ -269,7 +271,7 @@ static qt_status_t csr_build(const qt_spmm_call_t *c, csr_t *s)
     memset(s, 0, sizeof *s);
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
-    int T = M * K >= PAR_MIN ? omp_get_max_threads() : 1;
+    int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
     s->rowptr[0] = 0;
@@ -336,9 +338,15 @@ static qt_status_t run_gather(const qt_spmm_call_t *c)
     return QT_OK;
 }
 
-/* CSR: N in tiles sized to cache, threads over rows within a tile. */
+/* CSR: N in tiles sized to cache, threads over rows within a tile (with fewer rows than
+ * threads, the gather schedule: threads split N). */
 static qt_status_t run_csr(const qt_spmm_call_t *c)
 {
+    if (c->M < omp_get_max_threads()) {
+        QT_TRY(run_gather(c));
+        if (c->info) c->info->path = QT_SPMM_CSR;
+        return QT_OK;
+    }
     csr_t s;
     QT_TRY(csr_build(c, &s));
     const int64_t M = c->M, N = c->N, K = c->K;
@@ -368,7 +376,7 @@ static qt_status_t run_csr(const qt_spmm_call_t *c)
 static int64_t scan_columns(const float *A, int64_t M, int64_t K, unsigned char *colnz)
 {
     int64_t nnz = 0;
-    int T = M * K >= PAR_MIN ? omp_get_max_threads() : 1;
+    int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
 #pragma omp parallel num_threads(T) reduction(+ : nnz)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();

@@ -26,9 +26,10 @@
  * run's measurements so far (falling back to that file, then to the built-in defaults).
  *
  * Training (experiments over seeds, case "train"): an MLP 32 → H → H → 8 (impl/nn Linear,
- * softmax cross-entropy, SGD with momentum) on a synthetic task whose labels are the argmax
- * of a random ReLU teacher network (so they need hidden features), with activation relu,
- * dthresh (targets 0.8/0.9/0.95, controller on) or topk (k = H/10). Metrics per seed:
+ * softmax cross-entropy, SGD with momentum 0.9, lr 0.05, batch 64) on a synthetic task whose
+ * labels are the argmax of a random ReLU teacher network (so they need hidden features), with
+ * activation relu, dthresh (no controller with κ = 1, i.e. θ = running mean of |x|; or the
+ * controller with targets 0.8/0.9/0.95) or topk (k = H/10). Metrics per seed:
  * accuracy (eval set), final_loss, sparsity_l1/_l2 (fraction of zero activations on the
  * eval set, eval mode), dead_fraction_l1/_l2 (units never nonzero on the eval set); series
  * "loss" (mean train loss per epoch).
@@ -562,8 +563,9 @@ static qt_status_t train_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
         m.act[l] = (qt_act_t){kind, 0.0f, (int)qt_params_int(&c->params, "k", H / 10), &m.dt[l], 1};
         if (kind == QT_ACT_DTHRESH) {
             qt_dthresh_config_t cfg = qt_dthresh_config_default(H);
-            cfg.use_target = 1;
+            cfg.use_target = qt_params_str(&c->params, "target", NULL) != NULL;
             cfg.target = (float)qt_params_double(&c->params, "target", 0.9);
+            cfg.scale = (float)qt_params_double(&c->params, "scale", 1.0);
             st = qt_dthresh_init(&m.dt[l], &cfg);
         }
     }
@@ -666,7 +668,8 @@ static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t 
     return QT_OK;
 }
 
-/* Add a training experiment. */
+/* Add a training experiment; dthresh: target > 0 turns the controller on, target ≤ 0 means
+ * no controller with fixed scale κ = −target. */
 static qt_status_t add_train(qt_case_list_t *out, const char *act, double target, int H, int epochs, int seeds)
 {
     qt_case_t *c = qt_case_list_add(out);
@@ -674,7 +677,8 @@ static qt_status_t add_train(qt_case_list_t *out, const char *act, double target
     snprintf(c->name, sizeof c->name, "train");
     snprintf(c->variant, sizeof c->variant, "cpu");
     qt_params_set_str(&c->params, "act", act);
-    if (!strcmp(act, "dthresh")) qt_params_set_double(&c->params, "target", target);
+    if (!strcmp(act, "dthresh") && target > 0) qt_params_set_double(&c->params, "target", target);
+    if (!strcmp(act, "dthresh") && target <= 0) qt_params_set_double(&c->params, "scale", -target);
     if (!strcmp(act, "topk")) qt_params_set_int(&c->params, "k", (long long)lround(H * (1.0 - target)));
     qt_params_set_int(&c->params, "hidden", H);
     qt_params_set_int(&c->params, "epochs", epochs);
@@ -719,6 +723,7 @@ static qt_status_t sparsity_cases(qt_profile_t profile, qt_case_list_t *out)
                                  structured ? "structured" : "uniform", profile == QT_PROFILE_QUICK ? 0.005 : 0));
         }
     QT_TRY(add_train(out, "relu", 0, H, epochs, seeds));
+    QT_TRY(add_train(out, "dthresh", -1.0, H, epochs, seeds)); /* no controller: θ = 1·running mean|x| */
     QT_TRY(add_train(out, "dthresh", 0.8, H, epochs, seeds));
     QT_TRY(add_train(out, "dthresh", 0.9, H, epochs, seeds));
     QT_TRY(add_train(out, "dthresh", 0.95, H, epochs, seeds));

@@ -214,8 +214,8 @@ static int64_t count_nz(const float *a, int64_t K)
     return c;
 }
 
-/* Write the nonzeros of a[0..K) (columns and values) to idx/val; both need 16 floats of
- * slack past the count for the full-width stores of the AVX-512 version. */
+/* Write the nonzeros of a[0..K) (columns and values) to idx/val, exactly nnz entries each
+ * (compress in registers, then a masked store: Zen 4's compress-to-memory is slow). */
 static void fill_nz(const float *a, int64_t K, int32_t *idx, float *val)
 {
     int64_t k = 0, pos = 0;
@@ -226,10 +226,12 @@ static void fill_nz(const float *a, int64_t K, int32_t *idx, float *val)
         __m512 v = _mm512_loadu_ps(a + k);
         __mmask16 m = _mm512_cmp_ps_mask(v, zero, _CMP_NEQ_UQ);
         if (!m) continue;
-        _mm512_storeu_ps(val + pos, _mm512_maskz_compress_ps(m, v));
+        int cnt = __builtin_popcount((unsigned)m);
+        __mmask16 low = (__mmask16)((1u << cnt) - 1u); /* store only the compressed lanes: rows are filled in parallel */
+        _mm512_mask_storeu_ps(val + pos, low, _mm512_maskz_compress_ps(m, v));
         __m512i ix = _mm512_add_epi32(_mm512_set1_epi32((int)k), iota);
-        _mm512_storeu_si512((void *)(idx + pos), _mm512_maskz_compress_epi32(m, ix));
-        pos += __builtin_popcount((unsigned)m);
+        _mm512_mask_storeu_epi32(idx + pos, low, _mm512_maskz_compress_epi32(m, ix));
+        pos += cnt;
     }
 #endif
     for (; k < K; k++)
@@ -264,16 +266,19 @@ typedef struct {
     void *owned_ptr, *owned_data;
 } csr_t;
 
-/* Build the lists: counts in parallel, prefix sum, fill in parallel. */
-static qt_status_t csr_build(const qt_spmm_call_t *c, csr_t *s)
+/* Build the lists: counts in parallel (or the dispatcher's rowcnt), prefix sum, fill in parallel. */
+static qt_status_t csr_build(const qt_spmm_call_t *c, csr_t *s, const int64_t *rowcnt)
 {
     const int64_t M = c->M, K = c->K;
     memset(s, 0, sizeof *s);
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
     int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
+    if (rowcnt)
+        memcpy(s->rowptr + 1, rowcnt, (size_t)M * sizeof(int64_t));
+    else
 #pragma omp parallel for num_threads(T) schedule(static)
-    for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
+        for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
     s->rowptr[0] = 0;
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] += s->rowptr[m];
     s->nnz = s->rowptr[M];
@@ -310,10 +315,10 @@ static void run_dense(const float *A, const float *W, float *Y, int64_t M, int64
 }
 
 /* GATHER: threads split N; each row of A gathers its nonzero rows of W. */
-static qt_status_t run_gather(const qt_spmm_call_t *c)
+static qt_status_t run_gather(const qt_spmm_call_t *c, const int64_t *rowcnt)
 {
     csr_t s;
-    QT_TRY(csr_build(c, &s));
+    QT_TRY(csr_build(c, &s, rowcnt));
     const int64_t M = c->M, N = c->N;
     int T = omp_get_max_threads();
     int64_t units = (N + 15) / 16; /* 16-float units so threads never share a cache line of Y */
@@ -340,15 +345,15 @@ static qt_status_t run_gather(const qt_spmm_call_t *c)
 
 /* CSR: N in tiles sized to cache, threads over rows within a tile (with fewer rows than
  * threads, the gather schedule: threads split N). */
-static qt_status_t run_csr(const qt_spmm_call_t *c)
+static qt_status_t run_csr(const qt_spmm_call_t *c, const int64_t *rowcnt)
 {
     if (c->M < omp_get_max_threads()) {
-        QT_TRY(run_gather(c));
+        QT_TRY(run_gather(c, rowcnt));
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
     }
     csr_t s;
-    QT_TRY(csr_build(c, &s));
+    QT_TRY(csr_build(c, &s, rowcnt));
     const int64_t M = c->M, N = c->N, K = c->K;
     int64_t tile = CSR_SLAB_BYTES / (K * (int64_t)sizeof(float)) / 16 * 16;
     if (tile < 64) tile = 64;
@@ -372,50 +377,104 @@ static qt_status_t run_csr(const qt_spmm_call_t *c)
     return QT_OK;
 }
 
-/* One scan of A: flags of columns nonzero in some row (colnz[K]) and the nonzero count. */
-static int64_t scan_columns(const float *A, int64_t M, int64_t K, unsigned char *colnz)
+/* Nonzero mask of a[k..k+16) (fewer at the tail: bits past K are 0). */
+static inline unsigned nz_mask16(const float *a, int64_t k, int64_t K)
 {
-    int64_t nnz = 0;
+#if defined(__AVX512F__)
+    __mmask16 live = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1u);
+    __m512 v = _mm512_maskz_loadu_ps(live, a + k);
+    return (unsigned)(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ) & live);
+#else
+    unsigned m = 0;
+    for (int64_t j = 0; j < 16 && k + j < K; j++) m |= (unsigned)(a[k + j] != 0.0f) << j;
+    return m;
+#endif
+}
+
+/* One scan of A for the dispatcher: colbits (bit k%16 of word k/16 set when column k is
+ * nonzero in some row) and, when rowcnt is not NULL, each row's nonzero count. Threads split
+ * the columns in whole words; per-thread row counts are summed afterwards. Returns nnz. */
+static int64_t scan_a(const float *A, int64_t M, int64_t K, uint16_t *colbits, int64_t *rowcnt, int64_t *part)
+{
+    const int64_t words = (K + 15) / 16;
     int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
-#pragma omp parallel num_threads(T) reduction(+ : nnz)
+    if (T > words) T = (int)words;
+    if (!part) T = 1;
+#pragma omp parallel num_threads(T)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int64_t k0 = K * t / nt, k1 = K * (t + 1) / nt;
-        memset(colnz + k0, 0, (size_t)(k1 - k0));
+        int64_t w0 = words * t / nt, w1 = words * (t + 1) / nt;
+        int64_t *cnt = nt > 1 ? part + (int64_t)t * M : rowcnt;
+        memset(colbits + w0, 0, (size_t)(w1 - w0) * sizeof *colbits);
         for (int64_t m = 0; m < M; m++) {
             const float *a = A + m * K;
-            int64_t cnt = 0;
-#pragma omp simd reduction(+ : cnt)
-            for (int64_t k = k0; k < k1; k++) {
-                unsigned char z = a[k] != 0.0f;
-                colnz[k] |= z;
-                cnt += z;
+            int64_t c = 0;
+            for (int64_t w = w0; w < w1; w++) {
+                unsigned mk = nz_mask16(a, w * 16, K);
+                colbits[w] |= (uint16_t)mk;
+                c += __builtin_popcount(mk);
             }
-            nnz += cnt;
+            if (cnt) cnt[m] = c;
         }
+    }
+    int64_t nnz = 0;
+    for (int64_t m = 0; m < M; m++) {
+        int64_t c = 0;
+        if (T > 1)
+            for (int t = 0; t < T; t++) c += part[(int64_t)t * M + m];
+        else
+            c = rowcnt ? rowcnt[m] : 0;
+        if (rowcnt) rowcnt[m] = c;
+        nnz += c;
     }
     return nnz;
 }
 
+/* Scan results the dispatcher hands to a path (so it does not scan A again). */
+typedef struct {
+    uint16_t *colbits; /* (K+15)/16 words */
+    int64_t *rowcnt;   /* (M) */
+    int64_t *part;     /* (threads × M) scratch */
+    int64_t nnz;
+    void *block;
+} scan_t;
+
+/* Allocate and fill a scan of A (rowcnt always filled). */
+static qt_status_t scan_run(const qt_spmm_call_t *c, scan_t *sc)
+{
+    const int64_t words = (c->K + 15) / 16, T = omp_get_max_threads();
+    size_t b1 = ((size_t)words * sizeof(uint16_t) + 63) / 64 * 64, b2 = (size_t)c->M * sizeof(int64_t);
+    char *blk = qt_alloc(b1 + b2 + (size_t)(T * c->M) * sizeof(int64_t));
+    if (!blk) return qt_fail(QT_ERR_NOMEM, "sparse scan: no memory for %lld columns", (long long)c->K);
+    sc->block = blk;
+    sc->colbits = (uint16_t *)blk;
+    sc->rowcnt = (int64_t *)(blk + b1);
+    sc->part = (int64_t *)(blk + b1 + b2);
+    for (int64_t m = 0; m < c->M; m++) sc->rowcnt[m] = 0;
+    sc->nnz = scan_a(c->A, c->M, c->K, sc->colbits, sc->rowcnt, sc->part);
+    return QT_OK;
+}
+
 /* COLSKIP: pack the columns of A nonzero somewhere and the matching rows of W, one GEMM.
- * colnz/nnz may come from the dispatcher's scan (colnz NULL: scan here). */
-static qt_status_t run_colskip(const qt_spmm_call_t *c, const unsigned char *colnz_in, int64_t nnz)
+ * sc may come from the dispatcher (NULL: scan here). */
+static qt_status_t run_colskip(const qt_spmm_call_t *c, const scan_t *sc_in)
 {
     const int64_t M = c->M, K = c->K, N = c->N;
-    unsigned char *colnz = (unsigned char *)colnz_in, *own_flags = NULL;
-    if (!colnz) {
-        colnz = own_flags = qt_alloc((size_t)K);
-        if (!colnz) return qt_fail(QT_ERR_NOMEM, "colskip: no memory for %lld column flags", (long long)K);
-        nnz = scan_columns(c->A, M, K, colnz);
+    scan_t own = {0};
+    const scan_t *sc = sc_in;
+    if (!sc) {
+        QT_TRY(scan_run(c, &own));
+        sc = &own;
     }
+    const int64_t nnz = sc->nnz;
     int32_t *kept = qt_alloc((size_t)K * sizeof *kept);
     if (!kept) {
-        qt_free(own_flags);
+        qt_free(own.block);
         return qt_fail(QT_ERR_NOMEM, "colskip: no memory for %lld column indices", (long long)K);
     }
     int64_t Kc = 0;
     for (int64_t k = 0; k < K; k++)
-        if (colnz[k]) kept[Kc++] = (int32_t)k;
+        if (sc->colbits[k >> 4] >> (k & 15) & 1) kept[Kc++] = (int32_t)k;
     qt_status_t st = QT_OK;
     if (Kc == 0) {
         memset(c->Y, 0, (size_t)(M * N) * sizeof(float));
@@ -448,7 +507,7 @@ static qt_status_t run_colskip(const qt_spmm_call_t *c, const unsigned char *col
         qt_sparse_count_matmul((double)M * Kc * N, (double)M * (K - Kc) * N, nnz);
     }
     qt_free(kept);
-    qt_free(own_flags);
+    qt_free(own.block);
     return st;
 }
 
@@ -466,14 +525,14 @@ static qt_status_t cpu_matmul(qt_spmm_path_t p, const qt_spmm_call_t *c)
         if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_DENSE, -1, -1};
         qt_sparse_count_matmul((double)c->M * c->K * c->N, 0, -1);
         return QT_OK;
-    case QT_SPMM_GATHER: return run_gather(c);
-    case QT_SPMM_CSR: return run_csr(c);
-    case QT_SPMM_COLSKIP: return run_colskip(c, NULL, 0);
+    case QT_SPMM_GATHER: return run_gather(c, NULL);
+    case QT_SPMM_CSR: return run_csr(c, NULL);
+    case QT_SPMM_COLSKIP: return run_colskip(c, NULL);
     case QT_SPMM_AUTO: {
-        unsigned char *colnz = qt_alloc((size_t)c->K);
-        if (!colnz) return qt_fail(QT_ERR_NOMEM, "auto: no memory for %lld column flags", (long long)c->K);
-        int64_t nnz = scan_columns(c->A, c->M, c->K, colnz), zc = 0;
-        for (int64_t k = 0; k < c->K; k++) zc += !colnz[k];
+        scan_t sc;
+        QT_TRY(scan_run(c, &sc));
+        int64_t zc = c->K;
+        for (int64_t w = 0; w < (c->K + 15) / 16; w++) zc -= __builtin_popcount(sc.colbits[w]);
         const qt_xover_table_t *t = c->table;
         if (!t) {
             static qt_xover_table_t builtin;
@@ -485,12 +544,18 @@ static qt_status_t cpu_matmul(qt_spmm_path_t p, const qt_spmm_call_t *c)
             }
             t = &builtin;
         }
-        double se = 1.0 - (double)nnz / ((double)c->M * (double)c->K), sc = (double)zc / (double)c->K;
-        qt_spmm_path_t q = qt_xover_choose(t, c->M, c->K, c->N, se, sc);
-        qt_status_t st = q == QT_SPMM_COLSKIP ? run_colskip(c, colnz, nnz) : cpu_matmul(q, c);
-        qt_free(colnz);
+        double se = 1.0 - (double)sc.nnz / ((double)c->M * (double)c->K), scol = (double)zc / (double)c->K;
+        qt_spmm_path_t q = qt_xover_choose(t, c->M, c->K, c->N, se, scol);
+        qt_status_t st;
+        switch (q) {
+        case QT_SPMM_GATHER: st = run_gather(c, sc.rowcnt); break;
+        case QT_SPMM_CSR: st = run_csr(c, sc.rowcnt); break;
+        case QT_SPMM_COLSKIP: st = run_colskip(c, &sc); break;
+        default: st = cpu_matmul(QT_SPMM_DENSE, c); break;
+        }
+        qt_free(sc.block);
         if (st == QT_OK && c->info) {
-            c->info->nnz = nnz;
+            c->info->nnz = sc.nnz;
             c->info->zero_cols = zc;
         }
         return st;

@@ -57,7 +57,8 @@ static int check_bound(const float *Y, const float *R, const float *A, const flo
 /* Every backend × supported path × sparsity × structure × shape against ref DENSE. */
 static void test_matmul_paths(void)
 {
-    static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}};
+    static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20}};
+    /* the last one is large enough (M·K ≥ 2^20) for the multi-threaded scans of A */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     const qt_sparse_ops_t *ref = qt_sparse_backend_find("ref");
     CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
@@ -94,6 +95,11 @@ static void test_matmul_paths(void)
                                     sps[pi], structured ? "structured" : "uniform", bad);
                         CU_ASSERT_EQUAL(bad, 0);
                         CU_ASSERT(p == QT_SPMM_AUTO ? info.path != QT_SPMM_AUTO : (int)info.path == p);
+                        if (p == QT_SPMM_AUTO) { /* the dispatcher's measurements are exact */
+                            int64_t nnz, zc;
+                            qt_sparse_measure(A, M, K, &nnz, &zc);
+                            CU_ASSERT(info.nnz == nnz && info.zero_cols == zc);
+                        }
                     }
                 }
             }

@@ -694,7 +694,7 @@ static qt_status_t sparsity_cases(qt_profile_t profile, qt_case_list_t *out)
     static const double sp_quick[] = {0.0, 0.5, 0.9, 0.99};
     static const double sp_nightly[] = {0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99};
     static const double sp_paper[] = {0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99};
-    static const int64_t shapes_quick[][3] = {{1, 4096, 4096}, {64, 2048, 2048}};
+    static const int64_t shapes_quick[][3] = {{1, 16384, 4096}, {64, 2048, 2048}};
     static const int64_t shapes_nightly[][3] = {{1, 4096, 4096}, {1, 16384, 4096}, {4, 4096, 4096}, {16, 4096, 4096},
                                                 {64, 4096, 4096}, {256, 4096, 4096}, {256, 16384, 4096}};
     static const int64_t shapes_paper[][3] = {
@@ -715,13 +715,17 @@ static qt_status_t sparsity_cases(qt_profile_t profile, qt_case_list_t *out)
         sps = sp_paper, nsp = 9, shapes = shapes_paper, nsh = 15, H = 512, epochs = 12, seeds = 5;
         break;
     }
-    for (int s = 0; s < nsh; s++)
+    const double min_time = profile == QT_PROFILE_QUICK ? 0.005 : 0;
+    for (int s = 0; s < nsh; s++) {
         for (int structured = 0; structured < 2; structured++) {
             if (structured && shapes[s][0] == 1) continue; /* one row: the same thing */
             for (int i = 0; i < nsp; i++)
                 QT_TRY(add_point(out, shapes[s][0], shapes[s][1], shapes[s][2], sps[i],
-                                 structured ? "structured" : "uniform", profile == QT_PROFILE_QUICK ? 0.005 : 0));
+                                 structured ? "structured" : "uniform", min_time));
         }
+        /* quick: the second target point, right after the first shape (shares W) */
+        if (profile == QT_PROFILE_QUICK && s == 0) QT_TRY(add_point(out, 256, 16384, 4096, 0.95, "structured", min_time));
+    }
     QT_TRY(add_train(out, "relu", 0, H, epochs, seeds));
     QT_TRY(add_train(out, "dthresh", -1.0, H, epochs, seeds)); /* no controller: θ = 1·running mean|x| */
     QT_TRY(add_train(out, "dthresh", 0.8, H, epochs, seeds));

@@ -400,7 +400,7 @@ static int64_t scan_a(const float *A, int64_t M, int64_t K, uint16_t *colbits, i
     int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
     if (T > words) T = (int)words;
     if (!part) T = 1;
-#pragma omp parallel num_threads(T)
+#pragma omp parallel num_threads(T) if (T > 1)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t w0 = words * t / nt, w1 = words * (t + 1) / nt;

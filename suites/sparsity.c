@@ -20,6 +20,10 @@
  *                      loses at the sparsest point)
  *   dispatch_ratio     (case "dispatch_ratio", variant auto) auto time / best path time, and
  *                      dispatch_worst_ratio (max over the points)
+ *   dispatch_regret    (case "dispatch_regret", variant auto) time of the path auto chose, from
+ *                      that path's own case, / best path time: the quality of the decision
+ *                      alone, without auto's scan and without the noise between two cases;
+ *                      dispatch_worst_regret (max over the points)
  * and writes the crossover table (sparse.h, qt_xover_save) to $QT_SPARSE_CROSSOVER or
  * results/sparse_crossover.txt: this run's points, plus the buckets (M, W bytes) of the
  * previous file (or the built-in defaults) that this run did not measure. The auto case's setup() builds its table from the same
@@ -60,6 +64,7 @@ static const char *const metrics[] = {
     "speedup_vs_dense|ratio|dense median time / path median time at the same point (derived)",
     "crossover_sparsity|fraction|sparsity above which the path beats dense, per shape (derived)",
     "dispatch_ratio|ratio|auto time / fastest path time at a point (derived); dispatch_worst_ratio: max",
+    "dispatch_regret|ratio|time of the path auto chose (its own case) / fastest path time at a point (derived)",
     "accuracy|fraction|train: eval-set accuracy",
     "final_loss|nats|train: mean training loss of the last epoch",
     "sparsity_l1|fraction|train: zero activations of hidden layer 1 on the eval set (sparsity_l2 likewise)",
@@ -224,7 +229,7 @@ static void kern_teardown(void *state)
 typedef struct {
     char name[16];
     qt_params_t params;
-    double time, s_elem, s_col;
+    double time, s_elem, s_col, chosen;
 } kres_t;
 
 typedef struct {
@@ -251,7 +256,7 @@ static kres_t *kres_get(kres_list_t *l, const char *name, const qt_params_t *p)
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
     e->params = *p;
-    e->time = e->s_elem = e->s_col = NAN;
+    e->time = e->s_elem = e->s_col = e->chosen = NAN;
     return e;
 }
 
@@ -268,6 +273,7 @@ static int collect_kres(void *arg, const qt_result_t *res)
     if (!strcmp(res->metric, "time_s")) e->time = res->median;
     else if (!strcmp(res->metric, "sparsity_measured")) e->s_elem = res->median;
     else if (!strcmp(res->metric, "col_sparsity")) e->s_col = res->median;
+    else if (!strcmp(res->metric, "chosen_path")) e->chosen = res->median;
     return 0;
 }
 
@@ -281,22 +287,25 @@ static double time_at(const kres_list_t *l, const char *name, const qt_params_t 
     return NAN;
 }
 
-/* Add a point to t, or lower an existing one of the same path, bucket and (±0.005)
+/* Add a point to t, or lower an existing one of the same path, bucket, class and (±0.005)
  * sparsity to the smaller speedup (conservative when shapes share a bucket). */
-static void table_merge(qt_xover_table_t *t, qt_spmm_path_t p, int64_t rows, int64_t wbytes, double s, double x)
+static void table_merge(qt_xover_table_t *t, qt_spmm_path_t p, int64_t rows, int64_t wbytes, int cls, double s,
+                        double x)
 {
     for (int i = 0; i < t->n; i++) {
         qt_xover_point_t *q = &t->pt[i];
-        if (q->path == p && q->max_rows == rows && q->max_wbytes == wbytes && fabs(q->sparsity - s) < 0.005) {
+        if (q->path == p && q->max_rows == rows && q->max_wbytes == wbytes && q->structured == cls &&
+            fabs(q->sparsity - s) < 0.005) {
             if (x < q->speedup) q->speedup = x;
             return;
         }
     }
-    (void)qt_xover_add(t, p, rows, wbytes, s, x);
+    (void)qt_xover_add(t, p, rows, wbytes, cls, s, x);
 }
 
-/* Table from this run's kernel results: one bucket per tested (M, K·N·4); a path's points
- * at its own sparsity measure (colskip: col_sparsity). Empty when nothing was measured. */
+/* Table from this run's kernel results: one bucket per tested (M, K·N·4), points classed by
+ * qt_sparse_structured, at the path's own sparsity measure (colskip: col_sparsity). Empty
+ * when nothing was measured. */
 static void table_from_results(const kres_list_t *l, qt_xover_table_t *t)
 {
     memset(t, 0, sizeof *t);
@@ -308,18 +317,9 @@ static void table_from_results(const kres_list_t *l, qt_xover_table_t *t)
         if (!(td > 0) || !(e->time > 0) || isnan(e->s_elem) || isnan(e->s_col)) continue;
         int64_t M = qt_params_int(&e->params, "M", 0), K = qt_params_int(&e->params, "K", 0),
                 N = qt_params_int(&e->params, "N", 0);
-        table_merge(t, p, M, K * N * 4, p == QT_SPMM_COLSKIP ? e->s_col : e->s_elem, td / e->time);
+        table_merge(t, p, M, K * N * 4, qt_sparse_structured(e->s_elem, e->s_col),
+                    p == QT_SPMM_COLSKIP ? e->s_col : e->s_elem, td / e->time);
     }
-    /* A path's speedup cannot fall as sparsity rises: within each bucket replace every point
-     * by the smallest speedup measured at its sparsity or above (damps timing noise, errs
-     * towards dense). */
-    for (int i = 0; i < t->n; i++)
-        for (int j = 0; j < t->n; j++) {
-            const qt_xover_point_t *a = &t->pt[i], *b = &t->pt[j];
-            if (a->path == b->path && a->max_rows == b->max_rows && a->max_wbytes == b->max_wbytes &&
-                b->sparsity > a->sparsity && b->speedup < a->speedup)
-                t->pt[i].speedup = b->speedup;
-        }
     snprintf(t->source, sizeof t->source, "this run");
 }
 
@@ -346,7 +346,8 @@ static void build_table(qt_rec_t *r, qt_xover_table_t *t, int verbose)
             for (int j = 0; j < t->n && !covered; j++)
                 covered = t->pt[j].path == b->path && t->pt[j].max_rows == b->max_rows &&
                           t->pt[j].max_wbytes == b->max_wbytes;
-            if (!covered) (void)qt_xover_add(t, b->path, b->max_rows, b->max_wbytes, b->sparsity, b->speedup);
+            if (!covered)
+                (void)qt_xover_add(t, b->path, b->max_rows, b->max_wbytes, b->structured, b->sparsity, b->speedup);
         }
         if (verbose) qt_rec_note(r, "dispatch table: %d points (this run + %s)", t->n, base->source);
         free(base);
@@ -381,7 +382,7 @@ static qt_status_t sparsity_finish(qt_rec_t *r)
 {
     kres_list_t l = {0};
     qt_rec_foreach_result(r, NULL, collect_kres, &l);
-    double worst = 0.0;
+    double worst = 0.0, worst_regret = 0.0;
     int n_dispatch = 0;
     for (int i = 0; i < l.n; i++) {
         const kres_t *e = &l.v[i];
@@ -399,12 +400,21 @@ static qt_status_t sparsity_finish(qt_rec_t *r)
                 qt_rec_derived(r, "dispatch_ratio", "auto", &e->params, "dispatch_ratio", "ratio", ratio);
                 if (ratio > worst) worst = ratio;
                 n_dispatch++;
+                double tc = e->chosen >= 0 && e->chosen < QT_SPMM_AUTO
+                                ? time_at(&l, qt_spmm_path_name((qt_spmm_path_t)lround(e->chosen)), &e->params, i)
+                                : NAN;
+                if (tc > 0) {
+                    qt_rec_derived(r, "dispatch_regret", "auto", &e->params, "dispatch_regret", "ratio", tc / best);
+                    if (tc / best > worst_regret) worst_regret = tc / best;
+                }
             }
         }
     }
     if (n_dispatch) {
         qt_rec_derived(r, "dispatch_worst_ratio", "auto", NULL, "dispatch_worst_ratio", "ratio", worst);
-        qt_rec_note(r, "dispatcher: worst auto/best-path time ratio %.3f over %d points", worst, n_dispatch);
+        qt_rec_derived(r, "dispatch_worst_regret", "auto", NULL, "dispatch_worst_regret", "ratio", worst_regret);
+        qt_rec_note(r, "dispatcher over %d points: worst auto/best-path time %.3f; worst chosen-path/best-path %.3f",
+                    n_dispatch, worst, worst_regret);
     }
     /* Crossovers per shape and path, and for the best sparse path ("best"). */
     int *done = calloc((size_t)(l.n ? l.n : 1), sizeof *done);

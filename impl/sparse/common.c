@@ -162,13 +162,14 @@ void qt_xover_defaults(qt_xover_table_t *t)
         {QT_SPMM_CSR, XB_ALL, 0.0, 0.05}, {QT_SPMM_CSR, XB_ALL, 0.95, 1.0}, {QT_SPMM_CSR, XB_ALL, 0.99, 3.0},
     };
     memset(t, 0, sizeof *t);
-    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) (void)qt_xover_add(t, d[i].p, d[i].rows, XB_ALL, d[i].s, d[i].x);
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+        (void)qt_xover_add(t, d[i].p, d[i].rows, XB_ALL, 0, d[i].s, d[i].x);
     snprintf(t->source, sizeof t->source, "defaults");
 }
 
 /* Append one point. */
 qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
-                         double sparsity, double speedup)
+                         int structured, double sparsity, double speedup)
 {
     QT_CHECK_ARG(t != NULL, "crossover table must not be NULL");
     QT_CHECK_ARG(t->n < QT_XOVER_MAX, "crossover table full (%d points)", QT_XOVER_MAX);
@@ -181,6 +182,7 @@ qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_r
     p->path = path;
     p->max_rows = max_rows;
     p->max_wbytes = max_wbytes;
+    p->structured = structured != 0;
     p->sparsity = sparsity;
     p->speedup = speedup;
     return QT_OK;
@@ -202,12 +204,14 @@ qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file)
         if (*s == '#' || *s == '\n' || *s == '\0') continue;
         char name[32];
         long long rows, wbytes;
+        int structured;
         double sp, x;
         char extra;
         qt_spmm_path_t p;
-        if (sscanf(s, "%31s %lld %lld %lf %lf %c", name, &rows, &wbytes, &sp, &x, &extra) != 5 ||
-            qt_spmm_path_parse(name, &p) != QT_OK || qt_xover_add(t, p, rows, wbytes, sp, x) != QT_OK)
-            st = qt_fail(QT_ERR_FORMAT, "%s:%d: expected 'path max_rows max_wbytes sparsity speedup'", file, lineno);
+        if (sscanf(s, "%31s %lld %lld %d %lf %lf %c", name, &rows, &wbytes, &structured, &sp, &x, &extra) != 6 ||
+            qt_spmm_path_parse(name, &p) != QT_OK || qt_xover_add(t, p, rows, wbytes, structured, sp, x) != QT_OK)
+            st = qt_fail(QT_ERR_FORMAT, "%s:%d: expected 'path max_rows max_wbytes structured sparsity speedup'", file,
+                         lineno);
     }
     fclose(f);
     if (st != QT_OK) {
@@ -225,10 +229,10 @@ qt_status_t qt_xover_save(const qt_xover_table_t *t, const char *file)
     FILE *f = fopen(file, "w");
     if (!f) return qt_fail(QT_ERR_IO, "cannot write crossover table '%s'", file);
     fprintf(f, "# quintet sparse matmul crossover table (written by the sparsity suite)\n"
-               "# path max_rows max_wbytes sparsity speedup_vs_dense\n");
+               "# path max_rows max_wbytes structured sparsity speedup_vs_dense\n");
     for (int i = 0; i < t->n; i++)
-        fprintf(f, "%s %lld %lld %.4f %.4f\n", qt_spmm_path_name(t->pt[i].path), (long long)t->pt[i].max_rows,
-                (long long)t->pt[i].max_wbytes, t->pt[i].sparsity, t->pt[i].speedup);
+        fprintf(f, "%s %lld %lld %d %.4f %.4f\n", qt_spmm_path_name(t->pt[i].path), (long long)t->pt[i].max_rows,
+                (long long)t->pt[i].max_wbytes, t->pt[i].structured, t->pt[i].sparsity, t->pt[i].speedup);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) return qt_fail(QT_ERR_IO, "error writing crossover table '%s'", file);
     return QT_OK;
@@ -262,13 +266,18 @@ double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t
         if (t->pt[i].path == path && t->pt[i].max_rows == rows) vals[n++] = t->pt[i].max_wbytes;
     int64_t wb = pick_bucket(vals, n, K * N * (int64_t)sizeof(float));
     double s = path == QT_SPMM_COLSKIP ? s_col : s_elem;
+    int cls = qt_sparse_structured(s_elem, s_col), have_cls = 0;
+    for (int i = 0; i < t->n; i++)
+        have_cls |= t->pt[i].path == path && t->pt[i].max_rows == rows && t->pt[i].max_wbytes == wb &&
+                    t->pt[i].structured == cls;
     /* Linear interpolation between the nearest points below and above s. Above the last
      * point its value holds (speedup grows with sparsity, so that is conservative); below
      * the first point nothing is known and the estimate is 0 (never chosen). */
     const qt_xover_point_t *lo = NULL, *hi = NULL;
     for (int i = 0; i < t->n; i++) {
         const qt_xover_point_t *p = &t->pt[i];
-        if (p->path != path || p->max_rows != rows || p->max_wbytes != wb) continue;
+        if (p->path != path || p->max_rows != rows || p->max_wbytes != wb || (have_cls && p->structured != cls))
+            continue;
         if (p->sparsity <= s && (!lo || p->sparsity > lo->sparsity)) lo = p;
         if (p->sparsity >= s && (!hi || p->sparsity < hi->sparsity)) hi = p;
     }
@@ -277,6 +286,9 @@ double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t
     double f = (s - lo->sparsity) / (hi->sparsity - lo->sparsity);
     return lo->speedup + f * (hi->speedup - lo->speedup);
 }
+
+/* Structure class: most zeros in whole columns. */
+int qt_sparse_structured(double s_elem, double s_col) { return s_elem > 0.0 && s_col >= 0.5 * s_elem; }
 
 /* Argmax of the estimates; DENSE unless a path is estimated faster. */
 qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, int64_t N, double s_elem,

@@ -122,7 +122,7 @@ static void test_dispatch_follows_table(void)
     for (int p = QT_SPMM_DENSE; p < QT_SPMM_AUTO; p++) {
         qt_xover_table_t t = {0};
         for (int q = QT_SPMM_GATHER; q < QT_SPMM_AUTO; q++)
-            CU_ASSERT_EQUAL(qt_xover_add(&t, (qt_spmm_path_t)q, 1000, INT64_MAX, 0.5, q == p ? 5.0 : 0.5), QT_OK);
+            CU_ASSERT_EQUAL(qt_xover_add(&t, (qt_spmm_path_t)q, 1000, INT64_MAX, 1, 0.5, q == p ? 5.0 : 0.5), QT_OK);
         qt_spmm_info_t info;
         qt_spmm_call_t c = {A, W, Y, M, K, N, &t, NULL, &info};
         CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_AUTO, &c), QT_OK);
@@ -138,10 +138,10 @@ static void test_dispatch_follows_table(void)
 static void test_xover_table(void)
 {
     qt_xover_table_t t = {0}, u;
-    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 1, INT64_MAX, 0.5, 1.0), QT_OK);
-    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 1, INT64_MAX, 0.9, 5.0), QT_OK);
-    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 64, INT64_MAX, 0.9, 0.5), QT_OK);
-    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_COLSKIP, 64, INT64_MAX, 0.9, 3.0), QT_OK);
+    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 1, INT64_MAX, 0, 0.5, 1.0), QT_OK);
+    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 1, INT64_MAX, 0, 0.9, 5.0), QT_OK);
+    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 64, INT64_MAX, 0, 0.9, 0.5), QT_OK);
+    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_COLSKIP, 64, INT64_MAX, 0, 0.9, 3.0), QT_OK);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 1, 100, 100, 0.7, 0.0), 3.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 1, 100, 100, 0.99, 0.0), 5.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 32, 100, 100, 0.9, 0.0), 0.5, 1e-12);
@@ -149,6 +149,11 @@ static void test_xover_table(void)
     CU_ASSERT_EQUAL(qt_xover_choose(&t, 1, 100, 100, 0.8, 0.8), QT_SPMM_GATHER);
     CU_ASSERT_EQUAL(qt_xover_choose(&t, 32, 100, 100, 0.9, 0.9), QT_SPMM_COLSKIP);
     CU_ASSERT_EQUAL(qt_xover_choose(&t, 32, 100, 100, 0.9, 0.0), QT_SPMM_DENSE);
+    /* points of the problem's own structure class win over the other class */
+    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 64, INT64_MAX, 1, 0.9, 4.0), QT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 32, 100, 100, 0.9, 0.9), 4.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 32, 100, 100, 0.9, 0.1), 0.5, 1e-12);
+    CU_ASSERT(qt_sparse_structured(0.9, 0.5) && !qt_sparse_structured(0.9, 0.4) && !qt_sparse_structured(0.0, 0.0));
     char file[512];
     snprintf(file, sizeof file, "%s/xover.txt", qt_test_tmpdir());
     CU_ASSERT_EQUAL(qt_xover_save(&t, file), QT_OK);
@@ -157,10 +162,11 @@ static void test_xover_table(void)
     for (int i = 0; i < t.n && i < u.n; i++) {
         CU_ASSERT_EQUAL(u.pt[i].path, t.pt[i].path);
         CU_ASSERT_EQUAL(u.pt[i].max_rows, t.pt[i].max_rows);
+        CU_ASSERT_EQUAL(u.pt[i].structured, t.pt[i].structured);
         CU_ASSERT_DOUBLE_EQUAL(u.pt[i].speedup, t.pt[i].speedup, 1e-4);
     }
     FILE *f = fopen(file, "w");
-    fputs("gather 1 100 0.5\n", f);
+    fputs("gather 1 100 1 0.5\n", f); /* the speedup column is missing */
     fclose(f);
     CU_ASSERT_EQUAL(qt_xover_load(&u, file), QT_ERR_FORMAT);
     CU_ASSERT_EQUAL(u.n, 0);
@@ -168,7 +174,7 @@ static void test_xover_table(void)
     CU_ASSERT_EQUAL(qt_xover_load(&u, file), QT_ERR_IO);
     qt_xover_defaults(&u);
     CU_ASSERT(u.n > 0);
-    CU_ASSERT_EQUAL(qt_xover_add(&u, QT_SPMM_AUTO, 1, 1, 0.5, 1.0), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_xover_add(&u, QT_SPMM_AUTO, 1, 1, 0, 0.5, 1.0), QT_ERR_ARG);
 }
 
 /* Activations: cpu equals ref bitwise (they are selections), top-k with ties included. */

@@ -42,7 +42,8 @@
  *   AUTO     dispatcher: measures element sparsity s_e = 1 − nnz/(M·K) and column sparsity
  *            s_c = (columns zero in every row)/K, estimates each path's speedup over DENSE
  *            from a crossover table (qt_xover_table_t: measured speedups per path, per
- *            batch-size bucket and W-size bucket, at a grid of the path's own sparsity
+ *            batch-size bucket, W-size bucket and structure class (zeros mostly in whole
+ *            columns or not), at a grid of the path's own sparsity
  *            measure — s_c for COLSKIP, s_e for the others — linearly interpolated; held
  *            at the last point above the grid, 0 more than 0.02 below its first point), and
  *            runs the path with the largest estimate (DENSE when none exceeds 1).
@@ -127,13 +128,15 @@ qt_status_t qt_spmm_path_parse(const char *s, qt_spmm_path_t *out);
 
 #define QT_XOVER_MAX 1024
 /* One measured point: path ran `speedup` times faster than DENSE at its sparsity measure
- * `sparsity`, for problems in bucket (max_rows, max_wbytes). A problem (M, K·N·4 bytes)
- * belongs to the smallest max_rows ≥ M (else the largest) and within it the smallest
- * max_wbytes ≥ its W bytes (else the largest). */
+ * `sparsity`, for problems in bucket (max_rows, max_wbytes) of structure class `structured`
+ * (qt_sparse_structured). A problem (M, K·N·4 bytes) belongs to the smallest max_rows ≥ M
+ * (else the largest) and within it the smallest max_wbytes ≥ its W bytes (else the largest);
+ * within the bucket the points of its own structure class are used when there are any. */
 typedef struct {
     qt_spmm_path_t path;
     int64_t max_rows;
     int64_t max_wbytes;
+    int structured;
     double sparsity;
     double speedup;
 } qt_xover_point_t;
@@ -148,8 +151,12 @@ typedef struct {
 void qt_xover_defaults(qt_xover_table_t *t);
 /* Append a point (QT_ERR_ARG when full or out of range). */
 qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
-                         double sparsity, double speedup);
-/* Text file, one point per line "path max_rows max_wbytes sparsity speedup", '#' comments.
+                         int structured, double sparsity, double speedup);
+/* Structure class of a problem: 1 when at least half of its zeros lie in columns that are
+ * zero in every row (s_col ≥ s_elem/2, s_elem > 0), else 0. */
+int qt_sparse_structured(double s_elem, double s_col);
+/* Text file, one point per line "path max_rows max_wbytes structured sparsity speedup",
+ * '#' comments.
  * Load: QT_ERR_IO when unreadable, QT_ERR_FORMAT on a bad line (t is left empty). */
 qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file);
 qt_status_t qt_xover_save(const qt_xover_table_t *t, const char *file);

@@ -287,8 +287,8 @@ double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t
     return lo->speedup + f * (hi->speedup - lo->speedup);
 }
 
-/* Structure class: most zeros in whole columns. */
-int qt_sparse_structured(double s_elem, double s_col) { return s_elem > 0.0 && s_col >= 0.5 * s_elem; }
+/* Structure class: nearly all zeros in whole columns. */
+int qt_sparse_structured(double s_elem, double s_col) { return s_elem > 0.0 && s_col >= 0.9 * s_elem; }
 
 /* Argmax of the estimates; DENSE unless a path is estimated faster. */
 qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, int64_t N, double s_elem,

@@ -153,7 +153,7 @@ static void test_xover_table(void)
     CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 64, INT64_MAX, 1, 0.9, 4.0), QT_OK);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 32, 100, 100, 0.9, 0.9), 4.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 32, 100, 100, 0.9, 0.1), 0.5, 1e-12);
-    CU_ASSERT(qt_sparse_structured(0.9, 0.5) && !qt_sparse_structured(0.9, 0.4) && !qt_sparse_structured(0.0, 0.0));
+    CU_ASSERT(qt_sparse_structured(0.9, 0.85) && !qt_sparse_structured(0.9, 0.5) && !qt_sparse_structured(0.0, 0.0));
     char file[512];
     snprintf(file, sizeof file, "%s/xover.txt", qt_test_tmpdir());
     CU_ASSERT_EQUAL(qt_xover_save(&t, file), QT_OK);

@@ -42,8 +42,8 @@
  *   AUTO     dispatcher: measures element sparsity s_e = 1 − nnz/(M·K) and column sparsity
  *            s_c = (columns zero in every row)/K, estimates each path's speedup over DENSE
  *            from a crossover table (qt_xover_table_t: measured speedups per path, per
- *            batch-size bucket, W-size bucket and structure class (zeros mostly in whole
- *            columns or not), at a grid of the path's own sparsity
+ *            batch-size bucket, W-size bucket and structure class (zeros nearly all in
+ *            whole columns or not), at a grid of the path's own sparsity
  *            measure — s_c for COLSKIP, s_e for the others — linearly interpolated; held
  *            at the last point above the grid, 0 more than 0.02 below its first point), and
  *            runs the path with the largest estimate (DENSE when none exceeds 1).
@@ -152,8 +152,8 @@ void qt_xover_defaults(qt_xover_table_t *t);
 /* Append a point (QT_ERR_ARG when full or out of range). */
 qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
                          int structured, double sparsity, double speedup);
-/* Structure class of a problem: 1 when at least half of its zeros lie in columns that are
- * zero in every row (s_col ≥ s_elem/2, s_elem > 0), else 0. */
+/* Structure class of a problem: 1 when nearly all of its zeros lie in columns that are zero
+ * in every row (s_col ≥ 0.9·s_elem, s_elem > 0; always so for one row), else 0. */
 int qt_sparse_structured(double s_elem, double s_col);
 /* Text file, one point per line "path max_rows max_wbytes structured sparsity speedup",
  * '#' comments.

@@ -10,6 +10,7 @@ int qt_cli_main(int argc, char **argv);
 int qt_cmd_list(int argc, char **argv);
 int qt_cmd_run(int argc, char **argv);
 int qt_cmd_show(int argc, char **argv);
+int qt_cmd_compare(int argc, char **argv);
 int qt_cmd_env(int argc, char **argv);
 
 /* Default database path. */

@@ -529,16 +529,16 @@ static void print_table(const rows_t *rows, int with_noise)
     }
     for (size_t i = 0; i <= rows->n; i++) {
         table_cells(i ? &rows->r[i - 1] : NULL, with_noise, cells);
-        int printed = 0;
+        char line[TABLE_COLS * (CELL + 2) + 1];
+        size_t len = 0;
         for (int k = 0; k < TABLE_COLS; k++) {
             if (k == 10 && !with_noise) continue;
-            if (k == TABLE_COLS - 1) { /* the note, unpadded */
-                if (cells[k][0]) printf("  %s", cells[k]);
-                continue;
-            }
-            printf("%s%*s", printed++ ? "  " : "", right[k] ? w[k] : -w[k], cells[k]);
+            int pad = k == TABLE_COLS - 1 ? 0 : right[k] ? w[k] : -w[k]; /* the note is last, unpadded */
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%*s", len ? "  " : "", pad, cells[k]);
+            if (len >= sizeof line) len = sizeof line - 1;
         }
-        putchar('\n');
+        while (len > 0 && line[len - 1] == ' ') len--; /* no trailing blanks when the note is empty */
+        printf("%.*s\n", (int)len, line);
     }
 }
 

@@ -26,8 +26,8 @@ static const qt_opt_t opts[] = {
     {"metric", "NAME", "metric to compare (default time_s); 'all': every metric but counters and bookkeeping"},
     {"threshold", "FRAC", "minimum effect |new/base - 1| for a regression (default 0.05 = 5%)"},
     {"alpha", "A", "significance level of the Mann-Whitney U test (default 0.05)"},
-    {"baseline-runs", "N", "N >= 2: also require the effect to exceed the between-run noise of the N most\n"
-                           "                          recent completed runs up to BASE with its profile (default 0: off)"},
+    {"baseline-runs", "N", "N >= 2: the effect must also exceed the between-run noise of the N most\n"
+                           "                             recent completed runs up to BASE with its profile (default 0: off)"},
     {"format", "F", "table | csv | json (default table)"},
     {"suite", "NAME", "only this suite"},
 };

@@ -17,6 +17,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "output.h"
 #include "compare.h"
 #include "stats.h"
 #include "store.h"
@@ -440,37 +441,6 @@ static qt_status_t decide_rows(rows_t *rows, const qt_compare_opts_t *o)
     return QT_OK;
 }
 
-/* CSV field with quotes doubled. */
-static void csv_field(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-/* JSON string. */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
-
-/* JSON number (null for non-finite). */
-static void json_num(double v)
-{
-    if (isfinite(v)) printf("%.9g", v);
-    else printf("null");
-}
-
 /* Number as text for the table ("-" for NaN). */
 static const char *fmt_num(char *buf, size_t cap, const char *fmt, double v)
 {
@@ -550,16 +520,16 @@ static void print_csv(const rows_t *rows)
         const crow_t *r = &rows->r[i];
         const ccase_t *c = row_case(r);
         const char *text[] = {c->suite, c->name, c->variant, c->params, r->metric, r->unit};
-        for (int k = 0; k < 6; k++) { csv_field(text[k]); putchar(','); }
+        for (int k = 0; k < 6; k++) { qt_out_csv_field(text[k]); putchar(','); }
         printf("%d,%d,", r->r.n_base, r->r.n_new);
         double num[] = {r->r.median_base, r->r.median_new, r->r.ratio, r->r.u, r->r.p, r->r.noise};
         for (int k = 0; k < 6; k++) {
             if (!isnan(num[k])) printf("%.9g", num[k]);
             putchar(',');
         }
-        csv_field(qt_verdict_name(r->r.verdict));
+        qt_out_csv_field(qt_verdict_name(r->r.verdict));
         putchar(',');
-        csv_field(r->r.note);
+        qt_out_csv_field(r->r.note);
         putchar('\n');
     }
 }
@@ -568,15 +538,15 @@ static void print_csv(const rows_t *rows)
 static void json_run(const crun_t *run)
 {
     printf("{\"run_id\": %lld, \"uuid\": ", (long long)run->run_id);
-    json_str(run->uuid);
+    qt_out_json_str(run->uuid);
     printf(", \"status\": ");
-    json_str(run->status);
+    qt_out_json_str(run->status);
     printf(", \"profile\": ");
-    json_str(run->profile);
+    qt_out_json_str(run->profile);
     printf(", \"git_commit\": ");
-    json_str(run->commit);
+    qt_out_json_str(run->commit);
     printf(", \"started_at\": ");
-    json_str(run->started);
+    qt_out_json_str(run->started);
     printf("}");
 }
 
@@ -599,15 +569,15 @@ static void print_json(const crun_t *base, const crun_t *new_, const rows_t *row
         printf("%s\n    {", i ? "," : "");
         const char *keys[] = {"suite", "case", "variant", "params", "metric", "unit"};
         const char *vals[] = {c->suite, c->name, c->variant, c->params, r->metric, r->unit};
-        for (int k = 0; k < 6; k++) { printf("\"%s\": ", keys[k]); json_str(vals[k]); printf(", "); }
+        for (int k = 0; k < 6; k++) { printf("\"%s\": ", keys[k]); qt_out_json_str(vals[k]); printf(", "); }
         printf("\"n_base\": %d, \"n_new\": %d", r->r.n_base, r->r.n_new);
         const char *nk[] = {"median_base", "median_new", "ratio", "u", "p", "noise"};
         double nv[] = {r->r.median_base, r->r.median_new, r->r.ratio, r->r.u, r->r.p, r->r.noise};
-        for (int k = 0; k < 6; k++) { printf(", \"%s\": ", nk[k]); json_num(nv[k]); }
+        for (int k = 0; k < 6; k++) { printf(", \"%s\": ", nk[k]); qt_out_json_num(nv[k]); }
         printf(", \"verdict\": ");
-        json_str(qt_verdict_name(r->r.verdict));
+        qt_out_json_str(qt_verdict_name(r->r.verdict));
         printf(", \"note\": ");
-        json_str(r->r.note);
+        qt_out_json_str(r->r.note);
         printf("}");
     }
     printf("\n  ],\n  \"summary\": {");

@@ -1,0 +1,47 @@
+/* cpu.c — the fast optimizer backend: float and double, one fused OpenMP pass per
+ * tensor over parameter, gradient and state (loops in cpu_body.h, instantiated here
+ * for both element types). Formulas: quintet/optim.h; rounding order as ref.c.
+ * Tests: tests/optim/test_optim.c; bandwidth: suites/lr_convergence.c. */
+#include <math.h>
+#include <stddef.h>
+
+#include "optim_internal.h"
+#include "quintet/tensor.h"
+
+#define T float
+#define SFX f32
+#define SQRT sqrtf
+#define LERP qt_lerp_f
+#include "cpu_body.h"
+#undef T
+#undef SFX
+#undef SQRT
+#undef LERP
+
+#define T double
+#define SFX f64
+#define SQRT sqrt
+#define LERP qt_lerp_d
+#include "cpu_body.h"
+#undef T
+#undef SFX
+#undef SQRT
+#undef LERP
+
+/* cpu runs every optimizer in f32 and f64. */
+static int cpu_supports(const qt_optim_config_t *c, qt_dtype_t dt)
+{
+    (void)c;
+    return dt == QT_F32 || dt == QT_F64;
+}
+
+/* Dispatch on the element type. */
+static qt_status_t cpu_update(const qt_optim_config_t *c, const qt_optim_step_info_t *s, qt_dtype_t dt, void *param,
+                              const void *grad, void *const *st, size_t n)
+{
+    if (dt == QT_F32) return cpu_update_f32(c, s, param, grad, st, n);
+    if (dt == QT_F64) return cpu_update_f64(c, s, param, grad, st, n);
+    return qt_fail(QT_ERR_UNSUPPORTED, "cpu optimizer: dtype %d", (int)dt);
+}
+
+const qt_optim_backend_t qt_optim_backend_cpu = {"cpu", cpu_supports, cpu_update};

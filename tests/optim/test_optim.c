@@ -229,6 +229,18 @@ static const optset_t optsets[] = {
 };
 #define N_OPTSETS ((int)(sizeof optsets / sizeof optsets[0]))
 
+/* N(mean, 1) draws rounded to float, stored as dt: f32 and f64 runs see identical inputs
+ * (otherwise a gradient near 0 alone makes g/(|g| + eps) differ between precisions). */
+static void fill_float_exact(void *out, qt_dtype_t dt, size_t n, uint64_t seed, uint64_t stream, uint64_t off,
+                             double mean)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = (float)(mean + qt_rng_normal(seed, stream, off + i));
+        if (dt == QT_F64) ((double *)out)[i] = v;
+        else ((float *)out)[i] = v;
+    }
+}
+
 /* Random params and per-step random grads, two tensors (one above the OpenMP threshold);
  * runs `steps` steps of backend bk in dtype dt; returns the params as double. */
 static void run_random(const qt_optim_config_t *c, const qt_schedule_t *s, const char *bk, qt_dtype_t dt, int steps,
@@ -241,14 +253,12 @@ static void run_random(const qt_optim_config_t *c, const qt_schedule_t *s, const
     for (int i = 0; i < 2; i++) {
         p[i] = malloc(sizes[i] * es);
         g[i] = malloc(sizes[i] * es);
-        if (dt == QT_F64) qt_rng_fill_normal_f64(p[i], sizes[i], seed, 100 + i, 0, 0.0, 1.0);
-        else qt_rng_fill_normal_f32(p[i], sizes[i], seed, 100 + i, 0, 0.0f, 1.0f);
+        fill_float_exact(p[i], dt, sizes[i], seed, 100 + i, 0, 0.0);
     }
     for (int t = 0; t < steps; t++) {
         for (int i = 0; i < 2; i++) {
             /* gradients with a non-zero mean so moments build up, fresh each step */
-            if (dt == QT_F64) qt_rng_fill_normal_f64(g[i], sizes[i], seed, 200 + i, (uint64_t)t * sizes[i], 0.3, 1.0);
-            else qt_rng_fill_normal_f32(g[i], sizes[i], seed, 200 + i, (uint64_t)t * sizes[i], 0.3f, 1.0f);
+            fill_float_exact(g[i], dt, sizes[i], seed, 200 + i, (uint64_t)t * sizes[i], 0.3);
         }
         CU_ASSERT_EQUAL_FATAL(qt_optim_step(&o, p, (const void *const *)g), QT_OK);
     }
@@ -280,8 +290,9 @@ static void test_ref_vs_cpu(void)
         /* f64: same per-element operation order, so bitwise equal; LAMB sums its norms in
          * chunks (a different order), 1e-14 covers that. */
         CU_ASSERT(e64 <= (c.kind == QT_OPTIM_LAMB ? 1e-14 : 0.0));
-        /* f32: 25 steps of float rounding (ε = 6e-8) relative to parameters of size ~1: 1e-5. */
-        CU_ASSERT(e32 <= 1e-5);
+        /* f32: 25 steps of float rounding (ε = 6e-8) on identical inputs, relative to parameters
+         * of size ~1; typical 5e-7, centered RMSprop's v − ḡ² cancellation up to ~5e-6: 3e-5. */
+        CU_ASSERT(e32 <= 3e-5);
     }
     free(r0);
     free(r1);
@@ -636,30 +647,34 @@ static void test_schedules(void)
 
 /* ------------------------------------------------------------ problems */
 
-/* Central finite differences of the problem's batch loss of step t. */
+/* Directional central differences of the problem's batch loss of step t along 4 random
+ * unit directions v: max over v of |gᵀv − (L(x+hv) − L(x−hv))/2h| / |g|. */
 static double fd_check(qt_problem_t *p, const double *x, int64_t t, double h)
 {
     int d = p->dim;
-    double *g = malloc(d * sizeof *g), *xx = malloc(d * sizeof *xx), *fd = malloc(d * sizeof *fd);
+    double *g = malloc(d * sizeof *g), *xx = malloc(d * sizeof *xx), *v = malloc(d * sizeof *v), worst = 0;
+    double *scratch = malloc(d * sizeof *scratch);
     qt_problem_grad(p, x, t, g, NULL);
-    memcpy(xx, x, d * sizeof *xx);
-    for (int i = 0; i < d; i++) {
-        double lp, lm;
-        xx[i] = x[i] + h;
-        qt_problem_grad(p, xx, t, fd, &lp);
-        xx[i] = x[i] - h;
-        qt_problem_grad(p, xx, t, fd, &lm);
-        xx[i] = x[i];
-        fd[i] = 0; /* reuse below */
-        g[i] = g[i] - (lp - lm) / (2 * h);
-        fd[i] = (lp - lm) / (2 * h);
+    double gn = 0;
+    for (int i = 0; i < d; i++) gn += g[i] * g[i];
+    gn = sqrt(gn);
+    for (int r = 0; r < 4; r++) {
+        double vn = 0, gv = 0, lp, lm;
+        qt_rng_fill_normal_f64(v, d, qt_test_seed(), 900 + r, 0, 0.0, 1.0);
+        for (int i = 0; i < d; i++) vn += v[i] * v[i];
+        vn = sqrt(vn);
+        for (int i = 0; i < d; i++) v[i] /= vn, gv += g[i] * v[i];
+        for (int i = 0; i < d; i++) xx[i] = x[i] + h * v[i];
+        qt_problem_grad(p, xx, t, scratch, &lp);
+        for (int i = 0; i < d; i++) xx[i] = x[i] - h * v[i];
+        qt_problem_grad(p, xx, t, scratch, &lm);
+        worst = fmax(worst, fabs(gv - (lp - lm) / (2 * h)) / gn);
     }
-    double num = 0, den = 0;
-    for (int i = 0; i < d; i++) num = fmax(num, fabs(g[i])), den = fmax(den, fabs(fd[i]));
     free(g);
     free(xx);
-    free(fd);
-    return num / den;
+    free(v);
+    free(scratch);
+    return worst;
 }
 
 /* Every problem's gradient against finite differences; stochastic ones are repeatable. */
@@ -678,8 +693,8 @@ static void test_problems(void)
         {QT_PROB_ROSENBROCK, 7, 0, 1e-5, 1e-7},
         {QT_PROB_ROSENBROCK_NOISY, 2, 1.0, 1e-5, 1e-7},
         {QT_PROB_LOGREG, 0, 0, 1e-5, 1e-7},
-        /* the MLP runs in float32 inside: h = 1e-2, 2e-2 relative */
-        {QT_PROB_MLP, 0, 0, 1e-2, 2e-2},
+        /* the MLP runs in float32 inside (loss rounding ~1e-7/h) and has ReLU kinks: h = 1e-3, 1e-2 */
+        {QT_PROB_MLP, 0, 0, 1e-3, 1e-2},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         qt_problem_t p;

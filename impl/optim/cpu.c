@@ -8,6 +8,24 @@
 #include "optim_internal.h"
 #include "quintet/tensor.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* This thread's share [lo, hi) of n elements, boundaries on multiples of 16 elements. */
+static void qt_optim_thread_range(size_t n, size_t *lo, size_t *hi)
+{
+#ifdef _OPENMP
+    size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+#else
+    size_t nt = 1, id = 0;
+#endif
+    size_t blocks = (n + 15) / 16;
+    size_t b0 = blocks * id / nt, b1 = blocks * (id + 1) / nt;
+    *lo = b0 * 16 < n ? b0 * 16 : n;
+    *hi = b1 * 16 < n ? b1 * 16 : n;
+}
+
 #define T float
 #define SFX f32
 #define SQRT sqrtf

@@ -196,6 +196,10 @@ done:
 /* Entry point: argv[0] = "optim". */
 int qt_cmd_trace(int argc, char **argv)
 {
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        trace_usage(stdout);
+        return 0;
+    }
     if (argc < 1 || strcmp(argv[0], "optim") != 0) {
         fprintf(stderr, "quintet trace: unknown target '%s' (only 'optim')\n", argc >= 1 ? argv[0] : "");
         return 2;

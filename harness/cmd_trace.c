@@ -7,7 +7,7 @@
  *   quintet trace optim --optimizer adam --lr 0.001 --betas 0.9,0.99 --eps 1e-8 \
  *       --problem rosenbrock --x0 -1.2,1.0 --steps 5000 --dtype f64 --every 100
  * Bad input: a message on stderr and exit status 2. `quintet trace optim --help`. */
-#include "cmd_trace.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -36,7 +36,7 @@ endif
 # ---- flags ----------------------------------------------------------------
 DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
 INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
-CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
+CFLAGS := -std=c11 -g $(OPT) -fno-math-errno -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fno-math-errno -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
 GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
 NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness

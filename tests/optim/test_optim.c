@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd_trace.h"
+#include "cli.h"
 #include "quintet/counters.h"
 #include "quintet/optim.h"
 #include "quintet/optim_problems.h"

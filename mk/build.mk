@@ -60,6 +60,13 @@ TEST_SRC := $(filter-out tests/common/%,$(wildcard tests/*/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 MPI_PROGS := $(if $(MPICC),$(patsubst harness/mpi/%.c,$(BUILD)/quintet-mpi-%,$(wildcard harness/mpi/*.c)))
 
+# Rebuild everything when the flags change: build/flags.txt holds the last set used.
+FLAGS_TEXT := $(CFLAGS) | $(CXXFLAGS) | $(NVCCFLAGS) | $(LDLIBS)
+ifneq ($(FLAGS_TEXT),$(file < $(BUILD)/flags.txt))
+$(shell mkdir -p $(BUILD))
+$(file > $(BUILD)/flags.txt,$(FLAGS_TEXT))
+endif
+
 obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(call obj,$(CU_SRC))
 HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC) $(HARNESS_CU))
@@ -71,13 +78,13 @@ quintet: $(BUILD)/quintet
 tests: $(TEST_BIN)
 mpi: $(MPI_PROGS)
 
-$(BUILD)/obj/%.c.o: %.c
+$(BUILD)/obj/%.c.o: %.c $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/obj/%.cc.o: %.cc
+$(BUILD)/obj/%.cc.o: %.cc $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
 	$(call say,CXX,$<)$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/obj/%.cu.o: %.cu
+$(BUILD)/obj/%.cu.o: %.cu $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 

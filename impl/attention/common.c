@@ -1,11 +1,12 @@
 /* common.c — the attention module's shared parts: configuration defaults and names,
  * argument validation, the backend registry and dispatch, the useful-FLOP
  * convention, and the LSH plan (Gaussian rotations from Philox, argmax([xR; -xR])
- * hashing, stable counting sort by (bucket, position)) that ref and cpu both use.
+ * hashing on the cpu tile's micro-kernel, stable counting sort by (bucket, position)) that ref and cpu both use.
  * Contracts: quintet/attention.h and internal.h. Tested by tests/attention. */
 #include <math.h>
 #include <string.h>
 
+#include "cpu_tile.h"
 #include "internal.h"
 #include "quintet/rng.h"
 
@@ -184,7 +185,7 @@ qt_status_t qt_attn_lsh_plan_init(qt_attn_lsh_plan_t *p, const qt_attn_config_t 
         arrays[s][3] = qt_alloc(no);
     }
     p->rot = qt_alloc((size_t)D * (size_t)(cfg->n_buckets / 2) * sizeof(float));
-    p->proj = qt_alloc((size_t)(cfg->n_buckets / 2) * sizeof(float));
+    p->proj = qt_alloc(qt_attn_tile_floats(D) * sizeof(float));
     p->bq = arrays[0][0]; p->sq = arrays[0][1]; p->cq = arrays[0][2]; p->oq = arrays[0][3];
     int s = sides - 1;
     p->bk = arrays[s][0]; p->sk = arrays[s][1]; p->ck = arrays[s][2]; p->ok = arrays[s][3];
@@ -206,26 +207,37 @@ void qt_attn_lsh_plan_free(qt_attn_lsh_plan_t *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Buckets of T rows under the current rotation, then the stable counting sort. */
+/* Buckets of T rows under the current rotation, then the stable counting sort.
+ * The projections xR run on the flash tile's micro-kernel (rows of x in the lanes,
+ * columns of R as "keys"); its log2(e)/sqrt(D) pre-scaling does not move the argmax.
+ * Every backend calls this one routine, so buckets agree bit for bit. */
 static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, int *sorted, int *chunk, int *offs)
 {
     int half = p->n_buckets / 2;
-    for (int64_t t = 0; t < p->T; t++) {
-        const float *row = x + t * p->D;
-        for (int b = 0; b < half; b++) p->proj[b] = 0.0f;
-        for (int64_t d = 0; d < p->D; d++) {
-            float xd = row[d];
-            const float *rr = p->rot + d * half;
-            for (int b = 0; b < half; b++) p->proj[b] += xd * rr[b];
+    qt_attn_tile_t tile;
+    qt_attn_tile_init(&tile, p->D, p->proj);
+    for (int64_t t0 = 0; t0 < p->T; t0 += QT_ATTN_BR) {
+        int nq = (int)(p->T - t0 < QT_ATTN_BR ? p->T - t0 : QT_ATTN_BR);
+        qt_attn_tile_load_q(&tile, x + t0 * p->D, p->D, NULL, nq);
+        /* first maximum of +xR and of -xR over all columns; + wins ties, as in argmax([xR; -xR]) */
+        float pv[QT_ATTN_BR], nv[QT_ATTN_BR];
+        int pi[QT_ATTN_BR], ni[QT_ATTN_BR];
+        for (int a = 0; a < QT_ATTN_BR; a++) { pv[a] = nv[a] = -INFINITY; pi[a] = ni[a] = 0; }
+        for (int b0 = 0; b0 < half; b0 += QT_ATTN_BC) {
+            int nb = half - b0 < QT_ATTN_BC ? half - b0 : QT_ATTN_BC;
+            qt_attn_tile_scores(&tile, p->rot + (int64_t)b0 * p->D, p->D, nb);
+            for (int j = 0; j < nb; j++) {
+                const float *y = tile.st + (int64_t)j * QT_ATTN_BR;
+                for (int a = 0; a < QT_ATTN_BR; a++) {
+                    int up = y[a] > pv[a], dn = -y[a] > nv[a];
+                    pv[a] = up ? y[a] : pv[a];
+                    pi[a] = up ? b0 + j : pi[a];
+                    nv[a] = dn ? -y[a] : nv[a];
+                    ni[a] = dn ? b0 + j : ni[a];
+                }
+            }
         }
-        /* argmax over [xR ; -xR], first maximum wins */
-        int best = 0;
-        float bv = p->proj[0];
-        for (int b = 1; b < half; b++)
-            if (p->proj[b] > bv) { bv = p->proj[b]; best = b; }
-        for (int b = 0; b < half; b++)
-            if (-p->proj[b] > bv) { bv = -p->proj[b]; best = half + b; }
-        bucket[t] = best;
+        for (int a = 0; a < nq; a++) bucket[t0 + a] = nv[a] > pv[a] ? half + ni[a] : pi[a];
     }
     for (int b = 0; b <= p->n_buckets; b++) offs[b] = 0;
     for (int64_t t = 0; t < p->T; t++) offs[bucket[t] + 1]++;
@@ -245,8 +257,10 @@ long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *
     int half = p->n_buckets / 2;
     long long flops = 0;
     for (int r = 0; r < p->n_hashes; r++) {
-        qt_rng_fill_normal_f32(p->rot, (size_t)p->D * (size_t)half, cfg->seed, (uint64_t)head * 4096u + (uint64_t)r, 0,
-                               0.0f, 1.0f);
+        /* rot holds Rᵀ: rot[b·D + d] = R[d][b] = normal #(b·D + d) of the round's stream
+         * (drawn point-wise: this runs inside the backends' parallel regions) */
+        uint64_t stream = (uint64_t)head * 4096u + (uint64_t)r;
+        for (int64_t e = 0; e < p->D * half; e++) p->rot[e] = (float)qt_rng_normal(cfg->seed, stream, (uint64_t)e);
         int64_t o = (int64_t)r * p->T, ob = (int64_t)r * (p->n_buckets + 1);
         hash_and_sort(p, q, p->bq + o, p->sq + o, p->cq + o, p->oq + ob);
         flops += 2LL * p->T * p->D * half;

@@ -56,8 +56,8 @@ typedef struct {
     int64_t T, D;
     int n_hashes, n_buckets, chunk, shared;
     int *bq, *bk, *sq, *sk, *cq, *ck, *oq, *ok;
-    float *rot; /* D × n_buckets/2 rotation of the current round */
-    float *proj; /* n_buckets/2 projections of one row */
+    float *rot;  /* the current round's rotation, transposed: n_buckets/2 rows of D */
+    float *proj; /* scratch of the tile that computes the projections */
 } qt_attn_lsh_plan_t;
 
 /* Allocate a plan for cfg and sequence length T, head size D (tracked memory). */

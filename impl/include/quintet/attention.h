@@ -37,6 +37,8 @@
  *            (the duplicate-count correction), and the rounds are combined with
  *            log-sum-exp weights: O_i = Σ_r exp(lse_r - logsumexp_r lse_r) o_r. This equals
  *            exact softmax over the union ∪_r A_r(i) with each key counted once.
+ *            Causal LSH never attends to a later key, but which earlier keys share a
+ *            query's chunk depends on where all positions sort (Reformer's scheme).
  *   DYNAMIC  S(i) = WINDOW(i) ∪ { j : ∃r  h_r(k_j) = h_r(q_i) } (same hashing as LSH, no
  *            chunking), every key counted once: the source idea "adjust the window with
  *            LSH locating the important regions" done correctly. (The LSH self rule does

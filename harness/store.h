@@ -9,7 +9,8 @@
  *  - WAL mode and a busy timeout, so several `quintet run` processes can write
  *    one database at once.
  *  - Opening for writing marks runs left in status 'running' by a process that no
- *    longer exists on this host (kill -9, crash, power loss) as 'interrupted'.
+ *    longer exists on this host (kill -9, crash, power loss) as 'interrupted'
+ *    (runs.host must be gethostname()'s text and runs.pid the run's pid for this).
  *  - Each finished case is stored in one transaction (qt_store_case), so an
  *    interrupted run keeps every case that finished.
  *  - Prepared statements only. */
@@ -20,7 +21,7 @@
 
 #include "quintet/status.h"
 
-#define QT_SCHEMA_VERSION 1
+#define QT_SCHEMA_VERSION 2 /* the last "-- @version N" block of results/schema.sql */
 
 typedef struct qt_store qt_store_t;
 
@@ -68,6 +69,13 @@ typedef struct {
     int n_points;
 } qt_case_record_t;
 
+/* A stored case as read back (qt_store_foreach_case). */
+typedef struct {
+    int64_t run_id, case_id;
+    const char *suite, *name, *variant, *params, *status, *message; /* message NULL when none */
+    double started_at, ended_at;
+} qt_case_row_t;
+
 /* Summary statistics of one metric of one case, from its raw samples. */
 typedef struct {
     int64_t run_id, case_id;
@@ -94,15 +102,29 @@ qt_status_t qt_store_case(qt_store_t *s, int64_t run_id, const qt_case_record_t 
 
 /* Resolve "latest", "latest~N", an integer id or a uuid prefix to a run id. */
 qt_status_t qt_store_resolve_run(qt_store_t *s, const char *spec, int64_t *run_id);
-/* Call fn for each (case, metric) of the run, ordered by case then metric; fn returns non-zero to stop. */
+/* The foreach functions call fn once per row; fn returns non-zero to stop. Strings in a row are
+ * valid only during the call. NaN values read back as NaN (stored as NULL). */
+/* Call fn for each (case, metric) of the run, ordered by case then metric; fn returns non-zero to stop.
+ * Cases without samples (failed, skipped) have no row here: see qt_store_foreach_case. */
 qt_status_t qt_store_foreach_stat(qt_store_t *s, int64_t run_id, int (*fn)(void *arg, const qt_stat_row_t *row),
                                   void *arg);
-/* Call fn for each provenance field of the run (fixed columns first, then key/value rows). */
+/* Call fn for each provenance field of the run (fixed columns first, named as in table runs, with
+ * started_at/ended_at as ISO 8601 UTC text and NULL values passed as NULL; then key/value rows by key). */
 qt_status_t qt_store_foreach_provenance(qt_store_t *s, int64_t run_id,
                                         int (*fn)(void *arg, const char *key, const char *value), void *arg);
 /* Call fn for each counter-availability row of the run. */
 qt_status_t qt_store_foreach_counter(qt_store_t *s, int64_t run_id,
                                      int (*fn)(void *arg, const char *event, int available, const char *reason),
                                      void *arg);
+
+/* Call fn for each case of the run (including failed and skipped ones), in the order stored. */
+qt_status_t qt_store_foreach_case(qt_store_t *s, int64_t run_id, int (*fn)(void *arg, const qt_case_row_t *row),
+                                  void *arg);
+/* Call fn for each raw sample of a case, ordered by metric then repetition. */
+qt_status_t qt_store_foreach_sample(qt_store_t *s, int64_t case_id, int (*fn)(void *arg, const qt_sample_t *x),
+                                    void *arg);
+/* Call fn for each series point of a case, ordered by series, seed, step. */
+qt_status_t qt_store_foreach_point(qt_store_t *s, int64_t case_id, int (*fn)(void *arg, const qt_point_t *p),
+                                   void *arg);
 
 #endif

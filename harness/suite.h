@@ -71,13 +71,16 @@ typedef struct {
 
 /* ---- recording (valid during setup/after/run_seed/finish) ---- */
 
-/* Record one sample of a metric for the current case. In an experiment the
- * sample belongs to the current seed; in after() it is a single sample. */
+/* Record one sample of a metric for the current case. The k-th sample of a
+ * metric in a case is its repetition k (in an experiment: one per seed). */
 void qt_rec_metric(qt_rec_t *r, const char *metric, const char *unit, double value);
 /* Record one point of a step-indexed series (e.g. "loss") for the current case and seed. */
 void qt_rec_series(qt_rec_t *r, const char *series, int64_t step, double value);
 /* Declare the useful work of one iterate() call: FLOPs and bytes moved (0 = not applicable). */
 void qt_rec_set_work(qt_rec_t *r, double flops, double bytes);
+/* Rename the rate metrics qt_rec_set_work produces (defaults "gflops" and "gbps");
+ * the calibration suite uses "sgemm_gflops" and "stream_triad_gbps". */
+void qt_rec_set_rate_names(qt_rec_t *r, const char *flops_metric, const char *bytes_metric);
 /* A ceiling measured by this run's calibration: "sgemm_gflops_all", "sgemm_gflops_1t",
  * "stream_triad_gbps", ... NAN when not measured. */
 double qt_rec_ceiling(qt_rec_t *r, const char *name);

@@ -35,28 +35,34 @@ endif
 
 # ---- flags ----------------------------------------------------------------
 DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
-INC := -Iimpl/include -Iharness -Isuites $(DEP_INC) -I$(BLAS_INC)
-CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp"'
-CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra $(SAN) $(DEFS) $(INC)
+INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
+CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
+GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
+CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
 NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
 CUDA_LIBS := $(if $(NVCC),-L$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
 COMMA := ,
 LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(BLAS_LIBDIR)) -lbenchmark -lsqlite3 -lopenblas \
           $(if $(HAVE_PAPI),-lpapi -lsde) $(CUDA_LIBS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
 
+# Quiet by default: one line per step; V=1 prints the commands.
+Q := $(if $(V),,@)
+say = $(if $(V),,@echo '  $(1) $(2)';)
+
 # ---- sources --------------------------------------------------------------
 LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c,$(wildcard impl/*/*.c))
-CU_SRC := $(if $(NVCC),$(wildcard impl/*/*.cu harness/*.cu))
+CU_SRC := $(if $(NVCC),$(wildcard impl/*/*.cu))
+HARNESS_CU := $(if $(NVCC),$(wildcard harness/*.cu))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard suites/*.c)
 HARNESS_CC := $(wildcard harness/*.cc)
 TEST_COMMON := $(wildcard tests/common/*.c)
-TEST_SRC := $(wildcard tests/*/test_*.c)
+TEST_SRC := $(filter-out tests/common/%,$(wildcard tests/*/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 MPI_PROGS := $(if $(MPICC),$(patsubst harness/mpi/%.c,$(BUILD)/quintet-mpi-%,$(wildcard harness/mpi/*.c)))
 
 obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(call obj,$(CU_SRC))
-HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC))
+HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC) $(HARNESS_CU))
 
 .PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
 all: lib quintet tests mpi
@@ -67,29 +73,36 @@ mpi: $(MPI_PROGS)
 
 $(BUILD)/obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/obj/%.cc.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CXX,$<)$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+# results/schema.sql as a C string literal, included by harness/store.c (the only copy of the schema).
+$(BUILD)/gen/schema_sql.h: results/schema.sql
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+$(call obj,harness/store.c): $(BUILD)/gen/schema_sql.h
 
 $(BUILD)/libquintet.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 $(BUILD)/libquintet.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)$(CC) -shared -o $@ $^ $(LDLIBS)
 $(BUILD)/libqtharness.a: $(HARNESS_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 $(BUILD)/quintet: $(call obj,harness/main.c) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_COMMON)) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
-$(BUILD)/quintet-mpi-%: harness/mpi/%.c $(BUILD)/libquintet.a
-	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
+$(BUILD)/quintet-mpi-%: harness/mpi/%.c
+	@mkdir -p $(dir $@)
+	$(call say,MPICC,$<)OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $<
 
 test: all
 	@QT_BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
@@ -103,7 +116,7 @@ check-asan:
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined' test
 
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: $(BUILD)/gen/schema_sql.h
 	@QT_DEPS_INC='$(INC) $(DEFS)' FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -29,14 +29,16 @@ const char *qt_last_error(void) { return last_error; }
 /* Clear this thread's last failure message. */
 void qt_clear_error(void) { last_error[0] = '\0'; }
 
-/* Format "<generic>: <detail>" into the thread-local buffer and return s. */
+/* Format "<generic>: <detail>" into the thread-local buffer and return s. The detail is
+ * formatted into a local buffer first, so arguments may point into last_error itself
+ * (qt_fail(st, "%s", qt_last_error()) re-labels a message). */
 qt_status_t qt_fail(qt_status_t s, const char *fmt, ...)
 {
-    int n = snprintf(last_error, sizeof last_error, "%s: ", qt_strerror(s));
-    if (n < 0 || (size_t)n >= sizeof last_error) n = 0;
+    char detail[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+    vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
+    snprintf(last_error, sizeof last_error, "%s: %.*s", qt_strerror(s), (int)sizeof last_error - 24, detail);
     return s;
 }

@@ -1,0 +1,21 @@
+/* registry.c — the suites quintet knows, in the order a full run executes them.
+ * Adding a suite: define `const qt_suite_t qt_suite_<name>` in suites/<name>.c and
+ * list it here. */
+#include <string.h>
+
+#include "runner.h"
+
+extern const qt_suite_t qt_suite_calibration;
+
+const qt_suite_t *const qt_suites[] = {
+    &qt_suite_calibration,
+    NULL,
+};
+
+/* Look a suite up by name. */
+const qt_suite_t *qt_suite_find(const char *name)
+{
+    for (int i = 0; qt_suites[i]; i++)
+        if (!strcmp(qt_suites[i]->name, name)) return qt_suites[i];
+    return NULL;
+}

@@ -1,0 +1,200 @@
+/* test_cli.c — the quintet program end to end: bad input gives a clear message
+ * and exit code 2; a run stores what `show` displays with its provenance;
+ * Ctrl-C and kill -9 in the middle of a run keep every finished case and leave
+ * the run marked interrupted; two runs writing one database at once both
+ * succeed; a foreign file is refused and left untouched. Needs build/quintet
+ * (make test builds it first). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static char out[1 << 16];
+
+/* Path of a fresh file in the test's temp dir. */
+static const char *tmpfile_path(const char *name)
+{
+    static char buf[8][600];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", qt_test_tmpdir(), name);
+    unlink(buf[k]);
+    char side[640];
+    snprintf(side, sizeof side, "%s-wal", buf[k]);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", buf[k]);
+    unlink(side);
+    return buf[k];
+}
+
+/* Run quintet with arguments; returns the exit status, output in `out`. */
+static int quintet(const char *args)
+{
+    return qt_test_sh(out, sizeof out, "%s %s", qt_test_build_path("quintet"), args);
+}
+
+/* Each bad invocation: exit 2 and a message naming the problem. */
+static void test_bad_input(void)
+{
+    static const struct {
+        const char *args, *expect;
+    } cases[] = {
+        {"", "usage"},
+        {"frobnicate", "unknown command"},
+        {"run no_such_suite --db /tmp/x.db", "unknown suite"},
+        {"run --profile fast", "unknown profile"},
+        {"run --repetitions 0", "outside"},
+        {"run --repetitions abc", "not an integer"},
+        {"run --seed -5", "non-negative"},
+        {"run --bogus", "unknown option"},
+        {"run --filter '('", "bad --filter"},
+        {"run --backend gpu", "unknown backend"},
+        {"run --db", "needs a value"},
+        {"show --format xml", "unknown format"},
+        {"show a b", "one RUN"},
+        {"list --profile huge", "unknown profile"},
+        {"list nosuch", "unknown suite"},
+        {"env extra", "unexpected argument"},
+        {"run calibration --filter zzz_nothing_matches", "no case matches"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = quintet(cases[i].args);
+        if (rc != 2 || !strstr(out, cases[i].expect))
+            printf("\n  quintet %s -> %d: %s", cases[i].args, rc, out);
+        CU_ASSERT_EQUAL(rc, 2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, cases[i].expect));
+    }
+    CU_ASSERT_EQUAL(quintet("--help"), 0);
+    CU_ASSERT_EQUAL(quintet("run --help"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--repetitions"));
+    CU_ASSERT_EQUAL(quintet("show --db /nonexistent/dir/q.db"), 1);
+}
+
+/* A small run, then show in all three formats with provenance filled. */
+static void test_run_and_show(void)
+{
+    const char *db = tmpfile_path("show.db");
+    char args[1024];
+    snprintf(args, sizeof args, "run calibration --filter 'harness_loop|sgemm.*threads=1' --db %s --repetitions 2", db);
+    int rc = quintet(args);
+    if (rc) printf("\n%s", out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    snprintf(args, sizeof args, "show --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "harness_loop"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "sgemm_gflops"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "git_commit"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "cpu_model"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "version.sqlite"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "completed"));
+    snprintf(args, sizeof args, "show latest --db %s --format csv --metric time_s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "run_id,suite,case"));
+    snprintf(args, sizeof args, "show 1 --db %s --format json", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"provenance\""));
+    snprintf(args, sizeof args, "show 99 --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 1);
+}
+
+/* Start `quintet run` in the background; returns its pid. */
+static pid_t start_run(const char *db, const char *extra)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "exec %s run calibration --db %s %s >/dev/null 2>&1", qt_test_build_path("quintet"),
+                 db, extra);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Number of stored cases (via the sqlite3 program), -1 when unreadable. */
+static int stored_cases(const char *db, const char *where)
+{
+    char res[256];
+    if (qt_test_sh(res, sizeof res, "sqlite3 -readonly %s \"SELECT count(*) FROM cases %s\"", db, where) != 0) return -1;
+    return atoi(res);
+}
+
+/* Wait until the run has stored `n` cases (at most ~60 s). */
+static int wait_for_cases(const char *db, int n)
+{
+    for (int i = 0; i < 1200; i++) {
+        if (stored_cases(db, "") >= n) return 1;
+        usleep(50000);
+    }
+    return 0;
+}
+
+/* Interrupt a run mid-suite with `sig`; the finished cases survive and the run is interrupted. */
+static void interrupt_with(int sig, const char *name)
+{
+    const char *db = tmpfile_path(name);
+    pid_t pid = start_run(db, "--filter 'harness_loop|sgemm|stream' --repetitions 5");
+    CU_ASSERT_FATAL(wait_for_cases(db, 1));
+    kill(pid, sig);
+    int st;
+    waitpid(pid, &st, 0);
+    if (sig == SIGKILL) CU_ASSERT(WIFSIGNALED(st));
+    else CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 130);
+    int kept = stored_cases(db, "WHERE status = 'ok'");
+    CU_ASSERT(kept >= 1);
+    char args[700];
+    snprintf(args, sizeof args, "show --db %s", db); /* show opens read-only; run marks stale runs */
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    snprintf(args, sizeof args, "run calibration --filter harness_loop --repetitions 1 --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    char res[256];
+    qt_test_sh(res, sizeof res, "sqlite3 -readonly %s \"SELECT status FROM runs ORDER BY id LIMIT 1\"", db);
+    CU_ASSERT_PTR_NOT_NULL(strstr(res, "interrupted"));
+    CU_ASSERT_EQUAL(stored_cases(db, "WHERE run_id = 1 AND status = 'ok'"), kept);
+}
+
+static void test_ctrl_c(void) { interrupt_with(SIGINT, "sigint.db"); }
+static void test_kill_9(void) { interrupt_with(SIGKILL, "kill9.db"); }
+
+/* Two runs writing one database at the same time both complete. */
+static void test_concurrent_runs(void)
+{
+    const char *db = tmpfile_path("concurrent.db");
+    pid_t a = start_run(db, "--filter 'harness_loop|threads=1' --repetitions 3");
+    pid_t b = start_run(db, "--filter 'harness_loop|threads=1' --repetitions 3");
+    int sa, sb;
+    waitpid(a, &sa, 0);
+    waitpid(b, &sb, 0);
+    CU_ASSERT(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
+    CU_ASSERT(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+    char res[256];
+    qt_test_sh(res, sizeof res, "sqlite3 -readonly %s \"SELECT count(*) FROM runs WHERE status = 'completed'\"", db);
+    CU_ASSERT_EQUAL(atoi(res), 2);
+    CU_ASSERT_EQUAL(stored_cases(db, ""), 4);
+}
+
+/* A file that is not a quintet database is refused by run and show and left unchanged. */
+static void test_foreign_file_untouched(void)
+{
+    const char *path = tmpfile_path("foreign.db");
+    char before[256], after[256], args[700];
+    qt_test_sh(NULL, 0, "sqlite3 %s 'CREATE TABLE t(x); INSERT INTO t VALUES (42);'", path);
+    qt_test_sh(before, sizeof before, "sha256sum < %s", path);
+    snprintf(args, sizeof args, "run calibration --filter harness_loop --db %s", path);
+    CU_ASSERT_EQUAL(quintet(args), 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "not a quintet database"));
+    snprintf(args, sizeof args, "show --db %s", path);
+    CU_ASSERT_EQUAL(quintet(args), 1);
+    qt_test_sh(after, sizeof after, "sha256sum < %s", path);
+    CU_ASSERT_STRING_EQUAL(before, after);
+}
+
+QT_TEST_MAIN("harness/cli", {"bad input exits 2 with a message", test_bad_input},
+             {"run then show", test_run_and_show}, {"ctrl-c keeps finished cases", test_ctrl_c},
+             {"kill -9 keeps finished cases", test_kill_9}, {"two concurrent runs", test_concurrent_runs},
+             {"foreign file untouched", test_foreign_file_untouched})

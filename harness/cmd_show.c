@@ -33,7 +33,7 @@ typedef struct {
 static int hidden_metric(const char *m)
 {
     return !strncmp(m, "papi.", 5) || !strncmp(m, "sde.", 4) || !strncmp(m, "rusage.", 7) ||
-           !strcmp(m, "iterations") || !strcmp(m, "cpu_time_s") || !strcmp(m, "case_wall_s");
+           !strcmp(m, "iterations") || !strcmp(m, "cpu_time_s") || !strcmp(m, "case_wall_s") || !strcmp(m, "setup_s");
 }
 
 /* CSV field with quotes doubled. */
@@ -111,11 +111,23 @@ typedef struct {
     int format, n;
 } prov_t;
 
-/* One provenance field. */
+/* Table form: the cases that did not finish ok, with their reason. */
+static int show_not_ok(void *arg, const qt_case_row_t *row)
+{
+    int *n = arg;
+    if (!strcmp(row->status, "ok")) return 0;
+    if ((*n)++ == 0) printf("\ncases not run to completion:\n");
+    printf("  %-18s %-16s %-7s %-34s %-8s %s\n", row->suite, row->name, row->variant, row->params, row->status,
+           row->message ? row->message : "");
+    return 0;
+}
+
+/* One provenance field; an empty one says "(not given)". */
 static int show_prov(void *arg, const char *key, const char *value)
 {
     prov_t *p = arg;
-    if (p->format == FMT_TABLE) printf("  %-26s %s\n", key, value ? value : "");
+    if (!value || !*value) value = "(not given)";
+    if (p->format == FMT_TABLE) printf("  %-26s %s\n", key, value);
     else { printf("%s\n    ", p->n ? "," : ""); json_str(key); printf(": "); json_str(value); }
     p->n++;
     return 0;
@@ -201,6 +213,11 @@ int qt_cmd_show(int argc, char **argv)
     }
     if (sh.format == FMT_JSON) printf("\n  ]\n}\n");
     else if (sh.format == FMT_TABLE && sh.rows == 0) printf("(no results match)\n");
+    int not_ok = 0;
+    if (sh.format == FMT_TABLE && qt_store_foreach_case(s, run, show_not_ok, &not_ok) != QT_OK) {
+        fprintf(stderr, "quintet show: %s\n", qt_last_error());
+        rc = 1;
+    }
     qt_store_close(s);
     return rc;
 }

@@ -291,7 +291,9 @@ static qt_status_t run_timed(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_
                              size_t err_size, int *skipped)
 {
     void *state = NULL;
+    double t0 = mono_s();
     qt_status_t s = c->setup ? c->setup(c, r, &state) : QT_OK;
+    double setup_s = mono_s() - t0;
     if (s != QT_OK) {
         snprintf(err, err_size, "%s", qt_last_error());
         *skipped = s == QT_ERR_UNSUPPORTED;
@@ -304,6 +306,7 @@ static qt_status_t run_timed(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_
     rep_ctx_t ctx = {r, 0, ""};
     char name[160];
     snprintf(name, sizeof name, "%s/%s/%s", r->suite->name, c->name, c->variant);
+    qt_rec_metric(r, "setup_s", "s", setup_s);
     qt_mem_peak_reset();
     int got = qt_gb_run_one(name, bench_fn, &b, &go, on_repetition, &ctx);
     if (ctx.failed || got == 0) {

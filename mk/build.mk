@@ -8,7 +8,7 @@ SAN ?=
 # ---- dependency detection -------------------------------------------------
 ifdef QT_DEPS_PREFIX
 DEP_INC := -I$(QT_DEPS_PREFIX)/usr/include -I$(QT_DEPS_PREFIX)/usr/include/x86_64-linux-gnu
-DEP_LIB := -L$(QT_DEPS_PREFIX)/usr/lib/x86_64-linux-gnu -Wl,-rpath,$(abspath $(QT_DEPS_PREFIX))/usr/lib/x86_64-linux-gnu
+DEP_LIB := -L$(QT_DEPS_PREFIX)/usr/lib/x86_64-linux-gnu -Wl,--disable-new-dtags -Wl,-rpath,$(abspath $(QT_DEPS_PREFIX))/usr/lib/x86_64-linux-gnu
 endif
 BLAS_INC := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas /usr/include/x86_64-linux-gnu))
 BLAS_LIBDIR := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/openblas-pthread))

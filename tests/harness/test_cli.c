@@ -143,8 +143,11 @@ static void interrupt_with(int sig, const char *name)
     kill(pid, sig);
     int st;
     waitpid(pid, &st, 0);
-    if (sig == SIGKILL) CU_ASSERT(WIFSIGNALED(st));
-    else CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 130);
+    if (sig == SIGKILL) {
+        CU_ASSERT(WIFSIGNALED(st));
+    } else {
+        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 130);
+    }
     int kept = stored_cases(db, "WHERE status = 'ok'");
     CU_ASSERT(kept >= 1);
     char args[700];

@@ -18,6 +18,10 @@
  * every round and bucket the bucket's queries (tiles) meet the bucket's keys (blocks),
  * skipping pairs inside the window or already matched in an earlier round, so each
  * key of window ∪ buckets counts once; finally O/l. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("prefer-vector-width=512") /* the mask loops over query lanes: full-width vectors */
+#endif
+
 #include <math.h>
 #include <string.h>
 
@@ -99,29 +103,30 @@ static void lse_merge(lsh_bufs_t *b, int64_t p, const float *o, float lse, int64
     b->acc_l[p] = big + logf(z);
 }
 
-/* Mask and weight one LSH block: rows j < nk of St, lanes a < BR (lanes >= nq are padding). */
+/* Mask and weight one LSH block: rows j < nk of St, lanes a < BR (lanes >= nq are
+ * padding). Simple loops over the lanes so that each one vectorises. */
 static void lsh_mask_block(lsh_bufs_t *b, const qt_attn_cpu_call_t *c, const float *mrow, int nk)
 {
     const qt_attn_lsh_plan_t *p = &b->plan;
-    int R = p->n_hashes, causal = c->cfg->causal, shared = c->cfg->shared_qk;
-    float *st = b->tile.st;
+    int R = p->n_hashes;
+    const int *qpos = b->qpos;
     for (int j = 0; j < nk; j++) {
         int jj = b->kpos[j];
-        float *row = st + (int64_t)j * BR, *wrow = b->w + (int64_t)j * BR;
-        int key_ok = !mrow || mrow[jj] != 0.0f;
-        int cnt[BR];
-        for (int a = 0; a < BR; a++) cnt[a] = 0;
+        float *row = b->tile.st + (int64_t)j * BR, *wrow = b->w + (int64_t)j * BR;
+        float cnt[BR]; /* rounds in which key jj is in lane a's chunk window (>= 1 for real lanes) */
+        for (int a = 0; a < BR; a++) cnt[a] = 0.0f;
         for (int r = 0; r < R; r++) {
             int kc = p->ck[(int64_t)r * p->T + jj];
             const int *qc = b->qmeta + r * BR;
-            for (int a = 0; a < BR; a++) cnt[a] += (unsigned)(qc[a] - kc) <= 1u;
+            for (int a = 0; a < BR; a++) cnt[a] += (unsigned)(qc[a] - kc) <= 1u ? 1.0f : 0.0f;
         }
-        for (int a = 0; a < BR; a++) {
-            int ii = b->qpos[a];
-            int ok = key_ok & (!causal | (jj <= ii)) & (!shared | (jj != ii));
-            row[a] = ok ? row[a] : -INFINITY;
-            wrow[a] = 1.0f / (float)(cnt[a] > 0 ? cnt[a] : 1);
-        }
+        for (int a = 0; a < BR; a++) wrow[a] = 1.0f / (cnt[a] > 1.0f ? cnt[a] : 1.0f);
+        if (mrow && mrow[jj] == 0.0f)
+            for (int a = 0; a < BR; a++) row[a] = -INFINITY;
+        if (c->cfg->causal)
+            for (int a = 0; a < BR; a++) row[a] = qpos[a] >= jj ? row[a] : -INFINITY;
+        if (c->cfg->shared_qk)
+            for (int a = 0; a < BR; a++) row[a] = qpos[a] != jj ? row[a] : -INFINITY;
     }
 }
 
@@ -179,23 +184,33 @@ static int64_t lsh_head(lsh_bufs_t *b, const qt_attn_cpu_call_t *c, int64_t bh)
 }
 
 /* Mask one DYNAMIC block of round r: drop invalid pairs, window pairs, and pairs that
- * already met in an earlier round (qmeta holds the tile's query buckets per round). */
+ * already met in an earlier round (qmeta holds the tile's query buckets per round).
+ * Returns 1 when any pair is left. */
 static int dyn_mask_block(lsh_bufs_t *b, const qt_attn_cpu_call_t *c, const float *mrow, int r, int nk)
 {
     const qt_attn_config_t *cfg = c->cfg;
     const qt_attn_lsh_plan_t *p = &b->plan;
-    int64_t wl = (int64_t)cfg->w_left * cfg->dilation, wr = qt_attn_wright(cfg) * cfg->dilation;
+    int wl = cfg->w_left * cfg->dilation, wr = (int)qt_attn_wright(cfg) * cfg->dilation;
     int dil = cfg->dilation, causal = cfg->causal, any = 0;
+    const int *qpos = b->qpos;
     for (int j = 0; j < nk; j++) {
         int jj = b->kpos[j];
         float *row = b->tile.st + (int64_t)j * BR;
         int ok[BR];
-        int key_ok = !mrow || mrow[jj] != 0.0f;
-        for (int a = 0; a < BR; a++) {
-            int64_t diff = (int64_t)jj - b->qpos[a];
-            int in_win = diff >= -wl && diff <= wr && (dil == 1 || diff % dil == 0);
-            ok[a] = key_ok & (!causal | (diff <= 0)) & !in_win;
+        if (mrow && mrow[jj] == 0.0f) {
+            for (int a = 0; a < BR; a++) row[a] = -INFINITY;
+            continue;
         }
+        /* window membership (as qt_attn_in_window), causality */
+        for (int a = 0; a < BR; a++) {
+            int diff = jj - qpos[a];
+            ok[a] = (diff < -wl || diff > wr) & (!causal | (diff <= 0));
+        }
+        if (dil > 1)
+            for (int a = 0; a < BR; a++) {
+                int diff = jj - qpos[a];
+                ok[a] |= (diff >= -wl && diff <= wr && diff % dil != 0) & (!causal | (diff <= 0));
+            }
         for (int rr = 0; rr < r; rr++) {
             int kb = p->bk[(int64_t)rr * p->T + jj];
             const int *qb = b->qmeta + rr * BR;

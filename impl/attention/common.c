@@ -60,8 +60,9 @@ qt_status_t qt_attn_validate_inputs(const qt_attn_config_t *cfg, const qt_tensor
     QT_CHECK_ARG(cfg != NULL, "attention config must not be NULL");
     QT_CHECK_ARG((unsigned)cfg->variant < QT_ATTN_VARIANT_COUNT, "unknown attention variant %d", (int)cfg->variant);
     QT_TRY(qt_tensor_check(q, "q", QT_F32, 4));
+    static const char *const dim_names[4] = {"B", "H", "T", "D"};
     for (int i = 0; i < 4; i++)
-        QT_CHECK_ARG(q->shape[i] > 0, "q dimension %d (%s) is %lld, must be > 0", i, "B\0H\0T\0D" + 2 * i,
+        QT_CHECK_ARG(q->shape[i] > 0, "q dimension %d (%s) is %lld, must be > 0", i, dim_names[i],
                      (long long)q->shape[i]);
     QT_CHECK_ARG(q->shape[2] * q->shape[3] <= INT32_MAX, "one head (T·D = %lld·%lld) exceeds 2^31 elements",
                  (long long)q->shape[2], (long long)q->shape[3]);

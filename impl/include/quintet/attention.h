@@ -24,9 +24,10 @@
  *            (dilation 1: the contiguous window [i-w_left, i+w_right], as FlashAttention's
  *            window_size=(left,right)). Requires w_left >= 1, w_right >= 0, dilation >= 1.
  *   LSH      Reformer (Kitaev et al. 2020). For each round r < n_hashes a Gaussian
- *            rotation R_r (D × n_buckets/2; drawn from Philox(seed, stream = head·4096 + r),
- *            so fresh per round and per head, shared over the batch) hashes
- *            h(x) = argmax([xR_r ; -xR_r]) ∈ [0, n_buckets). Queries and keys are each
+ *            rotation R_r (D × n_buckets/2; entry (d, b) is normal #(b·D + d) of
+ *            Philox(seed, stream = head·4096 + r), so fresh per round and per head, shared
+ *            over the batch) hashes h(x) = argmax([xR_r ; -xR_r]) ∈ [0, n_buckets), ties to
+ *            the first maximum; queries and keys both use R_r. Queries and keys are each
  *            stably sorted by (bucket, position) and cut into chunks of `chunk` positions;
  *            query chunk c attends to key chunks c and c-1 (no wrap-around: chunk 0 sees
  *            only itself). With shared_qk, keys are the unit-normalised queries

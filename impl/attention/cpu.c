@@ -72,34 +72,49 @@ int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t 
     return pairs;
 }
 
-/* Window pass of DYNAMIC over one head, state saved per position. */
-int64_t qt_attn_cpu_window_state(const qt_attn_cpu_call_t *c, int64_t bh, qt_attn_tile_t *tile, float *m, float *l,
-                                 float *o, int *pos)
+/* Tile grid of one head's window or dense problem. */
+qt_status_t qt_attn_cpu_grid_init(qt_attn_cpu_grid_t *g, const qt_attn_cpu_call_t *c, int dense)
 {
-    int64_t T = c->d.T, dil = c->cfg->dilation, pairs = 0;
-    for (int64_t rho = 0; rho < dil && rho < T; rho++) {
-        int64_t n = sub_len(T, dil, rho);
-        for (int64_t t0 = 0; t0 < n; t0 += BR) {
-            int nq = (int)(n - t0 < BR ? n - t0 : BR);
-            pairs += qt_attn_cpu_window_tile(c, 0, bh, rho, t0, nq, tile);
-            for (int a = 0; a < nq; a++) pos[a] = (int)(rho + (t0 + a) * dil);
-            qt_attn_tile_state_save(tile, m, l, o, pos);
-        }
+    int64_t T = c->d.T;
+    g->T = T;
+    g->dil = window_geom(c->cfg, dense, T).dil;
+    g->nres = g->dil < T ? g->dil : T;
+    g->off = qt_alloc((size_t)(g->nres + 1) * sizeof(int64_t));
+    if (!g->off) return qt_fail(QT_ERR_NOMEM, "attention tile index");
+    g->off[0] = 0;
+    for (int64_t r = 0; r < g->nres; r++) g->off[r + 1] = g->off[r] + (sub_len(T, g->dil, r) + BR - 1) / BR;
+    g->n_tiles = g->off[g->nres];
+    return QT_OK;
+}
+
+/* Release a grid. */
+void qt_attn_cpu_grid_free(qt_attn_cpu_grid_t *g)
+{
+    qt_free(g->off);
+    g->off = NULL;
+}
+
+/* Residue class, first subsequence position and size of tile it. */
+void qt_attn_cpu_grid_tile(const qt_attn_cpu_grid_t *g, int64_t it, int64_t *rho, int64_t *t0, int *nq)
+{
+    int64_t lo = 0, hi = g->nres; /* off[lo] <= it < off[lo+1] */
+    while (hi - lo > 1) {
+        int64_t mid = (lo + hi) / 2;
+        if (g->off[mid] <= it) lo = mid; else hi = mid;
     }
-    return pairs;
+    int64_t n = sub_len(g->T, g->dil, lo);
+    *rho = lo;
+    *t0 = (it - g->off[lo]) * BR;
+    *nq = (int)(n - *t0 < BR ? n - *t0 : BR);
 }
 
 /* Dense and window: parallel over (b·h, residue class, query tile). */
 static qt_status_t cpu_window(const qt_attn_cpu_call_t *c, int dense, long long *pairs_out)
 {
     int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
-    window_geom_t g = window_geom(c->cfg, dense, T);
-    int64_t nres = g.dil < T ? g.dil : T;
-    int64_t *off = qt_alloc((size_t)(nres + 1) * sizeof(int64_t)); /* first tile of each residue class */
-    if (!off) return qt_fail(QT_ERR_NOMEM, "attention tile index");
-    off[0] = 0;
-    for (int64_t r = 0; r < nres; r++) off[r + 1] = off[r] + (sub_len(T, g.dil, r) + BR - 1) / BR;
-    int64_t per_head = off[nres], items = BH * per_head;
+    qt_attn_cpu_grid_t g;
+    QT_TRY(qt_attn_cpu_grid_init(&g, c, dense));
+    int64_t items = BH * g.n_tiles;
     long long pairs = 0;
     int failed = 0;
     size_t nf = qt_attn_tile_floats(D);
@@ -115,20 +130,15 @@ static qt_status_t cpu_window(const qt_attn_cpu_call_t *c, int dense, long long 
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             if (!scratch) continue;
-            int64_t bh = it / per_head, rem = per_head - 1 - it % per_head; /* heavy tiles first */
-            int64_t lo = 0, hi = nres; /* residue class: off[lo] <= rem < off[lo+1] */
-            while (hi - lo > 1) {
-                int64_t mid = (lo + hi) / 2;
-                if (off[mid] <= rem) lo = mid; else hi = mid;
-            }
-            int64_t rho = lo, t0 = (rem - off[rho]) * BR, n = sub_len(T, g.dil, rho);
-            int nq = (int)(n - t0 < BR ? n - t0 : BR);
+            int64_t bh = it / g.n_tiles, rho, t0;
+            int nq;
+            qt_attn_cpu_grid_tile(&g, g.n_tiles - 1 - it % g.n_tiles, &rho, &t0, &nq); /* heavy tiles first */
             pairs += qt_attn_cpu_window_tile(c, dense, bh, rho, t0, nq, &tile);
             qt_attn_tile_store(&tile, c->o + bh * T * D + (rho + t0 * g.dil) * D, g.dil * D, NULL, NULL);
         }
         qt_free(scratch);
     }
-    qt_free(off);
+    qt_attn_cpu_grid_free(&g);
     *pairs_out += pairs;
     return failed ? qt_fail(QT_ERR_NOMEM, "attention tile scratch") : QT_OK;
 }

@@ -89,10 +89,19 @@ typedef struct {
  * the online-softmax state in tile; returns the query-key scores computed (tile lanes). */
 int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t bh, int64_t rho, int64_t t0, int nq,
                                 qt_attn_tile_t *tile);
-/* Window pass of DYNAMIC for head bh: unnormalised state per position into m, l, o. */
-int64_t qt_attn_cpu_window_state(const qt_attn_cpu_call_t *c, int64_t bh, qt_attn_tile_t *tile, float *m, float *l,
-                                 float *o, int *pos);
-/* LSH and DYNAMIC drivers (parallel over b·h); add their work to *flops and *pairs. */
+/* The query tiles of one head's window (dense = 0) or dense problem: residue class r
+ * owns tiles off[r] .. off[r+1]-1 of BR consecutive subsequence positions. */
+typedef struct {
+    int64_t T, dil, nres, n_tiles;
+    int64_t *off;
+} qt_attn_cpu_grid_t;
+qt_status_t qt_attn_cpu_grid_init(qt_attn_cpu_grid_t *g, const qt_attn_cpu_call_t *c, int dense);
+void qt_attn_cpu_grid_free(qt_attn_cpu_grid_t *g);
+/* Tile it of the grid: residue class, first subsequence position, queries. */
+void qt_attn_cpu_grid_tile(const qt_attn_cpu_grid_t *g, int64_t it, int64_t *rho, int64_t *t0, int *nq);
+/* LSH and DYNAMIC drivers: parallel over b·h when there are at least as many heads as
+ * threads, otherwise over the query tiles of one head at a time; add their work to
+ * *flops and *pairs. */
 qt_status_t qt_attn_cpu_lsh(const qt_attn_cpu_call_t *c, long long *flops, long long *pairs);
 qt_status_t qt_attn_cpu_dynamic(const qt_attn_cpu_call_t *c, long long *flops, long long *pairs);
 

@@ -108,6 +108,7 @@ static void test_backends_match_ref(void)
 {
     check_backends(2, 2, 100, 40, 1);
     check_backends(1, 3, 131, 64, 2);
+    check_backends(1, 1, 150, 24, 14); /* one head: the cpu backend splits it across threads */
 }
 
 /* T = 1, T not a multiple of any tile, D not a multiple of 8 (or 1). */

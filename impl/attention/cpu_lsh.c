@@ -19,7 +19,8 @@
  * DYNAMIC: the window pass leaves each query's unnormalised state (m, l, O); then for
  * every round and bucket the bucket's queries (tiles) meet the bucket's keys (blocks),
  * skipping pairs inside the window or already matched in an earlier round, so each
- * key of window ∪ buckets counts once; finally O/l. */
+ * key of window ∪ buckets counts once; finally O/l.
+ * Run: make test (tests/attention), quintet run attention_scaling. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC target("prefer-vector-width=512") /* the mask loops over query lanes: full-width vectors */
 #endif

@@ -13,7 +13,8 @@
  *   scores  St[j][·] = Σ_d K[j][d] · Qt[d][·]   (broadcast K along rows j, reduce over d)
  *   output  Ot[d][·] += Σ_j V[j][d] · Pt[j][·]  (broadcast V along columns d, reduce over j)
  * exp2 is a Cephes-style polynomial (max relative error ~2 ulp) that returns exactly
- * 0 below 2^-126 (so -inf scores vanish without NaN). */
+ * 0 below 2^-126 (so -inf scores vanish without NaN).
+ * Run: make test (tests/attention compares every path with the ref oracle). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")
 #pragma GCC target("prefer-vector-width=512") /* -march=znver* tunes auto-vectorisation to 128 bits */

@@ -3,6 +3,10 @@
  * convention, and the LSH plan (Gaussian rotations from Philox, argmax([xR; -xR])
  * hashing on the cpu tile's micro-kernel, stable counting sort by (bucket, position)) that ref and cpu both use.
  * Contracts: quintet/attention.h and internal.h. Tested by tests/attention. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("prefer-vector-width=512") /* the argmax over hashing lanes: full-width vectors */
+#endif
+
 #include <math.h>
 #include <string.h>
 
@@ -188,15 +192,13 @@ qt_status_t qt_attn_lsh_plan_init(qt_attn_lsh_plan_t *p, const qt_attn_config_t 
     }
     p->rot = qt_alloc((size_t)D * (size_t)(cfg->n_buckets / 2) * sizeof(float));
     p->proj = qt_alloc(qt_attn_tile_floats(D) * sizeof(float));
-    p->best = qt_alloc(2 * (size_t)T * sizeof(float));
-    p->best_at = qt_alloc(2 * (size_t)T * sizeof(int));
     p->bq = arrays[0][0]; p->sq = arrays[0][1]; p->cq = arrays[0][2]; p->oq = arrays[0][3];
     int s = sides - 1;
     p->bk = arrays[s][0]; p->sk = arrays[s][1]; p->ck = arrays[s][2]; p->ok = arrays[s][3];
     for (int t = 0; t < sides; t++)
         for (int a = 0; a < 4; a++)
             if (!arrays[t][a]) { qt_attn_lsh_plan_free(p); return qt_fail(QT_ERR_NOMEM, "LSH plan for T=%lld", (long long)T); }
-    if (!p->rot || !p->proj || !p->best || !p->best_at) { qt_attn_lsh_plan_free(p); return qt_fail(QT_ERR_NOMEM, "LSH rotation"); }
+    if (!p->rot || !p->proj) { qt_attn_lsh_plan_free(p); return qt_fail(QT_ERR_NOMEM, "LSH rotation"); }
     return QT_OK;
 }
 
@@ -208,49 +210,43 @@ void qt_attn_lsh_plan_free(qt_attn_lsh_plan_t *p)
     if (!shared) { qt_free(p->bk); qt_free(p->sk); qt_free(p->ck); qt_free(p->ok); }
     qt_free(p->rot);
     qt_free(p->proj);
-    qt_free(p->best);
-    qt_free(p->best_at);
     memset(p, 0, sizeof *p);
 }
 
 /* Buckets of T rows under the current rotation, then the stable counting sort.
- * The projections xR run on the flash tile's micro-kernel with up to QT_ATTN_BR
- * columns of R in the lanes (packed once per round) and the rows of x streamed as
- * "keys" straight from memory; its log2(e)/sqrt(D) pre-scaling does not move the
- * argmax. Every backend calls this one routine, so buckets agree bit for bit. */
+ * The projections xR run on the flash tile's micro-kernel: QT_ATTN_BR rows of x in
+ * the lanes (packed once per row tile) against blocks of columns of R streamed as
+ * "keys", so the running argmax is a lane-wise (vector) update; the tile's
+ * log2(e)/sqrt(D) pre-scaling does not move the argmax. Every backend calls this one
+ * routine, so buckets agree bit for bit. */
 static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, int *sorted, int *chunk, int *offs)
 {
     int half = p->n_buckets / 2;
-    /* running first maximum of +xR (pv, pi) and of -xR (nv, ni) per row */
-    float *pv = p->best, *nv = p->best + p->T;
-    int *pi = p->best_at, *ni = p->best_at + p->T;
-    for (int64_t t = 0; t < p->T; t++) { pv[t] = nv[t] = -INFINITY; pi[t] = ni[t] = 0; }
     qt_attn_tile_t tile;
     qt_attn_tile_init(&tile, p->D, p->proj);
-    for (int b0 = 0; b0 < half; b0 += QT_ATTN_BR) {
-        int nb = half - b0 < QT_ATTN_BR ? half - b0 : QT_ATTN_BR;
-        qt_attn_tile_load_q(&tile, p->rot + (int64_t)b0 * p->D, p->D, NULL, nb);
-        for (int64_t t0 = 0; t0 < p->T; t0 += QT_ATTN_BC) {
-            int nk = (int)(p->T - t0 < QT_ATTN_BC ? p->T - t0 : QT_ATTN_BC);
-            qt_attn_tile_scores(&tile, x + t0 * p->D, p->D, nk);
-            for (int j = 0; j < nk; j++) {
+    for (int64_t t0 = 0; t0 < p->T; t0 += QT_ATTN_BR) {
+        int nq = (int)(p->T - t0 < QT_ATTN_BR ? p->T - t0 : QT_ATTN_BR);
+        qt_attn_tile_load_q(&tile, x + t0 * p->D, p->D, NULL, nq);
+        /* first maximum of +xR and of -xR over all columns; + wins ties, as in argmax([xR; -xR]) */
+        float pv[QT_ATTN_BR], nv[QT_ATTN_BR];
+        int pi[QT_ATTN_BR], ni[QT_ATTN_BR];
+        for (int a = 0; a < QT_ATTN_BR; a++) { pv[a] = nv[a] = -INFINITY; pi[a] = ni[a] = 0; }
+        for (int b0 = 0; b0 < half; b0 += QT_ATTN_BC) {
+            int nb = half - b0 < QT_ATTN_BC ? half - b0 : QT_ATTN_BC;
+            qt_attn_tile_scores(&tile, p->rot + (int64_t)b0 * p->D, p->D, nb);
+            for (int j = 0; j < nb; j++) {
                 const float *y = tile.st + (int64_t)j * QT_ATTN_BR;
-                int64_t t = t0 + j;
-                float bp = pv[t], bn = nv[t];
-                int ip = pi[t], in = ni[t];
-                for (int c = 0; c < nb; c++) {
-                    float v = y[c];
-                    ip = v > bp ? b0 + c : ip;
-                    bp = v > bp ? v : bp;
-                    in = -v > bn ? b0 + c : in;
-                    bn = -v > bn ? -v : bn;
+                for (int a = 0; a < QT_ATTN_BR; a++) {
+                    float v = y[a];
+                    pi[a] = v > pv[a] ? b0 + j : pi[a];
+                    pv[a] = v > pv[a] ? v : pv[a];
+                    ni[a] = -v > nv[a] ? b0 + j : ni[a];
+                    nv[a] = -v > nv[a] ? -v : nv[a];
                 }
-                pv[t] = bp; nv[t] = bn; pi[t] = ip; ni[t] = in;
             }
         }
+        for (int a = 0; a < nq; a++) bucket[t0 + a] = nv[a] > pv[a] ? half + ni[a] : pi[a];
     }
-    /* argmax([xR ; -xR]): the + half wins ties */
-    for (int64_t t = 0; t < p->T; t++) bucket[t] = nv[t] > pv[t] ? half + ni[t] : pi[t];
     for (int b = 0; b <= p->n_buckets; b++) offs[b] = 0;
     for (int64_t t = 0; t < p->T; t++) offs[bucket[t] + 1]++;
     for (int b = 0; b < p->n_buckets; b++) offs[b + 1] += offs[b];

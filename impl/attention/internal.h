@@ -58,8 +58,6 @@ typedef struct {
     int *bq, *bk, *sq, *sk, *cq, *ck, *oq, *ok;
     float *rot;  /* the current round's rotation, transposed: n_buckets/2 rows of D */
     float *proj; /* scratch of the tile that computes the projections */
-    float *best; /* 2T: running maxima of +xR and -xR per row */
-    int *best_at; /* 2T: their columns */
 } qt_attn_lsh_plan_t;
 
 /* Allocate a plan for cfg and sequence length T, head size D (tracked memory). */

@@ -6,7 +6,10 @@
  * causal, data, then the variant's own: window w_left, w_right, dilation; LSH
  * n_hashes, bucket_size, chunk; dynamic w_left, w_right, dilation, n_hashes,
  * bucket_size. n_buckets = T / bucket_size rounded down to even (at least 2), i.e.
- * Reformer's fixed bucket size, so LSH work per query stays constant as T grows.
+ * Reformer's fixed bucket size, so the attention work per query stays constant as T
+ * grows while hashing costs T·D·n_buckets/2 (quadratic in T: it dominates beyond
+ * T ≈ 16k); a parameter n_buckets instead of bucket_size fixes the bucket count
+ * (linear hashing, growing buckets; paper profile).
  * Inputs: data=clustered (default) draws M = T/64 centres c_m ~ N(0, I_D) and puts
  * position t in a random cluster m(t): q_t = γ(c_m + ½ε), k_t = γ(c_m + ½ε'),
  * γ² = 5/√D, so same-cluster scores are about 5 and the probability mass sits on
@@ -84,7 +87,7 @@ static qt_status_t config_of(const qt_case_t *c, qt_attn_config_t *cfg)
     cfg->dilation = (int)qt_params_int(p, "dilation", 1);
     cfg->n_hashes = (int)qt_params_int(p, "n_hashes", cfg->n_hashes);
     cfg->chunk = (int)qt_params_int(p, "chunk", cfg->chunk);
-    int64_t bs = qt_params_int(p, "bucket_size", 64), nb = bs > 0 ? T / bs : 0;
+    int64_t bs = qt_params_int(p, "bucket_size", 64), nb = qt_params_int(p, "n_buckets", bs > 0 ? T / bs : 0);
     cfg->n_buckets = (int)(nb < 2 ? 2 : nb & ~(int64_t)1);
     cfg->seed = 0x5EED0000u + (uint64_t)T;
     return QT_OK;
@@ -259,7 +262,8 @@ static qt_status_t attn_cases(qt_profile_t profile, qt_case_list_t *out)
                                                {"n_hashes=2", "bucket_size=64", "chunk=64", NULL},
                                                {"n_hashes=8", "bucket_size=64", "chunk=64", NULL},
                                                {"n_hashes=4", "bucket_size=32", "chunk=32", NULL},
-                                               {"n_hashes=4", "bucket_size=128", "chunk=128", NULL}};
+                                               {"n_hashes=4", "bucket_size=128", "chunk=128", NULL},
+                                               {"n_hashes=4", "n_buckets=64", "chunk=64", NULL}};
         sh.D = 64;
         sh.causal = 0;
         QT_TRY(add_sweep(out, "window", &sh, 256, 65536, 1024, win64));

@@ -40,6 +40,9 @@
  *            exact softmax over the union ∪_r A_r(i) with each key counted once.
  *            Causal LSH never attends to a later key, but which earlier keys share a
  *            query's chunk depends on where all positions sort (Reformer's scheme).
+ *            Hashing costs T·D·n_buckets/2 multiply-adds per round and side, quadratic
+ *            in T when n_buckets grows with T (trax's factorised buckets are not
+ *            implemented).
  *   DYNAMIC  S(i) = WINDOW(i) ∪ { j : ∃r  h_r(k_j) = h_r(q_i) } (same hashing as LSH, no
  *            chunking), every key counted once: the source idea "adjust the window with
  *            LSH locating the important regions" done correctly. (The LSH self rule does

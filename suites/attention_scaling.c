@@ -9,7 +9,9 @@
  * Reformer's fixed bucket size, so the attention work per query stays constant as T
  * grows while hashing costs T·D·n_buckets/2 (quadratic in T: it dominates beyond
  * T ≈ 16k); a parameter n_buckets instead of bucket_size fixes the bucket count
- * (linear hashing, growing buckets; paper profile).
+ * (linear hashing, growing buckets; paper profile), and bucket_factor=sqrt hashes
+ * with two rotations of about sqrt(n_buckets) columns each (trax's factorised
+ * buckets: hashing ~T^1.5; nightly and paper).
  * Inputs: data=clustered (default) draws M = T/64 centres c_m ~ N(0, I_D) and puts
  * position t in a random cluster m(t): q_t = γ(c_m + ½ε), k_t = γ(c_m + ½ε'),
  * γ² = 5/√D, so same-cluster scores are about 5 and the probability mass sits on
@@ -89,6 +91,13 @@ static qt_status_t config_of(const qt_case_t *c, qt_attn_config_t *cfg)
     cfg->chunk = (int)qt_params_int(p, "chunk", cfg->chunk);
     int64_t bs = qt_params_int(p, "bucket_size", 64), nb = qt_params_int(p, "n_buckets", bs > 0 ? T / bs : 0);
     cfg->n_buckets = (int)(nb < 2 ? 2 : nb & ~(int64_t)1);
+    const char *bf = qt_params_str(p, "bucket_factor", "0");
+    if (!strcmp(bf, "sqrt")) /* largest even f <= sqrt(n_buckets) dividing it into an even quotient */
+        for (int f = 2; f * f <= cfg->n_buckets; f += 2) {
+            if (cfg->n_buckets % f == 0 && (cfg->n_buckets / f) % 2 == 0) cfg->bucket_factor = f;
+        }
+    else
+        cfg->bucket_factor = atoi(bf);
     cfg->seed = 0x5EED0000u + (uint64_t)T;
     return QT_OK;
 }
@@ -235,6 +244,7 @@ static qt_status_t attn_cases(qt_profile_t profile, qt_case_list_t *out)
     static const char *const win_causal[] = {"w_left=256", "w_right=0", "dilation=2", NULL};
     static const char *const lsh[] = {"n_hashes=4", "bucket_size=64", "chunk=64", NULL};
     static const char *const dyn[] = {"w_left=64", "w_right=64", "dilation=1", "n_hashes=2", "bucket_size=64", NULL};
+    static const char *const lsh_fact[] = {"n_hashes=4", "bucket_size=64", "chunk=64", "bucket_factor=sqrt", NULL};
     shape_t sh = {1, 4, 64, 0, "clustered"};
     if (profile == QT_PROFILE_QUICK) {
         QT_TRY(add_sweep(out, "dense", &sh, 256, 4096, 2048, NULL));
@@ -250,6 +260,7 @@ static qt_status_t attn_cases(qt_profile_t profile, qt_case_list_t *out)
         QT_TRY(add_sweep(out, "dense", &sh, 256, t_dense, 2048, NULL));
         QT_TRY(add_sweep(out, "window", &sh, 256, t_linear, 1024, win));
         QT_TRY(add_sweep(out, "lsh", &sh, 256, t_linear, 1024, lsh));
+        QT_TRY(add_sweep(out, "lsh", &sh, 256, t_linear, 1024, lsh_fact));
         QT_TRY(add_sweep(out, "dynamic", &sh, 256, t_linear, 1024, dyn));
         sh.causal = 1;
         QT_TRY(add_sweep(out, "dense", &sh, 256, t_dense, 1024, NULL));

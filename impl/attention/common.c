@@ -86,6 +86,10 @@ qt_status_t qt_attn_validate_inputs(const qt_attn_config_t *cfg, const qt_tensor
                      cfg->n_buckets);
         QT_CHECK_ARG(cfg->n_hashes >= 1 && cfg->n_hashes <= QT_ATTN_MAX_HASHES, "n_hashes %d outside 1..%d",
                      cfg->n_hashes, QT_ATTN_MAX_HASHES);
+        int f = cfg->bucket_factor;
+        QT_CHECK_ARG(f == 0 || (f >= 2 && f % 2 == 0 && cfg->n_buckets % f == 0 && (cfg->n_buckets / f) % 2 == 0),
+                     "bucket_factor %d must be 0, or even with n_buckets/%d (n_buckets %d) even", f, f,
+                     cfg->n_buckets);
     }
     if (cfg->variant == QT_ATTN_LSH) QT_CHECK_ARG(cfg->chunk > 0, "LSH chunk length %d must be > 0", cfg->chunk);
     return QT_OK;
@@ -182,6 +186,7 @@ qt_status_t qt_attn_lsh_plan_init(qt_attn_lsh_plan_t *p, const qt_attn_config_t 
     p->n_buckets = cfg->n_buckets;
     p->chunk = cfg->chunk > 0 ? cfg->chunk : 1;
     p->shared = cfg->shared_qk;
+    p->factor = cfg->bucket_factor;
     size_t nt = (size_t)cfg->n_hashes * (size_t)T * sizeof(int);
     size_t no = (size_t)cfg->n_hashes * (size_t)(cfg->n_buckets + 1) * sizeof(int);
     int sides = p->shared ? 1 : 2;
@@ -213,15 +218,13 @@ void qt_attn_lsh_plan_free(qt_attn_lsh_plan_t *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Buckets of T rows under the current rotation, then the stable counting sort.
- * The projections xR run on the flash tile's micro-kernel: QT_ATTN_BR rows of x in
- * the lanes (packed once per row tile) against blocks of columns of R streamed as
- * "keys", so the running argmax is a lane-wise (vector) update; the tile's
- * log2(e)/sqrt(D) pre-scaling does not move the argmax. Every backend calls this one
- * routine, so buckets agree bit for bit. */
-static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, int *sorted, int *chunk, int *offs)
+/* bucket[t] (+)= scale · argmax([x_t R ; -x_t R]) for the T rows of x, R given
+ * transposed (half rows of D). The projections run on the flash tile's micro-kernel:
+ * QT_ATTN_BR rows of x in the lanes (packed once per row tile) against blocks of
+ * columns of R streamed as "keys", so the running argmax is a lane-wise (vector)
+ * update; the tile's log2(e)/sqrt(D) pre-scaling does not move the argmax. */
+static void hash_rows(qt_attn_lsh_plan_t *p, const float *x, const float *rot, int half, int scale, int *bucket)
 {
-    int half = p->n_buckets / 2;
     qt_attn_tile_t tile;
     qt_attn_tile_init(&tile, p->D, p->proj);
     for (int64_t t0 = 0; t0 < p->T; t0 += QT_ATTN_BR) {
@@ -233,7 +236,7 @@ static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, in
         for (int a = 0; a < QT_ATTN_BR; a++) { pv[a] = nv[a] = -INFINITY; pi[a] = ni[a] = 0; }
         for (int b0 = 0; b0 < half; b0 += QT_ATTN_BC) {
             int nb = half - b0 < QT_ATTN_BC ? half - b0 : QT_ATTN_BC;
-            qt_attn_tile_scores(&tile, p->rot + (int64_t)b0 * p->D, p->D, nb);
+            qt_attn_tile_scores(&tile, rot + (int64_t)b0 * p->D, p->D, nb);
             for (int j = 0; j < nb; j++) {
                 const float *y = tile.st + (int64_t)j * QT_ATTN_BR;
                 for (int a = 0; a < QT_ATTN_BR; a++) {
@@ -245,7 +248,21 @@ static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, in
                 }
             }
         }
-        for (int a = 0; a < nq; a++) bucket[t0 + a] = nv[a] > pv[a] ? half + ni[a] : pi[a];
+        for (int a = 0; a < nq; a++) bucket[t0 + a] += scale * (nv[a] > pv[a] ? half + ni[a] : pi[a]);
+    }
+}
+
+/* Buckets of the T rows of x for this round's rotations (one, or two when factorised:
+ * bucket = h1 + f·h2), then the stable counting sort. Every backend calls this one
+ * routine, so buckets agree bit for bit. */
+static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, int *sorted, int *chunk, int *offs)
+{
+    for (int64_t t = 0; t < p->T; t++) bucket[t] = 0;
+    if (p->factor) {
+        hash_rows(p, x, p->rot, p->factor / 2, 1, bucket);
+        hash_rows(p, x, p->rot + p->D * (p->factor / 2), p->n_buckets / p->factor / 2, p->factor, bucket);
+    } else {
+        hash_rows(p, x, p->rot, p->n_buckets / 2, 1, bucket);
     }
     for (int b = 0; b <= p->n_buckets; b++) offs[b] = 0;
     for (int64_t t = 0; t < p->T; t++) offs[bucket[t] + 1]++;
@@ -262,19 +279,24 @@ static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, in
 long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t head,
                                  const float *q, const float *k)
 {
-    int half = p->n_buckets / 2;
+    /* columns of the rotation(s): n/2, or f/2 + (n/f)/2 when factorised */
+    int cols = p->factor ? p->factor / 2 + p->n_buckets / p->factor / 2 : p->n_buckets / 2;
+    int cols1 = p->factor ? p->factor / 2 : cols;
     long long flops = 0;
     for (int r = 0; r < p->n_hashes; r++) {
-        /* rot holds Rᵀ: rot[b·D + d] = R[d][b] = normal #(b·D + d) of the round's stream
-         * (drawn point-wise: this runs inside the backends' parallel regions) */
+        /* rot holds Rᵀ: rot[b·D + d] = R[d][b] = normal #(b·D + d) of the round's stream;
+         * a factorised second rotation comes from stream + 2048 (drawn point-wise: this
+         * runs inside the backends' parallel regions) */
         uint64_t stream = (uint64_t)head * 4096u + (uint64_t)r;
-        for (int64_t e = 0; e < p->D * half; e++) p->rot[e] = (float)qt_rng_normal(cfg->seed, stream, (uint64_t)e);
+        for (int64_t e = 0; e < p->D * cols1; e++) p->rot[e] = (float)qt_rng_normal(cfg->seed, stream, (uint64_t)e);
+        for (int64_t e = p->D * cols1; e < p->D * cols; e++)
+            p->rot[e] = (float)qt_rng_normal(cfg->seed, stream + 2048u, (uint64_t)(e - p->D * cols1));
         int64_t o = (int64_t)r * p->T, ob = (int64_t)r * (p->n_buckets + 1);
         hash_and_sort(p, q, p->bq + o, p->sq + o, p->cq + o, p->oq + ob);
-        flops += 2LL * p->T * p->D * half;
+        flops += 2LL * p->T * p->D * cols;
         if (!p->shared) {
             hash_and_sort(p, k, p->bk + o, p->sk + o, p->ck + o, p->ok + ob);
-            flops += 2LL * p->T * p->D * half;
+            flops += 2LL * p->T * p->D * cols;
         }
     }
     return flops;

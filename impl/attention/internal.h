@@ -54,9 +54,9 @@ void qt_attn_normalize_rows(const float *q, float *out, int64_t n, int64_t D);
  * the key arrays alias the query arrays. */
 typedef struct {
     int64_t T, D;
-    int n_hashes, n_buckets, chunk, shared;
+    int n_hashes, n_buckets, chunk, shared, factor;
     int *bq, *bk, *sq, *sk, *cq, *ck, *oq, *ok;
-    float *rot;  /* the current round's rotation, transposed: n_buckets/2 rows of D */
+    float *rot;  /* the current round's rotation(s), transposed: up to n_buckets/2 rows of D */
     float *proj; /* scratch of the tile that computes the projections */
 } qt_attn_lsh_plan_t;
 

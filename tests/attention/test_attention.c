@@ -74,8 +74,9 @@ static qt_attn_config_t small_cfg(qt_attn_variant_t v, int causal, int shared, u
     return c;
 }
 
-/* Every non-ref backend against ref for one shape, all variants, causal, shared_qk, mask. */
-static void check_backends(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt)
+/* Every non-ref backend against ref for one shape, all variants, causal, shared_qk,
+ * mask; factor > 0 hashes into 12 = factor × 12/factor factorised buckets. */
+static void check_backends_f(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt, int factor)
 {
     prob_t p;
     prob_init(&p, B, H, T, D, salt);
@@ -87,6 +88,7 @@ static void check_backends(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t 
             for (int flags = 0; flags < 8; flags++) {
                 qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, flags & 1, (flags >> 1) & 1, qt_test_seed() + salt);
                 const qt_tensor_t *mask = (flags & 4) ? &p.mask : NULL;
+                if (factor) { c.n_buckets = 12; c.bucket_factor = factor; }
                 if (!be->supports(&c)) continue;
                 CU_ASSERT_EQUAL_FATAL(qt_attn_forward(ref, &c, &p.q, &p.k, &p.v, mask, &p.o1), QT_OK);
                 CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &c, &p.q, &p.k, &p.v, mask, &p.o2), QT_OK);
@@ -103,12 +105,25 @@ static void check_backends(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t 
     prob_free(&p);
 }
 
+/* check_backends_f without factorised hashing. */
+static void check_backends(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt)
+{
+    check_backends_f(B, H, T, D, salt, 0);
+}
+
 /* cpu (and any other backend) matches the oracle on tile-straddling sizes. */
 static void test_backends_match_ref(void)
 {
     check_backends(2, 2, 100, 40, 1);
     check_backends(1, 3, 131, 64, 2);
     check_backends(1, 1, 150, 24, 14); /* one head: the cpu backend splits it across threads */
+}
+
+/* Factorised hashing (bucket = h1 + f·h2) on every backend, both factor orders. */
+static void test_factorised_buckets(void)
+{
+    check_backends_f(1, 2, 120, 16, 15, 2);
+    check_backends_f(1, 2, 120, 16, 16, 6);
 }
 
 /* T = 1, T not a multiple of any tile, D not a multiple of 8 (or 1). */
@@ -271,7 +286,7 @@ static void test_bad_arguments(void)
         qt_attn_config_t c;
         const qt_tensor_t *q, *k, *v, *mask;
         qt_tensor_t *out;
-    } cases[12];
+    } cases[16];
     int n = 0;
     qt_attn_config_t ok_w = small_cfg(QT_ATTN_WINDOW, 0, 0, 1), ok_l = small_cfg(QT_ATTN_LSH, 0, 0, 1);
 #define ADD(w, cfg, Q, K, V, M, O) cases[n++] = (__typeof__(cases[0])){w, cfg, Q, K, V, M, O}
@@ -289,6 +304,10 @@ static void test_bad_arguments(void)
     ADD("n_hashes 0", c, &p.q, &p.k, &p.v, NULL, &p.o1);
     c = ok_l; c.chunk = 0;
     ADD("chunk 0", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_l; c.n_buckets = 12; c.bucket_factor = 3;
+    ADD("odd bucket_factor", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_l; c.n_buckets = 18; c.bucket_factor = 6;
+    ADD("odd n_buckets/bucket_factor", c, &p.q, &p.k, &p.v, NULL, &p.o1);
     ADD("D = 0", ok_w, &zero_d, &zero_d, &zero_d, NULL, &p.o1);
     ADD("null q", ok_w, NULL, &p.k, &p.v, NULL, &p.o1);
     ADD("null k without shared_qk", ok_w, &p.q, NULL, &p.v, NULL, &p.o1);
@@ -364,6 +383,7 @@ static void test_counters(void)
 }
 
 QT_TEST_MAIN("attention", {"backends match ref", test_backends_match_ref}, {"odd sizes", test_odd_sizes},
+             {"factorised buckets", test_factorised_buckets},
              {"window >= T is dense", test_window_ge_T_is_dense}, {"LSH one chunk is dense", test_lsh_one_chunk_is_dense},
              {"causal never sees the future", test_causal_no_future},
              {"dynamic covers window", test_dynamic_covers_window},

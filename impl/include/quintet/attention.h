@@ -41,8 +41,10 @@
  *            Causal LSH never attends to a later key, but which earlier keys share a
  *            query's chunk depends on where all positions sort (Reformer's scheme).
  *            Hashing costs T·D·n_buckets/2 multiply-adds per round and side, quadratic
- *            in T when n_buckets grows with T (trax's factorised buckets are not
- *            implemented).
+ *            in T when n_buckets grows with T. bucket_factor f > 0 factorises as trax's
+ *            n_buckets = [f, n_buckets/f] does: h = h1 + f·h2 with h1 from a D × f/2
+ *            rotation (the stream above) and h2 from a D × (n_buckets/f)/2 rotation
+ *            (stream + 2048), costing T·D·(f + n_buckets/f)/2.
  *   DYNAMIC  S(i) = WINDOW(i) ∪ { j : ∃r  h_r(k_j) = h_r(q_i) } (same hashing as LSH, no
  *            chunking), every key counted once: the source idea "adjust the window with
  *            LSH locating the important regions" done correctly. (The LSH self rule does
@@ -84,12 +86,13 @@ typedef struct {
     int n_buckets; /* LSH/DYNAMIC: buckets per round, even, >= 2 */
     int n_hashes;  /* LSH/DYNAMIC: hashing rounds, 1..QT_ATTN_MAX_HASHES */
     int chunk;     /* LSH: chunk length (>= 1; Reformer's default 64) */
+    int bucket_factor; /* LSH/DYNAMIC: 0, or f: factorised hashing into f × n_buckets/f (both even) */
     int shared_qk; /* 1: keys are the unit-normalised queries (K ignored) */
     uint64_t seed; /* LSH/DYNAMIC: seed of the random rotations */
 } qt_attn_config_t;
 
 /* Defaults for a variant: bidirectional, w_left = w_right = 64, dilation 1,
- * n_buckets 8, n_hashes 4, chunk 64, separate Q/K, seed 1. */
+ * n_buckets 8, n_hashes 4, chunk 64, no bucket factorisation, separate Q/K, seed 1. */
 void qt_attn_config_init(qt_attn_config_t *cfg, qt_attn_variant_t variant);
 /* "dense" / "window" / "lsh" / "dynamic" ("?" when out of range). */
 const char *qt_attn_variant_name(qt_attn_variant_t v);

@@ -6,10 +6,12 @@
 #include "runner.h"
 
 extern const qt_suite_t qt_suite_calibration;
+extern const qt_suite_t qt_suite_attention_scaling;
 extern const qt_suite_t qt_suite_lr_convergence;
 
 const qt_suite_t *const qt_suites[] = {
     &qt_suite_calibration,
+    &qt_suite_attention_scaling,
     &qt_suite_lr_convergence,
     NULL,
 };

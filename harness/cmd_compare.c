@@ -184,25 +184,28 @@ static int load_prov(void *arg, const char *key, const char *value)
     return !strcmp(key, "ended_at"); /* the fixed columns end here */
 }
 
+/* Free one case's metrics and strings. */
+static void free_case(ccase_t *c)
+{
+    for (size_t j = 0; j < c->nm; j++) {
+        free(c->m[j].metric);
+        free(c->m[j].unit);
+        free(c->m[j].v);
+    }
+    free(c->m);
+    free(c->key);
+    free(c->suite);
+    free(c->name);
+    free(c->variant);
+    free(c->params);
+    free(c->status);
+    free(c->message);
+}
+
 /* Free a run. */
 static void free_run(crun_t *run)
 {
-    for (size_t i = 0; i < run->n; i++) {
-        ccase_t *c = &run->c[i];
-        for (size_t j = 0; j < c->nm; j++) {
-            free(c->m[j].metric);
-            free(c->m[j].unit);
-            free(c->m[j].v);
-        }
-        free(c->m);
-        free(c->key);
-        free(c->suite);
-        free(c->name);
-        free(c->variant);
-        free(c->params);
-        free(c->status);
-        free(c->message);
-    }
+    for (size_t i = 0; i < run->n; i++) free_case(&run->c[i]);
     free(run->c);
     free(run->uuid);
     free(run->status);
@@ -232,14 +235,7 @@ static qt_status_t load_run(qt_store_t *s, int64_t id, const select_t *sel, crun
     size_t keep = 0;
     for (size_t i = 0; i < run->n; i++) { /* drop other suites (free their strings) */
         if (sel->suite && strcmp(run->c[i].suite, sel->suite)) {
-            ccase_t *c = &run->c[i];
-            free(c->key);
-            free(c->suite);
-            free(c->name);
-            free(c->variant);
-            free(c->params);
-            free(c->status);
-            free(c->message);
+            free_case(&run->c[i]);
             continue;
         }
         run->c[keep++] = run->c[i];

@@ -1,0 +1,567 @@
+/* cpu.c — the fast CPU backend of impl/sparse (contracts in sparse.h).
+ *
+ * Activations: OpenMP over rows, vectorisable loops; top-k by quickselect under the
+ * same total order as ref (so the kept set is identical); the dynamic threshold's
+ * training update is the shared one of common.c.
+ * Matmul paths (Y = A·W, row-major):
+ *   DENSE    cblas_sgemv (M = 1) / cblas_sgemm.
+ *   GATHER   A → per-row nonzero lists (AVX-512 compress); threads split N into column
+ *            ranges; for each row, y[range] = Σ a_k·W[k, range] with an FMA kernel that
+ *            folds 8 rows of W into the output per pass (AVX-512, AVX2+FMA or plain C),
+ *            the range cut into pieces of ≤ PIECE floats that stay in L1.
+ *   COLSKIP  flags of the columns nonzero in some row (threads over column blocks), then
+ *            pack A[:, kept] and W[kept, :] and one cblas_sgemm (or sgemv) on them.
+ *   CSR      the same lists; N cut into tiles whose W slab (K × tile) fits in half the
+ *            last-level cache; threads take rows within each tile (fewer rows than
+ *            threads: the GATHER schedule, threads split N).
+ *   AUTO     one scan for nnz and zero columns, qt_xover_choose, then that path.
+ * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
+#include <cblas.h>
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "internal.h"
+#include "quintet/counters.h"
+#include "quintet/tensor.h"
+
+#define PIECE 2048              /* floats of one output row piece in the gather kernel (8 KiB) */
+#define CSR_SLAB_BYTES (16 << 20) /* target bytes of a K × tile slab of W in the CSR path */
+#define PAR_MIN 32768           /* element-wise work below this runs on one thread */
+#define SCAN_PAR_MIN (1 << 20)  /* scans of A (nonzero lists, column flags) below this: one thread */
+
+/* ---------------------------------------------------------------- activations ---- */
+
+/* Quickselect: reorder e[0..n) so that e[0..k) are the k first under the top-k order. */
+typedef struct {
+    float v;
+    int64_t i;
+} entry_t;
+
+/* Swap two entries. */
+static inline void swap_e(entry_t *a, entry_t *b)
+{
+    entry_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Hoare-style selection with a middle pivot (deterministic). */
+static void select_topk(entry_t *e, int64_t n, int64_t k)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        swap_e(&e[(lo + hi) / 2], &e[hi]);
+        entry_t p = e[hi];
+        int64_t s = lo;
+        for (int64_t j = lo; j < hi; j++)
+            if (qt_sparse_topk_before(e[j].v, e[j].i, p.v, p.i)) swap_e(&e[s++], &e[j]);
+        swap_e(&e[s], &e[hi]);
+        if (s == k - 1 || s == k) return; /* e[0..k) holds the k first either way */
+        if (s < k) lo = s + 1;
+        else hi = s - 1;
+    }
+}
+
+/* Top-k of each row, rows in parallel with one scratch row per thread. */
+static qt_status_t topk_forward(int k, const float *x, float *y, int64_t rows, int64_t cols)
+{
+    int T = rows * cols >= PAR_MIN ? omp_get_max_threads() : 1;
+    entry_t *scratch = qt_alloc((size_t)T * (size_t)cols * sizeof *scratch);
+    if (!scratch) return qt_fail(QT_ERR_NOMEM, "top-k: no memory for %d rows of %lld", T, (long long)cols);
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        entry_t *e = scratch + (size_t)omp_get_thread_num() * (size_t)cols;
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        for (int64_t c = 0; c < cols; c++) e[c] = (entry_t){xr[c], c};
+        select_topk(e, cols, k);
+        for (int64_t c = 0; c < cols; c++) yr[c] = 0.0f;
+        for (int64_t j = 0; j < k; j++) yr[e[j].i] = e[j].v;
+    }
+    qt_free(scratch);
+    return QT_OK;
+}
+
+/* Forward of every activation kind; counts the nonzeros produced. */
+static qt_status_t cpu_act_forward(const qt_act_t *act, const float *x, float *y, int64_t rows, int64_t cols)
+{
+    int64_t n = rows * cols, nnz = 0;
+    int T = n >= PAR_MIN ? omp_get_max_threads() : 1;
+    switch (act->kind) {
+    case QT_ACT_RELU:
+    case QT_ACT_SHIFTED_RELU: {
+        const float b = act->kind == QT_ACT_RELU ? 0.0f : act->shift;
+#pragma omp parallel for simd num_threads(T) schedule(static) reduction(+ : nnz)
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i] > b ? x[i] - b : 0.0f;
+            y[i] = v;
+            nnz += v != 0.0f;
+        }
+        break;
+    }
+    case QT_ACT_DTHRESH: {
+        if (act->training) QT_TRY(qt_sparse_dthresh_update(act->dt, x, rows, cols));
+        const float *theta = act->dt->theta;
+#pragma omp parallel for num_threads(T) schedule(static) reduction(+ : nnz)
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = x + r * cols;
+            float *yr = y + r * cols;
+            int64_t c_nnz = 0;
+#pragma omp simd reduction(+ : c_nnz)
+            for (int64_t c = 0; c < cols; c++) {
+                float v = xr[c] > theta[c] ? xr[c] : 0.0f;
+                yr[c] = v;
+                c_nnz += v != 0.0f;
+            }
+            nnz += c_nnz;
+        }
+        break;
+    }
+    case QT_ACT_TOPK:
+        QT_TRY(topk_forward(act->k, x, y, rows, cols));
+        for (int64_t i = 0; i < n; i++) nnz += y[i] != 0.0f;
+        break;
+    default: return qt_fail(QT_ERR_ARG, "unknown activation kind %d", (int)act->kind);
+    }
+    qt_counter_add(QT_CTR_NONZEROS, nnz);
+    return QT_OK;
+}
+
+/* dx = dy where y != 0. */
+static qt_status_t cpu_act_backward(const float *y, const float *dy, float *dx, int64_t n)
+{
+    int T = n >= PAR_MIN ? omp_get_max_threads() : 1;
+#pragma omp parallel for simd num_threads(T) schedule(static)
+    for (int64_t i = 0; i < n; i++) dx[i] = y[i] != 0.0f ? dy[i] : 0.0f;
+    return QT_OK;
+}
+
+/* ---------------------------------------------------------------- kernels ---- */
+
+#if defined(__AVX512F__)
+#define VW 16
+typedef __m512 vf_t;
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps(p, v)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VSET1(a) _mm512_set1_ps(a)
+#elif defined(__AVX2__) && defined(__FMA__)
+#define VW 8
+typedef __m256 vf_t;
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VSET1(a) _mm256_set1_ps(a)
+#endif
+
+/* y[0..len) += Σ_{j<g} a[j]·w[j][0..len) for g ≤ 8 rows (fused multiply-adds in row order). */
+static inline void fold_rows(float *restrict y, const float *const *w, const float *a, int g, int64_t len)
+{
+    int64_t n = 0;
+#ifdef VW
+    if (g == 8) {
+        const vf_t a0 = VSET1(a[0]), a1 = VSET1(a[1]), a2 = VSET1(a[2]), a3 = VSET1(a[3]);
+        const vf_t a4 = VSET1(a[4]), a5 = VSET1(a[5]), a6 = VSET1(a[6]), a7 = VSET1(a[7]);
+        const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *w4 = w[4], *w5 = w[5], *w6 = w[6], *w7 = w[7];
+        for (; n + VW <= len; n += VW) {
+            vf_t acc = VLOAD(y + n);
+            acc = VFMA(a0, VLOAD(w0 + n), acc);
+            acc = VFMA(a1, VLOAD(w1 + n), acc);
+            acc = VFMA(a2, VLOAD(w2 + n), acc);
+            acc = VFMA(a3, VLOAD(w3 + n), acc);
+            acc = VFMA(a4, VLOAD(w4 + n), acc);
+            acc = VFMA(a5, VLOAD(w5 + n), acc);
+            acc = VFMA(a6, VLOAD(w6 + n), acc);
+            acc = VFMA(a7, VLOAD(w7 + n), acc);
+            VSTORE(y + n, acc);
+        }
+    } else {
+        for (; n + VW <= len; n += VW) {
+            vf_t acc = VLOAD(y + n);
+            for (int j = 0; j < g; j++) acc = VFMA(VSET1(a[j]), VLOAD(w[j] + n), acc);
+            VSTORE(y + n, acc);
+        }
+    }
+#endif
+    for (; n < len; n++) {
+        float acc = y[n];
+        for (int j = 0; j < g; j++) acc = fmaf(a[j], w[j][n], acc);
+        y[n] = acc;
+    }
+}
+
+/* y[0..len) = Σ_j val[j]·W[idx[j]·ldw + 0..len), 8 rows of W per pass. */
+static void gather_row(float *restrict y, const float *W, int64_t ldw, const int32_t *idx, const float *val,
+                       int64_t nnz, int64_t len)
+{
+    memset(y, 0, (size_t)len * sizeof *y);
+    const float *w[8];
+    for (int64_t j = 0; j < nnz; j += 8) {
+        int g = nnz - j < 8 ? (int)(nnz - j) : 8;
+        for (int i = 0; i < g; i++) w[i] = W + (int64_t)idx[j + i] * ldw;
+        fold_rows(y, w, val + j, g, len);
+    }
+}
+
+/* Nonzeros of a[0..K). */
+static int64_t count_nz(const float *a, int64_t K)
+{
+    int64_t c = 0;
+#pragma omp simd reduction(+ : c)
+    for (int64_t k = 0; k < K; k++) c += a[k] != 0.0f;
+    return c;
+}
+
+/* Write the nonzeros of a[0..K) (columns and values) to idx/val, exactly nnz entries each
+ * (compress in registers, then a masked store: Zen 4's compress-to-memory is slow). */
+static void fill_nz(const float *a, int64_t K, int32_t *idx, float *val)
+{
+    int64_t k = 0, pos = 0;
+#if defined(__AVX512F__)
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; k + 16 <= K; k += 16) {
+        __m512 v = _mm512_loadu_ps(a + k);
+        __mmask16 m = _mm512_cmp_ps_mask(v, zero, _CMP_NEQ_UQ);
+        if (!m) continue;
+        int cnt = __builtin_popcount((unsigned)m);
+        __mmask16 low = (__mmask16)((1u << cnt) - 1u); /* store only the compressed lanes: rows are filled in parallel */
+        _mm512_mask_storeu_ps(val + pos, low, _mm512_maskz_compress_ps(m, v));
+        __m512i ix = _mm512_add_epi32(_mm512_set1_epi32((int)k), iota);
+        _mm512_mask_storeu_epi32(idx + pos, low, _mm512_maskz_compress_epi32(m, ix));
+        pos += cnt;
+    }
+#endif
+    for (; k < K; k++)
+        if (a[k] != 0.0f) {
+            idx[pos] = (int32_t)k;
+            val[pos++] = a[k];
+        }
+}
+
+/* ---------------------------------------------------------------- workspace ---- */
+
+/* Working memory of `bytes`: the caller's workspace (grown) or a fresh block in *owned. */
+static void *ws_get(const qt_spmm_call_t *c, size_t bytes, void **owned)
+{
+    *owned = NULL;
+    if (!c->ws) return *owned = qt_alloc(bytes);
+    if (c->ws->cap < bytes) { /* grow with 25% slack so slightly larger calls reuse it */
+        qt_free(c->ws->buf);
+        bytes += bytes / 4;
+        c->ws->buf = qt_alloc(bytes);
+        c->ws->cap = c->ws->buf ? bytes : 0;
+    }
+    return c->ws->buf;
+}
+
+/* Per-row nonzero lists of A (CSR without a stored shape). */
+typedef struct {
+    int64_t *rowptr; /* (M+1) */
+    int32_t *idx;
+    float *val;
+    int64_t nnz;
+    void *owned_ptr, *owned_data;
+} csr_t;
+
+/* Build the lists: counts in parallel (or the dispatcher's rowcnt), prefix sum, fill in parallel. */
+static qt_status_t csr_build(const qt_spmm_call_t *c, csr_t *s, const int64_t *rowcnt)
+{
+    const int64_t M = c->M, K = c->K;
+    memset(s, 0, sizeof *s);
+    s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
+    if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
+    int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
+    if (rowcnt)
+        memcpy(s->rowptr + 1, rowcnt, (size_t)M * sizeof(int64_t));
+    else
+#pragma omp parallel for num_threads(T) schedule(static)
+        for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
+    s->rowptr[0] = 0;
+    for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] += s->rowptr[m];
+    s->nnz = s->rowptr[M];
+    size_t cap = (size_t)(s->nnz + 16);
+    char *buf = ws_get(c, cap * (sizeof(int32_t) + sizeof(float)) + 64, &s->owned_data);
+    if (!buf) {
+        qt_free(s->owned_ptr);
+        return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld nonzeros", (long long)s->nnz);
+    }
+    s->val = (float *)buf;
+    s->idx = (int32_t *)(buf + (cap * sizeof(float) + 63) / 64 * 64);
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int64_t m = 0; m < M; m++) fill_nz(c->A + m * K, K, s->idx + s->rowptr[m], s->val + s->rowptr[m]);
+    return QT_OK;
+}
+
+/* Release what csr_build allocated. */
+static void csr_free(csr_t *s)
+{
+    qt_free(s->owned_ptr);
+    qt_free(s->owned_data);
+}
+
+/* ---------------------------------------------------------------- paths ---- */
+
+/* DENSE: OpenBLAS. */
+static void run_dense(const float *A, const float *W, float *Y, int64_t M, int64_t K, int64_t N, int64_t lda)
+{
+    if (M == 1)
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, W, (int)N, A, 1, 0.0f, Y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, W, (int)N,
+                    0.0f, Y, (int)N);
+}
+
+/* GATHER: threads split N; each row of A gathers its nonzero rows of W. */
+static qt_status_t run_gather(const qt_spmm_call_t *c, const int64_t *rowcnt)
+{
+    csr_t s;
+    QT_TRY(csr_build(c, &s, rowcnt));
+    const int64_t M = c->M, N = c->N;
+    int T = omp_get_max_threads();
+    int64_t units = (N + 15) / 16; /* 16-float units so threads never share a cache line of Y */
+    if (T > units) T = (int)units;
+    if ((double)s.nnz * (double)N < 65536.0) T = 1;
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t n0 = units * t / nt * 16, n1 = units * (t + 1) / nt * 16;
+        if (n1 > N) n1 = N;
+        for (int64_t m = 0; m < M; m++) {
+            const int64_t b = s.rowptr[m], e = s.rowptr[m + 1];
+            for (int64_t p = n0; p < n1; p += PIECE) {
+                int64_t len = n1 - p < PIECE ? n1 - p : PIECE;
+                gather_row(c->Y + m * N + p, c->W + p, N, s.idx + b, s.val + b, e - b, len);
+            }
+        }
+    }
+    if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_GATHER, s.nnz, -1};
+    qt_sparse_count_matmul((double)s.nnz * N, ((double)M * c->K - s.nnz) * N, s.nnz);
+    csr_free(&s);
+    return QT_OK;
+}
+
+/* CSR: N in tiles sized to cache, threads over rows within a tile (with fewer rows than
+ * threads, the gather schedule: threads split N). */
+static qt_status_t run_csr(const qt_spmm_call_t *c, const int64_t *rowcnt)
+{
+    if (c->M < omp_get_max_threads()) {
+        QT_TRY(run_gather(c, rowcnt));
+        if (c->info) c->info->path = QT_SPMM_CSR;
+        return QT_OK;
+    }
+    csr_t s;
+    QT_TRY(csr_build(c, &s, rowcnt));
+    const int64_t M = c->M, N = c->N, K = c->K;
+    int64_t tile = CSR_SLAB_BYTES / (K * (int64_t)sizeof(float)) / 16 * 16;
+    if (tile < 64) tile = 64;
+    if (tile >= N) tile = N;
+    int T = (double)s.nnz * (double)N < 65536.0 ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(T)
+    for (int64_t p = 0; p < N; p += tile) {
+        int64_t len = N - p < tile ? N - p : tile;
+#pragma omp for schedule(dynamic, 8) nowait
+        for (int64_t m = 0; m < M; m++) {
+            const int64_t b = s.rowptr[m], e = s.rowptr[m + 1];
+            for (int64_t q = 0; q < len; q += PIECE) {
+                int64_t l = len - q < PIECE ? len - q : PIECE;
+                gather_row(c->Y + m * N + p + q, c->W + p + q, N, s.idx + b, s.val + b, e - b, l);
+            }
+        }
+    }
+    if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_CSR, s.nnz, -1};
+    qt_sparse_count_matmul((double)s.nnz * N, ((double)M * K - s.nnz) * N, s.nnz);
+    csr_free(&s);
+    return QT_OK;
+}
+
+/* Nonzero mask of a[k..k+16) (fewer at the tail: bits past K are 0). */
+static inline unsigned nz_mask16(const float *a, int64_t k, int64_t K)
+{
+#if defined(__AVX512F__)
+    __mmask16 live = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1u);
+    __m512 v = _mm512_maskz_loadu_ps(live, a + k);
+    return (unsigned)(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ) & live);
+#else
+    unsigned m = 0;
+    for (int64_t j = 0; j < 16 && k + j < K; j++) m |= (unsigned)(a[k + j] != 0.0f) << j;
+    return m;
+#endif
+}
+
+/* One scan of A for the dispatcher: colbits (bit k%16 of word k/16 set when column k is
+ * nonzero in some row) and, when rowcnt is not NULL, each row's nonzero count. Threads split
+ * the columns in whole words; per-thread row counts are summed afterwards. Returns nnz. */
+static int64_t scan_a(const float *A, int64_t M, int64_t K, uint16_t *colbits, int64_t *rowcnt, int64_t *part)
+{
+    const int64_t words = (K + 15) / 16;
+    int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
+    if (T > words) T = (int)words;
+    if (!part) T = 1;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t w0 = words * t / nt, w1 = words * (t + 1) / nt;
+        int64_t *cnt = nt > 1 ? part + (int64_t)t * M : rowcnt;
+        memset(colbits + w0, 0, (size_t)(w1 - w0) * sizeof *colbits);
+        for (int64_t m = 0; m < M; m++) {
+            const float *a = A + m * K;
+            int64_t c = 0;
+            for (int64_t w = w0; w < w1; w++) {
+                unsigned mk = nz_mask16(a, w * 16, K);
+                colbits[w] |= (uint16_t)mk;
+                c += __builtin_popcount(mk);
+            }
+            if (cnt) cnt[m] = c;
+        }
+    }
+    int64_t nnz = 0;
+    for (int64_t m = 0; m < M; m++) {
+        int64_t c = 0;
+        if (T > 1)
+            for (int t = 0; t < T; t++) c += part[(int64_t)t * M + m];
+        else
+            c = rowcnt ? rowcnt[m] : 0;
+        if (rowcnt) rowcnt[m] = c;
+        nnz += c;
+    }
+    return nnz;
+}
+
+/* Scan results the dispatcher hands to a path (so it does not scan A again). */
+typedef struct {
+    uint16_t *colbits; /* (K+15)/16 words */
+    int64_t *rowcnt;   /* (M) */
+    int64_t *part;     /* (threads × M) scratch */
+    int64_t nnz;
+    void *block;
+} scan_t;
+
+/* Allocate and fill a scan of A (rowcnt always filled). */
+static qt_status_t scan_run(const qt_spmm_call_t *c, scan_t *sc)
+{
+    const int64_t words = (c->K + 15) / 16, T = omp_get_max_threads();
+    size_t b1 = ((size_t)words * sizeof(uint16_t) + 63) / 64 * 64, b2 = (size_t)c->M * sizeof(int64_t);
+    char *blk = qt_alloc(b1 + b2 + (size_t)(T * c->M) * sizeof(int64_t));
+    if (!blk) return qt_fail(QT_ERR_NOMEM, "sparse scan: no memory for %lld columns", (long long)c->K);
+    sc->block = blk;
+    sc->colbits = (uint16_t *)blk;
+    sc->rowcnt = (int64_t *)(blk + b1);
+    sc->part = (int64_t *)(blk + b1 + b2);
+    for (int64_t m = 0; m < c->M; m++) sc->rowcnt[m] = 0;
+    sc->nnz = scan_a(c->A, c->M, c->K, sc->colbits, sc->rowcnt, sc->part);
+    return QT_OK;
+}
+
+/* COLSKIP: pack the columns of A nonzero somewhere and the matching rows of W, one GEMM.
+ * sc may come from the dispatcher (NULL: scan here). */
+static qt_status_t run_colskip(const qt_spmm_call_t *c, const scan_t *sc_in)
+{
+    const int64_t M = c->M, K = c->K, N = c->N;
+    scan_t own = {0};
+    const scan_t *sc = sc_in;
+    if (!sc) {
+        QT_TRY(scan_run(c, &own));
+        sc = &own;
+    }
+    const int64_t nnz = sc->nnz;
+    int32_t *kept = qt_alloc((size_t)K * sizeof *kept);
+    if (!kept) {
+        qt_free(own.block);
+        return qt_fail(QT_ERR_NOMEM, "colskip: no memory for %lld column indices", (long long)K);
+    }
+    int64_t Kc = 0;
+    for (int64_t k = 0; k < K; k++)
+        if (sc->colbits[k >> 4] >> (k & 15) & 1) kept[Kc++] = (int32_t)k;
+    qt_status_t st = QT_OK;
+    if (Kc == 0) {
+        memset(c->Y, 0, (size_t)(M * N) * sizeof(float));
+    } else if (Kc == K) {
+        run_dense(c->A, c->W, c->Y, M, K, N, K);
+    } else {
+        void *owned;
+        size_t abytes = ((size_t)(M * Kc) * sizeof(float) + 63) / 64 * 64;
+        char *buf = ws_get(c, abytes + (size_t)(Kc * N) * sizeof(float), &owned);
+        if (!buf) {
+            st = qt_fail(QT_ERR_NOMEM, "colskip: no memory for the packed %lldx%lld operands", (long long)Kc,
+                         (long long)N);
+        } else {
+            float *Ac = (float *)buf, *Wc = (float *)(buf + abytes);
+            int T = (M + N) * Kc >= PAR_MIN ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(T)
+            {
+#pragma omp for schedule(static) nowait
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t j = 0; j < Kc; j++) Ac[m * Kc + j] = c->A[m * K + kept[j]];
+#pragma omp for schedule(static)
+                for (int64_t j = 0; j < Kc; j++) memcpy(Wc + j * N, c->W + (int64_t)kept[j] * N, (size_t)N * sizeof(float));
+            }
+            run_dense(Ac, Wc, c->Y, M, Kc, N, Kc);
+            qt_free(owned);
+        }
+    }
+    if (st == QT_OK) {
+        if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_COLSKIP, nnz, K - Kc};
+        qt_sparse_count_matmul((double)M * Kc * N, (double)M * (K - Kc) * N, nnz);
+    }
+    qt_free(kept);
+    qt_free(own.block);
+    return st;
+}
+
+/* ---------------------------------------------------------------- dispatch ---- */
+
+/* Every path. */
+static int cpu_supports(qt_spmm_path_t p) { return (unsigned)p < QT_SPMM_COUNT; }
+
+/* Run one path (AUTO: measure, choose from the crossover table, run the choice). */
+static qt_status_t cpu_matmul(qt_spmm_path_t p, const qt_spmm_call_t *c)
+{
+    switch (p) {
+    case QT_SPMM_DENSE:
+        run_dense(c->A, c->W, c->Y, c->M, c->K, c->N, c->K);
+        if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_DENSE, -1, -1};
+        qt_sparse_count_matmul((double)c->M * c->K * c->N, 0, -1);
+        return QT_OK;
+    case QT_SPMM_GATHER: return run_gather(c, NULL);
+    case QT_SPMM_CSR: return run_csr(c, NULL);
+    case QT_SPMM_COLSKIP: return run_colskip(c, NULL);
+    case QT_SPMM_AUTO: {
+        scan_t sc;
+        QT_TRY(scan_run(c, &sc));
+        int64_t zc = c->K;
+        for (int64_t w = 0; w < (c->K + 15) / 16; w++) zc -= __builtin_popcount(sc.colbits[w]);
+        const qt_xover_table_t *t = c->table;
+        if (!t) {
+            static qt_xover_table_t builtin;
+            static int have_builtin;
+#pragma omp critical(qt_sparse_defaults)
+            if (!have_builtin) {
+                qt_xover_defaults(&builtin);
+                have_builtin = 1;
+            }
+            t = &builtin;
+        }
+        double se = 1.0 - (double)sc.nnz / ((double)c->M * (double)c->K), scol = (double)zc / (double)c->K;
+        qt_spmm_path_t q = qt_xover_choose(t, c->M, c->K, c->N, se, scol);
+        qt_status_t st;
+        switch (q) {
+        case QT_SPMM_GATHER: st = run_gather(c, sc.rowcnt); break;
+        case QT_SPMM_CSR: st = run_csr(c, sc.rowcnt); break;
+        case QT_SPMM_COLSKIP: st = run_colskip(c, &sc); break;
+        default: st = cpu_matmul(QT_SPMM_DENSE, c); break;
+        }
+        qt_free(sc.block);
+        if (st == QT_OK && c->info) {
+            c->info->nnz = sc.nnz;
+            c->info->zero_cols = zc;
+        }
+        return st;
+    }
+    default: return qt_fail(QT_ERR_ARG, "unknown matmul path %d", (int)p);
+    }
+}
+
+const qt_sparse_ops_t qt_sparse_ops_cpu = {"cpu", cpu_supports, cpu_act_forward, cpu_act_backward, cpu_matmul};

@@ -1,0 +1,758 @@
+/* sparsity.c — the sparsity suite (technique 5, impl/sparse, sparse.h).
+ *
+ * Kernel sweep (timed cases, name = matmul path, variant "cpu"): Y = A·W for A (M,K) with
+ * a fraction `sp` of zeros, either uniform (each entry independently) or structured (the
+ * same units off in every row of the batch), W (K,N) dense, params M,K,N,sp,structure.
+ * Each case cycles through up to 8 independent draws of A so that a sparse path cannot
+ * keep "its" rows of W in cache from one call to the next. Every path runs at every
+ * point, dense OpenBLAS first and the dispatcher (auto) last. Metrics:
+ *   time_s            (runner, manual time) per call: each timed iteration makes 3 calls and
+ *                     reports the fastest, so that time slices lost to other processes on a
+ *                     shared 2-core machine do not decide a comparison
+ *   sparsity_measured fraction of zeros of A; col_sparsity: fraction of columns zero in all rows
+ *   chosen_path       auto only: the path the dispatcher ran (0 dense 1 gather 2 colskip 3 csr)
+ * finish() derives, from this run's medians:
+ *   speedup_vs_dense   (case "speedup_vs_dense", variant = path) dense time / path time
+ *   crossover_sparsity (case "crossover_sparsity", variant = path or "best", params M,K,N,
+ *                      structure) the sparsity from which on the path beats dense at every
+ *                      tested point (speedup linearly interpolated between grid points; the
+ *                      lowest tested sparsity when it wins everywhere; not recorded when it
+ *                      loses at the sparsest point)
+ *   dispatch_ratio     (case "dispatch_ratio", variant auto) auto time / best path time, and
+ *                      dispatch_worst_ratio (max over the points)
+ *   dispatch_regret    (case "dispatch_regret", variant auto) time of the path auto chose, from
+ *                      that path's own case, / best path time: the quality of the decision
+ *                      alone, without auto's scan and without the noise between two cases;
+ *                      dispatch_worst_regret (max over the points)
+ * and writes the crossover table (sparse.h, qt_xover_save) to $QT_SPARSE_CROSSOVER or
+ * results/sparse_crossover.txt: this run's points, plus the buckets (M, W bytes) of the
+ * previous file (or the built-in defaults) that this run did not measure. The auto case's setup() builds its table from the same
+ * run's measurements so far (falling back to that file, then to the built-in defaults).
+ *
+ * Training (experiments over seeds, case "train"): an MLP 32 → H → H → 8 (impl/nn Linear,
+ * softmax cross-entropy, SGD with momentum 0.9, lr 0.05, batch 64) on a synthetic task whose
+ * labels are the argmax of a random ReLU teacher network (so they need hidden features), with
+ * activation relu, dthresh (no controller with κ = 1, i.e. θ = running mean of |x|; or the
+ * controller with targets 0.8/0.9/0.95) or topk (k = H/10). Metrics per seed:
+ * accuracy (eval set), final_loss, sparsity_l1/_l2 (fraction of zero activations on the
+ * eval set, eval mode), dead_fraction_l1/_l2 (units never nonzero on the eval set); series
+ * "loss" (mean train loss per epoch).
+ *
+ * Run: quintet run sparsity [--profile quick|nightly|paper]; the issue's target points:
+ *   quintet run sparsity --profile nightly --filter 'K=16384'
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <omp.h>
+#include <sys/stat.h>
+
+#include "quintet/nn.h"
+#include "quintet/rng.h"
+#include "quintet/sparse.h"
+#include "quintet/tensor.h"
+#include "suite.h"
+
+static const char *const metrics[] = {
+    "time_s|s|one call of Y = A·W through the case's path",
+    "sparsity_measured|fraction|zeros of A (kernel cases)",
+    "col_sparsity|fraction|columns of A zero in every row",
+    "chosen_path|enum|auto: path the dispatcher ran (0 dense, 1 gather, 2 colskip, 3 csr)",
+    "speedup_vs_dense|ratio|dense median time / path median time at the same point (derived)",
+    "crossover_sparsity|fraction|sparsity above which the path beats dense, per shape (derived)",
+    "dispatch_ratio|ratio|auto time / fastest path time at a point (derived); dispatch_worst_ratio: max",
+    "dispatch_regret|ratio|time of the path auto chose (its own case) / fastest path time at a point (derived)",
+    "accuracy|fraction|train: eval-set accuracy",
+    "final_loss|nats|train: mean training loss of the last epoch",
+    "sparsity_l1|fraction|train: zero activations of hidden layer 1 on the eval set (sparsity_l2 likewise)",
+    "dead_fraction_l1|fraction|train: units of layer 1 never active on the eval set (dead_fraction_l2 likewise)",
+    NULL,
+};
+
+#define N_VARIANTS 8                /* independent draws of A per kernel case */
+#define A_BYTES_CAP (64ll << 20)    /* cap on the bytes of all draws of A together */
+#define CALLS_PER_ITER 3            /* products per timed iteration; the fastest is reported */
+
+/* =============================================================== kernel sweep ==== */
+
+/* A cached W (shared by consecutive cases of the same K, N; freed in finish()). */
+static struct {
+    float *W;
+    int64_t K, N;
+    uint64_t seed;
+} wcache;
+
+/* W (K,N) ~ U(-1,1) from stream 1, filled in parallel (each value is a pure function of its index). */
+static float *get_w(int64_t K, int64_t N, uint64_t seed)
+{
+    if (wcache.W && wcache.K == K && wcache.N == N && wcache.seed == seed) return wcache.W;
+    qt_free(wcache.W);
+    wcache.W = qt_alloc((size_t)(K * N) * sizeof(float));
+    if (!wcache.W) return NULL;
+    wcache.K = K;
+    wcache.N = N;
+    wcache.seed = seed;
+    float *W = wcache.W;
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < K; k++) qt_rng_fill_uniform_f32(W + k * N, (size_t)N, seed, 1, (uint64_t)(k * N), -1.0f, 1.0f);
+    return W;
+}
+
+typedef struct {
+    qt_spmm_path_t path;
+    int64_t M, K, N;
+    int nv, next;
+    float *A, *Y, *W;
+    qt_spmm_ws_t ws;
+    qt_xover_table_t table;
+    qt_spmm_info_t info;
+    double s_elem, s_col;
+} kern_t;
+
+static void kern_teardown(void *state);
+static void build_table(qt_rec_t *r, qt_xover_table_t *t, int verbose);
+
+/* Draws of A with the case's sparsity and structure, the shared W, the table (auto). */
+static qt_status_t kern_setup(const qt_case_t *c, qt_rec_t *r, void **state)
+{
+    qt_spmm_path_t path;
+    QT_TRY(qt_spmm_path_parse(c->name, &path));
+    kern_t *k = calloc(1, sizeof *k);
+    if (!k) return qt_fail(QT_ERR_NOMEM, "kernel state");
+    k->path = path;
+    k->M = qt_params_int(&c->params, "M", 1);
+    k->K = qt_params_int(&c->params, "K", 1024);
+    k->N = qt_params_int(&c->params, "N", 1024);
+    double sp = qt_params_double(&c->params, "sp", 0.9);
+    int structured = !strcmp(qt_params_str(&c->params, "structure", "uniform"), "structured");
+    uint64_t seed = qt_rec_seed(r);
+    int64_t per = k->M * k->K;
+    k->nv = (int)(A_BYTES_CAP / (per * (int64_t)sizeof(float)));
+    if (k->nv > N_VARIANTS) k->nv = N_VARIANTS;
+    if (k->nv < 1) k->nv = 1;
+    k->A = qt_alloc((size_t)(per * k->nv) * sizeof(float));
+    k->Y = qt_alloc((size_t)(k->M * k->N) * sizeof(float));
+    k->W = get_w(k->K, k->N, seed);
+    if (!k->A || !k->Y || !k->W) {
+        qt_status_t s = qt_fail(QT_ERR_NOMEM, "kernel operands M=%lld K=%lld N=%lld", (long long)k->M,
+                                (long long)k->K, (long long)k->N);
+        kern_teardown(k);
+        return s;
+    }
+    float *A = k->A;
+    const int64_t M = k->M, K = k->K, nv = k->nv;
+#pragma omp parallel for schedule(static)
+    for (int64_t row = 0; row < nv * M; row++) {
+        int64_t v = row / M;
+        float *a = A + row * K;
+        qt_rng_fill_uniform_f32(a, (size_t)K, seed, 2, (uint64_t)(row * K), 0.1f, 1.0f);
+        for (int64_t j = 0; j < K; j++) {
+            double u = structured ? qt_rng_uniform_f64(seed, 3 + (uint64_t)v, (uint64_t)j)
+                                  : qt_rng_uniform_f64(seed, 16, (uint64_t)(row * K + j));
+            if (u < sp) a[j] = 0.0f;
+        }
+    }
+    int64_t nnz = 0, zc = 0;
+    for (int v = 0; v < k->nv; v++) {
+        int64_t a, b;
+        qt_sparse_measure(k->A + v * per, M, K, &a, &b);
+        nnz += a;
+        zc += b;
+    }
+    k->s_elem = 1.0 - (double)nnz / ((double)per * k->nv);
+    k->s_col = (double)zc / ((double)K * k->nv);
+    if (k->path == QT_SPMM_AUTO) build_table(r, &k->table, 0);
+    /* Work: the multiply-adds the path needs and the bytes of W it must read. */
+    double rows_w = k->path == QT_SPMM_DENSE ? (double)K : (double)K * (1.0 - k->s_col);
+    double macs = k->path == QT_SPMM_DENSE ? (double)M * K * k->N : (double)per * (1.0 - k->s_elem) * k->N;
+    qt_rec_set_work(r, 2.0 * macs, 4.0 * (rows_w * k->N + (double)per + (double)M * k->N));
+    *state = k;
+    return QT_OK;
+}
+
+/* Monotonic clock in seconds. */
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One timed iteration: CALLS_PER_ITER products, each on the next draw of A; reports the
+ * fastest (manual time), so a time slice lost to another process on a shared machine does
+ * not count against a path. */
+static qt_status_t kern_iterate(void *state, double *seconds)
+{
+    kern_t *k = state;
+    const qt_sparse_ops_t *cpu = qt_sparse_backend_find("cpu");
+    double best = INFINITY;
+    for (int i = 0; i < CALLS_PER_ITER; i++) {
+        qt_spmm_call_t call = {k->A + (int64_t)k->next * k->M * k->K, k->W, k->Y, k->M, k->K, k->N,
+                               k->path == QT_SPMM_AUTO ? &k->table : NULL, &k->ws, &k->info};
+        k->next = (k->next + 1) % k->nv;
+        double t0 = mono_s();
+        QT_TRY(qt_sparse_matmul(cpu, k->path, &call));
+        double t = mono_s() - t0;
+        if (t < best) best = t;
+    }
+    *seconds = best;
+    return QT_OK;
+}
+
+/* Measured sparsity; for auto the path it chose. */
+static qt_status_t kern_after(void *state, const qt_case_t *c, qt_rec_t *r)
+{
+    (void)c;
+    kern_t *k = state;
+    qt_rec_metric(r, "sparsity_measured", "fraction", k->s_elem);
+    qt_rec_metric(r, "col_sparsity", "fraction", k->s_col);
+    if (k->path == QT_SPMM_AUTO) qt_rec_metric(r, "chosen_path", "enum", (double)k->info.path);
+    return QT_OK;
+}
+
+/* Free the case's memory (W stays cached). */
+static void kern_teardown(void *state)
+{
+    kern_t *k = state;
+    if (!k) return;
+    qt_free(k->A);
+    qt_free(k->Y);
+    qt_spmm_ws_free(&k->ws);
+    free(k);
+}
+
+/* ---- this run's kernel results, gathered for the table and finish() ---- */
+
+typedef struct {
+    char name[16];
+    qt_params_t params;
+    double time, s_elem, s_col, chosen;
+} kres_t;
+
+typedef struct {
+    kres_t *v;
+    int n, cap;
+} kres_list_t;
+
+/* The entry for (name, params), adding one when it differs from the last entry: the
+ * runner reports all metrics of a case together, so only the last entry can match. */
+static kres_t *kres_get(kres_list_t *l, const char *name, const qt_params_t *p)
+{
+    if (l->n > 0) {
+        kres_t *last = &l->v[l->n - 1];
+        if (!strcmp(last->name, name) && qt_params_equal_except(&last->params, p, NULL)) return last;
+    }
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        kres_t *v = realloc(l->v, (size_t)cap * sizeof *v);
+        if (!v) return NULL;
+        l->v = v;
+        l->cap = cap;
+    }
+    kres_t *e = &l->v[l->n++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->params = *p;
+    e->time = e->s_elem = e->s_col = e->chosen = NAN;
+    return e;
+}
+
+/* foreach_result callback: keep time_s and the sparsity measures of kernel cases. */
+static int collect_kres(void *arg, const qt_result_t *res)
+{
+    qt_spmm_path_t p;
+    if (qt_spmm_path_parse(res->name, &p) != QT_OK) {
+        qt_clear_error();
+        return 0;
+    }
+    kres_t *e = kres_get(arg, res->name, res->params);
+    if (!e) return 1;
+    if (!strcmp(res->metric, "time_s")) e->time = res->median;
+    else if (!strcmp(res->metric, "sparsity_measured")) e->s_elem = res->median;
+    else if (!strcmp(res->metric, "col_sparsity")) e->s_col = res->median;
+    else if (!strcmp(res->metric, "chosen_path")) e->chosen = res->median;
+    return 0;
+}
+
+/* Median time of path `name` at params p (NAN when not measured). The paths of one point
+ * are listed next to each other, so entries near `near` are tried first. */
+static double time_at(const kres_list_t *l, const char *name, const qt_params_t *p, int near)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = pass ? 0 : (near > 8 ? near - 8 : 0); i < (pass ? l->n : (near + 8 < l->n ? near + 8 : l->n)); i++)
+            if (!strcmp(l->v[i].name, name) && qt_params_equal_except(&l->v[i].params, p, NULL)) return l->v[i].time;
+    return NAN;
+}
+
+/* Add a point to t, or lower an existing one of the same path, bucket, class and (±0.005)
+ * sparsity to the smaller speedup (conservative when shapes share a bucket). */
+static void table_merge(qt_xover_table_t *t, qt_spmm_path_t p, int64_t rows, int64_t wbytes, int cls, double s,
+                        double x)
+{
+    for (int i = 0; i < t->n; i++) {
+        qt_xover_point_t *q = &t->pt[i];
+        if (q->path == p && q->max_rows == rows && q->max_wbytes == wbytes && q->structured == cls &&
+            fabs(q->sparsity - s) < 0.005) {
+            if (x < q->speedup) q->speedup = x;
+            return;
+        }
+    }
+    (void)qt_xover_add(t, p, rows, wbytes, cls, s, x);
+}
+
+/* Table from this run's kernel results: one bucket per tested (M, K·N·4), points classed by
+ * qt_sparse_structured, at the path's own sparsity measure (colskip: col_sparsity). Empty
+ * when nothing was measured. */
+static void table_from_results(const kres_list_t *l, qt_xover_table_t *t)
+{
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < l->n; i++) {
+        const kres_t *e = &l->v[i];
+        qt_spmm_path_t p;
+        if (qt_spmm_path_parse(e->name, &p) != QT_OK || p == QT_SPMM_DENSE || p == QT_SPMM_AUTO) continue;
+        double td = time_at(l, "dense", &e->params, i);
+        if (!(td > 0) || !(e->time > 0) || isnan(e->s_elem) || isnan(e->s_col)) continue;
+        int64_t M = qt_params_int(&e->params, "M", 0), K = qt_params_int(&e->params, "K", 0),
+                N = qt_params_int(&e->params, "N", 0);
+        table_merge(t, p, M, K * N * 4, qt_sparse_structured(e->s_elem, e->s_col),
+                    p == QT_SPMM_COLSKIP ? e->s_col : e->s_elem, td / e->time);
+    }
+    snprintf(t->source, sizeof t->source, "this run");
+}
+
+/* Where the table file lives. */
+static const char *table_file(void)
+{
+    const char *f = getenv("QT_SPARSE_CROSSOVER");
+    return f && *f ? f : "results/sparse_crossover.txt";
+}
+
+/* The dispatcher's table: this run's points; paths/buckets it lacks from the file (or defaults). */
+static void build_table(qt_rec_t *r, qt_xover_table_t *t, int verbose)
+{
+    kres_list_t l = {0};
+    qt_rec_foreach_result(r, NULL, collect_kres, &l);
+    qt_xover_table_t *base = malloc(sizeof *base);
+    table_from_results(&l, t);
+    if (base) {
+        if (qt_xover_load(base, table_file()) != QT_OK) qt_xover_defaults(base);
+        qt_clear_error();
+        for (int i = 0; i < base->n; i++) {
+            const qt_xover_point_t *b = &base->pt[i];
+            int covered = 0;
+            for (int j = 0; j < t->n && !covered; j++)
+                covered = t->pt[j].path == b->path && t->pt[j].max_rows == b->max_rows &&
+                          t->pt[j].max_wbytes == b->max_wbytes;
+            if (!covered)
+                (void)qt_xover_add(t, b->path, b->max_rows, b->max_wbytes, b->structured, b->sparsity, b->speedup);
+        }
+        if (verbose) qt_rec_note(r, "dispatch table: %d points (this run + %s)", t->n, base->source);
+        free(base);
+    }
+    free(l.v);
+}
+
+/* ---- derived metrics ---- */
+
+/* Params of a point without the sparsity (the shape). */
+static void shape_of(const qt_params_t *p, qt_params_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->kv[i].key, "sp")) qt_params_set_str(out, p->kv[i].key, p->kv[i].val);
+}
+
+/* Crossover of the speedup curve (sp ascending): the sparsity from which on the path wins
+ * at every tested point (speedup ≥ 1), linearly interpolated from the last losing point;
+ * sp[0] when it wins everywhere, -1 when it does not win at the sparsest point. */
+static double crossover(const double *sp, const double *x, int n)
+{
+    int i = n;
+    while (i > 0 && x[i - 1] >= 1.0) i--;
+    if (i == n) return -1.0;
+    if (i == 0) return sp[0];
+    return sp[i - 1] + (1.0 - x[i - 1]) / (x[i] - x[i - 1]) * (sp[i] - sp[i - 1]);
+}
+
+/* finish(): speedups, crossovers, dispatcher quality, the table file. */
+static qt_status_t sparsity_finish(qt_rec_t *r)
+{
+    kres_list_t l = {0};
+    qt_rec_foreach_result(r, NULL, collect_kres, &l);
+    double worst = 0.0, worst_regret = 0.0;
+    int n_dispatch = 0;
+    for (int i = 0; i < l.n; i++) {
+        const kres_t *e = &l.v[i];
+        if (!strcmp(e->name, "dense") || !(e->time > 0)) continue;
+        double td = time_at(&l, "dense", &e->params, i);
+        if (td > 0) qt_rec_derived(r, "speedup_vs_dense", e->name, &e->params, "speedup_vs_dense", "ratio", td / e->time);
+        if (!strcmp(e->name, "auto")) {
+            double best = INFINITY;
+            for (int p = QT_SPMM_DENSE; p < QT_SPMM_AUTO; p++) {
+                double t = time_at(&l, qt_spmm_path_name((qt_spmm_path_t)p), &e->params, i);
+                if (t > 0 && t < best) best = t;
+            }
+            if (isfinite(best)) {
+                double ratio = e->time / best;
+                qt_rec_derived(r, "dispatch_ratio", "auto", &e->params, "dispatch_ratio", "ratio", ratio);
+                if (ratio > worst) worst = ratio;
+                n_dispatch++;
+                double tc = e->chosen >= 0 && e->chosen < QT_SPMM_AUTO
+                                ? time_at(&l, qt_spmm_path_name((qt_spmm_path_t)lround(e->chosen)), &e->params, i)
+                                : NAN;
+                if (tc > 0) {
+                    qt_rec_derived(r, "dispatch_regret", "auto", &e->params, "dispatch_regret", "ratio", tc / best);
+                    if (tc / best > worst_regret) worst_regret = tc / best;
+                }
+            }
+        }
+    }
+    if (n_dispatch) {
+        qt_rec_derived(r, "dispatch_worst_ratio", "auto", NULL, "dispatch_worst_ratio", "ratio", worst);
+        qt_rec_derived(r, "dispatch_worst_regret", "auto", NULL, "dispatch_worst_regret", "ratio", worst_regret);
+        qt_rec_note(r, "dispatcher over %d points: worst auto/best-path time %.3f; worst chosen-path/best-path %.3f",
+                    n_dispatch, worst, worst_regret);
+    }
+    /* Crossovers per shape and path, and for the best sparse path ("best"). */
+    int *done = calloc((size_t)(l.n ? l.n : 1), sizeof *done);
+    double *sp = malloc(sizeof(double) * (size_t)(l.n + 1)), *x = malloc(sizeof(double) * (size_t)(l.n + 1));
+    double *bx = malloc(sizeof(double) * (size_t)(l.n + 1));
+    for (int i = 0; done && sp && x && bx && i < l.n; i++) {
+        if (done[i] || strcmp(l.v[i].name, "dense")) continue;
+        qt_params_t shape;
+        shape_of(&l.v[i].params, &shape);
+        for (int p = QT_SPMM_GATHER; p <= QT_SPMM_AUTO; p++) {
+            int n = 0;
+            for (int j = 0; j < l.n; j++) { /* dense points of this shape, ascending sp */
+                qt_params_t sj;
+                shape_of(&l.v[j].params, &sj);
+                if (strcmp(l.v[j].name, "dense") || !qt_params_equal_except(&sj, &shape, NULL)) continue;
+                done[j] = 1;
+                double s = qt_params_double(&l.v[j].params, "sp", 0), t = time_at(&l, qt_spmm_path_name((qt_spmm_path_t)p), &l.v[j].params, j);
+                if (!(t > 0) || !(l.v[j].time > 0)) continue;
+                int at = n++;
+                while (at > 0 && sp[at - 1] > s) { sp[at] = sp[at - 1]; x[at] = x[at - 1]; at--; }
+                sp[at] = s;
+                x[at] = l.v[j].time / t;
+            }
+            if (p == QT_SPMM_GATHER) for (int j = 0; j < n; j++) bx[j] = x[j];
+            else if (p < QT_SPMM_AUTO) for (int j = 0; j < n; j++) bx[j] = fmax(bx[j], x[j]);
+            double c = crossover(sp, x, n);
+            if (n > 1 && c >= 0)
+                qt_rec_derived(r, "crossover_sparsity", qt_spmm_path_name((qt_spmm_path_t)p), &shape,
+                               "crossover_sparsity", "fraction", c);
+            if (p == QT_SPMM_CSR && n > 1 && (c = crossover(sp, bx, n)) >= 0)
+                qt_rec_derived(r, "crossover_sparsity", "best", &shape, "crossover_sparsity", "fraction", c);
+        }
+    }
+    free(done);
+    free(sp);
+    free(x);
+    free(bx);
+    /* The measured table (merged with the file's other buckets), written where the
+     * dispatcher's users load it. */
+    qt_xover_table_t *t = malloc(sizeof *t);
+    if (t) {
+        table_from_results(&l, t);
+        int measured = t->n;
+        if (measured) build_table(r, t, 1);
+        if (measured) {
+            char dir[512];
+            snprintf(dir, sizeof dir, "%s", table_file());
+            char *slash = strrchr(dir, '/');
+            if (slash && slash != dir) { /* results/ may not exist yet */
+                *slash = '\0';
+                (void)mkdir(dir, 0777);
+            }
+            if (qt_xover_save(t, table_file()) == QT_OK)
+                qt_rec_note(r, "crossover table: %d points written to %s", t->n, table_file());
+            else
+                qt_rec_note(r, "crossover table not written: %s", qt_last_error());
+        }
+        free(t);
+    }
+    free(l.v);
+    qt_free(wcache.W);
+    memset(&wcache, 0, sizeof wcache);
+    return QT_OK;
+}
+
+/* =============================================================== training ==== */
+
+#define D_IN 32
+#define TEACHER_H 64
+#define CLASSES 8
+
+/* Data: x ~ N(0,1)^32; label = argmax of V·relu(U·x) for a random teacher (U, V Gaussian). */
+static void make_data(uint64_t seed, uint64_t stream, int n, float *x, int32_t *y)
+{
+    float U[TEACHER_H * D_IN], V[CLASSES * TEACHER_H], h[TEACHER_H];
+    qt_rng_fill_normal_f32(U, TEACHER_H * D_IN, seed, 100, 0, 0.0f, 1.0f);
+    qt_rng_fill_normal_f32(V, CLASSES * TEACHER_H, seed, 101, 0, 0.0f, 1.0f);
+    qt_rng_fill_normal_f32(x, (size_t)n * D_IN, seed, stream, 0, 0.0f, 1.0f);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < TEACHER_H; j++) {
+            float s = 0;
+            for (int d = 0; d < D_IN; d++) s += U[j * D_IN + d] * x[i * D_IN + d];
+            h[j] = s > 0 ? s : 0;
+        }
+        int best = 0;
+        float bv = -INFINITY;
+        for (int c = 0; c < CLASSES; c++) {
+            float s = 0;
+            for (int j = 0; j < TEACHER_H; j++) s += V[c * TEACHER_H + j] * h[j];
+            if (s > bv) { bv = s; best = c; }
+        }
+        y[i] = best;
+    }
+}
+
+typedef struct {
+    qt_nn_linear_t lin[3];
+    qt_act_t act[2];
+    qt_dthresh_t dt[2];
+    float *mom[3][2]; /* momentum buffers of W and b */
+} mlp_t;
+
+/* SGD with momentum (PyTorch form: v = μv + g; p -= lr·v) on one array. */
+static void sgd(float *p, const float *g, float *v, size_t n, float lr, float mu)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i] = mu * v[i] + g[i];
+        p[i] -= lr * v[i];
+    }
+}
+
+/* Release the model. */
+static void mlp_free(mlp_t *m)
+{
+    for (int l = 0; l < 3; l++) {
+        qt_nn_linear_free(&m->lin[l]);
+        qt_free(m->mom[l][0]);
+        qt_free(m->mom[l][1]);
+    }
+    qt_dthresh_free(&m->dt[0]);
+    qt_dthresh_free(&m->dt[1]);
+}
+
+/* Forward of the MLP on `rows` inputs: h1, h2 (activations) and logits. */
+static qt_status_t mlp_forward(mlp_t *m, const qt_sparse_ops_t *ops, const float *x, int rows, int H, float *z1,
+                               float *h1, float *z2, float *h2, float *logits)
+{
+    QT_TRY(qt_nn_linear_forward(&m->lin[0], x, rows, z1));
+    QT_TRY(qt_sparse_act_forward(ops, &m->act[0], z1, h1, rows, H));
+    QT_TRY(qt_nn_linear_forward(&m->lin[1], h1, rows, z2));
+    QT_TRY(qt_sparse_act_forward(ops, &m->act[1], z2, h2, rows, H));
+    return qt_nn_linear_forward(&m->lin[2], h2, rows, logits);
+}
+
+/* One seed: train, then measure accuracy, sparsity and dead units on the eval set. */
+static qt_status_t train_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    const int H = (int)qt_params_int(&c->params, "hidden", 128);
+    const int epochs = (int)qt_params_int(&c->params, "epochs", 6);
+    const int n_train = (int)qt_params_int(&c->params, "n_train", 16384), n_eval = 2048, B = 64;
+    const float lr = (float)qt_params_double(&c->params, "lr", 0.05), mu = 0.9f;
+    qt_act_kind_t kind;
+    QT_TRY(qt_act_parse(qt_params_str(&c->params, "act", "relu"), &kind));
+    const qt_sparse_ops_t *ops = qt_sparse_backend_find("cpu");
+    mlp_t m;
+    memset(&m, 0, sizeof m);
+    const int dims[4] = {D_IN, H, H, CLASSES};
+    qt_status_t st = QT_OK;
+    for (int l = 0; l < 3 && st == QT_OK; l++) {
+        st = qt_nn_linear_init(&m.lin[l], dims[l], dims[l + 1], seed, 200 + (uint64_t)l);
+        m.mom[l][0] = qt_calloc((size_t)dims[l] * dims[l + 1] * sizeof(float));
+        m.mom[l][1] = qt_calloc((size_t)dims[l + 1] * sizeof(float));
+        if (st == QT_OK && (!m.mom[l][0] || !m.mom[l][1])) st = qt_fail(QT_ERR_NOMEM, "momentum buffers");
+    }
+    for (int l = 0; l < 2 && st == QT_OK; l++) {
+        m.act[l] = (qt_act_t){kind, 0.0f, (int)qt_params_int(&c->params, "k", H / 10), &m.dt[l], 1};
+        if (kind == QT_ACT_DTHRESH) {
+            qt_dthresh_config_t cfg = qt_dthresh_config_default(H);
+            cfg.use_target = qt_params_str(&c->params, "target", NULL) != NULL;
+            cfg.target = (float)qt_params_double(&c->params, "target", 0.9);
+            cfg.scale = (float)qt_params_double(&c->params, "scale", 1.0);
+            st = qt_dthresh_init(&m.dt[l], &cfg);
+        }
+    }
+    size_t nb = (size_t)(n_eval > B ? n_eval : B);
+    float *xtr = qt_alloc((size_t)n_train * D_IN * 4), *xev = qt_alloc((size_t)n_eval * D_IN * 4);
+    int32_t *ytr = qt_alloc((size_t)n_train * 4), *yev = qt_alloc((size_t)n_eval * 4);
+    float *z1 = qt_alloc(nb * H * 4), *h1 = qt_alloc(nb * H * 4), *z2 = qt_alloc(nb * H * 4),
+          *h2 = qt_alloc(nb * H * 4), *lg = qt_alloc(nb * CLASSES * 4), *dlg = qt_alloc(nb * CLASSES * 4),
+          *d2 = qt_alloc(nb * H * 4), *d1 = qt_alloc(nb * H * 4);
+    if (st == QT_OK && !(xtr && xev && ytr && yev && z1 && h1 && z2 && h2 && lg && dlg && d2 && d1))
+        st = qt_fail(QT_ERR_NOMEM, "training buffers (hidden %d)", H);
+    if (st == QT_OK) {
+        make_data(seed, 110, n_train, xtr, ytr);
+        make_data(seed, 111, n_eval, xev, yev);
+    }
+    double loss_epoch = NAN;
+    for (int e = 0; e < epochs && st == QT_OK; e++) {
+        double sum = 0;
+        int nbatch = 0;
+        for (int b0 = 0; b0 + B <= n_train && st == QT_OK; b0 += B, nbatch++) {
+            const float *xb = xtr + (size_t)b0 * D_IN;
+            double loss;
+            for (int l = 0; l < 2; l++) m.act[l].training = 1;
+            st = mlp_forward(&m, ops, xb, B, H, z1, h1, z2, h2, lg);
+            if (st == QT_OK) st = qt_nn_softmax_xent(lg, ytr + b0, B, CLASSES, &loss, dlg, NULL);
+            for (int l = 0; l < 3; l++) qt_nn_linear_zero_grad(&m.lin[l]);
+            if (st == QT_OK) st = qt_nn_linear_backward(&m.lin[2], h2, dlg, B, d2);
+            if (st == QT_OK) st = qt_sparse_act_backward(ops, h2, d2, d2, (int64_t)B * H);
+            if (st == QT_OK) st = qt_nn_linear_backward(&m.lin[1], h1, d2, B, d1);
+            if (st == QT_OK) st = qt_sparse_act_backward(ops, h1, d1, d1, (int64_t)B * H);
+            if (st == QT_OK) st = qt_nn_linear_backward(&m.lin[0], xb, d1, B, NULL);
+            for (int l = 0; l < 3 && st == QT_OK; l++) {
+                sgd(m.lin[l].W, m.lin[l].dW, m.mom[l][0], (size_t)dims[l] * dims[l + 1], lr, mu);
+                sgd(m.lin[l].b, m.lin[l].db, m.mom[l][1], (size_t)dims[l + 1], lr, mu);
+            }
+            sum += loss;
+        }
+        loss_epoch = sum / nbatch;
+        if (st == QT_OK) qt_rec_series(r, "loss", e, loss_epoch);
+    }
+    if (st == QT_OK) { /* evaluation: eval mode, whole eval set at once */
+        for (int l = 0; l < 2; l++) m.act[l].training = 0;
+        double loss;
+        int correct = 0;
+        st = mlp_forward(&m, ops, xev, n_eval, H, z1, h1, z2, h2, lg);
+        if (st == QT_OK) st = qt_nn_softmax_xent(lg, yev, n_eval, CLASSES, &loss, NULL, &correct);
+        if (st == QT_OK) {
+            qt_rec_metric(r, "accuracy", "fraction", (double)correct / n_eval);
+            qt_rec_metric(r, "final_loss", "nats", loss_epoch);
+            const float *hs[2] = {h1, h2};
+            for (int l = 0; l < 2; l++) {
+                int64_t zeros = 0, dead = 0;
+                for (int j = 0; j < H; j++) {
+                    int active = 0;
+                    for (int i = 0; i < n_eval; i++) {
+                        int nz = hs[l][(size_t)i * H + j] != 0.0f;
+                        active |= nz;
+                        zeros += !nz;
+                    }
+                    dead += !active;
+                }
+                char name[32];
+                snprintf(name, sizeof name, "sparsity_l%d", l + 1);
+                qt_rec_metric(r, name, "fraction", (double)zeros / ((double)n_eval * H));
+                snprintf(name, sizeof name, "dead_fraction_l%d", l + 1);
+                qt_rec_metric(r, name, "fraction", (double)dead / H);
+            }
+        }
+    }
+    float *bufs[] = {xtr, xev, (float *)ytr, (float *)yev, z1, h1, z2, h2, lg, dlg, d2, d1};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) qt_free(bufs[i]);
+    mlp_free(&m);
+    return st;
+}
+
+/* =============================================================== case lists ==== */
+
+/* Add one kernel case per path (dense first, auto last) at one point. */
+static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp, const char *structure,
+                             double min_time, int max_reps)
+{
+    for (int p = QT_SPMM_DENSE; p < QT_SPMM_COUNT; p++) {
+        qt_case_t *c = qt_case_list_add(out);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+        snprintf(c->name, sizeof c->name, "%s", qt_spmm_path_name((qt_spmm_path_t)p));
+        snprintf(c->variant, sizeof c->variant, "cpu");
+        qt_params_set_int(&c->params, "M", M);
+        qt_params_set_int(&c->params, "K", K);
+        qt_params_set_int(&c->params, "N", N);
+        qt_params_set_double(&c->params, "sp", sp);
+        qt_params_set_str(&c->params, "structure", structure);
+        c->max_repetitions = 2.0 * M * K * N > 4e9 && max_reps > 5 ? 5 : max_reps; /* dense > 20 ms: 5 at most */
+        c->min_time = min_time;
+        c->manual_time = 1;
+        c->setup = kern_setup;
+        c->iterate = kern_iterate;
+        c->after = kern_after;
+        c->teardown = kern_teardown;
+    }
+    return QT_OK;
+}
+
+/* Add a training experiment; dthresh: target > 0 turns the controller on, target ≤ 0 means
+ * no controller with fixed scale κ = −target. */
+static qt_status_t add_train(qt_case_list_t *out, const char *act, double target, int H, int epochs, int seeds)
+{
+    qt_case_t *c = qt_case_list_add(out);
+    if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+    snprintf(c->name, sizeof c->name, "train");
+    snprintf(c->variant, sizeof c->variant, "cpu");
+    qt_params_set_str(&c->params, "act", act);
+    if (!strcmp(act, "dthresh") && target > 0) qt_params_set_double(&c->params, "target", target);
+    if (!strcmp(act, "dthresh") && target <= 0) qt_params_set_double(&c->params, "scale", -target);
+    if (!strcmp(act, "topk")) qt_params_set_int(&c->params, "k", (long long)lround(H * (1.0 - target)));
+    qt_params_set_int(&c->params, "hidden", H);
+    qt_params_set_int(&c->params, "epochs", epochs);
+    c->experiment = 1;
+    c->n_seeds = seeds;
+    c->run_seed = train_seed;
+    return QT_OK;
+}
+
+/* The grid of each profile. */
+static qt_status_t sparsity_cases(qt_profile_t profile, qt_case_list_t *out)
+{
+    static const double sp_quick[] = {0.0, 0.5, 0.9, 0.99};
+    static const double sp_nightly[] = {0.0, 0.5, 0.8, 0.9, 0.95, 0.99};
+    static const double sp_paper[] = {0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99};
+    static const int64_t shapes_quick[][3] = {{1, 16384, 4096}, {64, 2048, 2048}};
+    static const int64_t shapes_nightly[][3] = {{1, 16384, 4096}, {256, 16384, 4096}, {4, 4096, 4096},
+                                                {16, 4096, 4096},  {64, 4096, 4096},   {256, 4096, 4096}};
+    static const int64_t shapes_paper[][3] = {
+        {1, 1024, 1024},  {1, 4096, 4096},   {1, 16384, 4096},   {2, 16384, 4096},  {4, 16384, 4096},
+        {8, 16384, 4096}, {16, 16384, 4096}, {32, 16384, 4096},  {64, 4096, 4096},  {64, 16384, 4096},
+        {128, 4096, 4096}, {256, 4096, 4096}, {256, 16384, 4096}, {512, 4096, 4096}, {512, 16384, 4096}};
+    const double *sps;
+    const int64_t(*shapes)[3];
+    int nsp, nsh, H, epochs, seeds, max_reps;
+    double min_time; /* per repetition, manual (fastest-call) seconds: each costs ~3× in wall time */
+    switch (profile) {
+    case QT_PROFILE_QUICK:
+        sps = sp_quick, nsp = 4, shapes = shapes_quick, nsh = 2, H = 128, epochs = 4, seeds = 2;
+        min_time = 0.005, max_reps = 3;
+        break;
+    case QT_PROFILE_NIGHTLY:
+        sps = sp_nightly, nsp = 6, shapes = shapes_nightly, nsh = 6, H = 256, epochs = 8, seeds = 3;
+        min_time = 0.01, max_reps = 5;
+        break;
+    default:
+        sps = sp_paper, nsp = 9, shapes = shapes_paper, nsh = 15, H = 512, epochs = 12, seeds = 5;
+        min_time = 0.05, max_reps = 10;
+        break;
+    }
+    for (int s = 0; s < nsh; s++) {
+        for (int structured = 0; structured < 2; structured++) {
+            if (structured && shapes[s][0] == 1) continue; /* one row: the same thing */
+            for (int i = 0; i < nsp; i++)
+                QT_TRY(add_point(out, shapes[s][0], shapes[s][1], shapes[s][2], sps[i],
+                                 structured ? "structured" : "uniform", min_time, max_reps));
+        }
+        /* quick: the second target point, right after the first shape (shares W) */
+        if (profile == QT_PROFILE_QUICK && s == 0)
+            QT_TRY(add_point(out, 256, 16384, 4096, 0.95, "structured", min_time, max_reps));
+    }
+    QT_TRY(add_train(out, "relu", 0, H, epochs, seeds));
+    QT_TRY(add_train(out, "dthresh", -1.0, H, epochs, seeds)); /* no controller: θ = 1·running mean|x| */
+    QT_TRY(add_train(out, "dthresh", 0.8, H, epochs, seeds));
+    QT_TRY(add_train(out, "dthresh", 0.9, H, epochs, seeds));
+    QT_TRY(add_train(out, "dthresh", 0.95, H, epochs, seeds));
+    QT_TRY(add_train(out, "topk", 0.9, H, epochs, seeds));
+    return QT_OK;
+}
+
+const qt_suite_t qt_suite_sparsity = {
+    "sparsity",
+    "sparse activations (dynamic-threshold ReLU, top-k) and the sparsity-aware matmul vs dense OpenBLAS",
+    metrics,
+    sparsity_cases,
+    sparsity_finish,
+};

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "backends.h"
 #include "cli.h"
 #include "hwcounters.h"
 #include "provenance.h"
@@ -42,6 +43,8 @@ int qt_cmd_env(int argc, char **argv)
         printf("  %-32s %s%s\n", h.ev[i].name, h.ev[i].available ? "available" : "unavailable: ",
                h.ev[i].available ? "" : h.ev[i].reason);
     qt_hwc_free(&h);
+    printf("backends:\n");
+    qt_backends_print(stdout);
     printf("environment:\n");
     for (int i = 0; i < p.n; i++)
         if (!strncmp(p.kv[i].key, "env.", 4)) printf("  %-26s %s\n", p.kv[i].key + 4, p.kv[i].value);

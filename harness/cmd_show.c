@@ -11,6 +11,8 @@
 
 #include "args.h"
 #include "cli.h"
+#include "compare.h"
+#include "output.h"
 #include "store.h"
 
 static const qt_opt_t opts[] = {
@@ -29,51 +31,13 @@ typedef struct {
     const char *suite, *metric;
 } show_t;
 
-/* 1 for metrics hidden without --all. */
-static int hidden_metric(const char *m)
-{
-    return !strncmp(m, "papi.", 5) || !strncmp(m, "sde.", 4) || !strncmp(m, "rusage.", 7) ||
-           !strcmp(m, "iterations") || !strcmp(m, "cpu_time_s") || !strcmp(m, "case_wall_s") || !strcmp(m, "setup_s");
-}
-
-/* CSV field with quotes doubled. */
-static void csv_field(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-/* JSON string. */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
-
-/* JSON number (null for non-finite). */
-static void json_num(double v)
-{
-    if (isfinite(v)) printf("%.9g", v);
-    else printf("null");
-}
-
 /* One row. */
 static int show_row(void *arg, const qt_stat_row_t *row)
 {
     show_t *sh = arg;
     if (sh->suite && strcmp(sh->suite, row->suite)) return 0;
     if (sh->metric && strcmp(sh->metric, row->metric)) return 0;
-    if (!sh->all && !sh->metric && hidden_metric(row->metric)) return 0;
+    if (!sh->all && !sh->metric && qt_metric_is_bookkeeping(row->metric)) return 0;
     double spread = row->median != 0 ? (row->q3 - row->q1) / fabs(row->median) * 100.0 : NAN;
     if (sh->format == FMT_TABLE) {
         if (sh->rows == 0)
@@ -87,20 +51,20 @@ static int show_row(void *arg, const qt_stat_row_t *row)
             printf("run_id,suite,case,variant,params,metric,unit,n,median,mean,stddev,min,max,q1,q3,status\n");
         printf("%lld,", (long long)row->run_id);
         const char *text[] = {row->suite, row->name, row->variant, row->params, row->metric, row->unit};
-        for (int i = 0; i < 6; i++) { csv_field(text[i]); putchar(','); }
+        for (int i = 0; i < 6; i++) { qt_out_csv_field(text[i]); putchar(','); }
         printf("%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,", row->n, row->median, row->mean, row->stddev, row->min,
                row->max, row->q1, row->q3);
-        csv_field(row->status);
+        qt_out_csv_field(row->status);
         putchar('\n');
     } else {
         printf("%s\n    {", sh->rows ? "," : "");
         const char *keys[] = {"suite", "case", "variant", "params", "metric", "unit", "status"};
         const char *vals[] = {row->suite, row->name, row->variant, row->params, row->metric, row->unit, row->status};
-        for (int i = 0; i < 7; i++) { printf("\"%s\": ", keys[i]); json_str(vals[i]); printf(", "); }
+        for (int i = 0; i < 7; i++) { printf("\"%s\": ", keys[i]); qt_out_json_str(vals[i]); printf(", "); }
         printf("\"n\": %d", row->n);
         const char *nk[] = {"median", "mean", "stddev", "min", "max", "q1", "q3"};
         double nv[] = {row->median, row->mean, row->stddev, row->min, row->max, row->q1, row->q3};
-        for (int i = 0; i < 7; i++) { printf(", \"%s\": ", nk[i]); json_num(nv[i]); }
+        for (int i = 0; i < 7; i++) { printf(", \"%s\": ", nk[i]); qt_out_json_num(nv[i]); }
         printf("}");
     }
     sh->rows++;
@@ -128,7 +92,7 @@ static int show_prov(void *arg, const char *key, const char *value)
     prov_t *p = arg;
     if (!value || !*value) value = "(not given)";
     if (p->format == FMT_TABLE) printf("  %-26s %s\n", key, value);
-    else { printf("%s\n    ", p->n ? "," : ""); json_str(key); printf(": "); json_str(value); }
+    else { printf("%s\n    ", p->n ? "," : ""); qt_out_json_str(key); printf(": "); qt_out_json_str(value); }
     p->n++;
     return 0;
 }
@@ -140,10 +104,10 @@ static int show_counter(void *arg, const char *event, int available, const char 
     if (p->format == FMT_TABLE) printf("  %-30s %s%s\n", event, available ? "available" : "unavailable: ", available ? "" : reason);
     else {
         printf("%s\n    {\"event\": ", p->n ? "," : "");
-        json_str(event);
+        qt_out_json_str(event);
         printf(", \"available\": %s, \"reason\": ", available ? "true" : "false");
         if (available) printf("null");
-        else json_str(reason);
+        else qt_out_json_str(reason);
         printf("}");
     }
     p->n++;

@@ -6,9 +6,15 @@
 #include "runner.h"
 
 extern const qt_suite_t qt_suite_calibration;
+extern const qt_suite_t qt_suite_attention_scaling;
+extern const qt_suite_t qt_suite_lr_convergence;
+extern const qt_suite_t qt_suite_sparsity;
 
 const qt_suite_t *const qt_suites[] = {
     &qt_suite_calibration,
+    &qt_suite_attention_scaling,
+    &qt_suite_lr_convergence,
+    &qt_suite_sparsity,
     NULL,
 };
 

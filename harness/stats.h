@@ -1,10 +1,13 @@
 /* stats.h — descriptive statistics over raw repetitions (used by the store, the
  * runner and comparisons). Quantiles use linear interpolation between order
- * statistics (type 7, as numpy and R default). NaN inputs are skipped. */
+ * statistics (type 7, as numpy and R default). NaN inputs are skipped.
+ * Also the two-sided Mann-Whitney U rank test that `quintet compare` decides with. */
 #ifndef QUINTET_STATS_H
 #define QUINTET_STATS_H
 
 #include <stddef.h>
+
+#include "quintet/status.h"
 
 typedef struct {
     int n;
@@ -17,5 +20,16 @@ void qt_summarize(const double *v, size_t n, qt_summary_t *out);
 double qt_quantile(const double *v, size_t n, double q);
 /* Least-squares slope and intercept of y on x (n >= 2); returns slope, NaN when undefined. */
 double qt_linfit(const double *x, const double *y, size_t n, double *intercept);
+
+/* Two-sided Mann-Whitney U (Wilcoxon rank-sum) test of x[0..nx) against y[0..ny) (NaN skipped).
+ * *u = U of x = R_x - nx'(nx'+1)/2 (R_x: x's rank sum, mid-ranks for ties; scipy's "statistic"),
+ * *p = two-sided p-value: exact null distribution when there are no ties and both samples have
+ * at most QT_MWU_EXACT_MAX values, otherwise the normal approximation with tie correction and
+ * continuity correction. QT_ERR_ARG when a sample is empty after skipping NaN. */
+#define QT_MWU_EXACT_MAX 50
+qt_status_t qt_mann_whitney(const double *x, size_t nx, const double *y, size_t ny, double *u, double *p);
+/* Smallest two-sided p-value the exact test can give for sizes nx, ny (2 / C(nx+ny, nx), at most
+ * 1): with 3 against 3 repetitions it is 0.1, so no difference is ever significant at 0.05. */
+double qt_mann_whitney_min_p(size_t nx, size_t ny);
 
 #endif

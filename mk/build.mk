@@ -36,7 +36,7 @@ endif
 # ---- flags ----------------------------------------------------------------
 DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
 INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
-CFLAGS := -std=c11 -g $(OPT) -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
+CFLAGS := -std=c11 -g $(OPT) -fno-math-errno -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fno-math-errno -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
 GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
 NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
@@ -60,6 +60,13 @@ TEST_SRC := $(filter-out tests/common/%,$(wildcard tests/*/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 MPI_PROGS := $(if $(MPICC),$(patsubst harness/mpi/%.c,$(BUILD)/quintet-mpi-%,$(wildcard harness/mpi/*.c)))
 
+# Rebuild everything when the flags change: build/flags.txt holds the last set used.
+FLAGS_TEXT := $(CFLAGS) | $(CXXFLAGS) | $(NVCCFLAGS) | $(LDLIBS)
+ifneq ($(FLAGS_TEXT),$(file < $(BUILD)/flags.txt))
+$(shell mkdir -p $(BUILD))
+$(file > $(BUILD)/flags.txt,$(FLAGS_TEXT))
+endif
+
 obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(call obj,$(CU_SRC))
 HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC) $(HARNESS_CU))
@@ -71,13 +78,13 @@ quintet: $(BUILD)/quintet
 tests: $(TEST_BIN)
 mpi: $(MPI_PROGS)
 
-$(BUILD)/obj/%.c.o: %.c
+$(BUILD)/obj/%.c.o: %.c $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/obj/%.cc.o: %.cc
+$(BUILD)/obj/%.cc.o: %.cc $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
 	$(call say,CXX,$<)$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
-$(BUILD)/obj/%.cu.o: %.cu
+$(BUILD)/obj/%.cu.o: %.cu $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 

@@ -1,0 +1,303 @@
+/* common.c — the attention module's shared parts: configuration defaults and names,
+ * argument validation, the backend registry and dispatch, the useful-FLOP
+ * convention, and the LSH plan (Gaussian rotations from Philox, argmax([xR; -xR])
+ * hashing on the cpu tile's micro-kernel, stable counting sort by (bucket, position)) that ref and cpu both use.
+ * Contracts: quintet/attention.h and internal.h. Tested by tests/attention. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("prefer-vector-width=512") /* the argmax over hashing lanes: full-width vectors */
+#endif
+
+#include <math.h>
+#include <string.h>
+
+#include "cpu_tile.h"
+#include "internal.h"
+#include "quintet/rng.h"
+
+static const char *variant_names[QT_ATTN_VARIANT_COUNT] = {"dense", "window", "lsh", "dynamic"};
+
+/* Defaults documented in attention.h. */
+void qt_attn_config_init(qt_attn_config_t *cfg, qt_attn_variant_t variant)
+{
+    if (!cfg) return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->variant = variant;
+    cfg->w_left = 64;
+    cfg->w_right = 64;
+    cfg->dilation = 1;
+    cfg->n_buckets = 8;
+    cfg->n_hashes = 4;
+    cfg->chunk = 64;
+    cfg->seed = 1;
+}
+
+/* Variant name. */
+const char *qt_attn_variant_name(qt_attn_variant_t v)
+{
+    return (unsigned)v < QT_ATTN_VARIANT_COUNT ? variant_names[v] : "?";
+}
+
+/* Parse a variant name. */
+qt_status_t qt_attn_variant_parse(const char *s, qt_attn_variant_t *out)
+{
+    QT_CHECK_ARG(s && out, "variant name and output must not be NULL");
+    for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++)
+        if (!strcmp(s, variant_names[v])) { *out = (qt_attn_variant_t)v; return QT_OK; }
+    return qt_fail(QT_ERR_ARG, "unknown attention variant '%s' (dense, window, lsh, dynamic)", s);
+}
+
+/* Check that t is a contiguous f32 tensor of the given shape. */
+static qt_status_t check_shape(const qt_tensor_t *t, const char *what, int rank, const int64_t *shape)
+{
+    QT_TRY(qt_tensor_check(t, what, QT_F32, rank));
+    for (int i = 0; i < rank; i++)
+        if (t->shape[i] != shape[i])
+            return qt_fail(QT_ERR_SHAPE, "%s dimension %d is %lld, expected %lld (shape of q)", what, i,
+                           (long long)t->shape[i], (long long)shape[i]);
+    return QT_OK;
+}
+
+/* Validate a configuration and the input tensors (everything but out). */
+qt_status_t qt_attn_validate_inputs(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+                                    const qt_tensor_t *v, const qt_tensor_t *mask)
+{
+    QT_CHECK_ARG(cfg != NULL, "attention config must not be NULL");
+    QT_CHECK_ARG((unsigned)cfg->variant < QT_ATTN_VARIANT_COUNT, "unknown attention variant %d", (int)cfg->variant);
+    QT_TRY(qt_tensor_check(q, "q", QT_F32, 4));
+    static const char *const dim_names[4] = {"B", "H", "T", "D"};
+    for (int i = 0; i < 4; i++)
+        QT_CHECK_ARG(q->shape[i] > 0, "q dimension %d (%s) is %lld, must be > 0", i, dim_names[i],
+                     (long long)q->shape[i]);
+    QT_CHECK_ARG(q->shape[2] * q->shape[3] <= INT32_MAX, "one head (T·D = %lld·%lld) exceeds 2^31 elements",
+                 (long long)q->shape[2], (long long)q->shape[3]);
+    if (!cfg->shared_qk || k) QT_TRY(check_shape(k, "k", 4, q->shape));
+    QT_TRY(check_shape(v, "v", 4, q->shape));
+    if (mask) {
+        int64_t ms[2] = {q->shape[0], q->shape[2]};
+        QT_TRY(check_shape(mask, "mask", 2, ms));
+    }
+    if (cfg->variant == QT_ATTN_WINDOW || cfg->variant == QT_ATTN_DYNAMIC) {
+        QT_CHECK_ARG(cfg->w_left > 0, "window w_left %d must be > 0", cfg->w_left);
+        QT_CHECK_ARG(cfg->w_right >= 0, "window w_right %d must be >= 0", cfg->w_right);
+        QT_CHECK_ARG(cfg->dilation > 0, "window dilation %d must be > 0", cfg->dilation);
+    }
+    if (cfg->variant == QT_ATTN_LSH || cfg->variant == QT_ATTN_DYNAMIC) {
+        QT_CHECK_ARG(cfg->n_buckets >= 2 && cfg->n_buckets % 2 == 0, "n_buckets %d must be even and >= 2",
+                     cfg->n_buckets);
+        QT_CHECK_ARG(cfg->n_hashes >= 1 && cfg->n_hashes <= QT_ATTN_MAX_HASHES, "n_hashes %d outside 1..%d",
+                     cfg->n_hashes, QT_ATTN_MAX_HASHES);
+        int f = cfg->bucket_factor;
+        QT_CHECK_ARG(f == 0 || (f >= 2 && f % 2 == 0 && cfg->n_buckets % f == 0 && (cfg->n_buckets / f) % 2 == 0),
+                     "bucket_factor %d must be 0, or even with n_buckets/%d (n_buckets %d) even", f, f,
+                     cfg->n_buckets);
+    }
+    if (cfg->variant == QT_ATTN_LSH) QT_CHECK_ARG(cfg->chunk > 0, "LSH chunk length %d must be > 0", cfg->chunk);
+    return QT_OK;
+}
+
+/* Validate a whole call: inputs, then the output's shape and that it aliases no input. */
+qt_status_t qt_attn_validate(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+                             const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out)
+{
+    QT_TRY(qt_attn_validate_inputs(cfg, q, k, v, mask));
+    QT_TRY(check_shape(out, "out", 4, q->shape));
+    QT_CHECK_ARG(out->data != q->data && (!k || out->data != k->data) && out->data != v->data,
+                 "out must not alias q, k or v");
+    return QT_OK;
+}
+
+/* The registry, ref first. */
+static const qt_attn_backend_t *const backends[] = {&qt_attn_backend_ref, &qt_attn_backend_cpu};
+
+/* Number of registered backends. */
+int qt_attn_backend_count(void) { return (int)(sizeof backends / sizeof backends[0]); }
+
+/* Backend by index. */
+const qt_attn_backend_t *qt_attn_backend_get(int index)
+{
+    return index >= 0 && index < qt_attn_backend_count() ? backends[index] : NULL;
+}
+
+/* Backend by name. */
+const qt_attn_backend_t *qt_attn_backend_find(const char *name)
+{
+    for (int i = 0; name && i < qt_attn_backend_count(); i++)
+        if (!strcmp(backends[i]->name, name)) return backends[i];
+    return NULL;
+}
+
+/* Dispatch with a supports() check. */
+qt_status_t qt_attn_forward(const qt_attn_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+                            const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out)
+{
+    QT_CHECK_ARG(be != NULL && cfg != NULL, "backend and config must not be NULL");
+    if (!be->supports(cfg))
+        return qt_fail(QT_ERR_UNSUPPORTED, "attention backend %s does not support variant %s", be->name,
+                       qt_attn_variant_name(cfg->variant));
+    return be->forward(cfg, q, k, v, mask, out);
+}
+
+/* Useful FLOPs: 4·D per nominal query-key pair (see attention.h). */
+double qt_attn_useful_flops(const qt_attn_config_t *cfg, int64_t B, int64_t H, int64_t T, int64_t D)
+{
+    if (!cfg) return NAN;
+    double t = (double)T, dense_keys = cfg->causal ? t / 2 : t, keys = dense_keys;
+    double half = cfg->causal ? 0.5 : 1.0;
+    switch (cfg->variant) {
+    case QT_ATTN_DENSE: break;
+    case QT_ATTN_WINDOW: keys = cfg->w_left + 1.0 + (double)qt_attn_wright(cfg); break;
+    case QT_ATTN_LSH: keys = half * 2.0 * cfg->chunk * cfg->n_hashes; break;
+    case QT_ATTN_DYNAMIC:
+        keys = cfg->w_left + 1.0 + (double)qt_attn_wright(cfg) + half * cfg->n_hashes * t / cfg->n_buckets;
+        break;
+    default: return NAN;
+    }
+    if (keys > dense_keys) keys = dense_keys;
+    return 4.0 * (double)B * (double)H * t * keys * (double)D;
+}
+
+/* Dimensions of q. */
+void qt_attn_dims_of(const qt_tensor_t *q, qt_attn_dims_t *d)
+{
+    d->B = q->shape[0];
+    d->H = q->shape[1];
+    d->T = q->shape[2];
+    d->D = q->shape[3];
+}
+
+/* Unit-normalise rows (double accumulation of the norm; zero rows stay zero). */
+void qt_attn_normalize_rows(const float *q, float *out, int64_t n, int64_t D)
+{
+    for (int64_t r = 0; r < n; r++) {
+        double s = 0;
+        for (int64_t d = 0; d < D; d++) s += (double)q[r * D + d] * q[r * D + d];
+        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
+        for (int64_t d = 0; d < D; d++) out[r * D + d] = q[r * D + d] * inv;
+    }
+}
+
+/* Allocate the plan's arrays. */
+qt_status_t qt_attn_lsh_plan_init(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t T, int64_t D)
+{
+    memset(p, 0, sizeof *p);
+    p->T = T;
+    p->D = D;
+    p->n_hashes = cfg->n_hashes;
+    p->n_buckets = cfg->n_buckets;
+    p->chunk = cfg->chunk > 0 ? cfg->chunk : 1;
+    p->shared = cfg->shared_qk;
+    p->factor = cfg->bucket_factor;
+    size_t nt = (size_t)cfg->n_hashes * (size_t)T * sizeof(int);
+    size_t no = (size_t)cfg->n_hashes * (size_t)(cfg->n_buckets + 1) * sizeof(int);
+    int sides = p->shared ? 1 : 2;
+    int *arrays[2][4] = {{NULL}};
+    for (int s = 0; s < sides; s++) {
+        for (int a = 0; a < 3; a++) arrays[s][a] = qt_alloc(nt);
+        arrays[s][3] = qt_alloc(no);
+    }
+    p->rot = qt_alloc((size_t)D * (size_t)(cfg->n_buckets / 2) * sizeof(float));
+    p->proj = qt_alloc(qt_attn_tile_floats(D) * sizeof(float));
+    p->bq = arrays[0][0]; p->sq = arrays[0][1]; p->cq = arrays[0][2]; p->oq = arrays[0][3];
+    int s = sides - 1;
+    p->bk = arrays[s][0]; p->sk = arrays[s][1]; p->ck = arrays[s][2]; p->ok = arrays[s][3];
+    for (int t = 0; t < sides; t++)
+        for (int a = 0; a < 4; a++)
+            if (!arrays[t][a]) { qt_attn_lsh_plan_free(p); return qt_fail(QT_ERR_NOMEM, "LSH plan for T=%lld", (long long)T); }
+    if (!p->rot || !p->proj) { qt_attn_lsh_plan_free(p); return qt_fail(QT_ERR_NOMEM, "LSH rotation"); }
+    return QT_OK;
+}
+
+/* Free the plan. */
+void qt_attn_lsh_plan_free(qt_attn_lsh_plan_t *p)
+{
+    int shared = p->bk == p->bq;
+    qt_free(p->bq); qt_free(p->sq); qt_free(p->cq); qt_free(p->oq);
+    if (!shared) { qt_free(p->bk); qt_free(p->sk); qt_free(p->ck); qt_free(p->ok); }
+    qt_free(p->rot);
+    qt_free(p->proj);
+    memset(p, 0, sizeof *p);
+}
+
+/* bucket[t] (+)= scale · argmax([x_t R ; -x_t R]) for the T rows of x, R given
+ * transposed (half rows of D). The projections run on the flash tile's micro-kernel:
+ * QT_ATTN_BR rows of x in the lanes (packed once per row tile) against blocks of
+ * columns of R streamed as "keys", so the running argmax is a lane-wise (vector)
+ * update; the tile's log2(e)/sqrt(D) pre-scaling does not move the argmax. */
+static void hash_rows(qt_attn_lsh_plan_t *p, const float *x, const float *rot, int half, int scale, int *bucket)
+{
+    qt_attn_tile_t tile;
+    qt_attn_tile_init(&tile, p->D, p->proj);
+    for (int64_t t0 = 0; t0 < p->T; t0 += QT_ATTN_BR) {
+        int nq = (int)(p->T - t0 < QT_ATTN_BR ? p->T - t0 : QT_ATTN_BR);
+        qt_attn_tile_load_q(&tile, x + t0 * p->D, p->D, NULL, nq);
+        /* first maximum of +xR and of -xR over all columns; + wins ties, as in argmax([xR; -xR]) */
+        float pv[QT_ATTN_BR], nv[QT_ATTN_BR];
+        int pi[QT_ATTN_BR], ni[QT_ATTN_BR];
+        for (int a = 0; a < QT_ATTN_BR; a++) { pv[a] = nv[a] = -INFINITY; pi[a] = ni[a] = 0; }
+        for (int b0 = 0; b0 < half; b0 += QT_ATTN_BC) {
+            int nb = half - b0 < QT_ATTN_BC ? half - b0 : QT_ATTN_BC;
+            qt_attn_tile_scores(&tile, rot + (int64_t)b0 * p->D, p->D, nb);
+            for (int j = 0; j < nb; j++) {
+                const float *y = tile.st + (int64_t)j * QT_ATTN_BR;
+                for (int a = 0; a < QT_ATTN_BR; a++) {
+                    float v = y[a];
+                    pi[a] = v > pv[a] ? b0 + j : pi[a];
+                    pv[a] = v > pv[a] ? v : pv[a];
+                    ni[a] = -v > nv[a] ? b0 + j : ni[a];
+                    nv[a] = -v > nv[a] ? -v : nv[a];
+                }
+            }
+        }
+        for (int a = 0; a < nq; a++) bucket[t0 + a] += scale * (nv[a] > pv[a] ? half + ni[a] : pi[a]);
+    }
+}
+
+/* Buckets of the T rows of x for this round's rotations (one, or two when factorised:
+ * bucket = h1 + f·h2), then the stable counting sort. Every backend calls this one
+ * routine, so buckets agree bit for bit. */
+static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, int *sorted, int *chunk, int *offs)
+{
+    for (int64_t t = 0; t < p->T; t++) bucket[t] = 0;
+    if (p->factor) {
+        hash_rows(p, x, p->rot, p->factor / 2, 1, bucket);
+        hash_rows(p, x, p->rot + p->D * (p->factor / 2), p->n_buckets / p->factor / 2, p->factor, bucket);
+    } else {
+        hash_rows(p, x, p->rot, p->n_buckets / 2, 1, bucket);
+    }
+    for (int b = 0; b <= p->n_buckets; b++) offs[b] = 0;
+    for (int64_t t = 0; t < p->T; t++) offs[bucket[t] + 1]++;
+    for (int b = 0; b < p->n_buckets; b++) offs[b + 1] += offs[b];
+    /* place positions in increasing order (stable within each bucket); offs[b] advances
+     * to the start of bucket b+1, then shifts back */
+    for (int64_t t = 0; t < p->T; t++) sorted[offs[bucket[t]]++] = (int)t;
+    for (int b = p->n_buckets; b > 0; b--) offs[b] = offs[b - 1];
+    offs[0] = 0;
+    for (int64_t k = 0; k < p->T; k++) chunk[sorted[k]] = (int)(k / p->chunk);
+}
+
+/* Hash and sort every round of one (b, h). */
+long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t head,
+                                 const float *q, const float *k)
+{
+    /* columns of the rotation(s): n/2, or f/2 + (n/f)/2 when factorised */
+    int cols = p->factor ? p->factor / 2 + p->n_buckets / p->factor / 2 : p->n_buckets / 2;
+    int cols1 = p->factor ? p->factor / 2 : cols;
+    long long flops = 0;
+    for (int r = 0; r < p->n_hashes; r++) {
+        /* rot holds Rᵀ: rot[b·D + d] = R[d][b] = normal #(b·D + d) of the round's stream;
+         * a factorised second rotation comes from stream + 2048 (drawn point-wise: this
+         * runs inside the backends' parallel regions) */
+        uint64_t stream = (uint64_t)head * 4096u + (uint64_t)r;
+        for (int64_t e = 0; e < p->D * cols1; e++) p->rot[e] = (float)qt_rng_normal(cfg->seed, stream, (uint64_t)e);
+        for (int64_t e = p->D * cols1; e < p->D * cols; e++)
+            p->rot[e] = (float)qt_rng_normal(cfg->seed, stream + 2048u, (uint64_t)(e - p->D * cols1));
+        int64_t o = (int64_t)r * p->T, ob = (int64_t)r * (p->n_buckets + 1);
+        hash_and_sort(p, q, p->bq + o, p->sq + o, p->cq + o, p->oq + ob);
+        flops += 2LL * p->T * p->D * cols;
+        if (!p->shared) {
+            hash_and_sort(p, k, p->bk + o, p->sk + o, p->ck + o, p->ok + ob);
+            flops += 2LL * p->T * p->D * cols;
+        }
+    }
+    return flops;
+}

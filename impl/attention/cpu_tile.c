@@ -1,0 +1,214 @@
+/* cpu_tile.c — the flash-attention tile of the cpu backend (contract: cpu_tile.h).
+ *
+ * SIMD through GCC/Clang vector extensions: qt_vf is QT_ATTN_VL floats (16 with
+ * AVX-512, 8 with AVX/AVX2, 4 otherwise), so one code path serves every x86 level
+ * (and other ISAs). The compiler turns `acc += s * b` into a broadcast FMA once
+ * floating-point contraction is allowed for this file (GCC disables it under
+ * -std=c11; the pragma below re-enables it here only).
+ *
+ * The micro-kernel (tile_mk) keeps an MR × NV block of accumulators in registers
+ * (6 × 4 zmm = 24 of 32 with AVX-512) and, per step of the reduction, loads NV
+ * query-lane vectors and broadcasts MR scalars: MR·NV FMAs per NV + MR loads. It
+ * serves both products:
+ *   scores  St[j][·] = Σ_d K[j][d] · Qt[d][·]   (broadcast K along rows j, reduce over d)
+ *   output  Ot[d][·] += Σ_j V[j][d] · Pt[j][·]  (broadcast V along columns d, reduce over j)
+ * exp2 is a Cephes-style polynomial (max relative error ~2 ulp) that returns exactly
+ * 0 below 2^-126 (so -inf scores vanish without NaN).
+ * Run: make test (tests/attention compares every path with the ref oracle). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#pragma GCC target("prefer-vector-width=512") /* -march=znver* tunes auto-vectorisation to 128 bits */
+#endif
+
+#include "cpu_tile.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef float qt_vf __attribute__((vector_size(QT_ATTN_VL * sizeof(float))));
+typedef int32_t qt_vi __attribute__((vector_size(QT_ATTN_VL * sizeof(float))));
+
+#define BR QT_ATTN_BR
+#define BC QT_ATTN_BC
+#define VL QT_ATTN_VL
+#define NV QT_ATTN_NV
+#define MR QT_ATTN_MR
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Initial running max: finite, below any real score, above -inf. */
+#define NEG_BIG (-1e30f)
+
+/* Unaligned vector load / store. */
+ALWAYS_INLINE qt_vf vload(const float *p) { qt_vf v; memcpy(&v, p, sizeof v); return v; }
+ALWAYS_INLINE void vstore(float *p, qt_vf v) { memcpy(p, &v, sizeof v); }
+/* Broadcast. */
+ALWAYS_INLINE qt_vf vset1(float s) { return (qt_vf){0} + s; }
+/* Lane-wise max and min. */
+ALWAYS_INLINE qt_vf vmax(qt_vf a, qt_vf b) { qt_vi m = a > b; return (qt_vf)(((qt_vi)a & m) | ((qt_vi)b & ~m)); }
+ALWAYS_INLINE qt_vf vmin(qt_vf a, qt_vf b) { qt_vi m = a < b; return (qt_vf)(((qt_vi)a & m) | ((qt_vi)b & ~m)); }
+
+/* 2^x lane-wise: round to nearest n, 2^f on [-1/2, 1/2] by Cephes exp2f's polynomial,
+ * scale by 2^n through the exponent bits; 0 for x < -126 (including -inf). */
+ALWAYS_INLINE qt_vf vexp2(qt_vf x)
+{
+    qt_vi keep = x >= -126.0f;
+    x = vmax(vmin(x, vset1(127.0f)), vset1(-126.0f));
+    const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
+    qt_vf t = x + shifter;
+    qt_vf f = x - (t - shifter);
+    qt_vi e = (((qt_vi)t - 0x4B400000) + 127) << 23;
+    qt_vf p = vset1(1.535336188319500e-4f);
+    p = p * f + 1.339887440266574e-3f;
+    p = p * f + 9.618437357674640e-3f;
+    p = p * f + 5.550332471162809e-2f;
+    p = p * f + 2.402264791363012e-1f;
+    p = p * f + 6.931472028550421e-1f;
+    p = p * f + 1.0f;
+    return (qt_vf)((qt_vi)(p * (qt_vf)e) & keep);
+}
+
+/* acc[r][v] = Σ_l a[r·sa + l·sl] · b[l·BR + v·VL ..] for r < mr (mr constant after inlining). */
+ALWAYS_INLINE void tile_mk(const int mr, int64_t len, const float *a, int64_t sa, int64_t sl, const float *b,
+                           qt_vf acc[MR][NV])
+{
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = vset1(0.0f);
+    for (int64_t l = 0; l < len; l++) {
+        const float *bl = b + l * BR, *al = a + l * sl;
+        qt_vf bv[NV];
+        for (int v = 0; v < NV; v++) bv[v] = vload(bl + v * VL);
+        for (int r = 0; r < mr; r++) {
+            float s = al[r * sa];
+            for (int v = 0; v < NV; v++) acc[r][v] += s * bv[v];
+        }
+    }
+}
+
+/* Scratch floats of one tile. */
+size_t qt_attn_tile_floats(int64_t D) { return (size_t)(2 * D + BC + 2) * BR + 16; }
+
+/* Carve the tile's arrays out of scratch. */
+void qt_attn_tile_init(qt_attn_tile_t *t, int64_t D, float *scratch)
+{
+    t->D = D;
+    t->nq = 0;
+    t->qt = scratch;
+    t->ot = t->qt + D * BR;
+    t->st = t->ot + D * BR;
+    t->m = t->st + BC * BR;
+    t->l = t->m + BR;
+}
+
+/* Pack queries transposed and pre-scaled into log2 units (d outer: contiguous
+ * stores of BR lanes, gathered loads through 32-bit row offsets). */
+void qt_attn_tile_load_q(qt_attn_tile_t *t, const float *q, int64_t ld, const int *idx, int nq)
+{
+    float scale = (float)(1.4426950408889634 / sqrt((double)t->D));
+    int32_t off[BR];
+    t->nq = nq;
+    for (int a = 0; a < BR; a++) off[a] = a < nq ? (int32_t)((idx ? idx[a] : a) * ld) : 0;
+    for (int64_t d = 0; d < t->D; d++) {
+        float *row = t->qt + d * BR;
+        for (int a = 0; a < BR; a++) row[a] = q[off[a] + d] * scale;
+        for (int a = nq; a < BR; a++) row[a] = 0.0f;
+    }
+}
+
+/* Empty online-softmax state. */
+void qt_attn_tile_reset(qt_attn_tile_t *t)
+{
+    for (int a = 0; a < BR; a++) { t->m[a] = NEG_BIG; t->l[a] = 0.0f; }
+    memset(t->ot, 0, (size_t)(t->D * BR) * sizeof(float));
+}
+
+/* St rows j .. j+rows-1 from key rows k + j·ldk. */
+ALWAYS_INLINE void scores_rows(qt_attn_tile_t *t, const float *k, int64_t ldk, int j, const int rows)
+{
+    qt_vf acc[MR][NV];
+    tile_mk(rows, t->D, k + j * ldk, ldk, 1, t->qt, acc);
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < NV; v++) vstore(t->st + (j + r) * BR + v * VL, acc[r][v]);
+}
+
+/* St = K Qtᵀ for nk key rows: MR-row blocks, then 4-row blocks, then single rows. */
+void qt_attn_tile_scores(qt_attn_tile_t *t, const float *k, int64_t ldk, int nk)
+{
+    int j = 0;
+    for (; j + MR <= nk; j += MR) scores_rows(t, k, ldk, j, MR);
+    if (MR > 4)
+        for (; j + 4 <= nk; j += 4) scores_rows(t, k, ldk, j, MR > 4 ? 4 : 1);
+    for (; j < nk; j++) scores_rows(t, k, ldk, j, 1);
+}
+
+/* Ot rows d .. d+rows-1 = Ot·alpha + (V columns d..)ᵀ P. */
+ALWAYS_INLINE void output_rows(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, int64_t d, const int rows,
+                               const qt_vf alpha[NV])
+{
+    qt_vf acc[MR][NV];
+    tile_mk(rows, nk, v + d, 1, ldv, t->st, acc);
+    for (int r = 0; r < rows; r++)
+        for (int w = 0; w < NV; w++) {
+            float *o = t->ot + (d + r) * BR + w * VL;
+            vstore(o, vload(o) * alpha[w] + acc[r][w]);
+        }
+}
+
+/* Online softmax over the block (probabilities weighted by w8 when given), then
+ * Ot = Ot·alpha + Vᵀ P. */
+void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w8)
+{
+    qt_vf alpha[NV];
+    for (int w = 0; w < NV; w++) {
+        qt_vf mo = vload(t->m + w * VL), mn = mo;
+        for (int j = 0; j < nk; j++) mn = vmax(mn, vload(t->st + j * BR + w * VL));
+        qt_vf sum = vset1(0.0f);
+        for (int j = 0; j < nk; j++) {
+            qt_vf p = vexp2(vload(t->st + j * BR + w * VL) - mn);
+            if (w8) p *= vload(w8 + j * BR + w * VL);
+            vstore(t->st + j * BR + w * VL, p);
+            sum += p;
+        }
+        alpha[w] = vexp2(mo - mn);
+        vstore(t->m + w * VL, mn);
+        vstore(t->l + w * VL, vload(t->l + w * VL) * alpha[w] + sum);
+    }
+    int64_t d = 0;
+    for (; d + MR <= t->D; d += MR) output_rows(t, v, ldv, nk, d, MR, alpha);
+    if (MR > 4)
+        for (; d + 4 <= t->D; d += 4) output_rows(t, v, ldv, nk, d, MR > 4 ? 4 : 1, alpha);
+    for (; d < t->D; d++) output_rows(t, v, ldv, nk, d, 1, alpha);
+}
+
+/* Normalised outputs (and natural lse). */
+void qt_attn_tile_store(const qt_attn_tile_t *t, float *o, int64_t ldo, const int *idx, float *lse)
+{
+    for (int a = 0; a < t->nq; a++) {
+        float l = t->l[a], inv = l > 0.0f ? 1.0f / l : 0.0f;
+        float *row = o + (int64_t)(idx ? idx[a] : a) * ldo;
+        for (int64_t d = 0; d < t->D; d++) row[d] = t->ot[d * BR + a] * inv;
+        if (lse) lse[a] = l > 0.0f ? (float)(0.6931471805599453 * t->m[a] + log((double)l)) : -INFINITY;
+    }
+}
+
+/* Save the unnormalised state per position. */
+void qt_attn_tile_state_save(const qt_attn_tile_t *t, float *m, float *l, float *o, const int *idx)
+{
+    for (int a = 0; a < t->nq; a++) {
+        int64_t p = idx ? idx[a] : a;
+        m[p] = t->m[a];
+        l[p] = t->l[a];
+        for (int64_t d = 0; d < t->D; d++) o[p * t->D + d] = t->ot[d * BR + a];
+    }
+}
+
+/* Load the unnormalised state per position (padding lanes get the empty state). */
+void qt_attn_tile_state_load(qt_attn_tile_t *t, const float *m, const float *l, const float *o, const int *idx)
+{
+    qt_attn_tile_reset(t);
+    for (int a = 0; a < t->nq; a++) {
+        int64_t p = idx ? idx[a] : a;
+        t->m[a] = m[p];
+        t->l[a] = l[p];
+        for (int64_t d = 0; d < t->D; d++) t->ot[d * BR + a] = o[p * t->D + d];
+    }
+}

@@ -1,0 +1,108 @@
+/* cpu_tile.h — private to impl/attention: the flash-attention tile the cpu backend
+ * is built from (cpu_tile.c). A tile holds up to QT_ATTN_BR queries with their
+ * online-softmax state; key blocks of up to QT_ATTN_BC rows stream through it:
+ *
+ *   qt_attn_tile_load_q   pack queries transposed, pre-scaled by log2(e)/sqrt(D)
+ *   qt_attn_tile_reset    m = -big, l = 0, O = 0          (or qt_attn_tile_state_load)
+ *   per key block:
+ *     qt_attn_tile_scores  St[j][a] = q_a·k_j (log2 units), j < nk
+ *     (caller masks: St[j][a] = -INFINITY, or subtracts a log2 weight)
+ *     qt_attn_tile_update  m' = max(m, max_j St), P = w·2^(St - m'), l = l·2^(m-m') + ΣP,
+ *                          O = O·2^(m-m') + Pᵀ V
+ *   qt_attn_tile_store    o_a = O_a / l_a (zeros when l_a = 0), optional natural lse
+ *                          (or qt_attn_tile_state_save for later continuation)
+ *
+ * Layout: everything is stored query-minor ("transposed": St is BC × BR, O is D × BR)
+ * so that queries sit in SIMD lanes: the row max, the exponentials and the rescaling
+ * are plain vertical vector operations, and both products (QKᵀ and PV) are the same
+ * register-blocked micro-kernel that broadcasts one K or V element against BR query
+ * lanes. Memory per tile: (2·D + BC)·BR floats, independent of T. */
+#ifndef QUINTET_ATTENTION_CPU_TILE_H
+#define QUINTET_ATTENTION_CPU_TILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* VL floats per vector; MR broadcast rows × NV query vectors of accumulators per
+ * micro-kernel (MR·NV + NV + 1 vector registers: 32 with AVX-512, 16 below). */
+#if defined(__AVX512F__)
+#define QT_ATTN_VL 16
+#define QT_ATTN_MR 6 /* 6 × 4 beat 8 × 3 by ~20% on LSH (64-query chunks fill one tile), same on dense */
+#define QT_ATTN_NV 4
+#elif defined(__AVX__)
+#define QT_ATTN_VL 8
+#define QT_ATTN_MR 4
+#define QT_ATTN_NV 3
+#else
+#define QT_ATTN_VL 4
+#define QT_ATTN_MR 4
+#define QT_ATTN_NV 3
+#endif
+#define QT_ATTN_BR (QT_ATTN_NV * QT_ATTN_VL)  /* queries per tile (64 with AVX-512) */
+#define QT_ATTN_BC 64                         /* keys per block */
+
+typedef struct {
+    int64_t D;
+    int nq;   /* queries loaded (the rest of the BR lanes are zero padding) */
+    float *qt; /* D × BR */
+    float *ot; /* D × BR */
+    float *st; /* BC × BR */
+    float *m, *l; /* BR each */
+} qt_attn_tile_t;
+
+/* Floats of scratch one tile needs for head size D (carve it with qt_attn_tile_init). */
+size_t qt_attn_tile_floats(int64_t D);
+/* Lay the tile out in `scratch` (64-byte aligned, qt_attn_tile_floats(D) floats). */
+void qt_attn_tile_init(qt_attn_tile_t *t, int64_t D, float *scratch);
+/* Load nq <= BR query rows: row a is q + (idx ? idx[a] : a)·ld. */
+void qt_attn_tile_load_q(qt_attn_tile_t *t, const float *q, int64_t ld, const int *idx, int nq);
+/* Fresh online-softmax state. */
+void qt_attn_tile_reset(qt_attn_tile_t *t);
+/* St[j][a] = q_a·k_j (pre-scaled) for nk <= BC key rows k + j·ldk. */
+void qt_attn_tile_scores(qt_attn_tile_t *t, const float *k, int64_t ldk, int nk);
+/* Online-softmax update with the nk masked scores in St and value rows v + j·ldv.
+ * w (NULL or BC × BR like St) multiplies each probability (LSH duplicate counts). */
+void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w);
+/* Write normalised outputs to row o + (idx ? idx[a] : a)·ldo for a < nq; when lse is not
+ * NULL also lse[a] = natural log of the softmax denominator (-inf when empty). */
+void qt_attn_tile_store(const qt_attn_tile_t *t, float *o, int64_t ldo, const int *idx, float *lse);
+/* Save / load the unnormalised state (m, l, O) of the loaded queries to per-position
+ * arrays m[pos], l[pos], O[pos·D ..] with pos = idx ? idx[a] : a (load after load_q). */
+void qt_attn_tile_state_save(const qt_attn_tile_t *t, float *m, float *l, float *o, const int *idx);
+void qt_attn_tile_state_load(qt_attn_tile_t *t, const float *m, const float *l, const float *o, const int *idx);
+
+/* ---- shared by the cpu backend's drivers (cpu.c: dense, window; cpu_lsh.c: lsh, dynamic) ---- */
+
+#include "internal.h"
+
+/* One validated call: whole tensors; k points at the unit-normalised queries when shared_qk. */
+typedef struct {
+    const qt_attn_config_t *cfg;
+    qt_attn_dims_t d;
+    const float *q, *k, *v, *mask;
+    float *o;
+} qt_attn_cpu_call_t;
+
+/* Dense (dense = 1) or dilated-window attention for the nq queries at positions
+ * rho + (t0 + a)·dilation, a < nq, of head bh (= b·H + h): queries of one residue class
+ * mod dilation form a contiguous window problem over the strided subsequence. Leaves
+ * the online-softmax state in tile; returns the query-key scores computed (tile lanes). */
+int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t bh, int64_t rho, int64_t t0, int nq,
+                                qt_attn_tile_t *tile);
+/* The query tiles of one head's window (dense = 0) or dense problem: residue class r
+ * owns tiles off[r] .. off[r+1]-1 of BR consecutive subsequence positions. */
+typedef struct {
+    int64_t T, dil, nres, n_tiles;
+    int64_t *off;
+} qt_attn_cpu_grid_t;
+qt_status_t qt_attn_cpu_grid_init(qt_attn_cpu_grid_t *g, const qt_attn_cpu_call_t *c, int dense);
+void qt_attn_cpu_grid_free(qt_attn_cpu_grid_t *g);
+/* Tile it of the grid: residue class, first subsequence position, queries. */
+void qt_attn_cpu_grid_tile(const qt_attn_cpu_grid_t *g, int64_t it, int64_t *rho, int64_t *t0, int *nq);
+/* LSH and DYNAMIC drivers: parallel over b·h when there are at least as many heads as
+ * threads, otherwise over the query tiles of one head at a time; add their work to
+ * *flops and *pairs. */
+qt_status_t qt_attn_cpu_lsh(const qt_attn_cpu_call_t *c, long long *flops, long long *pairs);
+qt_status_t qt_attn_cpu_dynamic(const qt_attn_cpu_call_t *c, long long *flops, long long *pairs);
+
+#endif

@@ -1,0 +1,410 @@
+/* attention_scaling.c — how dense, sliding-window, LSH and dynamic attention scale
+ * with sequence length on every backend of impl/attention (quintet/attention.h).
+ *
+ * Cases: name = variant (dense | window | lsh | dynamic), variant = backend (from
+ * the attention registry, skipped when supports() says no). Parameters B, H, T, D,
+ * causal, data, then the variant's own: window w_left, w_right, dilation; LSH
+ * n_hashes, bucket_size, chunk; dynamic w_left, w_right, dilation, n_hashes,
+ * bucket_size. n_buckets = T / bucket_size rounded down to even (at least 2), i.e.
+ * Reformer's fixed bucket size, so the attention work per query stays constant as T
+ * grows while hashing costs T·D·n_buckets/2 (quadratic in T: it dominates beyond
+ * T ≈ 16k); a parameter n_buckets instead of bucket_size fixes the bucket count
+ * (linear hashing, growing buckets; paper profile), and bucket_factor=sqrt hashes
+ * with two rotations of about sqrt(n_buckets) columns each (trax's factorised
+ * buckets: hashing ~T^1.5; nightly and paper).
+ * Inputs: data=clustered (default) draws M = T/64 centres c_m ~ N(0, I_D) and puts
+ * position t in a random cluster m(t): q_t = γ(c_m + ½ε), k_t = γ(c_m + ½ε'),
+ * γ² = 5/√D, so same-cluster scores are about 5 and the probability mass sits on
+ * keys scattered over the sequence (what LSH should find and a window cannot);
+ * data=gaussian draws N(0, 1) everywhere (diffuse attention). V ~ N(0, 1).
+ *
+ * Metrics: time_s, gflops and frac_sgemm (the runner, from the useful FLOPs of
+ * qt_attn_useful_flops: 4·B·H·T²·D dense, halved causal; 4·B·H·T·W·D window);
+ * peak_bytes, rel_error and mass_recall per case (after(): accuracy on about 64
+ * sampled query rows per head against exact dense attention in double); and in
+ * finish(): scaling_exponent (slope of log time_s on log T, at least 3 lengths) per
+ * name, backend and parameters other than T, speedup_vs_ref (ref time / backend time,
+ * same case) and speedup_vs_dense (dense time / variant time, same backend, B, H, T,
+ * D, causal, data). Derived records are cases named after the metric, variant = the
+ * backend, params = attention=<variant> plus the case's parameters (scaling: minus T).
+ * Profiles: quick T = 256…4096 (D 64; ref up to 2048 for dense, 512 otherwise),
+ * nightly T = 256…16384 (D 64, 128; causal dense and window), paper up to 65536
+ * for the linear variants with window, n_hashes and bucket-size sweeps.
+ * Run: quintet run attention_scaling [--profile quick|nightly|paper] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quintet/attention.h"
+#include "quintet/rng.h"
+#include "quintet/tensor.h"
+#include "stats.h"
+#include "suite.h"
+
+static const char *const metrics[] = {
+    "time_s|s|seconds per forward of (B, H, T, D)",
+    "gflops|GFLOP/s|useful FLOPs per second (qt_attn_useful_flops: 4·B·H·T²·D dense, halved causal; 4·B·H·T·W·D window)",
+    "frac_sgemm|ratio|gflops over this run's all-thread OpenBLAS SGEMM rate",
+    "peak_bytes|bytes|peak tracked memory during the timed repetitions: Q, K, V, O and working memory",
+    "rel_error|ratio|relative Frobenius error of the output against exact dense attention in double (sampled rows)",
+    "mass_recall|fraction|dense softmax probability mass inside the variant's key set (sampled rows)",
+    "scaling_exponent|ratio|least-squares slope of log time_s on log T (per variant, backend, other parameters)",
+    "speedup_vs_ref|ratio|ref time_s over this backend's time_s for the same case",
+    "speedup_vs_dense|ratio|dense time_s over this variant's time_s (same backend, B, H, T, D, causal, data)",
+    NULL,
+};
+
+/* State of one timed case. */
+typedef struct {
+    qt_attn_config_t cfg;
+    const qt_attn_backend_t *be;
+    qt_tensor_t q, k, v, o;
+    int64_t T;
+} case_state_t;
+
+/* Release a case's tensors. */
+static void attn_teardown(void *state)
+{
+    case_state_t *s = state;
+    if (!s) return;
+    qt_tensor_free(&s->q);
+    qt_tensor_free(&s->k);
+    qt_tensor_free(&s->v);
+    qt_tensor_free(&s->o);
+    free(s);
+}
+
+/* The attention configuration a case's parameters describe. */
+static qt_status_t config_of(const qt_case_t *c, qt_attn_config_t *cfg)
+{
+    qt_attn_variant_t v;
+    QT_TRY(qt_attn_variant_parse(c->name, &v));
+    qt_attn_config_init(cfg, v);
+    const qt_params_t *p = &c->params;
+    int64_t T = qt_params_int(p, "T", 1024);
+    cfg->causal = (int)qt_params_int(p, "causal", 0);
+    cfg->w_left = (int)qt_params_int(p, "w_left", cfg->w_left);
+    cfg->w_right = (int)qt_params_int(p, "w_right", cfg->w_right);
+    cfg->dilation = (int)qt_params_int(p, "dilation", 1);
+    cfg->n_hashes = (int)qt_params_int(p, "n_hashes", cfg->n_hashes);
+    cfg->chunk = (int)qt_params_int(p, "chunk", cfg->chunk);
+    int64_t bs = qt_params_int(p, "bucket_size", 64), nb = qt_params_int(p, "n_buckets", bs > 0 ? T / bs : 0);
+    cfg->n_buckets = (int)(nb < 2 ? 2 : nb & ~(int64_t)1);
+    const char *bf = qt_params_str(p, "bucket_factor", "0");
+    if (!strcmp(bf, "sqrt")) /* largest even f <= sqrt(n_buckets) dividing it into an even quotient */
+        for (int f = 2; f * f <= cfg->n_buckets; f += 2) {
+            if (cfg->n_buckets % f == 0 && (cfg->n_buckets / f) % 2 == 0) cfg->bucket_factor = f;
+        }
+    else
+        cfg->bucket_factor = atoi(bf);
+    cfg->seed = 0x5EED0000u + (uint64_t)T;
+    return QT_OK;
+}
+
+/* Clustered inputs (see the file comment): rows of q and k around shared centres. */
+static void fill_clustered(case_state_t *s, uint64_t seed)
+{
+    int64_t B = s->q.shape[0], H = s->q.shape[1], T = s->q.shape[2], D = s->q.shape[3];
+    int64_t M = T / 64 > 2 ? T / 64 : 2;
+    float gamma = (float)sqrt(5.0 / sqrt((double)D));
+    float *q = s->q.data, *k = s->k.data;
+    for (int64_t bh = 0; bh < B * H; bh++)
+        for (int64_t t = 0; t < T; t++) {
+            uint64_t m = qt_rng_u32(seed, 10, (uint64_t)(bh * T + t)) % (uint64_t)M;
+            for (int64_t d = 0; d < D; d++) {
+                float c = (float)qt_rng_normal(seed, 11 + (uint64_t)bh, m * (uint64_t)D + (uint64_t)d);
+                int64_t e = (bh * T + t) * D + d;
+                q[e] = gamma * (c + 0.5f * q[e]);
+                k[e] = gamma * (c + 0.5f * k[e]);
+            }
+        }
+}
+
+static qt_status_t attn_iterate(void *state, double *seconds);
+
+/* Allocate and fill the inputs; declare the useful FLOPs. */
+static qt_status_t attn_setup(const qt_case_t *c, qt_rec_t *r, void **state)
+{
+    case_state_t *s = calloc(1, sizeof *s);
+    if (!s) return qt_fail(QT_ERR_NOMEM, "attention case state");
+    qt_status_t st = config_of(c, &s->cfg);
+    s->be = qt_attn_backend_find(c->variant);
+    if (st == QT_OK && !s->be) st = qt_fail(QT_ERR_UNSUPPORTED, "no attention backend '%s'", c->variant);
+    if (st == QT_OK && !s->be->supports(&s->cfg))
+        st = qt_fail(QT_ERR_UNSUPPORTED, "backend %s does not support %s", c->variant, c->name);
+    const qt_params_t *p = &c->params;
+    int64_t shape[4] = {qt_params_int(p, "B", 1), qt_params_int(p, "H", 4), qt_params_int(p, "T", 1024),
+                        qt_params_int(p, "D", 64)};
+    s->T = shape[2];
+    if (st == QT_OK) st = qt_tensor_init(&s->q, QT_F32, 4, shape);
+    if (st == QT_OK) st = qt_tensor_init(&s->k, QT_F32, 4, shape);
+    if (st == QT_OK) st = qt_tensor_init(&s->v, QT_F32, 4, shape);
+    if (st == QT_OK) st = qt_tensor_init(&s->o, QT_F32, 4, shape);
+    if (st != QT_OK) { attn_teardown(s); return st; }
+    uint64_t seed = qt_rec_seed(r);
+    qt_tensor_fill_normal(&s->q, seed, 1, 0, 1);
+    qt_tensor_fill_normal(&s->k, seed, 2, 0, 1);
+    qt_tensor_fill_normal(&s->v, seed, 3, 0, 1);
+    if (!strcmp(qt_params_str(p, "data", "clustered"), "clustered")) fill_clustered(s, seed);
+    st = qt_attn_validate(&s->cfg, &s->q, &s->k, &s->v, NULL, &s->o);
+    if (st != QT_OK) { attn_teardown(s); return st; }
+    /* one untimed forward (not for the slow oracle): faults the output pages in and lets
+     * thread pools left spinning by earlier cases (OpenBLAS) go to sleep */
+    if (strcmp(s->be->name, "ref")) st = attn_iterate(s, NULL);
+    if (st != QT_OK) { attn_teardown(s); return st; }
+    qt_rec_set_work(r, qt_attn_useful_flops(&s->cfg, shape[0], shape[1], shape[2], shape[3]), 0);
+    *state = s;
+    return QT_OK;
+}
+
+/* One forward. */
+static qt_status_t attn_iterate(void *state, double *seconds)
+{
+    (void)seconds;
+    case_state_t *s = state;
+    return qt_attn_forward(s->be, &s->cfg, &s->q, &s->k, &s->v, NULL, &s->o);
+}
+
+/* Memory high-water mark of the repetitions, then accuracy against exact dense. */
+static qt_status_t attn_after(void *state, const qt_case_t *c, qt_rec_t *r)
+{
+    (void)c;
+    case_state_t *s = state;
+    qt_rec_metric(r, "peak_bytes", "bytes", (double)qt_mem_peak());
+    qt_attn_accuracy_t acc;
+    int stride = s->T / 64 > 1 ? (int)(s->T / 64) : 1;
+    QT_TRY(qt_attn_accuracy(&s->cfg, &s->q, &s->k, &s->v, NULL, &s->o, stride, &acc));
+    qt_rec_metric(r, "rel_error", "ratio", acc.rel_error);
+    qt_rec_metric(r, "mass_recall", "fraction", acc.mass_recall);
+    return QT_OK;
+}
+
+/* Shape shared by the cases of one grid point. */
+typedef struct {
+    int64_t B, H, D;
+    int causal;
+    const char *data;
+} shape_t;
+
+/* Append one case of variant `name` on backend `be` at length T; extra parameters as
+ * "key=value" strings, NULL-terminated. */
+static qt_status_t add_case(qt_case_list_t *out, const char *name, const char *be, const shape_t *sh, int64_t T,
+                            int max_reps, const char *const *extra)
+{
+    qt_case_t *c = qt_case_list_add(out);
+    if (!c) return qt_fail(QT_ERR_NOMEM, "attention case list");
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->variant, sizeof c->variant, "%s", be);
+    qt_params_t *p = &c->params;
+    QT_TRY(qt_params_set_int(p, "B", sh->B));
+    QT_TRY(qt_params_set_int(p, "H", sh->H));
+    QT_TRY(qt_params_set_int(p, "T", T));
+    QT_TRY(qt_params_set_int(p, "D", sh->D));
+    QT_TRY(qt_params_set_int(p, "causal", sh->causal));
+    QT_TRY(qt_params_set_str(p, "data", sh->data));
+    for (int i = 0; extra && extra[i]; i++) {
+        char key[QT_PARAM_KEY];
+        const char *eq = strchr(extra[i], '=');
+        size_t n = eq ? (size_t)(eq - extra[i]) : 0;
+        if (!eq || n >= sizeof key) return qt_fail(QT_ERR_INTERNAL, "bad case parameter '%s'", extra[i]);
+        memcpy(key, extra[i], n);
+        key[n] = '\0';
+        QT_TRY(qt_params_set_str(p, key, eq + 1));
+    }
+    c->max_repetitions = max_reps;
+    c->min_time = max_reps ? 0.0 : 0.05; /* fast backends: 50 ms per repetition steadies the median */
+    c->setup = attn_setup;
+    c->iterate = attn_iterate;
+    c->after = attn_after;
+    c->teardown = attn_teardown;
+    return QT_OK;
+}
+
+/* One variant over a range of T (doubling) on every registered backend; the ref
+ * oracle only up to ref_max_T (with at most two repetitions: it is slow). */
+static qt_status_t add_sweep(qt_case_list_t *out, const char *name, const shape_t *sh, int64_t t_lo, int64_t t_hi,
+                             int64_t ref_max_T, const char *const *extra)
+{
+    for (int b = 0; b < qt_attn_backend_count(); b++) {
+        const qt_attn_backend_t *be = qt_attn_backend_get(b);
+        int is_ref = !strcmp(be->name, "ref");
+        for (int64_t T = t_lo; T <= t_hi; T *= 2) {
+            if (is_ref && T > ref_max_T) break;
+            QT_TRY(add_case(out, name, be->name, sh, T, is_ref ? 2 : 0, extra));
+        }
+    }
+    return QT_OK;
+}
+
+/* The grids of the three profiles. */
+static qt_status_t attn_cases(qt_profile_t profile, qt_case_list_t *out)
+{
+    static const char *const win[] = {"w_left=128", "w_right=128", "dilation=1", NULL};
+    static const char *const win_causal[] = {"w_left=256", "w_right=0", "dilation=2", NULL};
+    static const char *const lsh[] = {"n_hashes=4", "bucket_size=64", "chunk=64", NULL};
+    static const char *const dyn[] = {"w_left=64", "w_right=64", "dilation=1", "n_hashes=2", "bucket_size=64", NULL};
+    static const char *const lsh_fact[] = {"n_hashes=4", "bucket_size=64", "chunk=64", "bucket_factor=sqrt", NULL};
+    shape_t sh = {1, 4, 64, 0, "clustered"};
+    if (profile == QT_PROFILE_QUICK) {
+        QT_TRY(add_sweep(out, "dense", &sh, 256, 4096, 2048, NULL));
+        QT_TRY(add_sweep(out, "window", &sh, 256, 4096, 512, win));
+        QT_TRY(add_sweep(out, "lsh", &sh, 256, 4096, 512, lsh));
+        QT_TRY(add_sweep(out, "dynamic", &sh, 256, 4096, 512, dyn));
+        return QT_OK;
+    }
+    int64_t t_dense = profile == QT_PROFILE_PAPER ? 16384 : 16384, t_linear = profile == QT_PROFILE_PAPER ? 65536 : 16384;
+    for (int64_t D = 64; D <= 128; D *= 2) {
+        sh.D = D;
+        sh.causal = 0;
+        QT_TRY(add_sweep(out, "dense", &sh, 256, t_dense, 2048, NULL));
+        QT_TRY(add_sweep(out, "window", &sh, 256, t_linear, 1024, win));
+        QT_TRY(add_sweep(out, "lsh", &sh, 256, t_linear, 1024, lsh));
+        QT_TRY(add_sweep(out, "lsh", &sh, 256, t_linear, 1024, lsh_fact));
+        QT_TRY(add_sweep(out, "dynamic", &sh, 256, t_linear, 1024, dyn));
+        sh.causal = 1;
+        QT_TRY(add_sweep(out, "dense", &sh, 256, t_dense, 1024, NULL));
+        QT_TRY(add_sweep(out, "window", &sh, 256, t_linear, 1024, win_causal));
+    }
+    if (profile == QT_PROFILE_PAPER) {
+        static const char *const win64[] = {"w_left=32", "w_right=32", "dilation=1", NULL};
+        static const char *const win512[] = {"w_left=256", "w_right=256", "dilation=1", NULL};
+        static const char *const lsh_h[][4] = {{"n_hashes=1", "bucket_size=64", "chunk=64", NULL},
+                                               {"n_hashes=2", "bucket_size=64", "chunk=64", NULL},
+                                               {"n_hashes=8", "bucket_size=64", "chunk=64", NULL},
+                                               {"n_hashes=4", "bucket_size=32", "chunk=32", NULL},
+                                               {"n_hashes=4", "bucket_size=128", "chunk=128", NULL},
+                                               {"n_hashes=4", "n_buckets=64", "chunk=64", NULL}};
+        sh.D = 64;
+        sh.causal = 0;
+        QT_TRY(add_sweep(out, "window", &sh, 256, 65536, 1024, win64));
+        QT_TRY(add_sweep(out, "window", &sh, 256, 65536, 1024, win512));
+        for (size_t i = 0; i < sizeof lsh_h / sizeof lsh_h[0]; i++)
+            QT_TRY(add_sweep(out, "lsh", &sh, 256, 65536, 1024, lsh_h[i]));
+        sh.data = "gaussian";
+        QT_TRY(add_sweep(out, "dense", &sh, 256, 4096, 1024, NULL));
+        QT_TRY(add_sweep(out, "window", &sh, 256, 4096, 1024, win));
+        QT_TRY(add_sweep(out, "lsh", &sh, 256, 4096, 1024, lsh));
+        QT_TRY(add_sweep(out, "dynamic", &sh, 256, 4096, 1024, dyn));
+        sh.data = "clustered";
+        sh.H = 8;
+        QT_TRY(add_sweep(out, "dense", &sh, 256, 8192, 1024, NULL));
+        QT_TRY(add_sweep(out, "lsh", &sh, 256, 65536, 1024, lsh));
+    }
+    return QT_OK;
+}
+
+/* ---- finish(): derived metrics from this run's medians ---- */
+
+typedef struct {
+    char name[48], variant[24];
+    qt_params_t params;
+    double time;
+} timing_t;
+
+typedef struct {
+    timing_t *v;
+    int n, cap, oom;
+} timings_t;
+
+/* Collect one time_s median. */
+static int collect_time(void *arg, const qt_result_t *res)
+{
+    timings_t *ts = arg;
+    if (ts->n == ts->cap) {
+        int cap = ts->cap ? 2 * ts->cap : 64;
+        timing_t *v = realloc(ts->v, (size_t)cap * sizeof *v);
+        if (!v) { ts->oom = 1; return 1; }
+        ts->v = v;
+        ts->cap = cap;
+    }
+    timing_t *t = &ts->v[ts->n++];
+    snprintf(t->name, sizeof t->name, "%s", res->name);
+    snprintf(t->variant, sizeof t->variant, "%s", res->variant);
+    t->params = *res->params;
+    t->time = res->median;
+    return 0;
+}
+
+/* 1 when a and b agree on every key in keys. */
+static int same_keys(const qt_params_t *a, const qt_params_t *b, const char *const *keys)
+{
+    for (int i = 0; keys[i]; i++)
+        if (strcmp(qt_params_str(a, keys[i], ""), qt_params_str(b, keys[i], ""))) return 0;
+    return 1;
+}
+
+/* Parameters of a derived record: attention=<variant name>, then a's parameters
+ * (without T when drop_T). Derived records are cases named after their metric with
+ * the backend as variant, so they never collide with the timed cases. */
+static qt_params_t derived_params(const timing_t *a, int drop_T)
+{
+    qt_params_t p = {0};
+    qt_params_set_str(&p, "attention", a->name);
+    for (int i = 0; i < a->params.n; i++)
+        if (!drop_T || strcmp(a->params.kv[i].key, "T")) qt_params_set_str(&p, a->params.kv[i].key, a->params.kv[i].val);
+    return p;
+}
+
+/* Store one derived metric of timing a. */
+static qt_status_t derive(qt_rec_t *r, const timing_t *a, int drop_T, const char *metric, double value)
+{
+    qt_params_t p = derived_params(a, drop_T);
+    return qt_rec_derived(r, metric, a->variant, &p, metric, "ratio", value);
+}
+
+/* scaling_exponent per (name, backend, parameters but T); speedup_vs_ref; speedup_vs_dense. */
+static qt_status_t attn_finish(qt_rec_t *r)
+{
+    timings_t ts = {0};
+    qt_rec_foreach_result(r, "time_s", collect_time, &ts);
+    if (ts.oom) { free(ts.v); return qt_fail(QT_ERR_NOMEM, "attention finish"); }
+    static const char *const shape_keys[] = {"B", "H", "T", "D", "causal", "data", NULL};
+    char *done = calloc((size_t)(ts.n ? ts.n : 1), 1);
+    double *x = malloc(sizeof(double) * (size_t)(ts.n ? ts.n : 1)), *y = malloc(sizeof(double) * (size_t)(ts.n ? ts.n : 1));
+    qt_status_t st = done && x && y ? QT_OK : qt_fail(QT_ERR_NOMEM, "attention finish");
+    for (int i = 0; st == QT_OK && i < ts.n; i++) {
+        const timing_t *a = &ts.v[i];
+        if (!done[i]) {
+            size_t n = 0;
+            for (int j = i; j < ts.n; j++) {
+                const timing_t *b = &ts.v[j];
+                if (done[j] || strcmp(a->name, b->name) || strcmp(a->variant, b->variant) ||
+                    !qt_params_equal_except(&a->params, &b->params, "T") || !(b->time > 0))
+                    continue;
+                done[j] = 1;
+                x[n] = log((double)qt_params_int(&b->params, "T", 1));
+                y[n] = log(b->time);
+                n++;
+            }
+            if (n >= 3) {
+                double slope = qt_linfit(x, y, n, NULL);
+                if (isfinite(slope)) st = derive(r, a, 1, "scaling_exponent", slope);
+            }
+        }
+        for (int j = 0; st == QT_OK && j < ts.n; j++) {
+            const timing_t *b = &ts.v[j];
+            if (!(a->time > 0) || !(b->time > 0) || j == i) continue;
+            if (!strcmp(b->variant, "ref") && strcmp(a->variant, "ref") && !strcmp(a->name, b->name) &&
+                qt_params_equal_except(&a->params, &b->params, NULL))
+                st = derive(r, a, 0, "speedup_vs_ref", b->time / a->time);
+            if (st == QT_OK && !strcmp(b->name, "dense") && strcmp(a->name, "dense") && !strcmp(a->variant, b->variant) &&
+                same_keys(&a->params, &b->params, shape_keys))
+                st = derive(r, a, 0, "speedup_vs_dense", b->time / a->time);
+        }
+    }
+    free(done);
+    free(x);
+    free(y);
+    free(ts.v);
+    return st;
+}
+
+const qt_suite_t qt_suite_attention_scaling = {
+    .name = "attention_scaling",
+    .description = "dense, sliding-window, LSH and dynamic attention vs sequence length: time, FLOP rate, memory, "
+                   "error and recall vs dense, scaling exponents",
+    .metrics = metrics,
+    .cases = attn_cases,
+    .finish = attn_finish,
+};

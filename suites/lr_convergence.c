@@ -1,0 +1,409 @@
+/* lr_convergence.c — the adaptive-learning-rate suite (issue 4): every optimizer of
+ * impl/optim on every test problem of quintet/optim_problems.h, and the bandwidth of
+ * one optimizer step over 10M parameters.
+ *
+ * Experiments `converge` (variant cpu, f64 parameters; params optimizer, problem, lr,
+ * steps, target): one run per seed (quick 3, nightly 5, paper 20) from the problem's
+ * start; every `eval` steps the reported loss (noise-free / full-data, see
+ * optim_problems.h) is evaluated and recorded as the series `loss`. Metrics per seed:
+ *   steps_to_target   first evaluated step with loss ≤ target (censored at `steps` when
+ *                     never reached: see `reached`)
+ *   time_to_target_s  wall time of gradients + optimizer steps up to that point (the loss
+ *                     evaluations are not counted; censored like steps_to_target)
+ *   reached           1 when the target was reached
+ *   final_loss        loss after `steps` steps (recorded only when the run did not diverge)
+ *   diverged          1 when the loss became non-finite or exceeded 1e4 × its start value
+ *                     (the run stops there)
+ * Learning rates: each optimizer's default-profile lr per problem was picked once from the
+ * paper profile's sweep grid (best median steps_to_target on 3 seeds), other
+ * hyperparameters are torch's defaults. The paper profile adds `lr_sweep` cases (5 seeds
+ * each) over the grid 1e-4 … 3e-1 and finish() derives, per optimizer and problem,
+ * `best_lr`, `best_steps_to_target` and `best_final_loss` (the tuned result, as AlgoPerf's
+ * and DeepOBS's tuning protocols report) as derived cases named `lr_sweep_best`.
+ *
+ * Timed cases `step_10m` (variant cpu, params optimizer, dtype, n): one optimizer step
+ * (torch defaults) over one tensor of n = 10M parameters with a fixed gradient. Declared
+ * work: the bytes of qt_optim_work (each stream of parameter, gradient and state read or
+ * written counted once, as STREAM counts), so the runner records gbps and frac_stream =
+ * gbps / this run's stream_triad_gbps; FLOPs as qt_optim_work estimates them.
+ * Run: quintet run lr_convergence [--profile quick|nightly|paper]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quintet/optim.h"
+#include "quintet/optim_problems.h"
+#include "quintet/rng.h"
+#include "quintet/tensor.h"
+#include "suite.h"
+
+static const char *const lrc_metrics[] = {
+    "steps_to_target|steps|converge/lr_sweep: first evaluated step with loss <= target (censored at steps)",
+    "time_to_target_s|s|converge/lr_sweep: gradient + optimizer time to the target (censored at the run's time)",
+    "reached|bool|converge/lr_sweep: 1 when the target was reached",
+    "final_loss|loss|converge/lr_sweep: reported loss after all steps (runs that did not diverge)",
+    "diverged|bool|converge/lr_sweep: 1 when the loss went non-finite or above 1e4 x its start",
+    "best_lr|lr|lr_sweep_best (paper): lr with the best median steps_to_target per optimizer and problem",
+    "best_steps_to_target|steps|lr_sweep_best (paper): median steps_to_target at best_lr",
+    "best_final_loss|loss|lr_sweep_best (paper): median final_loss at best_lr",
+    "time_s|s|step_10m: one optimizer step over n parameters",
+    "gbps|GB/s|step_10m: bytes read + written (qt_optim_work) per second",
+    "frac_stream|ratio|step_10m: gbps / stream_triad_gbps of this run",
+    NULL,
+};
+
+/* ------------------------------------------------------------ problems */
+
+typedef struct {
+    qt_problem_kind_t kind;
+    int dim;
+    double noise;      /* < 0: the problem's default */
+    int steps[QT_PROFILE_COUNT];
+    int eval;          /* evaluate the loss every `eval` steps */
+    double target;     /* NAN: the problem's own (logreg: the teacher's loss) */
+} lrc_problem_t;
+
+static const lrc_problem_t lrc_problems[] = {
+    {QT_PROB_QUADRATIC_DEEP, 100, 1.0, {1000, 2000, 3000}, 10, 1.0},
+    {QT_PROB_ROSENBROCK, 2, 0.0, {3000, 5000, 10000}, 10, 1e-3},
+    {QT_PROB_ROSENBROCK_NOISY, 2, 1.0, {2000, 4000, 6000}, 10, 0.05},
+    {QT_PROB_LOGREG, 21, 0.0, {1000, 2000, 4000}, 10, NAN},
+    {QT_PROB_MLP, 0, 0.0, {1000, 2000, 4000}, 10, 0.1},
+};
+#define LRC_NPROB ((int)(sizeof lrc_problems / sizeof lrc_problems[0]))
+
+/* Default-profile learning rate per optimizer (rows, qt_optim_kind_t order) and problem
+ * (columns, lrc_problems order). */
+static const double lrc_lr[QT_OPTIM_COUNT][LRC_NPROB] = {
+    /* quad   rosen  noisy  logreg mlp */
+    {1e-2, 1e-3, 3e-3, 3e-1, 3e-1}, /* sgd */
+    {3e-2, 3e-1, 3e-1, 1e-1, 3e-2}, /* adam */
+    {1e-1, 1e-1, 3e-1, 1e-1, 3e-2}, /* adamw */
+    {3e-2, 3e-3, 3e-3, 3e-1, 1e-1}, /* radam */
+    {3e-2, 3e-3, 1e-2, 1e-1, 3e-2}, /* rmsprop */
+    {3e-1, 3e-1, 3e-1, 3e-1, 3e-1}, /* adagrad */
+    {3e-2, 3e-3, 3e-3, 3e-1, 1e-1}, /* adabelief */
+    {1e-1, 1e-2, 3e-2, 1e-1, 1e-2}, /* lamb */
+    {3e-2, 3e-1, 3e-1, 1e-1, 3e-2}, /* adalr */
+};
+
+static const double lrc_sweep[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1};
+#define LRC_NSWEEP ((int)(sizeof lrc_sweep / sizeof lrc_sweep[0]))
+
+typedef struct {
+    int64_t steps_to_target;
+    double time_to_target_s, final_loss, start_loss;
+    int reached, diverged;
+} lrc_result_t;
+
+/* Seconds on the monotonic clock. */
+static double lrc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Run optimizer `kind` (torch defaults, given lr) on problem pp for `steps` steps with
+ * seed `seed`; the loss series goes to r when r is not NULL. */
+static qt_status_t lrc_run(qt_optim_kind_t kind, const lrc_problem_t *pp, double lr, int steps, uint64_t seed,
+                           qt_rec_t *r, lrc_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    qt_problem_t prob;
+    QT_TRY(qt_problem_init(&prob, pp->kind, pp->dim, pp->noise, seed));
+    qt_optim_config_t cfg;
+    qt_optim_config_default(kind, &cfg);
+    cfg.lr = lr;
+    size_t n = (size_t)prob.dim;
+    qt_optim_t opt;
+    qt_status_t st = qt_optim_init(&opt, &cfg, NULL, "cpu", QT_F64, 1, &n);
+    double *x = qt_alloc(n * sizeof *x), *g = qt_alloc(n * sizeof *g);
+    if (st == QT_OK && (!x || !g)) st = qt_fail(QT_ERR_NOMEM, "lr_convergence: out of memory");
+    if (st != QT_OK) goto out;
+    double target = isnan(pp->target) ? prob.target : pp->target, loss, t_steps = 0;
+    qt_problem_x0(&prob, x);
+    if ((st = qt_problem_loss(&prob, x, &loss)) != QT_OK) goto out;
+    res->start_loss = loss;
+    res->steps_to_target = steps;
+    if (r) qt_rec_series(r, "loss", 0, loss);
+    for (int t = 0; t < steps; t++) {
+        double t0 = lrc_now();
+        if ((st = qt_problem_grad(&prob, x, t, g, NULL)) != QT_OK) goto out;
+        void *pv[1] = {x};
+        const void *gv[1] = {g};
+        if ((st = qt_optim_step(&opt, pv, gv)) != QT_OK) goto out;
+        t_steps += lrc_now() - t0;
+        if ((t + 1) % pp->eval != 0 && t + 1 != steps) continue;
+        if ((st = qt_problem_loss(&prob, x, &loss)) != QT_OK) goto out;
+        if (!isfinite(loss) || loss > 1e4 * fmax(res->start_loss, 1e-12)) {
+            res->diverged = 1;
+            break;
+        }
+        if (r) qt_rec_series(r, "loss", t + 1, loss);
+        if (!res->reached && loss <= target) {
+            res->reached = 1;
+            res->steps_to_target = t + 1;
+            res->time_to_target_s = t_steps;
+        }
+    }
+    if (!res->reached) res->time_to_target_s = t_steps;
+    res->final_loss = loss;
+out:
+    qt_free(x);
+    qt_free(g);
+    qt_optim_free(&opt);
+    qt_problem_free(&prob);
+    return st;
+}
+
+/* The problem entry named in the case's params. */
+static const lrc_problem_t *lrc_problem_of(const qt_case_t *c)
+{
+    qt_problem_kind_t k;
+    if (qt_problem_kind_parse(qt_params_str(&c->params, "problem", ""), &k) != QT_OK) return NULL;
+    for (int i = 0; i < LRC_NPROB; i++)
+        if (lrc_problems[i].kind == k) return &lrc_problems[i];
+    return NULL;
+}
+
+/* One seed of a converge / lr_sweep case. */
+static qt_status_t lrc_run_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_optim_kind_t kind;
+    QT_TRY(qt_optim_kind_parse(qt_params_str(&c->params, "optimizer", ""), &kind));
+    const lrc_problem_t *pp = lrc_problem_of(c);
+    if (!pp) return qt_fail(QT_ERR_ARG, "lr_convergence: unknown problem '%s'", qt_params_str(&c->params, "problem", ""));
+    lrc_result_t res;
+    QT_TRY(lrc_run(kind, pp, qt_params_double(&c->params, "lr", 1e-3), (int)qt_params_int(&c->params, "steps", 1000),
+                   seed, r, &res));
+    qt_rec_metric(r, "steps_to_target", "steps", (double)res.steps_to_target);
+    qt_rec_metric(r, "time_to_target_s", "s", res.time_to_target_s);
+    qt_rec_metric(r, "reached", "bool", res.reached);
+    qt_rec_metric(r, "diverged", "bool", res.diverged);
+    if (!res.diverged) qt_rec_metric(r, "final_loss", "loss", res.final_loss);
+    return QT_OK;
+}
+
+/* ----------------------------------------------------- 10M-parameter step */
+
+typedef struct {
+    qt_optim_t opt;
+    void *p, *g;
+} lrc_step_t;
+
+static void lrc_step_teardown(void *state);
+
+/* Allocate parameters and gradient, take one warm-up step, declare the work. */
+static qt_status_t lrc_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
+{
+    qt_optim_kind_t kind;
+    qt_dtype_t dt;
+    QT_TRY(qt_optim_kind_parse(qt_params_str(&c->params, "optimizer", ""), &kind));
+    QT_TRY(qt_dtype_parse(qt_params_str(&c->params, "dtype", "f32"), &dt));
+    size_t n = (size_t)qt_params_int(&c->params, "n", 10000000);
+    lrc_step_t *s = calloc(1, sizeof *s);
+    if (!s) return qt_fail(QT_ERR_NOMEM, "step_10m state");
+    qt_optim_config_t cfg;
+    qt_optim_config_default(kind, &cfg);
+    qt_status_t st = qt_optim_init(&s->opt, &cfg, NULL, "cpu", dt, 1, &n);
+    if (st != QT_OK) {
+        free(s);
+        return st;
+    }
+    s->p = qt_alloc(n * qt_dtype_size(dt));
+    s->g = qt_alloc(n * qt_dtype_size(dt));
+    if (!s->p || !s->g) {
+        lrc_step_teardown(s);
+        return qt_fail(QT_ERR_NOMEM, "step_10m: %zu parameters", n);
+    }
+    uint64_t seed = qt_rec_seed(r);
+    if (dt == QT_F32) {
+        qt_rng_fill_uniform_f32(s->p, n, seed, 1, 0, -1.0f, 1.0f);
+        qt_rng_fill_uniform_f32(s->g, n, seed, 2, 0, -1.0f, 1.0f);
+    } else {
+        qt_rng_fill_uniform_f64(s->p, n, seed, 1, 0, -1.0, 1.0);
+        qt_rng_fill_uniform_f64(s->g, n, seed, 2, 0, -1.0, 1.0);
+    }
+    void *pv[1] = {s->p};
+    const void *gv[1] = {s->g};
+    if ((st = qt_optim_step(&s->opt, pv, gv)) != QT_OK) { /* state pages touched by the OpenMP threads */
+        lrc_step_teardown(s);
+        return st;
+    }
+    double br, bw, fl;
+    qt_optim_work(&cfg, dt, n, &br, &bw, &fl);
+    qt_rec_set_work(r, fl, br + bw);
+    *state = s;
+    return QT_OK;
+}
+
+/* One optimizer step. */
+static qt_status_t lrc_step_iterate(void *state, double *seconds)
+{
+    (void)seconds;
+    lrc_step_t *s = state;
+    void *pv[1] = {s->p};
+    const void *gv[1] = {s->g};
+    return qt_optim_step(&s->opt, pv, gv);
+}
+
+/* Parameters must still be finite after all the steps. */
+static qt_status_t lrc_step_after(void *state, const qt_case_t *c, qt_rec_t *r)
+{
+    (void)c;
+    (void)r;
+    lrc_step_t *s = state;
+    double v = s->opt.dtype == QT_F32 ? ((float *)s->p)[12345] : ((double *)s->p)[12345];
+    return isfinite(v) ? QT_OK : qt_fail(QT_ERR_INTERNAL, "step_10m: parameters became non-finite");
+}
+
+/* Free everything. */
+static void lrc_step_teardown(void *state)
+{
+    lrc_step_t *s = state;
+    if (!s) return;
+    qt_optim_free(&s->opt);
+    qt_free(s->p);
+    qt_free(s->g);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- cases */
+
+/* Add one experiment case. */
+static qt_status_t lrc_add_experiment(qt_case_list_t *out, const char *name, qt_optim_kind_t k,
+                                      const lrc_problem_t *pp, double lr, int steps, int seeds)
+{
+    qt_case_t *c = qt_case_list_add(out);
+    if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->variant, sizeof c->variant, "cpu");
+    QT_TRY(qt_params_set_str(&c->params, "optimizer", qt_optim_kind_name(k)));
+    QT_TRY(qt_params_set_str(&c->params, "problem", qt_problem_kind_name(pp->kind)));
+    QT_TRY(qt_params_set_double(&c->params, "lr", lr));
+    QT_TRY(qt_params_set_int(&c->params, "steps", steps));
+    c->experiment = 1;
+    c->n_seeds = seeds;
+    c->run_seed = lrc_run_seed;
+    return QT_OK;
+}
+
+/* The cases of a profile. */
+static qt_status_t lrc_cases(qt_profile_t profile, qt_case_list_t *out)
+{
+    static const int seeds[QT_PROFILE_COUNT] = {3, 5, 20};
+    for (int k = 0; k < QT_OPTIM_COUNT; k++)
+        for (int p = 0; p < LRC_NPROB; p++)
+            QT_TRY(lrc_add_experiment(out, "converge", (qt_optim_kind_t)k, &lrc_problems[p], lrc_lr[k][p],
+                                      lrc_problems[p].steps[profile], seeds[profile]));
+    if (profile == QT_PROFILE_PAPER)
+        for (int k = 0; k < QT_OPTIM_COUNT; k++)
+            for (int p = 0; p < LRC_NPROB; p++)
+                for (int i = 0; i < LRC_NSWEEP; i++)
+                    QT_TRY(lrc_add_experiment(out, "lr_sweep", (qt_optim_kind_t)k, &lrc_problems[p], lrc_sweep[i],
+                                              lrc_problems[p].steps[QT_PROFILE_NIGHTLY], 5));
+    const char *dtypes[2] = {"f32", "f64"};
+    for (int d = 0; d < (profile == QT_PROFILE_QUICK ? 1 : 2); d++)
+        for (int k = 0; k < QT_OPTIM_COUNT; k++) {
+            qt_case_t *c = qt_case_list_add(out);
+            if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+            snprintf(c->name, sizeof c->name, "step_10m");
+            snprintf(c->variant, sizeof c->variant, "cpu");
+            QT_TRY(qt_params_set_str(&c->params, "optimizer", qt_optim_kind_name((qt_optim_kind_t)k)));
+            QT_TRY(qt_params_set_str(&c->params, "dtype", dtypes[d]));
+            QT_TRY(qt_params_set_int(&c->params, "n", 10000000));
+            c->max_repetitions = profile == QT_PROFILE_PAPER ? 10 : 0;
+            c->setup = lrc_step_setup;
+            c->iterate = lrc_step_iterate;
+            c->after = lrc_step_after;
+            c->teardown = lrc_step_teardown;
+        }
+    return QT_OK;
+}
+
+/* ---------------------------------------------------------------- finish */
+
+typedef struct {
+    double best_steps[QT_OPTIM_COUNT][LRC_NPROB], best_lr[QT_OPTIM_COUNT][LRC_NPROB];
+    double best_loss[QT_OPTIM_COUNT][LRC_NPROB];
+} lrc_best_t;
+
+/* Indices of a result's optimizer and problem (−1 when not a sweep case). */
+static int lrc_indices(const qt_result_t *res, int *k, int *p)
+{
+    if (strcmp(res->name, "lr_sweep") != 0) return 0;
+    qt_optim_kind_t kind;
+    qt_problem_kind_t pk;
+    if (qt_optim_kind_parse(qt_params_str(res->params, "optimizer", ""), &kind) != QT_OK) return 0;
+    if (qt_problem_kind_parse(qt_params_str(res->params, "problem", ""), &pk) != QT_OK) return 0;
+    for (int i = 0; i < LRC_NPROB; i++)
+        if (lrc_problems[i].kind == pk) {
+            *k = (int)kind;
+            *p = i;
+            return 1;
+        }
+    return 0;
+}
+
+/* Keep the lr with the fewest median steps to target. */
+static int lrc_pick_best(void *arg, const qt_result_t *res)
+{
+    lrc_best_t *b = arg;
+    int k, p;
+    if (!lrc_indices(res, &k, &p)) return 0;
+    double lr = qt_params_double(res->params, "lr", NAN);
+    if (res->median < b->best_steps[k][p] || (res->median == b->best_steps[k][p] && lr < b->best_lr[k][p])) {
+        b->best_steps[k][p] = res->median;
+        b->best_lr[k][p] = lr;
+    }
+    return 0;
+}
+
+/* The median final loss at the best lr. */
+static int lrc_pick_loss(void *arg, const qt_result_t *res)
+{
+    lrc_best_t *b = arg;
+    int k, p;
+    if (!lrc_indices(res, &k, &p)) return 0;
+    if (qt_params_double(res->params, "lr", NAN) == b->best_lr[k][p]) b->best_loss[k][p] = res->median;
+    return 0;
+}
+
+/* Paper profile: best-tuned result per optimizer and problem from the lr sweep. */
+static qt_status_t lrc_finish(qt_rec_t *r)
+{
+    lrc_best_t *b = calloc(1, sizeof *b);
+    if (!b) return qt_fail(QT_ERR_NOMEM, "lr_convergence finish");
+    for (int k = 0; k < QT_OPTIM_COUNT; k++)
+        for (int p = 0; p < LRC_NPROB; p++) b->best_steps[k][p] = INFINITY, b->best_lr[k][p] = NAN,
+                                          b->best_loss[k][p] = NAN;
+    qt_rec_foreach_result(r, "steps_to_target", lrc_pick_best, b);
+    qt_rec_foreach_result(r, "final_loss", lrc_pick_loss, b);
+    qt_status_t st = QT_OK;
+    for (int k = 0; k < QT_OPTIM_COUNT && st == QT_OK; k++)
+        for (int p = 0; p < LRC_NPROB && st == QT_OK; p++) {
+            if (!isfinite(b->best_steps[k][p])) continue;
+            qt_params_t prm = {0};
+            qt_params_set_str(&prm, "optimizer", qt_optim_kind_name((qt_optim_kind_t)k));
+            qt_params_set_str(&prm, "problem", qt_problem_kind_name(lrc_problems[p].kind));
+            st = qt_rec_derived(r, "lr_sweep_best", "cpu", &prm, "best_lr", "lr", b->best_lr[k][p]);
+            if (st == QT_OK)
+                st = qt_rec_derived(r, "lr_sweep_best", "cpu", &prm, "best_steps_to_target", "steps",
+                                    b->best_steps[k][p]);
+            if (st == QT_OK && isfinite(b->best_loss[k][p]))
+                st = qt_rec_derived(r, "lr_sweep_best", "cpu", &prm, "best_final_loss", "loss", b->best_loss[k][p]);
+        }
+    free(b);
+    return st;
+}
+
+const qt_suite_t qt_suite_lr_convergence = {
+    "lr_convergence",
+    "optimizers (torch.optim semantics) x problems: steps/time to target, loss curves; 10M-parameter step bandwidth",
+    lrc_metrics,
+    lrc_cases,
+    lrc_finish,
+};

@@ -1,0 +1,391 @@
+/* test_attention.c — correctness of impl/attention (quintet/attention.h): every
+ * backend against the ref oracle for every variant on fresh random inputs, pattern
+ * identities (window >= T is dense, LSH with all keys in one chunk is dense, dynamic
+ * covers its window), causality, empty rows, odd sizes, bad arguments, the registry
+ * and the counters. Inputs are N(0,1) from Philox with a fresh seed per process
+ * (QT_TEST_SEED replays). Run: make test, or build/tests/attention/test_attention. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quintet/attention.h"
+#include "quintet/counters.h"
+#include "quintet/rng.h"
+#include "test_util.h"
+
+/* Relative Frobenius error of a float output against a float reference output. */
+static double rel_fro(const qt_tensor_t *a, const qt_tensor_t *ref)
+{
+    size_t n = (size_t)qt_tensor_numel(ref);
+    double *r = malloc(n * sizeof *r);
+    const float *rf = ref->data;
+    for (size_t i = 0; i < n; i++) r[i] = rf[i];
+    double e = qt_test_rel_fro_f32(a->data, r, n);
+    free(r);
+    return e;
+}
+
+/* Q, K, V, two outputs and a padding mask of one problem. */
+typedef struct {
+    qt_tensor_t q, k, v, o1, o2, mask;
+} prob_t;
+
+/* Fresh N(0,1) inputs; the mask pads every 5th key of batch 0 and keys >= T/2 of batch 1. */
+static void prob_init(prob_t *p, int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt)
+{
+    int64_t s4[4] = {B, H, T, D}, s2[2] = {B, T};
+    uint64_t seed = qt_test_seed() ^ (salt * 0x9E3779B97F4A7C15ull);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&p->q, QT_F32, 4, s4), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&p->k, QT_F32, 4, s4), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&p->v, QT_F32, 4, s4), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&p->o1, QT_F32, 4, s4), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&p->o2, QT_F32, 4, s4), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&p->mask, QT_F32, 2, s2), QT_OK);
+    qt_tensor_fill_normal(&p->q, seed, 1, 0, 1);
+    qt_tensor_fill_normal(&p->k, seed, 2, 0, 1);
+    qt_tensor_fill_normal(&p->v, seed, 3, 0, 1);
+    float *m = p->mask.data;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++)
+            m[b * T + t] = (b % 2 == 0) ? (t % 5 != 4) : (t < (T + 1) / 2);
+}
+
+/* Release a problem. */
+static void prob_free(prob_t *p)
+{
+    qt_tensor_free(&p->q); qt_tensor_free(&p->k); qt_tensor_free(&p->v);
+    qt_tensor_free(&p->o1); qt_tensor_free(&p->o2); qt_tensor_free(&p->mask);
+}
+
+/* A configuration with small windows/chunks so that patterns are really sparse at T ~ 100. */
+static qt_attn_config_t small_cfg(qt_attn_variant_t v, int causal, int shared, uint64_t seed)
+{
+    qt_attn_config_t c;
+    qt_attn_config_init(&c, v);
+    c.causal = causal;
+    c.shared_qk = shared;
+    c.w_left = 11;
+    c.w_right = 6;
+    c.dilation = v == QT_ATTN_WINDOW ? 3 : 2;
+    c.n_buckets = 6;
+    c.n_hashes = 3;
+    c.chunk = 20;
+    c.seed = seed;
+    return c;
+}
+
+/* Every non-ref backend against ref for one shape, all variants, causal, shared_qk,
+ * mask; factor > 0 hashes into 12 = factor × 12/factor factorised buckets. */
+static void check_backends_f(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt, int factor)
+{
+    prob_t p;
+    prob_init(&p, B, H, T, D, salt);
+    const qt_attn_backend_t *ref = qt_attn_backend_find("ref");
+    for (int bi = 0; bi < qt_attn_backend_count(); bi++) {
+        const qt_attn_backend_t *be = qt_attn_backend_get(bi);
+        if (be == ref) continue;
+        for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++)
+            for (int flags = 0; flags < 8; flags++) {
+                qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, flags & 1, (flags >> 1) & 1, qt_test_seed() + salt);
+                const qt_tensor_t *mask = (flags & 4) ? &p.mask : NULL;
+                if (factor) { c.n_buckets = 12; c.bucket_factor = factor; }
+                if (!be->supports(&c)) continue;
+                CU_ASSERT_EQUAL_FATAL(qt_attn_forward(ref, &c, &p.q, &p.k, &p.v, mask, &p.o1), QT_OK);
+                CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &c, &p.q, &p.k, &p.v, mask, &p.o2), QT_OK);
+                double e = rel_fro(&p.o2, &p.o1);
+                /* float32 tiles with online softmax and a polynomial exp2 against double
+                 * accumulation: relative Frobenius error <= 2e-6 (observed ~3e-7). */
+                CU_ASSERT(e <= 2e-6);
+                if (!(e <= 2e-6))
+                    printf("\n  %s %s T=%lld D=%lld causal=%d shared=%d mask=%d: rel error %.3g\n", be->name,
+                           qt_attn_variant_name(c.variant), (long long)T, (long long)D, c.causal, c.shared_qk,
+                           mask != NULL, e);
+            }
+    }
+    prob_free(&p);
+}
+
+/* check_backends_f without factorised hashing. */
+static void check_backends(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt)
+{
+    check_backends_f(B, H, T, D, salt, 0);
+}
+
+/* cpu (and any other backend) matches the oracle on tile-straddling sizes. */
+static void test_backends_match_ref(void)
+{
+    check_backends(2, 2, 100, 40, 1);
+    check_backends(1, 3, 131, 64, 2);
+    check_backends(1, 1, 150, 24, 14); /* one head: the cpu backend splits it across threads */
+}
+
+/* Factorised hashing (bucket = h1 + f·h2) on every backend, both factor orders. */
+static void test_factorised_buckets(void)
+{
+    check_backends_f(1, 2, 120, 16, 15, 2);
+    check_backends_f(1, 2, 120, 16, 16, 6);
+}
+
+/* T = 1, T not a multiple of any tile, D not a multiple of 8 (or 1). */
+static void test_odd_sizes(void)
+{
+    check_backends(1, 1, 1, 8, 3);
+    check_backends(2, 1, 49, 13, 4);
+    check_backends(1, 2, 65, 1, 5);
+}
+
+/* A window covering the whole sequence is dense (both backends, causal or not). */
+static void test_window_ge_T_is_dense(void)
+{
+    int64_t T = 77;
+    prob_t p;
+    prob_init(&p, 1, 2, T, 24, 6);
+    for (int bi = 0; bi < qt_attn_backend_count(); bi++) {
+        const qt_attn_backend_t *be = qt_attn_backend_get(bi);
+        for (int causal = 0; causal < 2; causal++) {
+            qt_attn_config_t dense = small_cfg(QT_ATTN_DENSE, causal, 0, 1), win = small_cfg(QT_ATTN_WINDOW, causal, 0, 1);
+            win.w_left = (int)T;
+            win.w_right = (int)T + 5;
+            win.dilation = 1;
+            CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &dense, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &win, &p.q, &p.k, &p.v, &p.mask, &p.o2), QT_OK);
+            /* same key sets; tiles visit the same keys: equal to float rounding (<= 1e-6) */
+            CU_ASSERT(rel_fro(&p.o2, &p.o1) <= 1e-6);
+        }
+    }
+    prob_free(&p);
+}
+
+/* LSH with every key in one chunk is dense. n_buckets must be even >= 2, so "one
+ * bucket" is realised as chunk >= T: the single chunk holds all keys whatever the
+ * buckets, every round sees every key, the duplicate-count correction divides each
+ * key by n_hashes, and the log-sum-exp combination returns exactly dense. Separate
+ * Q/K (shared_qk would exclude self by Reformer's rule). */
+static void test_lsh_one_chunk_is_dense(void)
+{
+    int64_t T = 90;
+    prob_t p;
+    prob_init(&p, 2, 2, T, 32, 7);
+    for (int bi = 0; bi < qt_attn_backend_count(); bi++) {
+        const qt_attn_backend_t *be = qt_attn_backend_get(bi);
+        for (int causal = 0; causal < 2; causal++) {
+            qt_attn_config_t dense = small_cfg(QT_ATTN_DENSE, causal, 0, 1), lsh = small_cfg(QT_ATTN_LSH, causal, 0, 9);
+            lsh.chunk = (int)T;
+            lsh.n_buckets = 2;
+            lsh.n_hashes = 3;
+            CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &dense, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &lsh, &p.q, &p.k, &p.v, &p.mask, &p.o2), QT_OK);
+            /* float rounding of the per-round merge: <= 1e-6 */
+            CU_ASSERT(rel_fro(&p.o2, &p.o1) <= 1e-6);
+        }
+    }
+    prob_free(&p);
+}
+
+/* Perturb position pos of the tensors of batch 0 head 0 (those listed) with new draws. */
+static void perturb(prob_t *p, int64_t pos, int which, uint64_t salt)
+{
+    int64_t D = p->q.shape[3];
+    qt_tensor_t *ts[3] = {&p->q, &p->k, &p->v};
+    for (int t = 0; t < 3; t++)
+        if (which & (1 << t)) {
+            float *row = (float *)ts[t]->data + pos * D;
+            for (int64_t d = 0; d < D; d++) row[d] = 3.0f * (float)qt_rng_normal(qt_test_seed(), 100 + salt, (uint64_t)d);
+        }
+}
+
+/* Causal attention never looks ahead: perturbing position p leaves rows < p unchanged
+ * exactly (masked keys contribute exactly 0). LSH: only V is perturbed, because a new
+ * q/k moves position p in the bucket sort and legitimately shifts the chunk boundaries
+ * of the rounds (a property of Reformer's sort-and-chunk, documented in attention.h). */
+static void test_causal_no_future(void)
+{
+    int64_t T = 120, D = 16, pos = 70;
+    for (int bi = 0; bi < qt_attn_backend_count(); bi++) {
+        const qt_attn_backend_t *be = qt_attn_backend_get(bi);
+        for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++)
+            for (int shared = 0; shared < 2; shared++) {
+                prob_t p;
+                prob_init(&p, 1, 1, T, D, 8);
+                qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, 1, shared, 3);
+                c.w_left = 40;
+                CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &c, &p.q, &p.k, &p.v, NULL, &p.o1), QT_OK);
+                perturb(&p, pos, v == QT_ATTN_LSH ? 4 : 7, (uint64_t)v);
+                CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &c, &p.q, &p.k, &p.v, NULL, &p.o2), QT_OK);
+                CU_ASSERT_EQUAL(memcmp(p.o1.data, p.o2.data, (size_t)(pos * D) * sizeof(float)), 0);
+                /* and the perturbation is visible from row pos on (the test is not vacuous) */
+                CU_ASSERT_NOT_EQUAL(memcmp(p.o1.data, p.o2.data, (size_t)(T * D) * sizeof(float)), 0);
+                prob_free(&p);
+            }
+    }
+}
+
+/* The dynamic pattern contains its window: its mass_recall is at least the window's;
+ * dense recalls everything; recall and rel_error behave at the extremes. */
+static void test_dynamic_covers_window(void)
+{
+    prob_t p;
+    prob_init(&p, 2, 2, 150, 32, 9);
+    for (int causal = 0; causal < 2; causal++) {
+        qt_attn_config_t w = small_cfg(QT_ATTN_WINDOW, causal, 0, 5), dyn = small_cfg(QT_ATTN_DYNAMIC, causal, 0, 5),
+                         dense = small_cfg(QT_ATTN_DENSE, causal, 0, 5);
+        w.dilation = dyn.dilation = 2;
+        qt_attn_accuracy_t aw, ad, an;
+        CU_ASSERT_EQUAL_FATAL(qt_attn_accuracy(&w, &p.q, &p.k, &p.v, &p.mask, NULL, 1, &aw), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_attn_accuracy(&dyn, &p.q, &p.k, &p.v, &p.mask, NULL, 1, &ad), QT_OK);
+        CU_ASSERT(ad.mass_recall >= aw.mass_recall - 1e-12); /* supersets recall more, per row */
+        CU_ASSERT(ad.mass_recall > aw.mass_recall);          /* buckets add keys outside the window */
+        CU_ASSERT(aw.mass_recall > 0 && ad.mass_recall <= 1 + 1e-12);
+        CU_ASSERT(isnan(aw.rel_error));                      /* no output given */
+        CU_ASSERT_EQUAL(aw.rows, 2 * 2 * 150);
+        CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_attn_backend_find("cpu"), &dense, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_attn_accuracy(&dense, &p.q, &p.k, &p.v, &p.mask, &p.o1, 7, &an), QT_OK);
+        CU_ASSERT(fabs(an.mass_recall - 1.0) < 1e-12);
+        CU_ASSERT(an.rel_error < 2e-6); /* cpu dense vs double dense on sampled rows */
+        CU_ASSERT_EQUAL(an.rows, 2 * 2 * ((150 + 6) / 7));
+    }
+    prob_free(&p);
+}
+
+/* A query whose keys are all padding outputs zeros (PyTorch SDPA gives NaN). */
+static void test_all_masked_rows_are_zero(void)
+{
+    int64_t T = 60, D = 8;
+    prob_t p;
+    prob_init(&p, 2, 1, T, D, 10);
+    float *m = p.mask.data;
+    for (int64_t t = 0; t < T; t++) m[T + t] = 0.0f; /* batch 1: every key padded */
+    m[0] = 0.0f;                                     /* batch 0, causal: query 0 has no key */
+    for (int bi = 0; bi < qt_attn_backend_count(); bi++)
+        for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++) {
+            qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, 1, 0, 2);
+            CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_attn_backend_get(bi), &c, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
+            const float *o = p.o1.data;
+            int bad = 0;
+            for (int64_t i = 0; i < T * D; i++) bad += o[T * D + i] != 0.0f;
+            for (int64_t d = 0; d < D; d++) bad += o[d] != 0.0f;
+            for (int64_t i = 0; i < 2 * T * D; i++) bad += isnan(o[i]);
+            CU_ASSERT_EQUAL(bad, 0);
+        }
+    prob_free(&p);
+}
+
+/* Bad arguments return an error status with a message, never crash. */
+static void test_bad_arguments(void)
+{
+    prob_t p;
+    prob_init(&p, 1, 2, 16, 8, 11);
+    const qt_attn_backend_t *ref = qt_attn_backend_find("ref"), *cpu = qt_attn_backend_find("cpu");
+    qt_tensor_t zero_d, short_k;
+    int64_t sz[4] = {1, 2, 16, 0}, sk[4] = {1, 2, 15, 8};
+    qt_tensor_init(&zero_d, QT_F32, 4, sz);
+    qt_tensor_init(&short_k, QT_F32, 4, sk);
+    qt_tensor_fill_normal(&short_k, 1, 1, 0, 1);
+    struct {
+        const char *what;
+        qt_attn_config_t c;
+        const qt_tensor_t *q, *k, *v, *mask;
+        qt_tensor_t *out;
+    } cases[16];
+    int n = 0;
+    qt_attn_config_t ok_w = small_cfg(QT_ATTN_WINDOW, 0, 0, 1), ok_l = small_cfg(QT_ATTN_LSH, 0, 0, 1);
+#define ADD(w, cfg, Q, K, V, M, O) cases[n++] = (__typeof__(cases[0])){w, cfg, Q, K, V, M, O}
+    qt_attn_config_t c = ok_w; c.w_left = 0;
+    ADD("w_left = 0", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_w; c.w_right = -1;
+    ADD("w_right < 0", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_w; c.dilation = 0;
+    ADD("dilation 0", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_l; c.n_buckets = 7;
+    ADD("odd n_buckets", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_l; c.n_buckets = 0;
+    ADD("n_buckets < 2", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_l; c.n_hashes = 0;
+    ADD("n_hashes 0", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_l; c.chunk = 0;
+    ADD("chunk 0", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_l; c.n_buckets = 12; c.bucket_factor = 3;
+    ADD("odd bucket_factor", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    c = ok_l; c.n_buckets = 18; c.bucket_factor = 6;
+    ADD("odd n_buckets/bucket_factor", c, &p.q, &p.k, &p.v, NULL, &p.o1);
+    ADD("D = 0", ok_w, &zero_d, &zero_d, &zero_d, NULL, &p.o1);
+    ADD("null q", ok_w, NULL, &p.k, &p.v, NULL, &p.o1);
+    ADD("null k without shared_qk", ok_w, &p.q, NULL, &p.v, NULL, &p.o1);
+    ADD("mismatched k", ok_w, &p.q, &short_k, &p.v, NULL, &p.o1);
+    ADD("mask shape", ok_w, &p.q, &p.k, &p.v, &p.q, &p.o1);
+#undef ADD
+    for (int i = 0; i < n; i++)
+        for (int b = 0; b < 2; b++) {
+            qt_clear_error();
+            qt_status_t s = qt_attn_forward(b ? cpu : ref, &cases[i].c, cases[i].q, cases[i].k, cases[i].v,
+                                            cases[i].mask, cases[i].out);
+            CU_ASSERT_NOT_EQUAL(s, QT_OK);
+            CU_ASSERT(strlen(qt_last_error()) > 0);
+            if (s == QT_OK) printf("\n  accepted: %s\n", cases[i].what);
+        }
+    qt_attn_config_t bad_variant = ok_w;
+    bad_variant.variant = QT_ATTN_VARIANT_COUNT;
+    CU_ASSERT_NOT_EQUAL(qt_attn_forward(cpu, &bad_variant, &p.q, &p.k, &p.v, NULL, &p.o1), QT_OK);
+    CU_ASSERT_NOT_EQUAL(qt_attn_forward(cpu, NULL, &p.q, &p.k, &p.v, NULL, &p.o1), QT_OK);
+    CU_ASSERT_NOT_EQUAL(qt_attn_forward(cpu, &ok_w, &p.q, &p.k, &p.v, NULL, NULL), QT_OK);
+    CU_ASSERT_NOT_EQUAL(qt_attn_forward(cpu, &ok_w, &p.q, &p.k, &p.v, NULL, &p.q), QT_OK); /* aliasing */
+    /* shared_qk ignores K: NULL is fine there */
+    qt_attn_config_t sh = ok_w;
+    sh.shared_qk = 1;
+    CU_ASSERT_EQUAL(qt_attn_forward(cpu, &sh, &p.q, NULL, &p.v, NULL, &p.o1), QT_OK);
+    qt_attn_variant_t v;
+    CU_ASSERT_NOT_EQUAL(qt_attn_variant_parse("sparse", &v), QT_OK);
+    CU_ASSERT_EQUAL(qt_attn_variant_parse("lsh", &v), QT_OK);
+    CU_ASSERT_EQUAL(v, QT_ATTN_LSH);
+    qt_tensor_free(&zero_d);
+    qt_tensor_free(&short_k);
+    prob_free(&p);
+}
+
+/* The registry lists ref first and finds backends by name; cpu is deterministic. */
+static void test_registry_and_determinism(void)
+{
+    CU_ASSERT(qt_attn_backend_count() >= 2);
+    CU_ASSERT_STRING_EQUAL(qt_attn_backend_get(0)->name, "ref");
+    CU_ASSERT_PTR_NULL(qt_attn_backend_get(qt_attn_backend_count()));
+    CU_ASSERT_PTR_NULL(qt_attn_backend_find("nope"));
+    const qt_attn_backend_t *cpu = qt_attn_backend_find("cpu");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cpu);
+    prob_t p;
+    prob_init(&p, 2, 2, 200, 32, 12);
+    for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++) {
+        qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, 0, 0, 4);
+        CU_ASSERT(cpu->supports(&c));
+        CU_ASSERT_EQUAL_FATAL(qt_attn_forward(cpu, &c, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_attn_forward(cpu, &c, &p.q, &p.k, &p.v, &p.mask, &p.o2), QT_OK);
+        CU_ASSERT_EQUAL(memcmp(p.o1.data, p.o2.data, (size_t)qt_tensor_numel(&p.o1) * sizeof(float)), 0);
+    }
+    prob_free(&p);
+}
+
+/* Counters: dense cpu scores at least every pair and does at least the useful flops. */
+static void test_counters(void)
+{
+    int64_t B = 1, H = 2, T = 96, D = 16;
+    prob_t p;
+    prob_init(&p, B, H, T, D, 13);
+    qt_attn_config_t c = small_cfg(QT_ATTN_DENSE, 0, 0, 1);
+    long long f0 = qt_counter_get(QT_CTR_FLOPS), p0 = qt_counter_get(QT_CTR_ATTN_PAIRS),
+              r0 = qt_counter_get(QT_CTR_BYTES_READ);
+    CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_attn_backend_find("cpu"), &c, &p.q, &p.k, &p.v, NULL, &p.o1), QT_OK);
+    CU_ASSERT(qt_counter_get(QT_CTR_ATTN_PAIRS) - p0 >= B * H * T * T);
+    CU_ASSERT(qt_counter_get(QT_CTR_FLOPS) - f0 >= (long long)qt_attn_useful_flops(&c, B, H, T, D));
+    CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_BYTES_READ) - r0, 3 * B * H * T * D * 4);
+    CU_ASSERT_DOUBLE_EQUAL(qt_attn_useful_flops(&c, B, H, T, D), 4.0 * B * H * T * T * D, 1e-6);
+    c.causal = 1;
+    CU_ASSERT_DOUBLE_EQUAL(qt_attn_useful_flops(&c, B, H, T, D), 2.0 * B * H * T * T * D, 1e-6);
+    prob_free(&p);
+}
+
+QT_TEST_MAIN("attention", {"backends match ref", test_backends_match_ref}, {"odd sizes", test_odd_sizes},
+             {"factorised buckets", test_factorised_buckets},
+             {"window >= T is dense", test_window_ge_T_is_dense}, {"LSH one chunk is dense", test_lsh_one_chunk_is_dense},
+             {"causal never sees the future", test_causal_no_future},
+             {"dynamic covers window", test_dynamic_covers_window},
+             {"all-masked rows are zero", test_all_masked_rows_are_zero}, {"bad arguments", test_bad_arguments},
+             {"registry and determinism", test_registry_and_determinism}, {"counters", test_counters})

@@ -105,6 +105,7 @@ static void collect_env(qt_provenance_t *p)
 {
     static const char *vars[] = {"OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "OPENBLAS_NUM_THREADS",
                                  "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
+                                 "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "QT_SPARSE_CROSSOVER",
                                  "CUDA_VISIBLE_DEVICES", "QT_TEST_SEED", "LD_LIBRARY_PATH", "CI"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         char key[64];

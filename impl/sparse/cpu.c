@@ -14,7 +14,8 @@
  *   CSR      the same lists; N cut into tiles whose W slab (K × tile) fits in half the
  *            last-level cache; threads take rows within each tile (fewer rows than
  *            threads: the GATHER schedule, threads split N).
- *   AUTO     one scan for nnz and zero columns, qt_xover_choose, then that path.
+ *   AUTO     sparsity estimated from a sample of rows (estimate_sparsity), qt_xover_choose,
+ *            then that path, which makes its own exact pass over A.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
 #include <cblas.h>
 #include <immintrin.h>
@@ -266,19 +267,16 @@ typedef struct {
     void *owned_ptr, *owned_data;
 } csr_t;
 
-/* Build the lists: counts in parallel (or the dispatcher's rowcnt), prefix sum, fill in parallel. */
-static qt_status_t csr_build(const qt_spmm_call_t *c, csr_t *s, const int64_t *rowcnt)
+/* Build the lists: counts in parallel, prefix sum, fill in parallel. */
+static qt_status_t csr_build(const qt_spmm_call_t *c, csr_t *s)
 {
     const int64_t M = c->M, K = c->K;
     memset(s, 0, sizeof *s);
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
     int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
-    if (rowcnt)
-        memcpy(s->rowptr + 1, rowcnt, (size_t)M * sizeof(int64_t));
-    else
 #pragma omp parallel for num_threads(T) schedule(static)
-        for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
+    for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
     s->rowptr[0] = 0;
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] += s->rowptr[m];
     s->nnz = s->rowptr[M];
@@ -315,10 +313,10 @@ static void run_dense(const float *A, const float *W, float *Y, int64_t M, int64
 }
 
 /* GATHER: threads split N; each row of A gathers its nonzero rows of W. */
-static qt_status_t run_gather(const qt_spmm_call_t *c, const int64_t *rowcnt)
+static qt_status_t run_gather(const qt_spmm_call_t *c)
 {
     csr_t s;
-    QT_TRY(csr_build(c, &s, rowcnt));
+    QT_TRY(csr_build(c, &s));
     const int64_t M = c->M, N = c->N;
     int T = omp_get_max_threads();
     int64_t units = (N + 15) / 16; /* 16-float units so threads never share a cache line of Y */
@@ -345,15 +343,15 @@ static qt_status_t run_gather(const qt_spmm_call_t *c, const int64_t *rowcnt)
 
 /* CSR: N in tiles sized to cache, threads over rows within a tile (with fewer rows than
  * threads, the gather schedule: threads split N). */
-static qt_status_t run_csr(const qt_spmm_call_t *c, const int64_t *rowcnt)
+static qt_status_t run_csr(const qt_spmm_call_t *c)
 {
     if (c->M < omp_get_max_threads()) {
-        QT_TRY(run_gather(c, rowcnt));
+        QT_TRY(run_gather(c));
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
     }
     csr_t s;
-    QT_TRY(csr_build(c, &s, rowcnt));
+    QT_TRY(csr_build(c, &s));
     const int64_t M = c->M, N = c->N, K = c->K;
     int64_t tile = CSR_SLAB_BYTES / (K * (int64_t)sizeof(float)) / 16 * 16;
     if (tile < 64) tile = 64;
@@ -430,7 +428,7 @@ static int64_t scan_a(const float *A, int64_t M, int64_t K, uint16_t *colbits, i
     return nnz;
 }
 
-/* Scan results the dispatcher hands to a path (so it does not scan A again). */
+/* A full scan of A: column flags and per-row nonzero counts (for COLSKIP). */
 typedef struct {
     uint16_t *colbits; /* (K+15)/16 words */
     int64_t *rowcnt;   /* (M) */
@@ -455,17 +453,13 @@ static qt_status_t scan_run(const qt_spmm_call_t *c, scan_t *sc)
     return QT_OK;
 }
 
-/* COLSKIP: pack the columns of A nonzero somewhere and the matching rows of W, one GEMM.
- * sc may come from the dispatcher (NULL: scan here). */
-static qt_status_t run_colskip(const qt_spmm_call_t *c, const scan_t *sc_in)
+/* COLSKIP: pack the columns of A nonzero somewhere and the matching rows of W, one GEMM. */
+static qt_status_t run_colskip(const qt_spmm_call_t *c)
 {
     const int64_t M = c->M, K = c->K, N = c->N;
     scan_t own = {0};
-    const scan_t *sc = sc_in;
-    if (!sc) {
-        QT_TRY(scan_run(c, &own));
-        sc = &own;
-    }
+    QT_TRY(scan_run(c, &own));
+    const scan_t *sc = &own;
     const int64_t nnz = sc->nnz;
     int32_t *kept = qt_alloc((size_t)K * sizeof *kept);
     if (!kept) {
@@ -513,6 +507,44 @@ static qt_status_t run_colskip(const qt_spmm_call_t *c, const scan_t *sc_in)
 
 /* ---------------------------------------------------------------- dispatch ---- */
 
+/* The dispatcher's estimate of element and column sparsity from a sample of rows, so that
+ * deciding costs a small fraction of the cheapest path (an exact scan of A cost up to 1.5×
+ * the chosen path at 99% sparsity). r = max(8, 32768/K) evenly spaced rows (all rows when
+ * M ≤ r: then both figures are exact). Columns zero in all r sampled rows over-count the
+ * columns zero in all M rows: under independent zeros their expected fraction is s_e^r, so
+ * only an excess over s_e^r (beyond 4 binomial standard deviations + 0.01) is taken as
+ * structure (s_c = the sampled fraction); otherwise s_c = s_e^M, the independent-zeros
+ * value for the whole batch. The chosen path then makes its own exact pass over A. */
+static qt_status_t estimate_sparsity(const qt_spmm_call_t *c, double *s_elem, double *s_col)
+{
+    const int64_t M = c->M, K = c->K, words = (K + 15) / 16;
+    int64_t r = 32768 / (K > 0 ? K : 1);
+    if (r < 8) r = 8;
+    if (r > M) r = M;
+    uint16_t *colbits = qt_calloc((size_t)words * sizeof *colbits);
+    if (!colbits) return qt_fail(QT_ERR_NOMEM, "sparse dispatcher: no memory for %lld column flags", (long long)K);
+    int64_t nnz = 0;
+    for (int64_t i = 0; i < r; i++) {
+        const float *a = c->A + ((2 * i + 1) * M / (2 * r)) * K;
+        for (int64_t w = 0; w < words; w++) {
+            unsigned mk = nz_mask16(a, w * 16, K);
+            colbits[w] |= (uint16_t)mk;
+            nnz += __builtin_popcount(mk);
+        }
+    }
+    int64_t zc = K;
+    for (int64_t w = 0; w < words; w++) zc -= __builtin_popcount(colbits[w]);
+    qt_free(colbits);
+    double se = 1.0 - (double)nnz / ((double)r * (double)K), sc = (double)zc / (double)K;
+    if (r < M) {
+        double indep = pow(se, (double)r), sd = sqrt(indep * (1.0 - indep) / (double)K);
+        if (sc <= indep + 4.0 * sd + 0.01) sc = pow(se, (double)M);
+    }
+    *s_elem = se;
+    *s_col = sc;
+    return QT_OK;
+}
+
 /* Every path. */
 static int cpu_supports(qt_spmm_path_t p) { return (unsigned)p < QT_SPMM_COUNT; }
 
@@ -525,14 +557,12 @@ static qt_status_t cpu_matmul(qt_spmm_path_t p, const qt_spmm_call_t *c)
         if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_DENSE, -1, -1};
         qt_sparse_count_matmul((double)c->M * c->K * c->N, 0, -1);
         return QT_OK;
-    case QT_SPMM_GATHER: return run_gather(c, NULL);
-    case QT_SPMM_CSR: return run_csr(c, NULL);
-    case QT_SPMM_COLSKIP: return run_colskip(c, NULL);
+    case QT_SPMM_GATHER: return run_gather(c);
+    case QT_SPMM_CSR: return run_csr(c);
+    case QT_SPMM_COLSKIP: return run_colskip(c);
     case QT_SPMM_AUTO: {
-        scan_t sc;
-        QT_TRY(scan_run(c, &sc));
-        int64_t zc = c->K;
-        for (int64_t w = 0; w < (c->K + 15) / 16; w++) zc -= __builtin_popcount(sc.colbits[w]);
+        double se = 0.0, scol = 0.0;
+        QT_TRY(estimate_sparsity(c, &se, &scol));
         const qt_xover_table_t *t = c->table;
         if (!t) {
             static qt_xover_table_t builtin;
@@ -544,21 +574,12 @@ static qt_status_t cpu_matmul(qt_spmm_path_t p, const qt_spmm_call_t *c)
             }
             t = &builtin;
         }
-        double se = 1.0 - (double)sc.nnz / ((double)c->M * (double)c->K), scol = (double)zc / (double)c->K;
-        qt_spmm_path_t q = qt_xover_choose(t, c->M, c->K, c->N, se, scol);
-        qt_status_t st;
-        switch (q) {
-        case QT_SPMM_GATHER: st = run_gather(c, sc.rowcnt); break;
-        case QT_SPMM_CSR: st = run_csr(c, sc.rowcnt); break;
-        case QT_SPMM_COLSKIP: st = run_colskip(c, &sc); break;
-        default: st = cpu_matmul(QT_SPMM_DENSE, c); break;
+        switch (qt_xover_choose(t, c->M, c->K, c->N, se, scol)) {
+        case QT_SPMM_GATHER: return run_gather(c);
+        case QT_SPMM_CSR: return run_csr(c);
+        case QT_SPMM_COLSKIP: return run_colskip(c);
+        default: return cpu_matmul(QT_SPMM_DENSE, c);
         }
-        qt_free(sc.block);
-        if (st == QT_OK && c->info) {
-            c->info->nnz = sc.nnz;
-            c->info->zero_cols = zc;
-        }
-        return st;
     }
     default: return qt_fail(QT_ERR_ARG, "unknown matmul path %d", (int)p);
     }

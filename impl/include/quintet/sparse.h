@@ -39,8 +39,9 @@
  *            and rows of W are packed and one compact OpenBLAS sgemm runs on them.
  *   CSR      A converted to CSR, SpMM with threads over rows and N tiled so a tile of W
  *            stays in cache across rows. For many rows with scattered zeros.
- *   AUTO     dispatcher: measures element sparsity s_e = 1 − nnz/(M·K) and column sparsity
- *            s_c = (columns zero in every row)/K, estimates each path's speedup over DENSE
+ *   AUTO     dispatcher: estimates element sparsity s_e = 1 − nnz/(M·K) and column sparsity
+ *            s_c = (columns zero in every row)/K from a sample of rows (exact when M ≤ 8 or
+ *            M·K is small; see estimate_sparsity in impl/sparse/cpu.c), estimates each path's speedup over DENSE
  *            from a crossover table (qt_xover_table_t: measured speedups per path, per
  *            batch-size bucket, W-size bucket and structure class (zeros nearly all in
  *            whole columns or not), at a grid of the path's own sparsity

@@ -72,6 +72,7 @@ LIB_OBJ := $(call obj,$(LIB_SRC)) $(call obj,$(CU_SRC))
 HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC) $(HARNESS_CU))
 
 .PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
+.SECONDARY: # keep intermediate objects (no trailing `rm` after the test summary)
 all: lib quintet tests mpi
 lib: $(BUILD)/libquintet.a $(BUILD)/libquintet.so
 quintet: $(BUILD)/quintet

@@ -389,86 +389,53 @@ static inline unsigned nz_mask16(const float *a, int64_t k, int64_t K)
 #endif
 }
 
-/* One scan of A for the dispatcher: colbits (bit k%16 of word k/16 set when column k is
- * nonzero in some row) and, when rowcnt is not NULL, each row's nonzero count. Threads split
- * the columns in whole words; per-thread row counts are summed afterwards. Returns nnz. */
-static int64_t scan_a(const float *A, int64_t M, int64_t K, uint16_t *colbits, int64_t *rowcnt, int64_t *part)
+/* Flag the nonzero columns of row a in words [w0, w1) of colbits (bit k%16 of word k/16)
+ * and return the row's nonzeros in that range. */
+static int64_t scan_row(const float *a, int64_t K, int64_t w0, int64_t w1, uint16_t *colbits)
+{
+    int64_t c = 0;
+    for (int64_t w = w0; w < w1; w++) {
+        unsigned mk = nz_mask16(a, w * 16, K);
+        colbits[w] |= (uint16_t)mk;
+        c += __builtin_popcount(mk);
+    }
+    return c;
+}
+
+/* Column flags of all of A (colbits zeroed here) and its nonzero count. Threads split the
+ * columns in whole words, so no two write one word. */
+static int64_t scan_a(const float *A, int64_t M, int64_t K, uint16_t *colbits)
 {
     const int64_t words = (K + 15) / 16;
     int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
     if (T > words) T = (int)words;
-    if (!part) T = 1;
-#pragma omp parallel num_threads(T) if (T > 1)
+    int64_t nnz = 0;
+#pragma omp parallel num_threads(T) if (T > 1) reduction(+ : nnz)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t w0 = words * t / nt, w1 = words * (t + 1) / nt;
-        int64_t *cnt = nt > 1 ? part + (int64_t)t * M : rowcnt;
         memset(colbits + w0, 0, (size_t)(w1 - w0) * sizeof *colbits);
-        for (int64_t m = 0; m < M; m++) {
-            const float *a = A + m * K;
-            int64_t c = 0;
-            for (int64_t w = w0; w < w1; w++) {
-                unsigned mk = nz_mask16(a, w * 16, K);
-                colbits[w] |= (uint16_t)mk;
-                c += __builtin_popcount(mk);
-            }
-            if (cnt) cnt[m] = c;
-        }
-    }
-    int64_t nnz = 0;
-    for (int64_t m = 0; m < M; m++) {
-        int64_t c = 0;
-        if (T > 1)
-            for (int t = 0; t < T; t++) c += part[(int64_t)t * M + m];
-        else
-            c = rowcnt ? rowcnt[m] : 0;
-        if (rowcnt) rowcnt[m] = c;
-        nnz += c;
+        for (int64_t m = 0; m < M; m++) nnz += scan_row(A + m * K, K, w0, w1, colbits);
     }
     return nnz;
-}
-
-/* A full scan of A: column flags and per-row nonzero counts (for COLSKIP). */
-typedef struct {
-    uint16_t *colbits; /* (K+15)/16 words */
-    int64_t *rowcnt;   /* (M) */
-    int64_t *part;     /* (threads × M) scratch */
-    int64_t nnz;
-    void *block;
-} scan_t;
-
-/* Allocate and fill a scan of A (rowcnt always filled). */
-static qt_status_t scan_run(const qt_spmm_call_t *c, scan_t *sc)
-{
-    const int64_t words = (c->K + 15) / 16, T = omp_get_max_threads();
-    size_t b1 = ((size_t)words * sizeof(uint16_t) + 63) / 64 * 64, b2 = (size_t)c->M * sizeof(int64_t);
-    char *blk = qt_alloc(b1 + b2 + (size_t)(T * c->M) * sizeof(int64_t));
-    if (!blk) return qt_fail(QT_ERR_NOMEM, "sparse scan: no memory for %lld columns", (long long)c->K);
-    sc->block = blk;
-    sc->colbits = (uint16_t *)blk;
-    sc->rowcnt = (int64_t *)(blk + b1);
-    sc->part = (int64_t *)(blk + b1 + b2);
-    for (int64_t m = 0; m < c->M; m++) sc->rowcnt[m] = 0;
-    sc->nnz = scan_a(c->A, c->M, c->K, sc->colbits, sc->rowcnt, sc->part);
-    return QT_OK;
 }
 
 /* COLSKIP: pack the columns of A nonzero somewhere and the matching rows of W, one GEMM. */
 static qt_status_t run_colskip(const qt_spmm_call_t *c)
 {
     const int64_t M = c->M, K = c->K, N = c->N;
-    scan_t own = {0};
-    QT_TRY(scan_run(c, &own));
-    const scan_t *sc = &own;
-    const int64_t nnz = sc->nnz;
+    uint16_t *colbits = qt_alloc((size_t)((K + 15) / 16) * sizeof *colbits);
     int32_t *kept = qt_alloc((size_t)K * sizeof *kept);
-    if (!kept) {
-        qt_free(own.block);
-        return qt_fail(QT_ERR_NOMEM, "colskip: no memory for %lld column indices", (long long)K);
+    if (!colbits || !kept) {
+        qt_free(colbits);
+        qt_free(kept);
+        return qt_fail(QT_ERR_NOMEM, "colskip: no memory for %lld column flags and indices", (long long)K);
     }
+    const int64_t nnz = scan_a(c->A, M, K, colbits);
     int64_t Kc = 0;
     for (int64_t k = 0; k < K; k++)
-        if (sc->colbits[k >> 4] >> (k & 15) & 1) kept[Kc++] = (int32_t)k;
+        if (colbits[k >> 4] >> (k & 15) & 1) kept[Kc++] = (int32_t)k;
+    qt_free(colbits);
     qt_status_t st = QT_OK;
     if (Kc == 0) {
         memset(c->Y, 0, (size_t)(M * N) * sizeof(float));
@@ -501,7 +468,6 @@ static qt_status_t run_colskip(const qt_spmm_call_t *c)
         qt_sparse_count_matmul((double)M * Kc * N, (double)M * (K - Kc) * N, nnz);
     }
     qt_free(kept);
-    qt_free(own.block);
     return st;
 }
 
@@ -524,14 +490,7 @@ static qt_status_t estimate_sparsity(const qt_spmm_call_t *c, double *s_elem, do
     uint16_t *colbits = qt_calloc((size_t)words * sizeof *colbits);
     if (!colbits) return qt_fail(QT_ERR_NOMEM, "sparse dispatcher: no memory for %lld column flags", (long long)K);
     int64_t nnz = 0;
-    for (int64_t i = 0; i < r; i++) {
-        const float *a = c->A + ((2 * i + 1) * M / (2 * r)) * K;
-        for (int64_t w = 0; w < words; w++) {
-            unsigned mk = nz_mask16(a, w * 16, K);
-            colbits[w] |= (uint16_t)mk;
-            nnz += __builtin_popcount(mk);
-        }
-    }
+    for (int64_t i = 0; i < r; i++) nnz += scan_row(c->A + ((2 * i + 1) * M / (2 * r)) * K, K, 0, words, colbits);
     int64_t zc = K;
     for (int64_t w = 0; w < words; w++) zc -= __builtin_popcount(colbits[w]);
     qt_free(colbits);

@@ -13,6 +13,7 @@ endif
 BLAS_INC := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas /usr/include/x86_64-linux-gnu))
 BLAS_LIBDIR := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/openblas-pthread))
 HASH := \#
+COMMA := ,
 have_header = $(shell printf '$(HASH)include <$(1)>\nint main(void){return 0;}\n' | $(CC) $(DEP_INC) -I$(BLAS_INC) -x c - -o /dev/null $(DEP_LIB) $(2) 2>/dev/null && echo 1)
 
 HAVE_BLAS := $(call have_header,cblas.h,$(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR)) -lopenblas)
@@ -26,22 +27,27 @@ ifndef NO_MPI
 MPICC := $(shell command -v mpicc 2>/dev/null)
 endif
 CUDA_HOME := $(if $(NVCC),$(abspath $(dir $(NVCC))..))
-HAVE_NCCL := $(if $(NVCC),$(call have_header,nccl.h,-I$(CUDA_HOME)/include -L$(CUDA_HOME)/lib64 -lnccl),)
+# nvcc alone is not enough (a toolkit can ship the compiler without the runtime): CUDA parts are
+# built only when a program links against libcudart and libcublas from the toolkit's own folders.
+CUDA_LIBDIR := $(if $(NVCC),$(patsubst %/,%,$(firstword $(dir $(wildcard $(addsuffix /libcudart.so,$(CUDA_HOME)/lib64 $(CUDA_HOME)/lib $(CUDA_HOME)/targets/x86_64-linux/lib))))))
+CUDA_LDIR := $(if $(CUDA_LIBDIR),-L$(CUDA_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(CUDA_LIBDIR))
+CUDA_LINK := -I$(CUDA_HOME)/include $(CUDA_LDIR)
+HAVE_CUDA := $(if $(NVCC),$(call have_header,cublas_v2.h,$(CUDA_LINK) -lcudart -lcublas))
+HAVE_NCCL := $(if $(HAVE_CUDA),$(call have_header,nccl.h,$(CUDA_LINK) -lnccl),)
 
-$(info quintet build: OpenBLAS $(if $(HAVE_BLAS),found,NOT FOUND) | PAPI $(if $(HAVE_PAPI),found,not found$(if $(NO_PAPI), (NO_PAPI=1))) | nvcc $(if $(NVCC),found ($(NVCC)),not found$(if $(NO_CUDA), (NO_CUDA=1))) | NCCL $(if $(HAVE_NCCL),found,not found) | mpicc $(if $(MPICC),found,not found$(if $(NO_MPI), (NO_MPI=1))))
+$(info quintet build: OpenBLAS $(if $(HAVE_BLAS),found,NOT FOUND) | PAPI $(if $(HAVE_PAPI),found,not found$(if $(NO_PAPI), (NO_PAPI=1))) | CUDA $(if $(HAVE_CUDA),found ($(NVCC)),$(if $(NVCC),off: $(NVCC) found but libcudart/libcublas do not link,not found$(if $(NO_CUDA), (NO_CUDA=1)))) | NCCL $(if $(HAVE_NCCL),found,not found) | mpicc $(if $(MPICC),found,not found$(if $(NO_MPI), (NO_MPI=1))))
 ifeq ($(HAVE_BLAS),)
 $(error OpenBLAS (cblas.h, libopenblas) is required: run ci/install.sh)
 endif
 
 # ---- flags ----------------------------------------------------------------
-DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(NVCC),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
+DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(HAVE_CUDA),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
 INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
 CFLAGS := -std=c11 -g $(OPT) -fno-math-errno -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fno-math-errno -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
 GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
 NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
-CUDA_LIBS := $(if $(NVCC),-L$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
-COMMA := ,
+CUDA_LIBS := $(if $(HAVE_CUDA),$(CUDA_LDIR) -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
 LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(BLAS_LIBDIR)) -lbenchmark -lsqlite3 -lopenblas \
           $(if $(HAVE_PAPI),-lpapi -lsde) $(CUDA_LIBS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
 
@@ -51,8 +57,8 @@ say = $(if $(V),,@echo '  $(1) $(2)';)
 
 # ---- sources --------------------------------------------------------------
 LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c,$(wildcard impl/*/*.c))
-CU_SRC := $(if $(NVCC),$(wildcard impl/*/*.cu))
-HARNESS_CU := $(if $(NVCC),$(wildcard harness/*.cu))
+CU_SRC := $(if $(HAVE_CUDA),$(wildcard impl/*/*.cu))
+HARNESS_CU := $(if $(HAVE_CUDA),$(wildcard harness/*.cu))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard suites/*.c)
 HARNESS_CC := $(wildcard harness/*.cc)
 TEST_COMMON := $(wildcard tests/common/*.c)

@@ -15,6 +15,7 @@ static const struct {
     {"show", qt_cmd_show, "one row per case and metric of a run: median and spread"},
     {"compare", qt_cmd_compare, "regression gate: rank test + minimum effect per case, exit 1 on a regression"},
     {"trace", qt_cmd_trace, "print one algorithm's trajectory as CSV (`quintet trace optim --help`)"},
+    {"verify", qt_cmd_verify, "every backend against the ref oracle on fresh random inputs: #wrong values"},
     {"env", qt_cmd_env, "what this machine offers: counters, backends, GPU, MPI, and why not"},
 };
 

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quintet/cmp.h"
+
 /* Register and run the tests; exit code = failures (capped) or a CUnit error. */
 int qt_test_run(const char *suite, const qt_test_t *tests, int n)
 {
@@ -39,41 +41,29 @@ uint64_t qt_test_seed(void)
     return seed;
 }
 
-/* Max abs error over the reference's max magnitude. */
+/* Max abs error over the reference's max magnitude (quintet/cmp.h's max_rel). */
 double qt_test_max_rel_err_f32(const float *a, const double *ref, size_t n)
 {
-    double m = 0, e = 0;
-    for (size_t i = 0; i < n; i++) {
-        m = fmax(m, fabs(ref[i]));
-        double d = fabs((double)a[i] - ref[i]);
-        if (!(d <= e)) e = d; /* NaN propagates as the error */
-    }
-    return e / (m + 1e-300);
+    qt_cmp_t c;
+    qt_cmp_init(&c);
+    qt_cmp_add(&c, a, QT_F32, ref, QT_F64, n, NULL, NULL);
+    return c.max_rel;
+}
+
+/* Relative Frobenius error of an array of dtype dt against a double reference. */
+static double rel_fro(const void *a, qt_dtype_t dt, const double *ref, size_t n)
+{
+    qt_cmp_t c;
+    qt_cmp_init(&c);
+    qt_cmp_add(&c, a, dt, ref, QT_F64, n, NULL, NULL);
+    return qt_cmp_rel_fro(&c);
 }
 
 /* Relative Frobenius error (float vs double reference). */
-double qt_test_rel_fro_f32(const float *a, const double *ref, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - ref[i];
-        num += d * d;
-        den += ref[i] * ref[i];
-    }
-    return sqrt(num) / (sqrt(den) + 1e-300);
-}
+double qt_test_rel_fro_f32(const float *a, const double *ref, size_t n) { return rel_fro(a, QT_F32, ref, n); }
 
 /* Relative Frobenius error (double vs double reference). */
-double qt_test_rel_fro_f64(const double *a, const double *ref, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = a[i] - ref[i];
-        num += d * d;
-        den += ref[i] * ref[i];
-    }
-    return sqrt(num) / (sqrt(den) + 1e-300);
-}
+double qt_test_rel_fro_f64(const double *a, const double *ref, size_t n) { return rel_fro(a, QT_F64, ref, n); }
 
 /* build/<name>. */
 const char *qt_test_build_path(const char *name)

@@ -56,16 +56,24 @@ qt_status_t qt_verify_optset_config(int k, qt_optim_config_t *c)
     return QT_OK;
 }
 
-/* Uniform draws with mean `mean` and variance 1 (U(mean − √3, mean + √3), the cheapest
- * stream: gradients for hundreds of steps over ~10⁵ parameters are drawn in milliseconds),
- * drawn as float (scratch f, n floats) and stored as dt. */
-static void fill_float_exact(void *out, float *f, qt_dtype_t dt, size_t n, uint64_t seed, uint64_t stream,
-                             uint64_t off, double mean)
+/* Uniform draws with mean `mean` and variance 1, U(mean − √3, mean + √3), as float (so f32
+ * and f64 runs see identical inputs), stored as dt: values off..off+n of the stream, all four
+ * 32-bit words of each Philox block used (gradients for hundreds of steps over ~10⁵
+ * parameters cost milliseconds). off must be a multiple of 4. */
+static void fill_float_exact(void *out, qt_dtype_t dt, size_t n, uint64_t seed, uint64_t stream, uint64_t off,
+                             double mean)
 {
     const double r3 = 1.7320508075688772;
-    qt_rng_fill_uniform_f32(dt == QT_F32 ? out : f, n, seed, stream, off, (float)(mean - r3), (float)(mean + r3));
-    if (dt == QT_F64)
-        for (size_t i = 0; i < n; i++) ((double *)out)[i] = f[i];
+    const float lo = (float)(mean - r3), w = (float)(2.0 * r3), s24 = 1.0f / 16777216.0f;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t b[4];
+        qt_rng_block(seed, stream, (off + i) / 4, b);
+        for (size_t j = 0; j < 4 && i + j < n; j++) {
+            float x = lo + w * (((float)(b[j] >> 8) + 0.5f) * s24);
+            if (dt == QT_F64) ((double *)out)[i + j] = x;
+            else ((float *)out)[i + j] = x;
+        }
+    }
 }
 
 /* A trajectory on random inputs (verify.h). */
@@ -77,19 +85,17 @@ qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t 
     qt_optim_t o;
     QT_TRY(qt_optim_init(&o, c, s, backend, dt, n_tensors, sizes));
     void *p[8] = {0}, *g[8] = {0};
-    float *f[8] = {0};
     size_t es = qt_dtype_size(dt);
     qt_status_t st = QT_OK;
     for (int i = 0; i < n_tensors; i++) {
         p[i] = qt_alloc(sizes[i] * es);
         g[i] = qt_alloc(sizes[i] * es);
-        f[i] = qt_alloc(sizes[i] * sizeof(float));
-        if (!p[i] || !g[i] || !f[i]) st = qt_fail(QT_ERR_NOMEM, "optim trajectory: cannot allocate %zu elements", sizes[i]);
-        else fill_float_exact(p[i], f[i], dt, sizes[i], seed, 100 + (uint64_t)i, 0, 0.0);
+        if (!p[i] || !g[i]) st = qt_fail(QT_ERR_NOMEM, "optim trajectory: cannot allocate %zu elements", sizes[i]);
+        else fill_float_exact(p[i], dt, sizes[i], seed, 100 + (uint64_t)i, 0, 0.0);
     }
     for (int t = 0; t < steps && st == QT_OK; t++) {
         for (int i = 0; i < n_tensors; i++)
-            fill_float_exact(g[i], f[i], dt, sizes[i], seed, 200 + (uint64_t)i, (uint64_t)t * sizes[i], 0.3);
+            fill_float_exact(g[i], dt, sizes[i], seed, 200 + (uint64_t)i, (uint64_t)t * ((sizes[i] + 3) & ~(size_t)3), 0.3);
         st = qt_optim_step(&o, p, (const void *const *)g);
     }
     for (int i = 0; i < n_tensors; i++) {
@@ -97,7 +103,6 @@ qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t 
             out[i][j] = dt == QT_F64 ? ((double *)p[i])[j] : ((float *)p[i])[j];
         qt_free(p[i]);
         qt_free(g[i]);
-        qt_free(f[i]);
     }
     qt_optim_free(&o);
     return st;
@@ -124,7 +129,7 @@ static void run(qt_verify_t *v)
         if (qt_verify_wants(v, qt_optim_backend_get(i)->name)) bes[n_bes++] = qt_optim_backend_get(i);
     if (!n_bes) return;
     int full = qt_verify_size(v) == QT_VERIFY_FULL, steps = full ? 300 : 100;
-    const size_t sizes[2] = {1001, full ? 1000003 : QT_OPTIM_OMP_MIN + 4321};
+    const size_t sizes[2] = {1001, full ? 262147 : QT_OPTIM_OMP_MIN + 4321};
     const qt_schedule_t sched = {QT_SCHED_WARMUP_COSINE, 1, 1.0, 10, 0.2, steps / 2, 1e-4};
     double *r[2] = {qt_alloc(sizes[0] * 8), qt_alloc(sizes[1] * 8)}, *y[2] = {qt_alloc(sizes[0] * 8), qt_alloc(sizes[1] * 8)};
     for (int k = 0; k < qt_verify_n_optsets; k++) {

@@ -48,8 +48,10 @@ qt_status_t qt_cmp_add(qt_cmp_t *c, const void *y, qt_dtype_t ydt, const void *r
         c->sum_d2 += d * d;
         if (isfinite(r)) c->sum_r2 += r * r;
         if (!tol) continue;
-        double t = tol->scale * scale + tol->rel * fabs(r) + (bound ? tol->elem * bound[i] : 0.0);
-        if (!(d <= t)) {
+        double t = tol->scale * scale; /* terms with a zero coefficient are left out (0·inf) */
+        if (tol->rel != 0.0) t += tol->rel * fabs(r);
+        if (bound && tol->elem != 0.0) t += tol->elem * bound[i];
+        if (!(d <= t) || isinf(d)) {
             if (c->first_wrong < 0) c->first_wrong = c->n + (int64_t)i;
             c->wrong++;
         }

@@ -1,0 +1,225 @@
+/* test_verify.c — `quintet verify` and the comparison it shares with the tests
+ * (quintet/cmp.h): the comparison counts exactly the values injected outside the
+ * tolerance (and none at its edge); fake backends added through the driver's hook are
+ * verified like registered ones, a perturbed output counted value by value, unsupported
+ * cases listed as skipped; `quintet verify --size quick` passes on this machine with 0 wrong
+ * values; bad input exits 2 with a message. Needs build/quintet (make test builds it).
+ * Run: make test, or build/tests/harness/test_verify. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quintet/attention.h"
+#include "quintet/rng.h"
+#include "quintet/sparse.h"
+#include "test_util.h"
+#include "verify.h"
+
+static char out[1 << 20];
+
+/* k values moved just outside the tolerance (and some exactly onto its edge) are counted
+ * exactly; NaN and infinity are wrong; the per-value bound term and the metrics work. */
+static void test_cmp_counts_injected(void)
+{
+    enum { N = 1000 };
+    static float ref[N], y[N];
+    static double bound[N];
+    qt_rng_fill_normal_f32(ref, N, qt_test_seed(), 1, 0, 0.0f, 1.0f);
+    memcpy(y, ref, sizeof y);
+    const qt_tol_t tol = {"t", 1e-3, 1e-2, 0.0, "test"};
+    double scale = 0;
+    for (int i = 0; i < N; i++) scale = fmax(scale, fabs(ref[i]));
+    qt_cmp_t c;
+    qt_cmp_init(&c);
+    CU_ASSERT_EQUAL(qt_cmp_add(&c, y, QT_F32, ref, QT_F32, N, &tol, NULL), QT_OK);
+    CU_ASSERT(c.n == N && c.wrong == 0 && c.first_wrong == -1 && c.max_abs == 0 && qt_cmp_rel_fro(&c) == 0);
+    /* inject: 5 values just outside (2× the tolerance), 2 non-finite, and 3 within it */
+    const int bad_at[7] = {3, 100, 101, 500, 998, 42, 777};
+    for (int j = 0; j < 5; j++) {
+        int i = bad_at[j];
+        y[i] = (float)(ref[i] + 2.0 * (tol.scale * scale + tol.rel * fabs(ref[i])));
+    }
+    y[42] = NAN;
+    y[777] = INFINITY;
+    for (int i = 200; i < 203; i++) y[i] = (float)(ref[i] + 0.5 * tol.scale * scale);
+    qt_cmp_init(&c);
+    qt_cmp_add(&c, y, QT_F32, ref, QT_F32, N, &tol, NULL);
+    CU_ASSERT_EQUAL(c.wrong, 7);
+    CU_ASSERT_EQUAL(c.first_wrong, 3);
+    CU_ASSERT(isnan(c.max_abs) && isnan(c.max_rel)); /* a NaN difference sticks */
+    /* a second array adds to the same comparison: indices continue, 1 more wrong */
+    float y2[4] = {1, 2, 3, 4}, r2[4] = {1, 2, 3, 5};
+    qt_cmp_add(&c, y2, QT_F32, r2, QT_F32, 4, &tol, NULL);
+    CU_ASSERT(c.n == N + 4 && c.wrong == 8);
+    /* all-zero tolerance: bitwise; one ulp off is wrong, equal infinities and NaN pairs agree */
+    const qt_tol_t exact = {"exact", 0, 0, 0, "bitwise"};
+    double a[4] = {1.0, INFINITY, NAN, 0.1}, b[4] = {1.0, INFINITY, NAN, nextafter(0.1, 1.0)};
+    qt_cmp_init(&c);
+    qt_cmp_add(&c, a, QT_F64, b, QT_F64, 4, &exact, NULL);
+    CU_ASSERT(c.wrong == 1 && c.first_wrong == 3);
+    /* the bound term: elem·b_i widens value i only */
+    for (int i = 0; i < N; i++) bound[i] = i == 3 ? 1e6 : 0.0;
+    qt_cmp_init(&c);
+    const qt_tol_t tb = {"b", 1e-3, 1e-2, 1.0, "bound"};
+    qt_cmp_add(&c, y, QT_F32, ref, QT_F32, N, &tb, bound);
+    CU_ASSERT_EQUAL(c.wrong, 6);
+    CU_ASSERT_EQUAL(c.first_wrong, 42);
+    /* metrics only (no tolerance), as the test helpers use it */
+    qt_cmp_init(&c);
+    qt_cmp_add(&c, y2, QT_F32, r2, QT_F32, 4, NULL, NULL);
+    CU_ASSERT(c.wrong == 0 && c.max_abs == 1.0 && fabs(c.max_rel - 0.2) < 1e-15);
+    CU_ASSERT(fabs(qt_cmp_rel_fro(&c) - 1.0 / sqrt(1 + 4 + 9 + 25)) < 1e-15);
+    /* the dot-product bound: K·Σ|a||w| */
+    float A[6] = {1, -2, 0, 3, 0, -1}, W[6] = {1, 2, -1, 0, 2, 2}; /* (2,3)·(3,2) */
+    double bd[4];
+    qt_cmp_dot_bound(A, W, 2, 3, 2, bd);
+    CU_ASSERT(bd[0] == 3 * 3.0 && bd[1] == 3 * 2.0 && bd[2] == 3 * 5.0 && bd[3] == 3 * 8.0);
+    CU_ASSERT_EQUAL(qt_cmp_add(&c, NULL, QT_F32, r2, QT_F32, 4, &tol, NULL), QT_ERR_ARG);
+}
+
+/* ---- fake backends, added through the driver's hook ---- */
+
+/* Attention: the oracle's output with value 0 moved by 1 (far outside any tolerance). */
+static qt_status_t broken_attn_forward(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+                                       const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *o)
+{
+    QT_TRY(qt_attn_forward(qt_attn_backend_find("ref"), cfg, q, k, v, mask, o));
+    ((float *)o->data)[0] += 1.0f;
+    return QT_OK;
+}
+/* ... and it claims no shared_qk configuration. */
+static int broken_attn_supports(const qt_attn_config_t *cfg) { return !cfg->shared_qk; }
+static const qt_attn_backend_t broken_attn = {"fake", "test: one wrong value per output", broken_attn_supports,
+                                              broken_attn_forward};
+
+/* Sparse: only the dense path, with two wrong values; activations are the oracle's. */
+static qt_status_t broken_matmul(qt_spmm_path_t p, const qt_spmm_call_t *c)
+{
+    (void)p;
+    QT_TRY(qt_sparse_backend_find("ref")->matmul(QT_SPMM_DENSE, c));
+    c->Y[0] = -1e6f;
+    c->Y[c->M * c->N - 1] = NAN;
+    return QT_OK;
+}
+static int dense_only(qt_spmm_path_t p) { return p == QT_SPMM_DENSE; }
+static qt_status_t ref_act_forward(const qt_act_t *a, const float *x, float *y, int64_t rows, int64_t cols)
+{
+    return qt_sparse_backend_find("ref")->act_forward(a, x, y, rows, cols);
+}
+static qt_status_t ref_act_backward(const float *y, const float *dy, float *dx, int64_t n)
+{
+    return qt_sparse_backend_find("ref")->act_backward(y, dy, dx, n);
+}
+static const qt_sparse_ops_t broken_sparse = {"fake", dense_only, ref_act_forward, ref_act_backward, broken_matmul};
+
+/* qt_verify_run with its output sent to a file in the temp dir (read back into `out`). */
+static int run_quiet(const qt_verify_opts_t *o, qt_verify_summary_t *s)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/verify.out", qt_test_tmpdir());
+    fflush(stdout);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600), so = dup(1);
+    dup2(fd, 1);
+    int rc = qt_verify_run(o, s);
+    fflush(stdout);
+    dup2(so, 1);
+    close(so);
+    close(fd);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = 0;
+    if (f) fclose(f);
+    remove(path);
+    return rc;
+}
+
+/* The fakes are verified like registered backends: every perturbed value counted, every
+ * unsupported case skipped with the reason, exit 1; the registry's backends still pass. */
+static void test_fake_backends(void)
+{
+    const qt_verify_technique_t *techs[] = {&qt_verify_attention, &qt_verify_sparse};
+    const qt_verify_extra_t extra[] = {{"attention", &broken_attn}, {"sparse", &broken_sparse}};
+    qt_verify_opts_t o = {techs, 1, "fake", qt_test_seed(), QT_VERIFY_QUICK, QT_VERIFY_TABLE, extra, 2};
+    qt_verify_summary_t s;
+    CU_ASSERT_EQUAL(run_quiet(&o, &s), 1);
+    /* one wrong value in every attention case run; shared_qk (half of them) skipped */
+    CU_ASSERT(s.cases > 0 && s.wrong_cases == s.cases && s.wrong_values == s.cases && s.skipped == s.cases);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "skipped: supports() is 0"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "WRONG (first at 0)"));
+    char line[160];
+    snprintf(line, sizeof line, "verify: %lld cases, %lld wrong values in %lld cases, %lld skipped\n",
+             (long long)s.cases, (long long)s.wrong_values, (long long)s.wrong_cases, (long long)s.skipped);
+    CU_ASSERT(strlen(out) >= strlen(line) && !strcmp(out + strlen(out) - strlen(line), line)); /* the last line */
+    /* sparse: two wrong values per matmul case on the one path it has, the others skipped,
+     * activations (the oracle's own) right */
+    o.techs = techs + 1;
+    CU_ASSERT_EQUAL(run_quiet(&o, &s), 1);
+    CU_ASSERT(s.wrong_cases > 0 && s.wrong_values == 2 * s.wrong_cases);
+    CU_ASSERT_EQUAL(s.skipped, (QT_SPMM_COUNT - 1) * s.wrong_cases);
+    CU_ASSERT(s.cases > s.wrong_cases); /* the activation cases */
+    /* without the filter the registry's cpu backend runs too, and is right */
+    o.backend = "cpu";
+    CU_ASSERT_EQUAL(run_quiet(&o, &s), 0);
+    CU_ASSERT(s.cases > 0 && s.wrong_values == 0 && s.skipped == 0);
+}
+
+/* Run build/quintet verify ARGS; exit status, output (stdout + stderr) in `out`. */
+static int quintet(const char *args)
+{
+    return qt_test_sh(out, sizeof out, "%s verify %s", qt_test_build_path("quintet"), args);
+}
+
+/* The quick size passes on this machine: 0 wrong values, and the summary is the last line. */
+static void test_quick_passes(void)
+{
+    char args[64];
+    snprintf(args, sizeof args, "--size quick --seed %llu", (unsigned long long)qt_test_seed());
+    int rc = quintet(args);
+    const char *last = strstr(out, "\nverify: ");
+    if (rc != 0 || !last || !strstr(last, " 0 wrong values in 0 cases, ")) printf("\n%s", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(last);
+    CU_ASSERT_PTR_NOT_NULL(strstr(last, " 0 wrong values in 0 cases, 0 skipped\n"));
+    CU_ASSERT_EQUAL(strchr(last + 1, '\n')[1], '\0'); /* the summary is the last line */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "attn-f32"));   /* the tolerances are stated */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "optim-f32"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "adabelief/f32"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "matmul/colskip"));
+    /* machine-readable forms (one technique each, to keep the test short) */
+    CU_ASSERT_EQUAL(quintet("sparse --backend cpu --format json --seed 5"), 0);
+    CU_ASSERT(strstr(out, "\"summary\": {\"cases\": ") && strstr(out, "\"wrong\": 0}"));
+    CU_ASSERT_EQUAL(quintet("attention --format csv --seed 6"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "technique,variant,backend,params,values,max_abs,max_rel,tolerance,wrong,status\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"attention\",\"lsh\",\"cpu\","));
+}
+
+/* Each bad invocation: exit 2 and a message naming the problem. */
+static void test_bad_input(void)
+{
+    static const struct {
+        const char *args, *expect;
+    } cases[] = {
+        {"nosuch", "unknown technique 'nosuch'"},
+        {"attention --backend nosuch", "unknown backend 'nosuch'"},
+        {"--backend ref", "oracle"},
+        {"--size huge", "unknown size"},
+        {"--format xml", "unknown format"},
+        {"--seed -3", "non-negative"},
+        {"--bogus", "unknown option"},
+        {"--seed", "needs a value"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = quintet(cases[i].args);
+        if (rc != 2 || !strstr(out, cases[i].expect)) printf("\n  quintet verify %s -> %d: %s", cases[i].args, rc, out);
+        CU_ASSERT_EQUAL(rc, 2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, cases[i].expect));
+    }
+    CU_ASSERT_EQUAL(quintet("--help"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--backend"));
+}
+
+QT_TEST_MAIN("verify", {"comparison counts injected errors", test_cmp_counts_injected},
+             {"fake backends through the hook", test_fake_backends}, {"quick size passes", test_quick_passes},
+             {"bad input exits 2", test_bad_input})

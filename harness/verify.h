@@ -79,7 +79,7 @@ void qt_verify_skip(qt_verify_t *v, const char *variant, const char *backend, co
 void qt_verify_error(qt_verify_t *v, const char *variant, const char *backend, const char *params, int64_t values,
                      const char *message);
 
-/* ---- shared with tests/optim and tests/sparse (one definition of the inputs) ---- */
+/* ---- shared with tests/attention, tests/optim and tests/sparse (one definition) ---- */
 /* The option sets every optimizer is verified (and tested) with. */
 typedef struct {
     qt_optim_kind_t kind;
@@ -99,6 +99,8 @@ qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t 
 /* A (M,K) ~ N(0,1) with a fraction sp of zeros: uniform (each entry) or structured (whole
  * columns, the same units off across the batch); all zero only when sp >= 1. */
 void qt_verify_sparse_fill(float *A, int64_t M, int64_t K, double sp, int structured, uint64_t seed);
+/* The tolerance of every attention backend's f32 output against the oracle's. */
+extern const qt_tol_t qt_verify_tol_attn;
 /* The tolerance of every sparse matmul path against ref DENSE (per-value dot-product bound). */
 extern const qt_tol_t qt_verify_tol_spmm;
 

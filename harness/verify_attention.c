@@ -15,9 +15,9 @@
  * the cpu backend's relative Frobenius error is ~3e-7 (tests/attention asserts <= 2e-6);
  * per value the error is a few hundred float ulps of the output's scale (an output is a
  * convex combination of V rows, so its scale is that of V). */
-static const qt_tol_t tol_f32 = {"attn-f32", 2e-5, 2e-5, 0.0,
-                                 "f32 output: online-softmax tiles + polynomial exp2 vs double; ~1e-6 seen"};
-static const qt_tol_t *const tols[] = {&tol_f32, NULL};
+const qt_tol_t qt_verify_tol_attn = {"attn-f32", 2e-5, 2e-5, 0.0,
+                                           "f32 output: online-softmax tiles + polynomial exp2 vs double; ~1e-6 seen"};
+static const qt_tol_t *const tols[] = {&qt_verify_tol_attn, NULL};
 
 /* The shapes (B, H, T, D) of each size. */
 static const int64_t quick_shapes[][4] = {{1, 1, 1, 8}, {2, 1, 49, 13}, {1, 2, 65, 1}, {2, 2, 100, 40}, {1, 3, 131, 64}};
@@ -109,8 +109,8 @@ static void verify_shape(qt_verify_t *v, const int64_t *s, const qt_attn_backend
                 }
                 qt_cmp_t cmp;
                 qt_cmp_init(&cmp);
-                qt_cmp_add(&cmp, t[4].data, QT_F32, t[3].data, QT_F32, n, &tol_f32, NULL);
-                qt_verify_case(v, name, bes[b]->name, params, &cmp, &tol_f32);
+                qt_cmp_add(&cmp, t[4].data, QT_F32, t[3].data, QT_F32, n, &qt_verify_tol_attn, NULL);
+                qt_verify_case(v, name, bes[b]->name, params, &cmp, &qt_verify_tol_attn);
             }
         }
     }

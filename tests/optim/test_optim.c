@@ -18,24 +18,23 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "quintet/cmp.h"
 #include "quintet/counters.h"
 #include "quintet/optim.h"
 #include "quintet/optim_problems.h"
 #include "quintet/rng.h"
 #include "test_util.h"
+#include "verify.h"
 
 /* ------------------------------------------------------------ helpers */
 
-/* Max |a−b| / max |b| over n doubles (0 when identical). */
+/* Max |a−b| / max |b| over n doubles (0 when identical): quintet/cmp.h's max_rel. */
 static double rel_err(const double *a, const double *b, size_t n)
 {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]);
-        if (d > num || d != d) num = d;
-        if (fabs(b[i]) > den) den = fabs(b[i]);
-    }
-    return num / (den > 0 ? den : 1e-300);
+    qt_cmp_t c;
+    qt_cmp_init(&c);
+    qt_cmp_add(&c, a, QT_F64, b, QT_F64, n, NULL, NULL);
+    return c.max_rel;
 }
 
 /* A config of kind k with options given as "key=value" pairs (NULL-terminated). */
@@ -202,73 +201,17 @@ static void test_torch_trajectories(void)
 
 /* ------------------------------------------------ ref vs cpu, f64/f32 */
 
-/* Option sets exercised for every optimizer in the backend and checkpoint tests. */
-typedef struct {
-    qt_optim_kind_t kind;
-    const char *kv[12];
-} optset_t;
+/* The option sets of the backend and checkpoint tests are qt_verify_optsets, the list
+ * `quintet verify optim` uses (harness/verify_optim.c). */
 
-static const optset_t optsets[] = {
-    {QT_OPTIM_SGD, {"lr", "0.01", NULL}},
-    {QT_OPTIM_SGD, {"lr", "0.01", "momentum", "0.9", "nesterov", "true", "weight_decay", "0.01", NULL}},
-    {QT_OPTIM_SGD, {"lr", "0.01", "momentum", "0.9", "dampening", "0.1", "maximize", "true", NULL}},
-    {QT_OPTIM_ADAM, {"lr", "0.01", NULL}},
-    {QT_OPTIM_ADAM, {"lr", "0.01", "amsgrad", "true", "weight_decay", "0.1", NULL}},
-    {QT_OPTIM_ADAMW, {"lr", "0.01", "amsgrad", "true", NULL}},
-    {QT_OPTIM_RADAM, {"lr", "0.01", NULL}},
-    {QT_OPTIM_RADAM, {"lr", "0.01", "weight_decay", "0.1", "decoupled_weight_decay", "true", NULL}},
-    {QT_OPTIM_RMSPROP, {"lr", "0.01", NULL}},
-    {QT_OPTIM_RMSPROP, {"lr", "0.01", "centered", "true", "momentum", "0.9", "weight_decay", "0.01", NULL}},
-    {QT_OPTIM_ADAGRAD, {"lr", "0.1", "lr_decay", "0.01", "initial_accumulator_value", "0.5", NULL}},
-    {QT_OPTIM_ADABELIEF, {"lr", "0.01", NULL}},
-    {QT_OPTIM_ADABELIEF, {"lr", "0.01", "rectify", "false", "amsgrad", "true", "weight_decay", "0.1", NULL}},
-    {QT_OPTIM_ADABELIEF, {"lr", "0.01", "weight_decouple", "false", "weight_decay", "0.1", NULL}},
-    {QT_OPTIM_LAMB, {"lr", "0.01", NULL}},
-    {QT_OPTIM_LAMB, {"lr", "0.01", "trust_clip", "true", "weight_decay", "0", "always_adapt", "false", NULL}},
-    {QT_OPTIM_ADALR, {"lr", "0.01", NULL}},
-};
-#define N_OPTSETS ((int)(sizeof optsets / sizeof optsets[0]))
-
-/* N(mean, 1) draws rounded to float, stored as dt: f32 and f64 runs see identical inputs
- * (otherwise a gradient near 0 alone makes g/(|g| + eps) differ between precisions). */
-static void fill_float_exact(void *out, qt_dtype_t dt, size_t n, uint64_t seed, uint64_t stream, uint64_t off,
-                             double mean)
-{
-    for (size_t i = 0; i < n; i++) {
-        float v = (float)(mean + qt_rng_normal(seed, stream, off + i));
-        if (dt == QT_F64) ((double *)out)[i] = v;
-        else ((float *)out)[i] = v;
-    }
-}
-
-/* Random params and per-step random grads, two tensors (one above the OpenMP threshold);
+/* Random params and per-step random grads (qt_verify_optim_run: inputs rounded to float, so
+ * f32 and f64 runs see the same ones), two tensors (one above the OpenMP threshold);
  * runs `steps` steps of backend bk in dtype dt; returns the params as double. */
 static void run_random(const qt_optim_config_t *c, const qt_schedule_t *s, const char *bk, qt_dtype_t dt, int steps,
                        uint64_t seed, double *out0, double *out1, const size_t *sizes)
 {
-    qt_optim_t o;
-    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, c, s, bk, dt, 2, sizes), QT_OK);
-    void *p[2], *g[2];
-    size_t es = qt_dtype_size(dt);
-    for (int i = 0; i < 2; i++) {
-        p[i] = malloc(sizes[i] * es);
-        g[i] = malloc(sizes[i] * es);
-        fill_float_exact(p[i], dt, sizes[i], seed, 100 + i, 0, 0.0);
-    }
-    for (int t = 0; t < steps; t++) {
-        for (int i = 0; i < 2; i++) {
-            /* gradients with a non-zero mean so moments build up, fresh each step */
-            fill_float_exact(g[i], dt, sizes[i], seed, 200 + i, (uint64_t)t * sizes[i], 0.3);
-        }
-        CU_ASSERT_EQUAL_FATAL(qt_optim_step(&o, p, (const void *const *)g), QT_OK);
-    }
     double *outs[2] = {out0, out1};
-    for (int i = 0; i < 2; i++) {
-        for (size_t j = 0; j < sizes[i]; j++) outs[i][j] = dt == QT_F64 ? ((double *)p[i])[j] : ((float *)p[i])[j];
-        free(p[i]);
-        free(g[i]);
-    }
-    qt_optim_free(&o);
+    CU_ASSERT_EQUAL_FATAL(qt_verify_optim_run(c, s, bk, dt, steps, seed, 2, sizes, outs), QT_OK);
 }
 
 /* cpu (f64 and f32) against ref, 25 steps, every optimizer and option set. */
@@ -279,8 +222,8 @@ static void test_ref_vs_cpu(void)
            *c1 = malloc(sizes[1] * 8);
     qt_schedule_t s = {QT_SCHED_WARMUP_COSINE, 1, 1.0, 5, 0.2, 20, 1e-4};
     uint64_t seed = qt_test_seed();
-    for (int k = 0; k < N_OPTSETS; k++) {
-        qt_optim_config_t c = make_cfg(optsets[k].kind, optsets[k].kv);
+    for (int k = 0; k < qt_verify_n_optsets; k++) {
+        qt_optim_config_t c = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
         run_random(&c, &s, "ref", QT_F64, 25, seed, r0, r1, sizes);
         run_random(&c, &s, "cpu", QT_F64, 25, seed, c0, c1, sizes);
         double e64 = fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1]));
@@ -314,9 +257,9 @@ static void test_checkpoint_resume(void)
     const char *bk[2] = {"ref", "cpu"};
     qt_dtype_t dts[2] = {QT_F64, QT_F32};
     int mismatches = 0;
-    for (int k = 0; k < N_OPTSETS; k++)
+    for (int k = 0; k < qt_verify_n_optsets; k++)
         for (int v = 0; v < 2; v++) {
-            qt_optim_config_t c = make_cfg(optsets[k].kind, optsets[k].kv);
+            qt_optim_config_t c = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
             size_t es = qt_dtype_size(dts[v]);
             void *pa[2], *pb[2], *g[2];
             for (int i = 0; i < 2; i++) {
@@ -343,7 +286,7 @@ static void test_checkpoint_resume(void)
                     CU_ASSERT_EQUAL_FATAL(qt_optim_save(&b, &buf, &len), QT_OK);
                     CU_ASSERT_EQUAL(qt_optim_save_file(&b, path), QT_OK);
                     qt_optim_free(&b);
-                    qt_optim_config_t fresh = make_cfg(optsets[k].kind, optsets[k].kv);
+                    qt_optim_config_t fresh = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
                     fresh.lr = 123.0; /* the checkpoint's config wins */
                     CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, &fresh, NULL, bk[v], dts[v], 2, sizes), QT_OK);
                     CU_ASSERT_EQUAL(qt_optim_load(&b, buf, len), QT_OK);

@@ -14,44 +14,22 @@
 #include "quintet/sparse.h"
 #include "quintet/tensor.h"
 #include "test_util.h"
+#include "verify.h"
 
-static const double U = 5.9604644775390625e-08; /* unit roundoff of f32, 2^-24 */
-
-/* A (M,K) ~ N(0,1) with a fraction `sp` of zeros: uniform (each entry) or structured
- * (whole columns, the same units off across the batch). Never all zero unless sp = 1. */
-static void make_sparse(float *A, int64_t M, int64_t K, double sp, int structured, uint64_t seed)
-{
-    qt_rng_fill_normal_f32(A, (size_t)(M * K), seed, 11, 0, 0.0f, 1.0f);
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t k = 0; k < K; k++) {
-            double u = structured ? qt_rng_uniform_f64(seed, 12, (uint64_t)k)
-                                  : qt_rng_uniform_f64(seed, 13, (uint64_t)(m * K + k));
-            if (u < sp || sp >= 1.0) A[m * K + k] = 0.0f;
-        }
-}
-
-/* Check Y against the ref result R elementwise with the f32 summation bound:
+/* Check Y against the ref result R elementwise with the f32 summation bound of
+ * qt_verify_tol_spmm (harness/verify_sparse.c, the tolerance `quintet verify` uses):
  * |Y − R| ≤ 2·K·u·Σ_k|a_mk||w_kn| + 2u·|R| (any summation order of K products in f32 is
  * within γ_K ≈ K·u of Σ|a||w|; the second term covers R's own rounding from double).
  * Returns the number of violations. */
 static int check_bound(const float *Y, const float *R, const float *A, const float *W, int64_t M, int64_t K, int64_t N)
 {
-    int bad = 0;
-    double *s = calloc((size_t)N, sizeof *s);
-    for (int64_t m = 0; m < M; m++) {
-        memset(s, 0, (size_t)N * sizeof *s);
-        for (int64_t k = 0; k < K; k++) {
-            double a = fabs(A[m * K + k]);
-            if (a == 0.0) continue;
-            for (int64_t n = 0; n < N; n++) s[n] += a * fabs(W[k * N + n]);
-        }
-        for (int64_t n = 0; n < N; n++) {
-            double tol = 2.0 * (double)K * U * s[n] + 2.0 * U * fabs(R[m * N + n]);
-            if (!(fabs((double)Y[m * N + n] - R[m * N + n]) <= tol)) bad++;
-        }
-    }
-    free(s);
-    return bad;
+    double *b = malloc((size_t)(M * N) * sizeof *b);
+    qt_cmp_dot_bound(A, W, M, K, N, b);
+    qt_cmp_t c;
+    qt_cmp_init(&c);
+    qt_cmp_add(&c, Y, QT_F32, R, QT_F32, (size_t)(M * N), &qt_verify_tol_spmm, b);
+    free(b);
+    return (int)c.wrong;
 }
 
 /* Every backend × supported path × sparsity × structure × shape against ref DENSE. */
@@ -71,7 +49,7 @@ static void test_matmul_paths(void)
         qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 14 + si, 0, 0.0f, 1.0f);
         for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
             for (int structured = 0; structured < 2; structured++) {
-                make_sparse(A, M, K, sps[pi], structured, seed + si);
+                qt_verify_sparse_fill(A, M, K, sps[pi], structured, seed + si);
                 qt_spmm_call_t rc = {A, W, R, M, K, N, NULL, NULL, NULL};
                 CU_ASSERT_EQUAL_FATAL(qt_sparse_matmul(ref, QT_SPMM_DENSE, &rc), QT_OK);
                 for (int b = 0; b < qt_sparse_backend_count(); b++) {
@@ -118,7 +96,7 @@ static void test_dispatch_follows_table(void)
     const qt_sparse_ops_t *cpu = qt_sparse_backend_find("cpu");
     const int64_t M = 8, K = 256, N = 64;
     float *A = qt_alloc(M * K * 4), *W = qt_alloc(K * N * 4), *Y = qt_alloc(M * N * 4);
-    make_sparse(A, M, K, 0.9, 1, qt_test_seed());
+    qt_verify_sparse_fill(A, M, K, 0.9, 1, qt_test_seed());
     qt_rng_fill_normal_f32(W, (size_t)(K * N), qt_test_seed(), 20, 0, 0.0f, 1.0f);
     for (int p = QT_SPMM_DENSE; p < QT_SPMM_AUTO; p++) {
         qt_xover_table_t t = {0};
@@ -378,7 +356,7 @@ static void test_counters(void)
     const qt_sparse_ops_t *cpu = qt_sparse_backend_find("cpu");
     const int64_t M = 2, K = 100, N = 50;
     float *A = qt_alloc(M * K * 4), *W = qt_alloc(K * N * 4), *Y = qt_alloc(M * N * 4);
-    make_sparse(A, M, K, 0.7, 0, qt_test_seed());
+    qt_verify_sparse_fill(A, M, K, 0.7, 0, qt_test_seed());
     qt_rng_fill_normal_f32(W, (size_t)(K * N), 1, 2, 0, 0.0f, 1.0f);
     int64_t nnz;
     qt_sparse_measure(A, M, K, &nnz, NULL);

@@ -41,12 +41,17 @@ int qt_verify_wants(const qt_verify_t *v, const char *name)
     return !v->o->backend || !strcmp(v->o->backend, name);
 }
 
-/* The i-th extra backend of the current technique. */
-const void *qt_verify_extra(const qt_verify_t *v, int i)
+/* Registry entries, then the current technique's extras, filtered. */
+int qt_verify_backends(const qt_verify_t *v, int count, const void *(*get)(int), const char *(*name)(const void *),
+                       int with_extras, const void **out, int max)
 {
-    for (int k = 0; k < v->o->n_extra; k++)
-        if (!strcmp(v->o->extra[k].technique, v->tech->name) && i-- == 0) return v->o->extra[k].backend;
-    return NULL;
+    int n = 0;
+    for (int i = 0; i < count && n < max; i++)
+        if (qt_verify_wants(v, name(get(i)))) out[n++] = get(i);
+    for (int k = 0; with_extras && k < v->o->n_extra && n < max; k++)
+        if (!strcmp(v->o->extra[k].technique, v->tech->name) && qt_verify_wants(v, name(v->o->extra[k].backend)))
+            out[n++] = v->o->extra[k].backend;
+    return n;
 }
 
 /* One output row; cmp and tol NULL for a skipped or failed case (status says which). */
@@ -137,12 +142,9 @@ static void print_tolerances(const qt_verify_opts_t *o)
             else if (o->format == QT_VERIFY_JSON) {
                 printf("%s\n    {\"name\": ", k++ ? "," : "");
                 qt_out_json_str(tol->name);
-                printf(", \"scale\": ");
-                qt_out_json_num(tol->scale);
-                printf(", \"rel\": ");
-                qt_out_json_num(tol->rel);
-                printf(", \"elem\": ");
-                qt_out_json_num(tol->elem);
+                const char *keys[] = {"scale", "rel", "elem"};
+                double vals[] = {tol->scale, tol->rel, tol->elem};
+                for (int i = 0; i < 3; i++) { printf(", \"%s\": ", keys[i]); qt_out_json_num(vals[i]); }
                 printf(", \"why\": ");
                 qt_out_json_str(tol->why);
                 printf("}");

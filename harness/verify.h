@@ -67,8 +67,11 @@ uint64_t qt_verify_seed(const qt_verify_t *v);
 qt_verify_size_t qt_verify_size(const qt_verify_t *v);
 /* 1 when backend `name` is to be verified in this run (not the oracle, matches --backend). */
 int qt_verify_wants(const qt_verify_t *v, const char *name);
-/* The i-th extra backend given for the current technique (NULL past the last). */
-const void *qt_verify_extra(const qt_verify_t *v, int i);
+/* The backends to verify: registry entries get(0..count-1), then (with_extras) the extra
+ * backends given for the current technique, those qt_verify_wants lets through (name(b)
+ * gives a backend's name), into out[0..max); returns how many. */
+int qt_verify_backends(const qt_verify_t *v, int count, const void *(*get)(int), const char *(*name)(const void *),
+                       int with_extras, const void **out, int max);
 /* One case compared: variant, backend, parameters, the comparison and its tolerance. */
 void qt_verify_case(qt_verify_t *v, const char *variant, const char *backend, const char *params,
                     const qt_cmp_t *cmp, const qt_tol_t *tol);

@@ -117,21 +117,21 @@ static void verify_shape(qt_verify_t *v, const int64_t *s, const qt_attn_backend
     for (int i = 0; i < 6; i++) qt_tensor_free(&t[i]);
 }
 
+/* Registry access for qt_verify_backends. */
+static const void *get(int i) { return qt_attn_backend_get(i); }
+static const char *name_of(const void *be) { return ((const qt_attn_backend_t *)be)->name; }
+
 /* Every shape of the run's size on every wanted backend (registry, then extras). */
 static void run(qt_verify_t *v)
 {
-    const qt_attn_backend_t *bes[64];
-    int n = 0;
-    for (int i = 0; i < qt_attn_backend_count() && n < 64; i++)
-        if (qt_verify_wants(v, qt_attn_backend_get(i)->name)) bes[n++] = qt_attn_backend_get(i);
-    const qt_attn_backend_t *e;
-    for (int i = 0; (e = qt_verify_extra(v, i)) != NULL && n < 64; i++)
-        if (qt_verify_wants(v, e->name)) bes[n++] = e;
+    const void *bes[64];
+    int n = qt_verify_backends(v, qt_attn_backend_count(), get, name_of, 1, bes, 64);
     if (!n) return;
     uint64_t salt = 1;
-    for (size_t i = 0; i < sizeof quick_shapes / sizeof quick_shapes[0]; i++) verify_shape(v, quick_shapes[i], bes, n, salt++);
+    const qt_attn_backend_t *const *b = (const qt_attn_backend_t *const *)bes;
+    for (size_t i = 0; i < sizeof quick_shapes / sizeof quick_shapes[0]; i++) verify_shape(v, quick_shapes[i], b, n, salt++);
     if (qt_verify_size(v) == QT_VERIFY_FULL)
-        for (size_t i = 0; i < sizeof full_shapes / sizeof full_shapes[0]; i++) verify_shape(v, full_shapes[i], bes, n, salt++);
+        for (size_t i = 0; i < sizeof full_shapes / sizeof full_shapes[0]; i++) verify_shape(v, full_shapes[i], b, n, salt++);
 }
 
 const qt_verify_technique_t qt_verify_attention = {"attention", tols, has_backend, run};

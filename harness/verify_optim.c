@@ -120,13 +120,16 @@ static void describe(char *buf, size_t size, int k, int steps, const size_t *siz
     if (len < size) snprintf(buf + len, size - len, "steps=%d n=%zu+%zu", steps, sizes[0], sizes[1]);
 }
 
+/* Registry access for qt_verify_backends (no extras: qt_optim_init finds backends by name). */
+static const void *get(int i) { return qt_optim_backend_get(i); }
+static const char *name_of(const void *be) { return ((const qt_optim_backend_t *)be)->name; }
+
 /* Every option set: the oracle's trajectory, then every backend × dtype against it. */
 static void run(qt_verify_t *v)
 {
-    const qt_optim_backend_t *bes[64];
-    int n_bes = 0;
-    for (int i = 0; i < qt_optim_backend_count() && n_bes < 64; i++)
-        if (qt_verify_wants(v, qt_optim_backend_get(i)->name)) bes[n_bes++] = qt_optim_backend_get(i);
+    const void *any[64];
+    int n_bes = qt_verify_backends(v, qt_optim_backend_count(), get, name_of, 0, any, 64);
+    const qt_optim_backend_t *const *bes = (const qt_optim_backend_t *const *)any;
     if (!n_bes) return;
     int full = qt_verify_size(v) == QT_VERIFY_FULL, steps = full ? 300 : 100;
     const size_t sizes[2] = {1001, full ? 262147 : QT_OPTIM_OMP_MIN + 4321};

@@ -162,22 +162,20 @@ static void verify_act(qt_verify_t *v, const qt_sparse_ops_t *be, qt_act_kind_t 
     qt_free(dy);
 }
 
+/* Registry access for qt_verify_backends. */
+static const void *get(int i) { return qt_sparse_backend(i); }
+static const char *name_of(const void *be) { return ((const qt_sparse_ops_t *)be)->name; }
+
 /* Matmul shapes and activations on every wanted backend (registry, then extras). */
 static void run(qt_verify_t *v)
 {
-    const qt_sparse_ops_t *bes[64];
-    int n = 0;
-    for (int i = 0; i < qt_sparse_backend_count() && n < 64; i++)
-        if (qt_verify_wants(v, qt_sparse_backend(i)->name)) bes[n++] = qt_sparse_backend(i);
-    const qt_sparse_ops_t *e;
-    for (int i = 0; (e = qt_verify_extra(v, i)) != NULL && n < 64; i++)
-        if (qt_verify_wants(v, e->name)) bes[n++] = e;
-    if (!n) return;
+    const void *any[64];
+    int n = qt_verify_backends(v, qt_sparse_backend_count(), get, name_of, 1, any, 64);
+    const qt_sparse_ops_t *const *bes = (const qt_sparse_ops_t *const *)any;
     int full = qt_verify_size(v) == QT_VERIFY_FULL;
     uint64_t salt = 1;
-    for (size_t i = 0; i < sizeof quick_shapes / sizeof quick_shapes[0]; i++) verify_matmul(v, quick_shapes[i], bes, n, salt++);
-    if (full)
-        for (size_t i = 0; i < sizeof full_shapes / sizeof full_shapes[0]; i++) verify_matmul(v, full_shapes[i], bes, n, salt++);
+    for (size_t i = 0; n && i < sizeof quick_shapes / sizeof quick_shapes[0]; i++) verify_matmul(v, quick_shapes[i], bes, n, salt++);
+    for (size_t i = 0; n && full && i < sizeof full_shapes / sizeof full_shapes[0]; i++) verify_matmul(v, full_shapes[i], bes, n, salt++);
     for (int b = 0; b < n; b++)
         for (int k = 0; k < QT_ACT_COUNT; k++)
             verify_act(v, bes[b], (qt_act_kind_t)k, full ? 509 : 37, full ? 1031 : 129, full ? 50 : 10,

@@ -497,7 +497,12 @@ static qt_status_t connect(qt_store_t *s, int flags)
 {
     if (s->db) sqlite3_close(s->db);
     s->db = NULL;
-    int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
+    /* URIs are on for qt_store_import's read-only ATTACH; a path that happens to start with
+     * "file:" is opened as "./file:..." so it still names a file. */
+    char *name = sqlite3_mprintf("%s%s", strncmp(s->path, "file:", 5) ? "" : "./", s->path);
+    if (!name) return qt_fail(QT_ERR_NOMEM, "out of memory");
+    int rc = sqlite3_open_v2(name, &s->db, flags | SQLITE_OPEN_URI, NULL);
+    sqlite3_free(name);
     if (rc != SQLITE_OK) {
         qt_status_t r = qt_fail(QT_ERR_IO, "%s: cannot open: %s", s->path,
                                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -958,4 +963,107 @@ qt_status_t qt_store_foreach_point(qt_store_t *s, int64_t case_id, int (*fn)(voi
                         "SELECT series, seed, step, value FROM series WHERE case_id = ?1"
                         " ORDER BY series, seed, step",
                         row_point, (any_fn_t)fn, arg);
+}
+
+/* ---- importing another database ---------------------------------------------------------- */
+
+/* Run one write statement of the import with ?1 = run id offset, ?2 = case id offset and, when
+ * text is not NULL, ?3 = text. */
+static qt_status_t import_exec(qt_store_t *s, const char *sql, int64_t run_off, int64_t case_off, const char *text)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(s->db, s->path, "preparing an import");
+    sqlite3_bind_int64(st, 1, run_off);
+    sqlite3_bind_int64(st, 2, case_off);
+    if (text) sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? QT_OK : db_fail(s->db, s->path, "importing");
+}
+
+/* The copy itself, inside the caller's transaction, with src attached: runs get id + run_off and
+ * cases id + case_off, offsets chosen past every id already in this store, so ids never clash
+ * and each run keeps its cases in order. Run selection is in temp.import_runs. */
+static qt_status_t import_copy(qt_store_t *s, const char *src_path)
+{
+    static const char *const steps[] = {
+        "INSERT INTO main.runs (id, uuid, status, command_line, profile, seed, repetitions, filter, backend,"
+        " suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags, pid,"
+        " started_at, ended_at) SELECT id + ?1, uuid, status, command_line, profile, seed, repetitions, filter,"
+        " backend, suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags,"
+        " pid, started_at, ended_at FROM src.runs WHERE id IN temp.import_runs",
+        "INSERT INTO main.run_provenance (run_id, key, value) SELECT run_id + ?1, key, value"
+        " FROM src.run_provenance WHERE run_id IN temp.import_runs AND key <> 'imported_from'",
+        "INSERT INTO main.run_provenance (run_id, key, value) SELECT id + ?1, 'imported_from', ?3"
+        " FROM temp.import_runs",
+        "INSERT INTO main.counter_availability (run_id, event, available, reason)"
+        " SELECT run_id + ?1, event, available, reason FROM src.counter_availability"
+        " WHERE run_id IN temp.import_runs",
+        "INSERT INTO main.cases (id, run_id, suite, name, variant, params, status, message, started_at, ended_at)"
+        " SELECT id + ?2, run_id + ?1, suite, name, variant, params, status, message, started_at, ended_at"
+        " FROM src.cases WHERE run_id IN temp.import_runs",
+        "INSERT INTO main.samples (case_id, metric, unit, repetition, value) SELECT x.case_id + ?2, x.metric,"
+        " x.unit, x.repetition, x.value FROM src.samples x JOIN src.cases c ON c.id = x.case_id"
+        " WHERE c.run_id IN temp.import_runs",
+        "INSERT INTO main.series (case_id, series, seed, step, value) SELECT x.case_id + ?2, x.series, x.seed,"
+        " x.step, x.value FROM src.series x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
+        "INSERT INTO main.case_stats (case_id, metric, unit, n, median, mean, stddev, min, max, q1, q3)"
+        " SELECT x.case_id + ?2, x.metric, x.unit, x.n, x.median, x.mean, x.stddev, x.min, x.max, x.q1, x.q3"
+        " FROM src.case_stats x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
+    };
+    int64_t run_off, case_off;
+    QT_TRY(query_int(s->db, s->path,
+                     "SELECT (SELECT coalesce(max(id), 0) FROM main.runs) - (SELECT coalesce(min(id), 1) FROM src.runs) + 1",
+                     &run_off));
+    QT_TRY(query_int(s->db, s->path,
+                     "SELECT (SELECT coalesce(max(id), 0) FROM main.cases) - (SELECT coalesce(min(id), 1) FROM src.cases) + 1",
+                     &case_off));
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) QT_TRY(import_exec(s, steps[i], run_off, case_off, src_path));
+    return QT_OK;
+}
+
+/* Copy every finished run of the quintet database at src_path (with its provenance, counters,
+ * cases, samples, series and statistics) into this store, in one transaction: on any error
+ * nothing is added. Runs whose uuid is already here are skipped, so importing twice is a no-op;
+ * runs still 'running' in src are skipped. src is validated as a quintet database of this
+ * build's schema version first and is never written. */
+qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *imported, int64_t *present,
+                            int64_t *running)
+{
+    QT_CHECK_ARG(s && src_path && *src_path && imported && present && running,
+                 "store, source path and counts must not be NULL or empty");
+    if (!s->writable) return qt_fail(QT_ERR_STATE, "%s: store was opened read-only", s->path);
+    qt_store_t *src = NULL;
+    QT_TRY(qt_store_open(src_path, 0, 0, &src)); /* refuses foreign, truncated, older or newer files */
+    qt_store_close(src);
+    /* Attached read-only through a URI (the connection is opened with SQLITE_OPEN_URI), so that
+     * detaching never checkpoints or removes src's WAL file. */
+    char *uri = malloc(3 * strlen(src_path) + 16);
+    if (!uri) return qt_fail(QT_ERR_NOMEM, "out of memory");
+    char *u = uri + sprintf(uri, "file:");
+    for (const unsigned char *c = (const unsigned char *)src_path; *c; c++)
+        u += strchr("/._-~", *c) || (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'z')
+                 ? sprintf(u, "%c", *c)
+                 : sprintf(u, "%%%02X", *c);
+    strcpy(u, "?mode=ro");
+    qt_status_t r = import_exec(s, "ATTACH DATABASE ?3 AS src", 0, 0, uri);
+    free(uri);
+    QT_TRY(r);
+    r = tx_begin(s);
+    if (r == QT_OK) r = import_exec(s, "DROP TABLE IF EXISTS temp.import_runs", 0, 0, NULL);
+    if (r == QT_OK)
+        r = import_exec(s,
+                        "CREATE TEMP TABLE import_runs AS SELECT id FROM src.runs WHERE status <> 'running'"
+                        " AND uuid NOT IN (SELECT uuid FROM main.runs)",
+                        0, 0, NULL);
+    if (r == QT_OK) r = query_int(s->db, s->path, "SELECT count(*) FROM temp.import_runs", imported);
+    if (r == QT_OK)
+        r = query_int(s->db, s->path, "SELECT count(*) FROM src.runs WHERE uuid IN (SELECT uuid FROM main.runs)", present);
+    if (r == QT_OK) r = query_int(s->db, s->path, "SELECT count(*) FROM src.runs WHERE status = 'running'", running);
+    if (r == QT_OK) r = import_copy(s, src_path);
+    if (r == QT_OK) r = import_exec(s, "DROP TABLE temp.import_runs", 0, 0, NULL);
+    r = tx_end(s, r);
+    qt_status_t d = import_exec(s, "DETACH DATABASE src", 0, 0, NULL);
+    return r != QT_OK ? r : d;
 }

@@ -100,6 +100,12 @@ qt_status_t qt_store_run_end(qt_store_t *s, int64_t run_id, const char *status);
 /* Store one finished case (one transaction). */
 qt_status_t qt_store_case(qt_store_t *s, int64_t run_id, const qt_case_record_t *c);
 
+/* Copy every finished run of another quintet database (src_path, never written) into this one in
+ * one transaction, skipping runs already here (same uuid) and runs still running; the counts of
+ * each come back. Each imported run gets provenance key 'imported_from'. */
+qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *imported, int64_t *present,
+                            int64_t *running);
+
 /* Resolve "latest", "latest~N", an integer id or a uuid prefix to a run id. */
 qt_status_t qt_store_resolve_run(qt_store_t *s, const char *spec, int64_t *run_id);
 /* The foreach functions call fn once per row; fn returns non-zero to stop. Strings in a row are

@@ -18,22 +18,6 @@
 
 static char out[1 << 17];
 
-/* Path of a fresh file in the test's temp dir (the file and its WAL side files removed). */
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][600];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", qt_test_tmpdir(), name);
-    unlink(buf[k]);
-    char side[640];
-    snprintf(side, sizeof side, "%s-wal", buf[k]);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", buf[k]);
-    unlink(side);
-    return buf[k];
-}
-
 /* Run quintet with printf-style arguments; exit status, stdout+stderr in `out`. */
 static int quintet(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -68,7 +52,7 @@ static const char *real_db(void)
     static const char *db;
     if (db) return db;
     static char path[600];
-    snprintf(path, sizeof path, "%s", tmp_path("real.db"));
+    snprintf(path, sizeof path, "%s", qt_test_fresh_path("real.db"));
     for (int i = 0; i < 2; i++) {
         int rc = quintet("run calibration --filter 'harness_loop|sgemm.*threads=1' --repetitions 3 --db %s", path);
         if (rc) printf("\n%s", out);
@@ -95,7 +79,7 @@ static const char *synthetic_db(void)
 {
     static char path[600];
     if (path[0]) return path;
-    snprintf(path, sizeof path, "%s", tmp_path("synthetic.db"));
+    snprintf(path, sizeof path, "%s", qt_test_fresh_path("synthetic.db"));
     qt_store_t *s;
     CU_ASSERT_FATAL(qt_store_open(path, 1, 1, &s) == QT_OK);
     for (int r = 0; r < 3; r++) {
@@ -174,7 +158,7 @@ static void test_report_formats(void)
     for (int i = 0; i < 3; i++) {
         char name[32], args[64];
         snprintf(name, sizeof name, "report.%s", fmt[i]);
-        const char *file = tmp_path(name);
+        const char *file = qt_test_fresh_path(name);
         snprintf(args, sizeof args, "--format %s --baseline 1", fmt[i]);
         char cmd[1024];
         snprintf(cmd, sizeof cmd, "report --db %s %s --out %%s", db, args);
@@ -223,7 +207,7 @@ static void test_report_escaping(void)
     /* pdflatex, when installed, compiles the tex report (not installed by the project) */
     char res[256];
     if (qt_test_sh(res, sizeof res, "command -v pdflatex") == 0) {
-        const char *tex = tmp_path("esc.tex");
+        const char *tex = qt_test_fresh_path("esc.tex");
         CU_ASSERT_EQUAL(quintet("report 3 --db %s --format tex --baseline 2 --out %s", db, tex), 0);
         CU_ASSERT_EQUAL(qt_test_sh(out, sizeof out, "cd %s && pdflatex -interaction=nonstopmode -halt-on-error %s",
                                    qt_test_tmpdir(), tex),
@@ -302,7 +286,7 @@ static void test_bad_input(void)
 /* A foreign SQLite file and a missing file: refused (exit 3), left as they were, no report written. */
 static void test_foreign_and_missing_db(void)
 {
-    const char *path = tmp_path("foreign.db"), *missing = tmp_path("missing.db"), *rep = tmp_path("never.md");
+    const char *path = qt_test_fresh_path("foreign.db"), *missing = qt_test_fresh_path("missing.db"), *rep = qt_test_fresh_path("never.md");
     char before[256], after[256];
     qt_test_sh(NULL, 0, "sqlite3 %s 'CREATE TABLE t(x); INSERT INTO t VALUES (42);'", path);
     qt_test_sh(before, sizeof before, "sha256sum < %s", path);

@@ -153,31 +153,6 @@ void qt_doc_para(qt_doc_t *d, const char *text)
     fputs(d->dialect == QT_DOC_HTML ? "</p>\n" : "\n\n", d->f);
 }
 
-/* One row's cells in the table's dialect (header when head != 0). */
-static void table_cells(qt_doc_t *d, const char *const *cells, int head);
-
-/* Table header. */
-void qt_doc_table_begin(qt_doc_t *d, int n_cols, const char *align, const char *const *head)
-{
-    if (n_cols > QT_DOC_MAX_COLS) n_cols = QT_DOC_MAX_COLS;
-    d->n_cols = n_cols;
-    for (int i = 0; i < n_cols; i++) d->align[i] = align && align[i] ? align[i] : 'l';
-    d->align[n_cols] = '\0';
-    if (d->dialect == QT_DOC_HTML) fputs("<table>\n<thead>\n", d->f);
-    else if (d->dialect == QT_DOC_TEX) {
-        fputs("\\begingroup\\footnotesize\n\\begin{longtable}{@{}", d->f);
-        for (int i = 0; i < n_cols; i++)
-            fputs(d->align[i] == 'p' ? "p{0.6\\linewidth}" : d->align[i] == 'r' ? "r" : "l", d->f);
-        fputs("@{}}\n\\toprule\n", d->f);
-    }
-    table_cells(d, head, 1);
-    if (d->dialect == QT_DOC_MD) {
-        fputc('|', d->f);
-        for (int i = 0; i < n_cols; i++) fputs(d->align[i] == 'r' ? "---:|" : "---|", d->f);
-        fputc('\n', d->f);
-    } else if (d->dialect == QT_DOC_HTML) fputs("</thead>\n<tbody>\n", d->f);
-    else fputs("\\midrule\n\\endhead\n", d->f);
-}
 
 /* 1 when s is a number in e-notation ("1.5e-09"); *e points at the 'e'. */
 static int e_notation(const char *s, const char **e)
@@ -209,6 +184,7 @@ static void tex_cell(qt_doc_t *d, int col, const char *s)
     fprintf(d->f, "$%.*s\\times10^{%s%s}$", (int)(e - s), s, neg ? "-" : "", x);
 }
 
+/* One row's cells in the table's dialect (header when head != 0). */
 static void table_cells(qt_doc_t *d, const char *const *cells, int head)
 {
     FILE *f = d->f;
@@ -222,10 +198,12 @@ static void table_cells(qt_doc_t *d, const char *const *cells, int head)
             fputs(" |", f);
         } else if (d->dialect == QT_DOC_HTML) {
             const char *tag = head ? "th" : "td";
-            /* the verdict column's regression/improvement get a class of the same name */
-            int verdict = !head && (!strcmp(c, "regression") || !strcmp(c, "improvement"));
-            fprintf(f, "<%s%s%s%s>", tag, d->align[i] == 'r' ? " class=\"r\"" : verdict ? " class=\"" : "",
-                    verdict && d->align[i] != 'r' ? c : "", verdict && d->align[i] != 'r' ? "\"" : "");
+            /* numbers align right; a verdict regression/improvement gets a class of its name */
+            const char *cls = d->align[i] == 'r' ? "r"
+                              : !head && (!strcmp(c, "regression") || !strcmp(c, "improvement")) ? c
+                                                                                                  : NULL;
+            if (cls) fprintf(f, "<%s class=\"%s\">", tag, cls);
+            else fprintf(f, "<%s>", tag);
             html_text(f, c);
             fprintf(f, "</%s>", tag);
         } else {
@@ -237,6 +215,29 @@ static void table_cells(qt_doc_t *d, const char *const *cells, int head)
     if (d->dialect == QT_DOC_MD) fputc('\n', f);
     else if (d->dialect == QT_DOC_HTML) fputs("</tr>\n", f);
     else fputs(" \\\\\n", f);
+}
+
+/* Table header. */
+void qt_doc_table_begin(qt_doc_t *d, int n_cols, const char *align, const char *const *head)
+{
+    if (n_cols > QT_DOC_MAX_COLS) n_cols = QT_DOC_MAX_COLS;
+    d->n_cols = n_cols;
+    for (int i = 0; i < n_cols; i++) d->align[i] = align && align[i] ? align[i] : 'l';
+    d->align[n_cols] = '\0';
+    if (d->dialect == QT_DOC_HTML) fputs("<table>\n<thead>\n", d->f);
+    else if (d->dialect == QT_DOC_TEX) {
+        fputs("\\begingroup\\footnotesize\n\\begin{longtable}{@{}", d->f);
+        for (int i = 0; i < n_cols; i++)
+            fputs(d->align[i] == 'p' ? "p{0.6\\linewidth}" : d->align[i] == 'r' ? "r" : "l", d->f);
+        fputs("@{}}\n\\toprule\n", d->f);
+    }
+    table_cells(d, head, 1);
+    if (d->dialect == QT_DOC_MD) {
+        fputc('|', d->f);
+        for (int i = 0; i < n_cols; i++) fputs(d->align[i] == 'r' ? "---:|" : "---|", d->f);
+        fputc('\n', d->f);
+    } else if (d->dialect == QT_DOC_HTML) fputs("</thead>\n<tbody>\n", d->f);
+    else fputs("\\midrule\n\\endhead\n", d->f);
 }
 
 /* Table row. */

@@ -733,15 +733,9 @@ qt_status_t qt_store_case(qt_store_t *s, int64_t run_id, const qt_case_record_t 
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-/* Prepare sql, bind id to ?1 (and text to ?2 when not NULL), call row(ctx, st) for each row
- * until it returns non-zero. A fresh statement, so callbacks may call the store again. */
-static qt_status_t query_each(qt_store_t *s, const char *sql, int64_t id, const char *text,
-                              int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
+/* Step a bound query, calling row(ctx, st) per row until it returns non-zero; finalizes st. */
+static qt_status_t step_rows(qt_store_t *s, sqlite3_stmt *st, int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(s->db, s->path, "preparing a query");
-    sqlite3_bind_int64(st, 1, id);
-    if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (row(ctx, st)) {
@@ -751,6 +745,26 @@ static qt_status_t query_each(qt_store_t *s, const char *sql, int64_t id, const 
     qt_status_t r = rc == SQLITE_DONE ? QT_OK : db_fail(s->db, s->path, "reading");
     sqlite3_finalize(st);
     return r;
+}
+
+/* Prepare sql into *st (a fresh statement, so callbacks may use the store again). */
+static qt_status_t prepare(qt_store_t *s, const char *sql, sqlite3_stmt **st)
+{
+    *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return db_fail(s->db, s->path, "preparing a query");
+    return QT_OK;
+}
+
+/* Prepare sql, bind id to ?1 (and text to ?2 when not NULL), call row(ctx, st) for each row
+ * until it returns non-zero. A fresh statement, so callbacks may call the store again. */
+static qt_status_t query_each(qt_store_t *s, const char *sql, int64_t id, const char *text,
+                              int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
+{
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s, sql, &st));
+    sqlite3_bind_int64(st, 1, id);
+    if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    return step_rows(s, st, row, ctx);
 }
 
 /* Row callback that stores column 0 as the id found and counts rows. */
@@ -1066,4 +1080,104 @@ qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *import
     r = tx_end(s, r);
     qt_status_t d = import_exec(s, "DETACH DATABASE src", 0, 0, NULL);
     return r != QT_OK ? r : d;
+/* ---- history and lookups ---------------------------------------------------------------- */
+
+/* Bind text to parameter i of st, NULL as SQL NULL (the "match anything" of a selection). */
+static int bind_sel(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+/* history row (run columns 0-5, then the stat columns as in qt_store_foreach_stat) → callback. */
+static int row_history(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    qt_history_row_t h = {
+        .stat = {
+            .run_id = sqlite3_column_int64(st, 6), .case_id = sqlite3_column_int64(st, 7),
+            .suite = col_text(st, 8), .name = col_text(st, 9), .variant = col_text(st, 10),
+            .params = col_text(st, 11), .metric = col_text(st, 12), .unit = col_text(st, 13),
+            .status = col_text(st, 14), .n = sqlite3_column_int(st, 15),
+            .median = col_double(st, 16), .mean = col_double(st, 17), .stddev = col_double(st, 18),
+            .min = col_double(st, 19), .max = col_double(st, 20), .q1 = col_double(st, 21), .q3 = col_double(st, 22),
+        },
+        .started_at = col_text(st, 0), .git_commit = col_text(st, 1), .host = col_text(st, 3),
+        .profile = col_text(st, 4), .run_status = col_text(st, 5),
+        .git_dirty = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2),
+    };
+    return ((int (*)(void *, const qt_history_row_t *))cb->fn)(cb->arg, &h);
+}
+
+/* One metric's statistics over every run, filtered by sel, one case's runs contiguous. */
+qt_status_t qt_store_foreach_history(qt_store_t *s, const qt_history_sel_t *sel,
+                                     int (*fn)(void *arg, const qt_history_row_t *row), void *arg)
+{
+    QT_CHECK_ARG(s && sel && sel->metric && fn, "store, selection, metric and callback must not be NULL");
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', r.started_at, 'unixepoch'), r.git_commit, r.git_dirty,"
+                   " r.host, r.profile, r.status,"
+                   " c.run_id, c.id, c.suite, c.name, c.variant, c.params, t.metric, t.unit, c.status,"
+                   " t.n, t.median, t.mean, t.stddev, t.min, t.max, t.q1, t.q3"
+                   " FROM cases c JOIN case_stats t ON t.case_id = c.id JOIN runs r ON r.id = c.run_id"
+                   " WHERE t.metric = ?1 AND (?2 IS NULL OR c.suite = ?2) AND (?3 IS NULL OR c.name = ?3)"
+                   " AND (?4 IS NULL OR c.variant = ?4) AND (?5 IS NULL OR r.host = ?5)"
+                   " AND (?6 IS NULL OR r.profile = ?6)"
+                   " ORDER BY c.suite, c.name, c.variant, c.params, c.run_id, c.id",
+                   &st));
+    const char *v[] = {sel->metric, sel->suite, sel->name, sel->variant, sel->host, sel->profile};
+    for (int i = 0; i < 6; i++) bind_sel(st, i + 1, v[i]);
+    user_cb_t cb = {(any_fn_t)fn, arg, 0};
+    return step_rows(s, st, row_history, &cb);
+}
+
+/* distinct key row → callback. */
+static int row_key(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    return ((int (*)(void *, const char *, const char *, const char *, const char *, const char *))cb->fn)(
+        cb->arg, col_text(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3), col_text(st, 4));
+}
+
+/* Every distinct (suite, case, variant, params, metric) with statistics in any run. */
+qt_status_t qt_store_foreach_key(qt_store_t *s,
+                                 int (*fn)(void *arg, const char *suite, const char *name, const char *variant,
+                                           const char *params, const char *metric),
+                                 void *arg)
+{
+    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT DISTINCT c.suite, c.name, c.variant, c.params, t.metric"
+                   " FROM cases c JOIN case_stats t ON t.case_id = c.id"
+                   " ORDER BY c.suite, c.name, c.variant, c.params, t.metric",
+                   &st));
+    user_cb_t cb = {(any_fn_t)fn, arg, 0};
+    return step_rows(s, st, row_key, &cb);
+}
+
+/* Row callback keeping column 0 as an id. */
+static int row_first_id(void *ctx, sqlite3_stmt *st)
+{
+    *(int64_t *)ctx = sqlite3_column_int64(st, 0);
+    return 1;
+}
+
+/* The case of a run with this key (the first stored when a key repeats), 0 when none. */
+qt_status_t qt_store_find_case(qt_store_t *s, int64_t run_id, const char *suite, const char *name,
+                               const char *variant, const char *params, int64_t *case_id)
+{
+    QT_CHECK_ARG(s && suite && name && case_id, "store, suite, name and case id must not be NULL");
+    *case_id = 0;
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT id FROM cases WHERE run_id = ?1 AND suite = ?2 AND name = ?3 AND variant = ?4"
+                   " AND params = ?5 ORDER BY id LIMIT 1",
+                   &st));
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_str(st, 2, suite);
+    bind_str(st, 3, name);
+    bind_str(st, 4, variant);
+    bind_str(st, 5, params);
+    return step_rows(s, st, row_first_id, case_id);
 }

@@ -133,4 +133,33 @@ qt_status_t qt_store_foreach_sample(qt_store_t *s, int64_t case_id, int (*fn)(vo
 qt_status_t qt_store_foreach_point(qt_store_t *s, int64_t case_id, int (*fn)(void *arg, const qt_point_t *p),
                                    void *arg);
 
+/* Selection of qt_store_foreach_history: NULL fields match anything. */
+typedef struct {
+    const char *metric;                 /* required */
+    const char *suite, *name, *variant; /* exact matches */
+    const char *host, *profile;         /* exact matches on the run */
+} qt_history_sel_t;
+
+/* One (run, case) statistics row of a metric's history, with the run's provenance. */
+typedef struct {
+    qt_stat_row_t stat;
+    const char *started_at;             /* ISO 8601 UTC */
+    const char *git_commit, *host, *profile, *run_status; /* NULL when not recorded */
+    int git_dirty;                      /* 1 dirty, 0 clean, -1 unknown */
+} qt_history_row_t;
+
+/* Call fn for each stored statistics row matching sel, ordered by suite, case, variant, params,
+ * then run id (oldest first): one case's history is a contiguous block. */
+qt_status_t qt_store_foreach_history(qt_store_t *s, const qt_history_sel_t *sel,
+                                     int (*fn)(void *arg, const qt_history_row_t *row), void *arg);
+/* Call fn for each distinct (suite, case, variant, params, metric) stored in any run, ordered so;
+ * what a command lists when a selection matches nothing. */
+qt_status_t qt_store_foreach_key(qt_store_t *s,
+                                 int (*fn)(void *arg, const char *suite, const char *name, const char *variant,
+                                           const char *params, const char *metric),
+                                 void *arg);
+/* The id of the case of run_id with this suite, name, variant and params (*case_id = 0 when none). */
+qt_status_t qt_store_find_case(qt_store_t *s, int64_t run_id, const char *suite, const char *name,
+                               const char *variant, const char *params, int64_t *case_id);
+
 #endif

@@ -981,19 +981,24 @@ qt_status_t qt_store_foreach_point(qt_store_t *s, int64_t case_id, int (*fn)(voi
 
 /* ---- importing another database ---------------------------------------------------------- */
 
+/* Row callback for statements whose rows nobody reads. */
+static int row_ignore(void *ctx, sqlite3_stmt *st)
+{
+    (void)ctx;
+    (void)st;
+    return 0;
+}
+
 /* Run one write statement of the import with ?1 = run id offset, ?2 = case id offset and, when
  * text is not NULL, ?3 = text. */
 static qt_status_t import_exec(qt_store_t *s, const char *sql, int64_t run_off, int64_t case_off, const char *text)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(s->db, s->path, "preparing an import");
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s, sql, &st));
     sqlite3_bind_int64(st, 1, run_off);
     sqlite3_bind_int64(st, 2, case_off);
     if (text) sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? QT_OK : db_fail(s->db, s->path, "importing");
+    return step_rows(s, st, row_ignore, NULL);
 }
 
 /* The copy itself, inside the caller's transaction, with src attached: runs get id + run_off and
@@ -1080,6 +1085,8 @@ qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *import
     r = tx_end(s, r);
     qt_status_t d = import_exec(s, "DETACH DATABASE src", 0, 0, NULL);
     return r != QT_OK ? r : d;
+}
+
 /* ---- history and lookups ---------------------------------------------------------------- */
 
 /* Bind text to parameter i of st, NULL as SQL NULL (the "match anything" of a selection). */

@@ -12,6 +12,7 @@ int qt_cmd_run(int argc, char **argv);
 int qt_cmd_show(int argc, char **argv);
 int qt_cmd_compare(int argc, char **argv);
 int qt_cmd_env(int argc, char **argv);
+int qt_cmd_plot(int argc, char **argv);
 /* `quintet trace optim ...`: argv[0] is "optim" (the word after `trace`). */
 int qt_cmd_trace(int argc, char **argv);
 

@@ -314,10 +314,12 @@ static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure,
     fprintf(f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig.stem, fig.title);
     fprintf(f, "# columns: %s\n# one block per series (gnuplot: index i), blocks separated by two blank lines\n",
             columns);
+    int one_main = 1; /* a single variant: colours tell the runs apart instead */
+    for (int i = 0; i < ss->n; i++) one_main &= ss->v[i].color == 1;
     for (int i = 0; i < ss->n; i++) {
         qt_plot_series_t *o = &fig.series[i];
         series_title(ss, i, runs, n_runs, o->title, sizeof o->title);
-        o->color = ss->v[i].color;
+        o->color = one_main ? ss->v[i].run + 1 : ss->v[i].color;
         o->point = ss->v[i].point;
         o->dash = ss->v[i].run + 1;
         fprintf(f, "%s# series %d: %s\n", i ? "\n\n" : "", i, o->title);
@@ -420,22 +422,29 @@ static const row_t *ceiling_row(const rows_t *rs, const ceiling_t *c, int run)
     return NULL;
 }
 
-/* calibration: one row per ceiling any run measured, columns median q1 q3 per run. */
+/* calibration: one row per ceiling any run measured, columns median q1 q3 per run that
+ * measured at least one ceiling (a run of harness_loop alone has none). */
 static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
 {
-    qt_plot_fig_t fig = {.suite = c->suite, .n_series = c->n_runs};
+    int used[64], n_used = 0;
+    for (int j = 0; j < c->n_runs && j < 64; j++) {
+        int any = 0;
+        for (int k = 0; k < N_CEILINGS; k++) any |= ceiling_row(rs, &ceilings[k], j) != NULL;
+        if (any) used[n_used++] = j;
+        else if (c->n_runs > 1)
+            fprintf(stderr, "quintet plot: note: run %lld (%s) measured no ceiling; left out of the calibration figure\n",
+                    (long long)c->runs[j].id, c->runs[j].host);
+    }
+    if (!n_used) return QT_OK;
+    qt_plot_fig_t fig = {.suite = c->suite, .n_series = n_used};
     snprintf(fig.stem, sizeof fig.stem, "calibration-ceilings");
     snprintf(fig.figure, sizeof fig.figure, "ceilings");
     char t[256];
-    if (c->n_runs == 1) snprintf(t, sizeof t, "Machine ceilings - %s, run %lld", c->runs[0].host, (long long)c->runs[0].id);
-    else snprintf(t, sizeof t, "Machine ceilings - %d runs", c->n_runs);
+    const qt_plot_run_t *r0 = &c->runs[used[0]];
+    if (n_used == 1) snprintf(t, sizeof t, "Machine ceilings - %s, run %lld", r0->host, (long long)r0->id);
+    else snprintf(t, sizeof t, "Machine ceilings - %d runs", n_used);
     safe_copy(fig.title, sizeof fig.title, t);
-    int rows = 0;
-    for (int k = 0; k < N_CEILINGS; k++)
-        for (int j = 0; j < c->n_runs; j++)
-            if (ceiling_row(rs, &ceilings[k], j)) { rows++; break; }
-    if (!rows) return QT_OK;
-    fig.series = calloc((size_t)c->n_runs, sizeof *fig.series);
+    fig.series = calloc((size_t)n_used, sizeof *fig.series);
     if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: calibration");
     FILE *f;
     qt_status_t st = dat_open(c->dir, fig.stem, &f);
@@ -445,9 +454,9 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
     }
     fprintf(f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig.stem, fig.title);
     fprintf(f, "# one row per ceiling; columns: label, then median q1 q3 for each run (NaN: not measured)\n# ceiling");
-    for (int j = 0; j < c->n_runs; j++) {
+    for (int j = 0; j < n_used; j++) {
         char h[QT_PLOT_LABEL];
-        snprintf(h, sizeof h, "%s #%lld", c->runs[j].host, (long long)c->runs[j].id);
+        snprintf(h, sizeof h, "%s #%lld", c->runs[used[j]].host, (long long)c->runs[used[j]].id);
         safe_copy(fig.series[j].title, sizeof fig.series[j].title, h);
         fig.series[j].color = fig.series[j].dash = j + 1;
         fig.series[j].point = 1;
@@ -457,10 +466,10 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
     for (int k = 0; k < N_CEILINGS; k++) {
         const row_t *r[64];
         int any = 0;
-        for (int j = 0; j < c->n_runs && j < 64; j++) any |= (r[j] = ceiling_row(rs, &ceilings[k], j)) != NULL;
+        for (int j = 0; j < n_used; j++) any |= (r[j] = ceiling_row(rs, &ceilings[k], used[j])) != NULL;
         if (!any) continue;
         fprintf(f, "\"%s\"", ceilings[k].label);
-        for (int j = 0; j < c->n_runs && j < 64; j++) {
+        for (int j = 0; j < n_used; j++) {
             if (r[j]) fprintf(f, " %.9g %.9g %.9g", r[j]->median, r[j]->q1, r[j]->q3);
             else fprintf(f, " NaN NaN NaN");
         }

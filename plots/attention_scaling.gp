@@ -15,7 +15,7 @@ if (figure eq 'frac_sgemm') {
     set key title 'variant backend [parameters]' noenhanced
 } else {
     set ylabel 'time per call (s, median of repetitions, log scale)'
-    set key title 'variant backend [parameters] (slope: time ~ T^slope)' noenhanced
+    set key title 'variant backend [parameters]  (slope: time ~ T^slope)' noenhanced
 }
 set format y '%g'
 set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05

@@ -17,13 +17,26 @@ set xtics nomirror scale 0
 set bmargin 5   # room for the two-line group labels
 set grid noxtics nomxtics ytics mytics
 set key title 'run' noenhanced
-set offsets 0, 0, graph 0.12, 0
+# y range: from the decade below the smallest value to a little above the largest (room for
+# the printed values); bars on a log axis start at the bottom, so the bottom is a round decade.
+y_lo = 1e300
+y_hi = -1e300
+do for [j=1:n_series] {
+    stats datafile using (column(3*j-1)) nooutput
+    y_lo = STATS_min < y_lo ? STATS_min : y_lo
+    y_hi = STATS_max > y_hi ? STATS_max : y_hi
+}
+y_bottom = 10**floor(log10(y_lo))
+set yrange [y_bottom : 10**(log10(y_hi) + 0.12 * (log10(y_hi) - log10(y_bottom)) + 0.05)]
 
 # Centre of bar j (1-based) in group row r (0-based): histogram clusters sit at r, each bar
 # 1/(n_series + gap) wide.
 bar_x(r, j) = r + (j - 1 - (n_series - 1) / 2.0) / (n_series + 1.0)
 
+# Printed values: three significant digits, whole numbers from 1000 up.
+value_text(v) = v >= 1000 ? sprintf('%.0f', v) : sprintf('%.3g', v)
+
 plot for [j=1:n_series] datafile using (column(3*j-1)):(column(3*j)):(column(3*j+1)):xtic(1) \
          lc series_color[j] title series_title[j], \
-     for [j=1:n_series] datafile using (bar_x($0, j)):(column(3*j-1)):(sprintf('%.3g', column(3*j-1))) \
+     for [j=1:n_series] datafile using (bar_x($0, j)):(column(3*j-1)):(value_text(column(3*j-1))) \
          with labels offset 0, 0.8 font ',9' notitle

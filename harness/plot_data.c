@@ -43,18 +43,25 @@ static char *dup_str(const char *s)
     return strdup(s ? s : "");
 }
 
+/* The growing array v (*cap elements, n used) with room for one more: v itself, or v moved by
+ * realloc; NULL when out of memory (v is then still valid and unchanged). */
+static void *grow(void *v, int *cap, int n, size_t elem)
+{
+    if (n < *cap) return v;
+    int c = *cap ? 2 * *cap : 64;
+    void *p = realloc(v, elem * (size_t)c);
+    if (p) *cap = c;
+    return p;
+}
+
 /* foreach_stat callback: keep the rows of the wanted suite whose case finished ok. */
 static int rows_add(void *arg, const qt_stat_row_t *r)
 {
     rows_t *rs = arg;
     if (strcmp(r->suite, rs->suite) || strcmp(r->status, "ok")) return 0;
-    if (rs->n == rs->cap) {
-        int cap = rs->cap ? 2 * rs->cap : 256;
-        row_t *v = realloc(rs->v, sizeof *v * (size_t)cap);
-        if (!v) return rs->oom = 1;
-        rs->v = v;
-        rs->cap = cap;
-    }
+    row_t *v = grow(rs->v, &rs->cap, rs->n, sizeof *v);
+    if (!v) return rs->oom = 1;
+    rs->v = v;
     row_t *x = &rs->v[rs->n];
     *x = (row_t){rs->run, r->case_id, dup_str(r->name), dup_str(r->variant), dup_str(r->params), dup_str(r->metric),
                  r->median, r->q1, r->q3};
@@ -151,14 +158,18 @@ typedef struct {
     int n, cap;
 } sset_t;
 
+/* Free one series' strings and points. */
+static void series_free(series_t *x)
+{
+    free(x->main);
+    free(x->rest);
+    free(x->p);
+}
+
 /* Free a series set. */
 static void sset_free(sset_t *ss)
 {
-    for (int i = 0; i < ss->n; i++) {
-        free(ss->v[i].main);
-        free(ss->v[i].rest);
-        free(ss->v[i].p);
-    }
+    for (int i = 0; i < ss->n; i++) series_free(&ss->v[i]);
     free(ss->v);
     *ss = (sset_t){0};
 }
@@ -168,13 +179,9 @@ static series_t *sset_get(sset_t *ss, int run, const char *main, const char *res
 {
     for (int i = 0; i < ss->n; i++)
         if (ss->v[i].run == run && !strcmp(ss->v[i].main, main) && !strcmp(ss->v[i].rest, rest)) return &ss->v[i];
-    if (ss->n == ss->cap) {
-        int cap = ss->cap ? 2 * ss->cap : 16;
-        series_t *v = realloc(ss->v, sizeof *v * (size_t)cap);
-        if (!v) return NULL;
-        ss->v = v;
-        ss->cap = cap;
-    }
+    series_t *v = grow(ss->v, &ss->cap, ss->n, sizeof *v);
+    if (!v) return NULL;
+    ss->v = v;
     series_t *x = &ss->v[ss->n++];
     *x = (series_t){run, strdup(main), strdup(rest), NULL, 0, 0, NAN, 0, 0};
     return x->main && x->rest ? x : NULL;
@@ -183,13 +190,9 @@ static series_t *sset_get(sset_t *ss, int run, const char *main, const char *res
 /* Append a point; 0 when out of memory. */
 static int series_add(series_t *x, point_t pt)
 {
-    if (x->n == x->cap) {
-        int cap = x->cap ? 2 * x->cap : 16;
-        point_t *p = realloc(x->p, sizeof *p * (size_t)cap);
-        if (!p) return 0;
-        x->p = p;
-        x->cap = cap;
-    }
+    point_t *p = grow(x->p, &x->cap, x->n, sizeof *p);
+    if (!p) return 0;
+    x->p = p;
     x->p[x->n++] = pt;
     return 1;
 }
@@ -532,13 +535,9 @@ static int loss_add(void *arg, const qt_point_t *p)
 {
     svs_t *a = arg;
     if (strcmp(p->series, "loss")) return 0;
-    if (a->n == a->cap) {
-        int cap = a->cap ? 2 * a->cap : 1024;
-        sv_t *v = realloc(a->v, sizeof *v * (size_t)cap);
-        if (!v) return a->oom = 1;
-        a->v = v;
-        a->cap = cap;
-    }
+    sv_t *v = grow(a->v, &a->cap, a->n, sizeof *v);
+    if (!v) return a->oom = 1;
+    a->v = v;
     a->v[a->n++] = (sv_t){(double)p->step, p->value};
     return 0;
 }
@@ -605,9 +604,7 @@ static qt_status_t fig_lr(ctx_t *c, const rows_t *rs)
         }
         for (int k = 0; k < ss.n; k++) /* cases without a loss curve draw nothing */
             if (ss.v[k].n == 0) {
-                free(ss.v[k].main);
-                free(ss.v[k].rest);
-                free(ss.v[k].p);
+                series_free(&ss.v[k]);
                 ss.v[k--] = ss.v[--ss.n];
             }
         char title[128];

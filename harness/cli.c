@@ -14,9 +14,10 @@ static const struct {
     {"run", qt_cmd_run, "run suites into the database (calibration first)"},
     {"show", qt_cmd_show, "one row per case and metric of a run: median and spread"},
     {"compare", qt_cmd_compare, "regression gate: rank test + minimum effect per case, exit 1 on a regression"},
-    {"import", qt_cmd_import, "copy the runs of other quintet databases (other machines) into one"},
     {"history", qt_cmd_history, "one metric over every stored run, marking where it moved beyond the noise"},
     {"report", qt_cmd_report, "a run's report (md, html, tex) regenerated from the database"},
+    {"plot", qt_cmd_plot, "figures from the database with gnuplot: .dat, .gp and image per figure"},
+    {"import", qt_cmd_import, "copy the runs of other quintet databases (other machines) into one"},
     {"trace", qt_cmd_trace, "print one algorithm's trajectory as CSV (`quintet trace optim --help`)"},
     {"env", qt_cmd_env, "what this machine offers: counters, backends, GPU, MPI, and why not"},
 };

@@ -15,6 +15,7 @@ int qt_cmd_history(int argc, char **argv);
 int qt_cmd_report(int argc, char **argv);
 int qt_cmd_env(int argc, char **argv);
 int qt_cmd_import(int argc, char **argv);
+int qt_cmd_plot(int argc, char **argv);
 /* `quintet trace optim ...`: argv[0] is "optim" (the word after `trace`). */
 int qt_cmd_trace(int argc, char **argv);
 

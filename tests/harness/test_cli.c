@@ -44,6 +44,8 @@ static void test_bad_input(void)
         {"list --profile huge", "unknown profile"},
         {"list nosuch", "unknown suite"},
         {"env extra", "unexpected argument"},
+        {"import", "at least one database"},
+        {"import a.db --frob", "unknown option"},
         {"run calibration --filter zzz_nothing_matches", "no case matches"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

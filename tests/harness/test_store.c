@@ -812,8 +812,76 @@ static void test_bad_arguments(void)
     qt_store_close(s);
 }
 
+/* ---- importing another database ---------------------------------------------------------- */
+
+/* Sum of sample values (scaled, as an integer) and count of rows of finished runs whose uuid starts "imp-". */
+static const char imported_samples_sql[] =
+    "SELECT CAST(round(sum(x.value) * 1e6) AS INTEGER) * 1000 + count(*) FROM samples x"
+    " JOIN cases c ON c.id = x.case_id JOIN runs r ON r.id = c.run_id"
+    " WHERE r.uuid LIKE 'imp-%' AND r.status <> 'running'";
+
+/* Two finished runs and one still running are copied with every sample and statistic, ids
+ * renumbered past the destination's; the source file is byte-for-byte unchanged (its name has
+ * URI-special characters); importing twice adds nothing; a foreign file or a read-only
+ * destination is refused and adds nothing. */
+static void test_import(void)
+{
+    const char *src_path = qt_test_fresh_path("imp src ?#%.db"), *dst_path = qt_test_fresh_path("imp-dst.db");
+    const char *bad_path = qt_test_fresh_path("imp-foreign.db");
+    make_db(dst_path, 2); /* run id 1 in both files: the import must renumber */
+    qt_store_t *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(qt_store_open(src_path, 1, 1, &s), QT_OK);
+    const char *uuids[3] = {"imp-a", "imp-b", "imp-live"};
+    for (int r = 0; r < 3; r++) {
+        qt_run_info_t ri = run_info(uuids[r], hostname(), getpid());
+        int64_t run = 0;
+        CU_ASSERT_EQUAL(qt_store_run_begin(s, &ri, &run), QT_OK);
+        CU_ASSERT_EQUAL(qt_store_run_set(s, run, "version.sqlite", "3.40"), QT_OK);
+        for (int i = 0; i < 3 + r; i++) CU_ASSERT_EQUAL(put_case(s, run, "case", 5 + i, (uint64_t)(100 * r + i)), QT_OK);
+        if (r < 2) CU_ASSERT_EQUAL(qt_store_run_end(s, run, "completed"), QT_OK);
+    }
+    qt_store_close(s);
+    int64_t src_sum = raw_int(src_path, imported_samples_sql);
+    size_t n0 = 0, n1 = 0;
+    unsigned char *before = slurp(src_path, &n0);
+
+    CU_ASSERT_EQUAL_FATAL(qt_store_open(dst_path, 0, 1, &s), QT_OK);
+    int64_t added = -1, present = -1, running = -1;
+    CU_ASSERT_EQUAL(qt_store_import(s, src_path, &added, &present, &running), QT_OK);
+    CU_ASSERT(added == 2 && present == 0 && running == 1);
+    int64_t a = 0, b = 0;
+    CU_ASSERT_EQUAL(qt_store_resolve_run(s, "imp-a", &a), QT_OK);
+    CU_ASSERT_EQUAL(qt_store_resolve_run(s, "imp-b", &b), QT_OK);
+    CU_ASSERT(a > 1 && b > a);
+    CU_ASSERT_EQUAL(case_count(s, a), 3);
+    CU_ASSERT_EQUAL(case_count(s, b), 4);
+    CU_ASSERT_STRING_EQUAL(prov(s, b, "version.sqlite"), "3.40");
+    CU_ASSERT_STRING_EQUAL(prov(s, b, "imported_from"), src_path);
+    CU_ASSERT_EQUAL(qt_store_import(s, src_path, &added, &present, &running), QT_OK); /* again: a no-op */
+    CU_ASSERT(added == 0 && present == 2 && running == 1);
+    spit(bad_path, "not a database, just text that is long enough to look like a header......", 74);
+    CU_ASSERT_EQUAL(qt_store_import(s, bad_path, &added, &present, &running), QT_ERR_FORMAT);
+    qt_store_close(s);
+
+    CU_ASSERT_EQUAL(raw_int(dst_path, imported_samples_sql), src_sum); /* the live run's cases stayed behind */
+    CU_ASSERT(src_sum % 1000 == 5 + 6 + 7 + 5 + 6 + 7 + 8);
+    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM runs"), 3);
+    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM case_stats x JOIN cases c ON c.id = x.case_id"
+                                      " JOIN runs r ON r.id = c.run_id WHERE r.uuid LIKE 'imp-%'"),
+                    7);
+    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    unsigned char *after = slurp(src_path, &n1);
+    CU_ASSERT(after && n0 == n1 && !memcmp(before, after, n0));
+    free(before);
+    free(after);
+
+    CU_ASSERT_EQUAL_FATAL(qt_store_open(dst_path, 0, 0, &s), QT_OK);
+    CU_ASSERT_EQUAL(qt_store_import(s, src_path, &added, &present, &running), QT_ERR_STATE);
+    qt_store_close(s);
+}
+
 QT_TEST_MAIN("store", {"stats known values", test_stats_known}, {"stats random", test_stats_random},
              {"linfit", test_linfit}, {"round trip", test_round_trip}, {"migrate v1", test_migrate_v1},
              {"refuse foreign", test_refuse_foreign}, {"refuse truncated/newer", test_refuse_truncated_newer},
              {"concurrent writers", test_concurrent_writers}, {"stale runs", test_stale_runs},
-             {"resolve run", test_resolve_run}, {"bad arguments", test_bad_arguments})
+             {"resolve run", test_resolve_run}, {"bad arguments", test_bad_arguments}, {"import", test_import})

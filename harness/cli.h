@@ -11,7 +11,11 @@ int qt_cmd_list(int argc, char **argv);
 int qt_cmd_run(int argc, char **argv);
 int qt_cmd_show(int argc, char **argv);
 int qt_cmd_compare(int argc, char **argv);
+int qt_cmd_history(int argc, char **argv);
+int qt_cmd_report(int argc, char **argv);
 int qt_cmd_env(int argc, char **argv);
+int qt_cmd_import(int argc, char **argv);
+int qt_cmd_plot(int argc, char **argv);
 int qt_cmd_verify(int argc, char **argv);
 /* `quintet trace optim ...`: argv[0] is "optim" (the word after `trace`). */
 int qt_cmd_trace(int argc, char **argv);

@@ -135,7 +135,7 @@ static void collect_gpu(qt_provenance_t *p)
         qt_provenance_set(p, "cuda", "built with CUDA; no usable GPU");
     }
 #else
-    qt_provenance_set(p, "gpu", "none: built without CUDA (nvcc not found)");
+    qt_provenance_set(p, "gpu", "none: built without CUDA (no nvcc, its libcudart/libcublas did not link, or NO_CUDA=1)");
     qt_provenance_set(p, "gpu_count", "0");
     qt_provenance_set(p, "cuda", "none: built without CUDA");
 #endif

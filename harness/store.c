@@ -497,7 +497,12 @@ static qt_status_t connect(qt_store_t *s, int flags)
 {
     if (s->db) sqlite3_close(s->db);
     s->db = NULL;
-    int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
+    /* URIs are on for qt_store_import's read-only ATTACH; a path that happens to start with
+     * "file:" is opened as "./file:..." so it still names a file. */
+    char *name = sqlite3_mprintf("%s%s", strncmp(s->path, "file:", 5) ? "" : "./", s->path);
+    if (!name) return qt_fail(QT_ERR_NOMEM, "out of memory");
+    int rc = sqlite3_open_v2(name, &s->db, flags | SQLITE_OPEN_URI, NULL);
+    sqlite3_free(name);
     if (rc != SQLITE_OK) {
         qt_status_t r = qt_fail(QT_ERR_IO, "%s: cannot open: %s", s->path,
                                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -728,15 +733,9 @@ qt_status_t qt_store_case(qt_store_t *s, int64_t run_id, const qt_case_record_t 
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-/* Prepare sql, bind id to ?1 (and text to ?2 when not NULL), call row(ctx, st) for each row
- * until it returns non-zero. A fresh statement, so callbacks may call the store again. */
-static qt_status_t query_each(qt_store_t *s, const char *sql, int64_t id, const char *text,
-                              int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
+/* Step a bound query, calling row(ctx, st) per row until it returns non-zero; finalizes st. */
+static qt_status_t step_rows(qt_store_t *s, sqlite3_stmt *st, int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(s->db, s->path, "preparing a query");
-    sqlite3_bind_int64(st, 1, id);
-    if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (row(ctx, st)) {
@@ -746,6 +745,26 @@ static qt_status_t query_each(qt_store_t *s, const char *sql, int64_t id, const 
     qt_status_t r = rc == SQLITE_DONE ? QT_OK : db_fail(s->db, s->path, "reading");
     sqlite3_finalize(st);
     return r;
+}
+
+/* Prepare sql into *st (a fresh statement, so callbacks may use the store again). */
+static qt_status_t prepare(qt_store_t *s, const char *sql, sqlite3_stmt **st)
+{
+    *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return db_fail(s->db, s->path, "preparing a query");
+    return QT_OK;
+}
+
+/* Prepare sql, bind id to ?1 (and text to ?2 when not NULL), call row(ctx, st) for each row
+ * until it returns non-zero. A fresh statement, so callbacks may call the store again. */
+static qt_status_t query_each(qt_store_t *s, const char *sql, int64_t id, const char *text,
+                              int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
+{
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s, sql, &st));
+    sqlite3_bind_int64(st, 1, id);
+    if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    return step_rows(s, st, row, ctx);
 }
 
 /* Row callback that stores column 0 as the id found and counts rows. */
@@ -958,4 +977,214 @@ qt_status_t qt_store_foreach_point(qt_store_t *s, int64_t case_id, int (*fn)(voi
                         "SELECT series, seed, step, value FROM series WHERE case_id = ?1"
                         " ORDER BY series, seed, step",
                         row_point, (any_fn_t)fn, arg);
+}
+
+/* ---- importing another database ---------------------------------------------------------- */
+
+/* Row callback for statements whose rows nobody reads. */
+static int row_ignore(void *ctx, sqlite3_stmt *st)
+{
+    (void)ctx;
+    (void)st;
+    return 0;
+}
+
+/* Run one write statement of the import with ?1 = run id offset, ?2 = case id offset and, when
+ * text is not NULL, ?3 = text. */
+static qt_status_t import_exec(qt_store_t *s, const char *sql, int64_t run_off, int64_t case_off, const char *text)
+{
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s, sql, &st));
+    sqlite3_bind_int64(st, 1, run_off);
+    sqlite3_bind_int64(st, 2, case_off);
+    if (text) sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+    return step_rows(s, st, row_ignore, NULL);
+}
+
+/* The copy itself, inside the caller's transaction, with src attached: runs get id + run_off and
+ * cases id + case_off, offsets chosen past every id already in this store, so ids never clash
+ * and each run keeps its cases in order. Run selection is in temp.import_runs. */
+static qt_status_t import_copy(qt_store_t *s, const char *src_path)
+{
+    static const char *const steps[] = {
+        "INSERT INTO main.runs (id, uuid, status, command_line, profile, seed, repetitions, filter, backend,"
+        " suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags, pid,"
+        " started_at, ended_at) SELECT id + ?1, uuid, status, command_line, profile, seed, repetitions, filter,"
+        " backend, suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags,"
+        " pid, started_at, ended_at FROM src.runs WHERE id IN temp.import_runs",
+        "INSERT INTO main.run_provenance (run_id, key, value) SELECT run_id + ?1, key, value"
+        " FROM src.run_provenance WHERE run_id IN temp.import_runs AND key <> 'imported_from'",
+        "INSERT INTO main.run_provenance (run_id, key, value) SELECT id + ?1, 'imported_from', ?3"
+        " FROM temp.import_runs",
+        "INSERT INTO main.counter_availability (run_id, event, available, reason)"
+        " SELECT run_id + ?1, event, available, reason FROM src.counter_availability"
+        " WHERE run_id IN temp.import_runs",
+        "INSERT INTO main.cases (id, run_id, suite, name, variant, params, status, message, started_at, ended_at)"
+        " SELECT id + ?2, run_id + ?1, suite, name, variant, params, status, message, started_at, ended_at"
+        " FROM src.cases WHERE run_id IN temp.import_runs",
+        "INSERT INTO main.samples (case_id, metric, unit, repetition, value) SELECT x.case_id + ?2, x.metric,"
+        " x.unit, x.repetition, x.value FROM src.samples x JOIN src.cases c ON c.id = x.case_id"
+        " WHERE c.run_id IN temp.import_runs",
+        "INSERT INTO main.series (case_id, series, seed, step, value) SELECT x.case_id + ?2, x.series, x.seed,"
+        " x.step, x.value FROM src.series x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
+        "INSERT INTO main.case_stats (case_id, metric, unit, n, median, mean, stddev, min, max, q1, q3)"
+        " SELECT x.case_id + ?2, x.metric, x.unit, x.n, x.median, x.mean, x.stddev, x.min, x.max, x.q1, x.q3"
+        " FROM src.case_stats x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
+    };
+    int64_t run_off, case_off;
+    QT_TRY(query_int(s->db, s->path,
+                     "SELECT (SELECT coalesce(max(id), 0) FROM main.runs) - (SELECT coalesce(min(id), 1) FROM src.runs) + 1",
+                     &run_off));
+    QT_TRY(query_int(s->db, s->path,
+                     "SELECT (SELECT coalesce(max(id), 0) FROM main.cases) - (SELECT coalesce(min(id), 1) FROM src.cases) + 1",
+                     &case_off));
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) QT_TRY(import_exec(s, steps[i], run_off, case_off, src_path));
+    return QT_OK;
+}
+
+/* Copy every finished run of the quintet database at src_path (with its provenance, counters,
+ * cases, samples, series and statistics) into this store, in one transaction: on any error
+ * nothing is added. Runs whose uuid is already here are skipped, so importing twice is a no-op;
+ * runs still 'running' in src are skipped. src is validated as a quintet database of this
+ * build's schema version first and is never written. */
+qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *imported, int64_t *present,
+                            int64_t *running)
+{
+    QT_CHECK_ARG(s && src_path && *src_path && imported && present && running,
+                 "store, source path and counts must not be NULL or empty");
+    if (!s->writable) return qt_fail(QT_ERR_STATE, "%s: store was opened read-only", s->path);
+    qt_store_t *src = NULL;
+    QT_TRY(qt_store_open(src_path, 0, 0, &src)); /* refuses foreign, truncated, older or newer files */
+    qt_store_close(src);
+    /* Attached read-only through a URI (the connection is opened with SQLITE_OPEN_URI), so that
+     * detaching never checkpoints or removes src's WAL file. */
+    char *uri = malloc(3 * strlen(src_path) + 16);
+    if (!uri) return qt_fail(QT_ERR_NOMEM, "out of memory");
+    char *u = uri + sprintf(uri, "file:");
+    for (const unsigned char *c = (const unsigned char *)src_path; *c; c++)
+        u += strchr("/._-~", *c) || (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'z')
+                 ? sprintf(u, "%c", *c)
+                 : sprintf(u, "%%%02X", *c);
+    strcpy(u, "?mode=ro");
+    qt_status_t r = import_exec(s, "ATTACH DATABASE ?3 AS src", 0, 0, uri);
+    free(uri);
+    QT_TRY(r);
+    r = tx_begin(s);
+    if (r == QT_OK) r = import_exec(s, "DROP TABLE IF EXISTS temp.import_runs", 0, 0, NULL);
+    if (r == QT_OK)
+        r = import_exec(s,
+                        "CREATE TEMP TABLE import_runs AS SELECT id FROM src.runs WHERE status <> 'running'"
+                        " AND uuid NOT IN (SELECT uuid FROM main.runs)",
+                        0, 0, NULL);
+    if (r == QT_OK) r = query_int(s->db, s->path, "SELECT count(*) FROM temp.import_runs", imported);
+    if (r == QT_OK)
+        r = query_int(s->db, s->path, "SELECT count(*) FROM src.runs WHERE uuid IN (SELECT uuid FROM main.runs)", present);
+    if (r == QT_OK) r = query_int(s->db, s->path, "SELECT count(*) FROM src.runs WHERE status = 'running'", running);
+    if (r == QT_OK) r = import_copy(s, src_path);
+    if (r == QT_OK) r = import_exec(s, "DROP TABLE temp.import_runs", 0, 0, NULL);
+    r = tx_end(s, r);
+    qt_status_t d = import_exec(s, "DETACH DATABASE src", 0, 0, NULL);
+    return r != QT_OK ? r : d;
+}
+
+/* ---- history and lookups ---------------------------------------------------------------- */
+
+/* Bind text to parameter i of st, NULL as SQL NULL (the "match anything" of a selection). */
+static int bind_sel(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+/* history row (run columns 0-5, then the stat columns as in qt_store_foreach_stat) → callback. */
+static int row_history(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    qt_history_row_t h = {
+        .stat = {
+            .run_id = sqlite3_column_int64(st, 6), .case_id = sqlite3_column_int64(st, 7),
+            .suite = col_text(st, 8), .name = col_text(st, 9), .variant = col_text(st, 10),
+            .params = col_text(st, 11), .metric = col_text(st, 12), .unit = col_text(st, 13),
+            .status = col_text(st, 14), .n = sqlite3_column_int(st, 15),
+            .median = col_double(st, 16), .mean = col_double(st, 17), .stddev = col_double(st, 18),
+            .min = col_double(st, 19), .max = col_double(st, 20), .q1 = col_double(st, 21), .q3 = col_double(st, 22),
+        },
+        .started_at = col_text(st, 0), .git_commit = col_text(st, 1), .host = col_text(st, 3),
+        .profile = col_text(st, 4), .run_status = col_text(st, 5),
+        .git_dirty = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2),
+    };
+    return ((int (*)(void *, const qt_history_row_t *))cb->fn)(cb->arg, &h);
+}
+
+/* One metric's statistics over every run, filtered by sel, one case's runs contiguous. */
+qt_status_t qt_store_foreach_history(qt_store_t *s, const qt_history_sel_t *sel,
+                                     int (*fn)(void *arg, const qt_history_row_t *row), void *arg)
+{
+    QT_CHECK_ARG(s && sel && sel->metric && fn, "store, selection, metric and callback must not be NULL");
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', r.started_at, 'unixepoch'), r.git_commit, r.git_dirty,"
+                   " r.host, r.profile, r.status,"
+                   " c.run_id, c.id, c.suite, c.name, c.variant, c.params, t.metric, t.unit, c.status,"
+                   " t.n, t.median, t.mean, t.stddev, t.min, t.max, t.q1, t.q3"
+                   " FROM cases c JOIN case_stats t ON t.case_id = c.id JOIN runs r ON r.id = c.run_id"
+                   " WHERE t.metric = ?1 AND (?2 IS NULL OR c.suite = ?2) AND (?3 IS NULL OR c.name = ?3)"
+                   " AND (?4 IS NULL OR c.variant = ?4) AND (?5 IS NULL OR r.host = ?5)"
+                   " AND (?6 IS NULL OR r.profile = ?6)"
+                   " ORDER BY c.suite, c.name, c.variant, c.params, c.run_id, c.id",
+                   &st));
+    const char *v[] = {sel->metric, sel->suite, sel->name, sel->variant, sel->host, sel->profile};
+    for (int i = 0; i < 6; i++) bind_sel(st, i + 1, v[i]);
+    user_cb_t cb = {(any_fn_t)fn, arg, 0};
+    return step_rows(s, st, row_history, &cb);
+}
+
+/* distinct key row → callback. */
+static int row_key(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    return ((int (*)(void *, const char *, const char *, const char *, const char *, const char *))cb->fn)(
+        cb->arg, col_text(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3), col_text(st, 4));
+}
+
+/* Every distinct (suite, case, variant, params, metric) with statistics in any run. */
+qt_status_t qt_store_foreach_key(qt_store_t *s,
+                                 int (*fn)(void *arg, const char *suite, const char *name, const char *variant,
+                                           const char *params, const char *metric),
+                                 void *arg)
+{
+    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT DISTINCT c.suite, c.name, c.variant, c.params, t.metric"
+                   " FROM cases c JOIN case_stats t ON t.case_id = c.id"
+                   " ORDER BY c.suite, c.name, c.variant, c.params, t.metric",
+                   &st));
+    user_cb_t cb = {(any_fn_t)fn, arg, 0};
+    return step_rows(s, st, row_key, &cb);
+}
+
+/* Row callback keeping column 0 as an id. */
+static int row_first_id(void *ctx, sqlite3_stmt *st)
+{
+    *(int64_t *)ctx = sqlite3_column_int64(st, 0);
+    return 1;
+}
+
+/* The case of a run with this key (the first stored when a key repeats), 0 when none. */
+qt_status_t qt_store_find_case(qt_store_t *s, int64_t run_id, const char *suite, const char *name,
+                               const char *variant, const char *params, int64_t *case_id)
+{
+    QT_CHECK_ARG(s && suite && name && case_id, "store, suite, name and case id must not be NULL");
+    *case_id = 0;
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT id FROM cases WHERE run_id = ?1 AND suite = ?2 AND name = ?3 AND variant = ?4"
+                   " AND params = ?5 ORDER BY id LIMIT 1",
+                   &st));
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_str(st, 2, suite);
+    bind_str(st, 3, name);
+    bind_str(st, 4, variant);
+    bind_str(st, 5, params);
+    return step_rows(s, st, row_first_id, case_id);
 }

@@ -100,6 +100,12 @@ qt_status_t qt_store_run_end(qt_store_t *s, int64_t run_id, const char *status);
 /* Store one finished case (one transaction). */
 qt_status_t qt_store_case(qt_store_t *s, int64_t run_id, const qt_case_record_t *c);
 
+/* Copy every finished run of another quintet database (src_path, never written) into this one in
+ * one transaction, skipping runs already here (same uuid) and runs still running; the counts of
+ * each come back. Each imported run gets provenance key 'imported_from'. */
+qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *imported, int64_t *present,
+                            int64_t *running);
+
 /* Resolve "latest", "latest~N", an integer id or a uuid prefix to a run id. */
 qt_status_t qt_store_resolve_run(qt_store_t *s, const char *spec, int64_t *run_id);
 /* The foreach functions call fn once per row; fn returns non-zero to stop. Strings in a row are
@@ -126,5 +132,34 @@ qt_status_t qt_store_foreach_sample(qt_store_t *s, int64_t case_id, int (*fn)(vo
 /* Call fn for each series point of a case, ordered by series, seed, step. */
 qt_status_t qt_store_foreach_point(qt_store_t *s, int64_t case_id, int (*fn)(void *arg, const qt_point_t *p),
                                    void *arg);
+
+/* Selection of qt_store_foreach_history: NULL fields match anything. */
+typedef struct {
+    const char *metric;                 /* required */
+    const char *suite, *name, *variant; /* exact matches */
+    const char *host, *profile;         /* exact matches on the run */
+} qt_history_sel_t;
+
+/* One (run, case) statistics row of a metric's history, with the run's provenance. */
+typedef struct {
+    qt_stat_row_t stat;
+    const char *started_at;             /* ISO 8601 UTC */
+    const char *git_commit, *host, *profile, *run_status; /* NULL when not recorded */
+    int git_dirty;                      /* 1 dirty, 0 clean, -1 unknown */
+} qt_history_row_t;
+
+/* Call fn for each stored statistics row matching sel, ordered by suite, case, variant, params,
+ * then run id (oldest first): one case's history is a contiguous block. */
+qt_status_t qt_store_foreach_history(qt_store_t *s, const qt_history_sel_t *sel,
+                                     int (*fn)(void *arg, const qt_history_row_t *row), void *arg);
+/* Call fn for each distinct (suite, case, variant, params, metric) stored in any run, ordered so;
+ * what a command lists when a selection matches nothing. */
+qt_status_t qt_store_foreach_key(qt_store_t *s,
+                                 int (*fn)(void *arg, const char *suite, const char *name, const char *variant,
+                                           const char *params, const char *metric),
+                                 void *arg);
+/* The id of the case of run_id with this suite, name, variant and params (*case_id = 0 when none). */
+qt_status_t qt_store_find_case(qt_store_t *s, int64_t run_id, const char *suite, const char *name,
+                               const char *variant, const char *params, int64_t *case_id);
 
 #endif

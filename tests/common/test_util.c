@@ -115,3 +115,19 @@ const char *qt_test_tmpdir(void)
     }
     return dir;
 }
+
+/* tmpdir/name, the old file and its side files removed. */
+const char *qt_test_fresh_path(const char *name)
+{
+    static char buf[8][600];
+    static int k;
+    char *p = buf[k++ & 7];
+    snprintf(p, sizeof buf[0], "%s/%s", qt_test_tmpdir(), name);
+    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (int i = 0; i < 4; i++) {
+        char f[640];
+        snprintf(f, sizeof f, "%s%s", p, sfx[i]);
+        unlink(f);
+    }
+    return p;
+}

@@ -50,5 +50,8 @@ int qt_test_sh(char *out, size_t cap, const char *fmt, ...)
 
 /* A fresh temporary directory (removed by the OS tmp cleaner; tests delete what they make). */
 const char *qt_test_tmpdir(void);
+/* tmpdir/name with any old file of that name and its SQLite side files (-wal, -shm, -journal)
+ * removed; in one of 8 static buffers, so up to 8 paths can be held at once. */
+const char *qt_test_fresh_path(const char *name);
 
 #endif

@@ -16,22 +16,6 @@
 
 static char out[1 << 16];
 
-/* Path of a fresh file in the test's temp dir. */
-static const char *tmpfile_path(const char *name)
-{
-    static char buf[8][600];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", qt_test_tmpdir(), name);
-    unlink(buf[k]);
-    char side[640];
-    snprintf(side, sizeof side, "%s-wal", buf[k]);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", buf[k]);
-    unlink(side);
-    return buf[k];
-}
-
 /* Run quintet with arguments; returns the exit status, output in `out`. */
 static int quintet(const char *args)
 {
@@ -60,6 +44,8 @@ static void test_bad_input(void)
         {"list --profile huge", "unknown profile"},
         {"list nosuch", "unknown suite"},
         {"env extra", "unexpected argument"},
+        {"import", "at least one database"},
+        {"import a.db --frob", "unknown option"},
         {"run calibration --filter zzz_nothing_matches", "no case matches"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -78,7 +64,7 @@ static void test_bad_input(void)
 /* A small run, then show in all three formats with provenance filled. */
 static void test_run_and_show(void)
 {
-    const char *db = tmpfile_path("show.db");
+    const char *db = qt_test_fresh_path("show.db");
     char args[1024];
     snprintf(args, sizeof args, "run calibration --filter 'harness_loop|sgemm.*threads=1' --db %s --repetitions 2", db);
     int rc = quintet(args);
@@ -146,7 +132,7 @@ static int wait_for_cases(const char *db, int n)
 /* Interrupt a run mid-suite with `sig`; the finished cases survive and the run is interrupted. */
 static void interrupt_with(int sig, const char *name)
 {
-    const char *db = tmpfile_path(name);
+    const char *db = qt_test_fresh_path(name);
     pid_t pid = start_run(db, "--filter 'harness_loop|sgemm|stream' --repetitions 5");
     CU_ASSERT_FATAL(wait_for_cases(db, 1));
     kill(pid, sig);
@@ -176,7 +162,7 @@ static void test_kill_9(void) { interrupt_with(SIGKILL, "kill9.db"); }
 /* Two runs writing one database at the same time both complete. */
 static void test_concurrent_runs(void)
 {
-    const char *db = tmpfile_path("concurrent.db");
+    const char *db = qt_test_fresh_path("concurrent.db");
     pid_t a = start_run(db, "--filter 'harness_loop|threads=1' --repetitions 3");
     pid_t b = start_run(db, "--filter 'harness_loop|threads=1' --repetitions 3");
     int sa, sb;
@@ -193,7 +179,7 @@ static void test_concurrent_runs(void)
 /* A file that is not a quintet database is refused by run and show and left unchanged. */
 static void test_foreign_file_untouched(void)
 {
-    const char *path = tmpfile_path("foreign.db");
+    const char *path = qt_test_fresh_path("foreign.db");
     char before[256], after[256], args[700];
     qt_test_sh(NULL, 0, "sqlite3 %s 'CREATE TABLE t(x); INSERT INTO t VALUES (42);'", path);
     qt_test_sh(before, sizeof before, "sha256sum < %s", path);

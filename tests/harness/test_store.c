@@ -22,22 +22,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-/* A fresh path tmpdir/name (any old file and side files removed). */
-static const char *db_path(const char *name)
-{
-    static char buf[4][600];
-    static int k;
-    char *p = buf[k++ & 3];
-    snprintf(p, sizeof buf[0], "%s/%s", qt_test_tmpdir(), name);
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (int i = 0; i < 4; i++) {
-        char f[640];
-        snprintf(f, sizeof f, "%s%s", p, sfx[i]);
-        unlink(f);
-    }
-    return p;
-}
-
 /* The whole file into a malloc'd buffer; *n its size (NULL when unreadable). */
 static unsigned char *slurp(const char *path, size_t *n)
 {
@@ -340,7 +324,7 @@ static int log_counter(void *arg, const char *event, int available, const char *
  * case; read everything back exactly through the foreach functions and the README's SELECT. */
 static void test_round_trip(void)
 {
-    const char *path = db_path("roundtrip.db");
+    const char *path = qt_test_fresh_path("roundtrip.db");
     qt_store_t *s = NULL;
     CU_ASSERT_EQUAL_FATAL(qt_store_open(path, 1, 1, &s), QT_OK);
     qt_run_info_t ri = run_info("0c6f7d3e-aaaa-4bbb-8ccc-123456789abc", hostname(), getpid());
@@ -492,7 +476,7 @@ static void schema_text(const char *path, char *out, size_t cap)
  * with the statistics of the samples, and the schema equal to a new database's. */
 static void test_migrate_v1(void)
 {
-    const char *path = db_path("v1.db");
+    const char *path = qt_test_fresh_path("v1.db");
     char *v1 = schema_v1();
     CU_ASSERT_PTR_NOT_NULL_FATAL(v1);
     CU_ASSERT_PTR_NULL(strstr(v1, "case_stats")); /* version 1 really lacks the table */
@@ -545,7 +529,7 @@ static void test_migrate_v1(void)
     CU_ASSERT_EQUAL(raw_int(path, "PRAGMA user_version"), QT_SCHEMA_VERSION);
 
     static char migrated[16384], fresh[16384];
-    const char *fpath = db_path("fresh.db");
+    const char *fpath = qt_test_fresh_path("fresh.db");
     make_db(fpath, 0);
     CU_ASSERT_EQUAL(raw_int(fpath, "PRAGMA user_version"), QT_SCHEMA_VERSION);
     CU_ASSERT_EQUAL(raw_int(fpath, "PRAGMA application_id"), 0x51544E54);
@@ -587,7 +571,7 @@ static void test_refuse_foreign(void)
 {
     unsigned char junk[8192];
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)qt_rng_u32(qt_test_seed(), 6, i);
-    const char *path = db_path("junk.db");
+    const char *path = qt_test_fresh_path("junk.db");
     spit(path, junk, sizeof junk);
     expect_refused(path, "not an SQLite file");
     spit(path, junk, 50);
@@ -596,19 +580,19 @@ static void test_refuse_foreign(void)
     spit(path, junk, sizeof junk);
     expect_refused(path, "not a quintet database");
 
-    path = db_path("empty.db");
+    path = qt_test_fresh_path("empty.db");
     spit(path, "", 0);
     qt_store_t *s = NULL;
     CU_ASSERT_EQUAL(qt_store_open(path, 0, 1, &s), QT_ERR_FORMAT); /* only create may fill an empty file */
     CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "empty"));
 
-    path = db_path("foreign.db");
+    path = qt_test_fresh_path("foreign.db");
     raw_sql(path, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');");
     expect_refused(path, "another application");
-    path = db_path("foreign-wal.db");
+    path = qt_test_fresh_path("foreign-wal.db");
     raw_sql(path, "PRAGMA journal_mode = WAL; PRAGMA application_id = 42; CREATE TABLE t (x);");
     expect_refused(path, "application_id 0x0000002a");
-    path = db_path("impostor.db");
+    path = qt_test_fresh_path("impostor.db");
     raw_sql(path, "PRAGMA application_id = 1364479572; PRAGMA user_version = 2; CREATE TABLE t (x);");
     expect_refused(path, "meta");
 }
@@ -616,12 +600,12 @@ static void test_refuse_foreign(void)
 /* A quintet database cut short (on and off a page boundary), and one of a newer schema version. */
 static void test_refuse_truncated_newer(void)
 {
-    const char *path = db_path("whole.db");
+    const char *path = qt_test_fresh_path("whole.db");
     make_db(path, 300);
     size_t n = 0;
     unsigned char *whole = slurp(path, &n);
     CU_ASSERT_FATAL(whole && n >= 8 * 4096);
-    const char *cut = db_path("cut.db");
+    const char *cut = qt_test_fresh_path("cut.db");
     spit(cut, whole, n / 2 / 4096 * 4096);
     expect_refused(cut, "truncated");
     spit(cut, whole, n - 1000);
@@ -638,7 +622,7 @@ static void test_refuse_truncated_newer(void)
 static void test_concurrent_writers(void)
 {
     enum { CASES = 150 };
-    const char *path = db_path("concurrent.db");
+    const char *path = qt_test_fresh_path("concurrent.db");
     pid_t kids[2];
     for (int k = 0; k < 2; k++) {
         kids[k] = fork();
@@ -686,7 +670,7 @@ static pid_t dead_pid(void)
  * live ones, other hosts' and read-only opens leave them alone; finished cases are kept. */
 static void test_stale_runs(void)
 {
-    const char *path = db_path("stale.db");
+    const char *path = qt_test_fresh_path("stale.db");
     qt_store_t *s = NULL;
     CU_ASSERT_EQUAL_FATAL(qt_store_open(path, 1, 1, &s), QT_OK);
     const struct {
@@ -722,7 +706,7 @@ static void test_stale_runs(void)
 /* "latest", "latest~N", ids, uuid prefixes (unique, ambiguous, numeric-looking) and bad specs. */
 static void test_resolve_run(void)
 {
-    const char *path = db_path("resolve.db");
+    const char *path = qt_test_fresh_path("resolve.db");
     qt_store_t *s = NULL;
     CU_ASSERT_EQUAL_FATAL(qt_store_open(path, 1, 1, &s), QT_OK);
     const char *uuids[] = {"aaaa1111-0000", "aaab2222-0000", "12345678-bbbb"};
@@ -765,7 +749,7 @@ static void test_resolve_run(void)
  * missing files give errors with messages, and a refused case leaves nothing behind. */
 static void test_bad_arguments(void)
 {
-    const char *path = db_path("bad.db");
+    const char *path = qt_test_fresh_path("bad.db");
     qt_store_t *s = NULL;
     CU_ASSERT_EQUAL(qt_store_open(NULL, 1, 1, &s), QT_ERR_ARG);
     CU_ASSERT_EQUAL(qt_store_open(path, 1, 1, NULL), QT_ERR_ARG);
@@ -828,8 +812,76 @@ static void test_bad_arguments(void)
     qt_store_close(s);
 }
 
+/* ---- importing another database ---------------------------------------------------------- */
+
+/* Sum of sample values (scaled, as an integer) and count of rows of finished runs whose uuid starts "imp-". */
+static const char imported_samples_sql[] =
+    "SELECT CAST(round(sum(x.value) * 1e6) AS INTEGER) * 1000 + count(*) FROM samples x"
+    " JOIN cases c ON c.id = x.case_id JOIN runs r ON r.id = c.run_id"
+    " WHERE r.uuid LIKE 'imp-%' AND r.status <> 'running'";
+
+/* Two finished runs and one still running are copied with every sample and statistic, ids
+ * renumbered past the destination's; the source file is byte-for-byte unchanged (its name has
+ * URI-special characters); importing twice adds nothing; a foreign file or a read-only
+ * destination is refused and adds nothing. */
+static void test_import(void)
+{
+    const char *src_path = qt_test_fresh_path("imp src ?#%.db"), *dst_path = qt_test_fresh_path("imp-dst.db");
+    const char *bad_path = qt_test_fresh_path("imp-foreign.db");
+    make_db(dst_path, 2); /* run id 1 in both files: the import must renumber */
+    qt_store_t *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(qt_store_open(src_path, 1, 1, &s), QT_OK);
+    const char *uuids[3] = {"imp-a", "imp-b", "imp-live"};
+    for (int r = 0; r < 3; r++) {
+        qt_run_info_t ri = run_info(uuids[r], hostname(), getpid());
+        int64_t run = 0;
+        CU_ASSERT_EQUAL(qt_store_run_begin(s, &ri, &run), QT_OK);
+        CU_ASSERT_EQUAL(qt_store_run_set(s, run, "version.sqlite", "3.40"), QT_OK);
+        for (int i = 0; i < 3 + r; i++) CU_ASSERT_EQUAL(put_case(s, run, "case", 5 + i, (uint64_t)(100 * r + i)), QT_OK);
+        if (r < 2) CU_ASSERT_EQUAL(qt_store_run_end(s, run, "completed"), QT_OK);
+    }
+    qt_store_close(s);
+    int64_t src_sum = raw_int(src_path, imported_samples_sql);
+    size_t n0 = 0, n1 = 0;
+    unsigned char *before = slurp(src_path, &n0);
+
+    CU_ASSERT_EQUAL_FATAL(qt_store_open(dst_path, 0, 1, &s), QT_OK);
+    int64_t added = -1, present = -1, running = -1;
+    CU_ASSERT_EQUAL(qt_store_import(s, src_path, &added, &present, &running), QT_OK);
+    CU_ASSERT(added == 2 && present == 0 && running == 1);
+    int64_t a = 0, b = 0;
+    CU_ASSERT_EQUAL(qt_store_resolve_run(s, "imp-a", &a), QT_OK);
+    CU_ASSERT_EQUAL(qt_store_resolve_run(s, "imp-b", &b), QT_OK);
+    CU_ASSERT(a > 1 && b > a);
+    CU_ASSERT_EQUAL(case_count(s, a), 3);
+    CU_ASSERT_EQUAL(case_count(s, b), 4);
+    CU_ASSERT_STRING_EQUAL(prov(s, b, "version.sqlite"), "3.40");
+    CU_ASSERT_STRING_EQUAL(prov(s, b, "imported_from"), src_path);
+    CU_ASSERT_EQUAL(qt_store_import(s, src_path, &added, &present, &running), QT_OK); /* again: a no-op */
+    CU_ASSERT(added == 0 && present == 2 && running == 1);
+    spit(bad_path, "not a database, just text that is long enough to look like a header......", 74);
+    CU_ASSERT_EQUAL(qt_store_import(s, bad_path, &added, &present, &running), QT_ERR_FORMAT);
+    qt_store_close(s);
+
+    CU_ASSERT_EQUAL(raw_int(dst_path, imported_samples_sql), src_sum); /* the live run's cases stayed behind */
+    CU_ASSERT(src_sum % 1000 == 5 + 6 + 7 + 5 + 6 + 7 + 8);
+    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM runs"), 3);
+    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM case_stats x JOIN cases c ON c.id = x.case_id"
+                                      " JOIN runs r ON r.id = c.run_id WHERE r.uuid LIKE 'imp-%'"),
+                    7);
+    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    unsigned char *after = slurp(src_path, &n1);
+    CU_ASSERT(after && n0 == n1 && !memcmp(before, after, n0));
+    free(before);
+    free(after);
+
+    CU_ASSERT_EQUAL_FATAL(qt_store_open(dst_path, 0, 0, &s), QT_OK);
+    CU_ASSERT_EQUAL(qt_store_import(s, src_path, &added, &present, &running), QT_ERR_STATE);
+    qt_store_close(s);
+}
+
 QT_TEST_MAIN("store", {"stats known values", test_stats_known}, {"stats random", test_stats_random},
              {"linfit", test_linfit}, {"round trip", test_round_trip}, {"migrate v1", test_migrate_v1},
              {"refuse foreign", test_refuse_foreign}, {"refuse truncated/newer", test_refuse_truncated_newer},
              {"concurrent writers", test_concurrent_writers}, {"stale runs", test_stale_runs},
-             {"resolve run", test_resolve_run}, {"bad arguments", test_bad_arguments})
+             {"resolve run", test_resolve_run}, {"bad arguments", test_bad_arguments}, {"import", test_import})

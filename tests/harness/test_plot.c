@@ -1,0 +1,304 @@
+/* test_plot.c — `quintet plot` end to end on a small real database: two runs of a few cases of
+ * every suite with figures (`quintet run ... --filter`, a few seconds), then:
+ *   - the .dat files are written, not empty, with the expected columns (4 numbers per line in
+ *     line figures; label + median/q1/q3 per run in the calibration table);
+ *   - with gnuplot on PATH, valid PNG (signature bytes) and SVG files, and each written .gp
+ *     re-renders by itself; without gnuplot those checks are skipped with a printed reason;
+ *   - two RUNs give two series per variant, labelled with host and run id;
+ *   - without gnuplot on PATH, the .dat and .gp files are still written, a message, exit 1;
+ *   - bad input (unknown suite, format or run, a run without the suite, --out missing or not a
+ *     folder, missing templates) prints what is wrong and exits non-zero.
+ * Needs build/quintet (make test builds it first). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static char out[1 << 16];
+static char db[600];
+
+/* Run quintet with arguments; returns the exit status, output in `out`. */
+static int quintet(const char *args)
+{
+    return qt_test_sh(out, sizeof out, "%s %s", qt_test_build_path("quintet"), args);
+}
+
+/* 1 when gnuplot is on PATH (printing the reason once when not). */
+static int have_gnuplot(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        known = qt_test_sh(NULL, 0, "command -v gnuplot >/dev/null 2>&1") == 0;
+        if (!known) printf("\n  SKIP rendering checks: gnuplot is not on PATH (ci/install.sh installs gnuplot-nox)\n");
+    }
+    return known;
+}
+
+/* The test database: run 1 and 2 with calibration, attention_scaling, lr_convergence and
+ * sparsity cases, run 3 with calibration only. Made once. */
+static const char *test_db(void)
+{
+    if (db[0]) return db;
+    snprintf(db, sizeof db, "%s/plot.db", qt_test_tmpdir());
+    unlink(db);
+    const char *filter = "calibration/(stream|sgemm)|attention_scaling/dense/cpu/.*T=(256|512|1024),"
+                         "|lr_convergence/converge/.*optimizer=(sgd|adam),problem=logreg"
+                         "|sparsity/(dense|csr)/.*M=64,K=2048,N=2048,sp=[^,]*,structure=uniform";
+    for (int i = 0; i < 2; i++) {
+        int rc = qt_test_sh(out, sizeof out,
+                            "QT_SPARSE_CROSSOVER=%s/crossover.txt %s run calibration attention_scaling lr_convergence"
+                            " sparsity --db %s --repetitions 2 --filter '%s'",
+                            qt_test_tmpdir(), qt_test_build_path("quintet"), db, filter);
+        if (rc) printf("\n%s", out);
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+    }
+    int rc = qt_test_sh(out, sizeof out, "%s run calibration --db %s --repetitions 1 --filter harness_loop",
+                        qt_test_build_path("quintet"), db);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    return db;
+}
+
+/* A fresh output folder name under the temp dir (removed first). */
+static const char *out_dir(const char *name)
+{
+    static char buf[4][600];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", qt_test_tmpdir(), name);
+    qt_test_sh(NULL, 0, "rm -rf '%s'", buf[k]);
+    return buf[k];
+}
+
+/* Contents of dir/name (NUL-terminated, malloc'ed) or NULL; *len its size. */
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (b) b[n] = '\0';
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return b;
+}
+
+/* Check a line-figure .dat: every data line has 4 numbers; returns the number of series (blocks). */
+static int check_lines_dat(const char *dir, const char *name)
+{
+    size_t len;
+    char *b = slurp(dir, name, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT(len > 0);
+    int series = 0, rows = 0;
+    for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strncmp(line, "# series ", 9)) series++;
+        if (line[0] == '#') continue;
+        double v[5];
+        int n = sscanf(line, "%lf %lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3], &v[4]);
+        if (n != 4) printf("\n  %s: bad line '%s'", name, line);
+        CU_ASSERT_EQUAL(n, 4);
+        rows++;
+    }
+    CU_ASSERT(rows >= series && series >= 1);
+    free(b);
+    return series;
+}
+
+/* Check the calibration table: a quoted label, then 3 numbers per run, on every data row. */
+static void check_calibration_dat(const char *dir, int n_runs)
+{
+    char *b = slurp(dir, "calibration-ceilings.dat", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    int rows = 0;
+    for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#') continue;
+        char *end = line[0] == '"' ? strchr(line + 1, '"') : NULL;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+        int fields = 0;
+        for (char *p = end + 1; *p;) {
+            char *next;
+            strtod(p, &next);
+            if (next == p) break;
+            fields++;
+            p = next;
+        }
+        CU_ASSERT_EQUAL(fields, 3 * n_runs);
+        rows++;
+    }
+    CU_ASSERT(rows >= 3); /* STREAM triad, SGEMM 1 thread, SGEMM all threads */
+    free(b);
+}
+
+/* 1 when dir/name starts with the PNG signature. */
+static int is_png(const char *dir, const char *name)
+{
+    size_t len;
+    char *b = slurp(dir, name, &len);
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    int ok = b && len > 100 && !memcmp(b, sig, 8);
+    free(b);
+    return ok;
+}
+
+/* 1 when dir/name is an SVG document. */
+static int is_svg(const char *dir, const char *name)
+{
+    char *b = slurp(dir, name, NULL);
+    int ok = b && strstr(b, "<svg") && strstr(b, "</svg>");
+    free(b);
+    return ok;
+}
+
+static const char *const line_dats[] = {"attention_scaling-time.dat", "attention_scaling-frac_sgemm.dat",
+                                        "lr_convergence-loss-logreg.dat", "sparsity-speedup.dat"};
+#define N_LINE_DATS ((int)(sizeof line_dats / sizeof line_dats[0]))
+
+/* The latest run: every suite's .dat, .gp and PNG; the .gp re-renders by itself. */
+static void test_plot_latest_png(void)
+{
+    const char *d = out_dir("png"), *base = test_db();
+    char args[1400];
+    snprintf(args, sizeof args, "plot --db %s --out %s 2", base, d); /* run 2: the latest with every suite */
+    int rc = quintet(args);
+    if (!have_gnuplot()) {
+        CU_ASSERT_EQUAL(rc, 1);
+        return;
+    }
+    if (rc) printf("\n%s", out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    check_calibration_dat(d, 1);
+    for (int i = 0; i < N_LINE_DATS; i++) {
+        CU_ASSERT(check_lines_dat(d, line_dats[i]) >= 1);
+        char png[200], gp[200];
+        snprintf(png, sizeof png, "%.*s.png", (int)strlen(line_dats[i]) - 4, line_dats[i]);
+        snprintf(gp, sizeof gp, "%.*s.gp", (int)strlen(line_dats[i]) - 4, line_dats[i]);
+        CU_ASSERT(is_png(d, png));
+        char *script = slurp(d, gp, NULL);
+        CU_ASSERT(script && strstr(script, "datafile = '") && strstr(script, "plots/common.gp"));
+        free(script);
+    }
+    CU_ASSERT(is_png(d, "calibration-ceilings.png"));
+    /* the script written is what ran: it re-renders alone in its folder */
+    CU_ASSERT_EQUAL(qt_test_sh(out, sizeof out, "cd '%s' && rm attention_scaling-time.png && gnuplot attention_scaling-time.gp", d), 0);
+    CU_ASSERT(is_png(d, "attention_scaling-time.png"));
+    /* the fitted exponent is in the key: dense attention is close to quadratic in T */
+    char *dat = slurp(d, "attention_scaling-time.dat", NULL);
+    CU_ASSERT(dat && strstr(dat, "dense cpu (slope "));
+    free(dat);
+}
+
+/* Two runs: two series per variant, labelled by host and run id; SVG output. */
+static void test_plot_two_runs_svg(void)
+{
+    const char *d = out_dir("svg"), *base = test_db();
+    char args[1400];
+    snprintf(args, sizeof args, "plot 1 2 --db %s --out %s --format svg", base, d);
+    int rc = quintet(args);
+    if (have_gnuplot()) {
+        if (rc) printf("\n%s", out);
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT(is_svg(d, "attention_scaling-time.svg"));
+        CU_ASSERT(is_svg(d, "calibration-ceilings.svg"));
+        CU_ASSERT(is_svg(d, "lr_convergence-loss-logreg.svg"));
+        CU_ASSERT(is_svg(d, "sparsity-speedup.svg"));
+    } else {
+        CU_ASSERT_EQUAL(rc, 1);
+    }
+    check_calibration_dat(d, 2);
+    CU_ASSERT_EQUAL(check_lines_dat(d, "attention_scaling-time.dat"), 2);   /* dense cpu × 2 runs */
+    CU_ASSERT_EQUAL(check_lines_dat(d, "sparsity-speedup.dat"), 2);         /* csr × 2 runs */
+    CU_ASSERT_EQUAL(check_lines_dat(d, "lr_convergence-loss-logreg.dat"), 4); /* sgd, adam × 2 runs */
+    char *gp = slurp(d, "attention_scaling-time.gp", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(gp);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gp, " #1'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(gp, " #2'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(gp, "array series_dash[2] = [1, 2]"));
+    free(gp);
+    /* run 3 has calibration's harness_loop only: every figure draws runs 1 and 2, with a note */
+    d = out_dir("mixed");
+    snprintf(args, sizeof args, "plot 1 2 3 --db %s --out %s", base, d);
+    rc = quintet(args);
+    CU_ASSERT_EQUAL(rc, have_gnuplot() ? 0 : 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "run 3"));
+    check_calibration_dat(d, 2); /* run 3 measured no ceiling (harness_loop only) */
+    CU_ASSERT_EQUAL(check_lines_dat(d, "attention_scaling-time.dat"), 2);
+}
+
+/* Without gnuplot on PATH: .dat and .gp written, a clear message, exit 1. */
+static void test_no_gnuplot(void)
+{
+    const char *d = out_dir("nognuplot");
+    char args[1400];
+    snprintf(args, sizeof args, "plot --db %s --out %s --suite calibration 1", test_db(), d);
+    int rc = qt_test_sh(out, sizeof out, "PATH=/nonexistent %s %s", qt_test_build_path("quintet"), args);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "gnuplot not found"));
+    check_calibration_dat(d, 1);
+    char *gp = slurp(d, "calibration-ceilings.gp", NULL);
+    CU_ASSERT_PTR_NOT_NULL(gp);
+    free(gp);
+    char png[700];
+    snprintf(png, sizeof png, "%s/calibration-ceilings.png", d);
+    CU_ASSERT_EQUAL(access(png, F_OK), -1);
+}
+
+/* Bad input: a message naming the problem and the documented exit status. */
+static void test_bad_input(void)
+{
+    const char *base = test_db(), *d = out_dir("bad");
+    char file[700];
+    snprintf(file, sizeof file, "%s/a_file", qt_test_tmpdir());
+    qt_test_sh(NULL, 0, "echo x > '%s'", file);
+    struct {
+        char args[1400];
+        int rc;
+        const char *expect;
+    } cases[] = {
+        {"", 2, "unknown suite"},
+        {"", 2, "no results of suite"},
+        {"", 2, "no run '99'"},
+        {"", 2, "--out DIR is required"},
+        {"", 2, "unknown format"},
+        {"", 2, "not a folder"},
+        {"", 2, "cannot create"},
+        {"", 3, "q.db"},
+        {"", 2, "unknown option"},
+    };
+    snprintf(cases[0].args, sizeof cases[0].args, "plot --db %s --out %s --suite nosuch", base, d);
+    snprintf(cases[1].args, sizeof cases[1].args, "plot 3 --db %s --out %s --suite attention_scaling", base, d);
+    snprintf(cases[2].args, sizeof cases[2].args, "plot 99 --db %s --out %s", base, d);
+    snprintf(cases[3].args, sizeof cases[3].args, "plot --db %s", base);
+    snprintf(cases[4].args, sizeof cases[4].args, "plot --db %s --out %s --format gif", base, d);
+    snprintf(cases[5].args, sizeof cases[5].args, "plot --db %s --out %s", base, file);
+    snprintf(cases[6].args, sizeof cases[6].args, "plot --db %s --out %s/sub", base, file);
+    snprintf(cases[7].args, sizeof cases[7].args, "plot --db /nonexistent/q.db --out %s", d);
+    snprintf(cases[8].args, sizeof cases[8].args, "plot --bogus");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = quintet(cases[i].args);
+        if (rc != cases[i].rc || !strstr(out, cases[i].expect))
+            printf("\n  quintet %s -> %d: %s", cases[i].args, rc, out);
+        CU_ASSERT_EQUAL(rc, cases[i].rc);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, cases[i].expect));
+    }
+    /* templates not found: a message naming QT_PLOTS_DIR, exit 1 */
+    char args[1400];
+    snprintf(args, sizeof args, "plot --db %s --out %s --suite calibration", base, d);
+    int rc = qt_test_sh(out, sizeof out, "QT_PLOTS_DIR=/nonexistent %s %s", qt_test_build_path("quintet"), args);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "QT_PLOTS_DIR"));
+    CU_ASSERT_EQUAL(quintet("plot --help"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--format"));
+    unlink(file);
+}
+
+QT_TEST_MAIN("plot", {"latest run: .dat, .gp, PNG", test_plot_latest_png},
+             {"two runs: two series, SVG", test_plot_two_runs_svg}, {"without gnuplot", test_no_gnuplot},
+             {"bad input", test_bad_input})

@@ -129,7 +129,8 @@ void qt_verify_error(qt_verify_t *v, const char *variant, const char *backend, c
 static void print_tolerances(const qt_verify_opts_t *o)
 {
     if (o->format == QT_VERIFY_TABLE)
-        printf("tolerances (a value y is wrong unless |y - ref| <= scale*max|ref| + rel*|ref| + elem*bound):\n");
+        printf("tolerances (a value y is wrong unless |y - ref| <= scale*max|ref| + rel*|ref| + elem*bound;\n"
+               "max|ref| over the output, bound a per-value error bound; max_rel below = max_abs / max|ref|):\n");
     else if (o->format == QT_VERIFY_JSON)
         printf("  \"tolerances\": [");
     int k = 0;

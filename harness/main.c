@@ -1,6 +1,6 @@
 /* main.c — entry point of the quintet program: dispatches to the commands in cli.c.
  *
- * `quintet run` re-executes itself once with GOMP_SPINCOUNT=10000 when neither it nor
+ * `quintet run` (and `verify`) re-executes itself once with GOMP_SPINCOUNT=10000 when neither it nor
  * OMP_WAIT_POLICY is set: libgomp reads them only at start-up, and its default spin
  * before sleeping at a barrier turns every OpenMP region into a multi-millisecond
  * stall whenever another process holds a core (measured on the 2-core build machine:
@@ -22,6 +22,6 @@ static void reexec_with_spin_policy(char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "run")) reexec_with_spin_policy(argv);
+    if (argc > 1 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "verify"))) reexec_with_spin_policy(argv);
     return qt_cli_main(argc, argv);
 }

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "quintet/cmp.h"
 
 /* Register and run the tests; exit code = failures (capped) or a CUnit error. */
@@ -130,4 +132,57 @@ const char *qt_test_fresh_path(const char *name)
         unlink(f);
     }
     return p;
+}
+
+/* SQL text run by hand on the file (see test_util.h). */
+void qt_test_sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) printf("\nqt_test_sql_exec: %s\n", err);
+    CU_ASSERT_EQUAL(rc, SQLITE_OK);
+    sqlite3_free(err);
+    sqlite3_close(db);
+}
+
+/* Prepare sql on a read-only connection to path and step to the first row; NULL when none. */
+static sqlite3_stmt *sql_first_row(const char *path, const char *sql, sqlite3 **db)
+{
+    sqlite3_stmt *st = NULL;
+    *db = NULL;
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(*db, 10000);
+        if (sqlite3_prepare_v2(*db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) return st;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(*db);
+    *db = NULL;
+    return NULL;
+}
+
+/* One integer from a query by hand (see test_util.h). */
+int64_t qt_test_sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = sql_first_row(path, sql, &db);
+    if (!st) return -999;
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* One text value from a query by hand (see test_util.h). */
+void qt_test_sql_text(const char *path, const char *sql, char *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = sql_first_row(path, sql, &db);
+    out[0] = '\0';
+    if (!st) return;
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }

@@ -54,4 +54,13 @@ const char *qt_test_tmpdir(void);
  * removed; in one of 8 static buffers, so up to 8 paths can be held at once. */
 const char *qt_test_fresh_path(const char *name);
 
+/* Run SQL text on the SQLite file at path through the C API (no sqlite3 program needed); a
+ * CUnit failure, with SQLite's message printed, when it fails. */
+void qt_test_sql_exec(const char *path, const char *sql);
+/* Column 0 of the first row of a query, on a read-only connection; -999 when there is no row
+ * or the query fails. */
+int64_t qt_test_sql_int(const char *path, const char *sql);
+/* The same as text into out (empty when there is no row). */
+void qt_test_sql_text(const char *path, const char *sql, char *out, size_t cap);
+
 #endif

@@ -87,14 +87,11 @@ static void test_run_and_show(void)
     snprintf(args, sizeof args, "show 99 --db %s", db);
     CU_ASSERT_EQUAL(quintet(args), 1);
     /* an unavailable counter is recorded as such and never stored as a sample (not as 0) */
-    char res[256];
-    qt_test_sh(res, sizeof res,
-               "sqlite3 -readonly %s \"SELECT count(*) FROM samples s JOIN cases c ON c.id = s.case_id"
-               " JOIN counter_availability a ON a.run_id = c.run_id AND a.available = 0"
-               " AND s.metric = 'papi.' || a.event\"", db);
-    CU_ASSERT_EQUAL(atoi(res), 0);
-    qt_test_sh(res, sizeof res, "sqlite3 -readonly %s \"SELECT count(*) FROM counter_availability\"", db);
-    CU_ASSERT(atoi(res) >= 4 + 9 + 4); /* PAPI presets, SDE counters, rusage */
+    CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM samples s JOIN cases c ON c.id = s.case_id"
+                                        " JOIN counter_availability a ON a.run_id = c.run_id AND a.available = 0"
+                                        " AND s.metric = 'papi.' || a.event"),
+                    0);
+    CU_ASSERT(qt_test_sql_int(db, "SELECT count(*) FROM counter_availability") >= 4 + 9 + 4); /* PAPI, SDE, rusage */
 }
 
 /* Start `quintet run` in the background; returns its pid. */
@@ -111,12 +108,13 @@ static pid_t start_run(const char *db, const char *extra)
     return pid;
 }
 
-/* Number of stored cases (via the sqlite3 program), -1 when unreadable. */
+/* Number of stored cases, -1 when unreadable. */
 static int stored_cases(const char *db, const char *where)
 {
-    char res[256];
-    if (qt_test_sh(res, sizeof res, "sqlite3 -readonly %s \"SELECT count(*) FROM cases %s\"", db, where) != 0) return -1;
-    return atoi(res);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM cases %s", where);
+    int64_t n = qt_test_sql_int(db, sql);
+    return n < 0 ? -1 : (int)n;
 }
 
 /* Wait until the run has stored `n` cases (at most ~60 s). */
@@ -151,8 +149,8 @@ static void interrupt_with(int sig, const char *name)
     snprintf(args, sizeof args, "run calibration --filter harness_loop --repetitions 1 --db %s", db);
     CU_ASSERT_EQUAL(quintet(args), 0);
     char res[256];
-    qt_test_sh(res, sizeof res, "sqlite3 -readonly %s \"SELECT status FROM runs ORDER BY id LIMIT 1\"", db);
-    CU_ASSERT_PTR_NOT_NULL(strstr(res, "interrupted"));
+    qt_test_sql_text(db, "SELECT status FROM runs ORDER BY id LIMIT 1", res, sizeof res);
+    CU_ASSERT_STRING_EQUAL(res, "interrupted");
     CU_ASSERT_EQUAL(stored_cases(db, "WHERE run_id = 1 AND status = 'ok'"), kept);
 }
 
@@ -170,9 +168,7 @@ static void test_concurrent_runs(void)
     waitpid(b, &sb, 0);
     CU_ASSERT(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
     CU_ASSERT(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
-    char res[256];
-    qt_test_sh(res, sizeof res, "sqlite3 -readonly %s \"SELECT count(*) FROM runs WHERE status = 'completed'\"", db);
-    CU_ASSERT_EQUAL(atoi(res), 2);
+    CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 2);
     CU_ASSERT_EQUAL(stored_cases(db, ""), 4);
 }
 
@@ -181,7 +177,7 @@ static void test_foreign_file_untouched(void)
 {
     const char *path = qt_test_fresh_path("foreign.db");
     char before[256], after[256], args[700];
-    qt_test_sh(NULL, 0, "sqlite3 %s 'CREATE TABLE t(x); INSERT INTO t VALUES (42);'", path);
+    qt_test_sql_exec(path, "CREATE TABLE t(x); INSERT INTO t VALUES (42);");
     qt_test_sh(before, sizeof before, "sha256sum < %s", path);
     snprintf(args, sizeof args, "run calibration --filter harness_loop --db %s", path);
     CU_ASSERT_EQUAL(quintet(args), 3);

@@ -288,7 +288,7 @@ static void test_foreign_and_missing_db(void)
 {
     const char *path = qt_test_fresh_path("foreign.db"), *missing = qt_test_fresh_path("missing.db"), *rep = qt_test_fresh_path("never.md");
     char before[256], after[256];
-    qt_test_sh(NULL, 0, "sqlite3 %s 'CREATE TABLE t(x); INSERT INTO t VALUES (42);'", path);
+    qt_test_sql_exec(path, "CREATE TABLE t(x); INSERT INTO t VALUES (42);");
     qt_test_sh(before, sizeof before, "sha256sum < %s", path);
     CU_ASSERT_EQUAL(quintet("history --db %s", path), 3);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "not a quintet database"));

@@ -54,33 +54,6 @@ static int exists(const char *path, const char *suffix)
     return access(f, F_OK) == 0;
 }
 
-/* Run SQL on path with the plain SQLite API (for files made or inspected "by hand"). */
-static void raw_sql(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-    char *err = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-    if (rc != SQLITE_OK) printf("\nraw_sql: %s\n", err);
-    CU_ASSERT_EQUAL(rc, SQLITE_OK);
-    sqlite3_free(err);
-    sqlite3_close(db);
-}
-
-/* One integer from a query by hand. */
-static int64_t raw_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t v = -999;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 /* A run description with every field set. */
 static qt_run_info_t run_info(const char *uuid, const char *host, int pid)
 {
@@ -480,9 +453,9 @@ static void test_migrate_v1(void)
     char *v1 = schema_v1();
     CU_ASSERT_PTR_NOT_NULL_FATAL(v1);
     CU_ASSERT_PTR_NULL(strstr(v1, "case_stats")); /* version 1 really lacks the table */
-    raw_sql(path, v1);
+    qt_test_sql_exec(path, v1);
     free(v1);
-    CU_ASSERT_EQUAL(raw_int(path, "PRAGMA user_version"), 1);
+    CU_ASSERT_EQUAL(qt_test_sql_int(path, "PRAGMA user_version"), 1);
     double a[7];
     qt_rng_fill_uniform_f64(a, 7, qt_test_seed(), 5, 0, 1, 3);
     char sql[2048];
@@ -497,7 +470,7 @@ static void test_migrate_v1(void)
                         "INSERT INTO samples VALUES (1, 'x', 'u', %d, %.17g); INSERT INTO samples VALUES (1, 'y', "
                         "'v', %d, %s);",
                         i, a[i], i, i == 3 ? "NULL" : "2.0");
-    raw_sql(path, sql);
+    qt_test_sql_exec(path, sql);
     size_t n0 = 0, n1 = 0;
     unsigned char *before = slurp(path, &n0);
 
@@ -526,13 +499,13 @@ static void test_migrate_v1(void)
     CU_ASSERT_EQUAL(qt_store_foreach_point(s, 1, log_point, &pl), QT_OK);
     CU_ASSERT(pl.n == 1 && pl.got[0].value == 0.5);
     qt_store_close(s);
-    CU_ASSERT_EQUAL(raw_int(path, "PRAGMA user_version"), QT_SCHEMA_VERSION);
+    CU_ASSERT_EQUAL(qt_test_sql_int(path, "PRAGMA user_version"), QT_SCHEMA_VERSION);
 
     static char migrated[16384], fresh[16384];
     const char *fpath = qt_test_fresh_path("fresh.db");
     make_db(fpath, 0);
-    CU_ASSERT_EQUAL(raw_int(fpath, "PRAGMA user_version"), QT_SCHEMA_VERSION);
-    CU_ASSERT_EQUAL(raw_int(fpath, "PRAGMA application_id"), 0x51544E54);
+    CU_ASSERT_EQUAL(qt_test_sql_int(fpath, "PRAGMA user_version"), QT_SCHEMA_VERSION);
+    CU_ASSERT_EQUAL(qt_test_sql_int(fpath, "PRAGMA application_id"), 0x51544E54);
     schema_text(path, migrated, sizeof migrated);
     schema_text(fpath, fresh, sizeof fresh);
     CU_ASSERT(strlen(fresh) > 100);
@@ -587,13 +560,13 @@ static void test_refuse_foreign(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "empty"));
 
     path = qt_test_fresh_path("foreign.db");
-    raw_sql(path, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');");
+    qt_test_sql_exec(path, "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');");
     expect_refused(path, "another application");
     path = qt_test_fresh_path("foreign-wal.db");
-    raw_sql(path, "PRAGMA journal_mode = WAL; PRAGMA application_id = 42; CREATE TABLE t (x);");
+    qt_test_sql_exec(path, "PRAGMA journal_mode = WAL; PRAGMA application_id = 42; CREATE TABLE t (x);");
     expect_refused(path, "application_id 0x0000002a");
     path = qt_test_fresh_path("impostor.db");
-    raw_sql(path, "PRAGMA application_id = 1364479572; PRAGMA user_version = 2; CREATE TABLE t (x);");
+    qt_test_sql_exec(path, "PRAGMA application_id = 1364479572; PRAGMA user_version = 2; CREATE TABLE t (x);");
     expect_refused(path, "meta");
 }
 
@@ -612,7 +585,7 @@ static void test_refuse_truncated_newer(void)
     expect_refused(cut, "truncated");
     free(whole);
 
-    raw_sql(path, "PRAGMA user_version = 3;");
+    qt_test_sql_exec(path, "PRAGMA user_version = 3;");
     expect_refused(path, "newer");
 }
 
@@ -653,8 +626,8 @@ static void test_concurrent_writers(void)
         CU_ASSERT_STRING_EQUAL(prov(s, run, "status"), "completed");
     }
     qt_store_close(s);
-    CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM samples"), 2 * CASES * 4);
-    CU_ASSERT_EQUAL(raw_int(path, "SELECT count(*) FROM case_stats"), 2 * CASES);
+    CU_ASSERT_EQUAL(qt_test_sql_int(path, "SELECT count(*) FROM samples"), 2 * CASES * 4);
+    CU_ASSERT_EQUAL(qt_test_sql_int(path, "SELECT count(*) FROM case_stats"), 2 * CASES);
 }
 
 /* A pid that no longer exists (a reaped child). */
@@ -841,7 +814,7 @@ static void test_import(void)
         if (r < 2) CU_ASSERT_EQUAL(qt_store_run_end(s, run, "completed"), QT_OK);
     }
     qt_store_close(s);
-    int64_t src_sum = raw_int(src_path, imported_samples_sql);
+    int64_t src_sum = qt_test_sql_int(src_path, imported_samples_sql);
     size_t n0 = 0, n1 = 0;
     unsigned char *before = slurp(src_path, &n0);
 
@@ -863,13 +836,13 @@ static void test_import(void)
     CU_ASSERT_EQUAL(qt_store_import(s, bad_path, &added, &present, &running), QT_ERR_FORMAT);
     qt_store_close(s);
 
-    CU_ASSERT_EQUAL(raw_int(dst_path, imported_samples_sql), src_sum); /* the live run's cases stayed behind */
+    CU_ASSERT_EQUAL(qt_test_sql_int(dst_path, imported_samples_sql), src_sum); /* the live run's cases stayed behind */
     CU_ASSERT(src_sum % 1000 == 5 + 6 + 7 + 5 + 6 + 7 + 8);
-    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM runs"), 3);
-    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM case_stats x JOIN cases c ON c.id = x.case_id"
+    CU_ASSERT_EQUAL(qt_test_sql_int(dst_path, "SELECT count(*) FROM runs"), 3);
+    CU_ASSERT_EQUAL(qt_test_sql_int(dst_path, "SELECT count(*) FROM case_stats x JOIN cases c ON c.id = x.case_id"
                                       " JOIN runs r ON r.id = c.run_id WHERE r.uuid LIKE 'imp-%'"),
                     7);
-    CU_ASSERT_EQUAL(raw_int(dst_path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    CU_ASSERT_EQUAL(qt_test_sql_int(dst_path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
     unsigned char *after = slurp(src_path, &n1);
     CU_ASSERT(after && n0 == n1 && !memcmp(before, after, n0));
     free(before);

@@ -397,13 +397,13 @@ typedef struct {
 } ceiling_t;
 
 static const ceiling_t ceilings[] = {
-    {"STREAM triad\\n(GB/s)", "stream_triad", NULL, "stream_triad_gbps"},
-    {"SGEMM 1 thread\\n(GFLOP/s)", "sgemm", "threads=1", "sgemm_gflops"},
-    {"SGEMM all threads\\n(GFLOP/s)", "sgemm", "threads=all", "sgemm_gflops"},
-    {"MPI 4 MiB\\n(GB/s)", "mpi_pingpong", NULL, "mpi_pingpong_gbps"},
-    {"GPU copy\\n(GB/s)", "gpu_copy", NULL, "gpu_copy_gbps"},
-    {"GPU SGEMM FP32\\n(GFLOP/s)", "gpu_sgemm", "math=fp32", "gpu_sgemm_gflops"},
-    {"GPU SGEMM TF32\\n(GFLOP/s)", "gpu_sgemm", "math=tf32", "gpu_sgemm_gflops"},
+    {"STREAM\\ntriad\\n(GB/s)", "stream_triad", NULL, "stream_triad_gbps"},
+    {"SGEMM\\n1 thread\\n(GFLOP/s)", "sgemm", "threads=1", "sgemm_gflops"},
+    {"SGEMM\\nall threads\\n(GFLOP/s)", "sgemm", "threads=all", "sgemm_gflops"},
+    {"MPI\\n4 MiB\\n(GB/s)", "mpi_pingpong", NULL, "mpi_pingpong_gbps"},
+    {"GPU\\ncopy\\n(GB/s)", "gpu_copy", NULL, "gpu_copy_gbps"},
+    {"GPU SGEMM\\nFP32\\n(GFLOP/s)", "gpu_sgemm", "math=fp32", "gpu_sgemm_gflops"},
+    {"GPU SGEMM\\nTF32\\n(GFLOP/s)", "gpu_sgemm", "math=tf32", "gpu_sgemm_gflops"},
 };
 #define N_CEILINGS ((int)(sizeof ceilings / sizeof ceilings[0]))
 
@@ -652,20 +652,35 @@ const char *qt_plot_suite_names(void)
     return names;
 }
 
-/* foreach_provenance callback: copy the `host` field. */
-static int host_field(void *arg, const char *key, const char *value)
+/* The provenance fields a platform label is made of. */
+typedef struct {
+    char host[64], cores[16], gpu[64];
+} platform_t;
+
+/* foreach_provenance callback: keep host, cores and gpu. */
+static int platform_field(void *arg, const char *key, const char *value)
 {
-    qt_plot_run_t *r = arg;
-    if (strcmp(key, "host")) return 0;
-    safe_copy(r->host, sizeof r->host, value && *value ? value : "?");
-    return 1;
+    platform_t *p = arg;
+    if (!value || !*value) return 0;
+    if (!strcmp(key, "host")) safe_copy(p->host, sizeof p->host, value);
+    else if (!strcmp(key, "cores")) safe_copy(p->cores, sizeof p->cores, value);
+    else if (!strcmp(key, "gpu") && strncmp(value, "none", 4)) safe_copy(p->gpu, sizeof p->gpu, value);
+    return 0;
 }
 
-/* Host of a run. */
+/* A run's platform label: "host (N cores, GPU)", the GPU name without its details in
+ * parentheses, so that two machines with the same host name still tell apart. */
 qt_status_t qt_plot_run_host(qt_store_t *s, qt_plot_run_t *run)
 {
-    snprintf(run->host, sizeof run->host, "?");
-    return qt_store_foreach_provenance(s, run->id, host_field, run);
+    platform_t p = {"?", "", ""};
+    QT_TRY(qt_store_foreach_provenance(s, run->id, platform_field, &p));
+    char *paren = strstr(p.gpu, " (");
+    if (paren) *paren = '\0';
+    snprintf(run->host, sizeof run->host, "%s", p.host);
+    if (p.cores[0] || p.gpu[0])
+        snprintf(run->host + strlen(run->host), sizeof run->host - strlen(run->host), " (%s%s%s%s)", p.cores,
+                 p.cores[0] ? " cores" : "", p.cores[0] && p.gpu[0] ? ", " : "", p.gpu);
+    return QT_OK;
 }
 
 /* foreach_stat callback: stop at the first row of the suite. */

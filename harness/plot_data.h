@@ -29,7 +29,7 @@
 /* A run to draw: its id and its host (the label that tells platforms apart). */
 typedef struct {
     int64_t id;
-    char host[64];
+    char host[128]; /* platform label: "host (N cores, GPU)" */
 } qt_plot_run_t;
 
 /* One series of a figure as the gnuplot script needs it. */
@@ -59,7 +59,8 @@ int qt_plot_suite_known(const char *suite);
 const char *qt_plot_suite_at(int i);
 /* The suites with figures, comma-separated (for messages). */
 const char *qt_plot_suite_names(void);
-/* Host of a run (runs.host; "?" when not recorded) into run->host; run->id must be set. */
+/* Platform label of a run into run->host: host ("?" when not recorded), cores and GPU name;
+ * run->id must be set. */
 qt_status_t qt_plot_run_host(qt_store_t *s, qt_plot_run_t *run);
 /* *has = 1 when the run stored at least one statistic of the suite. */
 qt_status_t qt_plot_run_has_suite(qt_store_t *s, int64_t run_id, const char *suite, int *has);

@@ -487,13 +487,15 @@ static qt_status_t estimate_sparsity(const qt_spmm_call_t *c, double *s_elem, do
     int64_t r = 32768 / (K > 0 ? K : 1);
     if (r < 8) r = 8;
     if (r > M) r = M;
-    uint16_t *colbits = qt_calloc((size_t)words * sizeof *colbits);
+    uint16_t stack_bits[2048]; /* K ≤ 32768 (the usual case): no allocation on the dispatcher's path */
+    uint16_t *colbits = words <= 2048 ? memset(stack_bits, 0, (size_t)words * sizeof *colbits)
+                                      : qt_calloc((size_t)words * sizeof *colbits);
     if (!colbits) return qt_fail(QT_ERR_NOMEM, "sparse dispatcher: no memory for %lld column flags", (long long)K);
     int64_t nnz = 0;
     for (int64_t i = 0; i < r; i++) nnz += scan_row(c->A + ((2 * i + 1) * M / (2 * r)) * K, K, 0, words, colbits);
     int64_t zc = K;
     for (int64_t w = 0; w < words; w++) zc -= __builtin_popcount(colbits[w]);
-    qt_free(colbits);
+    if (colbits != stack_bits) qt_free(colbits);
     double se = 1.0 - (double)nnz / ((double)r * (double)K), sc = (double)zc / (double)K;
     if (r < M) {
         double indep = pow(se, (double)r), sd = sqrt(indep * (1.0 - indep) / (double)K);

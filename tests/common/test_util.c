@@ -186,3 +186,14 @@ void qt_test_sql_text(const char *path, const char *sql, char *out, size_t cap)
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
+
+/* One command-line check (see test_util.h). */
+void qt_test_expect_cli(const char *prefix, const char *args, const char *suffix, int rc, const char *expect)
+{
+    static char out[1 << 16];
+    int got = qt_test_sh(out, sizeof out, "%s %s %s %s", qt_test_build_path("quintet"), prefix, args, suffix);
+    if (got != rc || !strstr(out, expect))
+        printf("\n  quintet %s %s %s -> %d (expected %d and '%s'): %s", prefix, args, suffix, got, rc, expect, out);
+    CU_ASSERT_EQUAL(got, rc);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, expect));
+}

@@ -48,6 +48,11 @@ int qt_test_sh(char *out, size_t cap, const char *fmt, ...)
 #endif
     ;
 
+/* Run `build/quintet PREFIX ARGS SUFFIX` (prefix and suffix may be ""): a CUnit failure unless it
+ * exits with status rc and its output (stdout and stderr) contains expect; the command and its
+ * output are printed when not. */
+void qt_test_expect_cli(const char *prefix, const char *args, const char *suffix, int rc, const char *expect);
+
 /* A fresh temporary directory (removed by the OS tmp cleaner; tests delete what they make). */
 const char *qt_test_tmpdir(void);
 /* tmpdir/name with any old file of that name and its SQLite side files (-wal, -shm, -journal)

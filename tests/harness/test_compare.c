@@ -403,12 +403,10 @@ static void test_cli_bad_input(void)
         {"latest~99 5", "too few runs"},
         {"5 6 --metric=", "--metric"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int rc = compare(cases[i].args);
-        if (rc != 2 || !strstr(out, cases[i].expect)) printf("\n  quintet compare %s -> %d: %s", cases[i].args, rc, out);
-        CU_ASSERT_EQUAL(rc, 2);
-        CU_ASSERT_PTR_NOT_NULL(strstr(out, cases[i].expect));
-    }
+    char suffix[sizeof db_path + 16];
+    snprintf(suffix, sizeof suffix, "--db '%s'", db_path);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        qt_test_expect_cli("compare", cases[i].args, suffix, 2, cases[i].expect);
     CU_ASSERT_EQUAL(compare("--help"), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--baseline-runs"));
     /* No database, a foreign file: exit 3. */

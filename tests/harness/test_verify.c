@@ -210,12 +210,8 @@ static void test_bad_input(void)
         {"--bogus", "unknown option"},
         {"--seed", "needs a value"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int rc = quintet(cases[i].args);
-        if (rc != 2 || !strstr(out, cases[i].expect)) printf("\n  quintet verify %s -> %d: %s", cases[i].args, rc, out);
-        CU_ASSERT_EQUAL(rc, 2);
-        CU_ASSERT_PTR_NOT_NULL(strstr(out, cases[i].expect));
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        qt_test_expect_cli("verify", cases[i].args, "", 2, cases[i].expect);
     CU_ASSERT_EQUAL(quintet("--help"), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--backend"));
 }

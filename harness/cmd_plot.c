@@ -5,7 +5,8 @@
  *   <suite>-<figure>.gp   the gnuplot script it ran: variables (data file, output, terminal, series
  *                         titles and styles) followed by plots/common.gp and plots/<suite>.gp
  *   <suite>-<figure>.png  (or .svg / .pdf) the figure
- * Several RUNs (default: the latest) draw one series per run, labelled by host and run id.
+ * Several RUNs (default: the latest) draw one series per run, labelled by platform (host, cores,
+ * GPU) and run id.
  * Templates are read from $QT_PLOTS_DIR, else from the source tree the binary was built from
  * (QT_SOURCE_DIR/plots). gnuplot runs by fork + execv with the script's name as its only
  * argument, in DIR (no shell), and its exit status is checked; re-render with
@@ -226,7 +227,7 @@ static void usage(void)
                   "Figures from the database alone, with gnuplot: per figure DIR/<suite>-<figure>.dat (data),\n"
                   ".gp (the script run; re-render with `cd DIR && gnuplot NAME.gp`) and the image.\n"
                   "RUN: latest (default), latest~N, a run id or a uuid prefix; several RUNs draw one series per\n"
-                  "run, labelled by host and run id. Figures: calibration (ceilings), attention_scaling (time and\n"
+                  "run, labelled by platform and run id. Figures: calibration (ceilings), attention_scaling (time and\n"
                   "frac_sgemm vs T), lr_convergence (loss curves per problem), sparsity (speedup vs sparsity).\n"
                   "Templates: $QT_PLOTS_DIR or " QT_SOURCE_DIR "/plots.\n"
                   "Exit status: 0 ok, 1 gnuplot missing or failed, 2 bad usage, unknown run or a run without the\n"

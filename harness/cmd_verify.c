@@ -31,6 +31,7 @@ struct qt_verify {
     int rows; /* rows printed */
 };
 
+/* The seed and size of this verification (what case lists draw inputs and pick shapes by). */
 uint64_t qt_verify_seed(const qt_verify_t *v) { return v->o->seed; }
 qt_verify_size_t qt_verify_size(const qt_verify_t *v) { return v->o->size; }
 

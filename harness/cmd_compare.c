@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "output.h"
 #include "compare.h"
+#include "gate.h"
 #include "stats.h"
 #include "store.h"
 
@@ -604,12 +605,8 @@ static int parse_opts(const qt_args_t *a, qt_compare_opts_t *o, int *baseline_ru
 {
     const char *t = qt_args_get(opts, N_OPTS, a, "threshold"), *al = qt_args_get(opts, N_OPTS, a, "alpha"),
                *br = qt_args_get(opts, N_OPTS, a, "baseline-runs"), *f = qt_args_get(opts, N_OPTS, a, "format");
-    if (t && (qt_args_double("--threshold", t, &o->threshold) != QT_OK || !(o->threshold >= 0 && o->threshold <= 10))) {
-        fprintf(stderr, "quintet compare: bad --threshold '%s': a fraction in [0, 10], e.g. 0.05 for 5%%\n", t);
-        return EXIT_USAGE;
-    }
-    if (al && (qt_args_double("--alpha", al, &o->alpha) != QT_OK || !(o->alpha > 0 && o->alpha < 1))) {
-        fprintf(stderr, "quintet compare: bad --alpha '%s': a probability in (0, 1), e.g. 0.05\n", al);
+    if (qt_gate_parse(t, al, o) != QT_OK) {
+        fprintf(stderr, "quintet compare: %s\n", qt_last_error());
         return EXIT_USAGE;
     }
     long long n = 0;

@@ -2,7 +2,8 @@
  * one line per (case, run) with the run's start time, commit (+dirty), host, profile, the
  * number of samples, median and quartiles, the change against the case's previous run in the
  * list and the verdict of compare's regression gate (gate.h: Mann-Whitney U on the raw
- * repetitions, p < 0.05, and a change beyond 5%), so a regression shows at the run it entered.
+ * repetitions, p < --alpha (0.05), and a change beyond --threshold (5%)), so a regression shows
+ * at the run it entered.
  * Cases are chosen by --suite/--case/--variant (exact), --params k=v[,k=v] (every pair among
  * the case's parameters) and --filter (POSIX ERE over suite/case/variant/params, as in `run`);
  * runs by --host and --profile; --last N keeps each case's N most recent runs (each is still
@@ -33,6 +34,8 @@ static const qt_opt_t opts[] = {
     {"host", "H", "only runs on this host"},
     {"profile", "P", "only runs of this profile"},
     {"last", "N", "only each case's N most recent runs"},
+    {"threshold", "FRAC", "the gate's minimum effect |new/prev - 1| (default 0.05 = 5%)"},
+    {"alpha", "A", "the gate's significance level of the Mann-Whitney U test (default 0.05)"},
     {"format", "F", "table | csv | json (default table)"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
@@ -153,9 +156,8 @@ static void mark_shown(hist_t *hs)
 }
 
 /* Judge every row against the row before it of the same case (rows come grouped by case). */
-static qt_status_t judge(qt_store_t *s, hist_t *hs, const char *metric)
+static qt_status_t judge(qt_store_t *s, hist_t *hs, const char *metric, const qt_compare_opts_t *o)
 {
-    qt_compare_opts_t o = QT_GATE_DEFAULTS;
     for (size_t i = 0; i < hs->n; i++) {
         hrow_t *r = &hs->row[i];
         r->first = i == 0 || !same_case(&hs->row[i - 1], r);
@@ -164,7 +166,7 @@ static qt_status_t judge(qt_store_t *s, hist_t *hs, const char *metric)
             r->r.ratio = r->r.p = NAN;
             r->r.verdict = QT_VERDICT_ADDED;
         } else {
-            QT_TRY(qt_gate_cases(s, hs->row[i - 1].case_id, r->case_id, metric, &o, &r->r));
+            QT_TRY(qt_gate_cases(s, hs->row[i - 1].case_id, r->case_id, metric, o, &r->r));
         }
     }
     return QT_OK;
@@ -369,7 +371,7 @@ static void free_rows(hist_t *hs)
 }
 
 /* After the table: each run where a regression entered, and the p-value floor warning. */
-static void print_notes(const hist_t *hs, int format)
+static void print_notes(const hist_t *hs, int format, double alpha)
 {
     int floor = 0;
     for (size_t i = 0; i < hs->n; i++) {
@@ -383,9 +385,9 @@ static void print_notes(const hist_t *hs, int format)
                    *r->params ? " " : "", r->params, (r->r.ratio - 1) * 100, (long long)hs->row[i - 1].run_id);
     }
     if (floor)
-        fprintf(stderr, "quintet history: warning: %d row%s had too few repetitions to ever reach p < 0.05 "
+        fprintf(stderr, "quintet history: warning: %d row%s had too few repetitions to ever reach p < %g "
                         "(3 against 3 gives at best p = 0.1): compare nightly runs (10 repetitions)\n",
-                floor, floor == 1 ? "" : "s");
+                floor, floor == 1 ? "" : "s", alpha);
 }
 
 /* The command. */
@@ -400,7 +402,7 @@ int qt_cmd_history(int argc, char **argv)
         qt_args_usage(stdout, "quintet history [options]",
                       "One metric of the selected cases over every stored run, oldest first: run, start time, commit,\n"
                       "host, profile, n, median, q1, q3, the change against the case's previous run listed and the\n"
-                      "verdict of compare's gate (two-sided Mann-Whitney U p < 0.05 and |change| > 5%).\n"
+                      "verdict of compare's gate (two-sided Mann-Whitney U p < --alpha and |change| > --threshold).\n"
                       "Exit status: 0 ok, 2 bad usage or nothing matches, 3 database error.",
                       opts, N_OPTS);
         return 0;
@@ -433,6 +435,12 @@ int qt_cmd_history(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    qt_compare_opts_t gate = QT_GATE_DEFAULTS;
+    if (qt_gate_parse(qt_args_get(opts, N_OPTS, &a, "threshold"), qt_args_get(opts, N_OPTS, &a, "alpha"), &gate) != QT_OK) {
+        fprintf(stderr, "quintet history: %s\n", qt_last_error());
+        if (filter) regfree(&re);
+        return EXIT_USAGE;
+    }
     hist_t hs = {qt_args_get(opts, N_OPTS, &a, "params"), filter ? &re : NULL, last, NULL, 0, 0, 0};
     const char *db = qt_args_get(opts, N_OPTS, &a, "db");
     qt_store_t *s = NULL;
@@ -441,7 +449,7 @@ int qt_cmd_history(int argc, char **argv)
     if (st == QT_OK && hs.failed) st = qt_fail(QT_ERR_NOMEM, "out of memory reading the history");
     if (st == QT_OK && hs.n) {
         mark_shown(&hs);
-        st = judge(s, &hs, sel.metric);
+        st = judge(s, &hs, sel.metric, &gate);
     }
     if (st != QT_OK) {
         fprintf(stderr, "quintet history: %s\n", qt_last_error());
@@ -452,7 +460,7 @@ int qt_cmd_history(int argc, char **argv)
         if (format == FMT_TABLE) print_table(&hs, sel.metric);
         else if (format == FMT_CSV) print_csv(&hs, sel.metric);
         else print_json(&hs, sel.metric);
-        print_notes(&hs, format);
+        print_notes(&hs, format, gate.alpha);
         rc = 0;
     }
     free_rows(&hs);

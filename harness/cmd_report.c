@@ -30,6 +30,8 @@ static const qt_opt_t opts[] = {
     {"format", "F", "md | html | tex (default md)"},
     {"out", "FILE", "write the report to FILE (default standard output)"},
     {"baseline", "RUN", "add each row's change against RUN and the regression gate's verdict"},
+    {"threshold", "FRAC", "with --baseline: the gate's minimum effect (default 0.05 = 5%)"},
+    {"alpha", "A", "with --baseline: the gate's significance level (default 0.05)"},
     {"figures", "DIR", "include the .png/.svg/.pdf files of DIR"},
     {"suite", "NAME", "only this suite (and the calibration ceilings)"},
     {"fragment", NULL, "html/tex: no preamble, to include in another document"},
@@ -55,6 +57,7 @@ typedef struct {
 /* Everything the report shows, read before any output is written. */
 typedef struct {
     int64_t run, base;
+    qt_compare_opts_t gate; /* the regression gate's test (--threshold, --alpha) */
     const char *suite; /* --suite */
     rrow_t *row;
     size_t n_rows, cap_rows;
@@ -144,14 +147,14 @@ static const char *prov(const report_t *r, const char *key)
 /* Each row against the baseline run's case of the same key, with compare's gate. */
 static qt_status_t judge(qt_store_t *s, report_t *r)
 {
-    qt_compare_opts_t o = QT_GATE_DEFAULTS;
+    const qt_compare_opts_t *o = &r->gate;
     int64_t last_case = -1, base_case = 0;
     for (size_t i = 0; i < r->n_rows; i++) {
         rrow_t *w = &r->row[i];
         if (w->case_id != last_case)
             QT_TRY(qt_store_find_case(s, r->base, w->suite, w->name, w->variant, w->params, &base_case));
         last_case = w->case_id;
-        if (base_case) QT_TRY(qt_gate_cases(s, base_case, w->case_id, w->metric, &o, &w->r));
+        if (base_case) QT_TRY(qt_gate_cases(s, base_case, w->case_id, w->metric, o, &w->r));
         if (!base_case || w->r.n_base == 0) {
             memset(&w->r, 0, sizeof w->r);
             w->r.verdict = QT_VERDICT_ADDED;
@@ -424,7 +427,7 @@ int qt_cmd_report(int argc, char **argv)
         qt_args_usage(stdout, "quintet report [RUN] [options]",
                       "A run's report from the database alone: provenance, calibration ceilings, per suite the\n"
                       "headline metrics (median, q1, q3, iqr%) and the cases that did not finish; --baseline adds\n"
-                      "the change and compare's verdict (Mann-Whitney U p < 0.05 and |change| > 5%).\n"
+                      "the change and compare's verdict (Mann-Whitney U p < --alpha and |change| > --threshold).\n"
                       "RUN: latest (default), latest~N, a run id, or a uuid prefix.\n"
                       "Exit status: 0 ok, 2 bad usage or unknown run, 3 database or output error.",
                       opts, N_OPTS);
@@ -442,6 +445,12 @@ int qt_cmd_report(int argc, char **argv)
         fprintf(stderr, "quintet report: %s\n", qt_last_error());
         return EXIT_USAGE;
     }
+    qt_compare_opts_t gate = QT_GATE_DEFAULTS;
+    if (qt_gate_parse(qt_args_get(opts, N_OPTS, &a, "threshold"), qt_args_get(opts, N_OPTS, &a, "alpha"), &gate) !=
+        QT_OK) {
+        fprintf(stderr, "quintet report: %s\n", qt_last_error());
+        return EXIT_USAGE;
+    }
     if (!db) db = QT_DEFAULT_DB;
     if (out && (!*out || same_file(out, db))) {
         fprintf(stderr, "quintet report: --out %s: %s\n", out, *out ? "that is the database" : "needs a file name");
@@ -454,6 +463,7 @@ int qt_cmd_report(int argc, char **argv)
     }
     report_t r;
     memset(&r, 0, sizeof r);
+    r.gate = gate;
     r.suite = qt_args_get(opts, N_OPTS, &a, "suite");
     qt_store_t *s = NULL;
     int rc = 0;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
+
 /* The values of one metric of one case. */
 typedef struct {
     const char *metric;
@@ -50,4 +52,22 @@ qt_status_t qt_gate_cases(qt_store_t *s, int64_t base_case, int64_t new_case, co
     free(b.v);
     free(n.v);
     return st;
+}
+
+/* --threshold and --alpha, checked (see gate.h). */
+qt_status_t qt_gate_parse(const char *threshold, const char *alpha, qt_compare_opts_t *o)
+{
+    QT_CHECK_ARG(o, "options must not be NULL");
+    double v;
+    if (threshold) {
+        if (qt_args_double("--threshold", threshold, &v) != QT_OK || !(v >= 0 && v <= 10))
+            return qt_fail(QT_ERR_ARG, "bad --threshold '%s': a fraction in [0, 10], e.g. 0.05 for 5%%", threshold);
+        o->threshold = v;
+    }
+    if (alpha) {
+        if (qt_args_double("--alpha", alpha, &v) != QT_OK || !(v > 0 && v < 1))
+            return qt_fail(QT_ERR_ARG, "bad --alpha '%s': a probability in (0, 1), e.g. 0.05", alpha);
+        o->alpha = v;
+    }
+    return QT_OK;
 }

@@ -141,6 +141,10 @@ static void test_history_marks_regression(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
     CU_ASSERT(strstr(r2, "unchanged") != NULL && strstr(r2, "unchanged") < r3);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "regression entered at run 3 (commit bad0c0ffee11"));
+    /* a +50% step is below a 60% threshold: the same rows, no regression */
+    CU_ASSERT_EQUAL(quintet("history --db %s --suite attention_scaling --case dense --threshold 0.6", db), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "+50.0%"));
+    CU_ASSERT_PTR_NULL(strstr(out, "regression"));
     CU_ASSERT_EQUAL(quintet("history --db %s --case dense --last 1 --format csv", db), 0);
     CU_ASSERT_PTR_NULL(strstr(out, "\"hostA\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"regression\""));
@@ -258,6 +262,9 @@ static void test_bad_input(void)
         {"history --variant gpu", "unknown variant"},
         {"history --params T=1", "cases with it"},
         {"history --last 0", "outside"},
+        {"history --threshold -1", "bad --threshold"},
+        {"history --alpha 1", "bad --alpha"},
+        {"report --threshold 5%", "bad --threshold"},
         {"history --filter '('", "bad --filter"},
         {"history extra", "unexpected argument"},
         {"history --bogus", "unknown option"},

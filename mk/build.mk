@@ -56,8 +56,8 @@ Q := $(if $(V),,@)
 say = $(if $(V),,@echo '  $(1) $(2)';)
 
 # ---- sources --------------------------------------------------------------
-LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c,$(wildcard impl/*/*.c))
-CU_SRC := $(if $(HAVE_CUDA),$(wildcard impl/*/*.cu))
+LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c,$(wildcard impl/*/*.c impl/backends/*/*.c))
+CU_SRC := $(if $(HAVE_CUDA),$(wildcard impl/*/*.cu impl/*/cuda/*.cu impl/backends/*/*.cu))
 HARNESS_CU := $(if $(HAVE_CUDA),$(wildcard harness/*.cu))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard suites/*.c)
 HARNESS_CC := $(wildcard harness/*.cc)

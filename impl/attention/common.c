@@ -1,13 +1,12 @@
 /* common.c — the attention module's shared parts: configuration defaults and names,
- * argument validation, the backend registry and dispatch, the useful-FLOP
- * convention, and the LSH plan (Gaussian rotations from Philox, argmax([xR; -xR])
- * hashing on the cpu tile's micro-kernel, stable counting sort by (bucket, position)) that ref and cpu both use.
- * Contracts: quintet/attention.h and internal.h. Tested by tests/attention. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC target("prefer-vector-width=512") /* the argmax over hashing lanes: full-width vectors */
-#endif
-
+ * argument validation, dispatch through a backend instance (qt_attn_supports,
+ * qt_attn_forward), the useful-FLOP convention, and the LSH plan's bookkeeping (Gaussian
+ * rotations from Philox, stable counting sort by (bucket, position)). The hashing itself
+ * (argmax([xR; -xR]) with the f32 FMA chain attention.h defines) is each backend's own:
+ * ref's plain loop in ref.c, cpu's vectorised one in cpu_lsh.c; tests/attention compares
+ * their buckets. Contracts: quintet/attention.h and internal.h. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu_tile.h"
@@ -106,35 +105,48 @@ qt_status_t qt_attn_validate(const qt_attn_config_t *cfg, const qt_tensor_t *q, 
     return QT_OK;
 }
 
-/* The registry, ref first. */
-static const qt_attn_backend_t *const backends[] = {&qt_attn_backend_ref, &qt_attn_backend_cpu};
-
-/* Number of registered backends. */
-int qt_attn_backend_count(void) { return (int)(sizeof backends / sizeof backends[0]); }
-
-/* Backend by index. */
-const qt_attn_backend_t *qt_attn_backend_get(int index)
+/* Whether be runs cfg on these operands (see attention.h). */
+int qt_attn_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+                     const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out,
+                     char *why, size_t why_size)
 {
-    return index >= 0 && index < qt_attn_backend_count() ? backends[index] : NULL;
+    char dummy[8];
+    if (!why) { why = dummy; why_size = sizeof dummy; }
+    if (!be || !cfg) { snprintf(why, why_size, "no backend or config"); return 0; }
+    const qt_attn_ops_t *ops = qt_backend_ops(be, QT_TECH_ATTENTION);
+    if (!ops) { snprintf(why, why_size, "backend %s has no attention ops", qt_backend_name(be)); return 0; }
+    qt_dtype_t dt = q ? q->dtype : QT_F32;
+    if (!ops->supports(be, cfg, dt)) {
+        snprintf(why, why_size, "backend %s does not implement %s attention in %s with these options",
+                 qt_backend_name(be), qt_attn_variant_name(cfg->variant), qt_dtype_name(dt));
+        return 0;
+    }
+    const qt_tensor_t *ts[5] = {q, k, v, mask, out};
+    static const char *const names[5] = {"q", "k", "v", "mask", "out"};
+    for (int i = 0; i < 5; i++) {
+        if (!ts[i]) continue;
+        const qt_device_t *d = qt_tensor_device(ts[i]);
+        if (d != be->device && !(qt_device_is_host(d) && qt_device_is_host(be->device))) {
+            snprintf(why, why_size, "%s lives on %s, backend %s runs on %s", names[i], qt_device_name(d),
+                     qt_backend_name(be), qt_device_name(be->device));
+            return 0;
+        }
+    }
+    why[0] = '\0';
+    return 1;
 }
 
-/* Backend by name. */
-const qt_attn_backend_t *qt_attn_backend_find(const char *name)
-{
-    for (int i = 0; name && i < qt_attn_backend_count(); i++)
-        if (!strcmp(backends[i]->name, name)) return backends[i];
-    return NULL;
-}
-
-/* Dispatch with a supports() check. */
-qt_status_t qt_attn_forward(const qt_attn_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+/* Validate, check support and placement, dispatch. */
+qt_status_t qt_attn_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
                             const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out)
 {
     QT_CHECK_ARG(be != NULL && cfg != NULL, "backend and config must not be NULL");
-    if (!be->supports(cfg))
-        return qt_fail(QT_ERR_UNSUPPORTED, "attention backend %s does not support variant %s", be->name,
-                       qt_attn_variant_name(cfg->variant));
-    return be->forward(cfg, q, k, v, mask, out);
+    QT_TRY(qt_attn_validate(cfg, q, k, v, mask, out));
+    char why[256];
+    if (!qt_attn_supports(be, cfg, q, k, v, mask, out, why, sizeof why))
+        return qt_fail(QT_ERR_UNSUPPORTED, "attention: %s", why);
+    const qt_attn_ops_t *ops = qt_backend_ops(be, QT_TECH_ATTENTION);
+    return ops->forward(be, cfg, q, k, v, mask, out);
 }
 
 /* Useful FLOPs: 4·D per nominal query-key pair (see attention.h). */
@@ -196,7 +208,9 @@ qt_status_t qt_attn_lsh_plan_init(qt_attn_lsh_plan_t *p, const qt_attn_config_t 
         arrays[s][3] = qt_alloc(no);
     }
     p->rot = qt_alloc((size_t)D * (size_t)(cfg->n_buckets / 2) * sizeof(float));
-    p->proj = qt_alloc(qt_attn_tile_floats(D) * sizeof(float));
+    size_t proj = qt_attn_tile_floats(D) > (size_t)(QT_ATTN_HASH_ROWS * D) ? qt_attn_tile_floats(D)
+                                                                          : (size_t)(QT_ATTN_HASH_ROWS * D);
+    p->proj = qt_alloc(proj * sizeof(float));
     p->bq = arrays[0][0]; p->sq = arrays[0][1]; p->cq = arrays[0][2]; p->oq = arrays[0][3];
     int s = sides - 1;
     p->bk = arrays[s][0]; p->sk = arrays[s][1]; p->ck = arrays[s][2]; p->ok = arrays[s][3];
@@ -218,51 +232,17 @@ void qt_attn_lsh_plan_free(qt_attn_lsh_plan_t *p)
     memset(p, 0, sizeof *p);
 }
 
-/* bucket[t] (+)= scale · argmax([x_t R ; -x_t R]) for the T rows of x, R given
- * transposed (half rows of D). The projections run on the flash tile's micro-kernel:
- * QT_ATTN_BR rows of x in the lanes (packed once per row tile) against blocks of
- * columns of R streamed as "keys", so the running argmax is a lane-wise (vector)
- * update; the tile's log2(e)/sqrt(D) pre-scaling does not move the argmax. */
-static void hash_rows(qt_attn_lsh_plan_t *p, const float *x, const float *rot, int half, int scale, int *bucket)
-{
-    qt_attn_tile_t tile;
-    qt_attn_tile_init(&tile, p->D, p->proj);
-    for (int64_t t0 = 0; t0 < p->T; t0 += QT_ATTN_BR) {
-        int nq = (int)(p->T - t0 < QT_ATTN_BR ? p->T - t0 : QT_ATTN_BR);
-        qt_attn_tile_load_q(&tile, x + t0 * p->D, p->D, NULL, nq);
-        /* first maximum of +xR and of -xR over all columns; + wins ties, as in argmax([xR; -xR]) */
-        float pv[QT_ATTN_BR], nv[QT_ATTN_BR];
-        int pi[QT_ATTN_BR], ni[QT_ATTN_BR];
-        for (int a = 0; a < QT_ATTN_BR; a++) { pv[a] = nv[a] = -INFINITY; pi[a] = ni[a] = 0; }
-        for (int b0 = 0; b0 < half; b0 += QT_ATTN_BC) {
-            int nb = half - b0 < QT_ATTN_BC ? half - b0 : QT_ATTN_BC;
-            qt_attn_tile_scores(&tile, rot + (int64_t)b0 * p->D, p->D, nb);
-            for (int j = 0; j < nb; j++) {
-                const float *y = tile.st + (int64_t)j * QT_ATTN_BR;
-                for (int a = 0; a < QT_ATTN_BR; a++) {
-                    float v = y[a];
-                    pi[a] = v > pv[a] ? b0 + j : pi[a];
-                    pv[a] = v > pv[a] ? v : pv[a];
-                    ni[a] = -v > nv[a] ? b0 + j : ni[a];
-                    nv[a] = -v > nv[a] ? -v : nv[a];
-                }
-            }
-        }
-        for (int a = 0; a < nq; a++) bucket[t0 + a] += scale * (nv[a] > pv[a] ? half + ni[a] : pi[a]);
-    }
-}
-
 /* Buckets of the T rows of x for this round's rotations (one, or two when factorised:
- * bucket = h1 + f·h2), then the stable counting sort. Every backend calls this one
- * routine, so buckets agree bit for bit. */
-static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, int *sorted, int *chunk, int *offs)
+ * bucket = h1 + f·h2) by the backend's hasher, then the stable counting sort. */
+static void hash_and_sort(qt_attn_lsh_plan_t *p, qt_attn_hash_fn hash, const float *x, int *bucket, int *sorted,
+                          int *chunk, int *offs)
 {
     for (int64_t t = 0; t < p->T; t++) bucket[t] = 0;
     if (p->factor) {
-        hash_rows(p, x, p->rot, p->factor / 2, 1, bucket);
-        hash_rows(p, x, p->rot + p->D * (p->factor / 2), p->n_buckets / p->factor / 2, p->factor, bucket);
+        hash(p, x, p->rot, p->factor / 2, 1, bucket);
+        hash(p, x, p->rot + p->D * (p->factor / 2), p->n_buckets / p->factor / 2, p->factor, bucket);
     } else {
-        hash_rows(p, x, p->rot, p->n_buckets / 2, 1, bucket);
+        hash(p, x, p->rot, p->n_buckets / 2, 1, bucket);
     }
     for (int b = 0; b <= p->n_buckets; b++) offs[b] = 0;
     for (int64_t t = 0; t < p->T; t++) offs[bucket[t] + 1]++;
@@ -277,7 +257,7 @@ static void hash_and_sort(qt_attn_lsh_plan_t *p, const float *x, int *bucket, in
 
 /* Hash and sort every round of one (b, h). */
 long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t head,
-                                 const float *q, const float *k)
+                                 const float *q, const float *k, qt_attn_hash_fn hash)
 {
     /* columns of the rotation(s): n/2, or f/2 + (n/f)/2 when factorised */
     int cols = p->factor ? p->factor / 2 + p->n_buckets / p->factor / 2 : p->n_buckets / 2;
@@ -292,10 +272,10 @@ long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *
         for (int64_t e = p->D * cols1; e < p->D * cols; e++)
             p->rot[e] = (float)qt_rng_normal(cfg->seed, stream + 2048u, (uint64_t)(e - p->D * cols1));
         int64_t o = (int64_t)r * p->T, ob = (int64_t)r * (p->n_buckets + 1);
-        hash_and_sort(p, q, p->bq + o, p->sq + o, p->cq + o, p->oq + ob);
+        hash_and_sort(p, hash, q, p->bq + o, p->sq + o, p->cq + o, p->oq + ob);
         flops += 2LL * p->T * p->D * cols;
         if (!p->shared) {
-            hash_and_sort(p, k, p->bk + o, p->sk + o, p->ck + o, p->ok + ob);
+            hash_and_sort(p, hash, k, p->bk + o, p->sk + o, p->ck + o, p->ok + ob);
             flops += 2LL * p->T * p->D * cols;
         }
     }

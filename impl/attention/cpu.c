@@ -118,7 +118,7 @@ static qt_status_t cpu_window(const qt_attn_cpu_call_t *c, int dense, long long 
     long long pairs = 0;
     int failed = 0;
     size_t nf = qt_attn_tile_floats(D);
-#pragma omp parallel reduction(+ : pairs)
+#pragma omp parallel reduction(+ : pairs) num_threads(c->threads)
     {
         float *scratch = qt_alloc(nf * sizeof(float));
         if (!scratch) {
@@ -144,11 +144,11 @@ static qt_status_t cpu_window(const qt_attn_cpu_call_t *c, int dense, long long 
 }
 
 /* The cpu backend's forward: validate, normalise keys if shared, run the variant, count. */
-static qt_status_t cpu_forward(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+static qt_status_t cpu_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                                const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out)
 {
     QT_TRY(qt_attn_validate(cfg, q, k, v, mask, out));
-    qt_attn_cpu_call_t c = {.cfg = cfg, .q = q->data, .v = v->data, .o = out->data};
+    qt_attn_cpu_call_t c = {.cfg = cfg, .q = q->data, .v = v->data, .o = out->data, .threads = be->threads};
     qt_attn_dims_of(q, &c.d);
     int64_t T = c.d.T, D = c.d.D, BH = c.d.B * c.d.H;
     c.mask = mask ? mask->data : NULL;
@@ -156,7 +156,7 @@ static qt_status_t cpu_forward(const qt_attn_config_t *cfg, const qt_tensor_t *q
     if (cfg->shared_qk) {
         kn = qt_alloc((size_t)(BH * T * D) * sizeof(float));
         if (!kn) return qt_fail(QT_ERR_NOMEM, "normalised keys (%lld floats)", (long long)(BH * T * D));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(c.threads)
         for (int64_t bh = 0; bh < BH; bh++) qt_attn_normalize_rows(c.q + bh * T * D, kn + bh * T * D, T, D);
         c.k = kn;
     } else {
@@ -180,12 +180,16 @@ static qt_status_t cpu_forward(const qt_attn_config_t *cfg, const qt_tensor_t *q
     return s;
 }
 
-/* Every variant is implemented. */
-static int cpu_supports(const qt_attn_config_t *cfg) { return cfg && (unsigned)cfg->variant < QT_ATTN_VARIANT_COUNT; }
+/* Every variant is implemented, in f32. */
+static int cpu_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, qt_dtype_t dt)
+{
+    (void)be;
+    return cfg && (unsigned)cfg->variant < QT_ATTN_VARIANT_COUNT && dt == QT_F32;
+}
 
-const qt_attn_backend_t qt_attn_backend_cpu = {
-    .name = "cpu",
-    .description = "tiled online-softmax attention, OpenMP over heads and query tiles, SIMD micro-kernels",
+/* The ops table the cpu backend lists (impl/backends/host/host.c): tiled online-softmax
+ * attention, OpenMP over heads and query tiles, SIMD micro-kernels. */
+const qt_attn_ops_t qt_attn_ops_cpu = {
     .supports = cpu_supports,
     .forward = cpu_forward,
 };

@@ -1,6 +1,6 @@
 /* cpu_lsh.c — the cpu backend's LSH (Reformer) and dynamic attention, built on the
- * flash tile of cpu_tile.h and the LSH plan shared with the oracle (internal.h), so
- * both backends hash and sort identically. Parallel over b·h (whole heads per thread,
+ * flash tile of cpu_tile.h and the LSH plan's sort (internal.h), with its own vectorised
+ * hasher that follows attention.h's exact f32 rule, so its buckets equal the oracle's. Parallel over b·h (whole heads per thread,
  * dynamic schedule) when there are at least as many heads as threads, otherwise over
  * the query tiles of one head at a time (hashing of that head stays serial). Memory
  * O(T·D) per head in flight (its accumulators) plus O(BR·(D + BC)) per thread.
@@ -352,6 +352,39 @@ static int64_t run_items(int team, item_fn_t fn, head_t *h, scratch_t *b, const 
     return pairs;
 }
 
+/* The cpu backend's hasher: QT_ATTN_HASH_ROWS rows at a time, transposed into p->proj so
+ * the f32 FMA chain over d (attention.h: the same rounding order as the oracle's plain
+ * loop) runs across rows in vector lanes; then the first maximum of [p ; -p]. */
+static void cpu_hash_rows(const qt_attn_lsh_plan_t *p, const float *x, const float *rotT, int half, int scale,
+                          int *bucket)
+{
+    enum { R = QT_ATTN_HASH_ROWS };
+    const int64_t D = p->D;
+    float *xt = p->proj; /* xt[d·R + r] = x[(t0 + r)·D + d] */
+    for (int64_t t0 = 0; t0 < p->T; t0 += R) {
+        int nr = (int)(p->T - t0 < R ? p->T - t0 : R);
+        for (int r = 0; r < R; r++)
+            for (int64_t d = 0; d < D; d++) xt[d * R + r] = r < nr ? x[(t0 + r) * D + d] : 0.0f;
+        float best[R];
+        int arg[R];
+        for (int r = 0; r < R; r++) { best[r] = -INFINITY; arg[r] = 0; }
+        for (int side = 0; side < 2; side++)
+            for (int b = 0; b < half; b++) {
+                const float *col = rotT + (int64_t)b * D;
+                float acc[R];
+                for (int r = 0; r < R; r++) acc[r] = 0.0f;
+                for (int64_t d = 0; d < D; d++)
+                    for (int r = 0; r < R; r++) acc[r] = fmaf(xt[d * R + r], col[d], acc[r]);
+                for (int r = 0; r < R; r++) {
+                    float val = side ? -acc[r] : acc[r];
+                    arg[r] = val > best[r] ? side * half + b : arg[r];
+                    best[r] = val > best[r] ? val : best[r];
+                }
+            }
+        for (int r = 0; r < nr; r++) bucket[t0 + r] += scale * arg[r];
+    }
+}
+
 /* Point the head state at head bh, hash it, reset the accumulators. Returns hashing flops. */
 static long long head_begin(head_t *h, const qt_attn_cpu_call_t *c, int64_t bh)
 {
@@ -363,7 +396,8 @@ static long long head_begin(head_t *h, const qt_attn_cpu_call_t *c, int64_t bh)
     h->mrow = c->mask ? c->mask + (bh / c->d.H) * T : NULL;
     for (int64_t t = 0; t < T; t++) { h->acc_l[t] = -INFINITY; h->nself[t] = 0; }
     memset(h->acc_o, 0, (size_t)(T * D) * sizeof(float));
-    return qt_attn_lsh_plan_build(&h->plan, c->cfg, bh % c->d.H, h->qh, c->cfg->shared_qk ? NULL : h->kh);
+    return qt_attn_lsh_plan_build(&h->plan, c->cfg, bh % c->d.H, h->qh, c->cfg->shared_qk ? NULL : h->kh,
+                                  cpu_hash_rows);
 }
 
 /* One head, LSH or DYNAMIC, by the team (team = 1) or by this thread alone. */
@@ -407,12 +441,12 @@ static int64_t run_head(int team, head_t *h, scratch_t *b, const qt_attn_cpu_cal
 static qt_status_t cpu_heads(const qt_attn_cpu_call_t *c, long long *flops_out, long long *pairs_out)
 {
     int64_t BH = c->d.B * c->d.H;
-    int team = BH < omp_get_max_threads();
+    int team = BH < c->threads;
     long long flops = 0, pairs = 0;
     int failed = 0;
     head_t shared;
     if (team) QT_TRY(head_init(&shared, c));
-#pragma omp parallel reduction(+ : flops, pairs)
+#pragma omp parallel reduction(+ : flops, pairs) num_threads(c->threads)
     {
         scratch_t b;
         head_t own;

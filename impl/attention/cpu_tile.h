@@ -81,6 +81,7 @@ typedef struct {
     qt_attn_dims_t d;
     const float *q, *k, *v, *mask;
     float *o;
+    int threads; /* the backend instance's thread count */
 } qt_attn_cpu_call_t;
 
 /* Dense (dense = 1) or dilated-window attention for the nq queries at positions

@@ -10,9 +10,6 @@
 
 #include "quintet/attention.h"
 
-/* The backends the registry lists (defined in ref.c and cpu.c). */
-extern const qt_attn_backend_t qt_attn_backend_ref;
-extern const qt_attn_backend_t qt_attn_backend_cpu;
 
 /* qt_attn_validate without the output tensor (for qt_attn_accuracy with out == NULL). */
 qt_status_t qt_attn_validate_inputs(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
@@ -57,15 +54,22 @@ typedef struct {
     int n_hashes, n_buckets, chunk, shared, factor;
     int *bq, *bk, *sq, *sk, *cq, *ck, *oq, *ok;
     float *rot;  /* the current round's rotation(s), transposed: up to n_buckets/2 rows of D */
-    float *proj; /* scratch of the tile that computes the projections */
+    float *proj; /* the hasher's scratch: at least QT_ATTN_HASH_ROWS·D floats */
 } qt_attn_lsh_plan_t;
+
+/* A backend's hasher: bucket[t] += scale · argmax([x_t R ; -x_t R]) for the T rows of x
+ * (row stride D), R given transposed (rotT: half rows of D), the projections and the tie
+ * rule exactly as attention.h defines them. */
+typedef void (*qt_attn_hash_fn)(const qt_attn_lsh_plan_t *p, const float *x, const float *rotT, int half,
+                                int scale, int *bucket);
+#define QT_ATTN_HASH_ROWS 16 /* rows a hasher may transpose at once into p->proj */
 
 /* Allocate a plan for cfg and sequence length T, head size D (tracked memory). */
 qt_status_t qt_attn_lsh_plan_init(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t T, int64_t D);
-/* Hash and sort the T rows of q and k (row stride D) of head `head` (k ignored when
- * shared). Returns the flops spent hashing. Deterministic: the same on every backend. */
+/* Hash (with the backend's hasher) and sort the T rows of q and k (row stride D) of head
+ * `head` (k ignored when shared). Returns the flops spent hashing. */
 long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t head,
-                                 const float *q, const float *k);
+                                 const float *q, const float *k, qt_attn_hash_fn hash);
 /* Release a plan (safe on a zeroed one). */
 void qt_attn_lsh_plan_free(qt_attn_lsh_plan_t *p);
 

@@ -29,6 +29,29 @@ typedef struct {
     long long flops, pairs;
 } ref_head_t;
 
+/* The oracle's hasher: for each row and column the f32 FMA chain over d in order, then the
+ * first maximum of [p ; -p] (attention.h), written as plainly as possible. */
+static void ref_hash_rows(const qt_attn_lsh_plan_t *p, const float *x, const float *rotT, int half, int scale,
+                          int *bucket)
+{
+    for (int64_t t = 0; t < p->T; t++) {
+        const float *row = x + t * p->D;
+        float best = -INFINITY;
+        int arg = 0;
+        for (int side = 0; side < 2; side++)
+            for (int b = 0; b < half; b++) {
+                float proj = 0.0f;
+                for (int64_t d = 0; d < p->D; d++) proj = fmaf(row[d], rotT[(int64_t)b * p->D + d], proj);
+                float val = side ? -proj : proj;
+                if (val > best) {
+                    best = val;
+                    arg = side * half + b;
+                }
+            }
+        bucket[t] += scale * arg;
+    }
+}
+
 /* Allocate per-call state (normalised keys, LSH plan). */
 static qt_status_t ref_head_init(ref_head_t *hd, const qt_attn_config_t *cfg, const qt_tensor_t *q)
 {
@@ -68,7 +91,8 @@ static void ref_head_begin(ref_head_t *hd, const qt_tensor_t *q, const qt_tensor
         hd->k = (const float *)k->data + off;
     }
     hd->mask_row = mask ? (const float *)mask->data + b * hd->d.T : NULL;
-    if (hd->have_plan) hd->flops += qt_attn_lsh_plan_build(&hd->plan, hd->cfg, h, hd->q, hd->cfg->shared_qk ? NULL : hd->k);
+    if (hd->have_plan) hd->flops += qt_attn_lsh_plan_build(&hd->plan, hd->cfg, h, hd->q, hd->cfg->shared_qk ? NULL : hd->k,
+                                                       ref_hash_rows);
 }
 
 /* Mark S(i) in flags[0..T) and return its size. round selects one LSH round;
@@ -216,9 +240,10 @@ static void ref_row(ref_head_t *hd, int64_t i, ref_bufs_t *b)
 }
 
 /* The oracle's forward. */
-static qt_status_t ref_forward(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+static qt_status_t ref_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                                const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out)
 {
+    (void)be;
     QT_TRY(qt_attn_validate(cfg, q, k, v, mask, out));
     ref_head_t hd;
     ref_bufs_t bufs;
@@ -245,12 +270,15 @@ static qt_status_t ref_forward(const qt_attn_config_t *cfg, const qt_tensor_t *q
     return QT_OK;
 }
 
-/* The oracle implements everything. */
-static int ref_supports(const qt_attn_config_t *cfg) { return cfg && (unsigned)cfg->variant < QT_ATTN_VARIANT_COUNT; }
+/* The oracle implements every variant, in f32. */
+static int ref_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, qt_dtype_t dt)
+{
+    (void)be;
+    return cfg && (unsigned)cfg->variant < QT_ATTN_VARIANT_COUNT && dt == QT_F32;
+}
 
-const qt_attn_backend_t qt_attn_backend_ref = {
-    .name = "ref",
-    .description = "naive oracle: per-row key sets, double accumulation, single thread",
+/* The ops table the ref backend lists (impl/backends/host/host.c). */
+const qt_attn_ops_t qt_attn_ops_ref = {
     .supports = ref_supports,
     .forward = ref_forward,
 };

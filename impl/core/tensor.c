@@ -1,5 +1,6 @@
-/* tensor.c — tracked aligned allocator and contiguous tensors. The allocator
- * stores the size in a 64-byte header so qt_free can account for it. */
+/* tensor.c — tracked aligned host allocator, contiguous tensors on devices, copies
+ * between devices through a backend, and the bf16/f16 conversions. The allocator stores
+ * the size in a 64-byte header so qt_free can account for it on the host device. */
 #include "quintet/tensor.h"
 
 #include <stdatomic.h>
@@ -7,17 +8,6 @@
 #include <string.h>
 
 #include "quintet/rng.h"
-
-static atomic_size_t mem_current;
-static atomic_size_t mem_peak;
-
-/* Raise the high-water mark to at least v. */
-static void peak_raise(size_t v)
-{
-    size_t p = atomic_load_explicit(&mem_peak, memory_order_relaxed);
-    while (v > p && !atomic_compare_exchange_weak(&mem_peak, &p, v)) {
-    }
-}
 
 /* Aligned allocation with a header holding the size. */
 void *qt_alloc(size_t bytes)
@@ -27,8 +17,7 @@ void *qt_alloc(size_t bytes)
     unsigned char *base = aligned_alloc(QT_ALIGN, total);
     if (!base) return NULL;
     memcpy(base, &bytes, sizeof bytes);
-    size_t now = atomic_fetch_add(&mem_current, bytes) + bytes;
-    peak_raise(now);
+    qt_device_mem_add(qt_device_host(), (long long)bytes);
     return base + QT_ALIGN;
 }
 
@@ -47,22 +36,39 @@ void qt_free(void *p)
     unsigned char *base = (unsigned char *)p - QT_ALIGN;
     size_t bytes;
     memcpy(&bytes, base, sizeof bytes);
-    atomic_fetch_sub(&mem_current, bytes);
+    qt_device_mem_add(qt_device_host(), -(long long)bytes);
     free(base);
 }
 
-/* Bytes currently held. */
-size_t qt_mem_current(void) { return atomic_load(&mem_current); }
-/* High-water mark. */
-size_t qt_mem_peak(void) { return atomic_load(&mem_peak); }
-/* Reset the high-water mark to the current level. */
-void qt_mem_peak_reset(void) { atomic_store(&mem_peak, atomic_load(&mem_current)); }
+/* Host bytes currently held. */
+size_t qt_mem_current(void) { return qt_device_mem_current(qt_device_host()); }
+/* Host high-water mark. */
+size_t qt_mem_peak(void) { return qt_device_mem_peak(qt_device_host()); }
+/* Reset the host high-water mark to the current level. */
+void qt_mem_peak_reset(void) { qt_device_mem_peak_reset(qt_device_host()); }
 
 /* Element size. */
-size_t qt_dtype_size(qt_dtype_t dt) { return dt == QT_F64 ? 8 : 4; }
+size_t qt_dtype_size(qt_dtype_t dt)
+{
+    switch (dt) {
+    case QT_F64: return 8;
+    case QT_BF16:
+    case QT_F16: return 2;
+    default: return 4;
+    }
+}
 
 /* Dtype name. */
-const char *qt_dtype_name(qt_dtype_t dt) { return dt == QT_F64 ? "f64" : "f32"; }
+const char *qt_dtype_name(qt_dtype_t dt)
+{
+    switch (dt) {
+    case QT_F32: return "f32";
+    case QT_F64: return "f64";
+    case QT_BF16: return "bf16";
+    case QT_F16: return "f16";
+    default: return "?";
+    }
+}
 
 /* Parse "f32"/"float32"/"f64"/"float64". */
 qt_status_t qt_dtype_parse(const char *s, qt_dtype_t *out)
@@ -70,7 +76,70 @@ qt_status_t qt_dtype_parse(const char *s, qt_dtype_t *out)
     QT_CHECK_ARG(s && out, "dtype string and output must not be NULL");
     if (!strcmp(s, "f32") || !strcmp(s, "float32") || !strcmp(s, "float")) { *out = QT_F32; return QT_OK; }
     if (!strcmp(s, "f64") || !strcmp(s, "float64") || !strcmp(s, "double")) { *out = QT_F64; return QT_OK; }
-    return qt_fail(QT_ERR_ARG, "unknown dtype '%s' (expected f32 or f64)", s);
+    if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16")) { *out = QT_BF16; return QT_OK; }
+    if (!strcmp(s, "f16") || !strcmp(s, "float16") || !strcmp(s, "half")) { *out = QT_F16; return QT_OK; }
+    return qt_fail(QT_ERR_ARG, "unknown dtype '%s' (expected f32, f64, bf16 or f16)", s);
+}
+
+/* f32 -> bf16, round to nearest even; NaN stays a quiet NaN. */
+uint16_t qt_f32_to_bf16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* bf16 -> f32 (exact). */
+float qt_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* f32 -> IEEE binary16, round to nearest even, overflow to inf, subnormals kept. */
+uint16_t qt_f32_to_f16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return sign | 0x7e00u;          /* NaN */
+    if (a >= 0x477ff000u) return sign | 0x7c00u;         /* rounds to >= 65520: inf */
+    if (a < 0x38800000u) {                               /* below 2^-14: subnormal or zero */
+        if (a < 0x33000000u) return sign;                /* below half the smallest subnormal */
+        uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+        int shift = 126 - (int)(a >> 23);                /* 14..24 */
+        uint32_t half = 1u << (shift - 1), rest = mant & ((1u << shift) - 1);
+        uint32_t r = mant >> shift;
+        if (rest > half || (rest == half && (r & 1u))) r++;
+        return sign | (uint16_t)r;
+    }
+    uint32_t r = a - 0x38000000u;                        /* rebias exponent 127 -> 15 */
+    uint32_t rest = r & 0x1fffu;
+    r >>= 13;
+    if (rest > 0x1000u || (rest == 0x1000u && (r & 1u))) r++;
+    return sign | (uint16_t)r;
+}
+
+/* IEEE binary16 -> f32 (exact). */
+float qt_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, u;
+    if (e == 0x1fu) u = sign | 0x7f800000u | (m << 13);
+    else if (e) u = sign | ((e + 112u) << 23) | (m << 13);
+    else if (!m) u = sign;
+    else {
+        int shift = 0;
+        while (!(m & 0x400u)) { m <<= 1; shift++; }
+        u = sign | ((uint32_t)(113 - shift) << 23) | ((m & 0x3ffu) << 13);
+    }
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
 }
 
 /* Fill shape and row-major strides; checks rank and non-negative dims. */
@@ -79,7 +148,7 @@ static qt_status_t set_shape(qt_tensor_t *t, qt_dtype_t dt, int ndim, const int6
     QT_CHECK_ARG(t != NULL, "tensor must not be NULL");
     QT_CHECK_ARG(ndim >= 0 && ndim <= QT_MAX_DIMS, "rank %d outside 0..%d", ndim, QT_MAX_DIMS);
     QT_CHECK_ARG(ndim == 0 || shape != NULL, "shape must not be NULL");
-    QT_CHECK_ARG(dt == QT_F32 || dt == QT_F64, "unknown dtype %d", (int)dt);
+    QT_CHECK_ARG(dt >= 0 && dt < QT_DTYPE_COUNT, "unknown dtype %d", (int)dt);
     memset(t, 0, sizeof *t);
     t->dtype = dt;
     t->ndim = ndim;
@@ -94,25 +163,61 @@ static qt_status_t set_shape(qt_tensor_t *t, qt_dtype_t dt, int ndim, const int6
     return QT_OK;
 }
 
-/* Allocate a contiguous tensor. */
+/* Allocate a contiguous host tensor. */
 qt_status_t qt_tensor_init(qt_tensor_t *t, qt_dtype_t dt, int ndim, const int64_t *shape)
+{
+    return qt_tensor_alloc(t, NULL, dt, ndim, shape);
+}
+
+/* Allocate a contiguous tensor on be's device (the host when be is NULL). */
+qt_status_t qt_tensor_alloc(qt_tensor_t *t, qt_backend_t *be, qt_dtype_t dt, int ndim, const int64_t *shape)
 {
     QT_TRY(set_shape(t, dt, ndim, shape));
     int64_t n = qt_tensor_numel(t);
+    size_t bytes = (size_t)n * qt_dtype_size(dt);
+    t->buf.device = be ? be->device : qt_device_host();
     if (n > 0) {
-        t->data = qt_alloc((size_t)n * qt_dtype_size(dt));
-        if (!t->data) return qt_fail(QT_ERR_NOMEM, "tensor of %lld elements", (long long)n);
+        if (be) QT_TRY(qt_backend_alloc(be, bytes, &t->buf.base));
+        else t->buf.base = qt_alloc(bytes);
+        if (!t->buf.base) return qt_fail(QT_ERR_NOMEM, "tensor of %lld elements", (long long)n);
+        t->buf.owner = be;
+        t->buf.bytes = bytes;
+        t->data = t->buf.base;
         t->owns_data = 1;
     }
     return QT_OK;
 }
 
-/* Wrap caller memory. */
+/* Allocate and zero-fill. */
+qt_status_t qt_tensor_zeros(qt_tensor_t *t, qt_backend_t *be, qt_dtype_t dt, int ndim, const int64_t *shape)
+{
+    QT_TRY(qt_tensor_alloc(t, be, dt, ndim, shape));
+    if (!t->buf.bytes) return QT_OK;
+    if (!be || !be->iface->memset0) {
+        memset(t->data, 0, t->buf.bytes);
+        return QT_OK;
+    }
+    qt_status_t s = be->iface->memset0(be, t->data, t->buf.bytes);
+    if (s != QT_OK) qt_tensor_free(t);
+    return s;
+}
+
+/* Wrap caller memory on the host. */
 qt_status_t qt_tensor_wrap(qt_tensor_t *t, void *data, qt_dtype_t dt, int ndim, const int64_t *shape)
+{
+    return qt_tensor_wrap_on(t, NULL, data, dt, ndim, shape);
+}
+
+/* Wrap caller memory on a device. */
+qt_status_t qt_tensor_wrap_on(qt_tensor_t *t, qt_device_t *dev, void *data, qt_dtype_t dt, int ndim,
+                              const int64_t *shape)
 {
     QT_TRY(set_shape(t, dt, ndim, shape));
     QT_CHECK_ARG(data != NULL || qt_tensor_numel(t) == 0, "data must not be NULL");
     t->data = data;
+    t->buf.device = dev ? dev : qt_device_host();
+    t->buf.base = data;
+    t->buf.bytes = (size_t)qt_tensor_numel(t) * qt_dtype_size(dt);
     return QT_OK;
 }
 
@@ -120,8 +225,53 @@ qt_status_t qt_tensor_wrap(qt_tensor_t *t, void *data, qt_dtype_t dt, int ndim, 
 void qt_tensor_free(qt_tensor_t *t)
 {
     if (!t) return;
-    if (t->owns_data) qt_free(t->data);
+    if (t->owns_data) {
+        if (t->buf.owner) qt_backend_dealloc(t->buf.owner, t->buf.base, t->buf.bytes);
+        else qt_free(t->buf.base);
+    }
     memset(t, 0, sizeof *t);
+}
+
+/* Device of a tensor. */
+qt_device_t *qt_tensor_device(const qt_tensor_t *t)
+{
+    return (t && t->buf.device) ? t->buf.device : qt_device_host();
+}
+
+/* Host memory? */
+int qt_tensor_on_host(const qt_tensor_t *t) { return qt_device_is_host(qt_tensor_device(t)); }
+
+/* Copy between tensors of the same dtype and shape. */
+qt_status_t qt_tensor_copy(qt_backend_t *be, qt_tensor_t *dst, const qt_tensor_t *src)
+{
+    QT_CHECK_ARG(dst && src, "tensor copy: NULL tensor");
+    if (!qt_tensor_same_shape(dst, src)) return qt_fail(QT_ERR_SHAPE, "tensor copy: dtype or shape differ");
+    if (!qt_tensor_is_contiguous(dst) || !qt_tensor_is_contiguous(src))
+        return qt_fail(QT_ERR_SHAPE, "tensor copy: both tensors must be contiguous");
+    size_t bytes = (size_t)qt_tensor_numel(src) * qt_dtype_size(src->dtype);
+    return qt_backend_copy(be, dst->data, qt_tensor_device(dst), src->data, qt_tensor_device(src), bytes);
+}
+
+/* A synchronized host copy of src. */
+qt_status_t qt_tensor_to_host(qt_backend_t *be, const qt_tensor_t *src, qt_tensor_t *host)
+{
+    QT_CHECK_ARG(src && host, "to_host: NULL tensor");
+    QT_TRY(qt_tensor_init(host, src->dtype, src->ndim, src->shape));
+    qt_status_t s = qt_tensor_copy(be, host, src);
+    if (s == QT_OK && be) s = qt_backend_synchronize(be);
+    if (s != QT_OK) qt_tensor_free(host);
+    return s;
+}
+
+/* A synchronized device copy of host tensor src on be's device. */
+qt_status_t qt_tensor_to_device(qt_backend_t *be, const qt_tensor_t *src, qt_tensor_t *dst)
+{
+    QT_CHECK_ARG(be && src && dst, "to_device: NULL argument");
+    QT_TRY(qt_tensor_alloc(dst, be, src->dtype, src->ndim, src->shape));
+    qt_status_t s = qt_tensor_copy(be, dst, src);
+    if (s == QT_OK) s = qt_backend_synchronize(be);
+    if (s != QT_OK) qt_tensor_free(dst);
+    return s;
 }
 
 /* Element count. */
@@ -152,10 +302,22 @@ int qt_tensor_same_shape(const qt_tensor_t *a, const qt_tensor_t *b)
     return 1;
 }
 
+/* A fill's target: host, contiguous, f32 or f64. */
+static qt_status_t check_fillable(const qt_tensor_t *t)
+{
+    QT_TRY(qt_tensor_check(t, "tensor", t ? t->dtype : QT_F32, -1));
+    if (!qt_tensor_on_host(t))
+        return qt_fail(QT_ERR_ARG, "fill: tensor lives on %s; fill a host tensor and copy it",
+                       qt_device_name(qt_tensor_device(t)));
+    if (t->dtype != QT_F32 && t->dtype != QT_F64)
+        return qt_fail(QT_ERR_SHAPE, "fill: dtype %s (f32 or f64 only)", qt_dtype_name(t->dtype));
+    return QT_OK;
+}
+
 /* Normal fill. */
 qt_status_t qt_tensor_fill_normal(qt_tensor_t *t, uint64_t seed, uint64_t stream, double mean, double std)
 {
-    QT_TRY(qt_tensor_check(t, "tensor", t ? t->dtype : QT_F32, -1));
+    QT_TRY(check_fillable(t));
     size_t n = (size_t)qt_tensor_numel(t);
     if (t->dtype == QT_F32) qt_rng_fill_normal_f32(t->data, n, seed, stream, 0, (float)mean, (float)std);
     else qt_rng_fill_normal_f64(t->data, n, seed, stream, 0, mean, std);
@@ -165,7 +327,7 @@ qt_status_t qt_tensor_fill_normal(qt_tensor_t *t, uint64_t seed, uint64_t stream
 /* Uniform fill. */
 qt_status_t qt_tensor_fill_uniform(qt_tensor_t *t, uint64_t seed, uint64_t stream, double lo, double hi)
 {
-    QT_TRY(qt_tensor_check(t, "tensor", t ? t->dtype : QT_F32, -1));
+    QT_TRY(check_fillable(t));
     size_t n = (size_t)qt_tensor_numel(t);
     if (t->dtype == QT_F32) qt_rng_fill_uniform_f32(t->data, n, seed, stream, 0, (float)lo, (float)hi);
     else qt_rng_fill_uniform_f64(t->data, n, seed, stream, 0, lo, hi);
@@ -182,5 +344,18 @@ qt_status_t qt_tensor_check(const qt_tensor_t *t, const char *what, qt_dtype_t d
     if (rank >= 0 && t->ndim != rank)
         return qt_fail(QT_ERR_SHAPE, "%s has rank %d, expected %d", what, t->ndim, rank);
     if (!qt_tensor_is_contiguous(t)) return qt_fail(QT_ERR_SHAPE, "%s must be contiguous", what);
+    return QT_OK;
+}
+
+/* Validation plus the device the tensor must live on. */
+qt_status_t qt_tensor_check_on(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank,
+                               const qt_device_t *dev)
+{
+    QT_TRY(qt_tensor_check(t, what, dt, rank));
+    const qt_device_t *on = qt_tensor_device(t);
+    int same = (on == dev) || (qt_device_is_host(on) && qt_device_is_host(dev));
+    if (!same)
+        return qt_fail(QT_ERR_ARG, "%s lives on %s, but the backend runs on %s (copy it with qt_tensor_copy)", what,
+                       qt_device_name(on), qt_device_name(dev));
     return QT_OK;
 }

@@ -51,15 +51,22 @@
  *            not apply: the window always contains i.)
  * shared_qk applies to every variant (keys = unit-normalised queries).
  *
- * Both backends build the LSH buckets with one shared hashing routine, so ref and cpu
- * attend to identical key sets. Counters: QT_CTR_FLOPS (flops actually done, including
+ * Hashing, exactly (so that every backend, a GPU included, finds the same buckets): the
+ * rotation entries are the f32 roundings of the Philox normals; the projection of row x on
+ * column b is evaluated in f32 as the FMA chain p ← fma(x_d, R_db, p) for d = 0, 1, …, D−1
+ * from p = 0 (one rounding per step); the bucket is the index of the FIRST maximum of
+ * [p_0 … p_{n/2−1}, −p_0 … −p_{n/2−1}] (so +p wins a tie with −p, and the lower column
+ * wins among equals). ref hashes with a plain loop (ref.c), cpu with a vectorised one
+ * (cpu_lsh.c); tests/attention checks their buckets are identical. Counters: QT_CTR_FLOPS (flops actually done, including
  * masked entries a tile computed and hashing), QT_CTR_ATTN_PAIRS (query-key scores
  * computed), QT_CTR_BYTES_READ / _WRITTEN (Q, K, V read once, O written once). */
 #ifndef QUINTET_ATTENTION_H
 #define QUINTET_ATTENTION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "quintet/backend.h"
 #include "quintet/status.h"
 #include "quintet/tensor.h"
 
@@ -105,23 +112,27 @@ qt_status_t qt_attn_variant_parse(const char *s, qt_attn_variant_t *out);
 qt_status_t qt_attn_validate(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                              const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out);
 
-/* One backend: the ops table. forward() validates its arguments itself. */
+/* A backend's attention ops (backend.h: qt_backend_ops(be, QT_TECH_ATTENTION)). */
 typedef struct {
-    const char *name;        /* "ref", "cpu" */
-    const char *description; /* one line */
-    /* 1 when this backend implements cfg (variant and options) on this machine. */
-    int (*supports)(const qt_attn_config_t *cfg);
-    /* out = attention(q, k, v, mask) per cfg. */
-    qt_status_t (*forward)(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
-                           const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out);
-} qt_attn_backend_t;
+    /* 1 when this backend implements cfg (variant and options) for inputs of dtype dt. */
+    int (*supports)(const qt_backend_t *be, const qt_attn_config_t *cfg, qt_dtype_t dt);
+    /* out = attention(q, k, v, mask) per cfg; arguments were validated by qt_attn_forward and
+     * live on be's device. */
+    qt_status_t (*forward)(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+                           const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out);
+} qt_attn_ops_t;
 
-/* The registry: backends 0..qt_attn_backend_count()-1 (0 is always "ref"). */
-int qt_attn_backend_count(void);
-const qt_attn_backend_t *qt_attn_backend_get(int index); /* NULL when out of range */
-const qt_attn_backend_t *qt_attn_backend_find(const char *name); /* NULL when unknown */
-/* Run cfg on backend be: QT_ERR_UNSUPPORTED (with a message) when be does not support it. */
-qt_status_t qt_attn_forward(const qt_attn_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+/* 1 when backend instance be runs cfg on these operands: it has attention ops, supports the
+ * variant and options for q's dtype, and every operand given lives on be's device (operands
+ * may be NULL to ask about the configuration only: q NULL means f32). Otherwise 0 and the
+ * reason in why (may be NULL). */
+int qt_attn_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+                     const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out,
+                     char *why, size_t why_size);
+/* Run cfg on backend instance be: validates shapes and devices, QT_ERR_UNSUPPORTED (with the
+ * reason) when be cannot run it. Asynchronous on device backends: errors of the work itself
+ * may surface at qt_backend_synchronize. */
+qt_status_t qt_attn_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
                             const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask,
                             qt_tensor_t *out);
 

@@ -109,9 +109,6 @@ qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t 
     return st;
 }
 
-/* 1 when name is a registered optimizer backend. */
-static int has_backend(const char *name) { return qt_optim_backend_find(name) != NULL; }
-
 /* "lr=0.01 amsgrad=true … steps=100 n=1000+69857" text of option set k. */
 static void describe(char *buf, size_t size, int k, int steps, const size_t *sizes)
 {
@@ -129,7 +126,9 @@ static const char *name_of(const void *be) { return ((const qt_optim_backend_t *
 static void run(qt_verify_t *v)
 {
     const void *any[64];
-    int n_bes = qt_verify_backends(v, qt_optim_backend_count(), get, name_of, 0, any, 64);
+    int n_bes = 0;
+    for (int i = 0; i < qt_optim_backend_count() && n_bes < 64; i++)
+        if (qt_verify_wants(v, name_of(get(i)))) any[n_bes++] = get(i);
     const qt_optim_backend_t *const *bes = (const qt_optim_backend_t *const *)any;
     if (!n_bes) return;
     int full = qt_verify_size(v) == QT_VERIFY_FULL, steps = full ? 300 : 100;
@@ -182,4 +181,4 @@ static void run(qt_verify_t *v)
     }
 }
 
-const qt_verify_technique_t qt_verify_optim = {"optim", tols, has_backend, run};
+const qt_verify_technique_t qt_verify_optim = {"optim", QT_TECH_OPTIM, tols, run};

@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <stdlib.h>
-
 #include "quintet/rng.h"
 #include "quintet/sparse.h"
 #include "verify.h"
@@ -44,13 +42,6 @@ void qt_verify_sparse_fill(float *A, int64_t M, int64_t K, double sp, int struct
                                   : qt_rng_uniform_f64(seed, 13, (uint64_t)(m * K + k));
             if (u < sp || sp >= 1.0) A[m * K + k] = 0.0f;
         }
-}
-
-/* 1 when name is a registered backend with sparse ops. */
-static int has_backend(const char *name)
-{
-    const qt_backend_iface_t *f = qt_backend_iface_find(name);
-    return f && f->ops[QT_TECH_SPARSE];
 }
 
 /* A tensor (rows, cols) on be's device holding host values v (NULL: NaN-filled, so every
@@ -228,44 +219,16 @@ static void verify_act(qt_verify_t *v, qt_backend_t *ref, qt_backend_t *be, qt_a
     qt_free(dy);
 }
 
-/* Registry access for qt_verify_backends: interface tables (a test's extras are fake ones). */
-static const void *get(int i) { return qt_backend_iface_get(i); }
-static const char *name_of(const void *f) { return ((const qt_backend_iface_t *)f)->name; }
-
-/* An instance of interface f: through the registry, or (a test's fake interface, not in the
- * registry) made here on the host with one thread. */
-static qt_status_t instance_of(const qt_backend_iface_t *f, qt_backend_t **be)
-{
-    if (qt_backend_iface_find(f->name) == f) return qt_backend_init(be, f->name, NULL);
-    qt_backend_t *b = calloc(1, sizeof *b);
-    if (!b) return qt_fail(QT_ERR_NOMEM, "backend instance");
-    *b = (qt_backend_t){.iface = f, .device = qt_device_host(), .threads = 1, .world = 1};
-    *be = b;
-    return QT_OK;
-}
-
-/* Matmul shapes and activations on every wanted backend with sparse ops (registry, then
- * extras); an unavailable one is reported as skipped with its reason. */
+/* Matmul shapes and activations on every backend the driver gives for sparse (instances on
+ * their devices; unavailable ones were reported as skipped by qt_verify_backends). */
 static void run(qt_verify_t *v)
 {
-    const void *any[64];
-    int n_if = qt_verify_backends(v, qt_backend_count(), get, name_of, 1, any, 64), n = 0;
-    qt_backend_t *bes[64], *ref = NULL;
-    if (qt_backend_init(&ref, "ref", NULL) != QT_OK) {
-        qt_verify_error(v, "all", "ref", "", 0, qt_last_error());
+    qt_backend_t *bes[64], *ref = qt_verify_oracle(v);
+    int n = qt_verify_backends(v, bes, 64);
+    if (!ref) {
+        for (int b = 0; b < n; b++) qt_verify_error(v, "all", qt_backend_name(bes[b]), "", 0, "no oracle instance");
+        qt_verify_backends_free(bes, n);
         return;
-    }
-    for (int i = 0; i < n_if; i++) {
-        const qt_backend_iface_t *f = any[i];
-        char why[256] = "";
-        if (!f->ops[QT_TECH_SPARSE]) continue;
-        if (!qt_backend_iface_available(f, why, sizeof why) || instance_of(f, &bes[n]) != QT_OK) {
-            char reason[300];
-            snprintf(reason, sizeof reason, "backend not available here: %s", why[0] ? why : qt_last_error());
-            qt_verify_skip(v, "all", f->name, "", reason);
-            continue;
-        }
-        n++;
     }
     int full = qt_verify_size(v) == QT_VERIFY_FULL;
     uint64_t salt = 1;
@@ -277,8 +240,7 @@ static void run(qt_verify_t *v)
         for (int k = 0; k < QT_ACT_COUNT; k++)
             verify_act(v, ref, bes[b], (qt_act_kind_t)k, full ? 509 : 37, full ? 1031 : 129, full ? 50 : 10,
                        qt_verify_seed(v) + 100 + (uint64_t)k);
-    for (int b = 0; b < n; b++) qt_backend_free(bes[b]);
-    qt_backend_free(ref);
+    qt_verify_backends_free(bes, n);
 }
 
-const qt_verify_technique_t qt_verify_sparse = {"sparse", tols, has_backend, run};
+const qt_verify_technique_t qt_verify_sparse = {"sparse", QT_TECH_SPARSE, tols, run};

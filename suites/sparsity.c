@@ -888,26 +888,27 @@ static int backend_runs(int i, const qt_backend_iface_t *f, qt_spmm_path_t p, do
 static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp, const char *structure,
                              double min_time, int max_reps)
 {
-    for (int b = 0; b < qt_backend_count(); b++)
-    for (int p = QT_SPMM_DENSE; p < QT_SPMM_COUNT; p++) {
-        const qt_backend_iface_t *f = qt_backend_iface_get(b);
-        if (!backend_runs(b, f, (qt_spmm_path_t)p, (double)M * K * N)) continue;
-        qt_case_t *c = qt_case_list_add(out);
-        if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
-        snprintf(c->name, sizeof c->name, "%s", qt_spmm_path_name((qt_spmm_path_t)p));
-        snprintf(c->variant, sizeof c->variant, "%s", f->name);
-        qt_params_set_int(&c->params, "M", M);
-        qt_params_set_int(&c->params, "K", K);
-        qt_params_set_int(&c->params, "N", N);
-        qt_params_set_double(&c->params, "sp", sp);
-        qt_params_set_str(&c->params, "structure", structure);
-        c->max_repetitions = 2.0 * M * K * N > 4e9 && max_reps > 5 ? 5 : max_reps; /* dense > 20 ms: 5 at most */
-        c->min_time = min_time;
-        c->manual_time = 1;
-        c->setup = kern_setup;
-        c->iterate = kern_iterate;
-        c->after = kern_after;
-        c->teardown = kern_teardown;
+    for (int b = 0; b < qt_backend_count(); b++) {
+        for (int p = QT_SPMM_DENSE; p < QT_SPMM_COUNT; p++) {
+            const qt_backend_iface_t *f = qt_backend_iface_get(b);
+            if (!backend_runs(b, f, (qt_spmm_path_t)p, (double)M * K * N)) continue;
+            qt_case_t *c = qt_case_list_add(out);
+            if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+            snprintf(c->name, sizeof c->name, "%s", qt_spmm_path_name((qt_spmm_path_t)p));
+            snprintf(c->variant, sizeof c->variant, "%s", f->name);
+            qt_params_set_int(&c->params, "M", M);
+            qt_params_set_int(&c->params, "K", K);
+            qt_params_set_int(&c->params, "N", N);
+            qt_params_set_double(&c->params, "sp", sp);
+            qt_params_set_str(&c->params, "structure", structure);
+            c->max_repetitions = 2.0 * M * K * N > 4e9 && max_reps > 5 ? 5 : max_reps; /* dense > 20 ms: 5 at most */
+            c->min_time = min_time;
+            c->manual_time = 1;
+            c->setup = kern_setup;
+            c->iterate = kern_iterate;
+            c->after = kern_after;
+            c->teardown = kern_teardown;
+        }
     }
     return QT_OK;
 }
@@ -917,21 +918,21 @@ static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t 
 static qt_status_t add_train(qt_case_list_t *out, const char *act, double target, int H, int epochs, int seeds)
 {
     for (int b = 1; b < qt_backend_count(); b++) { /* every backend with sparse ops but the oracle (entry 0) */
-    const qt_backend_iface_t *f = qt_backend_iface_get(b);
-    if (!f->ops[QT_TECH_SPARSE]) continue;
-    qt_case_t *c = qt_case_list_add(out);
-    if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
-    snprintf(c->name, sizeof c->name, "train");
-    snprintf(c->variant, sizeof c->variant, "%s", f->name);
-    qt_params_set_str(&c->params, "act", act);
-    if (!strcmp(act, "dthresh") && target > 0) qt_params_set_double(&c->params, "target", target);
-    if (!strcmp(act, "dthresh") && target <= 0) qt_params_set_double(&c->params, "scale", -target);
-    if (!strcmp(act, "topk")) qt_params_set_int(&c->params, "k", (long long)lround(H * (1.0 - target)));
-    qt_params_set_int(&c->params, "hidden", H);
-    qt_params_set_int(&c->params, "epochs", epochs);
-    c->experiment = 1;
-    c->n_seeds = seeds;
-    c->run_seed = train_seed;
+        const qt_backend_iface_t *f = qt_backend_iface_get(b);
+        if (!f->ops[QT_TECH_SPARSE]) continue;
+        qt_case_t *c = qt_case_list_add(out);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+        snprintf(c->name, sizeof c->name, "train");
+        snprintf(c->variant, sizeof c->variant, "%s", f->name);
+        qt_params_set_str(&c->params, "act", act);
+        if (!strcmp(act, "dthresh") && target > 0) qt_params_set_double(&c->params, "target", target);
+        if (!strcmp(act, "dthresh") && target <= 0) qt_params_set_double(&c->params, "scale", -target);
+        if (!strcmp(act, "topk")) qt_params_set_int(&c->params, "k", (long long)lround(H * (1.0 - target)));
+        qt_params_set_int(&c->params, "hidden", H);
+        qt_params_set_int(&c->params, "epochs", epochs);
+        c->experiment = 1;
+        c->n_seeds = seeds;
+        c->run_seed = train_seed;
     }
     return QT_OK;
 }

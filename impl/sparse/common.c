@@ -407,23 +407,6 @@ static const qt_sparse_ops_t *ops_of(const qt_backend_t *be, char *why, size_t w
     return ops;
 }
 
-/* 1 when every given operand (NULL entries skipped) lives on be's device, else 0 and why. */
-static int placed(const qt_backend_t *be, const qt_tensor_t *const *ts, const char *const *names, int n, char *why,
-                  size_t why_size)
-{
-    for (int i = 0; i < n; i++) {
-        if (!ts[i]) continue;
-        const qt_device_t *d = qt_tensor_device(ts[i]);
-        if (d != be->device && !(qt_device_is_host(d) && qt_device_is_host(be->device))) {
-            snprintf(why, why_size, "%s lives on %s, backend %s runs on %s", names[i], qt_device_name(d),
-                     qt_backend_name(be), qt_device_name(be->device));
-            return 0;
-        }
-    }
-    why[0] = '\0';
-    return 1;
-}
-
 /* Matmul path support on these operands (sparse.h). */
 int qt_sparse_supports(const qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
                        const qt_tensor_t *Y, char *why, size_t why_size)
@@ -445,7 +428,7 @@ int qt_sparse_supports(const qt_backend_t *be, qt_spmm_path_t path, const qt_ten
     }
     const qt_tensor_t *ts[3] = {A, W, Y};
     static const char *const names[3] = {"A", "W", "Y"};
-    return placed(be, ts, names, 3, why, why_size);
+    return qt_tensors_on_backend(be, ts, names, 3, why, why_size);
 }
 
 /* Activation support on these operands (sparse.h). */
@@ -462,7 +445,7 @@ int qt_sparse_act_supports(const qt_backend_t *be, const qt_act_t *act, const qt
     const qt_dthresh_t *d = act && act->kind == QT_ACT_DTHRESH ? act->dt : NULL;
     const qt_tensor_t *ts[3] = {x, y, d ? &d->theta : NULL};
     static const char *const names[3] = {"x", "y", "the dthresh state"};
-    return placed(be, ts, names, 3, why, why_size);
+    return qt_tensors_on_backend(be, ts, names, 3, why, why_size);
 }
 
 /* ---- checked entry points ---- */

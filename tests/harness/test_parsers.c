@@ -2,8 +2,8 @@
  * accepted forms, canonical round trips, and every rejection path. */
 #include <string.h>
 
-#include "args.h"
-#include "params.h"
+#include "cli/args.h"
+#include "run/params.h"
 #include "test_util.h"
 
 static const qt_opt_t opts[] = {

@@ -17,18 +17,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "quintet/cmp.h"
+#include "cli/cli.h"
+#include "testing/cmp.h"
 #include "quintet/counters.h"
 #include "quintet/optim.h"
-#include "quintet/optim_problems.h"
+#include "testing/optim_problems.h"
 #include "quintet/rng.h"
 #include "test_util.h"
-#include "verify.h"
+#include "verify/verify.h"
 
 /* ------------------------------------------------------------ helpers */
 
-/* Max |a−b| / max |b| over n doubles (0 when identical): quintet/cmp.h's max_rel. */
+/* Max |a−b| / max |b| over n doubles (0 when identical): testing/cmp.h's max_rel. */
 static double rel_err(const double *a, const double *b, size_t n)
 {
     qt_cmp_t c;
@@ -202,7 +202,7 @@ static void test_torch_trajectories(void)
 /* ------------------------------------------------ ref vs cpu, f64/f32 */
 
 /* The option sets of the backend and checkpoint tests are qt_verify_optsets, the list
- * `quintet verify optim` uses (harness/verify_optim.c). */
+ * `quintet verify optim` uses (harness/verify/verify_optim.c). */
 
 /* Random params and per-step random grads (qt_verify_optim_run: inputs rounded to float, so
  * f32 and f64 runs see the same ones), two tensors (one above the OpenMP threshold);

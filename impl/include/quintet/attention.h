@@ -58,6 +58,8 @@
 #ifndef QUINTET_ATTENTION_H
 #define QUINTET_ATTENTION_H
 
+#include "quintet/api.h"
+
 #include <stdint.h>
 
 #include "quintet/status.h"
@@ -93,16 +95,16 @@ typedef struct {
 
 /* Defaults for a variant: bidirectional, w_left = w_right = 64, dilation 1,
  * n_buckets 8, n_hashes 4, chunk 64, no bucket factorisation, separate Q/K, seed 1. */
-void qt_attn_config_init(qt_attn_config_t *cfg, qt_attn_variant_t variant);
+QT_API void qt_attn_config_init(qt_attn_config_t *cfg, qt_attn_variant_t variant);
 /* "dense" / "window" / "lsh" / "dynamic" ("?" when out of range). */
-const char *qt_attn_variant_name(qt_attn_variant_t v);
+QT_API const char *qt_attn_variant_name(qt_attn_variant_t v);
 /* Parse a variant name (QT_ERR_ARG on anything else). */
-qt_status_t qt_attn_variant_parse(const char *s, qt_attn_variant_t *out);
+QT_API qt_status_t qt_attn_variant_parse(const char *s, qt_attn_variant_t *out);
 
 /* Check a configuration and the tensors of one call (see the file comment);
  * QT_ERR_ARG / QT_ERR_SHAPE with a message on the first problem. mask may be NULL;
  * k may be NULL when cfg->shared_qk. */
-qt_status_t qt_attn_validate(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+QT_API qt_status_t qt_attn_validate(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                              const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out);
 
 /* One backend: the ops table. forward() validates its arguments itself. */
@@ -117,11 +119,11 @@ typedef struct {
 } qt_attn_backend_t;
 
 /* The registry: backends 0..qt_attn_backend_count()-1 (0 is always "ref"). */
-int qt_attn_backend_count(void);
-const qt_attn_backend_t *qt_attn_backend_get(int index); /* NULL when out of range */
-const qt_attn_backend_t *qt_attn_backend_find(const char *name); /* NULL when unknown */
+QT_API int qt_attn_backend_count(void);
+QT_API const qt_attn_backend_t *qt_attn_backend_get(int index); /* NULL when out of range */
+QT_API const qt_attn_backend_t *qt_attn_backend_find(const char *name); /* NULL when unknown */
 /* Run cfg on backend be: QT_ERR_UNSUPPORTED (with a message) when be does not support it. */
-qt_status_t qt_attn_forward(const qt_attn_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+QT_API qt_status_t qt_attn_forward(const qt_attn_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
                             const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask,
                             qt_tensor_t *out);
 
@@ -131,7 +133,7 @@ qt_status_t qt_attn_forward(const qt_attn_backend_t *be, const qt_attn_config_t 
  * dynamic: W plus n_hashes·T/n_buckets expected same-bucket keys per query (that part
  * halved when causal). The keys per query never exceed dense's (T, or (T+1)/2 causal);
  * keys a window would read beyond the sequence ends are not subtracted. */
-double qt_attn_useful_flops(const qt_attn_config_t *cfg, int64_t B, int64_t H, int64_t T, int64_t D);
+QT_API double qt_attn_useful_flops(const qt_attn_config_t *cfg, int64_t B, int64_t H, int64_t T, int64_t D);
 
 /* Accuracy of an attention output against exact dense attention (same causal flag,
  * mask and shared_qk), computed naively in double on every row_stride-th query row of
@@ -145,7 +147,7 @@ typedef struct {
     double mass_recall;
     int64_t rows; /* query rows evaluated */
 } qt_attn_accuracy_t;
-qt_status_t qt_attn_accuracy(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+QT_API qt_status_t qt_attn_accuracy(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                              const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out,
                              int row_stride, qt_attn_accuracy_t *acc);
 

@@ -8,6 +8,8 @@
 #ifndef QUINTET_TENSOR_H
 #define QUINTET_TENSOR_H
 
+#include "quintet/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,42 +34,42 @@ typedef struct {
 } qt_tensor_t;
 
 /* Tracked, QT_ALIGN-aligned allocation; NULL on failure or bytes == 0. */
-void *qt_alloc(size_t bytes);
+QT_API void *qt_alloc(size_t bytes);
 /* Same, zero-filled. */
-void *qt_calloc(size_t bytes);
+QT_API void *qt_calloc(size_t bytes);
 /* Release memory from qt_alloc/qt_calloc; NULL is ignored. */
-void qt_free(void *p);
+QT_API void qt_free(void *p);
 /* Bytes currently held through qt_alloc. */
-size_t qt_mem_current(void);
+QT_API size_t qt_mem_current(void);
 /* High-water mark of qt_mem_current since the last qt_mem_peak_reset. */
-size_t qt_mem_peak(void);
+QT_API size_t qt_mem_peak(void);
 /* Restart the high-water mark at the current value. */
-void qt_mem_peak_reset(void);
+QT_API void qt_mem_peak_reset(void);
 
 /* Bytes per element of a dtype. */
-size_t qt_dtype_size(qt_dtype_t dt);
+QT_API size_t qt_dtype_size(qt_dtype_t dt);
 /* "f32" / "f64"; parse back with qt_dtype_parse (QT_ERR_ARG on unknown). */
-const char *qt_dtype_name(qt_dtype_t dt);
-qt_status_t qt_dtype_parse(const char *s, qt_dtype_t *out);
+QT_API const char *qt_dtype_name(qt_dtype_t dt);
+QT_API qt_status_t qt_dtype_parse(const char *s, qt_dtype_t *out);
 
 /* Allocate a contiguous row-major tensor (contents uninitialised). Dims must be >= 0. */
-qt_status_t qt_tensor_init(qt_tensor_t *t, qt_dtype_t dt, int ndim, const int64_t *shape);
+QT_API qt_status_t qt_tensor_init(qt_tensor_t *t, qt_dtype_t dt, int ndim, const int64_t *shape);
 /* Wrap caller-owned memory as a contiguous tensor (not freed by qt_tensor_free). */
-qt_status_t qt_tensor_wrap(qt_tensor_t *t, void *data, qt_dtype_t dt, int ndim, const int64_t *shape);
+QT_API qt_status_t qt_tensor_wrap(qt_tensor_t *t, void *data, qt_dtype_t dt, int ndim, const int64_t *shape);
 /* Release owned storage; safe on a zeroed or already-freed tensor. */
-void qt_tensor_free(qt_tensor_t *t);
+QT_API void qt_tensor_free(qt_tensor_t *t);
 /* Number of elements. */
-int64_t qt_tensor_numel(const qt_tensor_t *t);
+QT_API int64_t qt_tensor_numel(const qt_tensor_t *t);
 /* 1 when strides are row-major contiguous. */
-int qt_tensor_is_contiguous(const qt_tensor_t *t);
+QT_API int qt_tensor_is_contiguous(const qt_tensor_t *t);
 /* 1 when a and b have the same dtype, rank and shape. */
-int qt_tensor_same_shape(const qt_tensor_t *a, const qt_tensor_t *b);
+QT_API int qt_tensor_same_shape(const qt_tensor_t *a, const qt_tensor_t *b);
 /* Fill with N(mean, std^2) or U(lo, hi) draws of stream `stream` (contiguous only). */
-qt_status_t qt_tensor_fill_normal(qt_tensor_t *t, uint64_t seed, uint64_t stream, double mean, double std);
-qt_status_t qt_tensor_fill_uniform(qt_tensor_t *t, uint64_t seed, uint64_t stream, double lo, double hi);
+QT_API qt_status_t qt_tensor_fill_normal(qt_tensor_t *t, uint64_t seed, uint64_t stream, double mean, double std);
+QT_API qt_status_t qt_tensor_fill_uniform(qt_tensor_t *t, uint64_t seed, uint64_t stream, double lo, double hi);
 /* Validate a tensor argument: non-NULL, data non-NULL, contiguous, dtype and rank as required
  * (rank < 0 accepts any). `what` names it in the error message. */
-qt_status_t qt_tensor_check(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank);
+QT_API qt_status_t qt_tensor_check(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank);
 
 #ifdef __cplusplus
 }

@@ -6,12 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 1 when option names a (length n) and b are equal, '_' and '-' counting as the same. */
+static int same_name(const char *a, size_t n, const char *b)
+{
+    if (strlen(b) != n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char x = a[i] == '_' ? '-' : a[i], y = b[i] == '_' ? '-' : b[i];
+        if (x != y) return 0;
+    }
+    return 1;
+}
+
 /* Index of option `name` (length n), or -1. */
 static int find_opt(const qt_opt_t *opts, int n_opts, const char *name, size_t n)
 {
     for (int i = 0; i < n_opts; i++)
-        if (strlen(opts[i].name) == n && !strncmp(opts[i].name, name, n)) return i;
+        if (same_name(name, n, opts[i].name)) return i;
     return -1;
+}
+
+/* 1 when s is a boolean word (the optional value of a "[BOOL]" option). */
+static int is_bool_word(const char *s)
+{
+    static const char *const w[] = {"true", "false", "1", "0", "yes", "no", "on", "off"};
+    for (size_t i = 0; s && i < sizeof w / sizeof w[0]; i++)
+        if (!strcmp(s, w[i])) return 1;
+    return 0;
 }
 
 /* Parse. */
@@ -48,6 +68,8 @@ qt_status_t qt_args_parse(const qt_opt_t *opts, int n_opts, int argc, char **arg
             out->value[k] = "1";
         } else if (eq) {
             out->value[k] = eq + 1;
+        } else if (opts[k].metavar[0] == '[') {
+            out->value[k] = i + 1 < argc && is_bool_word(argv[i + 1]) ? argv[++i] : "1";
         } else {
             if (i + 1 >= argc || !argv[i + 1])
                 return qt_fail(QT_ERR_ARG, "option --%s needs a value (%s)", opts[k].name, opts[k].metavar);

@@ -1,6 +1,10 @@
 /* args.h — the command-line option parser every quintet command uses (and that
  * fuzz/fuzz_args.c fuzzes). Long options only ("--name VALUE" or "--name=VALUE"),
  * plus -h/--help; positional arguments are collected in order; "--" ends options.
+ * In option names '_' and '-' are the same (--weight_decay = --weight-decay). An option
+ * whose metavar starts with '[' (e.g. "[BOOL]") has an optional boolean value: "--name"
+ * alone reads "1", "--name=V" reads V, and "--name V" reads V when V is a boolean word
+ * (true false 1 0 yes no on off).
  * Unknown options, missing values and values given to flags are errors with a
  * message; the caller prints it and exits 2. */
 #ifndef QUINTET_ARGS_H
@@ -15,7 +19,7 @@
 
 typedef struct {
     const char *name;    /* without "--" */
-    const char *metavar; /* NULL for a flag (no value) */
+    const char *metavar; /* NULL for a flag (no value); "[...]" for an optional boolean value */
     const char *help;
 } qt_opt_t;
 

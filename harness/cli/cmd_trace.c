@@ -3,10 +3,12 @@
  * 0, every --every steps and at the last step; values with 17 significant digits so a
  * double round-trips. Every optimizer option is settable by its PyTorch name
  * (--lr, --betas 0.9,0.99, --weight-decay, --momentum, --nesterov, --amsgrad, …; '-' or
- * '_' both work; booleans as a bare flag or with true/false). Example:
+ * '_' both work; booleans as a bare flag or with true/false), parsed by args.h like every
+ * other command. Example:
  *   quintet trace optim --optimizer adam --lr 0.001 --betas 0.9,0.99 --eps 1e-8 \
  *       --problem rosenbrock --x0 -1.2,1.0 --steps 5000 --dtype f64 --every 100
  * Bad input: a message on stderr and exit status 2. `quintet trace optim --help`. */
+#include "cli/args.h"
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -18,69 +20,49 @@
 #include "testing/optim_problems.h"
 #include "quintet/tensor.h"
 
-/* Print the usage text. */
-static void trace_usage(FILE *f)
-{
-    fputs("usage: quintet trace optim [options]\n"
-          "Runs one optimizer on one problem; prints CSV step,x0,x1,...,loss on stdout.\n"
-          "  --optimizer NAME   sgd adam adamw radam rmsprop adagrad adabelief lamb adalr (default adam)\n"
-          "  --problem NAME     quadratic_deep rosenbrock rosenbrock_noisy logreg mlp (default rosenbrock)\n"
-          "  --dim N            problem dimension (rosenbrock n-d, quadratic_deep, logreg)\n"
-          "  --noise S          noise scale of stochastic problems (quadratic_deep default 0 here)\n"
-          "  --seed N           data/noise seed (default 1)\n"
-          "  --x0 A,B,...       start point (dim values; default: the problem's)\n"
-          "  --steps N          optimizer steps (default 1000)\n"
-          "  --every N          print every N steps (default 1)\n"
-          "  --dtype f32|f64    parameter precision (default f64)\n"
-          "  --backend ref|cpu  implementation (default cpu; ref is f64 only)\n"
-          "  --schedule NAME    constant step exponential warmup_cosine (default constant)\n"
-          "  --step-size N --gamma G                  step / exponential schedules\n"
-          "  --warmup W --start-factor S --t-max T --eta-min E   warmup_cosine\n"
-          "optimizer options, PyTorch names (only those of the chosen optimizer are accepted):\n"
-          "  --lr --betas B1,B2 --eps --weight-decay --momentum --dampening --nesterov --amsgrad\n"
-          "  --maximize --alpha --centered --lr-decay --initial-accumulator-value\n"
-          "  --decoupled-weight-decay --weight-decouple --fixed-decay --rectify --degenerated-to-sgd\n"
-          "  --trust-clip --always-adapt\n"
-          "booleans: --flag, --flag=true|false or --flag true|false. Defaults: torch.optim's.\n",
-          f);
-}
-
-/* 1 when s reads as a boolean word. */
-static int is_bool_word(const char *s)
-{
-    static const char *const w[] = {"true", "false", "1", "0", "yes", "no", "on", "off"};
-    for (size_t i = 0; s && i < sizeof w / sizeof w[0]; i++)
-        if (strcmp(s, w[i]) == 0) return 1;
-    return 0;
-}
-
-/* Parse a long long in [lo, hi]. */
-static int parse_ll(const char *opt, const char *v, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "quintet trace optim: %s: '%s' is not an integer in [%lld, %lld]\n", opt, v, lo, hi);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
-
-/* Parse a finite double. */
-static int parse_dbl(const char *opt, const char *v, double *out)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end || errno || x != x) {
-        fprintf(stderr, "quintet trace optim: %s: '%s' is not a number\n", opt, v);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
+/* The options: the trace's own, then every optimizer option under its PyTorch name (those
+ * of the chosen optimizer are accepted; qt_optim_config_set says which are not). */
+static const qt_opt_t opts[] = {
+    {"optimizer", "NAME", "sgd adam adamw radam rmsprop adagrad adabelief lamb adalr (default adam)"},
+    {"problem", "NAME", "quadratic_deep rosenbrock rosenbrock_noisy logreg mlp (default rosenbrock)"},
+    {"dim", "N", "problem dimension (rosenbrock n-d, quadratic_deep, logreg)"},
+    {"noise", "S", "noise scale of stochastic problems (quadratic_deep default 0 here)"},
+    {"seed", "N", "data/noise seed (default 1)"},
+    {"x0", "A,B,...", "start point (dim values; default: the problem's)"},
+    {"steps", "N", "optimizer steps (default 1000)"},
+    {"every", "N", "print every N steps (default 1)"},
+    {"dtype", "f32|f64", "parameter precision (default f64)"},
+    {"backend", "ref|cpu", "implementation (default cpu; ref is f64 only)"},
+    {"schedule", "NAME", "constant step exponential warmup_cosine (default constant)"},
+    {"step-size", "N", "step schedule: steps between decays"},
+    {"gamma", "G", "step / exponential schedules: decay factor"},
+    {"warmup", "W", "warmup_cosine: warmup steps"},
+    {"start-factor", "S", "warmup_cosine: first warmup factor"},
+    {"t-max", "T", "warmup_cosine: cosine length (default steps - warmup)"},
+    {"eta-min", "E", "warmup_cosine: final learning rate"},
+#define N_TRACE_OPTS 17 /* the entries above; the optimizer options follow */
+    {"lr", "X", "learning rate"},
+    {"betas", "B1,B2", "Adam-family coefficients"},
+    {"eps", "E", "denominator term"},
+    {"weight-decay", "W", "weight decay"},
+    {"momentum", "M", "momentum factor (sgd, rmsprop)"},
+    {"dampening", "D", "sgd: dampening of momentum"},
+    {"nesterov", "[BOOL]", "sgd: Nesterov momentum"},
+    {"amsgrad", "[BOOL]", "adam, adamw, adabelief: AMSGrad variant"},
+    {"maximize", "[BOOL]", "maximize the objective"},
+    {"alpha", "A", "rmsprop: smoothing constant"},
+    {"centered", "[BOOL]", "rmsprop: centered variant"},
+    {"lr-decay", "D", "adagrad: learning-rate decay"},
+    {"initial-accumulator-value", "V", "adagrad: initial accumulator"},
+    {"decoupled-weight-decay", "[BOOL]", "radam: decoupled weight decay"},
+    {"weight-decouple", "[BOOL]", "adabelief: decoupled weight decay"},
+    {"fixed-decay", "[BOOL]", "adabelief: fixed decay"},
+    {"rectify", "[BOOL]", "adabelief: rectification"},
+    {"degenerated-to-sgd", "[BOOL]", "adabelief: SGD steps when rectification is off"},
+    {"trust-clip", "[BOOL]", "lamb: clip the trust ratio"},
+    {"always-adapt", "[BOOL]", "lamb: adapt also without weight decay"},
+};
+#define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
 typedef struct {
     const char *optimizer, *problem, *x0, *dtype, *backend, *schedule;
@@ -193,27 +175,72 @@ done:
     return rc;
 }
 
+/* Value of option `name` parsed as an integer in [lo, hi] into *out (unchanged when absent). */
+static int opt_int(const qt_args_t *pa, const char *name, long long lo, long long hi, long long *out)
+{
+    const char *v = qt_args_get(opts, N_OPTS, pa, name);
+    char what[32];
+    snprintf(what, sizeof what, "--%s", name);
+    return !v || qt_args_int(what, v, lo, hi, out) == QT_OK;
+}
+
+/* Value of option `name` parsed as a finite number into *out; *given = 1 when present. */
+static int opt_double(const qt_args_t *pa, const char *name, double *out, int *given)
+{
+    const char *v = qt_args_get(opts, N_OPTS, pa, name);
+    char what[32];
+    snprintf(what, sizeof what, "--%s", name);
+    if (given) *given = v != NULL;
+    return !v || qt_args_double(what, v, out) == QT_OK;
+}
+
 /* Entry point: argv[0] = "optim". */
 int qt_cmd_trace(int argc, char **argv)
 {
+    static const char *const usage = "quintet trace optim [options]";
+    static const char *const about =
+        "Runs one optimizer on one problem; prints CSV step,x0,x1,...,loss on stdout.\n"
+        "Optimizer options take PyTorch's names ('-' or '_'); only those of the chosen optimizer\n"
+        "are accepted; defaults are torch.optim's. Booleans: --flag, --flag=true|false or\n"
+        "--flag true|false.";
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        trace_usage(stdout);
+        qt_args_usage(stdout, usage, about, opts, N_OPTS);
         return 0;
     }
     if (argc < 1 || strcmp(argv[0], "optim") != 0) {
         fprintf(stderr, "quintet trace: unknown target '%s' (only 'optim')\n", argc >= 1 ? argv[0] : "");
         return 2;
     }
+    qt_args_t pa;
+    if (qt_args_parse(opts, N_OPTS, argc - 1, argv + 1, &pa) != QT_OK) {
+        fprintf(stderr, "quintet trace optim: %s\n", qt_last_error());
+        return 2;
+    }
+    if (pa.help) {
+        qt_args_usage(stdout, usage, about, opts, N_OPTS);
+        return 0;
+    }
+    if (pa.n_pos > 0) {
+        fprintf(stderr, "quintet trace optim: unexpected argument '%s' (see --help)\n", pa.pos[0]);
+        return 2;
+    }
     trace_args_t a = {"adam", "rosenbrock", NULL, "f64", "cpu", "constant", 0, 1000, 1, 1, 1, 0, 0,
                       0,      1.0,          1.0,  0.0,   0};
-    /* pass 1: the optimizer name and --help, so options can be checked against it */
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            trace_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--optimizer") == 0 && i + 1 < argc) a.optimizer = argv[i + 1];
-        else if (strncmp(argv[i], "--optimizer=", 12) == 0) a.optimizer = argv[i] + 12;
+    const char *const str_opts[] = {"optimizer", "problem", "x0", "dtype", "backend", "schedule"};
+    const char **str_dst[] = {&a.optimizer, &a.problem, &a.x0, &a.dtype, &a.backend, &a.schedule};
+    for (size_t i = 0; i < sizeof str_opts / sizeof str_opts[0]; i++) {
+        const char *v = qt_args_get(opts, N_OPTS, &pa, str_opts[i]);
+        if (v) *str_dst[i] = v;
+    }
+    const long long big = 1000000000LL;
+    if (!opt_int(&pa, "dim", 1, 4096, &a.dim) || !opt_int(&pa, "steps", 0, big, &a.steps) ||
+        !opt_int(&pa, "every", 1, big, &a.every) || !opt_int(&pa, "seed", 0, 0x7fffffffffffffffLL, &a.seed) ||
+        !opt_int(&pa, "step-size", 1, big, &a.step_size) || !opt_int(&pa, "warmup", 0, big, &a.warmup) ||
+        !opt_int(&pa, "t-max", 1, big, &a.t_max) || !opt_double(&pa, "noise", &a.noise, &a.have_noise) ||
+        !opt_double(&pa, "gamma", &a.gamma, NULL) || !opt_double(&pa, "start-factor", &a.start_factor, NULL) ||
+        !opt_double(&pa, "eta-min", &a.eta_min, NULL)) {
+        fprintf(stderr, "quintet trace optim: %s\n", qt_last_error());
+        return 2;
     }
     qt_optim_kind_t kind;
     qt_optim_config_t cfg;
@@ -221,80 +248,11 @@ int qt_cmd_trace(int argc, char **argv)
         fprintf(stderr, "quintet trace optim: %s\n", qt_last_error());
         return 2;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "quintet trace optim: unexpected argument '%s' (see --help)\n", arg);
+    for (int i = N_TRACE_OPTS; i < N_OPTS; i++) {
+        if (pa.value[i] && qt_optim_config_set(&cfg, opts[i].name, pa.value[i]) != QT_OK) {
+            fprintf(stderr, "quintet trace optim: --%s: %s\n", opts[i].name, qt_last_error());
             return 2;
         }
-        char name[64];
-        const char *val = NULL, *eq = strchr(arg, '=');
-        size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-        if (len == 0 || len >= sizeof name) {
-            fprintf(stderr, "quintet trace optim: bad option '%s'\n", arg);
-            return 2;
-        }
-        memcpy(name, arg + 2, len);
-        name[len] = 0;
-        for (char *c = name; *c; c++)
-            if (*c == '_') *c = '-';
-        if (eq) val = eq + 1;
-        /* boolean optimizer flags may stand alone */
-        char key[64];
-        strcpy(key, name);
-        for (char *c = key; *c; c++)
-            if (*c == '-') *c = '_';
-        static const char *const bools[] = {"nesterov", "amsgrad", "maximize", "centered", "decoupled_weight_decay",
-                                            "weight_decouple", "fixed_decay", "rectify", "degenerated_to_sgd",
-                                            "trust_clip", "always_adapt"};
-        int is_bool = 0;
-        for (size_t k = 0; k < sizeof bools / sizeof bools[0]; k++) is_bool |= strcmp(key, bools[k]) == 0;
-        if (!val) {
-            if (is_bool) {
-                if (i + 1 < argc && is_bool_word(argv[i + 1])) val = argv[++i];
-                else val = "true";
-            } else if (i + 1 < argc) {
-                val = argv[++i];
-            } else {
-                fprintf(stderr, "quintet trace optim: option --%s needs a value\n", name);
-                return 2;
-            }
-        }
-        long long ll;
-        if (strcmp(name, "optimizer") == 0) continue;
-        else if (strcmp(name, "problem") == 0) a.problem = val;
-        else if (strcmp(name, "x0") == 0) a.x0 = val;
-        else if (strcmp(name, "dtype") == 0) a.dtype = val;
-        else if (strcmp(name, "backend") == 0) a.backend = val;
-        else if (strcmp(name, "schedule") == 0) a.schedule = val;
-        else if (strcmp(name, "dim") == 0) {
-            if (!parse_ll("--dim", val, 1, 4096, &a.dim)) return 2;
-        } else if (strcmp(name, "steps") == 0) {
-            if (!parse_ll("--steps", val, 0, 1000000000LL, &a.steps)) return 2;
-        } else if (strcmp(name, "every") == 0) {
-            if (!parse_ll("--every", val, 1, 1000000000LL, &a.every)) return 2;
-        } else if (strcmp(name, "seed") == 0) {
-            if (!parse_ll("--seed", val, 0, 0x7fffffffffffffffLL, &a.seed)) return 2;
-        } else if (strcmp(name, "step-size") == 0) {
-            if (!parse_ll("--step-size", val, 1, 1000000000LL, &a.step_size)) return 2;
-        } else if (strcmp(name, "warmup") == 0) {
-            if (!parse_ll("--warmup", val, 0, 1000000000LL, &a.warmup)) return 2;
-        } else if (strcmp(name, "t-max") == 0) {
-            if (!parse_ll("--t-max", val, 1, 1000000000LL, &a.t_max)) return 2;
-        } else if (strcmp(name, "noise") == 0) {
-            if (!parse_dbl("--noise", val, &a.noise)) return 2;
-            a.have_noise = 1;
-        } else if (strcmp(name, "gamma") == 0) {
-            if (!parse_dbl("--gamma", val, &a.gamma)) return 2;
-        } else if (strcmp(name, "start-factor") == 0) {
-            if (!parse_dbl("--start-factor", val, &a.start_factor)) return 2;
-        } else if (strcmp(name, "eta-min") == 0) {
-            if (!parse_dbl("--eta-min", val, &a.eta_min)) return 2;
-        } else if (qt_optim_config_set(&cfg, key, val) != QT_OK) {
-            fprintf(stderr, "quintet trace optim: --%s: %s\n", name, qt_last_error());
-            return 2;
-        }
-        (void)ll;
     }
     if (qt_optim_config_check(&cfg) != QT_OK) {
         fprintf(stderr, "quintet trace optim: %s\n", qt_last_error());

@@ -746,11 +746,20 @@ static void test_trace_command(void)
     char *help[] = {"optim", "--help"};
     CU_ASSERT_EQUAL(run_trace(help, 2, out, sizeof out), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--betas"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--initial-accumulator-value"));
+    /* '_' spellings and "--flag false" (the next word read as the flag's value) */
+    char *under[] = {"optim", "--optimizer", "sgd", "--weight_decay", "0.01", "--momentum", "0.9", "--nesterov",
+                     "false", "--steps", "2"};
+    CU_ASSERT_EQUAL(run_trace(under, 11, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(strncmp(out, "step,x0,x1,loss\n", 16), 0);
     char *bad[][4] = {{"optim", "--optimizer", "adamax", NULL},   {"optim", "--lr", "-1", NULL},
                       {"optim", "--momentum", "0.9", NULL},         {"optim", "--steps", "ten", NULL},
                       {"optim", "--x0", "1,2,3", NULL},             {"optim", "--problem", "nope", NULL},
                       {"optim", "--dtype", "f16", NULL},            {"optim", "--backend", "ref", "--dtype=f32"},
-                      {"attention", NULL, NULL, NULL},              {"optim", "stray", NULL, NULL}};
+                      {"attention", NULL, NULL, NULL},              {"optim", "stray", NULL, NULL},
+                      {"optim", "--bogus", NULL, NULL},             {"optim", "--lr", NULL, NULL},
+                      {"optim", "--every", "0", NULL},              {"optim", "--optimizer=sgd", "--nesterov=maybe", NULL},
+                      {"optim", "--amsgrad=true", "--optimizer", "sgd"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int argc = 0;
         while (argc < 4 && bad[i][argc]) argc++;

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "analysis/compare.h"
 #include "output/output.h"
+#include "output/rows.h"
 #include "store/store.h"
 
 static const qt_opt_t opts[] = {
@@ -24,11 +25,34 @@ static const qt_opt_t opts[] = {
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
-enum { FMT_TABLE, FMT_CSV, FMT_JSON };
+enum { FMT_TABLE = QT_FMT_TABLE, FMT_CSV = QT_FMT_CSV, FMT_JSON = QT_FMT_JSON };
+
+/* The result rows: one row model for the three formats (output/rows.h). */
+static const qt_col_t cols[] = {
+    {"run_id", QT_CELL_INT, 0, NULL, QT_IN_CSV},
+    {"suite", QT_CELL_TEXT, 18, NULL, QT_IN_ALL},
+    {"case", QT_CELL_TEXT, 16, NULL, QT_IN_ALL},
+    {"variant", QT_CELL_TEXT, 7, NULL, QT_IN_ALL},
+    {"params", QT_CELL_TEXT, 34, NULL, QT_IN_ALL},
+    {"metric", QT_CELL_TEXT, 22, NULL, QT_IN_ALL},
+    {"unit", QT_CELL_TEXT, 9, NULL, QT_IN_ALL},
+    {"n", QT_CELL_INT, 3, NULL, QT_IN_ALL},
+    {"median", QT_CELL_NUM, 12, ".5g", QT_IN_ALL},
+    {"mean", QT_CELL_NUM, 0, NULL, QT_IN_CSV | QT_IN_JSON},
+    {"stddev", QT_CELL_NUM, 0, NULL, QT_IN_CSV | QT_IN_JSON},
+    {"min", QT_CELL_NUM, 0, NULL, QT_IN_CSV | QT_IN_JSON},
+    {"max", QT_CELL_NUM, 0, NULL, QT_IN_CSV | QT_IN_JSON},
+    {"q1", QT_CELL_NUM, 12, ".5g", QT_IN_ALL},
+    {"q3", QT_CELL_NUM, 12, ".5g", QT_IN_ALL},
+    {"iqr%", QT_CELL_NUM, 7, ".2f", QT_IN_TABLE},
+    {"status", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+};
+#define N_COLS ((int)(sizeof cols / sizeof cols[0]))
 
 typedef struct {
-    int format, all, rows;
+    int format, all;
     const char *suite, *metric;
+    qt_rows_t out;
 } show_t;
 
 /* One row. */
@@ -39,35 +63,14 @@ static int show_row(void *arg, const qt_stat_row_t *row)
     if (sh->metric && strcmp(sh->metric, row->metric)) return 0;
     if (!sh->all && !sh->metric && qt_metric_is_bookkeeping(row->metric)) return 0;
     double spread = row->median != 0 ? (row->q3 - row->q1) / fabs(row->median) * 100.0 : NAN;
-    if (sh->format == FMT_TABLE) {
-        if (sh->rows == 0)
-            printf("%-18s %-16s %-7s %-34s %-22s %-9s %3s %12s %12s %12s %7s %s\n", "suite", "case", "variant", "params",
-                   "metric", "unit", "n", "median", "q1", "q3", "iqr%", "status");
-        printf("%-18s %-16s %-7s %-34s %-22s %-9s %3d %12.5g %12.5g %12.5g %7.2f %s\n", row->suite, row->name,
-               row->variant, row->params, row->metric, row->unit, row->n, row->median, row->q1, row->q3, spread,
-               row->status);
-    } else if (sh->format == FMT_CSV) {
-        if (sh->rows == 0)
-            printf("run_id,suite,case,variant,params,metric,unit,n,median,mean,stddev,min,max,q1,q3,status\n");
-        printf("%lld,", (long long)row->run_id);
-        const char *text[] = {row->suite, row->name, row->variant, row->params, row->metric, row->unit};
-        for (int i = 0; i < 6; i++) { qt_out_csv_field(text[i]); putchar(','); }
-        printf("%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,", row->n, row->median, row->mean, row->stddev, row->min,
-               row->max, row->q1, row->q3);
-        qt_out_csv_field(row->status);
-        putchar('\n');
-    } else {
-        printf("%s\n    {", sh->rows ? "," : "");
-        const char *keys[] = {"suite", "case", "variant", "params", "metric", "unit", "status"};
-        const char *vals[] = {row->suite, row->name, row->variant, row->params, row->metric, row->unit, row->status};
-        for (int i = 0; i < 7; i++) { printf("\"%s\": ", keys[i]); qt_out_json_str(vals[i]); printf(", "); }
-        printf("\"n\": %d", row->n);
-        const char *nk[] = {"median", "mean", "stddev", "min", "max", "q1", "q3"};
-        double nv[] = {row->median, row->mean, row->stddev, row->min, row->max, row->q1, row->q3};
-        for (int i = 0; i < 7; i++) { printf(", \"%s\": ", nk[i]); qt_out_json_num(nv[i]); }
-        printf("}");
-    }
-    sh->rows++;
+    const qt_cell_t cells[N_COLS] = {
+        {.i = row->run_id},    {.text = row->suite},   {.text = row->name},  {.text = row->variant},
+        {.text = row->params}, {.text = row->metric},  {.text = row->unit},  {.i = row->n},
+        {.num = row->median},  {.num = row->mean},     {.num = row->stddev}, {.num = row->min},
+        {.num = row->max},     {.num = row->q1},       {.num = row->q3},     {.num = spread},
+        {.text = row->status},
+    };
+    qt_rows_add(&sh->out, cells);
     return 0;
 }
 
@@ -131,18 +134,16 @@ int qt_cmd_show(int argc, char **argv)
         fprintf(stderr, "quintet show: one RUN at most (got %d)\n", a.n_pos);
         return 2;
     }
-    show_t sh = {FMT_TABLE, qt_args_get(opts, N_OPTS, &a, "all") != NULL, 0, qt_args_get(opts, N_OPTS, &a, "suite"),
-                 qt_args_get(opts, N_OPTS, &a, "metric")};
+    show_t sh = {FMT_TABLE, qt_args_get(opts, N_OPTS, &a, "all") != NULL, qt_args_get(opts, N_OPTS, &a, "suite"),
+                 qt_args_get(opts, N_OPTS, &a, "metric"), {0}};
     const char *f = qt_args_get(opts, N_OPTS, &a, "format");
-    if (f) {
-        if (!strcmp(f, "table")) sh.format = FMT_TABLE;
-        else if (!strcmp(f, "csv")) sh.format = FMT_CSV;
-        else if (!strcmp(f, "json")) sh.format = FMT_JSON;
-        else {
-            fprintf(stderr, "quintet show: unknown format '%s' (expected table, csv or json)\n", f);
-            return 2;
-        }
+    qt_fmt_t fmt = QT_FMT_TABLE;
+    if (f && qt_fmt_parse(f, &fmt) != QT_OK) {
+        fprintf(stderr, "quintet show: %s\n", qt_last_error());
+        return 2;
     }
+    sh.format = (int)fmt;
+    qt_rows_init(&sh.out, fmt, cols, N_COLS);
     const char *db = qt_args_get(opts, N_OPTS, &a, "db");
     qt_store_t *s;
     if (qt_store_open(db ? db : QT_DEFAULT_DB, 0, 0, &s) != QT_OK) {
@@ -176,7 +177,7 @@ int qt_cmd_show(int argc, char **argv)
         rc = 1;
     }
     if (sh.format == FMT_JSON) printf("\n  ]\n}\n");
-    else if (sh.format == FMT_TABLE && sh.rows == 0) printf("(no results match)\n");
+    else if (sh.format == FMT_TABLE && sh.out.rows == 0) printf("(no results match)\n");
     int not_ok = 0;
     if (sh.format == FMT_TABLE && qt_store_foreach_case(s, run, show_not_ok, &not_ok) != QT_OK) {
         fprintf(stderr, "quintet show: %s\n", qt_last_error());

@@ -104,13 +104,13 @@ typedef struct {
 } qt_dthresh_t;
 
 /* Defaults: momentum 0.1, scale 1, no target, gain 0.5. */
-qt_dthresh_config_t qt_dthresh_config_default(int channels);
+QT_API qt_dthresh_config_t qt_dthresh_config_default(int channels);
 /* Validate cfg (target outside [0,1) etc. → QT_ERR_ARG) and allocate the state through be, on
  * its device (μ = θ = 0, κ = κ0). be must have sparse ops: it is the backend the activation
  * will run on. */
-qt_status_t qt_dthresh_init(qt_dthresh_t *d, qt_backend_t *be, const qt_dthresh_config_t *cfg);
+QT_API qt_status_t qt_dthresh_init(qt_dthresh_t *d, qt_backend_t *be, const qt_dthresh_config_t *cfg);
 /* Release; safe on a zeroed or freed state. */
-void qt_dthresh_free(qt_dthresh_t *d);
+QT_API void qt_dthresh_free(qt_dthresh_t *d);
 
 /* ---- activations ---- */
 typedef enum { QT_ACT_RELU = 0, QT_ACT_SHIFTED_RELU, QT_ACT_DTHRESH, QT_ACT_TOPK, QT_ACT_COUNT } qt_act_kind_t;
@@ -124,8 +124,8 @@ typedef struct {
 } qt_act_t;
 
 /* "relu", "shifted_relu", "dthresh", "topk"; parse gives QT_ERR_ARG on anything else. */
-const char *qt_act_name(qt_act_kind_t k);
-qt_status_t qt_act_parse(const char *s, qt_act_kind_t *out);
+QT_API const char *qt_act_name(qt_act_kind_t k);
+QT_API qt_status_t qt_act_parse(const char *s, qt_act_kind_t *out);
 
 /* ---- matmul paths and the crossover table ---- */
 typedef enum {
@@ -138,8 +138,8 @@ typedef enum {
 } qt_spmm_path_t;
 
 /* "dense", "gather", "colskip", "csr", "auto"; parse gives QT_ERR_ARG on anything else. */
-const char *qt_spmm_path_name(qt_spmm_path_t p);
-qt_status_t qt_spmm_path_parse(const char *s, qt_spmm_path_t *out);
+QT_API const char *qt_spmm_path_name(qt_spmm_path_t p);
+QT_API qt_status_t qt_spmm_path_parse(const char *s, qt_spmm_path_t *out);
 
 #define QT_XOVER_MAX 1024
 /* One measured point: path ran `speedup` times faster than DENSE at its sparsity measure
@@ -165,32 +165,32 @@ typedef struct {
 } qt_xover_table_t;
 
 /* An empty table of backend `backend` (n = 0: AUTO always runs DENSE). */
-qt_status_t qt_xover_init(qt_xover_table_t *t, const char *backend);
+QT_API qt_status_t qt_xover_init(qt_xover_table_t *t, const char *backend);
 /* The built-in table of `backend`: conservative measured figures where the library has
  * them ("cpu"), else empty. */
-qt_status_t qt_xover_defaults(qt_xover_table_t *t, const char *backend);
+QT_API qt_status_t qt_xover_defaults(qt_xover_table_t *t, const char *backend);
 /* Append a point (QT_ERR_ARG when full or out of range). */
-qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
+QT_API qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
                          int structured, double sparsity, double speedup);
 /* Structure class of a problem: 1 when nearly all of its zeros lie in columns that are zero
  * in every row (s_col ≥ 0.9·s_elem, s_elem > 0; always so for one row), else 0. */
-int qt_sparse_structured(double s_elem, double s_col);
+QT_API int qt_sparse_structured(double s_elem, double s_col);
 /* The file of backend `backend`'s table in folder dir: "<dir>/sparse_crossover_<backend>.txt"
  * (QT_ERR_ARG when it does not fit in size). */
-qt_status_t qt_xover_file(const char *dir, const char *backend, char *buf, size_t size);
+QT_API qt_status_t qt_xover_file(const char *dir, const char *backend, char *buf, size_t size);
 /* Text file: a line "backend NAME", then one point per line
  * "path max_rows max_wbytes structured sparsity speedup"; '#' comments.
  * Load: QT_ERR_IO when unreadable, QT_ERR_FORMAT on a bad line or no backend line (t is left
  * empty). */
-qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file);
-qt_status_t qt_xover_save(const qt_xover_table_t *t, const char *file);
+QT_API qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file);
+QT_API qt_status_t qt_xover_save(const qt_xover_table_t *t, const char *file);
 /* Estimated speedup of `path` over DENSE for an (M,K)·(K,N) problem with element sparsity
  * s_elem and column sparsity s_col (1 for DENSE, 0 when the table has no point for it). */
-double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t M, int64_t K, int64_t N,
+QT_API double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t M, int64_t K, int64_t N,
                          double s_elem, double s_col);
 /* The path AUTO picks for these measurements: argmax of qt_xover_estimate over the paths
  * for which allowed(path, arg) is 1 (allowed NULL: all); DENSE on ties and when none exceeds 1. */
-qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, int64_t N, double s_elem,
+QT_API qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, int64_t N, double s_elem,
                                double s_col, int (*allowed)(qt_spmm_path_t path, const void *arg),
                                const void *arg);
 
@@ -201,7 +201,7 @@ typedef struct {
     void *buf;
     size_t cap;
 } qt_spmm_ws_t;
-void qt_spmm_ws_free(qt_spmm_ws_t *ws);
+QT_API void qt_spmm_ws_free(qt_spmm_ws_t *ws);
 
 /* What a matmul call saw and did (optional output). */
 typedef struct {
@@ -232,29 +232,29 @@ typedef struct {
 /* 1 when instance be runs matmul `path` on these operands (any may be NULL to ask about the
  * path only; then f32): it has sparse ops, implements the path (AUTO: DENSE, the fallback)
  * for A's dtype, and every operand given lives on be's device. Else 0, the reason in why. */
-int qt_sparse_supports(const qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
+QT_API int qt_sparse_supports(const qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
                        const qt_tensor_t *Y, char *why, size_t why_size);
 /* The same for an activation on x → y (either NULL: not checked), including the DTHRESH
  * state's device. */
-int qt_sparse_act_supports(const qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, const qt_tensor_t *y,
+QT_API int qt_sparse_act_supports(const qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, const qt_tensor_t *y,
                            char *why, size_t why_size);
 
 /* Checked entry points. x, y: f32 (rows, cols), contiguous, on be's device; y may alias x.
  * Bad arguments (NULL, rows/cols ≤ 0, k outside [1, cols], DTHRESH state with channels ≠
  * cols) → QT_ERR_ARG / QT_ERR_SHAPE with a message; a backend or device that cannot run it
  * → QT_ERR_UNSUPPORTED with the reason. */
-qt_status_t qt_sparse_act_forward(qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, qt_tensor_t *y);
+QT_API qt_status_t qt_sparse_act_forward(qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, qt_tensor_t *y);
 /* dx = dy where y != 0: y, dy, dx f32 of one shape; dx may alias dy. */
-qt_status_t qt_sparse_act_backward(qt_backend_t *be, const qt_tensor_t *y, const qt_tensor_t *dy, qt_tensor_t *dx);
+QT_API qt_status_t qt_sparse_act_backward(qt_backend_t *be, const qt_tensor_t *y, const qt_tensor_t *dy, qt_tensor_t *dx);
 /* Y = A·W through `path` (AUTO: the dispatcher, with `table` — NULL: be's built-in defaults;
  * a table of another backend → QT_ERR_ARG). A (M,K), W (K,N), Y (M,N) f32 on be's device
  * (QT_ERR_SHAPE naming a mismatch; Y must not overlap A or W); QT_ERR_UNSUPPORTED when be
  * lacks the path. ws, info may be NULL. */
-qt_status_t qt_sparse_matmul(qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
+QT_API qt_status_t qt_sparse_matmul(qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
                              qt_tensor_t *Y, const qt_xover_table_t *table, qt_spmm_ws_t *ws, qt_spmm_info_t *info);
 /* Exact nonzeros of A (M,K) and its all-zero columns, through be's measure op (either output
  * may be NULL). */
-qt_status_t qt_sparse_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t *nnz, int64_t *zero_cols);
+QT_API qt_status_t qt_sparse_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t *nnz, int64_t *zero_cols);
 
 #ifdef __cplusplus
 }

@@ -492,6 +492,9 @@ void qt_optim_free(qt_optim_t *o)
     if (o->state)
         for (int i = 0; i < o->n_tensors * o->n_slots; i++) qt_tensor_free(&o->state[i]);
     qt_free(o->state);
+    if (o->staging)
+        for (int i = 0; i < 2 * o->n_tensors; i++) qt_tensor_free(&o->staging[i]);
+    qt_free(o->staging);
     qt_free(o->sizes);
     memset(o, 0, sizeof *o);
 }
@@ -567,6 +570,40 @@ qt_status_t qt_optim_step(qt_optim_t *o, qt_tensor_t *const *params, const qt_te
     qt_counter_add(QT_CTR_BYTES_READ, (long long)br);
     qt_counter_add(QT_CTR_BYTES_WRITTEN, (long long)bw);
     return QT_OK;
+}
+
+/* One step on host arrays (staged through the device when the backend is not on the host). */
+qt_status_t qt_optim_step_host(qt_optim_t *o, void *const *params, const void *const *grads)
+{
+    QT_CHECK_ARG(o && o->ops, "optim_step_host: optimizer not initialised");
+    QT_CHECK_ARG(params && grads, "optim_step_host: NULL params or grads");
+    int nt = o->n_tensors, dev = !qt_device_is_host(o->be->device);
+    for (int i = 0; i < nt; i++)
+        QT_CHECK_ARG(params[i] && grads[i], "optim_step_host: tensor %d has a NULL param or grad", i);
+    if (dev && !o->staging) {
+        o->staging = qt_calloc(2 * (size_t)nt * sizeof(qt_tensor_t));
+        if (!o->staging) return qt_fail(QT_ERR_NOMEM, "optim_step_host: out of memory");
+        for (int i = 0; i < 2 * nt; i++) {
+            int64_t n = (int64_t)o->sizes[i % nt];
+            QT_TRY(qt_tensor_alloc(&o->staging[i], o->be, o->dtype, 1, &n));
+        }
+    }
+    /* host[0..nt) params, host[nt..2nt) grads; use[]: what the step gets */
+    qt_tensor_t *host = qt_calloc(2 * (size_t)nt * (sizeof(qt_tensor_t) + sizeof(qt_tensor_t *)));
+    if (!host) return qt_fail(QT_ERR_NOMEM, "optim_step_host: out of memory");
+    qt_tensor_t **use = (qt_tensor_t **)(host + 2 * nt);
+    qt_status_t st = QT_OK;
+    for (int i = 0; i < 2 * nt && st == QT_OK; i++) {
+        int64_t n = (int64_t)o->sizes[i % nt];
+        st = qt_tensor_wrap(&host[i], i < nt ? params[i] : (void *)grads[i - nt], o->dtype, 1, &n);
+        use[i] = dev ? &o->staging[i] : &host[i];
+        if (st == QT_OK && dev) st = qt_tensor_copy(o->be, use[i], &host[i]);
+    }
+    if (st == QT_OK) st = qt_optim_step(o, use, (const qt_tensor_t *const *)(use + nt));
+    for (int i = 0; dev && i < nt && st == QT_OK; i++) st = qt_tensor_copy(o->be, &host[i], use[i]);
+    if (st == QT_OK && dev) st = qt_backend_synchronize(o->be);
+    qt_free(host);
+    return st;
 }
 
 /* lr of the next step. */

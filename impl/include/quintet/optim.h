@@ -191,6 +191,7 @@ typedef struct {
     qt_tensor_t *state; /* state[i * n_slots + k]: slot k of tensor i, sizes[i] elements of dtype on be's device */
     int64_t step;   /* steps taken */
     double last_lr; /* lr used by the last step */
+    qt_tensor_t *staging; /* qt_optim_step_host on a device backend: 2·n_tensors tensors there */
 } qt_optim_t;
 
 /* Validate cfg and sched, take backend instance be (it must have optimizer ops supporting cfg
@@ -206,6 +207,12 @@ void qt_optim_free(qt_optim_t *o);
  * otherwise. On a device backend the step is queued on the instance: synchronize (or copy
  * back) before reading. */
 qt_status_t qt_optim_step(qt_optim_t *o, qt_tensor_t *const *params, const qt_tensor_t *const *grads);
+/* One step on HOST arrays params[i], grads[i] (sizes[i] elements of the optimizer's dtype):
+ * on a host backend they are wrapped and updated in place; on a device backend they are
+ * copied to staging tensors on the device (allocated once), stepped there, and the
+ * parameters copied back (synchronized). For tests, tools and small problems whose
+ * gradients are computed on the host. */
+qt_status_t qt_optim_step_host(qt_optim_t *o, void *const *params, const void *const *grads);
 /* The learning rate the next step will use. */
 double qt_optim_lr(const qt_optim_t *o);
 /* Slot k of tensor i, a tensor on be's device (NULL when out of range). Slot meaning per kind:

@@ -28,7 +28,8 @@ struct qt_verify {
     const qt_verify_opts_t *o;
     const qt_verify_technique_t *tech; /* the technique running */
     qt_verify_summary_t sum;
-    int rows; /* rows printed */
+    int rows;            /* rows printed */
+    qt_backend_t *oracle; /* the ref instance */
 };
 
 /* The seed and size of this verification (what case lists draw inputs and pick shapes by). */
@@ -42,17 +43,57 @@ int qt_verify_wants(const qt_verify_t *v, const char *name)
     return !v->o->backend || !strcmp(v->o->backend, name);
 }
 
-/* Registry entries, then the current technique's extras, filtered. */
-int qt_verify_backends(const qt_verify_t *v, int count, const void *(*get)(int), const char *(*name)(const void *),
-                       int with_extras, const void **out, int max)
+/* Registry entry i, then the extras. */
+static const qt_backend_iface_t *candidate(const qt_verify_t *v, int i)
+{
+    int n = qt_backend_count();
+    if (i < n) return qt_backend_iface_get(i);
+    return i - n < v->o->n_extra ? v->o->extra[i - n] : NULL;
+}
+
+/* Instances of the wanted backends that implement the current technique. */
+int qt_verify_backends(qt_verify_t *v, qt_backend_t **out, int max)
 {
     int n = 0;
-    for (int i = 0; i < count && n < max; i++)
-        if (qt_verify_wants(v, name(get(i)))) out[n++] = get(i);
-    for (int k = 0; with_extras && k < v->o->n_extra && n < max; k++)
-        if (!strcmp(v->o->extra[k].technique, v->tech->name) && qt_verify_wants(v, name(v->o->extra[k].backend)))
-            out[n++] = v->o->extra[k].backend;
+    for (int i = 0; n < max; i++) {
+        const qt_backend_iface_t *iface = candidate(v, i);
+        if (!iface) break;
+        if (!qt_verify_wants(v, iface->name) || !iface->ops[v->tech->tech]) continue;
+        char why[256];
+        qt_backend_t *be = NULL;
+        if (!qt_backend_iface_available(iface, why, sizeof why)) {
+            qt_verify_skip(v, "-", iface->name, "-", why);
+            continue;
+        }
+        if (qt_backend_init_iface(&be, iface, NULL) != QT_OK) {
+            qt_verify_error(v, "-", iface->name, "-", 1, qt_last_error());
+            continue;
+        }
+        out[n++] = be;
+    }
     return n;
+}
+
+/* Release instances from qt_verify_backends. */
+void qt_verify_backends_free(qt_backend_t **bes, int n)
+{
+    for (int i = 0; i < n; i++) qt_backend_free(bes[i]);
+}
+
+/* The oracle's instance. */
+qt_backend_t *qt_verify_oracle(qt_verify_t *v) { return v->oracle; }
+
+/* Host operands as they are, device operands copied. */
+qt_status_t qt_verify_place(qt_backend_t *be, const qt_tensor_t *host, qt_tensor_t *dev, const qt_tensor_t **use)
+{
+    memset(dev, 0, sizeof *dev);
+    if (!host || qt_device_is_host(be->device)) {
+        *use = host;
+        return QT_OK;
+    }
+    QT_TRY(qt_tensor_to_device(be, host, dev));
+    *use = dev;
+    return QT_OK;
 }
 
 /* One output row; cmp and tol NULL for a skipped or failed case (status says which). */
@@ -158,7 +199,11 @@ static void print_tolerances(const qt_verify_opts_t *o)
 /* Run everything. */
 int qt_verify_run(const qt_verify_opts_t *o, qt_verify_summary_t *sum)
 {
-    qt_verify_t v = {o, NULL, {0, 0, 0, 0}, 0};
+    qt_verify_t v = {o, NULL, {0, 0, 0, 0}, 0, NULL};
+    if (qt_backend_init(&v.oracle, "ref", NULL) != QT_OK) {
+        fprintf(stderr, "quintet verify: cannot make the oracle: %s\n", qt_last_error());
+        return 1;
+    }
     const char *size = o->size == QT_VERIFY_FULL ? "full" : "quick";
     if (o->format == QT_VERIFY_TABLE) {
         printf("quintet verify: every backend against the ref oracle, seed %llu (--seed replays), size %s\n",
@@ -185,7 +230,9 @@ int qt_verify_run(const qt_verify_opts_t *o, qt_verify_summary_t *sum)
     fprintf(f, "verify: %lld cases, %lld wrong values in %lld cases, %lld skipped\n", (long long)s->cases,
             (long long)s->wrong_values, (long long)s->wrong_cases, (long long)s->skipped);
     if (sum) *sum = *s;
-    return s->wrong_values > 0 ? 1 : 0;
+    int rc = s->wrong_values > 0 ? 1 : 0;
+    qt_backend_free(v.oracle);
+    return rc;
 }
 
 static const qt_opt_t opts[] = {
@@ -237,9 +284,13 @@ int qt_cmd_verify(int argc, char **argv)
                           NULL, 0};
     if (o.backend) {
         if (!strcmp(o.backend, "ref")) return bad("'ref' is the oracle every backend is compared with; name another backend");
+        const qt_backend_iface_t *iface = qt_backend_iface_find(o.backend);
+        char names[256];
+        if (!iface)
+            return bad("unknown backend '%s' (this build has: %s)", o.backend, qt_backend_names(names, sizeof names, ", "));
         int known = 0;
-        for (int t = 0; t < n; t++) known |= techs[t]->has_backend(o.backend);
-        if (!known) return bad("unknown backend '%s' for the techniques chosen (`quintet env` lists them)", o.backend);
+        for (int t = 0; t < n; t++) known |= iface->ops[techs[t]->tech] != NULL;
+        if (!known) return bad("backend '%s' implements none of the techniques chosen (`quintet env` lists them)", o.backend);
     }
     const char *seed = qt_args_get(opts, N_OPTS, &a, "seed"), *size = qt_args_get(opts, N_OPTS, &a, "size"),
                *fmt = qt_args_get(opts, N_OPTS, &a, "format");

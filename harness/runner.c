@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quintet/backend.h"
+
 #include <omp.h>
 
 #include "gbench.h"
@@ -315,6 +317,7 @@ static qt_status_t run_timed(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_
     snprintf(name, sizeof name, "%s/%s/%s", r->suite->name, c->name, c->variant);
     qt_rec_metric(r, "setup_s", "s", setup_s);
     qt_mem_peak_reset();
+    for (int d = 0; d < QT_MAX_CUDA_DEVICES; d++) qt_device_mem_peak_reset(qt_device_cuda(d));
     int got = qt_gb_run_one(name, bench_fn, &b, &go, on_repetition, &ctx);
     if (ctx.failed || got == 0) {
         snprintf(err, err_size, "%s", ctx.failed ? ctx.error : "Google Benchmark delivered no repetition");

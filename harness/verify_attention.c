@@ -23,9 +23,6 @@ static const qt_tol_t *const tols[] = {&qt_verify_tol_attn, NULL};
 static const int64_t quick_shapes[][4] = {{1, 1, 1, 8}, {2, 1, 49, 13}, {1, 2, 65, 1}, {2, 2, 100, 40}, {1, 3, 131, 64}};
 static const int64_t full_shapes[][4] = {{1, 2, 257, 72}, {2, 2, 1000, 64}, {1, 2, 2047, 128}};
 
-/* 1 when name is a registered attention backend. */
-static int has_backend(const char *name) { return qt_attn_backend_find(name) != NULL; }
-
 /* Configuration `flags` (bit 0 causal, 1 shared_qk, 2 mask, 3 factorised hashing) of variant v
  * for sequence length T: windows, buckets and chunks small enough that patterns are sparse. */
 static qt_attn_config_t make_cfg(qt_attn_variant_t v, int flags, int64_t T, uint64_t seed)
@@ -62,8 +59,29 @@ static void describe(char *buf, size_t size, const qt_attn_config_t *c, const in
     if (c->variant == QT_ATTN_LSH && (size_t)len < size) snprintf(buf + len, size - (size_t)len, " chunk=%d", c->chunk);
 }
 
+/* One forward of backend be with host inputs t[0..2] and mask, the output copied back to the
+ * host tensor t[4] (device backends get copies of the inputs, as ggml's test-backend-ops). */
+static qt_status_t run_on(qt_backend_t *be, const qt_attn_config_t *c, qt_tensor_t *t, const qt_tensor_t *mask)
+{
+    qt_tensor_t dev[5];
+    const qt_tensor_t *use[5];
+    const qt_tensor_t *host[5] = {&t[0], &t[1], &t[2], mask, &t[4]};
+    qt_status_t s = QT_OK;
+    for (int i = 0; i < 5; i++) {
+        memset(&dev[i], 0, sizeof dev[i]);
+        use[i] = NULL;
+    }
+    for (int i = 0; i < 5 && s == QT_OK; i++) s = qt_verify_place(be, host[i], &dev[i], &use[i]);
+    if (s == QT_OK) s = qt_attn_forward(be, c, use[0], use[1], use[2], use[3], (qt_tensor_t *)use[4]);
+    if (s == QT_OK) s = qt_backend_synchronize(be);
+    if (s == QT_OK && use[4] != &t[4]) s = qt_tensor_copy(be, &t[4], use[4]);
+    if (s == QT_OK) s = qt_backend_synchronize(be);
+    for (int i = 0; i < 5; i++) qt_tensor_free(&dev[i]);
+    return s;
+}
+
 /* One shape: inputs, then every configuration on every backend against ref. */
-static void verify_shape(qt_verify_t *v, const int64_t *s, const qt_attn_backend_t *const *bes, int n_bes, uint64_t salt)
+static void verify_shape(qt_verify_t *v, const int64_t *s, qt_backend_t *const *bes, int n_bes, uint64_t salt)
 {
     uint64_t seed = qt_verify_seed(v) ^ (salt * 0x9E3779B97F4A7C15ull);
     int64_t s2[2] = {s[0], s[2]};
@@ -77,7 +95,7 @@ static void verify_shape(qt_verify_t *v, const int64_t *s, const qt_attn_backend
         for (int64_t b = 0; b < s[0]; b++)
             for (int64_t j = 0; j < s[2]; j++) m[b * s[2] + j] = b % 2 == 0 ? (j % 5 != 4) : (j < (s[2] + 1) / 2);
     }
-    const qt_attn_backend_t *ref = qt_attn_backend_find("ref");
+    qt_backend_t *ref = qt_verify_oracle(v);
     size_t n = (size_t)(s[0] * s[1] * s[2] * s[3]);
     for (int var = 0; var < QT_ATTN_VARIANT_COUNT; var++) {
         int hashed = var == QT_ATTN_LSH || var == QT_ATTN_DYNAMIC;
@@ -89,49 +107,47 @@ static void verify_shape(qt_verify_t *v, const int64_t *s, const qt_attn_backend
             const char *name = qt_attn_variant_name(c.variant);
             int have_ref = 0;
             for (int b = 0; b < n_bes; b++) {
+                const char *bname = qt_backend_name(bes[b]);
+                char why[256];
                 if (!ok) {
-                    qt_verify_error(v, name, bes[b]->name, params, (int64_t)n, "cannot allocate the inputs");
+                    qt_verify_error(v, name, bname, params, (int64_t)n, "cannot allocate the inputs");
                     continue;
                 }
-                if (!bes[b]->supports(&c)) {
-                    qt_verify_skip(v, name, bes[b]->name, params, "supports() is 0 for this configuration");
+                if (!qt_attn_supports(bes[b], &c, NULL, NULL, NULL, NULL, NULL, why, sizeof why)) {
+                    qt_verify_skip(v, name, bname, params, why);
                     continue;
                 }
                 if (!have_ref && qt_attn_forward(ref, &c, &t[0], &t[1], &t[2], mask, &t[3]) != QT_OK) {
-                    qt_verify_error(v, name, bes[b]->name, params, (int64_t)n, qt_last_error());
+                    qt_verify_error(v, name, bname, params, (int64_t)n, qt_last_error());
                     continue;
                 }
                 have_ref = 1;
                 memset(t[4].data, 0xff, n * sizeof(float)); /* NaN: every value must be written */
-                if (qt_attn_forward(bes[b], &c, &t[0], &t[1], &t[2], mask, &t[4]) != QT_OK) {
-                    qt_verify_error(v, name, bes[b]->name, params, (int64_t)n, qt_last_error());
+                if (run_on(bes[b], &c, t, mask) != QT_OK) {
+                    qt_verify_error(v, name, bname, params, (int64_t)n, qt_last_error());
                     continue;
                 }
                 qt_cmp_t cmp;
                 qt_cmp_init(&cmp);
                 qt_cmp_add(&cmp, t[4].data, QT_F32, t[3].data, QT_F32, n, &qt_verify_tol_attn, NULL);
-                qt_verify_case(v, name, bes[b]->name, params, &cmp, &qt_verify_tol_attn);
+                qt_verify_case(v, name, bname, params, &cmp, &qt_verify_tol_attn);
             }
         }
     }
     for (int i = 0; i < 6; i++) qt_tensor_free(&t[i]);
 }
 
-/* Registry access for qt_verify_backends. */
-static const void *get(int i) { return qt_attn_backend_get(i); }
-static const char *name_of(const void *be) { return ((const qt_attn_backend_t *)be)->name; }
-
 /* Every shape of the run's size on every wanted backend (registry, then extras). */
 static void run(qt_verify_t *v)
 {
-    const void *bes[64];
-    int n = qt_verify_backends(v, qt_attn_backend_count(), get, name_of, 1, bes, 64);
+    qt_backend_t *bes[64];
+    int n = qt_verify_backends(v, bes, 64);
     if (!n) return;
     uint64_t salt = 1;
-    const qt_attn_backend_t *const *b = (const qt_attn_backend_t *const *)bes;
-    for (size_t i = 0; i < sizeof quick_shapes / sizeof quick_shapes[0]; i++) verify_shape(v, quick_shapes[i], b, n, salt++);
+    for (size_t i = 0; i < sizeof quick_shapes / sizeof quick_shapes[0]; i++) verify_shape(v, quick_shapes[i], bes, n, salt++);
     if (qt_verify_size(v) == QT_VERIFY_FULL)
-        for (size_t i = 0; i < sizeof full_shapes / sizeof full_shapes[0]; i++) verify_shape(v, full_shapes[i], b, n, salt++);
+        for (size_t i = 0; i < sizeof full_shapes / sizeof full_shapes[0]; i++) verify_shape(v, full_shapes[i], bes, n, salt++);
+    qt_verify_backends_free(bes, n);
 }
 
-const qt_verify_technique_t qt_verify_attention = {"attention", tols, has_backend, run};
+const qt_verify_technique_t qt_verify_attention = {"attention", QT_TECH_ATTENTION, tols, run};

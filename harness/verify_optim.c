@@ -111,22 +111,6 @@ qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t 
     return st;
 }
 
-/* The registry's backends with optimizer ops (their interface tables). */
-static int optim_ifaces(const qt_backend_iface_t **out, int max)
-{
-    int n = 0;
-    for (int i = 0; i < qt_backend_count() && n < max; i++)
-        if (qt_backend_iface_get(i)->ops[QT_TECH_OPTIM]) out[n++] = qt_backend_iface_get(i);
-    return n;
-}
-
-/* 1 when name is a registered backend with optimizer ops. */
-static int has_backend(const char *name)
-{
-    const qt_backend_iface_t *f = qt_backend_iface_find(name);
-    return f && f->ops[QT_TECH_OPTIM];
-}
-
 /* "lr=0.01 amsgrad=true … steps=100 n=1000+69857" text of option set k. */
 static void describe(char *buf, size_t size, int k, int steps, const size_t *sizes)
 {
@@ -136,29 +120,12 @@ static void describe(char *buf, size_t size, int k, int steps, const size_t *siz
     if (len < size) snprintf(buf + len, size - len, "steps=%d n=%zu+%zu", steps, sizes[0], sizes[1]);
 }
 
-/* Registry access for qt_verify_backends. */
-static const void *get(int i)
-{
-    const qt_backend_iface_t *f[16];
-    return i < optim_ifaces(f, 16) ? f[i] : NULL;
-}
-static const char *name_of(const void *f) { return ((const qt_backend_iface_t *)f)->name; }
-
 /* Every option set: the oracle's trajectory, then every backend × dtype against it. */
 static void run(qt_verify_t *v)
 {
-    const void *any[16];
-    const qt_backend_iface_t *f[16];
-    int n_bes = qt_verify_backends(v, optim_ifaces(f, 16), get, name_of, 0, any, 16);
-    qt_backend_t *bes[16] = {NULL}, *oracle = NULL;
-    char why[16][256];
-    for (int b = 0; b < n_bes; b++)
-        if (qt_backend_init(&bes[b], name_of(any[b]), NULL) != QT_OK) snprintf(why[b], sizeof why[b], "%s", qt_last_error());
+    qt_backend_t *bes[64], *oracle = qt_verify_oracle(v);
+    int n_bes = qt_verify_backends(v, bes, 64);
     if (!n_bes) return;
-    if (qt_backend_init(&oracle, "ref", NULL) != QT_OK) {
-        qt_verify_error(v, "all", "ref", "-", 1, qt_last_error());
-        return;
-    }
     int full = qt_verify_size(v) == QT_VERIFY_FULL, steps = full ? 300 : 100;
     const size_t sizes[2] = {1001, full ? 262147 : QT_OPTIM_OMP_MIN + 4321};
     const qt_schedule_t sched = {QT_SCHED_WARMUP_COSINE, 1, 1.0, 10, 0.2, steps / 2, 1e-4};
@@ -177,14 +144,10 @@ static void run(qt_verify_t *v)
                 int64_t n = (int64_t)(sizes[0] + sizes[1]);
                 snprintf(variant, sizeof variant, "%s/%s", qt_optim_kind_name(qt_verify_optsets[k].kind),
                          qt_dtype_name((qt_dtype_t)dt));
-                const char *bname = name_of(any[b]);
+                const char *bname = qt_backend_name(bes[b]);
                 char reason[256];
                 if (st != QT_OK) {
                     qt_verify_error(v, variant, bname, params, n, qt_last_error());
-                    continue;
-                }
-                if (!bes[b]) {
-                    qt_verify_skip(v, variant, bname, params, why[b]);
                     continue;
                 }
                 if (!qt_optim_supports(bes[b], &c, (qt_dtype_t)dt, reason, sizeof reason)) {
@@ -213,8 +176,7 @@ static void run(qt_verify_t *v)
         qt_free(r[i]);
         qt_free(y[i]);
     }
-    for (int b = 0; b < n_bes; b++) qt_backend_free(bes[b]);
-    qt_backend_free(oracle);
+    qt_verify_backends_free(bes, n_bes);
 }
 
-const qt_verify_technique_t qt_verify_optim = {"optim", tols, has_backend, run};
+const qt_verify_technique_t qt_verify_optim = {"optim", QT_TECH_OPTIM, tols, run};

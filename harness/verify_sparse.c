@@ -43,9 +43,6 @@ void qt_verify_sparse_fill(float *A, int64_t M, int64_t K, double sp, int struct
         }
 }
 
-/* 1 when name is a registered sparse backend. */
-static int has_backend(const char *name) { return qt_sparse_backend_find(name) != NULL; }
-
 /* One shape: every sparsity × structure × backend × path against ref DENSE. */
 static void verify_matmul(qt_verify_t *v, const int64_t *s, const qt_sparse_ops_t *const *bes, int n_bes, uint64_t salt)
 {
@@ -170,7 +167,9 @@ static const char *name_of(const void *be) { return ((const qt_sparse_ops_t *)be
 static void run(qt_verify_t *v)
 {
     const void *any[64];
-    int n = qt_verify_backends(v, qt_sparse_backend_count(), get, name_of, 1, any, 64);
+    int n = 0;
+    for (int i = 0; i < qt_sparse_backend_count() && n < 64; i++)
+        if (qt_verify_wants(v, name_of(get(i)))) any[n++] = get(i);
     const qt_sparse_ops_t *const *bes = (const qt_sparse_ops_t *const *)any;
     int full = qt_verify_size(v) == QT_VERIFY_FULL;
     uint64_t salt = 1;
@@ -182,4 +181,4 @@ static void run(qt_verify_t *v)
                        qt_verify_seed(v) + 100 + (uint64_t)k);
 }
 
-const qt_verify_technique_t qt_verify_sparse = {"sparse", tols, has_backend, run};
+const qt_verify_technique_t qt_verify_sparse = {"sparse", QT_TECH_SPARSE, tols, run};

@@ -1,8 +1,10 @@
 /* attention_scaling.c — how dense, sliding-window, LSH and dynamic attention scale
  * with sequence length on every backend of impl/attention (quintet/attention.h).
  *
- * Cases: name = variant (dense | window | lsh | dynamic), variant = backend (from
- * the attention registry, skipped when supports() says no). Parameters B, H, T, D,
+ * Cases: name = variant (dense | window | lsh | dynamic), variant = backend (every
+ * backend of the registry with attention ops; skipped, with the reason, when it cannot run
+ * here or qt_attn_supports says no). Inputs are drawn on the host and copied to the
+ * backend's device; peak_bytes is that device's peak. Parameters B, H, T, D,
  * causal, data, then the variant's own: window w_left, w_right, dilation; LSH
  * n_hashes, bucket_size, chunk; dynamic w_left, w_right, dilation, n_hashes,
  * bucket_size. n_buckets = T / bucket_size rounded down to even (at least 2), i.e.
@@ -58,8 +60,11 @@ static const char *const metrics[] = {
 /* State of one timed case. */
 typedef struct {
     qt_attn_config_t cfg;
-    const qt_attn_backend_t *be;
-    qt_tensor_t q, k, v, o;
+    qt_backend_t *be;
+    qt_tensor_t q, k, v, o;    /* on the host (filled, and where accuracy is computed) */
+    qt_tensor_t dq, dk, dv, dout; /* copies on be's device when it is not the host */
+    const qt_tensor_t *uq, *uk, *uv; /* what the forward reads: host or device copies */
+    qt_tensor_t *uo;
     int64_t T;
 } case_state_t;
 
@@ -72,6 +77,11 @@ static void attn_teardown(void *state)
     qt_tensor_free(&s->k);
     qt_tensor_free(&s->v);
     qt_tensor_free(&s->o);
+    qt_tensor_free(&s->dq);
+    qt_tensor_free(&s->dk);
+    qt_tensor_free(&s->dv);
+    qt_tensor_free(&s->dout);
+    qt_backend_free(s->be);
     free(s);
 }
 
@@ -123,16 +133,30 @@ static void fill_clustered(case_state_t *s, uint64_t seed)
 
 static qt_status_t attn_iterate(void *state, double *seconds);
 
+/* Operands where the backend runs: the host tensors themselves, or copies on its device. */
+static qt_status_t place(case_state_t *s)
+{
+    s->uq = &s->q; s->uk = &s->k; s->uv = &s->v; s->uo = &s->o;
+    if (qt_device_is_host(s->be->device)) return QT_OK;
+    QT_TRY(qt_tensor_to_device(s->be, &s->q, &s->dq));
+    QT_TRY(qt_tensor_to_device(s->be, &s->k, &s->dk));
+    QT_TRY(qt_tensor_to_device(s->be, &s->v, &s->dv));
+    QT_TRY(qt_tensor_alloc(&s->dout, s->be, QT_F32, 4, s->o.shape));
+    s->uq = &s->dq; s->uk = &s->dk; s->uv = &s->dv; s->uo = &s->dout;
+    return QT_OK;
+}
+
 /* Allocate and fill the inputs; declare the useful FLOPs. */
 static qt_status_t attn_setup(const qt_case_t *c, qt_rec_t *r, void **state)
 {
     case_state_t *s = calloc(1, sizeof *s);
     if (!s) return qt_fail(QT_ERR_NOMEM, "attention case state");
     qt_status_t st = config_of(c, &s->cfg);
-    s->be = qt_attn_backend_find(c->variant);
-    if (st == QT_OK && !s->be) st = qt_fail(QT_ERR_UNSUPPORTED, "no attention backend '%s'", c->variant);
-    if (st == QT_OK && !s->be->supports(&s->cfg))
-        st = qt_fail(QT_ERR_UNSUPPORTED, "backend %s does not support %s", c->variant, c->name);
+    char why[256];
+    if (st == QT_OK && qt_backend_init(&s->be, c->variant, NULL) != QT_OK)
+        st = qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
+    if (st == QT_OK && !qt_attn_supports(s->be, &s->cfg, NULL, NULL, NULL, NULL, NULL, why, sizeof why))
+        st = qt_fail(QT_ERR_UNSUPPORTED, "%s", why);
     const qt_params_t *p = &c->params;
     int64_t shape[4] = {qt_params_int(p, "B", 1), qt_params_int(p, "H", 4), qt_params_int(p, "T", 1024),
                         qt_params_int(p, "D", 64)};
@@ -148,10 +172,11 @@ static qt_status_t attn_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     qt_tensor_fill_normal(&s->v, seed, 3, 0, 1);
     if (!strcmp(qt_params_str(p, "data", "clustered"), "clustered")) fill_clustered(s, seed);
     st = qt_attn_validate(&s->cfg, &s->q, &s->k, &s->v, NULL, &s->o);
+    if (st == QT_OK) st = place(s);
     if (st != QT_OK) { attn_teardown(s); return st; }
     /* one untimed forward (not for the slow oracle): faults the output pages in and lets
      * thread pools left spinning by earlier cases (OpenBLAS) go to sleep */
-    if (strcmp(s->be->name, "ref")) st = attn_iterate(s, NULL);
+    if (strcmp(qt_backend_name(s->be), QT_BACKEND_ORACLE)) st = attn_iterate(s, NULL);
     if (st != QT_OK) { attn_teardown(s); return st; }
     qt_rec_set_work(r, qt_attn_useful_flops(&s->cfg, shape[0], shape[1], shape[2], shape[3]), 0);
     *state = s;
@@ -163,7 +188,8 @@ static qt_status_t attn_iterate(void *state, double *seconds)
 {
     (void)seconds;
     case_state_t *s = state;
-    return qt_attn_forward(s->be, &s->cfg, &s->q, &s->k, &s->v, NULL, &s->o);
+    QT_TRY(qt_attn_forward(s->be, &s->cfg, s->uq, s->uk, s->uv, NULL, s->uo));
+    return qt_backend_synchronize(s->be);
 }
 
 /* Memory high-water mark of the repetitions, then accuracy against exact dense. */
@@ -171,7 +197,11 @@ static qt_status_t attn_after(void *state, const qt_case_t *c, qt_rec_t *r)
 {
     (void)c;
     case_state_t *s = state;
-    qt_rec_metric(r, "peak_bytes", "bytes", (double)qt_mem_peak());
+    qt_rec_metric(r, "peak_bytes", "bytes", (double)qt_device_mem_peak(s->be->device));
+    if (s->uo != &s->o) {
+        QT_TRY(qt_tensor_copy(s->be, &s->o, s->uo));
+        QT_TRY(qt_backend_synchronize(s->be));
+    }
     qt_attn_accuracy_t acc;
     int stride = s->T / 64 > 1 ? (int)(s->T / 64) : 1;
     QT_TRY(qt_attn_accuracy(&s->cfg, &s->q, &s->k, &s->v, NULL, &s->o, stride, &acc));
@@ -226,9 +256,10 @@ static qt_status_t add_case(qt_case_list_t *out, const char *name, const char *b
 static qt_status_t add_sweep(qt_case_list_t *out, const char *name, const shape_t *sh, int64_t t_lo, int64_t t_hi,
                              int64_t ref_max_T, const char *const *extra)
 {
-    for (int b = 0; b < qt_attn_backend_count(); b++) {
-        const qt_attn_backend_t *be = qt_attn_backend_get(b);
-        int is_ref = !strcmp(be->name, "ref");
+    for (int b = 0; b < qt_backend_count(); b++) {
+        const qt_backend_iface_t *be = qt_backend_iface_get(b);
+        if (!be->ops[QT_TECH_ATTENTION]) continue;
+        int is_ref = !strcmp(be->name, QT_BACKEND_ORACLE);
         for (int64_t T = t_lo; T <= t_hi; T *= 2) {
             if (is_ref && T > ref_max_T) break;
             QT_TRY(add_case(out, name, be->name, sh, T, is_ref ? 2 : 0, extra));

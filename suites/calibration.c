@@ -252,7 +252,7 @@ static qt_case_t *add_timed(qt_case_list_t *out, const char *name, qt_status_t (
     qt_case_t *c = qt_case_list_add(out);
     if (!c) return NULL;
     snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->variant, sizeof c->variant, "cpu");
+    snprintf(c->variant, sizeof c->variant, "host");
     c->setup = setup;
     c->iterate = iterate;
     c->teardown = teardown;

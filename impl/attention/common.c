@@ -281,3 +281,42 @@ long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *
     }
     return flops;
 }
+
+/* Validate, then ask the backend for its buckets. */
+qt_status_t qt_attn_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
+                                qt_tensor_t *buckets)
+{
+    QT_CHECK_ARG(be && cfg, "lsh_buckets: backend and config must not be NULL");
+    qt_attn_config_t c = *cfg;
+    c.variant = QT_ATTN_LSH;
+    c.shared_qk = 1; /* only x is hashed */
+    QT_TRY(qt_attn_validate_inputs(&c, x, NULL, x, NULL));
+    QT_TRY(qt_tensor_check_on(x, "x", QT_F32, 4, be->device));
+    QT_TRY(qt_tensor_check_on(buckets, "buckets", QT_I32, 4, be->device));
+    int64_t want[4] = {x->shape[0], x->shape[1], cfg->n_hashes, x->shape[2]};
+    for (int i = 0; i < 4; i++)
+        if (buckets->shape[i] != want[i])
+            return qt_fail(QT_ERR_SHAPE, "buckets dimension %d is %lld, expected %lld (B, H, n_hashes, T)", i,
+                           (long long)buckets->shape[i], (long long)want[i]);
+    const qt_attn_ops_t *ops = qt_backend_ops(be, QT_TECH_ATTENTION);
+    if (!ops || !ops->lsh_buckets)
+        return qt_fail(QT_ERR_UNSUPPORTED, "backend %s has no LSH hashing", qt_backend_name(be));
+    return ops->lsh_buckets(be, &c, x, buckets);
+}
+
+/* Host backends: hash every head with the plan and the backend's hasher. */
+qt_status_t qt_attn_lsh_buckets_host(const qt_attn_config_t *cfg, const qt_tensor_t *x, qt_tensor_t *buckets,
+                                     qt_attn_hash_fn hash)
+{
+    qt_attn_dims_t d;
+    qt_attn_dims_of(x, &d);
+    qt_attn_lsh_plan_t plan;
+    QT_TRY(qt_attn_lsh_plan_init(&plan, cfg, d.T, d.D));
+    int32_t *out = buckets->data;
+    for (int64_t bh = 0; bh < d.B * d.H; bh++) {
+        (void)qt_attn_lsh_plan_build(&plan, cfg, bh % d.H, (const float *)x->data + bh * d.T * d.D, NULL, hash);
+        for (int64_t e = 0; e < (int64_t)cfg->n_hashes * d.T; e++) out[bh * cfg->n_hashes * d.T + e] = plan.bq[e];
+    }
+    qt_attn_lsh_plan_free(&plan);
+    return QT_OK;
+}

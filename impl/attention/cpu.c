@@ -192,4 +192,5 @@ static int cpu_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, qt_
 const qt_attn_ops_t qt_attn_ops_cpu = {
     .supports = cpu_supports,
     .forward = cpu_forward,
+    .lsh_buckets = qt_attn_cpu_lsh_buckets,
 };

@@ -491,3 +491,11 @@ qt_status_t qt_attn_cpu_dynamic(const qt_attn_cpu_call_t *c, long long *flops, l
 {
     return cpu_heads(c, flops, pairs);
 }
+
+/* The buckets this backend's hasher gives (qt_attn_lsh_buckets). */
+qt_status_t qt_attn_cpu_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
+                                  qt_tensor_t *buckets)
+{
+    (void)be;
+    return qt_attn_lsh_buckets_host(cfg, x, buckets, cpu_hash_rows);
+}

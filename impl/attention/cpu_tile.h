@@ -96,6 +96,9 @@ typedef struct {
     int64_t T, dil, nres, n_tiles;
     int64_t *off;
 } qt_attn_cpu_grid_t;
+/* qt_attn_lsh_buckets of the cpu backend (cpu_lsh.c). */
+qt_status_t qt_attn_cpu_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
+                                    qt_tensor_t *buckets);
 qt_status_t qt_attn_cpu_grid_init(qt_attn_cpu_grid_t *g, const qt_attn_cpu_call_t *c, int dense);
 void qt_attn_cpu_grid_free(qt_attn_cpu_grid_t *g);
 /* Tile it of the grid: residue class, first subsequence position, queries. */

@@ -70,6 +70,9 @@ qt_status_t qt_attn_lsh_plan_init(qt_attn_lsh_plan_t *p, const qt_attn_config_t 
  * `head` (k ignored when shared). Returns the flops spent hashing. */
 long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t head,
                                  const float *q, const float *k, qt_attn_hash_fn hash);
+/* qt_attn_lsh_buckets for a host backend with hasher `hash` (arguments validated). */
+qt_status_t qt_attn_lsh_buckets_host(const qt_attn_config_t *cfg, const qt_tensor_t *x, qt_tensor_t *buckets,
+                                     qt_attn_hash_fn hash);
 /* Release a plan (safe on a zeroed one). */
 void qt_attn_lsh_plan_free(qt_attn_lsh_plan_t *p);
 

@@ -278,9 +278,12 @@ static int ref_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, qt_
 }
 
 /* The ops table the ref backend lists (impl/backends/host/host.c). */
+qt_status_t qt_attn_ref_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
+                                    qt_tensor_t *buckets);
 const qt_attn_ops_t qt_attn_ops_ref = {
     .supports = ref_supports,
     .forward = ref_forward,
+    .lsh_buckets = qt_attn_ref_lsh_buckets,
 };
 
 /* rel_error and mass_recall against exact dense attention on sampled rows. */
@@ -334,4 +337,12 @@ qt_status_t qt_attn_accuracy(const qt_attn_config_t *cfg, const qt_tensor_t *q, 
     ref_bufs_free(&bufs);
     ref_head_free(&hd);
     return QT_OK;
+}
+
+/* The buckets this backend's hasher gives (qt_attn_lsh_buckets). */
+qt_status_t qt_attn_ref_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
+                                  qt_tensor_t *buckets)
+{
+    (void)be;
+    return qt_attn_lsh_buckets_host(cfg, x, buckets, ref_hash_rows);
 }

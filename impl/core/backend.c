@@ -95,7 +95,7 @@ const char *qt_backend_names(char *buf, size_t size, const char *sep)
     return buf;
 }
 
-/* Make an instance. */
+/* Make an instance of a registered backend. */
 qt_status_t qt_backend_init(qt_backend_t **out, const char *name, const qt_backend_params_t *p)
 {
     QT_CHECK_ARG(out != NULL, "backend output must not be NULL");
@@ -106,6 +106,15 @@ qt_status_t qt_backend_init(qt_backend_t **out, const char *name, const qt_backe
         return qt_fail(QT_ERR_ARG, "unknown backend '%s' (this build has: %s)", name ? name : "(null)",
                        qt_backend_names(names, sizeof names, ", "));
     }
+    return qt_backend_init_iface(out, iface, p);
+}
+
+/* Make an instance of any interface table. */
+qt_status_t qt_backend_init_iface(qt_backend_t **out, const qt_backend_iface_t *iface, const qt_backend_params_t *p)
+{
+    QT_CHECK_ARG(out != NULL && iface != NULL && iface->name != NULL, "backend output and interface must not be NULL");
+    *out = NULL;
+    QT_CHECK_ARG(iface->alloc && iface->dealloc && iface->copy, "backend %s lacks alloc, free or copy", iface->name);
     char why[256];
     if (!qt_backend_iface_available(iface, why, sizeof why))
         return qt_fail(QT_ERR_UNSUPPORTED, "backend %s is not available here: %s", iface->name, why);

@@ -66,6 +66,7 @@ const char *qt_dtype_name(qt_dtype_t dt)
     case QT_F64: return "f64";
     case QT_BF16: return "bf16";
     case QT_F16: return "f16";
+    case QT_I32: return "i32";
     default: return "?";
     }
 }
@@ -78,7 +79,8 @@ qt_status_t qt_dtype_parse(const char *s, qt_dtype_t *out)
     if (!strcmp(s, "f64") || !strcmp(s, "float64") || !strcmp(s, "double")) { *out = QT_F64; return QT_OK; }
     if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16")) { *out = QT_BF16; return QT_OK; }
     if (!strcmp(s, "f16") || !strcmp(s, "float16") || !strcmp(s, "half")) { *out = QT_F16; return QT_OK; }
-    return qt_fail(QT_ERR_ARG, "unknown dtype '%s' (expected f32, f64, bf16 or f16)", s);
+    if (!strcmp(s, "i32") || !strcmp(s, "int32")) { *out = QT_I32; return QT_OK; }
+    return qt_fail(QT_ERR_ARG, "unknown dtype '%s' (expected f32, f64, bf16, f16 or i32)", s);
 }
 
 /* f32 -> bf16, round to nearest even; NaN stays a quiet NaN. */

@@ -87,16 +87,17 @@ static void check_backends_f(int64_t B, int64_t H, int64_t T, int64_t D, uint64_
 {
     prob_t p;
     prob_init(&p, B, H, T, D, salt);
-    const qt_attn_backend_t *ref = qt_attn_backend_find("ref");
-    for (int bi = 0; bi < qt_attn_backend_count(); bi++) {
-        const qt_attn_backend_t *be = qt_attn_backend_get(bi);
+    qt_backend_t *ref = qt_test_backend("ref");
+    for (int bi = 0; bi < qt_backend_count(); bi++) {
+        qt_backend_t *be = qt_test_host_backend_at(bi, QT_TECH_ATTENTION);
+        if (!be) continue;
         if (be == ref) continue;
         for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++)
             for (int flags = 0; flags < 8; flags++) {
                 qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, flags & 1, (flags >> 1) & 1, qt_test_seed() + salt);
                 const qt_tensor_t *mask = (flags & 4) ? &p.mask : NULL;
                 if (factor) { c.n_buckets = 12; c.bucket_factor = factor; }
-                if (!be->supports(&c)) continue;
+                if (!qt_attn_supports(be, &c, NULL, NULL, NULL, NULL, NULL, NULL, 0)) continue;
                 CU_ASSERT_EQUAL_FATAL(qt_attn_forward(ref, &c, &p.q, &p.k, &p.v, mask, &p.o1), QT_OK);
                 CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &c, &p.q, &p.k, &p.v, mask, &p.o2), QT_OK);
                 qt_cmp_t cmp = compare(&p.o2, &p.o1);
@@ -107,7 +108,7 @@ static void check_backends_f(int64_t B, int64_t H, int64_t T, int64_t D, uint64_
                 CU_ASSERT(e <= 2e-6);
                 CU_ASSERT_EQUAL(cmp.wrong, 0);
                 if (!(e <= 2e-6))
-                    printf("\n  %s %s T=%lld D=%lld causal=%d shared=%d mask=%d: rel error %.3g\n", be->name,
+                    printf("\n  %s %s T=%lld D=%lld causal=%d shared=%d mask=%d: rel error %.3g\n", qt_backend_name(be),
                            qt_attn_variant_name(c.variant), (long long)T, (long long)D, c.causal, c.shared_qk,
                            mask != NULL, e);
             }
@@ -150,8 +151,9 @@ static void test_window_ge_T_is_dense(void)
     int64_t T = 77;
     prob_t p;
     prob_init(&p, 1, 2, T, 24, 6);
-    for (int bi = 0; bi < qt_attn_backend_count(); bi++) {
-        const qt_attn_backend_t *be = qt_attn_backend_get(bi);
+    for (int bi = 0; bi < qt_backend_count(); bi++) {
+        qt_backend_t *be = qt_test_host_backend_at(bi, QT_TECH_ATTENTION);
+        if (!be) continue;
         for (int causal = 0; causal < 2; causal++) {
             qt_attn_config_t dense = small_cfg(QT_ATTN_DENSE, causal, 0, 1), win = small_cfg(QT_ATTN_WINDOW, causal, 0, 1);
             win.w_left = (int)T;
@@ -176,8 +178,9 @@ static void test_lsh_one_chunk_is_dense(void)
     int64_t T = 90;
     prob_t p;
     prob_init(&p, 2, 2, T, 32, 7);
-    for (int bi = 0; bi < qt_attn_backend_count(); bi++) {
-        const qt_attn_backend_t *be = qt_attn_backend_get(bi);
+    for (int bi = 0; bi < qt_backend_count(); bi++) {
+        qt_backend_t *be = qt_test_host_backend_at(bi, QT_TECH_ATTENTION);
+        if (!be) continue;
         for (int causal = 0; causal < 2; causal++) {
             qt_attn_config_t dense = small_cfg(QT_ATTN_DENSE, causal, 0, 1), lsh = small_cfg(QT_ATTN_LSH, causal, 0, 9);
             lsh.chunk = (int)T;
@@ -211,8 +214,9 @@ static void perturb(prob_t *p, int64_t pos, int which, uint64_t salt)
 static void test_causal_no_future(void)
 {
     int64_t T = 120, D = 16, pos = 70;
-    for (int bi = 0; bi < qt_attn_backend_count(); bi++) {
-        const qt_attn_backend_t *be = qt_attn_backend_get(bi);
+    for (int bi = 0; bi < qt_backend_count(); bi++) {
+        qt_backend_t *be = qt_test_host_backend_at(bi, QT_TECH_ATTENTION);
+        if (!be) continue;
         for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++)
             for (int shared = 0; shared < 2; shared++) {
                 prob_t p;
@@ -248,7 +252,7 @@ static void test_dynamic_covers_window(void)
         CU_ASSERT(aw.mass_recall > 0 && ad.mass_recall <= 1 + 1e-12);
         CU_ASSERT(isnan(aw.rel_error));                      /* no output given */
         CU_ASSERT_EQUAL(aw.rows, 2 * 2 * 150);
-        CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_attn_backend_find("cpu"), &dense, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_test_backend("cpu"), &dense, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
         CU_ASSERT_EQUAL_FATAL(qt_attn_accuracy(&dense, &p.q, &p.k, &p.v, &p.mask, &p.o1, 7, &an), QT_OK);
         CU_ASSERT(fabs(an.mass_recall - 1.0) < 1e-12);
         CU_ASSERT(an.rel_error < 2e-6); /* cpu dense vs double dense on sampled rows */
@@ -266,10 +270,10 @@ static void test_all_masked_rows_are_zero(void)
     float *m = p.mask.data;
     for (int64_t t = 0; t < T; t++) m[T + t] = 0.0f; /* batch 1: every key padded */
     m[0] = 0.0f;                                     /* batch 0, causal: query 0 has no key */
-    for (int bi = 0; bi < qt_attn_backend_count(); bi++)
-        for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++) {
+    for (int bi = 0; bi < qt_backend_count(); bi++)
+        for (int v = 0; v < QT_ATTN_VARIANT_COUNT && qt_test_host_backend_at(bi, QT_TECH_ATTENTION); v++) {
             qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, 1, 0, 2);
-            CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_attn_backend_get(bi), &c, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_test_host_backend_at(bi, QT_TECH_ATTENTION), &c, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
             const float *o = p.o1.data;
             int bad = 0;
             for (int64_t i = 0; i < T * D; i++) bad += o[T * D + i] != 0.0f;
@@ -285,7 +289,7 @@ static void test_bad_arguments(void)
 {
     prob_t p;
     prob_init(&p, 1, 2, 16, 8, 11);
-    const qt_attn_backend_t *ref = qt_attn_backend_find("ref"), *cpu = qt_attn_backend_find("cpu");
+    qt_backend_t *ref = qt_test_backend("ref"), *cpu = qt_test_backend("cpu");
     qt_tensor_t zero_d, short_k;
     int64_t sz[4] = {1, 2, 16, 0}, sk[4] = {1, 2, 15, 8};
     qt_tensor_init(&zero_d, QT_F32, 4, sz);
@@ -352,24 +356,81 @@ static void test_bad_arguments(void)
     prob_free(&p);
 }
 
-/* The registry lists ref first and finds backends by name; cpu is deterministic. */
+/* Attention through the registry: ref and cpu have attention ops; a backend refuses operands
+ * that live on another device, naming both; cpu is deterministic. */
 static void test_registry_and_determinism(void)
 {
-    CU_ASSERT(qt_attn_backend_count() >= 2);
-    CU_ASSERT_STRING_EQUAL(qt_attn_backend_get(0)->name, "ref");
-    CU_ASSERT_PTR_NULL(qt_attn_backend_get(qt_attn_backend_count()));
-    CU_ASSERT_PTR_NULL(qt_attn_backend_find("nope"));
-    const qt_attn_backend_t *cpu = qt_attn_backend_find("cpu");
+    CU_ASSERT_PTR_NOT_NULL(qt_backend_ops(qt_test_backend("ref"), QT_TECH_ATTENTION));
+    qt_backend_t *cpu = qt_test_backend("cpu");
     CU_ASSERT_PTR_NOT_NULL_FATAL(cpu);
     prob_t p;
     prob_init(&p, 2, 2, 200, 32, 12);
     for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++) {
         qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, 0, 0, 4);
-        CU_ASSERT(cpu->supports(&c));
+        CU_ASSERT(qt_attn_supports(cpu, &c, NULL, NULL, NULL, NULL, NULL, NULL, 0));
         CU_ASSERT_EQUAL_FATAL(qt_attn_forward(cpu, &c, &p.q, &p.k, &p.v, &p.mask, &p.o1), QT_OK);
         CU_ASSERT_EQUAL_FATAL(qt_attn_forward(cpu, &c, &p.q, &p.k, &p.v, &p.mask, &p.o2), QT_OK);
         CU_ASSERT_EQUAL(memcmp(p.o1.data, p.o2.data, (size_t)qt_tensor_numel(&p.o1) * sizeof(float)), 0);
     }
+    /* q claimed to live on cuda:0 (never dereferenced: the call must stop before) */
+    qt_tensor_t on_gpu;
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_wrap_on(&on_gpu, qt_device_cuda(0), p.q.data, QT_F32, 4, p.q.shape), QT_OK);
+    qt_attn_config_t c = small_cfg(QT_ATTN_DENSE, 0, 0, 4);
+    char why[256];
+    CU_ASSERT_FALSE(qt_attn_supports(cpu, &c, &on_gpu, &p.k, &p.v, NULL, &p.o1, why, sizeof why));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "cuda:0"));
+    CU_ASSERT_EQUAL(qt_attn_forward(cpu, &c, &on_gpu, &p.k, &p.v, NULL, &p.o1), QT_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "q lives on cuda:0"));
+    prob_free(&p);
+}
+
+/* The LSH bucket rule of attention.h, computed independently here in double: the bucket a
+ * backend reports must be a maximiser of [xR ; -xR] up to float rounding (|gap| ≤ 1e-4·scale
+ * counts as a tie both sides may break differently), and every host backend's buckets must
+ * equal the oracle's bit for bit (the f32 FMA-chain rule makes them reproducible). */
+static void test_lsh_buckets_match(void)
+{
+    int64_t B = 2, H = 3, T = 157, D = 37;
+    prob_t p;
+    prob_init(&p, B, H, T, D, 14);
+    qt_attn_config_t c = small_cfg(QT_ATTN_LSH, 0, 0, qt_test_seed() + 5);
+    c.n_buckets = 10;
+    int64_t bs[4] = {B, H, c.n_hashes, T};
+    qt_tensor_t ref_b, be_b;
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&ref_b, QT_I32, 4, bs), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&be_b, QT_I32, 4, bs), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_attn_lsh_buckets(qt_test_backend("ref"), &c, &p.q, &ref_b), QT_OK);
+    const int32_t *rb = ref_b.data;
+    int half = c.n_buckets / 2, not_max = 0;
+    for (int64_t bh = 0; bh < B * H; bh++)
+        for (int r = 0; r < c.n_hashes; r++)
+            for (int64_t t = 0; t < T; t++) {
+                const float *x = (const float *)p.q.data + (bh * T + t) * D;
+                double val[64], best = -INFINITY;
+                uint64_t stream = (uint64_t)(bh % H) * 4096u + (uint64_t)r;
+                for (int b = 0; b < half; b++) {
+                    double s = 0;
+                    for (int64_t d = 0; d < D; d++)
+                        s += (double)x[d] * (float)qt_rng_normal(c.seed, stream, (uint64_t)(b * D + d));
+                    val[b] = s;
+                    val[half + b] = -s;
+                }
+                for (int b = 0; b < 2 * half; b++) best = val[b] > best ? val[b] : best;
+                int got = rb[(bh * c.n_hashes + r) * T + t];
+                not_max += got < 0 || got >= 2 * half || val[got] < best - 1e-4 * fabs(best);
+            }
+    CU_ASSERT_EQUAL(not_max, 0);
+    for (int bi = 1; bi < qt_backend_count(); bi++) {
+        qt_backend_t *be = qt_test_host_backend_at(bi, QT_TECH_ATTENTION);
+        if (!be) continue;
+        memset(be_b.data, 0xff, (size_t)qt_tensor_numel(&be_b) * 4);
+        CU_ASSERT_EQUAL_FATAL(qt_attn_lsh_buckets(be, &c, &p.q, &be_b), QT_OK);
+        CU_ASSERT_EQUAL(memcmp(be_b.data, ref_b.data, (size_t)qt_tensor_numel(&be_b) * 4), 0);
+    }
+    /* shape and dtype errors */
+    CU_ASSERT_EQUAL(qt_attn_lsh_buckets(qt_test_backend("cpu"), &c, &p.q, &p.o1), QT_ERR_SHAPE);
+    qt_tensor_free(&ref_b);
+    qt_tensor_free(&be_b);
     prob_free(&p);
 }
 
@@ -382,7 +443,7 @@ static void test_counters(void)
     qt_attn_config_t c = small_cfg(QT_ATTN_DENSE, 0, 0, 1);
     long long f0 = qt_counter_get(QT_CTR_FLOPS), p0 = qt_counter_get(QT_CTR_ATTN_PAIRS),
               r0 = qt_counter_get(QT_CTR_BYTES_READ);
-    CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_attn_backend_find("cpu"), &c, &p.q, &p.k, &p.v, NULL, &p.o1), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_attn_forward(qt_test_backend("cpu"), &c, &p.q, &p.k, &p.v, NULL, &p.o1), QT_OK);
     CU_ASSERT(qt_counter_get(QT_CTR_ATTN_PAIRS) - p0 >= B * H * T * T);
     CU_ASSERT(qt_counter_get(QT_CTR_FLOPS) - f0 >= (long long)qt_attn_useful_flops(&c, B, H, T, D));
     CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_BYTES_READ) - r0, 3 * B * H * T * D * 4);
@@ -398,4 +459,5 @@ QT_TEST_MAIN("attention", {"backends match ref", test_backends_match_ref}, {"odd
              {"causal never sees the future", test_causal_no_future},
              {"dynamic covers window", test_dynamic_covers_window},
              {"all-masked rows are zero", test_all_masked_rows_are_zero}, {"bad arguments", test_bad_arguments},
-             {"registry and determinism", test_registry_and_determinism}, {"counters", test_counters})
+             {"registry and determinism", test_registry_and_determinism}, {"LSH buckets match", test_lsh_buckets_match},
+             {"counters", test_counters})

@@ -197,3 +197,30 @@ void qt_test_expect_cli(const char *prefix, const char *args, const char *suffix
     CU_ASSERT_EQUAL(got, rc);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, expect));
 }
+
+/* Cached instances, one per registry entry. */
+static qt_backend_t *instances[64];
+
+/* Instance of a registered backend by name. */
+qt_backend_t *qt_test_backend(const char *name)
+{
+    for (int i = 0; i < qt_backend_count() && i < 64; i++) {
+        if (strcmp(qt_backend_iface_get(i)->name, name)) continue;
+        if (!instances[i] && qt_backend_init(&instances[i], name, NULL) != QT_OK)
+            printf("\ncannot make backend %s: %s\n", name, qt_last_error());
+        CU_ASSERT_PTR_NOT_NULL_FATAL(instances[i]);
+        return instances[i];
+    }
+    printf("\nno backend %s in this build\n", name);
+    CU_FAIL_FATAL("unknown backend");
+    return NULL;
+}
+
+/* Host instance of registry entry i implementing t, or NULL. */
+qt_backend_t *qt_test_host_backend_at(int i, qt_technique_t t)
+{
+    const qt_backend_iface_t *iface = qt_backend_iface_get(i);
+    if (!iface || i >= 64 || !iface->ops[t] || iface->device_kind != QT_DEVICE_HOST) return NULL;
+    if (!qt_backend_iface_available(iface, NULL, 0)) return NULL;
+    return qt_test_backend(iface->name);
+}

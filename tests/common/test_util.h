@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quintet/backend.h"
+
 typedef struct {
     const char *name;
     void (*fn)(void);
@@ -36,6 +38,14 @@ double qt_test_max_rel_err_f32(const float *a, const double *ref, size_t n);
 /* Relative Frobenius error ||a-b|| / ||b|| (both via quintet/cmp.h, the comparison `quintet verify` uses). */
 double qt_test_rel_fro_f32(const float *a, const double *ref, size_t n);
 double qt_test_rel_fro_f64(const double *a, const double *ref, size_t n);
+
+/* A process-wide instance of registered backend `name` (made on first use, never freed); a
+ * CUnit fatal failure when it cannot be made. */
+qt_backend_t *qt_test_backend(const char *name);
+/* The instance of registry entry i when it implements technique t, can run here and runs on
+ * the host (host-tensor tests); else NULL. Device backends are checked by `quintet verify`
+ * and their own tests, which copy to the device. */
+qt_backend_t *qt_test_host_backend_at(int i, qt_technique_t t);
 
 /* Path of a built program (QT_BUILD env or "build") + "/" + name, in a static buffer. */
 const char *qt_test_build_path(const char *name);

@@ -120,6 +120,10 @@ typedef struct {
      * live on be's device. */
     qt_status_t (*forward)(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
                            const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out);
+    /* The LSH buckets this backend's hashing gives (see qt_attn_lsh_buckets); NULL when the
+     * backend has no LSH. */
+    qt_status_t (*lsh_buckets)(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
+                               qt_tensor_t *buckets);
 } qt_attn_ops_t;
 
 /* 1 when backend instance be runs cfg on these operands: it has attention ops, supports the
@@ -135,6 +139,13 @@ int qt_attn_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, const 
 qt_status_t qt_attn_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
                             const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask,
                             qt_tensor_t *out);
+
+/* The bucket of every row of x (B, H, T, D; f32) in every hashing round of cfg (n_buckets,
+ * n_hashes, bucket_factor, seed), as backend be hashes: buckets is (B, H, n_hashes, T) i32 on
+ * be's device. The rule (file comment) is exact, so every backend must give the oracle's
+ * buckets bit for bit; tests/attention checks it. */
+qt_status_t qt_attn_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
+                                qt_tensor_t *buckets);
 
 /* Useful FLOPs of one forward (FlashAttention's convention): dense 4·B·H·T²·D, halved
  * when causal; window 4·B·H·T·W·D with W = w_left + w_right + 1 (w_left + 1 when causal);

@@ -128,6 +128,7 @@ struct qt_backend {
 };
 
 /* ---- the registry ---- */
+#define QT_BACKEND_ORACLE "ref" /* the oracle: registry entry 0 */
 int qt_backend_count(void);
 /* The i-th registered backend (0 is always "ref"); NULL when out of range. */
 const qt_backend_iface_t *qt_backend_iface_get(int i);
@@ -141,6 +142,9 @@ const char *qt_backend_names(char *buf, size_t size, const char *sep);
 /* Make an instance of backend `name` (p may be NULL). QT_ERR_ARG for an unknown name
  * (listing the known ones), QT_ERR_UNSUPPORTED (with the reason) when it cannot run here. */
 qt_status_t qt_backend_init(qt_backend_t **be, const char *name, const qt_backend_params_t *p);
+/* The same for an interface table the registry does not hold (a test's fake backend, a
+ * plugin): it is initialised exactly as a registered one. */
+qt_status_t qt_backend_init_iface(qt_backend_t **be, const qt_backend_iface_t *iface, const qt_backend_params_t *p);
 /* Release an instance (synchronizes first); NULL is ignored. */
 void qt_backend_free(qt_backend_t *be);
 const char *qt_backend_name(const qt_backend_t *be);

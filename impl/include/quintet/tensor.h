@@ -31,7 +31,8 @@ extern "C" {
 #define QT_MAX_DIMS 6
 #define QT_ALIGN 64
 
-typedef enum { QT_F32 = 0, QT_F64 = 1, QT_BF16 = 2, QT_F16 = 3, QT_DTYPE_COUNT } qt_dtype_t;
+/* Storage types; i32 holds indices and labels (LSH buckets, class labels). */
+typedef enum { QT_F32 = 0, QT_F64 = 1, QT_BF16 = 2, QT_F16 = 3, QT_I32 = 4, QT_DTYPE_COUNT } qt_dtype_t;
 
 /* Where a tensor's memory lives and who releases it. */
 typedef struct {
@@ -67,7 +68,7 @@ void qt_mem_peak_reset(void);
 
 /* Bytes per element of a dtype. */
 size_t qt_dtype_size(qt_dtype_t dt);
-/* "f32" / "f64" / "bf16" / "f16"; parse back with qt_dtype_parse (QT_ERR_ARG on unknown). */
+/* "f32" / "f64" / "bf16" / "f16" / "i32"; parse back with qt_dtype_parse (QT_ERR_ARG on unknown). */
 const char *qt_dtype_name(qt_dtype_t dt);
 qt_status_t qt_dtype_parse(const char *s, qt_dtype_t *out);
 

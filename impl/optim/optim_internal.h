@@ -7,6 +7,10 @@
 
 #include "quintet/optim.h"
 
+#ifdef __cplusplus
+extern "C" { /* cuda.cu is compiled as C++ */
+#endif
+
 struct qt_optim_step_info {
     int64_t t;       /* this step's number, 1 for the first step */
     double lr;       /* scheduled learning rate of this step */
@@ -53,5 +57,9 @@ static inline float qt_lerp_f(float self, float end, float w)
 {
     return (w < 0.5f && w > -0.5f) ? self + w * (end - self) : end - (end - self) * (1.0f - w);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

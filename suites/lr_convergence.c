@@ -191,8 +191,9 @@ static qt_status_t lrc_run_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     if (!pp) return qt_fail(QT_ERR_ARG, "lr_convergence: unknown problem '%s'", qt_params_str(&c->params, "problem", ""));
     lrc_result_t res;
     qt_backend_t *be;
-    if (qt_backend_init(&be, c->variant, NULL) != QT_OK) return qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
-    qt_status_t st = lrc_run(be, kind, pp, qt_params_double(&c->params, "lr", 1e-3),
+    qt_status_t st = qt_backend_init(&be, c->variant, NULL);
+    if (st != QT_OK) return st == QT_ERR_UNSUPPORTED ? st : qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
+    st = lrc_run(be, kind, pp, qt_params_double(&c->params, "lr", 1e-3),
                              (int)qt_params_int(&c->params, "steps", 1000), seed, r, &res);
     qt_backend_free(be);
     QT_TRY(st);
@@ -255,7 +256,8 @@ static qt_status_t lrc_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     qt_optim_config_default(kind, &cfg);
     char why[256];
     qt_status_t st = QT_OK;
-    if (qt_backend_init(&s->be, c->variant, NULL) != QT_OK) st = qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
+    if ((st = qt_backend_init(&s->be, c->variant, NULL)) != QT_OK)
+        st = st == QT_ERR_UNSUPPORTED ? st : qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
     else if (!qt_optim_supports(s->be, &cfg, dt, why, sizeof why)) st = qt_fail(QT_ERR_UNSUPPORTED, "%s", why);
     if (st == QT_OK) st = qt_optim_init(&s->opt, s->be, &cfg, NULL, dt, 1, &n);
     uint64_t seed = qt_rec_seed(r);

@@ -1,5 +1,5 @@
 /* lr_convergence.c — the adaptive-learning-rate suite (issue 4): every optimizer of
- * impl/optim on every test problem of quintet/optim_problems.h, and the bandwidth of
+ * impl/optim on every test problem of testing/optim_problems.h, and the bandwidth of
  * one optimizer step over large parameter vectors, on every backend of the registry with
  * optimizer ops that supports the case (variant = the backend; a backend not available on
  * this machine, e.g. cuda without a GPU, is recorded as skipped with the reason).
@@ -46,10 +46,10 @@
 #include <time.h>
 
 #include "quintet/optim.h"
-#include "quintet/optim_problems.h"
+#include "testing/optim_problems.h"
 #include "quintet/rng.h"
 #include "quintet/tensor.h"
-#include "suite.h"
+#include "run/suite.h"
 
 static const char *const lrc_metrics[] = {
     "steps_to_target|steps|converge/lr_sweep: first evaluated step with loss <= target (censored at steps)",

@@ -67,6 +67,8 @@
 #ifndef QUINTET_OPTIM_H
 #define QUINTET_OPTIM_H
 
+#include "quintet/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -129,37 +131,37 @@ typedef struct {
 } qt_optim_config_t;
 
 /* Names: "sgd", "adam", "adamw", "radam", "rmsprop", "adagrad", "adabelief", "lamb", "adalr". */
-const char *qt_optim_kind_name(qt_optim_kind_t k);
-qt_status_t qt_optim_kind_parse(const char *s, qt_optim_kind_t *out);
+QT_API const char *qt_optim_kind_name(qt_optim_kind_t k);
+QT_API qt_status_t qt_optim_kind_parse(const char *s, qt_optim_kind_t *out);
 /* torch's (or the stated package's) defaults for kind k. */
-qt_status_t qt_optim_config_default(qt_optim_kind_t k, qt_optim_config_t *c);
+QT_API qt_status_t qt_optim_config_default(qt_optim_kind_t k, qt_optim_config_t *c);
 /* Set one option by its torch name: lr, betas ("0.9,0.999"), eps, weight_decay, momentum,
  * dampening, nesterov, amsgrad, maximize, alpha, centered, lr_decay, initial_accumulator_value,
  * decoupled_weight_decay, weight_decouple, fixed_decay, rectify, degenerated_to_sgd,
  * trust_clip, always_adapt. '-' in key is read as '_'. Booleans: true/false/1/0/yes/no.
  * QT_ERR_ARG for an unknown key, an option the optimizer does not have, or a bad value. */
-qt_status_t qt_optim_config_set(qt_optim_config_t *c, const char *key, const char *value);
+QT_API qt_status_t qt_optim_config_set(qt_optim_config_t *c, const char *key, const char *value);
 /* 1 when option `key` belongs to optimizer kind k. */
-int qt_optim_has_option(qt_optim_kind_t k, const char *key);
+QT_API int qt_optim_has_option(qt_optim_kind_t k, const char *key);
 /* Validate hyperparameters as torch does (and stricter: eps > 0). */
-qt_status_t qt_optim_config_check(const qt_optim_config_t *c);
+QT_API qt_status_t qt_optim_config_check(const qt_optim_config_t *c);
 /* "lr=0.001,betas=0.9/0.999,..." — only the options of its kind; returns the length needed. */
-size_t qt_optim_config_format(const qt_optim_config_t *c, char *buf, size_t size);
+QT_API size_t qt_optim_config_format(const qt_optim_config_t *c, char *buf, size_t size);
 /* Number of state tensors per parameter tensor for this config (0..QT_OPTIM_MAX_SLOTS). */
-int qt_optim_slots(const qt_optim_config_t *c);
+QT_API int qt_optim_slots(const qt_optim_config_t *c);
 /* Algorithmic bytes read and written by one step over n elements of dtype dt (counted
  * once per stream; what the cpu backend moves), and its FLOPs. */
-void qt_optim_work(const qt_optim_config_t *c, qt_dtype_t dt, size_t n, double *bytes_read,
+QT_API void qt_optim_work(const qt_optim_config_t *c, qt_dtype_t dt, size_t n, double *bytes_read,
                    double *bytes_written, double *flops);
 
 /* Schedules. */
-const char *qt_sched_kind_name(qt_sched_kind_t k);
-qt_status_t qt_sched_kind_parse(const char *s, qt_sched_kind_t *out);
+QT_API const char *qt_sched_kind_name(qt_sched_kind_t k);
+QT_API qt_status_t qt_sched_kind_parse(const char *s, qt_sched_kind_t *out);
 /* A constant schedule. */
-qt_schedule_t qt_schedule_constant(void);
-qt_status_t qt_schedule_check(const qt_schedule_t *s);
+QT_API qt_schedule_t qt_schedule_constant(void);
+QT_API qt_status_t qt_schedule_check(const qt_schedule_t *s);
 /* Learning rate used by step t (t = 0 for the first step) given the base lr. */
-double qt_schedule_lr(const qt_schedule_t *s, double base_lr, int64_t t);
+QT_API double qt_schedule_lr(const qt_schedule_t *s, double base_lr, int64_t t);
 
 /* ---- ops (one table per backend, found through the registry: backend.h) ---- */
 typedef struct qt_optim_step_info qt_optim_step_info_t; /* per-step scalars (internal) */
@@ -176,7 +178,7 @@ typedef struct {
 } qt_optim_ops_t;
 
 /* 1 when instance be has optimizer ops that run c in dt; else 0 with the reason in why. */
-int qt_optim_supports(const qt_backend_t *be, const qt_optim_config_t *c, qt_dtype_t dt, char *why, size_t why_size);
+QT_API int qt_optim_supports(const qt_backend_t *be, const qt_optim_config_t *c, qt_dtype_t dt, char *why, size_t why_size);
 
 /* ---- an optimizer over a list of parameter tensors ---- */
 typedef struct {
@@ -198,41 +200,41 @@ typedef struct {
  * and dt: QT_ERR_UNSUPPORTED with the reason otherwise), allocate zeroed state on be's device
  * through be (adagrad: initial_accumulator_value). sched may be NULL (constant). be must
  * outlive the optimizer. */
-qt_status_t qt_optim_init(qt_optim_t *o, qt_backend_t *be, const qt_optim_config_t *cfg, const qt_schedule_t *sched,
+QT_API qt_status_t qt_optim_init(qt_optim_t *o, qt_backend_t *be, const qt_optim_config_t *cfg, const qt_schedule_t *sched,
                           qt_dtype_t dt, int n_tensors, const size_t *sizes);
 /* Release storage; safe on a zeroed or already-freed optimizer. */
-void qt_optim_free(qt_optim_t *o);
+QT_API void qt_optim_free(qt_optim_t *o);
 /* One step: params[i] (contiguous, sizes[i] elements of the optimizer's dtype, on be's device)
  * updated in place from grads[i] (same); QT_ERR_ARG naming the tensor and its device
  * otherwise. On a device backend the step is queued on the instance: synchronize (or copy
  * back) before reading. */
-qt_status_t qt_optim_step(qt_optim_t *o, qt_tensor_t *const *params, const qt_tensor_t *const *grads);
+QT_API qt_status_t qt_optim_step(qt_optim_t *o, qt_tensor_t *const *params, const qt_tensor_t *const *grads);
 /* One step on HOST arrays params[i], grads[i] (sizes[i] elements of the optimizer's dtype):
  * on a host backend they are wrapped and updated in place; on a device backend they are
  * copied to staging tensors on the device (allocated once), stepped there, and the
  * parameters copied back (synchronized). For tests, tools and small problems whose
  * gradients are computed on the host. */
-qt_status_t qt_optim_step_host(qt_optim_t *o, void *const *params, const void *const *grads);
+QT_API qt_status_t qt_optim_step_host(qt_optim_t *o, void *const *params, const void *const *grads);
 /* The learning rate the next step will use. */
-double qt_optim_lr(const qt_optim_t *o);
+QT_API double qt_optim_lr(const qt_optim_t *o);
 /* Slot k of tensor i, a tensor on be's device (NULL when out of range). Slot meaning per kind:
  * sgd {momentum_buffer}; adam/adamw {exp_avg, exp_avg_sq, max_exp_avg_sq}; radam {exp_avg, exp_avg_sq};
  * rmsprop {square_avg, momentum_buffer, grad_avg} (unused ones absent, in this order);
  * adagrad {sum}; adabelief {exp_avg, exp_avg_var, max_exp_avg_var}; lamb {exp_avg, exp_avg_sq};
  * adalr {exp_avg, exp_avg_sq, step_size}. */
-qt_tensor_t *qt_optim_state(const qt_optim_t *o, int i, int k);
+QT_API qt_tensor_t *qt_optim_state(const qt_optim_t *o, int i, int k);
 
 /* Serialise everything needed to resume into a fresh qt_alloc'd buffer (*buf, *len;
  * release with qt_free). Little-endian host layout, magic "QTOPTIM1". Device state is
  * copied through the host, so a checkpoint of a cuda optimizer loads on cpu and back. */
-qt_status_t qt_optim_save(const qt_optim_t *o, void **buf, size_t *len);
+QT_API qt_status_t qt_optim_save(const qt_optim_t *o, void **buf, size_t *len);
 /* Restore into o, which must have been initialised with the same kind, dtype and sizes
  * (config and schedule are taken from the checkpoint). QT_ERR_FORMAT on a foreign or
  * truncated buffer, QT_ERR_SHAPE when the shapes differ. */
-qt_status_t qt_optim_load(qt_optim_t *o, const void *buf, size_t len);
+QT_API qt_status_t qt_optim_load(qt_optim_t *o, const void *buf, size_t len);
 /* The same through a file. */
-qt_status_t qt_optim_save_file(const qt_optim_t *o, const char *path);
-qt_status_t qt_optim_load_file(qt_optim_t *o, const char *path);
+QT_API qt_status_t qt_optim_save_file(const qt_optim_t *o, const char *path);
+QT_API qt_status_t qt_optim_load_file(qt_optim_t *o, const char *path);
 
 #ifdef __cplusplus
 }

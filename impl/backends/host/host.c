@@ -11,11 +11,13 @@
 #include "quintet/attention.h"
 #include "quintet/backend.h"
 #include "quintet/optim.h"
+#include "quintet/sparse.h"
 #include "quintet/tensor.h"
 
 /* The technique ops tables (impl/<technique>/ref.c, cpu*.c). */
 extern const qt_attn_ops_t qt_attn_ops_ref, qt_attn_ops_cpu;
 extern const qt_optim_ops_t qt_optim_ops_ref, qt_optim_ops_cpu;
+extern const qt_sparse_ops_t qt_sparse_ops_ref, qt_sparse_ops_cpu;
 
 /* Host memory, tracked on the host device by qt_alloc. */
 static qt_status_t host_alloc(qt_backend_t *be, size_t bytes, void **ptr)
@@ -81,6 +83,7 @@ const qt_backend_iface_t qt_backend_iface_ref = {
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_ref,
         [QT_TECH_OPTIM] = &qt_optim_ops_ref,
+        [QT_TECH_SPARSE] = &qt_sparse_ops_ref,
     },
 };
 
@@ -96,5 +99,6 @@ const qt_backend_iface_t qt_backend_iface_cpu = {
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_cpu,
         [QT_TECH_OPTIM] = &qt_optim_ops_cpu,
+        [QT_TECH_SPARSE] = &qt_sparse_ops_cpu,
     },
 };

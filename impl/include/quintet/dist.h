@@ -130,48 +130,48 @@ typedef enum {
 } qt_coll_t;
 
 /* "allreduce", "reduce_scatter", "allgather", "broadcast", "alltoall". */
-const char *qt_coll_name(qt_coll_t c);
+QT_API const char *qt_coll_name(qt_coll_t c);
 /* The nccl-tests busbw / algbw factor for n ranks. */
-double qt_dist_busbw_factor(qt_coll_t c, int n);
+QT_API double qt_dist_busbw_factor(qt_coll_t c, int n);
 /* Elements of the send and receive buffers of collective c with `count` per rank (see above). */
-size_t qt_dist_coll_send_count(qt_coll_t c, size_t count, int n);
-size_t qt_dist_coll_recv_count(qt_coll_t c, size_t count, int n);
+QT_API size_t qt_dist_coll_send_count(qt_coll_t c, size_t count, int n);
+QT_API size_t qt_dist_coll_recv_count(qt_coll_t c, size_t count, int n);
 /* The nccl-tests size S in bytes (f32) of collective c with `count` per rank. */
-double qt_dist_coll_bytes(qt_coll_t c, size_t count, int n);
+QT_API double qt_dist_coll_bytes(qt_coll_t c, size_t count, int n);
 
 /* Deadline of every blocking call here, in seconds (> 0; process-wide). */
-void qt_dist_set_timeout(double seconds);
-double qt_dist_timeout(void);
+QT_API void qt_dist_set_timeout(double seconds);
+QT_API double qt_dist_timeout(void);
 /* 1 when be has dist ops; else 0 with the reason. */
-int qt_dist_supported(const qt_backend_t *be, char *why, size_t why_size);
+QT_API int qt_dist_supported(const qt_backend_t *be, char *why, size_t why_size);
 
 /* Tensor collectives (host tensors, f32, f64 or i32, contiguous; recv may be send for
  * all-reduce). Shapes: element counts as in the table above. */
-qt_status_t qt_dist_allreduce(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv, qt_dist_redop_t op);
-qt_status_t qt_dist_reduce_scatter(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv,
+QT_API qt_status_t qt_dist_allreduce(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv, qt_dist_redop_t op);
+QT_API qt_status_t qt_dist_reduce_scatter(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv,
                                    qt_dist_redop_t op);
-qt_status_t qt_dist_allgather(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv);
-qt_status_t qt_dist_broadcast(qt_backend_t *be, qt_tensor_t *buf, int root);
-qt_status_t qt_dist_alltoall(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv);
+QT_API qt_status_t qt_dist_allgather(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv);
+QT_API qt_status_t qt_dist_broadcast(qt_backend_t *be, qt_tensor_t *buf, int root);
+QT_API qt_status_t qt_dist_alltoall(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv);
 /* Collective c on f32 buffers of `count` per rank (broadcast: root 0, recv ignored). */
-qt_status_t qt_dist_collective(qt_backend_t *be, qt_coll_t c, const float *send, float *recv, size_t count);
+QT_API qt_status_t qt_dist_collective(qt_backend_t *be, qt_coll_t c, const float *send, float *recv, size_t count);
 /* Wait for req with the deadline; `what` names it in the timeout message. */
-qt_status_t qt_dist_wait(qt_backend_t *be, qt_dist_req_t *req, const char *what);
+QT_API qt_status_t qt_dist_wait(qt_backend_t *be, qt_dist_req_t *req, const char *what);
 /* Raw blocking calls on host buffers (the helpers the layers below use). */
-qt_status_t qt_dist_allreduce_raw(qt_backend_t *be, const void *send, void *recv, size_t count,
+QT_API qt_status_t qt_dist_allreduce_raw(qt_backend_t *be, const void *send, void *recv, size_t count,
                                   qt_dist_dtype_t dt, qt_dist_redop_t op);
-qt_status_t qt_dist_allgather_raw(qt_backend_t *be, const void *send, void *recv, size_t count,
+QT_API qt_status_t qt_dist_allgather_raw(qt_backend_t *be, const void *send, void *recv, size_t count,
                                   qt_dist_dtype_t dt);
-qt_status_t qt_dist_barrier(qt_backend_t *be);
+QT_API qt_status_t qt_dist_barrier(qt_backend_t *be);
 
 /* Check data of collective c: fill send (qt_dist_coll_send_count elements) for this rank; count
  * the wrong values of recv (qt_dist_coll_recv_count elements; broadcast: pass the buffer). */
-void qt_dist_check_fill(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, float *send);
-long long qt_dist_check_count(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, const float *recv);
+QT_API void qt_dist_check_fill(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, float *send);
+QT_API long long qt_dist_check_count(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, const float *recv);
 
 /* The grid: dp × tp = be->world; *dp_be holds the ranks with this rank's tp index (size dp),
  * *tp_be the ranks with its dp index (size tp). Free both with qt_backend_free. */
-qt_status_t qt_dist_grid_split(qt_backend_t *be, int tp, qt_backend_t **dp_be, qt_backend_t **tp_be);
+QT_API qt_status_t qt_dist_grid_split(qt_backend_t *be, int tp, qt_backend_t **dp_be, qt_backend_t **tp_be);
 
 /* ---- gradient compression ---- */
 typedef enum {
@@ -184,8 +184,8 @@ typedef enum {
     QT_COMPRESS_COUNT
 } qt_compress_kind_t;
 /* "none", "topk", "randomk", "qsgd", "int8", "powersgd"; parse: QT_ERR_ARG on others. */
-const char *qt_compress_name(qt_compress_kind_t k);
-qt_status_t qt_compress_parse(const char *s, qt_compress_kind_t *out);
+QT_API const char *qt_compress_name(qt_compress_kind_t k);
+QT_API qt_status_t qt_compress_parse(const char *s, qt_compress_kind_t *out);
 
 typedef struct {
     qt_compress_kind_t kind;
@@ -199,23 +199,23 @@ typedef struct {
 typedef struct qt_compressor qt_compressor_t;
 /* A compressor for a gradient made of n_tensors consecutive pieces of rows[i] × cols[i] floats
  * (a vector: rows 1); state (residuals, momentum, PowerSGD's Q) lives in it. */
-qt_status_t qt_compress_init(qt_compressor_t **c, const qt_compress_config_t *cfg, int n_tensors,
+QT_API qt_status_t qt_compress_init(qt_compressor_t **c, const qt_compress_config_t *cfg, int n_tensors,
                              const int *rows, const int *cols);
-void qt_compress_free(qt_compressor_t *c);
+QT_API void qt_compress_free(qt_compressor_t *c);
 /* grad (this rank's, all pieces concatenated) ← mean over be's ranks of the decompressed
  * gradients; adds to the compressor's byte totals and QT_CTR_BYTES_SENT. be may have world 1. */
-qt_status_t qt_compress_exchange(qt_compressor_t *c, qt_backend_t *be, float *grad);
+QT_API qt_status_t qt_compress_exchange(qt_compressor_t *c, qt_backend_t *be, float *grad);
 /* Totals since init: bytes this rank handed to the network, and the dense f32 bytes it stood for. */
-void qt_compress_bytes(const qt_compressor_t *c, double *sent, double *logical);
+QT_API void qt_compress_bytes(const qt_compressor_t *c, double *sent, double *logical);
 /* The error-feedback residual (topk, randomk: v; powersgd: E) of all pieces, NULL when none. */
-const float *qt_compress_residual(const qt_compressor_t *c);
+QT_API const float *qt_compress_residual(const qt_compressor_t *c);
 
 /* Building blocks, exposed for tests: */
 /* Indices of the k largest |v_i| (ties: lower index first), ascending index order. */
-qt_status_t qt_compress_topk_select(const float *v, size_t n, size_t k, uint32_t *idx);
+QT_API qt_status_t qt_compress_topk_select(const float *v, size_t n, size_t k, uint32_t *idx);
 /* Quantise v (n) to int8 q and a scale (qsgd with `levels`, or int8 when levels == 0);
  * decode: v̂_i = scale · q_i. Draws from Philox(seed, stream, i). */
-qt_status_t qt_compress_quantize(const float *v, size_t n, int levels, uint64_t seed, uint64_t stream, int8_t *q,
+QT_API qt_status_t qt_compress_quantize(const float *v, size_t n, int levels, uint64_t seed, uint64_t stream, int8_t *q,
                                  float *scale);
 
 /* ---- the MLP and its parallel training ---- */
@@ -234,26 +234,26 @@ typedef struct {
 } qt_dist_mlp_config_t;
 
 /* Defaults: 1 MiB buckets, lr 0.1, no compression, slow_rank −1. */
-void qt_dist_mlp_config_default(qt_dist_mlp_config_t *cfg);
+QT_API void qt_dist_mlp_config_default(qt_dist_mlp_config_t *cfg);
 
 typedef struct qt_dist_mlp qt_dist_mlp_t;
 /* dp and tp: communicator instances (NULL: a world of one). */
-qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **m, qt_backend_t *dp, qt_backend_t *tp, const qt_dist_mlp_config_t *cfg);
-void qt_dist_mlp_free(qt_dist_mlp_t *m);
+QT_API qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **m, qt_backend_t *dp, qt_backend_t *tp, const qt_dist_mlp_config_t *cfg);
+QT_API void qt_dist_mlp_free(qt_dist_mlp_t *m);
 /* One step on global batch number `step` (each rank generates its own rows); *loss (may be
  * NULL) = the global mean loss before the update (one extra all-reduce of 2 doubles). */
-qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss);
+QT_API qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss);
 /* The global mean loss of batch `step` without training. */
-qt_status_t qt_dist_mlp_eval(qt_dist_mlp_t *m, int64_t step, double *loss);
+QT_API qt_status_t qt_dist_mlp_eval(qt_dist_mlp_t *m, int64_t step, double *loss);
 /* FNV-1a of this rank's weight bytes; check_replicas compares it over the dp ranks and fails
  * with QT_ERR_STATE naming the first rank that differs. */
-uint64_t qt_dist_mlp_checksum(const qt_dist_mlp_t *m);
-qt_status_t qt_dist_mlp_check_replicas(qt_dist_mlp_t *m);
+QT_API uint64_t qt_dist_mlp_checksum(const qt_dist_mlp_t *m);
+QT_API qt_status_t qt_dist_mlp_check_replicas(qt_dist_mlp_t *m);
 /* This rank's shard of the full parameters: W1 rows [h0, h1) etc. For tests: copy the full
  * single-process weights out (every rank gets the whole W1, b1, W2, b2 gathered over tp). */
-qt_status_t qt_dist_mlp_get_full(qt_dist_mlp_t *m, float *W1, float *b1, float *W2, float *b2);
+QT_API qt_status_t qt_dist_mlp_get_full(qt_dist_mlp_t *m, float *W1, float *b1, float *W2, float *b2);
 /* The input gradient dx (this rank's rows × in) of the last step (want_dx), NULL otherwise. */
-const float *qt_dist_mlp_dx(const qt_dist_mlp_t *m, int *rows);
+QT_API const float *qt_dist_mlp_dx(const qt_dist_mlp_t *m, int *rows);
 
 typedef struct {
     double compute_s, comm_wait_s; /* this rank, since the last reset */
@@ -263,13 +263,13 @@ typedef struct {
     double bytes_sent, bytes_logical; /* gradient traffic of this rank */
 } qt_dist_stats_t;
 /* Gather the per-rank times over the dp ranks (collective) and reset them when reset != 0. */
-qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset);
+QT_API qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset);
 /* Shares proportional to rows_per_s over be's ranks (collective); out has be->world entries. */
-qt_status_t qt_dist_balance_shares(qt_backend_t *be, double rows_per_s, double *out);
+QT_API qt_status_t qt_dist_balance_shares(qt_backend_t *be, double rows_per_s, double *out);
 
 /* The teacher task: x ~ N(0, 1) (rows [row0, row0+rows) of global batch `step`), label =
  * argmax of a fixed random linear teacher T·x (classes × in, from seed). */
-void qt_dist_data_batch(uint64_t seed, int64_t step, int batch, int row0, int rows, int in, int classes, float *x,
+QT_API void qt_dist_data_batch(uint64_t seed, int64_t step, int batch, int row0, int rows, int in, int classes, float *x,
                         int32_t *y);
 
 #ifdef __cplusplus

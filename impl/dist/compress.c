@@ -361,9 +361,13 @@ static qt_status_t exchange_powersgd(qt_compressor_t *c, qt_backend_t *be, float
         orthonormalize(P, R, r);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, r, R, 1.0f, G, C, P, r, 0.0f, Q, r);
         QT_TRY(mean_f32(c, be, Q, (size_t)C * (size_t)r));
-        memcpy(E, G, n * sizeof *E); /* E = M − P Qᵀ */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, C, r, -1.0f, P, r, Q, r, 1.0f, E, C);
-        for (size_t i = 0; i < n; i++) G[i] -= E[i]; /* M̂ = M − E */
+        /* M̂ = P Qᵀ from the rank-identical P and Q (bitwise equal on every rank); E = M − M̂. */
+        float *Mhat = c->u + c->off[t];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, C, r, 1.0f, P, r, Q, r, 0.0f, Mhat, C);
+        for (size_t i = 0; i < n; i++) {
+            E[i] = G[i] - Mhat[i];
+            G[i] = Mhat[i];
+        }
     }
     return QT_OK;
 }

@@ -23,6 +23,7 @@
 #include <omp.h>
 
 #include "run/gbench.h"
+#include "run/launch.h"
 #include "run/hwcounters.h"
 #include "run/provenance.h"
 #include "quintet/tensor.h"
@@ -469,7 +470,12 @@ static int build_plan(const qt_run_opts_t *o, regex_t *re, plan_t *plan, int *n_
 {
     const qt_suite_t *chosen[32];
     int n = 0;
-    chosen[n++] = qt_suites[0]; /* calibration: always, its ceilings feed every suite */
+    /* calibration: always, its ceilings feed every suite; except on several MPI ranks, where
+     * it would run once per rank on shared cores (and its ping-pong would nest mpirun): there
+     * it runs only when named. */
+    int world = 1;
+    (void)qt_launch_rank(&world);
+    if (world == 1 || named(o, qt_suites[0])) chosen[n++] = qt_suites[0];
     if (o->n_suites == 0) {
         for (int i = 1; qt_suites[i] && n < 32; i++) chosen[n++] = qt_suites[i];
     } else {
@@ -564,7 +570,13 @@ int qt_runner_run(const qt_run_opts_t *o)
         rc = QT_RUN_BAD_INPUT;
     }
     qt_store_t *store = NULL;
-    if (rc == QT_RUN_OK && qt_store_open(o->db_path, 1, 1, &store) != QT_OK) {
+    /* Several MPI ranks (launch.h): every rank runs every case (collectives need them all), rank 0
+     * alone writes the database; the others record into an in-memory store and stay quiet on
+     * stderr unless QT_DIST_VERBOSE is set. */
+    int world = 1, rank = qt_launch_rank(&world);
+    const char *db_path = rank > 0 ? ":memory:" : o->db_path;
+    if (rank > 0 && !getenv("QT_DIST_VERBOSE") && !freopen("/dev/null", "w", stderr)) rc = QT_RUN_STORE_ERROR;
+    if (rc == QT_RUN_OK && qt_store_open(db_path, 1, 1, &store) != QT_OK) {
         fprintf(stderr, "quintet run: %s\n", qt_last_error());
         rc = QT_RUN_STORE_ERROR;
     }

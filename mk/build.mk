@@ -101,7 +101,9 @@ $(call obj,$(CU_SRC)): NVCCFLAGS += -Xcompiler $(LIB_VIS)
 all: lib quintet tests mpi
 lib: $(BUILD)/libquintet.a $(BUILD)/libquintet.so $(BUILD)/libqttesting.a
 quintet: $(BUILD)/quintet
-tests: $(TEST_BIN)
+# Test helpers that are programs of their own (a real Google Benchmark binary for the JSON import test).
+TEST_PROGS := $(BUILD)/tests/harness/gbench_peer
+tests: $(TEST_BIN) $(TEST_PROGS)
 mpi: $(MPI_PROGS)
 
 $(BUILD)/obj/%.c.o: %.c $(BUILD)/flags.txt
@@ -136,6 +138,9 @@ $(BUILD)/quintet: $(call obj,harness/cli/main.c) $(BUILD)/libqtharness.a $(BUILD
 $(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_COMMON)) $(BUILD)/libqtharness.a $(BUILD)/libqttesting.a $(BUILD)/libquintet.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
+$(BUILD)/tests/harness/gbench_peer: tests/harness/peer/gbench_peer.cc
+	@mkdir -p $(dir $@)
+	$(call say,CXX,$<)$(CXX) -std=c++17 -O1 -Wall -Wextra -Werror $(DEP_INC) -o $@ $< $(DEP_LIB) -lbenchmark -lpthread
 $(BUILD)/quintet-mpi-%: harness/run/mpi/%.c
 	@mkdir -p $(dir $@)
 	$(call say,MPICC,$<)OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $<

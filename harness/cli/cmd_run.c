@@ -7,6 +7,8 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "quintet/backend.h"
+#include "run/hwcounters.h"
+#include "run/pin.h"
 #include "run/runner.h"
 
 /* A backend of the registry, or a machine label of the calibration ceilings (which exist
@@ -28,6 +30,7 @@ static const qt_opt_t opts[] = {
     {"seed", "S", "base seed of every random input (default 1)"},
     {"backend", "B", "only cases of this backend (one of the registry's: quintet env lists them)"},
     {"counters", "LIST", "PAPI events, comma-separated (default " "PAPI_TOT_INS,PAPI_TOT_CYC,PAPI_L1_DCM,PAPI_L2_DCM)"},
+    {"pin", "CPUS", "run on these CPUs only (CPU affinity, e.g. 0 or 0-3,8; recorded as cpu.affinity)"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
@@ -80,6 +83,9 @@ int qt_cmd_run(int argc, char **argv)
         return 2;
     }
     o.counters = qt_args_get(opts, N_OPTS, &a, "counters");
+    if (qt_hwc_check_names(o.counters) != QT_OK) goto bad;
+    if ((v = qt_args_get(opts, N_OPTS, &a, "pin")) && qt_pin_apply(v) != QT_OK) goto bad;
+    if (qt_cli_db_folder("run", o.db_path)) return 2;
     o.suites = (const char *const *)a.pos;
     o.n_suites = a.n_pos;
     char cmdline[4096];

@@ -1237,3 +1237,35 @@ qt_status_t qt_store_last_median(qt_store_t *s, int64_t exclude_run, const char 
     *found = v[1] > 0 && isfinite(v[0]);
     return QT_OK;
 }
+
+typedef struct {
+    char *out;
+    size_t size, len;
+} text_acc_t;
+
+/* Append "id (host h, pid p)" to the list. */
+static int row_concurrent(void *ctx, sqlite3_stmt *st)
+{
+    text_acc_t *t = ctx;
+    if (t->len + 64 >= t->size) return 1;
+    const char *host = col_text(st, 1);
+    t->len += (size_t)snprintf(t->out + t->len, t->size - t->len, "%s%lld (host %s, pid %d)", t->len ? ", " : "",
+                               (long long)sqlite3_column_int64(st, 0), host ? host : "?", sqlite3_column_int(st, 2));
+    return 0;
+}
+
+/* Runs whose time overlapped this one's. */
+qt_status_t qt_store_concurrent_runs(qt_store_t *s, int64_t run_id, char *out, size_t size)
+{
+    QT_CHECK_ARG(s && out && size > 1, "store and output must not be NULL");
+    out[0] = '\0';
+    text_acc_t t = {out, size, 0};
+    QT_TRY(query_each(s,
+                      "SELECT o.id, o.host, o.pid FROM runs o, runs r WHERE r.id = ?1 AND o.id <> r.id"
+                      " AND o.started_at < coalesce(r.ended_at, CAST(strftime('%s', 'now') AS REAL) + 1)"
+                      " AND coalesce(o.ended_at, 9e18) > r.started_at AND NOT EXISTS (SELECT 1 FROM run_provenance p"
+                      " WHERE p.run_id = o.id AND p.key = 'imported_from') ORDER BY o.id",
+                      run_id, NULL, row_concurrent, &t));
+    if (!out[0]) snprintf(out, size, "none");
+    return QT_OK;
+}

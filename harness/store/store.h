@@ -17,6 +17,7 @@
 #ifndef QUINTET_STORE_H
 #define QUINTET_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quintet/status.h"
@@ -166,6 +167,10 @@ typedef struct {
 
 /* Call fn for the `last` most recent runs (all when last <= 0), newest first. */
 qt_status_t qt_store_foreach_run(qt_store_t *s, int last, int (*fn)(void *arg, const qt_run_row_t *row), void *arg);
+
+/* The other runs of this database whose time overlapped run_id's (started before now or its end, not
+ * ended before its start): "3 (host vm, pid 412), 5 (...)" into out, or "none". */
+qt_status_t qt_store_concurrent_runs(qt_store_t *s, int64_t run_id, char *out, size_t size);
 
 /* The median of `metric` of the most recent stored case (suite, name, variant, params) in a run other than
  * exclude_run; *found = 0 when there is none. What `run` estimates its remaining time from. */

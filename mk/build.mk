@@ -150,7 +150,7 @@ test: all
 
 bench: all
 	$(BUILD)/quintet run --profile quick --db results/quintet.db
-	$(BUILD)/quintet show --db results/quintet.db
+	@$(BUILD)/quintet show --summary --db results/quintet.db
 
 check-asan:
 	@$(MAKE) --no-print-directory QT_INNER=1 BUILD=build-asan OPT='-O1 -fno-omit-frame-pointer' \

@@ -22,6 +22,7 @@
 #include "output/gbjson.h"
 #include "output/output.h"
 #include "output/rows.h"
+#include "output/summary.h"
 #include "store/store.h"
 
 static const qt_opt_t opts[] = {
@@ -31,6 +32,7 @@ static const qt_opt_t opts[] = {
     {"metric", "NAME", "only this metric"},
     {"all", NULL, "include counters (papi.*, sde.*, rusage.*) and bookkeeping metrics"},
     {"samples", NULL, "json/csv: add each row's raw repetitions (\"samples\": [...])"},
+    {"summary", NULL, "one screen: warnings, ceilings, headline ratios per suite and their targets, slowest cases, failures"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
@@ -293,6 +295,14 @@ int qt_cmd_show(int argc, char **argv)
         return rc;
     }
     if ((sh.suite || sh.metric) && (rc = check_selection(s, run, sh.suite, sh.metric))) {
+        qt_store_close(s);
+        return rc;
+    }
+    if (qt_args_get(opts, N_OPTS, &a, "summary")) {
+        if (qt_summary_write(s, run, db ? db : QT_DEFAULT_DB, stdout) != QT_OK) {
+            fprintf(stderr, "quintet show: %s\n", qt_last_error());
+            rc = 3;
+        }
         qt_store_close(s);
         return rc;
     }

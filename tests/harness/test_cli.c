@@ -237,6 +237,21 @@ static void test_warnings(void)
     snprintf(args, sizeof args, "show --summary --db %s", db);
     CU_ASSERT_EQUAL(quintet(args), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "not faster than one thread"));
+    /* the report opens with a summary carrying the warnings, then the contents */
+    snprintf(args, sizeof args, "report --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    const char *sum = strstr(out, "## Summary"), *prov = strstr(out, "## Provenance");
+    CU_ASSERT(sum && prov && sum < prov);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Warning: all-thread SGEMM"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Contents: provenance, calibration"));
+    snprintf(args, sizeof args, "report --changes-only --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 2);
+    snprintf(args, sizeof args, "report 1 --baseline 1 --changes-only --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Gate verdict against the baseline: pass"));
+    CU_ASSERT_PTR_NULL(strstr(out, "## Provenance"));
+    snprintf(args, sizeof args, "report 7 --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 2);
 }
 
 /* A file that is not a quintet database is refused by run and show and left unchanged. */

@@ -316,7 +316,7 @@ static void run_case(const problem &pr, int row_stride, const int *timed, int re
     dp_make(p, pr);
     char desc[160];
     describe(desc, sizeof desc, pr);
-    for (int v = 1; v <= 4; v++) {
+    for (int v = 1; v <= 6; v++) {
         if (!qt_cuda_attn_version_supports(v, pr.dtype, pr.D)) continue;
         bool want_time = false;
         for (const int *t = timed; t && *t; t++) want_time |= *t == v;
@@ -431,7 +431,7 @@ int main(int argc, char **argv)
     check_lsh(3, 500, 64, 1);
 
     /* ---- timing on the issue's shapes (validated first on sampled rows) ---- */
-    const int tc[] = {3, 4, 0}, tf32[] = {2, 0};
+    const int tc[] = {3, 4, 5, 6, 0}, tf32[] = {2, 0};
     int reps = quick ? 5 : 10;
     problem timing[] = {
         {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},

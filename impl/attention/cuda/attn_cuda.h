@@ -14,7 +14,9 @@
  *   2  tiled: 64×64 Q/K/V tiles in shared memory, SIMT FFMA, exact expf, f32
  *   3  tensor cores: FlashAttention-2 layout, mma.sync m16n8k16 bf16/f16 → f32, 4 warps × 16
  *      query rows, 64-key tiles double-buffered through cp.async, online softmax in registers
- *   4  as 3 with 8 warps (128 query rows per block: half the K/V traffic per flop) */
+ *   4  as 3 with 8 warps (128 query rows per block: half the K/V traffic per flop)
+ *   5  warps of 32 query rows (each K/V fragment used twice), 4 warps, fast softmax
+ *   6  D 64: 5 with 8 warps; D 128: 3 with the fast softmax */
 #ifndef QUINTET_ATTN_CUDA_H
 #define QUINTET_ATTN_CUDA_H
 
@@ -37,7 +39,7 @@ typedef struct {
 } qt_cuda_attn_args_t;
 
 /* 1 when `version` runs args' dtype and D (2: D ∈ {16, 32, 64, 128}, f32; 3, 4: D ∈ {64, 128},
- * bf16/f16; 1: D <= 128, f32). */
+ * bf16/f16; 5, 6 likewise; 1: D <= 128, f32). */
 int qt_cuda_attn_version_supports(int version, int dtype, int D);
 /* Launch `version` on `stream` (a cudaStream_t; NULL = default stream). Returns 0 or a
  * cudaError_t value (the launch's; errors of the work itself surface at synchronisation);

@@ -12,6 +12,11 @@
  *              tiles of 64 keys double-buffered with cp.async (16-byte, zero-filled past the
  *              end), rows padded by 16 bytes (conflict-free ldmatrix); 4 warps.
  *   v4 mma     v3 with 8 warps (128 query rows share each K/V tile).
+ *   v5 mma     each warp owns 32 query rows (two m16 tiles) and uses every K/V fragment it
+ *              loads twice (half the shared-memory traffic per mma); 4 warps, BR 128; 64-key
+ *              tiles for D 64, 32-key tiles for D 128 (registers); the softmax scale folded into
+ *              one FFMA per score and ex2.approx.ftz.
+ *   v6 mma     D 64: v5 with 8 warps (BR 256); D 128: v3 with v5's fast softmax.
  *
  * Key sets (quintet/attention.h): dense, or the window {i + m·dil : -w_left <= m <= w_right},
  * with causal (w_right := 0) and an optional key-padding mask (B, T); a query with no valid key
@@ -276,22 +281,35 @@ template <bool F16> __device__ __forceinline__ uint32_t pack2(float x, float y)
     }
 }
 
-#define MMA_BC 64
+/* 2^x: exact exp2f (v3, v4) or the MUFU instruction with flush-to-zero (v5, v6; its
+ * ≤ 2 ulp error is far below bf16's rounding of P). */
+template <bool FAST> __device__ __forceinline__ float exp2_(float x)
+{
+    if (FAST) {
+        float y;
+        asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+        return y;
+    }
+    return exp2f(x);
+}
 
-template <int D, int NW, bool F16>
+/* D: head size; NW warps; WM m16 tiles per warp (a warp owns 16·WM query rows and reuses each
+ * K/V fragment WM times: WM = 2 halves shared-memory traffic per mma); BC keys per tile; F16:
+ * f16 instead of bf16; FAST: scale folded into one FFMA per score and ex2.approx. */
+template <int D, int NW, int WM, int BC, bool F16, bool FAST>
 __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a)
 {
-    constexpr int BR = 16 * NW, NT = NW * 32;
+    constexpr int BR = 16 * NW * WM, NT = NW * 32;
     constexpr int DP = D + 8;           /* padded row (elements): 16 bytes more per row */
     constexpr int KD = D / 16;          /* k-slices of QKᵀ */
-    constexpr int NB = MMA_BC / 8;      /* n-blocks of S */
+    constexpr int NB = BC / 8;          /* n-blocks of S */
     constexpr int ND = D / 8;           /* n-blocks of O */
     constexpr int CH = D / 8;           /* 16-byte chunks per row */
     extern __shared__ __align__(16) uint16_t sm3[];
-    uint16_t *Qs = sm3;                           /* [BR][DP] */
-    uint16_t *Ks = Qs + BR * DP;                  /* [2][BC][DP] */
-    uint16_t *Vs = Ks + 2 * MMA_BC * DP;          /* [2][BC][DP] */
-    float *Mb = (float *)(Vs + 2 * MMA_BC * DP);  /* [2][BC] key bias (0 / -inf) when masked */
+    uint16_t *Qs = sm3;                       /* [BR][DP] */
+    uint16_t *Ks = Qs + BR * DP;              /* [2][BC][DP] */
+    uint16_t *Vs = Ks + 2 * BC * DP;          /* [2][BC][DP] */
+    float *Mb = (float *)(Vs + 2 * BC * DP);  /* [2][BC] key bias (0 / -inf) when masked */
 
     int c = blockIdx.z;
     attn_geo g = attn_geo_of(a, c);
@@ -307,7 +325,7 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
     int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gq = lane >> 2, tq = lane & 3;
     int i0 = qt * BR, ilast = min(i0 + BR, g.Tl) - 1;
     int lo = max(0, i0 - g.wl), hi = min(g.Tl - 1, ilast + g.wr);
-    int jt0 = lo / MMA_BC, jt1 = hi / MMA_BC, n = jt1 - jt0 + 1;
+    int jt0 = lo / BC, jt1 = hi / BC, n = jt1 - jt0 + 1;
 
     /* Q tile */
     for (int e = tid; e < BR * CH; e += NT) {
@@ -316,33 +334,40 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
         cp_async16(smem_u32(Qs + r * DP + ch * 8), Q + (size_t)(c + a.dil * (in ? ii : 0)) * D + ch * 8, in);
     }
     auto load_kv = [&](int jt, int st) {
-        int j0 = jt * MMA_BC;
-        for (int e = tid; e < MMA_BC * CH; e += NT) {
+        int j0 = jt * BC;
+        for (int e = tid; e < BC * CH; e += NT) {
             int r = e / CH, ch = e % CH, jj = j0 + r;
             bool in = jj < g.Tl;
             size_t off = (size_t)(c + a.dil * (in ? jj : 0)) * D + ch * 8;
-            cp_async16(smem_u32(Ks + (st * MMA_BC + r) * DP + ch * 8), K + off, in);
-            cp_async16(smem_u32(Vs + (st * MMA_BC + r) * DP + ch * 8), V + off, in);
+            cp_async16(smem_u32(Ks + (st * BC + r) * DP + ch * 8), K + off, in);
+            cp_async16(smem_u32(Vs + (st * BC + r) * DP + ch * 8), V + off, in);
         }
         if (mrow)
-            for (int r = tid; r < MMA_BC; r += NT) {
+            for (int r = tid; r < BC; r += NT) {
                 int jj = j0 + r;
-                Mb[st * MMA_BC + r] = (jj < g.Tl && mrow[c + a.dil * jj] != 0.f) ? 0.f : -INFINITY;
+                Mb[st * BC + r] = (jj < g.Tl && mrow[c + a.dil * jj] != 0.f) ? 0.f : -INFINITY;
             }
     };
     load_kv(jt0, 0);
     cp_async_commit();
 
-    uint32_t qf[KD][4];
-    float o[ND][4];
+    uint32_t qf[WM][KD][4];
+    float o[WM][ND][4];
+    float m[WM][2], l[WM][2];
+    int row[WM][2]; /* this thread's query rows (local), e >> 1 selects */
 #pragma unroll
-    for (int nd = 0; nd < ND; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+    for (int w = 0; w < WM; w++) {
+#pragma unroll
+        for (int nd = 0; nd < ND; nd++) o[w][nd][0] = o[w][nd][1] = o[w][nd][2] = o[w][nd][3] = 0.f;
+        m[w][0] = m[w][1] = -INFINITY;
+        l[w][0] = l[w][1] = 0.f;
+        row[w][0] = i0 + (warp * WM + w) * 16 + gq;
+        row[w][1] = row[w][0] + 8;
+    }
     const float sl2 = a.scale * QT_LOG2E;
-    int row0 = i0 + warp * 16 + gq, row1 = row0 + 8; /* this thread's two query rows (local) */
 
     for (int it = 0; it < n; it++) {
-        int st = it & 1, j0 = (jt0 + it) * MMA_BC;
+        int st = it & 1, j0 = (jt0 + it) * BC;
         if (it + 1 < n) {
             load_kv(jt0 + it + 1, st ^ 1);
             cp_async_commit();
@@ -353,15 +378,19 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
         __syncthreads();
         if (it == 0) {
 #pragma unroll
-            for (int kk = 0; kk < KD; kk++)
-                ldsm_x4(smem_u32(Qs + (warp * 16 + (lane & 15)) * DP + kk * 16 + (lane >> 4) * 8), qf[kk][0],
-                        qf[kk][1], qf[kk][2], qf[kk][3]);
+            for (int w = 0; w < WM; w++)
+#pragma unroll
+                for (int kk = 0; kk < KD; kk++)
+                    ldsm_x4(smem_u32(Qs + ((warp * WM + w) * 16 + (lane & 15)) * DP + kk * 16 + (lane >> 4) * 8),
+                            qf[w][kk][0], qf[w][kk][1], qf[w][kk][2], qf[w][kk][3]);
         }
         /* S = Q Kᵀ */
-        float s[NB][4];
+        float s[WM][NB][4];
 #pragma unroll
-        for (int nb = 0; nb < NB; nb++) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.f;
-        const uint16_t *Kst = Ks + st * MMA_BC * DP;
+        for (int w = 0; w < WM; w++)
+#pragma unroll
+            for (int nb = 0; nb < NB; nb++) s[w][nb][0] = s[w][nb][1] = s[w][nb][2] = s[w][nb][3] = 0.f;
+        const uint16_t *Kst = Ks + st * BC * DP;
 #pragma unroll
         for (int jp = 0; jp < NB / 2; jp++)
 #pragma unroll
@@ -370,97 +399,127 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
                 ldsm_x4(smem_u32(Kst + (jp * 16 + (lane & 7) + ((lane >> 4) << 3)) * DP + kk * 16 +
                                  ((lane >> 3) & 1) * 8),
                         b0, b1, b2, b3);
-                mma16816<F16>(s[2 * jp], qf[kk], b0, b1);
-                mma16816<F16>(s[2 * jp + 1], qf[kk], b2, b3);
+#pragma unroll
+                for (int w = 0; w < WM; w++) {
+                    mma16816<F16>(s[w][2 * jp], qf[w][kk], b0, b1);
+                    mma16816<F16>(s[w][2 * jp + 1], qf[w][kk], b2, b3);
+                }
             }
-        /* scale (log2 domain) and mask */
-        bool need = mrow || j0 + MMA_BC > g.Tl || j0 - ilast < -g.wl || j0 + MMA_BC - 1 - i0 > g.wr;
+        /* mask; scale (log2 domain) unless FAST folds it into the exponent's FFMA */
+        bool need = mrow || j0 + BC > g.Tl || j0 - ilast < -g.wl || j0 + BC - 1 - i0 > g.wr;
+        if (!FAST) {
 #pragma unroll
-        for (int nb = 0; nb < NB; nb++)
+            for (int w = 0; w < WM; w++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) s[nb][e] *= sl2;
+                for (int nb = 0; nb < NB; nb++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) s[w][nb][e] *= sl2;
+        }
         if (need) {
 #pragma unroll
-            for (int nb = 0; nb < NB; nb++)
+            for (int w = 0; w < WM; w++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int jl = nb * 8 + 2 * tq + (e & 1), jj = j0 + jl, ii = (e >> 1) ? row1 : row0;
-                    int diff = jj - ii;
-                    bool ok = jj < g.Tl && diff >= -g.wl && diff <= g.wr;
-                    if (mrow) ok = ok && Mb[st * MMA_BC + jl] == 0.f;
-                    if (!ok) s[nb][e] = -INFINITY;
+                for (int nb = 0; nb < NB; nb++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        int jl = nb * 8 + 2 * tq + (e & 1), jj = j0 + jl;
+                        int diff = jj - row[w][e >> 1];
+                        bool ok = jj < g.Tl && diff >= -g.wl && diff <= g.wr;
+                        if (mrow) ok = ok && Mb[st * BC + jl] == 0.f;
+                        if (!ok) s[w][nb][e] = -INFINITY;
+                    }
+        }
+        /* online softmax on rows row[w][0] (e = 0, 1) and row[w][1] (e = 2, 3) */
+        uint32_t pk[WM][NB][2];
+#pragma unroll
+        for (int w = 0; w < WM; w++) {
+            float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+            for (int nb = 0; nb < NB; nb++) {
+                mx0 = fmaxf(mx0, fmaxf(s[w][nb][0], s[w][nb][1]));
+                mx1 = fmaxf(mx1, fmaxf(s[w][nb][2], s[w][nb][3]));
+            }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            float mn0 = fmaxf(m[w][0], mx0), mn1 = fmaxf(m[w][1], mx1);
+            float mu0 = mn0 == -INFINITY ? 0.f : mn0, mu1 = mn1 == -INFINITY ? 0.f : mn1;
+            float al0, al1, ps0 = 0.f, ps1 = 0.f;
+            if (FAST) {
+                float ms0 = mu0 * sl2, ms1 = mu1 * sl2;
+                al0 = exp2_<true>(fmaf(m[w][0], sl2, -ms0));
+                al1 = exp2_<true>(fmaf(m[w][1], sl2, -ms1));
+#pragma unroll
+                for (int nb = 0; nb < NB; nb++) {
+                    float p0 = exp2_<true>(fmaf(s[w][nb][0], sl2, -ms0)), p1 = exp2_<true>(fmaf(s[w][nb][1], sl2, -ms0));
+                    float p2 = exp2_<true>(fmaf(s[w][nb][2], sl2, -ms1)), p3 = exp2_<true>(fmaf(s[w][nb][3], sl2, -ms1));
+                    ps0 += p0 + p1;
+                    ps1 += p2 + p3;
+                    pk[w][nb][0] = pack2<F16>(p0, p1);
+                    pk[w][nb][1] = pack2<F16>(p2, p3);
                 }
-        }
-        /* online softmax on rows row0 (e = 0, 1) and row1 (e = 2, 3) */
-        float mx0 = -INFINITY, mx1 = -INFINITY;
+            } else {
+                al0 = exp2f(m[w][0] - mu0);
+                al1 = exp2f(m[w][1] - mu1);
 #pragma unroll
-        for (int nb = 0; nb < NB; nb++) {
-            mx0 = fmaxf(mx0, fmaxf(s[nb][0], s[nb][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[nb][2], s[nb][3]));
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-        float mu0 = mn0 == -INFINITY ? 0.f : mn0, mu1 = mn1 == -INFINITY ? 0.f : mn1;
-        float al0 = exp2f(m0 - mu0), al1 = exp2f(m1 - mu1);
-        m0 = mn0;
-        m1 = mn1;
-        float ps0 = 0.f, ps1 = 0.f;
-        uint32_t pk[NB][2];
+                for (int nb = 0; nb < NB; nb++) {
+                    float p0 = exp2f(s[w][nb][0] - mu0), p1 = exp2f(s[w][nb][1] - mu0);
+                    float p2 = exp2f(s[w][nb][2] - mu1), p3 = exp2f(s[w][nb][3] - mu1);
+                    ps0 += p0 + p1;
+                    ps1 += p2 + p3;
+                    pk[w][nb][0] = pack2<F16>(p0, p1);
+                    pk[w][nb][1] = pack2<F16>(p2, p3);
+                }
+            }
+            m[w][0] = mn0;
+            m[w][1] = mn1;
+            l[w][0] = l[w][0] * al0 + ps0;
+            l[w][1] = l[w][1] * al1 + ps1;
 #pragma unroll
-        for (int nb = 0; nb < NB; nb++) {
-            float p0 = exp2f(s[nb][0] - mu0), p1 = exp2f(s[nb][1] - mu0);
-            float p2 = exp2f(s[nb][2] - mu1), p3 = exp2f(s[nb][3] - mu1);
-            ps0 += p0 + p1;
-            ps1 += p2 + p3;
-            pk[nb][0] = pack2<F16>(p0, p1);
-            pk[nb][1] = pack2<F16>(p2, p3);
-        }
-        l0 = l0 * al0 + ps0;
-        l1 = l1 * al1 + ps1;
-#pragma unroll
-        for (int nd = 0; nd < ND; nd++) {
-            o[nd][0] *= al0;
-            o[nd][1] *= al0;
-            o[nd][2] *= al1;
-            o[nd][3] *= al1;
+            for (int nd = 0; nd < ND; nd++) {
+                o[w][nd][0] *= al0;
+                o[w][nd][1] *= al0;
+                o[w][nd][2] *= al1;
+                o[w][nd][3] *= al1;
+            }
         }
         /* O += P V */
-        const uint16_t *Vst = Vs + st * MMA_BC * DP;
+        const uint16_t *Vst = Vs + st * BC * DP;
 #pragma unroll
-        for (int kk = 0; kk < MMA_BC / 16; kk++) {
-            uint32_t pa[4] = {pk[2 * kk][0], pk[2 * kk][1], pk[2 * kk + 1][0], pk[2 * kk + 1][1]};
+        for (int kk = 0; kk < BC / 16; kk++) {
 #pragma unroll
             for (int dp = 0; dp < D / 16; dp++) {
                 uint32_t b0, b1, b2, b3;
                 ldsm_x4_t(smem_u32(Vst + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + dp * 16 +
                                    (lane >> 4) * 8),
                           b0, b1, b2, b3);
-                mma16816<F16>(o[2 * dp], pa, b0, b1);
-                mma16816<F16>(o[2 * dp + 1], pa, b2, b3);
+#pragma unroll
+                for (int w = 0; w < WM; w++) {
+                    uint32_t pa[4] = {pk[w][2 * kk][0], pk[w][2 * kk][1], pk[w][2 * kk + 1][0], pk[w][2 * kk + 1][1]};
+                    mma16816<F16>(o[w][2 * dp], pa, b0, b1);
+                    mma16816<F16>(o[w][2 * dp + 1], pa, b2, b3);
+                }
             }
         }
         __syncthreads(); /* stage st is refilled by the next iteration's prefetch */
     }
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
-    if (row0 < g.Tl) {
-        uint16_t *orow = O + (size_t)(c + a.dil * row0) * D;
 #pragma unroll
-        for (int nd = 0; nd < ND; nd++)
-            *reinterpret_cast<uint32_t *>(orow + nd * 8 + 2 * tq) = pack2<F16>(o[nd][0] * inv0, o[nd][1] * inv0);
-    }
-    if (row1 < g.Tl) {
-        uint16_t *orow = O + (size_t)(c + a.dil * row1) * D;
+    for (int w = 0; w < WM; w++)
 #pragma unroll
-        for (int nd = 0; nd < ND; nd++)
-            *reinterpret_cast<uint32_t *>(orow + nd * 8 + 2 * tq) = pack2<F16>(o[nd][2] * inv1, o[nd][3] * inv1);
-    }
+        for (int h = 0; h < 2; h++) {
+            float lh = l[w][h];
+            lh += __shfl_xor_sync(0xffffffffu, lh, 1);
+            lh += __shfl_xor_sync(0xffffffffu, lh, 2);
+            float inv = lh > 0.f ? 1.f / lh : 0.f;
+            if (row[w][h] < g.Tl) {
+                uint16_t *orow = O + (size_t)(c + a.dil * row[w][h]) * D;
+#pragma unroll
+                for (int nd = 0; nd < ND; nd++)
+                    *reinterpret_cast<uint32_t *>(orow + nd * 8 + 2 * tq) =
+                        pack2<F16>(o[w][nd][2 * h] * inv, o[w][nd][2 * h + 1] * inv);
+            }
+        }
 }
 
 /* ---------------------------------------------------------------- launchers */
@@ -471,7 +530,9 @@ extern "C" int qt_cuda_attn_version_supports(int version, int dtype, int D)
     case 1: return dtype == QT_CUDA_ATTN_F32 && D >= 1 && D <= 128;
     case 2: return dtype == QT_CUDA_ATTN_F32 && (D == 16 || D == 32 || D == 64 || D == 128);
     case 3:
-    case 4: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
+    case 4:
+    case 5:
+    case 6: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
     default: return 0;
     }
 }
@@ -488,15 +549,15 @@ static int launch(KernelT kern, dim3 grid, int threads, size_t smem, const qt_cu
     return (int)cudaGetLastError();
 }
 
-template <int D, int NW>
+template <int D, int NW, int WM, int BC, bool FAST>
 static int launch_mma(const qt_cuda_attn_args_t *a, cudaStream_t st)
 {
-    constexpr int BR = 16 * NW;
+    constexpr int BR = 16 * NW * WM;
     int Tl = (a->T + a->dil - 1) / a->dil;
     dim3 grid((Tl + BR - 1) / BR, a->B * a->H, a->dil);
-    size_t smem = (size_t)(BR + 4 * MMA_BC) * (D + 8) * 2 + 2 * MMA_BC * sizeof(float);
-    if (a->dtype == QT_CUDA_ATTN_F16) return launch(attn_mma_kernel<D, NW, true>, grid, NW * 32, smem, a, st);
-    return launch(attn_mma_kernel<D, NW, false>, grid, NW * 32, smem, a, st);
+    size_t smem = (size_t)(BR + 4 * BC) * (D + 8) * 2 + 2 * BC * sizeof(float);
+    if (a->dtype == QT_CUDA_ATTN_F16) return launch(attn_mma_kernel<D, NW, WM, BC, true, FAST>, grid, NW * 32, smem, a, st);
+    return launch(attn_mma_kernel<D, NW, WM, BC, false, FAST>, grid, NW * 32, smem, a, st);
 }
 
 template <int D>
@@ -528,6 +589,10 @@ extern "C" int qt_cuda_attn_forward(int version, const qt_cuda_attn_args_t *a, v
         default: return launch_v2<128>(a, st);
         }
     }
-    if (version == 3) return a->D == 64 ? launch_mma<64, 4>(a, st) : launch_mma<128, 4>(a, st);
-    return a->D == 64 ? launch_mma<64, 8>(a, st) : launch_mma<128, 8>(a, st);
+    switch (version) {
+    case 3: return a->D == 64 ? launch_mma<64, 4, 1, 64, false>(a, st) : launch_mma<128, 4, 1, 64, false>(a, st);
+    case 4: return a->D == 64 ? launch_mma<64, 8, 1, 64, false>(a, st) : launch_mma<128, 8, 1, 64, false>(a, st);
+    case 5: return a->D == 64 ? launch_mma<64, 4, 2, 64, true>(a, st) : launch_mma<128, 4, 2, 32, true>(a, st);
+    default: return a->D == 64 ? launch_mma<64, 8, 2, 64, true>(a, st) : launch_mma<128, 4, 1, 64, true>(a, st);
+    }
 }

@@ -8,6 +8,7 @@
 
 #include "quintet/attention.h"
 #include "quintet/backend.h"
+#include "quintet/sparse.h"
 
 /* Attention: the variants instance be implements in f32. */
 static void attention_detail(FILE *f, qt_backend_t *be)
@@ -20,9 +21,21 @@ static void attention_detail(FILE *f, qt_backend_t *be)
     }
 }
 
+/* Sparse: every matmul path instance be runs in f32, and why not where it does not. */
+static void sparse_detail(FILE *f, qt_backend_t *be)
+{
+    for (int p = 0; p < QT_SPMM_COUNT; p++) {
+        char why[256];
+        int ok = qt_sparse_supports(be, (qt_spmm_path_t)p, NULL, NULL, NULL, why, sizeof why);
+        if (ok) fprintf(f, " %s", qt_spmm_path_name((qt_spmm_path_t)p));
+        else fprintf(f, " %s(no: %s)", qt_spmm_path_name((qt_spmm_path_t)p), why);
+    }
+}
+
 /* What one technique's detail printer looks like; NULL: "implemented" is all it says. */
 typedef void (*detail_fn)(FILE *f, qt_backend_t *be);
-static const detail_fn details[QT_TECH_COUNT] = {[QT_TECH_ATTENTION] = attention_detail};
+static const detail_fn details[QT_TECH_COUNT] = {[QT_TECH_ATTENTION] = attention_detail,
+                                                 [QT_TECH_SPARSE] = sparse_detail};
 
 /* One backend: availability, then a line per technique. */
 static void backend_rows(FILE *f, const qt_backend_iface_t *iface)

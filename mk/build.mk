@@ -66,7 +66,7 @@ say = $(if $(V),,@echo '  $(1) $(2)';)
 # impl/testing/ is not part of libquintet: it is libqttesting.a (tests, verify, trace).
 TESTING_SRC := $(wildcard impl/testing/*.c)
 LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c $(TESTING_SRC),$(wildcard impl/*/*.c impl/backends/*/*.c))
-CU_SRC := $(if $(HAVE_CUDA),$(wildcard impl/*/*.cu impl/*/cuda/*.cu impl/backends/*/*.cu))
+CU_SRC := $(if $(HAVE_CUDA),$(sort $(wildcard impl/*/*.cu impl/*/cuda/*.cu impl/backends/*/*.cu)))
 # harness/<room>/ sources, found recursively; harness/run/mpi/ holds separate MPI programs.
 harness_find = $(shell find harness -name '*.$(1)' -not -path 'harness/run/mpi/*' | sort)
 HARNESS_CU := $(if $(HAVE_CUDA),$(call harness_find,cu))

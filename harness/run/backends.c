@@ -8,6 +8,7 @@
 
 #include "quintet/attention.h"
 #include "quintet/backend.h"
+#include "quintet/optim.h"
 #include "quintet/sparse.h"
 
 /* Attention: the variants instance be implements in f32. */
@@ -18,6 +19,24 @@ static void attention_detail(FILE *f, qt_backend_t *be)
         qt_attn_config_init(&cfg, (qt_attn_variant_t)v);
         int ok = qt_attn_supports(be, &cfg, NULL, NULL, NULL, NULL, NULL, NULL, 0);
         fprintf(f, " %s%s", qt_attn_variant_name((qt_attn_variant_t)v), ok ? "" : "(no)");
+    }
+}
+
+/* Optimizers: the ones instance be runs (torch defaults), per dtype. */
+static void optim_detail(FILE *f, qt_backend_t *be)
+{
+    for (int dt = QT_F32; dt <= QT_F64; dt++) {
+        fprintf(f, "%s%s:", dt == QT_F32 ? " " : "; ", qt_dtype_name((qt_dtype_t)dt));
+        int any = 0;
+        for (int k = 0; k < QT_OPTIM_COUNT; k++) {
+            qt_optim_config_t c;
+            if (qt_optim_config_default((qt_optim_kind_t)k, &c) != QT_OK ||
+                !qt_optim_supports(be, &c, (qt_dtype_t)dt, NULL, 0))
+                continue;
+            fprintf(f, " %s", qt_optim_kind_name((qt_optim_kind_t)k));
+            any = 1;
+        }
+        if (!any) fprintf(f, " (none)");
     }
 }
 
@@ -35,6 +54,7 @@ static void sparse_detail(FILE *f, qt_backend_t *be)
 /* What one technique's detail printer looks like; NULL: "implemented" is all it says. */
 typedef void (*detail_fn)(FILE *f, qt_backend_t *be);
 static const detail_fn details[QT_TECH_COUNT] = {[QT_TECH_ATTENTION] = attention_detail,
+                                                 [QT_TECH_OPTIM] = optim_detail,
                                                  [QT_TECH_SPARSE] = sparse_detail};
 
 /* One backend: availability, then a line per technique. */

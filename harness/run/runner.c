@@ -87,6 +87,7 @@ struct qt_rec {
     int oom;                /* a recording was lost for lack of memory */
     double work_flops, work_bytes;
     char flops_metric[32], bytes_metric[32];
+    char bytes_ceiling[32], bytes_frac[32]; /* qt_rec_set_bytes_ceiling */
     struct {
         char name[48];
         double value;
@@ -162,6 +163,12 @@ void qt_rec_set_rate_names(qt_rec_t *r, const char *flops_metric, const char *by
 {
     snprintf(r->flops_metric, sizeof r->flops_metric, "%s", flops_metric ? flops_metric : "gflops");
     snprintf(r->bytes_metric, sizeof r->bytes_metric, "%s", bytes_metric ? bytes_metric : "gbps");
+}
+
+void qt_rec_set_bytes_ceiling(qt_rec_t *r, const char *ceiling, const char *frac_metric)
+{
+    snprintf(r->bytes_ceiling, sizeof r->bytes_ceiling, "%s", ceiling ? ceiling : "stream_triad_gbps");
+    snprintf(r->bytes_frac, sizeof r->bytes_frac, "%s", frac_metric ? frac_metric : "frac_stream");
 }
 
 double qt_rec_ceiling(qt_rec_t *r, const char *name)
@@ -283,8 +290,8 @@ static void on_repetition(void *arg, const qt_gb_rep_t *rep)
     if (r->work_bytes > 0 && rep->real_time_s > 0) {
         double gbps = r->work_bytes / rep->real_time_s / 1e9;
         qt_rec_metric(r, r->bytes_metric, "GB/s", gbps);
-        double ceil = qt_rec_ceiling(r, "stream_triad_gbps");
-        if (ceil > 0) qt_rec_metric(r, "frac_stream", "ratio", gbps / ceil);
+        double ceil = qt_rec_ceiling(r, r->bytes_ceiling);
+        if (ceil > 0) qt_rec_metric(r, r->bytes_frac, "ratio", gbps / ceil);
     }
 }
 
@@ -512,6 +519,7 @@ static void run_case(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_t *o, qt
     r->cur_seed = (int64_t)r->seed;
     r->work_flops = r->work_bytes = 0;
     qt_rec_set_rate_names(r, NULL, NULL);
+    qt_rec_set_bytes_ceiling(r, NULL, NULL);
     char err[512] = "";
     int skipped = 0;
     double t0 = now_s(), m0 = mono_s();

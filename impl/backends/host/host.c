@@ -10,11 +10,13 @@
 
 #include "quintet/attention.h"
 #include "quintet/backend.h"
+#include "quintet/optim.h"
 #include "quintet/sparse.h"
 #include "quintet/tensor.h"
 
 /* The technique ops tables (impl/<technique>/ref.c, cpu*.c). */
 extern const qt_attn_ops_t qt_attn_ops_ref, qt_attn_ops_cpu;
+extern const qt_optim_ops_t qt_optim_ops_ref, qt_optim_ops_cpu;
 extern const qt_sparse_ops_t qt_sparse_ops_ref, qt_sparse_ops_cpu;
 
 /* Host memory, tracked on the host device by qt_alloc. */
@@ -80,6 +82,7 @@ const qt_backend_iface_t qt_backend_iface_ref = {
     .memset0 = host_memset0,
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_ref,
+        [QT_TECH_OPTIM] = &qt_optim_ops_ref,
         [QT_TECH_SPARSE] = &qt_sparse_ops_ref,
     },
 };
@@ -95,6 +98,7 @@ const qt_backend_iface_t qt_backend_iface_cpu = {
     .memset0 = host_memset0,
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_cpu,
+        [QT_TECH_OPTIM] = &qt_optim_ops_cpu,
         [QT_TECH_SPARSE] = &qt_sparse_ops_cpu,
     },
 };

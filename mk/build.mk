@@ -102,9 +102,9 @@ mpi: $(MPI_PROGS)
 # build/cuda-attn-bench (tests/attention/cuda_attn_bench.cu over impl/attention/cuda/).
 CUDA_PROGS := $(if $(HAVE_CUDA),$(BUILD)/cuda-attn-bench)
 cuda: $(CUDA_PROGS)
-$(BUILD)/cuda-attn-bench: tests/attention/cuda_attn_bench.cu $(wildcard impl/attention/cuda/*.cu impl/attention/cuda/*.h) $(BUILD)/flags.txt
+$(BUILD)/cuda-attn-bench: tests/attention/cuda_attn_bench.cu $(wildcard impl/attention/cuda/attn_*.cu impl/attention/cuda/*.h) $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
-	$(call say,NVCC,$@)$(NVCC) $(NVCCFLAGS) -Iimpl/attention/cuda -o $@ tests/attention/cuda_attn_bench.cu $(wildcard impl/attention/cuda/*.cu) -L$(CUDA_LIBDIR) -lcublas
+	$(call say,NVCC,$@)$(NVCC) $(NVCCFLAGS) -Iimpl/attention/cuda -o $@ tests/attention/cuda_attn_bench.cu $(wildcard impl/attention/cuda/attn_*.cu) -L$(CUDA_LIBDIR) -lcublas
 
 $(BUILD)/obj/%.c.o: %.c $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)

@@ -110,13 +110,20 @@ $(call obj,$(CU_SRC)): NVCCFLAGS += -Xcompiler $(LIB_VIS)
 
 .PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
 .SECONDARY: # keep intermediate objects (no trailing `rm` after the test summary)
-all: lib quintet tests mpi
+all: lib quintet tests mpi cuda
 lib: $(BUILD)/libquintet.a $(BUILD)/libquintet.so $(BUILD)/libqttesting.a
 quintet: $(BUILD)/quintet
 # Test helpers that are programs of their own (a real Google Benchmark binary for the JSON import test).
 TEST_PROGS := $(BUILD)/tests/harness/gbench_peer
 tests: $(TEST_BIN) $(TEST_PROGS)
 mpi: $(MPI_PROGS)
+# cuda: the standalone CUDA kernel drivers (validate every kernel version, then time it):
+# build/cuda-attn-bench (tests/attention/cuda_attn_bench.cu over impl/attention/cuda/).
+CUDA_PROGS := $(if $(HAVE_CUDA),$(BUILD)/cuda-attn-bench)
+cuda: $(CUDA_PROGS)
+$(BUILD)/cuda-attn-bench: tests/attention/cuda_attn_bench.cu $(wildcard impl/attention/cuda/attn_*.cu impl/attention/cuda/*.h) $(BUILD)/flags.txt
+	@mkdir -p $(dir $@)
+	$(call say,NVCC,$@)$(NVCC) $(NVCCFLAGS) -Iimpl/attention/cuda -o $@ tests/attention/cuda_attn_bench.cu $(wildcard impl/attention/cuda/attn_*.cu) -L$(CUDA_LIBDIR) -lcublas
 
 $(BUILD)/obj/%.c.o: %.c $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)

@@ -262,13 +262,27 @@ static qt_status_t n_allreduce_blocking(qt_backend_t *be, const void *send, void
     return qt_cuda_synchronize(be);
 }
 
+static qt_status_t nccl_init_on(qt_backend_t *be, MPI_Comm parent, int dev);
+
+/* The sub-communicator's instance stays on this process's GPU (built here, not through
+ * qt_backend_init_iface, whose params cannot say "device 0" apart from "the default"). */
 static qt_status_t n_split(qt_backend_t *be, int color, int key, qt_backend_t **out)
 {
     MPI_Comm sub;
+    *out = NULL;
     int rc = MPI_Comm_split(EXT(be)->comm, color, key, &sub);
     if (rc != MPI_SUCCESS) return qt_backend_fail(be, QT_ERR_STATE, "MPI_Comm_split failed (%d)", rc);
-    qt_backend_params_t p = {.device = QT_CUDA_CTX(be)->ordinal, .comm = &sub};
-    qt_status_t s = qt_backend_init_iface(out, be->iface, &p); /* duplicates sub */
+    qt_backend_t *nb = calloc(1, sizeof *nb);
+    qt_status_t s = nb ? QT_OK : qt_backend_fail(be, QT_ERR_NOMEM, "backend instance");
+    if (s == QT_OK) {
+        nb->iface = be->iface;
+        nb->device = qt_device_host();
+        nb->threads = 1;
+        nb->world = 1;
+        s = nccl_init_on(nb, sub, QT_CUDA_CTX(be)->ordinal); /* duplicates sub */
+        if (s != QT_OK) free(nb);
+        else *out = nb;
+    }
     MPI_Comm_free(&sub);
     return s;
 }
@@ -308,12 +322,13 @@ static const qt_dist_ops_t qt_dist_ops_nccl = {
 
 /* ---- the backend ---- */
 
-/* This process's rank among the ranks of its node (MPI_COMM_TYPE_SHARED on the world). */
-static int node_rank(void)
+/* This process's rank among the ranks of comm on its node (MPI_COMM_TYPE_SHARED; collective
+ * over comm, which every rank of comm calls in init). */
+static int node_rank(MPI_Comm comm)
 {
     MPI_Comm node;
     int r = 0;
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 0;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 0;
     MPI_Comm_rank(node, &r);
     MPI_Comm_free(&node);
     return r;
@@ -323,13 +338,24 @@ static void nccl_free(qt_backend_t *be);
 
 static qt_status_t nccl_init(qt_backend_t *be, const qt_backend_params_t *p)
 {
-    qt_backend_t *mpi = NULL;
-    qt_backend_params_t mp = {.threads = 1, .comm = p->comm};
-    qt_status_t s = qt_backend_init(&mpi, "mpi", &mp); /* initialises MPI when needed */
-    if (s != QT_OK) return qt_backend_fail(be, s, "nccl: the bootstrap mpi instance: %s", qt_last_error());
+    qt_backend_t *probe = NULL; /* initialises MPI when needed */
+    qt_status_t s = qt_backend_init(&probe, "mpi", NULL);
+    if (s != QT_OK) return qt_backend_fail(be, s, "nccl: MPI: %s", qt_last_error());
+    qt_backend_free(probe);
+    MPI_Comm parent = p->comm ? *(const MPI_Comm *)p->comm : MPI_COMM_WORLD;
     int n = 0;
     cudaGetDeviceCount(&n);
-    int dev = p->device > 0 ? p->device : (n > 0 ? node_rank() % n : 0);
+    int nr = node_rank(parent);
+    return nccl_init_on(be, parent, p->device > 0 ? p->device : (n > 0 ? nr % n : 0));
+}
+
+/* The instance on GPU dev over (a duplicate of) parent. */
+static qt_status_t nccl_init_on(qt_backend_t *be, MPI_Comm parent, int dev)
+{
+    qt_backend_t *mpi = NULL;
+    qt_backend_params_t mp = {.threads = 1, .comm = &parent};
+    qt_status_t s = qt_backend_init(&mpi, "mpi", &mp);
+    if (s != QT_OK) return qt_backend_fail(be, s, "nccl: the bootstrap mpi instance: %s", qt_last_error());
     s = qt_cuda_ctx_init(be, dev);
     nccl_ext_t *x = NULL;
     if (s == QT_OK) {
@@ -345,7 +371,6 @@ static qt_status_t nccl_init(qt_backend_t *be, const qt_backend_params_t *p)
     x->mpi = mpi;
     be->rank = mpi->rank;
     be->world = mpi->world;
-    MPI_Comm parent = p->comm ? *(const MPI_Comm *)p->comm : MPI_COMM_WORLD;
     if (MPI_Comm_dup(parent, &x->comm) != MPI_SUCCESS) {
         x->comm = MPI_COMM_NULL;
         s = qt_backend_fail(be, QT_ERR_STATE, "nccl: MPI_Comm_dup failed");

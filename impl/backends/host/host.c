@@ -10,10 +10,12 @@
 
 #include "quintet/attention.h"
 #include "quintet/backend.h"
+#include "quintet/fusion.h"
 #include "quintet/tensor.h"
 
 /* The technique ops tables (impl/<technique>/ref.c, cpu*.c). */
 extern const qt_attn_ops_t qt_attn_ops_ref, qt_attn_ops_cpu;
+extern const qt_fusion_ops_t qt_fusion_ops_ref, qt_fusion_ops_cpu;
 
 /* Host memory, tracked on the host device by qt_alloc. */
 static qt_status_t host_alloc(qt_backend_t *be, size_t bytes, void **ptr)
@@ -78,6 +80,7 @@ const qt_backend_iface_t qt_backend_iface_ref = {
     .memset0 = host_memset0,
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_ref,
+        [QT_TECH_FUSION] = &qt_fusion_ops_ref,
     },
 };
 
@@ -92,5 +95,6 @@ const qt_backend_iface_t qt_backend_iface_cpu = {
     .memset0 = host_memset0,
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_cpu,
+        [QT_TECH_FUSION] = &qt_fusion_ops_cpu,
     },
 };

@@ -1,14 +1,14 @@
-/* fuzz_args.c — libFuzzer target over the command-line parser (harness/args.c)
+/* fuzz_args.c — libFuzzer target over the command-line parser (harness/cli/args.c)
  * with the option tables of `quintet run` and `quintet show` shapes, and the
  * strict number parsers. The input is split on NUL bytes into argv.
  * Run: make fuzz FUZZ_SECONDS=120 (or FUZZ_ONLY=fuzz_args).
- * fuzz-sources: harness/args.c impl/core/status.c
+ * fuzz-sources: harness/cli/args.c impl/core/status.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
+#include "cli/args.h"
 
 static const qt_opt_t opts[] = {
     {"profile", "P", ""}, {"db", "PATH", ""}, {"filter", "REGEX", ""}, {"repetitions", "N", ""},

@@ -1,17 +1,17 @@
-/* fuzz_params.c — libFuzzer target: the case-parameter parser (harness/params.c).
+/* fuzz_params.c — libFuzzer target: the case-parameter parser (harness/run/params.c).
  *
  * Parses each input (as a NUL-terminated string) with qt_params_parse. Contract checked:
  * no crash or sanitizer report; a refusal carries a message naming more than the generic
  * status text; an accepted text formats back (qt_params_format) into text that parses to
  * the same pairs and formats identically (canonical form is a fixed point); the typed
  * getters accept every value. Run: make fuzz.
- * fuzz-sources: harness/params.c impl/core/status.c
+ * fuzz-sources: harness/run/params.c impl/core/status.c
  * fuzz-libs: -lm */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "params.h"
+#include "run/params.h"
 
 /* One input. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,7 +7,7 @@
  * leak, no sanitizer report, and a refusal always comes with a message.
  * Seeds (fuzz/run.sh): quintet databases made from results/schema.sql, a version-1 one, a
  * foreign SQLite file. Run: make fuzz (or FUZZ_SECONDS=120 make fuzz).
- * fuzz-sources: harness/store.c harness/stats.c impl/core/status.c
+ * fuzz-sources: harness/store/store.c harness/analysis/stats.c impl/core/status.c
  * fuzz-libs: -lsqlite3 -lm */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* Remove the database and the side files SQLite may leave beside it. */
 static void remove_all(const char *path)

@@ -26,7 +26,10 @@ endif
 ifndef NO_MPI
 MPICC := $(shell command -v mpicc 2>/dev/null)
 endif
-CUDA_HOME := $(if $(NVCC),$(abspath $(dir $(NVCC))..))
+# CUDA_HOME: the toolkit's folder; by default the one nvcc lives in (override: make CUDA_HOME=/opt/cuda).
+CUDA_HOME ?= $(if $(NVCC),$(abspath $(dir $(NVCC))..))
+# NVCC_GENCODE: the GPU code nvcc emits (default the H200's sm_90; e.g. make NVCC_GENCODE='-gencode=arch=compute_90a,code=sm_90a').
+NVCC_GENCODE ?= -arch=sm_90
 # nvcc alone is not enough (a toolkit can ship the compiler without the runtime): CUDA parts are
 # built only when a program links against libcudart and libcublas from the toolkit's own folders.
 CUDA_LIBDIR := $(if $(NVCC),$(patsubst %/,%,$(firstword $(dir $(wildcard $(addsuffix /libcudart.so,$(CUDA_HOME)/lib64 $(CUDA_HOME)/lib $(CUDA_HOME)/targets/x86_64-linux/lib))))))
@@ -42,11 +45,15 @@ endif
 
 # ---- flags ----------------------------------------------------------------
 DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(HAVE_CUDA),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
-INC := -Iimpl/include -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
+# Includes name their room: "quintet/x.h" (public API), "testing/x.h" (impl/testing),
+# "store/store.h", "run/suite.h", ... (harness/<room>/).
+INC := -Iimpl/include -Iimpl -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
 CFLAGS := -std=c11 -g $(OPT) -fno-math-errno -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fno-math-errno -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
 GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
-NVCCFLAGS := -O3 -arch=sm_90 -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
+NVCCFLAGS := -O3 $(NVCC_GENCODE) -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
+# libquintet exports only its public API (functions marked QT_API in impl/include/quintet/).
+LIB_VIS := -fvisibility=hidden
 CUDA_LIBS := $(if $(HAVE_CUDA),$(CUDA_LDIR) -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
 LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(BLAS_LIBDIR)) -lbenchmark -lsqlite3 -lopenblas \
           $(if $(HAVE_PAPI),-lpapi -lsde) $(CUDA_LIBS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
@@ -56,18 +63,22 @@ Q := $(if $(V),,@)
 say = $(if $(V),,@echo '  $(1) $(2)';)
 
 # ---- sources --------------------------------------------------------------
-LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c,$(wildcard impl/*/*.c impl/backends/*/*.c))
+# impl/testing/ is not part of libquintet: it is libqttesting.a (tests, verify, trace).
+TESTING_SRC := $(wildcard impl/testing/*.c)
+LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c $(TESTING_SRC),$(wildcard impl/*/*.c impl/backends/*/*.c))
 CU_SRC := $(if $(HAVE_CUDA),$(wildcard impl/*/*.cu impl/*/cuda/*.cu impl/backends/*/*.cu))
-HARNESS_CU := $(if $(HAVE_CUDA),$(wildcard harness/*.cu))
-HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard suites/*.c)
-HARNESS_CC := $(wildcard harness/*.cc)
+# harness/<room>/ sources, found recursively; harness/run/mpi/ holds separate MPI programs.
+harness_find = $(shell find harness -name '*.$(1)' -not -path 'harness/run/mpi/*' | sort)
+HARNESS_CU := $(if $(HAVE_CUDA),$(call harness_find,cu))
+HARNESS_SRC := $(filter-out harness/cli/main.c,$(call harness_find,c)) $(wildcard suites/*.c)
+HARNESS_CC := $(call harness_find,cc)
 TEST_COMMON := $(wildcard tests/common/*.c)
 TEST_SRC := $(filter-out tests/common/%,$(wildcard tests/*/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-MPI_PROGS := $(if $(MPICC),$(patsubst harness/mpi/%.c,$(BUILD)/quintet-mpi-%,$(wildcard harness/mpi/*.c)))
+MPI_PROGS := $(if $(MPICC),$(patsubst harness/run/mpi/%.c,$(BUILD)/quintet-mpi-%,$(wildcard harness/run/mpi/*.c)))
 
 # Rebuild everything when the flags change: build/flags.txt holds the last set used.
-FLAGS_TEXT := $(CFLAGS) | $(CXXFLAGS) | $(NVCCFLAGS) | $(LDLIBS)
+FLAGS_TEXT := $(CFLAGS) $(LIB_VIS) | $(CXXFLAGS) | $(NVCCFLAGS) | $(LDLIBS)
 ifneq ($(FLAGS_TEXT),$(file < $(BUILD)/flags.txt))
 $(shell mkdir -p $(BUILD))
 $(file > $(BUILD)/flags.txt,$(FLAGS_TEXT))
@@ -76,11 +87,14 @@ endif
 obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(call obj,$(CU_SRC))
 HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC) $(HARNESS_CU))
+TESTING_OBJ := $(call obj,$(TESTING_SRC))
+$(call obj,$(LIB_SRC)): CFLAGS += $(LIB_VIS)
+$(call obj,$(CU_SRC)): NVCCFLAGS += -Xcompiler $(LIB_VIS)
 
 .PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
 .SECONDARY: # keep intermediate objects (no trailing `rm` after the test summary)
 all: lib quintet tests mpi
-lib: $(BUILD)/libquintet.a $(BUILD)/libquintet.so
+lib: $(BUILD)/libquintet.a $(BUILD)/libquintet.so $(BUILD)/libqttesting.a
 quintet: $(BUILD)/quintet
 tests: $(TEST_BIN)
 mpi: $(MPI_PROGS)
@@ -95,26 +109,29 @@ $(BUILD)/obj/%.cu.o: %.cu $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-# results/schema.sql as a C string literal, included by harness/store.c (the only copy of the schema).
+# results/schema.sql as a C string literal, included by harness/store/store.c (the only copy of the schema).
 $(BUILD)/gen/schema_sql.h: results/schema.sql
 	@mkdir -p $(dir $@)
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
-$(call obj,harness/store.c): $(BUILD)/gen/schema_sql.h
+$(call obj,harness/store/store.c): $(BUILD)/gen/schema_sql.h
 
 $(BUILD)/libquintet.a: $(LIB_OBJ)
 	@rm -f $@
 	$(call say,AR,$@)ar rcs $@ $^
-$(BUILD)/libquintet.so: $(LIB_OBJ)
-	$(call say,LD,$@)$(CC) -shared -o $@ $^ $(LDLIBS)
+$(BUILD)/libquintet.so: $(LIB_OBJ) mk/libquintet.map
+	$(call say,LD,$@)$(CC) -shared -Wl,--version-script=mk/libquintet.map -o $@ $(LIB_OBJ) $(LDLIBS)
+$(BUILD)/libqttesting.a: $(TESTING_OBJ)
+	@rm -f $@
+	$(call say,AR,$@)ar rcs $@ $^
 $(BUILD)/libqtharness.a: $(HARNESS_OBJ)
 	@rm -f $@
 	$(call say,AR,$@)ar rcs $@ $^
-$(BUILD)/quintet: $(call obj,harness/main.c) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
+$(BUILD)/quintet: $(call obj,harness/cli/main.c) $(BUILD)/libqtharness.a $(BUILD)/libqttesting.a $(BUILD)/libquintet.a
 	$(call say,LD,$@)$(CC) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_COMMON)) $(BUILD)/libqtharness.a $(BUILD)/libquintet.a
+$(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_COMMON)) $(BUILD)/libqtharness.a $(BUILD)/libqttesting.a $(BUILD)/libquintet.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
-$(BUILD)/quintet-mpi-%: harness/mpi/%.c
+$(BUILD)/quintet-mpi-%: harness/run/mpi/%.c
 	@mkdir -p $(dir $@)
 	$(call say,MPICC,$<)OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $<
 

@@ -2,7 +2,7 @@
 --
 -- The file is a list of steps: the block after "-- @version N" turns a version N-1 database
 -- into version N and ends with "PRAGMA user_version = N". A new database runs every block in
--- order; an older one runs the blocks above its user_version (harness/store.c, with a C
+-- order; an older one runs the blocks above its user_version (harness/store/store.c, with a C
 -- back-fill where a block needs one). Released blocks never change: a new version appends a
 -- block. The build embeds this text into the quintet binary (mk/build.mk makes
 -- build/gen/schema_sql.h from it), so this file is the only copy of the schema.
@@ -70,7 +70,7 @@ CREATE TABLE cases (
     suite      TEXT NOT NULL,
     name       TEXT NOT NULL,
     variant    TEXT NOT NULL DEFAULT '',
-    params     TEXT NOT NULL DEFAULT '',  -- canonical "k=v,k=v" (harness/params.h)
+    params     TEXT NOT NULL DEFAULT '',  -- canonical "k=v,k=v" (harness/run/params.h)
     status     TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'skipped')),
     message    TEXT,
     started_at REAL,

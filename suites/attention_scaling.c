@@ -41,8 +41,8 @@
 #include "quintet/attention.h"
 #include "quintet/rng.h"
 #include "quintet/tensor.h"
-#include "stats.h"
-#include "suite.h"
+#include "analysis/stats.h"
+#include "run/suite.h"
 
 static const char *const metrics[] = {
     "time_s|s|seconds per forward of (B, H, T, D)",

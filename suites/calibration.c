@@ -21,9 +21,9 @@
 
 #include "quintet/rng.h"
 #include "quintet/tensor.h"
-#include "suite.h"
+#include "run/suite.h"
 #ifdef QT_HAVE_CUDA
-#include "cuda_probe.h"
+#include "run/cuda_probe.h"
 #endif
 
 static const char *const metrics[] = {

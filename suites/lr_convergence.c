@@ -1,5 +1,5 @@
 /* lr_convergence.c — the adaptive-learning-rate suite (issue 4): every optimizer of
- * impl/optim on every test problem of quintet/optim_problems.h, and the bandwidth of
+ * impl/optim on every test problem of testing/optim_problems.h, and the bandwidth of
  * one optimizer step over 10M parameters.
  *
  * Experiments `converge` (variant cpu, f64 parameters; params optimizer, problem, lr,
@@ -34,10 +34,10 @@
 #include <time.h>
 
 #include "quintet/optim.h"
-#include "quintet/optim_problems.h"
+#include "testing/optim_problems.h"
 #include "quintet/rng.h"
 #include "quintet/tensor.h"
-#include "suite.h"
+#include "run/suite.h"
 
 static const char *const lrc_metrics[] = {
     "steps_to_target|steps|converge/lr_sweep: first evaluated step with loss <= target (censored at steps)",

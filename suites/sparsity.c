@@ -62,7 +62,7 @@
 #include "quintet/rng.h"
 #include "quintet/sparse.h"
 #include "quintet/tensor.h"
-#include "suite.h"
+#include "run/suite.h"
 
 static const char *const metrics[] = {
     "time_s|s|one call of Y = A·W through the case's path",

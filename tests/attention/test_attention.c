@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "quintet/attention.h"
-#include "quintet/cmp.h"
+#include "testing/cmp.h"
 #include "quintet/counters.h"
 #include "quintet/rng.h"
 #include "test_util.h"
-#include "verify.h"
+#include "verify/verify.h"
 
-/* Comparison of a float output with a float reference output (quintet/cmp.h), each value
+/* Comparison of a float output with a float reference output (testing/cmp.h), each value
  * judged by qt_verify_tol_attn, the tolerance of `quintet verify attention`. */
 static qt_cmp_t compare(const qt_tensor_t *a, const qt_tensor_t *ref)
 {
@@ -104,7 +104,7 @@ static void check_backends_f(int64_t B, int64_t H, int64_t T, int64_t D, uint64_
                 double e = qt_cmp_rel_fro(&cmp);
                 /* float32 tiles with online softmax and a polynomial exp2 against double
                  * accumulation: relative Frobenius error <= 2e-6 (observed ~3e-7), and no
-                 * value outside qt_verify_tol_attn (harness/verify_attention.c says why). */
+                 * value outside qt_verify_tol_attn (harness/verify/verify_attention.c says why). */
                 CU_ASSERT(e <= 2e-6);
                 CU_ASSERT_EQUAL(cmp.wrong, 0);
                 if (!(e <= 2e-6))

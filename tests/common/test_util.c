@@ -12,7 +12,7 @@
 
 #include <sqlite3.h>
 
-#include "quintet/cmp.h"
+#include "testing/cmp.h"
 
 /* Register and run the tests; exit code = failures (capped) or a CUnit error. */
 int qt_test_run(const char *suite, const qt_test_t *tests, int n)
@@ -43,7 +43,7 @@ uint64_t qt_test_seed(void)
     return seed;
 }
 
-/* Max abs error over the reference's max magnitude (quintet/cmp.h's max_rel). */
+/* Max abs error over the reference's max magnitude (testing/cmp.h's max_rel). */
 double qt_test_max_rel_err_f32(const float *a, const double *ref, size_t n)
 {
     qt_cmp_t c;

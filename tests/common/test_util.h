@@ -35,7 +35,7 @@ uint64_t qt_test_seed(void);
 
 /* Max |a-b| / (max |b| + tiny) over n values, i.e. error relative to the reference's scale. */
 double qt_test_max_rel_err_f32(const float *a, const double *ref, size_t n);
-/* Relative Frobenius error ||a-b|| / ||b|| (both via quintet/cmp.h, the comparison `quintet verify` uses). */
+/* Relative Frobenius error ||a-b|| / ||b|| (both via testing/cmp.h, the comparison `quintet verify` uses). */
 double qt_test_rel_fro_f32(const float *a, const double *ref, size_t n);
 double qt_test_rel_fro_f64(const double *a, const double *ref, size_t n);
 

@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "compare.h"
+#include "analysis/compare.h"
 #include "quintet/rng.h"
-#include "stats.h"
-#include "store.h"
+#include "analysis/stats.h"
+#include "store/store.h"
 #include "test_util.h"
 
 static char out[1 << 16];

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hwcounters.h"
+#include "run/hwcounters.h"
 #include "quintet/counters.h"
 #include "test_util.h"
 

@@ -2,8 +2,8 @@
  * accepted forms, canonical round trips, and every rejection path. */
 #include <string.h>
 
-#include "args.h"
-#include "params.h"
+#include "cli/args.h"
+#include "run/params.h"
 #include "test_util.h"
 
 static const qt_opt_t opts[] = {
@@ -24,6 +24,24 @@ static void test_args_forms(void)
     CU_ASSERT_EQUAL(a.n_pos, 4); /* suite1, -5, --not-an-option, -h (after --) */
     CU_ASSERT_STRING_EQUAL(a.pos[2], "--not-an-option");
     CU_ASSERT_EQUAL(a.help, 0);
+}
+
+/* "[BOOL]" options (optional boolean value) and '_' spelled for '-'. */
+static void test_args_optional_bool(void)
+{
+    static const qt_opt_t bopts[] = {{"amsgrad", "[BOOL]", "flag"}, {"nesterov", "[BOOL]", "flag"},
+                                     {"weight-decay", "W", "value"}, {"maximize", "[BOOL]", "flag"}};
+    char *argv[] = {"--amsgrad", "--nesterov", "false", "--weight_decay", "0.1", "--maximize=off", "pos"};
+    qt_args_t a;
+    CU_ASSERT_EQUAL_FATAL(qt_args_parse(bopts, 4, 7, argv, &a), QT_OK);
+    CU_ASSERT_STRING_EQUAL(qt_args_get(bopts, 4, &a, "amsgrad"), "1");
+    CU_ASSERT_STRING_EQUAL(qt_args_get(bopts, 4, &a, "nesterov"), "false");
+    CU_ASSERT_STRING_EQUAL(qt_args_get(bopts, 4, &a, "weight-decay"), "0.1");
+    CU_ASSERT_STRING_EQUAL(qt_args_get(bopts, 4, &a, "maximize"), "off");
+    CU_ASSERT_EQUAL(a.n_pos, 1); /* "pos" is not a boolean word: it stays positional */
+    char *tail[] = {"--amsgrad"};
+    CU_ASSERT_EQUAL_FATAL(qt_args_parse(bopts, 4, 1, tail, &a), QT_OK);
+    CU_ASSERT_STRING_EQUAL(qt_args_get(bopts, 4, &a, "amsgrad"), "1");
 }
 
 /* Unknown options, missing values, values on flags, short options. */
@@ -90,4 +108,5 @@ static void test_params_rejects(void)
 }
 
 QT_TEST_MAIN("harness/parsers", {"args forms", test_args_forms}, {"args errors", test_args_errors},
+             {"args optional booleans", test_args_optional_bool},
              {"params round trip", test_params_round_trip}, {"params rejects", test_params_rejects})

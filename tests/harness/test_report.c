@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "test_util.h"
 
 static char out[1 << 17];

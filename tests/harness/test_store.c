@@ -1,4 +1,4 @@
-/* test_store.c — the SQLite results store (harness/store.c) and statistics (harness/stats.c):
+/* test_store.c — the SQLite results store (harness/store/store.c) and statistics (harness/analysis/stats.c):
  * round trip of a run with every kind of record, type-7 quantiles and line fits, the upgrade
  * of a version-1 file, refusal of foreign, garbage, truncated, empty and newer files with the
  * file left byte-for-byte unchanged (and no -wal/-shm/-journal left beside it), two processes
@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "quintet/rng.h"
-#include "stats.h"
-#include "store.h"
+#include "analysis/stats.h"
+#include "store/store.h"
 #include "test_util.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* test_verify.c — `quintet verify` and the comparison it shares with the tests
- * (quintet/cmp.h): the comparison counts exactly the values injected outside the
+ * (testing/cmp.h): the comparison counts exactly the values injected outside the
  * tolerance (and none at its edge); fake backends added through the driver's hook are
  * verified like registered ones, a perturbed output counted value by value, unsupported
  * cases listed as skipped; `quintet verify --size quick` passes on this machine with 0 wrong
@@ -15,7 +15,7 @@
 #include "quintet/rng.h"
 #include "quintet/sparse.h"
 #include "test_util.h"
-#include "verify.h"
+#include "verify/verify.h"
 
 static char out[1 << 20];
 

@@ -3,7 +3,7 @@
 tests/optim/test_optim.c.
 
 Runs torch.optim's optimizers (float64, CPU, single-tensor path: foreach=False) on the
-problems of impl/optim/problems.c and prints, for every configuration, the trajectory
+problems of impl/testing/optim_problems.c and prints, for every configuration, the trajectory
 every N steps. The gradients are computed here exactly as problems.c computes them:
   - Rosenbrock (2-d and n-d): plain Python floats, the same operations in the same order,
     so both sides feed bit-identical gradients to the optimizer;
@@ -73,7 +73,7 @@ def rng_normal(seed, stream, index):
 
 
 def quadratic_deep_h(d=100, seed=42):
-    """H = Q diag(lam) Q^T exactly as quad_build() in impl/optim/problems.c."""
+    """H = Q diag(lam) Q^T exactly as quad_build() in impl/testing/optim_problems.c."""
     n_small = d * 9 // 10
     lam = []
     for i in range(d):
@@ -111,7 +111,7 @@ def quadratic_deep_h(d=100, seed=42):
 
 
 def rosenbrock(x):
-    """Loss and gradient in the order of rosen() in impl/optim/problems.c."""
+    """Loss and gradient in the order of rosen() in impl/testing/optim_problems.c."""
     n = len(x)
     g = [0.0] * n
     f = 0.0

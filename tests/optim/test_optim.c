@@ -17,18 +17,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "quintet/cmp.h"
+#include "cli/cli.h"
+#include "testing/cmp.h"
 #include "quintet/counters.h"
 #include "quintet/optim.h"
-#include "quintet/optim_problems.h"
+#include "testing/optim_problems.h"
 #include "quintet/rng.h"
 #include "test_util.h"
-#include "verify.h"
+#include "verify/verify.h"
 
 /* ------------------------------------------------------------ helpers */
 
-/* Max |a−b| / max |b| over n doubles (0 when identical): quintet/cmp.h's max_rel. */
+/* Max |a−b| / max |b| over n doubles (0 when identical): testing/cmp.h's max_rel. */
 static double rel_err(const double *a, const double *b, size_t n)
 {
     qt_cmp_t c;
@@ -202,7 +202,7 @@ static void test_torch_trajectories(void)
 /* ------------------------------------------------ ref vs cpu, f64/f32 */
 
 /* The option sets of the backend and checkpoint tests are qt_verify_optsets, the list
- * `quintet verify optim` uses (harness/verify_optim.c). */
+ * `quintet verify optim` uses (harness/verify/verify_optim.c). */
 
 /* Random params and per-step random grads (qt_verify_optim_run: inputs rounded to float, so
  * f32 and f64 runs see the same ones), two tensors (one above the OpenMP threshold);
@@ -746,11 +746,20 @@ static void test_trace_command(void)
     char *help[] = {"optim", "--help"};
     CU_ASSERT_EQUAL(run_trace(help, 2, out, sizeof out), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--betas"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--initial-accumulator-value"));
+    /* '_' spellings and "--flag false" (the next word read as the flag's value) */
+    char *under[] = {"optim", "--optimizer", "sgd", "--weight_decay", "0.01", "--momentum", "0.9", "--nesterov",
+                     "false", "--steps", "2"};
+    CU_ASSERT_EQUAL(run_trace(under, 11, out, sizeof out), 0);
+    CU_ASSERT_EQUAL(strncmp(out, "step,x0,x1,loss\n", 16), 0);
     char *bad[][4] = {{"optim", "--optimizer", "adamax", NULL},   {"optim", "--lr", "-1", NULL},
                       {"optim", "--momentum", "0.9", NULL},         {"optim", "--steps", "ten", NULL},
                       {"optim", "--x0", "1,2,3", NULL},             {"optim", "--problem", "nope", NULL},
                       {"optim", "--dtype", "f16", NULL},            {"optim", "--backend", "ref", "--dtype=f32"},
-                      {"attention", NULL, NULL, NULL},              {"optim", "stray", NULL, NULL}};
+                      {"attention", NULL, NULL, NULL},              {"optim", "stray", NULL, NULL},
+                      {"optim", "--bogus", NULL, NULL},             {"optim", "--lr", NULL, NULL},
+                      {"optim", "--every", "0", NULL},              {"optim", "--optimizer=sgd", "--nesterov=maybe", NULL},
+                      {"optim", "--amsgrad=true", "--optimizer", "sgd"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int argc = 0;
         while (argc < 4 && bad[i][argc]) argc++;

@@ -14,10 +14,10 @@
 #include "quintet/sparse.h"
 #include "quintet/tensor.h"
 #include "test_util.h"
-#include "verify.h"
+#include "verify/verify.h"
 
 /* Check Y against the ref result R elementwise with the f32 summation bound of
- * qt_verify_tol_spmm (harness/verify_sparse.c, the tolerance `quintet verify` uses):
+ * qt_verify_tol_spmm (harness/verify/verify_sparse.c, the tolerance `quintet verify` uses):
  * |Y − R| ≤ 2·K·u·Σ_k|a_mk||w_kn| + 2u·|R| (any summation order of K products in f32 is
  * within γ_K ≈ K·u of Σ|a||w|; the second term covers R's own rounding from double).
  * Returns the number of violations. */

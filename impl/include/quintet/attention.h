@@ -64,6 +64,8 @@
 #define QUINTET_ATTENTION_H
 
 #include <stddef.h>
+#include "quintet/api.h"
+
 #include <stdint.h>
 
 #include "quintet/backend.h"
@@ -100,16 +102,16 @@ typedef struct {
 
 /* Defaults for a variant: bidirectional, w_left = w_right = 64, dilation 1,
  * n_buckets 8, n_hashes 4, chunk 64, no bucket factorisation, separate Q/K, seed 1. */
-void qt_attn_config_init(qt_attn_config_t *cfg, qt_attn_variant_t variant);
+QT_API void qt_attn_config_init(qt_attn_config_t *cfg, qt_attn_variant_t variant);
 /* "dense" / "window" / "lsh" / "dynamic" ("?" when out of range). */
-const char *qt_attn_variant_name(qt_attn_variant_t v);
+QT_API const char *qt_attn_variant_name(qt_attn_variant_t v);
 /* Parse a variant name (QT_ERR_ARG on anything else). */
-qt_status_t qt_attn_variant_parse(const char *s, qt_attn_variant_t *out);
+QT_API qt_status_t qt_attn_variant_parse(const char *s, qt_attn_variant_t *out);
 
 /* Check a configuration and the tensors of one call (see the file comment);
  * QT_ERR_ARG / QT_ERR_SHAPE with a message on the first problem. mask may be NULL;
  * k may be NULL when cfg->shared_qk. */
-qt_status_t qt_attn_validate(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+QT_API qt_status_t qt_attn_validate(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                              const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out);
 
 /* A backend's attention ops (backend.h: qt_backend_ops(be, QT_TECH_ATTENTION)). */
@@ -130,13 +132,13 @@ typedef struct {
  * variant and options for q's dtype, and every operand given lives on be's device (operands
  * may be NULL to ask about the configuration only: q NULL means f32). Otherwise 0 and the
  * reason in why (may be NULL). */
-int qt_attn_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+QT_API int qt_attn_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
                      const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out,
                      char *why, size_t why_size);
 /* Run cfg on backend instance be: validates shapes and devices, QT_ERR_UNSUPPORTED (with the
  * reason) when be cannot run it. Asynchronous on device backends: errors of the work itself
  * may surface at qt_backend_synchronize. */
-qt_status_t qt_attn_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
+QT_API qt_status_t qt_attn_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q,
                             const qt_tensor_t *k, const qt_tensor_t *v, const qt_tensor_t *mask,
                             qt_tensor_t *out);
 
@@ -144,7 +146,7 @@ qt_status_t qt_attn_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const
  * n_hashes, bucket_factor, seed), as backend be hashes: buckets is (B, H, n_hashes, T) i32 on
  * be's device. The rule (file comment) is exact, so every backend must give the oracle's
  * buckets bit for bit; tests/attention checks it. */
-qt_status_t qt_attn_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
+QT_API qt_status_t qt_attn_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
                                 qt_tensor_t *buckets);
 
 /* Useful FLOPs of one forward (FlashAttention's convention): dense 4·B·H·T²·D, halved
@@ -153,7 +155,7 @@ qt_status_t qt_attn_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, c
  * dynamic: W plus n_hashes·T/n_buckets expected same-bucket keys per query (that part
  * halved when causal). The keys per query never exceed dense's (T, or (T+1)/2 causal);
  * keys a window would read beyond the sequence ends are not subtracted. */
-double qt_attn_useful_flops(const qt_attn_config_t *cfg, int64_t B, int64_t H, int64_t T, int64_t D);
+QT_API double qt_attn_useful_flops(const qt_attn_config_t *cfg, int64_t B, int64_t H, int64_t T, int64_t D);
 
 /* Accuracy of an attention output against exact dense attention (same causal flag,
  * mask and shared_qk), computed naively in double on every row_stride-th query row of
@@ -167,7 +169,7 @@ typedef struct {
     double mass_recall;
     int64_t rows; /* query rows evaluated */
 } qt_attn_accuracy_t;
-qt_status_t qt_attn_accuracy(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
+QT_API qt_status_t qt_attn_accuracy(const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                              const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out,
                              int row_stride, qt_attn_accuracy_t *acc);
 

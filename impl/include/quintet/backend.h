@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quintet/api.h"
 #include "quintet/status.h"
 
 #ifdef __cplusplus
@@ -44,23 +45,23 @@ typedef enum { QT_DEVICE_HOST = 0, QT_DEVICE_CUDA } qt_device_kind_t;
 typedef struct qt_device qt_device_t; /* opaque; one object per physical device */
 
 /* The host device (always present). */
-qt_device_t *qt_device_host(void);
+QT_API qt_device_t *qt_device_host(void);
 /* CUDA device `index` (0..QT_MAX_CUDA_DEVICES-1); the object exists whether or not a GPU
  * is present (it only tracks memory). NULL when index is out of range. */
 #define QT_MAX_CUDA_DEVICES 16
-qt_device_t *qt_device_cuda(int index);
-qt_device_kind_t qt_device_kind(const qt_device_t *d);
-int qt_device_index(const qt_device_t *d);
+QT_API qt_device_t *qt_device_cuda(int index);
+QT_API qt_device_kind_t qt_device_kind(const qt_device_t *d);
+QT_API int qt_device_index(const qt_device_t *d);
 /* "host", "cuda:0", ... */
-const char *qt_device_name(const qt_device_t *d);
+QT_API const char *qt_device_name(const qt_device_t *d);
 /* 1 when memory of d can be read and written by host code. */
-int qt_device_is_host(const qt_device_t *d);
+QT_API int qt_device_is_host(const qt_device_t *d);
 /* Memory accounting: every allocation on d adds to current (and raises peak). */
-void qt_device_mem_add(qt_device_t *d, long long bytes);
-size_t qt_device_mem_current(const qt_device_t *d);
-size_t qt_device_mem_peak(const qt_device_t *d);
+QT_API void qt_device_mem_add(qt_device_t *d, long long bytes);
+QT_API size_t qt_device_mem_current(const qt_device_t *d);
+QT_API size_t qt_device_mem_peak(const qt_device_t *d);
 /* Restart the high-water mark of d at its current value. */
-void qt_device_mem_peak_reset(qt_device_t *d);
+QT_API void qt_device_mem_peak_reset(qt_device_t *d);
 
 /* ---- techniques ---- */
 typedef enum {
@@ -72,8 +73,8 @@ typedef enum {
     QT_TECH_COUNT
 } qt_technique_t;
 /* "attention", "fusion", "optim", "dist", "sparse". */
-const char *qt_technique_name(qt_technique_t t);
-qt_status_t qt_technique_parse(const char *s, qt_technique_t *out);
+QT_API const char *qt_technique_name(qt_technique_t t);
+QT_API qt_status_t qt_technique_parse(const char *s, qt_technique_t *out);
 
 /* ---- backend instances ---- */
 typedef struct qt_backend qt_backend_t;
@@ -123,48 +124,48 @@ struct qt_backend {
 
 /* ---- the registry ---- */
 #define QT_BACKEND_ORACLE "ref" /* the oracle: registry entry 0 */
-int qt_backend_count(void);
+QT_API int qt_backend_count(void);
 /* The i-th registered backend (0 is always "ref"); NULL when out of range. */
-const qt_backend_iface_t *qt_backend_iface_get(int i);
+QT_API const qt_backend_iface_t *qt_backend_iface_get(int i);
 /* By name; NULL when this build has no such backend. */
-const qt_backend_iface_t *qt_backend_iface_find(const char *name);
+QT_API const qt_backend_iface_t *qt_backend_iface_find(const char *name);
 /* 1 when iface can run here, else 0 with the reason in why. */
-int qt_backend_iface_available(const qt_backend_iface_t *iface, char *why, size_t why_size);
+QT_API int qt_backend_iface_available(const qt_backend_iface_t *iface, char *why, size_t why_size);
 /* The registered names joined by sep into buf ("ref, cpu, cuda"). */
-const char *qt_backend_names(char *buf, size_t size, const char *sep);
+QT_API const char *qt_backend_names(char *buf, size_t size, const char *sep);
 
 /* Make an instance of backend `name` (p may be NULL). QT_ERR_ARG for an unknown name
  * (listing the known ones), QT_ERR_UNSUPPORTED (with the reason) when it cannot run here. */
-qt_status_t qt_backend_init(qt_backend_t **be, const char *name, const qt_backend_params_t *p);
+QT_API qt_status_t qt_backend_init(qt_backend_t **be, const char *name, const qt_backend_params_t *p);
 /* The same for an interface table the registry does not hold (a test's fake backend, a
  * plugin): it is initialised exactly as a registered one. */
-qt_status_t qt_backend_init_iface(qt_backend_t **be, const qt_backend_iface_t *iface, const qt_backend_params_t *p);
+QT_API qt_status_t qt_backend_init_iface(qt_backend_t **be, const qt_backend_iface_t *iface, const qt_backend_params_t *p);
 /* Release an instance (synchronizes first); NULL is ignored. */
-void qt_backend_free(qt_backend_t *be);
-const char *qt_backend_name(const qt_backend_t *be);
+QT_API void qt_backend_free(qt_backend_t *be);
+QT_API const char *qt_backend_name(const qt_backend_t *be);
 /* The technique's ops table of this instance (cast to the technique's type), NULL when
  * the backend does not implement it. */
-const void *qt_backend_ops(const qt_backend_t *be, qt_technique_t t);
+QT_API const void *qt_backend_ops(const qt_backend_t *be, qt_technique_t t);
 /* Wait for queued work; its errors come back here (also recorded in be->error). */
-qt_status_t qt_backend_synchronize(qt_backend_t *be);
+QT_API qt_status_t qt_backend_synchronize(qt_backend_t *be);
 /* Record a failure in be->error and in the thread's qt_last_error; returns s. */
-qt_status_t qt_backend_fail(qt_backend_t *be, qt_status_t s, const char *fmt, ...)
+QT_API qt_status_t qt_backend_fail(qt_backend_t *be, qt_status_t s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
 /* The instance's last error text ("" if none). */
-const char *qt_backend_error(const qt_backend_t *be);
+QT_API const char *qt_backend_error(const qt_backend_t *be);
 
 /* Memory through the instance, tracked on its device. */
-qt_status_t qt_backend_alloc(qt_backend_t *be, size_t bytes, void **ptr);
-void qt_backend_dealloc(qt_backend_t *be, void *ptr, size_t bytes);
-qt_status_t qt_backend_copy(qt_backend_t *be, void *dst, const qt_device_t *dst_dev, const void *src,
+QT_API qt_status_t qt_backend_alloc(qt_backend_t *be, size_t bytes, void **ptr);
+QT_API void qt_backend_dealloc(qt_backend_t *be, void *ptr, size_t bytes);
+QT_API qt_status_t qt_backend_copy(qt_backend_t *be, void *dst, const qt_device_t *dst_dev, const void *src,
                             const qt_device_t *src_dev, size_t bytes);
 
 /* The instance for host-side helpers of a technique when the caller has none: a process-wide
  * "cpu" instance (never freed). */
-qt_backend_t *qt_backend_default(void);
+QT_API qt_backend_t *qt_backend_default(void);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #ifndef QUINTET_COUNTERS_H
 #define QUINTET_COUNTERS_H
 
+#include "quintet/api.h"
+
 #include "quintet/status.h"
 
 #ifdef __cplusplus
@@ -30,18 +32,18 @@ typedef enum {
 } qt_counter_t;
 
 /* Add v to counter c (thread-safe, relaxed). */
-void qt_counter_add(qt_counter_t c, long long v);
+QT_API void qt_counter_add(qt_counter_t c, long long v);
 /* Current value of counter c (0 for an out-of-range c). */
-long long qt_counter_get(qt_counter_t c);
+QT_API long long qt_counter_get(qt_counter_t c);
 /* SDE name of counter c ("flops", ...), NULL when out of range. */
-const char *qt_counter_name(qt_counter_t c);
+QT_API const char *qt_counter_name(qt_counter_t c);
 /* One-line description of counter c. */
-const char *qt_counter_description(qt_counter_t c);
+QT_API const char *qt_counter_description(qt_counter_t c);
 /* Register the counters with PAPI SDE (idempotent). QT_ERR_UNSUPPORTED when
  * built without PAPI; the counters work either way. */
-qt_status_t qt_counters_init(void);
+QT_API qt_status_t qt_counters_init(void);
 /* 1 when this build exports the counters through PAPI SDE. */
-int qt_counters_have_sde(void);
+QT_API int qt_counters_have_sde(void);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,8 @@
 #ifndef QUINTET_NN_H
 #define QUINTET_NN_H
 
+#include "quintet/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,24 +40,24 @@ typedef struct {
 
 /* Allocate (qt_alloc) and initialise like torch.nn.Linear from Philox (seed, stream);
  * gradients start at zero. in, out > 0. */
-qt_status_t qt_nn_linear_init(qt_nn_linear_t *l, int in, int out, uint64_t seed, uint64_t stream);
+QT_API qt_status_t qt_nn_linear_init(qt_nn_linear_t *l, int in, int out, uint64_t seed, uint64_t stream);
 /* Release storage; safe on a zeroed or already-freed layer. */
-void qt_nn_linear_free(qt_nn_linear_t *l);
+QT_API void qt_nn_linear_free(qt_nn_linear_t *l);
 /* Set dW and db to zero. */
-void qt_nn_linear_zero_grad(qt_nn_linear_t *l);
+QT_API void qt_nn_linear_zero_grad(qt_nn_linear_t *l);
 /* y (rows, out) = x (rows, in) Wᵀ + b. */
-qt_status_t qt_nn_linear_forward(const qt_nn_linear_t *l, const float *x, int rows, float *y);
+QT_API qt_status_t qt_nn_linear_forward(const qt_nn_linear_t *l, const float *x, int rows, float *y);
 /* Given x (rows, in) and dy (rows, out): dW += dyᵀx, db += Σ_rows dy, and, when dx is
  * not NULL, dx (rows, in) = dy W. */
-qt_status_t qt_nn_linear_backward(qt_nn_linear_t *l, const float *x, const float *dy, int rows, float *dx);
+QT_API qt_status_t qt_nn_linear_backward(qt_nn_linear_t *l, const float *x, const float *dy, int rows, float *dx);
 
 /* ---- element-wise activations (n elements; y may alias x, dx may alias dy) ---- */
-qt_status_t qt_nn_relu_forward(const float *x, float *y, size_t n);
+QT_API qt_status_t qt_nn_relu_forward(const float *x, float *y, size_t n);
 /* dx = dy · [x > 0]. */
-qt_status_t qt_nn_relu_backward(const float *x, const float *dy, float *dx, size_t n);
-qt_status_t qt_nn_gelu_forward(const float *x, float *y, size_t n);
+QT_API qt_status_t qt_nn_relu_backward(const float *x, const float *dy, float *dx, size_t n);
+QT_API qt_status_t qt_nn_gelu_forward(const float *x, float *y, size_t n);
 /* dx = dy · (Φ(x) + x φ(x)). */
-qt_status_t qt_nn_gelu_backward(const float *x, const float *dy, float *dx, size_t n);
+QT_API qt_status_t qt_nn_gelu_backward(const float *x, const float *dy, float *dx, size_t n);
 
 /* ---- LayerNorm over the last dimension ---- */
 typedef struct {
@@ -66,16 +68,16 @@ typedef struct {
 } qt_nn_layernorm_t;
 
 /* gamma = 1, beta = 0, eps as given (torch default 1e-5; must be > 0), dim > 0. */
-qt_status_t qt_nn_layernorm_init(qt_nn_layernorm_t *ln, int dim, float eps);
-void qt_nn_layernorm_free(qt_nn_layernorm_t *ln);
-void qt_nn_layernorm_zero_grad(qt_nn_layernorm_t *ln);
+QT_API qt_status_t qt_nn_layernorm_init(qt_nn_layernorm_t *ln, int dim, float eps);
+QT_API void qt_nn_layernorm_free(qt_nn_layernorm_t *ln);
+QT_API void qt_nn_layernorm_zero_grad(qt_nn_layernorm_t *ln);
 /* y (rows, dim) from x; saves each row's mean and 1/√(σ²+eps) into mean[rows], rstd[rows]
  * for the backward pass. */
-qt_status_t qt_nn_layernorm_forward(const qt_nn_layernorm_t *ln, const float *x, int rows, float *y,
+QT_API qt_status_t qt_nn_layernorm_forward(const qt_nn_layernorm_t *ln, const float *x, int rows, float *y,
                                     float *mean, float *rstd);
 /* dgamma += Σ dy·x̂, dbeta += Σ dy, and dx (rows, dim) =
  * rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ, x̂ = (x − μ)·rstd. */
-qt_status_t qt_nn_layernorm_backward(qt_nn_layernorm_t *ln, const float *x, const float *dy, int rows,
+QT_API qt_status_t qt_nn_layernorm_backward(qt_nn_layernorm_t *ln, const float *x, const float *dy, int rows,
                                      const float *mean, const float *rstd, float *dx);
 
 /* ---- softmax cross-entropy, mean over the batch ---- */
@@ -83,7 +85,7 @@ qt_status_t qt_nn_layernorm_backward(qt_nn_layernorm_t *ln, const float *x, cons
  * (computed with the max-subtraction, accumulated in double). When dlogits is not
  * NULL it receives (softmax − onehot)/rows, the gradient of the mean loss.
  * When correct is not NULL it receives the number of rows whose argmax equals the label. */
-qt_status_t qt_nn_softmax_xent(const float *logits, const int32_t *labels, int rows, int classes,
+QT_API qt_status_t qt_nn_softmax_xent(const float *logits, const int32_t *labels, int rows, int classes,
                                double *loss, float *dlogits, int *correct);
 
 #ifdef __cplusplus

@@ -63,6 +63,8 @@
 #ifndef QUINTET_OPTIM_H
 #define QUINTET_OPTIM_H
 
+#include "quintet/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,37 +127,37 @@ typedef struct {
 } qt_optim_config_t;
 
 /* Names: "sgd", "adam", "adamw", "radam", "rmsprop", "adagrad", "adabelief", "lamb", "adalr". */
-const char *qt_optim_kind_name(qt_optim_kind_t k);
-qt_status_t qt_optim_kind_parse(const char *s, qt_optim_kind_t *out);
+QT_API const char *qt_optim_kind_name(qt_optim_kind_t k);
+QT_API qt_status_t qt_optim_kind_parse(const char *s, qt_optim_kind_t *out);
 /* torch's (or the stated package's) defaults for kind k. */
-qt_status_t qt_optim_config_default(qt_optim_kind_t k, qt_optim_config_t *c);
+QT_API qt_status_t qt_optim_config_default(qt_optim_kind_t k, qt_optim_config_t *c);
 /* Set one option by its torch name: lr, betas ("0.9,0.999"), eps, weight_decay, momentum,
  * dampening, nesterov, amsgrad, maximize, alpha, centered, lr_decay, initial_accumulator_value,
  * decoupled_weight_decay, weight_decouple, fixed_decay, rectify, degenerated_to_sgd,
  * trust_clip, always_adapt. '-' in key is read as '_'. Booleans: true/false/1/0/yes/no.
  * QT_ERR_ARG for an unknown key, an option the optimizer does not have, or a bad value. */
-qt_status_t qt_optim_config_set(qt_optim_config_t *c, const char *key, const char *value);
+QT_API qt_status_t qt_optim_config_set(qt_optim_config_t *c, const char *key, const char *value);
 /* 1 when option `key` belongs to optimizer kind k. */
-int qt_optim_has_option(qt_optim_kind_t k, const char *key);
+QT_API int qt_optim_has_option(qt_optim_kind_t k, const char *key);
 /* Validate hyperparameters as torch does (and stricter: eps > 0). */
-qt_status_t qt_optim_config_check(const qt_optim_config_t *c);
+QT_API qt_status_t qt_optim_config_check(const qt_optim_config_t *c);
 /* "lr=0.001,betas=0.9/0.999,..." — only the options of its kind; returns the length needed. */
-size_t qt_optim_config_format(const qt_optim_config_t *c, char *buf, size_t size);
+QT_API size_t qt_optim_config_format(const qt_optim_config_t *c, char *buf, size_t size);
 /* Number of state tensors per parameter tensor for this config (0..QT_OPTIM_MAX_SLOTS). */
-int qt_optim_slots(const qt_optim_config_t *c);
+QT_API int qt_optim_slots(const qt_optim_config_t *c);
 /* Algorithmic bytes read and written by one step over n elements of dtype dt (counted
  * once per stream; what the cpu backend moves), and its FLOPs. */
-void qt_optim_work(const qt_optim_config_t *c, qt_dtype_t dt, size_t n, double *bytes_read,
+QT_API void qt_optim_work(const qt_optim_config_t *c, qt_dtype_t dt, size_t n, double *bytes_read,
                    double *bytes_written, double *flops);
 
 /* Schedules. */
-const char *qt_sched_kind_name(qt_sched_kind_t k);
-qt_status_t qt_sched_kind_parse(const char *s, qt_sched_kind_t *out);
+QT_API const char *qt_sched_kind_name(qt_sched_kind_t k);
+QT_API qt_status_t qt_sched_kind_parse(const char *s, qt_sched_kind_t *out);
 /* A constant schedule. */
-qt_schedule_t qt_schedule_constant(void);
-qt_status_t qt_schedule_check(const qt_schedule_t *s);
+QT_API qt_schedule_t qt_schedule_constant(void);
+QT_API qt_status_t qt_schedule_check(const qt_schedule_t *s);
 /* Learning rate used by step t (t = 0 for the first step) given the base lr. */
-double qt_schedule_lr(const qt_schedule_t *s, double base_lr, int64_t t);
+QT_API double qt_schedule_lr(const qt_schedule_t *s, double base_lr, int64_t t);
 
 /* ---- backends ---- */
 typedef struct qt_optim_step_info qt_optim_step_info_t; /* per-step scalars (internal) */
@@ -170,9 +172,9 @@ typedef struct {
 } qt_optim_backend_t;
 
 /* Number of backends and the i-th one; lookup by name (NULL when unknown). */
-int qt_optim_backend_count(void);
-const qt_optim_backend_t *qt_optim_backend_get(int i);
-const qt_optim_backend_t *qt_optim_backend_find(const char *name);
+QT_API int qt_optim_backend_count(void);
+QT_API const qt_optim_backend_t *qt_optim_backend_get(int i);
+QT_API const qt_optim_backend_t *qt_optim_backend_find(const char *name);
 
 /* ---- an optimizer over a list of parameter tensors ---- */
 typedef struct {
@@ -190,31 +192,31 @@ typedef struct {
 
 /* Validate cfg and sched, pick backend `backend` ("ref", "cpu"; it must support cfg and dt),
  * allocate zeroed state (adagrad: initial_accumulator_value). sched may be NULL (constant). */
-qt_status_t qt_optim_init(qt_optim_t *o, const qt_optim_config_t *cfg, const qt_schedule_t *sched,
+QT_API qt_status_t qt_optim_init(qt_optim_t *o, const qt_optim_config_t *cfg, const qt_schedule_t *sched,
                           const char *backend, qt_dtype_t dt, int n_tensors, const size_t *sizes);
 /* Release storage; safe on a zeroed or already-freed optimizer. */
-void qt_optim_free(qt_optim_t *o);
+QT_API void qt_optim_free(qt_optim_t *o);
 /* One step: params[i] (sizes[i] elements of dtype) updated in place from grads[i]. */
-qt_status_t qt_optim_step(qt_optim_t *o, void *const *params, const void *const *grads);
+QT_API qt_status_t qt_optim_step(qt_optim_t *o, void *const *params, const void *const *grads);
 /* The learning rate the next step will use. */
-double qt_optim_lr(const qt_optim_t *o);
+QT_API double qt_optim_lr(const qt_optim_t *o);
 /* Slot k of tensor i (NULL when out of range). Slot meaning per kind: sgd {momentum_buffer};
  * adam/adamw {exp_avg, exp_avg_sq, max_exp_avg_sq}; radam {exp_avg, exp_avg_sq};
  * rmsprop {square_avg, momentum_buffer, grad_avg} (unused ones absent, in this order);
  * adagrad {sum}; adabelief {exp_avg, exp_avg_var, max_exp_avg_var}; lamb {exp_avg, exp_avg_sq};
  * adalr {exp_avg, exp_avg_sq, step_size}. */
-void *qt_optim_state(const qt_optim_t *o, int i, int k);
+QT_API void *qt_optim_state(const qt_optim_t *o, int i, int k);
 
 /* Serialise everything needed to resume into a fresh qt_alloc'd buffer (*buf, *len;
  * release with qt_free). Little-endian host layout, magic "QTOPTIM1". */
-qt_status_t qt_optim_save(const qt_optim_t *o, void **buf, size_t *len);
+QT_API qt_status_t qt_optim_save(const qt_optim_t *o, void **buf, size_t *len);
 /* Restore into o, which must have been initialised with the same kind, dtype and sizes
  * (config and schedule are taken from the checkpoint). QT_ERR_FORMAT on a foreign or
  * truncated buffer, QT_ERR_SHAPE when the shapes differ. */
-qt_status_t qt_optim_load(qt_optim_t *o, const void *buf, size_t len);
+QT_API qt_status_t qt_optim_load(qt_optim_t *o, const void *buf, size_t len);
 /* The same through a file. */
-qt_status_t qt_optim_save_file(const qt_optim_t *o, const char *path);
-qt_status_t qt_optim_load_file(qt_optim_t *o, const char *path);
+QT_API qt_status_t qt_optim_save_file(const qt_optim_t *o, const char *path);
+QT_API qt_status_t qt_optim_load_file(qt_optim_t *o, const char *path);
 
 #ifdef __cplusplus
 }

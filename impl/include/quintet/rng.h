@@ -18,6 +18,8 @@
 #ifndef QUINTET_RNG_H
 #define QUINTET_RNG_H
 
+#include "quintet/api.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -98,13 +100,13 @@ QT_HD double qt_rng_normal(uint64_t seed, uint64_t stream, uint64_t index)
 
 #ifndef __CUDACC__
 /* Fill out[0..n) with values offset..offset+n of the stream (host loops). */
-void qt_rng_fill_uniform_f32(float *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
+QT_API void qt_rng_fill_uniform_f32(float *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
                              float lo, float hi);
-void qt_rng_fill_uniform_f64(double *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
+QT_API void qt_rng_fill_uniform_f64(double *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
                              double lo, double hi);
-void qt_rng_fill_normal_f32(float *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
+QT_API void qt_rng_fill_normal_f32(float *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
                             float mean, float stddev);
-void qt_rng_fill_normal_f64(double *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
+QT_API void qt_rng_fill_normal_f64(double *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
                             double mean, double stddev);
 #endif
 

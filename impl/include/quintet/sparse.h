@@ -61,6 +61,8 @@
 #ifndef QUINTET_SPARSE_H
 #define QUINTET_SPARSE_H
 
+#include "quintet/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,11 +94,11 @@ typedef struct {
 } qt_dthresh_t;
 
 /* Defaults: momentum 0.1, scale 1, no target, gain 0.5. */
-qt_dthresh_config_t qt_dthresh_config_default(int channels);
+QT_API qt_dthresh_config_t qt_dthresh_config_default(int channels);
 /* Validate cfg (target outside [0,1) etc. → QT_ERR_ARG) and allocate zeroed state (κ = κ0). */
-qt_status_t qt_dthresh_init(qt_dthresh_t *d, const qt_dthresh_config_t *cfg);
+QT_API qt_status_t qt_dthresh_init(qt_dthresh_t *d, const qt_dthresh_config_t *cfg);
 /* Release; safe on a zeroed or freed state. */
-void qt_dthresh_free(qt_dthresh_t *d);
+QT_API void qt_dthresh_free(qt_dthresh_t *d);
 
 /* ---- activations ---- */
 typedef enum { QT_ACT_RELU = 0, QT_ACT_SHIFTED_RELU, QT_ACT_DTHRESH, QT_ACT_TOPK, QT_ACT_COUNT } qt_act_kind_t;
@@ -110,8 +112,8 @@ typedef struct {
 } qt_act_t;
 
 /* "relu", "shifted_relu", "dthresh", "topk"; parse gives QT_ERR_ARG on anything else. */
-const char *qt_act_name(qt_act_kind_t k);
-qt_status_t qt_act_parse(const char *s, qt_act_kind_t *out);
+QT_API const char *qt_act_name(qt_act_kind_t k);
+QT_API qt_status_t qt_act_parse(const char *s, qt_act_kind_t *out);
 
 /* ---- matmul paths and the crossover table ---- */
 typedef enum {
@@ -124,8 +126,8 @@ typedef enum {
 } qt_spmm_path_t;
 
 /* "dense", "gather", "colskip", "csr", "auto"; parse gives QT_ERR_ARG on anything else. */
-const char *qt_spmm_path_name(qt_spmm_path_t p);
-qt_status_t qt_spmm_path_parse(const char *s, qt_spmm_path_t *out);
+QT_API const char *qt_spmm_path_name(qt_spmm_path_t p);
+QT_API qt_status_t qt_spmm_path_parse(const char *s, qt_spmm_path_t *out);
 
 #define QT_XOVER_MAX 1024
 /* One measured point: path ran `speedup` times faster than DENSE at its sparsity measure
@@ -149,24 +151,24 @@ typedef struct {
 } qt_xover_table_t;
 
 /* Built-in conservative table. */
-void qt_xover_defaults(qt_xover_table_t *t);
+QT_API void qt_xover_defaults(qt_xover_table_t *t);
 /* Append a point (QT_ERR_ARG when full or out of range). */
-qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
+QT_API qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
                          int structured, double sparsity, double speedup);
 /* Structure class of a problem: 1 when nearly all of its zeros lie in columns that are zero
  * in every row (s_col ≥ 0.9·s_elem, s_elem > 0; always so for one row), else 0. */
-int qt_sparse_structured(double s_elem, double s_col);
+QT_API int qt_sparse_structured(double s_elem, double s_col);
 /* Text file, one point per line "path max_rows max_wbytes structured sparsity speedup",
  * '#' comments.
  * Load: QT_ERR_IO when unreadable, QT_ERR_FORMAT on a bad line (t is left empty). */
-qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file);
-qt_status_t qt_xover_save(const qt_xover_table_t *t, const char *file);
+QT_API qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file);
+QT_API qt_status_t qt_xover_save(const qt_xover_table_t *t, const char *file);
 /* Estimated speedup of `path` over DENSE for an (M,K)·(K,N) problem with element sparsity
  * s_elem and column sparsity s_col (1 for DENSE, 0 when the table has no point for it). */
-double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t M, int64_t K, int64_t N,
+QT_API double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t M, int64_t K, int64_t N,
                          double s_elem, double s_col);
 /* The path AUTO picks for these measurements (argmax of qt_xover_estimate; DENSE on ties). */
-qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, int64_t N, double s_elem,
+QT_API qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, int64_t N, double s_elem,
                                double s_col);
 
 /* Reusable working memory of the sparse paths (grows, never shrinks). Zero-initialise. */
@@ -174,7 +176,7 @@ typedef struct {
     void *buf;
     size_t cap;
 } qt_spmm_ws_t;
-void qt_spmm_ws_free(qt_spmm_ws_t *ws);
+QT_API void qt_spmm_ws_free(qt_spmm_ws_t *ws);
 
 /* What a matmul call saw and did (optional output). */
 typedef struct {
@@ -205,30 +207,30 @@ typedef struct {
     qt_status_t (*matmul)(qt_spmm_path_t p, const qt_spmm_call_t *c);
 } qt_sparse_ops_t;
 
-int qt_sparse_backend_count(void);
-const qt_sparse_ops_t *qt_sparse_backend(int i);
+QT_API int qt_sparse_backend_count(void);
+QT_API const qt_sparse_ops_t *qt_sparse_backend(int i);
 /* By name; NULL when unknown. */
-const qt_sparse_ops_t *qt_sparse_backend_find(const char *name);
+QT_API const qt_sparse_ops_t *qt_sparse_backend_find(const char *name);
 
 /* Checked entry points. y may alias x; dx may alias dy. Bad arguments (NULL pointers,
  * rows/cols ≤ 0, k outside [1, cols], DTHRESH state with channels ≠ cols) → QT_ERR_ARG /
  * QT_ERR_SHAPE with a message. */
-qt_status_t qt_sparse_act_forward(const qt_sparse_ops_t *ops, const qt_act_t *act, const float *x, float *y,
+QT_API qt_status_t qt_sparse_act_forward(const qt_sparse_ops_t *ops, const qt_act_t *act, const float *x, float *y,
                                   int64_t rows, int64_t cols);
-qt_status_t qt_sparse_act_backward(const qt_sparse_ops_t *ops, const float *y, const float *dy, float *dx,
+QT_API qt_status_t qt_sparse_act_backward(const qt_sparse_ops_t *ops, const float *y, const float *dy, float *dx,
                                    int64_t n);
 /* Y = A·W through `path` (QT_ERR_UNSUPPORTED when ops lacks it; QT_ERR_SHAPE when
  * M, K, N ≤ 0; QT_ERR_ARG on NULL; Y must not overlap A or W). */
-qt_status_t qt_sparse_matmul(const qt_sparse_ops_t *ops, qt_spmm_path_t path, const qt_spmm_call_t *c);
+QT_API qt_status_t qt_sparse_matmul(const qt_sparse_ops_t *ops, qt_spmm_path_t path, const qt_spmm_call_t *c);
 
 /* Same on tensors (f32, rank 2, contiguous): checks A (M,K), W (K,N), Y (M,N) agree
  * (QT_ERR_SHAPE naming the mismatch) and calls qt_sparse_matmul. */
-qt_status_t qt_sparse_matmul_tensor(const qt_sparse_ops_t *ops, qt_spmm_path_t path, const qt_tensor_t *A,
+QT_API qt_status_t qt_sparse_matmul_tensor(const qt_sparse_ops_t *ops, qt_spmm_path_t path, const qt_tensor_t *A,
                                     const qt_tensor_t *W, qt_tensor_t *Y, const qt_xover_table_t *table,
                                     qt_spmm_ws_t *ws, qt_spmm_info_t *info);
 
 /* Count nonzeros of A and its all-zero columns (either output may be NULL). */
-void qt_sparse_measure(const float *A, int64_t M, int64_t K, int64_t *nnz, int64_t *zero_cols);
+QT_API void qt_sparse_measure(const float *A, int64_t M, int64_t K, int64_t *nnz, int64_t *zero_cols);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef QUINTET_STATUS_H
 #define QUINTET_STATUS_H
 
+#include "quintet/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,21 +26,21 @@ typedef enum {
 } qt_status_t;
 
 /* Generic text of a status code ("invalid argument", ...). Never NULL. */
-const char *qt_strerror(qt_status_t s);
+QT_API const char *qt_strerror(qt_status_t s);
 
 /* Detailed message of the last failure on this thread ("" if none). */
-const char *qt_last_error(void);
+QT_API const char *qt_last_error(void);
 
 /* Record a formatted message for status s and return s, so callers write
  *   if (w <= 0) return qt_fail(QT_ERR_ARG, "window %d must be > 0", w); */
-qt_status_t qt_fail(qt_status_t s, const char *fmt, ...)
+QT_API qt_status_t qt_fail(qt_status_t s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
 /* Clear this thread's error message. */
-void qt_clear_error(void);
+QT_API void qt_clear_error(void);
 
 /* Propagate a failing status: QT_TRY(f(x)); */
 #define QT_TRY(expr)                         \

@@ -18,6 +18,8 @@
 #ifndef QUINTET_TENSOR_H
 #define QUINTET_TENSOR_H
 
+#include "quintet/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,72 +56,72 @@ typedef struct {
 } qt_tensor_t;
 
 /* Tracked, QT_ALIGN-aligned allocation; NULL on failure or bytes == 0. */
-void *qt_alloc(size_t bytes);
+QT_API void *qt_alloc(size_t bytes);
 /* Same, zero-filled. */
-void *qt_calloc(size_t bytes);
+QT_API void *qt_calloc(size_t bytes);
 /* Release memory from qt_alloc/qt_calloc; NULL is ignored. */
-void qt_free(void *p);
+QT_API void qt_free(void *p);
 /* Bytes currently held through qt_alloc. */
-size_t qt_mem_current(void);
+QT_API size_t qt_mem_current(void);
 /* High-water mark of qt_mem_current since the last qt_mem_peak_reset. */
-size_t qt_mem_peak(void);
+QT_API size_t qt_mem_peak(void);
 /* Restart the high-water mark at the current value. */
-void qt_mem_peak_reset(void);
+QT_API void qt_mem_peak_reset(void);
 
 /* Bytes per element of a dtype. */
-size_t qt_dtype_size(qt_dtype_t dt);
+QT_API size_t qt_dtype_size(qt_dtype_t dt);
 /* "f32" / "f64" / "bf16" / "f16" / "i32"; parse back with qt_dtype_parse (QT_ERR_ARG on unknown). */
-const char *qt_dtype_name(qt_dtype_t dt);
-qt_status_t qt_dtype_parse(const char *s, qt_dtype_t *out);
+QT_API const char *qt_dtype_name(qt_dtype_t dt);
+QT_API qt_status_t qt_dtype_parse(const char *s, qt_dtype_t *out);
 
 /* Round-to-nearest-even conversions of the 16-bit storage types (NaN stays NaN). */
-uint16_t qt_f32_to_bf16(float x);
-float qt_bf16_to_f32(uint16_t h);
-uint16_t qt_f32_to_f16(float x);
-float qt_f16_to_f32(uint16_t h);
+QT_API uint16_t qt_f32_to_bf16(float x);
+QT_API float qt_bf16_to_f32(uint16_t h);
+QT_API uint16_t qt_f32_to_f16(float x);
+QT_API float qt_f16_to_f32(uint16_t h);
 
 /* Allocate a contiguous row-major HOST tensor (contents uninitialised). Dims must be >= 0. */
-qt_status_t qt_tensor_init(qt_tensor_t *t, qt_dtype_t dt, int ndim, const int64_t *shape);
+QT_API qt_status_t qt_tensor_init(qt_tensor_t *t, qt_dtype_t dt, int ndim, const int64_t *shape);
 /* Allocate a contiguous tensor on be's device through be (contents uninitialised; be == NULL:
  * the host, as qt_tensor_init). The tensor remembers be and frees through it. */
-qt_status_t qt_tensor_alloc(qt_tensor_t *t, qt_backend_t *be, qt_dtype_t dt, int ndim, const int64_t *shape);
+QT_API qt_status_t qt_tensor_alloc(qt_tensor_t *t, qt_backend_t *be, qt_dtype_t dt, int ndim, const int64_t *shape);
 /* The same, zero-filled. */
-qt_status_t qt_tensor_zeros(qt_tensor_t *t, qt_backend_t *be, qt_dtype_t dt, int ndim, const int64_t *shape);
+QT_API qt_status_t qt_tensor_zeros(qt_tensor_t *t, qt_backend_t *be, qt_dtype_t dt, int ndim, const int64_t *shape);
 /* Wrap caller-owned host memory as a contiguous tensor (not freed by qt_tensor_free). */
-qt_status_t qt_tensor_wrap(qt_tensor_t *t, void *data, qt_dtype_t dt, int ndim, const int64_t *shape);
+QT_API qt_status_t qt_tensor_wrap(qt_tensor_t *t, void *data, qt_dtype_t dt, int ndim, const int64_t *shape);
 /* Wrap caller-owned memory on device dev (NULL: host). */
-qt_status_t qt_tensor_wrap_on(qt_tensor_t *t, qt_device_t *dev, void *data, qt_dtype_t dt, int ndim,
+QT_API qt_status_t qt_tensor_wrap_on(qt_tensor_t *t, qt_device_t *dev, void *data, qt_dtype_t dt, int ndim,
                               const int64_t *shape);
 /* Device of t (the host when t's buffer names none). */
-qt_device_t *qt_tensor_device(const qt_tensor_t *t);
+QT_API qt_device_t *qt_tensor_device(const qt_tensor_t *t);
 /* 1 when t's memory is host memory. */
-int qt_tensor_on_host(const qt_tensor_t *t);
+QT_API int qt_tensor_on_host(const qt_tensor_t *t);
 /* Copy src into dst (same dtype and shape, both contiguous, any devices) through be, which
  * must run on one of the two devices (a host-only copy accepts be == NULL). Ordered with be's
  * other work; call qt_backend_synchronize before reading a host destination written from a
  * device. */
-qt_status_t qt_tensor_copy(qt_backend_t *be, qt_tensor_t *dst, const qt_tensor_t *src);
+QT_API qt_status_t qt_tensor_copy(qt_backend_t *be, qt_tensor_t *dst, const qt_tensor_t *src);
 /* A host copy of src (allocated here; free with qt_tensor_free), synchronized: for tests and
  * verify, which compare device outputs on the host as ggml's test-backend-ops does. */
-qt_status_t qt_tensor_to_host(qt_backend_t *be, const qt_tensor_t *src, qt_tensor_t *host);
+QT_API qt_status_t qt_tensor_to_host(qt_backend_t *be, const qt_tensor_t *src, qt_tensor_t *host);
 /* A tensor on be's device holding a copy of host tensor src (synchronized). */
-qt_status_t qt_tensor_to_device(qt_backend_t *be, const qt_tensor_t *src, qt_tensor_t *dst);
+QT_API qt_status_t qt_tensor_to_device(qt_backend_t *be, const qt_tensor_t *src, qt_tensor_t *dst);
 /* Release owned storage; safe on a zeroed or already-freed tensor. */
-void qt_tensor_free(qt_tensor_t *t);
+QT_API void qt_tensor_free(qt_tensor_t *t);
 /* Number of elements. */
-int64_t qt_tensor_numel(const qt_tensor_t *t);
+QT_API int64_t qt_tensor_numel(const qt_tensor_t *t);
 /* 1 when strides are row-major contiguous. */
-int qt_tensor_is_contiguous(const qt_tensor_t *t);
+QT_API int qt_tensor_is_contiguous(const qt_tensor_t *t);
 /* 1 when a and b have the same dtype, rank and shape. */
-int qt_tensor_same_shape(const qt_tensor_t *a, const qt_tensor_t *b);
+QT_API int qt_tensor_same_shape(const qt_tensor_t *a, const qt_tensor_t *b);
 /* Fill with N(mean, std^2) or U(lo, hi) draws of stream `stream` (contiguous host f32/f64 only). */
-qt_status_t qt_tensor_fill_normal(qt_tensor_t *t, uint64_t seed, uint64_t stream, double mean, double std);
-qt_status_t qt_tensor_fill_uniform(qt_tensor_t *t, uint64_t seed, uint64_t stream, double lo, double hi);
+QT_API qt_status_t qt_tensor_fill_normal(qt_tensor_t *t, uint64_t seed, uint64_t stream, double mean, double std);
+QT_API qt_status_t qt_tensor_fill_uniform(qt_tensor_t *t, uint64_t seed, uint64_t stream, double lo, double hi);
 /* Validate a tensor argument: non-NULL, data non-NULL, contiguous, dtype and rank as required
  * (rank < 0 accepts any). `what` names it in the error message. */
-qt_status_t qt_tensor_check(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank);
+QT_API qt_status_t qt_tensor_check(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank);
 /* The same, and the tensor must live on device dev (QT_ERR_ARG naming both devices). */
-qt_status_t qt_tensor_check_on(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank,
+QT_API qt_status_t qt_tensor_check_on(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank,
                                const qt_device_t *dev);
 
 #ifdef __cplusplus

@@ -1,0 +1,26 @@
+/* gate.h — the regression gate of `quintet compare` (compare.h: Mann-Whitney U on the raw
+ * repetitions, p < alpha, and |median_new / median_base - 1| > threshold, in the metric's
+ * direction) applied to one metric of two stored cases. `quintet history` marks each run against
+ * the run before it with it, `quintet report --baseline RUN` gives each row its verdict.
+ * Defaults are compare's (alpha 0.05, threshold 0.05, no between-run noise figure); all three
+ * commands take --threshold and --alpha through qt_gate_parse. */
+#ifndef QUINTET_GATE_H
+#define QUINTET_GATE_H
+
+#include <stdint.h>
+
+#include "analysis/compare.h"
+#include "store/store.h"
+
+/* compare's default test: alpha 0.05, threshold 0.05. */
+#define QT_GATE_DEFAULTS ((qt_compare_opts_t){0.05, 0.05})
+
+/* The texts of --threshold and --alpha (NULL: keep o's value) into o. A threshold outside
+ * [0, 10] or an alpha outside (0, 1) is QT_ERR_ARG with a message naming the option. */
+qt_status_t qt_gate_parse(const char *threshold, const char *alpha, qt_compare_opts_t *o);
+
+/* Decide metric of case new_case against case base_case from their raw samples (NaN skipped). */
+qt_status_t qt_gate_cases(qt_store_t *s, int64_t base_case, int64_t new_case, const char *metric,
+                          const qt_compare_opts_t *o, qt_compare_result_t *r);
+
+#endif

@@ -1,0 +1,62 @@
+/* cmd_import.c — `quintet import SRC.db... [--db PATH]`: copy every finished run of other quintet
+ * databases into one, so that runs made on different machines (a laptop, a server, an H200
+ * node, each writing its own results/quintet.db) can be shown, compared, plotted and reported
+ * side by side. Each source is validated as a quintet database of this build's schema and never
+ * written; each import is one transaction (all of a source's runs or none); runs already present
+ * (same uuid) are skipped, so importing the same file twice adds nothing. Imported runs keep their
+ * uuid and provenance and gain the provenance key `imported_from`; their integer ids are new.
+ * Exit: 0 all imported, 1 a source failed (the others are still imported), 2 bad usage. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "store/store.h"
+
+static const qt_opt_t opts[] = {
+    {"db", "PATH", "database to import into (default " QT_DEFAULT_DB "; created when missing)"},
+};
+#define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
+
+/* The command. */
+int qt_cmd_import(int argc, char **argv)
+{
+    qt_args_t a;
+    if (qt_args_parse(opts, N_OPTS, argc, argv, &a) != QT_OK) {
+        fprintf(stderr, "quintet import: %s\n", qt_last_error());
+        return 2;
+    }
+    if (a.help) {
+        qt_args_usage(stdout, "quintet import SRC.db... [options]",
+                      "Copy every finished run of each SRC (another quintet database, read-only) into the\n"
+                      "database; runs already there (same uuid) are skipped.",
+                      opts, N_OPTS);
+        return 0;
+    }
+    if (a.n_pos == 0) {
+        fprintf(stderr, "quintet import: name at least one database to import (see --help)\n");
+        return 2;
+    }
+    const char *db = qt_args_get(opts, N_OPTS, &a, "db");
+    if (!db) db = QT_DEFAULT_DB;
+    qt_store_t *s;
+    if (qt_store_open(db, 1, 1, &s) != QT_OK) {
+        fprintf(stderr, "quintet import: %s\n", qt_last_error());
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < a.n_pos; i++) {
+        int64_t added = 0, present = 0, running = 0;
+        if (qt_store_import(s, a.pos[i], &added, &present, &running) != QT_OK) {
+            fprintf(stderr, "quintet import: %s: nothing imported from it\n", qt_last_error());
+            rc = 1;
+            continue;
+        }
+        printf("quintet import: %s: %lld runs imported into %s, %lld already there", a.pos[i], (long long)added, db,
+               (long long)present);
+        if (running) printf(", %lld still running (skipped)", (long long)running);
+        printf("\n");
+    }
+    qt_store_close(s);
+    return rc;
+}

@@ -1,0 +1,487 @@
+/* cmd_report.c — `quintet report [RUN] --format md|html|tex`: a run's report regenerated from
+ * the database alone: provenance (commit, host, CPU, GPU, library versions, command line,
+ * environment) and counter availability, the calibration ceilings, then per suite a table of
+ * its headline metrics (every metric `show` shows: not the counters and bookkeeping) with
+ * median, quartiles and iqr% = (q3 - q1) / median, derived metrics (scaling_exponent,
+ * crossover_sparsity, ...) included, and the cases that did not finish. With --baseline RUN
+ * each row also gets the baseline's median, the change and the verdict of compare's gate
+ * (gate.h); with --figures DIR the .png/.svg/.pdf files of DIR (report_figs.h). The dialects
+ * are report_fmt.h's. --out FILE writes FILE.tmp and renames it when complete.
+ * Exit status: 0 ok, 2 bad usage or unknown run, 3 database or output error.
+ * Run `quintet report --help`; tested by tests/harness/test_report.c. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "analysis/compare.h"
+#include "analysis/gate.h"
+#include "output/report_figs.h"
+#include "output/report_fmt.h"
+#include "store/store.h"
+
+static const qt_opt_t opts[] = {
+    {"db", "PATH", "database file (default " QT_DEFAULT_DB ")"},
+    {"format", "F", "md | html | tex (default md)"},
+    {"out", "FILE", "write the report to FILE (default standard output)"},
+    {"baseline", "RUN", "add each row's change against RUN and the regression gate's verdict"},
+    {"threshold", "FRAC", "with --baseline: the gate's minimum effect (default 0.05 = 5%)"},
+    {"alpha", "A", "with --baseline: the gate's significance level (default 0.05)"},
+    {"figures", "DIR", "include the .png/.svg/.pdf files of DIR"},
+    {"suite", "NAME", "only this suite (and the calibration ceilings)"},
+    {"fragment", NULL, "html/tex: no preamble, to include in another document"},
+};
+#define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
+
+enum { EXIT_USAGE = 2, EXIT_DB = 3 };
+
+/* One table row: a (case, metric) of the run, and its baseline verdict. */
+typedef struct {
+    char *suite, *name, *variant, *params, *metric, *unit;
+    int64_t case_id;
+    int n;
+    double median, q1, q3;
+    qt_compare_result_t r; /* with --baseline */
+} rrow_t;
+
+/* A key/value pair (provenance, or a case that did not finish: key "suite", value the line). */
+typedef struct {
+    char *key, *value;
+} kv_t;
+
+/* Everything the report shows, read before any output is written. */
+typedef struct {
+    int64_t run, base;
+    qt_compare_opts_t gate; /* the regression gate's test (--threshold, --alpha) */
+    const char *suite; /* --suite */
+    rrow_t *row;
+    size_t n_rows, cap_rows;
+    kv_t *prov, *cnt, *bad;
+    size_t n_prov, n_cnt, n_bad, cap_prov, cap_cnt, cap_bad;
+    char *base_line; /* the baseline run's description */
+    int failed;
+} report_t;
+
+/* Append a copy of key/value to a kv list; sets r->failed on allocation failure. */
+static void kv_add(report_t *r, kv_t **list, size_t *n, size_t *cap, const char *key, const char *value)
+{
+    if (*n == *cap) {
+        kv_t *l = realloc(*list, (*cap = *cap ? 2 * *cap : 32) * sizeof *l);
+        if (!l) { r->failed = 1; return; }
+        *list = l;
+    }
+    kv_t *e = &(*list)[(*n)++];
+    e->key = strdup(key ? key : "");
+    e->value = strdup(value ? value : "");
+    if (!e->key || !e->value) r->failed = 1;
+}
+
+/* foreach_provenance callback. */
+static int load_prov(void *arg, const char *key, const char *value)
+{
+    report_t *r = arg;
+    kv_add(r, &r->prov, &r->n_prov, &r->cap_prov, key, value);
+    return r->failed;
+}
+
+/* foreach_counter callback: key the event, value "" when available, else the reason. */
+static int load_counter(void *arg, const char *event, int available, const char *reason)
+{
+    report_t *r = arg;
+    kv_add(r, &r->cnt, &r->n_cnt, &r->cap_cnt, event, available ? "" : reason ? reason : "unavailable");
+    return r->failed;
+}
+
+/* foreach_case callback: the cases that did not finish ok. */
+static int load_bad_case(void *arg, const qt_case_row_t *c)
+{
+    report_t *r = arg;
+    if (!strcmp(c->status, "ok") || (r->suite && strcmp(c->suite, r->suite) && strcmp(c->suite, "calibration")))
+        return 0;
+    char line[1024];
+    snprintf(line, sizeof line, "%s%s%s %s: %s%s%s", c->name, c->variant && *c->variant ? "/" : "",
+             c->variant ? c->variant : "", c->params ? c->params : "", c->status, c->message ? ": " : "",
+             c->message ? c->message : "");
+    kv_add(r, &r->bad, &r->n_bad, &r->cap_bad, c->suite, line);
+    return r->failed;
+}
+
+/* foreach_stat callback: keep the headline metrics. */
+static int load_stat(void *arg, const qt_stat_row_t *s)
+{
+    report_t *r = arg;
+    if (qt_metric_is_bookkeeping(s->metric)) return 0;
+    if (r->suite && strcmp(s->suite, r->suite) && strcmp(s->suite, "calibration")) return 0;
+    if (r->n_rows == r->cap_rows) {
+        rrow_t *n = realloc(r->row, (r->cap_rows = r->cap_rows ? 2 * r->cap_rows : 64) * sizeof *n);
+        if (!n) return r->failed = 1;
+        r->row = n;
+    }
+    rrow_t *w = &r->row[r->n_rows++];
+    memset(w, 0, sizeof *w);
+    const char *src[] = {s->suite, s->name, s->variant, s->params, s->metric, s->unit};
+    char **dst[] = {&w->suite, &w->name, &w->variant, &w->params, &w->metric, &w->unit};
+    for (int i = 0; i < 6; i++)
+        if (!(*dst[i] = strdup(src[i] ? src[i] : ""))) r->failed = 1;
+    w->case_id = s->case_id;
+    w->n = s->n;
+    w->median = s->median;
+    w->q1 = s->q1;
+    w->q3 = s->q3;
+    return r->failed;
+}
+
+/* The value of provenance key (NULL when absent). */
+static const char *prov(const report_t *r, const char *key)
+{
+    for (size_t i = 0; i < r->n_prov; i++)
+        if (!strcmp(r->prov[i].key, key)) return r->prov[i].value;
+    return NULL;
+}
+
+/* Each row against the baseline run's case of the same key, with compare's gate. */
+static qt_status_t judge(qt_store_t *s, report_t *r)
+{
+    const qt_compare_opts_t *o = &r->gate;
+    int64_t last_case = -1, base_case = 0;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        rrow_t *w = &r->row[i];
+        if (w->case_id != last_case)
+            QT_TRY(qt_store_find_case(s, r->base, w->suite, w->name, w->variant, w->params, &base_case));
+        last_case = w->case_id;
+        if (base_case) QT_TRY(qt_gate_cases(s, base_case, w->case_id, w->metric, o, &w->r));
+        if (!base_case || w->r.n_base == 0) {
+            memset(&w->r, 0, sizeof w->r);
+            w->r.verdict = QT_VERDICT_ADDED;
+            w->r.median_base = w->r.ratio = w->r.p = NAN;
+        }
+    }
+    return QT_OK;
+}
+
+/* Read everything: provenance, counters, rows, unfinished cases, the baseline's verdicts. */
+static qt_status_t load(qt_store_t *s, report_t *r)
+{
+    QT_TRY(qt_store_foreach_provenance(s, r->run, load_prov, r));
+    QT_TRY(qt_store_foreach_counter(s, r->run, load_counter, r));
+    QT_TRY(qt_store_foreach_stat(s, r->run, load_stat, r));
+    QT_TRY(qt_store_foreach_case(s, r->run, load_bad_case, r));
+    if (r->failed) return qt_fail(QT_ERR_NOMEM, "out of memory reading run %lld", (long long)r->run);
+    if (r->base > 0) {
+        report_t b;
+        memset(&b, 0, sizeof b);
+        qt_status_t st = qt_store_foreach_provenance(s, r->base, load_prov, &b);
+        char line[512];
+        const char *commit = prov(&b, "git_commit"), *dirty = prov(&b, "git_dirty");
+        snprintf(line, sizeof line, "run %lld (commit %.12s%s, profile %s, host %s, started %s)", (long long)r->base,
+                 commit && *commit ? commit : "?", dirty && !strcmp(dirty, "1") ? "+dirty" : "",
+                 prov(&b, "profile") ? prov(&b, "profile") : "?", prov(&b, "host") ? prov(&b, "host") : "?",
+                 prov(&b, "started_at") ? prov(&b, "started_at") : "?");
+        for (size_t i = 0; i < b.n_prov; i++) { free(b.prov[i].key); free(b.prov[i].value); }
+        free(b.prov);
+        QT_TRY(st);
+        if (!(r->base_line = strdup(line))) return qt_fail(QT_ERR_NOMEM, "out of memory");
+        QT_TRY(judge(s, r));
+    }
+    return QT_OK;
+}
+
+/* Free a kv list. */
+static void kv_free(kv_t *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(l[i].key);
+        free(l[i].value);
+    }
+    free(l);
+}
+
+/* Free everything loaded. */
+static void report_free(report_t *r)
+{
+    for (size_t i = 0; i < r->n_rows; i++) {
+        rrow_t *w = &r->row[i];
+        char *p[] = {w->suite, w->name, w->variant, w->params, w->metric, w->unit};
+        for (int k = 0; k < 6; k++) free(p[k]);
+    }
+    free(r->row);
+    kv_free(r->prov, r->n_prov);
+    kv_free(r->cnt, r->n_cnt);
+    kv_free(r->bad, r->n_bad);
+    free(r->base_line);
+}
+
+/* A number cell ("-" for NaN). */
+static const char *num(char *buf, size_t cap, const char *fmt, double v)
+{
+    if (!isfinite(v)) snprintf(buf, cap, "-");
+    else snprintf(buf, cap, fmt, v);
+    return buf;
+}
+
+/* Provenance: one table of every field, the env.* variables that were not set in one row. */
+static void write_provenance(qt_doc_t *d, const report_t *r)
+{
+    static const char *const head[] = {"field", "value"};
+    char unset[2048] = "";
+    qt_doc_heading(d, 1, "Provenance");
+    qt_doc_table_begin(d, 2, "lp", head);
+    for (size_t i = 0; i < r->n_prov; i++) {
+        const kv_t *e = &r->prov[i];
+        if (!strncmp(e->key, "env.", 4) && !strcmp(e->value, "unset")) {
+            size_t used = strlen(unset);
+            snprintf(unset + used, sizeof unset - used, "%s%s", used ? ", " : "", e->key + 4);
+            continue;
+        }
+        const char *cells[] = {e->key, *e->value ? e->value : "(not given)"};
+        qt_doc_table_row(d, cells);
+    }
+    if (*unset) {
+        const char *cells[] = {"env (unset)", unset};
+        qt_doc_table_row(d, cells);
+    }
+    qt_doc_table_end(d);
+    /* counters: the available ones in one line, the others grouped by reason */
+    char text[4096] = "Counters available: ";
+    size_t used = strlen(text);
+    int any = 0;
+    for (size_t i = 0; i < r->n_cnt; i++)
+        if (!*r->cnt[i].value) used += (size_t)snprintf(text + used, used < sizeof text ? sizeof text - used : 0, "%s%s",
+                                                        any++ ? ", " : "", r->cnt[i].key);
+    if (!any) used += (size_t)snprintf(text + used, used < sizeof text ? sizeof text - used : 0, "none");
+    for (size_t i = 0; i < r->n_cnt && used < sizeof text; i++) {
+        if (!*r->cnt[i].value || (i > 0 && !strcmp(r->cnt[i - 1].value, r->cnt[i].value))) continue;
+        used += (size_t)snprintf(text + used, sizeof text - used, ". Unavailable (%s): ", r->cnt[i].value);
+        for (size_t j = i, k = 0; j < r->n_cnt && used < sizeof text; j++)
+            if (!strcmp(r->cnt[j].value, r->cnt[i].value))
+                used += (size_t)snprintf(text + used, sizeof text - used, "%s%s", k++ ? ", " : "", r->cnt[j].key);
+    }
+    if (used < sizeof text - 1) strcat(text, ".");
+    if (r->n_cnt) qt_doc_para(d, text);
+}
+
+/* The table of rows [a, b) (one suite), with the baseline columns when there is one. */
+static void write_rows(qt_doc_t *d, const report_t *r, size_t a, size_t b)
+{
+    static const char *const head[] = {"case", "variant", "params", "metric", "unit", "n", "median", "q1", "q3",
+                                       "iqr %", "base median", "change", "verdict"};
+    int cols = r->base > 0 ? 13 : 10;
+    qt_doc_table_begin(d, cols, "lllllrrrrrrrl", head);
+    for (size_t i = a; i < b; i++) {
+        const rrow_t *w = &r->row[i];
+        char n[16], med[32], q1[32], q3[32], iqr[32], base[32], change[32];
+        snprintf(n, sizeof n, "%d", w->n);
+        double spread = w->median != 0 ? (w->q3 - w->q1) / fabs(w->median) * 100 : NAN;
+        const char *cells[] = {w->name, w->variant, w->params, w->metric, w->unit, n,
+                               num(med, sizeof med, "%.5g", w->median), num(q1, sizeof q1, "%.5g", w->q1),
+                               num(q3, sizeof q3, "%.5g", w->q3), num(iqr, sizeof iqr, "%.2f", spread),
+                               num(base, sizeof base, "%.5g", w->r.median_base),
+                               num(change, sizeof change, "%+.1f%%", (w->r.ratio - 1) * 100),
+                               qt_verdict_name(w->r.verdict)};
+        qt_doc_table_row(d, cells);
+    }
+    qt_doc_table_end(d);
+}
+
+/* The cases of suite that did not finish. */
+static void write_bad_cases(qt_doc_t *d, const report_t *r, const char *suite)
+{
+    static const char *const head[] = {"case not run to completion"};
+    int any = 0;
+    for (size_t i = 0; i < r->n_bad; i++) {
+        if (strcmp(r->bad[i].key, suite)) continue;
+        if (!any++) qt_doc_table_begin(d, 1, "p", head);
+        const char *cells[] = {r->bad[i].value};
+        qt_doc_table_row(d, cells);
+    }
+    if (any) qt_doc_table_end(d);
+}
+
+/* The baseline paragraph: which run, the test, the verdict counts. */
+static void write_baseline(qt_doc_t *d, const report_t *r)
+{
+    int count[QT_VERDICT_COUNT] = {0};
+    for (size_t i = 0; i < r->n_rows; i++) count[r->row[i].r.verdict]++;
+    char text[1024];
+    size_t used = (size_t)snprintf(text, sizeof text,
+                                   "Baseline: %s. Verdicts by the regression gate of quintet compare (two-sided "
+                                   "Mann-Whitney U on the repetitions, p < 0.05, and |change| > 5%%): ",
+                                   r->base_line);
+    for (int v = 0, k = 0; v < QT_VERDICT_COUNT && used < sizeof text; v++)
+        if (count[v]) used += (size_t)snprintf(text + used, sizeof text - used, "%s%d %s", k++ ? ", " : "", count[v],
+                                               qt_verdict_name(v));
+    if (used < sizeof text - 1) strcat(text, ".");
+    qt_doc_para(d, text);
+}
+
+/* The whole document. */
+static void write_report(qt_doc_t *d, const report_t *r, const qt_figs_t *figs, const char *fig_dir)
+{
+    const char *profile = prov(r, "profile"), *commit = prov(r, "git_commit"), *host = prov(r, "host"),
+               *started = prov(r, "started_at"), *status = prov(r, "status");
+    char intro[512];
+    snprintf(intro, sizeof intro, "Profile %s, commit %.12s, host %s, started %s, status %s.", profile ? profile : "?",
+             commit && *commit ? commit : "?", host ? host : "?", started ? started : "?", status ? status : "?");
+    qt_doc_para(d, intro);
+    write_provenance(d, r);
+    if (r->base > 0) write_baseline(d, r);
+    for (int pass = 0; pass < 2; pass++) { /* calibration first, then the other suites in stored order */
+        for (size_t a = 0, b; a < r->n_rows; a = b) {
+            for (b = a + 1; b < r->n_rows && !strcmp(r->row[b].suite, r->row[a].suite);) b++;
+            int calib = !strcmp(r->row[a].suite, "calibration");
+            if (calib != (pass == 0)) continue;
+            int seen = 0; /* a suite split in two blocks gets one heading */
+            for (size_t k = 0; k < a && !seen; k++) seen = !strcmp(r->row[k].suite, r->row[a].suite);
+            if (!seen) qt_doc_heading(d, 1, calib ? "Calibration ceilings" : r->row[a].suite);
+            write_rows(d, r, a, b);
+            int more = 0; /* unfinished cases after the suite's last block */
+            for (size_t k = b; k < r->n_rows && !more; k++) more = !strcmp(r->row[k].suite, r->row[a].suite);
+            if (!more) write_bad_cases(d, r, r->row[a].suite);
+        }
+    }
+    for (size_t i = 0; i < r->n_bad; i++) { /* suites with no results at all */
+        int listed = 0;
+        for (size_t k = 0; k < r->n_rows && !listed; k++) listed = !strcmp(r->row[k].suite, r->bad[i].key);
+        for (size_t k = 0; k < i && !listed; k++) listed = !strcmp(r->bad[k].key, r->bad[i].key);
+        if (listed) continue;
+        qt_doc_heading(d, 1, r->bad[i].key);
+        write_bad_cases(d, r, r->bad[i].key);
+    }
+    if (figs) {
+        qt_doc_heading(d, 1, "Figures");
+        if (!figs->n) {
+            char text[600];
+            snprintf(text, sizeof text, "No .png, .svg or .pdf files in %s.", fig_dir);
+            qt_doc_para(d, text);
+        }
+        for (size_t i = 0; i < figs->n; i++) qt_doc_figure(d, figs->f[i].link, figs->f[i].file, figs->f[i].name);
+    }
+}
+
+/* 1 when paths a and b name the same existing file. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Write the document to out (FILE.tmp, renamed when complete) or stdout; returns an exit code. */
+static int emit(const report_t *r, qt_doc_dialect_t dialect, int fragment, const char *out, const qt_figs_t *figs,
+                const char *fig_dir)
+{
+    char tmp[4096];
+    FILE *f = stdout;
+    if (out) {
+        snprintf(tmp, sizeof tmp, "%s.tmp", out);
+        if (!(f = fopen(tmp, "w"))) {
+            fprintf(stderr, "quintet report: cannot write %s: ", tmp);
+            perror(NULL);
+            return EXIT_DB;
+        }
+    }
+    qt_doc_t d;
+    char title[200];
+    const char *uuid = prov(r, "uuid");
+    snprintf(title, sizeof title, "quintet report: run %lld (%.8s)", (long long)r->run, uuid ? uuid : "?");
+    qt_doc_begin(&d, f, dialect, fragment, title);
+    write_report(&d, r, figs, fig_dir);
+    qt_doc_end(&d);
+    int bad = ferror(f) != 0;
+    if (out) {
+        bad |= fclose(f) != 0;
+        if (bad || rename(tmp, out) != 0) {
+            fprintf(stderr, "quintet report: cannot write %s\n", out);
+            unlink(tmp);
+            return EXIT_DB;
+        }
+    } else {
+        bad |= fflush(f) != 0;
+    }
+    return bad ? EXIT_DB : 0;
+}
+
+/* 1 when the run has rows or unfinished cases of suite. */
+static int has_suite(const report_t *r, const char *suite)
+{
+    for (size_t i = 0; i < r->n_rows; i++)
+        if (!strcmp(r->row[i].suite, suite)) return 1;
+    for (size_t i = 0; i < r->n_bad; i++)
+        if (!strcmp(r->bad[i].key, suite)) return 1;
+    return 0;
+}
+
+/* The command. */
+int qt_cmd_report(int argc, char **argv)
+{
+    qt_args_t a;
+    if (qt_args_parse(opts, N_OPTS, argc, argv, &a) != QT_OK) {
+        fprintf(stderr, "quintet report: %s\n", qt_last_error());
+        return EXIT_USAGE;
+    }
+    if (a.help) {
+        qt_args_usage(stdout, "quintet report [RUN] [options]",
+                      "A run's report from the database alone: provenance, calibration ceilings, per suite the\n"
+                      "headline metrics (median, q1, q3, iqr%) and the cases that did not finish; --baseline adds\n"
+                      "the change and compare's verdict (Mann-Whitney U p < --alpha and |change| > --threshold).\n"
+                      "RUN: latest (default), latest~N, a run id, or a uuid prefix.\n"
+                      "Exit status: 0 ok, 2 bad usage or unknown run, 3 database or output error.",
+                      opts, N_OPTS);
+        return 0;
+    }
+    if (a.n_pos > 1) {
+        fprintf(stderr, "quintet report: one RUN at most (got %d)\n", a.n_pos);
+        return EXIT_USAGE;
+    }
+    const char *fmt = qt_args_get(opts, N_OPTS, &a, "format"), *out = qt_args_get(opts, N_OPTS, &a, "out"),
+               *base = qt_args_get(opts, N_OPTS, &a, "baseline"), *fig_dir = qt_args_get(opts, N_OPTS, &a, "figures"),
+               *db = qt_args_get(opts, N_OPTS, &a, "db");
+    qt_doc_dialect_t dialect;
+    if (qt_doc_dialect(fmt ? fmt : "md", &dialect) != QT_OK) {
+        fprintf(stderr, "quintet report: %s\n", qt_last_error());
+        return EXIT_USAGE;
+    }
+    qt_compare_opts_t gate = QT_GATE_DEFAULTS;
+    if (qt_gate_parse(qt_args_get(opts, N_OPTS, &a, "threshold"), qt_args_get(opts, N_OPTS, &a, "alpha"), &gate) !=
+        QT_OK) {
+        fprintf(stderr, "quintet report: %s\n", qt_last_error());
+        return EXIT_USAGE;
+    }
+    if (!db) db = QT_DEFAULT_DB;
+    if (out && (!*out || same_file(out, db))) {
+        fprintf(stderr, "quintet report: --out %s: %s\n", out, *out ? "that is the database" : "needs a file name");
+        return EXIT_USAGE;
+    }
+    qt_figs_t figs = {0};
+    if (fig_dir && qt_figs_find(fig_dir, out, dialect, &figs) != QT_OK) {
+        fprintf(stderr, "quintet report: %s\n", qt_last_error());
+        return EXIT_USAGE;
+    }
+    report_t r;
+    memset(&r, 0, sizeof r);
+    r.gate = gate;
+    r.suite = qt_args_get(opts, N_OPTS, &a, "suite");
+    qt_store_t *s = NULL;
+    int rc = 0;
+    qt_status_t st = qt_store_open(db, 0, 0, &s);
+    if (st != QT_OK) rc = EXIT_DB;
+    else if ((st = qt_store_resolve_run(s, a.n_pos ? a.pos[0] : "latest", &r.run)) != QT_OK ||
+             (base && (st = qt_store_resolve_run(s, base, &r.base)) != QT_OK))
+        rc = st == QT_ERR_ARG ? EXIT_USAGE : EXIT_DB;
+    else if ((st = load(s, &r)) != QT_OK) rc = EXIT_DB;
+    if (rc) fprintf(stderr, "quintet report: %s\n", qt_last_error());
+    else if (r.suite && !has_suite(&r, r.suite)) {
+        fprintf(stderr, "quintet report: run %lld has no results of suite '%s'\n", (long long)r.run, r.suite);
+        rc = EXIT_USAGE;
+    } else {
+        rc = emit(&r, dialect, qt_args_get(opts, N_OPTS, &a, "fragment") != NULL, out, fig_dir ? &figs : NULL, fig_dir);
+    }
+    report_free(&r);
+    qt_figs_free(&figs);
+    qt_store_close(s);
+    return rc;
+}

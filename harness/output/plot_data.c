@@ -1,0 +1,723 @@
+/* plot_data.c — figure data for `quintet plot` (contract in plot_data.h).
+ *
+ * Every figure is built the same way: the suite's statistics rows of each run are read with
+ * qt_store_foreach_stat (prepared statements in store.c), the rows a figure draws are grouped
+ * into series keyed by (run, main, rest) — main decides the colour (variant/backend, path,
+ * optimizer), rest the point type (the other parameters but the x one) and the run the dash
+ * type — and each series' points are sorted by x and written as one gnuplot data block. A key
+ * text names main, the parameters of rest that differ between series of the same main, and,
+ * with several runs, the run's host and id, so two platforms land on one plot.
+ * Learning curves come from the series table (qt_store_foreach_point): per step the median and
+ * quartiles across seeds (stats.h, type-7 quantiles). Run by `quintet plot`; tested by
+ * tests/harness/test_plot.c. */
+#include "output/plot_data.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run/params.h"
+#include "analysis/stats.h"
+
+/* ---- statistics rows of one suite ------------------------------------------------------ */
+
+typedef struct {
+    int run; /* index into the runs being drawn */
+    int64_t case_id;
+    char *name, *variant, *params, *metric;
+    double median, q1, q3;
+} row_t;
+
+typedef struct {
+    row_t *v;
+    int n, cap, run, oom;
+    const char *suite;
+} rows_t;
+
+/* strdup that tolerates NULL (gives ""). */
+static char *dup_str(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+/* The growing array v (*cap elements, n used) with room for one more: v itself, or v moved by
+ * realloc; NULL when out of memory (v is then still valid and unchanged). */
+static void *grow(void *v, int *cap, int n, size_t elem)
+{
+    if (n < *cap) return v;
+    int c = *cap ? 2 * *cap : 64;
+    void *p = realloc(v, elem * (size_t)c);
+    if (p) *cap = c;
+    return p;
+}
+
+/* foreach_stat callback: keep the rows of the wanted suite whose case finished ok. */
+static int rows_add(void *arg, const qt_stat_row_t *r)
+{
+    rows_t *rs = arg;
+    if (strcmp(r->suite, rs->suite) || strcmp(r->status, "ok")) return 0;
+    row_t *v = grow(rs->v, &rs->cap, rs->n, sizeof *v);
+    if (!v) return rs->oom = 1;
+    rs->v = v;
+    row_t *x = &rs->v[rs->n];
+    *x = (row_t){rs->run, r->case_id, dup_str(r->name), dup_str(r->variant), dup_str(r->params), dup_str(r->metric),
+                 r->median, r->q1, r->q3};
+    rs->n++;
+    if (!x->name || !x->variant || !x->params || !x->metric) return rs->oom = 1;
+    return 0;
+}
+
+/* Free the rows. */
+static void rows_free(rows_t *rs)
+{
+    for (int i = 0; i < rs->n; i++) {
+        free(rs->v[i].name);
+        free(rs->v[i].variant);
+        free(rs->v[i].params);
+        free(rs->v[i].metric);
+    }
+    free(rs->v);
+    *rs = (rows_t){0};
+}
+
+/* Load the statistics rows of `suite` for every run. */
+static qt_status_t rows_load(qt_store_t *s, const char *suite, const qt_plot_run_t *runs, int n_runs, rows_t *rs)
+{
+    *rs = (rows_t){.suite = suite};
+    for (int i = 0; i < n_runs; i++) {
+        rs->run = i;
+        qt_status_t st = qt_store_foreach_stat(s, runs[i].id, rows_add, rs);
+        if (st == QT_OK && rs->oom) st = qt_fail(QT_ERR_NOMEM, "plot: reading run %lld", (long long)runs[i].id);
+        if (st != QT_OK) {
+            rows_free(rs);
+            return st;
+        }
+    }
+    return QT_OK;
+}
+
+/* ---- parameters ------------------------------------------------------------------------ */
+
+/* Value of key in canonical params text into buf ("" when absent or unparsable). */
+static const char *param_get(const char *params, const char *key, char *buf, size_t cap)
+{
+    qt_params_t p;
+    buf[0] = '\0';
+    if (qt_params_parse(params, &p) == QT_OK) snprintf(buf, cap, "%s", qt_params_str(&p, key, ""));
+    return buf;
+}
+
+/* Canonical params text without the keys in drop (NULL-terminated) into buf. */
+static const char *param_drop(const char *params, const char *const *drop, char *buf, size_t cap)
+{
+    qt_params_t p, q = {0};
+    buf[0] = '\0';
+    if (qt_params_parse(params, &p) != QT_OK) return buf;
+    for (int i = 0; i < p.n; i++) {
+        int keep = 1;
+        for (int k = 0; drop[k]; k++)
+            if (!strcmp(p.kv[i].key, drop[k])) keep = 0;
+        if (keep) qt_params_set_str(&q, p.kv[i].key, p.kv[i].val);
+    }
+    qt_params_format(&q, buf, cap);
+    return buf;
+}
+
+/* Copy text into a gnuplot-safe label: printable ASCII only, no quotes or backslashes. */
+static void safe_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    for (; *src && n + 1 < cap; src++) {
+        unsigned char c = (unsigned char)*src;
+        dst[n++] = (c >= 32 && c < 127 && c != '\'' && c != '"' && c != '\\' && c != '`' && c != '@' && c != '$') ? (char)c
+                                                                                                                      : '_';
+    }
+    dst[n] = '\0';
+}
+
+/* ---- series ---------------------------------------------------------------------------- */
+
+typedef struct {
+    double x, y, lo, hi;
+} point_t;
+
+typedef struct {
+    int run;
+    char *main, *rest; /* colour key and point key (canonical params text) */
+    point_t *p;
+    int n, cap;
+    double slope; /* fitted log-log slope, NaN when not fitted */
+    int color, point;
+} series_t;
+
+typedef struct {
+    series_t *v;
+    int n, cap;
+} sset_t;
+
+/* Free one series' strings and points. */
+static void series_free(series_t *x)
+{
+    free(x->main);
+    free(x->rest);
+    free(x->p);
+}
+
+/* Free a series set. */
+static void sset_free(sset_t *ss)
+{
+    for (int i = 0; i < ss->n; i++) series_free(&ss->v[i]);
+    free(ss->v);
+    *ss = (sset_t){0};
+}
+
+/* The series (run, main, rest), created when new; NULL when out of memory. */
+static series_t *sset_get(sset_t *ss, int run, const char *main, const char *rest)
+{
+    for (int i = 0; i < ss->n; i++)
+        if (ss->v[i].run == run && !strcmp(ss->v[i].main, main) && !strcmp(ss->v[i].rest, rest)) return &ss->v[i];
+    series_t *v = grow(ss->v, &ss->cap, ss->n, sizeof *v);
+    if (!v) return NULL;
+    ss->v = v;
+    series_t *x = &ss->v[ss->n++];
+    *x = (series_t){run, strdup(main), strdup(rest), NULL, 0, 0, NAN, 0, 0};
+    return x->main && x->rest ? x : NULL;
+}
+
+/* Append a point; 0 when out of memory. */
+static int series_add(series_t *x, point_t pt)
+{
+    point_t *p = grow(x->p, &x->cap, x->n, sizeof *p);
+    if (!p) return 0;
+    x->p = p;
+    x->p[x->n++] = pt;
+    return 1;
+}
+
+/* qsort order of points: by x. */
+static int point_cmp(const void *a, const void *b)
+{
+    double x = ((const point_t *)a)->x, y = ((const point_t *)b)->x;
+    return (x > y) - (x < y);
+}
+
+/* qsort order of series: by colour, then point type, then run. */
+static int series_cmp(const void *a, const void *b)
+{
+    const series_t *x = a, *y = b;
+    if (x->color != y->color) return x->color - y->color;
+    if (x->point != y->point) return x->point - y->point;
+    return x->run - y->run;
+}
+
+/* Index (1-based) of text among the distinct main (which = 0) or rest (which = 1) texts of the
+ * series before `upto`, or a new index after them. */
+static int distinct_index(const sset_t *ss, int upto, int which)
+{
+    const char *text = which ? ss->v[upto].rest : ss->v[upto].main;
+    int k = 0;
+    for (int i = 0; i < upto; i++) {
+        const char *t = which ? ss->v[i].rest : ss->v[i].main;
+        int first = 1;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(which ? ss->v[j].rest : ss->v[j].main, t)) first = 0;
+        if (!first) continue;
+        k++;
+        if (!strcmp(t, text)) return k;
+    }
+    return k + 1;
+}
+
+/* Sort points by x, assign colours and point types, order the series for the key. */
+static void sset_finish(sset_t *ss)
+{
+    for (int i = 0; i < ss->n; i++) {
+        qsort(ss->v[i].p, (size_t)ss->v[i].n, sizeof(point_t), point_cmp);
+        ss->v[i].color = distinct_index(ss, i, 0);
+        ss->v[i].point = distinct_index(ss, i, 1);
+    }
+    qsort(ss->v, (size_t)ss->n, sizeof(series_t), series_cmp);
+}
+
+/* Key text of series i: main, the parameters of rest that differ between series of the same main,
+ * the fitted slope when there is one, and the run's host and id when several runs are drawn. */
+static void series_title(const sset_t *ss, int i, const qt_plot_run_t *runs, int n_runs, char *out, size_t cap)
+{
+    const series_t *x = &ss->v[i];
+    char text[512];
+    size_t n = (size_t)snprintf(text, sizeof text, "%s", x->main);
+    qt_params_t p;
+    if (qt_params_parse(x->rest, &p) == QT_OK) {
+        for (int k = 0; k < p.n; k++) {
+            int varies = 0;
+            char other[QT_PARAM_VAL];
+            for (int j = 0; j < ss->n && !varies; j++)
+                if (!strcmp(ss->v[j].main, x->main) &&
+                    strcmp(param_get(ss->v[j].rest, p.kv[k].key, other, sizeof other), p.kv[k].val))
+                    varies = 1;
+            if (varies && n < sizeof text)
+                n += (size_t)snprintf(text + n, sizeof text - n, " %s=%s", p.kv[k].key, p.kv[k].val);
+        }
+    }
+    if (isfinite(x->slope) && n < sizeof text) n += (size_t)snprintf(text + n, sizeof text - n, " (slope %.2f)", x->slope);
+    if (n_runs > 1 && n < sizeof text)
+        snprintf(text + n, sizeof text - n, " - %s #%lld", runs[x->run].host, (long long)runs[x->run].id);
+    safe_copy(out, cap, text);
+}
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+/* Open dir/stem.dat for writing. */
+static qt_status_t dat_open(const char *dir, const char *stem, FILE **f)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.dat", dir, stem);
+    *f = fopen(path, "w");
+    return *f ? QT_OK : qt_fail(QT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+}
+
+/* Close a data file, reporting a write error. */
+static qt_status_t dat_close(FILE *f, const char *dir, const char *stem)
+{
+    int bad = ferror(f);
+    if (fclose(f) != 0) bad = 1;
+    return bad ? qt_fail(QT_ERR_IO, "writing %s/%s.dat failed", dir, stem) : QT_OK;
+}
+
+/* Write the series as data blocks, build the figure description and call fn. Returns QT_OK
+ * without a figure when the set is empty; *stop when fn asked to stop. */
+static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure, const char *qualifier,
+                              const char *title, const char *columns, const qt_plot_run_t *runs, int n_runs,
+                              const char *dir, qt_plot_fig_fn fn, void *arg, int *n_figs, int *stop)
+{
+    if (ss->n == 0) return QT_OK;
+    sset_finish(ss);
+    qt_plot_fig_t fig = {.suite = suite, .n_series = ss->n};
+    char q[64];
+    safe_copy(q, sizeof q, qualifier ? qualifier : "");
+    for (char *c = q; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.') *c = '_';
+    snprintf(fig.stem, sizeof fig.stem, "%s-%s%s%s", suite, figure, *q ? "-" : "", q);
+    snprintf(fig.figure, sizeof fig.figure, "%s", figure);
+    char t[256];
+    if (n_runs == 1) snprintf(t, sizeof t, "%s - %s, run %lld", title, runs[0].host, (long long)runs[0].id);
+    else snprintf(t, sizeof t, "%s - %d runs", title, n_runs);
+    safe_copy(fig.title, sizeof fig.title, t);
+    fig.series = calloc((size_t)ss->n, sizeof *fig.series);
+    if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: %s", fig.stem);
+    FILE *f;
+    qt_status_t st = dat_open(dir, fig.stem, &f);
+    if (st != QT_OK) {
+        free(fig.series);
+        return st;
+    }
+    fprintf(f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig.stem, fig.title);
+    fprintf(f, "# columns: %s\n# one block per series (gnuplot: index i), blocks separated by two blank lines\n",
+            columns);
+    int one_main = 1; /* a single variant: colours tell the runs apart instead */
+    for (int i = 0; i < ss->n; i++) one_main &= ss->v[i].color == 1;
+    for (int i = 0; i < ss->n; i++) {
+        qt_plot_series_t *o = &fig.series[i];
+        series_title(ss, i, runs, n_runs, o->title, sizeof o->title);
+        o->color = one_main ? ss->v[i].run + 1 : ss->v[i].color;
+        o->point = ss->v[i].point;
+        o->dash = ss->v[i].run + 1;
+        fprintf(f, "%s# series %d: %s\n", i ? "\n\n" : "", i, o->title);
+        for (int k = 0; k < ss->v[i].n; k++) {
+            const point_t *p = &ss->v[i].p[k];
+            fprintf(f, "%.9g %.9g %.9g %.9g\n", p->x, p->y, p->lo, p->hi);
+        }
+    }
+    st = dat_close(f, dir, fig.stem);
+    if (st == QT_OK) {
+        (*n_figs)++;
+        *stop = fn(arg, &fig);
+    }
+    free(fig.series);
+    return st;
+}
+
+/* Series of one metric against the numeric parameter xkey over the rows that have it; cases
+ * named in names (NULL-terminated; NULL = any). main = "name variant" (or the variant alone
+ * when by_variant), rest = params without xkey. fit: log-log slope per series. */
+static qt_status_t collect_xy(const rows_t *rs, const char *metric, const char *xkey, const char *const *names,
+                              int by_variant, int fit, sset_t *ss)
+{
+    const char *drop[] = {xkey, NULL};
+    for (int i = 0; i < rs->n; i++) {
+        const row_t *r = &rs->v[i];
+        if (strcmp(r->metric, metric)) continue;
+        int named = !names;
+        for (int k = 0; names && names[k]; k++)
+            if (!strcmp(r->name, names[k])) named = 1;
+        char xv[QT_PARAM_VAL], rest[1024], main[128];
+        if (!named || !*param_get(r->params, xkey, xv, sizeof xv)) continue;
+        char *end;
+        double x = strtod(xv, &end);
+        if (*end || !isfinite(x)) continue;
+        if (by_variant) snprintf(main, sizeof main, "%s", r->variant);
+        else snprintf(main, sizeof main, "%s %s", r->name, r->variant);
+        series_t *sr = sset_get(ss, r->run, main, param_drop(r->params, drop, rest, sizeof rest));
+        if (!sr || !series_add(sr, (point_t){x, r->median, r->q1, r->q3})) return qt_fail(QT_ERR_NOMEM, "plot");
+    }
+    for (int i = 0; fit && i < ss->n; i++) {
+        series_t *sr = &ss->v[i];
+        double *lx = malloc(sizeof(double) * (size_t)(sr->n + 1)), *ly = malloc(sizeof(double) * (size_t)(sr->n + 1));
+        size_t m = 0;
+        for (int k = 0; lx && ly && k < sr->n; k++)
+            if (sr->p[k].x > 0 && sr->p[k].y > 0) {
+                lx[m] = log(sr->p[k].x);
+                ly[m++] = log(sr->p[k].y);
+            }
+        if (m >= 3) sr->slope = qt_linfit(lx, ly, m, NULL); /* as the suite: at least 3 lengths */
+        free(lx);
+        free(ly);
+    }
+    return QT_OK;
+}
+
+/* ---- suites ---------------------------------------------------------------------------- */
+
+typedef struct {
+    qt_store_t *s;
+    const char *suite, *dir;
+    const qt_plot_run_t *runs;
+    int n_runs;
+    qt_plot_fig_fn fn;
+    void *arg;
+    int *n_figs, stop;
+} ctx_t;
+
+/* A ceiling: the row of case `name` with `param` in its params (NULL = any) and `metric`. */
+typedef struct {
+    const char *label, *name, *param, *metric;
+} ceiling_t;
+
+static const ceiling_t ceilings[] = {
+    {"STREAM\\ntriad\\n(GB/s)", "stream_triad", NULL, "stream_triad_gbps"},
+    {"SGEMM\\n1 thread\\n(GFLOP/s)", "sgemm", "threads=1", "sgemm_gflops"},
+    {"SGEMM\\nall threads\\n(GFLOP/s)", "sgemm", "threads=all", "sgemm_gflops"},
+    {"MPI\\n4 MiB\\n(GB/s)", "mpi_pingpong", NULL, "mpi_pingpong_gbps"},
+    {"GPU\\ncopy\\n(GB/s)", "gpu_copy", NULL, "gpu_copy_gbps"},
+    {"GPU SGEMM\\nFP32\\n(GFLOP/s)", "gpu_sgemm", "math=fp32", "gpu_sgemm_gflops"},
+    {"GPU SGEMM\\nTF32\\n(GFLOP/s)", "gpu_sgemm", "math=tf32", "gpu_sgemm_gflops"},
+};
+#define N_CEILINGS ((int)(sizeof ceilings / sizeof ceilings[0]))
+
+/* The row of ceiling c in run `run`, or NULL. */
+static const row_t *ceiling_row(const rows_t *rs, const ceiling_t *c, int run)
+{
+    for (int i = 0; i < rs->n; i++) {
+        const row_t *r = &rs->v[i];
+        if (r->run != run || strcmp(r->name, c->name) || strcmp(r->metric, c->metric)) continue;
+        if (c->param) {
+            char pad[1100];
+            snprintf(pad, sizeof pad, ",%s,", r->params);
+            char want[64];
+            snprintf(want, sizeof want, ",%s,", c->param);
+            if (!strstr(pad, want)) continue;
+        }
+        return r;
+    }
+    return NULL;
+}
+
+/* calibration: one row per ceiling any run measured, columns median q1 q3 per run that
+ * measured at least one ceiling (a run of harness_loop alone has none). */
+static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
+{
+    int used[64], n_used = 0;
+    for (int j = 0; j < c->n_runs && j < 64; j++) {
+        int any = 0;
+        for (int k = 0; k < N_CEILINGS; k++) any |= ceiling_row(rs, &ceilings[k], j) != NULL;
+        if (any) used[n_used++] = j;
+        else if (c->n_runs > 1)
+            fprintf(stderr, "quintet plot: note: run %lld (%s) measured no ceiling; left out of the calibration figure\n",
+                    (long long)c->runs[j].id, c->runs[j].host);
+    }
+    if (!n_used) return QT_OK;
+    qt_plot_fig_t fig = {.suite = c->suite, .n_series = n_used};
+    snprintf(fig.stem, sizeof fig.stem, "calibration-ceilings");
+    snprintf(fig.figure, sizeof fig.figure, "ceilings");
+    char t[256];
+    const qt_plot_run_t *r0 = &c->runs[used[0]];
+    if (n_used == 1) snprintf(t, sizeof t, "Machine ceilings - %s, run %lld", r0->host, (long long)r0->id);
+    else snprintf(t, sizeof t, "Machine ceilings - %d runs", n_used);
+    safe_copy(fig.title, sizeof fig.title, t);
+    fig.series = calloc((size_t)n_used, sizeof *fig.series);
+    if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: calibration");
+    FILE *f;
+    qt_status_t st = dat_open(c->dir, fig.stem, &f);
+    if (st != QT_OK) {
+        free(fig.series);
+        return st;
+    }
+    fprintf(f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig.stem, fig.title);
+    fprintf(f, "# one row per ceiling; columns: label, then median q1 q3 for each run (NaN: not measured)\n# ceiling");
+    for (int j = 0; j < n_used; j++) {
+        char h[QT_PLOT_LABEL];
+        snprintf(h, sizeof h, "%s #%lld", c->runs[used[j]].host, (long long)c->runs[used[j]].id);
+        safe_copy(fig.series[j].title, sizeof fig.series[j].title, h);
+        fig.series[j].color = fig.series[j].dash = j + 1;
+        fig.series[j].point = 1;
+        fprintf(f, " | %s: median q1 q3", fig.series[j].title);
+    }
+    fprintf(f, "\n");
+    for (int k = 0; k < N_CEILINGS; k++) {
+        const row_t *r[64];
+        int any = 0;
+        for (int j = 0; j < n_used; j++) any |= (r[j] = ceiling_row(rs, &ceilings[k], used[j])) != NULL;
+        if (!any) continue;
+        fprintf(f, "\"%s\"", ceilings[k].label);
+        for (int j = 0; j < n_used; j++) {
+            if (r[j]) fprintf(f, " %.9g %.9g %.9g", r[j]->median, r[j]->q1, r[j]->q3);
+            else fprintf(f, " NaN NaN NaN");
+        }
+        fprintf(f, "\n");
+    }
+    st = dat_close(f, c->dir, fig.stem);
+    if (st == QT_OK) {
+        (*c->n_figs)++;
+        c->stop = c->fn(c->arg, &fig);
+    }
+    free(fig.series);
+    return st;
+}
+
+static const char *const attention_cases[] = {"dense", "window", "lsh", "dynamic", NULL};
+
+/* attention_scaling: time_s vs T with fitted exponents, and frac_sgemm vs T. */
+static qt_status_t fig_attention(ctx_t *c, const rows_t *rs)
+{
+    sset_t ss = {0};
+    qt_status_t st = collect_xy(rs, "time_s", "T", attention_cases, 0, 1, &ss);
+    if (st == QT_OK)
+        st = emit_lines(&ss, c->suite, "time", NULL, "Attention time vs sequence length", "T time_s(median) q1 q3",
+                        c->runs, c->n_runs, c->dir, c->fn, c->arg, c->n_figs, &c->stop);
+    sset_free(&ss);
+    if (st != QT_OK || c->stop) return st;
+    st = collect_xy(rs, "frac_sgemm", "T", attention_cases, 0, 0, &ss);
+    if (st == QT_OK)
+        st = emit_lines(&ss, c->suite, "frac_sgemm", NULL, "Attention rate as a fraction of the SGEMM ceiling",
+                        "T frac_sgemm(median) q1 q3", c->runs, c->n_runs, c->dir, c->fn, c->arg, c->n_figs, &c->stop);
+    sset_free(&ss);
+    return st;
+}
+
+/* sparsity: speedup_vs_dense vs sp per path (colour) and shape (point type). */
+static qt_status_t fig_sparsity(ctx_t *c, const rows_t *rs)
+{
+    static const char *const names[] = {"speedup_vs_dense", NULL};
+    sset_t ss = {0};
+    qt_status_t st = collect_xy(rs, "speedup_vs_dense", "sp", names, 1, 0, &ss);
+    if (st == QT_OK)
+        st = emit_lines(&ss, c->suite, "speedup", NULL, "Sparse Y = A W: speedup over dense OpenBLAS",
+                        "sparsity speedup_vs_dense(median) q1 q3", c->runs, c->n_runs, c->dir, c->fn, c->arg,
+                        c->n_figs, &c->stop);
+    sset_free(&ss);
+    return st;
+}
+
+typedef struct {
+    double step, value;
+} sv_t;
+
+typedef struct {
+    sv_t *v;
+    int n, cap, oom;
+} svs_t;
+
+/* foreach_point callback: keep the `loss` points. */
+static int loss_add(void *arg, const qt_point_t *p)
+{
+    svs_t *a = arg;
+    if (strcmp(p->series, "loss")) return 0;
+    sv_t *v = grow(a->v, &a->cap, a->n, sizeof *v);
+    if (!v) return a->oom = 1;
+    a->v = v;
+    a->v[a->n++] = (sv_t){(double)p->step, p->value};
+    return 0;
+}
+
+/* qsort order of (step, value) pairs: by step. */
+static int sv_cmp(const void *a, const void *b)
+{
+    double x = ((const sv_t *)a)->step, y = ((const sv_t *)b)->step;
+    return (x > y) - (x < y);
+}
+
+/* Add the per-step median and quartiles across seeds of a case's `loss` curve to the series. */
+static qt_status_t loss_points(qt_store_t *s, int64_t case_id, series_t *sr)
+{
+    svs_t a = {0};
+    qt_status_t st = qt_store_foreach_point(s, case_id, loss_add, &a);
+    if (st == QT_OK && a.oom) st = qt_fail(QT_ERR_NOMEM, "plot: loss curve");
+    double *v = st == QT_OK ? malloc(sizeof(double) * (size_t)(a.n + 1)) : NULL;
+    if (st == QT_OK && !v) st = qt_fail(QT_ERR_NOMEM, "plot: loss curve");
+    if (st == QT_OK) qsort(a.v, (size_t)a.n, sizeof(sv_t), sv_cmp);
+    for (int i = 0; st == QT_OK && i < a.n;) {
+        int j = i;
+        size_t m = 0;
+        for (; j < a.n && a.v[j].step == a.v[i].step; j++) v[m++] = a.v[j].value;
+        point_t pt = {a.v[i].step, qt_quantile(v, m, 0.5), qt_quantile(v, m, 0.25), qt_quantile(v, m, 0.75)};
+        if (!series_add(sr, pt)) st = qt_fail(QT_ERR_NOMEM, "plot: loss curve");
+        i = j;
+    }
+    free(v);
+    free(a.v);
+    return st;
+}
+
+/* lr_convergence: per problem, the loss curves of every optimizer (case `converge`); main is
+ * "optimizer lr=X" since each optimizer runs at its own tuned learning rate. */
+static qt_status_t fig_lr(ctx_t *c, const rows_t *rs)
+{
+    static const char *const drop[] = {"optimizer", "problem", "lr", NULL};
+    qt_status_t st = QT_OK;
+    char done[64][QT_PARAM_VAL];
+    int n_done = 0;
+    for (int i = 0; st == QT_OK && !c->stop && i < rs->n; i++) {
+        char problem[QT_PARAM_VAL];
+        if (strcmp(rs->v[i].name, "converge") || !*param_get(rs->v[i].params, "problem", problem, sizeof problem))
+            continue;
+        int seen = 0;
+        for (int k = 0; k < n_done; k++) seen |= !strcmp(done[k], problem);
+        if (seen || n_done == 64) continue;
+        snprintf(done[n_done++], QT_PARAM_VAL, "%s", problem);
+        sset_t ss = {0};
+        int64_t last_case = -1;
+        for (int j = i; st == QT_OK && j < rs->n; j++) {
+            const row_t *r = &rs->v[j];
+            char pv[QT_PARAM_VAL], opt[QT_PARAM_VAL], rest[1024];
+            if (r->case_id == last_case || strcmp(r->name, "converge") ||
+                strcmp(param_get(r->params, "problem", pv, sizeof pv), problem))
+                continue;
+            last_case = r->case_id; /* rows of one case are adjacent: one per metric */
+            char lr[QT_PARAM_VAL], main[2 * QT_PARAM_VAL + 8];
+            param_get(r->params, "optimizer", opt, sizeof opt);
+            snprintf(main, sizeof main, *param_get(r->params, "lr", lr, sizeof lr) ? "%s lr=%s" : "%s", opt, lr);
+            series_t *sr = sset_get(&ss, r->run, main, param_drop(r->params, drop, rest, sizeof rest));
+            st = sr ? loss_points(c->s, r->case_id, sr) : qt_fail(QT_ERR_NOMEM, "plot");
+        }
+        for (int k = 0; k < ss.n; k++) /* cases without a loss curve draw nothing */
+            if (ss.v[k].n == 0) {
+                series_free(&ss.v[k]);
+                ss.v[k--] = ss.v[--ss.n];
+            }
+        char title[128];
+        snprintf(title, sizeof title, "Training loss on %s (median and interquartile band over seeds)", problem);
+        if (st == QT_OK)
+            st = emit_lines(&ss, c->suite, "loss", problem, title, "step loss(median over seeds) q1 q3", c->runs,
+                            c->n_runs, c->dir, c->fn, c->arg, c->n_figs, &c->stop);
+        sset_free(&ss);
+    }
+    return st;
+}
+
+static const struct {
+    const char *suite;
+    qt_status_t (*fig)(ctx_t *c, const rows_t *rs);
+} suites[] = {
+    {"calibration", fig_calibration},
+    {"attention_scaling", fig_attention},
+    {"lr_convergence", fig_lr},
+    {"sparsity", fig_sparsity},
+};
+#define N_SUITES ((int)(sizeof suites / sizeof suites[0]))
+
+/* 1 when quintet has figures for this suite. */
+int qt_plot_suite_known(const char *suite)
+{
+    for (int i = 0; i < N_SUITES; i++)
+        if (!strcmp(suites[i].suite, suite)) return 1;
+    return 0;
+}
+
+/* The i-th suite with figures, NULL past the last. */
+const char *qt_plot_suite_at(int i)
+{
+    return i >= 0 && i < N_SUITES ? suites[i].suite : NULL;
+}
+
+/* Comma-separated suite names (built once from the table). */
+const char *qt_plot_suite_names(void)
+{
+    static char names[256];
+    if (!names[0])
+        for (int i = 0; i < N_SUITES; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", suites[i].suite);
+    return names;
+}
+
+/* The provenance fields a platform label is made of. */
+typedef struct {
+    char host[64], cores[16], gpu[64];
+} platform_t;
+
+/* foreach_provenance callback: keep host, cores and gpu. */
+static int platform_field(void *arg, const char *key, const char *value)
+{
+    platform_t *p = arg;
+    if (!value || !*value) return 0;
+    if (!strcmp(key, "host")) safe_copy(p->host, sizeof p->host, value);
+    else if (!strcmp(key, "cores")) safe_copy(p->cores, sizeof p->cores, value);
+    else if (!strcmp(key, "gpu") && strncmp(value, "none", 4)) safe_copy(p->gpu, sizeof p->gpu, value);
+    return 0;
+}
+
+/* A run's platform label: "host (N cores, GPU)", the GPU name without its details in
+ * parentheses, so that two machines with the same host name still tell apart. */
+qt_status_t qt_plot_run_host(qt_store_t *s, qt_plot_run_t *run)
+{
+    platform_t p = {"?", "", ""};
+    QT_TRY(qt_store_foreach_provenance(s, run->id, platform_field, &p));
+    char *paren = strstr(p.gpu, " (");
+    if (paren) *paren = '\0';
+    snprintf(run->host, sizeof run->host, "%s", p.host);
+    if (p.cores[0] || p.gpu[0])
+        snprintf(run->host + strlen(run->host), sizeof run->host - strlen(run->host), " (%s%s%s%s)", p.cores,
+                 p.cores[0] ? " cores" : "", p.cores[0] && p.gpu[0] ? ", " : "", p.gpu);
+    return QT_OK;
+}
+
+/* foreach_stat callback: stop at the first row of the suite. */
+static int suite_seen(void *arg, const qt_stat_row_t *r)
+{
+    const char **want = arg;
+    if (strcmp(r->suite, want[0])) return 0;
+    want[1] = "";
+    return 1;
+}
+
+/* Whether the run has statistics of the suite. */
+qt_status_t qt_plot_run_has_suite(qt_store_t *s, int64_t run_id, const char *suite, int *has)
+{
+    const char *want[2] = {suite, NULL};
+    QT_TRY(qt_store_foreach_stat(s, run_id, suite_seen, want));
+    *has = want[1] != NULL;
+    return QT_OK;
+}
+
+/* Every figure of the suite. */
+qt_status_t qt_plot_data_write(qt_store_t *s, const char *suite, const qt_plot_run_t *runs, int n_runs,
+                               const char *dir, qt_plot_fig_fn fn, void *arg, int *n_figs)
+{
+    QT_CHECK_ARG(s && suite && runs && n_runs > 0 && n_runs <= 64 && dir && fn && n_figs,
+                 "plot: bad arguments (1 to 64 runs)");
+    int which = -1;
+    for (int i = 0; i < N_SUITES; i++)
+        if (!strcmp(suites[i].suite, suite)) which = i;
+    QT_CHECK_ARG(which >= 0, "no figures for suite '%s' (figures exist for: %s)", suite, qt_plot_suite_names());
+    rows_t rs;
+    QT_TRY(rows_load(s, suite, runs, n_runs, &rs));
+    int before = *n_figs;
+    ctx_t c = {s, suite, dir, runs, n_runs, fn, arg, n_figs, 0};
+    qt_status_t st = suites[which].fig(&c, &rs);
+    rows_free(&rs);
+    if (st == QT_OK && *n_figs == before)
+        st = qt_fail(QT_ERR_ARG, "suite '%s': the run(s) hold no results it can draw", suite);
+    return st;
+}

@@ -1,0 +1,181 @@
+/* provenance.c — collect a run's provenance (provenance.h). External commands
+ * (git, mpirun) run through popen with stderr discarded; their absence is recorded. */
+#include "run/provenance.h"
+
+#include <cblas.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run/gbench.h"
+#include "run/hwcounters.h"
+#ifdef QT_HAVE_CUDA
+#include "run/cuda_probe.h"
+#endif
+
+#ifndef QT_SOURCE_DIR
+#define QT_SOURCE_DIR "."
+#endif
+#ifndef QT_COMPILER
+#define QT_COMPILER "unknown"
+#endif
+#ifndef QT_CFLAGS
+#define QT_CFLAGS "unknown"
+#endif
+
+/* First line of a command's stdout, trimmed; returns 0 when the command failed or printed nothing. */
+static int command_line_out(const char *cmd, char *out, size_t size)
+{
+    out[0] = '\0';
+    FILE *f = popen(cmd, "r");
+    if (!f) return 0;
+    if (!fgets(out, (int)size, f)) out[0] = '\0';
+    char rest[256];
+    while (fgets(rest, sizeof rest, f)) {
+    }
+    int rc = pclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return rc == 0 && out[0];
+}
+
+/* Value of "key : value" lines in /proc/cpuinfo. */
+static int cpuinfo_field(const char *key, char *out, size_t size)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, strlen(key))) continue;
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        colon++;
+        while (*colon == ' ' || *colon == '\t') colon++;
+        colon[strcspn(colon, "\n")] = '\0';
+        snprintf(out, size, "%s", colon);
+        found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Add or replace a key. */
+void qt_provenance_set(qt_provenance_t *p, const char *key, const char *value)
+{
+    int i = 0;
+    while (i < p->n && strcmp(p->kv[i].key, key)) i++;
+    if (i == p->n) {
+        if (p->n == QT_PROV_MAX) return;
+        p->n++;
+        snprintf(p->kv[i].key, sizeof p->kv[i].key, "%s", key);
+    }
+    snprintf(p->kv[i].value, sizeof p->kv[i].value, "%s", value && *value ? value : "none");
+}
+
+/* Lookup. */
+const char *qt_provenance_get(const qt_provenance_t *p, const char *key)
+{
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->kv[i].key, key)) return p->kv[i].value;
+    return NULL;
+}
+
+/* git commit and dirty flag of the source tree this binary was built from. */
+static void collect_git(qt_provenance_t *p)
+{
+    char out[256];
+    snprintf(p->git_commit, sizeof p->git_commit, "none: not a git checkout");
+    p->git_dirty = -1;
+    if (command_line_out("git -C '" QT_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", out, sizeof out))
+        snprintf(p->git_commit, sizeof p->git_commit, "%.40s", out);
+    else
+        return;
+    FILE *f = popen("git -C '" QT_SOURCE_DIR "' status --porcelain --untracked-files=no 2>/dev/null", "r");
+    if (!f) return;
+    int dirty = fgets(out, sizeof out, f) != NULL;
+    while (fgets(out, sizeof out, f)) {
+    }
+    if (pclose(f) == 0) p->git_dirty = dirty;
+}
+
+/* Environment variables that change results. */
+static void collect_env(qt_provenance_t *p)
+{
+    static const char *vars[] = {"OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "OPENBLAS_NUM_THREADS",
+                                 "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
+                                 "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "QT_SPARSE_CROSSOVER",
+                                 "CUDA_VISIBLE_DEVICES", "QT_TEST_SEED", "LD_LIBRARY_PATH", "CI"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "env.%s", vars[i]);
+        const char *v = getenv(vars[i]);
+        qt_provenance_set(p, key, v ? v : "unset");
+    }
+}
+
+/* GPU, driver, CUDA and NCCL versions, or why there are none. */
+static void collect_gpu(qt_provenance_t *p)
+{
+#ifdef QT_HAVE_CUDA
+    char why[256], gpu[256], versions[256];
+    int n = qt_cuda_device_count(why, sizeof why);
+    if (n > 0 && qt_cuda_describe(gpu, sizeof gpu, versions, sizeof versions) == 0) {
+        char count[16];
+        snprintf(count, sizeof count, "%d", n);
+        qt_provenance_set(p, "gpu", gpu);
+        qt_provenance_set(p, "gpu_count", count);
+        qt_provenance_set(p, "cuda", versions);
+    } else {
+        char msg[300];
+        snprintf(msg, sizeof msg, "none: %s", why);
+        qt_provenance_set(p, "gpu", msg);
+        qt_provenance_set(p, "gpu_count", "0");
+        qt_provenance_set(p, "cuda", "built with CUDA; no usable GPU");
+    }
+#else
+    qt_provenance_set(p, "gpu", "none: built without CUDA (no nvcc, its libcudart/libcublas did not link, or NO_CUDA=1)");
+    qt_provenance_set(p, "gpu_count", "0");
+    qt_provenance_set(p, "cuda", "none: built without CUDA");
+#endif
+}
+
+/* Everything. */
+void qt_provenance_collect(qt_provenance_t *p)
+{
+    memset(p, 0, sizeof *p);
+    collect_git(p);
+    if (gethostname(p->host, sizeof p->host) != 0) snprintf(p->host, sizeof p->host, "unknown");
+    if (!cpuinfo_field("model name", p->cpu_model, sizeof p->cpu_model))
+        snprintf(p->cpu_model, sizeof p->cpu_model, "unknown");
+    p->cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    char mhz[64];
+    p->cpu_mhz = cpuinfo_field("cpu MHz", mhz, sizeof mhz) ? atof(mhz) : 0.0;
+
+    char buf[256];
+    qt_provenance_set(p, "version.google_benchmark", qt_gb_version());
+    qt_provenance_set(p, "version.papi", qt_hwc_papi_version());
+    qt_provenance_set(p, "version.sqlite", sqlite3_libversion());
+    snprintf(buf, sizeof buf, "%s", openblas_get_config());
+    qt_provenance_set(p, "version.openblas", buf);
+    snprintf(buf, sizeof buf, "%d", openblas_get_num_threads());
+    qt_provenance_set(p, "openblas_threads", buf);
+    if (command_line_out("mpirun --version 2>/dev/null", buf, sizeof buf)) qt_provenance_set(p, "version.mpi", buf);
+    else qt_provenance_set(p, "version.mpi", "none: mpirun not found");
+    collect_gpu(p);
+    collect_env(p);
+}
+
+/* Fixed columns for qt_store_run_begin. */
+void qt_provenance_fill_run(const qt_provenance_t *p, qt_run_info_t *info)
+{
+    info->git_commit = p->git_commit;
+    info->git_dirty = p->git_dirty;
+    info->host = p->host;
+    info->cpu_model = p->cpu_model;
+    info->cores = p->cores;
+    info->cpu_mhz = p->cpu_mhz;
+    info->compiler = QT_COMPILER;
+    info->cflags = QT_CFLAGS;
+}

@@ -1,0 +1,1190 @@
+/* store.c — the SQLite results store (contract in store.h, schema in results/schema.sql,
+ * tables documented in results/README.md).
+ *
+ * Opening an existing file never writes before it is known to be a quintet database of a
+ * version this build understands:
+ *   1. the file is opened read-only and its 100-byte header is read through SQLite's own file
+ *      handle (no second descriptor that could drop the process's POSIX locks on close):
+ *      SQLite magic, application_id 0x51544E54 ("QTNT"), page size, file size against the
+ *      header's page count (truncation) and, when no WAL file holds newer pages, user_version;
+ *   2. on that read-only connection SQL checks the meta table and user_version;
+ *   3. only then, for a writable store, the file is reopened read-write and, inside one
+ *      BEGIN IMMEDIATE transaction, created (empty file) or migrated (older version), and runs
+ *      left 'running' by dead processes of this host are marked 'interrupted'; then WAL mode.
+ * Schema versions are the "-- @version N" blocks of results/schema.sql (embedded at build
+ * time as build/gen/schema_sql.h); an upgrade to N runs block N and then upgrade_hooks[N].
+ * Writes use BEGIN IMMEDIATE with a 10 s busy timeout so that concurrent writers queue instead
+ * of failing; every SQL statement with values is a prepared statement with bound parameters.
+ * Tests: tests/harness/test_store.c (`make test`); fuzzing: fuzz/fuzz_store_open.c (`make fuzz`). */
+#include "store/store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analysis/stats.h"
+
+/* The text of results/schema.sql. */
+static const char schema_sql[] =
+#include "schema_sql.h"
+    ;
+
+#define STORE_APP_ID 0x51544E54 /* "QTNT"; results/schema.sql sets the same number */
+#define STORE_BUSY_MS 10000
+
+/* Statements prepared once per store and reused (the write paths). */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_RUN_EXISTS,
+    ST_RUN_INSERT,
+    ST_RUN_SET,
+    ST_RUN_COUNTER,
+    ST_RUN_END,
+    ST_CASE_INSERT,
+    ST_SAMPLE_INSERT,
+    ST_POINT_INSERT,
+    ST_CASE_SAMPLES,
+    ST_STATS_INSERT,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_RUN_EXISTS] = "SELECT 1 FROM runs WHERE id = ?1",
+    [ST_RUN_INSERT] = "INSERT INTO runs (uuid, command_line, profile, seed, repetitions, filter, backend, suites,"
+                      " git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags, pid,"
+                      " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+                      " ?17, ?18, ?19)",
+    [ST_RUN_SET] = "INSERT INTO run_provenance (run_id, key, value) VALUES (?1, ?2, ?3)"
+                   " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+    [ST_RUN_COUNTER] = "INSERT INTO counter_availability (run_id, event, available, reason) VALUES (?1, ?2, ?3, ?4)"
+                       " ON CONFLICT (run_id, event) DO UPDATE SET available = excluded.available,"
+                       " reason = excluded.reason",
+    [ST_RUN_END] = "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = ?1",
+    [ST_CASE_INSERT] = "INSERT INTO cases (run_id, suite, name, variant, params, status, message, started_at,"
+                       " ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_SAMPLE_INSERT] = "INSERT INTO samples (case_id, metric, unit, repetition, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_POINT_INSERT] = "INSERT INTO series (case_id, series, seed, step, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_CASE_SAMPLES] = "SELECT metric, unit, value FROM samples WHERE case_id = ?1 ORDER BY metric, repetition",
+    [ST_STATS_INSERT] = "INSERT INTO case_stats (case_id, metric, unit, n, median, mean, stddev, min, max, q1, q3)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+};
+
+struct qt_store {
+    sqlite3 *db;
+    char *path;
+    int writable;
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+/* ---- small helpers --------------------------------------------------------------------- */
+
+/* Current unix time in seconds. */
+static double now_unix(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Record the connection's SQLite error for `what`, mapped to a status: constraint → ARG,
+ * corrupt/not-a-database → FORMAT, anything else → IO. */
+static qt_status_t db_fail(sqlite3 *db, const char *path, const char *what)
+{
+    int rc = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
+    qt_status_t st = rc == SQLITE_CONSTRAINT ? QT_ERR_ARG
+                     : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? QT_ERR_FORMAT
+                     : rc == SQLITE_NOMEM ? QT_ERR_NOMEM
+                                          : QT_ERR_IO;
+    return qt_fail(st, "%s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* Run every statement of sql[0..len) (len < 0: up to the NUL), discarding result rows. */
+static qt_status_t exec_sql(sqlite3 *db, const char *path, const char *sql, int len)
+{
+    const char *end = len < 0 ? sql + strlen(sql) : sql + len;
+    while (sql < end) {
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        if (sqlite3_prepare_v2(db, sql, (int)(end - sql), &st, &tail) != SQLITE_OK)
+            return db_fail(db, path, "preparing schema SQL");
+        if (!st) break; /* only comments or white space left */
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return db_fail(db, path, "running schema SQL");
+        sql = tail;
+    }
+    return QT_OK;
+}
+
+/* Run one SQL text that returns a single integer (a PRAGMA or count) into *v. */
+static qt_status_t query_int(sqlite3 *db, const char *path, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(db, path, sql);
+    int rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? QT_OK : db_fail(db, path, sql);
+}
+
+/* The cached statement `which`, prepared on first use, reset and with no bindings. */
+static qt_status_t stmt(qt_store_t *s, int which, sqlite3_stmt **out)
+{
+    if (!s->st[which]) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->st[which], NULL) !=
+            SQLITE_OK)
+            return db_fail(s->db, s->path, stmt_sql[which]);
+    } else {
+        sqlite3_reset(s->st[which]);
+        sqlite3_clear_bindings(s->st[which]);
+    }
+    *out = s->st[which];
+    return QT_OK;
+}
+
+/* Step a bound write statement to completion and reset it. */
+static qt_status_t step_done(qt_store_t *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    qt_status_t r = rc == SQLITE_DONE ? QT_OK : db_fail(s->db, s->path, what);
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Run the cached statement `which` with no parameters (BEGIN, COMMIT, ROLLBACK). */
+static qt_status_t run_plain(qt_store_t *s, int which)
+{
+    sqlite3_stmt *st = NULL;
+    QT_TRY(stmt(s, which, &st));
+    return step_done(s, st, stmt_sql[which]);
+}
+
+/* Start a write transaction (waits up to the busy timeout for other writers). */
+static qt_status_t tx_begin(qt_store_t *s)
+{
+    if (!s->writable) return qt_fail(QT_ERR_STATE, "%s: store was opened read-only", s->path);
+    return run_plain(s, ST_BEGIN);
+}
+
+/* Roll back an open transaction without touching the recorded error message. */
+static void tx_rollback(qt_store_t *s)
+{
+    if (sqlite3_get_autocommit(s->db)) return;
+    if (!s->st[ST_ROLLBACK] &&
+        sqlite3_prepare_v2(s->db, stmt_sql[ST_ROLLBACK], -1, &s->st[ST_ROLLBACK], NULL) != SQLITE_OK)
+        return;
+    sqlite3_step(s->st[ST_ROLLBACK]);
+    sqlite3_reset(s->st[ST_ROLLBACK]);
+}
+
+/* Commit when st is QT_OK, else roll back keeping st's message; returns the final status. */
+static qt_status_t tx_end(qt_store_t *s, qt_status_t st)
+{
+    if (st == QT_OK) st = run_plain(s, ST_COMMIT);
+    if (st != QT_OK) tx_rollback(s);
+    return st;
+}
+
+/* Bind a string, NULL and "" as SQL NULL. */
+static int bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+    return v && *v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+/* Bind a string, NULL as "" (columns declared NOT NULL DEFAULT ''). */
+static int bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+    return sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
+}
+
+/* A REAL column, NaN for NULL. */
+static double col_double(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+/* A text column (NULL stays NULL). */
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* 1 when s is one of the NULL-terminated list. */
+static int one_of(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (!strcmp(s, *list)) return 1;
+    return 0;
+}
+
+/* QT_OK when run run_id exists, QT_ERR_ARG otherwise. */
+static qt_status_t run_check(qt_store_t *s, int64_t run_id)
+{
+    sqlite3_stmt *st = NULL;
+    QT_TRY(stmt(s, ST_RUN_EXISTS, &st));
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return QT_OK;
+    if (rc == SQLITE_DONE) return qt_fail(QT_ERR_ARG, "%s: no run with id %lld", s->path, (long long)run_id);
+    return db_fail(s->db, s->path, "looking up a run");
+}
+
+/* ---- schema: identity, creation, migration ---------------------------------------------- */
+
+/* Big-endian 32-bit field of the database header. */
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Check the raw header of the file open (not yet read) on db, through SQLite's file handle:
+ * SQLite magic, quintet application_id, page size, truncation, and (when no WAL file may hold
+ * a newer header) user_version. Reads only; QT_ERR_FORMAT with a message on refusal. */
+static qt_status_t header_check(sqlite3 *db, const char *path)
+{
+    sqlite3_file *f = NULL;
+    sqlite3_int64 size = 0;
+    unsigned char h[100];
+    memset(h, 0, sizeof h);
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f || !f->pMethods ||
+        f->pMethods->xFileSize(f, &size) != SQLITE_OK)
+        return qt_fail(QT_ERR_IO, "%s: cannot read the file", path);
+    if (size < 100)
+        return qt_fail(QT_ERR_FORMAT, "%s: not a quintet database (%lld bytes: too short for SQLite, truncated?)",
+                       path, (long long)size);
+    int rc = f->pMethods->xRead(f, h, 100, 0);
+    if (rc != SQLITE_OK) return qt_fail(QT_ERR_IO, "%s: cannot read the header (SQLite error %d)", path, rc);
+    if (memcmp(h, "SQLite format 3", 16) != 0)
+        return qt_fail(QT_ERR_FORMAT, "%s: not a quintet database (not an SQLite file)", path);
+    uint32_t app = be32(h + 68);
+    if (app != STORE_APP_ID)
+        return qt_fail(QT_ERR_FORMAT,
+                       "%s: not a quintet database (an SQLite file of another application: application_id "
+                       "0x%08x, quintet's is 0x%08x)",
+                       path, app, (unsigned)STORE_APP_ID);
+    uint32_t page = (uint32_t)h[16] << 8 | h[17];
+    if (page == 1) page = 65536;
+    if (page < 512 || (page & (page - 1)) || h[18] < 1 || h[18] > 2 || h[19] < 1 || h[19] > 2)
+        return qt_fail(QT_ERR_FORMAT, "%s: damaged quintet database (bad SQLite header)", path);
+    int wal = 0;
+    const char *walname = sqlite3_filename_wal(sqlite3_db_filename(db, "main"));
+    sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+    if (!walname || !vfs || vfs->xAccess(vfs, walname, SQLITE_ACCESS_EXISTS, &wal) != SQLITE_OK) wal = 1;
+    uint64_t pages = be32(h + 28);
+    int pages_valid = pages > 0 && be32(h + 92) == be32(h + 24);
+    if (size % page || (!wal && pages_valid && (uint64_t)size < pages * page))
+        return qt_fail(QT_ERR_FORMAT,
+                       "%s: truncated quintet database (%lld bytes; the header says %llu pages of %u bytes)", path,
+                       (long long)size, (unsigned long long)pages, page);
+    uint32_t version = be32(h + 60);
+    if (!wal && version > QT_SCHEMA_VERSION)
+        return qt_fail(QT_ERR_FORMAT,
+                       "%s: schema version %u is newer than this build's (%d): use a newer quintet", path, version,
+                       QT_SCHEMA_VERSION);
+    return QT_OK;
+}
+
+/* Identify the database on db by SQL: *version = its user_version, or 0 when the database is
+ * empty (no schema at all). QT_ERR_FORMAT when it is not quintet's or is newer than this build. */
+static qt_status_t identify(sqlite3 *db, const char *path, int64_t *version)
+{
+    int64_t app, objects;
+    QT_TRY(query_int(db, path, "PRAGMA application_id", &app));
+    QT_TRY(query_int(db, path, "PRAGMA user_version", version));
+    QT_TRY(query_int(db, path, "SELECT count(*) FROM sqlite_master", &objects));
+    if (app == 0 && *version == 0 && objects == 0) return QT_OK;
+    if (app != STORE_APP_ID)
+        return qt_fail(QT_ERR_FORMAT, "%s: not a quintet database (application_id 0x%08x)", path, (unsigned)app);
+    if (*version > QT_SCHEMA_VERSION)
+        return qt_fail(QT_ERR_FORMAT, "%s: schema version %lld is newer than this build's (%d): use a newer quintet",
+                       path, (long long)*version, QT_SCHEMA_VERSION);
+    if (*version < 1) return qt_fail(QT_ERR_FORMAT, "%s: damaged quintet database (no schema version)", path);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'application'", -1, &st, NULL) != SQLITE_OK)
+        return qt_fail(QT_ERR_FORMAT, "%s: not a quintet database (table meta: %s)", path, sqlite3_errmsg(db));
+    int rc = sqlite3_step(st);
+    int ok = rc == SQLITE_ROW && col_text(st, 0) && !strcmp(col_text(st, 0), "quintet");
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(db, path, "reading table meta");
+    if (!ok) return qt_fail(QT_ERR_FORMAT, "%s: not a quintet database (meta has no application = 'quintet')", path);
+    return QT_OK;
+}
+
+/* The text of block `version` of the schema ("-- @version N" up to the next block), or NULL. */
+static const char *schema_block(int version, int *len)
+{
+    char tag[32];
+    int n = snprintf(tag, sizeof tag, "\n-- @version %d", version);
+    for (const char *p = strstr(schema_sql, tag); p; p = strstr(p + 1, tag)) {
+        if (p[n] >= '0' && p[n] <= '9') continue; /* "@version 1" must not match "@version 12" */
+        const char *next = strstr(p + n, "\n-- @version ");
+        *len = (int)((next ? next : schema_sql + strlen(schema_sql)) - p);
+        return p;
+    }
+    return NULL;
+}
+
+/* Summary statistics of every metric of case case_id from its samples, into case_stats.
+ * Refuses a metric whose samples disagree on the unit. Used when a case is stored and by the
+ * upgrade to version 2. */
+static qt_status_t case_stats_compute(qt_store_t *s, int64_t case_id)
+{
+    sqlite3_stmt *q = NULL, *ins = NULL;
+    QT_TRY(stmt(s, ST_CASE_SAMPLES, &q));
+    sqlite3_bind_int64(q, 1, case_id);
+    double *v = NULL;
+    size_t n = 0, cap = 0;
+    char *metric = NULL, *unit = NULL;
+    qt_status_t r = QT_OK;
+    for (;;) {
+        int rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            r = db_fail(s->db, s->path, "reading samples");
+            break;
+        }
+        const char *m = rc == SQLITE_ROW ? col_text(q, 0) : NULL, *u = rc == SQLITE_ROW ? col_text(q, 1) : NULL;
+        if (metric && (!m || strcmp(m, metric))) { /* flush the finished metric */
+            qt_summary_t sum;
+            qt_summarize(v, n, &sum);
+            r = stmt(s, ST_STATS_INSERT, &ins);
+            if (r != QT_OK) break;
+            sqlite3_bind_int64(ins, 1, case_id);
+            sqlite3_bind_text(ins, 2, metric, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(ins, 3, unit, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(ins, 4, sum.n);
+            const double f[] = {sum.median, sum.mean, sum.stddev, sum.min, sum.max, sum.q1, sum.q3};
+            for (int i = 0; i < 7; i++) sqlite3_bind_double(ins, 5 + i, f[i]);
+            r = step_done(s, ins, "storing case statistics");
+            if (r != QT_OK) break;
+            free(metric);
+            free(unit);
+            metric = unit = NULL;
+            n = 0;
+        }
+        if (rc == SQLITE_DONE) break;
+        if (!m) m = "";
+        if (!u) u = "";
+        if (!metric) {
+            metric = strdup(m);
+            unit = strdup(u);
+            if (!metric || !unit) {
+                r = qt_fail(QT_ERR_NOMEM, "%s: out of memory", s->path);
+                break;
+            }
+        } else if (strcmp(u, unit)) {
+            r = qt_fail(QT_ERR_ARG, "%s: metric '%s' has samples in units '%s' and '%s'", s->path, metric, unit, u);
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            double *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                r = qt_fail(QT_ERR_NOMEM, "%s: out of memory", s->path);
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n++] = col_double(q, 2);
+    }
+    sqlite3_reset(q);
+    free(v);
+    free(metric);
+    free(unit);
+    return r;
+}
+
+/* Upgrade to version 2: back-fill case_stats (created by block 2) from the samples. */
+static qt_status_t upgrade_v2_case_stats(qt_store_t *s)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM cases ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s->db, s->path, "listing cases");
+    qt_status_t r = QT_OK;
+    int rc = SQLITE_DONE;
+    while (r == QT_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) r = case_stats_compute(s, sqlite3_column_int64(q, 0));
+    if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(s->db, s->path, "listing cases");
+    sqlite3_finalize(q);
+    return r;
+}
+
+/* C steps that run after block N of the schema when upgrading to N (NULL: SQL only). */
+static qt_status_t (*const upgrade_hooks[QT_SCHEMA_VERSION + 1])(qt_store_t *) = {
+    [2] = upgrade_v2_case_stats,
+};
+
+/* Mark this host's runs that are 'running' but whose process is gone as 'interrupted'. */
+static qt_status_t recover_stale_runs(qt_store_t *s)
+{
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) return QT_OK; /* cannot tell which runs are ours */
+    host[sizeof host - 1] = '\0';
+    sqlite3_stmt *q = NULL, *u = NULL;
+    qt_status_t r = QT_OK;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?1 AND pid > 0", -1,
+                           &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "UPDATE runs SET status = 'interrupted', ended_at = ?2 WHERE id = ?1", -1, &u,
+                           NULL) != SQLITE_OK) {
+        r = db_fail(s->db, s->path, "preparing stale-run recovery");
+    } else {
+        sqlite3_bind_text(q, 1, host, -1, SQLITE_TRANSIENT);
+        int rc = SQLITE_DONE;
+        while (r == QT_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+            int64_t pid = sqlite3_column_int64(q, 1);
+            if (pid > INT32_MAX || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+            sqlite3_bind_int64(u, 1, sqlite3_column_int64(q, 0));
+            sqlite3_bind_double(u, 2, now_unix());
+            if (sqlite3_step(u) != SQLITE_DONE) r = db_fail(s->db, s->path, "marking a stale run interrupted");
+            sqlite3_reset(u);
+        }
+        if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(s->db, s->path, "listing running runs");
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(u);
+    return r;
+}
+
+/* In one write transaction: create the schema in an empty database (when create), upgrade an
+ * older one, and recover stale runs. Then switch to WAL mode. */
+static qt_status_t schema_setup(qt_store_t *s, int create)
+{
+    QT_TRY(tx_begin(s));
+    int64_t version = 0;
+    qt_status_t r = identify(s->db, s->path, &version);
+    if (r == QT_OK && version == 0) {
+        if (create) {
+            r = exec_sql(s->db, s->path, schema_sql, -1);
+            if (r == QT_OK) r = query_int(s->db, s->path, "PRAGMA user_version", &version);
+            if (r == QT_OK && version != QT_SCHEMA_VERSION)
+                r = qt_fail(QT_ERR_INTERNAL, "results/schema.sql ends at version %lld, store.h says %d",
+                            (long long)version, QT_SCHEMA_VERSION);
+        } else {
+            r = qt_fail(QT_ERR_FORMAT, "%s: empty file, not a quintet database", s->path);
+        }
+    }
+    for (int v = (int)version + 1; r == QT_OK && v <= QT_SCHEMA_VERSION; v++) {
+        int len = 0;
+        const char *block = schema_block(v, &len);
+        if (!block) r = qt_fail(QT_ERR_INTERNAL, "results/schema.sql has no block '-- @version %d'", v);
+        if (r == QT_OK) r = exec_sql(s->db, s->path, block, len);
+        if (r == QT_OK && upgrade_hooks[v]) r = upgrade_hooks[v](s);
+    }
+    if (r == QT_OK) r = recover_stale_runs(s);
+    QT_TRY(tx_end(s, r));
+    int64_t ignored;
+    QT_TRY(query_int(s->db, s->path, "PRAGMA journal_mode = WAL", &ignored));
+    return query_int(s->db, s->path, "PRAGMA synchronous = NORMAL", &ignored);
+}
+
+/* ---- open / close ----------------------------------------------------------------------- */
+
+/* Open path with flags into s->db with the busy timeout and foreign keys on. */
+static qt_status_t connect(qt_store_t *s, int flags)
+{
+    if (s->db) sqlite3_close(s->db);
+    s->db = NULL;
+    /* URIs are on for qt_store_import's read-only ATTACH; a path that happens to start with
+     * "file:" is opened as "./file:..." so it still names a file. */
+    char *name = sqlite3_mprintf("%s%s", strncmp(s->path, "file:", 5) ? "" : "./", s->path);
+    if (!name) return qt_fail(QT_ERR_NOMEM, "out of memory");
+    int rc = sqlite3_open_v2(name, &s->db, flags | SQLITE_OPEN_URI, NULL);
+    sqlite3_free(name);
+    if (rc != SQLITE_OK) {
+        qt_status_t r = qt_fail(QT_ERR_IO, "%s: cannot open: %s", s->path,
+                                s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        sqlite3_close(s->db);
+        s->db = NULL;
+        return r;
+    }
+    int64_t ignored;
+    if (sqlite3_busy_timeout(s->db, STORE_BUSY_MS) != SQLITE_OK) return db_fail(s->db, s->path, "busy timeout");
+    return query_int(s->db, s->path, "PRAGMA foreign_keys = ON", &ignored);
+}
+
+/* Validate an existing file on a read-only connection (header, then SQL); *version gets its
+ * schema version. The connection stays in s->db. */
+static qt_status_t validate_readonly(qt_store_t *s, int64_t *version)
+{
+    QT_TRY(connect(s, SQLITE_OPEN_READONLY));
+    QT_TRY(header_check(s->db, s->path));
+    QT_TRY(identify(s->db, s->path, version));
+    if (*version == 0) return qt_fail(QT_ERR_FORMAT, "%s: empty SQLite database, not a quintet database", s->path);
+    return QT_OK;
+}
+
+/* Open a store: see store.h and the top of this file for the sequence of checks. */
+qt_status_t qt_store_open(const char *path, int create, int writable, qt_store_t **out)
+{
+    QT_CHECK_ARG(out, "output pointer must not be NULL");
+    *out = NULL;
+    QT_CHECK_ARG(path && *path, "database path must not be empty");
+    QT_CHECK_ARG(!create || writable, "%s: creating a database needs a writable store", path);
+    qt_store_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return qt_fail(QT_ERR_NOMEM, "out of memory");
+    }
+    s->writable = writable != 0;
+    struct stat sb;
+    int missing = stat(path, &sb) != 0 && errno == ENOENT;
+    int fresh = missing || (!missing && sb.st_size == 0 && S_ISREG(sb.st_mode));
+    qt_status_t r = QT_OK;
+    int64_t version = 0;
+    if (fresh && !create)
+        r = missing ? qt_fail(QT_ERR_IO, "%s: no such database (create it with a run)", path)
+                    : qt_fail(QT_ERR_FORMAT, "%s: empty file, not a quintet database", path);
+    else if (!fresh)
+        r = validate_readonly(s, &version);
+    if (r == QT_OK && !writable && version < QT_SCHEMA_VERSION)
+        r = qt_fail(QT_ERR_FORMAT,
+                    "%s: schema version %lld is older than this build's (%d): open it for writing once to upgrade",
+                    path, (long long)version, QT_SCHEMA_VERSION);
+    if (r == QT_OK && writable) {
+        r = connect(s, SQLITE_OPEN_READWRITE | (fresh ? SQLITE_OPEN_CREATE : 0));
+        if (r == QT_OK) r = schema_setup(s, fresh);
+    }
+    if (r != QT_OK) {
+        qt_store_close(s);
+        return r;
+    }
+    *out = s;
+    return QT_OK;
+}
+
+/* Finalize the cached statements and close the connection (NULL is a no-op). */
+void qt_store_close(qt_store_t *s)
+{
+    if (!s) return;
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+/* Insert a run with status 'running'. */
+qt_status_t qt_store_run_begin(qt_store_t *s, const qt_run_info_t *info, int64_t *run_id)
+{
+    QT_CHECK_ARG(s && info && run_id, "store, run info and run id must not be NULL");
+    QT_CHECK_ARG(info->uuid && *info->uuid, "a run needs a uuid");
+    sqlite3_stmt *st = NULL;
+    QT_TRY(tx_begin(s));
+    qt_status_t r = stmt(s, ST_RUN_INSERT, &st);
+    if (r == QT_OK) {
+        const char *texts[] = {info->uuid, info->command_line, info->profile};
+        for (int i = 0; i < 3; i++) bind_opt(st, 1 + i, texts[i]);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)info->seed);
+        sqlite3_bind_int(st, 5, info->repetitions);
+        bind_opt(st, 6, info->filter);
+        bind_opt(st, 7, info->backend);
+        bind_opt(st, 8, info->suites);
+        bind_opt(st, 9, info->git_commit);
+        if (info->git_dirty == 0 || info->git_dirty == 1) sqlite3_bind_int(st, 10, info->git_dirty);
+        bind_opt(st, 11, info->host);
+        bind_opt(st, 12, info->cpu_model);
+        sqlite3_bind_int(st, 13, info->cores);
+        sqlite3_bind_int(st, 14, info->threads);
+        sqlite3_bind_double(st, 15, info->cpu_mhz);
+        bind_opt(st, 16, info->compiler);
+        bind_opt(st, 17, info->cflags);
+        sqlite3_bind_int(st, 18, info->pid);
+        sqlite3_bind_double(st, 19, info->started_at > 0 ? info->started_at : now_unix());
+        r = step_done(s, st, "inserting a run (uuid must be unique)");
+        if (r == QT_OK) *run_id = sqlite3_last_insert_rowid(s->db);
+    }
+    return tx_end(s, r);
+}
+
+/* Set one key/value provenance field of a run (replacing an earlier value). */
+qt_status_t qt_store_run_set(qt_store_t *s, int64_t run_id, const char *key, const char *value)
+{
+    QT_CHECK_ARG(s && key && *key, "store and key must not be NULL or empty");
+    sqlite3_stmt *st = NULL;
+    QT_TRY(tx_begin(s));
+    qt_status_t r = run_check(s, run_id);
+    if (r == QT_OK) r = stmt(s, ST_RUN_SET, &st);
+    if (r == QT_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+        bind_opt(st, 3, value);
+        r = step_done(s, st, "storing provenance");
+    }
+    return tx_end(s, r);
+}
+
+/* Record whether a counter is available on a run (and why not). */
+qt_status_t qt_store_run_counter(qt_store_t *s, int64_t run_id, const char *event, int available,
+                                 const char *reason)
+{
+    QT_CHECK_ARG(s && event && *event, "store and event must not be NULL or empty");
+    sqlite3_stmt *st = NULL;
+    QT_TRY(tx_begin(s));
+    qt_status_t r = run_check(s, run_id);
+    if (r == QT_OK) r = stmt(s, ST_RUN_COUNTER, &st);
+    if (r == QT_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, event, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 3, available != 0);
+        bind_opt(st, 4, reason);
+        r = step_done(s, st, "storing counter availability");
+    }
+    return tx_end(s, r);
+}
+
+/* Set a run's final status and end time. */
+qt_status_t qt_store_run_end(qt_store_t *s, int64_t run_id, const char *status)
+{
+    static const char *const ends[] = {"completed", "failed", "interrupted", NULL};
+    QT_CHECK_ARG(s, "store must not be NULL");
+    QT_CHECK_ARG(one_of(status, ends), "run status '%s' must be completed, failed or interrupted",
+                 status ? status : "(null)");
+    sqlite3_stmt *st = NULL;
+    QT_TRY(tx_begin(s));
+    qt_status_t r = run_check(s, run_id);
+    if (r == QT_OK) r = stmt(s, ST_RUN_END, &st);
+    if (r == QT_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 3, now_unix());
+        r = step_done(s, st, "ending a run");
+    }
+    return tx_end(s, r);
+}
+
+/* Check a case record's fields before any write. */
+static qt_status_t case_check(const qt_case_record_t *c)
+{
+    static const char *const statuses[] = {"ok", "failed", "skipped", NULL};
+    QT_CHECK_ARG(c->suite && *c->suite && c->name && *c->name, "a case needs a suite and a name");
+    QT_CHECK_ARG(one_of(c->status, statuses), "case status '%s' must be ok, failed or skipped",
+                 c->status ? c->status : "(null)");
+    QT_CHECK_ARG(c->n_samples >= 0 && (c->n_samples == 0 || c->samples), "case %s: bad samples array", c->name);
+    QT_CHECK_ARG(c->n_points >= 0 && (c->n_points == 0 || c->points), "case %s: bad series array", c->name);
+    for (int i = 0; i < c->n_samples; i++)
+        QT_CHECK_ARG(c->samples[i].metric && *c->samples[i].metric, "case %s: sample %d has no metric", c->name, i);
+    for (int i = 0; i < c->n_points; i++)
+        QT_CHECK_ARG(c->points[i].series && *c->points[i].series, "case %s: point %d has no series", c->name, i);
+    return QT_OK;
+}
+
+/* Insert the case row, its samples and series, then its statistics (inside a transaction). */
+static qt_status_t case_insert(qt_store_t *s, int64_t run_id, const qt_case_record_t *c)
+{
+    sqlite3_stmt *st = NULL;
+    QT_TRY(run_check(s, run_id));
+    QT_TRY(stmt(s, ST_CASE_INSERT, &st));
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, c->suite, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, c->name, -1, SQLITE_TRANSIENT);
+    bind_str(st, 4, c->variant);
+    bind_str(st, 5, c->params);
+    sqlite3_bind_text(st, 6, c->status, -1, SQLITE_TRANSIENT);
+    bind_opt(st, 7, c->message);
+    sqlite3_bind_double(st, 8, c->started_at);
+    sqlite3_bind_double(st, 9, c->ended_at);
+    QT_TRY(step_done(s, st, "inserting a case"));
+    int64_t case_id = sqlite3_last_insert_rowid(s->db);
+    QT_TRY(stmt(s, ST_SAMPLE_INSERT, &st));
+    for (int i = 0; i < c->n_samples; i++) {
+        const qt_sample_t *x = &c->samples[i];
+        sqlite3_bind_int64(st, 1, case_id);
+        sqlite3_bind_text(st, 2, x->metric, -1, SQLITE_TRANSIENT);
+        bind_str(st, 3, x->unit);
+        sqlite3_bind_int(st, 4, x->repetition);
+        sqlite3_bind_double(st, 5, x->value);
+        QT_TRY(step_done(s, st, "inserting a sample (metric and repetition must be unique in a case)"));
+    }
+    QT_TRY(stmt(s, ST_POINT_INSERT, &st));
+    for (int i = 0; i < c->n_points; i++) {
+        const qt_point_t *p = &c->points[i];
+        sqlite3_bind_int64(st, 1, case_id);
+        sqlite3_bind_text(st, 2, p->series, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, p->seed);
+        sqlite3_bind_int64(st, 4, p->step);
+        sqlite3_bind_double(st, 5, p->value);
+        QT_TRY(step_done(s, st, "inserting a series point (series, seed and step must be unique in a case)"));
+    }
+    return case_stats_compute(s, case_id);
+}
+
+/* Store one finished case with its samples, series and statistics in one transaction. */
+qt_status_t qt_store_case(qt_store_t *s, int64_t run_id, const qt_case_record_t *c)
+{
+    QT_CHECK_ARG(s && c, "store and case must not be NULL");
+    QT_TRY(case_check(c));
+    QT_TRY(tx_begin(s));
+    return tx_end(s, case_insert(s, run_id, c));
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+/* Step a bound query, calling row(ctx, st) per row until it returns non-zero; finalizes st. */
+static qt_status_t step_rows(qt_store_t *s, sqlite3_stmt *st, int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (row(ctx, st)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    qt_status_t r = rc == SQLITE_DONE ? QT_OK : db_fail(s->db, s->path, "reading");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Prepare sql into *st (a fresh statement, so callbacks may use the store again). */
+static qt_status_t prepare(qt_store_t *s, const char *sql, sqlite3_stmt **st)
+{
+    *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return db_fail(s->db, s->path, "preparing a query");
+    return QT_OK;
+}
+
+/* Prepare sql, bind id to ?1 (and text to ?2 when not NULL), call row(ctx, st) for each row
+ * until it returns non-zero. A fresh statement, so callbacks may call the store again. */
+static qt_status_t query_each(qt_store_t *s, const char *sql, int64_t id, const char *text,
+                              int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
+{
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s, sql, &st));
+    sqlite3_bind_int64(st, 1, id);
+    if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    return step_rows(s, st, row, ctx);
+}
+
+/* Row callback that stores column 0 as the id found and counts rows. */
+static int row_id(void *ctx, sqlite3_stmt *st)
+{
+    int64_t *found = ctx; /* found[0] = count, found[1] = id */
+    found[1] = sqlite3_column_int64(st, 0);
+    return ++found[0] >= 2;
+}
+
+/* "latest", "latest~N", an integer id (when such a run exists) or a unique uuid prefix. */
+qt_status_t qt_store_resolve_run(qt_store_t *s, const char *spec, int64_t *run_id)
+{
+    QT_CHECK_ARG(s && spec && *spec && run_id, "store, run spec and run id must not be NULL or empty");
+    int64_t found[2] = {0, 0};
+    char *end;
+    if (!strncmp(spec, "latest", 6) && (spec[6] == '\0' || spec[6] == '~')) {
+        long long back = 0;
+        if (spec[6] == '~') {
+            errno = 0;
+            back = strtoll(spec + 7, &end, 10);
+            QT_CHECK_ARG(spec[7] >= '0' && spec[7] <= '9' && !*end && !errno, "bad run '%s': use latest~N, N >= 0",
+                         spec);
+        }
+        QT_TRY(query_each(s, "SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?1", back, NULL, row_id, found));
+        if (!found[0]) return qt_fail(QT_ERR_ARG, "%s: no run '%s' (too few runs)", s->path, spec);
+        *run_id = found[1];
+        return QT_OK;
+    }
+    errno = 0;
+    long long id = strtoll(spec, &end, 10);
+    if (spec[0] >= '0' && spec[0] <= '9' && !*end && !errno) {
+        QT_TRY(query_each(s, "SELECT id FROM runs WHERE id = ?1", id, NULL, row_id, found));
+        if (found[0]) {
+            *run_id = found[1];
+            return QT_OK;
+        }
+    }
+    QT_TRY(query_each(s, "SELECT id FROM runs WHERE substr(uuid, 1, ?1) = ?2 LIMIT 2", (int64_t)strlen(spec), spec,
+                      row_id, found));
+    if (found[0] == 0) return qt_fail(QT_ERR_ARG, "%s: no run '%s'", s->path, spec);
+    if (found[0] > 1)
+        return qt_fail(QT_ERR_ARG, "%s: run '%s' is ambiguous: more than one uuid starts so", s->path, spec);
+    *run_id = found[1];
+    return QT_OK;
+}
+
+/* A user callback (cast back to its type by the row adapters below) with its argument. */
+typedef void (*any_fn_t)(void);
+typedef struct {
+    any_fn_t fn;
+    void *arg;
+    int stopped; /* set by an adapter when fn asked to stop */
+} user_cb_t;
+
+/* Check the arguments (and that run `id` exists when is_run), then call adapter for each row
+ * of sql with ?1 = id; the adapter converts the row and calls fn(arg, ...). */
+static qt_status_t foreach_rows(qt_store_t *s, int64_t id, int is_run, const char *sql,
+                                int (*adapter)(void *ctx, sqlite3_stmt *st), any_fn_t fn, void *arg)
+{
+    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
+    if (is_run) QT_TRY(run_check(s, id));
+    user_cb_t cb = {fn, arg, 0};
+    return query_each(s, sql, id, NULL, adapter, &cb);
+}
+
+/* case_stats row → qt_stat_row_t. */
+static int row_stat(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    qt_stat_row_t r = {
+        .run_id = sqlite3_column_int64(st, 0), .case_id = sqlite3_column_int64(st, 1),
+        .suite = col_text(st, 2), .name = col_text(st, 3), .variant = col_text(st, 4), .params = col_text(st, 5),
+        .metric = col_text(st, 6), .unit = col_text(st, 7), .status = col_text(st, 8),
+        .n = sqlite3_column_int(st, 9),
+        .median = col_double(st, 10), .mean = col_double(st, 11), .stddev = col_double(st, 12),
+        .min = col_double(st, 13), .max = col_double(st, 14), .q1 = col_double(st, 15), .q3 = col_double(st, 16),
+    };
+    return ((int (*)(void *, const qt_stat_row_t *))cb->fn)(cb->arg, &r);
+}
+
+/* Each (case, metric) statistics row of a run. */
+qt_status_t qt_store_foreach_stat(qt_store_t *s, int64_t run_id, int (*fn)(void *arg, const qt_stat_row_t *row),
+                                  void *arg)
+{
+    return foreach_rows(s, run_id, 1,
+                        "SELECT c.run_id, c.id, c.suite, c.name, c.variant, c.params, t.metric, t.unit, c.status,"
+                        " t.n, t.median, t.mean, t.stddev, t.min, t.max, t.q1, t.q3"
+                        " FROM cases c JOIN case_stats t ON t.case_id = c.id WHERE c.run_id = ?1"
+                        " ORDER BY c.id, t.metric",
+                        row_stat, (any_fn_t)fn, arg);
+}
+
+/* runs row → one callback per column (named as the column), seed printed unsigned. */
+static int row_run_fields(void *ctx, sqlite3_stmt *st)
+{
+    user_cb_t *cb = ctx;
+    int (*fn)(void *, const char *, const char *) = (int (*)(void *, const char *, const char *))cb->fn;
+    for (int i = 0; i < sqlite3_column_count(st); i++) {
+        const char *key = sqlite3_column_name(st, i), *val = col_text(st, i);
+        char seed[24];
+        if (!strcmp(key, "seed") && val) {
+            snprintf(seed, sizeof seed, "%llu", (unsigned long long)sqlite3_column_int64(st, i));
+            val = seed;
+        }
+        if (fn(cb->arg, key, val)) return cb->stopped = 1;
+    }
+    return 0;
+}
+
+/* key/value row → callback. */
+static int row_key_value(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    return ((int (*)(void *, const char *, const char *))cb->fn)(cb->arg, col_text(st, 0), col_text(st, 1));
+}
+
+/* The run's fixed columns (times as ISO 8601 UTC), then its key/value provenance by key. */
+qt_status_t qt_store_foreach_provenance(qt_store_t *s, int64_t run_id,
+                                        int (*fn)(void *arg, const char *key, const char *value), void *arg)
+{
+    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
+    QT_TRY(run_check(s, run_id));
+    user_cb_t cb = {(any_fn_t)fn, arg, 0};
+    QT_TRY(query_each(s,
+                      "SELECT id AS run_id, uuid, status, command_line, profile, seed, repetitions, filter, backend,"
+                      " suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags,"
+                      " pid, strftime('%Y-%m-%dT%H:%M:%fZ', started_at, 'unixepoch') AS started_at,"
+                      " strftime('%Y-%m-%dT%H:%M:%fZ', ended_at, 'unixepoch') AS ended_at"
+                      " FROM runs WHERE id = ?1",
+                      run_id, NULL, row_run_fields, &cb));
+    if (cb.stopped) return QT_OK;
+    return query_each(s, "SELECT key, value FROM run_provenance WHERE run_id = ?1 ORDER BY key", run_id, NULL,
+                      row_key_value, &cb);
+}
+
+/* counter_availability row → callback. */
+static int row_counter(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    return ((int (*)(void *, const char *, int, const char *))cb->fn)(cb->arg, col_text(st, 0),
+                                                                       sqlite3_column_int(st, 1), col_text(st, 2));
+}
+
+/* Each counter-availability row of the run, by event name. */
+qt_status_t qt_store_foreach_counter(qt_store_t *s, int64_t run_id,
+                                     int (*fn)(void *arg, const char *event, int available, const char *reason),
+                                     void *arg)
+{
+    return foreach_rows(s, run_id, 1,
+                        "SELECT event, available, reason FROM counter_availability WHERE run_id = ?1"
+                        " ORDER BY event",
+                        row_counter, (any_fn_t)fn, arg);
+}
+
+/* cases row → qt_case_row_t. */
+static int row_case(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    qt_case_row_t r = {
+        .run_id = sqlite3_column_int64(st, 0), .case_id = sqlite3_column_int64(st, 1),
+        .suite = col_text(st, 2), .name = col_text(st, 3), .variant = col_text(st, 4), .params = col_text(st, 5),
+        .status = col_text(st, 6), .message = col_text(st, 7),
+        .started_at = col_double(st, 8), .ended_at = col_double(st, 9),
+    };
+    return ((int (*)(void *, const qt_case_row_t *))cb->fn)(cb->arg, &r);
+}
+
+/* Each case of the run in the order stored, with or without samples. */
+qt_status_t qt_store_foreach_case(qt_store_t *s, int64_t run_id, int (*fn)(void *arg, const qt_case_row_t *row),
+                                  void *arg)
+{
+    return foreach_rows(s, run_id, 1,
+                        "SELECT run_id, id, suite, name, variant, params, status, message, started_at, ended_at"
+                        " FROM cases WHERE run_id = ?1 ORDER BY id",
+                        row_case, (any_fn_t)fn, arg);
+}
+
+/* samples row → qt_sample_t. */
+static int row_sample(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    qt_sample_t x = {col_text(st, 0), col_text(st, 1), sqlite3_column_int(st, 2), col_double(st, 3)};
+    return ((int (*)(void *, const qt_sample_t *))cb->fn)(cb->arg, &x);
+}
+
+/* Each raw sample of a case, by metric then repetition. */
+qt_status_t qt_store_foreach_sample(qt_store_t *s, int64_t case_id, int (*fn)(void *arg, const qt_sample_t *x),
+                                    void *arg)
+{
+    return foreach_rows(s, case_id, 0,
+                        "SELECT metric, unit, repetition, value FROM samples WHERE case_id = ?1"
+                        " ORDER BY metric, repetition",
+                        row_sample, (any_fn_t)fn, arg);
+}
+
+/* series row → qt_point_t. */
+static int row_point(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    qt_point_t p = {col_text(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), col_double(st, 3)};
+    return ((int (*)(void *, const qt_point_t *))cb->fn)(cb->arg, &p);
+}
+
+/* Each series point of a case, by series, seed, step. */
+qt_status_t qt_store_foreach_point(qt_store_t *s, int64_t case_id, int (*fn)(void *arg, const qt_point_t *p),
+                                   void *arg)
+{
+    return foreach_rows(s, case_id, 0,
+                        "SELECT series, seed, step, value FROM series WHERE case_id = ?1"
+                        " ORDER BY series, seed, step",
+                        row_point, (any_fn_t)fn, arg);
+}
+
+/* ---- importing another database ---------------------------------------------------------- */
+
+/* Row callback for statements whose rows nobody reads. */
+static int row_ignore(void *ctx, sqlite3_stmt *st)
+{
+    (void)ctx;
+    (void)st;
+    return 0;
+}
+
+/* Run one write statement of the import with ?1 = run id offset, ?2 = case id offset and, when
+ * text is not NULL, ?3 = text. */
+static qt_status_t import_exec(qt_store_t *s, const char *sql, int64_t run_off, int64_t case_off, const char *text)
+{
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s, sql, &st));
+    sqlite3_bind_int64(st, 1, run_off);
+    sqlite3_bind_int64(st, 2, case_off);
+    if (text) sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+    return step_rows(s, st, row_ignore, NULL);
+}
+
+/* The copy itself, inside the caller's transaction, with src attached: runs get id + run_off and
+ * cases id + case_off, offsets chosen past every id already in this store, so ids never clash
+ * and each run keeps its cases in order. Run selection is in temp.import_runs. */
+static qt_status_t import_copy(qt_store_t *s, const char *src_path)
+{
+    static const char *const steps[] = {
+        "INSERT INTO main.runs (id, uuid, status, command_line, profile, seed, repetitions, filter, backend,"
+        " suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags, pid,"
+        " started_at, ended_at) SELECT id + ?1, uuid, status, command_line, profile, seed, repetitions, filter,"
+        " backend, suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags,"
+        " pid, started_at, ended_at FROM src.runs WHERE id IN temp.import_runs",
+        "INSERT INTO main.run_provenance (run_id, key, value) SELECT run_id + ?1, key, value"
+        " FROM src.run_provenance WHERE run_id IN temp.import_runs AND key <> 'imported_from'",
+        "INSERT INTO main.run_provenance (run_id, key, value) SELECT id + ?1, 'imported_from', ?3"
+        " FROM temp.import_runs",
+        "INSERT INTO main.counter_availability (run_id, event, available, reason)"
+        " SELECT run_id + ?1, event, available, reason FROM src.counter_availability"
+        " WHERE run_id IN temp.import_runs",
+        "INSERT INTO main.cases (id, run_id, suite, name, variant, params, status, message, started_at, ended_at)"
+        " SELECT id + ?2, run_id + ?1, suite, name, variant, params, status, message, started_at, ended_at"
+        " FROM src.cases WHERE run_id IN temp.import_runs",
+        "INSERT INTO main.samples (case_id, metric, unit, repetition, value) SELECT x.case_id + ?2, x.metric,"
+        " x.unit, x.repetition, x.value FROM src.samples x JOIN src.cases c ON c.id = x.case_id"
+        " WHERE c.run_id IN temp.import_runs",
+        "INSERT INTO main.series (case_id, series, seed, step, value) SELECT x.case_id + ?2, x.series, x.seed,"
+        " x.step, x.value FROM src.series x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
+        "INSERT INTO main.case_stats (case_id, metric, unit, n, median, mean, stddev, min, max, q1, q3)"
+        " SELECT x.case_id + ?2, x.metric, x.unit, x.n, x.median, x.mean, x.stddev, x.min, x.max, x.q1, x.q3"
+        " FROM src.case_stats x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
+    };
+    int64_t run_off, case_off;
+    QT_TRY(query_int(s->db, s->path,
+                     "SELECT (SELECT coalesce(max(id), 0) FROM main.runs) - (SELECT coalesce(min(id), 1) FROM src.runs) + 1",
+                     &run_off));
+    QT_TRY(query_int(s->db, s->path,
+                     "SELECT (SELECT coalesce(max(id), 0) FROM main.cases) - (SELECT coalesce(min(id), 1) FROM src.cases) + 1",
+                     &case_off));
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) QT_TRY(import_exec(s, steps[i], run_off, case_off, src_path));
+    return QT_OK;
+}
+
+/* Copy every finished run of the quintet database at src_path (with its provenance, counters,
+ * cases, samples, series and statistics) into this store, in one transaction: on any error
+ * nothing is added. Runs whose uuid is already here are skipped, so importing twice is a no-op;
+ * runs still 'running' in src are skipped. src is validated as a quintet database of this
+ * build's schema version first and is never written. */
+qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *imported, int64_t *present,
+                            int64_t *running)
+{
+    QT_CHECK_ARG(s && src_path && *src_path && imported && present && running,
+                 "store, source path and counts must not be NULL or empty");
+    if (!s->writable) return qt_fail(QT_ERR_STATE, "%s: store was opened read-only", s->path);
+    qt_store_t *src = NULL;
+    QT_TRY(qt_store_open(src_path, 0, 0, &src)); /* refuses foreign, truncated, older or newer files */
+    qt_store_close(src);
+    /* Attached read-only through a URI (the connection is opened with SQLITE_OPEN_URI), so that
+     * detaching never checkpoints or removes src's WAL file. */
+    char *uri = malloc(3 * strlen(src_path) + 16);
+    if (!uri) return qt_fail(QT_ERR_NOMEM, "out of memory");
+    char *u = uri + sprintf(uri, "file:");
+    for (const unsigned char *c = (const unsigned char *)src_path; *c; c++)
+        u += strchr("/._-~", *c) || (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'z')
+                 ? sprintf(u, "%c", *c)
+                 : sprintf(u, "%%%02X", *c);
+    strcpy(u, "?mode=ro");
+    qt_status_t r = import_exec(s, "ATTACH DATABASE ?3 AS src", 0, 0, uri);
+    free(uri);
+    QT_TRY(r);
+    r = tx_begin(s);
+    if (r == QT_OK) r = import_exec(s, "DROP TABLE IF EXISTS temp.import_runs", 0, 0, NULL);
+    if (r == QT_OK)
+        r = import_exec(s,
+                        "CREATE TEMP TABLE import_runs AS SELECT id FROM src.runs WHERE status <> 'running'"
+                        " AND uuid NOT IN (SELECT uuid FROM main.runs)",
+                        0, 0, NULL);
+    if (r == QT_OK) r = query_int(s->db, s->path, "SELECT count(*) FROM temp.import_runs", imported);
+    if (r == QT_OK)
+        r = query_int(s->db, s->path, "SELECT count(*) FROM src.runs WHERE uuid IN (SELECT uuid FROM main.runs)", present);
+    if (r == QT_OK) r = query_int(s->db, s->path, "SELECT count(*) FROM src.runs WHERE status = 'running'", running);
+    if (r == QT_OK) r = import_copy(s, src_path);
+    if (r == QT_OK) r = import_exec(s, "DROP TABLE temp.import_runs", 0, 0, NULL);
+    r = tx_end(s, r);
+    qt_status_t d = import_exec(s, "DETACH DATABASE src", 0, 0, NULL);
+    return r != QT_OK ? r : d;
+}
+
+/* ---- history and lookups ---------------------------------------------------------------- */
+
+/* Bind text to parameter i of st, NULL as SQL NULL (the "match anything" of a selection). */
+static int bind_sel(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+/* history row (run columns 0-5, then the stat columns as in qt_store_foreach_stat) → callback. */
+static int row_history(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    qt_history_row_t h = {
+        .stat = {
+            .run_id = sqlite3_column_int64(st, 6), .case_id = sqlite3_column_int64(st, 7),
+            .suite = col_text(st, 8), .name = col_text(st, 9), .variant = col_text(st, 10),
+            .params = col_text(st, 11), .metric = col_text(st, 12), .unit = col_text(st, 13),
+            .status = col_text(st, 14), .n = sqlite3_column_int(st, 15),
+            .median = col_double(st, 16), .mean = col_double(st, 17), .stddev = col_double(st, 18),
+            .min = col_double(st, 19), .max = col_double(st, 20), .q1 = col_double(st, 21), .q3 = col_double(st, 22),
+        },
+        .started_at = col_text(st, 0), .git_commit = col_text(st, 1), .host = col_text(st, 3),
+        .profile = col_text(st, 4), .run_status = col_text(st, 5),
+        .git_dirty = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2),
+    };
+    return ((int (*)(void *, const qt_history_row_t *))cb->fn)(cb->arg, &h);
+}
+
+/* One metric's statistics over every run, filtered by sel, one case's runs contiguous. */
+qt_status_t qt_store_foreach_history(qt_store_t *s, const qt_history_sel_t *sel,
+                                     int (*fn)(void *arg, const qt_history_row_t *row), void *arg)
+{
+    QT_CHECK_ARG(s && sel && sel->metric && fn, "store, selection, metric and callback must not be NULL");
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', r.started_at, 'unixepoch'), r.git_commit, r.git_dirty,"
+                   " r.host, r.profile, r.status,"
+                   " c.run_id, c.id, c.suite, c.name, c.variant, c.params, t.metric, t.unit, c.status,"
+                   " t.n, t.median, t.mean, t.stddev, t.min, t.max, t.q1, t.q3"
+                   " FROM cases c JOIN case_stats t ON t.case_id = c.id JOIN runs r ON r.id = c.run_id"
+                   " WHERE t.metric = ?1 AND (?2 IS NULL OR c.suite = ?2) AND (?3 IS NULL OR c.name = ?3)"
+                   " AND (?4 IS NULL OR c.variant = ?4) AND (?5 IS NULL OR r.host = ?5)"
+                   " AND (?6 IS NULL OR r.profile = ?6)"
+                   " ORDER BY c.suite, c.name, c.variant, c.params, c.run_id, c.id",
+                   &st));
+    const char *v[] = {sel->metric, sel->suite, sel->name, sel->variant, sel->host, sel->profile};
+    for (int i = 0; i < 6; i++) bind_sel(st, i + 1, v[i]);
+    user_cb_t cb = {(any_fn_t)fn, arg, 0};
+    return step_rows(s, st, row_history, &cb);
+}
+
+/* distinct key row → callback. */
+static int row_key(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    return ((int (*)(void *, const char *, const char *, const char *, const char *, const char *))cb->fn)(
+        cb->arg, col_text(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3), col_text(st, 4));
+}
+
+/* Every distinct (suite, case, variant, params, metric) with statistics in any run. */
+qt_status_t qt_store_foreach_key(qt_store_t *s,
+                                 int (*fn)(void *arg, const char *suite, const char *name, const char *variant,
+                                           const char *params, const char *metric),
+                                 void *arg)
+{
+    QT_CHECK_ARG(s && fn, "store and callback must not be NULL");
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT DISTINCT c.suite, c.name, c.variant, c.params, t.metric"
+                   " FROM cases c JOIN case_stats t ON t.case_id = c.id"
+                   " ORDER BY c.suite, c.name, c.variant, c.params, t.metric",
+                   &st));
+    user_cb_t cb = {(any_fn_t)fn, arg, 0};
+    return step_rows(s, st, row_key, &cb);
+}
+
+/* Row callback keeping column 0 as an id. */
+static int row_first_id(void *ctx, sqlite3_stmt *st)
+{
+    *(int64_t *)ctx = sqlite3_column_int64(st, 0);
+    return 1;
+}
+
+/* The case of a run with this key (the first stored when a key repeats), 0 when none. */
+qt_status_t qt_store_find_case(qt_store_t *s, int64_t run_id, const char *suite, const char *name,
+                               const char *variant, const char *params, int64_t *case_id)
+{
+    QT_CHECK_ARG(s && suite && name && case_id, "store, suite, name and case id must not be NULL");
+    *case_id = 0;
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT id FROM cases WHERE run_id = ?1 AND suite = ?2 AND name = ?3 AND variant = ?4"
+                   " AND params = ?5 ORDER BY id LIMIT 1",
+                   &st));
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_str(st, 2, suite);
+    bind_str(st, 3, name);
+    bind_str(st, 4, variant);
+    bind_str(st, 5, params);
+    return step_rows(s, st, row_first_id, case_id);
+}

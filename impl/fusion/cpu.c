@@ -1,9 +1,12 @@
 /* cpu.c — the fusion cpu backend's kernels (internal.h): f32 tensors. Every Linear is one
  * OpenBLAS sgemm over all tokens of the batch at once (forward y = xWᵀ + b; backward
- * dW += dyᵀx and dx += dyW, two more sgemms); attention is computed per (sample, query)
+ * dW += dyᵀx and dx += dyW, two more sgemms; OpenBLAS threads: see blas_begin); attention is computed per (sample, query)
  * with plain loops (the sequences are short: L ≤ a few tens, where a sgemm per sample costs
- * more than it does), OpenMP over the samples with be->threads; element-wise kernels run
- * OpenMP above CPU_OMP_MIN elements; every reduction over rows (bias, LayerNorm and embedding
+ * more than it does), OpenMP over the samples with be->threads; every loop kernel runs
+ * OpenMP only above CPU_OMP_MIN elements of work: below it (all the suite's models) a parallel
+ * region costs more than it saves, and OpenMP threads left spinning after one starve
+ * OpenBLAS's own threads on a 2-core machine (measured: 0.6 GFLOP/s with a 32k threshold
+ * against 14.7 GFLOP/s single-threaded for the cross model at d = 32); every reduction over rows (bias, LayerNorm and embedding
  * gradients) is split by output column, each column summed in row order, so results are
  * bitwise reproducible for a thread count. Cross-entropy is impl/nn's qt_nn_softmax_xent.
  * The graph is common.c; tests/fusion checks these against ref.c. */
@@ -14,7 +17,24 @@
 #include "internal.h"
 #include "quintet/nn.h"
 
-#define CPU_OMP_MIN 32768
+#define CPU_OMP_MIN (1 << 20)
+#define CPU_BLAS_MT_MIN (1 << 22) /* multiply-adds of a product below which OpenBLAS runs one thread */
+
+/* OpenBLAS with be->threads threads, or one for a product of fewer than CPU_BLAS_MT_MIN
+ * multiply-adds (OpenBLAS's threads cost more than they save on the suite's (384 × 32 × 32)
+ * products: 3 against 14.7 GFLOP/s for the cross model on a loaded 2-core machine);
+ * returns the count to restore. */
+static int blas_begin(const qt_backend_t *be, double macs)
+{
+    int saved = openblas_get_num_threads(), want = macs < CPU_BLAS_MT_MIN ? 1 : be->threads;
+    if (want != saved) openblas_set_num_threads(want);
+    return saved;
+}
+
+static void blas_end(int saved)
+{
+    if (openblas_get_num_threads() != saved) openblas_set_num_threads(saved);
+}
 
 static void c_linear_fwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, qt_cfp Wv, qt_cfp bv, int64_t out,
                          qt_fp yv)
@@ -23,8 +43,10 @@ static void c_linear_fwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, 
     float *y = yv;
 #pragma omp parallel for num_threads(be->threads) if (rows * out > CPU_OMP_MIN) schedule(static)
     for (int64_t r = 0; r < rows; r++) memcpy(y + r * out, b, (size_t)out * sizeof *y);
+    int saved = blas_begin(be, (double)rows * in * out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f, x, (int)in, W, (int)in,
                 1.0f, y, (int)out);
+    blas_end(saved);
 }
 
 static void c_linear_bwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, qt_cfp Wv, int64_t out, qt_cfp dyv,
@@ -32,11 +54,13 @@ static void c_linear_bwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, 
 {
     const float *x = xv, *W = Wv, *dy = dyv;
     float *dx = dxv, *dW = dWv, *db = dbv;
+    int saved = blas_begin(be, (double)rows * in * out);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)rows, 1.0f, dy, (int)out, x, (int)in,
                 1.0f, dW, (int)in);
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out, 1.0f, dy, (int)out, W,
                     (int)in, 1.0f, dx, (int)in);
+    blas_end(saved);
 #pragma omp parallel for num_threads(be->threads) if (rows * out > CPU_OMP_MIN) schedule(static)
     for (int64_t o = 0; o < out; o++) {
         float s = 0;

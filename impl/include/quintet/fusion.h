@@ -72,6 +72,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quintet/api.h"
 #include "quintet/backend.h"
 #include "quintet/status.h"
 #include "quintet/tensor.h"
@@ -105,17 +106,17 @@ typedef struct {
 } qt_fusion_config_t;
 
 /* "early", "late_avg", "late_learned", "gated", "cross", "hybrid"; parse: QT_ERR_ARG otherwise. */
-const char *qt_fusion_strategy_name(qt_fusion_strategy_t s);
-qt_status_t qt_fusion_strategy_parse(const char *s, qt_fusion_strategy_t *out);
+QT_API const char *qt_fusion_strategy_name(qt_fusion_strategy_t s);
+QT_API qt_status_t qt_fusion_strategy_parse(const char *s, qt_fusion_strategy_t *out);
 /* Check a configuration (QT_ERR_ARG with the first problem). */
-qt_status_t qt_fusion_config_check(const qt_fusion_config_t *cfg);
+QT_API qt_status_t qt_fusion_config_check(const qt_fusion_config_t *cfg);
 /* Number of parameters of the model cfg describes. */
-int64_t qt_fusion_n_params(const qt_fusion_config_t *cfg);
+QT_API int64_t qt_fusion_n_params(const qt_fusion_config_t *cfg);
 /* Elements (of the model's dtype) of the work tensor a forward/backward over batch B needs. */
-int64_t qt_fusion_work_size(const qt_fusion_config_t *cfg, int64_t B);
+QT_API int64_t qt_fusion_work_size(const qt_fusion_config_t *cfg, int64_t B);
 /* FLOPs of one forward over batch B (matrix products 2·m·n·k, attention, element-wise
  * ignored); a training step (forward + backward) is counted as 3× that. */
-double qt_fusion_flops(const qt_fusion_config_t *cfg, int64_t B);
+QT_API double qt_fusion_flops(const qt_fusion_config_t *cfg, int64_t B);
 
 /* A backend's fusion ops (qt_backend_ops(be, QT_TECH_FUSION)): its dtype and kernels. */
 struct qt_fusion_kernels;
@@ -126,22 +127,22 @@ typedef struct {
 
 /* 1 when backend instance be runs cfg with tensors of dtype dt and every operand given
  * (may be NULL) lives on be's device; else 0 and the reason in why (may be NULL). */
-int qt_fusion_supports(const qt_backend_t *be, const qt_fusion_config_t *cfg, qt_dtype_t dt,
+QT_API int qt_fusion_supports(const qt_backend_t *be, const qt_fusion_config_t *cfg, qt_dtype_t dt,
                        const qt_tensor_t *params, const qt_tensor_t *const *x, char *why, size_t why_size);
 /* The dtype backend be computes fusion in (QT_ERR_UNSUPPORTED when it has no fusion ops). */
-qt_status_t qt_fusion_dtype(const qt_backend_t *be, qt_dtype_t *dt);
+QT_API qt_status_t qt_fusion_dtype(const qt_backend_t *be, qt_dtype_t *dt);
 
 /* Fill params (qt_fusion_n_params elements on be's device, be's dtype) as the file comment says. */
-qt_status_t qt_fusion_init_params(qt_backend_t *be, const qt_fusion_config_t *cfg, qt_tensor_t *params,
+QT_API qt_status_t qt_fusion_init_params(qt_backend_t *be, const qt_fusion_config_t *cfg, qt_tensor_t *params,
                                   uint64_t seed);
 /* logits (B, C) of inputs x[m] (B, L_m, F_m), all on be's device in be's dtype; work holds
  * at least qt_fusion_work_size(cfg, B) elements (1-D). */
-qt_status_t qt_fusion_forward(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_tensor_t *params,
+QT_API qt_status_t qt_fusion_forward(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_tensor_t *params,
                               const qt_tensor_t *const *x, qt_tensor_t *logits, qt_tensor_t *work);
 /* Forward, mean cross-entropy against labels (B) i32 in [0, C), and its gradient with
  * respect to every parameter into grads (overwritten). *loss and *correct (rows whose argmax
  * is the label) may be NULL. logits may be NULL. */
-qt_status_t qt_fusion_backward(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_tensor_t *params,
+QT_API qt_status_t qt_fusion_backward(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_tensor_t *params,
                                const qt_tensor_t *const *x, const qt_tensor_t *labels, qt_tensor_t *grads,
                                qt_tensor_t *work, qt_tensor_t *logits, double *loss, int64_t *correct);
 
@@ -152,7 +153,7 @@ typedef struct {
     qt_tensor_t x[QT_FUSION_MAX_MOD]; /* (n, L_m, F_m) f32 */
     qt_tensor_t y;                   /* (n) i32 */
 } qt_fusion_data_t;
-void qt_fusion_data_free(qt_fusion_data_t *d);
+QT_API void qt_fusion_data_free(qt_fusion_data_t *d);
 
 typedef enum {
     QT_FUSION_TASK_REDUNDANT = 0,
@@ -162,22 +163,22 @@ typedef enum {
     QT_FUSION_TASK_COUNT
 } qt_fusion_task_t;
 #define QT_FUSION_TASK_MODS 3 /* text, image, audio */
-const char *qt_fusion_task_name(qt_fusion_task_t t);
-qt_status_t qt_fusion_task_parse(const char *s, qt_fusion_task_t *out);
+QT_API const char *qt_fusion_task_name(qt_fusion_task_t t);
+QT_API qt_status_t qt_fusion_task_parse(const char *s, qt_fusion_task_t *out);
 /* "text", "image", "audio". */
-const char *qt_fusion_modality_name(int m);
+QT_API const char *qt_fusion_modality_name(int m);
 /* Set n_mod, len, feat and classes of cfg for the tasks (other fields untouched). */
-void qt_fusion_task_shape(qt_fusion_config_t *cfg);
+QT_API void qt_fusion_task_shape(qt_fusion_config_t *cfg);
 /* n samples of task t: the world (prototypes, hidden map) from world_seed, the samples from
  * stream `split` (e.g. 0 train, 1 test), token noise std = noise × the modality's scale. */
-qt_status_t qt_fusion_task_make(qt_fusion_task_t t, double noise, uint64_t world_seed, uint64_t split, int64_t n,
+QT_API qt_status_t qt_fusion_task_make(qt_fusion_task_t t, double noise, uint64_t world_seed, uint64_t split, int64_t n,
                                 qt_fusion_data_t *out);
 /* Best achievable accuracy (noise-free) using only the modalities in bit mask `subset`. */
-double qt_fusion_task_bayes(qt_fusion_task_t t, unsigned subset);
+QT_API double qt_fusion_task_bayes(qt_fusion_task_t t, unsigned subset);
 /* Zero modality m of every sample (a missing modality: zeros, MultiBench's convention). */
-qt_status_t qt_fusion_data_drop(qt_fusion_data_t *d, int m);
+QT_API qt_status_t qt_fusion_data_drop(qt_fusion_data_t *d, int m);
 /* Add N(0, (sigma · the modality's RMS)²) to every input value (stream `stream`). */
-qt_status_t qt_fusion_data_add_noise(qt_fusion_data_t *d, double sigma, uint64_t seed, uint64_t stream);
+QT_API qt_status_t qt_fusion_data_add_noise(qt_fusion_data_t *d, double sigma, uint64_t seed, uint64_t stream);
 
 /* ---- training and evaluation ---- */
 typedef struct {
@@ -196,15 +197,15 @@ typedef struct {
 
 /* Train the model cfg on backend be from fresh parameters (seed) into params (on be's device,
  * qt_fusion_n_params elements, be's dtype). stats may be NULL. */
-qt_status_t qt_fusion_train(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_fusion_data_t *train,
+QT_API qt_status_t qt_fusion_train(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_fusion_data_t *train,
                             const qt_fusion_train_opts_t *o, qt_tensor_t *params, qt_fusion_train_stats_t *stats);
 /* Accuracy of params on data. */
-qt_status_t qt_fusion_evaluate(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_tensor_t *params,
+QT_API qt_status_t qt_fusion_evaluate(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_tensor_t *params,
                                const qt_fusion_data_t *data, double *accuracy);
 /* EMAP (Hessel & Lee 2020) on the first n samples of data: the accuracy of the model and of its
  * additive projection f̂(i) = Σ_m mean_j f(x_m^i, x_{−m}^j) − (M−1)·mean over all of those
  * (logits; modality m from sample i, the others together from sample j; exact EMAP for M = 2). */
-qt_status_t qt_fusion_emap(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_tensor_t *params,
+QT_API qt_status_t qt_fusion_emap(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_tensor_t *params,
                            const qt_fusion_data_t *data, int64_t n, double *acc_model, double *acc_emap);
 
 #ifdef __cplusplus

@@ -86,9 +86,8 @@ static void test_backends_vs_ref(void)
     }
 }
 
-/* A small training run on task t; returns its final loss (and the parameters in p). */
-static double train_small(qt_backend_t *be, qt_fusion_strategy_t s, qt_fusion_task_t t, uint64_t seed, qt_tensor_t *p,
-                          double *acc)
+/* The tasks' shape at width 8, inputs normalised. */
+static qt_fusion_config_t small_cfg(qt_fusion_strategy_t s)
 {
     qt_fusion_config_t c = {0};
     qt_fusion_task_shape(&c);
@@ -96,6 +95,14 @@ static double train_small(qt_backend_t *be, qt_fusion_strategy_t s, qt_fusion_ta
     c.d_ff = 16;
     c.strategy = s;
     c.normalize = 1;
+    return c;
+}
+
+/* A small training run on task t; returns its final loss (and the parameters in p). */
+static double train_small(qt_backend_t *be, qt_fusion_strategy_t s, qt_fusion_task_t t, uint64_t seed, qt_tensor_t *p,
+                          double *acc)
+{
+    qt_fusion_config_t c = small_cfg(s);
     qt_dtype_t dt;
     CU_ASSERT_EQUAL_FATAL(qt_fusion_dtype(be, &dt), QT_OK);
     int64_t np = qt_fusion_n_params(&c);
@@ -150,12 +157,7 @@ static void test_emap_additive(void)
     qt_backend_t *be = qt_test_backend("cpu");
     qt_tensor_t p = {0};
     train_small(be, QT_FUSION_LATE_AVG, QT_FUSION_TASK_MIXED, qt_test_seed(), &p, NULL);
-    qt_fusion_config_t c = {0};
-    qt_fusion_task_shape(&c);
-    c.d = 8;
-    c.d_ff = 16;
-    c.strategy = QT_FUSION_LATE_AVG;
-    c.normalize = 1;
+    qt_fusion_config_t c = small_cfg(QT_FUSION_LATE_AVG);
     qt_fusion_data_t te;
     CU_ASSERT_EQUAL_FATAL(qt_fusion_task_make(QT_FUSION_TASK_MIXED, 0.3, qt_test_seed(), 1, 40, &te), QT_OK);
     double am = -1, ae = -2;

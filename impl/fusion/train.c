@@ -13,25 +13,24 @@
 #include "quintet/optim.h"
 #include "quintet/rng.h"
 
-/* ---- the optimizer, behind two functions (the optim backend port changes only these) ---- */
+/* ---- the optimizer: Adam of impl/optim on the same backend instance, state on its device ---- */
 typedef struct {
     qt_optim_t o;
 } adam_t;
 
-/* Adam with torch's defaults and learning rate lr over one tensor of n elements of dt, run by
- * the optim backend of be's name (ref: f64, cpu: f32 and f64). */
+/* Adam with torch's defaults and learning rate lr over one tensor of n elements of dt. */
 static qt_status_t adam_init(adam_t *a, qt_backend_t *be, double lr, qt_dtype_t dt, size_t n)
 {
     qt_optim_config_t cfg;
     QT_TRY(qt_optim_config_default(QT_OPTIM_ADAM, &cfg));
     cfg.lr = lr;
-    return qt_optim_init(&a->o, &cfg, NULL, qt_backend_name(be), dt, 1, &n);
+    return qt_optim_init(&a->o, be, &cfg, NULL, dt, 1, &n);
 }
 
 static qt_status_t adam_step(adam_t *a, qt_tensor_t *params, const qt_tensor_t *grads)
 {
-    void *p[1] = {params->data};
-    const void *g[1] = {grads->data};
+    qt_tensor_t *p[1] = {params};
+    const qt_tensor_t *g[1] = {grads};
     return qt_optim_step(&a->o, p, g);
 }
 

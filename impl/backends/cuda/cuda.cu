@@ -24,9 +24,11 @@
 #include <string.h>
 
 #include "../../optim/optim_internal.h"
+#include "quintet/attention.h"
 #include "quintet/backend.h"
 #include "quintet/optim.h"
 #include "quintet/tensor.h"
+#include "cuda_backend.h"
 
 /* One live allocation (dealloc is not given the size, the accounting needs it). */
 typedef struct {
@@ -274,6 +276,12 @@ static qt_status_t cuda_optim_update(qt_backend_t *be, const qt_optim_config_t *
 
 static const qt_optim_ops_t qt_optim_ops_cuda = {cuda_optim_supports, cuda_optim_update};
 
+/* The stream of an instance, for the technique kernels (cuda_backend.h). */
+extern "C" void *qt_cuda_backend_stream(const qt_backend_t *be) { return CTX(be)->stream; }
+
+/* impl/attention/cuda/ops.cu */
+extern "C" const qt_attn_ops_t qt_attn_ops_cuda;
+
 extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
     /* .name = */ "cuda",
     /* .description = */ "one NVIDIA GPU: a stream, a cuBLAS handle, fused kernels",
@@ -288,5 +296,5 @@ extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
     /* .memset0 = */ cuda_memset0,
     /* .timer_start = */ cuda_timer_start,
     /* .timer_stop = */ cuda_timer_stop,
-    /* .ops = */ {NULL, NULL, &qt_optim_ops_cuda, NULL, NULL},
+    /* .ops = */ {&qt_attn_ops_cuda, NULL, &qt_optim_ops_cuda, NULL, NULL},
 };

@@ -112,13 +112,21 @@ double qt_linfit(const double *x, const double *y, size_t n, double *intercept)
     return slope;
 }
 
-/* 95% interval of the slope: t(0.975, m-2) * sqrt(SSR / (m-2) / Sxx) (e.g. NIST/SEMATECH
- * e-Handbook 4.4.4; t from the standard table, 1.96 beyond 30 degrees of freedom). */
-double qt_linfit_slope_ci95(const double *x, const double *y, size_t n)
+/* The 0.975 quantile of Student's t with dof degrees of freedom (the standard table; 1.96 beyond
+ * 30); NaN for dof < 1. */
+double qt_student_t975(int dof)
 {
     static const double t975[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
                                   2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
                                   2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+    if (dof < 1) return NAN;
+    return dof <= 30 ? t975[dof - 1] : 1.96;
+}
+
+/* 95% interval of the slope: t(0.975, m-2) * sqrt(SSR / (m-2) / Sxx) (e.g. NIST/SEMATECH
+ * e-Handbook 4.4.4). */
+double qt_linfit_slope_ci95(const double *x, const double *y, size_t n)
+{
     double b0, b1 = qt_linfit(x, y, n, &b0);
     if (isnan(b1)) return NAN;
     double mx = 0, ssr = 0, sxx = 0;
@@ -137,7 +145,7 @@ double qt_linfit_slope_ci95(const double *x, const double *y, size_t n)
             sxx += (x[i] - mx) * (x[i] - mx);
         }
     size_t dof = m - 2;
-    return (dof <= 30 ? t975[dof - 1] : 1.96) * sqrt(ssr / (double)dof / sxx);
+    return qt_student_t975((int)dof) * sqrt(ssr / (double)dof / sxx);
 }
 
 /* ---- Mann-Whitney U ---------------------------------------------------------------------

@@ -30,6 +30,8 @@ typedef struct {
     int64_t case_id;
     char *name, *variant, *params, *metric;
     double median, q1, q3;
+    int n;              /* samples (repetitions or seeds) */
+    double mean, stddev; /* of the samples */
 } row_t;
 
 typedef struct {
@@ -65,7 +67,7 @@ static int rows_add(void *arg, const qt_stat_row_t *r)
     rs->v = v;
     row_t *x = &rs->v[rs->n];
     *x = (row_t){rs->run, r->case_id, dup_str(r->name), dup_str(r->variant), dup_str(r->params), dup_str(r->metric),
-                 r->median, r->q1, r->q3};
+                 r->median, r->q1, r->q3, r->n, r->mean, r->stddev};
     rs->n++;
     if (!x->name || !x->variant || !x->params || !x->metric) return rs->oom = 1;
     return 0;
@@ -511,6 +513,46 @@ typedef struct {
     int *n_figs, stop;
 } ctx_t;
 
+/* A grouped-bar figure (calibration, fusion): fig with n_series bar series (titles set by
+ * bars_series) and its data file opened with the common header. */
+static qt_status_t bars_begin(ctx_t *c, const char *stem, const char *figure, const char *title, int n_series,
+                              qt_plot_fig_t *fig, FILE **f)
+{
+    *fig = (qt_plot_fig_t){.suite = c->suite, .n_series = n_series};
+    snprintf(fig->stem, sizeof fig->stem, "%s", stem);
+    snprintf(fig->figure, sizeof fig->figure, "%s", figure);
+    safe_copy(fig->title, sizeof fig->title, title);
+    fig->series = calloc((size_t)n_series, sizeof *fig->series);
+    if (!fig->series) return qt_fail(QT_ERR_NOMEM, "plot: %s", stem);
+    qt_status_t st = dat_open(c->dir, fig->stem, f);
+    if (st != QT_OK) {
+        free(fig->series);
+        return st;
+    }
+    fprintf(*f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig->stem, fig->title);
+    return QT_OK;
+}
+
+/* Bar series j: its key title, colour j+1. */
+static void bars_series(qt_plot_fig_t *fig, int j, const char *title)
+{
+    safe_copy(fig->series[j].title, sizeof fig->series[j].title, title);
+    fig->series[j].color = fig->series[j].dash = j + 1;
+    fig->series[j].point = 1;
+}
+
+/* Close the data file and hand the figure over. */
+static qt_status_t bars_end(ctx_t *c, qt_plot_fig_t *fig, FILE *f)
+{
+    qt_status_t st = dat_close(f, c->dir, fig->stem);
+    if (st == QT_OK) {
+        (*c->n_figs)++;
+        c->stop = c->fn(c->arg, fig);
+    }
+    free(fig->series);
+    return st;
+}
+
 /* A ceiling: the row of case `name` with `param` in its params (NULL = any) and `metric`,
  * drawn in the panel of its unit. */
 typedef struct {
@@ -566,31 +608,19 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
                     (long long)c->runs[j].id, c->runs[j].host);
     }
     if (!n_used) return QT_OK;
-    qt_plot_fig_t fig = {.suite = c->suite, .n_series = n_used};
-    snprintf(fig.stem, sizeof fig.stem, "calibration-ceilings");
-    snprintf(fig.figure, sizeof fig.figure, "ceilings");
-    char t[256];
+    qt_plot_fig_t fig;
+    FILE *f;
+    char t[256], h[QT_PLOT_LABEL];
     const qt_plot_run_t *r0 = &c->runs[used[0]];
     if (n_used == 1) snprintf(t, sizeof t, "Machine ceilings - %s, run %lld", r0->host, (long long)r0->id);
     else snprintf(t, sizeof t, "Machine ceilings - %d runs", n_used);
-    safe_copy(fig.title, sizeof fig.title, t);
-    fig.series = calloc((size_t)n_used, sizeof *fig.series);
-    if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: calibration");
-    FILE *f;
-    qt_status_t st = dat_open(c->dir, fig.stem, &f);
-    if (st != QT_OK) {
-        free(fig.series);
-        return st;
-    }
-    fprintf(f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig.stem, fig.title);
+    qt_status_t st = bars_begin(c, "calibration-ceilings", "ceilings", t, n_used, &fig, &f);
+    if (st != QT_OK) return st;
     fprintf(f, "# one block per unit (panel), one row per ceiling; columns: label, then median q1 q3 for each run"
                " (NaN: not measured; q1-q3: quartiles of the repetitions)\n# ceiling");
     for (int j = 0; j < n_used; j++) {
-        char h[QT_PLOT_LABEL];
         snprintf(h, sizeof h, "%s #%lld", c->runs[used[j]].host, (long long)c->runs[used[j]].id);
-        safe_copy(fig.series[j].title, sizeof fig.series[j].title, h);
-        fig.series[j].color = fig.series[j].dash = j + 1;
-        fig.series[j].point = 1;
+        bars_series(&fig, j, h);
         fprintf(f, " | %s: median q1 q3", fig.series[j].title);
     }
     fprintf(f, "\n");
@@ -614,13 +644,84 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
             fprintf(f, "\n");
         }
     }
-    st = dat_close(f, c->dir, fig.stem);
-    if (st == QT_OK) {
-        (*c->n_figs)++;
-        c->stop = c->fn(c->arg, &fig);
+    return bars_end(c, &fig, f);
+}
+
+/* fusion_accuracy: test accuracy, mean over seeds with its 95% interval (Student t on the seeds),
+ * one panel per task, one group per strategy, one bar per (run, backend); the main grid only (no
+ * ablation: shared=0, normalize=1; the subset case left out). */
+static qt_status_t fig_fusion(ctx_t *c, const rows_t *rs)
+{
+    static const char *const strategies[] = {"early", "late_avg", "late_learned", "gated", "cross", "hybrid"};
+    static const char *const tasks[] = {"redundant", "unique", "synergy", "mixed"};
+    enum { N_STRAT = 6, N_TASK = 4, MAX_SERIES = 16 };
+    int s_run[MAX_SERIES], n_series = 0;
+    const char *s_var[MAX_SERIES];
+    char b1[64], b2[64], b3[64];
+    /* the bars: distinct (run, backend) pairs with main-grid accuracy rows */
+    for (int i = 0; i < rs->n; i++) {
+        const row_t *r = &rs->v[i];
+        if (strcmp(r->metric, "accuracy") || !strcmp(r->name, "subset") ||
+            strcmp(param_get(r->params, "shared", b1, sizeof b1), "0") ||
+            strcmp(param_get(r->params, "normalize", b2, sizeof b2), "1"))
+            continue;
+        int k = 0;
+        while (k < n_series && (s_run[k] != r->run || strcmp(s_var[k], r->variant))) k++;
+        if (k == n_series && n_series < MAX_SERIES) {
+            s_run[n_series] = r->run;
+            s_var[n_series++] = r->variant;
+        }
     }
-    free(fig.series);
-    return st;
+    if (!n_series) return QT_OK;
+    qt_plot_fig_t fig;
+    FILE *f;
+    char h[QT_PLOT_LABEL];
+    qt_status_t st = bars_begin(c, "fusion_accuracy-accuracy", "accuracy",
+                                "Fusion strategies: test accuracy (mean over seeds, 95% interval), chance 0.5",
+                                n_series, &fig, &f);
+    if (st != QT_OK) return st;
+    fprintf(f, "# one block per task (panel), one row per strategy; columns: label, then mean lo hi per bar"
+               " (lo, hi: the 95%% interval of the mean over seeds, Student t; NaN: not run)\n# strategy");
+    for (int j = 0; j < n_series; j++) {
+        if (c->n_runs > 1) snprintf(h, sizeof h, "%s - %s #%lld", s_var[j], c->runs[s_run[j]].host,
+                                    (long long)c->runs[s_run[j]].id);
+        else snprintf(h, sizeof h, "%s", s_var[j]);
+        bars_series(&fig, j, h);
+        fprintf(f, " | %s: mean lo hi", fig.series[j].title);
+    }
+    fprintf(f, "\n");
+    for (int t = 0; t < N_TASK && fig.n_panels < QT_PLOT_PANELS; t++) {
+        int rows = 0;
+        for (int k = 0; k < N_STRAT; k++) {
+            const row_t *cell[MAX_SERIES] = {NULL};
+            int any = 0;
+            for (int i = 0; i < rs->n; i++) {
+                const row_t *r = &rs->v[i];
+                if (strcmp(r->metric, "accuracy") || strcmp(r->name, strategies[k]) ||
+                    strcmp(param_get(r->params, "task", b1, sizeof b1), tasks[t]) ||
+                    strcmp(param_get(r->params, "shared", b2, sizeof b2), "0") ||
+                    strcmp(param_get(r->params, "normalize", b3, sizeof b3), "1"))
+                    continue;
+                for (int j = 0; j < n_series; j++)
+                    if (s_run[j] == r->run && !strcmp(s_var[j], r->variant)) any = (cell[j] = r) != NULL;
+            }
+            if (!any) continue;
+            if (!rows++) {
+                snprintf(fig.panel_title[fig.n_panels], sizeof fig.panel_title[0], "task: %s", tasks[t]);
+                fprintf(f, "%s# panel %d: %s\n", fig.n_panels ? "\n\n" : "", fig.n_panels + 1, tasks[t]);
+                fig.n_panels++;
+            }
+            fprintf(f, "\"%s\"", strategies[k]);
+            for (int j = 0; j < n_series; j++) {
+                const row_t *r = cell[j];
+                double hw = r && r->n > 1 ? qt_student_t975(r->n - 1) * r->stddev / sqrt((double)r->n) : 0.0;
+                if (r) fprintf(f, " %.9g %.9g %.9g", r->mean, r->mean - hw, r->mean + hw);
+                else fprintf(f, " NaN NaN NaN");
+            }
+            fprintf(f, "\n");
+        }
+    }
+    return bars_end(c, &fig, f);
 }
 
 static const char *const attention_cases[] = {"dense", "window", "lsh", "dynamic", NULL};
@@ -896,6 +997,7 @@ static const struct {
     {"lr_convergence", fig_lr},
     {"sparsity", fig_sparsity},
     {"dist_throughput", fig_dist},
+    {"fusion_accuracy", fig_fusion},
 };
 #define N_SUITES ((int)(sizeof suites / sizeof suites[0]))
 

@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "quintet/dist.h"
+#include "run/launch.h"
 #include "run/suite.h"
 
 /* ---- one world instance for the whole run (MPI is initialised once) ---- */
@@ -319,12 +320,16 @@ static qt_status_t compress_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     qt_status_t s = QT_OK;
     double loss = 0;
     qt_dist_stats_t st = {0};
+    int64_t last_bytes = -1; /* the bytes axis must grow: one rank sends nothing */
     for (int i = 0; i < steps && s == QT_OK; i++) {
         s = qt_dist_mlp_step(m, i, &loss);
         if (s == QT_OK && (i % 5 == 4 || i == steps - 1)) {
             s = qt_dist_mlp_stats(m, &st, 0);
             qt_rec_series(r, "loss", i + 1, loss);
-            qt_rec_series(r, "loss_vs_bytes", (int64_t)st.bytes_sent, loss);
+            if ((int64_t)st.bytes_sent > last_bytes) {
+                last_bytes = (int64_t)st.bytes_sent;
+                qt_rec_series(r, "loss_vs_bytes", last_bytes, loss);
+            }
         }
     }
     if (s == QT_OK) s = qt_dist_mlp_check_replicas(m);
@@ -383,9 +388,10 @@ static qt_case_t *add_case(qt_case_list_t *out, const char *name, int world)
 
 static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
 {
+    /* the world size from the launcher's environment: listing cases must not initialise MPI
+     * (a singleton MPI_Init would break the mpirun that calibration's ping-pong starts) */
     int world = 1;
-    qt_backend_t *be = NULL;
-    if (get_world(&be) == QT_OK) world = be->world;
+    (void)qt_launch_rank(&world);
     long long max_bytes = profile == QT_PROFILE_QUICK ? (16ll << 20) : (256ll << 20);
     int step = profile == QT_PROFILE_QUICK ? 8 : 4;
     for (int ci = 0; ci <= QT_COLL_COUNT; ci++) { /* the last: the bare MPI_Allreduce */

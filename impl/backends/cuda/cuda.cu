@@ -14,7 +14,8 @@
  *   timer         CUDA events recorded on the stream (suites' manual time).
  *   fill          Philox draws of rng.h on the device (impl/core/cuda/rng.cu).
  * This file holds the backend only; the kernels of the techniques live beside their host
- * code and share the context through internal.h: optimizers impl/optim/cuda/optim.cu (every
+ * code: attention impl/attention/cuda/ (the stream through cuda_backend.h); the others share
+ * the whole context through internal.h: optimizers impl/optim/cuda/optim.cu (every
  * optimizer, fused multi-tensor steps), sparse activations and matmul paths
  * impl/sparse/cuda/sparse.cu. Counts of queued work kept on the device (nonzeros produced by
  * activations) are added to the host counters at synchronize.
@@ -28,11 +29,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "quintet/attention.h"
 #include "quintet/backend.h"
 #include "quintet/counters.h"
 #include "quintet/optim.h"
 #include "quintet/sparse.h"
 #include "quintet/tensor.h"
+#include "cuda_backend.h"
 
 #define CTX(be) QT_CUDA_CTX(be)
 #define cuda_fail qt_cuda_fail
@@ -258,6 +261,12 @@ static qt_status_t cuda_timer_stop(qt_backend_t *be, double *seconds)
 extern "C" const qt_optim_ops_t qt_optim_ops_cuda;   /* impl/optim/cuda/optim.cu */
 extern "C" const qt_sparse_ops_t qt_sparse_ops_cuda; /* impl/sparse/cuda/sparse.cu */
 
+/* The stream of an instance, for the technique kernels (cuda_backend.h). */
+extern "C" void *qt_cuda_backend_stream(const qt_backend_t *be) { return CTX(be)->stream; }
+
+/* impl/attention/cuda/ops.cu */
+extern "C" const qt_attn_ops_t qt_attn_ops_cuda;
+
 extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
     /* .name = */ "cuda",
     /* .description = */ "one NVIDIA GPU: a stream, a cuBLAS handle, fused kernels",
@@ -272,6 +281,6 @@ extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
     /* .memset0 = */ cuda_memset0,
     /* .timer_start = */ cuda_timer_start,
     /* .timer_stop = */ cuda_timer_stop,
-    /* .ops = */ {NULL, NULL, &qt_optim_ops_cuda, NULL, &qt_sparse_ops_cuda},
+    /* .ops = */ {&qt_attn_ops_cuda, NULL, &qt_optim_ops_cuda, NULL, &qt_sparse_ops_cuda},
     /* .fill = */ qt_cuda_fill,
 };

@@ -317,9 +317,12 @@ static qt_status_t tensor_fill(qt_tensor_t *t, int kind, uint64_t seed, uint64_t
     size_t n = (size_t)qt_tensor_numel(t);
     if (!qt_tensor_on_host(t)) {
         qt_backend_t *be = t->buf.owner;
-        if (!be || !be->iface->fill)
-            return qt_fail(QT_ERR_UNSUPPORTED, "fill: tensor lives on %s and %s has no device fill; fill a host "
-                           "tensor and copy it", qt_device_name(qt_tensor_device(t)), be ? qt_backend_name(be) : "no backend");
+        if (!be)
+            return qt_fail(QT_ERR_ARG, "fill: tensor lives on %s and no backend instance allocated it; fill a host "
+                           "tensor and copy it", qt_device_name(qt_tensor_device(t)));
+        if (!be->iface->fill)
+            return qt_fail(QT_ERR_UNSUPPORTED, "fill: tensor lives on %s and backend %s has no device fill",
+                           qt_device_name(qt_tensor_device(t)), qt_backend_name(be));
         return be->iface->fill(be, t->data, (int)t->dtype, n, kind, seed, stream, offset, a, b);
     }
     if (kind == QT_FILL_BITS) qt_rng_fill_bits(t->data, n, seed, stream, offset);

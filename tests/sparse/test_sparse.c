@@ -177,9 +177,11 @@ static void test_matmul_bf16(void)
     for (int b = 1; b < nb; b++) {
         const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
         if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
+        for (int ver = 1; ver <= 2; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v2 above */
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
                 for (int structured = 0; structured < 2; structured++) {
+                    setenv("QT_CUDA_SPARSE_KERNEL", ver == 1 ? "1" : "2", 1);
                     int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2], sa[2] = {M, K}, sw[2] = {K, N},
                             sy[2] = {M, N};
                     float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4),
@@ -218,8 +220,8 @@ static void test_matmul_bf16(void)
                             bad += !(fabs(Yf[i] - R[i]) <= tol);
                         }
                         if (bad)
-                            fprintf(stderr, "  %s/%s bf16 M=%lld K=%lld N=%lld sp=%.2f: %d elements off\n",
-                                    qt_backend_name(bes[b]), qt_spmm_path_name((qt_spmm_path_t)p), (long long)M,
+                            fprintf(stderr, "  %s/%s v%d bf16 M=%lld K=%lld N=%lld sp=%.2f: %d elements off\n",
+                                    qt_backend_name(bes[b]), qt_spmm_path_name((qt_spmm_path_t)p), ver, (long long)M,
                                     (long long)K, (long long)N, sps[pi], bad);
                         CU_ASSERT_EQUAL(bad, 0);
                         tested++;
@@ -233,6 +235,7 @@ static void test_matmul_bf16(void)
                     qt_free(A), qt_free(W), qt_free(R), qt_free(Yf);
                 }
     }
+    unsetenv("QT_CUDA_SPARSE_KERNEL");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";

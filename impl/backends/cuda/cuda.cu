@@ -132,8 +132,8 @@ static qt_status_t cuda_init(qt_backend_t *be, const qt_backend_params_t *p)
         st = qt_backend_fail(be, QT_ERR_INTERNAL, "cublasCreate failed");
     else if (cublasSetStream(x->blas, x->stream) != CUBLAS_STATUS_SUCCESS)
         st = qt_backend_fail(be, QT_ERR_INTERNAL, "cublasSetStream failed");
-    else if ((e = cudaMalloc(&x->d_nnz, sizeof *x->d_nnz)) != cudaSuccess ||
-             (e = cudaMemset(x->d_nnz, 0, sizeof *x->d_nnz)) != cudaSuccess)
+    else if ((e = cudaMalloc(&x->d_nnz, 3 * sizeof *x->d_nnz)) != cudaSuccess ||
+             (e = cudaMemset(x->d_nnz, 0, 3 * sizeof *x->d_nnz)) != cudaSuccess)
         st = cuda_fail(be, e, "device counter");
     if (st != QT_OK) cuda_free(be);
     return st;
@@ -172,10 +172,14 @@ static qt_status_t cuda_synchronize(qt_backend_t *be)
     cudaError_t e = cudaStreamSynchronize(x->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
     if (e == cudaSuccess && x->nnz_pending) {
-        unsigned long long n = 0;
-        e = cudaMemcpy(&n, x->d_nnz, sizeof n, cudaMemcpyDeviceToHost);
+        unsigned long long n[3] = {0, 0, 0};
+        e = cudaMemcpy(n, x->d_nnz, sizeof n, cudaMemcpyDeviceToHost);
         if (e == cudaSuccess) e = cudaMemset(x->d_nnz, 0, sizeof n);
-        if (e == cudaSuccess) qt_counter_add(QT_CTR_NONZEROS, (long long)n);
+        if (e == cudaSuccess) {
+            if (n[0]) qt_counter_add(QT_CTR_NONZEROS, (long long)n[0]);
+            if (n[1]) qt_counter_add(QT_CTR_FLOPS, (long long)n[1]);
+            if (n[2]) qt_counter_add(QT_CTR_ZEROS_SKIPPED, (long long)n[2]);
+        }
         x->nnz_pending = 0;
     }
     return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "queued work failed");

@@ -28,8 +28,9 @@ typedef struct {
     int n_blocks, cap_blocks;
     void *scratch;              /* qt_cuda_scratch: grows, never shrinks */
     size_t scratch_cap;
-    unsigned long long *d_nnz;  /* nonzeros produced by queued activations (QT_CTR_NONZEROS) */
-    int nnz_pending;            /* 1: d_nnz holds counts not yet added to the host counter */
+    unsigned long long *d_nnz;  /* counts of queued work: [0] QT_CTR_NONZEROS, [1] QT_CTR_FLOPS,
+                                 * [2] QT_CTR_ZEROS_SKIPPED (activations, the GATHER GEMV) */
+    int nnz_pending;            /* 1: d_nnz holds counts not yet added to the host counters */
 } qt_cuda_ctx_t;
 
 #define QT_CUDA_CTX(be) ((qt_cuda_ctx_t *)(be)->ctx)

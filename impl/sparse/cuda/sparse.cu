@@ -2,7 +2,7 @@
  * instance's GPU, work queued on its stream.
  *
  * Activations (f32; counts of the nonzeros produced kept on the device and added to
- * QT_CTR_NONZEROS at synchronize):
+ * QT_CTR_NONZEROS at synchronize, as GATHER's flops, skipped multiply-adds and nonzeros):
  *   relu, shifted_relu, dthresh eval   one elementwise kernel: y = x > b ? x − b : 0, or
  *                                      y = x > θ_c ? x : 0 (act_v1).
  *   dthresh training                   dthresh_v1: ONE kernel fuses the statistics with the
@@ -21,10 +21,14 @@
  *                                      NaN lowest), then one ordered pass keeps every larger
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
- * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output):
+ * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 or 2 (default 2), both validated by the tests:
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
- *   GATHER   the GEMV that skips zeros, for a few rows: per-row nonzero lists (order-keeping
- *            compaction, one block per row), then gemv_v1: blocks own 8·128 output columns and a
+ * *   GATHER   the GEMV that skips zeros, for a few rows. v2 (gemv_v2): no compaction pass: each
+ *            block takes a slice of K of one row, keeps its nonzero entries in shared memory (in
+ *            order) and reads only their rows of W, 8 output columns per thread from 16-byte
+ *            loads; the partial rows of the K slices are summed in slice order (deterministic).
+ *            v1: per-row nonzero lists (order-keeping compaction, one block per row), then gemv_v1: blocks own 8·128 output columns and a
  *            split of a row's nonzero list (split-K, so that a batch-1 product still fills the
  *            GPU), each thread accumulates 8 columns in f32 from 16-byte loads of the touched
  *            rows of W only; the splits' partial rows are summed in split order by a second kernel
@@ -32,7 +36,10 @@
  *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
  *            count), an order-keeping compaction of their indices, the kept count read back (the
  *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
- *            cuBLAS product on the compact operands.
+ *            cuBLAS product on the compact operands. v2: flags over a 2-D grid (column tiles ×
+ *            row chunks: v1's one thread per column leaves most of the GPU idle on a tall A),
+ *            gathers by rows (a block per row of A, a block per kept row of W, 16-byte copies)
+ *            instead of v1's one element per thread with 64-bit divisions.
  *   CSR      not implemented on cuda (supports() says 0; AUTO never picks it here).
  *   measure  the column-flag kernel over the sampled rows, counts read back.
  * info (nnz, zero columns) and the FLOP counters of GATHER need a read-back: done only when the
@@ -43,6 +50,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../backends/cuda/internal.h"
@@ -70,8 +78,17 @@ static __device__ __forceinline__ void count_block(unsigned long long *ctr, unsi
     if ((threadIdx.x & 31) == 0 && c) atomicAdd(ctr, (unsigned long long)c);
 }
 
-/* The queued kernels counted nonzeros: add them at synchronize. */
+/* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
+
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL, default 2). */
+static int sparse_version(void)
+{
+    const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
+    return e && atoi(e) == 1 ? 1 : 2;
+}
+
+static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols);
 
 /* ---------------------------------------------------------------- activations ---- */
 
@@ -430,6 +447,124 @@ static __global__ void gemv_reduce_v1(const float *part, int S, size_t MN, void 
     }
 }
 
+/* ---- version 2 (the default; QT_CUDA_SPARSE_KERNEL=1 runs version 1) ---- */
+
+/* colflags_v2: as v1, but a 2-D grid (column tiles × chunks of 64 sampled rows) so that a tall
+ * A is read by the whole GPU; flag must be zeroed before (set to 1 by any chunk), counts[0] +=
+ * nonzeros. */
+static __global__ void colflags_v2(const void *A, int bf16, int64_t M, int64_t K, int64_t r, int *flag,
+                                   unsigned long long *counts)
+{
+    const int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, i0 = (int64_t)blockIdx.y * 64,
+                  i1 = i0 + 64 < r ? i0 + 64 : r;
+    unsigned nz = 0, f = 0;
+    if (k < K)
+        for (int64_t i = i0; i < i1; i++) {
+            unsigned z = ld(A, bf16, (size_t)(((2 * i + 1) * M / (2 * r)) * K + k)) != 0.0f;
+            nz += z;
+            f |= z;
+        }
+    if (f) flag[k] = 1;
+    nz = __reduce_add_sync(0xffffffffu, nz);
+    if ((threadIdx.x & 31) == 0 && nz) atomicAdd(&counts[0], (unsigned long long)nz);
+}
+
+/* gatherA_v2: row m of A[:, kept] per block (no divisions). */
+static __global__ void gather_a_v2(const char *A, char *Ac, const int32_t *kept, int64_t kc, int64_t K, int es)
+{
+    const int64_t m = blockIdx.x;
+    for (int64_t j = threadIdx.x; j < kc; j += blockDim.x) {
+        const char *src = A + (m * K + kept[j]) * es;
+        char *dst = Ac + (m * kc + j) * es;
+        if (es == 4) *(uint32_t *)dst = *(const uint32_t *)src;
+        else *(uint16_t *)dst = *(const uint16_t *)src;
+    }
+}
+
+/* gatherW_v2: row j of W[kept, :] per block, 16-byte copies when rows are 16-byte multiples. */
+static __global__ void gather_w_v2(const char *W, char *Wc, const int32_t *kept, int64_t rowbytes)
+{
+    const char *src = W + (int64_t)kept[blockIdx.x] * rowbytes;
+    char *dst = Wc + (int64_t)blockIdx.x * rowbytes;
+    if (rowbytes % 16 == 0 && ((uintptr_t)W % 16) == 0 && ((uintptr_t)Wc % 16) == 0)
+        for (int64_t i = threadIdx.x; i < rowbytes / 16; i += blockDim.x) ((uint4 *)dst)[i] = ((const uint4 *)src)[i];
+    else
+        for (int64_t i = threadIdx.x; i < rowbytes; i += blockDim.x) dst[i] = src[i];
+}
+
+/* gemv_v2: the GEMV that skips zeros without a compaction pass: block (x: column tile, y: split
+ * s of K, z: row m) reads its slice of row m of A 128 entries at a time, keeps the nonzero ones
+ * (in order, in shared memory) and accumulates a_k·W[k, 8 columns] for those only, so only the
+ * touched rows of W are read; partial rows as v1. Tile-0 blocks count nonzeros, flops and
+ * skipped multiply-adds into the instance's device counters. */
+static __global__ void gemv_v2(const void *A, int bf16, int64_t K, const void *W, int64_t N, int vec, int S, int64_t M,
+                               float *part, unsigned long long *ctr)
+{
+    __shared__ int s_k[GV_THREADS];
+    __shared__ float s_a[GV_THREADS];
+    __shared__ unsigned s_warp[GV_THREADS / 32];
+    const int64_t m = blockIdx.z, sp = blockIdx.y, c0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * GV_COLS;
+    const int64_t k0 = K * sp / S, k1 = K * (sp + 1) / S;
+    float acc[GV_COLS];
+#pragma unroll
+    for (int q = 0; q < GV_COLS; q++) acc[q] = 0.0f;
+    unsigned long long nnz = 0;
+    for (int64_t base = k0; base < k1; base += blockDim.x) {
+        const int64_t k = base + threadIdx.x;
+        const float a = k < k1 ? ld(A, bf16, (size_t)(m * K + k)) : 0.0f;
+        const unsigned bal = __ballot_sync(0xffffffffu, a != 0.0f);
+        if ((threadIdx.x & 31) == 0) s_warp[threadIdx.x >> 5] = __popc(bal);
+        __syncthreads();
+        unsigned pos = 0, n = 0;
+        for (int w = 0; w < (int)(blockDim.x >> 5); w++) {
+            if (w < (int)(threadIdx.x >> 5)) pos += s_warp[w];
+            n += s_warp[w];
+        }
+        pos += __popc(bal & ((1u << (threadIdx.x & 31)) - 1u));
+        if (a != 0.0f) s_k[pos] = (int)k, s_a[pos] = a;
+        __syncthreads();
+        nnz += n;
+        if (c0 < N && vec && c0 + GV_COLS <= N) {
+#pragma unroll 4
+            for (unsigned j = 0; j < n; j++) {
+                const float aj = s_a[j];
+                const int64_t row = s_k[j];
+                if (bf16) {
+                    uint4 raw = *(const uint4 *)((const __nv_bfloat16 *)W + row * N + c0);
+                    const __nv_bfloat162 *h = (const __nv_bfloat162 *)&raw;
+#pragma unroll
+                    for (int q = 0; q < 4; q++) {
+                        float2 f = __bfloat1622float2(h[q]);
+                        acc[2 * q] = fmaf(aj, f.x, acc[2 * q]);
+                        acc[2 * q + 1] = fmaf(aj, f.y, acc[2 * q + 1]);
+                    }
+                } else {
+                    const float4 *w4 = (const float4 *)((const float *)W + row * N + c0);
+                    float4 u = w4[0], v = w4[1];
+                    acc[0] = fmaf(aj, u.x, acc[0]), acc[1] = fmaf(aj, u.y, acc[1]);
+                    acc[2] = fmaf(aj, u.z, acc[2]), acc[3] = fmaf(aj, u.w, acc[3]);
+                    acc[4] = fmaf(aj, v.x, acc[4]), acc[5] = fmaf(aj, v.y, acc[5]);
+                    acc[6] = fmaf(aj, v.z, acc[6]), acc[7] = fmaf(aj, v.w, acc[7]);
+                }
+            }
+        } else if (c0 < N) {
+            for (unsigned j = 0; j < n; j++)
+                for (int q = 0; q < GV_COLS && c0 + q < N; q++)
+                    acc[q] = fmaf(s_a[j], ld(W, bf16, (size_t)(s_k[j] * N + c0 + q)), acc[q]);
+        }
+        __syncthreads();
+    }
+    if (c0 < N) {
+        float *out = part + (sp * M + m) * N + c0;
+        for (int q = 0; q < GV_COLS && c0 + q < N; q++) out[q] = acc[q];
+    }
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        atomicAdd(&ctr[0], nnz);
+        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(k1 - k0 - (int64_t)nnz) * (unsigned long long)N);
+    }
+}
+
 /* Y (M,N) = A (M,K)·W (K,N), row-major, through cuBLAS (column-major: Yᵀ = Wᵀ·Aᵀ). */
 static qt_status_t blas_mm(qt_backend_t *be, int bf16, const void *A, const void *W, void *Y, int64_t M, int64_t K,
                            int64_t N, int64_t lda)
@@ -475,6 +610,33 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     const int64_t M = c->M, K = c->K, N = c->N;
     const int64_t tiles = (N + GV_COLS * GV_THREADS - 1) / (GV_COLS * GV_THREADS);
+    const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
+    if (sparse_version() == 2) {
+        int64_t S = (4 * (int64_t)cx->sms + tiles * M - 1) / (tiles * M);
+        if (S > K / 32) S = K / 32;
+        if (S < 1) S = 1;
+        if (S > 1024) S = 1024;
+        size_t b_part = (size_t)(S * M * N) * 4;
+        void *owned;
+        float *part = (float *)qt_sparse_ws_get(be, ws, b_part, &owned);
+        if (!part) return QT_ERR_NOMEM;
+        dim3 grid((unsigned)tiles, (unsigned)S, (unsigned)M);
+        gemv_v2<<<grid, GV_THREADS, 0, cx->stream>>>(c->A, c->bf16, K, c->W, N, vec, (int)S, M, part, cx->d_nnz);
+        gemv_reduce_v1<<<qt_cuda_blocks(be, (size_t)(M * N), TPB), TPB, 0, cx->stream>>>(part, (int)S, (size_t)(M * N),
+                                                                                      c->Y, c->bf16);
+        counted(be);
+        qt_status_t st = qt_cuda_launched(be, "gather kernels");
+        if (st == QT_OK && info) { /* the caller wants the count now: an exact pass over A */
+            int64_t nnz = 0, zc = 0;
+            qt_tensor_t At = {};
+            int64_t sh[2] = {M, K};
+            st = qt_tensor_wrap_on(&At, be->device, (void *)c->A, c->bf16 ? QT_BF16 : QT_F32, 2, sh);
+            if (st == QT_OK) st = cuda_measure(be, &At, M, &nnz, &zc);
+            if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
+        }
+        qt_sparse_ws_release(be, owned, b_part);
+        return st;
+    }
     int64_t S = (4 * (int64_t)cx->sms + tiles * M - 1) / (tiles * M); /* about 4 blocks per SM */
     if (S > K / 64) S = K / 64;
     if (S < 1) S = 1;
@@ -488,7 +650,6 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     float *val = (float *)(w + b_idx), *part = (float *)(w + b_idx + b_val + b_cnt);
     int *cnt = (int *)(w + b_idx + b_val);
     compact_v1<<<(unsigned)M, TPB, 0, cx->stream>>>(NULL, c->A, c->bf16, K, idx, val, cnt);
-    int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
     dim3 grid((unsigned)tiles, (unsigned)S, (unsigned)M);
     gemv_v1<<<grid, GV_THREADS, 0, cx->stream>>>(idx, val, cnt, K, c->W, c->bf16, N, vec, (int)S, M, part);
     gemv_reduce_v1<<<qt_cuda_blocks(be, (size_t)(M * N), TPB), TPB, 0, cx->stream>>>(part, (int)S, (size_t)(M * N), c->Y,
@@ -530,17 +691,32 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
     qt_status_t st = QT_OK;
     cudaError_t e = cudaMemsetAsync(counts, 0, 2 * sizeof *counts, cx->stream);
     if (e != cudaSuccess) st = qt_cuda_fail(be, e, "cudaMemsetAsync");
+    const int ver = sparse_version();
+    if (st == QT_OK && ver == 2 && (e = cudaMemsetAsync(flag, 0, b_flag, cx->stream)) != cudaSuccess)
+        st = qt_cuda_fail(be, e, "cudaMemsetAsync");
     if (st == QT_OK) {
-        colflags_v1<<<qt_cuda_blocks(be, (size_t)K, TPB), TPB, 0, cx->stream>>>(c->A, c->bf16, M, K, M, flag, counts);
+        if (ver == 2)
+            colflags_v2<<<dim3((unsigned)((K + TPB - 1) / TPB), (unsigned)((M + 63) / 64)), TPB, 0, cx->stream>>>(
+                c->A, c->bf16, M, K, M, flag, counts);
+        else
+            colflags_v1<<<qt_cuda_blocks(be, (size_t)K, TPB), TPB, 0, cx->stream>>>(c->A, c->bf16, M, K, M, flag,
+                                                                                   counts);
         compact_v1<<<1, TPB, 0, cx->stream>>>(flag, NULL, 0, K, kept, NULL, kc_d);
         st = qt_cuda_launched(be, "colskip scan");
     }
     unsigned long long h[2] = {0, 0};
+    int kc_h = 0;
     if (st == QT_OK) st = read_back(be, counts, h, sizeof h);
-    const int64_t kc = (int64_t)h[1];
+    if (st == QT_OK) st = read_back(be, kc_d, &kc_h, sizeof kc_h);
+    const int64_t kc = kc_h;
     if (st == QT_OK && kc == 0) {
         e = cudaMemsetAsync(c->Y, 0, (size_t)(M * N) * c->es, cx->stream);
         if (e != cudaSuccess) st = qt_cuda_fail(be, e, "cudaMemsetAsync");
+    } else if (st == QT_OK && ver == 2) {
+        gather_a_v2<<<(unsigned)M, TPB, 0, cx->stream>>>((const char *)c->A, Ac, kept, kc, K, c->es);
+        gather_w_v2<<<(unsigned)kc, TPB, 0, cx->stream>>>((const char *)c->W, Wc, kept, N * c->es);
+        st = qt_cuda_launched(be, "colskip gather");
+        if (st == QT_OK) st = blas_mm(be, c->bf16, Ac, Wc, c->Y, M, kc, N, kc);
     } else if (st == QT_OK) {
         gather_v1<<<qt_cuda_blocks(be, (size_t)(M * kc + kc * N), TPB), TPB, 0, cx->stream>>>(
             (const char *)c->A, (const char *)c->W, Ac, Wc, kept, kc_d, M, K, N, c->es);
@@ -586,18 +762,23 @@ static qt_status_t cuda_matmul(qt_backend_t *be, qt_spmm_path_t p, const qt_tens
 static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols)
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
-    void *scr;
-    QT_TRY(qt_cuda_scratch(be, 2 * sizeof(unsigned long long), &scr));
-    unsigned long long *counts = (unsigned long long *)scr, h[2] = {0, 0};
-    cudaError_t e = cudaMemsetAsync(counts, 0, sizeof h, cx->stream);
-    if (e != cudaSuccess) return qt_cuda_fail(be, e, "cudaMemsetAsync");
     const int64_t K = A->shape[1];
-    colflags_v1<<<qt_cuda_blocks(be, (size_t)K, TPB), TPB, 0, cx->stream>>>(A->data, A->dtype == QT_BF16, A->shape[0], K,
-                                                                           r, NULL, counts);
-    QT_TRY(qt_cuda_launched(be, "measure kernel"));
-    QT_TRY(read_back(be, counts, h, sizeof h));
-    *nnz = (int64_t)h[0];
-    *zero_cols = K - (int64_t)h[1];
+    void *scr;
+    QT_TRY(qt_cuda_scratch(be, 32 + (size_t)K * 8, &scr));
+    unsigned long long *counts = (unsigned long long *)scr;
+    int *kept_n = (int *)(counts + 2), *flag = (int *)((char *)scr + 32), *idx = flag + K;
+    cudaError_t e = cudaMemsetAsync(scr, 0, 32 + (size_t)K * 4, cx->stream);
+    if (e != cudaSuccess) return qt_cuda_fail(be, e, "cudaMemsetAsync");
+    colflags_v2<<<dim3((unsigned)((K + TPB - 1) / TPB), (unsigned)((r + 63) / 64)), TPB, 0, cx->stream>>>(
+        A->data, A->dtype == QT_BF16, A->shape[0], K, r, flag, counts);
+    compact_v1<<<1, TPB, 0, cx->stream>>>(flag, NULL, 0, K, idx, NULL, kept_n);
+    QT_TRY(qt_cuda_launched(be, "measure kernels"));
+    unsigned long long h3[3];
+    QT_TRY(read_back(be, counts, h3, sizeof h3)); /* nonzeros, (unused), kept columns (an int) */
+    int kept;
+    memcpy(&kept, &h3[2], sizeof kept);
+    *nnz = (int64_t)h3[0];
+    *zero_cols = K - (int64_t)kept;
     return QT_OK;
 }
 

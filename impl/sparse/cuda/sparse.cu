@@ -27,7 +27,8 @@
  * *   GATHER   the GEMV that skips zeros, for a few rows. v2 (gemv_v2): no compaction pass: each
  *            block takes a slice of K of one row, keeps its nonzero entries in shared memory (in
  *            order) and reads only their rows of W, 8 output columns per thread from 16-byte
- *            loads; the partial rows of the K slices are summed in slice order (deterministic).
+ *            loads; the partial rows of the K slices are summed by a warp per output in a fixed
+ *            order (deterministic).
  *            v1: per-row nonzero lists (order-keeping compaction, one block per row), then gemv_v1: blocks own 8·128 output columns and a
  *            split of a row's nonzero list (split-K, so that a batch-1 product still fills the
  *            GPU), each thread accumulates 8 columns in f32 from 16-byte loads of the touched
@@ -39,7 +40,10 @@
  *            cuBLAS product on the compact operands. v2: flags over a 2-D grid (column tiles ×
  *            row chunks: v1's one thread per column leaves most of the GPU idle on a tall A),
  *            gathers by rows (a block per row of A, a block per kept row of W, 16-byte copies)
- *            instead of v1's one element per thread with 64-bit divisions.
+ *            instead of v1's one element per thread with 64-bit divisions, and the kept count
+ *            padded with zeros to a multiple of 8 (the unpadded path took 1.1 ms against dense's
+ *            1.3 ms at M=K=N=8192, 90% columns off, on the H200; the suspect was cuBLAS's
+ *            kernel for an odd leading dimension: impl/sparse/cuda/NOTES.md).
  *   CSR      not implemented on cuda (supports() says 0; AUTO never picks it here).
  *   measure  the column-flag kernel over the sampled rows, counts read back.
  * info (nnz, zero columns) and the FLOP counters of GATHER need a read-back: done only when the
@@ -469,27 +473,47 @@ static __global__ void colflags_v2(const void *A, int bf16, int64_t M, int64_t K
     if ((threadIdx.x & 31) == 0 && nz) atomicAdd(&counts[0], (unsigned long long)nz);
 }
 
-/* gatherA_v2: row m of A[:, kept] per block (no divisions). */
-static __global__ void gather_a_v2(const char *A, char *Ac, const int32_t *kept, int64_t kc, int64_t K, int es)
+/* gatherA_v2: row m of A[:, kept] per block (no divisions), zero columns kc … kp−1 (kp: kc
+ * padded to a multiple of 8, so that cuBLAS keeps its aligned tensor-core kernels). */
+static __global__ void gather_a_v2(const char *A, char *Ac, const int32_t *kept, int64_t kc, int64_t kp, int64_t K,
+                                   int es)
 {
     const int64_t m = blockIdx.x;
-    for (int64_t j = threadIdx.x; j < kc; j += blockDim.x) {
-        const char *src = A + (m * K + kept[j]) * es;
-        char *dst = Ac + (m * kc + j) * es;
-        if (es == 4) *(uint32_t *)dst = *(const uint32_t *)src;
-        else *(uint16_t *)dst = *(const uint16_t *)src;
+    for (int64_t j = threadIdx.x; j < kp; j += blockDim.x) {
+        char *dst = Ac + (m * kp + j) * es;
+        const char *src = A + (m * K + (j < kc ? kept[j] : 0)) * es;
+        if (es == 4) *(uint32_t *)dst = j < kc ? *(const uint32_t *)src : 0u;
+        else *(uint16_t *)dst = j < kc ? *(const uint16_t *)src : (uint16_t)0;
     }
 }
 
-/* gatherW_v2: row j of W[kept, :] per block, 16-byte copies when rows are 16-byte multiples. */
-static __global__ void gather_w_v2(const char *W, char *Wc, const int32_t *kept, int64_t rowbytes)
+/* gatherW_v2: row j of W[kept, :] per block (rows kc … kp−1 zero), 16-byte copies when rows
+ * are 16-byte multiples. */
+static __global__ void gather_w_v2(const char *W, char *Wc, const int32_t *kept, int64_t kc, int64_t rowbytes)
 {
-    const char *src = W + (int64_t)kept[blockIdx.x] * rowbytes;
-    char *dst = Wc + (int64_t)blockIdx.x * rowbytes;
+    const int64_t j = blockIdx.x;
+    char *dst = Wc + j * rowbytes;
+    const char *src = j < kc ? W + (int64_t)kept[j] * rowbytes : NULL;
     if (rowbytes % 16 == 0 && ((uintptr_t)W % 16) == 0 && ((uintptr_t)Wc % 16) == 0)
-        for (int64_t i = threadIdx.x; i < rowbytes / 16; i += blockDim.x) ((uint4 *)dst)[i] = ((const uint4 *)src)[i];
+        for (int64_t i = threadIdx.x; i < rowbytes / 16; i += blockDim.x)
+            ((uint4 *)dst)[i] = src ? ((const uint4 *)src)[i] : make_uint4(0, 0, 0, 0);
     else
-        for (int64_t i = threadIdx.x; i < rowbytes; i += blockDim.x) dst[i] = src[i];
+        for (int64_t i = threadIdx.x; i < rowbytes; i += blockDim.x) dst[i] = src ? src[i] : 0;
+}
+
+/* gemv_reduce_v2: Y[i] = Σ_s part[s][i], a warp per output (lanes take s ≡ lane mod 32, then a
+ * fixed butterfly): all of the GPU on the sum instead of one thread per output (v1). */
+static __global__ void gemv_reduce_v2(const float *part, int S, size_t MN, void *Y, int bf16)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.y + threadIdx.y;
+    if (i >= MN) return;
+    float v = 0.0f;
+    for (int sp = threadIdx.x; sp < S; sp += 32) v += part[sp * MN + i];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x == 0) {
+        if (bf16) ((__nv_bfloat16 *)Y)[i] = __float2bfloat16_rn(v);
+        else ((float *)Y)[i] = v;
+    }
 }
 
 /* gemv_v2: the GEMV that skips zeros without a compaction pass: block (x: column tile, y: split
@@ -612,7 +636,7 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int64_t tiles = (N + GV_COLS * GV_THREADS - 1) / (GV_COLS * GV_THREADS);
     const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
     if (sparse_version() == 2) {
-        int64_t S = (4 * (int64_t)cx->sms + tiles * M - 1) / (tiles * M);
+        int64_t S = (2 * (int64_t)cx->sms + tiles * M - 1) / (tiles * M); /* about 2 blocks per SM */
         if (S > K / 32) S = K / 32;
         if (S < 1) S = 1;
         if (S > 1024) S = 1024;
@@ -622,8 +646,8 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
         if (!part) return QT_ERR_NOMEM;
         dim3 grid((unsigned)tiles, (unsigned)S, (unsigned)M);
         gemv_v2<<<grid, GV_THREADS, 0, cx->stream>>>(c->A, c->bf16, K, c->W, N, vec, (int)S, M, part, cx->d_nnz);
-        gemv_reduce_v1<<<qt_cuda_blocks(be, (size_t)(M * N), TPB), TPB, 0, cx->stream>>>(part, (int)S, (size_t)(M * N),
-                                                                                      c->Y, c->bf16);
+        gemv_reduce_v2<<<(unsigned)((M * N + 7) / 8), dim3(32, 8), 0, cx->stream>>>(part, (int)S, (size_t)(M * N), c->Y,
+                                                                                 c->bf16);
         counted(be);
         qt_status_t st = qt_cuda_launched(be, "gather kernels");
         if (st == QT_OK && info) { /* the caller wants the count now: an exact pass over A */
@@ -676,8 +700,8 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     const int64_t M = c->M, K = c->K, N = c->N;
-    size_t b_flag = (size_t)K * 4, b_kept = b_flag, b_misc = 256, b_a = (size_t)(M * K) * c->es,
-           b_w = (size_t)(K * N) * c->es;
+    size_t b_flag = (size_t)K * 4, b_kept = b_flag, b_misc = 256, b_a = (size_t)(M * (K + 8)) * c->es,
+           b_w = (size_t)((K + 8) * N) * c->es;
     b_a = (b_a + 255) / 256 * 256;
     void *owned;
     size_t bytes = b_flag + b_kept + b_misc + b_a + b_w;
@@ -713,10 +737,11 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
         e = cudaMemsetAsync(c->Y, 0, (size_t)(M * N) * c->es, cx->stream);
         if (e != cudaSuccess) st = qt_cuda_fail(be, e, "cudaMemsetAsync");
     } else if (st == QT_OK && ver == 2) {
-        gather_a_v2<<<(unsigned)M, TPB, 0, cx->stream>>>((const char *)c->A, Ac, kept, kc, K, c->es);
-        gather_w_v2<<<(unsigned)kc, TPB, 0, cx->stream>>>((const char *)c->W, Wc, kept, N * c->es);
+        const int64_t kp = (kc + 7) / 8 * 8; /* zero-padded: aligned leading dimension for cuBLAS */
+        gather_a_v2<<<(unsigned)M, TPB, 0, cx->stream>>>((const char *)c->A, Ac, kept, kc, kp, K, c->es);
+        gather_w_v2<<<(unsigned)kp, TPB, 0, cx->stream>>>((const char *)c->W, Wc, kept, kc, N * c->es);
         st = qt_cuda_launched(be, "colskip gather");
-        if (st == QT_OK) st = blas_mm(be, c->bf16, Ac, Wc, c->Y, M, kc, N, kc);
+        if (st == QT_OK) st = blas_mm(be, c->bf16, Ac, Wc, c->Y, M, kp, N, kp);
     } else if (st == QT_OK) {
         gather_v1<<<qt_cuda_blocks(be, (size_t)(M * kc + kc * N), TPB), TPB, 0, cx->stream>>>(
             (const char *)c->A, (const char *)c->W, Ac, Wc, kept, kc_d, M, K, N, c->es);

@@ -58,6 +58,19 @@ static __device__ __forceinline__ T FN(lerp)(T self, T end, T w)
                                        : ADD(end, -MUL(ADD(end, -self), ADD((T)1, -w)));
 }
 
+/* Adam's first half (adam, adamw, adalr, radam): decay (decoupled, into pi) or L2 (into gi),
+ * m = lerp(m, g, 1−β₁), v = β₂v + (1−β₂)g², stored in r1, r2 and returned in mi, vi. */
+static __device__ __forceinline__ void FN(adam_moments)(const FN(cuda_optim_args_t) &a, T &pi, T &gi, T &r1, T &r2,
+                                                        T &mi, T &vi)
+{
+    pi = a.dec ? MUL(pi, a.decay) : pi;
+    gi = a.l2 ? ADD(gi, MUL(a.wd, pi)) : gi;
+    mi = FN(lerp)(r1, gi, a.w1);
+    vi = ADD(MUL(r2, a.b2), MUL(MUL(a.omb2, gi), gi));
+    r1 = mi;
+    r2 = vi;
+}
+
 /* LAMB's update direction r = m̂/(√v̂ + eps) + wd·θ. */
 static __device__ __forceinline__ T FN(lamb_dir)(const FN(cuda_optim_args_t) &a, T p, T m, T v)
 {
@@ -82,12 +95,8 @@ static __device__ __forceinline__ void FN(elem)(const FN(cuda_optim_args_t) &a, 
     case QT_OPTIM_ADAM:
     case QT_OPTIM_ADAMW:
     case QT_OPTIM_ADALR: {
-        pi = a.dec ? MUL(pi, a.decay) : pi;
-        gi = a.l2 ? ADD(gi, MUL(a.wd, pi)) : gi;
-        T mi = FN(lerp)(r1, gi, a.w1);
-        T vi = ADD(MUL(r2, a.b2), MUL(MUL(a.omb2, gi), gi));
-        r1 = mi;
-        r2 = vi;
+        T mi, vi;
+        FN(adam_moments)(a, pi, gi, r1, r2, mi, vi);
         if (a.eta) {
             T e = MUL(DIV((T)1, ADD(DIV(SQRT(vi), a.bc2s), a.eps)), a.lr);
             r3 = e;
@@ -104,12 +113,8 @@ static __device__ __forceinline__ void FN(elem)(const FN(cuda_optim_args_t) &a, 
         break;
     }
     case QT_OPTIM_RADAM: {
-        pi = a.dec ? MUL(pi, a.decay) : pi;
-        gi = a.l2 ? ADD(gi, MUL(a.wd, pi)) : gi;
-        T mi = FN(lerp)(r1, gi, a.w1);
-        T vi = ADD(MUL(r2, a.b2), MUL(MUL(a.omb2, gi), gi));
-        r1 = mi;
-        r2 = vi;
+        T mi, vi;
+        FN(adam_moments)(a, pi, gi, r1, r2, mi, vi);
         T x = MUL(DIV(mi, a.bc1), a.lr);
         p = ADD(pi, -(a.rect ? MUL(MUL(x, MUL(DIV((T)1, ADD(SQRT(vi), a.eps)), a.bc2p)), a.rr) : x));
         break;

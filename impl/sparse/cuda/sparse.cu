@@ -82,6 +82,28 @@ static __device__ __forceinline__ void count_block(unsigned long long *ctr, unsi
     if ((threadIdx.x & 31) == 0 && c) atomicAdd(ctr, (unsigned long long)c);
 }
 
+/* acc[0..8) += a·W[off … off+8) from 16-byte loads (off 16-byte aligned). */
+static __device__ __forceinline__ void fma_row8(float *acc, float a, const void *W, int bf16, int64_t off)
+{
+    if (bf16) {
+        uint4 raw = *(const uint4 *)((const __nv_bfloat16 *)W + off);
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&raw;
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            float2 f = __bfloat1622float2(h[q]);
+            acc[2 * q] = fmaf(a, f.x, acc[2 * q]);
+            acc[2 * q + 1] = fmaf(a, f.y, acc[2 * q + 1]);
+        }
+    } else {
+        const float4 *w4 = (const float4 *)((const float *)W + off);
+        float4 u = w4[0], v = w4[1];
+        acc[0] = fmaf(a, u.x, acc[0]), acc[1] = fmaf(a, u.y, acc[1]);
+        acc[2] = fmaf(a, u.z, acc[2]), acc[3] = fmaf(a, u.w, acc[3]);
+        acc[4] = fmaf(a, v.x, acc[4]), acc[5] = fmaf(a, v.y, acc[5]);
+        acc[6] = fmaf(a, v.z, acc[6]), acc[7] = fmaf(a, v.w, acc[7]);
+    }
+}
+
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
@@ -410,25 +432,7 @@ static __global__ void gemv_v1(const int32_t *idx, const float *val, const int *
         if (vec && c0 + GV_COLS <= N) {
 #pragma unroll 4
             for (int j = lo; j < hi; j++) {
-                const float a = vx[j];
-                const int64_t row = ix[j];
-                if (bf16) {
-                    uint4 raw = *(const uint4 *)((const __nv_bfloat16 *)W + row * N + c0);
-                    const __nv_bfloat162 *h = (const __nv_bfloat162 *)&raw;
-#pragma unroll
-                    for (int q = 0; q < 4; q++) {
-                        float2 f = __bfloat1622float2(h[q]);
-                        acc[2 * q] = fmaf(a, f.x, acc[2 * q]);
-                        acc[2 * q + 1] = fmaf(a, f.y, acc[2 * q + 1]);
-                    }
-                } else {
-                    const float4 *w4 = (const float4 *)((const float *)W + row * N + c0);
-                    float4 u = w4[0], v = w4[1];
-                    acc[0] = fmaf(a, u.x, acc[0]), acc[1] = fmaf(a, u.y, acc[1]);
-                    acc[2] = fmaf(a, u.z, acc[2]), acc[3] = fmaf(a, u.w, acc[3]);
-                    acc[4] = fmaf(a, v.x, acc[4]), acc[5] = fmaf(a, v.y, acc[5]);
-                    acc[6] = fmaf(a, v.z, acc[6]), acc[7] = fmaf(a, v.w, acc[7]);
-                }
+                fma_row8(acc, vx[j], W, bf16, (int64_t)ix[j] * N + c0);
             }
         } else {
             for (int j = lo; j < hi; j++)
@@ -551,25 +555,7 @@ static __global__ void gemv_v2(const void *A, int bf16, int64_t K, const void *W
         if (c0 < N && vec && c0 + GV_COLS <= N) {
 #pragma unroll 4
             for (unsigned j = 0; j < n; j++) {
-                const float aj = s_a[j];
-                const int64_t row = s_k[j];
-                if (bf16) {
-                    uint4 raw = *(const uint4 *)((const __nv_bfloat16 *)W + row * N + c0);
-                    const __nv_bfloat162 *h = (const __nv_bfloat162 *)&raw;
-#pragma unroll
-                    for (int q = 0; q < 4; q++) {
-                        float2 f = __bfloat1622float2(h[q]);
-                        acc[2 * q] = fmaf(aj, f.x, acc[2 * q]);
-                        acc[2 * q + 1] = fmaf(aj, f.y, acc[2 * q + 1]);
-                    }
-                } else {
-                    const float4 *w4 = (const float4 *)((const float *)W + row * N + c0);
-                    float4 u = w4[0], v = w4[1];
-                    acc[0] = fmaf(aj, u.x, acc[0]), acc[1] = fmaf(aj, u.y, acc[1]);
-                    acc[2] = fmaf(aj, u.z, acc[2]), acc[3] = fmaf(aj, u.w, acc[3]);
-                    acc[4] = fmaf(aj, v.x, acc[4]), acc[5] = fmaf(aj, v.y, acc[5]);
-                    acc[6] = fmaf(aj, v.z, acc[6]), acc[7] = fmaf(aj, v.w, acc[7]);
-                }
+                fma_row8(acc, s_a[j], W, bf16, (int64_t)s_k[j] * N + c0);
             }
         } else if (c0 < N) {
             for (unsigned j = 0; j < n; j++)

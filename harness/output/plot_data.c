@@ -11,6 +11,7 @@
  * quartiles across seeds (stats.h, type-7 quantiles). Run by `quintet plot`; tested by
  * tests/harness/test_plot.c. */
 #include "output/plot_data.h"
+#include "output/outfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -270,21 +271,12 @@ static void series_title(const sset_t *ss, int i, const qt_plot_run_t *runs, int
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-/* Open dir/stem.dat for writing. */
-static qt_status_t dat_open(const char *dir, const char *stem, FILE **f)
+/* Open dir/stem.dat for writing (output/outfile.h: a regular file, whole or not at all). */
+static qt_status_t dat_open(const char *dir, const char *stem, qt_outfile_t *o)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.dat", dir, stem);
-    *f = fopen(path, "w");
-    return *f ? QT_OK : qt_fail(QT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-}
-
-/* Close a data file, reporting a write error. */
-static qt_status_t dat_close(FILE *f, const char *dir, const char *stem)
-{
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    return bad ? qt_fail(QT_ERR_IO, "writing %s/%s.dat failed", dir, stem) : QT_OK;
+    return qt_outfile_open(o, path);
 }
 
 /* Write the series as data blocks, build the figure description and call fn. Returns QT_OK
@@ -308,8 +300,9 @@ static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure,
     safe_copy(fig.title, sizeof fig.title, t);
     fig.series = calloc((size_t)ss->n, sizeof *fig.series);
     if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: %s", fig.stem);
-    FILE *f;
-    qt_status_t st = dat_open(dir, fig.stem, &f);
+    qt_outfile_t of;
+    qt_status_t st = dat_open(dir, fig.stem, &of);
+    FILE *f = of.f;
     if (st != QT_OK) {
         free(fig.series);
         return st;
@@ -331,7 +324,7 @@ static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure,
             fprintf(f, "%.9g %.9g %.9g %.9g\n", p->x, p->y, p->lo, p->hi);
         }
     }
-    st = dat_close(f, dir, fig.stem);
+    st = qt_outfile_commit(&of);
     if (st == QT_OK) {
         (*n_figs)++;
         *stop = fn(arg, &fig);
@@ -449,8 +442,9 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
     safe_copy(fig.title, sizeof fig.title, t);
     fig.series = calloc((size_t)n_used, sizeof *fig.series);
     if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: calibration");
-    FILE *f;
-    qt_status_t st = dat_open(c->dir, fig.stem, &f);
+    qt_outfile_t of;
+    qt_status_t st = dat_open(c->dir, fig.stem, &of);
+    FILE *f = of.f;
     if (st != QT_OK) {
         free(fig.series);
         return st;
@@ -478,7 +472,7 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
         }
         fprintf(f, "\n");
     }
-    st = dat_close(f, c->dir, fig.stem);
+    st = qt_outfile_commit(&of);
     if (st == QT_OK) {
         (*c->n_figs)++;
         c->stop = c->fn(c->arg, &fig);

@@ -148,6 +148,9 @@ static int db_step(sqlite3_stmt *st)
 static qt_status_t db_fail(sqlite3 *db, const char *path, const char *what)
 {
     int rc = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
+    if (rc == SQLITE_READONLY)
+        return qt_fail(QT_ERR_IO, "%s: %s: the database is read-only for this user (writing it needs write permission "
+                       "on the file and on its folder, for SQLite's -wal and -shm files)", path, what);
     if (rc == SQLITE_INTERRUPT && work_stopped)
         return qt_fail(QT_ERR_FORMAT,
                        "%s: %s: stopped after %.3g SQLite steps without finishing one row (the limit, "
@@ -741,6 +744,8 @@ qt_status_t qt_store_open(const char *path, int create, int writable, qt_store_t
     QT_CHECK_ARG(out, "output pointer must not be NULL");
     *out = NULL;
     QT_CHECK_ARG(path && *path, "database path must not be empty");
+    QT_CHECK_ARG(strlen(path) < 4096, "database path is %zu bytes long: the most a path may have is 4095 (PATH_MAX)",
+                 strlen(path));
     QT_CHECK_ARG(!create || writable, "%s: creating a database needs a writable store", path);
     qt_store_t *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -765,6 +770,9 @@ qt_status_t qt_store_open(const char *path, int create, int writable, qt_store_t
                     path, (long long)version, QT_SCHEMA_VERSION);
     if (r == QT_OK && writable) {
         r = connect(s, SQLITE_OPEN_READWRITE | (fresh ? SQLITE_OPEN_CREATE : 0));
+        if (r == QT_OK && sqlite3_db_readonly(s->db, "main") == 1) /* SQLite fell back to read-only */
+            r = qt_fail(QT_ERR_IO, "%s: the database file is read-only (this user may not write it); writing to it "
+                        "needs write permission on the file and its folder", path);
         if (r == QT_OK) r = schema_setup(s, fresh);
     }
     if (r != QT_OK) {
@@ -815,9 +823,11 @@ qt_status_t qt_store_run_begin(qt_store_t *s, const qt_run_info_t *info, int64_t
         sqlite3_bind_int(st, 18, info->pid);
         sqlite3_bind_double(st, 19, info->started_at > 0 ? info->started_at : now_unix());
         r = step_done(s, st, "inserting a run (uuid must be unique)");
-        if (r == QT_OK) *run_id = sqlite3_last_insert_rowid(s->db);
     }
-    return tx_end(s, r);
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    QT_TRY(tx_end(s, r));
+    *run_id = id; /* only once committed: a run that was not stored has no id */
+    return QT_OK;
 }
 
 /* Set one key/value provenance field of a run (replacing an earlier value). */

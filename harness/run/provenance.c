@@ -118,6 +118,47 @@ static void collect_env(qt_provenance_t *p)
     }
 }
 
+/* Every NCCL_* variable of the environment (NCCL_NVLS_ENABLE always, "unset" when absent). */
+extern char **environ;
+static void collect_nccl_env(qt_provenance_t *p)
+{
+    qt_provenance_set(p, "env.NCCL_NVLS_ENABLE", "unset");
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "NCCL_", 5)) continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq) continue;
+        char key[48];
+        snprintf(key, sizeof key, "env.%.*s", (int)(eq - *e) < 40 ? (int)(eq - *e) : 40, *e);
+        qt_provenance_set(p, key, eq + 1);
+    }
+}
+
+/* `nvidia-smi topo -m` (how the GPUs are linked: NV18, PIX, SYS…), terminal escapes removed,
+ * lines joined with "\n"; or why there is none. */
+static void collect_topology(qt_provenance_t *p)
+{
+    char out[1536] = "", line[512];
+    size_t used = 0;
+    FILE *f = popen("nvidia-smi topo -m 2>/dev/null", "r");
+    int rc = -1;
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            for (char *c = line; *c && used + 1 < sizeof out; c++) {
+                if (*c == '\033') { /* ESC [ ... letter */
+                    while (*c && !((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z'))) c++;
+                    if (!*c) break;
+                    continue;
+                }
+                out[used++] = *c == '\t' ? ' ' : *c;
+            }
+        }
+        rc = pclose(f);
+    }
+    out[used] = '\0';
+    while (used > 0 && (out[used - 1] == '\n' || out[used - 1] == ' ')) out[--used] = '\0';
+    qt_provenance_set(p, "gpu_topology", rc == 0 && used ? out : "none: nvidia-smi topo -m failed or is absent");
+}
+
 /* GPU, driver, CUDA and NCCL versions, or why there are none. */
 static void collect_gpu(qt_provenance_t *p)
 {
@@ -268,9 +309,11 @@ void qt_provenance_collect(qt_provenance_t *p)
     if (command_line_out("mpirun --version 2>/dev/null", buf, sizeof buf)) qt_provenance_set(p, "version.mpi", buf);
     else qt_provenance_set(p, "version.mpi", "none: mpirun not found");
     collect_gpu(p);
+    collect_topology(p);
     collect_env(p);
     collect_system(p);
     collect_files(p);
+    collect_nccl_env(p);
 }
 
 /* Fixed columns for qt_store_run_begin. */

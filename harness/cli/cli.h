@@ -20,7 +20,20 @@ int qt_cmd_verify(int argc, char **argv);
 /* `quintet trace optim ...`: argv[0] is "optim" (the word after `trace`). */
 int qt_cmd_trace(int argc, char **argv);
 
+int qt_cmd_ab(int argc, char **argv);
+int qt_cmd_calibrate_gate(int argc, char **argv);
+
 /* Default database path. */
 #define QT_DEFAULT_DB "results/quintet.db"
+
+/* compare's decision on two stored runs, without printing (cmd_compare.c): fn is called for every
+ * row (suite, "suite/case/variant/params", metric, result) after Benjamini-Hochberg; non-zero stops.
+ * metric NULL or "all": every metric but the bookkeeping ones. */
+#include <stdint.h>
+#include "analysis/compare.h"
+typedef int (*qt_compare_row_fn)(void *arg, const char *suite, const char *key, const char *metric,
+                                 const qt_compare_result_t *r);
+qt_status_t qt_compare_runs(const char *db, int64_t id_base, int64_t id_new, const char *metric,
+                            const qt_compare_opts_t *o, qt_compare_row_fn fn, void *arg);
 
 #endif

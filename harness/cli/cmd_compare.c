@@ -710,7 +710,7 @@ static int explain_empty(qt_store_t *s, int64_t id_base, int64_t id_new, const s
     select_t all = {NULL, NULL};
     crun_t runs[2];
     memset(runs, 0, sizeof runs);
-    char suites[1024] = "", metrics[2048] = "";
+    char suites[1024] = ",", metrics[2048] = ","; /* ",a,b," lists */
     int suite_found = 0;
     qt_status_t st = load_run(s, id_base, &all, &runs[0]);
     if (st == QT_OK) st = load_run(s, id_new, &all, &runs[1]);
@@ -719,13 +719,13 @@ static int explain_empty(qt_store_t *s, int64_t id_base, int64_t id_new, const s
             const ccase_t *c = &runs[k].c[i];
             char item[256];
             snprintf(item, sizeof item, ",%s,", c->suite);
-            if (!strstr(suites, item) && strlen(suites) + strlen(item) < sizeof suites) strcat(suites, item + (*suites ? 1 : 0));
+            if (!strstr(suites, item) && strlen(suites) + strlen(item) < sizeof suites) strcat(suites, item + 1);
             if (sel->suite && strcmp(sel->suite, c->suite)) continue;
             suite_found = 1;
             for (size_t j = 0; j < c->nm; j++) {
                 snprintf(item, sizeof item, ",%s,", c->m[j].metric);
                 if (!strstr(metrics, item) && strlen(metrics) + strlen(item) < sizeof metrics)
-                    strcat(metrics, item + (*metrics ? 1 : 0));
+                    strcat(metrics, item + 1);
             }
         }
     free_run(&runs[0]);
@@ -734,16 +734,46 @@ static int explain_empty(qt_store_t *s, int64_t id_base, int64_t id_new, const s
         fprintf(stderr, "quintet compare: %s\n", qt_last_error());
         return EXIT_DB;
     }
-    size_t ls = strlen(suites), lm = strlen(metrics);
-    if (ls) suites[ls - 1] = '\0';
-    if (lm) metrics[lm - 1] = '\0';
-    if (!*suites) fprintf(stderr, "quintet compare: runs %lld and %lld hold no cases\n", (long long)id_base, (long long)id_new);
+    suites[strlen(suites) - 1] = metrics[strlen(metrics) - 1] = '\0'; /* ",a,b," -> ",a,b"; printed from +1 */
+    if (!suites[0] || !suites[1]) fprintf(stderr, "quintet compare: runs %lld and %lld hold no cases\n", (long long)id_base, (long long)id_new);
     else if (sel->suite && !suite_found)
-        fprintf(stderr, "quintet compare: unknown suite '%s'; the runs hold: %s\n", sel->suite, suites);
+        fprintf(stderr, "quintet compare: unknown suite '%s'; the runs hold: %s\n", sel->suite, suites + 1);
     else
         fprintf(stderr, "quintet compare: unknown metric '%s'%s%s; the runs hold: %s\n", sel->metric ? sel->metric : "all",
-                sel->suite ? " in suite " : "", sel->suite ? sel->suite : "", metrics);
+                sel->suite ? " in suite " : "", sel->suite ? sel->suite : "", metrics + (metrics[0] != 0));
     return EXIT_USAGE;
+}
+
+/* Compare two stored runs without printing (contract in cli.h): fn sees every decided row. */
+qt_status_t qt_compare_runs(const char *db, int64_t id_base, int64_t id_new, const char *metric,
+                            const qt_compare_opts_t *o, qt_compare_row_fn fn, void *arg)
+{
+    QT_CHECK_ARG(db && o && fn, "compare: bad arguments");
+    qt_store_t *s = NULL;
+    QT_TRY(qt_store_open(db, 0, 0, &s));
+    select_t sel = {metric && strcmp(metric, "all") ? metric : NULL, NULL};
+    crun_t base = {0}, new_ = {0};
+    rows_t rows = {0};
+    size_t tests = 0;
+    qt_status_t st = load_run(s, id_base, &sel, &base);
+    if (st == QT_OK) st = load_run(s, id_new, &sel, &new_);
+    if (st == QT_OK) st = build_rows(&base, &new_, &rows);
+    if (st == QT_OK) st = decide_rows(&rows, o, &tests);
+    for (size_t i = 0; st == QT_OK && i < rows.n; i++) {
+        const ccase_t *c = row_case(&rows.r[i]);
+        char key[1200];
+        snprintf(key, sizeof key, "%s/%s/%s/%s", c->suite, c->name, c->variant, c->params);
+        if (fn(arg, c->suite, key, rows.r[i].metric, &rows.r[i].r)) break;
+    }
+    for (size_t i = 0; i < rows.n; i++) {
+        free(rows.r[i].key);
+        free(rows.r[i].hist);
+    }
+    free(rows.r);
+    free_run(&base);
+    free_run(&new_);
+    qt_store_close(s);
+    return st;
 }
 
 /* Parse the options into o, *baseline_runs, *format; returns an exit code or -1 to go on. */

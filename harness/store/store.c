@@ -1119,9 +1119,9 @@ static qt_status_t merge_source(qt_store_t *s, int64_t run_id, int k, int first)
         "INSERT OR IGNORE INTO main.counter_availability (run_id, event, available, reason) SELECT ?1, event,"
         " available, reason FROM src.counter_availability WHERE run_id = (SELECT min(id) FROM src.runs)",
         "UPDATE main.runs SET (profile, seed, repetitions, filter, backend, suites, git_commit, git_dirty, host,"
-        " cpu_model, cores, threads, cpu_mhz, compiler, cflags) = (SELECT profile, seed, repetitions, filter, backend,"
-        " suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags FROM src.runs"
-        " ORDER BY id LIMIT 1) WHERE id = ?1",
+        " cpu_model, cores, threads, cpu_mhz, compiler, cflags, started_at) = (SELECT profile, seed, repetitions, filter,"
+        " backend, suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags, started_at"
+        " FROM src.runs ORDER BY id LIMIT 1) WHERE id = ?1",
     };
     static const char *const steps[] = {
         "INSERT INTO main.cases (run_id, suite, name, variant, params, status, message, started_at, ended_at)"

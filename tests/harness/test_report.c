@@ -66,7 +66,7 @@ static void put_case(qt_store_t *s, int64_t run, const char *suite, const char *
                      const char *metric, const double *v, int n)
 {
     qt_sample_t x[16];
-    for (int i = 0; i < n; i++) x[i] = (qt_sample_t){metric, strstr(metric, "_s") ? "s" : "1", i, v[i]};
+    for (int i = 0; i < n; i++) x[i] = (qt_sample_t){metric, strstr(metric, "_s") ? "s" : "1", i, v[i], 0};
     qt_case_record_t c = {.suite = suite, .name = name, .variant = "cpu", .params = params, .status = "ok",
                           .started_at = 1.0, .ended_at = 2.0, .samples = x, .n_samples = n};
     CU_ASSERT_EQUAL(qt_store_case(s, run, &c), QT_OK);

@@ -81,7 +81,7 @@ static qt_status_t put_case(qt_store_t *s, int64_t run, const char *name, int re
     qt_sample_t x[16];
     double v[16];
     qt_rng_fill_uniform_f64(v, (size_t)reps, qt_test_seed(), 7, tag * 16, 0.5, 2.0);
-    for (int i = 0; i < reps; i++) x[i] = (qt_sample_t){"time_s", "s", i, v[i]};
+    for (int i = 0; i < reps; i++) x[i] = (qt_sample_t){"time_s", "s", i, v[i], 0};
     qt_case_record_t c = {.suite = "unit", .name = name, .variant = "cpu", .params = "n=8", .status = "ok",
                           .started_at = 1.0, .ended_at = 2.0, .samples = x, .n_samples = reps};
     return qt_store_case(s, run, &c);
@@ -316,8 +316,8 @@ static void test_round_trip(void)
     t[2] = NAN;
     qt_sample_t x[10];
     for (int i = 0; i < 5; i++) {
-        x[2 * i] = (qt_sample_t){"time_s", "s", i, t[i]};
-        x[2 * i + 1] = (qt_sample_t){"sgemm_gflops", "GFLOP/s", i, g[i]};
+        x[2 * i] = (qt_sample_t){"time_s", "s", i, t[i], 0};
+        x[2 * i + 1] = (qt_sample_t){"sgemm_gflops", "GFLOP/s", i, g[i], 0};
     }
     qt_point_t pts[3] = {{"loss", 7, 0, 2.5}, {"loss", 7, 1, NAN}, {"loss", 8, 0, -1e300}};
     qt_case_record_t c = {.suite = "calibration", .name = "sgemm", .variant = "cpu", .params = "n=1024,threads=all",
@@ -814,9 +814,9 @@ static void test_bad_arguments(void)
     CU_ASSERT_EQUAL(qt_store_run_set(s, run, NULL, "v"), QT_ERR_ARG);
     CU_ASSERT_EQUAL(qt_store_run_counter(s, run, "", 1, NULL), QT_ERR_ARG);
 
-    qt_sample_t dup[2] = {{"time_s", "s", 0, 1.0}, {"time_s", "s", 0, 2.0}};
-    qt_sample_t mixed[2] = {{"time_s", "s", 0, 1.0}, {"time_s", "ms", 1, 2.0}};
-    qt_sample_t nometric[1] = {{NULL, "s", 0, 1.0}};
+    qt_sample_t dup[2] = {{"time_s", "s", 0, 1.0, 0}, {"time_s", "s", 0, 2.0, 0}};
+    qt_sample_t mixed[2] = {{"time_s", "s", 0, 1.0, 0}, {"time_s", "ms", 1, 2.0, 0}};
+    qt_sample_t nometric[1] = {{NULL, "s", 0, 1.0, 0}};
     qt_case_record_t c = {.suite = "unit", .name = "x", .status = "passed", .samples = dup, .n_samples = 1};
     CU_ASSERT_EQUAL(qt_store_case(s, run, &c), QT_ERR_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "'passed'"));

@@ -43,7 +43,8 @@ size_t qt_bh_adjust(const double *p, size_t n, double *q);
 /* Number of values outside Tukey's fences [q1 - 1.5 IQR, q3 + 1.5 IQR] (NaN skipped). */
 int qt_tukey_outliers(const double *v, size_t n);
 /* Bimodality flag (two-means split + Ashman's D, see stats.c); *d (may be NULL) gets D. */
-#define QT_BIMODAL_D 4.0
+#define QT_BIMODAL_D 3.0    /* Ashman's D must exceed QT_BIMODAL_D + QT_BIMODAL_D_N / n */
+#define QT_BIMODAL_D_N 40.0
 #define QT_BIMODAL_MIN_SHARE 0.2
 int qt_bimodal(const double *v, size_t n, double *d);
 

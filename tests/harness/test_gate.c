@@ -310,8 +310,42 @@ static void test_junit(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "1 regression, 0 improvements, 1 unchanged"));
 }
 
+/* history names the run where a step began: 12 runs of one case, 1% noise, +15% from run 7 on. */
+static void test_history_steps(void)
+{
+    const char *db = qt_test_fresh_path("steps.db");
+    qt_store_t *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(qt_store_open(db, 1, 1, &s), QT_OK);
+    qt_rand_t g;
+    qt_rand_seed(&g, qt_test_seed() + 5);
+    for (int run = 1; run <= 12; run++) {
+        char uuid[32], commit[32];
+        snprintf(uuid, sizeof uuid, "steps-%d", run);
+        snprintf(commit, sizeof commit, "c0ffee%02d", run);
+        qt_run_info_t ri = {.uuid = uuid, .profile = "nightly", .host = "h", .git_commit = commit,
+                            .started_at = 1700000000.0 + 86400 * run};
+        int64_t id;
+        CU_ASSERT_EQUAL_FATAL(qt_store_run_begin(s, &ri, &id), QT_OK);
+        double level = (run >= 7 ? 1.15 : 1.0) * (1 + 0.01 * qt_rand_normal(&g));
+        qt_sample_t x[5];
+        for (int i = 0; i < 5; i++) x[i] = (qt_sample_t){"time_s", "s", i, level * (1 + 0.002 * qt_rand_normal(&g)), 0};
+        qt_case_record_t rec = {"synth", "k", "cpu", "n=1", "ok", NULL, 1, 2, x, 5, NULL, 0};
+        CU_ASSERT_EQUAL(qt_store_case(s, id, &rec), QT_OK);
+        CU_ASSERT_EQUAL(qt_store_run_end(s, id, "completed"), QT_OK);
+    }
+    qt_store_close(s);
+    int rc = qt_test_sh(out, sizeof out, "%s history --case k --db '%s'", qt_test_build_path("quintet"), db);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (!strstr(out, "change point at run 7 (commit c0ffee07")) printf("\n%s\n", out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "change point at run 7 (commit c0ffee07"));
+    CU_ASSERT_EQUAL(qt_test_sh(out, sizeof out, "%s history --case k --format json --db '%s'",
+                               qt_test_build_path("quintet"), db), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "regression\""));
+}
+
 QT_TEST_MAIN("gate", {"bootstrap coverage", test_bootstrap_coverage}, {"exact p with ties", test_exact_ties},
              {"Benjamini-Hochberg", test_bh}, {"outliers and bimodality", test_outliers_shape},
              {"change points", test_changepoints}, {"injection hook", test_inject},
              {"run --invocations", test_invocations}, {"ab: same binary twice", test_ab_same_binary},
-             {"compare --format junit", test_junit})
+             {"compare --format junit", test_junit},
+             {"history change points", test_history_steps})

@@ -43,11 +43,22 @@ ifeq ($(HAVE_BLAS),)
 $(error OpenBLAS (cblas.h, libopenblas) is required: run ci/install.sh)
 endif
 
+# ---- MPI backend (impl/backends/mpi, issue 12) ------------------------------
+# With mpicc (OpenMPI's --showme), libquintet, quintet and the tests are compiled and linked
+# against MPI and the registry gains the `mpi` backend (QT_HAVE_MPI_BACKEND). NO_MPI=1, or no
+# mpicc, builds without it; tests/dist then skips, saying why (QT_MPIRUN empty).
+ifneq ($(MPICC),)
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LDFLAGS := $(shell $(MPICC) --showme:link 2>/dev/null)
+endif
+HAVE_MPI_BACKEND := $(if $(MPI_LDFLAGS),1)
+QT_MPIRUN := $(if $(HAVE_MPI_BACKEND),mpirun --allow-run-as-root --oversubscribe)
+
 # ---- flags ----------------------------------------------------------------
-DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(HAVE_CUDA),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL)
+DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(HAVE_CUDA),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL) $(if $(HAVE_MPI_BACKEND),-DQT_HAVE_MPI_BACKEND)
 # Includes name their room: "quintet/x.h" (public API), "testing/x.h" (impl/testing),
 # "store/store.h", "run/suite.h", ... (harness/<room>/).
-INC := -Iimpl/include -Iimpl -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC)
+INC := -Iimpl/include -Iimpl -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC) $(MPI_CFLAGS)
 CFLAGS := -std=c11 -g $(OPT) -fno-math-errno -fopenmp -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fno-math-errno -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
 GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
@@ -56,7 +67,7 @@ NVCCFLAGS := -O3 $(NVCC_GENCODE) -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharne
 LIB_VIS := -fvisibility=hidden
 CUDA_LIBS := $(if $(HAVE_CUDA),$(CUDA_LDIR) -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
 LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(BLAS_LIBDIR)) -lbenchmark -lsqlite3 -lopenblas \
-          $(if $(HAVE_PAPI),-lpapi -lsde) $(CUDA_LIBS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
+          $(if $(HAVE_PAPI),-lpapi -lsde) $(CUDA_LIBS) $(MPI_LDFLAGS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
 
 # Quiet by default: one line per step; V=1 prints the commands.
 Q := $(if $(V),,@)
@@ -65,8 +76,9 @@ say = $(if $(V),,@echo '  $(1) $(2)';)
 # ---- sources --------------------------------------------------------------
 # impl/testing/ is not part of libquintet: it is libqttesting.a (tests, verify, trace).
 TESTING_SRC := $(wildcard impl/testing/*.c)
-LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c $(TESTING_SRC),$(wildcard impl/*/*.c impl/backends/*/*.c))
-CU_SRC := $(if $(HAVE_CUDA),$(wildcard impl/*/*.cu impl/*/cuda/*.cu impl/backends/*/*.cu))
+LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c $(TESTING_SRC),$(wildcard impl/*/*.c impl/backends/*/*.c)) \
+           $(if $(HAVE_MPI_BACKEND),impl/backends/mpi/mpi.c)
+CU_SRC := $(if $(HAVE_CUDA),$(sort $(wildcard impl/*/*.cu impl/*/cuda/*.cu impl/backends/*/*.cu)))
 # harness/<room>/ sources, found recursively; harness/run/mpi/ holds separate MPI programs.
 harness_find = $(shell find harness -name '*.$(1)' -not -path 'harness/run/mpi/*' | sort)
 HARNESS_CU := $(if $(HAVE_CUDA),$(call harness_find,cu))
@@ -136,7 +148,7 @@ $(BUILD)/quintet-mpi-%: harness/run/mpi/%.c
 	$(call say,MPICC,$<)OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $<
 
 test: all
-	@QT_BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
+	@QT_BUILD=$(BUILD) QT_MPIRUN='$(QT_MPIRUN)' tests/run.sh $(TEST_BIN)
 
 bench: all
 	$(BUILD)/quintet run --profile quick --db results/quintet.db

@@ -416,7 +416,7 @@ static qt_status_t attn_finish(qt_rec_t *r)
         for (int j = 0; st == QT_OK && j < ts.n; j++) {
             const timing_t *b = &ts.v[j];
             if (!(a->time > 0) || !(b->time > 0) || j == i) continue;
-            if (!strcmp(b->variant, "ref") && strcmp(a->variant, "ref") && !strcmp(a->name, b->name) &&
+            if (!strcmp(b->variant, QT_BACKEND_ORACLE) && strcmp(a->variant, QT_BACKEND_ORACLE) && !strcmp(a->name, b->name) &&
                 qt_params_equal_except(&a->params, &b->params, NULL))
                 st = derive(r, a, 0, "speedup_vs_ref", b->time / a->time);
             if (st == QT_OK && !strcmp(b->name, "dense") && strcmp(a->name, "dense") && !strcmp(a->variant, b->variant) &&

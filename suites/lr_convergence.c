@@ -1,8 +1,10 @@
 /* lr_convergence.c — the adaptive-learning-rate suite (issue 4): every optimizer of
  * impl/optim on every test problem of testing/optim_problems.h, and the bandwidth of
- * one optimizer step over 10M parameters.
+ * one optimizer step over large parameter vectors, on every backend of the registry with
+ * optimizer ops that supports the case (variant = the backend; a backend not available on
+ * this machine, e.g. cuda without a GPU, is recorded as skipped with the reason).
  *
- * Experiments `converge` (variant cpu, f64 parameters; params optimizer, problem, lr,
+ * Experiments `converge` (f64 parameters; params optimizer, problem, lr,
  * steps, target): one run per seed (quick 3, nightly 5, paper 20) from the problem's
  * start; every `eval` steps the reported loss (noise-free / full-data, see
  * optim_problems.h) is evaluated and recorded as the series `loss`. Metrics per seed:
@@ -17,15 +19,25 @@
  * Learning rates: each optimizer's default-profile lr per problem was picked once from the
  * paper profile's sweep grid (best median steps_to_target on 3 seeds), other
  * hyperparameters are torch's defaults. The paper profile adds `lr_sweep` cases (5 seeds
- * each) over the grid 1e-4 … 3e-1 and finish() derives, per optimizer and problem,
+ * each) over the grid 1e-4 … 3e-1 and finish() derives, per backend, optimizer and problem,
  * `best_lr`, `best_steps_to_target` and `best_final_loss` (the tuned result, as AlgoPerf's
  * and DeepOBS's tuning protocols report) as derived cases named `lr_sweep_best`.
  *
- * Timed cases `step_10m` (variant cpu, params optimizer, dtype, n): one optimizer step
- * (torch defaults) over one tensor of n = 10M parameters with a fixed gradient. Declared
- * work: the bytes of qt_optim_work (each stream of parameter, gradient and state read or
- * written counted once, as STREAM counts), so the runner records gbps and frac_stream =
- * gbps / this run's stream_triad_gbps; FLOPs as qt_optim_work estimates them.
+ * The problems' gradients are computed on the host; on a device backend every step copies
+ * the parameters and gradient over and the parameters back (qt_optim_step_host), and that
+ * copying is part of time_to_target_s.
+ *
+ * Timed cases `step_10m` (params optimizer, dtype, n): one optimizer step (torch defaults)
+ * over one tensor of n = 10M parameters with a fixed gradient, every optimizer; `step_large`
+ * (sgd, adam, adamw in f32 at n = 1M and 16M): the same for the fused device kernels. The
+ * parameters, gradient and state live on the backend's device. Declared work: the bytes of
+ * qt_optim_work (each stream of parameter, gradient and state read or written counted once,
+ * as STREAM counts), so the runner records gbps and, on a host backend, frac_stream = gbps /
+ * this run's stream_triad_gbps; on a device backend the step is timed with the backend's
+ * timer (CUDA events, manual time) and frac_copy = gbps / this run's gpu_copy_gbps (the
+ * calibration's device-to-device copy, read + write bytes). FLOPs as qt_optim_work
+ * estimates them. The ref oracle runs the experiments only (its timed cases would be f64
+ * over 10M parameters through temporaries: not a benchmark of anything).
  * Run: quintet run lr_convergence [--profile quick|nightly|paper]. */
 #include <math.h>
 #include <stdio.h>
@@ -48,9 +60,10 @@ static const char *const lrc_metrics[] = {
     "best_lr|lr|lr_sweep_best (paper): lr with the best median steps_to_target per optimizer and problem",
     "best_steps_to_target|steps|lr_sweep_best (paper): median steps_to_target at best_lr",
     "best_final_loss|loss|lr_sweep_best (paper): median final_loss at best_lr",
-    "time_s|s|step_10m: one optimizer step over n parameters",
-    "gbps|GB/s|step_10m: bytes read + written (qt_optim_work) per second",
-    "frac_stream|ratio|step_10m: gbps / stream_triad_gbps of this run",
+    "time_s|s|step_10m, step_large: one optimizer step over n parameters",
+    "gbps|GB/s|step_10m, step_large: bytes read + written (qt_optim_work) per second",
+    "frac_stream|ratio|step_10m, step_large on a host backend: gbps / stream_triad_gbps of this run",
+    "frac_copy|ratio|step_10m, step_large on a device backend: gbps / gpu_copy_gbps (device copy) of this run",
     NULL,
 };
 
@@ -106,10 +119,10 @@ static double lrc_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Run optimizer `kind` (torch defaults, given lr) on problem pp for `steps` steps with
- * seed `seed`; the loss series goes to r when r is not NULL. */
-static qt_status_t lrc_run(qt_optim_kind_t kind, const lrc_problem_t *pp, double lr, int steps, uint64_t seed,
-                           qt_rec_t *r, lrc_result_t *res)
+/* Run optimizer `kind` (torch defaults, given lr) on backend instance be on problem pp for
+ * `steps` steps with seed `seed`; the loss series goes to r when r is not NULL. */
+static qt_status_t lrc_run(qt_backend_t *be, qt_optim_kind_t kind, const lrc_problem_t *pp, double lr, int steps,
+                           uint64_t seed, qt_rec_t *r, lrc_result_t *res)
 {
     memset(res, 0, sizeof *res);
     qt_problem_t prob;
@@ -119,7 +132,7 @@ static qt_status_t lrc_run(qt_optim_kind_t kind, const lrc_problem_t *pp, double
     cfg.lr = lr;
     size_t n = (size_t)prob.dim;
     qt_optim_t opt;
-    qt_status_t st = qt_optim_init(&opt, &cfg, NULL, "cpu", QT_F64, 1, &n);
+    qt_status_t st = qt_optim_init(&opt, be, &cfg, NULL, QT_F64, 1, &n);
     double *x = qt_alloc(n * sizeof *x), *g = qt_alloc(n * sizeof *g);
     if (st == QT_OK && (!x || !g)) st = qt_fail(QT_ERR_NOMEM, "lr_convergence: out of memory");
     if (st != QT_OK) goto out;
@@ -134,7 +147,7 @@ static qt_status_t lrc_run(qt_optim_kind_t kind, const lrc_problem_t *pp, double
         if ((st = qt_problem_grad(&prob, x, t, g, NULL)) != QT_OK) goto out;
         void *pv[1] = {x};
         const void *gv[1] = {g};
-        if ((st = qt_optim_step(&opt, pv, gv)) != QT_OK) goto out;
+        if ((st = qt_optim_step_host(&opt, pv, gv)) != QT_OK) goto out;
         t_steps += lrc_now() - t0;
         if ((t + 1) % pp->eval != 0 && t + 1 != steps) continue;
         if ((st = qt_problem_loss(&prob, x, &loss)) != QT_OK) goto out;
@@ -177,8 +190,13 @@ static qt_status_t lrc_run_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     const lrc_problem_t *pp = lrc_problem_of(c);
     if (!pp) return qt_fail(QT_ERR_ARG, "lr_convergence: unknown problem '%s'", qt_params_str(&c->params, "problem", ""));
     lrc_result_t res;
-    QT_TRY(lrc_run(kind, pp, qt_params_double(&c->params, "lr", 1e-3), (int)qt_params_int(&c->params, "steps", 1000),
-                   seed, r, &res));
+    qt_backend_t *be;
+    qt_status_t st = qt_backend_init(&be, c->variant, NULL);
+    if (st != QT_OK) return st == QT_ERR_UNSUPPORTED ? st : qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
+    st = lrc_run(be, kind, pp, qt_params_double(&c->params, "lr", 1e-3),
+                             (int)qt_params_int(&c->params, "steps", 1000), seed, r, &res);
+    qt_backend_free(be);
+    QT_TRY(st);
     qt_rec_metric(r, "steps_to_target", "steps", (double)res.steps_to_target);
     qt_rec_metric(r, "time_to_target_s", "s", res.time_to_target_s);
     qt_rec_metric(r, "reached", "bool", res.reached);
@@ -187,16 +205,44 @@ static qt_status_t lrc_run_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     return QT_OK;
 }
 
-/* ----------------------------------------------------- 10M-parameter step */
+/* ------------------------------------------------------ one large step */
 
 typedef struct {
+    qt_backend_t *be;
     qt_optim_t opt;
-    void *p, *g;
+    qt_tensor_t p, g;
+    int timer; /* time with the backend's timer (manual time) */
 } lrc_step_t;
 
-static void lrc_step_teardown(void *state);
+/* Free everything. */
+static void lrc_step_teardown(void *state)
+{
+    lrc_step_t *s = state;
+    if (!s) return;
+    qt_optim_free(&s->opt);
+    qt_tensor_free(&s->p);
+    qt_tensor_free(&s->g);
+    qt_backend_free(s->be);
+    free(s);
+}
 
-/* Allocate parameters and gradient, take one warm-up step, declare the work. */
+/* Host tensor uniform in [-1, 1) from stream `stream`, placed on be's device in *t. */
+static qt_status_t lrc_step_fill(qt_backend_t *be, qt_tensor_t *t, qt_dtype_t dt, int64_t n, uint64_t seed,
+                                 uint64_t stream)
+{
+    qt_tensor_t h;
+    QT_TRY(qt_tensor_init(&h, dt, 1, &n));
+    qt_status_t st = qt_tensor_fill_uniform(&h, seed, stream, -1.0, 1.0);
+    if (st == QT_OK && qt_device_is_host(be->device)) {
+        *t = h;
+        return QT_OK;
+    }
+    if (st == QT_OK) st = qt_tensor_to_device(be, &h, t);
+    qt_tensor_free(&h);
+    return st;
+}
+
+/* Instance, parameters and gradient on its device, one warm-up step, the declared work. */
 static qt_status_t lrc_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
 {
     qt_optim_kind_t kind;
@@ -205,34 +251,28 @@ static qt_status_t lrc_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     QT_TRY(qt_dtype_parse(qt_params_str(&c->params, "dtype", "f32"), &dt));
     size_t n = (size_t)qt_params_int(&c->params, "n", 10000000);
     lrc_step_t *s = calloc(1, sizeof *s);
-    if (!s) return qt_fail(QT_ERR_NOMEM, "step_10m state");
+    if (!s) return qt_fail(QT_ERR_NOMEM, "%s state", c->name);
     qt_optim_config_t cfg;
     qt_optim_config_default(kind, &cfg);
-    qt_status_t st = qt_optim_init(&s->opt, &cfg, NULL, "cpu", dt, 1, &n);
-    if (st != QT_OK) {
-        free(s);
-        return st;
-    }
-    s->p = qt_alloc(n * qt_dtype_size(dt));
-    s->g = qt_alloc(n * qt_dtype_size(dt));
-    if (!s->p || !s->g) {
-        lrc_step_teardown(s);
-        return qt_fail(QT_ERR_NOMEM, "step_10m: %zu parameters", n);
-    }
+    char why[256];
+    qt_status_t st = QT_OK;
+    if ((st = qt_backend_init(&s->be, c->variant, NULL)) != QT_OK)
+        st = st == QT_ERR_UNSUPPORTED ? st : qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
+    else if (!qt_optim_supports(s->be, &cfg, dt, why, sizeof why)) st = qt_fail(QT_ERR_UNSUPPORTED, "%s", why);
+    if (st == QT_OK) st = qt_optim_init(&s->opt, s->be, &cfg, NULL, dt, 1, &n);
     uint64_t seed = qt_rec_seed(r);
-    if (dt == QT_F32) {
-        qt_rng_fill_uniform_f32(s->p, n, seed, 1, 0, -1.0f, 1.0f);
-        qt_rng_fill_uniform_f32(s->g, n, seed, 2, 0, -1.0f, 1.0f);
-    } else {
-        qt_rng_fill_uniform_f64(s->p, n, seed, 1, 0, -1.0, 1.0);
-        qt_rng_fill_uniform_f64(s->g, n, seed, 2, 0, -1.0, 1.0);
-    }
-    void *pv[1] = {s->p};
-    const void *gv[1] = {s->g};
-    if ((st = qt_optim_step(&s->opt, pv, gv)) != QT_OK) { /* state pages touched by the OpenMP threads */
+    if (st == QT_OK) st = lrc_step_fill(s->be, &s->p, dt, (int64_t)n, seed, 1);
+    if (st == QT_OK) st = lrc_step_fill(s->be, &s->g, dt, (int64_t)n, seed, 2);
+    qt_tensor_t *pv[1] = {&s->p};
+    const qt_tensor_t *gv[1] = {&s->g};
+    if (st == QT_OK) st = qt_optim_step(&s->opt, pv, gv); /* state pages touched by the threads that use them */
+    if (st == QT_OK) st = qt_backend_synchronize(s->be);
+    if (st != QT_OK) {
         lrc_step_teardown(s);
         return st;
     }
+    s->timer = c->manual_time;
+    if (!qt_device_is_host(s->be->device)) qt_rec_set_bytes_ceiling(r, "gpu_copy_gbps", "frac_copy");
     double br, bw, fl;
     qt_optim_work(&cfg, dt, n, &br, &bw, &fl);
     qt_rec_set_work(r, fl, br + bw);
@@ -240,54 +280,89 @@ static qt_status_t lrc_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     return QT_OK;
 }
 
-/* One optimizer step. */
+/* One optimizer step (device backends: timed by the backend's timer). */
 static qt_status_t lrc_step_iterate(void *state, double *seconds)
 {
-    (void)seconds;
     lrc_step_t *s = state;
-    void *pv[1] = {s->p};
-    const void *gv[1] = {s->g};
-    return qt_optim_step(&s->opt, pv, gv);
+    qt_tensor_t *pv[1] = {&s->p};
+    const qt_tensor_t *gv[1] = {&s->g};
+    if (s->timer) QT_TRY(qt_backend_timer_start(s->be));
+    QT_TRY(qt_optim_step(&s->opt, pv, gv));
+    return s->timer ? qt_backend_timer_stop(s->be, seconds) : QT_OK;
 }
 
-/* Parameters must still be finite after all the steps. */
+/* Parameters must still be finite after all the steps (one value copied back). */
 static qt_status_t lrc_step_after(void *state, const qt_case_t *c, qt_rec_t *r)
 {
-    (void)c;
     (void)r;
     lrc_step_t *s = state;
-    double v = s->opt.dtype == QT_F32 ? ((float *)s->p)[12345] : ((double *)s->p)[12345];
-    return isfinite(v) ? QT_OK : qt_fail(QT_ERR_INTERNAL, "step_10m: parameters became non-finite");
-}
-
-/* Free everything. */
-static void lrc_step_teardown(void *state)
-{
-    lrc_step_t *s = state;
-    if (!s) return;
-    qt_optim_free(&s->opt);
-    qt_free(s->p);
-    qt_free(s->g);
-    free(s);
+    size_t es = qt_dtype_size(s->p.dtype);
+    double v = 0;
+    unsigned char buf[8];
+    QT_TRY(qt_backend_copy(s->be, buf, qt_device_host(), (const unsigned char *)s->p.data + 12345 * es,
+                           qt_tensor_device(&s->p), es));
+    QT_TRY(qt_backend_synchronize(s->be));
+    if (s->p.dtype == QT_F32) {
+        float f;
+        memcpy(&f, buf, sizeof f);
+        v = f;
+    } else memcpy(&v, buf, sizeof v);
+    return isfinite(v) ? QT_OK : qt_fail(QT_ERR_INTERNAL, "%s: parameters became non-finite", c->name);
 }
 
 /* ---------------------------------------------------------------- cases */
 
-/* Add one experiment case. */
+/* 1 when backend iface implements optimizer kind k (torch defaults) in dt. */
+static int lrc_backend_runs(const qt_backend_iface_t *f, qt_optim_kind_t k, qt_dtype_t dt)
+{
+    const qt_optim_ops_t *ops = f->ops[QT_TECH_OPTIM];
+    qt_optim_config_t c;
+    return ops && qt_optim_config_default(k, &c) == QT_OK && ops->supports(NULL, &c, dt);
+}
+
+/* Add one experiment case on every backend that runs optimizer k in f64. */
 static qt_status_t lrc_add_experiment(qt_case_list_t *out, const char *name, qt_optim_kind_t k,
                                       const lrc_problem_t *pp, double lr, int steps, int seeds)
 {
-    qt_case_t *c = qt_case_list_add(out);
-    if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->variant, sizeof c->variant, "cpu");
-    QT_TRY(qt_params_set_str(&c->params, "optimizer", qt_optim_kind_name(k)));
-    QT_TRY(qt_params_set_str(&c->params, "problem", qt_problem_kind_name(pp->kind)));
-    QT_TRY(qt_params_set_double(&c->params, "lr", lr));
-    QT_TRY(qt_params_set_int(&c->params, "steps", steps));
-    c->experiment = 1;
-    c->n_seeds = seeds;
-    c->run_seed = lrc_run_seed;
+    for (int b = 0; b < qt_backend_count(); b++) {
+        const qt_backend_iface_t *f = qt_backend_iface_get(b);
+        if (!lrc_backend_runs(f, k, QT_F64)) continue;
+        qt_case_t *c = qt_case_list_add(out);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+        snprintf(c->name, sizeof c->name, "%s", name);
+        snprintf(c->variant, sizeof c->variant, "%s", f->name);
+        QT_TRY(qt_params_set_str(&c->params, "optimizer", qt_optim_kind_name(k)));
+        QT_TRY(qt_params_set_str(&c->params, "problem", qt_problem_kind_name(pp->kind)));
+        QT_TRY(qt_params_set_double(&c->params, "lr", lr));
+        QT_TRY(qt_params_set_int(&c->params, "steps", steps));
+        c->experiment = 1;
+        c->n_seeds = seeds;
+        c->run_seed = lrc_run_seed;
+    }
+    return QT_OK;
+}
+
+/* Add one timed step case on every backend but the oracle that runs optimizer k in dt. */
+static qt_status_t lrc_add_step(qt_case_list_t *out, qt_profile_t profile, const char *name, qt_optim_kind_t k,
+                                qt_dtype_t dt, int64_t n)
+{
+    for (int b = 0; b < qt_backend_count(); b++) {
+        const qt_backend_iface_t *f = qt_backend_iface_get(b);
+        if (!strcmp(f->name, QT_BACKEND_ORACLE) || !lrc_backend_runs(f, k, dt)) continue;
+        qt_case_t *c = qt_case_list_add(out);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+        snprintf(c->name, sizeof c->name, "%s", name);
+        snprintf(c->variant, sizeof c->variant, "%s", f->name);
+        QT_TRY(qt_params_set_str(&c->params, "optimizer", qt_optim_kind_name(k)));
+        QT_TRY(qt_params_set_str(&c->params, "dtype", qt_dtype_name(dt)));
+        QT_TRY(qt_params_set_int(&c->params, "n", n));
+        c->max_repetitions = profile == QT_PROFILE_PAPER ? 10 : 0;
+        c->manual_time = f->device_kind != QT_DEVICE_HOST;
+        c->setup = lrc_step_setup;
+        c->iterate = lrc_step_iterate;
+        c->after = lrc_step_after;
+        c->teardown = lrc_step_teardown;
+    }
     return QT_OK;
 }
 
@@ -305,36 +380,33 @@ static qt_status_t lrc_cases(qt_profile_t profile, qt_case_list_t *out)
                 for (int i = 0; i < LRC_NSWEEP; i++)
                     QT_TRY(lrc_add_experiment(out, "lr_sweep", (qt_optim_kind_t)k, &lrc_problems[p], lrc_sweep[i],
                                               lrc_problems[p].steps[QT_PROFILE_NIGHTLY], 5));
-    const char *dtypes[2] = {"f32", "f64"};
     for (int d = 0; d < (profile == QT_PROFILE_QUICK ? 1 : 2); d++)
-        for (int k = 0; k < QT_OPTIM_COUNT; k++) {
-            qt_case_t *c = qt_case_list_add(out);
-            if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
-            snprintf(c->name, sizeof c->name, "step_10m");
-            snprintf(c->variant, sizeof c->variant, "cpu");
-            QT_TRY(qt_params_set_str(&c->params, "optimizer", qt_optim_kind_name((qt_optim_kind_t)k)));
-            QT_TRY(qt_params_set_str(&c->params, "dtype", dtypes[d]));
-            QT_TRY(qt_params_set_int(&c->params, "n", 10000000));
-            c->max_repetitions = profile == QT_PROFILE_PAPER ? 10 : 0;
-            c->setup = lrc_step_setup;
-            c->iterate = lrc_step_iterate;
-            c->after = lrc_step_after;
-            c->teardown = lrc_step_teardown;
-        }
+        for (int k = 0; k < QT_OPTIM_COUNT; k++)
+            QT_TRY(lrc_add_step(out, profile, "step_10m", (qt_optim_kind_t)k, d ? QT_F64 : QT_F32, 10000000));
+    static const qt_optim_kind_t fused[] = {QT_OPTIM_SGD, QT_OPTIM_ADAM, QT_OPTIM_ADAMW};
+    static const int64_t large[] = {1 << 20, 1 << 24};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 3; k++) QT_TRY(lrc_add_step(out, profile, "step_large", fused[k], QT_F32, large[i]));
     return QT_OK;
 }
 
 /* ---------------------------------------------------------------- finish */
 
+#define LRC_MAXB 8 /* backends of the registry tracked by finish() */
+
 typedef struct {
-    double best_steps[QT_OPTIM_COUNT][LRC_NPROB], best_lr[QT_OPTIM_COUNT][LRC_NPROB];
-    double best_loss[QT_OPTIM_COUNT][LRC_NPROB];
+    double best_steps[LRC_MAXB][QT_OPTIM_COUNT][LRC_NPROB], best_lr[LRC_MAXB][QT_OPTIM_COUNT][LRC_NPROB];
+    double best_loss[LRC_MAXB][QT_OPTIM_COUNT][LRC_NPROB];
 } lrc_best_t;
 
-/* Indices of a result's optimizer and problem (−1 when not a sweep case). */
-static int lrc_indices(const qt_result_t *res, int *k, int *p)
+/* Indices of a result's backend (registry order), optimizer and problem; 0 when not a sweep case. */
+static int lrc_indices(const qt_result_t *res, int *bi, int *k, int *p)
 {
     if (strcmp(res->name, "lr_sweep") != 0) return 0;
+    *bi = -1;
+    for (int i = 0; i < qt_backend_count() && i < LRC_MAXB; i++)
+        if (!strcmp(qt_backend_iface_get(i)->name, res->variant)) *bi = i;
+    if (*bi < 0) return 0;
     qt_optim_kind_t kind;
     qt_problem_kind_t pk;
     if (qt_optim_kind_parse(qt_params_str(res->params, "optimizer", ""), &kind) != QT_OK) return 0;
@@ -352,12 +424,12 @@ static int lrc_indices(const qt_result_t *res, int *k, int *p)
 static int lrc_pick_best(void *arg, const qt_result_t *res)
 {
     lrc_best_t *b = arg;
-    int k, p;
-    if (!lrc_indices(res, &k, &p)) return 0;
+    int bi, k, p;
+    if (!lrc_indices(res, &bi, &k, &p)) return 0;
     double lr = qt_params_double(res->params, "lr", NAN);
-    if (res->median < b->best_steps[k][p] || (res->median == b->best_steps[k][p] && lr < b->best_lr[k][p])) {
-        b->best_steps[k][p] = res->median;
-        b->best_lr[k][p] = lr;
+    if (res->median < b->best_steps[bi][k][p] || (res->median == b->best_steps[bi][k][p] && lr < b->best_lr[bi][k][p])) {
+        b->best_steps[bi][k][p] = res->median;
+        b->best_lr[bi][k][p] = lr;
     }
     return 0;
 }
@@ -366,35 +438,38 @@ static int lrc_pick_best(void *arg, const qt_result_t *res)
 static int lrc_pick_loss(void *arg, const qt_result_t *res)
 {
     lrc_best_t *b = arg;
-    int k, p;
-    if (!lrc_indices(res, &k, &p)) return 0;
-    if (qt_params_double(res->params, "lr", NAN) == b->best_lr[k][p]) b->best_loss[k][p] = res->median;
+    int bi, k, p;
+    if (!lrc_indices(res, &bi, &k, &p)) return 0;
+    if (qt_params_double(res->params, "lr", NAN) == b->best_lr[bi][k][p]) b->best_loss[bi][k][p] = res->median;
     return 0;
 }
 
-/* Paper profile: best-tuned result per optimizer and problem from the lr sweep. */
+/* Paper profile: best-tuned result per backend, optimizer and problem from the lr sweep. */
 static qt_status_t lrc_finish(qt_rec_t *r)
 {
     lrc_best_t *b = calloc(1, sizeof *b);
     if (!b) return qt_fail(QT_ERR_NOMEM, "lr_convergence finish");
-    for (int k = 0; k < QT_OPTIM_COUNT; k++)
-        for (int p = 0; p < LRC_NPROB; p++) b->best_steps[k][p] = INFINITY, b->best_lr[k][p] = NAN,
-                                          b->best_loss[k][p] = NAN;
+    for (int bi = 0; bi < LRC_MAXB; bi++)
+        for (int k = 0; k < QT_OPTIM_COUNT; k++)
+            for (int p = 0; p < LRC_NPROB; p++) b->best_steps[bi][k][p] = INFINITY, b->best_lr[bi][k][p] = NAN,
+                                              b->best_loss[bi][k][p] = NAN;
     qt_rec_foreach_result(r, "steps_to_target", lrc_pick_best, b);
     qt_rec_foreach_result(r, "final_loss", lrc_pick_loss, b);
     qt_status_t st = QT_OK;
-    for (int k = 0; k < QT_OPTIM_COUNT && st == QT_OK; k++)
+    for (int bi = 0; bi < LRC_MAXB && bi < qt_backend_count(); bi++)
+        for (int k = 0; k < QT_OPTIM_COUNT && st == QT_OK; k++)
         for (int p = 0; p < LRC_NPROB && st == QT_OK; p++) {
-            if (!isfinite(b->best_steps[k][p])) continue;
+            if (!isfinite(b->best_steps[bi][k][p])) continue;
+            const char *be = qt_backend_iface_get(bi)->name;
             qt_params_t prm = {0};
             qt_params_set_str(&prm, "optimizer", qt_optim_kind_name((qt_optim_kind_t)k));
             qt_params_set_str(&prm, "problem", qt_problem_kind_name(lrc_problems[p].kind));
-            st = qt_rec_derived(r, "lr_sweep_best", "cpu", &prm, "best_lr", "lr", b->best_lr[k][p]);
+            st = qt_rec_derived(r, "lr_sweep_best", be, &prm, "best_lr", "lr", b->best_lr[bi][k][p]);
             if (st == QT_OK)
-                st = qt_rec_derived(r, "lr_sweep_best", "cpu", &prm, "best_steps_to_target", "steps",
-                                    b->best_steps[k][p]);
-            if (st == QT_OK && isfinite(b->best_loss[k][p]))
-                st = qt_rec_derived(r, "lr_sweep_best", "cpu", &prm, "best_final_loss", "loss", b->best_loss[k][p]);
+                st = qt_rec_derived(r, "lr_sweep_best", be, &prm, "best_steps_to_target", "steps",
+                                    b->best_steps[bi][k][p]);
+            if (st == QT_OK && isfinite(b->best_loss[bi][k][p]))
+                st = qt_rec_derived(r, "lr_sweep_best", be, &prm, "best_final_loss", "loss", b->best_loss[bi][k][p]);
         }
     free(b);
     return st;
@@ -402,7 +477,7 @@ static qt_status_t lrc_finish(qt_rec_t *r)
 
 const qt_suite_t qt_suite_lr_convergence = {
     "lr_convergence",
-    "optimizers (torch.optim semantics) x problems: steps/time to target, loss curves; 10M-parameter step bandwidth",
+    "optimizers (torch.optim semantics) x problems x backends: steps/time to target, loss curves; large-step bandwidth",
     lrc_metrics,
     lrc_cases,
     lrc_finish,

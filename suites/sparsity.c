@@ -1,19 +1,25 @@
 /* sparsity.c — the sparsity suite (technique 5, impl/sparse, sparse.h).
  *
- * Kernel sweep (timed cases, name = matmul path, variant "cpu"): Y = A·W for A (M,K) with
+ * Every case runs on every registered backend (backend.h) that has sparse ops and supports
+ * the case's path (variant = the backend; the ref oracle only where M·K·N ≤ 2^24); a backend
+ * that cannot run on this machine makes its cases "skipped" with the reason. Operands live
+ * on the backend's device; a device backend is synchronized before the clock stops.
+ *
+ * Kernel sweep (timed cases, name = matmul path, variant = backend): Y = A·W for A (M,K) with
  * a fraction `sp` of zeros, either uniform (each entry independently) or structured (the
  * same units off in every row of the batch), W (K,N) dense, params M,K,N,sp,structure.
  * Each case cycles through up to 8 independent draws of A so that a sparse path cannot
  * keep "its" rows of W in cache from one call to the next. Every path runs at every
- * point, dense OpenBLAS first and the dispatcher (auto) last. Metrics:
+ * point, the backend's dense path first and the dispatcher (auto) last. Metrics:
  *   time_s            (runner, manual time) per call: each timed iteration makes 3 calls and
  *                     reports the fastest, so that time slices lost to other processes on a
  *                     shared 2-core machine do not decide a comparison
  *   sparsity_measured fraction of zeros of A; col_sparsity: fraction of columns zero in all rows
  *   chosen_path       auto only: the path the dispatcher ran (0 dense 1 gather 2 colskip 3 csr)
- * finish() derives, from this run's medians:
- *   speedup_vs_dense   (case "speedup_vs_dense", variant = path) dense time / path time
- *   crossover_sparsity (case "crossover_sparsity", variant = path or "best", params M,K,N,
+ * finish() derives, from this run's medians, per backend (derived records: variant = the
+ * backend, params = the point's plus path=<path>):
+ *   speedup_vs_dense   (case "speedup_vs_dense") dense time / path time, same backend
+ *   crossover_sparsity (case "crossover_sparsity", path = a path or "best", params M,K,N,
  *                      structure) the sparsity from which on the path beats dense at every
  *                      tested point (speedup linearly interpolated between grid points; the
  *                      lowest tested sparsity when it wins everywhere; not recorded when it
@@ -22,19 +28,22 @@
  *                     all timed in the same iterations of the auto case (every path interleaved
  *                     with auto, in a rotating order); the minimum is the estimator because on a
  *                     shared machine interference only ever adds time
- *   dispatch_ratio     (case "dispatch_ratio", variant auto) the auto case's paired_ratio (the
+ *   dispatch_ratio     (case "dispatch_ratio", path auto) the auto case's paired_ratio (the
  *                      dispatcher against the best path at the same moment: scan, choice and
  *                      call together), and dispatch_worst_ratio (max over the points)
- *   dispatch_regret    (case "dispatch_regret", variant auto) time of the path auto chose, from
+ *   dispatch_regret    (case "dispatch_regret", path auto) time of the path auto chose, from
  *                      that path's own case, / best path time: the quality of the decision
  *                      alone, without auto's scan and without the noise between two cases;
  *                      dispatch_worst_regret (max over the points)
- * and writes the crossover table (sparse.h, qt_xover_save) to $QT_SPARSE_CROSSOVER or
- * results/sparse_crossover.txt: this run's points, plus the buckets (M, W bytes) of the
- * previous file (or the built-in defaults) that this run did not measure. The auto case's setup() builds its table from the same
- * run's measurements so far (falling back to that file, then to the built-in defaults).
+ * and writes EACH BACKEND'S crossover table (sparse.h, qt_xover_save) to its own file
+ * qt_xover_file($QT_SPARSE_CROSSOVER or "results", backend), i.e.
+ * results/sparse_crossover_<backend>.txt: that backend's points of this run, plus the buckets
+ * (M, W bytes) of its previous file (or its built-in defaults) that this run did not measure.
+ * The auto case's setup() builds its backend's table from the same run's measurements of that
+ * backend so far (falling back to its file, then to its built-in defaults).
  *
- * Training (experiments over seeds, case "train"): an MLP 32 → H → H → 8 (impl/nn Linear,
+ * Training (experiments over seeds, case "train", on every backend with sparse ops but the
+ * oracle, whose activations the tests already compare): an MLP 32 → H → H → 8 (impl/nn Linear,
  * softmax cross-entropy, SGD with momentum 0.9, lr 0.05, batch 64) on a synthetic task whose
  * labels are the argmax of a random ReLU teacher network (so they need hidden features), with
  * activation relu, dthresh (no controller with κ = 1, i.e. θ = running mean of |x|; or the
@@ -88,35 +97,131 @@ static const char *const metrics[] = {
 
 /* =============================================================== kernel sweep ==== */
 
-/* A cached W (shared by consecutive cases of the same K, N; freed in finish()). */
+#define MAX_BES 16
+#define REF_MAX_MKN (1ll << 24) /* the oracle's double loops: only up to this many multiply-adds */
+
+/* The backend instances of this run's cases, made on first use and kept until finish(), so
+ * that operands cached across cases (W) stay valid; W cached per instance. */
 static struct {
-    float *W;
-    int64_t K, N;
+    qt_backend_t *be[MAX_BES];
+    qt_tensor_t W[MAX_BES]; /* (K,N) on be's device, shared by consecutive cases of the same K, N */
+    uint64_t wseed[MAX_BES];
+    int n;
+} insts;
+
+/* The instance of backend `name` and its slot (QT_ERR_UNSUPPORTED with the reason when it
+ * cannot run here: the runner records the case as skipped). */
+static qt_status_t instance(const char *name, qt_backend_t **be, int *slot)
+{
+    for (int i = 0; i < insts.n; i++)
+        if (!strcmp(qt_backend_name(insts.be[i]), name)) {
+            *be = insts.be[i];
+            if (slot) *slot = i;
+            return QT_OK;
+        }
+    if (insts.n == MAX_BES) return qt_fail(QT_ERR_INTERNAL, "more than %d backends", MAX_BES);
+    QT_TRY(qt_backend_init(&insts.be[insts.n], name, NULL));
+    if (!qt_backend_ops(insts.be[insts.n], QT_TECH_SPARSE)) {
+        qt_backend_free(insts.be[insts.n]);
+        return qt_fail(QT_ERR_UNSUPPORTED, "backend %s has no sparse ops", name);
+    }
+    *be = insts.be[insts.n];
+    if (slot) *slot = insts.n;
+    insts.n++;
+    return QT_OK;
+}
+
+/* Release the cached operands and the instances. */
+static void instances_free(void)
+{
+    for (int i = 0; i < insts.n; i++) {
+        qt_tensor_free(&insts.W[i]);
+        qt_backend_free(insts.be[i]);
+    }
+    memset(&insts, 0, sizeof insts);
+}
+
+/* A (rows, cols) f32 tensor on be's device filled by fill(arg, values): in place when the
+ * device is the host, else through a host copy. */
+static qt_status_t make_on(qt_backend_t *be, int64_t rows, int64_t cols, void (*fill)(const void *arg, float *v),
+                           const void *arg, qt_tensor_t *t)
+{
+    int64_t shape[2] = {rows, cols};
+    QT_TRY(qt_tensor_alloc(t, be, QT_F32, 2, shape));
+    if (qt_tensor_on_host(t)) {
+        fill(arg, t->data);
+        return QT_OK;
+    }
+    qt_tensor_t h;
+    qt_status_t st = qt_tensor_init(&h, QT_F32, 2, shape);
+    if (st == QT_OK) {
+        fill(arg, h.data);
+        st = qt_tensor_copy(be, t, &h);
+        if (st == QT_OK) st = qt_backend_synchronize(be);
+    }
+    qt_tensor_free(&h);
+    if (st != QT_OK) qt_tensor_free(t);
+    return st;
+}
+
+/* What the fill functions draw from. */
+typedef struct {
+    int64_t M, K, N, nv;
+    double sp;
+    int structured;
     uint64_t seed;
-} wcache;
+} draw_t;
 
 /* W (K,N) ~ U(-1,1) from stream 1, filled in parallel (each value is a pure function of its index). */
-static float *get_w(int64_t K, int64_t N, uint64_t seed)
+static void fill_w(const void *arg, float *W)
 {
-    if (wcache.W && wcache.K == K && wcache.N == N && wcache.seed == seed) return wcache.W;
-    qt_free(wcache.W);
-    wcache.W = qt_alloc((size_t)(K * N) * sizeof(float));
-    if (!wcache.W) return NULL;
-    wcache.K = K;
-    wcache.N = N;
-    wcache.seed = seed;
-    float *W = wcache.W;
+    const draw_t *d = arg;
+    const int64_t K = d->K, N = d->N;
 #pragma omp parallel for schedule(static)
-    for (int64_t k = 0; k < K; k++) qt_rng_fill_uniform_f32(W + k * N, (size_t)N, seed, 1, (uint64_t)(k * N), -1.0f, 1.0f);
-    return W;
+    for (int64_t k = 0; k < K; k++) qt_rng_fill_uniform_f32(W + k * N, (size_t)N, d->seed, 1, (uint64_t)(k * N), -1.0f, 1.0f);
+}
+
+/* nv draws of A (M,K) stacked: U(0.1,1) with a fraction sp of zeros, uniform (stream 16) or
+ * structured (the same units off in every row of a draw: stream 3 + draw). */
+static void fill_a(const void *arg, float *A)
+{
+    const draw_t *d = arg;
+    const int64_t M = d->M, K = d->K;
+#pragma omp parallel for schedule(static)
+    for (int64_t row = 0; row < d->nv * M; row++) {
+        int64_t v = row / M;
+        float *a = A + row * K;
+        qt_rng_fill_uniform_f32(a, (size_t)K, d->seed, 2, (uint64_t)(row * K), 0.1f, 1.0f);
+        for (int64_t j = 0; j < K; j++) {
+            double u = d->structured ? qt_rng_uniform_f64(d->seed, 3 + (uint64_t)v, (uint64_t)j)
+                                     : qt_rng_uniform_f64(d->seed, 16, (uint64_t)(row * K + j));
+            if (u < d->sp) a[j] = 0.0f;
+        }
+    }
+}
+
+/* The cached W (K,N) of instance slot i (made when the shape or seed changed). */
+static qt_status_t get_w(int i, int64_t K, int64_t N, uint64_t seed, const qt_tensor_t **W)
+{
+    qt_tensor_t *w = &insts.W[i];
+    if (!(w->data && w->shape[0] == K && w->shape[1] == N && insts.wseed[i] == seed)) {
+        qt_tensor_free(w);
+        draw_t d = {0, K, N, 0, 0.0, 0, seed};
+        QT_TRY(make_on(insts.be[i], K, N, fill_w, &d, w));
+        insts.wseed[i] = seed;
+    }
+    *W = w;
+    return QT_OK;
 }
 
 typedef struct {
     qt_spmm_path_t path;
-    const qt_sparse_ops_t *cpu; /* looked up once, outside the timed calls */
+    qt_backend_t *be; /* the case's instance (owned by insts), looked up once in setup */
     int64_t M, K, N;
     int nv, next;
-    float *A, *Y, *W;
+    qt_tensor_t A, Y;              /* all draws of A stacked (nv·M, K); Y (M,N) */
+    qt_tensor_t Av[N_VARIANTS];    /* views of the draws */
+    const qt_tensor_t *W;
     qt_spmm_ws_t ws;
     qt_xover_table_t table;
     qt_spmm_info_t info;
@@ -126,62 +231,66 @@ typedef struct {
 } kern_t;
 
 static void kern_teardown(void *state);
-static void build_table(qt_rec_t *r, qt_xover_table_t *t, int verbose);
+static void build_table(qt_rec_t *r, qt_xover_table_t *t, const char *backend, int verbose);
 static double mono_s(void);
 static qt_status_t kern_iterate(void *state, double *seconds);
 
-/* Draws of A with the case's sparsity and structure, the shared W, the table (auto). */
+/* Draws of A with the case's sparsity and structure, the shared W, the table (auto), all on
+ * the backend's device. */
 static qt_status_t kern_setup(const qt_case_t *c, qt_rec_t *r, void **state)
 {
     qt_spmm_path_t path;
     QT_TRY(qt_spmm_path_parse(c->name, &path));
+    int slot;
+    qt_backend_t *be;
+    QT_TRY(instance(c->variant, &be, &slot));
+    char why[256];
+    if (!qt_sparse_supports(be, path, NULL, NULL, NULL, why, sizeof why))
+        return qt_fail(QT_ERR_UNSUPPORTED, "%s", why);
     kern_t *k = calloc(1, sizeof *k);
     if (!k) return qt_fail(QT_ERR_NOMEM, "kernel state");
     k->path = path;
-    k->cpu = qt_sparse_backend_find("cpu");
+    k->be = be;
     k->M = qt_params_int(&c->params, "M", 1);
     k->K = qt_params_int(&c->params, "K", 1024);
     k->N = qt_params_int(&c->params, "N", 1024);
-    double sp = qt_params_double(&c->params, "sp", 0.9);
-    int structured = !strcmp(qt_params_str(&c->params, "structure", "uniform"), "structured");
     uint64_t seed = qt_rec_seed(r);
     int64_t per = k->M * k->K;
     k->nv = (int)(A_BYTES_CAP / (per * (int64_t)sizeof(float)));
     if (k->nv > N_VARIANTS) k->nv = N_VARIANTS;
     if (k->nv < 1) k->nv = 1;
-    k->A = qt_alloc((size_t)(per * k->nv) * sizeof(float));
-    k->Y = qt_alloc((size_t)(k->M * k->N) * sizeof(float));
-    k->W = get_w(k->K, k->N, seed);
     for (int p = 0; p < QT_SPMM_COUNT; p++) k->fastest[p] = INFINITY;
-    if (!k->A || !k->Y || !k->W) {
-        qt_status_t s = qt_fail(QT_ERR_NOMEM, "kernel operands M=%lld K=%lld N=%lld", (long long)k->M,
-                                (long long)k->K, (long long)k->N);
+    draw_t d = {k->M, k->K, k->N, k->nv, qt_params_double(&c->params, "sp", 0.9),
+                !strcmp(qt_params_str(&c->params, "structure", "uniform"), "structured"), seed};
+    int64_t yshape[2] = {k->M, k->N};
+    qt_status_t st = make_on(be, k->nv * k->M, k->K, fill_a, &d, &k->A);
+    if (st == QT_OK) st = qt_tensor_alloc(&k->Y, be, QT_F32, 2, yshape);
+    if (st == QT_OK) st = get_w(slot, k->K, k->N, seed, &k->W);
+    if (st != QT_OK) {
         kern_teardown(k);
-        return s;
+        return st;
     }
-    float *A = k->A;
-    const int64_t M = k->M, K = k->K, nv = k->nv;
-#pragma omp parallel for schedule(static)
-    for (int64_t row = 0; row < nv * M; row++) {
-        int64_t v = row / M;
-        float *a = A + row * K;
-        qt_rng_fill_uniform_f32(a, (size_t)K, seed, 2, (uint64_t)(row * K), 0.1f, 1.0f);
-        for (int64_t j = 0; j < K; j++) {
-            double u = structured ? qt_rng_uniform_f64(seed, 3 + (uint64_t)v, (uint64_t)j)
-                                  : qt_rng_uniform_f64(seed, 16, (uint64_t)(row * K + j));
-            if (u < sp) a[j] = 0.0f;
-        }
-    }
+    const int64_t M = k->M, K = k->K;
     int64_t nnz = 0, zc = 0;
-    for (int v = 0; v < k->nv; v++) {
-        int64_t a, b;
-        qt_sparse_measure(k->A + v * per, M, K, &a, &b);
-        nnz += a;
-        zc += b;
+    for (int v = 0; v < k->nv && st == QT_OK; v++) {
+        qt_tensor_t *a = &k->Av[v];
+        *a = k->A; /* a view: rows v·M … (v+1)·M − 1 */
+        a->shape[0] = M;
+        a->offset += (size_t)(v * per) * sizeof(float);
+        a->data = (char *)k->A.data + (size_t)(v * per) * sizeof(float);
+        a->owns_data = 0;
+        int64_t nz, z;
+        st = qt_sparse_measure(be, a, &nz, &z);
+        nnz += nz;
+        zc += z;
+    }
+    if (st != QT_OK) {
+        kern_teardown(k);
+        return st;
     }
     k->s_elem = 1.0 - (double)nnz / ((double)per * k->nv);
     k->s_col = (double)zc / ((double)K * k->nv);
-    if (k->path == QT_SPMM_AUTO) build_table(r, &k->table, 0);
+    if (k->path == QT_SPMM_AUTO) build_table(r, &k->table, qt_backend_name(be), 0);
     /* Work: the multiply-adds the path needs and the bytes of W it must read. */
     double rows_w = k->path == QT_SPMM_DENSE ? (double)K : (double)K * (1.0 - k->s_col);
     double macs = k->path == QT_SPMM_DENSE ? (double)M * K * k->N : (double)per * (1.0 - k->s_elem) * k->N;
@@ -204,14 +313,16 @@ static double mono_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Time one product through `path` on the next draw of A; the fastest so far stays in *best. */
+/* Time one product through `path` on the next draw of A (the backend synchronized before the
+ * clock stops); the fastest so far stays in *best. */
 static qt_status_t kern_call(kern_t *k, qt_spmm_path_t path, double *best)
 {
-    qt_spmm_call_t call = {k->A + (int64_t)k->next * k->M * k->K, k->W, k->Y, k->M, k->K, k->N,
-                           path == QT_SPMM_AUTO ? &k->table : NULL, &k->ws, path == QT_SPMM_AUTO ? &k->info : NULL};
+    const qt_tensor_t *A = &k->Av[k->next];
     k->next = (k->next + 1) % k->nv;
+    int is_auto = path == QT_SPMM_AUTO;
     double t0 = mono_s();
-    QT_TRY(qt_sparse_matmul(k->cpu, path, &call));
+    QT_TRY(qt_sparse_matmul(k->be, path, A, k->W, &k->Y, is_auto ? &k->table : NULL, &k->ws, is_auto ? &k->info : NULL));
+    QT_TRY(qt_backend_synchronize(k->be));
     double t = mono_s() - t0;
     if (t < *best) *best = t;
     return QT_OK;
@@ -235,6 +346,7 @@ static qt_status_t kern_iterate(void *state, double *seconds)
     for (int p = first; p < QT_SPMM_AUTO; p++) leader = fmin(leader, k->fastest[p]);
     for (int j = 0; j < n; j++) {
         qt_spmm_path_t p = n == 1 ? k->path : (qt_spmm_path_t)(first + (k->rotation + j) % n);
+        if (p != k->path && !qt_sparse_supports(k->be, p, NULL, NULL, NULL, NULL, 0)) continue; /* not this backend's */
         /* A path already 1.5× slower than the leader cannot become the fastest (minima only
          * fall), so after the first iteration it is left out: at low sparsity the sparse paths
          * cost 10× dense, and timing them every iteration would multiply the case's cost. */
@@ -269,8 +381,8 @@ static void kern_teardown(void *state)
 {
     kern_t *k = state;
     if (!k) return;
-    qt_free(k->A);
-    qt_free(k->Y);
+    qt_tensor_free(&k->A);
+    qt_tensor_free(&k->Y);
     qt_spmm_ws_free(&k->ws);
     free(k);
 }
@@ -278,7 +390,7 @@ static void kern_teardown(void *state)
 /* ---- this run's kernel results, gathered for the table and finish() ---- */
 
 typedef struct {
-    char name[16];
+    char name[16], variant[32]; /* path, backend */
     qt_params_t params;
     double time, s_elem, s_col, chosen, paired;
 } kres_t;
@@ -288,13 +400,15 @@ typedef struct {
     int n, cap;
 } kres_list_t;
 
-/* The entry for (name, params), adding one when it differs from the last entry: the
- * runner reports all metrics of a case together, so only the last entry can match. */
-static kres_t *kres_get(kres_list_t *l, const char *name, const qt_params_t *p)
+/* The entry for (name, variant, params), adding one when it differs from the last entry:
+ * the runner reports all metrics of a case together, so only the last entry can match. */
+static kres_t *kres_get(kres_list_t *l, const char *name, const char *variant, const qt_params_t *p)
 {
     if (l->n > 0) {
         kres_t *last = &l->v[l->n - 1];
-        if (!strcmp(last->name, name) && qt_params_equal_except(&last->params, p, NULL)) return last;
+        if (!strcmp(last->name, name) && !strcmp(last->variant, variant) &&
+            qt_params_equal_except(&last->params, p, NULL))
+            return last;
     }
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
@@ -306,6 +420,7 @@ static kres_t *kres_get(kres_list_t *l, const char *name, const qt_params_t *p)
     kres_t *e = &l->v[l->n++];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->variant, sizeof e->variant, "%s", variant);
     e->params = *p;
     e->time = e->s_elem = e->s_col = e->chosen = e->paired = NAN;
     return e;
@@ -319,7 +434,7 @@ static int collect_kres(void *arg, const qt_result_t *res)
         qt_clear_error();
         return 0;
     }
-    kres_t *e = kres_get(arg, res->name, res->params);
+    kres_t *e = kres_get(arg, res->name, res->variant, res->params);
     if (!e) return 1;
     if (!strcmp(res->metric, "time_s")) e->time = res->median;
     else if (!strcmp(res->metric, "sparsity_measured")) e->s_elem = res->median;
@@ -329,13 +444,15 @@ static int collect_kres(void *arg, const qt_result_t *res)
     return 0;
 }
 
-/* Median time of path `name` at params p (NAN when not measured). The paths of one point
- * are listed next to each other, so entries near `near` are tried first. */
-static double time_at(const kres_list_t *l, const char *name, const qt_params_t *p, int near)
+/* Median time of path `name` on backend `variant` at params p (NAN when not measured). The
+ * paths of one point are listed next to each other, so entries near `near` are tried first. */
+static double time_at(const kres_list_t *l, const char *name, const char *variant, const qt_params_t *p, int near)
 {
     for (int pass = 0; pass < 2; pass++)
         for (int i = pass ? 0 : (near > 8 ? near - 8 : 0); i < (pass ? l->n : (near + 8 < l->n ? near + 8 : l->n)); i++)
-            if (!strcmp(l->v[i].name, name) && qt_params_equal_except(&l->v[i].params, p, NULL)) return l->v[i].time;
+            if (!strcmp(l->v[i].name, name) && !strcmp(l->v[i].variant, variant) &&
+                qt_params_equal_except(&l->v[i].params, p, NULL))
+                return l->v[i].time;
     return NAN;
 }
 
@@ -355,17 +472,19 @@ static void table_merge(qt_xover_table_t *t, qt_spmm_path_t p, int64_t rows, int
     (void)qt_xover_add(t, p, rows, wbytes, cls, s, x);
 }
 
-/* Table from this run's kernel results: one bucket per tested (M, K·N·4), points classed by
- * qt_sparse_structured, at the path's own sparsity measure (colskip: col_sparsity). Empty
- * when nothing was measured. */
-static void table_from_results(const kres_list_t *l, qt_xover_table_t *t)
+/* Backend `backend`'s table from this run's kernel results: one bucket per tested
+ * (M, K·N·4), points classed by qt_sparse_structured, at the path's own sparsity measure
+ * (colskip: col_sparsity). Empty when nothing was measured on that backend. */
+static void table_from_results(const kres_list_t *l, const char *backend, qt_xover_table_t *t)
 {
-    memset(t, 0, sizeof *t);
+    (void)qt_xover_init(t, backend);
     for (int i = 0; i < l->n; i++) {
         const kres_t *e = &l->v[i];
         qt_spmm_path_t p;
-        if (qt_spmm_path_parse(e->name, &p) != QT_OK || p == QT_SPMM_DENSE || p == QT_SPMM_AUTO) continue;
-        double td = time_at(l, "dense", &e->params, i);
+        if (strcmp(e->variant, backend) || qt_spmm_path_parse(e->name, &p) != QT_OK || p == QT_SPMM_DENSE ||
+            p == QT_SPMM_AUTO)
+            continue;
+        double td = time_at(l, "dense", backend, &e->params, i);
         if (!(td > 0) || !(e->time > 0) || isnan(e->s_elem) || isnan(e->s_col)) continue;
         int64_t M = qt_params_int(&e->params, "M", 0), K = qt_params_int(&e->params, "K", 0),
                 N = qt_params_int(&e->params, "N", 0);
@@ -375,22 +494,26 @@ static void table_from_results(const kres_list_t *l, qt_xover_table_t *t)
     snprintf(t->source, sizeof t->source, "this run");
 }
 
-/* Where the table file lives. */
-static const char *table_file(void)
+/* The folder of the tables ($QT_SPARSE_CROSSOVER, else results/). */
+static const char *table_dir(void)
 {
     const char *f = getenv("QT_SPARSE_CROSSOVER");
-    return f && *f ? f : "results/sparse_crossover.txt";
+    return f && *f ? f : "results";
 }
 
-/* The dispatcher's table: this run's points; paths/buckets it lacks from the file (or defaults). */
-static void build_table(qt_rec_t *r, qt_xover_table_t *t, int verbose)
+/* Backend `backend`'s dispatcher table: its points of this run; paths/buckets it lacks from
+ * its file (or its built-in defaults). */
+static void build_table(qt_rec_t *r, qt_xover_table_t *t, const char *backend, int verbose)
 {
     kres_list_t l = {0};
     qt_rec_foreach_result(r, NULL, collect_kres, &l);
     qt_xover_table_t *base = malloc(sizeof *base);
-    table_from_results(&l, t);
+    table_from_results(&l, backend, t);
     if (base) {
-        if (qt_xover_load(base, table_file()) != QT_OK) qt_xover_defaults(base);
+        char file[600];
+        if (qt_xover_file(table_dir(), backend, file, sizeof file) != QT_OK || qt_xover_load(base, file) != QT_OK ||
+            strcmp(base->backend, backend))
+            qt_xover_defaults(base, backend);
         qt_clear_error();
         for (int i = 0; i < base->n; i++) {
             const qt_xover_point_t *b = &base->pt[i];
@@ -401,7 +524,7 @@ static void build_table(qt_rec_t *r, qt_xover_table_t *t, int verbose)
             if (!covered)
                 (void)qt_xover_add(t, b->path, b->max_rows, b->max_wbytes, b->structured, b->sparsity, b->speedup);
         }
-        if (verbose) qt_rec_note(r, "dispatch table: %d points (this run + %s)", t->n, base->source);
+        if (verbose) qt_rec_note(r, "%s dispatch table: %d points (this run + %s)", backend, t->n, base->source);
         free(base);
     }
     free(l.v);
@@ -429,106 +552,131 @@ static double crossover(const double *sp, const double *x, int n)
     return sp[i - 1] + (1.0 - x[i - 1]) / (x[i] - x[i - 1]) * (sp[i] - sp[i - 1]);
 }
 
-/* finish(): speedups, crossovers, dispatcher quality, the table file. */
-static qt_status_t sparsity_finish(qt_rec_t *r)
+/* A derived record of backend `backend` at params p (NULL: none) plus path=<path>. */
+static void derived(qt_rec_t *r, const char *name, const char *backend, const qt_params_t *p, const char *path,
+                    const char *unit, double value)
 {
-    kres_list_t l = {0};
-    qt_rec_foreach_result(r, NULL, collect_kres, &l);
+    qt_params_t q;
+    if (p) q = *p;
+    else memset(&q, 0, sizeof q);
+    if (qt_params_set_str(&q, "path", path) == QT_OK) (void)qt_rec_derived(r, name, backend, &q, name, unit, value);
+}
+
+/* Speedups and dispatcher quality of one backend's kernel results. */
+static void finish_speedups(qt_rec_t *r, const kres_list_t *l, const char *be)
+{
     double worst = 0.0, worst_regret = 0.0;
     int n_dispatch = 0;
-    for (int i = 0; i < l.n; i++) {
-        const kres_t *e = &l.v[i];
-        if (!strcmp(e->name, "dense") || !(e->time > 0)) continue;
-        double td = time_at(&l, "dense", &e->params, i);
-        if (td > 0) qt_rec_derived(r, "speedup_vs_dense", e->name, &e->params, "speedup_vs_dense", "ratio", td / e->time);
-        if (!strcmp(e->name, "auto")) {
-            double best = INFINITY;
-            for (int p = QT_SPMM_DENSE; p < QT_SPMM_AUTO; p++) {
-                double t = time_at(&l, qt_spmm_path_name((qt_spmm_path_t)p), &e->params, i);
-                if (t > 0 && t < best) best = t;
-            }
-            if (isfinite(best)) {
-                double ratio = isfinite(e->paired) ? e->paired : e->time / best;
-                qt_rec_derived(r, "dispatch_ratio", "auto", &e->params, "dispatch_ratio", "ratio", ratio);
-                if (ratio > worst) worst = ratio;
-                n_dispatch++;
-                double tc = e->chosen >= 0 && e->chosen < QT_SPMM_AUTO
-                                ? time_at(&l, qt_spmm_path_name((qt_spmm_path_t)lround(e->chosen)), &e->params, i)
-                                : NAN;
-                if (tc > 0) {
-                    qt_rec_derived(r, "dispatch_regret", "auto", &e->params, "dispatch_regret", "ratio", tc / best);
-                    if (tc / best > worst_regret) worst_regret = tc / best;
-                }
-            }
+    for (int i = 0; i < l->n; i++) {
+        const kres_t *e = &l->v[i];
+        if (strcmp(e->variant, be) || !strcmp(e->name, "dense") || !(e->time > 0)) continue;
+        double td = time_at(l, "dense", be, &e->params, i);
+        if (td > 0) derived(r, "speedup_vs_dense", be, &e->params, e->name, "ratio", td / e->time);
+        if (strcmp(e->name, "auto")) continue;
+        double best = INFINITY;
+        for (int p = QT_SPMM_DENSE; p < QT_SPMM_AUTO; p++) {
+            double t = time_at(l, qt_spmm_path_name((qt_spmm_path_t)p), be, &e->params, i);
+            if (t > 0 && t < best) best = t;
+        }
+        if (!isfinite(best)) continue;
+        double ratio = isfinite(e->paired) ? e->paired : e->time / best;
+        derived(r, "dispatch_ratio", be, &e->params, "auto", "ratio", ratio);
+        if (ratio > worst) worst = ratio;
+        n_dispatch++;
+        double tc = e->chosen >= 0 && e->chosen < QT_SPMM_AUTO
+                        ? time_at(l, qt_spmm_path_name((qt_spmm_path_t)lround(e->chosen)), be, &e->params, i)
+                        : NAN;
+        if (tc > 0) {
+            derived(r, "dispatch_regret", be, &e->params, "auto", "ratio", tc / best);
+            if (tc / best > worst_regret) worst_regret = tc / best;
         }
     }
     if (n_dispatch) {
-        qt_rec_derived(r, "dispatch_worst_ratio", "auto", NULL, "dispatch_worst_ratio", "ratio", worst);
-        qt_rec_derived(r, "dispatch_worst_regret", "auto", NULL, "dispatch_worst_regret", "ratio", worst_regret);
-        qt_rec_note(r, "dispatcher over %d points: worst auto/best-path time %.3f; worst chosen-path/best-path %.3f",
-                    n_dispatch, worst, worst_regret);
+        derived(r, "dispatch_worst_ratio", be, NULL, "auto", "ratio", worst);
+        derived(r, "dispatch_worst_regret", be, NULL, "auto", "ratio", worst_regret);
+        qt_rec_note(r, "%s dispatcher over %d points: worst auto/best-path time %.3f; worst chosen-path/best-path %.3f",
+                    be, n_dispatch, worst, worst_regret);
     }
-    /* Crossovers per shape and path, and for the best sparse path ("best"). */
-    int *done = calloc((size_t)(l.n ? l.n : 1), sizeof *done);
-    double *sp = malloc(sizeof(double) * (size_t)(l.n + 1)), *x = malloc(sizeof(double) * (size_t)(l.n + 1));
-    double *bx = malloc(sizeof(double) * (size_t)(l.n + 1));
-    for (int i = 0; done && sp && x && bx && i < l.n; i++) {
-        if (done[i] || strcmp(l.v[i].name, "dense")) continue;
+}
+
+/* Crossovers per shape and path of one backend, and for its best sparse path ("best"). */
+static void finish_crossovers(qt_rec_t *r, const kres_list_t *l, const char *be)
+{
+    int *done = calloc((size_t)(l->n ? l->n : 1), sizeof *done);
+    double *sp = malloc(sizeof(double) * (size_t)(l->n + 1)), *x = malloc(sizeof(double) * (size_t)(l->n + 1));
+    double *bx = malloc(sizeof(double) * (size_t)(l->n + 1));
+    for (int i = 0; done && sp && x && bx && i < l->n; i++) {
+        if (done[i] || strcmp(l->v[i].name, "dense") || strcmp(l->v[i].variant, be)) continue;
         qt_params_t shape;
-        shape_of(&l.v[i].params, &shape);
+        shape_of(&l->v[i].params, &shape);
         for (int p = QT_SPMM_GATHER; p <= QT_SPMM_AUTO; p++) {
             int n = 0;
-            for (int j = 0; j < l.n; j++) { /* dense points of this shape, ascending sp */
+            for (int j = 0; j < l->n; j++) { /* dense points of this shape and backend, ascending sp */
                 qt_params_t sj;
-                shape_of(&l.v[j].params, &sj);
-                if (strcmp(l.v[j].name, "dense") || !qt_params_equal_except(&sj, &shape, NULL)) continue;
+                shape_of(&l->v[j].params, &sj);
+                if (strcmp(l->v[j].name, "dense") || strcmp(l->v[j].variant, be) ||
+                    !qt_params_equal_except(&sj, &shape, NULL))
+                    continue;
                 done[j] = 1;
-                double s = qt_params_double(&l.v[j].params, "sp", 0), t = time_at(&l, qt_spmm_path_name((qt_spmm_path_t)p), &l.v[j].params, j);
-                if (!(t > 0) || !(l.v[j].time > 0)) continue;
+                double s = qt_params_double(&l->v[j].params, "sp", 0),
+                       t = time_at(l, qt_spmm_path_name((qt_spmm_path_t)p), be, &l->v[j].params, j);
+                if (!(t > 0) || !(l->v[j].time > 0)) continue;
                 int at = n++;
                 while (at > 0 && sp[at - 1] > s) { sp[at] = sp[at - 1]; x[at] = x[at - 1]; at--; }
                 sp[at] = s;
-                x[at] = l.v[j].time / t;
+                x[at] = l->v[j].time / t;
             }
             if (p == QT_SPMM_GATHER) for (int j = 0; j < n; j++) bx[j] = x[j];
             else if (p < QT_SPMM_AUTO) for (int j = 0; j < n; j++) bx[j] = fmax(bx[j], x[j]);
             double c = crossover(sp, x, n);
             if (n > 1 && c >= 0)
-                qt_rec_derived(r, "crossover_sparsity", qt_spmm_path_name((qt_spmm_path_t)p), &shape,
-                               "crossover_sparsity", "fraction", c);
+                derived(r, "crossover_sparsity", be, &shape, qt_spmm_path_name((qt_spmm_path_t)p), "fraction", c);
             if (p == QT_SPMM_CSR && n > 1 && (c = crossover(sp, bx, n)) >= 0)
-                qt_rec_derived(r, "crossover_sparsity", "best", &shape, "crossover_sparsity", "fraction", c);
+                derived(r, "crossover_sparsity", be, &shape, "best", "fraction", c);
         }
     }
     free(done);
     free(sp);
     free(x);
     free(bx);
-    /* The measured table (merged with the file's other buckets), written where the
-     * dispatcher's users load it. */
+}
+
+/* Backend be's measured table (merged with its file's other buckets), written where the
+ * dispatcher's users load it. */
+static void finish_table(qt_rec_t *r, const kres_list_t *l, const char *be)
+{
     qt_xover_table_t *t = malloc(sizeof *t);
-    if (t) {
-        table_from_results(&l, t);
-        int measured = t->n;
-        if (measured) build_table(r, t, 1);
-        if (measured) {
-            char dir[512];
-            snprintf(dir, sizeof dir, "%s", table_file());
-            char *slash = strrchr(dir, '/');
-            if (slash && slash != dir) { /* results/ may not exist yet */
-                *slash = '\0';
-                (void)mkdir(dir, 0777);
-            }
-            if (qt_xover_save(t, table_file()) == QT_OK)
-                qt_rec_note(r, "crossover table: %d points written to %s", t->n, table_file());
-            else
-                qt_rec_note(r, "crossover table not written: %s", qt_last_error());
-        }
+    char file[600];
+    if (!t || qt_xover_file(table_dir(), be, file, sizeof file) != QT_OK) {
         free(t);
+        return;
+    }
+    table_from_results(l, be, t);
+    if (t->n) {
+        build_table(r, t, be, 1);
+        (void)mkdir(table_dir(), 0777); /* results/ may not exist yet */
+        if (qt_xover_save(t, file) == QT_OK) qt_rec_note(r, "%s crossover table: %d points written to %s", be, t->n, file);
+        else qt_rec_note(r, "%s crossover table not written: %s", be, qt_last_error());
+    }
+    free(t);
+}
+
+/* finish(): per backend of this run's kernel cases, speedups, crossovers, dispatcher quality
+ * and its table file. */
+static qt_status_t sparsity_finish(qt_rec_t *r)
+{
+    kres_list_t l = {0};
+    qt_rec_foreach_result(r, NULL, collect_kres, &l);
+    for (int i = 0; i < l.n; i++) {
+        int seen = 0; /* each backend once, in the order of its first result */
+        for (int j = 0; j < i && !seen; j++) seen = !strcmp(l.v[j].variant, l.v[i].variant);
+        if (seen) continue;
+        finish_speedups(r, &l, l.v[i].variant);
+        finish_crossovers(r, &l, l.v[i].variant);
+        finish_table(r, &l, l.v[i].variant);
     }
     free(l.v);
-    qt_free(wcache.W);
-    memset(&wcache, 0, sizeof wcache);
+    instances_free();
     return QT_OK;
 }
 
@@ -590,14 +738,25 @@ static void mlp_free(mlp_t *m)
     qt_dthresh_free(&m->dt[1]);
 }
 
+/* Activation forward (bwd = 0: y = act(x)) or backward (bwd = 1: x = y, y = dy, dx = out,
+ * in place) of host buffers (rows, H) on host backend be. */
+static qt_status_t act_host(qt_backend_t *be, const qt_act_t *a, int bwd, const float *x, float *y, int rows, int H)
+{
+    int64_t shape[2] = {rows, H};
+    qt_tensor_t xt, yt;
+    QT_TRY(qt_tensor_wrap(&xt, (void *)x, QT_F32, 2, shape));
+    QT_TRY(qt_tensor_wrap(&yt, y, QT_F32, 2, shape));
+    return bwd ? qt_sparse_act_backward(be, &xt, &yt, &yt) : qt_sparse_act_forward(be, a, &xt, &yt);
+}
+
 /* Forward of the MLP on `rows` inputs: h1, h2 (activations) and logits. */
-static qt_status_t mlp_forward(mlp_t *m, const qt_sparse_ops_t *ops, const float *x, int rows, int H, float *z1,
-                               float *h1, float *z2, float *h2, float *logits)
+static qt_status_t mlp_forward(mlp_t *m, qt_backend_t *be, const float *x, int rows, int H, float *z1, float *h1,
+                               float *z2, float *h2, float *logits)
 {
     QT_TRY(qt_nn_linear_forward(&m->lin[0], x, rows, z1));
-    QT_TRY(qt_sparse_act_forward(ops, &m->act[0], z1, h1, rows, H));
+    QT_TRY(act_host(be, &m->act[0], 0, z1, h1, rows, H));
     QT_TRY(qt_nn_linear_forward(&m->lin[1], h1, rows, z2));
-    QT_TRY(qt_sparse_act_forward(ops, &m->act[1], z2, h2, rows, H));
+    QT_TRY(act_host(be, &m->act[1], 0, z2, h2, rows, H));
     return qt_nn_linear_forward(&m->lin[2], h2, rows, logits);
 }
 
@@ -610,7 +769,11 @@ static qt_status_t train_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     const float lr = (float)qt_params_double(&c->params, "lr", 0.05), mu = 0.9f;
     qt_act_kind_t kind;
     QT_TRY(qt_act_parse(qt_params_str(&c->params, "act", "relu"), &kind));
-    const qt_sparse_ops_t *ops = qt_sparse_backend_find("cpu");
+    qt_backend_t *be;
+    QT_TRY(instance(c->variant, &be, NULL));
+    if (!qt_device_is_host(be->device)) /* impl/nn's layers take host memory */
+        return qt_fail(QT_ERR_UNSUPPORTED, "the MLP's layers (impl/nn) run on the host; backend %s runs on %s",
+                       c->variant, qt_device_name(be->device));
     mlp_t m;
     memset(&m, 0, sizeof m);
     const int dims[4] = {D_IN, H, H, CLASSES};
@@ -628,7 +791,7 @@ static qt_status_t train_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
             cfg.use_target = qt_params_str(&c->params, "target", NULL) != NULL;
             cfg.target = (float)qt_params_double(&c->params, "target", 0.9);
             cfg.scale = (float)qt_params_double(&c->params, "scale", 1.0);
-            st = qt_dthresh_init(&m.dt[l], &cfg);
+            st = qt_dthresh_init(&m.dt[l], be, &cfg);
         }
     }
     size_t nb = (size_t)(n_eval > B ? n_eval : B);
@@ -651,13 +814,13 @@ static qt_status_t train_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
             const float *xb = xtr + (size_t)b0 * D_IN;
             double loss;
             for (int l = 0; l < 2; l++) m.act[l].training = 1;
-            st = mlp_forward(&m, ops, xb, B, H, z1, h1, z2, h2, lg);
+            st = mlp_forward(&m, be, xb, B, H, z1, h1, z2, h2, lg);
             if (st == QT_OK) st = qt_nn_softmax_xent(lg, ytr + b0, B, CLASSES, &loss, dlg, NULL);
             for (int l = 0; l < 3; l++) qt_nn_linear_zero_grad(&m.lin[l]);
             if (st == QT_OK) st = qt_nn_linear_backward(&m.lin[2], h2, dlg, B, d2);
-            if (st == QT_OK) st = qt_sparse_act_backward(ops, h2, d2, d2, (int64_t)B * H);
+            if (st == QT_OK) st = act_host(be, NULL, 1, h2, d2, B, H);
             if (st == QT_OK) st = qt_nn_linear_backward(&m.lin[1], h1, d2, B, d1);
-            if (st == QT_OK) st = qt_sparse_act_backward(ops, h1, d1, d1, (int64_t)B * H);
+            if (st == QT_OK) st = act_host(be, NULL, 1, h1, d1, B, H);
             if (st == QT_OK) st = qt_nn_linear_backward(&m.lin[0], xb, d1, B, NULL);
             for (int l = 0; l < 3 && st == QT_OK; l++) {
                 sgd(m.lin[l].W, m.lin[l].dW, m.mom[l][0], (size_t)dims[l] * dims[l + 1], lr, mu);
@@ -672,7 +835,7 @@ static qt_status_t train_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
         for (int l = 0; l < 2; l++) m.act[l].training = 0;
         double loss;
         int correct = 0;
-        st = mlp_forward(&m, ops, xev, n_eval, H, z1, h1, z2, h2, lg);
+        st = mlp_forward(&m, be, xev, n_eval, H, z1, h1, z2, h2, lg);
         if (st == QT_OK) st = qt_nn_softmax_xent(lg, yev, n_eval, CLASSES, &loss, NULL, &correct);
         if (st == QT_OK) {
             qt_rec_metric(r, "accuracy", "fraction", (double)correct / n_eval);
@@ -705,27 +868,47 @@ static qt_status_t train_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 
 /* =============================================================== case lists ==== */
 
-/* Add one kernel case per path (dense first, auto last) at one point. */
+/* 1 when registered backend f runs sparse path p: it has sparse ops and, when it can run here,
+ * supports p (one that cannot run here gets its cases, which setup reports as skipped). The
+ * oracle (registry entry 0) only on problems of at most REF_MAX_MKN multiply-adds. */
+static int backend_runs(int i, const qt_backend_iface_t *f, qt_spmm_path_t p, double mkn)
+{
+    if (!f || !f->ops[QT_TECH_SPARSE] || (i == 0 && mkn > (double)REF_MAX_MKN)) return 0;
+    qt_backend_t *be;
+    if (qt_backend_init(&be, f->name, NULL) != QT_OK) {
+        qt_clear_error();
+        return 1;
+    }
+    int ok = qt_sparse_supports(be, p, NULL, NULL, NULL, NULL, 0);
+    qt_backend_free(be);
+    return ok;
+}
+
+/* Add one kernel case per backend and path (dense first, auto last) at one point. */
 static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp, const char *structure,
                              double min_time, int max_reps)
 {
-    for (int p = QT_SPMM_DENSE; p < QT_SPMM_COUNT; p++) {
-        qt_case_t *c = qt_case_list_add(out);
-        if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
-        snprintf(c->name, sizeof c->name, "%s", qt_spmm_path_name((qt_spmm_path_t)p));
-        snprintf(c->variant, sizeof c->variant, "cpu");
-        qt_params_set_int(&c->params, "M", M);
-        qt_params_set_int(&c->params, "K", K);
-        qt_params_set_int(&c->params, "N", N);
-        qt_params_set_double(&c->params, "sp", sp);
-        qt_params_set_str(&c->params, "structure", structure);
-        c->max_repetitions = 2.0 * M * K * N > 4e9 && max_reps > 5 ? 5 : max_reps; /* dense > 20 ms: 5 at most */
-        c->min_time = min_time;
-        c->manual_time = 1;
-        c->setup = kern_setup;
-        c->iterate = kern_iterate;
-        c->after = kern_after;
-        c->teardown = kern_teardown;
+    for (int b = 0; b < qt_backend_count(); b++) {
+        for (int p = QT_SPMM_DENSE; p < QT_SPMM_COUNT; p++) {
+            const qt_backend_iface_t *f = qt_backend_iface_get(b);
+            if (!backend_runs(b, f, (qt_spmm_path_t)p, (double)M * K * N)) continue;
+            qt_case_t *c = qt_case_list_add(out);
+            if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+            snprintf(c->name, sizeof c->name, "%s", qt_spmm_path_name((qt_spmm_path_t)p));
+            snprintf(c->variant, sizeof c->variant, "%s", f->name);
+            qt_params_set_int(&c->params, "M", M);
+            qt_params_set_int(&c->params, "K", K);
+            qt_params_set_int(&c->params, "N", N);
+            qt_params_set_double(&c->params, "sp", sp);
+            qt_params_set_str(&c->params, "structure", structure);
+            c->max_repetitions = 2.0 * M * K * N > 4e9 && max_reps > 5 ? 5 : max_reps; /* dense > 20 ms: 5 at most */
+            c->min_time = min_time;
+            c->manual_time = 1;
+            c->setup = kern_setup;
+            c->iterate = kern_iterate;
+            c->after = kern_after;
+            c->teardown = kern_teardown;
+        }
     }
     return QT_OK;
 }
@@ -734,19 +917,23 @@ static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t 
  * no controller with fixed scale κ = −target. */
 static qt_status_t add_train(qt_case_list_t *out, const char *act, double target, int H, int epochs, int seeds)
 {
-    qt_case_t *c = qt_case_list_add(out);
-    if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
-    snprintf(c->name, sizeof c->name, "train");
-    snprintf(c->variant, sizeof c->variant, "cpu");
-    qt_params_set_str(&c->params, "act", act);
-    if (!strcmp(act, "dthresh") && target > 0) qt_params_set_double(&c->params, "target", target);
-    if (!strcmp(act, "dthresh") && target <= 0) qt_params_set_double(&c->params, "scale", -target);
-    if (!strcmp(act, "topk")) qt_params_set_int(&c->params, "k", (long long)lround(H * (1.0 - target)));
-    qt_params_set_int(&c->params, "hidden", H);
-    qt_params_set_int(&c->params, "epochs", epochs);
-    c->experiment = 1;
-    c->n_seeds = seeds;
-    c->run_seed = train_seed;
+    for (int b = 1; b < qt_backend_count(); b++) { /* every backend with sparse ops but the oracle (entry 0) */
+        const qt_backend_iface_t *f = qt_backend_iface_get(b);
+        if (!f->ops[QT_TECH_SPARSE]) continue;
+        qt_case_t *c = qt_case_list_add(out);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
+        snprintf(c->name, sizeof c->name, "train");
+        snprintf(c->variant, sizeof c->variant, "%s", f->name);
+        qt_params_set_str(&c->params, "act", act);
+        if (!strcmp(act, "dthresh") && target > 0) qt_params_set_double(&c->params, "target", target);
+        if (!strcmp(act, "dthresh") && target <= 0) qt_params_set_double(&c->params, "scale", -target);
+        if (!strcmp(act, "topk")) qt_params_set_int(&c->params, "k", (long long)lround(H * (1.0 - target)));
+        qt_params_set_int(&c->params, "hidden", H);
+        qt_params_set_int(&c->params, "epochs", epochs);
+        c->experiment = 1;
+        c->n_seeds = seeds;
+        c->run_seed = train_seed;
+    }
     return QT_OK;
 }
 

@@ -2,13 +2,27 @@
 # tests/run.sh BIN... — run each CUnit test binary, show its output (with CUnit's
 # Run Summary), and finish with one line "N passed, N failed" over the binaries.
 # Exits non-zero when any binary failed.
+# Binaries under dist/ run under MPI: $QT_MPIRUN (set by the Makefile when the mpi backend is
+# built, e.g. "mpirun --allow-run-as-root --oversubscribe") with 2 and then 4 ranks, one thread
+# each; with QT_MPIRUN empty they run once, alone, and report that they skip.
 set -u
 pass=0; fail=0; failed=()
+run_one() { # NAME COMMAND...
+    local name=$1; shift
+    echo "=== $name"
+    local start=$SECONDS
+    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); failed+=("$name"); fi
+    echo "--- $name: $((SECONDS - start)) s"
+}
 for t in "$@"; do
-    echo "=== $t"
-    start=$SECONDS
-    if "$t"; then pass=$((pass + 1)); else fail=$((fail + 1)); failed+=("$t"); fi
-    echo "--- $t: $((SECONDS - start)) s"
+    if [[ $t == */dist/* && -n ${QT_MPIRUN:-} ]]; then
+        for np in 2 4; do
+            run_one "$t (mpirun -np $np)" $QT_MPIRUN -np "$np" -x OMP_NUM_THREADS=1 -x OPENBLAS_NUM_THREADS=1 \
+                -x QT_TEST_SEED "$t"
+        done
+    else
+        run_one "$t" "$t"
+    fi
 done
 echo
 [ "$fail" -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"

@@ -7,6 +7,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "quintet/backend.h"
+#include "run/launch.h"
 #include "run/runner.h"
 
 /* A backend of the registry, or a machine label of the calibration ceilings (which exist
@@ -29,6 +30,8 @@ static const qt_opt_t opts[] = {
     {"backend", "B", "only cases of this backend (one of the registry's: quintet env lists them)"},
     {"invocations", "K", "run every case in K separate processes (the unit of replication; default 1)"},
     {"counters", "LIST", "PAPI events, comma-separated (default " "PAPI_TOT_INS,PAPI_TOT_CYC,PAPI_L1_DCM,PAPI_L2_DCM)"},
+    {"ranks", "N", "run on N MPI ranks: starts mpirun itself (inside mpirun/srun: checks the world is N)"},
+    {"transport", "T", "with --ranks: shm (default) or tcp (OpenMPI's TCP over loopback, as between machines)"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
@@ -85,6 +88,39 @@ int qt_cmd_run(int argc, char **argv)
         goto bad;
     o.invocations = (int)inv;
     o.counters = qt_args_get(opts, N_OPTS, &a, "counters");
+    /* --ranks N: outside a launcher, start this binary under mpirun without --ranks/--transport;
+     * inside one (mpirun, srun), the world size must agree. */
+    if ((v = qt_args_get(opts, N_OPTS, &a, "ranks"))) {
+        long long ranks = 0;
+        if (qt_args_int("--ranks", v, 1, 4096, &ranks) != QT_OK) goto bad;
+        const char *tr = qt_args_get(opts, N_OPTS, &a, "transport");
+        if (tr && strcmp(tr, "shm") && strcmp(tr, "tcp")) {
+            fprintf(stderr, "quintet run: --transport must be shm or tcp, not '%s'\n", tr);
+            return 2;
+        }
+        int world = 1;
+        (void)qt_launch_rank(&world);
+        if (world > 1 && world != ranks) {
+            fprintf(stderr, "quintet run: --ranks %lld but the launcher started %d ranks\n", ranks, world);
+            return 2;
+        }
+        if (world == 1 && ranks > 1) {
+            char **av = calloc((size_t)argc + 2, sizeof *av);
+            if (!av) return 2;
+            int k = 0;
+            av[k++] = "quintet";
+            av[k++] = "run";
+            for (int i = 0; i < argc; i++) {
+                int eq = !strncmp(argv[i], "--ranks=", 8) || !strncmp(argv[i], "--transport=", 12);
+                int sep = !strcmp(argv[i], "--ranks") || !strcmp(argv[i], "--transport");
+                if (sep) i++;
+                else if (!eq) av[k++] = argv[i];
+            }
+            int rc = qt_launch_mpirun((int)ranks, tr, k, av);
+            free(av);
+            return rc;
+        }
+    }
     o.suites = (const char *const *)a.pos;
     o.n_suites = a.n_pos;
     char cmdline[4096];

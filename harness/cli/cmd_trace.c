@@ -32,7 +32,7 @@ static const qt_opt_t opts[] = {
     {"steps", "N", "optimizer steps (default 1000)"},
     {"every", "N", "print every N steps (default 1)"},
     {"dtype", "f32|f64", "parameter precision (default f64)"},
-    {"backend", "ref|cpu", "implementation (default cpu; ref is f64 only)"},
+    {"backend", "NAME", "a backend with optimizer ops, see quintet env (default cpu; ref: f64 only)"},
     {"schedule", "NAME", "constant step exponential warmup_cosine (default constant)"},
     {"step-size", "N", "step schedule: steps between decays"},
     {"gamma", "G", "step / exponential schedules: decay factor"},
@@ -91,6 +91,7 @@ static int trace_run(const trace_args_t *a, const qt_optim_config_t *cfg, const 
     float *xf = calloc((size_t)d, sizeof *xf), *gf = calloc((size_t)d, sizeof *gf);
     qt_optim_t opt;
     memset(&opt, 0, sizeof opt);
+    qt_backend_t *be = NULL;
     if (!x || !g || !xf || !gf) {
         fprintf(stderr, "quintet trace optim: out of memory\n");
         rc = 1;
@@ -121,7 +122,7 @@ static int trace_run(const trace_args_t *a, const qt_optim_config_t *cfg, const 
         }
     }
     size_t n = (size_t)d;
-    if (qt_optim_init(&opt, cfg, sched, a->backend, dt, 1, &n) != QT_OK) {
+    if (qt_backend_init(&be, a->backend, NULL) != QT_OK || qt_optim_init(&opt, be, cfg, sched, dt, 1, &n) != QT_OK) {
         fprintf(stderr, "quintet trace optim: %s\n", qt_last_error());
         rc = 2;
         goto done;
@@ -151,12 +152,12 @@ static int trace_run(const trace_args_t *a, const qt_optim_config_t *cfg, const 
         if (dt == QT_F64) {
             void *pp[1] = {x};
             const void *gg[1] = {g};
-            st = qt_optim_step(&opt, pp, gg);
+            st = qt_optim_step_host(&opt, pp, gg);
         } else {
             for (int i = 0; i < d; i++) xf[i] = (float)x[i], gf[i] = (float)g[i];
             void *pp[1] = {xf};
             const void *gg[1] = {gf};
-            st = qt_optim_step(&opt, pp, gg);
+            st = qt_optim_step_host(&opt, pp, gg);
             for (int i = 0; i < d; i++) x[i] = xf[i];
         }
         if (st != QT_OK) {
@@ -167,6 +168,7 @@ static int trace_run(const trace_args_t *a, const qt_optim_config_t *cfg, const 
     }
 done:
     qt_optim_free(&opt);
+    qt_backend_free(be);
     qt_problem_free(&prob);
     free(x);
     free(g);
@@ -271,10 +273,6 @@ int qt_cmd_trace(int argc, char **argv)
     sched.eta_min = a.eta_min;
     if (qt_schedule_check(&sched) != QT_OK) {
         fprintf(stderr, "quintet trace optim: %s\n", qt_last_error());
-        return 2;
-    }
-    if (!qt_optim_backend_find(a.backend)) {
-        fprintf(stderr, "quintet trace optim: unknown backend '%s' (ref, cpu)\n", a.backend);
         return 2;
     }
     return trace_run(&a, &cfg, &sched);

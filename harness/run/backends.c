@@ -8,6 +8,8 @@
 
 #include "quintet/attention.h"
 #include "quintet/backend.h"
+#include "quintet/optim.h"
+#include "quintet/sparse.h"
 
 /* Attention: the variants instance be implements in f32. */
 static void attention_detail(FILE *f, qt_backend_t *be)
@@ -20,9 +22,40 @@ static void attention_detail(FILE *f, qt_backend_t *be)
     }
 }
 
+/* Optimizers: the ones instance be runs (torch defaults), per dtype. */
+static void optim_detail(FILE *f, qt_backend_t *be)
+{
+    for (int dt = QT_F32; dt <= QT_F64; dt++) {
+        fprintf(f, "%s%s:", dt == QT_F32 ? " " : "; ", qt_dtype_name((qt_dtype_t)dt));
+        int any = 0;
+        for (int k = 0; k < QT_OPTIM_COUNT; k++) {
+            qt_optim_config_t c;
+            if (qt_optim_config_default((qt_optim_kind_t)k, &c) != QT_OK ||
+                !qt_optim_supports(be, &c, (qt_dtype_t)dt, NULL, 0))
+                continue;
+            fprintf(f, " %s", qt_optim_kind_name((qt_optim_kind_t)k));
+            any = 1;
+        }
+        if (!any) fprintf(f, " (none)");
+    }
+}
+
+/* Sparse: every matmul path instance be runs in f32, and why not where it does not. */
+static void sparse_detail(FILE *f, qt_backend_t *be)
+{
+    for (int p = 0; p < QT_SPMM_COUNT; p++) {
+        char why[256];
+        int ok = qt_sparse_supports(be, (qt_spmm_path_t)p, NULL, NULL, NULL, why, sizeof why);
+        if (ok) fprintf(f, " %s", qt_spmm_path_name((qt_spmm_path_t)p));
+        else fprintf(f, " %s(no: %s)", qt_spmm_path_name((qt_spmm_path_t)p), why);
+    }
+}
+
 /* What one technique's detail printer looks like; NULL: "implemented" is all it says. */
 typedef void (*detail_fn)(FILE *f, qt_backend_t *be);
-static const detail_fn details[QT_TECH_COUNT] = {[QT_TECH_ATTENTION] = attention_detail};
+static const detail_fn details[QT_TECH_COUNT] = {[QT_TECH_ATTENTION] = attention_detail,
+                                                 [QT_TECH_OPTIM] = optim_detail,
+                                                 [QT_TECH_SPARSE] = sparse_detail};
 
 /* One backend: availability, then a line per technique. */
 static void backend_rows(FILE *f, const qt_backend_iface_t *iface)

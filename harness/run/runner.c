@@ -31,6 +31,7 @@
 #include <omp.h>
 
 #include "run/gbench.h"
+#include "run/launch.h"
 #include "run/hwcounters.h"
 #include "run/provenance.h"
 #include "quintet/tensor.h"
@@ -98,6 +99,7 @@ struct qt_rec {
     int oom;                /* a recording was lost for lack of memory */
     double work_flops, work_bytes;
     char flops_metric[32], bytes_metric[32];
+    char bytes_ceiling[32], bytes_frac[32]; /* qt_rec_set_bytes_ceiling */
     struct {
         char name[48];
         double value;
@@ -174,6 +176,12 @@ void qt_rec_set_rate_names(qt_rec_t *r, const char *flops_metric, const char *by
 {
     snprintf(r->flops_metric, sizeof r->flops_metric, "%s", flops_metric ? flops_metric : "gflops");
     snprintf(r->bytes_metric, sizeof r->bytes_metric, "%s", bytes_metric ? bytes_metric : "gbps");
+}
+
+void qt_rec_set_bytes_ceiling(qt_rec_t *r, const char *ceiling, const char *frac_metric)
+{
+    snprintf(r->bytes_ceiling, sizeof r->bytes_ceiling, "%s", ceiling ? ceiling : "stream_triad_gbps");
+    snprintf(r->bytes_frac, sizeof r->bytes_frac, "%s", frac_metric ? frac_metric : "frac_stream");
 }
 
 double qt_rec_ceiling(qt_rec_t *r, const char *name)
@@ -302,8 +310,8 @@ static void on_repetition(void *arg, const qt_gb_rep_t *rep)
     if (r->work_bytes > 0 && rep->real_time_s > 0) {
         double gbps = r->work_bytes / rep->real_time_s / 1e9;
         qt_rec_metric(r, r->bytes_metric, "GB/s", gbps);
-        double ceil = qt_rec_ceiling(r, "stream_triad_gbps");
-        if (ceil > 0) qt_rec_metric(r, "frac_stream", "ratio", gbps / ceil);
+        double ceil = qt_rec_ceiling(r, r->bytes_ceiling);
+        if (ceil > 0) qt_rec_metric(r, r->bytes_frac, "ratio", gbps / ceil);
     }
 }
 
@@ -481,7 +489,12 @@ static int build_plan(const qt_run_opts_t *o, regex_t *re, plan_t *plan, int *n_
 {
     const qt_suite_t *chosen[32];
     int n = 0;
-    chosen[n++] = qt_suites[0]; /* calibration: always, its ceilings feed every suite */
+    /* calibration: always, its ceilings feed every suite; except on several MPI ranks, where
+     * it would run once per rank on shared cores (and its ping-pong would nest mpirun): there
+     * it runs only when named. */
+    int world = 1;
+    (void)qt_launch_rank(&world);
+    if (world == 1 || named(o, qt_suites[0])) chosen[n++] = qt_suites[0];
     if (o->n_suites == 0) {
         for (int i = 1; qt_suites[i] && n < 32; i++) chosen[n++] = qt_suites[i];
     } else {
@@ -560,6 +573,7 @@ static void run_case(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_t *o, qt
     r->cur_seed = (int64_t)r->seed;
     r->work_flops = r->work_bytes = 0;
     qt_rec_set_rate_names(r, NULL, NULL);
+    qt_rec_set_bytes_ceiling(r, NULL, NULL);
     char err[512] = "";
     int skipped = 0;
     double t0 = now_s(), m0 = mono_s();
@@ -633,7 +647,13 @@ int qt_runner_run(const qt_run_opts_t *o)
         rc = QT_RUN_BAD_INPUT;
     }
     qt_store_t *store = NULL;
-    if (rc == QT_RUN_OK && qt_store_open(o->db_path, 1, 1, &store) != QT_OK) {
+    /* Several MPI ranks (launch.h): every rank runs every case (collectives need them all), rank 0
+     * alone writes the database; the others record into an in-memory store and stay quiet on
+     * stderr unless QT_DIST_VERBOSE is set. */
+    int world = 1, rank = qt_launch_rank(&world);
+    const char *db_path = rank > 0 ? ":memory:" : o->db_path;
+    if (rank > 0 && !getenv("QT_DIST_VERBOSE") && !freopen("/dev/null", "w", stderr)) rc = QT_RUN_STORE_ERROR;
+    if (rc == QT_RUN_OK && qt_store_open(db_path, 1, 1, &store) != QT_OK) {
         fprintf(stderr, "quintet run: %s\n", qt_last_error());
         rc = QT_RUN_STORE_ERROR;
     }

@@ -81,6 +81,9 @@ void qt_rec_set_work(qt_rec_t *r, double flops, double bytes);
 /* Rename the rate metrics qt_rec_set_work produces (defaults "gflops" and "gbps");
  * the calibration suite uses "sgemm_gflops" and "stream_triad_gbps". */
 void qt_rec_set_rate_names(qt_rec_t *r, const char *flops_metric, const char *bytes_metric);
+/* Compare the bytes rate with ceiling `ceiling` as metric `frac_metric` (defaults
+ * "stream_triad_gbps" and "frac_stream"; a GPU case: "gpu_copy_gbps", "frac_copy"). */
+void qt_rec_set_bytes_ceiling(qt_rec_t *r, const char *ceiling, const char *frac_metric);
 /* A ceiling measured by this run's calibration: "sgemm_gflops_all", "sgemm_gflops_1t",
  * "stream_triad_gbps", ... NAN when not measured. */
 double qt_rec_ceiling(qt_rec_t *r, const char *name);

@@ -1,5 +1,7 @@
-/* verify_optim.c — `quintet verify optim`: every optimizer backend of the registry
- * (quintet/optim.h) against the ref oracle (f64), in every dtype the backend supports, for
+/* verify_optim.c — `quintet verify optim`: every backend of the registry with optimizer ops
+ * (quintet/optim.h, qt_backend_ops(be, QT_TECH_OPTIM)) against the ref oracle (f64), in
+ * every dtype the backend supports (device backends: the parameters are copied back to the
+ * host after every step, through qt_optim_step_host, and compared there), for
  * every optimizer with its main option combinations (qt_verify_optsets, which
  * tests/optim/test_optim.c uses too) over many steps with a warm-up + cosine schedule:
  * two parameter tensors (one small of odd size, one above QT_OPTIM_OMP_MIN so the OpenMP
@@ -78,13 +80,13 @@ static void fill_float_exact(void *out, qt_dtype_t dt, size_t n, uint64_t seed, 
 }
 
 /* A trajectory on random inputs (verify.h). */
-qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t *s, const char *backend,
+qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t *s, qt_backend_t *be,
                                 qt_dtype_t dt, int steps, uint64_t seed, int n_tensors, const size_t *sizes,
                                 double *const *out)
 {
     QT_CHECK_ARG(n_tensors > 0 && n_tensors <= 8 && sizes && out, "1..8 tensors with sizes and outputs");
     qt_optim_t o;
-    QT_TRY(qt_optim_init(&o, c, s, backend, dt, n_tensors, sizes));
+    QT_TRY(qt_optim_init(&o, be, c, s, dt, n_tensors, sizes));
     void *p[8] = {0}, *g[8] = {0};
     size_t es = qt_dtype_size(dt);
     qt_status_t st = QT_OK;
@@ -97,7 +99,7 @@ qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t 
     for (int t = 0; t < steps && st == QT_OK; t++) {
         for (int i = 0; i < n_tensors; i++)
             fill_float_exact(g[i], dt, sizes[i], seed, 200 + (uint64_t)i, (uint64_t)t * ((sizes[i] + 3) & ~(size_t)3), 0.3);
-        st = qt_optim_step(&o, p, (const void *const *)g);
+        st = qt_optim_step_host(&o, p, (const void *const *)g);
     }
     for (int i = 0; i < n_tensors; i++) {
         for (size_t j = 0; st == QT_OK && j < sizes[i]; j++)
@@ -118,18 +120,11 @@ static void describe(char *buf, size_t size, int k, int steps, const size_t *siz
     if (len < size) snprintf(buf + len, size - len, "steps=%d n=%zu+%zu", steps, sizes[0], sizes[1]);
 }
 
-/* Registry access for qt_verify_backends (no extras: qt_optim_init finds backends by name). */
-static const void *get(int i) { return qt_optim_backend_get(i); }
-static const char *name_of(const void *be) { return ((const qt_optim_backend_t *)be)->name; }
-
 /* Every option set: the oracle's trajectory, then every backend × dtype against it. */
 static void run(qt_verify_t *v)
 {
-    const void *any[64];
-    int n_bes = 0;
-    for (int i = 0; i < qt_optim_backend_count() && n_bes < 64; i++)
-        if (qt_verify_wants(v, name_of(get(i)))) any[n_bes++] = get(i);
-    const qt_optim_backend_t *const *bes = (const qt_optim_backend_t *const *)any;
+    qt_backend_t *bes[64], *oracle = qt_verify_oracle(v);
+    int n_bes = qt_verify_backends(v, bes, 64);
     if (!n_bes) return;
     int full = qt_verify_size(v) == QT_VERIFY_FULL, steps = full ? 300 : 100;
     const size_t sizes[2] = {1001, full ? 262147 : QT_OPTIM_OMP_MIN + 4321};
@@ -149,36 +144,39 @@ static void run(qt_verify_t *v)
                 int64_t n = (int64_t)(sizes[0] + sizes[1]);
                 snprintf(variant, sizeof variant, "%s/%s", qt_optim_kind_name(qt_verify_optsets[k].kind),
                          qt_dtype_name((qt_dtype_t)dt));
+                const char *bname = qt_backend_name(bes[b]);
+                char reason[256];
                 if (st != QT_OK) {
-                    qt_verify_error(v, variant, bes[b]->name, params, n, qt_last_error());
+                    qt_verify_error(v, variant, bname, params, n, qt_last_error());
                     continue;
                 }
-                if (!bes[b]->supports(&c, (qt_dtype_t)dt)) {
-                    qt_verify_skip(v, variant, bes[b]->name, params, "supports() is 0 for this optimizer and dtype");
+                if (!qt_optim_supports(bes[b], &c, (qt_dtype_t)dt, reason, sizeof reason)) {
+                    qt_verify_skip(v, variant, bname, params, reason);
                     continue;
                 }
                 if (!have_ref) {
-                    st = qt_verify_optim_run(&c, &sched, "ref", QT_F64, steps, seed, 2, sizes, r);
+                    st = qt_verify_optim_run(&c, &sched, oracle, QT_F64, steps, seed, 2, sizes, r);
                     if (st != QT_OK) {
-                        qt_verify_error(v, variant, bes[b]->name, params, n, qt_last_error());
+                        qt_verify_error(v, variant, bname, params, n, qt_last_error());
                         continue;
                     }
                     have_ref = 1;
                 }
-                if (qt_verify_optim_run(&c, &sched, bes[b]->name, (qt_dtype_t)dt, steps, seed, 2, sizes, y) != QT_OK) {
-                    qt_verify_error(v, variant, bes[b]->name, params, n, qt_last_error());
+                if (qt_verify_optim_run(&c, &sched, bes[b], (qt_dtype_t)dt, steps, seed, 2, sizes, y) != QT_OK) {
+                    qt_verify_error(v, variant, bname, params, n, qt_last_error());
                     continue;
                 }
                 qt_cmp_t cmp;
                 qt_cmp_init(&cmp);
                 for (int i = 0; i < 2; i++) qt_cmp_add(&cmp, y[i], QT_F64, r[i], QT_F64, sizes[i], tol, NULL);
-                qt_verify_case(v, variant, bes[b]->name, params, &cmp, tol);
+                qt_verify_case(v, variant, bname, params, &cmp, tol);
             }
     }
     for (int i = 0; i < 2; i++) {
         qt_free(r[i]);
         qt_free(y[i]);
     }
+    qt_verify_backends_free(bes, n_bes);
 }
 
 const qt_verify_technique_t qt_verify_optim = {"optim", QT_TECH_OPTIM, tols, run};

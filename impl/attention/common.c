@@ -123,17 +123,7 @@ int qt_attn_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, const 
     }
     const qt_tensor_t *ts[5] = {q, k, v, mask, out};
     static const char *const names[5] = {"q", "k", "v", "mask", "out"};
-    for (int i = 0; i < 5; i++) {
-        if (!ts[i]) continue;
-        const qt_device_t *d = qt_tensor_device(ts[i]);
-        if (d != be->device && !(qt_device_is_host(d) && qt_device_is_host(be->device))) {
-            snprintf(why, why_size, "%s lives on %s, backend %s runs on %s", names[i], qt_device_name(d),
-                     qt_backend_name(be), qt_device_name(be->device));
-            return 0;
-        }
-    }
-    why[0] = '\0';
-    return 1;
+    return qt_tensors_on_backend(be, ts, names, 5, why, why_size);
 }
 
 /* Validate, check support and placement, dispatch. */

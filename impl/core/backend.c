@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "quintet/backend.h"
 
@@ -173,6 +174,34 @@ qt_status_t qt_backend_fail(qt_backend_t *be, qt_status_t s, const char *fmt, ..
 
 /* Last error of an instance. */
 const char *qt_backend_error(const qt_backend_t *be) { return be ? be->error : ""; }
+
+/* Monotonic seconds. */
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Start of a timed region: the backend's own timer, else the host clock after queued work. */
+qt_status_t qt_backend_timer_start(qt_backend_t *be)
+{
+    QT_CHECK_ARG(be != NULL, "timer_start: backend must not be NULL");
+    if (be->iface->timer_start) return be->iface->timer_start(be);
+    QT_TRY(qt_backend_synchronize(be));
+    be->timer_t0 = mono_s();
+    return QT_OK;
+}
+
+/* End of a timed region: seconds since qt_backend_timer_start. */
+qt_status_t qt_backend_timer_stop(qt_backend_t *be, double *seconds)
+{
+    QT_CHECK_ARG(be && seconds, "timer_stop: backend and output must not be NULL");
+    if (be->iface->timer_stop) return be->iface->timer_stop(be, seconds);
+    QT_TRY(qt_backend_synchronize(be));
+    *seconds = mono_s() - be->timer_t0;
+    return QT_OK;
+}
 
 /* Allocate on the instance's device. */
 qt_status_t qt_backend_alloc(qt_backend_t *be, size_t bytes, void **ptr)

@@ -4,6 +4,7 @@
 #include "quintet/tensor.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -360,4 +361,21 @@ qt_status_t qt_tensor_check_on(const qt_tensor_t *t, const char *what, qt_dtype_
         return qt_fail(QT_ERR_ARG, "%s lives on %s, but the backend runs on %s (copy it with qt_tensor_copy)", what,
                        qt_device_name(on), qt_device_name(dev));
     return QT_OK;
+}
+
+/* Placement of a technique's operands (tensor.h). */
+int qt_tensors_on_backend(const qt_backend_t *be, const qt_tensor_t *const *ts, const char *const *names, int n,
+                          char *why, size_t why_size)
+{
+    for (int i = 0; i < n; i++) {
+        if (!ts[i]) continue;
+        const qt_device_t *d = qt_tensor_device(ts[i]);
+        if (d != be->device && !(qt_device_is_host(d) && qt_device_is_host(be->device))) {
+            snprintf(why, why_size, "%s lives on %s, backend %s runs on %s", names[i], qt_device_name(d),
+                     qt_backend_name(be), qt_device_name(be->device));
+            return 0;
+        }
+    }
+    if (why_size) why[0] = '\0';
+    return 1;
 }

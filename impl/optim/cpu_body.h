@@ -13,15 +13,16 @@
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, SFX)
-#define PAR _Pragma("omp parallel for if (n >= QT_OPTIM_OMP_MIN) schedule(static)")
+#define PAR _Pragma("omp parallel for if (n >= QT_OPTIM_OMP_MIN) num_threads(nt) schedule(static)")
 #define INL static inline __attribute__((always_inline))
-/* Run `call` (which uses lo_, hi_) on [0, n): one range per OpenMP thread for large n.
+/* Run `call` (which uses lo_, hi_) on [0, n): one range per OpenMP thread for large n
+ * (nt threads: the backend instance's count, a variable in the caller's scope).
  * The parallel region sits here, around a call with constant option arguments, so the
  * always-inlined kernel is specialised inside the outlined region. */
 #define RUN_RANGES(n, call)                                      \
     do {                                                         \
         if ((n) >= QT_OPTIM_OMP_MIN) {                           \
-            _Pragma("omp parallel") {                            \
+            _Pragma("omp parallel num_threads(nt)") {            \
                 size_t lo_, hi_;                                 \
                 qt_optim_thread_range((n), &lo_, &hi_);          \
                 call;                                            \
@@ -52,7 +53,7 @@ INL void FN(sgd_k)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, T 
 
 /* sgd: optional L2 decay, momentum (first step: b = g), nesterov. */
 static void FN(cpu_sgd)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, const qt_optim_layout_t *l,
-                        T *p, const T *g, void *const *st, size_t n)
+                        T *p, const T *g, void *const *st, size_t n, int nt)
 {
     T *buf = l->buf >= 0 ? st[l->buf] : NULL;
     if (buf) RUN_RANGES(n, FN(sgd_k)(c, s, p, g, buf, lo_, hi_, 1));
@@ -94,7 +95,7 @@ INL void FN(adam_k)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, T
 
 /* adam, adamw (decoupled decay), adalr (per-parameter step size kept in the state). */
 static void FN(cpu_adam)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, const qt_optim_layout_t *l,
-                         T *p, const T *g, void *const *st, size_t n)
+                         T *p, const T *g, void *const *st, size_t n, int nt)
 {
     T *m = st[l->m], *v = st[l->v];
     if (l->eta >= 0) {
@@ -110,7 +111,7 @@ static void FN(cpu_adam)(const qt_optim_config_t *c, const qt_optim_step_info_t 
 
 /* radam: rectified when ρₜ > 5, else un-normalised momentum step. */
 static void FN(cpu_radam)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, const qt_optim_layout_t *l,
-                          T *restrict p, const T *restrict g, void *const *st, size_t n)
+                          T *restrict p, const T *restrict g, void *const *st, size_t n, int nt)
 {
     const T wd = (T)c->weight_decay, decay = (T)(1 - s->lr * c->weight_decay), w1 = (T)(1 - c->beta1),
             b2 = (T)c->beta2, omb2 = (T)(1 - c->beta2), eps = (T)c->eps, bc1 = (T)s->bc1, lr = (T)s->lr,
@@ -166,7 +167,7 @@ INL void FN(rmsprop_k)(const qt_optim_config_t *c, const qt_optim_step_info_t *s
 
 /* rmsprop: plain, centered, with momentum. */
 static void FN(cpu_rmsprop)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, const qt_optim_layout_t *l,
-                            T *p, const T *g, void *const *st, size_t n)
+                            T *p, const T *g, void *const *st, size_t n, int nt)
 {
     T *sq = st[l->v], *buf = l->buf >= 0 ? st[l->buf] : NULL, *ga = l->gavg >= 0 ? st[l->gavg] : NULL;
     if (buf && ga) RUN_RANGES(n, FN(rmsprop_k)(c, s, p, g, sq, buf, ga, lo_, hi_, 1, 1));
@@ -177,7 +178,7 @@ static void FN(cpu_rmsprop)(const qt_optim_config_t *c, const qt_optim_step_info
 
 /* adagrad with lr_decay. */
 static void FN(cpu_adagrad)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, const qt_optim_layout_t *l,
-                            T *restrict p, const T *restrict g, void *const *st, size_t n)
+                            T *restrict p, const T *restrict g, void *const *st, size_t n, int nt)
 {
     const T wd = (T)c->weight_decay, eps = (T)c->eps, nclr = (T)(-s->clr);
     const int maxi = c->maximize, has_wd = c->weight_decay != 0;
@@ -227,7 +228,7 @@ INL void FN(adabelief_k)(const qt_optim_config_t *c, const qt_optim_step_info_t 
 
 /* adabelief (adabelief-pytorch 0.2.x). */
 static void FN(cpu_adabelief)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, const qt_optim_layout_t *l,
-                              T *p, const T *g, void *const *st, size_t n)
+                              T *p, const T *g, void *const *st, size_t n, int nt)
 {
     T *m = st[l->m], *var = st[l->v], *vmax = l->vmax >= 0 ? st[l->vmax] : NULL;
     int mode = !c->rectify ? 0 : s->ab_sma_ok ? 1 : s->ab_step_size > 0 ? 2 : 3;
@@ -287,14 +288,14 @@ INL void FN(lamb_chunk)(T *restrict p, const T *restrict g, T *restrict m, T *re
 
 /* lamb: pass 1 (moments, per-chunk norms), trust ratio, pass 2 (update). */
 static void FN(cpu_lamb)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, const qt_optim_layout_t *l,
-                         T *restrict p, const T *restrict g, void *const *st, size_t n, double *part)
+                         T *restrict p, const T *restrict g, void *const *st, size_t n, double *part, int nt)
 {
     const T wd = (T)c->weight_decay, b1 = (T)c->beta1, omb1 = (T)(1 - c->beta1), b2 = (T)c->beta2,
             omb2 = (T)(1 - c->beta2), eps = (T)c->eps, bc2s = (T)s->bc2_sqrt, bc1 = (T)s->bc1;
     const int maxi = c->maximize, has_wd = c->weight_decay != 0, adapt = c->weight_decay != 0 || c->always_adapt;
     T *restrict m = st[l->m], *restrict v = st[l->v];
     size_t nch = (n + LAMB_CHUNK - 1) / LAMB_CHUNK;
-    _Pragma("omp parallel for if (n >= QT_OPTIM_OMP_MIN) schedule(static)")
+    _Pragma("omp parallel for if (n >= QT_OPTIM_OMP_MIN) num_threads(nt) schedule(static)")
     for (size_t ch = 0; ch < nch; ch++) {
         size_t lo = ch * LAMB_CHUNK, hi = lo + LAMB_CHUNK < n ? lo + LAMB_CHUNK : n;
         FN(lamb_chunk)(p, g, m, v, lo, hi, b1, omb1, b2, omb2, eps, bc2s, bc1, wd, maxi, has_wd, &part[2 * ch],
@@ -320,26 +321,26 @@ static void FN(cpu_lamb)(const qt_optim_config_t *c, const qt_optim_step_info_t 
 
 /* Dispatch one tensor of this element type. */
 static qt_status_t FN(cpu_update)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, void *param,
-                                  const void *grad, void *const *st, size_t n)
+                                  const void *grad, void *const *st, size_t n, int nt)
 {
     qt_optim_layout_t l;
     qt_optim_layout(c, &l);
     T *p = param;
     const T *g = grad;
     switch (c->kind) {
-    case QT_OPTIM_SGD: FN(cpu_sgd)(c, s, &l, p, g, st, n); break;
+    case QT_OPTIM_SGD: FN(cpu_sgd)(c, s, &l, p, g, st, n, nt); break;
     case QT_OPTIM_ADAM:
     case QT_OPTIM_ADAMW:
-    case QT_OPTIM_ADALR: FN(cpu_adam)(c, s, &l, p, g, st, n); break;
-    case QT_OPTIM_RADAM: FN(cpu_radam)(c, s, &l, p, g, st, n); break;
-    case QT_OPTIM_RMSPROP: FN(cpu_rmsprop)(c, s, &l, p, g, st, n); break;
-    case QT_OPTIM_ADAGRAD: FN(cpu_adagrad)(c, s, &l, p, g, st, n); break;
-    case QT_OPTIM_ADABELIEF: FN(cpu_adabelief)(c, s, &l, p, g, st, n); break;
+    case QT_OPTIM_ADALR: FN(cpu_adam)(c, s, &l, p, g, st, n, nt); break;
+    case QT_OPTIM_RADAM: FN(cpu_radam)(c, s, &l, p, g, st, n, nt); break;
+    case QT_OPTIM_RMSPROP: FN(cpu_rmsprop)(c, s, &l, p, g, st, n, nt); break;
+    case QT_OPTIM_ADAGRAD: FN(cpu_adagrad)(c, s, &l, p, g, st, n, nt); break;
+    case QT_OPTIM_ADABELIEF: FN(cpu_adabelief)(c, s, &l, p, g, st, n, nt); break;
     case QT_OPTIM_LAMB: {
         size_t nch = (n + LAMB_CHUNK - 1) / LAMB_CHUNK;
         double *part = qt_alloc(2 * nch * sizeof(double));
         if (!part) return qt_fail(QT_ERR_NOMEM, "lamb: out of memory");
-        FN(cpu_lamb)(c, s, &l, p, g, st, n, part);
+        FN(cpu_lamb)(c, s, &l, p, g, st, n, part, nt);
         qt_free(part);
         break;
     }

@@ -1,7 +1,8 @@
 /* optim.c — the optimizer core: configs by torch's option names and defaults,
- * hyperparameter validation, schedules, the backend registry, the optimizer object
- * (state allocation, one step = per-step scalars once + one backend call per tensor,
- * counters) and bitwise checkpoints. Formulas: quintet/optim.h. Tests:
+ * hyperparameter validation, schedules, the optimizer object on a backend instance
+ * (state allocated on its device through it; one step = per-step scalars once on the
+ * host + one ops->update call per tensor, counters) and bitwise checkpoints (device state
+ * copied through the host). Formulas: quintet/optim.h. Tests:
  * tests/optim/test_optim.c (make test). */
 #include <ctype.h>
 #include <errno.h>
@@ -396,76 +397,83 @@ double qt_schedule_lr(const qt_schedule_t *s, double base, int64_t t)
     }
 }
 
-/* -------------------------------------------------------------- registry */
-
-static const qt_optim_backend_t *const backends[] = {&qt_optim_backend_ref, &qt_optim_backend_cpu};
-
-/* Number of registered backends. */
-int qt_optim_backend_count(void) { return (int)(sizeof backends / sizeof backends[0]); }
-
-/* The i-th backend (NULL when out of range). */
-const qt_optim_backend_t *qt_optim_backend_get(int i)
-{
-    return (i >= 0 && i < qt_optim_backend_count()) ? backends[i] : NULL;
-}
-
-/* Backend by name (NULL when unknown). */
-const qt_optim_backend_t *qt_optim_backend_find(const char *name)
-{
-    for (int i = 0; name && i < qt_optim_backend_count(); i++)
-        if (strcmp(backends[i]->name, name) == 0) return backends[i];
-    return NULL;
-}
-
 /* ------------------------------------------------------------- optimizer */
 
-/* Allocate state; adagrad's sum starts at initial_accumulator_value. */
+/* Support of c in dt by instance be, with the reason when not. */
+int qt_optim_supports(const qt_backend_t *be, const qt_optim_config_t *c, qt_dtype_t dt, char *why, size_t why_size)
+{
+    const qt_optim_ops_t *ops = qt_backend_ops(be, QT_TECH_OPTIM);
+    const char *reason = !be ? "no backend instance" : !c ? "no config" : !ops ? "the backend has no optimizer ops"
+                         : !ops->supports(be, c, dt) ? "supports() is 0 for this optimizer and dtype" : NULL;
+    if (why && why_size)
+        snprintf(why, why_size, "%s%s%s", reason ? qt_backend_name(be) : "", reason ? ": " : "", reason ? reason : "");
+    return reason == NULL;
+}
+
+/* adagrad's initial accumulator value in n elements of dt at host address p. */
+static void fill_value(void *p, qt_dtype_t dt, size_t n, double value)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (dt == QT_F64) ((double *)p)[j] = value;
+        else ((float *)p)[j] = (float)value;
+    }
+}
+
+/* Zeroed state on be's device; adagrad's sum starts at initial_accumulator_value (filled on
+ * the host and copied when the device is not the host). */
 static qt_status_t alloc_state(qt_optim_t *o)
 {
     o->n_slots = qt_optim_slots(&o->cfg);
-    size_t es = qt_dtype_size(o->dtype);
     if (o->n_slots == 0) return QT_OK;
-    o->state = qt_calloc((size_t)o->n_tensors * (size_t)o->n_slots * sizeof(void *));
+    o->state = qt_calloc((size_t)o->n_tensors * (size_t)o->n_slots * sizeof(qt_tensor_t));
     if (!o->state) return qt_fail(QT_ERR_NOMEM, "optimizer state table: out of memory");
     for (int i = 0; i < o->n_tensors; i++)
         for (int k = 0; k < o->n_slots; k++) {
-            void *p = qt_calloc(o->sizes[i] * es);
-            if (!p) return qt_fail(QT_ERR_NOMEM, "optimizer state (%zu elements): out of memory", o->sizes[i]);
-            o->state[i * o->n_slots + k] = p;
+            int64_t n = (int64_t)o->sizes[i];
+            QT_TRY(qt_tensor_zeros(&o->state[i * o->n_slots + k], o->be, o->dtype, 1, &n));
         }
-    if (o->cfg.kind == QT_OPTIM_ADAGRAD && o->cfg.initial_accumulator_value != 0)
-        for (int i = 0; i < o->n_tensors; i++) {
-            void *p = o->state[i * o->n_slots];
-            for (size_t j = 0; j < o->sizes[i]; j++) {
-                if (o->dtype == QT_F64) ((double *)p)[j] = o->cfg.initial_accumulator_value;
-                else ((float *)p)[j] = (float)o->cfg.initial_accumulator_value;
-            }
+    if (o->cfg.kind != QT_OPTIM_ADAGRAD || o->cfg.initial_accumulator_value == 0) return QT_OK;
+    for (int i = 0; i < o->n_tensors; i++) {
+        qt_tensor_t *sum = &o->state[i * o->n_slots];
+        if (qt_tensor_on_host(sum)) {
+            fill_value(sum->data, o->dtype, o->sizes[i], o->cfg.initial_accumulator_value);
+            continue;
         }
+        qt_tensor_t h;
+        int64_t n = (int64_t)o->sizes[i];
+        QT_TRY(qt_tensor_init(&h, o->dtype, 1, &n));
+        fill_value(h.data, o->dtype, o->sizes[i], o->cfg.initial_accumulator_value);
+        qt_status_t st = qt_tensor_copy(o->be, sum, &h);
+        if (st == QT_OK) st = qt_backend_synchronize(o->be);
+        qt_tensor_free(&h);
+        QT_TRY(st);
+    }
     return QT_OK;
 }
 
 /* Validate and set up an optimizer. */
-qt_status_t qt_optim_init(qt_optim_t *o, const qt_optim_config_t *cfg, const qt_schedule_t *sched,
-                          const char *backend, qt_dtype_t dt, int n_tensors, const size_t *sizes)
+qt_status_t qt_optim_init(qt_optim_t *o, qt_backend_t *be, const qt_optim_config_t *cfg, const qt_schedule_t *sched,
+                          qt_dtype_t dt, int n_tensors, const size_t *sizes)
 {
     QT_CHECK_ARG(o != NULL, "optimizer must not be NULL");
     memset(o, 0, sizeof *o);
+    QT_CHECK_ARG(be != NULL, "optim_init: NULL backend instance (make one with qt_backend_init)");
     QT_CHECK_ARG(cfg && sizes, "optim_init: NULL config or sizes");
     QT_TRY(qt_optim_config_check(cfg));
     qt_schedule_t s = sched ? *sched : qt_schedule_constant();
     QT_TRY(qt_schedule_check(&s));
-    QT_CHECK_ARG(dt == QT_F32 || dt == QT_F64, "optim_init: dtype %d must be f32 or f64", (int)dt);
+    QT_CHECK_ARG(dt == QT_F32 || dt == QT_F64, "optim_init: dtype %s must be f32 or f64", qt_dtype_name(dt));
     QT_CHECK_ARG(n_tensors > 0, "optim_init: n_tensors=%d must be > 0", n_tensors);
-    const qt_optim_backend_t *b = qt_optim_backend_find(backend ? backend : "cpu");
-    if (!b) return qt_fail(QT_ERR_ARG, "unknown optimizer backend '%s' (ref, cpu)", backend);
-    if (!b->supports(cfg, dt))
-        return qt_fail(QT_ERR_UNSUPPORTED, "backend %s does not run %s in %s", b->name, qt_optim_kind_name(cfg->kind),
-                       qt_dtype_name(dt));
+    char why[160];
+    if (!qt_optim_supports(be, cfg, dt, why, sizeof why))
+        return qt_fail(QT_ERR_UNSUPPORTED, "cannot run %s in %s on %s", qt_optim_kind_name(cfg->kind),
+                       qt_dtype_name(dt), why);
     for (int i = 0; i < n_tensors; i++)
         QT_CHECK_ARG(sizes[i] > 0, "optim_init: tensor %d has 0 elements", i);
     o->cfg = *cfg;
     o->sched = s;
-    o->backend = b;
+    o->be = be;
+    o->ops = qt_backend_ops(be, QT_TECH_OPTIM);
     o->dtype = dt;
     o->n_tensors = n_tensors;
     o->sizes = qt_alloc((size_t)n_tensors * sizeof(size_t));
@@ -482,8 +490,11 @@ void qt_optim_free(qt_optim_t *o)
 {
     if (!o) return;
     if (o->state)
-        for (int i = 0; i < o->n_tensors * o->n_slots; i++) qt_free(o->state[i]);
+        for (int i = 0; i < o->n_tensors * o->n_slots; i++) qt_tensor_free(&o->state[i]);
     qt_free(o->state);
+    if (o->staging)
+        for (int i = 0; i < 2 * o->n_tensors; i++) qt_tensor_free(&o->staging[i]);
+    qt_free(o->staging);
     qt_free(o->sizes);
     memset(o, 0, sizeof *o);
 }
@@ -525,19 +536,28 @@ static void step_info(const qt_optim_config_t *c, int64_t t, double lr, qt_optim
 }
 
 /* One optimizer step over all tensors. */
-qt_status_t qt_optim_step(qt_optim_t *o, void *const *params, const void *const *grads)
+qt_status_t qt_optim_step(qt_optim_t *o, qt_tensor_t *const *params, const qt_tensor_t *const *grads)
 {
-    QT_CHECK_ARG(o && o->backend, "optim_step: optimizer not initialised");
+    QT_CHECK_ARG(o && o->ops, "optim_step: optimizer not initialised");
     QT_CHECK_ARG(params && grads, "optim_step: NULL params or grads");
-    for (int i = 0; i < o->n_tensors; i++)
-        QT_CHECK_ARG(params[i] && grads[i], "optim_step: tensor %d has a NULL param or grad", i);
+    for (int i = 0; i < o->n_tensors; i++) {
+        char what[48];
+        snprintf(what, sizeof what, "optim_step: param %d", i);
+        QT_TRY(qt_tensor_check_on(params[i], what, o->dtype, -1, o->be->device));
+        snprintf(what, sizeof what, "optim_step: grad %d", i);
+        QT_TRY(qt_tensor_check_on(grads[i], what, o->dtype, -1, o->be->device));
+        QT_CHECK_ARG(qt_tensor_numel(params[i]) == (int64_t)o->sizes[i] && qt_tensor_numel(grads[i]) == (int64_t)o->sizes[i],
+                     "optim_step: tensor %d: param has %lld and grad %lld elements, the optimizer %zu", i,
+                     (long long)qt_tensor_numel(params[i]), (long long)qt_tensor_numel(grads[i]), o->sizes[i]);
+    }
     double lr = qt_schedule_lr(&o->sched, o->cfg.lr, o->step);
     qt_optim_step_info_t s;
     step_info(&o->cfg, o->step + 1, lr, &s);
     size_t total = 0;
     for (int i = 0; i < o->n_tensors; i++) {
-        void *const *st = o->n_slots ? o->state + (size_t)i * o->n_slots : NULL;
-        QT_TRY(o->backend->update(&o->cfg, &s, o->dtype, params[i], grads[i], st, o->sizes[i]));
+        qt_tensor_t *st[QT_OPTIM_MAX_SLOTS] = {NULL};
+        for (int k = 0; k < o->n_slots; k++) st[k] = &o->state[(size_t)i * o->n_slots + k];
+        QT_TRY(o->ops->update(o->be, &o->cfg, &s, params[i], grads[i], st));
         total += o->sizes[i];
     }
     o->step++;
@@ -552,14 +572,48 @@ qt_status_t qt_optim_step(qt_optim_t *o, void *const *params, const void *const 
     return QT_OK;
 }
 
+/* One step on host arrays (staged through the device when the backend is not on the host). */
+qt_status_t qt_optim_step_host(qt_optim_t *o, void *const *params, const void *const *grads)
+{
+    QT_CHECK_ARG(o && o->ops, "optim_step_host: optimizer not initialised");
+    QT_CHECK_ARG(params && grads, "optim_step_host: NULL params or grads");
+    int nt = o->n_tensors, dev = !qt_device_is_host(o->be->device);
+    for (int i = 0; i < nt; i++)
+        QT_CHECK_ARG(params[i] && grads[i], "optim_step_host: tensor %d has a NULL param or grad", i);
+    if (dev && !o->staging) {
+        o->staging = qt_calloc(2 * (size_t)nt * sizeof(qt_tensor_t));
+        if (!o->staging) return qt_fail(QT_ERR_NOMEM, "optim_step_host: out of memory");
+        for (int i = 0; i < 2 * nt; i++) {
+            int64_t n = (int64_t)o->sizes[i % nt];
+            QT_TRY(qt_tensor_alloc(&o->staging[i], o->be, o->dtype, 1, &n));
+        }
+    }
+    /* host[0..nt) params, host[nt..2nt) grads; use[]: what the step gets */
+    qt_tensor_t *host = qt_calloc(2 * (size_t)nt * (sizeof(qt_tensor_t) + sizeof(qt_tensor_t *)));
+    if (!host) return qt_fail(QT_ERR_NOMEM, "optim_step_host: out of memory");
+    qt_tensor_t **use = (qt_tensor_t **)(host + 2 * nt);
+    qt_status_t st = QT_OK;
+    for (int i = 0; i < 2 * nt && st == QT_OK; i++) {
+        int64_t n = (int64_t)o->sizes[i % nt];
+        st = qt_tensor_wrap(&host[i], i < nt ? params[i] : (void *)grads[i - nt], o->dtype, 1, &n);
+        use[i] = dev ? &o->staging[i] : &host[i];
+        if (st == QT_OK && dev) st = qt_tensor_copy(o->be, use[i], &host[i]);
+    }
+    if (st == QT_OK) st = qt_optim_step(o, use, (const qt_tensor_t *const *)(use + nt));
+    for (int i = 0; dev && i < nt && st == QT_OK; i++) st = qt_tensor_copy(o->be, &host[i], use[i]);
+    if (st == QT_OK && dev) st = qt_backend_synchronize(o->be);
+    qt_free(host);
+    return st;
+}
+
 /* lr of the next step. */
 double qt_optim_lr(const qt_optim_t *o) { return o ? qt_schedule_lr(&o->sched, o->cfg.lr, o->step) : NAN; }
 
 /* State slot k of tensor i. */
-void *qt_optim_state(const qt_optim_t *o, int i, int k)
+qt_tensor_t *qt_optim_state(const qt_optim_t *o, int i, int k)
 {
     if (!o || !o->state || i < 0 || i >= o->n_tensors || k < 0 || k >= o->n_slots) return NULL;
-    return o->state[(size_t)i * o->n_slots + k];
+    return &o->state[(size_t)i * o->n_slots + k];
 }
 
 /* ----------------------------------------------------------- checkpoints */
@@ -574,10 +628,21 @@ typedef struct {
     double last_lr;
 } ckpt_header_t;
 
+/* Copy state slot k of tensor i to host memory h (to_state 0) or from it (1), through the
+ * optimizer's backend, synchronized. */
+static qt_status_t state_transfer(const qt_optim_t *o, int i, int k, void *h, int to_state)
+{
+    qt_tensor_t *st = &o->state[(size_t)i * o->n_slots + k], ht;
+    int64_t n = (int64_t)o->sizes[i];
+    QT_TRY(qt_tensor_wrap(&ht, h, o->dtype, 1, &n));
+    QT_TRY(to_state ? qt_tensor_copy(o->be, st, &ht) : qt_tensor_copy(o->be, &ht, st));
+    return qt_backend_synchronize(o->be);
+}
+
 /* Serialise header, config, schedule, sizes and state. */
 qt_status_t qt_optim_save(const qt_optim_t *o, void **buf, size_t *len)
 {
-    QT_CHECK_ARG(o && o->backend && buf && len, "optim_save: NULL argument or uninitialised optimizer");
+    QT_CHECK_ARG(o && o->ops && buf && len, "optim_save: NULL argument or uninitialised optimizer");
     size_t es = qt_dtype_size(o->dtype), total = sizeof(ckpt_header_t) + sizeof o->cfg + sizeof o->sched +
                                                  (size_t)o->n_tensors * sizeof(uint64_t);
     for (int i = 0; i < o->n_tensors; i++) total += (size_t)o->n_slots * o->sizes[i] * es;
@@ -605,7 +670,11 @@ qt_status_t qt_optim_save(const qt_optim_t *o, void **buf, size_t *len)
     }
     for (int i = 0; i < o->n_tensors; i++)
         for (int k = 0; k < o->n_slots; k++) {
-            memcpy(p + off, o->state[(size_t)i * o->n_slots + k], o->sizes[i] * es);
+            qt_status_t st = state_transfer(o, i, k, p + off, 0);
+            if (st != QT_OK) {
+                qt_free(p);
+                return st;
+            }
             off += o->sizes[i] * es;
         }
     *buf = p;
@@ -616,7 +685,7 @@ qt_status_t qt_optim_save(const qt_optim_t *o, void **buf, size_t *len)
 /* Restore from a buffer made by qt_optim_save. */
 qt_status_t qt_optim_load(qt_optim_t *o, const void *buf, size_t len)
 {
-    QT_CHECK_ARG(o && o->backend && buf, "optim_load: NULL argument or uninitialised optimizer");
+    QT_CHECK_ARG(o && o->ops && buf, "optim_load: NULL argument or uninitialised optimizer");
     const unsigned char *p = buf;
     ckpt_header_t h;
     if (len < sizeof h) return qt_fail(QT_ERR_FORMAT, "optimizer checkpoint truncated (%zu bytes)", len);
@@ -652,7 +721,7 @@ qt_status_t qt_optim_load(qt_optim_t *o, const void *buf, size_t len)
     off += (size_t)h.n_tensors * 8;
     for (int i = 0; i < o->n_tensors; i++)
         for (int k = 0; k < o->n_slots; k++) {
-            memcpy(o->state[(size_t)i * o->n_slots + k], p + off, o->sizes[i] * es);
+            QT_TRY(state_transfer(o, i, k, (void *)(p + off), 1));
             off += o->sizes[i] * es;
         }
     o->cfg = cfg;

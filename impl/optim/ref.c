@@ -88,8 +88,9 @@ static double t_norm(const double *a, size_t n)
 }
 
 /* ref runs every optimizer, in double only. */
-static int ref_supports(const qt_optim_config_t *c, qt_dtype_t dt)
+static int ref_supports(const qt_backend_t *be, const qt_optim_config_t *c, qt_dtype_t dt)
 {
+    (void)be;
     (void)c;
     return dt == QT_F64;
 }
@@ -265,10 +266,13 @@ static void ref_lamb(const qt_optim_config_t *c, const qt_optim_step_info_t *s, 
 }
 
 /* Dispatch one tensor's update; the gradient is copied (torch never modifies p.grad here). */
-static qt_status_t ref_update(const qt_optim_config_t *c, const qt_optim_step_info_t *s, qt_dtype_t dt, void *param,
-                              const void *grad, void *const *st, size_t n)
+static qt_status_t ref_update(qt_backend_t *be, const qt_optim_config_t *c, const qt_optim_step_info_t *s,
+                              qt_tensor_t *param, const qt_tensor_t *grad, qt_tensor_t *const *state)
 {
-    if (dt != QT_F64) return qt_fail(QT_ERR_UNSUPPORTED, "ref optimizer backend is double only");
+    if (param->dtype != QT_F64) return qt_backend_fail(be, QT_ERR_UNSUPPORTED, "the optimizer oracle is double only");
+    size_t n = (size_t)qt_tensor_numel(param);
+    void *st[QT_OPTIM_MAX_SLOTS];
+    qt_optim_state_ptrs(c, state, st);
     qt_optim_layout_t l;
     qt_optim_layout(c, &l);
     double *g = qt_alloc(n * sizeof(double)), *t1 = qt_alloc(n * sizeof(double)), *t2 = qt_alloc(n * sizeof(double));
@@ -278,8 +282,8 @@ static qt_status_t ref_update(const qt_optim_config_t *c, const qt_optim_step_in
         qt_free(t2);
         return qt_fail(QT_ERR_NOMEM, "ref optimizer: out of memory (%zu elements)", n);
     }
-    double *p = param;
-    memcpy(g, grad, n * sizeof(double));
+    double *p = param->data;
+    memcpy(g, grad->data, n * sizeof(double));
     if (c->maximize) t_mul_s(g, g, -1.0, n);
     switch (c->kind) {
     case QT_OPTIM_SGD: ref_sgd(c, s, p, g, l.buf >= 0 ? st[l.buf] : NULL, n); break;
@@ -299,4 +303,5 @@ static qt_status_t ref_update(const qt_optim_config_t *c, const qt_optim_step_in
     return QT_OK;
 }
 
-const qt_optim_backend_t qt_optim_backend_ref = {"ref", ref_supports, ref_update};
+/* Listed in the ref backend's interface table (impl/backends/host/host.c). */
+const qt_optim_ops_t qt_optim_ops_ref = {ref_supports, ref_update};

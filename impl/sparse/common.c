@@ -1,6 +1,8 @@
-/* common.c — the parts of impl/sparse every backend shares: names, the dynamic-threshold
- * state and its training-mode update, the crossover table (defaults, text file, estimate,
- * choice), the backend registry and the argument-checking entry points (sparse.h).
+/* common.c — the parts of impl/sparse above the backends (sparse.h): names, the
+ * dynamic-threshold state (allocated through the backend) and its training-mode update for
+ * host memory, the per-backend crossover tables (defaults, files, estimate, choice), the
+ * argument-, dtype- and device-checking entry points and the AUTO dispatcher: measure through
+ * the backend's own op, choose from that backend's table, run the backend's path.
  * Tested by tests/sparse/test_sparse.c (make test). */
 #include <float.h>
 #include <math.h>
@@ -46,10 +48,10 @@ qt_dthresh_config_t qt_dthresh_config_default(int channels)
     return c;
 }
 
-/* Validate the configuration and allocate the state. */
-qt_status_t qt_dthresh_init(qt_dthresh_t *d, const qt_dthresh_config_t *cfg)
+/* Validate the configuration and allocate the state on be's device. */
+qt_status_t qt_dthresh_init(qt_dthresh_t *d, qt_backend_t *be, const qt_dthresh_config_t *cfg)
 {
-    QT_CHECK_ARG(d != NULL && cfg != NULL, "dthresh state and config must not be NULL");
+    QT_CHECK_ARG(d != NULL && cfg != NULL && be != NULL, "dthresh state, backend and config must not be NULL");
     memset(d, 0, sizeof *d);
     QT_CHECK_ARG(cfg->channels > 0, "dthresh channels %d must be > 0", cfg->channels);
     QT_CHECK_ARG(cfg->momentum > 0.0f && cfg->momentum <= 1.0f, "dthresh momentum %g must be in (0, 1]",
@@ -62,15 +64,25 @@ qt_status_t qt_dthresh_init(qt_dthresh_t *d, const qt_dthresh_config_t *cfg)
         QT_CHECK_ARG(cfg->gain > 0.0f && isfinite(cfg->gain), "dthresh controller gain %g must be > 0",
                      (double)cfg->gain);
     }
-    size_t bytes = (size_t)cfg->channels * sizeof(float);
-    d->mu = qt_calloc(bytes);
-    d->kappa = qt_alloc(bytes);
-    d->theta = qt_calloc(bytes);
-    if (!d->mu || !d->kappa || !d->theta) {
-        qt_dthresh_free(d);
-        return qt_fail(QT_ERR_NOMEM, "dthresh: cannot allocate %d channels", cfg->channels);
+    if (!qt_backend_ops(be, QT_TECH_SPARSE))
+        return qt_fail(QT_ERR_UNSUPPORTED, "dthresh: backend %s has no sparse ops", qt_backend_name(be));
+    const int64_t C = cfg->channels;
+    qt_tensor_t k0 = {0};
+    qt_status_t st = qt_tensor_zeros(&d->mu, be, QT_F32, 1, &C);
+    if (st == QT_OK) st = qt_tensor_zeros(&d->theta, be, QT_F32, 1, &C);
+    if (st == QT_OK) st = qt_tensor_alloc(&d->kappa, be, QT_F32, 1, &C);
+    if (st == QT_OK) st = qt_tensor_init(&k0, QT_F32, 1, &C); /* κ0 on the host, then copied */
+    if (st == QT_OK) {
+        for (int64_t c = 0; c < C; c++) ((float *)k0.data)[c] = cfg->scale;
+        st = qt_tensor_copy(be, &d->kappa, &k0);
     }
-    for (int c = 0; c < cfg->channels; c++) d->kappa[c] = cfg->scale;
+    if (st == QT_OK) st = qt_backend_synchronize(be);
+    qt_tensor_free(&k0);
+    if (st != QT_OK) {
+        qt_dthresh_free(d);
+        return st;
+    }
+    d->be = be;
     d->cfg = *cfg;
     return QT_OK;
 }
@@ -79,9 +91,9 @@ qt_status_t qt_dthresh_init(qt_dthresh_t *d, const qt_dthresh_config_t *cfg)
 void qt_dthresh_free(qt_dthresh_t *d)
 {
     if (!d) return;
-    qt_free(d->mu);
-    qt_free(d->kappa);
-    qt_free(d->theta);
+    qt_tensor_free(&d->mu);
+    qt_tensor_free(&d->kappa);
+    qt_tensor_free(&d->theta);
     memset(d, 0, sizeof *d);
 }
 
@@ -92,10 +104,11 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Training-mode update, steps 1–4 of sparse.h. */
+/* Training-mode update, steps 1–4 of sparse.h (state and x in host memory). */
 qt_status_t qt_sparse_dthresh_update(qt_dthresh_t *d, const float *x, int64_t rows, int64_t cols)
 {
     const qt_dthresh_config_t *cfg = &d->cfg;
+    float *mu_ = d->mu.data, *kappa = d->kappa.data, *theta = d->theta.data;
     double *sum = qt_calloc((size_t)cols * sizeof(double));
     int64_t *below = qt_calloc((size_t)cols * sizeof(int64_t));
     float *col = (cfg->use_target && d->steps == 0) ? qt_alloc((size_t)rows * sizeof(float)) : NULL;
@@ -109,14 +122,14 @@ qt_status_t qt_sparse_dthresh_update(qt_dthresh_t *d, const float *x, int64_t ro
         const float *xr = x + b * cols;
         for (int64_t c = 0; c < cols; c++) {
             sum[c] += fabs((double)xr[c]);
-            below[c] += xr[c] <= d->theta[c];
+            below[c] += xr[c] <= theta[c];
         }
     }
     const double m = cfg->momentum;
     for (int64_t c = 0; c < cols; c++) {
         double a = sum[c] / (double)rows;
-        double mu = d->steps == 0 ? a : (1.0 - m) * d->mu[c] + m * a;
-        d->mu[c] = (float)mu;
+        double mu = d->steps == 0 ? a : (1.0 - m) * mu_[c] + m * a;
+        mu_[c] = (float)mu;
         if (cfg->use_target) {
             if (d->steps == 0) {
                 for (int64_t b = 0; b < rows; b++) col[b] = x[b * cols + c];
@@ -124,14 +137,14 @@ qt_status_t qt_sparse_dthresh_update(qt_dthresh_t *d, const float *x, int64_t ro
                 int64_t i = (int64_t)floor((double)cfg->target * (double)rows);
                 if (i >= rows) i = rows - 1;
                 double q = col[i] > 0.0f ? col[i] : 0.0;
-                d->kappa[c] = d->mu[c] > 0.0f ? (float)fmin(q / d->mu[c], QT_DTHRESH_KAPPA_MAX) : cfg->scale;
+                kappa[c] = mu_[c] > 0.0f ? (float)fmin(q / mu_[c], QT_DTHRESH_KAPPA_MAX) : cfg->scale;
             } else {
                 double s = (double)below[c] / (double)rows;
-                double k = d->kappa[c] + (double)cfg->gain * ((double)cfg->target - s);
-                d->kappa[c] = (float)fmin(fmax(k, 0.0), QT_DTHRESH_KAPPA_MAX);
+                double k = kappa[c] + (double)cfg->gain * ((double)cfg->target - s);
+                kappa[c] = (float)fmin(fmax(k, 0.0), QT_DTHRESH_KAPPA_MAX);
             }
         }
-        d->theta[c] = d->kappa[c] * d->mu[c];
+        theta[c] = kappa[c] * mu_[c];
     }
     d->steps++;
     qt_free(sum);
@@ -144,8 +157,21 @@ qt_status_t qt_sparse_dthresh_update(qt_dthresh_t *d, const float *x, int64_t ro
 
 #define XB_ALL INT64_MAX
 
-/* The built-in conservative table: sparse paths only where they are sure to win. */
-void qt_xover_defaults(qt_xover_table_t *t)
+/* An empty table bound to a backend. */
+qt_status_t qt_xover_init(qt_xover_table_t *t, const char *backend)
+{
+    QT_CHECK_ARG(t != NULL && backend != NULL && *backend, "crossover table and backend name must not be NULL");
+    QT_CHECK_ARG(strlen(backend) < QT_XOVER_NAME, "backend name '%s' too long for a crossover table", backend);
+    memset(t, 0, sizeof *t);
+    snprintf(t->backend, sizeof t->backend, "%s", backend);
+    snprintf(t->source, sizeof t->source, "empty");
+    return QT_OK;
+}
+
+/* The built-in table of a backend: the cpu backend's conservative figures (sparse paths only
+ * where they are sure to win on a 2-core AVX-512 host, where they were measured); empty for
+ * the others, whose AUTO then runs DENSE until a measured table is loaded. */
+qt_status_t qt_xover_defaults(qt_xover_table_t *t, const char *backend)
 {
     static const struct {
         qt_spmm_path_t p;
@@ -161,10 +187,20 @@ void qt_xover_defaults(qt_xover_table_t *t)
         {QT_SPMM_CSR, 4, 0.0, 0.05},      {QT_SPMM_CSR, 4, 0.99, 1.0},
         {QT_SPMM_CSR, XB_ALL, 0.0, 0.05}, {QT_SPMM_CSR, XB_ALL, 0.95, 1.0}, {QT_SPMM_CSR, XB_ALL, 0.99, 3.0},
     };
-    memset(t, 0, sizeof *t);
-    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+    QT_TRY(qt_xover_init(t, backend));
+    for (size_t i = 0; !strcmp(backend, "cpu") && i < sizeof d / sizeof d[0]; i++)
         (void)qt_xover_add(t, d[i].p, d[i].rows, XB_ALL, 0, d[i].s, d[i].x);
     snprintf(t->source, sizeof t->source, "defaults");
+    return QT_OK;
+}
+
+/* <dir>/sparse_crossover_<backend>.txt */
+qt_status_t qt_xover_file(const char *dir, const char *backend, char *buf, size_t size)
+{
+    QT_CHECK_ARG(dir != NULL && backend != NULL && buf != NULL, "crossover file: NULL argument");
+    int n = snprintf(buf, size, "%s/sparse_crossover_%s.txt", dir, backend);
+    QT_CHECK_ARG(n >= 0 && (size_t)n < size, "crossover file name for '%s' in '%s' too long", backend, dir);
+    return QT_OK;
 }
 
 /* Append one point. */
@@ -202,7 +238,13 @@ qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file)
         lineno++;
         char *s = line + strspn(line, " \t");
         if (*s == '#' || *s == '\n' || *s == '\0') continue;
-        char name[32];
+        char name[32], bname[QT_XOVER_NAME + 1];
+        if (sscanf(s, "backend %32s %c", bname, &name[0]) == 1) {
+            if (strlen(bname) >= QT_XOVER_NAME || t->backend[0])
+                st = qt_fail(QT_ERR_FORMAT, "%s:%d: a second or too long 'backend' line", file, lineno);
+            snprintf(t->backend, sizeof t->backend, "%s", bname);
+            continue;
+        }
         long long rows, wbytes;
         int structured;
         double sp, x;
@@ -214,6 +256,8 @@ qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file)
                          lineno);
     }
     fclose(f);
+    if (st == QT_OK && !t->backend[0])
+        st = qt_fail(QT_ERR_FORMAT, "%s: no 'backend NAME' line (which backend was this table measured on?)", file);
     if (st != QT_OK) {
         memset(t, 0, sizeof *t);
         return st;
@@ -226,10 +270,13 @@ qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file)
 qt_status_t qt_xover_save(const qt_xover_table_t *t, const char *file)
 {
     QT_CHECK_ARG(t != NULL && file != NULL, "crossover table and file name must not be NULL");
+    QT_CHECK_ARG(t->backend[0] != '\0', "crossover table names no backend (qt_xover_init)");
     FILE *f = fopen(file, "w");
     if (!f) return qt_fail(QT_ERR_IO, "cannot write crossover table '%s'", file);
     fprintf(f, "# quintet sparse matmul crossover table (written by the sparsity suite)\n"
-               "# path max_rows max_wbytes structured sparsity speedup_vs_dense\n");
+               "# path max_rows max_wbytes structured sparsity speedup_vs_dense\n"
+               "backend %s\n",
+            t->backend);
     for (int i = 0; i < t->n; i++)
         fprintf(f, "%s %lld %lld %d %.4f %.4f\n", qt_spmm_path_name(t->pt[i].path), (long long)t->pt[i].max_rows,
                 (long long)t->pt[i].max_wbytes, t->pt[i].structured, t->pt[i].sparsity, t->pt[i].speedup);
@@ -290,28 +337,52 @@ double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t
 /* Structure class: nearly all zeros in whole columns. */
 int qt_sparse_structured(double s_elem, double s_col) { return s_elem > 0.0 && s_col >= 0.9 * s_elem; }
 
-/* Argmax of the estimates; DENSE unless a path is estimated faster. */
+/* Argmax of the estimates over the allowed paths; DENSE unless a path is estimated faster. */
 qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, int64_t N, double s_elem,
-                               double s_col)
+                               double s_col, int (*allowed)(qt_spmm_path_t path, const void *arg), const void *arg)
 {
     qt_spmm_path_t best = QT_SPMM_DENSE;
     double best_x = 1.0;
     for (int p = QT_SPMM_GATHER; p < QT_SPMM_AUTO; p++) {
+        if (allowed && !allowed((qt_spmm_path_t)p, arg)) continue;
         double x = qt_xover_estimate(t, (qt_spmm_path_t)p, M, K, N, s_elem, s_col);
         if (x > best_x) { best_x = x; best = (qt_spmm_path_t)p; }
     }
     return best;
 }
 
-/* ---- working memory, counters, measurement ---- */
+/* ---- working memory, counters ---- */
 
-/* Release the workspace. */
+/* Release the workspace through the backend that allocated it. */
 void qt_spmm_ws_free(qt_spmm_ws_t *ws)
 {
     if (!ws) return;
-    qt_free(ws->buf);
-    ws->buf = NULL;
-    ws->cap = 0;
+    if (ws->buf && ws->owner) qt_backend_dealloc(ws->owner, ws->buf, ws->cap);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* Working memory of `bytes` on be's device: the caller's workspace (grown, with 25% slack so
+ * slightly larger calls reuse it) or, without one, a fresh block in *owned (release with
+ * qt_sparse_ws_release). NULL (with the error recorded) when out of memory. */
+void *qt_sparse_ws_get(qt_backend_t *be, qt_spmm_ws_t *ws, size_t bytes, void **owned)
+{
+    *owned = NULL;
+    if (!ws) return qt_backend_alloc(be, bytes, owned) == QT_OK ? *owned : NULL;
+    if (ws->owner && ws->owner->device != be->device) qt_spmm_ws_free(ws);
+    if (ws->cap < bytes) {
+        qt_spmm_ws_free(ws);
+        bytes += bytes / 4;
+        if (qt_backend_alloc(be, bytes, &ws->buf) != QT_OK) return NULL;
+        ws->owner = be;
+        ws->cap = bytes;
+    }
+    return ws->buf;
+}
+
+/* Release a block qt_sparse_ws_get allocated outside a workspace. */
+void qt_sparse_ws_release(qt_backend_t *be, void *owned, size_t bytes)
+{
+    if (owned) qt_backend_dealloc(be, owned, bytes);
 }
 
 /* Add one matmul's counters. */
@@ -322,52 +393,79 @@ void qt_sparse_count_matmul(double macs_done, double macs_skipped, int64_t nnz)
     if (nnz >= 0) qt_counter_add(QT_CTR_NONZEROS, nnz);
 }
 
-/* Nonzeros and all-zero columns of A (plain loops). */
-void qt_sparse_measure(const float *A, int64_t M, int64_t K, int64_t *nnz, int64_t *zero_cols)
+/* ---- support and placement ---- */
+
+/* The sparse ops of be, or NULL with the reason in why. */
+static const qt_sparse_ops_t *ops_of(const qt_backend_t *be, char *why, size_t why_size)
 {
-    int64_t nz = 0, zc = 0;
-    unsigned char *colnz = zero_cols ? qt_calloc((size_t)(K > 0 ? K : 1)) : NULL;
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t k = 0; k < K; k++)
-            if (A[m * K + k] != 0.0f) {
-                nz++;
-                if (colnz) colnz[k] = 1;
-            }
-    if (colnz)
-        for (int64_t k = 0; k < K; k++) zc += !colnz[k];
-    qt_free(colnz);
-    if (nnz) *nnz = nz;
-    if (zero_cols) *zero_cols = colnz || K == 0 ? zc : -1;
+    if (!be) {
+        snprintf(why, why_size, "no backend");
+        return NULL;
+    }
+    const qt_sparse_ops_t *ops = qt_backend_ops(be, QT_TECH_SPARSE);
+    if (!ops) snprintf(why, why_size, "backend %s has no sparse ops", qt_backend_name(be));
+    return ops;
 }
 
-/* ---- registry ---- */
-
-static const qt_sparse_ops_t *const backends[] = {&qt_sparse_ops_ref, &qt_sparse_ops_cpu};
-
-/* Number of backends. */
-int qt_sparse_backend_count(void) { return (int)(sizeof backends / sizeof backends[0]); }
-
-/* Backend i (NULL out of range). */
-const qt_sparse_ops_t *qt_sparse_backend(int i)
+/* Matmul path support on these operands (sparse.h). */
+int qt_sparse_supports(const qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
+                       const qt_tensor_t *Y, char *why, size_t why_size)
 {
-    return i >= 0 && i < qt_sparse_backend_count() ? backends[i] : NULL;
+    char dummy[8];
+    if (!why) { why = dummy; why_size = sizeof dummy; }
+    const qt_sparse_ops_t *ops = ops_of(be, why, why_size);
+    if (!ops) return 0;
+    if ((unsigned)path >= QT_SPMM_COUNT) {
+        snprintf(why, why_size, "unknown matmul path %d", (int)path);
+        return 0;
+    }
+    qt_dtype_t dt = A ? A->dtype : QT_F32;
+    qt_spmm_path_t runs = path == QT_SPMM_AUTO ? QT_SPMM_DENSE : path; /* AUTO can always fall back to DENSE */
+    if (!ops->supports(be, runs, dt)) {
+        snprintf(why, why_size, "backend %s has no %s path in %s", qt_backend_name(be), qt_spmm_path_name(runs),
+                 qt_dtype_name(dt));
+        return 0;
+    }
+    const qt_tensor_t *ts[3] = {A, W, Y};
+    static const char *const names[3] = {"A", "W", "Y"};
+    return qt_tensors_on_backend(be, ts, names, 3, why, why_size);
 }
 
-/* Backend by name. */
-const qt_sparse_ops_t *qt_sparse_backend_find(const char *name)
+/* Activation support on these operands (sparse.h). */
+int qt_sparse_act_supports(const qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, const qt_tensor_t *y,
+                           char *why, size_t why_size)
 {
-    for (int i = 0; name && i < qt_sparse_backend_count(); i++)
-        if (!strcmp(backends[i]->name, name)) return backends[i];
-    return NULL;
+    char dummy[8];
+    if (!why) { why = dummy; why_size = sizeof dummy; }
+    if (!ops_of(be, why, why_size)) return 0;
+    if ((x && x->dtype != QT_F32) || (y && y->dtype != QT_F32)) {
+        snprintf(why, why_size, "activations take f32 only");
+        return 0;
+    }
+    const qt_dthresh_t *d = act && act->kind == QT_ACT_DTHRESH ? act->dt : NULL;
+    const qt_tensor_t *ts[3] = {x, y, d ? &d->theta : NULL};
+    static const char *const names[3] = {"x", "y", "the dthresh state"};
+    return qt_tensors_on_backend(be, ts, names, 3, why, why_size);
 }
 
 /* ---- checked entry points ---- */
 
-/* Validate and run an activation forward. */
-qt_status_t qt_sparse_act_forward(const qt_sparse_ops_t *ops, const qt_act_t *act, const float *x, float *y,
-                                  int64_t rows, int64_t cols)
+/* x and y (rows, cols) f32; y of x's shape. */
+static qt_status_t check_act_pair(const qt_tensor_t *x, const qt_tensor_t *y, const char *xn, const char *yn)
 {
-    QT_CHECK_ARG(ops != NULL && act != NULL && x != NULL && y != NULL, "activation: NULL argument");
+    QT_TRY(qt_tensor_check(x, xn, QT_F32, -1));
+    QT_TRY(qt_tensor_check(y, yn, QT_F32, -1));
+    if (!qt_tensor_same_shape(x, y)) return qt_fail(QT_ERR_SHAPE, "activation: %s and %s differ in shape", xn, yn);
+    return QT_OK;
+}
+
+/* Validate and run an activation forward. */
+qt_status_t qt_sparse_act_forward(qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, qt_tensor_t *y)
+{
+    QT_CHECK_ARG(be != NULL && act != NULL, "activation: NULL backend or activation");
+    QT_TRY(check_act_pair(x, y, "x", "y"));
+    if (x->ndim != 2) return qt_fail(QT_ERR_SHAPE, "activation: x must be (rows, cols), has rank %d", x->ndim);
+    const int64_t rows = x->shape[0], cols = x->shape[1];
     if (rows <= 0 || cols <= 0)
         return qt_fail(QT_ERR_SHAPE, "activation: shape (%lld, %lld) must be positive", (long long)rows,
                        (long long)cols);
@@ -381,50 +479,46 @@ qt_status_t qt_sparse_act_forward(const qt_sparse_ops_t *ops, const qt_act_t *ac
                      (long long)cols);
         break;
     case QT_ACT_DTHRESH:
-        QT_CHECK_ARG(act->dt != NULL && act->dt->theta != NULL, "dthresh: state not initialised");
+        QT_CHECK_ARG(act->dt != NULL && act->dt->theta.data != NULL, "dthresh: state not initialised");
         if (act->dt->cfg.channels != cols)
             return qt_fail(QT_ERR_SHAPE, "dthresh: state has %d channels but x has %lld columns",
                            act->dt->cfg.channels, (long long)cols);
         break;
     default: return qt_fail(QT_ERR_ARG, "unknown activation kind %d", (int)act->kind);
     }
-    return ops->act_forward(act, x, y, rows, cols);
+    char why[256];
+    if (!qt_sparse_act_supports(be, act, x, y, why, sizeof why))
+        return qt_fail(QT_ERR_UNSUPPORTED, "activation %s: %s", qt_act_name(act->kind), why);
+    return ((const qt_sparse_ops_t *)qt_backend_ops(be, QT_TECH_SPARSE))->act_forward(be, act, x, y);
 }
 
 /* Validate and run an activation backward. */
-qt_status_t qt_sparse_act_backward(const qt_sparse_ops_t *ops, const float *y, const float *dy, float *dx, int64_t n)
+qt_status_t qt_sparse_act_backward(qt_backend_t *be, const qt_tensor_t *y, const qt_tensor_t *dy, qt_tensor_t *dx)
 {
-    QT_CHECK_ARG(ops != NULL && y != NULL && dy != NULL && dx != NULL, "activation backward: NULL argument");
-    if (n <= 0) return qt_fail(QT_ERR_SHAPE, "activation backward: n = %lld must be > 0", (long long)n);
-    return ops->act_backward(y, dy, dx, n);
+    QT_CHECK_ARG(be != NULL, "activation backward: NULL backend");
+    QT_TRY(check_act_pair(y, dy, "y", "dy"));
+    QT_TRY(check_act_pair(y, dx, "y", "dx"));
+    if (qt_tensor_numel(y) <= 0) return qt_fail(QT_ERR_SHAPE, "activation backward: y has no elements");
+    char why[256];
+    if (!qt_sparse_act_supports(be, NULL, y, dy, why, sizeof why) || !qt_sparse_act_supports(be, NULL, dx, NULL, why, sizeof why))
+        return qt_fail(QT_ERR_UNSUPPORTED, "activation backward: %s", why);
+    return ((const qt_sparse_ops_t *)qt_backend_ops(be, QT_TECH_SPARSE))->act_backward(be, y, dy, dx);
 }
 
-/* 1 when [a, a+na) and [b, b+nb) (floats) overlap. */
-static int overlaps(const float *a, int64_t na, const float *b, int64_t nb) { return a < b + nb && b < a + na; }
-
-/* Validate and run a matmul. */
-qt_status_t qt_sparse_matmul(const qt_sparse_ops_t *ops, qt_spmm_path_t path, const qt_spmm_call_t *c)
+/* 1 when the byte ranges of two tensors overlap (same device). */
+static int overlaps(const qt_tensor_t *a, const qt_tensor_t *b)
 {
-    QT_CHECK_ARG(ops != NULL && c != NULL, "matmul: NULL ops or call");
-    QT_CHECK_ARG(c->A != NULL && c->W != NULL && c->Y != NULL, "matmul: A, W and Y must not be NULL");
+    const char *pa = a->data, *pb = b->data;
+    size_t na = (size_t)qt_tensor_numel(a) * qt_dtype_size(a->dtype), nb = (size_t)qt_tensor_numel(b) * qt_dtype_size(b->dtype);
+    return qt_tensor_device(a) == qt_tensor_device(b) && pa < pb + nb && pb < pa + na;
+}
+
+/* Shapes, dtypes, placement and path of one matmul. */
+static qt_status_t check_matmul(const qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A,
+                                const qt_tensor_t *W, const qt_tensor_t *Y)
+{
+    QT_CHECK_ARG(be != NULL, "matmul: NULL backend");
     QT_CHECK_ARG((unsigned)path < QT_SPMM_COUNT, "matmul: unknown path %d", (int)path);
-    if (c->M <= 0 || c->K <= 0 || c->N <= 0)
-        return qt_fail(QT_ERR_SHAPE, "matmul: M=%lld K=%lld N=%lld must all be > 0", (long long)c->M,
-                       (long long)c->K, (long long)c->N);
-    if (c->M > INT32_MAX || c->K > INT32_MAX || c->N > INT32_MAX)
-        return qt_fail(QT_ERR_SHAPE, "matmul: dimensions above 2^31 are not supported");
-    QT_CHECK_ARG(!overlaps(c->Y, c->M * c->N, c->A, c->M * c->K) && !overlaps(c->Y, c->M * c->N, c->W, c->K * c->N),
-                 "matmul: Y must not overlap A or W");
-    if (!ops->supports(path))
-        return qt_fail(QT_ERR_UNSUPPORTED, "matmul: backend '%s' has no '%s' path", ops->name, qt_spmm_path_name(path));
-    return ops->matmul(path, c);
-}
-
-/* Tensor form: check the shapes, then run. */
-qt_status_t qt_sparse_matmul_tensor(const qt_sparse_ops_t *ops, qt_spmm_path_t path, const qt_tensor_t *A,
-                                    const qt_tensor_t *W, qt_tensor_t *Y, const qt_xover_table_t *table,
-                                    qt_spmm_ws_t *ws, qt_spmm_info_t *info)
-{
     QT_TRY(qt_tensor_check(A, "A", QT_F32, 2));
     QT_TRY(qt_tensor_check(W, "W", QT_F32, 2));
     QT_TRY(qt_tensor_check(Y, "Y", QT_F32, 2));
@@ -434,6 +528,94 @@ qt_status_t qt_sparse_matmul_tensor(const qt_sparse_ops_t *ops, qt_spmm_path_t p
     if (Y->shape[0] != A->shape[0] || Y->shape[1] != W->shape[1])
         return qt_fail(QT_ERR_SHAPE, "matmul: Y is (%lld, %lld) but A·W is (%lld, %lld)", (long long)Y->shape[0],
                        (long long)Y->shape[1], (long long)A->shape[0], (long long)W->shape[1]);
-    qt_spmm_call_t c = {A->data, W->data, Y->data, A->shape[0], A->shape[1], W->shape[1], table, ws, info};
-    return qt_sparse_matmul(ops, path, &c);
+    const int64_t M = A->shape[0], K = A->shape[1], N = W->shape[1];
+    if (M <= 0 || K <= 0 || N <= 0)
+        return qt_fail(QT_ERR_SHAPE, "matmul: M=%lld K=%lld N=%lld must all be > 0", (long long)M, (long long)K,
+                       (long long)N);
+    if (M > INT32_MAX || K > INT32_MAX || N > INT32_MAX)
+        return qt_fail(QT_ERR_SHAPE, "matmul: dimensions above 2^31 are not supported");
+    QT_CHECK_ARG(!overlaps(Y, A) && !overlaps(Y, W), "matmul: Y must not overlap A or W");
+    char why[256];
+    if (!qt_sparse_supports(be, path, A, W, Y, why, sizeof why)) return qt_fail(QT_ERR_UNSUPPORTED, "matmul: %s", why);
+    return QT_OK;
+}
+
+/* The dispatcher's choice may only name paths the backend implements. */
+static int be_has_path(qt_spmm_path_t p, const void *be)
+{
+    const qt_sparse_ops_t *ops = qt_backend_ops(be, QT_TECH_SPARSE);
+    return ops->supports(be, p, QT_F32);
+}
+
+/* AUTO (sparse.h): the backend measures a sample of rows, its own table chooses, its path runs. */
+static qt_status_t dispatch(qt_backend_t *be, const qt_sparse_ops_t *ops, const qt_tensor_t *A, const qt_tensor_t *W,
+                            qt_tensor_t *Y, const qt_xover_table_t *table, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    const int64_t M = A->shape[0], K = A->shape[1], N = W->shape[1];
+    int64_t r = 32768 / K, nnz = 0, zc = 0;
+    if (r < 8) r = 8;
+    if (r > M) r = M;
+    QT_TRY(ops->measure(be, A, r, &nnz, &zc));
+    double se = 1.0 - (double)nnz / ((double)r * (double)K), sc = (double)zc / (double)K;
+    if (r < M) { /* all-zero sampled columns beyond what independent zeros give are structure */
+        double indep = pow(se, (double)r), sd = sqrt(indep * (1.0 - indep) / (double)K);
+        if (sc <= indep + 4.0 * sd + 0.01) sc = pow(se, (double)M);
+    }
+    qt_xover_table_t *own = NULL;
+    if (!table) { /* the backend's built-in table, built once per process and backend */
+        enum { SLOTS = 16 };
+        static qt_xover_table_t *builtin[SLOTS];
+        static const qt_backend_iface_t *of[SLOTS];
+        qt_status_t st = QT_OK;
+#pragma omp critical(qt_sparse_defaults)
+        {
+            int i = 0;
+            while (i < SLOTS && of[i] && of[i] != be->iface) i++;
+            if (i < SLOTS && !of[i] && (builtin[i] = malloc(sizeof *builtin[i])) != NULL) {
+                st = qt_xover_defaults(builtin[i], qt_backend_name(be));
+                of[i] = be->iface;
+            }
+            if (i < SLOTS && of[i] == be->iface) table = builtin[i];
+        }
+        QT_TRY(st);
+        if (!table) { /* more backends than slots: a table for this call only */
+            own = malloc(sizeof *own);
+            if (!own) return qt_fail(QT_ERR_NOMEM, "sparse dispatcher: no memory for a crossover table");
+            qt_xover_defaults(own, qt_backend_name(be));
+            table = own;
+        }
+    }
+    qt_spmm_path_t p = qt_xover_choose(table, M, K, N, se, sc, be_has_path, be);
+    free(own);
+    return ops->matmul(be, p, A, W, Y, ws, info);
+}
+
+/* Validate and run a matmul (AUTO through the dispatcher). */
+qt_status_t qt_sparse_matmul(qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
+                             qt_tensor_t *Y, const qt_xover_table_t *table, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    QT_TRY(check_matmul(be, path, A, W, Y));
+    const qt_sparse_ops_t *ops = qt_backend_ops(be, QT_TECH_SPARSE);
+    if (path != QT_SPMM_AUTO) return ops->matmul(be, path, A, W, Y, ws, info);
+    if (table && strcmp(table->backend, qt_backend_name(be)))
+        return qt_fail(QT_ERR_ARG, "matmul auto: the crossover table is backend '%s''s, the call runs on '%s'",
+                       table->backend[0] ? table->backend : "(none)", qt_backend_name(be));
+    return dispatch(be, ops, A, W, Y, table, ws, info);
+}
+
+/* Exact counts through the backend's measure op. */
+qt_status_t qt_sparse_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t *nnz, int64_t *zero_cols)
+{
+    char why[256];
+    QT_TRY(qt_tensor_check(A, "A", QT_F32, 2));
+    if (!qt_sparse_supports(be, QT_SPMM_AUTO, A, NULL, NULL, why, sizeof why))
+        return qt_fail(QT_ERR_UNSUPPORTED, "sparse measure: %s", why);
+    int64_t nz = 0, zc = 0;
+    if (A->shape[0] > 0 && A->shape[1] > 0)
+        QT_TRY(((const qt_sparse_ops_t *)qt_backend_ops(be, QT_TECH_SPARSE))->measure(be, A, A->shape[0], &nz, &zc));
+    else
+        zc = A->shape[1];
+    if (nnz) *nnz = nz;
+    if (zero_cols) *zero_cols = zc;
+    return QT_OK;
 }

@@ -1,4 +1,6 @@
-/* cpu.c — the fast CPU backend of impl/sparse (contracts in sparse.h).
+/* cpu.c — the fast CPU backend of impl/sparse (qt_sparse_ops_cpu, listed by the "cpu"
+ * backend of impl/backends/host/host.c; contracts in sparse.h). Every parallel region uses
+ * the instance's thread count (be->threads); operands are host tensors.
  *
  * Activations: OpenMP over rows, vectorisable loops; top-k by quickselect under the
  * same total order as ref (so the kept set is identical); the dynamic threshold's
@@ -14,8 +16,8 @@
  *   CSR      the same lists; N cut into tiles whose W slab (K × tile) fits in half the
  *            last-level cache; threads take rows within each tile (fewer rows than
  *            threads: the GATHER schedule, threads split N).
- *   AUTO     sparsity estimated from a sample of rows (estimate_sparsity), qt_xover_choose,
- *            then that path, which makes its own exact pass over A.
+ *   measure  nonzeros and all-zero columns of a set of evenly spaced rows (16-column masks):
+ *            what the AUTO dispatcher above the backends (common.c) decides from.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
 #include <cblas.h>
 #include <immintrin.h>
@@ -66,9 +68,9 @@ static void select_topk(entry_t *e, int64_t n, int64_t k)
 }
 
 /* Top-k of each row, rows in parallel with one scratch row per thread. */
-static qt_status_t topk_forward(int k, const float *x, float *y, int64_t rows, int64_t cols)
+static qt_status_t topk_forward(int threads, int k, const float *x, float *y, int64_t rows, int64_t cols)
 {
-    int T = rows * cols >= PAR_MIN ? omp_get_max_threads() : 1;
+    int T = rows * cols >= PAR_MIN ? threads : 1;
     entry_t *scratch = qt_alloc((size_t)T * (size_t)cols * sizeof *scratch);
     if (!scratch) return qt_fail(QT_ERR_NOMEM, "top-k: no memory for %d rows of %lld", T, (long long)cols);
 #pragma omp parallel for num_threads(T) schedule(static)
@@ -86,10 +88,13 @@ static qt_status_t topk_forward(int k, const float *x, float *y, int64_t rows, i
 }
 
 /* Forward of every activation kind; counts the nonzeros produced. */
-static qt_status_t cpu_act_forward(const qt_act_t *act, const float *x, float *y, int64_t rows, int64_t cols)
+static qt_status_t cpu_act_forward(qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *xt, qt_tensor_t *yt)
 {
+    const float *x = xt->data;
+    float *y = yt->data;
+    const int64_t rows = xt->shape[0], cols = xt->shape[1];
     int64_t n = rows * cols, nnz = 0;
-    int T = n >= PAR_MIN ? omp_get_max_threads() : 1;
+    int T = n >= PAR_MIN ? be->threads : 1;
     switch (act->kind) {
     case QT_ACT_RELU:
     case QT_ACT_SHIFTED_RELU: {
@@ -104,7 +109,7 @@ static qt_status_t cpu_act_forward(const qt_act_t *act, const float *x, float *y
     }
     case QT_ACT_DTHRESH: {
         if (act->training) QT_TRY(qt_sparse_dthresh_update(act->dt, x, rows, cols));
-        const float *theta = act->dt->theta;
+        const float *theta = act->dt->theta.data;
 #pragma omp parallel for num_threads(T) schedule(static) reduction(+ : nnz)
         for (int64_t r = 0; r < rows; r++) {
             const float *xr = x + r * cols;
@@ -121,7 +126,7 @@ static qt_status_t cpu_act_forward(const qt_act_t *act, const float *x, float *y
         break;
     }
     case QT_ACT_TOPK:
-        QT_TRY(topk_forward(act->k, x, y, rows, cols));
+        QT_TRY(topk_forward(be->threads, act->k, x, y, rows, cols));
         for (int64_t i = 0; i < n; i++) nnz += y[i] != 0.0f;
         break;
     default: return qt_fail(QT_ERR_ARG, "unknown activation kind %d", (int)act->kind);
@@ -131,9 +136,12 @@ static qt_status_t cpu_act_forward(const qt_act_t *act, const float *x, float *y
 }
 
 /* dx = dy where y != 0. */
-static qt_status_t cpu_act_backward(const float *y, const float *dy, float *dx, int64_t n)
+static qt_status_t cpu_act_backward(qt_backend_t *be, const qt_tensor_t *yt, const qt_tensor_t *dyt, qt_tensor_t *dxt)
 {
-    int T = n >= PAR_MIN ? omp_get_max_threads() : 1;
+    const float *y = yt->data, *dy = dyt->data;
+    float *dx = dxt->data;
+    const int64_t n = qt_tensor_numel(yt);
+    int T = n >= PAR_MIN ? be->threads : 1;
 #pragma omp parallel for simd num_threads(T) schedule(static)
     for (int64_t i = 0; i < n; i++) dx[i] = y[i] != 0.0f ? dy[i] : 0.0f;
     return QT_OK;
@@ -242,21 +250,18 @@ static void fill_nz(const float *a, int64_t K, int32_t *idx, float *val)
         }
 }
 
-/* ---------------------------------------------------------------- workspace ---- */
+/* ---------------------------------------------------------------- calls ---- */
 
-/* Working memory of `bytes`: the caller's workspace (grown) or a fresh block in *owned. */
-static void *ws_get(const qt_spmm_call_t *c, size_t bytes, void **owned)
-{
-    *owned = NULL;
-    if (!c->ws) return *owned = qt_alloc(bytes);
-    if (c->ws->cap < bytes) { /* grow with 25% slack so slightly larger calls reuse it */
-        qt_free(c->ws->buf);
-        bytes += bytes / 4;
-        c->ws->buf = qt_alloc(bytes);
-        c->ws->cap = c->ws->buf ? bytes : 0;
-    }
-    return c->ws->buf;
-}
+/* One matmul as the paths see it (from the tensors of a checked call). */
+typedef struct {
+    const float *A, *W;
+    float *Y;
+    int64_t M, K, N;
+    qt_backend_t *be;
+    int threads; /* be->threads */
+    qt_spmm_ws_t *ws;
+    qt_spmm_info_t *info;
+} call_t;
 
 /* Per-row nonzero lists of A (CSR without a stored shape). */
 typedef struct {
@@ -265,23 +270,25 @@ typedef struct {
     float *val;
     int64_t nnz;
     void *owned_ptr, *owned_data;
+    size_t data_bytes;
 } csr_t;
 
 /* Build the lists: counts in parallel, prefix sum, fill in parallel. */
-static qt_status_t csr_build(const qt_spmm_call_t *c, csr_t *s)
+static qt_status_t csr_build(const call_t *c, csr_t *s)
 {
     const int64_t M = c->M, K = c->K;
     memset(s, 0, sizeof *s);
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
-    int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
+    int T = M * K >= SCAN_PAR_MIN ? c->threads : 1;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
     s->rowptr[0] = 0;
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] += s->rowptr[m];
     s->nnz = s->rowptr[M];
     size_t cap = (size_t)(s->nnz + 16);
-    char *buf = ws_get(c, cap * (sizeof(int32_t) + sizeof(float)) + 64, &s->owned_data);
+    s->data_bytes = cap * (sizeof(int32_t) + sizeof(float)) + 64;
+    char *buf = qt_sparse_ws_get(c->be, c->ws, s->data_bytes, &s->owned_data);
     if (!buf) {
         qt_free(s->owned_ptr);
         return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld nonzeros", (long long)s->nnz);
@@ -294,10 +301,10 @@ static qt_status_t csr_build(const qt_spmm_call_t *c, csr_t *s)
 }
 
 /* Release what csr_build allocated. */
-static void csr_free(csr_t *s)
+static void csr_free(const call_t *c, csr_t *s)
 {
     qt_free(s->owned_ptr);
-    qt_free(s->owned_data);
+    qt_sparse_ws_release(c->be, s->owned_data, s->data_bytes);
 }
 
 /* ---------------------------------------------------------------- paths ---- */
@@ -313,12 +320,12 @@ static void run_dense(const float *A, const float *W, float *Y, int64_t M, int64
 }
 
 /* GATHER: threads split N; each row of A gathers its nonzero rows of W. */
-static qt_status_t run_gather(const qt_spmm_call_t *c)
+static qt_status_t run_gather(const call_t *c)
 {
     csr_t s;
     QT_TRY(csr_build(c, &s));
     const int64_t M = c->M, N = c->N;
-    int T = omp_get_max_threads();
+    int T = c->threads;
     int64_t units = (N + 15) / 16; /* 16-float units so threads never share a cache line of Y */
     if (T > units) T = (int)units;
     if ((double)s.nnz * (double)N < 65536.0) T = 1;
@@ -337,15 +344,15 @@ static qt_status_t run_gather(const qt_spmm_call_t *c)
     }
     if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_GATHER, s.nnz, -1};
     qt_sparse_count_matmul((double)s.nnz * N, ((double)M * c->K - s.nnz) * N, s.nnz);
-    csr_free(&s);
+    csr_free(c, &s);
     return QT_OK;
 }
 
 /* CSR: N in tiles sized to cache, threads over rows within a tile (with fewer rows than
  * threads, the gather schedule: threads split N). */
-static qt_status_t run_csr(const qt_spmm_call_t *c)
+static qt_status_t run_csr(const call_t *c)
 {
-    if (c->M < omp_get_max_threads()) {
+    if (c->M < c->threads) {
         QT_TRY(run_gather(c));
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
@@ -356,7 +363,7 @@ static qt_status_t run_csr(const qt_spmm_call_t *c)
     int64_t tile = CSR_SLAB_BYTES / (K * (int64_t)sizeof(float)) / 16 * 16;
     if (tile < 64) tile = 64;
     if (tile >= N) tile = N;
-    int T = (double)s.nnz * (double)N < 65536.0 ? 1 : omp_get_max_threads();
+    int T = (double)s.nnz * (double)N < 65536.0 ? 1 : c->threads;
 #pragma omp parallel num_threads(T)
     for (int64_t p = 0; p < N; p += tile) {
         int64_t len = N - p < tile ? N - p : tile;
@@ -371,7 +378,7 @@ static qt_status_t run_csr(const qt_spmm_call_t *c)
     }
     if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_CSR, s.nnz, -1};
     qt_sparse_count_matmul((double)s.nnz * N, ((double)M * K - s.nnz) * N, s.nnz);
-    csr_free(&s);
+    csr_free(c, &s);
     return QT_OK;
 }
 
@@ -404,10 +411,10 @@ static int64_t scan_row(const float *a, int64_t K, int64_t w0, int64_t w1, uint1
 
 /* Column flags of all of A (colbits zeroed here) and its nonzero count. Threads split the
  * columns in whole words, so no two write one word. */
-static int64_t scan_a(const float *A, int64_t M, int64_t K, uint16_t *colbits)
+static int64_t scan_a(int threads, const float *A, int64_t M, int64_t K, uint16_t *colbits)
 {
     const int64_t words = (K + 15) / 16;
-    int T = M * K >= SCAN_PAR_MIN ? omp_get_max_threads() : 1;
+    int T = M * K >= SCAN_PAR_MIN ? threads : 1;
     if (T > words) T = (int)words;
     int64_t nnz = 0;
 #pragma omp parallel num_threads(T) if (T > 1) reduction(+ : nnz)
@@ -421,7 +428,7 @@ static int64_t scan_a(const float *A, int64_t M, int64_t K, uint16_t *colbits)
 }
 
 /* COLSKIP: pack the columns of A nonzero somewhere and the matching rows of W, one GEMM. */
-static qt_status_t run_colskip(const qt_spmm_call_t *c)
+static qt_status_t run_colskip(const call_t *c)
 {
     const int64_t M = c->M, K = c->K, N = c->N;
     uint16_t *colbits = qt_alloc((size_t)((K + 15) / 16) * sizeof *colbits);
@@ -431,7 +438,7 @@ static qt_status_t run_colskip(const qt_spmm_call_t *c)
         qt_free(kept);
         return qt_fail(QT_ERR_NOMEM, "colskip: no memory for %lld column flags and indices", (long long)K);
     }
-    const int64_t nnz = scan_a(c->A, M, K, colbits);
+    const int64_t nnz = scan_a(c->threads, c->A, M, K, colbits);
     int64_t Kc = 0;
     for (int64_t k = 0; k < K; k++)
         if (colbits[k >> 4] >> (k & 15) & 1) kept[Kc++] = (int32_t)k;
@@ -443,14 +450,14 @@ static qt_status_t run_colskip(const qt_spmm_call_t *c)
         run_dense(c->A, c->W, c->Y, M, K, N, K);
     } else {
         void *owned;
-        size_t abytes = ((size_t)(M * Kc) * sizeof(float) + 63) / 64 * 64;
-        char *buf = ws_get(c, abytes + (size_t)(Kc * N) * sizeof(float), &owned);
+        size_t abytes = ((size_t)(M * Kc) * sizeof(float) + 63) / 64 * 64, bytes = abytes + (size_t)(Kc * N) * sizeof(float);
+        char *buf = qt_sparse_ws_get(c->be, c->ws, bytes, &owned);
         if (!buf) {
             st = qt_fail(QT_ERR_NOMEM, "colskip: no memory for the packed %lldx%lld operands", (long long)Kc,
                          (long long)N);
         } else {
             float *Ac = (float *)buf, *Wc = (float *)(buf + abytes);
-            int T = (M + N) * Kc >= PAR_MIN ? omp_get_max_threads() : 1;
+            int T = (M + N) * Kc >= PAR_MIN ? c->threads : 1;
 #pragma omp parallel num_threads(T)
             {
 #pragma omp for schedule(static) nowait
@@ -460,7 +467,7 @@ static qt_status_t run_colskip(const qt_spmm_call_t *c)
                 for (int64_t j = 0; j < Kc; j++) memcpy(Wc + j * N, c->W + (int64_t)kept[j] * N, (size_t)N * sizeof(float));
             }
             run_dense(Ac, Wc, c->Y, M, Kc, N, Kc);
-            qt_free(owned);
+            qt_sparse_ws_release(c->be, owned, bytes);
         }
     }
     if (st == QT_OK) {
@@ -471,79 +478,54 @@ static qt_status_t run_colskip(const qt_spmm_call_t *c)
     return st;
 }
 
-/* ---------------------------------------------------------------- dispatch ---- */
+/* ---------------------------------------------------------------- ops ---- */
 
-/* The dispatcher's estimate of element and column sparsity from a sample of rows, so that
- * deciding costs a small fraction of the cheapest path (an exact scan of A cost up to 1.5×
- * the chosen path at 99% sparsity). r = max(8, 32768/K) evenly spaced rows (all rows when
- * M ≤ r: then both figures are exact). Columns zero in all r sampled rows over-count the
- * columns zero in all M rows: under independent zeros their expected fraction is s_e^r, so
- * only an excess over s_e^r (beyond 4 binomial standard deviations + 0.01) is taken as
- * structure (s_c = the sampled fraction); otherwise s_c = s_e^M, the independent-zeros
- * value for the whole batch. The chosen path then makes its own exact pass over A. */
-static qt_status_t estimate_sparsity(const qt_spmm_call_t *c, double *s_elem, double *s_col)
+/* Nonzeros and all-zero columns of rows ⌊(2i+1)·M/(2r)⌋, i < r: 16-column masks, one thread
+ * for a sample (the dispatcher's path: no allocation for K ≤ 32768), the threads of scan_a
+ * over the whole of A. */
+static qt_status_t cpu_measure(qt_backend_t *be, const qt_tensor_t *At, int64_t r, int64_t *nnz, int64_t *zero_cols)
 {
-    const int64_t M = c->M, K = c->K, words = (K + 15) / 16;
-    int64_t r = 32768 / (K > 0 ? K : 1);
-    if (r < 8) r = 8;
-    if (r > M) r = M;
-    uint16_t stack_bits[2048]; /* K ≤ 32768 (the usual case): no allocation on the dispatcher's path */
+    const float *A = At->data;
+    const int64_t M = At->shape[0], K = At->shape[1], words = (K + 15) / 16;
+    uint16_t stack_bits[2048];
     uint16_t *colbits = words <= 2048 ? memset(stack_bits, 0, (size_t)words * sizeof *colbits)
                                       : qt_calloc((size_t)words * sizeof *colbits);
-    if (!colbits) return qt_fail(QT_ERR_NOMEM, "sparse dispatcher: no memory for %lld column flags", (long long)K);
-    int64_t nnz = 0;
-    for (int64_t i = 0; i < r; i++) nnz += scan_row(c->A + ((2 * i + 1) * M / (2 * r)) * K, K, 0, words, colbits);
+    if (!colbits) return qt_backend_fail(be, QT_ERR_NOMEM, "cpu measure: no memory for %lld column flags", (long long)K);
+    int64_t nz = 0;
+    if (r == M) nz = scan_a(be->threads, A, M, K, colbits);
+    else
+        for (int64_t i = 0; i < r; i++) nz += scan_row(A + ((2 * i + 1) * M / (2 * r)) * K, K, 0, words, colbits);
     int64_t zc = K;
     for (int64_t w = 0; w < words; w++) zc -= __builtin_popcount(colbits[w]);
     if (colbits != stack_bits) qt_free(colbits);
-    double se = 1.0 - (double)nnz / ((double)r * (double)K), sc = (double)zc / (double)K;
-    if (r < M) {
-        double indep = pow(se, (double)r), sd = sqrt(indep * (1.0 - indep) / (double)K);
-        if (sc <= indep + 4.0 * sd + 0.01) sc = pow(se, (double)M);
-    }
-    *s_elem = se;
-    *s_col = sc;
+    *nnz = nz;
+    *zero_cols = zc;
     return QT_OK;
 }
 
-/* Every path. */
-static int cpu_supports(qt_spmm_path_t p) { return (unsigned)p < QT_SPMM_COUNT; }
-
-/* Run one path (AUTO: measure, choose from the crossover table, run the choice). */
-static qt_status_t cpu_matmul(qt_spmm_path_t p, const qt_spmm_call_t *c)
+/* Every fixed path, in f32. */
+static int cpu_supports(const qt_backend_t *be, qt_spmm_path_t p, qt_dtype_t dt)
 {
+    (void)be;
+    return (unsigned)p < QT_SPMM_AUTO && dt == QT_F32;
+}
+
+/* Run one fixed path (AUTO is resolved above the backends, in common.c). */
+static qt_status_t cpu_matmul(qt_backend_t *be, qt_spmm_path_t p, const qt_tensor_t *A, const qt_tensor_t *W,
+                              qt_tensor_t *Y, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    const call_t c = {A->data, W->data, Y->data, A->shape[0], A->shape[1], W->shape[1], be, be->threads, ws, info};
     switch (p) {
     case QT_SPMM_DENSE:
-        run_dense(c->A, c->W, c->Y, c->M, c->K, c->N, c->K);
-        if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_DENSE, -1, -1};
-        qt_sparse_count_matmul((double)c->M * c->K * c->N, 0, -1);
+        run_dense(c.A, c.W, c.Y, c.M, c.K, c.N, c.K);
+        if (info) *info = (qt_spmm_info_t){QT_SPMM_DENSE, -1, -1};
+        qt_sparse_count_matmul((double)c.M * c.K * c.N, 0, -1);
         return QT_OK;
-    case QT_SPMM_GATHER: return run_gather(c);
-    case QT_SPMM_CSR: return run_csr(c);
-    case QT_SPMM_COLSKIP: return run_colskip(c);
-    case QT_SPMM_AUTO: {
-        double se = 0.0, scol = 0.0;
-        QT_TRY(estimate_sparsity(c, &se, &scol));
-        const qt_xover_table_t *t = c->table;
-        if (!t) {
-            static qt_xover_table_t builtin;
-            static int have_builtin;
-#pragma omp critical(qt_sparse_defaults)
-            if (!have_builtin) {
-                qt_xover_defaults(&builtin);
-                have_builtin = 1;
-            }
-            t = &builtin;
-        }
-        switch (qt_xover_choose(t, c->M, c->K, c->N, se, scol)) {
-        case QT_SPMM_GATHER: return run_gather(c);
-        case QT_SPMM_CSR: return run_csr(c);
-        case QT_SPMM_COLSKIP: return run_colskip(c);
-        default: return cpu_matmul(QT_SPMM_DENSE, c);
-        }
-    }
-    default: return qt_fail(QT_ERR_ARG, "unknown matmul path %d", (int)p);
+    case QT_SPMM_GATHER: return run_gather(&c);
+    case QT_SPMM_CSR: return run_csr(&c);
+    case QT_SPMM_COLSKIP: return run_colskip(&c);
+    default: return qt_backend_fail(be, QT_ERR_ARG, "cpu matmul: path %s is not a backend path", qt_spmm_path_name(p));
     }
 }
 
-const qt_sparse_ops_t qt_sparse_ops_cpu = {"cpu", cpu_supports, cpu_act_forward, cpu_act_backward, cpu_matmul};
+const qt_sparse_ops_t qt_sparse_ops_cpu = {cpu_supports, cpu_act_forward, cpu_act_backward, cpu_matmul, cpu_measure};

@@ -49,7 +49,7 @@ static const char *test_db(void)
                          "|sparsity/(dense|csr)/.*M=64,K=2048,N=2048,sp=[^,]*,structure=uniform";
     for (int i = 0; i < 2; i++) {
         int rc = qt_test_sh(out, sizeof out,
-                            "QT_SPARSE_CROSSOVER=%s/crossover.txt %s run calibration attention_scaling lr_convergence"
+                            "QT_SPARSE_CROSSOVER=%s/crossover %s run calibration attention_scaling lr_convergence"
                             " sparsity --db %s --repetitions 2 --filter '%s'",
                             qt_test_tmpdir(), qt_test_build_path("quintet"), db, filter);
         if (rc) printf("\n%s", out);

@@ -99,6 +99,43 @@ static int broken_attn_supports(const qt_backend_t *be, const qt_attn_config_t *
 }
 static const qt_attn_ops_t broken_attn = {.supports = broken_attn_supports, .forward = broken_attn_forward};
 
+/* Sparse: only the dense path, with two wrong values; activations and measure are the oracle's. */
+static const qt_sparse_ops_t *ref_sparse(void) { return qt_backend_ops(qt_test_backend("ref"), QT_TECH_SPARSE); }
+static qt_status_t broken_matmul(qt_backend_t *be, qt_spmm_path_t p, const qt_tensor_t *A, const qt_tensor_t *W,
+                                 qt_tensor_t *Y, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    (void)be;
+    (void)p;
+    QT_TRY(ref_sparse()->matmul(qt_test_backend("ref"), QT_SPMM_DENSE, A, W, Y, ws, info));
+    float *y = Y->data;
+    y[0] = -1e6f;
+    y[qt_tensor_numel(Y) - 1] = NAN;
+    return QT_OK;
+}
+static int dense_only(const qt_backend_t *be, qt_spmm_path_t p, qt_dtype_t dt)
+{
+    (void)be;
+    return p == QT_SPMM_DENSE && dt == QT_F32;
+}
+static qt_status_t ref_act_forward(qt_backend_t *be, const qt_act_t *a, const qt_tensor_t *x, qt_tensor_t *y)
+{
+    (void)be;
+    return ref_sparse()->act_forward(qt_test_backend("ref"), a, x, y);
+}
+static qt_status_t ref_act_backward(qt_backend_t *be, const qt_tensor_t *y, const qt_tensor_t *dy, qt_tensor_t *dx)
+{
+    (void)be;
+    return ref_sparse()->act_backward(qt_test_backend("ref"), y, dy, dx);
+}
+static qt_status_t ref_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols)
+{
+    (void)be;
+    return ref_sparse()->measure(qt_test_backend("ref"), A, r, nnz, zero_cols);
+}
+static const qt_sparse_ops_t broken_sparse = {.supports = dense_only, .act_forward = ref_act_forward,
+                                              .act_backward = ref_act_backward, .matmul = broken_matmul,
+                                              .measure = ref_measure};
+
 /* A host backend "fake" (the cpu backend's memory functions) whose techniques are the fakes above. */
 static qt_backend_iface_t fake_iface(void)
 {
@@ -107,6 +144,7 @@ static qt_backend_iface_t fake_iface(void)
     f.description = "test: wrong values on purpose";
     memset(f.ops, 0, sizeof f.ops);
     f.ops[QT_TECH_ATTENTION] = &broken_attn;
+    f.ops[QT_TECH_SPARSE] = &broken_sparse;
     return f;
 }
 
@@ -149,9 +187,15 @@ static void test_fake_backends(void)
     snprintf(line, sizeof line, "verify: %lld cases, %lld wrong values in %lld cases, %lld skipped\n",
              (long long)s.cases, (long long)s.wrong_values, (long long)s.wrong_cases, (long long)s.skipped);
     CU_ASSERT(strlen(out) >= strlen(line) && !strcmp(out + strlen(out) - strlen(line), line)); /* the last line */
+    /* sparse: two wrong values per matmul case on the one path it has, the others skipped,
+     * activations (the oracle's own) right */
+    o.techs = techs + 1;
+    CU_ASSERT_EQUAL(run_quiet(&o, &s), 1);
+    CU_ASSERT(s.wrong_cases > 0 && s.wrong_values == 2 * s.wrong_cases);
+    CU_ASSERT(s.skipped > 0);
+    CU_ASSERT(s.cases > s.wrong_cases); /* the activation cases */
     /* without the filter the registry's cpu backend runs too, and is right */
     o.backend = "cpu";
-    o.techs = techs + 1;
     CU_ASSERT_EQUAL(run_quiet(&o, &s), 0);
     CU_ASSERT(s.cases > 0 && s.wrong_values == 0 && s.skipped == 0);
 }
@@ -172,7 +216,8 @@ static void test_quick_passes(void)
     if (rc != 0 || !last || !strstr(last, " 0 wrong values in 0 cases, ")) printf("\n%s", out);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(last);
-    CU_ASSERT_PTR_NOT_NULL(strstr(last, " 0 wrong values in 0 cases, 0 skipped\n"));
+    /* skipped rows: backends this machine cannot run (cuda without a GPU) and unsupported cases */
+    CU_ASSERT_PTR_NOT_NULL(strstr(last, " 0 wrong values in 0 cases, "));
     CU_ASSERT_EQUAL(strchr(last + 1, '\n')[1], '\0'); /* the summary is the last line */
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "attn-f32"));   /* the tolerances are stated */
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "optim-f32"));

@@ -4,6 +4,8 @@
  *     the cpu/f64 backends; every recorded point must agree to 1e-10 relative
  *     (max |x − x_torch| / max |x_torch| over the vector), the lr to 1e-12 relative;
  *   - ref vs cpu step for step on fresh random inputs, f64 and f32;
+ *   - device backends (cuda) vs cpu step for step, and a device checkpoint restored on cpu
+ *     (skipped, saying why, without a GPU);
  *   - checkpoint → fresh optimizer → resume is bitwise identical to an uninterrupted run;
  *   - bad hyperparameters and corrupt checkpoints are rejected;
  *   - AdaBelief, LAMB and adalr against their formulas written out independently here;
@@ -141,7 +143,7 @@ static void test_torch_trajectories(void)
         for (int b = 0; b < 2; b++) {
             x[b] = calloc(n, sizeof(double));
             qt_problem_x0(&prob, x[b]);
-            CU_ASSERT_EQUAL_FATAL(qt_optim_init(&opt[b], &tc.cfg, &tc.sched, bk[b], QT_F64, 1, &n), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_optim_init(&opt[b], qt_test_backend(bk[b]), &tc.cfg, &tc.sched, QT_F64, 1, &n), QT_OK);
         }
         double cfg_worst[2] = {0, 0}, lr_worst = 0;
         int t = 0, rows = 0;
@@ -165,7 +167,7 @@ static void test_torch_trajectories(void)
                         for (int i = 0; i < d; i++) g[i] = -g[i];
                     void *pp[1] = {x[b]};
                     const void *gg[1] = {g};
-                    qt_optim_step(&opt[b], pp, gg);
+                    qt_optim_step_host(&opt[b], pp, gg);
                 }
             for (int b = 0; b < 2; b++) {
                 double e = rel_err(x[b], xt, n);
@@ -211,7 +213,7 @@ static void run_random(const qt_optim_config_t *c, const qt_schedule_t *s, const
                        uint64_t seed, double *out0, double *out1, const size_t *sizes)
 {
     double *outs[2] = {out0, out1};
-    CU_ASSERT_EQUAL_FATAL(qt_verify_optim_run(c, s, bk, dt, steps, seed, 2, sizes, outs), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_verify_optim_run(c, s, qt_test_backend(bk), dt, steps, seed, 2, sizes, outs), QT_OK);
 }
 
 /* cpu (f64 and f32) against ref, 25 steps, every optimizer and option set. */
@@ -243,6 +245,87 @@ static void test_ref_vs_cpu(void)
     free(c1);
 }
 
+/* ------------------------------------------------ device backends */
+
+/* Every registered backend with optimizer ops that runs off the host (cuda) against cpu, step
+ * for step on the same random inputs (qt_verify_optim_run copies the parameters back after
+ * each step), every option set it supports, f32 and f64; then a checkpoint taken on the
+ * device loads into a cpu optimizer with bitwise the same state. Skips, saying why, when
+ * the build has no such backend or the machine cannot run it (no GPU). */
+static void test_device_backends(void)
+{
+    const size_t sizes[2] = {1001, QT_OPTIM_OMP_MIN + 4321}; /* odd: the kernels' scalar tail runs */
+    qt_schedule_t s = {QT_SCHED_WARMUP_COSINE, 1, 1.0, 5, 0.2, 20, 1e-4};
+    uint64_t seed = qt_test_seed();
+    double *d[2], *c[2];
+    for (int i = 0; i < 2; i++) d[i] = malloc(sizes[i] * 8), c[i] = malloc(sizes[i] * 8);
+    int tested = 0;
+    for (int b = 0; b < qt_backend_count(); b++) {
+        const qt_backend_iface_t *f = qt_backend_iface_get(b);
+        char why[256];
+        if (!f->ops[QT_TECH_OPTIM] || f->device_kind == QT_DEVICE_HOST) continue;
+        if (!qt_backend_iface_available(f, why, sizeof why)) {
+            printf("\n  %s: skipped, not available here: %s ", f->name, why);
+            continue;
+        }
+        qt_backend_t *be = qt_test_backend(f->name);
+        for (int k = 0; k < qt_verify_n_optsets; k++)
+            for (int dt = QT_F32; dt <= QT_F64; dt++) {
+                qt_optim_config_t cfg = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
+                if (!qt_optim_supports(be, &cfg, (qt_dtype_t)dt, NULL, 0)) continue;
+                CU_ASSERT_EQUAL_FATAL(qt_verify_optim_run(&cfg, &s, be, (qt_dtype_t)dt, 25, seed, 2, sizes, d), QT_OK);
+                CU_ASSERT_EQUAL_FATAL(
+                    qt_verify_optim_run(&cfg, &s, qt_test_backend("cpu"), (qt_dtype_t)dt, 25, seed, 2, sizes, c), QT_OK);
+                double e = fmax(rel_err(d[0], c[0], sizes[0]), rel_err(d[1], c[1], sizes[1]));
+                printf("\n  %s %-6s set %2d %s vs cpu: max rel diff %.2e%s", f->name, qt_optim_kind_name(cfg.kind), k,
+                       qt_dtype_name((qt_dtype_t)dt), e, e == 0 ? " (bitwise)" : "");
+                /* The kernels use the cpu backend's operations in its order, rounded and never
+                 * contracted (…_rn intrinsics): expected bitwise; the bound allows FMA-level
+                 * differences only (25 steps: f64 1e-13, f32 1e-5 of parameters ~1). */
+                CU_ASSERT(e <= (dt == QT_F64 ? 1e-13 : 1e-5));
+                tested++;
+            }
+        /* A checkpoint of a device optimizer restores a cpu one with the same state. */
+        qt_optim_config_t cfg = make_cfg(QT_OPTIM_ADAM, (const char *const[]){"amsgrad", "true", NULL});
+        qt_optim_t od, oc;
+        float *p = malloc(sizes[1] * 4), *g = malloc(sizes[1] * 4);
+        qt_rng_fill_normal_f32(p, sizes[1], seed, 500, 0, 0.0f, 1.0f);
+        qt_rng_fill_normal_f32(g, sizes[1], seed, 501, 0, 0.3f, 1.0f);
+        CU_ASSERT_EQUAL_FATAL(qt_optim_init(&od, be, &cfg, NULL, QT_F32, 1, &sizes[1]), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_optim_init(&oc, qt_test_backend("cpu"), &cfg, NULL, QT_F32, 1, &sizes[1]), QT_OK);
+        void *pp[1] = {p};
+        const void *gg[1] = {g};
+        for (int t = 0; t < 3; t++) CU_ASSERT_EQUAL(qt_optim_step_host(&od, pp, gg), QT_OK);
+        void *buf;
+        size_t len;
+        CU_ASSERT_EQUAL_FATAL(qt_optim_save(&od, &buf, &len), QT_OK);
+        CU_ASSERT_EQUAL(qt_optim_load(&oc, buf, len), QT_OK);
+        int same = oc.step == 3;
+        for (int k = 0; k < od.n_slots; k++) {
+            qt_tensor_t h;
+            CU_ASSERT_EQUAL_FATAL(qt_tensor_to_host(be, qt_optim_state(&od, 0, k), &h), QT_OK);
+            same &= memcmp(h.data, qt_optim_state(&oc, 0, k)->data, sizes[1] * 4) == 0;
+            qt_tensor_free(&h);
+        }
+        CU_ASSERT(same); /* bitwise */
+        /* A host tensor handed to a device optimizer is refused, naming the devices. */
+        qt_tensor_t hp, hg;
+        int64_t n1 = (int64_t)sizes[1];
+        qt_tensor_wrap(&hp, p, QT_F32, 1, &n1);
+        qt_tensor_wrap(&hg, g, QT_F32, 1, &n1);
+        qt_tensor_t *hpp[1] = {&hp};
+        const qt_tensor_t *hgg[1] = {&hg};
+        CU_ASSERT_EQUAL(qt_optim_step(&od, hpp, hgg), QT_ERR_ARG);
+        qt_free(buf);
+        qt_optim_free(&od);
+        qt_optim_free(&oc);
+        free(p);
+        free(g);
+    }
+    printf("\n  %d device cases ", tested);
+    for (int i = 0; i < 2; i++) free(d[i]), free(c[i]);
+}
+
 /* ------------------------------------------------------- checkpoints */
 
 /* 30 uninterrupted steps vs 13 + save/free/init/load + 17, for every option set, ref/f64
@@ -271,15 +354,15 @@ static void test_checkpoint_resume(void)
                 memcpy(pb[i], pa[i], sizes[i] * es);
             }
             qt_optim_t a, b;
-            CU_ASSERT_EQUAL_FATAL(qt_optim_init(&a, &c, &s, bk[v], dts[v], 2, sizes), QT_OK);
-            CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, &c, &s, bk[v], dts[v], 2, sizes), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_optim_init(&a, qt_test_backend(bk[v]), &c, &s, dts[v], 2, sizes), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, qt_test_backend(bk[v]), &c, &s, dts[v], 2, sizes), QT_OK);
             for (int t = 0; t < 30; t++) {
                 for (int i = 0; i < 2; i++) {
                     if (dts[v] == QT_F64) qt_rng_fill_normal_f64(g[i], sizes[i], seed, 400 + i, t * sizes[i], 0.2, 1.0);
                     else qt_rng_fill_normal_f32(g[i], sizes[i], seed, 400 + i, t * sizes[i], 0.2f, 1.0f);
                 }
-                qt_optim_step(&a, pa, (const void *const *)g);
-                qt_optim_step(&b, pb, (const void *const *)g);
+                qt_optim_step_host(&a, pa, (const void *const *)g);
+                qt_optim_step_host(&b, pb, (const void *const *)g);
                 if (t == 12) { /* checkpoint b, throw it away, resume into a fresh optimizer */
                     void *buf;
                     size_t len;
@@ -288,7 +371,7 @@ static void test_checkpoint_resume(void)
                     qt_optim_free(&b);
                     qt_optim_config_t fresh = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
                     fresh.lr = 123.0; /* the checkpoint's config wins */
-                    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, &fresh, NULL, bk[v], dts[v], 2, sizes), QT_OK);
+                    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, qt_test_backend(bk[v]), &fresh, NULL, dts[v], 2, sizes), QT_OK);
                     CU_ASSERT_EQUAL(qt_optim_load(&b, buf, len), QT_OK);
                     CU_ASSERT_EQUAL(qt_optim_load_file(&b, path), QT_OK);
                     qt_free(buf);
@@ -297,7 +380,7 @@ static void test_checkpoint_resume(void)
             for (int i = 0; i < 2; i++) {
                 mismatches += memcmp(pa[i], pb[i], sizes[i] * es) != 0;
                 for (int sl = 0; sl < a.n_slots; sl++)
-                    mismatches += memcmp(qt_optim_state(&a, i, sl), qt_optim_state(&b, i, sl), sizes[i] * es) != 0;
+                    mismatches += memcmp(qt_optim_state(&a, i, sl)->data, qt_optim_state(&b, i, sl)->data, sizes[i] * es) != 0;
                 free(pa[i]);
                 free(pb[i]);
                 free(g[i]);
@@ -316,7 +399,7 @@ static void test_checkpoint_errors(void)
     qt_optim_config_t c = make_cfg(QT_OPTIM_ADAM, NULL);
     size_t n = 10, n2 = 11;
     qt_optim_t a, b;
-    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&a, &c, NULL, "cpu", QT_F32, 1, &n), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&a, qt_test_backend("cpu"), &c, NULL, QT_F32, 1, &n), QT_OK);
     void *buf;
     size_t len;
     CU_ASSERT_EQUAL_FATAL(qt_optim_save(&a, &buf, &len), QT_OK);
@@ -325,10 +408,10 @@ static void test_checkpoint_errors(void)
     ((char *)buf)[0] ^= 1;
     CU_ASSERT_EQUAL(qt_optim_load(&a, buf, len), QT_ERR_FORMAT);
     ((char *)buf)[0] ^= 1;
-    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, &c, NULL, "cpu", QT_F32, 1, &n2), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, qt_test_backend("cpu"), &c, NULL, QT_F32, 1, &n2), QT_OK);
     CU_ASSERT_EQUAL(qt_optim_load(&b, buf, len), QT_ERR_SHAPE);
     qt_optim_free(&b);
-    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, &c, NULL, "ref", QT_F64, 1, &n), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&b, qt_test_backend("ref"), &c, NULL, QT_F64, 1, &n), QT_OK);
     CU_ASSERT_EQUAL(qt_optim_load(&b, buf, len), QT_ERR_SHAPE);
     CU_ASSERT_EQUAL(qt_optim_load_file(&b, "/nonexistent/dir/x.ckpt"), QT_ERR_IO);
     qt_optim_free(&b);
@@ -362,7 +445,7 @@ static void test_bad_hyperparameters(void)
         qt_optim_config_default(bad[i].kind, &c);
         CU_ASSERT_EQUAL(qt_optim_config_set(&c, bad[i].key, bad[i].val), QT_OK);
         qt_optim_t o;
-        qt_status_t st = qt_optim_init(&o, &c, NULL, "cpu", QT_F32, 1, &n);
+        qt_status_t st = qt_optim_init(&o, qt_test_backend("cpu"), &c, NULL, QT_F32, 1, &n);
         CU_ASSERT_EQUAL(st, QT_ERR_ARG);
         CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), bad[i].msg));
         if (st == QT_OK) qt_optim_free(&o);
@@ -381,12 +464,12 @@ static void test_bad_hyperparameters(void)
     qt_optim_kind_t k;
     CU_ASSERT_EQUAL(qt_optim_kind_parse("adamax", &k), QT_ERR_ARG);
     qt_optim_t o;
-    CU_ASSERT_EQUAL(qt_optim_init(&o, &c, NULL, "cuda-nonexistent", QT_F32, 1, &n), QT_ERR_ARG);
-    CU_ASSERT_EQUAL(qt_optim_init(&o, &c, NULL, "ref", QT_F32, 1, &n), QT_ERR_UNSUPPORTED); /* ref is f64 only */
+    CU_ASSERT_EQUAL(qt_optim_init(&o, NULL, &c, NULL, QT_F32, 1, &n), QT_ERR_ARG); /* no instance */
+    CU_ASSERT_EQUAL(qt_optim_init(&o, qt_test_backend("ref"), &c, NULL, QT_F32, 1, &n), QT_ERR_UNSUPPORTED); /* ref is f64 only */
     qt_schedule_t s = {QT_SCHED_STEP, 0, 0.5, 0, 1, 1, 0};
-    CU_ASSERT_EQUAL(qt_optim_init(&o, &c, &s, "cpu", QT_F32, 1, &n), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_optim_init(&o, qt_test_backend("cpu"), &c, &s, QT_F32, 1, &n), QT_ERR_ARG);
     s = (qt_schedule_t){QT_SCHED_WARMUP_COSINE, 1, 1, 10, 0.0, 100, 0};
-    CU_ASSERT_EQUAL(qt_optim_init(&o, &c, &s, "cpu", QT_F32, 1, &n), QT_ERR_ARG); /* start_factor 0 */
+    CU_ASSERT_EQUAL(qt_optim_init(&o, qt_test_backend("cpu"), &c, &s, QT_F32, 1, &n), QT_ERR_ARG); /* start_factor 0 */
     /* Defaults are torch's. */
     qt_optim_config_default(QT_OPTIM_ADAMW, &c);
     CU_ASSERT(c.lr == 1e-3 && c.beta1 == 0.9 && c.beta2 == 0.999 && c.eps == 1e-8 && c.weight_decay == 1e-2);
@@ -434,12 +517,12 @@ static void test_adabelief_formula(void)
             size_t n = N;
             double x[N];
             memcpy(x, th, sizeof x);
-            CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, &c, NULL, b ? "cpu" : "ref", QT_F64, 1, &n), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, qt_test_backend(b ? "cpu" : "ref"), &c, NULL, QT_F64, 1, &n), QT_OK);
             for (int t = 1; t <= STEPS; t++) {
                 qt_rng_fill_normal_f64(g, N, seed, 501, (uint64_t)t * N, 0.1, 1.0);
                 void *pp[1] = {x};
                 const void *gg[1] = {g};
-                qt_optim_step(&o, pp, gg);
+                qt_optim_step_host(&o, pp, gg);
                 if (b == 0) { /* independent formula, once */
                     double b1 = c.beta1, b2 = c.beta2, lr = c.lr, eps = c.eps, wd = c.weight_decay;
                     double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
@@ -484,13 +567,13 @@ static void test_lamb_formula(void)
         memcpy(r0, x0, sizeof x0);
         memcpy(r1, x1, sizeof x1);
         qt_optim_t o;
-        CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, &c, NULL, "cpu", QT_F64, 2, sizes), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, qt_test_backend("cpu"), &c, NULL, QT_F64, 2, sizes), QT_OK);
         for (int t = 1; t <= STEPS; t++) {
             qt_rng_fill_normal_f64(g0, N0, seed, 602, (uint64_t)t * N0, 0.0, 1.0);
             qt_rng_fill_normal_f64(g1, N1, seed, 603, (uint64_t)t * N1, 0.0, 0.01);
             void *pp[2] = {x0, x1};
             const void *gg[2] = {g0, g1};
-            qt_optim_step(&o, pp, gg);
+            qt_optim_step_host(&o, pp, gg);
             double *R[2] = {r0, r1}, *G[2] = {g0, g1}, *M[2] = {m0, m1}, *V[2] = {v0, v1};
             for (int L = 0; L < 2; L++) {
                 int n = (int)sizes[L];
@@ -527,18 +610,18 @@ static void test_adalr(void)
     memcpy(xl, xa, sizeof xa);
     size_t n = N;
     qt_optim_t oa, ol;
-    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&oa, &ca, NULL, "ref", QT_F64, 1, &n), QT_OK);
-    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&ol, &cl, NULL, "ref", QT_F64, 1, &n), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&oa, qt_test_backend("ref"), &ca, NULL, QT_F64, 1, &n), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&ol, qt_test_backend("ref"), &cl, NULL, QT_F64, 1, &n), QT_OK);
     for (int t = 1; t <= STEPS; t++) {
         qt_rng_fill_normal_f64(g, N, seed, 701, (uint64_t)t * N, 0.2, 1.0);
         void *pa[1] = {xa}, *pl[1] = {xl};
         const void *gg[1] = {g};
-        qt_optim_step(&oa, pa, gg);
-        qt_optim_step(&ol, pl, gg);
+        qt_optim_step_host(&oa, pa, gg);
+        qt_optim_step_host(&ol, pl, gg);
     }
     /* Same step, different rounding order: 1e-13 relative after 60 steps. */
     CU_ASSERT(rel_err(xl, xa, N) < 1e-13);
-    const double *v = qt_optim_state(&ol, 0, 1), *eta = qt_optim_state(&ol, 0, 2);
+    const double *v = qt_optim_state(&ol, 0, 1)->data, *eta = qt_optim_state(&ol, 0, 2)->data;
     CU_ASSERT_PTR_NOT_NULL_FATAL(eta);
     double bc2 = 1 - pow(0.999, STEPS), worst = 0, lo = INFINITY, hi = 0;
     for (int i = 0; i < N; i++) {
@@ -577,12 +660,12 @@ static void test_schedules(void)
     size_t n = 1;
     qt_optim_t o;
     s = (qt_schedule_t){QT_SCHED_EXPONENTIAL, 1, 0.5, 0, 1, 1, 0};
-    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, &cfg, &s, "ref", QT_F64, 1, &n), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, qt_test_backend("ref"), &cfg, &s, QT_F64, 1, &n), QT_OK);
     double x = 0, g = 1;
     void *pp[1] = {&x};
     const void *gg[1] = {&g};
-    qt_optim_step(&o, pp, gg);
-    qt_optim_step(&o, pp, gg);
+    qt_optim_step_host(&o, pp, gg);
+    qt_optim_step_host(&o, pp, gg);
     CU_ASSERT_DOUBLE_EQUAL(x, -1.5, 0);
     CU_ASSERT_DOUBLE_EQUAL(qt_optim_lr(&o), 0.25, 0);
     qt_optim_free(&o);
@@ -687,13 +770,13 @@ static void test_counters(void)
     qt_optim_config_t c = make_cfg(QT_OPTIM_ADAM, NULL);
     size_t sizes[2] = {100, 28};
     qt_optim_t o;
-    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, &c, NULL, "cpu", QT_F32, 2, sizes), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_optim_init(&o, qt_test_backend("cpu"), &c, NULL, QT_F32, 2, sizes), QT_OK);
     float p0[100] = {1}, p1[28] = {1}, g0[100] = {1}, g1[28] = {1};
     void *pp[2] = {p0, p1};
     const void *gg[2] = {g0, g1};
     long long s0 = qt_counter_get(QT_CTR_OPT_STEPS), n0 = qt_counter_get(QT_CTR_PARAMS_UPDATED),
               r0 = qt_counter_get(QT_CTR_BYTES_READ), w0 = qt_counter_get(QT_CTR_BYTES_WRITTEN);
-    qt_optim_step(&o, pp, gg);
+    qt_optim_step_host(&o, pp, gg);
     CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_OPT_STEPS) - s0, 1);
     CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_PARAMS_UPDATED) - n0, 128);
     CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_BYTES_READ) - r0, 4 * 4 * 128);    /* θ, g, m, v */
@@ -770,6 +853,7 @@ static void test_trace_command(void)
 }
 
 QT_TEST_MAIN("optim", {"PyTorch trajectories", test_torch_trajectories}, {"ref vs cpu", test_ref_vs_cpu},
+             {"device backends vs cpu", test_device_backends},
              {"checkpoint resume bitwise", test_checkpoint_resume}, {"checkpoint errors", test_checkpoint_errors},
              {"bad hyperparameters", test_bad_hyperparameters}, {"adabelief formula", test_adabelief_formula},
              {"lamb formula", test_lamb_formula}, {"adalr", test_adalr}, {"schedules", test_schedules},

@@ -1,8 +1,11 @@
-/* test_sparse.c — correctness of impl/sparse (sparse.h): every matmul path of every
- * backend against the ref oracle at 0/50/90/99/100% sparsity (uniform and structured),
- * the dispatcher, the crossover table file, the activations (cpu against ref), the
- * train/eval semantics and update rule of the dynamic threshold, gradients against
- * finite differences, the SDE counters and the errors on bad input.
+/* test_sparse.c — correctness of impl/sparse (sparse.h) on the backend model: every
+ * registered backend with sparse ops that can run here (ref included), instances from the
+ * registry, operands on each backend's device (copied there and back), checked against the
+ * ref oracle on fresh random inputs: every matmul path at 0/50/90/99/100% sparsity (uniform
+ * and structured), the dispatcher above the backends and its per-backend tables, the
+ * crossover table file, the activations, the train/eval semantics and update rule of the
+ * dynamic threshold, gradients against finite differences, the SDE counters and the errors
+ * on bad input (wrong shapes, wrong backend's table, a backend without sparse ops).
  * Run: make test (or build/tests/sparse/test_sparse; QT_TEST_SEED=n replays a seed). */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +18,69 @@
 #include "quintet/tensor.h"
 #include "test_util.h"
 #include "verify/verify.h"
+
+#define MAX_BES 16
+
+/* Instances of every registered backend that has sparse ops and can run here (ref first);
+ * the others are named with the reason they are skipped. */
+static int open_backends(qt_backend_t **bes)
+{
+    int n = 0;
+    for (int i = 0; i < qt_backend_count() && n < MAX_BES; i++) {
+        const qt_backend_iface_t *f = qt_backend_iface_get(i);
+        char why[256] = "";
+        if (!f->ops[QT_TECH_SPARSE]) continue;
+        if (!qt_backend_iface_available(f, why, sizeof why)) {
+            fprintf(stderr, "  backend %s skipped: %s\n", f->name, why);
+            continue;
+        }
+        CU_ASSERT_EQUAL_FATAL(qt_backend_init(&bes[n], f->name, NULL), QT_OK);
+        n++;
+    }
+    CU_ASSERT_FATAL(n >= 2 && !strcmp(qt_backend_name(bes[0]), "ref")); /* ref and cpu at least */
+    return n;
+}
+
+/* Release the instances. */
+static void close_backends(qt_backend_t **bes, int n)
+{
+    for (int i = 0; i < n; i++) qt_backend_free(bes[i]);
+}
+
+/* A tensor (rows, cols) on be's device holding host values v (NULL: uninitialised). */
+static void to_dev(qt_backend_t *be, const float *v, int64_t rows, int64_t cols, qt_tensor_t *t)
+{
+    int64_t shape[2] = {rows, cols};
+    if (!v) {
+        CU_ASSERT_EQUAL_FATAL(qt_tensor_alloc(t, be, QT_F32, 2, shape), QT_OK);
+        return;
+    }
+    qt_tensor_t h;
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_wrap(&h, (void *)v, QT_F32, 2, shape), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_to_device(be, &h, t), QT_OK);
+}
+
+/* Copy tensor t (on be's device) to host floats out. */
+static void to_host(qt_backend_t *be, const qt_tensor_t *t, float *out)
+{
+    qt_tensor_t h;
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_to_host(be, t, &h), QT_OK);
+    memcpy(out, h.data, (size_t)qt_tensor_numel(t) * sizeof(float));
+    qt_tensor_free(&h);
+}
+
+/* act_forward of host x into host y (rows, cols) on backend be. */
+static qt_status_t act_fwd(qt_backend_t *be, const qt_act_t *a, const float *x, float *y, int64_t rows, int64_t cols)
+{
+    qt_tensor_t xt, yt;
+    to_dev(be, x, rows, cols, &xt);
+    to_dev(be, NULL, rows, cols, &yt);
+    qt_status_t st = qt_sparse_act_forward(be, a, &xt, &yt);
+    if (st == QT_OK) to_host(be, &yt, y);
+    qt_tensor_free(&xt);
+    qt_tensor_free(&yt);
+    return st;
+}
 
 /* Check Y against the ref result R elementwise with the f32 summation bound of
  * qt_verify_tol_spmm (harness/verify/verify_sparse.c, the tolerance `quintet verify` uses):
@@ -38,10 +104,11 @@ static void test_matmul_paths(void)
     static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20}};
     /* the last one is large enough (M·K ≥ 2^20) for the multi-threaded scans of A */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
-    const qt_sparse_ops_t *ref = qt_sparse_backend_find("ref");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes);
     uint64_t seed = qt_test_seed();
-    qt_spmm_ws_t ws = {0};
+    qt_spmm_ws_t ws[MAX_BES];
+    memset(ws, 0, sizeof ws);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
         float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4);
@@ -50,16 +117,20 @@ static void test_matmul_paths(void)
         for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
             for (int structured = 0; structured < 2; structured++) {
                 qt_verify_sparse_fill(A, M, K, sps[pi], structured, seed + si);
-                qt_spmm_call_t rc = {A, W, R, M, K, N, NULL, NULL, NULL};
-                CU_ASSERT_EQUAL_FATAL(qt_sparse_matmul(ref, QT_SPMM_DENSE, &rc), QT_OK);
-                for (int b = 0; b < qt_sparse_backend_count(); b++) {
-                    const qt_sparse_ops_t *ops = qt_sparse_backend(b);
+                for (int b = 0; b < nb; b++) { /* b = 0 is ref: its DENSE result is R */
+                    qt_tensor_t At, Wt, Yt;
+                    to_dev(bes[b], A, M, K, &At);
+                    to_dev(bes[b], W, K, N, &Wt);
                     for (int p = 0; p < QT_SPMM_COUNT; p++) {
-                        if (!ops->supports((qt_spmm_path_t)p)) continue;
+                        if (!qt_sparse_supports(bes[b], (qt_spmm_path_t)p, &At, &Wt, NULL, NULL, 0)) continue;
                         for (int64_t i = 0; i < M * N; i++) Y[i] = NAN; /* must be overwritten */
+                        to_dev(bes[b], Y, M, N, &Yt);
                         qt_spmm_info_t info;
-                        qt_spmm_call_t c = {A, W, Y, M, K, N, NULL, (p & 1) ? &ws : NULL, &info};
-                        CU_ASSERT_EQUAL(qt_sparse_matmul(ops, (qt_spmm_path_t)p, &c), QT_OK);
+                        CU_ASSERT_EQUAL(qt_sparse_matmul(bes[b], (qt_spmm_path_t)p, &At, &Wt, &Yt, NULL,
+                                                         (p & 1) ? &ws[b] : NULL, &info), QT_OK);
+                        to_host(bes[b], &Yt, Y);
+                        qt_tensor_free(&Yt);
+                        if (b == 0 && p == QT_SPMM_DENSE) memcpy(R, Y, (size_t)(M * N) * 4);
                         int bad;
                         if (sps[pi] >= 1.0) { /* 100%: exactly zero */
                             bad = 0;
@@ -68,18 +139,20 @@ static void test_matmul_paths(void)
                             bad = check_bound(Y, R, A, W, M, K, N);
                         }
                         if (bad)
-                            fprintf(stderr, "  %s/%s M=%lld K=%lld N=%lld sp=%.2f %s: %d elements off\n", ops->name,
-                                    qt_spmm_path_name((qt_spmm_path_t)p), (long long)M, (long long)K, (long long)N,
-                                    sps[pi], structured ? "structured" : "uniform", bad);
+                            fprintf(stderr, "  %s/%s M=%lld K=%lld N=%lld sp=%.2f %s: %d elements off\n",
+                                    qt_backend_name(bes[b]), qt_spmm_path_name((qt_spmm_path_t)p), (long long)M,
+                                    (long long)K, (long long)N, sps[pi], structured ? "structured" : "uniform", bad);
                         CU_ASSERT_EQUAL(bad, 0);
                         CU_ASSERT(p == QT_SPMM_AUTO ? info.path != QT_SPMM_AUTO : (int)info.path == p);
                         if (info.nnz >= 0) { /* a sparse path's own pass over A is exact */
                             int64_t nnz, zc;
-                            qt_sparse_measure(A, M, K, &nnz, &zc);
+                            CU_ASSERT_EQUAL(qt_sparse_measure(bes[0], &At, &nnz, &zc), QT_OK);
                             CU_ASSERT(info.nnz == nnz);
                             CU_ASSERT(info.zero_cols < 0 || info.zero_cols == zc);
                         }
                     }
+                    qt_tensor_free(&At);
+                    qt_tensor_free(&Wt);
                 }
             }
         qt_free(A);
@@ -87,36 +160,94 @@ static void test_matmul_paths(void)
         qt_free(R);
         qt_free(Y);
     }
-    qt_spmm_ws_free(&ws);
+    for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
+    close_backends(bes, nb);
 }
 
-/* AUTO follows the table: a table that favours one path makes it run that path. */
+/* Every backend's measure op counts exactly what ref's does, on whole matrices and on the
+ * dispatcher's row samples (exact: counts of the same rows). */
+static void test_measure(void)
+{
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes);
+    const int64_t M = 50, K = 333;
+    float *A = qt_alloc((size_t)(M * K) * 4);
+    for (int structured = 0; structured < 2; structured++) {
+        qt_verify_sparse_fill(A, M, K, 0.8, structured, qt_test_seed() + 7);
+        int64_t want[3][2];
+        for (int b = 0; b < nb; b++) {
+            const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
+            qt_tensor_t At;
+            to_dev(bes[b], A, M, K, &At);
+            static const int64_t rs[3] = {1, 8, 50};
+            for (int i = 0; i < 3; i++) {
+                int64_t nz = -1, zc = -1;
+                CU_ASSERT_EQUAL(ops->measure(bes[b], &At, rs[i], &nz, &zc), QT_OK);
+                if (b == 0) {
+                    want[i][0] = nz;
+                    want[i][1] = zc;
+                }
+                CU_ASSERT(nz == want[i][0] && zc == want[i][1]);
+            }
+            qt_tensor_free(&At);
+        }
+        int64_t nz = 0; /* ref's full count against a direct count */
+        for (int64_t i = 0; i < M * K; i++) nz += A[i] != 0.0f;
+        CU_ASSERT_EQUAL(want[2][0], nz);
+    }
+    qt_free(A);
+    close_backends(bes, nb);
+}
+
+/* AUTO follows the backend's table: a table that favours one path makes it run that path;
+ * a table of another backend is refused; without one, the backend's own defaults apply. */
 static void test_dispatch_follows_table(void)
 {
-    const qt_sparse_ops_t *cpu = qt_sparse_backend_find("cpu");
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes);
     const int64_t M = 8, K = 256, N = 64;
-    float *A = qt_alloc(M * K * 4), *W = qt_alloc(K * N * 4), *Y = qt_alloc(M * N * 4);
+    float *A = qt_alloc(M * K * 4), *W = qt_alloc(K * N * 4);
     qt_verify_sparse_fill(A, M, K, 0.9, 1, qt_test_seed());
     qt_rng_fill_normal_f32(W, (size_t)(K * N), qt_test_seed(), 20, 0, 0.0f, 1.0f);
-    for (int p = QT_SPMM_DENSE; p < QT_SPMM_AUTO; p++) {
-        qt_xover_table_t t = {0};
-        for (int q = QT_SPMM_GATHER; q < QT_SPMM_AUTO; q++)
-            CU_ASSERT_EQUAL(qt_xover_add(&t, (qt_spmm_path_t)q, 1000, INT64_MAX, 1, 0.5, q == p ? 5.0 : 0.5), QT_OK);
+    for (int b = 0; b < nb; b++) {
+        qt_backend_t *be = bes[b];
+        qt_tensor_t At, Wt, Yt;
+        to_dev(be, A, M, K, &At);
+        to_dev(be, W, K, N, &Wt);
+        to_dev(be, NULL, M, N, &Yt);
+        qt_xover_table_t *t = malloc(sizeof *t);
         qt_spmm_info_t info;
-        qt_spmm_call_t c = {A, W, Y, M, K, N, &t, NULL, &info};
-        CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_AUTO, &c), QT_OK);
-        CU_ASSERT_EQUAL(info.path, (qt_spmm_path_t)p);
-        CU_ASSERT(p == QT_SPMM_DENSE ? info.nnz == -1 : info.nnz > 0);
+        for (int p = QT_SPMM_DENSE; p < QT_SPMM_AUTO; p++) {
+            CU_ASSERT_EQUAL_FATAL(qt_xover_init(t, qt_backend_name(be)), QT_OK);
+            for (int q = QT_SPMM_GATHER; q < QT_SPMM_AUTO; q++)
+                CU_ASSERT_EQUAL(qt_xover_add(t, (qt_spmm_path_t)q, 1000, INT64_MAX, 1, 0.5, q == p ? 5.0 : 0.5), QT_OK);
+            CU_ASSERT_EQUAL(qt_sparse_matmul(be, QT_SPMM_AUTO, &At, &Wt, &Yt, t, NULL, &info), QT_OK);
+            /* the favoured path when the backend has it, else DENSE: never a path it lacks */
+            int has = qt_sparse_supports(be, (qt_spmm_path_t)p, NULL, NULL, NULL, NULL, 0);
+            CU_ASSERT_EQUAL(info.path, has ? (qt_spmm_path_t)p : QT_SPMM_DENSE);
+            CU_ASSERT(info.path == QT_SPMM_DENSE ? info.nnz == -1 : info.nnz > 0);
+        }
+        CU_ASSERT_EQUAL(qt_xover_init(t, b ? "ref" : "cpu"), QT_OK); /* another backend's table */
+        CU_ASSERT_EQUAL(qt_sparse_matmul(be, QT_SPMM_AUTO, &At, &Wt, &Yt, t, NULL, &info), QT_ERR_ARG);
+        CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "crossover table"));
+        CU_ASSERT_EQUAL(qt_sparse_matmul(be, QT_SPMM_AUTO, &At, &Wt, &Yt, NULL, NULL, &info), QT_OK);
+        CU_ASSERT(qt_sparse_supports(be, info.path, NULL, NULL, NULL, NULL, 0));
+        free(t);
+        qt_tensor_free(&At);
+        qt_tensor_free(&Wt);
+        qt_tensor_free(&Yt);
     }
     qt_free(A);
     qt_free(W);
-    qt_free(Y);
+    close_backends(bes, nb);
 }
 
-/* Table: interpolation, bucket choice, save/load round trip, bad files. */
+/* Table: interpolation, bucket choice, save/load round trip with its backend, bad files,
+ * per-backend defaults and file names. */
 static void test_xover_table(void)
 {
-    qt_xover_table_t t = {0}, u;
+    qt_xover_table_t t, u;
+    CU_ASSERT_EQUAL_FATAL(qt_xover_init(&t, "cpu"), QT_OK);
     CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 1, INT64_MAX, 0, 0.5, 1.0), QT_OK);
     CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 1, INT64_MAX, 0, 0.9, 5.0), QT_OK);
     CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 64, INT64_MAX, 0, 0.9, 0.5), QT_OK);
@@ -125,18 +256,22 @@ static void test_xover_table(void)
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 1, 100, 100, 0.99, 0.0), 5.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 32, 100, 100, 0.9, 0.0), 0.5, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_CSR, 32, 100, 100, 0.9, 0.0), 0.0, 1e-12);
-    CU_ASSERT_EQUAL(qt_xover_choose(&t, 1, 100, 100, 0.8, 0.8), QT_SPMM_GATHER);
-    CU_ASSERT_EQUAL(qt_xover_choose(&t, 32, 100, 100, 0.9, 0.9), QT_SPMM_COLSKIP);
-    CU_ASSERT_EQUAL(qt_xover_choose(&t, 32, 100, 100, 0.9, 0.0), QT_SPMM_DENSE);
+    CU_ASSERT_EQUAL(qt_xover_choose(&t, 1, 100, 100, 0.8, 0.8, NULL, NULL), QT_SPMM_GATHER);
+    CU_ASSERT_EQUAL(qt_xover_choose(&t, 32, 100, 100, 0.9, 0.9, NULL, NULL), QT_SPMM_COLSKIP);
+    CU_ASSERT_EQUAL(qt_xover_choose(&t, 32, 100, 100, 0.9, 0.0, NULL, NULL), QT_SPMM_DENSE);
     /* points of the problem's own structure class win over the other class */
     CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 64, INT64_MAX, 1, 0.9, 4.0), QT_OK);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 32, 100, 100, 0.9, 0.9), 4.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 32, 100, 100, 0.9, 0.1), 0.5, 1e-12);
     CU_ASSERT(qt_sparse_structured(0.9, 0.85) && !qt_sparse_structured(0.9, 0.5) && !qt_sparse_structured(0.0, 0.0));
     char file[512];
-    snprintf(file, sizeof file, "%s/xover.txt", qt_test_tmpdir());
+    CU_ASSERT_EQUAL(qt_xover_file(qt_test_tmpdir(), "cpu", file, sizeof file), QT_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(file, "sparse_crossover_cpu.txt"));
+    CU_ASSERT_EQUAL(qt_xover_file("/tmp", "cpu", file, 10), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_xover_file(qt_test_tmpdir(), "cpu", file, sizeof file), QT_OK);
     CU_ASSERT_EQUAL(qt_xover_save(&t, file), QT_OK);
     CU_ASSERT_EQUAL(qt_xover_load(&u, file), QT_OK);
+    CU_ASSERT_STRING_EQUAL(u.backend, "cpu");
     CU_ASSERT_EQUAL(u.n, t.n);
     for (int i = 0; i < t.n && i < u.n; i++) {
         CU_ASSERT_EQUAL(u.pt[i].path, t.pt[i].path);
@@ -145,78 +280,105 @@ static void test_xover_table(void)
         CU_ASSERT_DOUBLE_EQUAL(u.pt[i].speedup, t.pt[i].speedup, 1e-4);
     }
     FILE *f = fopen(file, "w");
-    fputs("gather 1 100 1 0.5\n", f); /* the speedup column is missing */
+    fputs("backend cpu\ngather 1 100 1 0.5\n", f); /* the speedup column is missing */
     fclose(f);
     CU_ASSERT_EQUAL(qt_xover_load(&u, file), QT_ERR_FORMAT);
     CU_ASSERT_EQUAL(u.n, 0);
+    f = fopen(file, "w");
+    fputs("gather 1 100 1 0.5 2.0\n", f); /* no backend line: whose table is it? */
+    fclose(f);
+    CU_ASSERT_EQUAL(qt_xover_load(&u, file), QT_ERR_FORMAT);
     remove(file);
     CU_ASSERT_EQUAL(qt_xover_load(&u, file), QT_ERR_IO);
-    qt_xover_defaults(&u);
+    CU_ASSERT_EQUAL(qt_xover_defaults(&u, "cpu"), QT_OK);
     CU_ASSERT(u.n > 0);
+    CU_ASSERT_EQUAL(qt_xover_defaults(&u, "ref"), QT_OK); /* no figures of its own: always DENSE */
+    CU_ASSERT(u.n == 0 && !strcmp(u.backend, "ref"));
     CU_ASSERT_EQUAL(qt_xover_add(&u, QT_SPMM_AUTO, 1, 1, 0, 0.5, 1.0), QT_ERR_ARG);
+    memset(&u, 0, sizeof u);
+    CU_ASSERT_EQUAL(qt_xover_save(&u, file), QT_ERR_ARG); /* names no backend */
 }
 
-/* Activations: cpu equals ref bitwise (they are selections), top-k with ties included. */
+/* Activations: every backend equals ref bitwise (they are selections of the input with
+ * thresholds computed the same way: tolerance 0), top-k with ties included, the dthresh
+ * state too. */
 static void test_activations_match_ref(void)
 {
     const int64_t rows = 37, cols = 129;
-    const qt_sparse_ops_t *ref = qt_sparse_backend_find("ref"), *cpu = qt_sparse_backend_find("cpu");
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes);
     float *x = qt_alloc(rows * cols * 4), *y0 = qt_alloc(rows * cols * 4), *y1 = qt_alloc(rows * cols * 4);
+    float th0[129], th1[129];
     uint64_t seed = qt_test_seed();
     qt_rng_fill_normal_f32(x, (size_t)(rows * cols), seed, 30, 0, 0.0f, 1.0f);
     for (int64_t i = 0; i < rows * cols; i += 3) x[i] = roundf(x[i] * 2.0f) / 2.0f; /* ties for top-k */
     qt_dthresh_config_t cfg = qt_dthresh_config_default((int)cols);
     cfg.use_target = 1;
     cfg.target = 0.8f;
-    qt_dthresh_t d0, d1;
-    CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d0, &cfg), QT_OK);
-    CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d1, &cfg), QT_OK);
-    for (int kind = 0; kind < QT_ACT_COUNT; kind++)
-        for (int pass = 0; pass < 3; pass++) {
-            qt_act_t a0 = {(qt_act_kind_t)kind, 0.3f, 1 + pass * 40, &d0, pass < 2};
-            qt_act_t a1 = a0;
-            a1.dt = &d1;
-            CU_ASSERT_EQUAL(qt_sparse_act_forward(ref, &a0, x, y0, rows, cols), QT_OK);
-            CU_ASSERT_EQUAL(qt_sparse_act_forward(cpu, &a1, x, y1, rows, cols), QT_OK);
-            CU_ASSERT_EQUAL(memcmp(y0, y1, (size_t)(rows * cols) * 4), 0);
-            if (kind == QT_ACT_TOPK) /* exactly k kept per row (inputs have no zeros among the top) */
-                for (int64_t r = 0; r < rows; r++) {
-                    int kept = 0;
-                    for (int64_t c = 0; c < cols; c++) kept += y0[r * cols + c] != 0.0f;
-                    CU_ASSERT(kept <= a0.k);
-                }
-        }
-    CU_ASSERT_EQUAL(memcmp(d0.theta, d1.theta, (size_t)cols * 4), 0);
-    /* y aliasing x works */
-    memcpy(y1, x, (size_t)(rows * cols) * 4);
-    qt_act_t tk = {QT_ACT_TOPK, 0, 5, NULL, 0};
-    CU_ASSERT_EQUAL(qt_sparse_act_forward(cpu, &tk, y1, y1, rows, cols), QT_OK);
-    CU_ASSERT_EQUAL(qt_sparse_act_forward(ref, &tk, x, y0, rows, cols), QT_OK);
-    CU_ASSERT_EQUAL(memcmp(y0, y1, (size_t)(rows * cols) * 4), 0);
-    qt_dthresh_free(&d0);
-    qt_dthresh_free(&d1);
+    for (int b = 1; b < nb; b++) {
+        qt_dthresh_t d0, d1;
+        CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d0, bes[0], &cfg), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d1, bes[b], &cfg), QT_OK);
+        for (int kind = 0; kind < QT_ACT_COUNT; kind++)
+            for (int pass = 0; pass < 3; pass++) {
+                qt_act_t a0 = {(qt_act_kind_t)kind, 0.3f, 1 + pass * 40, &d0, pass < 2};
+                qt_act_t a1 = a0;
+                a1.dt = &d1;
+                CU_ASSERT_EQUAL(act_fwd(bes[0], &a0, x, y0, rows, cols), QT_OK);
+                CU_ASSERT_EQUAL(act_fwd(bes[b], &a1, x, y1, rows, cols), QT_OK);
+                CU_ASSERT_EQUAL(memcmp(y0, y1, (size_t)(rows * cols) * 4), 0);
+                if (kind == QT_ACT_TOPK) /* at most k kept per row */
+                    for (int64_t r = 0; r < rows; r++) {
+                        int kept = 0;
+                        for (int64_t c = 0; c < cols; c++) kept += y0[r * cols + c] != 0.0f;
+                        CU_ASSERT(kept <= a0.k);
+                    }
+            }
+        to_host(bes[0], &d0.theta, th0);
+        to_host(bes[b], &d1.theta, th1);
+        CU_ASSERT_EQUAL(memcmp(th0, th1, sizeof th0), 0);
+        /* y aliasing x works */
+        qt_tensor_t xt;
+        to_dev(bes[b], x, rows, cols, &xt);
+        qt_act_t tk = {QT_ACT_TOPK, 0, 5, NULL, 0};
+        CU_ASSERT_EQUAL(qt_sparse_act_forward(bes[b], &tk, &xt, &xt), QT_OK);
+        to_host(bes[b], &xt, y1);
+        CU_ASSERT_EQUAL(act_fwd(bes[0], &tk, x, y0, rows, cols), QT_OK);
+        CU_ASSERT_EQUAL(memcmp(y0, y1, (size_t)(rows * cols) * 4), 0);
+        qt_tensor_free(&xt);
+        qt_dthresh_free(&d0);
+        qt_dthresh_free(&d1);
+    }
     qt_free(x);
     qt_free(y0);
     qt_free(y1);
+    close_backends(bes, nb);
 }
 
-/* The update rule on a hand-computed example (1 channel, m = 0.5, κ = 1, no target). */
+/* The update rule on a hand-computed example (1 channel, m = 0.5, κ = 1, no target): exact
+ * values (every number involved is a small dyadic rational, so f32 holds it exactly). */
 static void test_dthresh_rule(void)
 {
-    for (int b = 0; b < qt_sparse_backend_count(); b++) {
-        const qt_sparse_ops_t *ops = qt_sparse_backend(b);
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes);
+    for (int b = 0; b < nb; b++) {
         qt_dthresh_config_t cfg = qt_dthresh_config_default(1);
         cfg.momentum = 0.5f;
         qt_dthresh_t d;
-        CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d, &cfg), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d, bes[b], &cfg), QT_OK);
         qt_act_t a = {QT_ACT_DTHRESH, 0, 0, &d, 1};
-        float x1[2] = {1.0f, -3.0f}, x2[2] = {4.0f, 2.0f}, y[2];
-        CU_ASSERT_EQUAL(qt_sparse_act_forward(ops, &a, x1, y, 2, 1), QT_OK); /* μ = 2, θ = 2 */
-        CU_ASSERT(d.mu[0] == 2.0f && d.theta[0] == 2.0f && y[0] == 0.0f && y[1] == 0.0f);
-        CU_ASSERT_EQUAL(qt_sparse_act_forward(ops, &a, x2, y, 2, 1), QT_OK); /* μ = 0.5·2 + 0.5·3 */
-        CU_ASSERT(d.mu[0] == 2.5f && d.theta[0] == 2.5f && y[0] == 4.0f && y[1] == 0.0f && d.steps == 2);
+        float x1[2] = {1.0f, -3.0f}, x2[2] = {4.0f, 2.0f}, y[2], mu, th;
+        CU_ASSERT_EQUAL(act_fwd(bes[b], &a, x1, y, 2, 1), QT_OK); /* μ = 2, θ = 2 */
+        to_host(bes[b], &d.mu, &mu);
+        to_host(bes[b], &d.theta, &th);
+        CU_ASSERT(mu == 2.0f && th == 2.0f && y[0] == 0.0f && y[1] == 0.0f);
+        CU_ASSERT_EQUAL(act_fwd(bes[b], &a, x2, y, 2, 1), QT_OK); /* μ = 0.5·2 + 0.5·3 */
+        to_host(bes[b], &d.mu, &mu);
+        to_host(bes[b], &d.theta, &th);
+        CU_ASSERT(mu == 2.5f && th == 2.5f && y[0] == 4.0f && y[1] == 0.0f && d.steps == 2);
         qt_dthresh_free(&d);
     }
+    close_backends(bes, nb);
 }
 
 /* Eval never changes state and is repeatable; training with a target reaches it. */
@@ -225,45 +387,56 @@ static void test_dthresh_train_eval(void)
     const int64_t B = 256, C = 64;
     uint64_t seed = qt_test_seed();
     float *x = qt_alloc(B * C * 4), *y0 = qt_alloc(B * C * 4), *y1 = qt_alloc(B * C * 4);
-    for (int b = 0; b < qt_sparse_backend_count(); b++) {
-        const qt_sparse_ops_t *ops = qt_sparse_backend(b);
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes);
+    for (int b = 0; b < nb; b++) {
         qt_dthresh_config_t cfg = qt_dthresh_config_default((int)C);
         cfg.use_target = 1;
         cfg.target = 0.9f;
         qt_dthresh_t d;
-        CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d, &cfg), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d, bes[b], &cfg), QT_OK);
         qt_act_t train = {QT_ACT_DTHRESH, 0, 0, &d, 1}, eval = train;
         eval.training = 0;
         for (int step = 0; step < 150; step++) {
             /* channel c has mean 0.02·c so the thresholds differ per channel */
             qt_rng_fill_normal_f32(x, (size_t)(B * C), seed, 40, (uint64_t)(step * B * C), 0.0f, 1.0f);
             for (int64_t i = 0; i < B * C; i++) x[i] += 0.02f * (float)(i % C);
-            CU_ASSERT_EQUAL(qt_sparse_act_forward(ops, &train, x, y0, B, C), QT_OK);
+            CU_ASSERT_EQUAL(act_fwd(bes[b], &train, x, y0, B, C), QT_OK);
         }
-        float mu[64], kappa[64], theta[64];
+        float before[3][64], after[3][64];
+        const qt_tensor_t *st[3] = {&d.mu, &d.kappa, &d.theta};
+        for (int i = 0; i < 3; i++) to_host(bes[b], st[i], before[i]);
         int64_t steps = d.steps;
-        memcpy(mu, d.mu, sizeof mu);
-        memcpy(kappa, d.kappa, sizeof kappa);
-        memcpy(theta, d.theta, sizeof theta);
         qt_rng_fill_normal_f32(x, (size_t)(B * C), seed, 41, 0, 0.0f, 1.0f);
         for (int64_t i = 0; i < B * C; i++) x[i] += 0.02f * (float)(i % C);
-        CU_ASSERT_EQUAL(qt_sparse_act_forward(ops, &eval, x, y0, B, C), QT_OK);
-        CU_ASSERT_EQUAL(qt_sparse_act_forward(ops, &eval, x, y1, B, C), QT_OK);
+        CU_ASSERT_EQUAL(act_fwd(bes[b], &eval, x, y0, B, C), QT_OK);
+        CU_ASSERT_EQUAL(act_fwd(bes[b], &eval, x, y1, B, C), QT_OK);
         CU_ASSERT_EQUAL(memcmp(y0, y1, (size_t)(B * C) * 4), 0); /* identical output */
-        CU_ASSERT(memcmp(mu, d.mu, sizeof mu) == 0 && memcmp(kappa, d.kappa, sizeof kappa) == 0 &&
-                  memcmp(theta, d.theta, sizeof theta) == 0 && steps == d.steps); /* unchanged state */
+        for (int i = 0; i < 3; i++) to_host(bes[b], st[i], after[i]);
+        CU_ASSERT(memcmp(before, after, sizeof before) == 0 && steps == d.steps); /* unchanged state */
         int64_t zeros = 0;
         for (int64_t i = 0; i < B * C; i++) zeros += y0[i] == 0.0f;
         double sp = (double)zeros / (double)(B * C);
         /* target 0.9 on fresh data: the controller's steady state is within ±0.03 (sampling
          * noise of 256×64 draws is ~0.002; the rest is the controller's ripple). */
         CU_ASSERT(fabs(sp - 0.9) < 0.03);
-        if (fabs(sp - 0.9) >= 0.03) fprintf(stderr, "  %s: eval sparsity %.4f for target 0.9\n", ops->name, sp);
+        if (fabs(sp - 0.9) >= 0.03) fprintf(stderr, "  %s: eval sparsity %.4f for target 0.9\n", qt_backend_name(bes[b]), sp);
         qt_dthresh_free(&d);
     }
+    close_backends(bes, nb);
     qt_free(x);
     qt_free(y0);
     qt_free(y1);
+}
+
+/* Copy the dthresh state src into dst (both on be's device). */
+static void state_copy(qt_backend_t *be, qt_dthresh_t *dst, const qt_dthresh_t *src)
+{
+    CU_ASSERT_EQUAL(qt_tensor_copy(be, &dst->mu, &src->mu), QT_OK);
+    CU_ASSERT_EQUAL(qt_tensor_copy(be, &dst->kappa, &src->kappa), QT_OK);
+    CU_ASSERT_EQUAL(qt_tensor_copy(be, &dst->theta, &src->theta), QT_OK);
+    CU_ASSERT_EQUAL(qt_backend_synchronize(be), QT_OK);
+    dst->steps = src->steps;
 }
 
 /* Backward against central differences of L = Σ g·y(x), for every activation kind
@@ -276,40 +449,41 @@ static void test_gradients_fd(void)
     const int64_t rows = 12, cols = 40;
     const float h = 1e-2f;
     uint64_t seed = qt_test_seed();
-    float x[12 * 40], g[12 * 40], y[12 * 40], dx[12 * 40], xp[12 * 40], yp[12 * 40];
+    float x[12 * 40], g[12 * 40], y[12 * 40], dx[12 * 40], xp[12 * 40], yp[12 * 40], theta[40];
     qt_rng_fill_normal_f32(x, (size_t)(rows * cols), seed, 50, 0, 0.0f, 1.0f);
     qt_rng_fill_normal_f32(g, (size_t)(rows * cols), seed, 51, 0, 0.0f, 1.0f);
-    for (int b = 0; b < qt_sparse_backend_count(); b++) {
-        const qt_sparse_ops_t *ops = qt_sparse_backend(b);
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes);
+    for (int b = 0; b < nb; b++) {
+        qt_backend_t *be = bes[b];
         for (int variant = 0; variant < 5; variant++) {
             qt_act_kind_t kind = variant == 4 ? QT_ACT_DTHRESH : (qt_act_kind_t)variant;
             qt_dthresh_config_t cfg = qt_dthresh_config_default((int)cols);
             cfg.scale = 0.8f;
             qt_dthresh_t d, saved;
-            CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d, &cfg), QT_OK);
-            CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&saved, &cfg), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d, be, &cfg), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&saved, be, &cfg), QT_OK);
             qt_act_t a = {kind, 0.25f, 7, &d, variant == QT_ACT_DTHRESH};
             if (kind == QT_ACT_DTHRESH) { /* a few training batches give a non-trivial θ */
-                for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(qt_sparse_act_forward(ops, &a, x, y, rows, cols), QT_OK);
-                memcpy(saved.mu, d.mu, (size_t)cols * 4);
-                memcpy(saved.kappa, d.kappa, (size_t)cols * 4);
-                memcpy(saved.theta, d.theta, (size_t)cols * 4);
-                saved.steps = d.steps;
+                for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(act_fwd(be, &a, x, y, rows, cols), QT_OK);
+                state_copy(be, &saved, &d);
             }
-#define RESTORE()                                                           \
-    do {                                                                    \
-        memcpy(d.mu, saved.mu, (size_t)cols * 4);                           \
-        memcpy(d.kappa, saved.kappa, (size_t)cols * 4);                     \
-        memcpy(d.theta, saved.theta, (size_t)cols * 4);                     \
-        d.steps = saved.steps;                                              \
-    } while (0)
-            RESTORE();
-            CU_ASSERT_EQUAL(qt_sparse_act_forward(ops, &a, x, y, rows, cols), QT_OK);
-            CU_ASSERT_EQUAL(qt_sparse_act_backward(ops, y, g, dx, rows * cols), QT_OK);
+            state_copy(be, &d, &saved);
+            CU_ASSERT_EQUAL(act_fwd(be, &a, x, y, rows, cols), QT_OK);
+            to_host(be, &d.theta, theta);
+            qt_tensor_t yt, gt, dxt;
+            to_dev(be, y, rows, cols, &yt);
+            to_dev(be, g, rows, cols, &gt);
+            to_dev(be, NULL, rows, cols, &dxt);
+            CU_ASSERT_EQUAL(qt_sparse_act_backward(be, &yt, &gt, &dxt), QT_OK);
+            to_host(be, &dxt, dx);
+            qt_tensor_free(&yt);
+            qt_tensor_free(&gt);
+            qt_tensor_free(&dxt);
             int checked = 0, bad = 0;
             for (int64_t i = 0; i < rows * cols; i++) {
                 int64_t r = i / cols, c = i % cols;
-                float kink = kind == QT_ACT_RELU ? 0.0f : kind == QT_ACT_SHIFTED_RELU ? a.shift : d.theta[c];
+                float kink = kind == QT_ACT_RELU ? 0.0f : kind == QT_ACT_SHIFTED_RELU ? a.shift : theta[c];
                 if (kind == QT_ACT_TOPK) { /* distance to the k-th/(k+1)-th boundary value of the row */
                     float row[40];
                     memcpy(row, x + r * cols, sizeof row);
@@ -329,8 +503,8 @@ static void test_gradients_fd(void)
                 for (int sgn = -1; sgn <= 1; sgn += 2) {
                     memcpy(xp, x, sizeof xp);
                     xp[i] += (float)sgn * h;
-                    RESTORE();
-                    CU_ASSERT_EQUAL(qt_sparse_act_forward(ops, &a, xp, yp, rows, cols), QT_OK);
+                    state_copy(be, &d, &saved);
+                    CU_ASSERT_EQUAL(act_fwd(be, &a, xp, yp, rows, cols), QT_OK);
                     double l = 0;
                     for (int64_t j = 0; j < rows * cols; j++) l += (double)g[j] * yp[j];
                     if (sgn < 0) lm = l;
@@ -340,42 +514,58 @@ static void test_gradients_fd(void)
                 checked++;
                 if (fabs(fd - dx[i]) > 1e-2 * (fabs(g[i]) + 1e-3)) bad++;
             }
-#undef RESTORE
-            if (bad) fprintf(stderr, "  %s %s: %d of %d gradients off\n", ops->name, qt_act_name(kind), bad, checked);
+            if (bad) fprintf(stderr, "  %s %s: %d of %d gradients off\n", qt_backend_name(be), qt_act_name(kind), bad, checked);
             CU_ASSERT_EQUAL(bad, 0);
             CU_ASSERT(checked > rows * cols / 5);
             qt_dthresh_free(&d);
             qt_dthresh_free(&saved);
         }
     }
+    close_backends(bes, nb);
 }
 
-/* SDE counters of one gather call: flops, zeros skipped, nonzeros. */
+/* SDE counters of one gather call on every backend with that path: flops, zeros skipped,
+ * nonzeros (exact integers). */
 static void test_counters(void)
 {
-    const qt_sparse_ops_t *cpu = qt_sparse_backend_find("cpu");
     const int64_t M = 2, K = 100, N = 50;
-    float *A = qt_alloc(M * K * 4), *W = qt_alloc(K * N * 4), *Y = qt_alloc(M * N * 4);
+    float *A = qt_alloc(M * K * 4), *W = qt_alloc(K * N * 4);
     qt_verify_sparse_fill(A, M, K, 0.7, 0, qt_test_seed());
     qt_rng_fill_normal_f32(W, (size_t)(K * N), 1, 2, 0, 0.0f, 1.0f);
-    int64_t nnz;
-    qt_sparse_measure(A, M, K, &nnz, NULL);
-    long long f0 = qt_counter_get(QT_CTR_FLOPS), z0 = qt_counter_get(QT_CTR_ZEROS_SKIPPED),
-              n0 = qt_counter_get(QT_CTR_NONZEROS);
-    qt_spmm_call_t c = {A, W, Y, M, K, N, NULL, NULL, NULL};
-    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_GATHER, &c), QT_OK);
-    CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_FLOPS) - f0, 2 * nnz * N);
-    CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_ZEROS_SKIPPED) - z0, (M * K - nnz) * N);
-    CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_NONZEROS) - n0, nnz);
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes), tested = 0;
+    for (int b = 0; b < nb; b++) {
+        if (!qt_sparse_supports(bes[b], QT_SPMM_GATHER, NULL, NULL, NULL, NULL, 0)) continue;
+        qt_tensor_t At, Wt, Yt;
+        to_dev(bes[b], A, M, K, &At);
+        to_dev(bes[b], W, K, N, &Wt);
+        to_dev(bes[b], NULL, M, N, &Yt);
+        int64_t nnz;
+        CU_ASSERT_EQUAL(qt_sparse_measure(bes[b], &At, &nnz, NULL), QT_OK);
+        long long f0 = qt_counter_get(QT_CTR_FLOPS), z0 = qt_counter_get(QT_CTR_ZEROS_SKIPPED),
+                  n0 = qt_counter_get(QT_CTR_NONZEROS);
+        CU_ASSERT_EQUAL(qt_sparse_matmul(bes[b], QT_SPMM_GATHER, &At, &Wt, &Yt, NULL, NULL, NULL), QT_OK);
+        CU_ASSERT_EQUAL(qt_backend_synchronize(bes[b]), QT_OK);
+        CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_FLOPS) - f0, 2 * nnz * N);
+        CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_ZEROS_SKIPPED) - z0, (M * K - nnz) * N);
+        CU_ASSERT_EQUAL(qt_counter_get(QT_CTR_NONZEROS) - n0, nnz);
+        qt_tensor_free(&At);
+        qt_tensor_free(&Wt);
+        qt_tensor_free(&Yt);
+        tested++;
+    }
+    CU_ASSERT(tested >= 1);
+    close_backends(bes, nb);
     qt_free(A);
     qt_free(W);
-    qt_free(Y);
 }
 
 /* Bad inputs give clear errors, never crashes. */
 static void test_bad_inputs(void)
 {
-    const qt_sparse_ops_t *ref = qt_sparse_backend_find("ref"), *cpu = qt_sparse_backend_find("cpu");
+    qt_backend_t *ref, *cpu;
+    CU_ASSERT_EQUAL_FATAL(qt_backend_init(&ref, "ref", NULL), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_backend_init(&cpu, "cpu", NULL), QT_OK);
     qt_tensor_t A, W, Y;
     int64_t sa[2] = {3, 4}, sw[2] = {5, 6}, sy[2] = {3, 6};
     CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&A, QT_F32, 2, sa), QT_OK);
@@ -383,70 +573,100 @@ static void test_bad_inputs(void)
     CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&Y, QT_F32, 2, sy), QT_OK);
     qt_tensor_fill_normal(&A, 1, 1, 0, 1);
     qt_tensor_fill_normal(&W, 1, 2, 0, 1);
-    CU_ASSERT_EQUAL(qt_sparse_matmul_tensor(cpu, QT_SPMM_GATHER, &A, &W, &Y, NULL, NULL, NULL), QT_ERR_SHAPE);
+    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_GATHER, &A, &W, &Y, NULL, NULL, NULL), QT_ERR_SHAPE);
     CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "inner sizes differ"));
     W.shape[0] = 4; /* now A·W is (3,6) and fits */
-    CU_ASSERT_EQUAL(qt_sparse_matmul_tensor(cpu, QT_SPMM_GATHER, &A, &W, &Y, NULL, NULL, NULL), QT_OK);
+    W.strides[0] = 6;
+    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_GATHER, &A, &W, &Y, NULL, NULL, NULL), QT_OK);
     Y.shape[1] = 5;
-    CU_ASSERT_EQUAL(qt_sparse_matmul_tensor(cpu, QT_SPMM_CSR, &A, &W, &Y, NULL, NULL, NULL), QT_ERR_SHAPE);
+    Y.strides[0] = 5;
+    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_CSR, &A, &W, &Y, NULL, NULL, NULL), QT_ERR_SHAPE);
     Y.shape[1] = 6;
-    CU_ASSERT_EQUAL(qt_sparse_matmul_tensor(ref, QT_SPMM_GATHER, &A, &W, &Y, NULL, NULL, NULL), QT_ERR_UNSUPPORTED);
-    qt_spmm_call_t c = {A.data, W.data, Y.data, 0, 4, 6, NULL, NULL, NULL};
-    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_DENSE, &c), QT_ERR_SHAPE);
-    c.M = 3;
-    c.Y = NULL;
-    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_DENSE, &c), QT_ERR_ARG);
-    c.Y = A.data; /* overlaps A */
-    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_DENSE, &c), QT_ERR_ARG);
-    c.Y = Y.data;
-    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, (qt_spmm_path_t)99, &c), QT_ERR_ARG);
+    Y.strides[0] = 6;
+    CU_ASSERT_EQUAL(qt_sparse_matmul(ref, QT_SPMM_GATHER, &A, &W, &Y, NULL, NULL, NULL), QT_ERR_UNSUPPORTED);
+    char why[256];
+    CU_ASSERT(!qt_sparse_supports(ref, QT_SPMM_CSR, &A, &W, &Y, why, sizeof why));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "csr"));
+    CU_ASSERT(qt_sparse_supports(ref, QT_SPMM_AUTO, &A, &W, &Y, why, sizeof why)); /* AUTO falls back to DENSE */
+    CU_ASSERT(!qt_sparse_supports(NULL, QT_SPMM_DENSE, NULL, NULL, NULL, why, sizeof why));
+    qt_tensor_t Ad = A; /* A claimed to live on a GPU: refused before any access */
+    Ad.buf.device = qt_device_cuda(0);
+    CU_ASSERT(!qt_sparse_supports(cpu, QT_SPMM_DENSE, &Ad, &W, &Y, why, sizeof why));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "cuda:0"));
+    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_DENSE, &Ad, &W, &Y, NULL, NULL, NULL), QT_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_DENSE, &A, &W, NULL, NULL, NULL, NULL), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_DENSE, &A, &W, &A, NULL, NULL, NULL), QT_ERR_SHAPE);
+    qt_tensor_t Yo = A; /* (3,4) view overlapping A, with W (4,4) */
+    int64_t s44[2] = {4, 4};
+    qt_tensor_t W4;
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&W4, QT_F32, 2, s44), QT_OK);
+    qt_tensor_fill_normal(&W4, 1, 3, 0, 1);
+    Yo.owns_data = 0;
+    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_DENSE, &A, &W4, &Yo, NULL, NULL, NULL), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, (qt_spmm_path_t)99, &A, &W, &Y, NULL, NULL, NULL), QT_ERR_ARG);
 
     float x[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, y[12];
+    qt_tensor_t xt, yt;
+    int64_t s34[2] = {3, 4}, s26[2] = {2, 6}, s04[2] = {0, 4};
+    qt_tensor_wrap(&xt, x, QT_F32, 2, s34);
+    qt_tensor_wrap(&yt, y, QT_F32, 2, s34);
     qt_act_t tk = {QT_ACT_TOPK, 0, 5, NULL, 0};
-    CU_ASSERT_EQUAL(qt_sparse_act_forward(cpu, &tk, x, y, 3, 4), QT_ERR_ARG); /* k > width */
+    CU_ASSERT_EQUAL(qt_sparse_act_forward(cpu, &tk, &xt, &yt), QT_ERR_ARG); /* k > width */
     CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "k = 5"));
     tk.k = 0;
-    CU_ASSERT_EQUAL(qt_sparse_act_forward(ref, &tk, x, y, 3, 4), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_sparse_act_forward(ref, &tk, &xt, &yt), QT_ERR_ARG);
     tk.k = 4;
-    CU_ASSERT_EQUAL(qt_sparse_act_forward(ref, &tk, x, y, 3, 4), QT_OK);
-    CU_ASSERT_EQUAL(qt_sparse_act_forward(ref, &tk, x, y, 0, 4), QT_ERR_SHAPE);
+    CU_ASSERT_EQUAL(qt_sparse_act_forward(ref, &tk, &xt, &yt), QT_OK);
+    qt_tensor_t x0, y0;
+    qt_tensor_wrap(&x0, x, QT_F32, 2, s04);
+    qt_tensor_wrap(&y0, y, QT_F32, 2, s04);
+    CU_ASSERT_EQUAL(qt_sparse_act_forward(ref, &tk, &x0, &y0), QT_ERR_SHAPE);
 
     qt_dthresh_config_t cfg = qt_dthresh_config_default(4);
     qt_dthresh_t d;
     cfg.use_target = 1;
     cfg.target = 1.0f;
-    CU_ASSERT_EQUAL(qt_dthresh_init(&d, &cfg), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_dthresh_init(&d, cpu, &cfg), QT_ERR_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "[0, 1)"));
     cfg.target = -0.1f;
-    CU_ASSERT_EQUAL(qt_dthresh_init(&d, &cfg), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_dthresh_init(&d, cpu, &cfg), QT_ERR_ARG);
     cfg.target = 0.5f;
     cfg.momentum = 0.0f;
-    CU_ASSERT_EQUAL(qt_dthresh_init(&d, &cfg), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_dthresh_init(&d, cpu, &cfg), QT_ERR_ARG);
     cfg.momentum = 0.1f;
-    CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d, &cfg), QT_OK);
+    CU_ASSERT_EQUAL(qt_dthresh_init(&d, NULL, &cfg), QT_ERR_ARG);
+    CU_ASSERT_EQUAL_FATAL(qt_dthresh_init(&d, cpu, &cfg), QT_OK);
     qt_act_t dt = {QT_ACT_DTHRESH, 0, 0, &d, 1};
-    CU_ASSERT_EQUAL(qt_sparse_act_forward(cpu, &dt, x, y, 2, 6), QT_ERR_SHAPE); /* 4 channels, 6 columns */
+    qt_tensor_t x26, y26;
+    qt_tensor_wrap(&x26, x, QT_F32, 2, s26);
+    qt_tensor_wrap(&y26, y, QT_F32, 2, s26);
+    CU_ASSERT_EQUAL(qt_sparse_act_forward(cpu, &dt, &x26, &y26), QT_ERR_SHAPE); /* 4 channels, 6 columns */
     CU_ASSERT_EQUAL(d.steps, 0);
     qt_act_t none = {QT_ACT_DTHRESH, 0, 0, NULL, 1};
-    CU_ASSERT_EQUAL(qt_sparse_act_forward(cpu, &none, x, y, 3, 4), QT_ERR_ARG);
-    CU_ASSERT_EQUAL(qt_sparse_act_backward(cpu, y, x, NULL, 12), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_sparse_act_forward(cpu, &none, &xt, &yt), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_sparse_act_backward(cpu, &yt, &xt, NULL), QT_ERR_ARG);
+    CU_ASSERT_EQUAL(qt_sparse_act_backward(cpu, &yt, &xt, &y26), QT_ERR_SHAPE);
     qt_act_kind_t k;
     qt_spmm_path_t p;
     CU_ASSERT_EQUAL(qt_act_parse("softmax", &k), QT_ERR_ARG);
     CU_ASSERT_EQUAL(qt_spmm_path_parse("sparse", &p), QT_ERR_ARG);
     CU_ASSERT_EQUAL(qt_spmm_path_parse("colskip", &p), QT_OK);
     CU_ASSERT_EQUAL(p, QT_SPMM_COLSKIP);
-    CU_ASSERT_PTR_NULL(qt_sparse_backend_find("tpu"));
     qt_dthresh_free(&d);
     qt_tensor_free(&A);
     qt_tensor_free(&W);
+    qt_tensor_free(&W4);
     qt_tensor_free(&Y);
+    qt_backend_free(ref);
+    qt_backend_free(cpu);
 }
 
-QT_TEST_MAIN("sparse", {"matmul paths vs ref at 0-100% sparsity", test_matmul_paths},
-             {"dispatcher follows the crossover table", test_dispatch_follows_table},
-             {"crossover table file and estimates", test_xover_table},
-             {"activations cpu == ref", test_activations_match_ref}, {"dthresh update rule", test_dthresh_rule},
+QT_TEST_MAIN("sparse", {"matmul paths of every backend vs ref at 0-100% sparsity", test_matmul_paths},
+             {"measure op of every backend vs ref", test_measure},
+             {"dispatcher follows the backend's crossover table", test_dispatch_follows_table},
+             {"crossover table file, estimates, per-backend defaults", test_xover_table},
+             {"activations of every backend == ref", test_activations_match_ref},
+             {"dthresh update rule", test_dthresh_rule},
              {"dthresh train/eval semantics and target", test_dthresh_train_eval},
              {"gradients vs finite differences", test_gradients_fd}, {"SDE counters", test_counters},
              {"bad inputs give errors", test_bad_inputs})

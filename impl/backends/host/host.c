@@ -4,19 +4,25 @@
  *   cpu  the optimized host backend: tiled, SIMD, OpenMP (threads = the instance's count).
  * Both allocate with qt_alloc (tracked on the host device) and copy with memcpy; their
  * work is synchronous, so synchronize has nothing to wait for. The technique ops tables
- * they expose are defined in impl/<technique>/ref.c and cpu*.c. */
+ * they expose are defined in impl/<technique>/ref.c and cpu*.c. The memory calls (host.h)
+ * are shared with the other host-memory backend, mpi. */
 #include <omp.h>
 #include <string.h>
 
 #include "quintet/attention.h"
 #include "quintet/backend.h"
+#include "quintet/optim.h"
+#include "quintet/sparse.h"
 #include "quintet/tensor.h"
+#include "host.h"
 
 /* The technique ops tables (impl/<technique>/ref.c, cpu*.c). */
 extern const qt_attn_ops_t qt_attn_ops_ref, qt_attn_ops_cpu;
+extern const qt_optim_ops_t qt_optim_ops_ref, qt_optim_ops_cpu;
+extern const qt_sparse_ops_t qt_sparse_ops_ref, qt_sparse_ops_cpu;
 
 /* Host memory, tracked on the host device by qt_alloc. */
-static qt_status_t host_alloc(qt_backend_t *be, size_t bytes, void **ptr)
+qt_status_t qt_host_alloc(qt_backend_t *be, size_t bytes, void **ptr)
 {
     *ptr = qt_alloc(bytes);
     if (!*ptr) return qt_backend_fail(be, QT_ERR_NOMEM, "cannot allocate %zu bytes on the host", bytes);
@@ -24,14 +30,14 @@ static qt_status_t host_alloc(qt_backend_t *be, size_t bytes, void **ptr)
 }
 
 /* Release host memory. */
-static void host_dealloc(qt_backend_t *be, void *ptr)
+void qt_host_dealloc(qt_backend_t *be, void *ptr)
 {
     (void)be;
     qt_free(ptr);
 }
 
 /* Host to host. */
-static qt_status_t host_copy(qt_backend_t *be, void *dst, const qt_device_t *dst_dev, const void *src,
+qt_status_t qt_host_copy(qt_backend_t *be, void *dst, const qt_device_t *dst_dev, const void *src,
                              const qt_device_t *src_dev, size_t bytes)
 {
     if (!qt_device_is_host(dst_dev) || !qt_device_is_host(src_dev))
@@ -42,7 +48,7 @@ static qt_status_t host_copy(qt_backend_t *be, void *dst, const qt_device_t *dst
 }
 
 /* Zero host memory. */
-static qt_status_t host_memset0(qt_backend_t *be, void *ptr, size_t bytes)
+qt_status_t qt_host_memset0(qt_backend_t *be, void *ptr, size_t bytes)
 {
     (void)be;
     memset(ptr, 0, bytes);
@@ -72,12 +78,14 @@ const qt_backend_iface_t qt_backend_iface_ref = {
     .description = "oracle: plain C, double accumulation, one thread",
     .device_kind = QT_DEVICE_HOST,
     .init = ref_init,
-    .alloc = host_alloc,
-    .dealloc = host_dealloc,
-    .copy = host_copy,
-    .memset0 = host_memset0,
+    .alloc = qt_host_alloc,
+    .dealloc = qt_host_dealloc,
+    .copy = qt_host_copy,
+    .memset0 = qt_host_memset0,
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_ref,
+        [QT_TECH_OPTIM] = &qt_optim_ops_ref,
+        [QT_TECH_SPARSE] = &qt_sparse_ops_ref,
     },
 };
 
@@ -86,11 +94,13 @@ const qt_backend_iface_t qt_backend_iface_cpu = {
     .description = "optimized host code: tiles, SIMD, OpenMP, OpenBLAS",
     .device_kind = QT_DEVICE_HOST,
     .init = cpu_init,
-    .alloc = host_alloc,
-    .dealloc = host_dealloc,
-    .copy = host_copy,
-    .memset0 = host_memset0,
+    .alloc = qt_host_alloc,
+    .dealloc = qt_host_dealloc,
+    .copy = qt_host_copy,
+    .memset0 = qt_host_memset0,
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_cpu,
+        [QT_TECH_OPTIM] = &qt_optim_ops_cpu,
+        [QT_TECH_SPARSE] = &qt_sparse_ops_cpu,
     },
 };

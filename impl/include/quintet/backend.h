@@ -109,6 +109,11 @@ typedef struct qt_backend_iface {
                         const qt_device_t *src_dev, size_t bytes);
     /* Fill zeros (bytes) at ptr on be->device. */
     qt_status_t (*memset0)(qt_backend_t *be, void *ptr, size_t bytes);
+    /* Optional: mark the start of a timed region in the instance's queue, and its end with
+     * the seconds the device spent in between (cuda: CUDA events). NULL: the host clock,
+     * with a synchronize before reading it. */
+    qt_status_t (*timer_start)(qt_backend_t *be);
+    qt_status_t (*timer_stop)(qt_backend_t *be, double *seconds);
     const void *ops[QT_TECH_COUNT];
 } qt_backend_iface_t;
 
@@ -120,6 +125,7 @@ struct qt_backend {
     int rank, world; /* mpi, nccl: this process's rank and the communicator's size; else 0, 1 */
     void *ctx;       /* backend-private context (stream, handle, communicator) */
     char error[512]; /* last error of this instance ("" if none) */
+    double timer_t0; /* host-clock start of qt_backend_timer_start (backends without timers) */
 };
 
 /* ---- the registry ---- */
@@ -156,6 +162,11 @@ QT_API qt_status_t qt_backend_fail(qt_backend_t *be, qt_status_t s, const char *
     ;
 /* The instance's last error text ("" if none). */
 QT_API const char *qt_backend_error(const qt_backend_t *be);
+
+/* Time the work queued between the two calls as the device sees it (CUDA events on cuda; the
+ * host's monotonic clock, after a synchronize, elsewhere): for suites' manual time. */
+QT_API qt_status_t qt_backend_timer_start(qt_backend_t *be);
+QT_API qt_status_t qt_backend_timer_stop(qt_backend_t *be, double *seconds);
 
 /* Memory through the instance, tracked on its device. */
 QT_API qt_status_t qt_backend_alloc(qt_backend_t *be, size_t bytes, void **ptr);

@@ -48,12 +48,16 @@
  * and CosineAnnealingLR(T_max, eta_min) at milestone warmup: t < W: lr·(s + (1−s)t/W);
  * t ≥ W: η_min + (lr−η_min)(1 + cos(π(t−W)/T_max))/2, periodic beyond T_max like torch).
  *
- * Backends (registry, ggml-backend style): "ref" — the oracle, double only, written as the
- * same sequence of whole-tensor operations as torch's single-tensor code (same rounding
- * order, temporaries and all); "cpu" — float and double, one fused pass over parameter,
- * gradient and state per tensor (LAMB: two passes, the norms need a full pass first),
- * OpenMP above QT_OPTIM_OMP_MIN elements. The scalars of a step (bias corrections, ρₜ, …)
- * are computed once, in double, in the same way for both.
+ * Backends: the optimizer runs on a backend INSTANCE (backend.h); its ops table
+ * (qt_optim_ops_t, found with qt_backend_ops(be, QT_TECH_OPTIM)) updates tensors on the
+ * instance's device, and the state is allocated there through the instance. ref — the oracle,
+ * double only, written as the same sequence of whole-tensor operations as torch's
+ * single-tensor code (same rounding order, temporaries and all); cpu — float and double, one
+ * fused pass over parameter, gradient and state per tensor (LAMB: two passes, the norms need a
+ * full pass first), OpenMP with the instance's thread count above QT_OPTIM_OMP_MIN elements;
+ * cuda — sgd, adam and adamw as one fused kernel each (impl/backends/cuda/cuda.cu). The scalars
+ * of a step (bias corrections, ρₜ, …) are computed once on the host, in double, in the same
+ * way for all.
  * Counters: each step adds QT_CTR_OPT_STEPS 1, QT_CTR_PARAMS_UPDATED n, QT_CTR_FLOPS, and
  * the algorithmic bytes of qt_optim_bytes to QT_CTR_BYTES_READ/WRITTEN.
  * Checkpoints: qt_optim_save/qt_optim_load serialise config, schedule, step count and all state;
@@ -159,56 +163,70 @@ QT_API qt_status_t qt_schedule_check(const qt_schedule_t *s);
 /* Learning rate used by step t (t = 0 for the first step) given the base lr. */
 QT_API double qt_schedule_lr(const qt_schedule_t *s, double base_lr, int64_t t);
 
-/* ---- backends ---- */
+/* ---- ops (one table per backend, found through the registry: backend.h) ---- */
 typedef struct qt_optim_step_info qt_optim_step_info_t; /* per-step scalars (internal) */
 
 typedef struct {
-    const char *name; /* "ref", "cpu" */
-    /* 1 when this backend runs config c with dtype dt. */
-    int (*supports)(const qt_optim_config_t *c, qt_dtype_t dt);
-    /* Update one parameter tensor of n elements in place, with its state slots. */
-    qt_status_t (*update)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, qt_dtype_t dt, void *param,
-                          const void *grad, void *const *state, size_t n);
-} qt_optim_backend_t;
+    /* 1 when backend instance be runs config c with dtype dt (be may be NULL: the answer
+     * of the backend's table for any instance). */
+    int (*supports)(const qt_backend_t *be, const qt_optim_config_t *c, qt_dtype_t dt);
+    /* Update one contiguous parameter tensor in place from grad, with its state slots
+     * (qt_optim_slots(c) tensors of the same size); every tensor lives on be's device.
+     * Work may be queued (cuda): errors then surface at qt_backend_synchronize. */
+    qt_status_t (*update)(qt_backend_t *be, const qt_optim_config_t *c, const qt_optim_step_info_t *s,
+                          qt_tensor_t *param, const qt_tensor_t *grad, qt_tensor_t *const *state);
+} qt_optim_ops_t;
 
-/* Number of backends and the i-th one; lookup by name (NULL when unknown). */
-QT_API int qt_optim_backend_count(void);
-QT_API const qt_optim_backend_t *qt_optim_backend_get(int i);
-QT_API const qt_optim_backend_t *qt_optim_backend_find(const char *name);
+/* 1 when instance be has optimizer ops that run c in dt; else 0 with the reason in why. */
+QT_API int qt_optim_supports(const qt_backend_t *be, const qt_optim_config_t *c, qt_dtype_t dt, char *why, size_t why_size);
 
 /* ---- an optimizer over a list of parameter tensors ---- */
 typedef struct {
     qt_optim_config_t cfg;
     qt_schedule_t sched;
-    const qt_optim_backend_t *backend;
+    qt_backend_t *be;          /* the instance it runs on (not owned) */
+    const qt_optim_ops_t *ops; /* be's optimizer ops */
     qt_dtype_t dtype;
     int n_tensors;
     size_t *sizes;  /* elements of each parameter tensor */
     int n_slots;
-    void **state;   /* state[i * n_slots + k]: slot k of tensor i, sizes[i] elements of dtype */
+    qt_tensor_t *state; /* state[i * n_slots + k]: slot k of tensor i, sizes[i] elements of dtype on be's device */
     int64_t step;   /* steps taken */
     double last_lr; /* lr used by the last step */
+    qt_tensor_t *staging; /* qt_optim_step_host on a device backend: 2·n_tensors tensors there */
 } qt_optim_t;
 
-/* Validate cfg and sched, pick backend `backend` ("ref", "cpu"; it must support cfg and dt),
- * allocate zeroed state (adagrad: initial_accumulator_value). sched may be NULL (constant). */
-QT_API qt_status_t qt_optim_init(qt_optim_t *o, const qt_optim_config_t *cfg, const qt_schedule_t *sched,
-                          const char *backend, qt_dtype_t dt, int n_tensors, const size_t *sizes);
+/* Validate cfg and sched, take backend instance be (it must have optimizer ops supporting cfg
+ * and dt: QT_ERR_UNSUPPORTED with the reason otherwise), allocate zeroed state on be's device
+ * through be (adagrad: initial_accumulator_value). sched may be NULL (constant). be must
+ * outlive the optimizer. */
+QT_API qt_status_t qt_optim_init(qt_optim_t *o, qt_backend_t *be, const qt_optim_config_t *cfg, const qt_schedule_t *sched,
+                          qt_dtype_t dt, int n_tensors, const size_t *sizes);
 /* Release storage; safe on a zeroed or already-freed optimizer. */
 QT_API void qt_optim_free(qt_optim_t *o);
-/* One step: params[i] (sizes[i] elements of dtype) updated in place from grads[i]. */
-QT_API qt_status_t qt_optim_step(qt_optim_t *o, void *const *params, const void *const *grads);
+/* One step: params[i] (contiguous, sizes[i] elements of the optimizer's dtype, on be's device)
+ * updated in place from grads[i] (same); QT_ERR_ARG naming the tensor and its device
+ * otherwise. On a device backend the step is queued on the instance: synchronize (or copy
+ * back) before reading. */
+QT_API qt_status_t qt_optim_step(qt_optim_t *o, qt_tensor_t *const *params, const qt_tensor_t *const *grads);
+/* One step on HOST arrays params[i], grads[i] (sizes[i] elements of the optimizer's dtype):
+ * on a host backend they are wrapped and updated in place; on a device backend they are
+ * copied to staging tensors on the device (allocated once), stepped there, and the
+ * parameters copied back (synchronized). For tests, tools and small problems whose
+ * gradients are computed on the host. */
+QT_API qt_status_t qt_optim_step_host(qt_optim_t *o, void *const *params, const void *const *grads);
 /* The learning rate the next step will use. */
 QT_API double qt_optim_lr(const qt_optim_t *o);
-/* Slot k of tensor i (NULL when out of range). Slot meaning per kind: sgd {momentum_buffer};
- * adam/adamw {exp_avg, exp_avg_sq, max_exp_avg_sq}; radam {exp_avg, exp_avg_sq};
+/* Slot k of tensor i, a tensor on be's device (NULL when out of range). Slot meaning per kind:
+ * sgd {momentum_buffer}; adam/adamw {exp_avg, exp_avg_sq, max_exp_avg_sq}; radam {exp_avg, exp_avg_sq};
  * rmsprop {square_avg, momentum_buffer, grad_avg} (unused ones absent, in this order);
  * adagrad {sum}; adabelief {exp_avg, exp_avg_var, max_exp_avg_var}; lamb {exp_avg, exp_avg_sq};
  * adalr {exp_avg, exp_avg_sq, step_size}. */
-QT_API void *qt_optim_state(const qt_optim_t *o, int i, int k);
+QT_API qt_tensor_t *qt_optim_state(const qt_optim_t *o, int i, int k);
 
 /* Serialise everything needed to resume into a fresh qt_alloc'd buffer (*buf, *len;
- * release with qt_free). Little-endian host layout, magic "QTOPTIM1". */
+ * release with qt_free). Little-endian host layout, magic "QTOPTIM1". Device state is
+ * copied through the host, so a checkpoint of a cuda optimizer loads on cpu and back. */
 QT_API qt_status_t qt_optim_save(const qt_optim_t *o, void **buf, size_t *len);
 /* Restore into o, which must have been initialised with the same kind, dtype and sizes
  * (config and schedule are taken from the checkpoint). QT_ERR_FORMAT on a foreign or

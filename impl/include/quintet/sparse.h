@@ -30,38 +30,47 @@
  * at least as sparse as ReLU; a target below the fraction of non-positive inputs drives κ
  * to 0 (plain ReLU).
  *
- * Sparsity-aware matmul Y (M,N) = A (M,K)·W (K,N), all row-major f32, A with many zeros:
- *   DENSE    OpenBLAS sgemm (sgemv for M = 1): the baseline.
+ * Sparsity-aware matmul Y (M,N) = A (M,K)·W (K,N), all row-major f32 tensors, A with many zeros:
+ *   DENSE    the backend's dense product (cpu: OpenBLAS sgemm, sgemv for M = 1): the baseline.
  *   GATHER   per-row nonzero lists of A; for each row, y = Σ_k a_k·W[k,:] over its nonzeros,
  *            FMA axpy over 8 rows of W at a time, threads split N, so each touched row of W
  *            is streamed once per row of A. GEMV-like: for a few rows.
  *   COLSKIP  columns of A that are zero in every row are dropped; the surviving columns of A
- *            and rows of W are packed and one compact OpenBLAS sgemm runs on them.
+ *            and rows of W are packed and one compact dense product runs on them.
  *   CSR      A converted to CSR, SpMM with threads over rows and N tiled so a tile of W
  *            stays in cache across rows. For many rows with scattered zeros.
- *   AUTO     dispatcher: estimates element sparsity s_e = 1 − nnz/(M·K) and column sparsity
- *            s_c = (columns zero in every row)/K from a sample of rows (exact when M ≤ 8 or
- *            M·K is small; see estimate_sparsity in impl/sparse/cpu.c), estimates each path's speedup over DENSE
- *            from a crossover table (qt_xover_table_t: measured speedups per path, per
- *            batch-size bucket, W-size bucket and structure class (zeros nearly all in
- *            whole columns or not), at a grid of the path's own sparsity
- *            measure — s_c for COLSKIP, s_e for the others — linearly interpolated; held
- *            at the last point above the grid, 0 more than 0.02 below its first point), and
- *            runs the path with the largest estimate (DENSE when none exceeds 1).
- * The suite (suites/sparsity.c) measures the table on the machine and writes it as a text
- * file (qt_xover_save); callers load it with qt_xover_load. Without a table the built-in
- * conservative defaults (qt_xover_defaults) apply.
+ *   AUTO     the dispatcher, in common code ABOVE the backends (impl/sparse/common.c): it
+ *            asks the backend's own `measure` op for the nonzeros and all-zero columns of a
+ *            sample of r = min(M, max(8, 32768/K)) evenly spaced rows (row i of the sample is
+ *            ⌊(2i+1)·M/(2r)⌋; all rows when M ≤ r, then both figures are exact), takes
+ *            s_e = 1 − nnz/(r·K) and s_c = zero columns/K — unless r < M and s_c ≤ s_e^r +
+ *            4·sqrt(s_e^r(1−s_e^r)/K) + 0.01 (no more all-zero sampled columns than
+ *            independent zeros would give), then s_c = s_e^M — estimates each path's speedup
+ *            over DENSE from THE BACKEND'S crossover table (qt_xover_table_t: measured
+ *            speedups per path, per batch-size bucket, W-size bucket and structure class
+ *            (zeros nearly all in whole columns or not), at a grid of the path's own sparsity
+ *            measure — s_c for COLSKIP, s_e for the others — linearly interpolated; held at
+ *            the last point above the grid, 0 more than 0.02 below its first point), and runs
+ *            the backend's path with the largest estimate among those it supports (DENSE when
+ *            none exceeds 1). The chosen path makes its own exact pass over A.
+ * Crossover tables are per backend: a table names its backend (qt_xover_table_t.backend), a
+ * call with a table of another backend is refused (QT_ERR_ARG), and without a table the
+ * backend's built-in defaults apply (qt_xover_defaults: conservative measured figures for
+ * "cpu"; an empty table — always DENSE — for a backend without its own). The suite
+ * (suites/sparsity.c) measures the table of every backend it runs and writes each to its own
+ * file (qt_xover_file: <dir>/sparse_crossover_<backend>.txt); callers load it with qt_xover_load.
  * Counters per call: QT_CTR_FLOPS (2 per multiply-add done), QT_CTR_ZEROS_SKIPPED
  * (multiply-adds skipped), QT_CTR_NONZEROS (nonzeros of A consumed by a sparse path, or
  * produced by an activation).
  *
- * Backends: "ref" (oracle: plain loops, double accumulation; DENSE only) and "cpu" (all
- * paths). Iterate them with qt_sparse_backend_count/qt_sparse_backend. Tests:
- * tests/sparse/test_sparse.c (make test); benchmarks: quintet run --suite sparsity. */
+ * Backends (backend.h): every op takes the backend instance first and tensors as operands,
+ * which must live on the instance's device; qt_backend_ops(be, QT_TECH_SPARSE) gives the
+ * qt_sparse_ops_t. "ref" (oracle: plain loops, double accumulation; DENSE only) and "cpu"
+ * (all paths; threads = the instance's count). The dynamic-threshold state lives on the
+ * backend's device too. Tests: tests/sparse/test_sparse.c (make test); verification:
+ * quintet verify sparse; benchmarks: quintet run --suite sparsity. */
 #ifndef QUINTET_SPARSE_H
 #define QUINTET_SPARSE_H
-
-#include "quintet/api.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -87,16 +96,19 @@ typedef struct {
 
 typedef struct {
     qt_dthresh_config_t cfg;
-    float *mu;     /* (channels) running mean of |x| */
-    float *kappa;  /* (channels) scale */
-    float *theta;  /* (channels) threshold κ·μ */
-    int64_t steps; /* training batches seen */
+    qt_backend_t *be;  /* the instance whose device holds the state */
+    qt_tensor_t mu;    /* (channels) f32: running mean of |x| */
+    qt_tensor_t kappa; /* (channels) f32: scale */
+    qt_tensor_t theta; /* (channels) f32: threshold κ·μ */
+    int64_t steps;     /* training batches seen */
 } qt_dthresh_t;
 
 /* Defaults: momentum 0.1, scale 1, no target, gain 0.5. */
 QT_API qt_dthresh_config_t qt_dthresh_config_default(int channels);
-/* Validate cfg (target outside [0,1) etc. → QT_ERR_ARG) and allocate zeroed state (κ = κ0). */
-QT_API qt_status_t qt_dthresh_init(qt_dthresh_t *d, const qt_dthresh_config_t *cfg);
+/* Validate cfg (target outside [0,1) etc. → QT_ERR_ARG) and allocate the state through be, on
+ * its device (μ = θ = 0, κ = κ0). be must have sparse ops: it is the backend the activation
+ * will run on. */
+QT_API qt_status_t qt_dthresh_init(qt_dthresh_t *d, qt_backend_t *be, const qt_dthresh_config_t *cfg);
 /* Release; safe on a zeroed or freed state. */
 QT_API void qt_dthresh_free(qt_dthresh_t *d);
 
@@ -144,35 +156,48 @@ typedef struct {
     double speedup;
 } qt_xover_point_t;
 
+#define QT_XOVER_NAME 32
 typedef struct {
+    char backend[QT_XOVER_NAME]; /* the backend it was measured on (iface name) */
     int n;
     qt_xover_point_t pt[QT_XOVER_MAX];
-    char source[128]; /* "defaults" or the file it was loaded from */
+    char source[128]; /* "defaults", "this run" or the file it was loaded from */
 } qt_xover_table_t;
 
-/* Built-in conservative table. */
-QT_API void qt_xover_defaults(qt_xover_table_t *t);
+/* An empty table of backend `backend` (n = 0: AUTO always runs DENSE). */
+QT_API qt_status_t qt_xover_init(qt_xover_table_t *t, const char *backend);
+/* The built-in table of `backend`: conservative measured figures where the library has
+ * them ("cpu"), else empty. */
+QT_API qt_status_t qt_xover_defaults(qt_xover_table_t *t, const char *backend);
 /* Append a point (QT_ERR_ARG when full or out of range). */
 QT_API qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
                          int structured, double sparsity, double speedup);
 /* Structure class of a problem: 1 when nearly all of its zeros lie in columns that are zero
  * in every row (s_col ≥ 0.9·s_elem, s_elem > 0; always so for one row), else 0. */
 QT_API int qt_sparse_structured(double s_elem, double s_col);
-/* Text file, one point per line "path max_rows max_wbytes structured sparsity speedup",
- * '#' comments.
- * Load: QT_ERR_IO when unreadable, QT_ERR_FORMAT on a bad line (t is left empty). */
+/* The file of backend `backend`'s table in folder dir: "<dir>/sparse_crossover_<backend>.txt"
+ * (QT_ERR_ARG when it does not fit in size). */
+QT_API qt_status_t qt_xover_file(const char *dir, const char *backend, char *buf, size_t size);
+/* Text file: a line "backend NAME", then one point per line
+ * "path max_rows max_wbytes structured sparsity speedup"; '#' comments.
+ * Load: QT_ERR_IO when unreadable, QT_ERR_FORMAT on a bad line or no backend line (t is left
+ * empty). */
 QT_API qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file);
 QT_API qt_status_t qt_xover_save(const qt_xover_table_t *t, const char *file);
 /* Estimated speedup of `path` over DENSE for an (M,K)·(K,N) problem with element sparsity
  * s_elem and column sparsity s_col (1 for DENSE, 0 when the table has no point for it). */
 QT_API double qt_xover_estimate(const qt_xover_table_t *t, qt_spmm_path_t path, int64_t M, int64_t K, int64_t N,
                          double s_elem, double s_col);
-/* The path AUTO picks for these measurements (argmax of qt_xover_estimate; DENSE on ties). */
+/* The path AUTO picks for these measurements: argmax of qt_xover_estimate over the paths
+ * for which allowed(path, arg) is 1 (allowed NULL: all); DENSE on ties and when none exceeds 1. */
 QT_API qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, int64_t N, double s_elem,
-                               double s_col);
+                               double s_col, int (*allowed)(qt_spmm_path_t path, const void *arg),
+                               const void *arg);
 
-/* Reusable working memory of the sparse paths (grows, never shrinks). Zero-initialise. */
+/* Reusable working memory of the sparse paths on a backend's device (grows, never shrinks).
+ * Zero-initialise; the first call that needs it allocates through its backend (owner). */
 typedef struct {
+    qt_backend_t *owner;
     void *buf;
     size_t cap;
 } qt_spmm_ws_t;
@@ -185,52 +210,51 @@ typedef struct {
     int64_t zero_cols;   /* columns of A zero in every row (-1 when not counted) */
 } qt_spmm_info_t;
 
-/* Arguments of one matmul (shared by the backends). */
+/* ---- a backend's sparse ops (qt_backend_ops(be, QT_TECH_SPARSE)) ----
+ * The qt_sparse_* entry points below validate shapes, dtypes and devices once; the ops
+ * trust them. Activations are required of every ops table (f32). */
 typedef struct {
-    const float *A; /* (M,K) */
-    const float *W; /* (K,N) */
-    float *Y;       /* (M,N), overwritten */
-    int64_t M, K, N;
-    const qt_xover_table_t *table; /* AUTO: NULL = defaults */
-    qt_spmm_ws_t *ws;              /* NULL: allocate per call */
-    qt_spmm_info_t *info;          /* NULL: not reported */
-} qt_spmm_call_t;
-
-/* ---- ops table and registry ---- */
-typedef struct {
-    const char *name; /* "ref", "cpu" */
-    /* 1 when this backend implements matmul path p. Activations: every backend. */
-    int (*supports)(qt_spmm_path_t p);
-    /* Arguments were validated by the qt_sparse_* wrappers below. */
-    qt_status_t (*act_forward)(const qt_act_t *act, const float *x, float *y, int64_t rows, int64_t cols);
-    qt_status_t (*act_backward)(const float *y, const float *dy, float *dx, int64_t n);
-    qt_status_t (*matmul)(qt_spmm_path_t p, const qt_spmm_call_t *c);
+    /* 1 when this backend implements matmul path p (never asked for AUTO: the dispatcher is
+     * common code) for operands of dtype dt. */
+    int (*supports)(const qt_backend_t *be, qt_spmm_path_t p, qt_dtype_t dt);
+    /* y = act(x), x and y (rows, cols); y may alias x. */
+    qt_status_t (*act_forward)(qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, qt_tensor_t *y);
+    /* dx = dy where y != 0 (same shapes; dx may alias dy). */
+    qt_status_t (*act_backward)(qt_backend_t *be, const qt_tensor_t *y, const qt_tensor_t *dy, qt_tensor_t *dx);
+    /* Y = A·W through path p (not AUTO); ws may be NULL (allocate per call), info may be NULL. */
+    qt_status_t (*matmul)(qt_backend_t *be, qt_spmm_path_t p, const qt_tensor_t *A, const qt_tensor_t *W,
+                          qt_tensor_t *Y, qt_spmm_ws_t *ws, qt_spmm_info_t *info);
+    /* Nonzeros of rows ⌊(2i+1)·M/(2r)⌋, i < r (1 ≤ r ≤ M; r = M: every row) of A (M,K) and the
+     * columns zero in all of them. */
+    qt_status_t (*measure)(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols);
 } qt_sparse_ops_t;
 
-QT_API int qt_sparse_backend_count(void);
-QT_API const qt_sparse_ops_t *qt_sparse_backend(int i);
-/* By name; NULL when unknown. */
-QT_API const qt_sparse_ops_t *qt_sparse_backend_find(const char *name);
+/* 1 when instance be runs matmul `path` on these operands (any may be NULL to ask about the
+ * path only; then f32): it has sparse ops, implements the path (AUTO: DENSE, the fallback)
+ * for A's dtype, and every operand given lives on be's device. Else 0, the reason in why. */
+QT_API int qt_sparse_supports(const qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
+                       const qt_tensor_t *Y, char *why, size_t why_size);
+/* The same for an activation on x → y (either NULL: not checked), including the DTHRESH
+ * state's device. */
+QT_API int qt_sparse_act_supports(const qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, const qt_tensor_t *y,
+                           char *why, size_t why_size);
 
-/* Checked entry points. y may alias x; dx may alias dy. Bad arguments (NULL pointers,
- * rows/cols ≤ 0, k outside [1, cols], DTHRESH state with channels ≠ cols) → QT_ERR_ARG /
- * QT_ERR_SHAPE with a message. */
-QT_API qt_status_t qt_sparse_act_forward(const qt_sparse_ops_t *ops, const qt_act_t *act, const float *x, float *y,
-                                  int64_t rows, int64_t cols);
-QT_API qt_status_t qt_sparse_act_backward(const qt_sparse_ops_t *ops, const float *y, const float *dy, float *dx,
-                                   int64_t n);
-/* Y = A·W through `path` (QT_ERR_UNSUPPORTED when ops lacks it; QT_ERR_SHAPE when
- * M, K, N ≤ 0; QT_ERR_ARG on NULL; Y must not overlap A or W). */
-QT_API qt_status_t qt_sparse_matmul(const qt_sparse_ops_t *ops, qt_spmm_path_t path, const qt_spmm_call_t *c);
-
-/* Same on tensors (f32, rank 2, contiguous): checks A (M,K), W (K,N), Y (M,N) agree
- * (QT_ERR_SHAPE naming the mismatch) and calls qt_sparse_matmul. */
-QT_API qt_status_t qt_sparse_matmul_tensor(const qt_sparse_ops_t *ops, qt_spmm_path_t path, const qt_tensor_t *A,
-                                    const qt_tensor_t *W, qt_tensor_t *Y, const qt_xover_table_t *table,
-                                    qt_spmm_ws_t *ws, qt_spmm_info_t *info);
-
-/* Count nonzeros of A and its all-zero columns (either output may be NULL). */
-QT_API void qt_sparse_measure(const float *A, int64_t M, int64_t K, int64_t *nnz, int64_t *zero_cols);
+/* Checked entry points. x, y: f32 (rows, cols), contiguous, on be's device; y may alias x.
+ * Bad arguments (NULL, rows/cols ≤ 0, k outside [1, cols], DTHRESH state with channels ≠
+ * cols) → QT_ERR_ARG / QT_ERR_SHAPE with a message; a backend or device that cannot run it
+ * → QT_ERR_UNSUPPORTED with the reason. */
+QT_API qt_status_t qt_sparse_act_forward(qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *x, qt_tensor_t *y);
+/* dx = dy where y != 0: y, dy, dx f32 of one shape; dx may alias dy. */
+QT_API qt_status_t qt_sparse_act_backward(qt_backend_t *be, const qt_tensor_t *y, const qt_tensor_t *dy, qt_tensor_t *dx);
+/* Y = A·W through `path` (AUTO: the dispatcher, with `table` — NULL: be's built-in defaults;
+ * a table of another backend → QT_ERR_ARG). A (M,K), W (K,N), Y (M,N) f32 on be's device
+ * (QT_ERR_SHAPE naming a mismatch; Y must not overlap A or W); QT_ERR_UNSUPPORTED when be
+ * lacks the path. ws, info may be NULL. */
+QT_API qt_status_t qt_sparse_matmul(qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,
+                             qt_tensor_t *Y, const qt_xover_table_t *table, qt_spmm_ws_t *ws, qt_spmm_info_t *info);
+/* Exact nonzeros of A (M,K) and its all-zero columns, through be's measure op (either output
+ * may be NULL). */
+QT_API qt_status_t qt_sparse_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t *nnz, int64_t *zero_cols);
 
 #ifdef __cplusplus
 }

@@ -123,6 +123,11 @@ QT_API qt_status_t qt_tensor_check(const qt_tensor_t *t, const char *what, qt_dt
 /* The same, and the tensor must live on device dev (QT_ERR_ARG naming both devices). */
 QT_API qt_status_t qt_tensor_check_on(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank,
                                const qt_device_t *dev);
+/* 1 when every given operand ts[i] (NULL entries skipped) lives on backend be's device (any
+ * host memory counts as the host's); else 0 and "<names[i]> lives on X, backend B runs on Y"
+ * in why. For the supports() checks of the techniques. */
+QT_API int qt_tensors_on_backend(const qt_backend_t *be, const qt_tensor_t *const *ts, const char *const *names, int n,
+                          char *why, size_t why_size);
 
 #ifdef __cplusplus
 }

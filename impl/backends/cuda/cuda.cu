@@ -1,0 +1,292 @@
+/* cuda.cu — the cuda backend of the registry (backend.h): one instance = one GPU (params
+ * .device, default 0), a non-blocking CUDA stream, a cuBLAS handle bound to it, and the
+ * device's multiprocessor count. Built only when CUDA links (mk/build.mk compiles the .cu
+ * files of impl/backends/<backend>/ with nvcc); kept C-style.
+ *
+ *   available()   cudaGetDeviceCount (count initialised to 0: without a driver it returns
+ *                 error 35 and leaves it unwritten); the CUDA error text is the reason.
+ *   alloc/free    cudaMalloc/cudaFree, accounted on the instance's device (qt_device_mem_add;
+ *                 the sizes are remembered per instance, dealloc is not told them).
+ *   copy, memset0 cudaMemcpyAsync (cudaMemcpyDefault: host<->device<->device) and
+ *                 cudaMemsetAsync on the stream, ordered with the instance's kernels.
+ *   synchronize   cudaStreamSynchronize; an asynchronous (sticky) error becomes the
+ *                 instance's error text (qt_backend_fail).
+ *   timer         CUDA events recorded on the stream (suites' manual time).
+ * Ops: optimizer steps of sgd (momentum, dampening, nesterov, weight decay, maximize), adam
+ * and adamw (amsgrad, maximize) in f32 and f64 as one fused kernel each (optim_body.cuh),
+ * bitwise equal to the cpu backend. Tests: tests/optim/test_optim.c (skips without a GPU and
+ * says why); build/quintet verify optim; build/quintet run lr_convergence (step_* cases). */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../optim/optim_internal.h"
+#include "quintet/backend.h"
+#include "quintet/optim.h"
+#include "quintet/tensor.h"
+
+/* One live allocation (dealloc is not given the size, the accounting needs it). */
+typedef struct {
+    void *ptr;
+    size_t bytes;
+} qt_cuda_block_t;
+
+typedef struct {
+    int ordinal, sms;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cudaEvent_t ev0, ev1;
+    qt_cuda_block_t *blocks;
+    int n_blocks, cap_blocks;
+} qt_cuda_ctx_t;
+
+#define CTX(be) ((qt_cuda_ctx_t *)(be)->ctx)
+
+/* A failed CUDA call as the instance's error. */
+static qt_status_t cuda_fail(qt_backend_t *be, cudaError_t e, const char *what)
+{
+    return qt_backend_fail(be, e == cudaErrorMemoryAllocation ? QT_ERR_NOMEM : QT_ERR_INTERNAL, "%s: %s (CUDA error %d)",
+                           what, cudaGetErrorString(e), (int)e);
+}
+
+/* A GPU is usable here; else why not. */
+static int cuda_available(char *why, size_t why_size)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        if (why && why_size) snprintf(why, why_size, "cudaGetDeviceCount: %s (CUDA error %d)", cudaGetErrorString(e), (int)e);
+        return 0;
+    }
+    if (n <= 0) {
+        if (why && why_size) snprintf(why, why_size, "no CUDA device");
+        return 0;
+    }
+    return 1;
+}
+
+static void cuda_free(qt_backend_t *be);
+
+/* Device, stream, cuBLAS handle, events. */
+static qt_status_t cuda_init(qt_backend_t *be, const qt_backend_params_t *p)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) return cuda_fail(be, e, "cudaGetDeviceCount");
+    if (p->device < 0 || p->device >= n || p->device >= QT_MAX_CUDA_DEVICES)
+        return qt_backend_fail(be, QT_ERR_ARG, "device %d out of range (this machine has %d GPUs)", p->device, n);
+    qt_cuda_ctx_t *x = (qt_cuda_ctx_t *)calloc(1, sizeof *x);
+    if (!x) return qt_backend_fail(be, QT_ERR_NOMEM, "context");
+    be->ctx = x;
+    x->ordinal = p->device;
+    be->device = qt_device_cuda(p->device);
+    be->threads = 1;
+    qt_status_t st = QT_OK;
+    if ((e = cudaSetDevice(p->device)) != cudaSuccess) st = cuda_fail(be, e, "cudaSetDevice");
+    else if ((e = cudaDeviceGetAttribute(&x->sms, cudaDevAttrMultiProcessorCount, p->device)) != cudaSuccess)
+        st = cuda_fail(be, e, "cudaDeviceGetAttribute");
+    else if ((e = cudaStreamCreateWithFlags(&x->stream, cudaStreamNonBlocking)) != cudaSuccess)
+        st = cuda_fail(be, e, "cudaStreamCreateWithFlags");
+    else if ((e = cudaEventCreate(&x->ev0)) != cudaSuccess || (e = cudaEventCreate(&x->ev1)) != cudaSuccess)
+        st = cuda_fail(be, e, "cudaEventCreate");
+    else if (cublasCreate(&x->blas) != CUBLAS_STATUS_SUCCESS)
+        st = qt_backend_fail(be, QT_ERR_INTERNAL, "cublasCreate failed");
+    else if (cublasSetStream(x->blas, x->stream) != CUBLAS_STATUS_SUCCESS)
+        st = qt_backend_fail(be, QT_ERR_INTERNAL, "cublasSetStream failed");
+    if (st != QT_OK) cuda_free(be);
+    return st;
+}
+
+/* Release what init made (and any buffer still held, with its accounting). */
+static void cuda_free(qt_backend_t *be)
+{
+    qt_cuda_ctx_t *x = CTX(be);
+    if (!x) return;
+    cudaSetDevice(x->ordinal);
+    for (int i = 0; i < x->n_blocks; i++) {
+        cudaFree(x->blocks[i].ptr);
+        qt_device_mem_add(be->device, -(long long)x->blocks[i].bytes);
+    }
+    free(x->blocks);
+    if (x->blas) cublasDestroy(x->blas);
+    if (x->ev0) cudaEventDestroy(x->ev0);
+    if (x->ev1) cudaEventDestroy(x->ev1);
+    if (x->stream) cudaStreamDestroy(x->stream);
+    free(x);
+    be->ctx = NULL;
+}
+
+/* Wait for the stream; errors of queued work come back here. */
+static qt_status_t cuda_synchronize(qt_backend_t *be)
+{
+    if (!CTX(be)) return QT_OK;
+    cudaError_t e = cudaStreamSynchronize(CTX(be)->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "queued work failed");
+}
+
+/* Device memory, accounted on the device. */
+static qt_status_t cuda_alloc(qt_backend_t *be, size_t bytes, void **ptr)
+{
+    qt_cuda_ctx_t *x = CTX(be);
+    *ptr = NULL;
+    if (x->n_blocks == x->cap_blocks) {
+        int cap = x->cap_blocks ? 2 * x->cap_blocks : 16;
+        qt_cuda_block_t *b = (qt_cuda_block_t *)realloc(x->blocks, (size_t)cap * sizeof *b);
+        if (!b) return qt_backend_fail(be, QT_ERR_NOMEM, "allocation table");
+        x->blocks = b;
+        x->cap_blocks = cap;
+    }
+    cudaSetDevice(x->ordinal);
+    cudaError_t e = cudaMalloc(ptr, bytes);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *ptr = NULL;
+        return qt_backend_fail(be, QT_ERR_NOMEM, "cudaMalloc of %zu bytes on %s: %s", bytes, qt_device_name(be->device),
+                               cudaGetErrorString(e));
+    }
+    x->blocks[x->n_blocks].ptr = *ptr;
+    x->blocks[x->n_blocks++].bytes = bytes;
+    qt_device_mem_add(be->device, (long long)bytes);
+    return QT_OK;
+}
+
+/* Release device memory (after the queued work that may still use it). */
+static void cuda_dealloc(qt_backend_t *be, void *ptr)
+{
+    qt_cuda_ctx_t *x = CTX(be);
+    for (int i = 0; i < x->n_blocks; i++)
+        if (x->blocks[i].ptr == ptr) {
+            cudaStreamSynchronize(x->stream);
+            cudaFree(ptr);
+            qt_device_mem_add(be->device, -(long long)x->blocks[i].bytes);
+            x->blocks[i] = x->blocks[--x->n_blocks];
+            return;
+        }
+}
+
+/* Any direction, on the stream. */
+static qt_status_t cuda_copy(qt_backend_t *be, void *dst, const qt_device_t *dst_dev, const void *src,
+                             const qt_device_t *src_dev, size_t bytes)
+{
+    (void)dst_dev;
+    (void)src_dev;
+    cudaError_t e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, CTX(be)->stream);
+    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "cudaMemcpyAsync");
+}
+
+/* Zeros on the stream. */
+static qt_status_t cuda_memset0(qt_backend_t *be, void *ptr, size_t bytes)
+{
+    cudaError_t e = cudaMemsetAsync(ptr, 0, bytes, CTX(be)->stream);
+    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "cudaMemsetAsync");
+}
+
+/* Event at the start of a timed region. */
+static qt_status_t cuda_timer_start(qt_backend_t *be)
+{
+    cudaError_t e = cudaEventRecord(CTX(be)->ev0, CTX(be)->stream);
+    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "cudaEventRecord");
+}
+
+/* Event at its end; the elapsed device time. */
+static qt_status_t cuda_timer_stop(qt_backend_t *be, double *seconds)
+{
+    qt_cuda_ctx_t *x = CTX(be);
+    float ms = 0;
+    cudaError_t e = cudaEventRecord(x->ev1, x->stream);
+    if (e == cudaSuccess) e = cudaEventSynchronize(x->ev1);
+    if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, x->ev0, x->ev1);
+    if (e != cudaSuccess) return cuda_fail(be, e, "timing with CUDA events");
+    *seconds = 1e-3 * (double)ms;
+    return QT_OK;
+}
+
+/* ---- optimizer ops ---- */
+
+#define T float
+#define VEC float4
+#define W 4
+#define SFX f32
+#define ADD __fadd_rn
+#define MUL __fmul_rn
+#define DIV __fdiv_rn
+#define SQRT __fsqrt_rn
+#include "optim_body.cuh"
+#undef T
+#undef VEC
+#undef W
+#undef SFX
+#undef ADD
+#undef MUL
+#undef DIV
+#undef SQRT
+
+#define T double
+#define VEC double2
+#define W 2
+#define SFX f64
+#define ADD __dadd_rn
+#define MUL __dmul_rn
+#define DIV __ddiv_rn
+#define SQRT __dsqrt_rn
+#include "optim_body.cuh"
+#undef T
+#undef VEC
+#undef W
+#undef SFX
+#undef ADD
+#undef MUL
+#undef DIV
+#undef SQRT
+
+/* sgd, adam and adamw in f32 and f64. */
+static int cuda_optim_supports(const qt_backend_t *be, const qt_optim_config_t *c, qt_dtype_t dt)
+{
+    (void)be;
+    int kind = c->kind == QT_OPTIM_SGD || c->kind == QT_OPTIM_ADAM || c->kind == QT_OPTIM_ADAMW;
+    return kind && (dt == QT_F32 || dt == QT_F64);
+}
+
+/* Queue one tensor's fused update on the instance's stream (errors of the kernel itself
+ * surface at synchronize). */
+static qt_status_t cuda_optim_update(qt_backend_t *be, const qt_optim_config_t *c, const qt_optim_step_info_t *s,
+                                     qt_tensor_t *param, const qt_tensor_t *grad, qt_tensor_t *const *state)
+{
+    qt_cuda_ctx_t *x = CTX(be);
+    if (!cuda_optim_supports(be, c, param->dtype))
+        return qt_backend_fail(be, QT_ERR_UNSUPPORTED, "optimizer %s in %s is not implemented on cuda",
+                               qt_optim_kind_name(c->kind), qt_dtype_name(param->dtype));
+    void *st[QT_OPTIM_MAX_SLOTS];
+    qt_optim_state_ptrs(c, state, st);
+    size_t n = (size_t)qt_tensor_numel(param);
+    int max_blocks = 32 * (x->sms > 0 ? x->sms : 1);
+    if (param->dtype == QT_F32)
+        cuda_optim_launch_f32(c, s, x->stream, max_blocks, (float *)param->data, (const float *)grad->data, st, n);
+    else cuda_optim_launch_f64(c, s, x->stream, max_blocks, (double *)param->data, (const double *)grad->data, st, n);
+    cudaError_t e = cudaGetLastError();
+    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "optimizer kernel launch");
+}
+
+static const qt_optim_ops_t qt_optim_ops_cuda = {cuda_optim_supports, cuda_optim_update};
+
+extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
+    /* .name = */ "cuda",
+    /* .description = */ "one NVIDIA GPU: a stream, a cuBLAS handle, fused kernels",
+    /* .device_kind = */ QT_DEVICE_CUDA,
+    /* .available = */ cuda_available,
+    /* .init = */ cuda_init,
+    /* .free = */ cuda_free,
+    /* .synchronize = */ cuda_synchronize,
+    /* .alloc = */ cuda_alloc,
+    /* .dealloc = */ cuda_dealloc,
+    /* .copy = */ cuda_copy,
+    /* .memset0 = */ cuda_memset0,
+    /* .timer_start = */ cuda_timer_start,
+    /* .timer_stop = */ cuda_timer_stop,
+    /* .ops = */ {NULL, NULL, &qt_optim_ops_cuda, NULL, NULL},
+};

@@ -1,0 +1,292 @@
+/* collectives.c — dist.h's collectives on any backend with dist ops: argument checks, the
+ * deadline (start the non-blocking collective, poll it, fail with QT_ERR_STATE when a rank does
+ * not arrive within qt_dist_timeout()), QT_CTR_BYTES_SENT, the nccl-tests size and busbw
+ * factors, the seeded check data with its exact expected values, and the DP × TP grid split.
+ * Tests: tests/dist/test_dist.c (make test runs it under mpirun with 2 and 4 ranks). */
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "quintet/counters.h"
+
+static const char *const coll_names[QT_COLL_COUNT] = {"allreduce", "reduce_scatter", "allgather", "broadcast",
+                                                      "alltoall"};
+
+const char *qt_coll_name(qt_coll_t c) { return (c >= 0 && c < QT_COLL_COUNT) ? coll_names[c] : "?"; }
+
+double qt_dist_busbw_factor(qt_coll_t c, int n)
+{
+    if (n <= 1) return c == QT_COLL_BROADCAST ? 1.0 : 0.0;
+    switch (c) {
+    case QT_COLL_ALLREDUCE: return 2.0 * (n - 1) / n;
+    case QT_COLL_BROADCAST: return 1.0;
+    default: return (double)(n - 1) / n;
+    }
+}
+
+size_t qt_dist_coll_send_count(qt_coll_t c, size_t count, int n)
+{
+    return (c == QT_COLL_REDUCE_SCATTER || c == QT_COLL_ALLTOALL) ? count * (size_t)n : count;
+}
+
+size_t qt_dist_coll_recv_count(qt_coll_t c, size_t count, int n)
+{
+    return (c == QT_COLL_ALLGATHER || c == QT_COLL_ALLTOALL) ? count * (size_t)n : count;
+}
+
+double qt_dist_coll_bytes(qt_coll_t c, size_t count, int n)
+{
+    double b = (double)count * sizeof(float);
+    return (c == QT_COLL_ALLREDUCE || c == QT_COLL_BROADCAST) ? b : b * n;
+}
+
+/* ---- the deadline ---- */
+static double timeout_s = -1;
+
+void qt_dist_set_timeout(double seconds)
+{
+    if (seconds > 0) timeout_s = seconds;
+}
+
+double qt_dist_timeout(void)
+{
+    if (timeout_s <= 0) {
+        const char *e = getenv("QT_DIST_TIMEOUT_S");
+        double v = e ? atof(e) : 0;
+        timeout_s = v > 0 ? v : 120.0;
+    }
+    return timeout_s;
+}
+
+double qt_dist_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int qt_dist_supported(const qt_backend_t *be, char *why, size_t why_size)
+{
+    if (why && why_size) why[0] = '\0';
+    if (be && qt_backend_ops(be, QT_TECH_DIST)) return 1;
+    if (why && why_size)
+        snprintf(why, why_size, "backend %s has no communicator (dist ops): use mpi", qt_backend_name(be));
+    return 0;
+}
+
+const qt_dist_ops_t *qt_dist_ops_of(qt_backend_t *be)
+{
+    const qt_dist_ops_t *ops = be ? qt_backend_ops(be, QT_TECH_DIST) : NULL;
+    if (!ops) {
+        char why[160];
+        qt_dist_supported(be, why, sizeof why);
+        qt_fail(QT_ERR_UNSUPPORTED, "%s", why);
+    }
+    return ops;
+}
+
+qt_status_t qt_dist_wait(qt_backend_t *be, qt_dist_req_t *req, const char *what)
+{
+    const qt_dist_ops_t *ops = qt_dist_ops_of(be);
+    if (!ops) return QT_ERR_UNSUPPORTED;
+    double t0 = qt_dist_now(), limit = qt_dist_timeout();
+    unsigned spins = 0;
+    for (;;) {
+        int done = 0;
+        QT_TRY(ops->test(be, req, &done));
+        if (done) return QT_OK;
+        /* The clock is cheap but not free: look at it every 64 polls; yield so an
+         * oversubscribed peer on the same core can make progress. */
+        if ((++spins & 63) == 0) {
+            if (qt_dist_now() - t0 > limit)
+                return qt_backend_fail(be, QT_ERR_STATE,
+                                       "%s on rank %d of %d timed out after %.1f s: a rank died or hangs", what,
+                                       be->rank, be->world, limit);
+            sched_yield();
+        }
+    }
+}
+
+/* Size in bytes of one element. */
+static size_t dt_size(qt_dist_dtype_t dt) { return dt == QT_DIST_F64 ? 8 : dt == QT_DIST_U8 ? 1 : 4; }
+
+qt_status_t qt_dist_allreduce_raw(qt_backend_t *be, const void *send, void *recv, size_t count, qt_dist_dtype_t dt,
+                                  qt_dist_redop_t op)
+{
+    const qt_dist_ops_t *ops = qt_dist_ops_of(be);
+    if (!ops) return QT_ERR_UNSUPPORTED;
+    qt_dist_req_t *req;
+    QT_TRY(ops->iallreduce(be, send, recv, count, dt, op, &req));
+    qt_counter_add(QT_CTR_BYTES_SENT, (long long)(count * dt_size(dt)));
+    return qt_dist_wait(be, req, "all-reduce");
+}
+
+qt_status_t qt_dist_allgather_raw(qt_backend_t *be, const void *send, void *recv, size_t count, qt_dist_dtype_t dt)
+{
+    const qt_dist_ops_t *ops = qt_dist_ops_of(be);
+    if (!ops) return QT_ERR_UNSUPPORTED;
+    qt_dist_req_t *req;
+    QT_TRY(ops->iallgather(be, send, recv, count, dt, &req));
+    qt_counter_add(QT_CTR_BYTES_SENT, (long long)(count * dt_size(dt)));
+    return qt_dist_wait(be, req, "all-gather");
+}
+
+qt_status_t qt_dist_barrier(qt_backend_t *be)
+{
+    int x = 0;
+    return qt_dist_allreduce_raw(be, &x, &x, 1, QT_DIST_I32, QT_DIST_SUM);
+}
+
+/* Start collective c on raw buffers (count per rank). */
+static qt_status_t coll_start(qt_backend_t *be, const qt_dist_ops_t *ops, qt_coll_t c, const void *send, void *recv,
+                              size_t count, qt_dist_dtype_t dt, qt_dist_redop_t op, int root, qt_dist_req_t **req)
+{
+    switch (c) {
+    case QT_COLL_ALLREDUCE: return ops->iallreduce(be, send, recv, count, dt, op, req);
+    case QT_COLL_REDUCE_SCATTER: return ops->ireduce_scatter(be, send, recv, count, dt, op, req);
+    case QT_COLL_ALLGATHER: return ops->iallgather(be, send, recv, count, dt, req);
+    case QT_COLL_BROADCAST: return ops->ibroadcast(be, recv, count, dt, root, req);
+    case QT_COLL_ALLTOALL: return ops->ialltoall(be, send, recv, count, dt, req);
+    default: return qt_fail(QT_ERR_ARG, "unknown collective %d", (int)c);
+    }
+}
+
+/* Run collective c with the deadline; counts bytes sent. */
+static qt_status_t coll_run(qt_backend_t *be, qt_coll_t c, const void *send, void *recv, size_t count,
+                            qt_dist_dtype_t dt, qt_dist_redop_t op, int root)
+{
+    const qt_dist_ops_t *ops = qt_dist_ops_of(be);
+    if (!ops) return QT_ERR_UNSUPPORTED;
+    QT_CHECK_ARG(root >= 0 && root < be->world, "root %d outside 0..%d", root, be->world - 1);
+    qt_dist_req_t *req;
+    QT_TRY(coll_start(be, ops, c, send, recv, count, dt, op, root, &req));
+    size_t sent = c == QT_COLL_BROADCAST ? (be->rank == root ? count : 0) : qt_dist_coll_send_count(c, count, be->world);
+    qt_counter_add(QT_CTR_BYTES_SENT, (long long)(sent * dt_size(dt)));
+    return qt_dist_wait(be, req, qt_coll_name(c));
+}
+
+qt_status_t qt_dist_collective(qt_backend_t *be, qt_coll_t c, const float *send, float *recv, size_t count)
+{
+    QT_CHECK_ARG(recv && (send || c == QT_COLL_BROADCAST), "collective %s: NULL buffer", qt_coll_name(c));
+    return coll_run(be, c, send, recv, count, QT_DIST_F32, QT_DIST_SUM, 0);
+}
+
+/* dtype of a tensor operand, checked. */
+static qt_status_t tensor_dt(const qt_tensor_t *t, const char *what, qt_dist_dtype_t *dt)
+{
+    QT_CHECK_ARG(t && t->data, "%s must not be NULL", what);
+    QT_CHECK_ARG(qt_tensor_on_host(t), "%s must live on the host (it is on %s)", what,
+                 qt_device_name(qt_tensor_device(t)));
+    QT_CHECK_ARG(qt_tensor_is_contiguous(t), "%s must be contiguous", what);
+    switch (t->dtype) {
+    case QT_F32: *dt = QT_DIST_F32; return QT_OK;
+    case QT_F64: *dt = QT_DIST_F64; return QT_OK;
+    case QT_I32: *dt = QT_DIST_I32; return QT_OK;
+    default: return qt_fail(QT_ERR_ARG, "%s: dtype %s not supported (f32, f64, i32)", what, qt_dtype_name(t->dtype));
+    }
+}
+
+/* Check a tensor pair of collective c and run it. */
+static qt_status_t coll_tensors(qt_backend_t *be, qt_coll_t c, const qt_tensor_t *send, qt_tensor_t *recv,
+                                qt_dist_redop_t op)
+{
+    qt_dist_dtype_t ds = QT_DIST_F32, dr = QT_DIST_F32;
+    if (!qt_dist_ops_of(be)) return QT_ERR_UNSUPPORTED;
+    QT_TRY(tensor_dt(send, "send", &ds));
+    QT_TRY(tensor_dt(recv, "recv", &dr));
+    QT_CHECK_ARG(ds == dr, "send and recv dtypes differ");
+    size_t ns = (size_t)qt_tensor_numel(send), nr = (size_t)qt_tensor_numel(recv), n = (size_t)be->world;
+    size_t count = (c == QT_COLL_REDUCE_SCATTER || c == QT_COLL_ALLTOALL) ? ns / n : ns;
+    if (qt_dist_coll_send_count(c, count, be->world) != ns || qt_dist_coll_recv_count(c, count, be->world) != nr)
+        return qt_fail(QT_ERR_SHAPE, "%s over %d ranks: send has %zu and recv %zu elements (see dist.h)",
+                       qt_coll_name(c), be->world, ns, nr);
+    QT_CHECK_ARG(send->data != recv->data || c == QT_COLL_ALLREDUCE, "%s cannot run in place", qt_coll_name(c));
+    return coll_run(be, c, send->data, recv->data, count, ds, op, 0);
+}
+
+qt_status_t qt_dist_allreduce(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv, qt_dist_redop_t op)
+{
+    return coll_tensors(be, QT_COLL_ALLREDUCE, send, recv, op);
+}
+
+qt_status_t qt_dist_reduce_scatter(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv, qt_dist_redop_t op)
+{
+    return coll_tensors(be, QT_COLL_REDUCE_SCATTER, send, recv, op);
+}
+
+qt_status_t qt_dist_allgather(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv)
+{
+    return coll_tensors(be, QT_COLL_ALLGATHER, send, recv, QT_DIST_SUM);
+}
+
+qt_status_t qt_dist_alltoall(qt_backend_t *be, const qt_tensor_t *send, qt_tensor_t *recv)
+{
+    return coll_tensors(be, QT_COLL_ALLTOALL, send, recv, QT_DIST_SUM);
+}
+
+qt_status_t qt_dist_broadcast(qt_backend_t *be, qt_tensor_t *buf, int root)
+{
+    qt_dist_dtype_t dt = QT_DIST_F32;
+    if (!qt_dist_ops_of(be)) return QT_ERR_UNSUPPORTED;
+    QT_TRY(tensor_dt(buf, "buf", &dt));
+    return coll_run(be, QT_COLL_BROADCAST, NULL, buf->data, (size_t)qt_tensor_numel(buf), dt, QT_DIST_SUM, root);
+}
+
+/* ---- check data ---- */
+
+/* Element i of rank r's send buffer: a small positive integer. */
+static float check_value(int r, size_t i, uint64_t seed)
+{
+    return (float)(1 + (int)(((uint64_t)i * 7u + (uint64_t)r * 13u + seed) % 15u));
+}
+
+void qt_dist_check_fill(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, float *send)
+{
+    size_t m = c == QT_COLL_BROADCAST ? count : qt_dist_coll_send_count(c, count, n);
+    for (size_t i = 0; i < m; i++) send[i] = check_value(rank, i, seed);
+}
+
+long long qt_dist_check_count(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, const float *recv)
+{
+    long long wrong = 0;
+    size_t m = qt_dist_coll_recv_count(c, count, n);
+    for (size_t j = 0; j < m; j++) {
+        float want = 0;
+        switch (c) {
+        case QT_COLL_ALLREDUCE:
+            for (int r = 0; r < n; r++) want += check_value(r, j, seed);
+            break;
+        case QT_COLL_REDUCE_SCATTER:
+            for (int r = 0; r < n; r++) want += check_value(r, (size_t)rank * count + j, seed);
+            break;
+        case QT_COLL_ALLGATHER: want = check_value((int)(j / count), j % count, seed); break;
+        case QT_COLL_BROADCAST: want = check_value(0, j, seed); break;
+        case QT_COLL_ALLTOALL: want = check_value((int)(j / count), (size_t)rank * count + j % count, seed); break;
+        default: return -1;
+        }
+        wrong += recv[j] != want;
+    }
+    return wrong;
+}
+
+/* ---- the grid ---- */
+qt_status_t qt_dist_grid_split(qt_backend_t *be, int tp, qt_backend_t **dp_be, qt_backend_t **tp_be)
+{
+    QT_CHECK_ARG(dp_be && tp_be, "grid outputs must not be NULL");
+    *dp_be = *tp_be = NULL;
+    const qt_dist_ops_t *ops = qt_dist_ops_of(be);
+    if (!ops) return QT_ERR_UNSUPPORTED;
+    QT_CHECK_ARG(tp >= 1 && be->world % tp == 0, "tp %d must divide the world size %d", tp, be->world);
+    int dp_index = be->rank / tp, tp_index = be->rank % tp;
+    QT_TRY(ops->split(be, tp_index, dp_index, dp_be));
+    qt_status_t s = ops->split(be, dp_index, tp_index, tp_be);
+    if (s != QT_OK) {
+        qt_backend_free(*dp_be);
+        *dp_be = NULL;
+    }
+    return s;
+}

@@ -1,0 +1,581 @@
+/* dist_throughput.c — the distributed-training suite (dist.h) on the `mpi` backend.
+ *
+ *   quintet run dist_throughput --ranks 2            (starts mpirun itself; launch.h)
+ *   quintet run dist_throughput --ranks 2 --transport tcp   (OpenMPI TCP over loopback)
+ *   srun -n 8 build/quintet run dist_throughput      (inside an allocation)
+ * Every rank runs every case; rank 0 alone writes the database. Built without the mpi backend,
+ * or on a world of one, the cases are skipped with the reason.
+ *
+ * Cases (variant "mpi"; params ranks = the world, transport = shm | tcp):
+ *   coll_<name> bytes=S   timed (manual time): one collective per iteration on S bytes per rank
+ *       (all-reduce, broadcast) or S·n in total (reduce-scatter, all-gather, all-to-all: nccl-tests'
+ *       size); an iteration's time is the MAX over ranks (an extra untimed all-reduce), so Google
+ *       Benchmark takes the same decisions on every rank. Metrics: time_s; algbw_gbps = S / t;
+ *       busbw_gbps = algbw · factor, factor 2(n−1)/n all-reduce, (n−1)/n reduce-scatter,
+ *       all-gather, all-to-all, 1 broadcast (nccl-tests PERFORMANCE.md), from the median time;
+ *       wrong_values = received values differing from the exact seeded result, summed over ranks.
+ *       coll_allreduce_bare is the library's single MPI_Allreduce call on the same buffers
+ *       (no deadline, no checks), beside quintet's path (non-blocking + polled deadline).
+ *       Quick profile: 8 B … 16 MiB; nightly and paper: 8 B … 256 MiB (×4 steps).
+ *   alpha_beta (finish)   per collective, least squares time = α + β·S over the sweep's medians:
+ *       alpha_us, beta_gbps (= 1/β); and from the all-reduce fit, per-hop α₀ = α/(2(n−1)) and
+ *       β₀ = β·n/(2(n−1)), predicted all-reduce time of 64 MiB at p = 8, 64, 1024 ranks for
+ *       ring (2(p−1)α₀ + 2(p−1)/p·S·β₀) and tree (2⌈log₂p⌉(α₀ + S·β₀)): pred_ring_s, pred_tree_s.
+ *   train_<dp|tp|hybrid> k=K   experiment: the MLP (in 512, hidden 2048, 16 classes, batch 256:
+ *       compute-bound) on the first K ranks (the others wait, sleeping); samples_per_s over the
+ *       timed steps (max over ranks), load_imbalance, slowest_rank, comm_frac (wait / step time),
+ *       final_loss; finish: scaling_efficiency = samples_per_s(K) / (K · samples_per_s(1)).
+ *   imbalance shares=equal|balanced   experiment: dp on all ranks, rank 0 does its first layer
+ *       3× (a deliberately slow rank); equal shares, then shares from the measured rows/s
+ *       (qt_dist_balance_shares): samples_per_s, load_imbalance, slowest_rank.
+ *   compress scheme=…     experiment: dp on all ranks, a smaller MLP, equal steps per scheme:
+ *       bytes_per_step (this rank's gradient message), compression_ratio (dense / sent),
+ *       final_loss, loss_vs_dense (finish: final_loss / the uncompressed one), series loss by step
+ *       and loss_vs_bytes (loss against the cumulative bytes this rank sent).
+ *   local_sgd H=…         experiment: local SGD averaging every H steps: series loss_vs_us
+ *       (loss against wall-clock µs), final_loss. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quintet/dist.h"
+#include "run/suite.h"
+
+/* ---- one world instance for the whole run (MPI is initialised once) ---- */
+static qt_backend_t *world_be;
+static qt_status_t world_status = QT_ERR_STATE;
+
+/* The world communicator, or QT_ERR_UNSUPPORTED with the reason. */
+static qt_status_t get_world(qt_backend_t **be)
+{
+    if (world_status == QT_ERR_STATE) world_status = qt_backend_init(&world_be, "mpi", NULL);
+    if (world_status != QT_OK) return qt_fail(QT_ERR_UNSUPPORTED, "no mpi backend in this build or it cannot start");
+    *be = world_be;
+    return QT_OK;
+}
+
+static const char *transport(void)
+{
+    const char *t = getenv("QT_DIST_TRANSPORT");
+    return t && *t ? t : "shm";
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Max over ranks of x. */
+static double max_over(qt_backend_t *be, double x)
+{
+    if (be->world > 1) (void)qt_dist_allreduce_raw(be, &x, &x, 1, QT_DIST_F64, QT_DIST_MAX);
+    return x;
+}
+
+/* A barrier that sleeps between polls: ranks sitting out a case leave the cores to the others. */
+static qt_status_t idle_barrier(qt_backend_t *be)
+{
+    const qt_dist_ops_t *ops = qt_backend_ops(be, QT_TECH_DIST);
+    int x = 0, done = 0;
+    qt_dist_req_t *req;
+    QT_TRY(ops->iallreduce(be, &x, &x, 1, QT_DIST_I32, QT_DIST_SUM, &req));
+    while (!done) {
+        QT_TRY(ops->test(be, req, &done));
+        if (!done) nanosleep(&(struct timespec){0, 200000}, NULL);
+    }
+    return QT_OK;
+}
+
+/* ---- collectives ---- */
+typedef struct {
+    qt_backend_t *be;
+    qt_coll_t coll;
+    int bare;
+    size_t count;
+    float *send, *recv;
+    double *times;
+    size_t n_times, cap;
+} coll_state_t;
+
+static qt_status_t coll_setup(const qt_case_t *c, qt_rec_t *r, void **state)
+{
+    qt_backend_t *be = NULL;
+    QT_TRY(get_world(&be));
+    if (be->world < 2) return qt_fail(QT_ERR_UNSUPPORTED, "one rank: run with --ranks N (N >= 2)");
+    coll_state_t *s = calloc(1, sizeof *s);
+    if (!s) return qt_fail(QT_ERR_NOMEM, "state");
+    s->be = be;
+    s->coll = (qt_coll_t)qt_params_int(&c->params, "coll_id", 0);
+    s->bare = (int)qt_params_int(&c->params, "bare", 0);
+    long long bytes = qt_params_int(&c->params, "bytes", 8);
+    s->count = (size_t)(bytes / 4 > 0 ? bytes / 4 : 1);
+    if (s->coll != QT_COLL_ALLREDUCE && s->coll != QT_COLL_BROADCAST) s->count = (s->count + be->world - 1) / be->world;
+    size_t ns = qt_dist_coll_send_count(s->coll, s->count, be->world);
+    size_t nr = qt_dist_coll_recv_count(s->coll, s->count, be->world);
+    s->send = malloc(ns * sizeof(float));
+    s->recv = malloc(nr * sizeof(float));
+    if (!s->send || !s->recv) {
+        free(s->send);
+        free(s->recv);
+        free(s);
+        return qt_fail(QT_ERR_NOMEM, "buffers of %zu + %zu floats", ns, nr);
+    }
+    uint64_t seed = qt_rec_seed(r);
+    qt_dist_check_fill(s->coll, be->rank, be->world, s->count, seed, s->send);
+    if (s->coll == QT_COLL_BROADCAST) qt_dist_check_fill(s->coll, be->rank, be->world, s->count, seed, s->recv);
+    else memset(s->recv, 0, nr * sizeof(float));
+    qt_rec_set_rate_names(r, NULL, "algbw_gbps");
+    qt_rec_set_work(r, 0, qt_dist_coll_bytes(s->coll, s->count, be->world));
+    *state = s;
+    return QT_OK;
+}
+
+static qt_status_t coll_iterate(void *state, double *seconds)
+{
+    coll_state_t *s = state;
+    double t0 = now_s();
+    if (s->bare) {
+        const qt_dist_ops_t *ops = qt_backend_ops(s->be, QT_TECH_DIST);
+        QT_TRY(ops->allreduce_blocking(s->be, s->send, s->recv, s->count, QT_DIST_F32, QT_DIST_SUM));
+    } else {
+        QT_TRY(qt_dist_collective(s->be, s->coll, s->send, s->recv, s->count));
+    }
+    *seconds = max_over(s->be, now_s() - t0);
+    if (s->n_times == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        double *t = realloc(s->times, cap * sizeof *t);
+        if (!t) return qt_fail(QT_ERR_NOMEM, "times");
+        s->times = t;
+        s->cap = cap;
+    }
+    s->times[s->n_times++] = *seconds;
+    return QT_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static qt_status_t coll_after(void *state, const qt_case_t *c, qt_rec_t *r)
+{
+    coll_state_t *s = state;
+    (void)c;
+    double wrong = (double)qt_dist_check_count(s->coll, s->be->rank, s->be->world, s->count, qt_rec_seed(r), s->recv);
+    if (s->be->world > 1) QT_TRY(qt_dist_allreduce_raw(s->be, &wrong, &wrong, 1, QT_DIST_F64, QT_DIST_SUM));
+    qt_rec_metric(r, "wrong_values", "count", wrong);
+    if (s->n_times) {
+        qsort(s->times, s->n_times, sizeof *s->times, cmp_double);
+        double t = s->times[s->n_times / 2];
+        double algbw = qt_dist_coll_bytes(s->coll, s->count, s->be->world) / t / 1e9;
+        qt_rec_metric(r, "busbw_gbps", "GB/s", algbw * qt_dist_busbw_factor(s->coll, s->be->world));
+    }
+    return QT_OK;
+}
+
+static void coll_teardown(void *state)
+{
+    coll_state_t *s = state;
+    if (!s) return;
+    free(s->send);
+    free(s->recv);
+    free(s->times);
+    free(s);
+}
+
+/* ---- training ---- */
+
+/* The compute-bound MLP of the training cases. */
+static void train_config(qt_dist_mlp_config_t *cfg, uint64_t seed)
+{
+    qt_dist_mlp_config_default(cfg);
+    cfg->in = 512;
+    cfg->hidden = 2048;
+    cfg->classes = 16;
+    cfg->batch = 256;
+    cfg->lr = 0.05f;
+    cfg->bucket_bytes = 1 << 20;
+    cfg->seed = seed;
+}
+
+/* Train m for warm + steps steps; record throughput and balance metrics (max over ranks). */
+static qt_status_t train_and_record(qt_dist_mlp_t *m, qt_backend_t *be, qt_rec_t *r, int batch, int warm, int steps)
+{
+    double loss = 0;
+    for (int s = 0; s < warm; s++) QT_TRY(qt_dist_mlp_step(m, s, NULL));
+    qt_dist_stats_t st;
+    QT_TRY(qt_dist_mlp_stats(m, &st, 1));
+    QT_TRY(qt_dist_barrier(be));
+    double t0 = now_s();
+    for (int s = warm; s < warm + steps; s++) QT_TRY(qt_dist_mlp_step(m, s, s == warm + steps - 1 ? &loss : NULL));
+    double t = max_over(be, now_s() - t0);
+    QT_TRY(qt_dist_mlp_check_replicas(m));
+    QT_TRY(qt_dist_mlp_stats(m, &st, 1));
+    qt_rec_metric(r, "samples_per_s", "samples/s", (double)batch * steps / t);
+    qt_rec_metric(r, "step_s", "s", t / steps);
+    qt_rec_metric(r, "load_imbalance", "ratio", st.load_imbalance);
+    qt_rec_metric(r, "slowest_rank", "rank", st.slowest_rank);
+    qt_rec_metric(r, "comm_frac", "ratio", max_over(be, st.comm_wait_s) / t);
+    qt_rec_metric(r, "final_loss", "nats", loss);
+    return QT_OK;
+}
+
+static qt_status_t train_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL, *sub = NULL, *dpb = NULL, *tpb = NULL;
+    QT_TRY(get_world(&be));
+    int k = (int)qt_params_int(&c->params, "k", 1);
+    const char *mode = qt_params_str(&c->params, "mode", "dp");
+    int steps = (int)qt_params_int(&c->params, "steps", 8);
+    const qt_dist_ops_t *ops = qt_backend_ops(be, QT_TECH_DIST);
+    int in = be->rank < k;
+    QT_TRY(ops->split(be, in, be->rank, &sub));
+    qt_status_t s = QT_OK;
+    if (in) {
+        int tp = !strcmp(mode, "dp") ? 1 : !strcmp(mode, "tp") ? k : 2;
+        s = qt_dist_grid_split(sub, tp, &dpb, &tpb);
+        qt_dist_mlp_config_t cfg;
+        train_config(&cfg, seed);
+        qt_dist_mlp_t *m = NULL;
+        if (s == QT_OK) s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
+        if (s == QT_OK) s = train_and_record(m, sub, r, cfg.batch, 2, steps);
+        qt_dist_mlp_free(m);
+        qt_backend_free(dpb);
+        qt_backend_free(tpb);
+    }
+    qt_backend_free(sub);
+    /* Rank 0 is always in; its status decides, the others wait for it. */
+    qt_status_t b = idle_barrier(be);
+    return s != QT_OK ? s : b;
+}
+
+static qt_status_t imbalance_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL;
+    QT_TRY(get_world(&be));
+    if (be->world < 2) return qt_fail(QT_ERR_UNSUPPORTED, "one rank: nothing to balance");
+    int balanced = !strcmp(qt_params_str(&c->params, "shares", "equal"), "balanced");
+    qt_dist_mlp_config_t cfg;
+    train_config(&cfg, seed);
+    cfg.slow_rank = 0;
+    cfg.slow_factor = 3;
+    double *shares = NULL;
+    qt_dist_mlp_t *m = NULL;
+    if (balanced) { /* measure rows/s per rank on equal shares, then share by speed */
+        QT_TRY(qt_dist_mlp_init(&m, be, NULL, &cfg));
+        qt_status_t s = QT_OK;
+        for (int i = 0; i < 3 && s == QT_OK; i++) s = qt_dist_mlp_step(m, i, NULL);
+        qt_dist_stats_t st;
+        if (s == QT_OK) s = qt_dist_mlp_stats(m, &st, 1);
+        qt_dist_mlp_free(m);
+        m = NULL;
+        QT_TRY(s);
+        shares = malloc(sizeof(double) * (size_t)be->world);
+        if (!shares) return qt_fail(QT_ERR_NOMEM, "shares");
+        double mine = 3.0 * cfg.batch / be->world / (st.compute_s > 0 ? st.compute_s : 1e-9);
+        s = qt_dist_balance_shares(be, mine, shares);
+        if (s != QT_OK) { free(shares); return s; }
+        cfg.shares = shares;
+        qt_rec_metric(r, "share_rank0", "fraction", shares[0]);
+    }
+    qt_status_t s = qt_dist_mlp_init(&m, be, NULL, &cfg);
+    if (s == QT_OK) s = train_and_record(m, be, r, cfg.batch, 1, (int)qt_params_int(&c->params, "steps", 6));
+    qt_dist_mlp_free(m);
+    free(shares);
+    return s;
+}
+
+/* The smaller MLP of the compression and local SGD cases (communication matters more). */
+static void small_config(qt_dist_mlp_config_t *cfg, uint64_t seed)
+{
+    qt_dist_mlp_config_default(cfg);
+    cfg->in = 64;
+    cfg->hidden = 256;
+    cfg->classes = 10;
+    cfg->batch = 64;
+    cfg->lr = 0.2f;
+    cfg->seed = seed;
+}
+
+static qt_status_t compress_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL;
+    QT_TRY(get_world(&be));
+    qt_dist_mlp_config_t cfg;
+    small_config(&cfg, seed);
+    QT_TRY(qt_compress_parse(qt_params_str(&c->params, "scheme", "none"), &cfg.compress.kind));
+    cfg.compress.ratio = qt_params_double(&c->params, "ratio", 0.01);
+    cfg.compress.levels = (int)qt_params_int(&c->params, "levels", 16);
+    cfg.compress.rank = (int)qt_params_int(&c->params, "rank", 4);
+    cfg.compress.seed = seed;
+    int steps = (int)qt_params_int(&c->params, "steps", 60);
+    qt_dist_mlp_t *m = NULL;
+    QT_TRY(qt_dist_mlp_init(&m, be, NULL, &cfg));
+    qt_status_t s = QT_OK;
+    double loss = 0;
+    qt_dist_stats_t st = {0};
+    for (int i = 0; i < steps && s == QT_OK; i++) {
+        s = qt_dist_mlp_step(m, i, &loss);
+        if (s == QT_OK && (i % 5 == 4 || i == steps - 1)) {
+            s = qt_dist_mlp_stats(m, &st, 0);
+            qt_rec_series(r, "loss", i + 1, loss);
+            qt_rec_series(r, "loss_vs_bytes", (int64_t)st.bytes_sent, loss);
+        }
+    }
+    if (s == QT_OK) s = qt_dist_mlp_check_replicas(m);
+    if (s == QT_OK) {
+        double eval = 0;
+        for (int b = 0; b < 4 && s == QT_OK; b++) {
+            double l = 0;
+            s = qt_dist_mlp_eval(m, b, &l);
+            eval += l / 4;
+        }
+        qt_rec_metric(r, "bytes_per_step", "bytes", st.bytes_sent / steps);
+        qt_rec_metric(r, "compression_ratio", "ratio", st.bytes_sent > 0 ? st.bytes_logical / st.bytes_sent : 1.0);
+        qt_rec_metric(r, "final_loss", "nats", eval);
+    }
+    qt_dist_mlp_free(m);
+    return s;
+}
+
+static qt_status_t local_sgd_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL;
+    QT_TRY(get_world(&be));
+    qt_dist_mlp_config_t cfg;
+    small_config(&cfg, seed);
+    cfg.local_steps = (int)qt_params_int(&c->params, "H", 1);
+    int steps = (int)qt_params_int(&c->params, "steps", 48);
+    qt_dist_mlp_t *m = NULL;
+    QT_TRY(qt_dist_mlp_init(&m, be, NULL, &cfg));
+    qt_status_t s = QT_OK;
+    double t0 = now_s(), loss = 0;
+    for (int i = 0; i < steps && s == QT_OK; i++) {
+        s = qt_dist_mlp_step(m, i, NULL);
+        if (s == QT_OK && (i + 1) % cfg.local_steps == 0 && (i + 1) % 8 == 0) {
+            s = qt_dist_mlp_eval(m, i, &loss);
+            qt_rec_series(r, "loss_vs_us", (int64_t)((now_s() - t0) * 1e6), loss);
+        }
+    }
+    if (s == QT_OK) s = qt_dist_mlp_eval(m, 0, &loss);
+    if (s == QT_OK) qt_rec_metric(r, "final_loss", "nats", loss);
+    qt_dist_mlp_free(m);
+    return s;
+}
+
+/* ---- the case list ---- */
+
+static qt_case_t *add_case(qt_case_list_t *out, const char *name, int world)
+{
+    qt_case_t *c = qt_case_list_add(out);
+    if (!c) return NULL;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->variant, sizeof c->variant, "mpi");
+    qt_params_set_int(&c->params, "ranks", world);
+    qt_params_set_str(&c->params, "transport", transport());
+    return c;
+}
+
+static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
+{
+    int world = 1;
+    qt_backend_t *be = NULL;
+    if (get_world(&be) == QT_OK) world = be->world;
+    long long max_bytes = profile == QT_PROFILE_QUICK ? (16ll << 20) : (256ll << 20);
+    int step = profile == QT_PROFILE_QUICK ? 8 : 4;
+    for (int ci = 0; ci <= QT_COLL_COUNT; ci++) { /* the last: the bare MPI_Allreduce */
+        int bare = ci == QT_COLL_COUNT;
+        qt_coll_t coll = bare ? QT_COLL_ALLREDUCE : (qt_coll_t)ci;
+        long long top = (coll == QT_COLL_ALLREDUCE || profile != QT_PROFILE_QUICK) ? max_bytes : (1ll << 20);
+        for (long long b = 8; b <= top; b *= step) {
+            char name[48];
+            snprintf(name, sizeof name, "coll_%s%s", qt_coll_name(coll), bare ? "_bare" : "");
+            qt_case_t *c = add_case(out, name, world);
+            if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+            qt_params_set_int(&c->params, "bytes", b);
+            qt_params_set_int(&c->params, "coll_id", coll);
+            qt_params_set_int(&c->params, "bare", bare);
+            c->manual_time = 1;
+            c->min_time = b >= (4ll << 20) ? 0.05 : 0.01;
+            c->max_repetitions = b >= (64ll << 20) ? 3 : 0;
+            c->setup = coll_setup;
+            c->iterate = coll_iterate;
+            c->after = coll_after;
+            c->teardown = coll_teardown;
+        }
+    }
+    static const char *const modes[] = {"dp", "tp", "hybrid"};
+    for (int mi = 0; mi < 3; mi++)
+        for (int k = 1; k <= world; k *= 2) {
+            if (mi == 2 && k < 4) continue; /* hybrid needs dp ≥ 2 and tp = 2 */
+            if (mi == 1 && k == 1) continue;   /* tp on one rank is dp on one rank */
+            char name[48];
+            snprintf(name, sizeof name, "train_%s", modes[mi]);
+            qt_case_t *c = add_case(out, name, world);
+            if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+            qt_params_set_str(&c->params, "mode", modes[mi]);
+            qt_params_set_int(&c->params, "k", k);
+            qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 30);
+            c->experiment = 1;
+            c->run_seed = train_run;
+        }
+    for (int bal = 0; bal < 2; bal++) {
+        qt_case_t *c = add_case(out, "imbalance", world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_str(&c->params, "shares", bal ? "balanced" : "equal");
+        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 30);
+        c->experiment = 1;
+        c->run_seed = imbalance_run;
+    }
+    static const char *const schemes[] = {"none", "topk", "randomk", "qsgd", "int8", "powersgd"};
+    for (int si = 0; si < 6; si++) {
+        qt_case_t *c = add_case(out, "compress", world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_str(&c->params, "scheme", schemes[si]);
+        if (si == 1 || si == 2) qt_params_set_double(&c->params, "ratio", 0.01);
+        if (si == 3) qt_params_set_int(&c->params, "levels", 16);
+        if (si == 5) qt_params_set_int(&c->params, "rank", 4);
+        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 100 : 400);
+        c->experiment = 1;
+        c->run_seed = compress_run;
+    }
+    static const int Hs[] = {1, 4, 16};
+    for (int hi = 0; hi < 3; hi++) {
+        qt_case_t *c = add_case(out, "local_sgd", world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_int(&c->params, "H", Hs[hi]);
+        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 48 : 320);
+        c->experiment = 1;
+        c->run_seed = local_sgd_run;
+    }
+    return QT_OK;
+}
+
+/* ---- finish: α–β fits, predictions, scaling efficiency, loss relative to dense ---- */
+typedef struct {
+    const char *name;
+    double sx, sy, sxx, sxy;
+    int n;
+} fit_t;
+
+static int fit_add(void *arg, const qt_result_t *res)
+{
+    fit_t *f = arg;
+    if (strcmp(res->name, f->name)) return 0;
+    double x = (double)qt_params_int(res->params, "bytes", 0), y = res->median;
+    f->sx += x;
+    f->sy += y;
+    f->sxx += x * x;
+    f->sxy += x * y;
+    f->n++;
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    double base;
+    int world;
+    qt_rec_t *r;
+} scale_t;
+
+static int find_k1(void *arg, const qt_result_t *res)
+{
+    scale_t *s = arg;
+    if (!strcmp(res->name, "train_dp") && qt_params_int(res->params, "k", 0) == 1) s->base = res->median;
+    if (!strcmp(res->name, "compress") && !strcmp(qt_params_str(res->params, "scheme", ""), "none") &&
+        !strcmp(s->name, "compress"))
+        s->base = res->median;
+    return 0;
+}
+
+static int emit_eff(void *arg, const qt_result_t *res)
+{
+    scale_t *s = arg;
+    if (strncmp(res->name, "train_", 6) || s->base <= 0) return 0;
+    double k = (double)qt_params_int(res->params, "k", 1);
+    qt_rec_derived(s->r, "scaling", res->variant, res->params, "scaling_efficiency", "ratio", res->median / (k * s->base));
+    return 0;
+}
+
+static int emit_rel(void *arg, const qt_result_t *res)
+{
+    scale_t *s = arg;
+    if (strcmp(res->name, "compress") || s->base <= 0) return 0;
+    qt_rec_derived(s->r, "compress_rel", res->variant, res->params, "loss_vs_dense", "ratio", res->median / s->base);
+    return 0;
+}
+
+static qt_status_t dist_finish(qt_rec_t *r)
+{
+    qt_backend_t *be = NULL;
+    if (get_world(&be) != QT_OK || be->world < 2) return QT_OK;
+    int n = be->world;
+    for (int ci = 0; ci <= QT_COLL_COUNT; ci++) {
+        char name[48];
+        snprintf(name, sizeof name, "coll_%s%s", qt_coll_name(ci == QT_COLL_COUNT ? QT_COLL_ALLREDUCE : (qt_coll_t)ci),
+                 ci == QT_COLL_COUNT ? "_bare" : "");
+        fit_t f = {name, 0, 0, 0, 0, 0};
+        qt_rec_foreach_result(r, "time_s", fit_add, &f);
+        if (f.n < 2) continue;
+        double beta = (f.n * f.sxy - f.sx * f.sy) / (f.n * f.sxx - f.sx * f.sx);
+        double alpha = (f.sy - beta * f.sx) / f.n;
+        qt_params_t p = {0};
+        qt_params_set_str(&p, "coll", name + 5);
+        qt_params_set_int(&p, "ranks", n);
+        qt_params_set_str(&p, "transport", transport());
+        QT_TRY(qt_rec_derived(r, "alpha_beta", "mpi", &p, "alpha_us", "us", alpha * 1e6));
+        QT_TRY(qt_rec_derived(r, "alpha_beta", "mpi", &p, "beta_gbps", "GB/s", beta > 0 ? 1.0 / beta / 1e9 : NAN));
+        if (ci != QT_COLL_ALLREDUCE) continue;
+        double a0 = alpha / (2.0 * (n - 1)), b0 = beta * n / (2.0 * (n - 1)), S = 64.0 * (1 << 20);
+        for (int pr = 8; pr <= 1024; pr *= 8) {
+            qt_params_t q = p;
+            qt_params_set_int(&q, "predict_ranks", pr);
+            qt_params_set_int(&q, "bytes", (long long)S);
+            double ring = 2.0 * (pr - 1) * a0 + 2.0 * (pr - 1) / pr * S * b0;
+            double tree = 2.0 * ceil(log2(pr)) * (a0 + S * b0);
+            QT_TRY(qt_rec_derived(r, "allreduce_predict", "mpi", &q, "pred_ring_s", "s", ring));
+            QT_TRY(qt_rec_derived(r, "allreduce_predict", "mpi", &q, "pred_tree_s", "s", tree));
+        }
+    }
+    scale_t s = {"train", 0, n, r};
+    qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
+    qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);
+    scale_t c = {"compress", 0, n, r};
+    qt_rec_foreach_result(r, "final_loss", find_k1, &c);
+    qt_rec_foreach_result(r, "final_loss", emit_rel, &c);
+    return QT_OK;
+}
+
+static const char *const dist_metrics[] = {
+    "time_s|s|one collective, max over ranks",
+    "algbw_gbps|GB/s|nccl-tests algorithm bandwidth S / t",
+    "busbw_gbps|GB/s|nccl-tests bus bandwidth: algbw x 2(n-1)/n (all-reduce), (n-1)/n (reduce-scatter, all-gather, all-to-all), 1 (broadcast)",
+    "wrong_values|count|received values differing from the exact seeded result, all ranks",
+    "alpha_us|us|fitted latency of time = alpha + beta S",
+    "beta_gbps|GB/s|fitted bandwidth 1/beta",
+    "pred_ring_s|s|predicted 64 MiB all-reduce time at predict_ranks, ring",
+    "pred_tree_s|s|predicted 64 MiB all-reduce time at predict_ranks, binary tree",
+    "samples_per_s|samples/s|training throughput (max time over ranks)",
+    "scaling_efficiency|ratio|samples_per_s(k) / (k samples_per_s(1))",
+    "load_imbalance|ratio|max over mean per-rank compute time",
+    "slowest_rank|rank|rank with the most compute time",
+    "comm_frac|ratio|time waiting in communication / step time",
+    "bytes_per_step|bytes|gradient bytes this rank sent per step",
+    "compression_ratio|ratio|dense f32 bytes / bytes sent",
+    "final_loss|nats|mean cross-entropy at the end",
+    "loss_vs_dense|ratio|final_loss / final_loss without compression",
+    NULL,
+};
+
+const qt_suite_t qt_suite_dist_throughput = {
+    .name = "dist_throughput",
+    .description = "MPI collectives (busbw vs size, alpha-beta), DP/TP/hybrid training scaling, compression, local SGD",
+    .metrics = dist_metrics,
+    .cases = dist_cases,
+    .finish = dist_finish,
+};

@@ -1,0 +1,325 @@
+/* test_dist.c — distributed training (dist.h) under mpirun: `make test` runs it with 2 and 4 ranks
+ * (tests/run.sh, QT_MPIRUN); built without the mpi backend it skips, saying why.
+ *   collectives    every collective on seeded check data: 0 wrong values (exact, small integers)
+ *   dp / tp / grid the parallel MLP after 6 SGD steps equals the single-process MLP every rank
+ *                  also trains: max |Δw| ≤ 1e-4 · max |w| (float summation order differs), and
+ *                  the TP input gradient likewise; DP replicas bitwise identical (checksums)
+ *   topk           the k picked have the k largest |v| (min picked ≥ max unpicked); error
+ *                  feedback: sent + residual == accumulated gradient, exactly, over two steps
+ *   quantisers     qsgd (s = 4) and int8 unbiased: over D = 4000 seeded draws the mean decode of
+ *                  each element is within 5 standard errors (level/2/√D bound) of the value
+ *   powersgd       at rank = rows ≤ cols, the exchanged gradient equals the mean over ranks of
+ *                  the gradients (rel. error ≤ 1e-4)
+ *   timeout        the last rank joins an all-reduce 3 s late; the others, with a 1 s deadline,
+ *                  fail with QT_ERR_STATE "timed out" within 2.5 s
+ * Every rank runs every test; a check is passed only if it held on all ranks (all-reduce MIN),
+ * and rank 0 prints CUnit's summary. Inputs are Philox draws from rank 0's seed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "quintet/dist.h"
+#include "quintet/rng.h"
+#include "test_util.h"
+
+#ifndef QT_HAVE_MPI_BACKEND
+int main(void)
+{
+    printf("test_dist: skipped: this build has no mpi backend (mpicc not found or NO_MPI=1)\n");
+    return 0;
+}
+#else
+
+static qt_backend_t *world;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* 1 when ok held on every rank. */
+static int all_ok(int ok)
+{
+    int v = ok;
+    if (qt_dist_allreduce_raw(world, &v, &v, 1, QT_DIST_I32, QT_DIST_MIN) != QT_OK) return 0;
+    return v;
+}
+
+static void test_collectives(void)
+{
+    size_t counts[] = {1, 1000, 65537};
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++)
+        for (int c = 0; c < QT_COLL_COUNT; c++) {
+            size_t count = counts[ci];
+            int n = world->world;
+            float *send = malloc(sizeof(float) * qt_dist_coll_send_count(c, count, n));
+            float *recv = malloc(sizeof(float) * qt_dist_coll_recv_count(c, count, n));
+            uint64_t seed = qt_test_seed() + ci;
+            qt_dist_check_fill(c, world->rank, n, count, seed, send);
+            if (c == QT_COLL_BROADCAST) memcpy(recv, send, sizeof(float) * count);
+            qt_status_t s = qt_dist_collective(world, c, send, recv, count);
+            long long wrong = s == QT_OK ? qt_dist_check_count(c, world->rank, n, count, seed, recv) : -1;
+            if (!all_ok(wrong == 0))
+                printf("rank %d: %s count %zu: %lld wrong (%s)\n", world->rank, qt_coll_name(c), count, wrong,
+                       qt_last_error());
+            CU_ASSERT(all_ok(wrong == 0));
+            free(send);
+            free(recv);
+        }
+    /* The tensor form, in place, and a shape error. */
+    qt_tensor_t t, u;
+    int64_t shp[1] = {5};
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&t, QT_F64, 1, shp), QT_OK);
+    for (int i = 0; i < 5; i++) ((double *)t.data)[i] = world->rank + 1 + i;
+    CU_ASSERT(all_ok(qt_dist_allreduce(world, &t, &t, QT_DIST_SUM) == QT_OK));
+    double n = world->world;
+    CU_ASSERT(all_ok(((double *)t.data)[2] == n * (n + 1) / 2 + 2 * n));
+    shp[0] = 3;
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&u, QT_F64, 1, shp), QT_OK);
+    CU_ASSERT(all_ok(qt_dist_allgather(world, &t, &u) == QT_ERR_SHAPE));
+    qt_tensor_free(&t);
+    qt_tensor_free(&u);
+    qt_backend_t *cpu = qt_backend_default();
+    CU_ASSERT(qt_dist_barrier(cpu) == QT_ERR_UNSUPPORTED);
+}
+
+/* Train cfg for `steps` on (dp, tp) and on a world of one; compare full weights (and dx). */
+static void check_parallel(qt_backend_t *dp, qt_backend_t *tp, qt_dist_mlp_config_t *cfg, int steps, const char *what)
+{
+    qt_dist_mlp_t *par = NULL, *one = NULL;
+    CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&par, dp, tp, cfg), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&one, NULL, NULL, cfg), QT_OK);
+    double lp = 0, l1 = 0;
+    int ok = 1;
+    for (int s = 0; s < steps && ok; s++) {
+        ok &= qt_dist_mlp_step(par, s, &lp) == QT_OK;
+        ok &= qt_dist_mlp_step(one, s, &l1) == QT_OK;
+        ok &= fabs(lp - l1) <= 1e-4 * fabs(l1);
+    }
+    ok &= qt_dist_mlp_check_replicas(par) == QT_OK;
+    int I = cfg->in, H = cfg->hidden, C = cfg->classes;
+    size_t n = (size_t)H * I + H + (size_t)C * H + C;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    ok &= qt_dist_mlp_get_full(par, a, a + (size_t)H * I, a + (size_t)H * I + H, a + (size_t)H * I + H + (size_t)C * H) == QT_OK;
+    ok &= qt_dist_mlp_get_full(one, b, b + (size_t)H * I, b + (size_t)H * I + H, b + (size_t)H * I + H + (size_t)C * H) == QT_OK;
+    double dmax = 0, wmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        dmax = fmax(dmax, fabs((double)a[i] - b[i]));
+        wmax = fmax(wmax, fabs((double)b[i]));
+    }
+    ok &= dmax <= 1e-4 * wmax;
+    if (cfg->want_dx) { /* this dp rank's rows of the single-process dx */
+        int rp = 0, r1 = 0;
+        const float *dxp = qt_dist_mlp_dx(par, &rp), *dx1 = qt_dist_mlp_dx(one, &r1);
+        int row0 = 0;
+        for (int r = 0; dp && r < dp->rank; r++) row0 += cfg->batch / dp->world + (r < cfg->batch % dp->world);
+        double dd = 0, dm = 0;
+        for (size_t i = 0; dxp && dx1 && i < (size_t)rp * I; i++) {
+            dd = fmax(dd, fabs((double)dxp[i] - dx1[(size_t)row0 * I + i]));
+            dm = fmax(dm, fabs((double)dx1[(size_t)row0 * I + i]));
+        }
+        ok &= dxp && dx1 && dd <= 1e-4 * dm;
+    }
+    if (!all_ok(ok))
+        printf("rank %d: %s: loss %g vs %g, max |dw| %g of max |w| %g (%s)\n", world->rank, what, lp, l1, dmax, wmax,
+               qt_last_error());
+    CU_ASSERT(all_ok(ok));
+    free(a);
+    free(b);
+    qt_dist_mlp_free(par);
+    qt_dist_mlp_free(one);
+}
+
+static void mlp_config(qt_dist_mlp_config_t *cfg)
+{
+    qt_dist_mlp_config_default(cfg);
+    cfg->in = 24;
+    cfg->hidden = 32;
+    cfg->classes = 5;
+    cfg->batch = 30; /* not a multiple of 4: uneven DP shares */
+    cfg->lr = 0.5f;
+    cfg->bucket_bytes = 256; /* several buckets, started during the backward pass */
+    cfg->seed = qt_test_seed();
+}
+
+static void test_dp(void)
+{
+    qt_dist_mlp_config_t cfg;
+    mlp_config(&cfg);
+    check_parallel(world, NULL, &cfg, 6, "dp");
+}
+
+static void test_tp(void)
+{
+    qt_dist_mlp_config_t cfg;
+    mlp_config(&cfg);
+    cfg.want_dx = 1;
+    check_parallel(NULL, world, &cfg, 6, "tp");
+}
+
+static void test_grid(void)
+{
+    for (int tp = 1; tp <= world->world; tp++) {
+        if (world->world % tp) continue;
+        qt_backend_t *dpb = NULL, *tpb = NULL;
+        CU_ASSERT_EQUAL_FATAL(qt_dist_grid_split(world, tp, &dpb, &tpb), QT_OK);
+        CU_ASSERT(all_ok(dpb->world * tpb->world == world->world && tpb->rank == world->rank % tp));
+        qt_dist_mlp_config_t cfg;
+        mlp_config(&cfg);
+        cfg.want_dx = 1;
+        char what[32];
+        snprintf(what, sizeof what, "grid dp %d x tp %d", dpb->world, tpb->world);
+        check_parallel(dpb, tpb, &cfg, 6, what);
+        qt_backend_free(dpb);
+        qt_backend_free(tpb);
+    }
+}
+
+static void test_topk(void)
+{
+    size_t n = 1000, k = 37;
+    float *v = malloc(n * sizeof *v);
+    uint32_t *idx = malloc(k * sizeof *idx);
+    qt_rng_fill_normal_f32(v, n, qt_test_seed(), 11, 0, 0.0f, 1.0f);
+    v[3] = v[4] = 10.0f; /* a tie among the largest */
+    CU_ASSERT_EQUAL_FATAL(qt_compress_topk_select(v, n, k, idx), QT_OK);
+    char *picked = calloc(n, 1);
+    float min_in = INFINITY, max_out = 0;
+    int sorted = 1;
+    for (size_t j = 0; j < k; j++) {
+        picked[idx[j]] = 1;
+        min_in = fminf(min_in, fabsf(v[idx[j]]));
+        if (j) sorted &= idx[j] > idx[j - 1];
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!picked[i]) max_out = fmaxf(max_out, fabsf(v[i]));
+    CU_ASSERT(sorted && min_in >= max_out && picked[3] && picked[4]);
+    CU_ASSERT(qt_compress_topk_select(v, n, 0, idx) == QT_ERR_ARG);
+
+    /* Error feedback on a world of one: sent + residual == accumulated, exactly. */
+    qt_compress_config_t cc = {.kind = QT_COMPRESS_TOPK, .ratio = 0.05, .seed = 3};
+    int rows[2] = {20, 1}, cols[2] = {40, 200};
+    qt_compressor_t *c = NULL;
+    CU_ASSERT_EQUAL_FATAL(qt_compress_init(&c, &cc, 2, rows, cols), QT_OK);
+    float *g = malloc(n * sizeof *g), *acc = calloc(n, sizeof *acc);
+    int exact = 1;
+    for (int step = 0; step < 2; step++) {
+        qt_rng_fill_normal_f32(g, n, qt_test_seed(), 12 + step, 0, 0.0f, 1.0f);
+        for (size_t i = 0; i < n; i++) acc[i] += g[i];
+        CU_ASSERT_EQUAL_FATAL(qt_compress_exchange(c, NULL, g), QT_OK);
+        const float *res = qt_compress_residual(c);
+        size_t nz = 0;
+        for (size_t i = 0; i < n; i++) {
+            exact &= g[i] + res[i] == acc[i] && (g[i] == 0 || res[i] == 0);
+            nz += g[i] != 0;
+        }
+        exact &= nz == 50;
+        memcpy(acc, res, n * sizeof *acc);
+    }
+    double sent, logical;
+    qt_compress_bytes(c, &sent, &logical);
+    CU_ASSERT(exact && sent == 2 * 50 * 8 && logical == 2 * 4000.0);
+    qt_compress_free(c);
+    free(g);
+    free(acc);
+    free(picked);
+    free(v);
+    free(idx);
+}
+
+static void test_quantisers_unbiased(void)
+{
+    enum { N = 64, D = 4000 };
+    float v[N];
+    int8_t q[N];
+    qt_rng_fill_normal_f32(v, N, qt_test_seed(), 21, 0, 0.0f, 1.0f);
+    for (int levels = 0; levels <= 4; levels += 4) { /* 0: int8, 4: qsgd s = 4 */
+        double mean[N] = {0};
+        float scale = 0;
+        for (int d = 0; d < D; d++) {
+            CU_ASSERT_EQUAL_FATAL(qt_compress_quantize(v, N, levels, qt_test_seed(), 100 + (uint64_t)d, q, &scale), QT_OK);
+            for (int i = 0; i < N; i++) mean[i] += (double)scale * q[i] / D;
+        }
+        double bound = 5.0 * scale * 0.5 / sqrt((double)D);
+        int ok = 1;
+        for (int i = 0; i < N; i++) ok &= fabs(mean[i] - v[i]) <= bound;
+        CU_ASSERT(ok);
+    }
+}
+
+static void test_powersgd_full_rank(void)
+{
+    int rows[3] = {6, 1, 4}, cols[3] = {10, 7, 4};
+    size_t n = 60 + 7 + 16;
+    qt_compress_config_t cc = {.kind = QT_COMPRESS_POWERSGD, .rank = 6, .seed = qt_test_seed()};
+    qt_compressor_t *c = NULL;
+    CU_ASSERT_EQUAL_FATAL(qt_compress_init(&c, &cc, 3, rows, cols), QT_OK);
+    float *g = malloc(n * sizeof *g), *want = malloc(n * sizeof *want);
+    int ok = 1;
+    for (int step = 0; step < 3; step++) {
+        qt_rng_fill_normal_f32(g, n, qt_test_seed(), 31 + (uint64_t)step * 16 + (uint64_t)world->rank, 0, 0.0f, 1.0f);
+        ok &= qt_dist_allreduce_raw(world, g, want, n, QT_DIST_F32, QT_DIST_SUM) == QT_OK;
+        for (size_t i = 0; i < n; i++) want[i] /= (float)world->world;
+        ok &= qt_compress_exchange(c, world, g) == QT_OK;
+        double d = 0, m = 0;
+        for (size_t i = 0; i < n; i++) {
+            d = fmax(d, fabs((double)g[i] - want[i]));
+            m = fmax(m, fabs((double)want[i]));
+        }
+        ok &= d <= 1e-4 * m;
+    }
+    CU_ASSERT(all_ok(ok));
+    qt_compress_free(c);
+    free(g);
+    free(want);
+}
+
+static void test_timeout(void)
+{
+    double before = qt_dist_timeout();
+    qt_dist_set_timeout(1.0);
+    float x = 1;
+    int late = world->rank == world->world - 1;
+    if (late) sleep(3);
+    double t0 = now_s();
+    qt_status_t s = qt_dist_allreduce_raw(world, &x, &x, 1, QT_DIST_F32, QT_DIST_SUM);
+    double dt = now_s() - t0;
+    int ok = late || (s == QT_ERR_STATE && strstr(qt_last_error(), "timed out") && dt < 2.5);
+    if (!ok) printf("rank %d: status %d after %.2f s: %s\n", world->rank, (int)s, dt, qt_last_error());
+    qt_dist_set_timeout(30.0); /* the late rank's all-reduce completes the others' pending one */
+    CU_ASSERT(all_ok(ok));
+    qt_dist_set_timeout(before);
+}
+
+int main(void)
+{
+    if (qt_backend_init(&world, "mpi", NULL) != QT_OK) {
+        printf("test_dist: cannot start the mpi backend: %s\n", qt_last_error());
+        return 1;
+    }
+    /* One seed for all ranks: rank 0's (QT_TEST_SEED, else time and pid; < 2^52 so a double
+     * carries it exactly), set before qt_test_seed() first reads the environment. */
+    const char *e = getenv("QT_TEST_SEED");
+    double seed = world->rank ? 0 : (double)((e ? strtoull(e, NULL, 0) : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid()) &
+                                             ((1ull << 52) - 1));
+    if (qt_dist_allreduce_raw(world, &seed, &seed, 1, QT_DIST_F64, QT_DIST_SUM) != QT_OK) return 1;
+    qt_dist_set_timeout(60.0);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)seed);
+    setenv("QT_TEST_SEED", buf, 1);
+    if (world->rank != 0 && !freopen("/dev/null", "w", stdout)) return 1;
+    static const qt_test_t tests[] = {
+        {"collectives", test_collectives}, {"dp", test_dp}, {"tp", test_tp}, {"grid", test_grid},
+        {"topk", test_topk}, {"quantisers_unbiased", test_quantisers_unbiased},
+        {"powersgd_full_rank", test_powersgd_full_rank}, {"timeout", test_timeout},
+    };
+    int rc = qt_test_run("dist", tests, (int)(sizeof tests / sizeof tests[0]));
+    qt_backend_free(world);
+    return rc;
+}
+#endif

@@ -18,6 +18,14 @@ const char *qt_verdict_name(qt_verdict_t v)
     return (unsigned)v < QT_VERDICT_COUNT ? names[v] : "?";
 }
 
+/* "[lo, hi]" or "-". */
+const char *qt_compare_interval_text(const qt_compare_result_t *r, char *buf, size_t cap)
+{
+    if (!r || isnan(r->ci_lo) || isnan(r->ci_hi)) snprintf(buf, cap, "-");
+    else snprintf(buf, cap, "[%.4f, %.4f]", r->ci_lo, r->ci_hi);
+    return buf;
+}
+
 /* 1 when s ends with suffix. */
 static int ends_with(const char *s, const char *suffix)
 {

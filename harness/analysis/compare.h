@@ -63,6 +63,8 @@ typedef struct {
     char note[160];                   /* why insufficient, inconclusive, etc.; "" when nothing to say */
 } qt_compare_result_t;
 
+/* The interval as table text "[0.9812, 1.0345]" ("-" when not computed) into buf; returns buf. */
+const char *qt_compare_interval_text(const qt_compare_result_t *r, char *buf, size_t cap);
 /* "regression", "improvement", ... */
 const char *qt_verdict_name(qt_verdict_t v);
 /* -1 lower is better, +1 higher is better, 0 no direction (see compare.c for the rule). */

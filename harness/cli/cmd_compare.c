@@ -564,9 +564,7 @@ static void row_cells(const crow_t *r, row_text_t *t, qt_cell_t *c)
     c[C_BASE].num = x->median_base;
     c[C_NEW].num = x->median_new;
     c[C_RATIO].num = x->ratio;
-    if (isnan(x->ci_lo)) snprintf(t->ci, sizeof t->ci, "-");
-    else snprintf(t->ci, sizeof t->ci, "[%.4f, %.4f]", x->ci_lo, x->ci_hi);
-    c[C_CI].text = t->ci;
+    c[C_CI].text = qt_compare_interval_text(x, t->ci, sizeof t->ci);
     c[C_LO].num = x->ci_lo;
     c[C_HI].num = x->ci_hi;
     c[C_U].num = x->u;

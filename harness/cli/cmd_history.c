@@ -355,9 +355,7 @@ static void history_cells(const hrow_t *r, const char *metric, htext_t *t, qt_ce
     else snprintf(t->change, sizeof t->change, "%+.1f%%", (r->r.ratio - 1) * 100);
     c[H_CHANGE].text = t->change;
     c[H_RATIO].num = r->first ? NAN : r->r.ratio;
-    if (r->first || isnan(r->r.ci_lo)) snprintf(t->ci, sizeof t->ci, "-");
-    else snprintf(t->ci, sizeof t->ci, "[%.4f, %.4f]", r->r.ci_lo, r->r.ci_hi);
-    c[H_CI].text = t->ci;
+    c[H_CI].text = r->first ? "-" : qt_compare_interval_text(&r->r, t->ci, sizeof t->ci);
     c[H_LO].num = r->first ? NAN : r->r.ci_lo;
     c[H_HI].num = r->first ? NAN : r->r.ci_hi;
     c[H_P].num = r->first ? NAN : r->r.p;

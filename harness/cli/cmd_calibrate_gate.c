@@ -73,7 +73,7 @@ static int tally_row(void *arg, const char *suite, const char *key, const char *
     t->tested++;
     t->flagged += r->verdict == QT_VERDICT_REGRESSION || r->verdict == QT_VERDICT_IMPROVEMENT ||
                   r->verdict == QT_VERDICT_CHANGED;
-    if (t->inject || isnan(r->ci_lo) || strcmp(metric, t->metric)) return 0;
+    if (t->inject || isnan(r->ci_lo) || strcmp(metric, strcmp(t->metric, "all") ? t->metric : "time_s")) return 0;
     int s = 0;
     while (s < t->nsuites && strcmp(t->suite[s], suite)) s++;
     if (s == t->nsuites) {

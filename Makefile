@@ -4,7 +4,7 @@
 #   make test       install missing dependencies (ci/install.sh), build, run every test binary
 #                   (CUnit); non-zero exit on any failure
 #   make bench      install, build, run the quick profile of every suite into results/quintet.db
-#                   and print it
+#                   and print its one-screen summary (the full table: build/quintet show)
 #   make check-asan build with AddressSanitizer + UBSan into build-asan/ and run the tests
 #   make fuzz       build the libFuzzer targets (clang) into build-fuzz/ and run each FUZZ_SECONDS
 #   make clean

@@ -6,7 +6,7 @@
 # installed here: the build uses it when it finds it.
 set -u
 PKGS="build-essential clang libbenchmark-dev libpapi-dev papi-tools libsqlite3-dev sqlite3 gnuplot-nox
-libcunit1-dev openmpi-bin libopenmpi-dev libopenblas-dev"
+libcunit1-dev openmpi-bin libopenmpi-dev libopenblas-dev libjansson-dev"
 
 missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PKGS 2>/dev/null | awk '$1 != "ii" {print $2}')
 # dpkg-query prints nothing for packages it has never heard of: add those too.

@@ -20,6 +20,11 @@ HAVE_BLAS := $(call have_header,cblas.h,$(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR)) -l
 ifndef NO_PAPI
 HAVE_PAPI := $(call have_header,papi.h,-lpapi -lsde)
 endif
+# jansson reads and writes JSON (Google Benchmark JSON in `show --format gbench-json` and `import`);
+# without it the build still works and those two fail with a message naming libjansson-dev.
+ifndef NO_JANSSON
+HAVE_JANSSON := $(call have_header,jansson.h,-ljansson)
+endif
 ifndef NO_CUDA
 NVCC := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 endif
@@ -38,7 +43,7 @@ CUDA_LINK := -I$(CUDA_HOME)/include $(CUDA_LDIR)
 HAVE_CUDA := $(if $(NVCC),$(call have_header,cublas_v2.h,$(CUDA_LINK) -lcudart -lcublas))
 HAVE_NCCL := $(if $(HAVE_CUDA),$(call have_header,nccl.h,$(CUDA_LINK) -lnccl),)
 
-$(info quintet build: OpenBLAS $(if $(HAVE_BLAS),found,NOT FOUND) | PAPI $(if $(HAVE_PAPI),found,not found$(if $(NO_PAPI), (NO_PAPI=1))) | CUDA $(if $(HAVE_CUDA),found ($(NVCC)),$(if $(NVCC),off: $(NVCC) found but libcudart/libcublas do not link,not found$(if $(NO_CUDA), (NO_CUDA=1)))) | NCCL $(if $(HAVE_NCCL),found,not found) | mpicc $(if $(MPICC),found,not found$(if $(NO_MPI), (NO_MPI=1))))
+$(info quintet build: OpenBLAS $(if $(HAVE_BLAS),found,NOT FOUND) | PAPI $(if $(HAVE_PAPI),found,not found$(if $(NO_PAPI), (NO_PAPI=1))) | jansson $(if $(HAVE_JANSSON),found,not found$(if $(NO_JANSSON), (NO_JANSSON=1)): no Google Benchmark JSON) | CUDA $(if $(HAVE_CUDA),found ($(NVCC)),$(if $(NVCC),off: $(NVCC) found but libcudart/libcublas do not link,not found$(if $(NO_CUDA), (NO_CUDA=1)))) | NCCL $(if $(HAVE_NCCL),found,not found) | mpicc $(if $(MPICC),found,not found$(if $(NO_MPI), (NO_MPI=1))))
 ifeq ($(HAVE_BLAS),)
 $(error OpenBLAS (cblas.h, libopenblas) is required: run ci/install.sh)
 endif
@@ -52,10 +57,13 @@ MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
 MPI_LDFLAGS := $(shell $(MPICC) --showme:link 2>/dev/null)
 endif
 HAVE_MPI_BACKEND := $(if $(MPI_LDFLAGS),1)
+# ---- NCCL backend (impl/backends/nccl, issue 15): needs CUDA, NCCL and the mpi backend (MPI
+# bootstraps the NCCL unique id); nccl.c is C compiled by gcc against the toolkit's headers.
+HAVE_NCCL_BACKEND := $(and $(HAVE_NCCL),$(HAVE_MPI_BACKEND))
 QT_MPIRUN := $(if $(HAVE_MPI_BACKEND),mpirun --allow-run-as-root --oversubscribe)
 
 # ---- flags ----------------------------------------------------------------
-DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(HAVE_CUDA),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL) $(if $(HAVE_MPI_BACKEND),-DQT_HAVE_MPI_BACKEND)
+DEFS := -D_GNU_SOURCE $(if $(HAVE_PAPI),-DQT_HAVE_PAPI) $(if $(HAVE_JANSSON),-DQT_HAVE_JANSSON) $(if $(HAVE_CUDA),-DQT_HAVE_CUDA) $(if $(MPICC),-DQT_HAVE_MPI) $(if $(HAVE_NCCL),-DQT_HAVE_NCCL) $(if $(HAVE_MPI_BACKEND),-DQT_HAVE_MPI_BACKEND) $(if $(HAVE_NCCL_BACKEND),-DQT_HAVE_NCCL_BACKEND)
 # Includes name their room: "quintet/x.h" (public API), "testing/x.h" (impl/testing),
 # "store/store.h", "run/suite.h", ... (harness/<room>/).
 INC := -Iimpl/include -Iimpl -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BLAS_INC) $(MPI_CFLAGS)
@@ -67,7 +75,7 @@ NVCCFLAGS := -O3 $(NVCC_GENCODE) -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharne
 LIB_VIS := -fvisibility=hidden
 CUDA_LIBS := $(if $(HAVE_CUDA),$(CUDA_LDIR) -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
 LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(BLAS_LIBDIR)) -lbenchmark -lsqlite3 -lopenblas \
-          $(if $(HAVE_PAPI),-lpapi -lsde) $(CUDA_LIBS) $(MPI_LDFLAGS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
+          $(if $(HAVE_PAPI),-lpapi -lsde) $(if $(HAVE_JANSSON),-ljansson) $(CUDA_LIBS) $(MPI_LDFLAGS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
 
 # Quiet by default: one line per step; V=1 prints the commands.
 Q := $(if $(V),,@)
@@ -77,7 +85,7 @@ say = $(if $(V),,@echo '  $(1) $(2)';)
 # impl/testing/ is not part of libquintet: it is libqttesting.a (tests, verify, trace).
 TESTING_SRC := $(wildcard impl/testing/*.c)
 LIB_SRC := $(filter-out impl/%/mpi.c impl/%/nccl.c $(TESTING_SRC),$(wildcard impl/*/*.c impl/backends/*/*.c)) \
-           $(if $(HAVE_MPI_BACKEND),impl/backends/mpi/mpi.c)
+           $(if $(HAVE_MPI_BACKEND),impl/backends/mpi/mpi.c) $(if $(HAVE_NCCL_BACKEND),impl/backends/nccl/nccl.c)
 CU_SRC := $(if $(HAVE_CUDA),$(sort $(wildcard impl/*/*.cu impl/*/cuda/*.cu impl/backends/*/*.cu)))
 # harness/<room>/ sources, found recursively; harness/run/mpi/ holds separate MPI programs.
 harness_find = $(shell find harness -name '*.$(1)' -not -path 'harness/run/mpi/*' | sort)
@@ -101,15 +109,25 @@ LIB_OBJ := $(call obj,$(LIB_SRC)) $(call obj,$(CU_SRC))
 HARNESS_OBJ := $(call obj,$(HARNESS_SRC) $(HARNESS_CC) $(HARNESS_CU))
 TESTING_OBJ := $(call obj,$(TESTING_SRC))
 $(call obj,$(LIB_SRC)): CFLAGS += $(LIB_VIS)
+$(call obj,impl/backends/nccl/nccl.c): CFLAGS += -I$(CUDA_HOME)/include
 $(call obj,$(CU_SRC)): NVCCFLAGS += -Xcompiler $(LIB_VIS)
 
 .PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
 .SECONDARY: # keep intermediate objects (no trailing `rm` after the test summary)
-all: lib quintet tests mpi
+all: lib quintet tests mpi cuda
 lib: $(BUILD)/libquintet.a $(BUILD)/libquintet.so $(BUILD)/libqttesting.a
 quintet: $(BUILD)/quintet
-tests: $(TEST_BIN)
+# Test helpers that are programs of their own (a real Google Benchmark binary for the JSON import test).
+TEST_PROGS := $(BUILD)/tests/harness/gbench_peer
+tests: $(TEST_BIN) $(TEST_PROGS)
 mpi: $(MPI_PROGS)
+# cuda: the standalone CUDA kernel drivers (validate every kernel version, then time it):
+# build/cuda-attn-bench (tests/attention/cuda_attn_bench.cu over impl/attention/cuda/).
+CUDA_PROGS := $(if $(HAVE_CUDA),$(BUILD)/cuda-attn-bench)
+cuda: $(CUDA_PROGS)
+$(BUILD)/cuda-attn-bench: tests/attention/cuda_attn_bench.cu $(wildcard impl/attention/cuda/attn_*.cu impl/attention/cuda/*.h) $(BUILD)/flags.txt
+	@mkdir -p $(dir $@)
+	$(call say,NVCC,$@)$(NVCC) $(NVCCFLAGS) -Iimpl/attention/cuda -o $@ tests/attention/cuda_attn_bench.cu $(wildcard impl/attention/cuda/attn_*.cu) -L$(CUDA_LIBDIR) -lcublas
 
 $(BUILD)/obj/%.c.o: %.c $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
@@ -143,6 +161,9 @@ $(BUILD)/quintet: $(call obj,harness/cli/main.c) $(BUILD)/libqtharness.a $(BUILD
 $(BUILD)/tests/%: tests/%.c $(call obj,$(TEST_COMMON)) $(BUILD)/libqtharness.a $(BUILD)/libqttesting.a $(BUILD)/libquintet.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS) -Itests/common -o $@ $^ -lcunit $(LDLIBS)
+$(BUILD)/tests/harness/gbench_peer: tests/harness/peer/gbench_peer.cc
+	@mkdir -p $(dir $@)
+	$(call say,CXX,$<)$(CXX) -std=c++17 -O1 -Wall -Wextra -Werror $(DEP_INC) -o $@ $< $(DEP_LIB) -lbenchmark -lpthread
 $(BUILD)/quintet-mpi-%: harness/run/mpi/%.c
 	@mkdir -p $(dir $@)
 	$(call say,MPICC,$<)OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $<
@@ -152,7 +173,7 @@ test: all
 
 bench: all
 	$(BUILD)/quintet run --profile quick --db results/quintet.db
-	$(BUILD)/quintet show --db results/quintet.db
+	@$(BUILD)/quintet show --summary --db results/quintet.db
 
 check-asan:
 	@$(MAKE) --no-print-directory QT_INNER=1 BUILD=build-asan OPT='-O1 -fno-omit-frame-pointer' \

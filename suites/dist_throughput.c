@@ -1,12 +1,15 @@
-/* dist_throughput.c — the distributed-training suite (dist.h) on the `mpi` backend.
+/* dist_throughput.c — the distributed-training suite (dist.h) on every backend of the registry
+ * that has dist ops and can start here (mpi: host buffers over MPI; nccl: GPU buffers over
+ * NCCL, one process per GPU). No backend is chosen by name: the variant is the backend.
  *
  *   quintet run dist_throughput --ranks 2            (starts mpirun itself; launch.h)
  *   quintet run dist_throughput --ranks 2 --transport tcp   (OpenMPI TCP over loopback)
+ *   quintet run dist_throughput --ranks 2 --filter nccl     (GPUs only)
  *   srun -n 8 build/quintet run dist_throughput      (inside an allocation)
- * Every rank runs every case; rank 0 alone writes the database. Built without the mpi backend,
- * or on a world of one, the cases are skipped with the reason.
+ * Every rank runs every case; rank 0 alone writes the database. Built without a communicator
+ * backend, or on a world of one, the cases are skipped with the reason.
  *
- * Cases (variant "mpi"; params ranks = the world, transport = shm | tcp):
+ * Cases (variant = the backend; params ranks = the world, transport = shm | tcp, the MPI transport):
  *   coll_<name> bytes=S   timed (manual time): one collective per iteration on S bytes per rank
  *       (all-reduce, broadcast) or S·n in total (reduce-scatter, all-gather, all-to-all: nccl-tests'
  *       size); an iteration's time is the MAX over ranks (an extra untimed all-reduce), so Google
@@ -16,7 +19,11 @@
  *       wrong_values = received values differing from the exact seeded result, summed over ranks.
  *       coll_allreduce_bare is the library's single MPI_Allreduce call on the same buffers
  *       (no deadline, no checks), beside quintet's path (non-blocking + polled deadline).
- *       Quick profile: 8 B … 16 MiB; nightly and paper: 8 B … 256 MiB (×4 steps).
+ *       Buffers live on the backend's device; the check data is made and checked there.
+ *       Host backends: quick 8 B … 16 MiB (×8), nightly and paper 8 B … 256 MiB (×4); GPU backends:
+ *       quick 8 B … 512 MiB, nightly and paper 8 B … 8 GiB (×4). Quick: other collectives to 1 MiB.
+ *   The training, imbalance, compression and local SGD cases run on host backends (impl/dist's
+ *   MLP is host code); on GPU backends they are not listed.
  *   alpha_beta (finish)   per collective, least squares time = α + β·S over the sweep's medians:
  *       alpha_us, beta_gbps (= 1/β); and from the all-reduce fit, per-hop α₀ = α/(2(n−1)) and
  *       β₀ = β·n/(2(n−1)), predicted all-reduce time of 64 MiB at p = 8, 64, 1024 ranks for
@@ -41,19 +48,42 @@
 #include <time.h>
 
 #include "quintet/dist.h"
+#include "run/launch.h"
 #include "run/suite.h"
 
-/* ---- one world instance for the whole run (MPI is initialised once) ---- */
-static qt_backend_t *world_be;
-static qt_status_t world_status = QT_ERR_STATE;
+/* ---- one world instance per communicator backend for the whole run (started once) ---- */
+#define MAX_WORLDS 8
+static struct {
+    const char *name;
+    qt_backend_t *be;
+} worlds[MAX_WORLDS];
+static int n_worlds = -1;
 
-/* The world communicator, or QT_ERR_UNSUPPORTED with the reason. */
-static qt_status_t get_world(qt_backend_t **be)
+/* Start every registered backend with dist ops that is available here (all ranks alike). */
+static void start_worlds(void)
 {
-    if (world_status == QT_ERR_STATE) world_status = qt_backend_init(&world_be, "mpi", NULL);
-    if (world_status != QT_OK) return qt_fail(QT_ERR_UNSUPPORTED, "no mpi backend in this build or it cannot start");
-    *be = world_be;
-    return QT_OK;
+    if (n_worlds >= 0) return;
+    n_worlds = 0;
+    for (int i = 0; i < qt_backend_count() && n_worlds < MAX_WORLDS; i++) {
+        const qt_backend_iface_t *f = qt_backend_iface_get(i);
+        if (!f->ops[QT_TECH_DIST] || !qt_backend_iface_available(f, NULL, 0)) continue;
+        qt_backend_t *be = NULL;
+        if (qt_backend_init(&be, f->name, NULL) != QT_OK) continue;
+        worlds[n_worlds].name = f->name;
+        worlds[n_worlds++].be = be;
+    }
+}
+
+/* The world of backend `name` (a case's variant), or QT_ERR_UNSUPPORTED with the reason. */
+static qt_status_t get_world(const char *name, qt_backend_t **be)
+{
+    start_worlds();
+    for (int i = 0; i < n_worlds; i++)
+        if (!strcmp(worlds[i].name, name)) {
+            *be = worlds[i].be;
+            return QT_OK;
+        }
+    return qt_fail(QT_ERR_UNSUPPORTED, "backend %s has no communicator in this build or cannot start here", name);
 }
 
 static const char *transport(void)
@@ -95,16 +125,18 @@ typedef struct {
     qt_backend_t *be;
     qt_coll_t coll;
     int bare;
-    size_t count;
-    float *send, *recv;
+    size_t count, send_bytes, recv_bytes;
+    float *send, *recv; /* on be's device */
     double *times;
     size_t n_times, cap;
 } coll_state_t;
 
+static void coll_teardown(void *state);
+
 static qt_status_t coll_setup(const qt_case_t *c, qt_rec_t *r, void **state)
 {
     qt_backend_t *be = NULL;
-    QT_TRY(get_world(&be));
+    QT_TRY(get_world(c->variant, &be));
     if (be->world < 2) return qt_fail(QT_ERR_UNSUPPORTED, "one rank: run with --ranks N (N >= 2)");
     coll_state_t *s = calloc(1, sizeof *s);
     if (!s) return qt_fail(QT_ERR_NOMEM, "state");
@@ -114,23 +146,25 @@ static qt_status_t coll_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     long long bytes = qt_params_int(&c->params, "bytes", 8);
     s->count = (size_t)(bytes / 4 > 0 ? bytes / 4 : 1);
     if (s->coll != QT_COLL_ALLREDUCE && s->coll != QT_COLL_BROADCAST) s->count = (s->count + be->world - 1) / be->world;
-    size_t ns = qt_dist_coll_send_count(s->coll, s->count, be->world);
-    size_t nr = qt_dist_coll_recv_count(s->coll, s->count, be->world);
-    s->send = malloc(ns * sizeof(float));
-    s->recv = malloc(nr * sizeof(float));
-    if (!s->send || !s->recv) {
-        free(s->send);
-        free(s->recv);
-        free(s);
-        return qt_fail(QT_ERR_NOMEM, "buffers of %zu + %zu floats", ns, nr);
-    }
+    s->send_bytes = qt_dist_coll_send_count(s->coll, s->count, be->world) * sizeof(float);
+    s->recv_bytes = qt_dist_coll_recv_count(s->coll, s->count, be->world) * sizeof(float);
+    void *sp = NULL, *rp = NULL;
     uint64_t seed = qt_rec_seed(r);
-    qt_dist_check_fill(s->coll, be->rank, be->world, s->count, seed, s->send);
-    if (s->coll == QT_COLL_BROADCAST) qt_dist_check_fill(s->coll, be->rank, be->world, s->count, seed, s->recv);
-    else memset(s->recv, 0, nr * sizeof(float));
+    qt_status_t st = qt_backend_alloc(be, s->send_bytes, &sp);
+    s->send = sp;
+    if (st == QT_OK) st = qt_backend_alloc(be, s->recv_bytes, &rp);
+    s->recv = rp;
+    if (st == QT_OK) st = qt_dist_check_fill_on(be, s->coll, s->count, seed, s->send);
+    if (st == QT_OK && s->coll == QT_COLL_BROADCAST) st = qt_dist_check_fill_on(be, s->coll, s->count, seed, s->recv);
+    else if (st == QT_OK && be->iface->memset0) st = be->iface->memset0(be, s->recv, s->recv_bytes);
+    if (st == QT_OK) st = qt_backend_synchronize(be);
+    if (st != QT_OK) {
+        coll_teardown(s);
+        return st;
+    }
+    *state = s;
     qt_rec_set_rate_names(r, NULL, "algbw_gbps");
     qt_rec_set_work(r, 0, qt_dist_coll_bytes(s->coll, s->count, be->world));
-    *state = s;
     return QT_OK;
 }
 
@@ -166,7 +200,9 @@ static qt_status_t coll_after(void *state, const qt_case_t *c, qt_rec_t *r)
 {
     coll_state_t *s = state;
     (void)c;
-    double wrong = (double)qt_dist_check_count(s->coll, s->be->rank, s->be->world, s->count, qt_rec_seed(r), s->recv);
+    long long w = 0;
+    QT_TRY(qt_dist_check_count_on(s->be, s->coll, s->count, qt_rec_seed(r), s->recv, &w));
+    double wrong = (double)w;
     if (s->be->world > 1) QT_TRY(qt_dist_allreduce_raw(s->be, &wrong, &wrong, 1, QT_DIST_F64, QT_DIST_SUM));
     qt_rec_metric(r, "wrong_values", "count", wrong);
     if (s->n_times) {
@@ -182,8 +218,8 @@ static void coll_teardown(void *state)
 {
     coll_state_t *s = state;
     if (!s) return;
-    free(s->send);
-    free(s->recv);
+    if (s->send) qt_backend_dealloc(s->be, s->send, s->send_bytes);
+    if (s->recv) qt_backend_dealloc(s->be, s->recv, s->recv_bytes);
     free(s->times);
     free(s);
 }
@@ -228,7 +264,7 @@ static qt_status_t train_and_record(qt_dist_mlp_t *m, qt_backend_t *be, qt_rec_t
 static qt_status_t train_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 {
     qt_backend_t *be = NULL, *sub = NULL, *dpb = NULL, *tpb = NULL;
-    QT_TRY(get_world(&be));
+    QT_TRY(get_world(c->variant, &be));
     int k = (int)qt_params_int(&c->params, "k", 1);
     const char *mode = qt_params_str(&c->params, "mode", "dp");
     int steps = (int)qt_params_int(&c->params, "steps", 8);
@@ -257,7 +293,7 @@ static qt_status_t train_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 static qt_status_t imbalance_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 {
     qt_backend_t *be = NULL;
-    QT_TRY(get_world(&be));
+    QT_TRY(get_world(c->variant, &be));
     if (be->world < 2) return qt_fail(QT_ERR_UNSUPPORTED, "one rank: nothing to balance");
     int balanced = !strcmp(qt_params_str(&c->params, "shares", "equal"), "balanced");
     qt_dist_mlp_config_t cfg;
@@ -305,7 +341,7 @@ static void small_config(qt_dist_mlp_config_t *cfg, uint64_t seed)
 static qt_status_t compress_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 {
     qt_backend_t *be = NULL;
-    QT_TRY(get_world(&be));
+    QT_TRY(get_world(c->variant, &be));
     qt_dist_mlp_config_t cfg;
     small_config(&cfg, seed);
     QT_TRY(qt_compress_parse(qt_params_str(&c->params, "scheme", "none"), &cfg.compress.kind));
@@ -319,12 +355,16 @@ static qt_status_t compress_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     qt_status_t s = QT_OK;
     double loss = 0;
     qt_dist_stats_t st = {0};
+    int64_t last_bytes = -1; /* the bytes axis must grow: one rank sends nothing */
     for (int i = 0; i < steps && s == QT_OK; i++) {
         s = qt_dist_mlp_step(m, i, &loss);
         if (s == QT_OK && (i % 5 == 4 || i == steps - 1)) {
             s = qt_dist_mlp_stats(m, &st, 0);
             qt_rec_series(r, "loss", i + 1, loss);
-            qt_rec_series(r, "loss_vs_bytes", (int64_t)st.bytes_sent, loss);
+            if ((int64_t)st.bytes_sent > last_bytes) {
+                last_bytes = (int64_t)st.bytes_sent;
+                qt_rec_series(r, "loss_vs_bytes", last_bytes, loss);
+            }
         }
     }
     if (s == QT_OK) s = qt_dist_mlp_check_replicas(m);
@@ -346,7 +386,7 @@ static qt_status_t compress_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 static qt_status_t local_sgd_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 {
     qt_backend_t *be = NULL;
-    QT_TRY(get_world(&be));
+    QT_TRY(get_world(c->variant, &be));
     qt_dist_mlp_config_t cfg;
     small_config(&cfg, seed);
     cfg.local_steps = (int)qt_params_int(&c->params, "H", 1);
@@ -370,45 +410,69 @@ static qt_status_t local_sgd_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 
 /* ---- the case list ---- */
 
-static qt_case_t *add_case(qt_case_list_t *out, const char *name, int world)
+static qt_case_t *add_case(qt_case_list_t *out, const char *name, const char *backend, int world)
 {
     qt_case_t *c = qt_case_list_add(out);
     if (!c) return NULL;
     snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->variant, sizeof c->variant, "mpi");
+    snprintf(c->variant, sizeof c->variant, "%s", backend);
     qt_params_set_int(&c->params, "ranks", world);
     qt_params_set_str(&c->params, "transport", transport());
     return c;
 }
 
-static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
+/* The collective sweep of one backend: host memory to 256 MiB, GPU memory to 8 GiB. */
+static qt_status_t coll_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world, int gpu)
 {
-    int world = 1;
-    qt_backend_t *be = NULL;
-    if (get_world(&be) == QT_OK) world = be->world;
-    long long max_bytes = profile == QT_PROFILE_QUICK ? (16ll << 20) : (256ll << 20);
-    int step = profile == QT_PROFILE_QUICK ? 8 : 4;
-    for (int ci = 0; ci <= QT_COLL_COUNT; ci++) { /* the last: the bare MPI_Allreduce */
+    int quick = profile == QT_PROFILE_QUICK;
+    long long max_bytes = gpu ? (quick ? (512ll << 20) : (8ll << 30)) : (quick ? (16ll << 20) : (256ll << 20));
+    int step = quick && !gpu ? 8 : 4;
+    for (int ci = 0; ci <= QT_COLL_COUNT; ci++) { /* the last: the library's bare blocking all-reduce */
         int bare = ci == QT_COLL_COUNT;
         qt_coll_t coll = bare ? QT_COLL_ALLREDUCE : (qt_coll_t)ci;
-        long long top = (coll == QT_COLL_ALLREDUCE || profile != QT_PROFILE_QUICK) ? max_bytes : (1ll << 20);
+        long long top = (coll == QT_COLL_ALLREDUCE || !quick) ? max_bytes : (1ll << 20);
         for (long long b = 8; b <= top; b *= step) {
             char name[48];
             snprintf(name, sizeof name, "coll_%s%s", qt_coll_name(coll), bare ? "_bare" : "");
-            qt_case_t *c = add_case(out, name, world);
+            qt_case_t *c = add_case(out, name, backend, world);
             if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
             qt_params_set_int(&c->params, "bytes", b);
             qt_params_set_int(&c->params, "coll_id", coll);
             qt_params_set_int(&c->params, "bare", bare);
             c->manual_time = 1;
             c->min_time = b >= (4ll << 20) ? 0.05 : 0.01;
-            c->max_repetitions = b >= (64ll << 20) ? 3 : 0;
+            c->max_repetitions = b >= (1ll << 30) ? 2 : b >= (64ll << 20) ? 3 : 0;
             c->setup = coll_setup;
             c->iterate = coll_iterate;
             c->after = coll_after;
             c->teardown = coll_teardown;
         }
     }
+    return QT_OK;
+}
+
+static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world);
+
+static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
+{
+    /* listing must not initialise MPI (a singleton MPI_Init would break the mpirun that
+     * calibration's ping-pong starts): the world size comes from the launcher's environment and
+     * the communicators are made when the first case runs */
+    int world = 1;
+    (void)qt_launch_rank(&world);
+    for (int i = 0; i < qt_backend_count(); i++) {
+        const qt_backend_iface_t *f = qt_backend_iface_get(i);
+        if (!f->ops[QT_TECH_DIST] || !qt_backend_iface_available(f, NULL, 0)) continue;
+        int gpu = f->device_kind != QT_DEVICE_HOST;
+        QT_TRY(coll_cases(profile, out, f->name, world, gpu));
+        if (!gpu) QT_TRY(host_cases(profile, out, f->name, world));
+    }
+    return QT_OK;
+}
+
+/* Training, balance, compression and local SGD: impl/dist's MLP runs on host memory. */
+static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world)
+{
     static const char *const modes[] = {"dp", "tp", "hybrid"};
     for (int mi = 0; mi < 3; mi++)
         for (int k = 1; k <= world; k *= 2) {
@@ -416,7 +480,7 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
             if (mi == 1 && k == 1) continue;   /* tp on one rank is dp on one rank */
             char name[48];
             snprintf(name, sizeof name, "train_%s", modes[mi]);
-            qt_case_t *c = add_case(out, name, world);
+            qt_case_t *c = add_case(out, name, backend, world);
             if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
             qt_params_set_str(&c->params, "mode", modes[mi]);
             qt_params_set_int(&c->params, "k", k);
@@ -425,7 +489,7 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
             c->run_seed = train_run;
         }
     for (int bal = 0; bal < 2; bal++) {
-        qt_case_t *c = add_case(out, "imbalance", world);
+        qt_case_t *c = add_case(out, "imbalance", backend, world);
         if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
         qt_params_set_str(&c->params, "shares", bal ? "balanced" : "equal");
         qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 30);
@@ -434,7 +498,7 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
     }
     static const char *const schemes[] = {"none", "topk", "randomk", "qsgd", "int8", "powersgd"};
     for (int si = 0; si < 6; si++) {
-        qt_case_t *c = add_case(out, "compress", world);
+        qt_case_t *c = add_case(out, "compress", backend, world);
         if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
         qt_params_set_str(&c->params, "scheme", schemes[si]);
         if (si == 1 || si == 2) qt_params_set_double(&c->params, "ratio", 0.01);
@@ -446,7 +510,7 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
     }
     static const int Hs[] = {1, 4, 16};
     for (int hi = 0; hi < 3; hi++) {
-        qt_case_t *c = add_case(out, "local_sgd", world);
+        qt_case_t *c = add_case(out, "local_sgd", backend, world);
         if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
         qt_params_set_int(&c->params, "H", Hs[hi]);
         qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 48 : 320);
@@ -458,7 +522,7 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
 
 /* ---- finish: α–β fits, predictions, scaling efficiency, loss relative to dense ---- */
 typedef struct {
-    const char *name;
+    const char *name, *variant;
     double sx, sy, sxx, sxy;
     int n;
 } fit_t;
@@ -466,7 +530,7 @@ typedef struct {
 static int fit_add(void *arg, const qt_result_t *res)
 {
     fit_t *f = arg;
-    if (strcmp(res->name, f->name)) return 0;
+    if (strcmp(res->name, f->name) || strcmp(res->variant, f->variant)) return 0;
     double x = (double)qt_params_int(res->params, "bytes", 0), y = res->median;
     f->sx += x;
     f->sy += y;
@@ -477,7 +541,7 @@ static int fit_add(void *arg, const qt_result_t *res)
 }
 
 typedef struct {
-    const char *name;
+    const char *name, *variant;
     double base;
     int world;
     qt_rec_t *r;
@@ -486,6 +550,7 @@ typedef struct {
 static int find_k1(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
+    if (strcmp(res->variant, s->variant)) return 0;
     if (!strcmp(res->name, "train_dp") && qt_params_int(res->params, "k", 0) == 1) s->base = res->median;
     if (!strcmp(res->name, "compress") && !strcmp(qt_params_str(res->params, "scheme", ""), "none") &&
         !strcmp(s->name, "compress"))
@@ -496,7 +561,7 @@ static int find_k1(void *arg, const qt_result_t *res)
 static int emit_eff(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
-    if (strncmp(res->name, "train_", 6) || s->base <= 0) return 0;
+    if (strncmp(res->name, "train_", 6) || strcmp(res->variant, s->variant) || s->base <= 0) return 0;
     double k = (double)qt_params_int(res->params, "k", 1);
     qt_rec_derived(s->r, "scaling", res->variant, res->params, "scaling_efficiency", "ratio", res->median / (k * s->base));
     return 0;
@@ -505,21 +570,29 @@ static int emit_eff(void *arg, const qt_result_t *res)
 static int emit_rel(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
-    if (strcmp(res->name, "compress") || s->base <= 0) return 0;
+    if (strcmp(res->name, "compress") || strcmp(res->variant, s->variant) || s->base <= 0) return 0;
     qt_rec_derived(s->r, "compress_rel", res->variant, res->params, "loss_vs_dense", "ratio", res->median / s->base);
     return 0;
 }
 
+static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n);
+
 static qt_status_t dist_finish(qt_rec_t *r)
 {
-    qt_backend_t *be = NULL;
-    if (get_world(&be) != QT_OK || be->world < 2) return QT_OK;
-    int n = be->world;
+    start_worlds();
+    for (int i = 0; i < n_worlds; i++)
+        if (worlds[i].be->world >= 2) QT_TRY(finish_one(r, worlds[i].name, worlds[i].be->world));
+    return QT_OK;
+}
+
+/* One backend's fits, predictions and ratios. */
+static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
+{
     for (int ci = 0; ci <= QT_COLL_COUNT; ci++) {
         char name[48];
         snprintf(name, sizeof name, "coll_%s%s", qt_coll_name(ci == QT_COLL_COUNT ? QT_COLL_ALLREDUCE : (qt_coll_t)ci),
                  ci == QT_COLL_COUNT ? "_bare" : "");
-        fit_t f = {name, 0, 0, 0, 0, 0};
+        fit_t f = {name, variant, 0, 0, 0, 0, 0};
         qt_rec_foreach_result(r, "time_s", fit_add, &f);
         if (f.n < 2) continue;
         double beta = (f.n * f.sxy - f.sx * f.sy) / (f.n * f.sxx - f.sx * f.sx);
@@ -528,8 +601,8 @@ static qt_status_t dist_finish(qt_rec_t *r)
         qt_params_set_str(&p, "coll", name + 5);
         qt_params_set_int(&p, "ranks", n);
         qt_params_set_str(&p, "transport", transport());
-        QT_TRY(qt_rec_derived(r, "alpha_beta", "mpi", &p, "alpha_us", "us", alpha * 1e6));
-        QT_TRY(qt_rec_derived(r, "alpha_beta", "mpi", &p, "beta_gbps", "GB/s", beta > 0 ? 1.0 / beta / 1e9 : NAN));
+        QT_TRY(qt_rec_derived(r, "alpha_beta", variant, &p, "alpha_us", "us", alpha * 1e6));
+        QT_TRY(qt_rec_derived(r, "alpha_beta", variant, &p, "beta_gbps", "GB/s", beta > 0 ? 1.0 / beta / 1e9 : NAN));
         if (ci != QT_COLL_ALLREDUCE) continue;
         double a0 = alpha / (2.0 * (n - 1)), b0 = beta * n / (2.0 * (n - 1)), S = 64.0 * (1 << 20);
         for (int pr = 8; pr <= 1024; pr *= 8) {
@@ -538,14 +611,14 @@ static qt_status_t dist_finish(qt_rec_t *r)
             qt_params_set_int(&q, "bytes", (long long)S);
             double ring = 2.0 * (pr - 1) * a0 + 2.0 * (pr - 1) / pr * S * b0;
             double tree = 2.0 * ceil(log2(pr)) * (a0 + S * b0);
-            QT_TRY(qt_rec_derived(r, "allreduce_predict", "mpi", &q, "pred_ring_s", "s", ring));
-            QT_TRY(qt_rec_derived(r, "allreduce_predict", "mpi", &q, "pred_tree_s", "s", tree));
+            QT_TRY(qt_rec_derived(r, "allreduce_predict", variant, &q, "pred_ring_s", "s", ring));
+            QT_TRY(qt_rec_derived(r, "allreduce_predict", variant, &q, "pred_tree_s", "s", tree));
         }
     }
-    scale_t s = {"train", 0, n, r};
+    scale_t s = {"train", variant, 0, n, r};
     qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
     qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);
-    scale_t c = {"compress", 0, n, r};
+    scale_t c = {"compress", variant, 0, n, r};
     qt_rec_foreach_result(r, "final_loss", find_k1, &c);
     qt_rec_foreach_result(r, "final_loss", emit_rel, &c);
     return QT_OK;
@@ -574,7 +647,7 @@ static const char *const dist_metrics[] = {
 
 const qt_suite_t qt_suite_dist_throughput = {
     .name = "dist_throughput",
-    .description = "MPI collectives (busbw vs size, alpha-beta), DP/TP/hybrid training scaling, compression, local SGD",
+    .description = "MPI and NCCL collectives (busbw vs size, alpha-beta), DP/TP/hybrid training scaling, compression, local SGD",
     .metrics = dist_metrics,
     .cases = dist_cases,
     .finish = dist_finish,

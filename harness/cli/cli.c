@@ -1,9 +1,16 @@
-/* cli.c — `quintet COMMAND [ARGS]`: dispatch to the commands of cli.h.
- * Run `quintet --help` for the list. */
+/* cli.c — `quintet COMMAND [ARGS]`: dispatch to the commands of cli.h, plus
+ * `quintet --version` and `quintet help [COMMAND]`. Run `quintet --help` for the list. */
 #include "cli/cli.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include <sqlite3.h>
+
+#include "output/gbjson.h"
+#include "run/gbench.h"
+#include "run/hwcounters.h"
+#include "store/store.h"
 
 static const struct {
     const char *name;
@@ -33,7 +40,28 @@ static void usage(FILE *f)
                "measurement with its provenance in SQLite.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n`quintet COMMAND --help` describes a command's options.\n");
+    fprintf(f, "\n`quintet help COMMAND` (or `quintet COMMAND --help`) describes a command's options;\n"
+               "`quintet --version` prints the version and the libraries this build uses.\n");
+}
+
+/* `quintet --version`: the program's version, where it was built from, and its libraries. */
+static void version(void)
+{
+    printf("quintet %s\n", QT_VERSION);
+    printf("source: %s\n", QT_SOURCE_DIR);
+    printf("schema: %d\n", QT_SCHEMA_VERSION);
+    printf("google benchmark: %s\n", qt_gb_version());
+    printf("papi: %s\n", qt_hwc_papi_version());
+    printf("sqlite: %s\n", sqlite3_libversion());
+    printf("jansson: %s\n", qt_gbjson_library());
+}
+
+/* Index of command `name` in the table, or -1. */
+static int find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name)) return (int)i;
+    return -1;
 }
 
 /* Dispatch. */
@@ -43,12 +71,28 @@ int qt_cli_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        version();
+        return 0;
+    }
+    if (!strcmp(argv[1], "help") && argc > 2) {
+        int k = find_command(argv[2]);
+        if (k < 0 || argc > 3) {
+            fprintf(stderr, "quintet help: %s '%s'\n\n", k < 0 ? "unknown command" : "one COMMAND at most, got also",
+                    k < 0 ? argv[2] : argv[3]);
+            usage(stderr);
+            return 2;
+        }
+        char help[] = "--help";
+        char *hargv[] = {help, NULL};
+        return commands[k].fn(1, hargv);
+    }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 2, argv + 2);
+    int k = find_command(argv[1]);
+    if (k >= 0) return commands[k].fn(argc - 2, argv + 2);
     fprintf(stderr, "quintet: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -20,11 +20,29 @@ int qt_cmd_verify(int argc, char **argv);
 /* `quintet trace optim ...`: argv[0] is "optim" (the word after `trace`). */
 int qt_cmd_trace(int argc, char **argv);
 
+/* The program's version (`quintet --version`). */
+#define QT_VERSION "0.2.0"
+#ifndef QT_SOURCE_DIR
+#define QT_SOURCE_DIR "."
+#endif
+
 int qt_cmd_ab(int argc, char **argv);
 int qt_cmd_calibrate_gate(int argc, char **argv);
 
 /* Default database path. */
 #define QT_DEFAULT_DB "results/quintet.db"
+
+/* cli_store.c: opening a database and resolving RUN with the exit-status rule above (2 for a
+ * missing file, a missing folder or an unknown run, listing what exists; 3 for other database errors). */
+#include <stdint.h>
+
+#include "store/store.h"
+/* 0 when the folder of path exists, else the message and 2. */
+int qt_cli_db_folder(const char *cmd, const char *path);
+/* 0 with *out open, else the message and 2 or 3. */
+int qt_cli_open(const char *cmd, const char *path, int create, int writable, qt_store_t **out);
+/* 0 with *run_id, else the message (and the recent runs) and 2 or 3. */
+int qt_cli_run(const char *cmd, qt_store_t *s, const char *spec, int64_t *run_id);
 
 /* compare's decision on two stored runs, without printing (cmd_compare.c): fn is called for every
  * row (suite, "suite/case/variant/params", metric, result) after Benjamini-Hochberg; non-zero stops.

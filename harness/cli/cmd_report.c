@@ -34,6 +34,7 @@ static const qt_opt_t opts[] = {
     {"alpha", "A", "with --baseline: the gate's significance level (default 0.05)"},
     {"figures", "DIR", "include the .png/.svg/.pdf files of DIR"},
     {"suite", "NAME", "only this suite (and the calibration ceilings)"},
+    {"changes-only", NULL, "with --baseline: the summary and only the rows that changed (for CI step summaries)"},
     {"fragment", NULL, "html/tex: no preamble, to include in another document"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
@@ -59,6 +60,7 @@ typedef struct {
     int64_t run, base;
     qt_compare_opts_t gate; /* the regression gate's test (--threshold, --alpha) */
     const char *suite; /* --suite */
+    int changes_only;  /* --changes-only: only rows the gate calls regression, improvement or changed */
     rrow_t *row;
     size_t n_rows, cap_rows;
     kv_t *prov, *cnt, *bad;
@@ -266,6 +268,13 @@ static void write_provenance(qt_doc_t *d, const report_t *r)
 }
 
 /* The table of rows [a, b) (one suite), with the baseline columns when there is one. */
+/* 1 for a row --changes-only keeps. */
+static int is_change(const rrow_t *w)
+{
+    return w->r.verdict == QT_VERDICT_REGRESSION || w->r.verdict == QT_VERDICT_IMPROVEMENT ||
+           w->r.verdict == QT_VERDICT_CHANGED;
+}
+
 static void write_rows(qt_doc_t *d, const report_t *r, size_t a, size_t b)
 {
     static const char *const head[] = {"case", "variant", "params", "metric", "unit", "n", "median", "q1", "q3",
@@ -274,6 +283,7 @@ static void write_rows(qt_doc_t *d, const report_t *r, size_t a, size_t b)
     qt_doc_table_begin(d, cols, "lllllrrrrrrrll", head);
     for (size_t i = a; i < b; i++) {
         const rrow_t *w = &r->row[i];
+        if (r->changes_only && !is_change(w)) continue;
         char n[16], med[32], q1[32], q3[32], iqr[32], base[32], change[32], ci[48];
         snprintf(n, sizeof n, "%d", w->n);
         double spread = w->median != 0 ? (w->q3 - w->q1) / fabs(w->median) * 100 : NAN;
@@ -320,6 +330,68 @@ static void write_baseline(qt_doc_t *d, const report_t *r)
     qt_doc_para(d, text);
 }
 
+/* The summary that opens the report: the run's warnings, the gate's verdict and the largest changes
+ * against the baseline (regressions first), then the contents. */
+static void write_summary(qt_doc_t *d, const report_t *r)
+{
+    qt_doc_heading(d, 1, "Summary");
+    char text[1200];
+    int n_warn = 0;
+    for (size_t i = 0; i < r->n_prov; i++)
+        if (!strncmp(r->prov[i].key, "warning.", 8)) {
+            snprintf(text, sizeof text, "Warning: %s", r->prov[i].value);
+            qt_doc_para(d, text);
+            n_warn++;
+        }
+    if (!n_warn) qt_doc_para(d, "No warnings were recorded with this run (load, thread scaling, ceilings, noise).");
+    if (r->base > 0) {
+        int reg = 0;
+        for (size_t i = 0; i < r->n_rows; i++) reg += r->row[i].r.verdict == QT_VERDICT_REGRESSION;
+        snprintf(text, sizeof text, "Gate verdict against the baseline: %s (%d regression%s).",
+                 reg ? "FAIL" : "pass", reg, reg == 1 ? "" : "s");
+        qt_doc_para(d, text);
+        /* the 8 largest significant changes, regressions first */
+        size_t pick[8];
+        int n = 0;
+        for (int pass = 0; pass < 2 && n < 8; pass++)
+            for (int k = n; k < 8; k++) {
+                size_t best = (size_t)-1;
+                for (size_t i = 0; i < r->n_rows; i++) {
+                    const rrow_t *w = &r->row[i];
+                    if (!is_change(w) || (pass == 0) != (w->r.verdict == QT_VERDICT_REGRESSION)) continue;
+                    int used = 0;
+                    for (int j = 0; j < n; j++) used |= pick[j] == i;
+                    if (!used && (best == (size_t)-1 || fabs(w->r.ratio - 1) > fabs(r->row[best].r.ratio - 1))) best = i;
+                }
+                if (best == (size_t)-1) break;
+                pick[n++] = best;
+            }
+        if (n) {
+            static const char *const head[] = {"suite", "case", "variant", "params", "metric", "change", "verdict"};
+            qt_doc_table_begin(d, 7, "lllplrl", head);
+            for (int j = 0; j < n; j++) {
+                const rrow_t *w = &r->row[pick[j]];
+                char change[32];
+                const char *cells[] = {w->suite, w->name, w->variant, w->params, w->metric,
+                                       num(change, sizeof change, "%+.1f%%", (w->r.ratio - 1) * 100),
+                                       qt_verdict_name(w->r.verdict)};
+                qt_doc_table_row(d, cells);
+            }
+            qt_doc_table_end(d);
+        } else {
+            qt_doc_para(d, "No significant change against the baseline.");
+        }
+    }
+    size_t used = (size_t)snprintf(text, sizeof text, "Contents: provenance");
+    for (size_t a = 0; a < r->n_rows && used < sizeof text; a++) {
+        int seen = 0;
+        for (size_t k = 0; k < a && !seen; k++) seen = !strcmp(r->row[k].suite, r->row[a].suite);
+        if (!seen) used += (size_t)snprintf(text + used, sizeof text - used, ", %s", r->row[a].suite);
+    }
+    if (used < sizeof text - 12) strcat(text, ", figures.");
+    qt_doc_para(d, text);
+}
+
 /* The whole document. */
 static void write_report(qt_doc_t *d, const report_t *r, const qt_figs_t *figs, const char *fig_dir)
 {
@@ -329,6 +401,18 @@ static void write_report(qt_doc_t *d, const report_t *r, const qt_figs_t *figs, 
     snprintf(intro, sizeof intro, "Profile %s, commit %.12s, host %s, started %s, status %s.", profile ? profile : "?",
              commit && *commit ? commit : "?", host ? host : "?", started ? started : "?", status ? status : "?");
     qt_doc_para(d, intro);
+    write_summary(d, r);
+    if (r->changes_only) {
+        for (size_t a = 0, b; a < r->n_rows; a = b) { /* only the suites with a change, only the changed rows */
+            for (b = a + 1; b < r->n_rows && !strcmp(r->row[b].suite, r->row[a].suite);) b++;
+            int any = 0;
+            for (size_t k = a; k < b; k++) any |= is_change(&r->row[k]);
+            if (!any) continue;
+            qt_doc_heading(d, 1, r->row[a].suite);
+            write_rows(d, r, a, b);
+        }
+        return;
+    }
     write_provenance(d, r);
     if (r->base > 0) write_baseline(d, r);
     for (int pass = 0; pass < 2; pass++) { /* calibration first, then the other suites in stored order */
@@ -466,16 +550,25 @@ int qt_cmd_report(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.gate = gate;
     r.suite = qt_args_get(opts, N_OPTS, &a, "suite");
+    r.changes_only = qt_args_get(opts, N_OPTS, &a, "changes-only") != NULL;
+    if (r.changes_only && !base) {
+        fprintf(stderr, "quintet report: --changes-only needs --baseline RUN (the changes are against it)\n");
+        qt_figs_free(&figs);
+        return EXIT_USAGE;
+    }
     qt_store_t *s = NULL;
     int rc = 0;
-    qt_status_t st = qt_store_open(db, 0, 0, &s);
-    if (st != QT_OK) rc = EXIT_DB;
-    else if ((st = qt_store_resolve_run(s, a.n_pos ? a.pos[0] : "latest", &r.run)) != QT_OK ||
-             (base && (st = qt_store_resolve_run(s, base, &r.base)) != QT_OK))
-        rc = st == QT_ERR_ARG ? EXIT_USAGE : EXIT_DB;
-    else if ((st = load(s, &r)) != QT_OK) rc = EXIT_DB;
-    if (rc) fprintf(stderr, "quintet report: %s\n", qt_last_error());
-    else if (r.suite && !has_suite(&r, r.suite)) {
+    qt_status_t st;
+    if ((rc = qt_cli_open("report", db, 0, 0, &s)) || (rc = qt_cli_run("report", s, a.n_pos ? a.pos[0] : "latest", &r.run)) ||
+        (base && (rc = qt_cli_run("report", s, base, &r.base)))) {
+        /* the message is out */
+    } else if ((st = load(s, &r)) != QT_OK) {
+        rc = EXIT_DB;
+        fprintf(stderr, "quintet report: %s\n", qt_last_error());
+    }
+    if (rc) {
+        /* the message is out */
+    } else if (r.suite && !has_suite(&r, r.suite)) {
         fprintf(stderr, "quintet report: run %lld has no results of suite '%s'\n", (long long)r.run, r.suite);
         rc = EXIT_USAGE;
     } else {

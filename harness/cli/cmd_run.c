@@ -8,6 +8,8 @@
 #include "cli/cli.h"
 #include "quintet/backend.h"
 #include "run/launch.h"
+#include "run/hwcounters.h"
+#include "run/pin.h"
 #include "run/runner.h"
 
 /* A backend of the registry, or a machine label of the calibration ceilings (which exist
@@ -32,6 +34,7 @@ static const qt_opt_t opts[] = {
     {"counters", "LIST", "PAPI events, comma-separated (default " "PAPI_TOT_INS,PAPI_TOT_CYC,PAPI_L1_DCM,PAPI_L2_DCM)"},
     {"ranks", "N", "run on N MPI ranks: starts mpirun itself (inside mpirun/srun: checks the world is N)"},
     {"transport", "T", "with --ranks: shm (default) or tcp (OpenMPI's TCP over loopback, as between machines)"},
+    {"pin", "CPUS", "run on these CPUs only (CPU affinity, e.g. 0 or 0-3,8; recorded as cpu.affinity)"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
@@ -88,6 +91,9 @@ int qt_cmd_run(int argc, char **argv)
         goto bad;
     o.invocations = (int)inv;
     o.counters = qt_args_get(opts, N_OPTS, &a, "counters");
+    if (qt_hwc_check_names(o.counters) != QT_OK) goto bad;
+    if ((v = qt_args_get(opts, N_OPTS, &a, "pin")) && qt_pin_apply(v) != QT_OK) goto bad;
+    if (qt_cli_db_folder("run", o.db_path)) return 2;
     /* --ranks N: outside a launcher, start this binary under mpirun without --ranks/--transport;
      * inside one (mpirun, srun), the world size must agree. */
     if ((v = qt_args_get(opts, N_OPTS, &a, "ranks"))) {

@@ -1,6 +1,7 @@
 /* rows.c — the row model written as aligned text, CSV or JSON (rows.h). */
 #include "output/rows.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,10 +60,21 @@ void qt_rows_add(qt_rows_t *r, const qt_cell_t *cells)
         if (col->type == QT_CELL_INT) {
             if (r->fmt == QT_FMT_TABLE) printf("%*lld", col->width, v->i);
             else printf("%lld", v->i);
+        } else if (col->type == QT_CELL_NUMS) {
+            if (r->fmt == QT_FMT_JSON) putchar('[');
+            for (int k = 0; k < v->n_nums; k++) {
+                if (k) fputs(r->fmt == QT_FMT_JSON ? ", " : " ", stdout);
+                if (r->fmt == QT_FMT_JSON) qt_out_json_num(v->nums[k]);
+                else printf("%.9g", v->nums[k]);
+            }
+            if (r->fmt == QT_FMT_JSON) putchar(']');
         } else if (col->type == QT_CELL_NUM) {
             if (r->fmt == QT_FMT_JSON) qt_out_json_num(v->num);
-            else if (r->fmt == QT_FMT_CSV) printf("%.9g", v->num);
-            else {
+            else if (r->fmt == QT_FMT_CSV) {
+                if (isfinite(v->num)) printf("%.9g", v->num);
+            } else if (!isfinite(v->num)) {
+                printf("%*s\u2013", col->width > 1 ? col->width - 1 : 0, ""); /* "–": bytes ≠ columns */
+            } else {
                 char f[24];
                 snprintf(f, sizeof f, "%%*%s", col->num_fmt ? col->num_fmt : ".9g");
                 printf(f, col->width, v->num);

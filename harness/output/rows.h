@@ -10,7 +10,9 @@
 #include "quintet/status.h"
 
 typedef enum { QT_FMT_TABLE, QT_FMT_CSV, QT_FMT_JSON } qt_fmt_t;
-typedef enum { QT_CELL_TEXT, QT_CELL_INT, QT_CELL_NUM } qt_cell_type_t;
+/* QT_CELL_NUMS: a list of numbers (the raw samples of `show --samples`): a JSON array, a CSV field of
+ * space-separated values; not shown in the text table. */
+typedef enum { QT_CELL_TEXT, QT_CELL_INT, QT_CELL_NUM, QT_CELL_NUMS } qt_cell_type_t;
 
 /* Bits of qt_col_t.in: the formats a column appears in. */
 #define QT_IN_TABLE (1u << QT_FMT_TABLE)
@@ -29,7 +31,9 @@ typedef struct {
 typedef struct {
     const char *text; /* QT_CELL_TEXT (NULL reads as "") */
     long long i;      /* QT_CELL_INT */
-    double num;       /* QT_CELL_NUM (JSON: null when not finite) */
+    double num;       /* QT_CELL_NUM (JSON: null, CSV: empty, table: "–" when not finite) */
+    const double *nums; /* QT_CELL_NUMS: n_nums values (NaN: null / "nan") */
+    int n_nums;
 } qt_cell_t;
 
 typedef struct {

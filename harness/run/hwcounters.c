@@ -3,6 +3,7 @@
  * counters of libquintet to another. */
 #include "run/hwcounters.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,69 @@ static void papi_add(qt_hwc_t *h, int slot, int *set, int *count, int *idx)
     idx[(*count)++] = slot;
 }
 #endif
+
+#ifdef QT_HAVE_PAPI
+/* Edit distance of a and b (case-insensitive), capped at 9. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    if (n > 63 || strlen(a) > 63) return 9;
+    int prev[64], cur[64];
+    for (size_t j = 0; j <= n; j++) prev[j] = (int)j;
+    for (size_t i = 1; a[i - 1]; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= n; j++) {
+            int sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(int) * (n + 1));
+    }
+    return prev[n] > 9 ? 9 : prev[n];
+}
+
+/* 1 when name is a PAPI preset (available here or not); else the closest presets into close. */
+static int is_preset(const char *name, char *close, size_t size)
+{
+    int code = PAPI_PRESET_MASK;
+    char pname[PAPI_MAX_STR_LEN];
+    close[0] = '\0';
+    for (int best = 1; best <= 3 && !close[0]; best++) {
+        if (PAPI_enum_event(&code, PAPI_ENUM_FIRST) != PAPI_OK) return 0;
+        do {
+            if (PAPI_event_code_to_name(code, pname) != PAPI_OK) continue;
+            if (!strcmp(pname, name)) return 1;
+            size_t len = strlen(close);
+            if (edit_distance(name, pname) <= best && len + strlen(pname) + 3 < size)
+                snprintf(close + len, size - len, "%s%s", len ? ", " : "", pname);
+        } while (PAPI_enum_event(&code, PAPI_ENUM_EVENTS) == PAPI_OK);
+        code = PAPI_PRESET_MASK;
+    }
+    return 0;
+}
+#endif
+
+/* Check the names of a --counters list. */
+qt_status_t qt_hwc_check_names(const char *papi_events)
+{
+#ifdef QT_HAVE_PAPI
+    if (!papi_events) return QT_OK;
+    qt_counters_init();
+    if (papi_init() != PAPI_OK) return QT_OK; /* PAPI cannot start: every event is recorded unavailable with why */
+    char list[1024];
+    snprintf(list, sizeof list, "%s", papi_events);
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int code;
+        char close[256];
+        if (!*tok || PAPI_event_name_to_code(tok, &code) == PAPI_OK || is_preset(tok, close, sizeof close)) continue;
+        return qt_fail(QT_ERR_ARG, "--counters: PAPI knows no event '%s'%s%s%s (papi_avail and papi_native_avail list "
+                                   "them)", tok, close[0] ? " (did you mean " : "", close, close[0] ? "?)" : "");
+    }
+#else
+    (void)papi_events;
+#endif
+    return QT_OK;
+}
 
 /* Build the event list. */
 qt_status_t qt_hwc_init(qt_hwc_t *h, const char *papi_events)

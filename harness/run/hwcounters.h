@@ -31,6 +31,10 @@ typedef struct {
  * then every SDE counter of libquintet, then rusage. Never fails for an event
  * that is merely unavailable; fails only on bad arguments. */
 qt_status_t qt_hwc_init(qt_hwc_t *h, const char *papi_events);
+/* Check a --counters list before a run: every name must be one PAPI knows (a preset, even one this
+ * machine cannot count, or a native event it can name). QT_ERR_ARG naming the unknown event and the
+ * closest preset names otherwise. Built without PAPI, nothing can be checked: QT_OK. */
+qt_status_t qt_hwc_check_names(const char *papi_events);
 /* Start counting (records the start values). */
 void qt_hwc_start(qt_hwc_t *h);
 /* Stop and write the difference since start for each event into delta[] (NaN when unavailable). */

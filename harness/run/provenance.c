@@ -4,9 +4,12 @@
 
 #include <cblas.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "run/gbench.h"
@@ -106,13 +109,54 @@ static void collect_env(qt_provenance_t *p)
     static const char *vars[] = {"OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "OPENBLAS_NUM_THREADS",
                                  "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
                                  "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "QT_SPARSE_CROSSOVER",
-                                 "CUDA_VISIBLE_DEVICES", "QT_TEST_SEED", "LD_LIBRARY_PATH", "CI"};
+                                 "CUDA_VISIBLE_DEVICES", "QT_TEST_SEED", "LD_LIBRARY_PATH", "CI", "QT_PINNED"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         char key[64];
         snprintf(key, sizeof key, "env.%s", vars[i]);
         const char *v = getenv(vars[i]);
         qt_provenance_set(p, key, v ? v : "unset");
     }
+}
+
+/* Every NCCL_* variable of the environment (NCCL_NVLS_ENABLE always, "unset" when absent). */
+extern char **environ;
+static void collect_nccl_env(qt_provenance_t *p)
+{
+    qt_provenance_set(p, "env.NCCL_NVLS_ENABLE", "unset");
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "NCCL_", 5)) continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq) continue;
+        char key[48];
+        snprintf(key, sizeof key, "env.%.*s", (int)(eq - *e) < 40 ? (int)(eq - *e) : 40, *e);
+        qt_provenance_set(p, key, eq + 1);
+    }
+}
+
+/* `nvidia-smi topo -m` (how the GPUs are linked: NV18, PIX, SYS…), terminal escapes removed,
+ * lines joined with "\n"; or why there is none. */
+static void collect_topology(qt_provenance_t *p)
+{
+    char out[1536] = "", line[512];
+    size_t used = 0;
+    FILE *f = popen("nvidia-smi topo -m 2>/dev/null", "r");
+    int rc = -1;
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            for (char *c = line; *c && used + 1 < sizeof out; c++) {
+                if (*c == '\033') { /* ESC [ ... letter */
+                    while (*c && !((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z'))) c++;
+                    if (!*c) break;
+                    continue;
+                }
+                out[used++] = *c == '\t' ? ' ' : *c;
+            }
+        }
+        rc = pclose(f);
+    }
+    out[used] = '\0';
+    while (used > 0 && (out[used - 1] == '\n' || out[used - 1] == ' ')) out[--used] = '\0';
+    qt_provenance_set(p, "gpu_topology", rc == 0 && used ? out : "none: nvidia-smi topo -m failed or is absent");
 }
 
 /* GPU, driver, CUDA and NCCL versions, or why there are none. */
@@ -141,6 +185,107 @@ static void collect_gpu(qt_provenance_t *p)
 #endif
 }
 
+/* First line of a small file, trimmed; 0 when unreadable. */
+static int file_line(const char *path, char *out, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int ok = fgets(out, (int)size, f) != NULL;
+    fclose(f);
+    if (ok) out[strcspn(out, "\r\n")] = '\0';
+    return ok;
+}
+
+/* Set key to the first line of path, or "unknown: <path> not readable". */
+static void set_from_file(qt_provenance_t *p, const char *key, const char *path, const char *prefix)
+{
+    char line[200], val[256];
+    if (file_line(path, line, sizeof line)) snprintf(val, sizeof val, "%s%s", prefix, line);
+    else snprintf(val, sizeof val, "unknown: %s not readable", path);
+    qt_provenance_set(p, key, val);
+}
+
+/* Kernel, OS release, governor, turbo, SMT, memory, affinity. */
+static void collect_system(qt_provenance_t *p)
+{
+    struct utsname u;
+    char buf[256];
+    if (uname(&u) == 0) {
+        snprintf(buf, sizeof buf, "%s %s %s", u.sysname, u.release, u.machine);
+        qt_provenance_set(p, "os.kernel", buf);
+    }
+    FILE *f = fopen("/etc/os-release", "r");
+    snprintf(buf, sizeof buf, "unknown: /etc/os-release not readable");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "PRETTY_NAME=", 12)) {
+            line[strcspn(line, "\r\n")] = '\0';
+            char *v = line + 12;
+            if (*v == '"') v++;
+            v[strcspn(v, "\"")] = '\0';
+            snprintf(buf, sizeof buf, "%s", v);
+        }
+    if (f) fclose(f);
+    qt_provenance_set(p, "os.release", buf);
+    set_from_file(p, "cpu.governor", "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "");
+    if (file_line("/sys/devices/system/cpu/intel_pstate/no_turbo", line, sizeof line))
+        qt_provenance_set(p, "cpu.turbo", strcmp(line, "1") ? "on (intel_pstate no_turbo=0)" : "off (intel_pstate no_turbo=1)");
+    else if (file_line("/sys/devices/system/cpu/cpufreq/boost", line, sizeof line))
+        qt_provenance_set(p, "cpu.turbo", strcmp(line, "0") ? "on (cpufreq boost=1)" : "off (cpufreq boost=0)");
+    else
+        qt_provenance_set(p, "cpu.turbo", "unknown: no intel_pstate/no_turbo or cpufreq/boost (a VM, or no cpufreq driver)");
+    set_from_file(p, "cpu.smt", "/sys/devices/system/cpu/smt/active", "active=");
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    snprintf(buf, sizeof buf, "%.1f GiB", pages > 0 && page > 0 ? (double)pages * (double)page / 1073741824.0 : 0.0);
+    qt_provenance_set(p, "memory_total", buf);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        size_t len = 0;
+        buf[0] = '\0';
+        for (int c = 0; c < CPU_SETSIZE && len + 12 < sizeof buf; c++) {
+            if (!CPU_ISSET(c, &set)) continue;
+            int e = c;
+            while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, &set)) e++;
+            len += (size_t)snprintf(buf + len, sizeof buf - len, len ? ",%d" : "%d", c);
+            if (e > c) len += (size_t)snprintf(buf + len, sizeof buf - len, "-%d", e);
+            c = e;
+        }
+        qt_provenance_set(p, "cpu.affinity", buf);
+    }
+}
+
+/* FNV-1a 64 of a file's bytes as "fnv1a64:<hex> (<n> bytes)", or "absent". */
+static void hash_file(const char *path, char *out, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(out, size, "absent");
+        return;
+    }
+    uint64_t h = 1469598103934665603ull;
+    long n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        h = (h ^ (unsigned char)c) * 1099511628211ull;
+        n++;
+    }
+    fclose(f);
+    snprintf(out, size, "fnv1a64:%016llx (%ld bytes)", (unsigned long long)h, n);
+}
+
+/* The files whose contents change what a run does: the sparse dispatcher's crossover table. */
+static void collect_files(qt_provenance_t *p)
+{
+    const char *crossover = getenv("QT_SPARSE_CROSSOVER");
+    const char *files[] = {crossover && *crossover ? crossover : "results/sparse_crossover.txt"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char key[48], val[128];
+        snprintf(key, sizeof key, "file.%.42s", files[i]);
+        hash_file(files[i], val, sizeof val);
+        qt_provenance_set(p, key, val);
+    }
+}
+
 /* Everything. */
 void qt_provenance_collect(qt_provenance_t *p)
 {
@@ -164,7 +309,11 @@ void qt_provenance_collect(qt_provenance_t *p)
     if (command_line_out("mpirun --version 2>/dev/null", buf, sizeof buf)) qt_provenance_set(p, "version.mpi", buf);
     else qt_provenance_set(p, "version.mpi", "none: mpirun not found");
     collect_gpu(p);
+    collect_topology(p);
     collect_env(p);
+    collect_system(p);
+    collect_files(p);
+    collect_nccl_env(p);
 }
 
 /* Fixed columns for qt_store_run_begin. */

@@ -1,14 +1,17 @@
 /* provenance.h — what a run records about where and how it ran: git commit and
  * dirty flag, host, CPU model/cores/frequency, compiler and flags, versions of
  * Google Benchmark, PAPI, SQLite, OpenBLAS, MPI, CUDA and NCCL, the GPU and its
- * driver, and the environment variables that change results. Every field is
- * filled: what is absent says so ("none: ..."), never an empty string. */
+ * driver, the GPU topology (`nvidia-smi topo -m`), the environment variables that change
+ * results (NCCL_* too), the system (kernel and OS release, CPU governor, turbo and SMT where
+ * readable, total memory, the CPUs this process may run on) and a hash of every file that
+ * changes behaviour (file.<path>: FNV-1a 64 of its bytes, or "absent"). Every field is filled:
+ * what is absent says so ("none: ..." / "unknown: ..."), never an empty string. */
 #ifndef QUINTET_PROVENANCE_H
 #define QUINTET_PROVENANCE_H
 
 #include "store/store.h"
 
-#define QT_PROV_MAX 48
+#define QT_PROV_MAX 128
 
 typedef struct {
     char git_commit[48];
@@ -19,7 +22,7 @@ typedef struct {
     int n;
     struct {
         char key[48];
-        char value[256];
+        char value[1536]; /* room for `nvidia-smi topo -m` */
     } kv[QT_PROV_MAX]; /* library versions, gpu, env.* */
 } qt_provenance_t;
 

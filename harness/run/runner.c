@@ -34,6 +34,7 @@
 #include "run/launch.h"
 #include "run/hwcounters.h"
 #include "run/provenance.h"
+#include "run/warnings.h"
 #include "quintet/tensor.h"
 #include "analysis/stats.h"
 #include "store/store.h"
@@ -105,6 +106,9 @@ struct qt_rec {
         double value;
     } ceil[16];
     int n_ceil;
+    qt_warnings_t warn;     /* warnings.h: stored with the run at its end */
+    int n_ok, n_failed, n_skipped, n_interrupted;
+    char skip_reason[200];  /* the first skip's reason */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -397,6 +401,10 @@ static void remember_results(qt_rec_t *r, const qt_case_t *c)
         snprintf(e->unit, sizeof e->unit, "%s", s->unit);
         e->median = sum.median;
         e->n = sum.n;
+        char label[200], ptext[120];
+        qt_params_format(&c->params, ptext, sizeof ptext);
+        snprintf(label, sizeof label, "%s/%s/%s/%s", r->suite->name, c->name, c->variant, ptext);
+        qt_warn_case(&r->warn, label, s->metric, sum.n, sum.median, sum.mean, sum.stddev);
     }
     free(vals);
 }
@@ -431,6 +439,7 @@ typedef struct {
     const qt_suite_t *suite;
     qt_case_list_t cases;
     int *selected;
+    double *estimate; /* seconds the case took in the last run of the database that had it; NaN unknown */
 } plan_t;
 
 /* 1 when suite was named on the command line. */
@@ -485,7 +494,7 @@ void qt_runner_uuid(char out[37])
 }
 
 /* Build the plan: calibration, then the requested suites, their cases selected. */
-static int build_plan(const qt_run_opts_t *o, regex_t *re, plan_t *plan, int *n_plan, int *total)
+static int build_plan(const qt_run_opts_t *o, regex_t *re, plan_t *plan, int *n_plan, int *total, int *asked)
 {
     const qt_suite_t *chosen[32];
     int n = 0;
@@ -509,7 +518,7 @@ static int build_plan(const qt_run_opts_t *o, regex_t *re, plan_t *plan, int *n_
             if (!dup && n < 32) chosen[n++] = s;
         }
     }
-    *total = 0;
+    *total = *asked = 0;
     for (int i = 0; i < n; i++) {
         plan[i].suite = chosen[i];
         memset(&plan[i].cases, 0, sizeof plan[i].cases);
@@ -519,9 +528,18 @@ static int build_plan(const qt_run_opts_t *o, regex_t *re, plan_t *plan, int *n_
             return QT_RUN_BAD_INPUT;
         }
         plan[i].selected = calloc((size_t)plan[i].cases.n + 1, sizeof(int));
+        plan[i].estimate = calloc((size_t)plan[i].cases.n + 1, sizeof(double));
+        if (!plan[i].selected || !plan[i].estimate) {
+            fprintf(stderr, "quintet run: out of memory\n");
+            *n_plan = i + 1;
+            return QT_RUN_STORE_ERROR;
+        }
+        int implicit = chosen[i] == qt_suites[0] && !named(o, chosen[i]); /* calibration, always run */
         for (int k = 0; k < plan[i].cases.n; k++) {
             plan[i].selected[k] = case_selected(chosen[i], &plan[i].cases.items[k], o, re);
+            plan[i].estimate[k] = NAN;
             *total += plan[i].selected[k];
+            if (!implicit) *asked += plan[i].selected[k];
         }
     }
     *n_plan = n;
@@ -551,9 +569,53 @@ qt_status_t qt_runner_inject_parse(const char *text, regex_t *re, double *fracti
     return QT_OK;
 }
 
+/* Each selected case's duration in the most recent other run of the database that had it
+ * (case_wall_s of a timed case; wall_s × seeds of an experiment). */
+static void estimate_plan(qt_store_t *store, int64_t run_id, plan_t *plan, int n_plan)
+{
+    for (int i = 0; i < n_plan; i++)
+        for (int k = 0; k < plan[i].cases.n; k++) {
+            const qt_case_t *c = &plan[i].cases.items[k];
+            if (!plan[i].selected[k]) continue;
+            char ptext[1024];
+            qt_params_format(&c->params, ptext, sizeof ptext);
+            double m = NAN;
+            int found = 0;
+            qt_store_last_median(store, run_id, plan[i].suite->name, c->name, c->variant, ptext,
+                                 c->experiment ? "wall_s" : "case_wall_s", &m, &found);
+            if (found) plan[i].estimate[k] = c->experiment ? m * (c->n_seeds > 0 ? c->n_seeds : 1) : m;
+        }
+}
+
+/* Seconds left after case (i, k) starts: the known estimates of the cases from (i, k) on, the unknown
+ * ones at the mean time per case so far (measured cases only); NaN when nothing is known yet. */
+static double time_left(const plan_t *plan, int n_plan, int i0, int k0, double elapsed, int done)
+{
+    double known = 0, known_done = 0;
+    int unknown = 0, n_known_done = 0;
+    for (int i = 0; i < n_plan; i++)
+        for (int k = 0; k < plan[i].cases.n; k++) {
+            if (!plan[i].selected[k]) continue;
+            int ahead = i > i0 || (i == i0 && k >= k0);
+            double e = plan[i].estimate[k];
+            if (ahead) {
+                if (isnan(e)) unknown++;
+                else known += e;
+            } else if (!isnan(e)) {
+                known_done += e;
+                n_known_done++;
+            }
+        }
+    /* scale the estimates by how this run compares with the last one on the cases both ran */
+    double scale = n_known_done > 0 && known_done > 0 && n_known_done == done ? elapsed / known_done : 1.0;
+    if (unknown && done == 0) return NAN;
+    double per_case = done > 0 ? elapsed / done : 0;
+    return known * scale + unknown * per_case;
+}
+
 /* Run one case end to end and store it; updates the failure count. */
 static void run_case(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_t *o, qt_hwc_t *hwc, int k, int total,
-                     double run_t0, int *failures, int *store_failed, regex_t *inject_re, double inject)
+                     double left, double elapsed, int *failures, int *store_failed, regex_t *inject_re, double inject)
 {
     char ptext[1024];
     qt_params_format(&c->params, ptext, sizeof ptext);
@@ -563,9 +625,9 @@ static void run_case(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_t *o, qt
         snprintf(key, sizeof key, "%s/%s/%s/%s", r->suite->name, c->name, c->variant, ptext);
         if (regexec(inject_re, key, 0, NULL, 0) == 0) r->inject = inject;
     }
-    double elapsed = mono_s() - run_t0;
     fprintf(stderr, "[%3d/%d] %s %s/%s %s", k, total, r->suite->name, c->name, c->variant, ptext);
-    if (k > 1) fprintf(stderr, "  (elapsed %.0f s, ~%.0f s left)", elapsed, elapsed / (k - 1) * (total - k + 1));
+    if (k > 1 && !isnan(left)) fprintf(stderr, "  (elapsed %.0f s, ~%.0f s left)", elapsed, left);
+    else if (k > 1) fprintf(stderr, "  (elapsed %.0f s)", elapsed);
     fputc('\n', stderr);
     r->cur = c;
     r->samples.n = r->points.n = 0;
@@ -585,10 +647,17 @@ static void run_case(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_t *o, qt
     }
     if (!c->experiment) qt_rec_metric(r, "case_wall_s", "s", mono_s() - m0);
     const char *status = s == QT_OK ? "ok" : skipped ? "skipped" : "failed";
-    if (s != QT_OK) fprintf(stderr, "        %s: %s\n", status, err);
+    if (s != QT_OK && interrupted) snprintf(err, sizeof err, "interrupted (Ctrl-C or SIGTERM) before it finished");
+    if (s != QT_OK) fprintf(stderr, "        %s: %s\n", interrupted ? "interrupted" : status, err);
     if (s != QT_OK && !skipped && !interrupted) (*failures)++;
+    if (s == QT_OK) r->n_ok++;
+    else if (interrupted) r->n_interrupted++;
+    else if (skipped) {
+        if (r->n_skipped++ == 0) snprintf(r->skip_reason, sizeof r->skip_reason, "%s", err);
+    } else r->n_failed++;
     if (s == QT_OK) remember_results(r, c);
-    if (!(interrupted && s != QT_OK) && store_case(r, c, ptext, status, s == QT_OK ? NULL : err, t0, now_s()) != QT_OK) {
+    /* an interrupted case is stored as failed with its reason, so show lists it among the cases not run to completion */
+    if (store_case(r, c, ptext, status, s == QT_OK ? NULL : err, t0, now_s()) != QT_OK) {
         fprintf(stderr, "quintet run: could not store case: %s\n", qt_last_error());
         *store_failed = 1;
     }
@@ -640,10 +709,13 @@ int qt_runner_run(const qt_run_opts_t *o)
         have_re = 1;
     }
     plan_t plan[32];
-    int n_plan = 0, total = 0;
-    int rc = build_plan(o, have_re ? &re : NULL, plan, &n_plan, &total);
-    if (rc == QT_RUN_OK && total == 0) {
-        fprintf(stderr, "quintet run: no case matches the filter/backend given\n");
+    int n_plan = 0, total = 0, asked = 0;
+    int rc = build_plan(o, have_re ? &re : NULL, plan, &n_plan, &total, &asked);
+    if (rc == QT_RUN_OK && (total == 0 || ((o->filter || o->backend) && asked == 0))) {
+        fprintf(stderr, "quintet run: no case matches the filter/backend given (%s%s%s%s%s); `quintet list --brief` "
+                        "lists the cases as suite/case/variant/params\n",
+                o->filter ? "--filter " : "", o->filter ? o->filter : "", o->filter && o->backend ? ", " : "",
+                o->backend ? "--backend " : "", o->backend ? o->backend : "");
         rc = QT_RUN_BAD_INPUT;
     }
     qt_store_t *store = NULL;
@@ -658,7 +730,7 @@ int qt_runner_run(const qt_run_opts_t *o)
         rc = QT_RUN_STORE_ERROR;
     }
     if (rc != QT_RUN_OK) {
-        for (int i = 0; i < n_plan; i++) { qt_case_list_free(&plan[i].cases); free(plan[i].selected); }
+        for (int i = 0; i < n_plan; i++) { qt_case_list_free(&plan[i].cases); free(plan[i].selected); free(plan[i].estimate); }
         if (have_re) regfree(&re);
         if (have_inject) regfree(&inject_re);
         return rc;
@@ -695,12 +767,16 @@ int qt_runner_run(const qt_run_opts_t *o)
     r.seed = o->seed;
     r.threads = info.threads;
     int failures = 0, store_failed = 0;
+    char load[64];
+    qt_warn_load(&r.warn, "start", info.cores, load, sizeof load);
+    qt_provenance_set(&prov, "load_avg.start", load);
     if (qt_store_run_begin(store, &info, &r.run_id) != QT_OK || record_provenance(&r, &prov, &hwc) != QT_OK ||
         (have_inject && qt_store_run_set(store, r.run_id, "inject_slowdown", inject_text) != QT_OK) ||
         (invocation > 0 && qt_store_run_set(store, r.run_id, "invocation", inv_text) != QT_OK)) {
         fprintf(stderr, "quintet run: %s\n", qt_last_error());
         store_failed = 1;
     }
+    estimate_plan(store, r.run_id, plan, n_plan);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -710,7 +786,7 @@ int qt_runner_run(const qt_run_opts_t *o)
     fprintf(stderr, "quintet run %s: %d cases, profile %s, seed %llu, database %s\n", uuid, total,
             info.profile, (unsigned long long)o->seed, o->db_path);
     double run_t0 = mono_s();
-    int k = 0;
+    int k = 0, skipped_asked = 0;
     for (int i = 0; i < n_plan && !interrupted && !store_failed; i++) {
         r.suite = plan[i].suite;
         r.results.n = 0;
@@ -725,8 +801,14 @@ int qt_runner_run(const qt_run_opts_t *o)
             for (int j = 0; j < plan[i].cases.n; j++) order[j] = j; /* invocation 1 and plain runs: listed order */
         for (int jj = 0; jj < plan[i].cases.n && !interrupted && !store_failed; jj++) {
             int j = order[jj];
-            if (plan[i].selected[j]) run_case(&r, &plan[i].cases.items[j], o, &hwc, ++k, total, run_t0, &failures,
-                                              &store_failed, have_inject ? &inject_re : NULL, inject);
+            if (plan[i].selected[j]) {
+                double elapsed = mono_s() - run_t0;
+                int skipped_before = r.n_skipped;
+                double left = time_left(plan, n_plan, i, j, elapsed, k);
+                run_case(&r, &plan[i].cases.items[j], o, &hwc, ++k, total, left, elapsed, &failures, &store_failed,
+                         have_inject ? &inject_re : NULL, inject);
+                if (plan[i].suite != qt_suites[0] || named(o, plan[i].suite)) skipped_asked += r.n_skipped - skipped_before;
+            }
         }
         free(order);
         if (!interrupted && !store_failed && r.suite->finish && r.suite->finish(&r) != QT_OK) {
@@ -734,16 +816,36 @@ int qt_runner_run(const qt_run_opts_t *o)
             failures++;
         }
     }
-    const char *status = interrupted ? "interrupted" : (failures || store_failed) ? "failed" : "completed";
+    /* nothing of what was asked ran (every asked case skipped): not a success */
+    int nothing_ran = !interrupted && !store_failed && asked > 0 && skipped_asked >= asked;
+    const char *status = interrupted ? "interrupted" : (failures || store_failed || nothing_ran) ? "failed" : "completed";
+    qt_warn_ceilings(&r.warn, qt_rec_ceiling(&r, "sgemm_gflops_all"), qt_rec_ceiling(&r, "sgemm_gflops_1t"), r.threads);
+    if (!store_failed) {
+        char other[1024];
+        qt_warn_load(&r.warn, "end", info.cores, load, sizeof load);
+        if (qt_store_run_set(store, r.run_id, "load_avg.end", load) != QT_OK ||
+            qt_store_concurrent_runs(store, r.run_id, other, sizeof other) != QT_OK ||
+            qt_store_run_set(store, r.run_id, "concurrent_runs", other) != QT_OK ||
+            qt_warn_finish(&r.warn, store, r.run_id) != QT_OK) {
+            fprintf(stderr, "quintet run: %s\n", qt_last_error());
+            store_failed = 1;
+        } else if (strcmp(other, "none")) {
+            fprintf(stderr, "quintet run: note: other quintet runs wrote %s meanwhile: %s\n", o->db_path, other);
+        }
+    }
     if (qt_store_run_end(store, r.run_id, status) != QT_OK) {
         fprintf(stderr, "quintet run: %s\n", qt_last_error());
         store_failed = 1;
     }
-    fprintf(stderr, "quintet run %s: %s, %d of %d cases, %d failed, %.1f s\n", uuid, status, k, total, failures,
+    fprintf(stderr, "quintet run %s: %s, %d of %d cases: %d ok, %d failed, %d skipped, %d interrupted, %d not started "
+                    "(%.1f s)\n", uuid, status, k, total, r.n_ok, r.n_failed, r.n_skipped, r.n_interrupted, total - k,
             mono_s() - run_t0);
+    if (r.n_skipped) fprintf(stderr, "quintet run: skipped (first reason): %s\n", r.skip_reason);
+    if (nothing_ran)
+        fprintf(stderr, "quintet run: nothing of what was asked ran: all %d selected cases were skipped (exit 1)\n", asked);
     qt_store_close(store);
     qt_hwc_free(&hwc);
-    for (int i = 0; i < n_plan; i++) { qt_case_list_free(&plan[i].cases); free(plan[i].selected); }
+    for (int i = 0; i < n_plan; i++) { qt_case_list_free(&plan[i].cases); free(plan[i].selected); free(plan[i].estimate); }
     free(r.samples.v);
     free(r.points.v);
     free(r.results.v);
@@ -751,5 +853,5 @@ int qt_runner_run(const qt_run_opts_t *o)
     if (have_inject) regfree(&inject_re);
     if (interrupted) return QT_RUN_INTERRUPTED;
     if (store_failed) return QT_RUN_STORE_ERROR;
-    return failures ? QT_RUN_CASES_FAILED : QT_RUN_OK;
+    return failures || nothing_ran ? QT_RUN_CASES_FAILED : QT_RUN_OK;
 }

@@ -1296,3 +1296,84 @@ qt_status_t qt_store_find_case(qt_store_t *s, int64_t run_id, const char *suite,
     bind_str(st, 5, params);
     return step_rows(s, st, row_first_id, case_id);
 }
+
+/* runs row → qt_run_row_t. */
+static int row_run(void *ctx, sqlite3_stmt *st)
+{
+    const user_cb_t *cb = ctx;
+    qt_run_row_t r = {sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3),
+                      col_text(st, 4), col_text(st, 5)};
+    return ((int (*)(void *, const qt_run_row_t *))cb->fn)(cb->arg, &r);
+}
+
+/* The most recent runs, newest first. */
+qt_status_t qt_store_foreach_run(qt_store_t *s, int last, int (*fn)(void *arg, const qt_run_row_t *row), void *arg)
+{
+    return foreach_rows(s, last > 0 ? last : -1, 0,
+                        "SELECT id, uuid, status, profile, host,"
+                        " strftime('%Y-%m-%dT%H:%M:%SZ', started_at, 'unixepoch') FROM runs ORDER BY id DESC LIMIT ?1",
+                        row_run, (any_fn_t)fn, arg);
+}
+
+/* Row callback: column 0 as a double into ctx[0], ctx[1] = 1. */
+static int row_median(void *ctx, sqlite3_stmt *st)
+{
+    double *v = ctx;
+    v[0] = col_double(st, 0);
+    v[1] = 1;
+    return 1;
+}
+
+/* Median of a metric of the same case in the most recent other run that has it. */
+qt_status_t qt_store_last_median(qt_store_t *s, int64_t exclude_run, const char *suite, const char *name,
+                                 const char *variant, const char *params, const char *metric, double *median,
+                                 int *found)
+{
+    QT_CHECK_ARG(s && suite && name && variant && params && metric && median && found, "arguments must not be NULL");
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s,
+                   "SELECT t.median FROM cases c JOIN case_stats t ON t.case_id = c.id WHERE c.run_id <> ?1"
+                   " AND c.suite = ?2 AND c.name = ?3 AND c.variant = ?4 AND c.params = ?5 AND t.metric = ?6"
+                   " ORDER BY c.id DESC LIMIT 1",
+                   &st));
+    sqlite3_bind_int64(st, 1, exclude_run);
+    const char *texts[] = {suite, name, variant, params, metric};
+    for (int i = 0; i < 5; i++) sqlite3_bind_text(st, 2 + i, texts[i], -1, SQLITE_TRANSIENT);
+    double v[2] = {NAN, 0};
+    QT_TRY(step_rows(s, st, row_median, v));
+    *median = v[0];
+    *found = v[1] > 0 && isfinite(v[0]);
+    return QT_OK;
+}
+
+typedef struct {
+    char *out;
+    size_t size, len;
+} text_acc_t;
+
+/* Append "id (host h, pid p)" to the list. */
+static int row_concurrent(void *ctx, sqlite3_stmt *st)
+{
+    text_acc_t *t = ctx;
+    if (t->len + 64 >= t->size) return 1;
+    const char *host = col_text(st, 1);
+    t->len += (size_t)snprintf(t->out + t->len, t->size - t->len, "%s%lld (host %s, pid %d)", t->len ? ", " : "",
+                               (long long)sqlite3_column_int64(st, 0), host ? host : "?", sqlite3_column_int(st, 2));
+    return 0;
+}
+
+/* Runs whose time overlapped this one's. */
+qt_status_t qt_store_concurrent_runs(qt_store_t *s, int64_t run_id, char *out, size_t size)
+{
+    QT_CHECK_ARG(s && out && size > 1, "store and output must not be NULL");
+    out[0] = '\0';
+    text_acc_t t = {out, size, 0};
+    QT_TRY(query_each(s,
+                      "SELECT o.id, o.host, o.pid FROM runs o, runs r WHERE r.id = ?1 AND o.id <> r.id"
+                      " AND o.started_at < coalesce(r.ended_at, CAST(strftime('%s', 'now') AS REAL) + 1)"
+                      " AND coalesce(o.ended_at, 9e18) > r.started_at AND NOT EXISTS (SELECT 1 FROM run_provenance p"
+                      " WHERE p.run_id = o.id AND p.key = 'imported_from') ORDER BY o.id",
+                      run_id, NULL, row_concurrent, &t));
+    if (!out[0]) snprintf(out, size, "none");
+    return QT_OK;
+}

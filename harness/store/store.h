@@ -17,6 +17,7 @@
 #ifndef QUINTET_STORE_H
 #define QUINTET_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quintet/status.h"
@@ -161,6 +162,25 @@ qt_status_t qt_store_foreach_key(qt_store_t *s,
                                  int (*fn)(void *arg, const char *suite, const char *name, const char *variant,
                                            const char *params, const char *metric),
                                  void *arg);
+/* One run as listed by qt_store_foreach_run (strings valid only during the call; NULL when unset). */
+typedef struct {
+    int64_t id;
+    const char *uuid, *status, *profile, *host, *started_at; /* started_at: ISO 8601 UTC */
+} qt_run_row_t;
+
+/* Call fn for the `last` most recent runs (all when last <= 0), newest first. */
+qt_status_t qt_store_foreach_run(qt_store_t *s, int last, int (*fn)(void *arg, const qt_run_row_t *row), void *arg);
+
+/* The other runs of this database whose time overlapped run_id's (started before now or its end, not
+ * ended before its start): "3 (host vm, pid 412), 5 (...)" into out, or "none". */
+qt_status_t qt_store_concurrent_runs(qt_store_t *s, int64_t run_id, char *out, size_t size);
+
+/* The median of `metric` of the most recent stored case (suite, name, variant, params) in a run other than
+ * exclude_run; *found = 0 when there is none. What `run` estimates its remaining time from. */
+qt_status_t qt_store_last_median(qt_store_t *s, int64_t exclude_run, const char *suite, const char *name,
+                                 const char *variant, const char *params, const char *metric, double *median,
+                                 int *found);
+
 /* The id of the case of run_id with this suite, name, variant and params (*case_id = 0 when none). */
 qt_status_t qt_store_find_case(qt_store_t *s, int64_t run_id, const char *suite, const char *name,
                                const char *variant, const char *params, int64_t *case_id);

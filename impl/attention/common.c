@@ -245,22 +245,30 @@ static void hash_and_sort(qt_attn_lsh_plan_t *p, qt_attn_hash_fn hash, const flo
     for (int64_t k = 0; k < p->T; k++) chunk[sorted[k]] = (int)(k / p->chunk);
 }
 
+/* Round r's rotation(s) of head `head`, transposed (see internal.h). */
+int qt_attn_lsh_rotation(const qt_attn_config_t *cfg, int64_t head, int r, int64_t D, float *rot)
+{
+    int f = cfg->bucket_factor;
+    int cols = f ? f / 2 + cfg->n_buckets / f / 2 : cfg->n_buckets / 2, cols1 = f ? f / 2 : cols;
+    uint64_t stream = (uint64_t)head * 4096u + (uint64_t)r;
+    for (int64_t e = 0; e < D * cols1; e++) rot[e] = (float)qt_rng_normal(cfg->seed, stream, (uint64_t)e);
+    for (int64_t e = D * cols1; e < D * cols; e++)
+        rot[e] = (float)qt_rng_normal(cfg->seed, stream + 2048u, (uint64_t)(e - D * cols1));
+    return cols;
+}
+
 /* Hash and sort every round of one (b, h). */
 long long qt_attn_lsh_plan_build(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t head,
                                  const float *q, const float *k, qt_attn_hash_fn hash)
 {
     /* columns of the rotation(s): n/2, or f/2 + (n/f)/2 when factorised */
     int cols = p->factor ? p->factor / 2 + p->n_buckets / p->factor / 2 : p->n_buckets / 2;
-    int cols1 = p->factor ? p->factor / 2 : cols;
     long long flops = 0;
     for (int r = 0; r < p->n_hashes; r++) {
         /* rot holds Rᵀ: rot[b·D + d] = R[d][b] = normal #(b·D + d) of the round's stream;
          * a factorised second rotation comes from stream + 2048 (drawn point-wise: this
          * runs inside the backends' parallel regions) */
-        uint64_t stream = (uint64_t)head * 4096u + (uint64_t)r;
-        for (int64_t e = 0; e < p->D * cols1; e++) p->rot[e] = (float)qt_rng_normal(cfg->seed, stream, (uint64_t)e);
-        for (int64_t e = p->D * cols1; e < p->D * cols; e++)
-            p->rot[e] = (float)qt_rng_normal(cfg->seed, stream + 2048u, (uint64_t)(e - p->D * cols1));
+        qt_attn_lsh_rotation(cfg, head, r, p->D, p->rot);
         int64_t o = (int64_t)r * p->T, ob = (int64_t)r * (p->n_buckets + 1);
         hash_and_sort(p, hash, q, p->bq + o, p->sq + o, p->cq + o, p->oq + ob);
         flops += 2LL * p->T * p->D * cols;

@@ -64,6 +64,13 @@ typedef void (*qt_attn_hash_fn)(const qt_attn_lsh_plan_t *p, const float *x, con
                                 int scale, int *bucket);
 #define QT_ATTN_HASH_ROWS 16 /* rows a hasher may transpose at once into p->proj */
 
+/* Round r's rotation(s) for head `head` (rows of x have D entries), transposed: rot[b·D + d] =
+ * R[d][b] = normal #(b·D + d) of Philox(seed, stream head·4096 + r); with bucket_factor f the
+ * f/2 columns of that stream are followed by the (n_buckets/f)/2 columns of stream + 2048.
+ * rot holds at least D·cols floats; returns cols. The one definition every backend uses (the
+ * cuda backend uploads it), so all draw the same rotations. */
+int qt_attn_lsh_rotation(const qt_attn_config_t *cfg, int64_t head, int r, int64_t D, float *rot);
+
 /* Allocate a plan for cfg and sequence length T, head size D (tracked memory). */
 qt_status_t qt_attn_lsh_plan_init(qt_attn_lsh_plan_t *p, const qt_attn_config_t *cfg, int64_t T, int64_t D);
 /* Hash (with the backend's hasher) and sort the T rows of q and k (row stride D) of head

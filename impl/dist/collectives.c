@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "check_value.h"
 #include "internal.h"
 #include "quintet/counters.h"
 
@@ -74,7 +75,7 @@ int qt_dist_supported(const qt_backend_t *be, char *why, size_t why_size)
     if (why && why_size) why[0] = '\0';
     if (be && qt_backend_ops(be, QT_TECH_DIST)) return 1;
     if (why && why_size)
-        snprintf(why, why_size, "backend %s has no communicator (dist ops): use mpi", qt_backend_name(be));
+        snprintf(why, why_size, "backend %s has no communicator (dist ops): use mpi or nccl", qt_backend_name(be));
     return 0;
 }
 
@@ -176,11 +177,11 @@ qt_status_t qt_dist_collective(qt_backend_t *be, qt_coll_t c, const float *send,
 }
 
 /* dtype of a tensor operand, checked. */
-static qt_status_t tensor_dt(const qt_tensor_t *t, const char *what, qt_dist_dtype_t *dt)
+static qt_status_t tensor_dt(const qt_backend_t *be, const qt_tensor_t *t, const char *what, qt_dist_dtype_t *dt)
 {
     QT_CHECK_ARG(t && t->data, "%s must not be NULL", what);
-    QT_CHECK_ARG(qt_tensor_on_host(t), "%s must live on the host (it is on %s)", what,
-                 qt_device_name(qt_tensor_device(t)));
+    QT_CHECK_ARG(qt_tensor_on_host(t) || qt_tensor_device(t) == be->device, "%s must live on the host or on %s (it is on %s)",
+                 what, qt_device_name(be->device), qt_device_name(qt_tensor_device(t)));
     QT_CHECK_ARG(qt_tensor_is_contiguous(t), "%s must be contiguous", what);
     switch (t->dtype) {
     case QT_F32: *dt = QT_DIST_F32; return QT_OK;
@@ -196,8 +197,8 @@ static qt_status_t coll_tensors(qt_backend_t *be, qt_coll_t c, const qt_tensor_t
 {
     qt_dist_dtype_t ds = QT_DIST_F32, dr = QT_DIST_F32;
     if (!qt_dist_ops_of(be)) return QT_ERR_UNSUPPORTED;
-    QT_TRY(tensor_dt(send, "send", &ds));
-    QT_TRY(tensor_dt(recv, "recv", &dr));
+    QT_TRY(tensor_dt(be, send, "send", &ds));
+    QT_TRY(tensor_dt(be, recv, "recv", &dr));
     QT_CHECK_ARG(ds == dr, "send and recv dtypes differ");
     size_t ns = (size_t)qt_tensor_numel(send), nr = (size_t)qt_tensor_numel(recv), n = (size_t)be->world;
     size_t count = (c == QT_COLL_REDUCE_SCATTER || c == QT_COLL_ALLTOALL) ? ns / n : ns;
@@ -232,45 +233,52 @@ qt_status_t qt_dist_broadcast(qt_backend_t *be, qt_tensor_t *buf, int root)
 {
     qt_dist_dtype_t dt = QT_DIST_F32;
     if (!qt_dist_ops_of(be)) return QT_ERR_UNSUPPORTED;
-    QT_TRY(tensor_dt(buf, "buf", &dt));
+    QT_TRY(tensor_dt(be, buf, "buf", &dt));
     return coll_run(be, QT_COLL_BROADCAST, NULL, buf->data, (size_t)qt_tensor_numel(buf), dt, QT_DIST_SUM, root);
 }
 
-/* ---- check data ---- */
-
-/* Element i of rank r's send buffer: a small positive integer. */
-static float check_value(int r, size_t i, uint64_t seed)
-{
-    return (float)(1 + (int)(((uint64_t)i * 7u + (uint64_t)r * 13u + seed) % 15u));
-}
+/* ---- check data (check_value.h) ---- */
 
 void qt_dist_check_fill(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, float *send)
 {
     size_t m = c == QT_COLL_BROADCAST ? count : qt_dist_coll_send_count(c, count, n);
-    for (size_t i = 0; i < m; i++) send[i] = check_value(rank, i, seed);
+    for (size_t i = 0; i < m; i++) send[i] = qt_dist_check_value(rank, i, seed);
 }
 
 long long qt_dist_check_count(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, const float *recv)
 {
+    if (c < 0 || c >= QT_COLL_COUNT) return -1;
     long long wrong = 0;
     size_t m = qt_dist_coll_recv_count(c, count, n);
-    for (size_t j = 0; j < m; j++) {
-        float want = 0;
-        switch (c) {
-        case QT_COLL_ALLREDUCE:
-            for (int r = 0; r < n; r++) want += check_value(r, j, seed);
-            break;
-        case QT_COLL_REDUCE_SCATTER:
-            for (int r = 0; r < n; r++) want += check_value(r, (size_t)rank * count + j, seed);
-            break;
-        case QT_COLL_ALLGATHER: want = check_value((int)(j / count), j % count, seed); break;
-        case QT_COLL_BROADCAST: want = check_value(0, j, seed); break;
-        case QT_COLL_ALLTOALL: want = check_value((int)(j / count), (size_t)rank * count + j % count, seed); break;
-        default: return -1;
-        }
-        wrong += recv[j] != want;
-    }
+    for (size_t j = 0; j < m; j++) wrong += recv[j] != qt_dist_check_expected(c, rank, n, count, seed, j);
     return wrong;
+}
+
+qt_status_t qt_dist_check_fill_on(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, float *buf)
+{
+    const qt_dist_ops_t *ops = qt_dist_ops_of(be);
+    if (!ops) return QT_ERR_UNSUPPORTED;
+    QT_CHECK_ARG(buf && c >= 0 && c < QT_COLL_COUNT, "check_fill: NULL buffer or unknown collective");
+    if (qt_device_is_host(be->device)) {
+        qt_dist_check_fill(c, be->rank, be->world, count, seed, buf);
+        return QT_OK;
+    }
+    if (!ops->check_fill) return qt_fail(QT_ERR_UNSUPPORTED, "backend %s cannot make check data on its device", qt_backend_name(be));
+    return ops->check_fill(be, c, count, seed, buf);
+}
+
+qt_status_t qt_dist_check_count_on(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, const float *recv,
+                                   long long *wrong)
+{
+    const qt_dist_ops_t *ops = qt_dist_ops_of(be);
+    if (!ops) return QT_ERR_UNSUPPORTED;
+    QT_CHECK_ARG(recv && wrong && c >= 0 && c < QT_COLL_COUNT, "check_count: NULL argument or unknown collective");
+    if (qt_device_is_host(be->device)) {
+        *wrong = qt_dist_check_count(c, be->rank, be->world, count, seed, recv);
+        return QT_OK;
+    }
+    if (!ops->check_count) return qt_fail(QT_ERR_UNSUPPORTED, "backend %s cannot check data on its device", qt_backend_name(be));
+    return ops->check_count(be, c, count, seed, recv, wrong);
 }
 
 /* ---- the grid ---- */

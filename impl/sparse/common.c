@@ -242,7 +242,8 @@ qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file)
         if (sscanf(s, "backend %32s %c", bname, &name[0]) == 1) {
             if (strlen(bname) >= QT_XOVER_NAME || t->backend[0])
                 st = qt_fail(QT_ERR_FORMAT, "%s:%d: a second or too long 'backend' line", file, lineno);
-            snprintf(t->backend, sizeof t->backend, "%s", bname);
+            else
+                memcpy(t->backend, bname, strlen(bname) + 1); /* fits: checked just above */
             continue;
         }
         long long rows, wbytes;

@@ -47,12 +47,26 @@ static void test_bad_input(void)
         {"import", "at least one database"},
         {"import a.db --frob", "unknown option"},
         {"run calibration --filter zzz_nothing_matches", "no case matches"},
+        {"run --filter zzz_nothing_matches --db /tmp/x.db", "no case matches"}, /* calibration alone is not what was asked */
+        {"run --counters PAPI_TOT_INZ --db /tmp/x.db", "PAPI_TOT_INS"},        /* close names listed */
+        {"run calibration --db no_such_folder_q/x.db", "mkdir -p 'no_such_folder_q'"},
+        {"run calibration --pin 99999 --db /tmp/x.db", "does not exist"},
+        {"run calibration --pin 0-x --db /tmp/x.db", "bad range"},
+        {"run calibration --pin a --db /tmp/x.db", "not a CPU list"},
+        {"help nosuchcommand", "unknown command"},
+        {"show --db /nonexistent/dir/q.db", "no database at"},
+        {"show --format gbench-json --suite x", "whole run"},
+        {"import a.json b.db", "no file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) qt_test_expect_cli("", cases[i].args, "", 2, cases[i].expect);
     CU_ASSERT_EQUAL(quintet("--help"), 0);
     CU_ASSERT_EQUAL(quintet("run --help"), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--repetitions"));
-    CU_ASSERT_EQUAL(quintet("show --db /nonexistent/dir/q.db"), 1);
+    CU_ASSERT_EQUAL(quintet("--version"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "jansson"));
+    CU_ASSERT_EQUAL(quintet("help show"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--samples"));
+    CU_ASSERT_EQUAL(quintet("help"), 0);
 }
 
 /* A small run, then show in all three formats with provenance filled. */
@@ -78,8 +92,36 @@ static void test_run_and_show(void)
     snprintf(args, sizeof args, "show 1 --db %s --format json", db);
     CU_ASSERT_EQUAL(quintet(args), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"provenance\""));
+    /* unknown run, suite or metric: exit 2 with what exists */
     snprintf(args, sizeof args, "show 99 --db %s", db);
-    CU_ASSERT_EQUAL(quintet(args), 1);
+    CU_ASSERT_EQUAL(quintet(args), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "the most recent runs"));
+    snprintf(args, sizeof args, "show --db %s --suite calibrashun", db);
+    CU_ASSERT_EQUAL(quintet(args), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "its suites:\n  calibration"));
+    snprintf(args, sizeof args, "show --db %s --metric tme_s", db);
+    CU_ASSERT_EQUAL(quintet(args), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "time_s"));
+    /* typed JSON with the raw repetitions: numbers are numbers, samples has n values */
+    char text[512];
+    snprintf(args, sizeof args,
+             "%s show --db %s --format json --samples --metric time_s | python3 -c \"import json,sys; d=json.load(sys.stdin);"
+             " r=d['results']; print(all(isinstance(x['median'], float) and isinstance(x['n'], int) and"
+             " len(x['samples']) == x['n'] == 2 for x in r), len(r) > 0, isinstance(d['provenance']['cores'], int))\"",
+             qt_test_build_path("quintet"), db);
+    CU_ASSERT_EQUAL(qt_test_sh(text, sizeof text, "%s", args), 0);
+    CU_ASSERT_STRING_EQUAL(text, "True True True\n");
+    /* the summary make bench ends with */
+    snprintf(args, sizeof args, "show --summary --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "headline metrics"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "sgemm_gflops"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "slowest cases"));
+    /* provenance additions */
+    CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM run_provenance WHERE key IN ('os.kernel', 'os.release',"
+                                        " 'cpu.governor', 'cpu.turbo', 'cpu.smt', 'memory_total', 'cpu.affinity',"
+                                        " 'load_avg.start', 'load_avg.end', 'concurrent_runs')"), 10);
+    CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM run_provenance WHERE key LIKE 'file.%sparse_crossover%'"), 1);
     /* an unavailable counter is recorded as such and never stored as a sample (not as 0) */
     CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM samples s JOIN cases c ON c.id = s.case_id"
                                         " JOIN counter_availability a ON a.run_id = c.run_id AND a.available = 0"
@@ -137,6 +179,8 @@ static void interrupt_with(int sig, const char *name)
     }
     int kept = stored_cases(db, "WHERE status = 'ok'");
     CU_ASSERT(kept >= 1);
+    /* the case in flight is stored as not run to completion, with the reason */
+    if (sig == SIGINT) CU_ASSERT_EQUAL(stored_cases(db, "WHERE status = 'failed' AND message LIKE 'interrupted%'"), 1);
     char args[700];
     snprintf(args, sizeof args, "show --db %s", db); /* show opens read-only; run marks stale runs */
     CU_ASSERT_EQUAL(quintet(args), 0);
@@ -164,6 +208,50 @@ static void test_concurrent_runs(void)
     CU_ASSERT(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
     CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'completed'"), 2);
     CU_ASSERT_EQUAL(stored_cases(db, ""), 4);
+    /* each knows the other wrote the database meanwhile */
+    CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM run_provenance WHERE key = 'concurrent_runs' AND value <> 'none'"), 2);
+}
+
+/* Warnings from controlled conditions: two threads pinned to one CPU make all-thread SGEMM no faster than one
+ * thread; QT_WARN_CV=0 flags every timed case whose repetitions differ at all. Stored, and shown by show. */
+static void test_warnings(void)
+{
+    const char *db = qt_test_fresh_path("warn.db");
+    char args[700];
+    snprintf(args, sizeof args, "run calibration --filter 'harness_loop|sgemm' --repetitions 3 --pin 0 --db %s", db);
+    int rc = qt_test_sh(out, sizeof out, "QT_WARN_CV=0 OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 %s %s",
+                        qt_test_build_path("quintet"), args);
+    if (rc) printf("\n%s", out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "warning: all-thread SGEMM"));
+    CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM run_provenance WHERE key LIKE 'warning.%'"
+                                        " AND value LIKE 'all-thread SGEMM%not faster than one thread%'"), 1);
+    CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM run_provenance WHERE key LIKE 'warning.%'"
+                                        " AND value LIKE '3 timed case(s) vary beyond CV 0%'"), 1);
+    char aff[64];
+    qt_test_sql_text(db, "SELECT value FROM run_provenance WHERE key = 'cpu.affinity'", aff, sizeof aff);
+    CU_ASSERT_STRING_EQUAL(aff, "0");
+    snprintf(args, sizeof args, "show --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "warnings:\n  ! "));
+    snprintf(args, sizeof args, "show --summary --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "not faster than one thread"));
+    /* the report opens with a summary carrying the warnings, then the contents */
+    snprintf(args, sizeof args, "report --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    const char *sum = strstr(out, "## Summary"), *prov = strstr(out, "## Provenance");
+    CU_ASSERT(sum && prov && sum < prov);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Warning: all-thread SGEMM"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Contents: provenance, calibration"));
+    snprintf(args, sizeof args, "report --changes-only --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 2);
+    snprintf(args, sizeof args, "report 1 --baseline 1 --changes-only --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Gate verdict against the baseline: pass"));
+    CU_ASSERT_PTR_NULL(strstr(out, "## Provenance"));
+    snprintf(args, sizeof args, "report 7 --db %s", db);
+    CU_ASSERT_EQUAL(quintet(args), 2);
 }
 
 /* A file that is not a quintet database is refused by run and show and left unchanged. */
@@ -177,7 +265,7 @@ static void test_foreign_file_untouched(void)
     CU_ASSERT_EQUAL(quintet(args), 3);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "not a quintet database"));
     snprintf(args, sizeof args, "show --db %s", path);
-    CU_ASSERT_EQUAL(quintet(args), 1);
+    CU_ASSERT_EQUAL(quintet(args), 3);
     qt_test_sh(after, sizeof after, "sha256sum < %s", path);
     CU_ASSERT_STRING_EQUAL(before, after);
 }
@@ -185,4 +273,4 @@ static void test_foreign_file_untouched(void)
 QT_TEST_MAIN("harness/cli", {"bad input exits 2 with a message", test_bad_input},
              {"run then show", test_run_and_show}, {"ctrl-c keeps finished cases", test_ctrl_c},
              {"kill -9 keeps finished cases", test_kill_9}, {"two concurrent runs", test_concurrent_runs},
-             {"foreign file untouched", test_foreign_file_untouched})
+             {"foreign file untouched", test_foreign_file_untouched}, {"warnings stored and shown", test_warnings})

@@ -7,6 +7,7 @@
  *                 error 35 and leaves it unwritten); the CUDA error text is the reason.
  *   alloc/free    cudaMalloc/cudaFree, accounted on the instance's device (qt_device_mem_add;
  *                 the sizes are remembered per instance, dealloc is not told them).
+ *   These calls are exported (cuda_ctx.h) for the backends built on one GPU (nccl).
  *   copy, memset0 cudaMemcpyAsync (cudaMemcpyDefault: host<->device<->device) and
  *                 cudaMemsetAsync on the stream, ordered with the instance's kernels.
  *   synchronize   cudaStreamSynchronize; an asynchronous (sticky) error becomes the
@@ -24,36 +25,24 @@
 #include <string.h>
 
 #include "../../optim/optim_internal.h"
+#include "quintet/attention.h"
+#include "cuda_ctx.h"
 #include "quintet/backend.h"
 #include "quintet/optim.h"
 #include "quintet/tensor.h"
+#include "cuda_backend.h"
 
-/* One live allocation (dealloc is not given the size, the accounting needs it). */
-typedef struct {
-    void *ptr;
-    size_t bytes;
-} qt_cuda_block_t;
-
-typedef struct {
-    int ordinal, sms;
-    cudaStream_t stream;
-    cublasHandle_t blas;
-    cudaEvent_t ev0, ev1;
-    qt_cuda_block_t *blocks;
-    int n_blocks, cap_blocks;
-} qt_cuda_ctx_t;
-
-#define CTX(be) ((qt_cuda_ctx_t *)(be)->ctx)
+#define CTX(be) QT_CUDA_CTX(be)
 
 /* A failed CUDA call as the instance's error. */
-static qt_status_t cuda_fail(qt_backend_t *be, cudaError_t e, const char *what)
+extern "C" qt_status_t qt_cuda_fail(qt_backend_t *be, cudaError_t e, const char *what)
 {
     return qt_backend_fail(be, e == cudaErrorMemoryAllocation ? QT_ERR_NOMEM : QT_ERR_INTERNAL, "%s: %s (CUDA error %d)",
                            what, cudaGetErrorString(e), (int)e);
 }
 
 /* A GPU is usable here; else why not. */
-static int cuda_available(char *why, size_t why_size)
+extern "C" int qt_cuda_available(char *why, size_t why_size)
 {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -69,40 +58,40 @@ static int cuda_available(char *why, size_t why_size)
     return 1;
 }
 
-static void cuda_free(qt_backend_t *be);
-
 /* Device, stream, cuBLAS handle, events. */
-static qt_status_t cuda_init(qt_backend_t *be, const qt_backend_params_t *p)
+extern "C" qt_status_t qt_cuda_ctx_init(qt_backend_t *be, int device)
 {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) return cuda_fail(be, e, "cudaGetDeviceCount");
-    if (p->device < 0 || p->device >= n || p->device >= QT_MAX_CUDA_DEVICES)
-        return qt_backend_fail(be, QT_ERR_ARG, "device %d out of range (this machine has %d GPUs)", p->device, n);
+    if (e != cudaSuccess) return qt_cuda_fail(be, e, "cudaGetDeviceCount");
+    if (device < 0 || device >= n || device >= QT_MAX_CUDA_DEVICES)
+        return qt_backend_fail(be, QT_ERR_ARG, "device %d out of range (this machine has %d GPUs)", device, n);
     qt_cuda_ctx_t *x = (qt_cuda_ctx_t *)calloc(1, sizeof *x);
     if (!x) return qt_backend_fail(be, QT_ERR_NOMEM, "context");
     be->ctx = x;
-    x->ordinal = p->device;
-    be->device = qt_device_cuda(p->device);
+    x->ordinal = device;
+    be->device = qt_device_cuda(device);
     be->threads = 1;
     qt_status_t st = QT_OK;
-    if ((e = cudaSetDevice(p->device)) != cudaSuccess) st = cuda_fail(be, e, "cudaSetDevice");
-    else if ((e = cudaDeviceGetAttribute(&x->sms, cudaDevAttrMultiProcessorCount, p->device)) != cudaSuccess)
-        st = cuda_fail(be, e, "cudaDeviceGetAttribute");
+    if ((e = cudaSetDevice(device)) != cudaSuccess) st = qt_cuda_fail(be, e, "cudaSetDevice");
+    else if ((e = cudaDeviceGetAttribute(&x->sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess)
+        st = qt_cuda_fail(be, e, "cudaDeviceGetAttribute");
     else if ((e = cudaStreamCreateWithFlags(&x->stream, cudaStreamNonBlocking)) != cudaSuccess)
-        st = cuda_fail(be, e, "cudaStreamCreateWithFlags");
+        st = qt_cuda_fail(be, e, "cudaStreamCreateWithFlags");
     else if ((e = cudaEventCreate(&x->ev0)) != cudaSuccess || (e = cudaEventCreate(&x->ev1)) != cudaSuccess)
-        st = cuda_fail(be, e, "cudaEventCreate");
+        st = qt_cuda_fail(be, e, "cudaEventCreate");
     else if (cublasCreate(&x->blas) != CUBLAS_STATUS_SUCCESS)
         st = qt_backend_fail(be, QT_ERR_INTERNAL, "cublasCreate failed");
     else if (cublasSetStream(x->blas, x->stream) != CUBLAS_STATUS_SUCCESS)
         st = qt_backend_fail(be, QT_ERR_INTERNAL, "cublasSetStream failed");
-    if (st != QT_OK) cuda_free(be);
+    if (st != QT_OK) qt_cuda_ctx_free(be);
     return st;
 }
 
+static qt_status_t cuda_init(qt_backend_t *be, const qt_backend_params_t *p) { return qt_cuda_ctx_init(be, p->device); }
+
 /* Release what init made (and any buffer still held, with its accounting). */
-static void cuda_free(qt_backend_t *be)
+extern "C" void qt_cuda_ctx_free(qt_backend_t *be)
 {
     qt_cuda_ctx_t *x = CTX(be);
     if (!x) return;
@@ -121,16 +110,16 @@ static void cuda_free(qt_backend_t *be)
 }
 
 /* Wait for the stream; errors of queued work come back here. */
-static qt_status_t cuda_synchronize(qt_backend_t *be)
+extern "C" qt_status_t qt_cuda_synchronize(qt_backend_t *be)
 {
     if (!CTX(be)) return QT_OK;
     cudaError_t e = cudaStreamSynchronize(CTX(be)->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
-    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "queued work failed");
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "queued work failed");
 }
 
 /* Device memory, accounted on the device. */
-static qt_status_t cuda_alloc(qt_backend_t *be, size_t bytes, void **ptr)
+extern "C" qt_status_t qt_cuda_alloc(qt_backend_t *be, size_t bytes, void **ptr)
 {
     qt_cuda_ctx_t *x = CTX(be);
     *ptr = NULL;
@@ -156,7 +145,7 @@ static qt_status_t cuda_alloc(qt_backend_t *be, size_t bytes, void **ptr)
 }
 
 /* Release device memory (after the queued work that may still use it). */
-static void cuda_dealloc(qt_backend_t *be, void *ptr)
+extern "C" void qt_cuda_dealloc(qt_backend_t *be, void *ptr)
 {
     qt_cuda_ctx_t *x = CTX(be);
     for (int i = 0; i < x->n_blocks; i++)
@@ -170,38 +159,38 @@ static void cuda_dealloc(qt_backend_t *be, void *ptr)
 }
 
 /* Any direction, on the stream. */
-static qt_status_t cuda_copy(qt_backend_t *be, void *dst, const qt_device_t *dst_dev, const void *src,
-                             const qt_device_t *src_dev, size_t bytes)
+extern "C" qt_status_t qt_cuda_copy(qt_backend_t *be, void *dst, const qt_device_t *dst_dev, const void *src,
+                                    const qt_device_t *src_dev, size_t bytes)
 {
     (void)dst_dev;
     (void)src_dev;
     cudaError_t e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, CTX(be)->stream);
-    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "cudaMemcpyAsync");
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "cudaMemcpyAsync");
 }
 
 /* Zeros on the stream. */
-static qt_status_t cuda_memset0(qt_backend_t *be, void *ptr, size_t bytes)
+extern "C" qt_status_t qt_cuda_memset0(qt_backend_t *be, void *ptr, size_t bytes)
 {
     cudaError_t e = cudaMemsetAsync(ptr, 0, bytes, CTX(be)->stream);
-    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "cudaMemsetAsync");
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "cudaMemsetAsync");
 }
 
 /* Event at the start of a timed region. */
-static qt_status_t cuda_timer_start(qt_backend_t *be)
+extern "C" qt_status_t qt_cuda_timer_start(qt_backend_t *be)
 {
     cudaError_t e = cudaEventRecord(CTX(be)->ev0, CTX(be)->stream);
-    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "cudaEventRecord");
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "cudaEventRecord");
 }
 
 /* Event at its end; the elapsed device time. */
-static qt_status_t cuda_timer_stop(qt_backend_t *be, double *seconds)
+extern "C" qt_status_t qt_cuda_timer_stop(qt_backend_t *be, double *seconds)
 {
     qt_cuda_ctx_t *x = CTX(be);
     float ms = 0;
     cudaError_t e = cudaEventRecord(x->ev1, x->stream);
     if (e == cudaSuccess) e = cudaEventSynchronize(x->ev1);
     if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, x->ev0, x->ev1);
-    if (e != cudaSuccess) return cuda_fail(be, e, "timing with CUDA events");
+    if (e != cudaSuccess) return qt_cuda_fail(be, e, "timing with CUDA events");
     *seconds = 1e-3 * (double)ms;
     return QT_OK;
 }
@@ -269,24 +258,30 @@ static qt_status_t cuda_optim_update(qt_backend_t *be, const qt_optim_config_t *
         cuda_optim_launch_f32(c, s, x->stream, max_blocks, (float *)param->data, (const float *)grad->data, st, n);
     else cuda_optim_launch_f64(c, s, x->stream, max_blocks, (double *)param->data, (const double *)grad->data, st, n);
     cudaError_t e = cudaGetLastError();
-    return e == cudaSuccess ? QT_OK : cuda_fail(be, e, "optimizer kernel launch");
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "optimizer kernel launch");
 }
 
 static const qt_optim_ops_t qt_optim_ops_cuda = {cuda_optim_supports, cuda_optim_update};
+
+/* The stream of an instance, for the technique kernels (cuda_backend.h). */
+extern "C" void *qt_cuda_backend_stream(const qt_backend_t *be) { return CTX(be)->stream; }
+
+/* impl/attention/cuda/ops.cu */
+extern "C" const qt_attn_ops_t qt_attn_ops_cuda;
 
 extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
     /* .name = */ "cuda",
     /* .description = */ "one NVIDIA GPU: a stream, a cuBLAS handle, fused kernels",
     /* .device_kind = */ QT_DEVICE_CUDA,
-    /* .available = */ cuda_available,
+    /* .available = */ qt_cuda_available,
     /* .init = */ cuda_init,
-    /* .free = */ cuda_free,
-    /* .synchronize = */ cuda_synchronize,
-    /* .alloc = */ cuda_alloc,
-    /* .dealloc = */ cuda_dealloc,
-    /* .copy = */ cuda_copy,
-    /* .memset0 = */ cuda_memset0,
-    /* .timer_start = */ cuda_timer_start,
-    /* .timer_stop = */ cuda_timer_stop,
-    /* .ops = */ {NULL, NULL, &qt_optim_ops_cuda, NULL, NULL},
+    /* .free = */ qt_cuda_ctx_free,
+    /* .synchronize = */ qt_cuda_synchronize,
+    /* .alloc = */ qt_cuda_alloc,
+    /* .dealloc = */ qt_cuda_dealloc,
+    /* .copy = */ qt_cuda_copy,
+    /* .memset0 = */ qt_cuda_memset0,
+    /* .timer_start = */ qt_cuda_timer_start,
+    /* .timer_stop = */ qt_cuda_timer_stop,
+    /* .ops = */ {&qt_attn_ops_cuda, NULL, &qt_optim_ops_cuda, NULL, NULL},
 };

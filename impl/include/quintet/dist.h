@@ -1,5 +1,5 @@
-/* dist.h — distributed training over a communicator backend (the `mpi` backend today, NCCL
- * later through the same ops table): collectives, data / tensor / hybrid parallel training of
+/* dist.h — distributed training over a communicator backend (`mpi`: host buffers over MPI;
+ * `nccl`: GPU buffers over NCCL, one process per GPU, through the same ops table): collectives, data / tensor / hybrid parallel training of
  * a two-layer MLP, gradient compression, local SGD, load-balance metrics, and failure timeouts.
  *
  * A communicator backend instance (backend.h: qt_backend_init(&be, "mpi", &p), p.comm = a
@@ -7,7 +7,8 @@
  * table (qt_backend_ops(be, QT_TECH_DIST)). Host backends have none: calls here on them fail
  * with QT_ERR_UNSUPPORTED. Every function returns a qt_status_t with a message; nothing aborts.
  *
- * COLLECTIVES (all ranks call with the same counts; buffers on the host):
+ * COLLECTIVES (all ranks call with the same counts; buffers on the host, or on the GPU of an nccl
+ * instance, where host buffers (scalars, checksums) travel over its bootstrap MPI communicator):
  *   all-reduce      recv[i] = op over ranks r of send_r[i]                      (count each)
  *   reduce-scatter  recv[i] = op_r send_r[rank·count + i]      (send n·count, recv count)
  *   all-gather      recv[r·count + i] = send_r[i]                 (send count, recv n·count)
@@ -95,6 +96,14 @@ extern "C" {
 typedef enum { QT_DIST_F32 = 0, QT_DIST_F64, QT_DIST_I32, QT_DIST_U8 } qt_dist_dtype_t;
 typedef enum { QT_DIST_SUM = 0, QT_DIST_MAX, QT_DIST_MIN } qt_dist_redop_t;
 typedef struct qt_dist_req qt_dist_req_t; /* an outstanding non-blocking operation (backend-owned) */
+typedef enum {
+    QT_COLL_ALLREDUCE = 0,
+    QT_COLL_REDUCE_SCATTER,
+    QT_COLL_ALLGATHER,
+    QT_COLL_BROADCAST,
+    QT_COLL_ALLTOALL,
+    QT_COLL_COUNT
+} qt_coll_t;
 
 typedef struct {
     /* Non-blocking collectives (send == recv: in place where the collective allows it). */
@@ -117,17 +126,15 @@ typedef struct {
     qt_status_t (*split)(qt_backend_t *be, int color, int key, qt_backend_t **out);
     /* This rank's host name (for the provenance of multi-node runs). */
     const char *(*host)(const qt_backend_t *be);
+    /* Optional, for backends whose memory is not the host's (nccl): the check data of
+     * qt_dist_check_fill / qt_dist_check_count computed on the device, on buffers there
+     * (NULL: host buffers, the host functions). */
+    qt_status_t (*check_fill)(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, float *buf);
+    qt_status_t (*check_count)(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, const float *recv,
+                               long long *wrong);
 } qt_dist_ops_t;
 
 /* ---- collectives ---- */
-typedef enum {
-    QT_COLL_ALLREDUCE = 0,
-    QT_COLL_REDUCE_SCATTER,
-    QT_COLL_ALLGATHER,
-    QT_COLL_BROADCAST,
-    QT_COLL_ALLTOALL,
-    QT_COLL_COUNT
-} qt_coll_t;
 
 /* "allreduce", "reduce_scatter", "allgather", "broadcast", "alltoall". */
 QT_API const char *qt_coll_name(qt_coll_t c);
@@ -168,6 +175,11 @@ QT_API qt_status_t qt_dist_barrier(qt_backend_t *be);
  * the wrong values of recv (qt_dist_coll_recv_count elements; broadcast: pass the buffer). */
 QT_API void qt_dist_check_fill(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, float *send);
 QT_API long long qt_dist_check_count(qt_coll_t c, int rank, int n, size_t count, uint64_t seed, const float *recv);
+/* The same on buffers that live on be's device (host backends: the host functions above; GPU
+ * backends: kernels, through the ops' check_fill / check_count). */
+QT_API qt_status_t qt_dist_check_fill_on(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, float *buf);
+QT_API qt_status_t qt_dist_check_count_on(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, const float *recv,
+                                          long long *wrong);
 
 /* The grid: dp × tp = be->world; *dp_be holds the ranks with this rank's tp index (size dp),
  * *tp_be the ranks with its dp index (size tp). Free both with qt_backend_free. */

@@ -1,0 +1,59 @@
+/* attn_cuda.h — the CUDA attention kernels' launch interface (impl/attention/cuda/*.cu),
+ * free of quintet types so that the standalone driver tests/attention/cuda_attn_bench.cu can
+ * build the kernels with plain nvcc. Semantics: quintet/attention.h (dense and window: key set,
+ * causal, key-padding mask, a fully masked row outputs zeros).
+ *
+ * Positions are handled per residue class of the dilation: a dilated window
+ * { j = i + m·dil : -w_left <= m <= w_right } only pairs positions with i ≡ j (mod dil), so the
+ * kernels run, for each residue c, a contiguous window [ii - w_left, ii + w_right] over the
+ * subsequence c, c+dil, c+2·dil, … (dense: dil 1, window ±T). Every tile a block visits
+ * intersects its queries' windows; tiles wholly inside skip the per-element checks.
+ *
+ * Versions (qt_cuda_attn_forward's `version`):
+ *   1  naive: one thread per query row, online softmax, f32 (validation baseline)
+ *   2  tiled: 64×64 Q/K/V tiles in shared memory, SIMT FFMA, exact expf, f32
+ *   3  tensor cores: FlashAttention-2 layout, mma.sync m16n8k16 bf16/f16 → f32, 4 warps × 16
+ *      query rows, 64-key tiles double-buffered through cp.async, online softmax in registers
+ *   4  as 3 with 8 warps (128 query rows per block: half the K/V traffic per flop)
+ *   5  warps of 32 query rows (each K/V fragment used twice), 4 warps, fast softmax
+ *   6  D 64: 5 with 8 warps; D 128: 3 with the fast softmax */
+#ifndef QUINTET_ATTN_CUDA_H
+#define QUINTET_ATTN_CUDA_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { QT_CUDA_ATTN_F32 = 0, QT_CUDA_ATTN_BF16 = 1, QT_CUDA_ATTN_F16 = 2 };
+
+typedef struct {
+    const void *q, *k, *v; /* (B, H, T, D) contiguous, element type `dtype` */
+    void *o;               /* (B, H, T, D), same type */
+    const float *mask;     /* (B, T): 0 = padding; NULL = none */
+    int B, H, T, D;
+    int causal;
+    int w_left, w_right; /* in units of dil; dense: w_left = w_right = T */
+    int dil;             /* >= 1 */
+    int dtype;           /* QT_CUDA_ATTN_* */
+    float scale;         /* 1/sqrt(D) */
+} qt_cuda_attn_args_t;
+
+/* 1 when `version` runs args' dtype and D (2: D ∈ {16, 32, 64, 128}, f32; 3, 4: D ∈ {64, 128},
+ * bf16/f16; 5, 6 likewise; 1: D <= 128, f32). */
+int qt_cuda_attn_version_supports(int version, int dtype, int D);
+/* Launch `version` on `stream` (a cudaStream_t; NULL = default stream). Returns 0 or a
+ * cudaError_t value (the launch's; errors of the work itself surface at synchronisation);
+ * -1 when the version does not support the arguments. */
+int qt_cuda_attn_forward(int version, const qt_cuda_attn_args_t *a, void *stream);
+
+/* LSH hashing exactly as attention.h defines it (fmaf chain over d in order, first maximum of
+ * [p; -p], compiled without fast-math): for batch b < nb and row t < T of x + b·x_bstride (f32,
+ * row stride D), buckets[b·bk_bstride + t] += scale · argmax, with the rotation rotT given
+ * transposed (half rows of D floats, on the device). */
+int qt_cuda_attn_lsh_hash(const float *x, int nb, long long x_bstride, int T, int D, const float *rotT, int half,
+                          int scale, int *buckets, long long bk_bstride, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

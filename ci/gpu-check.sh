@@ -23,7 +23,7 @@ step() { # name seconds command...
 }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
 step build 170 make -j32 ${DEPS:+QT_DEPS_PREFIX=$DEPS} all
-step tests 150 bash -c 'QT_BUILD=build tests/run.sh $(find build/tests -type f -perm -u+x -name "test_*" | sort)'
+step tests 150 make ${DEPS:+QT_DEPS_PREFIX=$DEPS} QT_SKIP_INSTALL=1 test
 grep -E "FAILED|^tests:|skip" /tmp/step.log | head -20
 step verify 120 build/quintet verify --backend cuda --seed 7
 grep -E "WRONG|error:|^verify:" /tmp/step.log | head -20

@@ -18,7 +18,9 @@
 #
 # usage: ci/h200-cpu-peers.sh OUTDIR     (from the project root, after `make -j16 QT_DEPS_PREFIX=...`)
 # writes OUTDIR/: cpu-peers.db (both sides; `quintet show|compare|plot --db` it), log.txt (all
-#   output, `quintet show --summary` of each run), ratios.txt, ratios.csv, torch_t<N>.json.
+#   output, `quintet show --summary` of each run), ratios.txt, ratios.csv, torch_t<N>.json;
+#   figures afterwards where gnuplot is: `quintet plot RUNS --db OUTDIR/cpu-peers.db --out FIGS
+#   --suite attention_scaling` (lr_convergence, sparsity): <suite>-peer_ratio (plots/peer_ratio.gp).
 # exit: 0 done (cases may still have failed: see log.txt), 2 usage or no build.
 set -u
 cd "$(dirname "$0")/.."
@@ -90,5 +92,8 @@ done
 unset OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS
 say "runs of this call: ${RUNS%,}"
 $PY suites/peers/peer_ratios.py --db "$DB" --runs "${RUNS%,}" --csv "$OUT/ratios.csv" >"$OUT/ratios.txt" 2>>"$LOG"
-cat "$OUT/ratios.txt" | tee -a "$LOG"
+tee -a "$LOG" <"$OUT/ratios.txt"
+# fold the write-ahead log into the database file, so OUTDIR holds one self-contained .db
+$PY -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA wal_checkpoint(TRUNCATE)"); c.execute("PRAGMA journal_mode=DELETE"); c.close()' "$DB"
+say "plot: build/quintet plot ${RUNS%,} --db $DB --out FIGS --suite attention_scaling (and lr_convergence, sparsity): the peer_ratio figures"
 say "done in $((SECONDS - T0))s; files: $(cd "$OUT" && echo *)"

@@ -219,6 +219,7 @@ def sparse_setup(torch, c):
 
 
 _W = {}
+UNITS = dict(gflops="GFLOP/s", useful_flops="FLOP", gbps="GB/s", bytes="bytes", sparsity_measured="fraction")
 SETUP = dict(attention=attention_setup, optim=optim_setup, sparse=sparse_setup)
 
 
@@ -289,7 +290,8 @@ def main():
            "executable": sys.argv[0], "num_cpus": os.cpu_count(), "library_build_type": "release",
            "quintet.threads": str(args.threads), "quintet.profile": "peer", "quintet.cpu_model": cpu_model(),
            "quintet.command_line": " ".join(sys.argv), "peer": "torch", "torch": torch.__version__,
-           "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+           "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+           "quintet.units": {suite: UNITS for suite in ("attention_scaling", "lr_convergence", "sparsity")}}
     benches = []
 
     def dump():  # after every case, atomically: a run stopped from outside leaves what it timed

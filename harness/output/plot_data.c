@@ -727,6 +727,12 @@ static qt_status_t fig_fusion(ctx_t *c, const rows_t *rs)
 /* A peer's variants (suites/peers/: imported Google Benchmark JSON) start with this. */
 #define PEER_PREFIX "torch-"
 
+/* 1 for a peer's time row. */
+static int is_peer_time(const row_t *r)
+{
+    return !strcmp(r->metric, "time_s") && !strncmp(r->variant, PEER_PREFIX, strlen(PEER_PREFIX));
+}
+
 /* The quintet row a peer row p is measured against: metric time_s, not a peer, case `name`
  * (NULL: p's), the same params, in a run with p's thread count; NULL when none. */
 static const row_t *peer_base(ctx_t *c, const rows_t *rs, const row_t *p, const char *name)
@@ -754,9 +760,7 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
     int n_bars = 0, panel_threads[QT_PLOT_PANELS], n_panels = 0;
     for (int i = 0; i < rs->n; i++) { /* the bars and panels */
         const row_t *p = &rs->v[i], *q;
-        if (strcmp(p->metric, "time_s") || strncmp(p->variant, PEER_PREFIX, strlen(PEER_PREFIX)) ||
-            !(q = peer_base(c, rs, p, name)))
-            continue;
+        if (!is_peer_time(p) || !(q = peer_base(c, rs, p, name))) continue;
         snprintf(b, sizeof b, "%s / %s%s%s", p->variant, q->variant, name ? " " : "", name ? name : "");
         int k = 0, t = c->runs[p->run].threads, m = 0;
         while (k < n_bars && strcmp(bar[k], b)) k++;
@@ -786,15 +790,13 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
         fig.n_panels++;
         for (int i = 0; i < rs->n; i++) { /* a group per case, at its first peer row of the panel */
             const row_t *p = &rs->v[i], *q;
-            if (strcmp(p->metric, "time_s") || strncmp(p->variant, PEER_PREFIX, strlen(PEER_PREFIX)) ||
-                c->runs[p->run].threads != panel_threads[m] || !(q = peer_base(c, rs, p, name)))
+            if (!is_peer_time(p) || c->runs[p->run].threads != panel_threads[m] || !(q = peer_base(c, rs, p, name)))
                 continue;
             param_drop(p->params, drop, lab, sizeof lab);
             int seen = 0;
             for (int k = 0; k < i && !seen; k++) {
                 const row_t *e = &rs->v[k];
-                seen = !strcmp(e->metric, "time_s") && !strncmp(e->variant, PEER_PREFIX, strlen(PEER_PREFIX)) &&
-                       c->runs[e->run].threads == panel_threads[m] && peer_base(c, rs, e, name) &&
+                seen = is_peer_time(e) && c->runs[e->run].threads == panel_threads[m] && peer_base(c, rs, e, name) &&
                        !strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab);
             }
             if (seen) continue;
@@ -804,7 +806,7 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
                 double r = NAN, lo = NAN, hi = NAN;
                 for (int k = 0; k < rs->n; k++) {
                     const row_t *e = &rs->v[k], *eq;
-                    if (strcmp(e->metric, "time_s") || c->runs[e->run].threads != panel_threads[m] ||
+                    if (!is_peer_time(e) || c->runs[e->run].threads != panel_threads[m] ||
                         strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab) || !(eq = peer_base(c, rs, e, name)))
                         continue;
                     snprintf(b, sizeof b, "%s / %s%s%s", e->variant, eq->variant, name ? " " : "", name ? name : "");

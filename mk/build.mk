@@ -139,7 +139,7 @@ $(BUILD)/obj/%.cc.o: %.cc $(BUILD)/flags.txt
 	$(call say,CXX,$<)$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/obj/%.cu.o: %.cu $(BUILD)/flags.txt
 	@mkdir -p $(dir $@)
-	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 # results/schema.sql as a C string literal, included by harness/store/store.c (the only copy of the schema).
 $(BUILD)/gen/schema_sql.h: results/schema.sql

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "output/outfile.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "output/plot_data.h"
@@ -126,8 +127,9 @@ static qt_status_t write_script(const plot_ctx_t *c, const qt_plot_fig_t *fig)
     snprintf(path, sizeof path, "%s/%s.gp", c->dir, fig->stem);
     snprintf(common, sizeof common, "%s/common.gp", c->plots_dir);
     snprintf(tmpl, sizeof tmpl, "%s/%s.gp", c->plots_dir, fig->suite);
-    FILE *f = fopen(path, "w");
-    if (!f) return qt_fail(QT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    qt_outfile_t of;
+    QT_TRY(qt_outfile_open(&of, path));
+    FILE *f = of.f;
     fprintf(f, "# %s.gp - written by `quintet plot` from database ", fig->stem);
     gp_comment_text(f, c->db);
     fprintf(f, ", runs");
@@ -163,10 +165,11 @@ static qt_status_t write_script(const plot_ctx_t *c, const qt_plot_fig_t *fig)
     qt_status_t st = copy_template(f, common);
     fprintf(f, "\n# ---- plots/%s.gp ----\n", fig->suite);
     if (st == QT_OK) st = copy_template(f, tmpl);
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (st == QT_OK && bad) st = qt_fail(QT_ERR_IO, "writing %s failed", path);
-    return st;
+    if (st != QT_OK) {
+        qt_outfile_abort(&of);
+        return st;
+    }
+    return qt_outfile_commit(&of);
 }
 
 /* Run gnuplot on DIR/<stem>.gp with DIR as working folder; QT_OK when it exits 0 and the image
@@ -176,6 +179,7 @@ static qt_status_t render(const plot_ctx_t *c, const qt_plot_fig_t *fig)
     char script[200], image[4096];
     snprintf(script, sizeof script, "%s.gp", fig->stem);
     snprintf(image, sizeof image, "%s/%s.%s", c->dir, fig->stem, formats[c->format].ext);
+    QT_TRY(qt_outfile_check(image)); /* gnuplot would write through a link or into a FIFO or device */
     unlink(image);
     fflush(stdout);
     fflush(stderr);

@@ -11,6 +11,7 @@
  * quartiles across seeds (stats.h, type-7 quantiles). Run by `quintet plot`; tested by
  * tests/harness/test_plot.c. */
 #include "output/plot_data.h"
+#include "output/outfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -301,21 +302,12 @@ static void series_title(const sset_t *ss, int i, const qt_plot_run_t *runs, int
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-/* Open dir/stem.dat for writing. */
-static qt_status_t dat_open(const char *dir, const char *stem, FILE **f)
+/* Open dir/stem.dat for writing (output/outfile.h: a regular file, whole or not at all). */
+static qt_status_t dat_open(const char *dir, const char *stem, qt_outfile_t *o)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.dat", dir, stem);
-    *f = fopen(path, "w");
-    return *f ? QT_OK : qt_fail(QT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-}
-
-/* Close a data file, reporting a write error. */
-static qt_status_t dat_close(FILE *f, const char *dir, const char *stem)
-{
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    return bad ? qt_fail(QT_ERR_IO, "writing %s/%s.dat failed", dir, stem) : QT_OK;
+    return qt_outfile_open(o, path);
 }
 
 /* How a line figure tells series apart beyond the default (colour = main, marker = rest). */
@@ -364,8 +356,9 @@ static qt_status_t emit_lines_opt(sset_t *ss, const emit_opt_t *opt, const char 
     safe_copy(fig.title, sizeof fig.title, t);
     fig.series = calloc((size_t)ss->n, sizeof *fig.series);
     if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: %s", fig.stem);
-    FILE *f;
-    qt_status_t st = dat_open(dir, fig.stem, &f);
+    qt_outfile_t of;
+    qt_status_t st = dat_open(dir, fig.stem, &of);
+    FILE *f = of.f;
     if (st != QT_OK) {
         free(fig.series);
         return st;
@@ -392,7 +385,7 @@ static qt_status_t emit_lines_opt(sset_t *ss, const emit_opt_t *opt, const char 
             fprintf(f, "%.9g %.9g %.9g %.9g\n", p->x, p->y, p->lo, p->hi);
         }
     }
-    st = dat_close(f, dir, fig.stem);
+    st = qt_outfile_commit(&of);
     if (st == QT_OK) {
         (*n_figs)++;
         *stop = fn(arg, &fig);
@@ -516,7 +509,7 @@ typedef struct {
 /* A grouped-bar figure (calibration, fusion): fig with n_series bar series (titles set by
  * bars_series) and its data file opened with the common header. */
 static qt_status_t bars_begin(ctx_t *c, const char *stem, const char *figure, const char *title, int n_series,
-                              qt_plot_fig_t *fig, FILE **f)
+                              qt_plot_fig_t *fig, qt_outfile_t *of)
 {
     *fig = (qt_plot_fig_t){.suite = c->suite, .n_series = n_series};
     snprintf(fig->stem, sizeof fig->stem, "%s", stem);
@@ -524,12 +517,12 @@ static qt_status_t bars_begin(ctx_t *c, const char *stem, const char *figure, co
     safe_copy(fig->title, sizeof fig->title, title);
     fig->series = calloc((size_t)n_series, sizeof *fig->series);
     if (!fig->series) return qt_fail(QT_ERR_NOMEM, "plot: %s", stem);
-    qt_status_t st = dat_open(c->dir, fig->stem, f);
+    qt_status_t st = dat_open(c->dir, fig->stem, of);
     if (st != QT_OK) {
         free(fig->series);
         return st;
     }
-    fprintf(*f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig->stem, fig->title);
+    fprintf(of->f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig->stem, fig->title);
     return QT_OK;
 }
 
@@ -541,10 +534,10 @@ static void bars_series(qt_plot_fig_t *fig, int j, const char *title)
     fig->series[j].point = 1;
 }
 
-/* Close the data file and hand the figure over. */
-static qt_status_t bars_end(ctx_t *c, qt_plot_fig_t *fig, FILE *f)
+/* Close the data file (output/outfile.h: whole or not at all) and hand the figure over. */
+static qt_status_t bars_end(ctx_t *c, qt_plot_fig_t *fig, qt_outfile_t *of)
 {
-    qt_status_t st = dat_close(f, c->dir, fig->stem);
+    qt_status_t st = qt_outfile_commit(of);
     if (st == QT_OK) {
         (*c->n_figs)++;
         c->stop = c->fn(c->arg, fig);
@@ -609,13 +602,14 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
     }
     if (!n_used) return QT_OK;
     qt_plot_fig_t fig;
-    FILE *f;
+    qt_outfile_t of;
     char t[256], h[QT_PLOT_LABEL];
     const qt_plot_run_t *r0 = &c->runs[used[0]];
     if (n_used == 1) snprintf(t, sizeof t, "Machine ceilings - %s, run %lld", r0->host, (long long)r0->id);
     else snprintf(t, sizeof t, "Machine ceilings - %d runs", n_used);
-    qt_status_t st = bars_begin(c, "calibration-ceilings", "ceilings", t, n_used, &fig, &f);
+    qt_status_t st = bars_begin(c, "calibration-ceilings", "ceilings", t, n_used, &fig, &of);
     if (st != QT_OK) return st;
+    FILE *f = of.f;
     fprintf(f, "# one block per unit (panel), one row per ceiling; columns: label, then median q1 q3 for each run"
                " (NaN: not measured; q1-q3: quartiles of the repetitions)\n# ceiling");
     for (int j = 0; j < n_used; j++) {
@@ -644,7 +638,7 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
             fprintf(f, "\n");
         }
     }
-    return bars_end(c, &fig, f);
+    return bars_end(c, &fig, &of);
 }
 
 /* fusion_accuracy: test accuracy, mean over seeds with its 95% interval (Student t on the seeds),
@@ -674,12 +668,13 @@ static qt_status_t fig_fusion(ctx_t *c, const rows_t *rs)
     }
     if (!n_series) return QT_OK;
     qt_plot_fig_t fig;
-    FILE *f;
+    qt_outfile_t of;
     char h[QT_PLOT_LABEL];
     qt_status_t st = bars_begin(c, "fusion_accuracy-accuracy", "accuracy",
                                 "Fusion strategies: test accuracy (mean over seeds, 95% interval), chance 0.5",
-                                n_series, &fig, &f);
+                                n_series, &fig, &of);
     if (st != QT_OK) return st;
+    FILE *f = of.f;
     fprintf(f, "# one block per task (panel), one row per strategy; columns: label, then mean lo hi per bar"
                " (lo, hi: the 95%% interval of the mean over seeds, Student t; NaN: not run)\n# strategy");
     for (int j = 0; j < n_series; j++) {
@@ -721,7 +716,7 @@ static qt_status_t fig_fusion(ctx_t *c, const rows_t *rs)
             fprintf(f, "\n");
         }
     }
-    return bars_end(c, &fig, f);
+    return bars_end(c, &fig, &of);
 }
 
 /* A peer's variants (suites/peers/: imported Google Benchmark JSON) start with this. */

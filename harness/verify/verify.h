@@ -97,7 +97,7 @@ extern const qt_verify_optset_t qt_verify_optsets[];
 extern const int qt_verify_n_optsets;
 /* Config of option set k (QT_ERR_ARG when an option does not apply). */
 qt_status_t qt_verify_optset_config(int k, qt_optim_config_t *c);
-/* `steps` steps on backend instance be in dtype dt over n_tensors parameter tensors of
+/* `steps` steps on backend instance be in dtype dt over n_tensors (1..64) parameter tensors of
  * sizes[i] elements: parameters uniform with mean 0, fresh gradients uniform with mean 0.3
  * each step (so moments build up), variance 1, all rounded to float so f32 and f64 runs see identical inputs; the final
  * parameters are written as double to out[i] (sizes[i] each; a device backend's are copied

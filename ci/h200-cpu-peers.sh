@@ -66,6 +66,9 @@ if ! TV=$($PY -c 'import torch; print(torch.__version__)' 2>&1); then
 else
     say "PyTorch $TV"
 fi
+# sparsity writes its crossover table; this filtered run's must not replace the tree's results/ one
+QT_SPARSE_CROSSOVER=$(mktemp -d) || exit 2
+export QT_SPARSE_CROSSOVER
 RUNS=
 for t in $THREADS; do
     export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t
@@ -96,4 +99,5 @@ tee -a "$LOG" <"$OUT/ratios.txt"
 # fold the write-ahead log into the database file, so OUTDIR holds one self-contained .db
 $PY -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA wal_checkpoint(TRUNCATE)"); c.execute("PRAGMA journal_mode=DELETE"); c.close()' "$DB"
 say "plot: build/quintet plot ${RUNS%,} --db $DB --out FIGS --suite attention_scaling (and lr_convergence, sparsity): the peer_ratio figures"
+rm -rf "$QT_SPARSE_CROSSOVER"
 say "done in $((SECONDS - T0))s; files: $(cd "$OUT" && echo *)"

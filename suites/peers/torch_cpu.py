@@ -35,13 +35,14 @@ missing. A case that fails (memory, a missing kernel) is reported on stderr and 
 error entry; the others go on. --list prints the benchmark names without timing (no torch needed).
 """
 import argparse
-import json
 import math
 import os
 import platform
-import socket
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gbench_json  # noqa: E402
 
 SKIP = 77
 
@@ -286,19 +287,12 @@ def main():
         print(f"torch_cpu: skipped: PyTorch is not importable here ({ex})", file=sys.stderr)
         return SKIP
     torch.set_num_threads(args.threads)
-    ctx = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_name": socket.gethostname(),
-           "executable": sys.argv[0], "num_cpus": os.cpu_count(), "library_build_type": "release",
-           "quintet.threads": str(args.threads), "quintet.profile": "peer", "quintet.cpu_model": cpu_model(),
-           "quintet.command_line": " ".join(sys.argv), "peer": "torch", "torch": torch.__version__,
-           "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+    ctx = {"num_cpus": os.cpu_count(), "quintet.threads": str(args.threads), "quintet.profile": "peer",
+           "quintet.cpu_model": cpu_model(), "quintet.command_line": " ".join(sys.argv),
+           "torch_threads": torch.get_num_threads(),
            "quintet.units": {suite: UNITS for suite in ("attention_scaling", "lr_convergence", "sparsity")}}
     benches = []
-
-    def dump():  # after every case, atomically: a run stopped from outside leaves what it timed
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(dict(context=ctx, benchmarks=benches), f, indent=1)
-        os.replace(tmp, args.out)
+    dump = lambda: gbench_json.write(torch, args.out, benches, ctx)  # after every case
 
     t_all = time.perf_counter()
     for c in cases:

@@ -3,7 +3,8 @@
 # one group per case, one bar per peer path; the error bar spans the ratio of the quartiles (peer
 # q1 / quintet q3 to peer q3 / quintet q1); the dashed line is parity (1). Written for the
 # attention_scaling, lr_convergence and sparsity suites by harness/output/plot_data.c
-# (fig_peer_ratio). Data: one block per panel, in it one row per case, columns
+# (fig_peer_ratio). The value axis starts at 0, or is logarithmic when the ratios span more than
+# 20x. Data: one block per panel, in it one row per case, columns
 #   label  then  ratio lo hi  for each bar   (NaN: not measured)
 # Needs plots/common.gp first (quintet plot's scripts include it).
 
@@ -21,7 +22,20 @@ set ytics noenhanced
 set bmargin 5   # room for the slanted case labels
 do for [p=1:n_panels] {
     eval panel_at(p)
-    set yrange [0 : *]
+    y_lo = 1e300
+    y_hi = -1e300
+    do for [j=1:n_series] {
+        stats datafile index (p-1) using (column(3*j-1)) nooutput
+        y_hi = STATS_max > y_hi ? STATS_max : y_hi
+        y_lo = STATS_min < y_lo ? STATS_min : y_lo
+    }
+    if (y_hi > 20 * y_lo) {   # ratios over decades (a slow peer path beside a fast one): log axis
+        @set_log_y
+        set yrange [10**floor(log10(y_lo < 1 ? y_lo : 1)) : 10**ceil(log10(y_hi))]
+    } else {
+        unset logscale y
+        set yrange [0 : 1.15 * (y_hi > 1 ? y_hi : 1)]
+    }
     set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#666666' front
     plot for [j=1:n_series] datafile index (p-1) using (column(3*j-1)):(column(3*j)):(column(3*j+1)):xtic(1) \
              lc series_color[j] notitle

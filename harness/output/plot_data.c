@@ -765,11 +765,12 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
     }
     if (!n_bars) return QT_OK;
     qt_plot_fig_t fig;
-    FILE *f;
+    qt_outfile_t of;
     char stem[128];
     snprintf(stem, sizeof stem, "%s-peer_ratio", c->suite);
-    qt_status_t st = bars_begin(c, stem, "peer_ratio", title, n_bars, &fig, &f);
+    qt_status_t st = bars_begin(c, stem, "peer_ratio", title, n_bars, &fig, &of);
     if (st != QT_OK) return st;
+    FILE *f = of.f;
     fig.suite = "peer_ratio";
     fprintf(f, "# one block per thread count (panel), one row per case; columns: label, then ratio lo hi per bar"
                " (ratio: peer median / quintet median time; lo, hi: from the quartiles; NaN: not measured)\n# case");
@@ -815,7 +816,7 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
             fprintf(f, "\n");
         }
     }
-    return bars_end(c, &fig, f);
+    return bars_end(c, &fig, &of);
 }
 
 static const char *const attention_cases[] = {"dense", "window", "lsh", "dynamic", NULL};

@@ -98,6 +98,6 @@ $PY suites/peers/peer_ratios.py --db "$DB" --runs "${RUNS%,}" --csv "$OUT/ratios
 tee -a "$LOG" <"$OUT/ratios.txt"
 # fold the write-ahead log into the database file, so OUTDIR holds one self-contained .db
 $PY -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA wal_checkpoint(TRUNCATE)"); c.execute("PRAGMA journal_mode=DELETE"); c.close()' "$DB"
-say "plot: build/quintet plot ${RUNS%,} --db $DB --out FIGS --suite attention_scaling (and lr_convergence, sparsity): the peer_ratio figures"
+say "plot: build/quintet plot ${RUNS//,/ }--db $DB --out FIGS --suite attention_scaling (and lr_convergence, sparsity): the peer_ratio figures"
 rm -rf "$QT_SPARSE_CROSSOVER"
 say "done in $((SECONDS - T0))s; files: $(cd "$OUT" && echo *)"

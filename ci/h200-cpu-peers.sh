@@ -12,8 +12,9 @@
 # then suites/peers/peer_ratios.py writes the ratio tables (peer / quintet per case, against the
 # issue's targets). Without PyTorch the peer step is skipped with a message and the tables carry
 # quintet's columns only. Each step runs under a time limit in seconds (QT_PEER_BUDGET_Q1/_T1 for
-# one thread, default 150/60, QT_PEER_BUDGET_QN/_TN for more, default 75/35: at most 320 s in all,
-# so the script ends within 6 minutes; a quintet run stopped by its limit keeps its finished cases,
+# one thread, default 140/55, QT_PEER_BUDGET_QN/_TN for more, default 70/35: 300 s in all, 340 s
+# with each kill's 10 s grace, so the script ends within 6 minutes; a quintet run stopped by its
+# limit keeps its finished cases,
 # marked interrupted; the peer writes its JSON after every case) and prints its time.
 #
 # usage: ci/h200-cpu-peers.sh OUTDIR     (from the project root, after `make -j16 QT_DEPS_PREFIX=...`)
@@ -34,8 +35,8 @@ LOG=$OUT/log.txt
 THREADS=${QT_PEER_THREADS:-"1 $(nproc)"}
 REPS=${QT_PEER_REPS:-3}
 # Seconds per step: one thread takes longest (on the 2-core VM a 1-thread quintet step needs ~200 s).
-BUDGET_Q1=${QT_PEER_BUDGET_Q1:-150} BUDGET_QN=${QT_PEER_BUDGET_QN:-75}
-BUDGET_T1=${QT_PEER_BUDGET_T1:-60} BUDGET_TN=${QT_PEER_BUDGET_TN:-35}
+BUDGET_Q1=${QT_PEER_BUDGET_Q1:-140} BUDGET_QN=${QT_PEER_BUDGET_QN:-70}
+BUDGET_T1=${QT_PEER_BUDGET_T1:-55} BUDGET_TN=${QT_PEER_BUDGET_TN:-35}
 FILTER='^(attention_scaling/dense/cpu/B=1,H=4,T=(256|512|1024|2048|4096),D=(64|128),causal=[01],'
 FILTER+='|lr_convergence/step_(10m|large)/cpu/optimizer=[a-z]+,dtype=f32,'
 FILTER+='|sparsity/(dense|gather|colskip|csr|auto)/cpu/M=(1,K=16384|64,K=4096),N=4096,sp=0\.95?,structure=uniform)'

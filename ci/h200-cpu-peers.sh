@@ -14,8 +14,8 @@
 # quintet's columns only. Each step runs under a time limit in seconds (QT_PEER_BUDGET_Q1/_T1 for
 # one thread, default 140/55, QT_PEER_BUDGET_QN/_TN for more, default 70/35: 300 s in all, 340 s
 # with each kill's 10 s grace, so the script ends within 6 minutes; a quintet run stopped by its
-# limit keeps its finished cases,
-# marked interrupted; the peer writes its JSON after every case) and prints its time.
+# limit keeps its finished cases, marked interrupted; the peer writes its JSON after every case)
+# and prints its time. quintet runs with its own GOMP_SPINCOUNT default (README), PyTorch with its.
 #
 # usage: ci/h200-cpu-peers.sh OUTDIR     (from the project root, after `make -j16 QT_DEPS_PREFIX=...`)
 # writes OUTDIR/: cpu-peers.db (both sides; `quintet show|compare|plot --db` it), log.txt (all

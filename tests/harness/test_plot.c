@@ -321,7 +321,7 @@ static void test_bad_input(void)
     };
     snprintf(cases[0].args, sizeof cases[0].args, "plot --db %s --out %s --suite nosuch", base, d);
     snprintf(cases[1].args, sizeof cases[1].args, "plot 3 --db %s --out %s --suite attention_scaling", base, d);
-    snprintf(cases[2].args, sizeof cases[2].args, "plot 99 --db %s --out %s", base, d);
+    snprintf(cases[2].args, sizeof cases[2].args, "plot 99999999 --db %s --out %s", base, d);
     snprintf(cases[3].args, sizeof cases[3].args, "plot --db %s", base);
     snprintf(cases[4].args, sizeof cases[4].args, "plot --db %s --out %s --format gif", base, d);
     snprintf(cases[5].args, sizeof cases[5].args, "plot --db %s --out %s", base, file);

@@ -311,7 +311,7 @@ static void test_bad_input(void)
     } cases[] = {
         {"", 2, "unknown suite"},
         {"", 2, "no results of suite"},
-        {"", 2, "no run '99'"},
+        {"", 2, "no run '99999999'"},
         {"", 2, "--out DIR is required"},
         {"", 2, "unknown format"},
         {"", 2, "not a folder"},

@@ -44,6 +44,8 @@ def entries(name, times, label, **counters):
     """Google Benchmark entries, one per repetition; counters given per repetition as callables
     of the time in ms, or as constants."""
     out = []
+    if label and "=" in label:  # quintet's "suite/case/variant/params": `quintet import` files it beside the suite's cases
+        name = f"{name}/{label}"
     for i, t in enumerate(times):
         e = dict(name=name + "/manual_time", run_name=name, run_type="iteration", repetitions=len(times),
                  repetition_index=i, threads=1, iterations=1, real_time=t, cpu_time=t, time_unit="ms", label=label)

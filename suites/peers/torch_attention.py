@@ -5,7 +5,7 @@ Times PyTorch's scaled_dot_product_attention (dense, causal or not) and flex_att
 (sliding window, causal and bidirectional, optional dilation, as a block-sparse mask) on the
 same shapes, dtypes and key sets as quintet's attention cases (quintet/attention.h: window
 {i + m*dilation : -w_left <= m <= w_right}, w_right = 0 when causal), and writes Google
-Benchmark JSON: one entry per repetition, name "attention_scaling/<variant>/torch", the case's
+Benchmark JSON: one entry per repetition, name "attention_scaling/<variant>/torch/<params>", the case's
 parameters in "label" (quintet's key=value,... form), real_time in ms (CUDA events, manual
 time), counters gflops (useful FLOPs per second, qt_attn_useful_flops's convention) and
 useful_flops. `quintet import` puts such a file in the database as variant `torch`.
@@ -111,7 +111,7 @@ def main():
         fl = useful_flops(c)
         med = statistics.median(times)
         print(f"torch {c['variant']:6s} {label(c):70s} {med:9.3f} ms {fl / med / 1e9:8.1f} TFLOP/s", flush=True)
-        name = f"attention_scaling/{c['variant']}/torch"
+        name = f"attention_scaling/{c['variant']}/torch/{label(c)}"  # quintet's suite/case/variant/params: import files it beside the suite's cases
         for i, t in enumerate(times):
             benches.append(dict(name=name + "/manual_time", run_name=name, run_type="iteration",
                                 repetitions=len(times), repetition_index=i, threads=1, iterations=1,

@@ -11,16 +11,7 @@ set -u
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 DEPS=${1:-}
-step() { # name seconds command...
-    local name=$1 secs=$2
-    shift 2
-    local t0=$SECONDS
-    timeout "$secs" "$@" > /tmp/step.log 2>&1
-    local rc=$?
-    { echo "===== $name: rc=$rc in $((SECONDS - t0)) s"; cat /tmp/step.log; } >> "$OUT/log.txt"
-    echo "== $name: rc=$rc in $((SECONDS - t0)) s"
-    tail -n 3 /tmp/step.log
-}
+. "$(dirname "$0")/step.sh"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
 step build 170 make -j32 ${DEPS:+QT_DEPS_PREFIX=$DEPS} all
 # the test binaries of the techniques (the harness tests need no GPU; `make test` runs them all)

@@ -14,17 +14,7 @@ mkdir -p "$OUT"
 DEPS=${1:-}
 STEPS=${STEPS:-build tests verify peers run}
 FILTER=${FILTER:-step_100m|structure=}
-step() { # name seconds command...
-    local name=$1 secs=$2
-    case " $STEPS " in *" ${name%%_*} "*) ;; *) return 0 ;; esac
-    shift 2
-    local t0=$SECONDS
-    timeout "$secs" "$@" > /tmp/step.log 2>&1
-    local rc=$?
-    { echo "===== $name: rc=$rc in $((SECONDS - t0)) s"; cat /tmp/step.log; } >> "$OUT/log.txt"
-    echo "== $name: rc=$rc in $((SECONDS - t0)) s"
-    tail -n 4 /tmp/step.log
-}
+. "$(dirname "$0")/step.sh"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
 step build 150 make -j32 ${DEPS:+QT_DEPS_PREFIX=$DEPS} all
 step tests 90 bash -c 'for t in core/test_rng sparse/test_sparse optim/test_optim; do build/tests/$t || echo "FAILED $t"; done'

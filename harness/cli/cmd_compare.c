@@ -327,6 +327,19 @@ static crow_t *add_row(rows_t *rows, const ccase_t *b, const ccase_t *n, const m
     return r;
 }
 
+/* Free the rows, both runs and the store (the end of every path that built them). */
+static void release(rows_t *rows, crun_t *base, crun_t *new_, qt_store_t *s)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        free(rows->r[i].key);
+        free(rows->r[i].hist);
+    }
+    free(rows->r);
+    free_run(base);
+    free_run(new_);
+    qt_store_close(s);
+}
+
 /* Rows in base order: matched cases metric by metric (base's metrics, then new-only ones),
  * removed cases; then added cases in new's order. */
 static qt_status_t build_rows(const crun_t *base, const crun_t *new_, rows_t *rows)
@@ -763,14 +776,7 @@ qt_status_t qt_compare_runs(const char *db, int64_t id_base, int64_t id_new, con
         snprintf(key, sizeof key, "%s/%s/%s/%s", c->suite, c->name, c->variant, c->params);
         if (fn(arg, c->suite, key, rows.r[i].metric, &rows.r[i].r)) break;
     }
-    for (size_t i = 0; i < rows.n; i++) {
-        free(rows.r[i].key);
-        free(rows.r[i].hist);
-    }
-    free(rows.r);
-    free_run(&base);
-    free_run(&new_);
-    qt_store_close(s);
+    release(&rows, &base, &new_, s);
     return st;
 }
 
@@ -922,13 +928,6 @@ int qt_cmd_compare(int argc, char **argv)
                 floor_rows, floor_rows == 1 ? "" : "s", o.alpha);
     rc = count[QT_VERDICT_REGRESSION] ? EXIT_REGRESSION : 0;
 done:
-    for (size_t i = 0; i < rows.n; i++) {
-        free(rows.r[i].key);
-        free(rows.r[i].hist);
-    }
-    free(rows.r);
-    free_run(&base);
-    free_run(&new_);
-    qt_store_close(s);
+    release(&rows, &base, &new_, s);
     return rc;
 }

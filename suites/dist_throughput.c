@@ -40,7 +40,12 @@
  *       final_loss, loss_vs_dense (finish: final_loss / the uncompressed one), series loss by step
  *       and loss_vs_bytes (loss against the cumulative bytes this rank sent).
  *   local_sgd H=…         experiment: local SGD averaging every H steps: series loss_vs_us
- *       (loss against wall-clock µs), final_loss. */
+ *       (loss against wall-clock µs), final_loss.
+ *   async_ps s=…          experiment (≥ 3 ranks: rank 0 the parameter server, the others workers;
+ *       worker 1 does its first layer 2× as a slower machine would): bounded staleness s = 0
+ *       (synchronous), 1, 4: series loss_vs_us (the server's global-batch loss against
+ *       wall-clock µs), final_loss, samples_per_s, ps_max_gap (the largest clock gap allowed, ≤ s),
+ *       ps_mean_delay (updates between a worker's parameters and its gradient). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,6 +413,44 @@ static qt_status_t local_sgd_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     return s;
 }
 
+static qt_status_t async_ps_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL;
+    QT_TRY(get_world(c->variant, &be));
+    if (be->world < 3)
+        return qt_fail(QT_ERR_UNSUPPORTED, "a parameter server and >= 2 workers need >= 3 ranks (--ranks 4)");
+    qt_dist_mlp_config_t cfg;
+    small_config(&cfg, seed);
+    cfg.ps = 1;
+    cfg.staleness = (int)qt_params_int(&c->params, "s", 0);
+    cfg.slow_rank = 1;
+    cfg.slow_factor = 2;
+    int steps = (int)qt_params_int(&c->params, "steps", 48);
+    qt_dist_mlp_t *m = NULL;
+    QT_TRY(qt_dist_mlp_init(&m, be, NULL, &cfg));
+    qt_status_t s = qt_dist_barrier(be);
+    double t0 = now_s(), loss = 0;
+    for (int i = 0; i < steps && s == QT_OK; i++) {
+        int rec = (i + 1) % 8 == 0;
+        s = qt_dist_mlp_step(m, i, rec ? &loss : NULL); /* the server's loss: global batch, no messages */
+        if (s == QT_OK && rec && be->rank == 0) qt_rec_series(r, "loss_vs_us", (int64_t)((now_s() - t0) * 1e6), loss);
+    }
+    double t = now_s() - t0;
+    qt_dist_stats_t st = {0};
+    if (s == QT_OK) s = qt_dist_mlp_eval(m, 0, &loss);
+    if (s == QT_OK) s = qt_dist_mlp_check_replicas(m);
+    if (s == QT_OK) s = qt_dist_mlp_stats(m, &st, 1);
+    if (s == QT_OK) {
+        t = max_over(be, t);
+        qt_rec_metric(r, "final_loss", "nats", loss);
+        qt_rec_metric(r, "samples_per_s", "samples/s", (double)cfg.batch * steps / t);
+        qt_rec_metric(r, "ps_max_gap", "steps", (double)st.ps_max_gap);
+        qt_rec_metric(r, "ps_mean_delay", "updates", st.ps_mean_delay);
+    }
+    qt_dist_mlp_free(m);
+    return s;
+}
+
 /* ---- the case list ---- */
 
 static qt_case_t *add_case(qt_case_list_t *out, const char *name, const char *backend, int world)
@@ -516,6 +559,15 @@ static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const c
         qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 48 : 320);
         c->experiment = 1;
         c->run_seed = local_sgd_run;
+    }
+    static const int Ss[] = {0, 1, 4};
+    for (int si = 0; si < 3; si++) {
+        qt_case_t *c = add_case(out, "async_ps", backend, world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_int(&c->params, "s", Ss[si]);
+        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 48 : 320);
+        c->experiment = 1;
+        c->run_seed = async_ps_run;
     }
     return QT_OK;
 }
@@ -642,12 +694,14 @@ static const char *const dist_metrics[] = {
     "compression_ratio|ratio|dense f32 bytes / bytes sent",
     "final_loss|nats|mean cross-entropy at the end",
     "loss_vs_dense|ratio|final_loss / final_loss without compression",
+    "ps_max_gap|steps|parameter server: largest clock gap between workers it allowed (<= s)",
+    "ps_mean_delay|updates|parameter server: updates applied between a worker's parameters and its gradient",
     NULL,
 };
 
 const qt_suite_t qt_suite_dist_throughput = {
     .name = "dist_throughput",
-    .description = "MPI and NCCL collectives (busbw vs size, alpha-beta), DP/TP/hybrid training scaling, compression, local SGD",
+    .description = "MPI and NCCL collectives (busbw vs size, alpha-beta), DP/TP/hybrid training scaling, compression, local SGD, async PS",
     .metrics = dist_metrics,
     .cases = dist_cases,
     .finish = dist_finish,

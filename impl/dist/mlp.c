@@ -2,7 +2,8 @@
  * (dist.h states the algorithms): the TP shard of W1 (hidden rows [h0, h1)) and of W2 (the same
  * columns), the DP shard of the batch, bucketed non-blocking all-reduce of the gradient over the
  * dp ranks started while the backward pass continues, optional gradient compression, local SGD,
- * plain SGD, replica checksums and per-rank compute / wait times for the load-balance metrics.
+ * plain SGD, the bounded-staleness parameter server (ps.c: dp rank 0 serves, the others work),
+ * replica checksums and per-rank compute / wait times for the load-balance metrics.
  * Layers are quintet/nn.h's Linear (OpenBLAS); the data set is `batches_per_epoch` global
  * batches of the seeded teacher task, generated once (each rank its own rows).
  * Tests: tests/dist/test_dist.c; benchmark: suites/dist_throughput.c. */
@@ -33,6 +34,7 @@ struct qt_dist_mlp {
     qt_dist_req_t **req;   /* one per bucket */
     size_t n_buckets, bucket;
     qt_compressor_t *comp;
+    qt_dist_ps_t *ps;      /* cfg.ps: the parameter server (server on dp rank 0) */
     int64_t steps;
     double compute_s, wait_s;
 };
@@ -102,6 +104,7 @@ void qt_dist_mlp_free(qt_dist_mlp_t *m)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) qt_free(bufs[i]);
     free(m->req);
     qt_compress_free(m->comp);
+    qt_dist_ps_free(m->ps);
     free(m);
 }
 
@@ -134,6 +137,13 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
         }
         QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "shares sum to %g, not 1", sum);
     }
+    if (cfg->ps) {
+        QT_CHECK_ARG(dpw >= 2 && tpw == 1 && cfg->compress.kind == QT_COMPRESS_NONE && cfg->local_steps == 0 &&
+                         !cfg->shares && cfg->staleness >= 0,
+                     "parameter server: needs >= 2 dp ranks (got %d), no tp (%d), compression, local SGD or shares, "
+                     "and staleness >= 0 (%d)", dpw, tpw, cfg->staleness);
+        QT_CHECK_ARG(cfg->batch >= dpw - 1, "batch %d smaller than the %d workers", cfg->batch, dpw - 1);
+    }
     qt_dist_mlp_t *m = calloc(1, sizeof *m);
     if (!m) return qt_fail(QT_ERR_NOMEM, "mlp");
     m->cfg = *cfg;
@@ -146,7 +156,14 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
     m->tp_world = tpw;
     m->hs = cfg->hidden / tpw;
     m->h0 = m->tp_rank * m->hs;
-    share_of(cfg->batch, dpw, m->dp_rank, cfg->shares, &m->row0, &m->rows);
+    if (cfg->ps && m->dp_rank == 0) { /* the server: the whole batch, for its loss only */
+        m->row0 = 0;
+        m->rows = cfg->batch;
+    } else if (cfg->ps) {
+        share_of(cfg->batch, dpw - 1, m->dp_rank - 1, NULL, &m->row0, &m->rows);
+    } else {
+        share_of(cfg->batch, dpw, m->dp_rank, cfg->shares, &m->row0, &m->rows);
+    }
     QT_CHECK_ARG(m->rows > 0, "dp rank %d got no rows of the batch", m->dp_rank);
     int I = cfg->in, H = cfg->hidden, C = cfg->classes, hs = m->hs, R = m->rows;
 
@@ -195,6 +212,7 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
         int rows[4] = {C, 1, hs, 1}, cols[4] = {hs, C, I, hs};
         s = qt_compress_init(&m->comp, &cfg->compress, 4, rows, cols);
     }
+    if (s == QT_OK && cfg->ps) s = qt_dist_ps_init(&m->ps, dp, m->n, cfg->staleness);
     if (s != QT_OK) {
         qt_dist_mlp_free(m);
         return s;
@@ -244,7 +262,7 @@ static qt_status_t forward(qt_dist_mlp_t *m, int64_t step)
 /* Start the dp all-reduce of every bucket lying wholly within the ready prefix [0, ready). */
 static qt_status_t launch_buckets(qt_dist_mlp_t *m, size_t ready, size_t *next)
 {
-    if (!m->dp || m->dp_world <= 1 || m->comp || m->cfg.local_steps > 0) return QT_OK;
+    if (!m->dp || m->dp_world <= 1 || m->comp || m->cfg.local_steps > 0 || m->ps) return QT_OK;
     const qt_dist_ops_t *ops = qt_dist_ops_of(m->dp);
     while (*next < m->n_buckets) {
         size_t lo = *next * m->bucket, hi = lo + m->bucket < m->n ? lo + m->bucket : m->n;
@@ -274,9 +292,30 @@ static void unpack_params(qt_dist_mlp_t *m, const float *p)
     memcpy(m->l1.b, p + m->off_b1, sizeof(float) * hs);
 }
 
+/* The loss of batch `step` over this rank's rows at its weights, without communication. */
+static qt_status_t local_loss(qt_dist_mlp_t *m, int64_t step, double *loss)
+{
+    QT_TRY(forward(m, step));
+    return qt_nn_softmax_xent(m->z, m->y, m->rows, m->cfg.classes, loss, NULL, NULL);
+}
+
+/* The parameter server's step: apply one round's worth (W) of the workers' gradients. */
+static qt_status_t server_step(qt_dist_mlp_t *m, int64_t step, double *loss)
+{
+    pack_params(m, m->p);
+    double t0 = qt_dist_now();
+    qt_status_t s = qt_dist_ps_serve(m->ps, m->p, m->cfg.lr, qt_dist_ps_workers(m->ps));
+    m->wait_s += qt_dist_now() - t0;
+    unpack_params(m, m->p);
+    QT_TRY(s);
+    m->steps++;
+    return loss ? local_loss(m, step, loss) : QT_OK;
+}
+
 qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss)
 {
     QT_CHECK_ARG(m != NULL, "mlp_step: NULL model");
+    if (m->ps && m->dp_rank == 0) return server_step(m, step, loss);
     int I = m->cfg.in, C = m->cfg.classes, R = m->rows, hs = m->hs;
     QT_TRY(forward(m, step));
     double t0 = qt_dist_now();
@@ -315,6 +354,16 @@ qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss)
         for (size_t i = 0; i < m->n; i++) m->g[i] *= (float)m->dp_world; /* mean → sum of rows/B-scaled parts */
         m->wait_s += qt_dist_now() - tc;
     }
+    if (m->ps) { /* a worker: push the gradient, continue with the server's parameters */
+        double tw = qt_dist_now();
+        qt_status_t s = qt_dist_ps_push_pull(m->ps, step, m->g, m->p);
+        m->wait_s += qt_dist_now() - tw;
+        QT_TRY(s);
+        unpack_params(m, m->p);
+        m->steps++;
+        if (loss) *loss = l;
+        return QT_OK;
+    }
     t0 = qt_dist_now();
     pack_params(m, m->p);
     float lr = m->cfg.lr;
@@ -340,10 +389,17 @@ qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss)
 qt_status_t qt_dist_mlp_eval(qt_dist_mlp_t *m, int64_t step, double *loss)
 {
     QT_CHECK_ARG(m && loss, "mlp_eval: NULL argument");
-    QT_TRY(forward(m, step));
+    if (m->ps) { /* every rank takes the server's parameters; the server's loss counts */
+        const qt_dist_ops_t *ops = qt_dist_ops_of(m->dp);
+        qt_dist_req_t *rq = NULL;
+        if (m->dp_rank == 0) pack_params(m, m->p);
+        QT_TRY(ops->ibroadcast(m->dp, m->p, m->n, QT_DIST_F32, 0, &rq));
+        QT_TRY(qt_dist_wait(m->dp, rq, "parameter server broadcast"));
+        unpack_params(m, m->p);
+    }
     double l = 0;
-    QT_TRY(qt_nn_softmax_xent(m->z, m->y, m->rows, m->cfg.classes, &l, NULL, NULL));
-    double ls = l * m->rows;
+    QT_TRY(local_loss(m, step, &l));
+    double ls = m->ps && m->dp_rank != 0 ? 0 : l * m->rows;
     if (m->dp && m->dp_world > 1) QT_TRY(qt_dist_allreduce_raw(m->dp, &ls, &ls, 1, QT_DIST_F64, QT_DIST_SUM));
     *loss = ls / m->cfg.batch;
     return QT_OK;
@@ -417,6 +473,16 @@ qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset)
     qt_compress_bytes(m->comp, &st->bytes_sent, &st->bytes_logical);
     if (!m->comp) st->bytes_sent = st->bytes_logical = (m->dp_world > 1 && m->cfg.local_steps == 0)
                                                           ? 4.0 * (double)m->n * (double)m->steps : 0;
+    if (m->ps) { /* a worker pushes n + 1 floats a step; the server answers W per step */
+        st->bytes_sent = st->bytes_logical = 4.0 * (double)m->steps *
+            (m->dp_rank ? (double)m->n + 1 : (double)m->n * qt_dist_ps_workers(m->ps));
+        double g[2] = {0, 0};
+        qt_dist_ps_staleness(m->ps, &st->ps_max_gap, &g[1]);
+        g[0] = (double)st->ps_max_gap;
+        QT_TRY(qt_dist_allreduce_raw(m->dp, g, g, 2, QT_DIST_F64, QT_DIST_MAX));
+        st->ps_max_gap = (int64_t)g[0];
+        st->ps_mean_delay = g[1];
+    }
     int w = m->dp_world;
     double *all = malloc(sizeof(double) * (size_t)w);
     if (!all) return qt_fail(QT_ERR_NOMEM, "stats");

@@ -10,6 +10,12 @@
  *                  each element is within 5 standard errors (level/2/√D bound) of the value
  *   powersgd       at rank = rows ≤ cols, the exchanged gradient equals the mean over ranks of
  *                  the gradients (rel. error ≤ 1e-4)
+ *   ps sync        the parameter server with staleness 0 (rank 0 serves, the others work) after
+ *                  6 steps equals the single-process MLP (same tolerance; losses compared at eval)
+ *   ps bounded     s = 2 with worker 1's first layer repeated 2000×: the clock gap the server
+ *                  allowed is ≤ s, and with ≥ 2 workers ≥ 1 (the fast ones ran ahead; how far
+ *                  depends on scheduling, so reaching exactly s is not asserted); s = 0 keeps
+ *                  it 0; the loss falls
  *   timeout        the last rank joins an all-reduce 3 s late; the others, with a 1 s deadline,
  *                  fail with QT_ERR_STATE "timed out" within 2.5 s
  * Every rank runs every test; a check is passed only if it held on all ranks (all-reduce MIN),
@@ -92,13 +98,19 @@ static void test_collectives(void)
 static void check_parallel(qt_backend_t *dp, qt_backend_t *tp, qt_dist_mlp_config_t *cfg, int steps, const char *what)
 {
     qt_dist_mlp_t *par = NULL, *one = NULL;
+    qt_dist_mlp_config_t single = *cfg;
+    single.ps = 0;
     CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&par, dp, tp, cfg), QT_OK);
-    CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&one, NULL, NULL, cfg), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&one, NULL, NULL, &single), QT_OK);
     double lp = 0, l1 = 0;
     int ok = 1;
     for (int s = 0; s < steps && ok; s++) {
         ok &= qt_dist_mlp_step(par, s, &lp) == QT_OK;
         ok &= qt_dist_mlp_step(one, s, &l1) == QT_OK;
+        ok &= cfg->ps || fabs(lp - l1) <= 1e-4 * fabs(l1); /* ps: a step's loss is local */
+    }
+    if (cfg->ps) { /* eval: every rank takes the server's weights; the global loss */
+        ok &= qt_dist_mlp_eval(par, 0, &lp) == QT_OK && qt_dist_mlp_eval(one, 0, &l1) == QT_OK;
         ok &= fabs(lp - l1) <= 1e-4 * fabs(l1);
     }
     ok &= qt_dist_mlp_check_replicas(par) == QT_OK;
@@ -178,6 +190,51 @@ static void test_grid(void)
         qt_backend_free(dpb);
         qt_backend_free(tpb);
     }
+}
+
+static void test_ps_sync(void)
+{
+    qt_dist_mlp_config_t cfg;
+    mlp_config(&cfg);
+    cfg.ps = 1;
+    cfg.staleness = 0;
+    check_parallel(world, NULL, &cfg, 6, "ps s=0");
+}
+
+/* Train 12 steps with worker 1 slow (its first layer 2000 times); the server's clock gap and the loss before / after. */
+static void ps_run(int staleness, int64_t *gap, double *l0, double *l1)
+{
+    qt_dist_mlp_config_t cfg;
+    mlp_config(&cfg);
+    cfg.ps = 1;
+    cfg.staleness = staleness;
+    cfg.slow_rank = 1;
+    cfg.slow_factor = 2000;
+    qt_dist_mlp_t *m = NULL;
+    qt_dist_stats_t st = {0};
+    int ok = qt_dist_mlp_init(&m, world, NULL, &cfg) == QT_OK;
+    ok &= ok && qt_dist_mlp_eval(m, 0, l0) == QT_OK;
+    for (int s = 0; ok && s < 12; s++) ok &= qt_dist_mlp_step(m, s, NULL) == QT_OK;
+    ok &= ok && qt_dist_mlp_eval(m, 0, l1) == QT_OK && qt_dist_mlp_check_replicas(m) == QT_OK;
+    ok &= ok && qt_dist_mlp_stats(m, &st, 1) == QT_OK;
+    if (!all_ok(ok)) printf("rank %d: ps s=%d failed: %s\n", world->rank, staleness, qt_last_error());
+    CU_ASSERT(all_ok(ok));
+    *gap = st.ps_max_gap;
+    qt_dist_mlp_free(m);
+}
+
+static void test_ps_bounded(void)
+{
+    int64_t gap0 = -1, gap2 = -1;
+    double a0, a1, b0, b1;
+    ps_run(0, &gap0, &a0, &a1);
+    ps_run(2, &gap2, &b0, &b1);
+    int workers = world->world - 1;
+    int ok = gap0 == 0 && gap2 <= 2 && (workers < 2 || gap2 >= 1) && a1 < a0 && b1 < b0;
+    if (!all_ok(ok))
+        printf("ps: gap %lld at s=0, %lld at s=2 (%d workers); loss %g -> %g, %g -> %g\n", (long long)gap0,
+               (long long)gap2, workers, a0, a1, b0, b1);
+    CU_ASSERT(all_ok(ok));
 }
 
 static void test_topk(void)
@@ -316,7 +373,8 @@ int main(void)
     static const qt_test_t tests[] = {
         {"collectives", test_collectives}, {"dp", test_dp}, {"tp", test_tp}, {"grid", test_grid},
         {"topk", test_topk}, {"quantisers_unbiased", test_quantisers_unbiased},
-        {"powersgd_full_rank", test_powersgd_full_rank}, {"timeout", test_timeout},
+        {"powersgd_full_rank", test_powersgd_full_rank}, {"ps_sync", test_ps_sync},
+        {"ps_bounded", test_ps_bounded}, {"timeout", test_timeout},
     };
     int rc = qt_test_run("dist", tests, (int)(sizeof tests / sizeof tests[0]));
     qt_backend_free(world);

@@ -70,6 +70,22 @@
  * LOCAL SGD: cfg.local_steps = H > 0: no gradient exchange; every H steps the weights are
  * averaged over the dp ranks (one all-reduce). H = 1 equals synchronous DP with SGD.
  *
+ * ASYNCHRONOUS PARAMETER SERVER: cfg.ps = 1 (dp ranks ≥ 2, no TP, compression, local SGD or
+ * shares): dp rank 0 is the server, holding the parameters; dp ranks 1..W (W = dp − 1) are
+ * workers, each taking an equal share of the global batch. A worker's step computes its
+ * gradient on the parameters it holds, sends it to the server (non-blocking point-to-point) and
+ * receives the server's current parameters; the server's step applies W gradients as they
+ * arrive (p ← p − lr·g; any mix of workers) and answers a worker only while
+ * done_w − min_v done_v ≤ cfg.staleness = s (bounded staleness, stale-synchronous parallel):
+ * no worker starts step c + 1 before every worker finished step c − s. s = 0 is synchronous
+ * data-parallel SGD over the workers (tests/dist: equal to the single process ≤ 1e-4 rel.).
+ * Steps are local: *loss from a worker's step is the mean over its own rows; from the server's,
+ * the global batch's loss at its current parameters (no communication, so the server can
+ * record loss against wall-clock). qt_dist_mlp_eval is collective: it broadcasts the server's
+ * parameters to every worker (replicas then equal) and returns the server's global loss. Stats:
+ * ps_max_gap (the largest clock gap the server allowed, ≤ s) and ps_mean_delay (updates applied
+ * between a worker's parameters leaving the server and its gradient arriving).
+ *
  * LOAD BALANCE: each step times this rank's compute and its wait in communication;
  * qt_dist_mlp_stats gathers them: load_imbalance = max_r compute_r / mean_r compute_r and the
  * slowest rank. qt_dist_balance_shares turns measured rows/s per rank into batch shares
@@ -132,6 +148,13 @@ typedef struct {
     qt_status_t (*check_fill)(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, float *buf);
     qt_status_t (*check_count)(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, const float *recv,
                                long long *wrong);
+    /* Optional non-blocking point-to-point on host buffers (NULL: none; the parameter server
+     * needs them): send count elements to rank peer with tag; receive at most count from peer
+     * with tag (a shorter message completes it). Finished through test. */
+    qt_status_t (*isend)(qt_backend_t *be, const void *buf, size_t count, qt_dist_dtype_t dt, int peer, int tag,
+                         qt_dist_req_t **req);
+    qt_status_t (*irecv)(qt_backend_t *be, void *buf, size_t count, qt_dist_dtype_t dt, int peer, int tag,
+                         qt_dist_req_t **req);
 } qt_dist_ops_t;
 
 /* ---- collectives ---- */
@@ -243,6 +266,8 @@ typedef struct {
     int want_dx;             /* TP: compute the input gradient (the backward all-reduce) */
     int slow_rank;           /* dp rank whose compute is repeated slow_factor times (-1: none) */
     int slow_factor;
+    int ps;                  /* 1: bounded-staleness asynchronous parameter server over dp */
+    int staleness;           /* ps: the bound s ≥ 0 (0: synchronous) */
 } qt_dist_mlp_config_t;
 
 /* Defaults: 1 MiB buckets, lr 0.1, no compression, slow_rank −1. */
@@ -273,6 +298,8 @@ typedef struct {
     double load_imbalance;         /* max / mean compute over the dp ranks */
     int slowest_rank;              /* dp rank with the most compute */
     double bytes_sent, bytes_logical; /* gradient traffic of this rank */
+    int64_t ps_max_gap;            /* ps: largest clock gap allowed (max over dp ranks) */
+    double ps_mean_delay;          /* ps: mean updates between parameters sent and gradient applied */
 } qt_dist_stats_t;
 /* Gather the per-rank times over the dp ranks (collective) and reset them when reset != 0. */
 QT_API qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset);

@@ -5,7 +5,8 @@
  *                  also trains: max |Δw| ≤ 1e-4 · max |w| (float summation order differs), and
  *                  the TP input gradient likewise; DP replicas bitwise identical (checksums)
  *   topk           the k picked have the k largest |v| (min picked ≥ max unpicked); error
- *                  feedback: sent + residual == accumulated gradient, exactly, over two steps
+ *                  feedback: sent + residual == accumulated gradient, exactly, over two steps;
+ *                  DGC's per-layer selection and warm-up density (25% at step 0) per piece
  *   quantisers     qsgd (s = 4) and int8 unbiased: over D = 4000 seeded draws the mean decode of
  *                  each element is within 5 standard errors (level/2/√D bound) of the value
  *   powersgd       at rank = rows ≤ cols, the exchanged gradient equals the mean over ranks of
@@ -280,7 +281,27 @@ static void test_topk(void)
     }
     double sent, logical;
     qt_compress_bytes(c, &sent, &logical);
-    CU_ASSERT(exact && sent == 2 * 50 * 8 && logical == 2 * 4000.0);
+    CU_ASSERT(exact && sent == 2 * 50 * 6 && logical == 2 * 4000.0); /* 2-byte indices: n ≤ 65536 */
+    qt_compress_free(c);
+
+    /* DGC: per-piece selection (⌈0.05·800⌉ = 40 and ⌈0.05·200⌉ = 10, the largest of each piece)
+     * and warm-up over 8 steps (density 25% at step 0: 200 + 50 sent). */
+    cc.layerwise = 1;
+    cc.warmup_steps = 8;
+    CU_ASSERT_EQUAL_FATAL(qt_compress_init(&c, &cc, 2, rows, cols), QT_OK);
+    qt_rng_fill_normal_f32(g, n, qt_test_seed(), 14, 0, 0.0f, 1.0f);
+    memcpy(acc, g, n * sizeof *acc);
+    CU_ASSERT_EQUAL_FATAL(qt_compress_exchange(c, NULL, g), QT_OK);
+    size_t nz0 = 0, nz1 = 0;
+    float min_in0 = INFINITY, max_out0 = 0, min_in1 = INFINITY, max_out1 = 0;
+    for (size_t i = 0; i < n; i++) {
+        int in = g[i] != 0, first = i < 800;
+        *(first ? &nz0 : &nz1) += (size_t)in;
+        float a = fabsf(acc[i]);
+        if (first) { if (in) min_in0 = fminf(min_in0, a); else max_out0 = fmaxf(max_out0, a); }
+        else { if (in) min_in1 = fminf(min_in1, a); else max_out1 = fmaxf(max_out1, a); }
+    }
+    CU_ASSERT(nz0 == 200 && nz1 == 50 && min_in0 >= max_out0 && min_in1 >= max_out1);
     qt_compress_free(c);
     free(g);
     free(acc);

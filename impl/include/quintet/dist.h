@@ -53,7 +53,12 @@
  *   topk     error feedback with optional DGC momentum correction m (m = 0: plain EF):
  *            u ← m·u + g; v ← v + u; S = indices of the k = ⌈ratio·n⌉ largest |v|
  *            (ties: lower index); send (S, v_S) by all-gather; zero u and v on S.
- *            Residual after the step = v with v_S = 0, exactly. bytes_sent = 8k.
+ *            Residual after the step = v with v_S = 0, exactly. bytes_sent = 6k (2-byte
+ *            indices, n ≤ 65536) or 8k.
+ *            layerwise: S = the ⌈ratio·n_t⌉ largest of each piece t (DGC selects per layer, so
+ *            a layer with small gradients is not starved by one with large ones).
+ *            warm-up (DGC): at step t < W = warmup_steps the density is
+ *            max(ratio, 0.25^(1 + ⌊4t/W⌋)): 25%, 6.25%, 1.56%, 0.39%, … until the target.
  *   randomk  the same, S = k distinct indices drawn from Philox(seed, step) identically on
  *            every rank, so only the values travel (all-reduce of k floats): bytes_sent = 4k.
  *   qsgd     s levels (s ≤ 127): ‖v‖₂ and q_i = sign(v_i)·(⌊s|v_i|/‖v‖⌋ + Bernoulli(frac));
@@ -226,6 +231,8 @@ typedef struct {
     qt_compress_kind_t kind;
     double ratio;    /* topk, randomk: fraction of entries sent (0, 1] */
     double momentum; /* topk: DGC momentum correction m (0: plain error feedback) */
+    int layerwise;   /* topk: select ⌈ratio·n_t⌉ in each piece t (DGC) instead of k over all */
+    int warmup_steps; /* topk, randomk: DGC sparsity warm-up over this many steps (0: none) */
     int levels;      /* qsgd: s in 1..127 */
     int rank;        /* powersgd: r ≥ 1 */
     uint64_t seed;   /* stochastic draws */

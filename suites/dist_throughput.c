@@ -20,7 +20,7 @@
  *       coll_allreduce_bare is the library's single MPI_Allreduce call on the same buffers
  *       (no deadline, no checks), beside quintet's path (non-blocking + polled deadline).
  *       Buffers live on the backend's device; the check data is made and checked there.
- *       Host backends: quick 8 B … 16 MiB (×8), nightly and paper 8 B … 256 MiB (×4); GPU backends:
+ *       Host backends: quick 8 B … 128 MiB (×8), nightly and paper 8 B … 256 MiB (×4); GPU backends:
  *       quick 8 B … 512 MiB, nightly and paper 8 B … 8 GiB (×4). Quick: other collectives to 1 MiB.
  *   The training, imbalance, compression and local SGD cases run on host backends (impl/dist's
  *   MLP is host code); on GPU backends they are not listed.
@@ -28,6 +28,9 @@
  *       alpha_us, beta_gbps (= 1/β); and from the all-reduce fit, per-hop α₀ = α/(2(n−1)) and
  *       β₀ = β·n/(2(n−1)), predicted all-reduce time of 64 MiB at p = 8, 64, 1024 ranks for
  *       ring (2(p−1)α₀ + 2(p−1)/p·S·β₀) and tree (2⌈log₂p⌉(α₀ + S·β₀)): pred_ring_s, pred_tree_s.
+ *   busbw_cliff (finish)  per collective, the largest fall of busbw from one size of the sweep to
+ *       the next (from 64 KiB up): busbw_drop = busbw(before) / busbw(at), with bytes = the size where it falls
+ *       (a cliff like this VM's 4→16 MiB one shows as busbw_drop ≫ 1).
  *   train_<dp|tp|hybrid> k=K   experiment: the MLP (in 512, hidden 2048, 16 classes, batch 256:
  *       compute-bound) on the first K ranks (the others wait, sleeping); samples_per_s over the
  *       timed steps (max over ranks), load_imbalance, slowest_rank, comm_frac (wait / step time),
@@ -471,7 +474,8 @@ static qt_case_t *add_case(qt_case_list_t *out, const char *name, const char *ba
 static qt_status_t coll_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world, int gpu)
 {
     int quick = profile == QT_PROFILE_QUICK;
-    long long max_bytes = gpu ? (quick ? (512ll << 20) : (8ll << 30)) : (quick ? (16ll << 20) : (256ll << 20));
+    /* host: to 128 MiB even in quick (×8 steps: …, 2, 16, 128 MiB), where this VM's cliff is */
+    long long max_bytes = gpu ? (quick ? (512ll << 20) : (8ll << 30)) : (quick ? (128ll << 20) : (256ll << 20));
     int step = quick && !gpu ? 8 : 4;
     for (int ci = 0; ci <= QT_COLL_COUNT; ci++) { /* the last: the library's bare blocking all-reduce */
         int bare = ci == QT_COLL_COUNT;
@@ -641,6 +645,53 @@ static int emit_rel(void *arg, const qt_result_t *res)
 
 static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n);
 
+/* The sweep of one collective: (bytes, busbw) pairs. */
+#define MAX_SWEEP 64
+typedef struct {
+    const char *name, *variant;
+    double bytes[MAX_SWEEP], busbw[MAX_SWEEP];
+    int n;
+} sweep_t;
+
+static int sweep_add(void *arg, const qt_result_t *res)
+{
+    sweep_t *w = arg;
+    if (strcmp(res->name, w->name) || strcmp(res->variant, w->variant) || w->n >= MAX_SWEEP) return 0;
+    w->bytes[w->n] = (double)qt_params_int(res->params, "bytes", 0);
+    w->busbw[w->n++] = res->median;
+    return 0;
+}
+
+/* The largest busbw fall between consecutive sizes of collective `name`, as a derived case. */
+static qt_status_t record_cliff(qt_rec_t *r, const char *variant, const char *name, int n)
+{
+    sweep_t w = {.name = name, .variant = variant};
+    qt_rec_foreach_result(r, "busbw_gbps", sweep_add, &w);
+    for (int i = 1; i < w.n; i++) /* insertion sort by size */
+        for (int j = i; j > 0 && w.bytes[j] < w.bytes[j - 1]; j--) {
+            double b = w.bytes[j], v = w.busbw[j];
+            w.bytes[j] = w.bytes[j - 1];
+            w.busbw[j] = w.busbw[j - 1];
+            w.bytes[j - 1] = b;
+            w.busbw[j - 1] = v;
+        }
+    int at = -1;
+    double worst = 0;
+    for (int i = 1; i < w.n; i++) /* from 64 KiB: below, busbw is latency-bound and noisy */
+        if (w.bytes[i - 1] >= 65536 && w.busbw[i] > 0 && w.busbw[i - 1] / w.busbw[i] > worst) {
+            worst = w.busbw[i - 1] / w.busbw[i];
+            at = i;
+        }
+    if (at < 0) return QT_OK;
+    qt_params_t p = {0};
+    qt_params_set_str(&p, "coll", name + 5);
+    qt_params_set_int(&p, "ranks", n);
+    qt_params_set_str(&p, "transport", transport());
+    qt_params_set_int(&p, "bytes", (long long)w.bytes[at]);
+    qt_params_set_int(&p, "from_bytes", (long long)w.bytes[at - 1]);
+    return qt_rec_derived(r, "busbw_cliff", variant, &p, "busbw_drop", "ratio", worst);
+}
+
 static qt_status_t dist_finish(qt_rec_t *r)
 {
     start_worlds();
@@ -656,6 +707,7 @@ static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
         char name[48];
         snprintf(name, sizeof name, "coll_%s%s", qt_coll_name(ci == QT_COLL_COUNT ? QT_COLL_ALLREDUCE : (qt_coll_t)ci),
                  ci == QT_COLL_COUNT ? "_bare" : "");
+        QT_TRY(record_cliff(r, variant, name, n));
         fit_t f = {name, variant, 0, 0, 0, 0, 0};
         qt_rec_foreach_result(r, "time_s", fit_add, &f);
         if (f.n < 2) continue;
@@ -695,6 +747,7 @@ static const char *const dist_metrics[] = {
     "wrong_values|count|received values differing from the exact seeded result, all ranks",
     "alpha_us|us|fitted latency of time = alpha + beta S",
     "beta_gbps|GB/s|fitted bandwidth 1/beta",
+    "busbw_drop|ratio|largest fall of busbw between consecutive sizes: busbw(from_bytes) / busbw(bytes)",
     "pred_ring_s|s|predicted 64 MiB all-reduce time at predict_ranks, ring",
     "pred_tree_s|s|predicted 64 MiB all-reduce time at predict_ranks, binary tree",
     "samples_per_s|samples/s|training throughput (max time over ranks)",

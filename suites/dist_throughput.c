@@ -31,7 +31,7 @@
  *   busbw_cliff (finish)  per collective, the largest fall of busbw from one size of the sweep to
  *       the next (from 64 KiB up): busbw_drop = busbw(before) / busbw(at), with bytes = the size where it falls
  *       (a cliff like this VM's 4→16 MiB one shows as busbw_drop ≫ 1).
- *   train_<dp|tp|hybrid> k=K   experiment: the MLP (in 512, hidden 2048, 16 classes, batch 256:
+ *   train_<dp|tp|hybrid> k=K   experiment: the MLP (in 512, hidden 2048, 16 classes, batch 1024 (param batch):
  *       compute-bound) on the first K ranks (the others wait, sleeping); samples_per_s over the
  *       timed steps (max over ranks), load_imbalance, slowest_rank, comm_frac (wait / step time),
  *       final_loss; finish: scaling_efficiency = samples_per_s(K) / (K · samples_per_s(1)).
@@ -235,14 +235,20 @@ static void coll_teardown(void *state)
 
 /* ---- training ---- */
 
-/* The compute-bound MLP of the training cases. */
+/* The compute-bound MLP of the training cases. Why batch 1024: per parameter a step costs
+ * 6·B/k FLOPs on each of k ranks and the ring all-reduce moves 8(k−1)/k bytes, so at k = 2 the
+ * step does 6·B/8 = 768 FLOP per byte sent; this VM does ~80 GFLOP/s per core (OpenBLAS, one
+ * thread) and all-reduces 4 MiB at ~2-6 GB/s (≈ 15-40 FLOP/byte balance), so compute is
+ * ≥ 20× the exposed communication (the W1 gradient, 4 MiB, is produced last and cannot
+ * overlap). At B = 256 (the earlier size) it was 192 FLOP/byte: 5-13× — under load the
+ * all-reduce alone took 10-20% of a step. */
 static void train_config(qt_dist_mlp_config_t *cfg, uint64_t seed)
 {
     qt_dist_mlp_config_default(cfg);
     cfg->in = 512;
     cfg->hidden = 2048;
     cfg->classes = 16;
-    cfg->batch = 256;
+    cfg->batch = 1024;
     cfg->lr = 0.05f;
     cfg->bucket_bytes = 1 << 20;
     cfg->seed = seed;
@@ -266,6 +272,7 @@ static qt_status_t train_and_record(qt_dist_mlp_t *m, qt_backend_t *be, qt_rec_t
     qt_rec_metric(r, "load_imbalance", "ratio", st.load_imbalance);
     qt_rec_metric(r, "slowest_rank", "rank", st.slowest_rank);
     qt_rec_metric(r, "comm_frac", "ratio", max_over(be, st.comm_wait_s) / t);
+    qt_rec_metric(r, "compute_step_s", "s", st.max_compute_s / steps);
     qt_rec_metric(r, "final_loss", "nats", loss);
     return QT_OK;
 }
@@ -286,6 +293,7 @@ static qt_status_t train_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
         s = qt_dist_grid_split(sub, tp, &dpb, &tpb);
         qt_dist_mlp_config_t cfg;
         train_config(&cfg, seed);
+        cfg.batch = (int)qt_params_int(&c->params, "batch", cfg.batch);
         qt_dist_mlp_t *m = NULL;
         if (s == QT_OK) s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
         if (s == QT_OK) s = train_and_record(m, sub, r, cfg.batch, 2, steps);
@@ -524,15 +532,18 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
 static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world)
 {
     static const char *const modes[] = {"dp", "tp", "hybrid"};
-    for (int mi = 0; mi < 3; mi++)
+    for (int mi = 0; mi < 4; mi++) /* the last: dp at the old batch 256, to show why 1024 */
         for (int k = 1; k <= world; k *= 2) {
-            if (mi == 2 && k < 4) continue; /* hybrid needs dp ≥ 2 and tp = 2 */
-            if (mi == 1 && k == 1) continue;   /* tp on one rank is dp on one rank */
+            int m = mi == 3 ? 0 : mi;
+            if (m == 2 && k < 4) continue; /* hybrid needs dp ≥ 2 and tp = 2 */
+            if (m == 1 && k == 1) continue;   /* tp on one rank is dp on one rank */
+            if (mi == 3 && k > 2) continue;
             char name[48];
-            snprintf(name, sizeof name, "train_%s", modes[mi]);
+            snprintf(name, sizeof name, "train_%s", modes[m]);
             qt_case_t *c = add_case(out, name, backend, world);
             if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
-            qt_params_set_str(&c->params, "mode", modes[mi]);
+            qt_params_set_str(&c->params, "mode", modes[m]);
+            qt_params_set_int(&c->params, "batch", mi == 3 ? 256 : 1024);
             qt_params_set_int(&c->params, "k", k);
             qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 30);
             c->experiment = 1;
@@ -613,13 +624,16 @@ typedef struct {
     double base;
     int world;
     qt_rec_t *r;
+    long long batch; /* training: the batch whose k = 1 run is the base */
 } scale_t;
 
 static int find_k1(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
     if (strcmp(res->variant, s->variant)) return 0;
-    if (!strcmp(res->name, "train_dp") && qt_params_int(res->params, "k", 0) == 1) s->base = res->median;
+    if (!strcmp(res->name, "train_dp") && qt_params_int(res->params, "k", 0) == 1 &&
+        qt_params_int(res->params, "batch", 0) == s->batch)
+        s->base = res->median;
     if (!strcmp(res->name, "compress") && !strcmp(qt_params_str(res->params, "scheme", ""), "none") &&
         !strcmp(s->name, "compress"))
         s->base = res->median;
@@ -629,7 +643,9 @@ static int find_k1(void *arg, const qt_result_t *res)
 static int emit_eff(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
-    if (strncmp(res->name, "train_", 6) || strcmp(res->variant, s->variant) || s->base <= 0) return 0;
+    if (strncmp(res->name, "train_", 6) || strcmp(res->variant, s->variant) || s->base <= 0 ||
+        qt_params_int(res->params, "batch", 0) != s->batch)
+        return 0;
     double k = (double)qt_params_int(res->params, "k", 1);
     qt_rec_derived(s->r, "scaling", res->variant, res->params, "scaling_efficiency", "ratio", res->median / (k * s->base));
     return 0;
@@ -731,10 +747,12 @@ static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
             QT_TRY(qt_rec_derived(r, "allreduce_predict", variant, &q, "pred_tree_s", "s", tree));
         }
     }
-    scale_t s = {"train", variant, 0, n, r};
-    qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
-    qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);
-    scale_t c = {"compress", variant, 0, n, r};
+    for (long long b = 256; b <= 1024; b *= 4) {
+        scale_t s = {"train", variant, 0, n, r, b};
+        qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
+        qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);
+    }
+    scale_t c = {"compress", variant, 0, n, r, 0};
     qt_rec_foreach_result(r, "final_loss", find_k1, &c);
     qt_rec_foreach_result(r, "final_loss", emit_rel, &c);
     return QT_OK;
@@ -755,6 +773,7 @@ static const char *const dist_metrics[] = {
     "load_imbalance|ratio|max over mean per-rank compute time",
     "slowest_rank|rank|rank with the most compute time",
     "comm_frac|ratio|time waiting in communication / step time",
+    "compute_step_s|s|compute time per step of the slowest rank (halves from k = 1 to 2 only when each rank has a free core)",
     "bytes_per_step|bytes|gradient bytes this rank sent per step",
     "compression_ratio|ratio|dense f32 bytes / bytes sent",
     "final_loss|nats|mean cross-entropy at the end",

@@ -24,10 +24,16 @@
  *       quick 8 B … 512 MiB, nightly and paper 8 B … 8 GiB (×4). Quick: other collectives to 1 MiB.
  *   The training, imbalance, compression and local SGD cases run on host backends (impl/dist's
  *   MLP is host code); on GPU backends they are not listed.
- *   alpha_beta (finish)   per collective, least squares time = α + β·S over the sweep's medians:
+ *   alpha_beta (finish)   per collective, least squares time = α + β·S over the sweep's medians,
+ *       weighted 1/t² (relative error: small sizes set α, large ones β):
  *       alpha_us, beta_gbps (= 1/β); and from the all-reduce fit, per-hop α₀ = α/(2(n−1)) and
  *       β₀ = β·n/(2(n−1)), predicted all-reduce time of 64 MiB at p = 8, 64, 1024 ranks for
- *       ring (2(p−1)α₀ + 2(p−1)/p·S·β₀) and tree (2⌈log₂p⌉(α₀ + S·β₀)): pred_ring_s, pred_tree_s.
+ *       ring (2(p−1)α₀ + 2(p−1)/p·S·β₀) and tree (2⌈log₂p⌉(α₀ + S·β₀)): pred_ring_s, pred_tree_s
+ *       (p = 8, 64, 512, 1024).
+ *   scaling_predict (finish)  DP scaling efficiency at p = 8 … 1024 from that fit and the measured
+ *       1-rank step time t of train_dp (batch 1024), gradient S = 4 bytes per parameter, no
+ *       overlap: weak (batch 1024 per rank) t / (t + T_ar(p, S)), strong (global batch 1024)
+ *       (t/p) / (t/p + T_ar): pred_eff_{weak,strong}_{ring,tree}.
  *   busbw_cliff (finish)  per collective, the largest fall of busbw from one size of the sweep to
  *       the next (from 64 KiB up): busbw_drop = busbw(before) / busbw(at), with bytes = the size where it falls
  *       (a cliff like this VM's 4→16 MiB one shows as busbw_drop ≫ 1).
@@ -38,6 +44,11 @@
  *   imbalance shares=equal|balanced   experiment: dp on all ranks, rank 0 does its first layer
  *       3× (a deliberately slow rank); equal shares, then shares from the measured rows/s
  *       (qt_dist_balance_shares): samples_per_s, load_imbalance, slowest_rank.
+ *   imbalance_tp split=equal|uneven|balanced   experiment: the training MLP on the grid (dp × tp 2
+ *       from 4 ranks, tp over all ranks below): hidden units split equally, unevenly (tp rank 0
+ *       holds 3× the others' share: the slowest), or by the balancer from the hidden units/s each
+ *       rank measured on the uneven split: samples_per_s, load_imbalance over the grid,
+ *       slowest_rank (grid rank), share_rank0.
  *   compress scheme=…     experiment: dp on all ranks, a smaller MLP, equal steps per scheme (quick
  *       400, else 1000; top-k 1% also with DGC's per-layer selection and sparsity warm-up):
  *       bytes_per_step (this rank's gradient message), compression_ratio (dense / sent),
@@ -343,6 +354,43 @@ static qt_status_t imbalance_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     return s;
 }
 
+/* An uneven split of the layers over the tp ranks of the grid (dp × 2 from 4 ranks, else tp over
+ * all): equal hidden units, tp rank 0 holding 3× the others' share, or the balancer's shares from
+ * the hidden units/s each rank measured on the uneven split. */
+static qt_status_t imbalance_tp_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL, *dpb = NULL, *tpb = NULL;
+    QT_TRY(get_world(c->variant, &be));
+    if (be->world < 2) return qt_fail(QT_ERR_UNSUPPORTED, "one rank: no layers to split");
+    const char *split = qt_params_str(&c->params, "split", "equal");
+    int tp = be->world >= 4 ? 2 : be->world, steps = (int)qt_params_int(&c->params, "steps", 6);
+    QT_TRY(qt_dist_grid_split(be, tp, &dpb, &tpb));
+    qt_dist_mlp_config_t cfg;
+    train_config(&cfg, seed);
+    double sh[64];
+    for (int t = 0; t < tp && t < 64; t++) sh[t] = (t == 0 ? 3.0 : 1.0) / (tp + 2);
+    if (strcmp(split, "equal")) cfg.tp_shares = sh;
+    qt_status_t s = tp <= 64 ? QT_OK : qt_fail(QT_ERR_ARG, "tp %d > 64", tp);
+    qt_dist_mlp_t *m = NULL;
+    if (s == QT_OK && !strcmp(split, "balanced")) { /* measure on the uneven split, share by speed */
+        qt_dist_stats_t st;
+        s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
+        for (int i = 0; i < 3 && s == QT_OK; i++) s = qt_dist_mlp_step(m, i, NULL);
+        if (s == QT_OK) s = qt_dist_mlp_stats(m, &st, 1);
+        qt_dist_mlp_free(m);
+        m = NULL;
+        double units = cfg.hidden * sh[tpb->rank];
+        if (s == QT_OK) s = qt_dist_balance_shares(tpb, units / (st.compute_s > 0 ? st.compute_s : 1e-9), sh);
+        qt_rec_metric(r, "share_rank0", "fraction", sh[0]);
+    }
+    if (s == QT_OK) s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
+    if (s == QT_OK) s = train_and_record(m, be, r, cfg.batch, 1, steps);
+    qt_dist_mlp_free(m);
+    qt_backend_free(dpb);
+    qt_backend_free(tpb);
+    return s;
+}
+
 /* The smaller MLP of the compression and local SGD cases (communication matters more). */
 static void small_config(qt_dist_mlp_config_t *cfg, uint64_t seed)
 {
@@ -561,6 +609,15 @@ static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const c
      * steps early on (at step 100 of this task about 8 steps, where the dense loss still falls
      * ~2.5% a step) and overtakes it by step ~150, so a comparison at 100 steps measures
      * the lag, not the final loss. The last case is DGC's selection per layer and warm-up. */
+    static const char *const splits[] = {"equal", "uneven", "balanced"};
+    for (int si = 0; si < 3; si++) {
+        qt_case_t *c = add_case(out, "imbalance_tp", backend, world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_str(&c->params, "split", splits[si]);
+        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 30);
+        c->experiment = 1;
+        c->run_seed = imbalance_tp_run;
+    }
     static const char *const schemes[] = {"none", "topk", "randomk", "qsgd", "int8", "powersgd", "topk"};
     int csteps = profile == QT_PROFILE_QUICK ? 400 : 1000;
     for (int si = 0; si < 7; si++) {
@@ -600,21 +657,25 @@ static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const c
 }
 
 /* ---- finish: α–β fits, predictions, scaling efficiency, loss relative to dense ---- */
+/* Weighted least squares with weights 1/t²: it minimises the RELATIVE error of α + β·S, so the
+ * 8-byte cases set α and the large ones β (an unweighted fit over 8 B … 128 MiB lets the large
+ * times set α too: 914 µs on this VM, against ~30 µs measured at 8 B). */
 typedef struct {
     const char *name, *variant;
-    double sx, sy, sxx, sxy;
+    double sw, sx, sy, sxx, sxy; /* Σw, Σwx, Σwy, Σwx², Σwxy */
     int n;
 } fit_t;
 
 static int fit_add(void *arg, const qt_result_t *res)
 {
     fit_t *f = arg;
-    if (strcmp(res->name, f->name) || strcmp(res->variant, f->variant)) return 0;
-    double x = (double)qt_params_int(res->params, "bytes", 0), y = res->median;
-    f->sx += x;
-    f->sy += y;
-    f->sxx += x * x;
-    f->sxy += x * y;
+    if (strcmp(res->name, f->name) || strcmp(res->variant, f->variant) || !(res->median > 0)) return 0;
+    double x = (double)qt_params_int(res->params, "bytes", 0), y = res->median, w = 1.0 / (y * y);
+    f->sw += w;
+    f->sx += w * x;
+    f->sy += w * y;
+    f->sxx += w * x * x;
+    f->sxy += w * x * y;
     f->n++;
     return 0;
 }
@@ -716,19 +777,70 @@ static qt_status_t dist_finish(qt_rec_t *r)
     return QT_OK;
 }
 
+/* The measured 1-rank step time of train_dp at batch 1024 (the base of the predictions). */
+static int find_step(void *arg, const qt_result_t *res)
+{
+    scale_t *s = arg;
+    if (!strcmp(res->variant, s->variant) && !strcmp(res->name, "train_dp") &&
+        qt_params_int(res->params, "k", 0) == 1 && qt_params_int(res->params, "batch", 0) == s->batch)
+        s->base = res->median;
+    return 0;
+}
+
+static const int predict_ranks[] = {8, 64, 512, 1024};
+
+/* Ring and tree all-reduce time of S bytes at p ranks from the per-hop α₀, β₀ (s, s/byte). */
+static void predict_allreduce(double a0, double b0, double S, int p, double *ring, double *tree)
+{
+    *ring = 2.0 * (p - 1) * a0 + 2.0 * (p - 1) / p * S * b0;
+    *tree = 2.0 * ceil(log2(p)) * (a0 + S * b0);
+}
+
+/* Scaling efficiency of DP training predicted from the all-reduce fit and the measured 1-rank
+ * step (train_dp k=1 batch 1024, step time t), no overlap of communication with compute:
+ * weak scaling (batch 1024 per rank) t / (t + T_ar(p)); strong (global batch 1024)
+ * (t / p) / (t / p + T_ar(p)); T_ar of the gradient (4 bytes per parameter). */
+static qt_status_t predict_scaling(qt_rec_t *r, const char *variant, int n, double a0, double b0)
+{
+    scale_t s = {"train", variant, 0, n, r, 1024};
+    qt_rec_foreach_result(r, "step_s", find_step, &s);
+    if (s.base <= 0) return QT_OK;
+    qt_dist_mlp_config_t cfg;
+    train_config(&cfg, 0);
+    double S = 4.0 * ((double)cfg.in * cfg.hidden + cfg.hidden + (double)cfg.hidden * cfg.classes + cfg.classes);
+    for (size_t i = 0; i < sizeof predict_ranks / sizeof predict_ranks[0]; i++) {
+        int pr = predict_ranks[i];
+        double ring, tree, t = s.base;
+        predict_allreduce(a0, b0, S, pr, &ring, &tree);
+        qt_params_t q = {0};
+        qt_params_set_int(&q, "ranks", n);
+        qt_params_set_str(&q, "transport", transport());
+        qt_params_set_int(&q, "predict_ranks", pr);
+        qt_params_set_int(&q, "grad_bytes", (long long)S);
+        QT_TRY(qt_rec_derived(r, "scaling_predict", variant, &q, "pred_eff_weak_ring", "ratio", t / (t + ring)));
+        QT_TRY(qt_rec_derived(r, "scaling_predict", variant, &q, "pred_eff_weak_tree", "ratio", t / (t + tree)));
+        QT_TRY(qt_rec_derived(r, "scaling_predict", variant, &q, "pred_eff_strong_ring", "ratio",
+                              (t / pr) / (t / pr + ring)));
+        QT_TRY(qt_rec_derived(r, "scaling_predict", variant, &q, "pred_eff_strong_tree", "ratio",
+                              (t / pr) / (t / pr + tree)));
+    }
+    return QT_OK;
+}
+
 /* One backend's fits, predictions and ratios. */
 static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
 {
+    double a0 = NAN, b0 = NAN;
     for (int ci = 0; ci <= QT_COLL_COUNT; ci++) {
         char name[48];
         snprintf(name, sizeof name, "coll_%s%s", qt_coll_name(ci == QT_COLL_COUNT ? QT_COLL_ALLREDUCE : (qt_coll_t)ci),
                  ci == QT_COLL_COUNT ? "_bare" : "");
         QT_TRY(record_cliff(r, variant, name, n));
-        fit_t f = {name, variant, 0, 0, 0, 0, 0};
+        fit_t f = {name, variant, 0, 0, 0, 0, 0, 0};
         qt_rec_foreach_result(r, "time_s", fit_add, &f);
         if (f.n < 2) continue;
-        double beta = (f.n * f.sxy - f.sx * f.sy) / (f.n * f.sxx - f.sx * f.sx);
-        double alpha = (f.sy - beta * f.sx) / f.n;
+        double beta = (f.sw * f.sxy - f.sx * f.sy) / (f.sw * f.sxx - f.sx * f.sx);
+        double alpha = (f.sy - beta * f.sx) / f.sw;
         qt_params_t p = {0};
         qt_params_set_str(&p, "coll", name + 5);
         qt_params_set_int(&p, "ranks", n);
@@ -736,17 +848,21 @@ static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
         QT_TRY(qt_rec_derived(r, "alpha_beta", variant, &p, "alpha_us", "us", alpha * 1e6));
         QT_TRY(qt_rec_derived(r, "alpha_beta", variant, &p, "beta_gbps", "GB/s", beta > 0 ? 1.0 / beta / 1e9 : NAN));
         if (ci != QT_COLL_ALLREDUCE) continue;
-        double a0 = alpha / (2.0 * (n - 1)), b0 = beta * n / (2.0 * (n - 1)), S = 64.0 * (1 << 20);
-        for (int pr = 8; pr <= 1024; pr *= 8) {
+        a0 = alpha / (2.0 * (n - 1));
+        b0 = beta * n / (2.0 * (n - 1));
+        double S = 64.0 * (1 << 20);
+        for (size_t i = 0; i < sizeof predict_ranks / sizeof predict_ranks[0]; i++) {
+            int pr = predict_ranks[i];
             qt_params_t q = p;
             qt_params_set_int(&q, "predict_ranks", pr);
             qt_params_set_int(&q, "bytes", (long long)S);
-            double ring = 2.0 * (pr - 1) * a0 + 2.0 * (pr - 1) / pr * S * b0;
-            double tree = 2.0 * ceil(log2(pr)) * (a0 + S * b0);
+            double ring, tree;
+            predict_allreduce(a0, b0, S, pr, &ring, &tree);
             QT_TRY(qt_rec_derived(r, "allreduce_predict", variant, &q, "pred_ring_s", "s", ring));
             QT_TRY(qt_rec_derived(r, "allreduce_predict", variant, &q, "pred_tree_s", "s", tree));
         }
     }
+    if (isfinite(a0) && isfinite(b0)) QT_TRY(predict_scaling(r, variant, n, a0, b0));
     for (long long b = 256; b <= 1024; b *= 4) {
         scale_t s = {"train", variant, 0, n, r, b};
         qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
@@ -768,6 +884,11 @@ static const char *const dist_metrics[] = {
     "busbw_drop|ratio|largest fall of busbw between consecutive sizes: busbw(from_bytes) / busbw(bytes)",
     "pred_ring_s|s|predicted 64 MiB all-reduce time at predict_ranks, ring",
     "pred_tree_s|s|predicted 64 MiB all-reduce time at predict_ranks, binary tree",
+    "pred_eff_weak_ring|ratio|predicted DP scaling efficiency at predict_ranks, batch 1024 per rank, ring all-reduce, no overlap",
+    "pred_eff_weak_tree|ratio|the same with a binary-tree all-reduce",
+    "pred_eff_strong_ring|ratio|predicted DP scaling efficiency at predict_ranks, global batch 1024, ring all-reduce, no overlap",
+    "pred_eff_strong_tree|ratio|the same with a binary-tree all-reduce",
+    "share_rank0|fraction|the balancer's share of (tp or dp) rank 0",
     "samples_per_s|samples/s|training throughput (max time over ranks)",
     "scaling_efficiency|ratio|samples_per_s(k) / (k samples_per_s(1))",
     "load_imbalance|ratio|max over mean per-rank compute time",

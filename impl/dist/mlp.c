@@ -126,7 +126,8 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
     if (dp && !qt_dist_ops_of(dp)) return QT_ERR_UNSUPPORTED;
     if (tp && !qt_dist_ops_of(tp)) return QT_ERR_UNSUPPORTED;
     int dpw = dp ? dp->world : 1, tpw = tp ? tp->world : 1;
-    QT_CHECK_ARG(cfg->hidden % tpw == 0, "hidden %d must be a multiple of the tp size %d", cfg->hidden, tpw);
+    QT_CHECK_ARG(cfg->tp_shares || cfg->hidden % tpw == 0, "hidden %d must be a multiple of the tp size %d (or give "
+                 "tp_shares)", cfg->hidden, tpw);
     QT_CHECK_ARG(cfg->batch >= dpw, "batch %d smaller than the dp size %d", cfg->batch, dpw);
     QT_CHECK_ARG(cfg->local_steps >= 0, "local_steps %d must be >= 0", cfg->local_steps);
     if (cfg->shares) {
@@ -136,6 +137,14 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
             sum += cfg->shares[r];
         }
         QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "shares sum to %g, not 1", sum);
+    }
+    if (cfg->tp_shares) {
+        double sum = 0;
+        for (int r = 0; r < tpw; r++) {
+            QT_CHECK_ARG(cfg->tp_shares[r] > 0, "tp share of rank %d is %g (must be > 0)", r, cfg->tp_shares[r]);
+            sum += cfg->tp_shares[r];
+        }
+        QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "tp shares sum to %g, not 1", sum);
     }
     if (cfg->ps) {
         QT_CHECK_ARG(dpw >= 2 && tpw == 1 && cfg->compress.kind == QT_COMPRESS_NONE && cfg->local_steps == 0 &&
@@ -147,15 +156,15 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
     qt_dist_mlp_t *m = calloc(1, sizeof *m);
     if (!m) return qt_fail(QT_ERR_NOMEM, "mlp");
     m->cfg = *cfg;
-    m->cfg.shares = NULL; /* the caller's array need not outlive init: rows are fixed here */
+    m->cfg.shares = m->cfg.tp_shares = NULL; /* the caller's arrays need not outlive init */
     m->dp = dp;
     m->tp = tp;
     m->dp_rank = dp ? dp->rank : 0;
     m->dp_world = dpw;
     m->tp_rank = tp ? tp->rank : 0;
     m->tp_world = tpw;
-    m->hs = cfg->hidden / tpw;
-    m->h0 = m->tp_rank * m->hs;
+    share_of(cfg->hidden, tpw, m->tp_rank, cfg->tp_shares, &m->h0, &m->hs);
+    QT_CHECK_ARG(m->hs > 0, "tp rank %d got no hidden units", m->tp_rank);
     if (cfg->ps && m->dp_rank == 0) { /* the server: the whole batch, for its loss only */
         m->row0 = 0;
         m->rows = cfg->batch;
@@ -437,25 +446,21 @@ qt_status_t qt_dist_mlp_check_replicas(qt_dist_mlp_t *m)
 qt_status_t qt_dist_mlp_get_full(qt_dist_mlp_t *m, float *W1, float *b1, float *W2, float *b2)
 {
     QT_CHECK_ARG(m && W1 && b1 && W2 && b2, "get_full: NULL argument");
-    int I = m->cfg.in, H = m->cfg.hidden, C = m->cfg.classes, hs = m->hs, t = m->tp_world;
-    float *w2s = malloc(sizeof(float) * (size_t)C * H);
-    if (!w2s) return qt_fail(QT_ERR_NOMEM, "gather buffer");
-    qt_status_t s = QT_OK;
-    if (t > 1) {
-        s = qt_dist_allgather_raw(m->tp, m->l1.W, W1, (size_t)hs * I, QT_DIST_F32);
-        if (s == QT_OK) s = qt_dist_allgather_raw(m->tp, m->l1.b, b1, (size_t)hs, QT_DIST_F32);
-        if (s == QT_OK) s = qt_dist_allgather_raw(m->tp, m->l2.W, w2s, (size_t)C * hs, QT_DIST_F32);
-    } else {
-        memcpy(W1, m->l1.W, sizeof(float) * (size_t)H * I);
-        memcpy(b1, m->l1.b, sizeof(float) * (size_t)H);
-        memcpy(w2s, m->l2.W, sizeof(float) * (size_t)C * H);
-    }
-    for (int r = 0; s == QT_OK && r < t; r++) /* [r][c][j] → W2[c][r·hs + j] */
-        for (int c = 0; c < C; c++)
-            memcpy(W2 + (size_t)c * H + (size_t)r * hs, w2s + ((size_t)r * C + c) * hs, sizeof(float) * (size_t)hs);
+    int I = m->cfg.in, H = m->cfg.hidden, C = m->cfg.classes, hs = m->hs, h0 = m->h0;
+    /* This rank's slice in zeroed full matrices, summed over tp: exact (x + 0 = x), and any
+     * split of the hidden units, even or not. */
+    memset(W1, 0, sizeof(float) * (size_t)H * I);
+    memset(b1, 0, sizeof(float) * (size_t)H);
+    memset(W2, 0, sizeof(float) * (size_t)C * H);
+    memcpy(W1 + (size_t)h0 * I, m->l1.W, sizeof(float) * (size_t)hs * I);
+    memcpy(b1 + h0, m->l1.b, sizeof(float) * (size_t)hs);
+    for (int c = 0; c < C; c++)
+        memcpy(W2 + (size_t)c * H + h0, m->l2.W + (size_t)c * hs, sizeof(float) * (size_t)hs);
     memcpy(b2, m->b2, sizeof(float) * (size_t)C);
-    free(w2s);
-    return s;
+    if (m->tp_world <= 1) return QT_OK;
+    QT_TRY(qt_dist_allreduce_raw(m->tp, W1, W1, (size_t)H * I, QT_DIST_F32, QT_DIST_SUM));
+    QT_TRY(qt_dist_allreduce_raw(m->tp, b1, b1, (size_t)H, QT_DIST_F32, QT_DIST_SUM));
+    return qt_dist_allreduce_raw(m->tp, W2, W2, (size_t)C * H, QT_DIST_F32, QT_DIST_SUM);
 }
 
 const float *qt_dist_mlp_dx(const qt_dist_mlp_t *m, int *rows)
@@ -483,23 +488,26 @@ qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset)
         st->ps_max_gap = (int64_t)g[0];
         st->ps_mean_delay = g[1];
     }
-    int w = m->dp_world;
-    double *all = malloc(sizeof(double) * (size_t)w);
-    if (!all) return qt_fail(QT_ERR_NOMEM, "stats");
-    qt_status_t s = QT_OK;
-    if (w > 1) s = qt_dist_allgather_raw(m->dp, &m->compute_s, all, 1, QT_DIST_F64);
-    else all[0] = m->compute_s;
+    /* compute times of the whole grid: over tp, then those rows over dp (grid rank d·tp + t) */
+    int w = m->dp_world, tw = m->tp_world, n = w * tw;
+    double *all = malloc(sizeof(double) * (size_t)n), *row = malloc(sizeof(double) * (size_t)tw);
+    qt_status_t s = all && row ? QT_OK : qt_fail(QT_ERR_NOMEM, "stats");
+    if (s == QT_OK && tw > 1) s = qt_dist_allgather_raw(m->tp, &m->compute_s, row, 1, QT_DIST_F64);
+    else if (s == QT_OK) row[0] = m->compute_s;
+    if (s == QT_OK && w > 1) s = qt_dist_allgather_raw(m->dp, row, all, (size_t)tw, QT_DIST_F64);
+    else if (s == QT_OK) memcpy(all, row, sizeof(double) * (size_t)tw);
     if (s == QT_OK) {
         double sum = 0, mx = -1;
-        for (int r = 0; r < w; r++) {
+        for (int r = 0; r < n; r++) {
             sum += all[r];
             if (all[r] > mx) { mx = all[r]; st->slowest_rank = r; }
         }
-        st->mean_compute_s = sum / w;
+        st->mean_compute_s = sum / n;
         st->max_compute_s = mx;
-        st->load_imbalance = sum > 0 ? mx / (sum / w) : 1.0;
+        st->load_imbalance = sum > 0 ? mx / (sum / n) : 1.0;
     }
     free(all);
+    free(row);
     if (reset) m->compute_s = m->wait_s = 0;
     return s;
 }

@@ -1,7 +1,8 @@
 /* test_dist.c — distributed training (dist.h) under mpirun: `make test` runs it with 2 and 4 ranks
  * (tests/run.sh, QT_MPIRUN); built without the mpi backend it skips, saying why.
  *   collectives    every collective on seeded check data: 0 wrong values (exact, small integers)
- *   dp / tp / grid the parallel MLP after 6 SGD steps equals the single-process MLP every rank
+ *   dp / tp / grid the parallel MLP (grid: also with an uneven split of the hidden units over tp,
+ *                  shares ∝ tp rank + 1) after 6 SGD steps equals the single-process MLP every rank
  *                  also trains: max |Δw| ≤ 1e-4 · max |w| (float summation order differs), and
  *                  the TP input gradient likewise; DP replicas bitwise identical (checksums)
  *   topk           the k picked have the k largest |v| (min picked ≥ max unpicked); error
@@ -101,6 +102,7 @@ static void check_parallel(qt_backend_t *dp, qt_backend_t *tp, qt_dist_mlp_confi
     qt_dist_mlp_t *par = NULL, *one = NULL;
     qt_dist_mlp_config_t single = *cfg;
     single.ps = 0;
+    single.tp_shares = NULL; /* one process holds every hidden unit */
     CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&par, dp, tp, cfg), QT_OK);
     CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&one, NULL, NULL, &single), QT_OK);
     double lp = 0, l1 = 0;
@@ -188,6 +190,18 @@ static void test_grid(void)
         char what[32];
         snprintf(what, sizeof what, "grid dp %d x tp %d", dpb->world, tpb->world);
         check_parallel(dpb, tpb, &cfg, 6, what);
+        if (tp > 1) { /* an uneven split of the layers: tp rank r holds a share ∝ r + 1 */
+            double sh[64], sum = tp * (tp + 1) / 2.0;
+            for (int r = 0; r < tp; r++) sh[r] = (r + 1) / sum;
+            cfg.tp_shares = sh;
+            snprintf(what, sizeof what, "grid dp %d x tp %d uneven", dpb->world, tpb->world);
+            check_parallel(dpb, tpb, &cfg, 6, what);
+            qt_dist_stats_t st;
+            qt_dist_mlp_t *m = NULL;
+            int ok = qt_dist_mlp_init(&m, dpb, tpb, &cfg) == QT_OK && qt_dist_mlp_stats(m, &st, 1) == QT_OK;
+            CU_ASSERT(all_ok(ok && st.slowest_rank >= 0 && st.slowest_rank < world->world));
+            qt_dist_mlp_free(m);
+        }
         qt_backend_free(dpb);
         qt_backend_free(tpb);
     }

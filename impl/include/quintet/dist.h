@@ -38,7 +38,8 @@
  *       waited for before the update. Weights stay bitwise identical on every rank
  *       (qt_dist_mlp_checksum, compared across ranks by qt_dist_mlp_check_replicas).
  *   tensor parallel (TP, Megatron-LM column→row): W1 split by output rows (hidden units
- *       [h0, h1) per rank, column-parallel: relu is local), W2 split by input columns
+ *       [h0, h1) per rank — equal, or cfg.tp_shares of them: an uneven split — column-parallel:
+ *       relu is local), W2 split by input columns
  *       (row-parallel): z_r = W2[:, h0:h1]·h_r, ONE all-reduce (sum) of z over the TP ranks in
  *       forward, then + b2; backward: dz is replicated, local dW2, db2 (identical on every TP
  *       rank), dh_r, dW1_r, and the input gradient dx = Σ_r W1_rᵀ dh_r by ONE all-reduce.
@@ -92,8 +93,9 @@
  * between a worker's parameters leaving the server and its gradient arriving).
  *
  * LOAD BALANCE: each step times this rank's compute and its wait in communication;
- * qt_dist_mlp_stats gathers them: load_imbalance = max_r compute_r / mean_r compute_r and the
- * slowest rank. qt_dist_balance_shares turns measured rows/s per rank into batch shares
+ * qt_dist_mlp_stats gathers them over every rank of the dp × tp grid: load_imbalance =
+ * max_r compute_r / mean_r compute_r and the slowest rank (grid rank dp_index·tp + tp_index).
+ * For TP, qt_dist_balance_shares over the tp instance with hidden units/s gives tp_shares. qt_dist_balance_shares turns measured rows/s per rank into batch shares
  * proportional to speed. cfg.slow_rank/slow_factor repeats that rank's compute (a deliberately
  * slow rank for the balance case).
  *
@@ -268,6 +270,8 @@ typedef struct {
     size_t bucket_bytes;     /* DP all-reduce bucket size (0: 1 MiB) */
     uint64_t seed;           /* weights and data */
     const double *shares;    /* dp ranks' fractions of the batch (NULL: equal); sum 1 */
+    const double *tp_shares; /* tp ranks' fractions of the hidden units (NULL: equal, hidden a
+                                multiple of tp); sum 1: an uneven split of the layers */
     int local_steps;         /* local SGD: average weights every H steps (0: sync gradients) */
     qt_compress_config_t compress; /* kind NONE: bucketed all-reduce */
     int want_dx;             /* TP: compute the input gradient (the backward all-reduce) */
@@ -303,7 +307,7 @@ typedef struct {
     double compute_s, comm_wait_s; /* this rank, since the last reset */
     double mean_compute_s, max_compute_s;
     double load_imbalance;         /* max / mean compute over the dp ranks */
-    int slowest_rank;              /* dp rank with the most compute */
+    int slowest_rank;              /* grid rank (dp_index·tp + tp_index) with the most compute */
     double bytes_sent, bytes_logical; /* gradient traffic of this rank */
     int64_t ps_max_gap;            /* ps: largest clock gap allowed (max over dp ranks) */
     double ps_mean_delay;          /* ps: mean updates between parameters sent and gradient applied */

@@ -2,9 +2,13 @@
  *
  * Writes each input to a temporary file and opens it with qt_store_open read-only and then
  * writable (never create); when a store opens, reads every run, case, sample, series point,
- * statistic, provenance field and counter, and (writable) stores a run with one case, so a
+ * statistic, provenance field and counter, runs the queries of show, compare and history (a
+ * metric's history, the stored keys, the run list, concurrent runs, last medians, case lookup),
+ * imports the file into a fresh database, and (writable) stores a run with one case, so a
  * damaged-but-accepted file also exercises the write paths. Contract checked: no crash, no
- * leak, no sanitizer report, and a refusal always comes with a message.
+ * leak, no sanitizer report, a refusal always comes with a message, and no input runs longer
+ * than libFuzzer's -timeout (fuzz/run.sh: 10 s; QT_DB_WORK_LIMIT is set low here, so a query
+ * that would run without end stops within milliseconds with its error).
  * Seeds (fuzz/run.sh): quintet databases made from results/schema.sql, a version-1 one, a
  * foreign SQLite file. Run: make fuzz (or FUZZ_SECONDS=120 make fuzz).
  * fuzz-sources: harness/store/store.c harness/analysis/stats.c impl/core/status.c
@@ -75,9 +79,53 @@ static int on_case(void *a, const qt_case_row_t *c)
     return 0;
 }
 
+/* History row. */
+static int on_history(void *a, const qt_history_row_t *h)
+{
+    (void)a;
+    sink += strlen(h->started_at ? h->started_at : "") + strlen(h->host ? h->host : "") + (size_t)h->stat.n;
+    return 0;
+}
+/* Stored key: also looks the key up as compare does. */
+static int on_key(void *a, const char *suite, const char *name, const char *variant, const char *params,
+                  const char *metric)
+{
+    qt_store_t *s = a;
+    double median;
+    int found;
+    int64_t case_id;
+    if (suite && name && variant && params && metric) {
+        qt_store_last_median(s, 0, suite, name, variant, params, metric, &median, &found);
+        qt_store_find_case(s, 1, suite, name, variant, params, &case_id);
+    }
+    return 0;
+}
+/* Run list row. */
+static int on_run(void *a, const qt_run_row_t *r)
+{
+    (void)a;
+    sink += strlen(r->uuid ? r->uuid : "") + strlen(r->started_at ? r->started_at : "");
+    return 0;
+}
+
+/* The queries of show, compare and history that are not per run. */
+static void queries(qt_store_t *s)
+{
+    const char *metrics[] = {"time_s", "sgemm_gflops"};
+    for (int i = 0; i < 2; i++) {
+        qt_history_sel_t sel = {.metric = metrics[i]};
+        qt_store_foreach_history(s, &sel, on_history, NULL);
+    }
+    qt_store_foreach_key(s, on_key, s);
+    qt_store_foreach_run(s, 10, on_run, NULL);
+    char other[256];
+    qt_store_concurrent_runs(s, 1, other, sizeof other);
+}
+
 /* Read everything of the latest two runs; write a run when writable. */
 static void exercise(qt_store_t *s, int writable)
 {
+    queries(s);
     const char *specs[] = {"latest", "latest~1", "1", "a"};
     for (int i = 0; i < 4; i++) {
         int64_t id;
@@ -101,13 +149,35 @@ static void exercise(qt_store_t *s, int writable)
     qt_store_run_end(s, run, "completed");
 }
 
-/* One input: write it, open it both ways, exercise, close, clean up. */
+/* Import the file at path into a fresh database (the validation and the recomputed summaries). */
+static void import_into_fresh(const char *path, const char *target)
+{
+    remove_all(target);
+    qt_store_t *t = NULL;
+    if (qt_store_open(target, 1, 1, &t) != QT_OK) return;
+    int64_t added, present, running;
+    if (qt_store_import(t, path, &added, &present, &running) == QT_OK) queries(t);
+    qt_store_close(t);
+    remove_all(target);
+}
+
+/* A low work budget: a query that would not end stops within milliseconds. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    setenv("QT_DB_WORK_LIMIT", "2000000", 0);
+    return 0;
+}
+
+/* One input: write it, open it both ways, exercise, import it, close, clean up. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[512];
+    static char path[512], target[540];
     if (!path[0]) {
         const char *t = getenv("TMPDIR");
         snprintf(path, sizeof path, "%s/qt-fuzz-store-%d.db", t && *t ? t : "/tmp", (int)getpid());
+        snprintf(target, sizeof target, "%s.target", path);
     }
     for (int writable = 0; writable < 2; writable++) {
         remove_all(path);
@@ -123,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (st == QT_OK) {
             exercise(s, writable);
             qt_store_close(s);
+            if (!writable) import_into_fresh(path, target);
         } else if (s != NULL || !qt_last_error()[0]) {
             __builtin_trap(); /* a refusal must leave no store and give a message */
         }

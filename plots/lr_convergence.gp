@@ -5,10 +5,9 @@
 # The loss axis is logarithmic: curves that reach 0 exactly stop where they do.
 # Needs plots/common.gp first (quintet plot's scripts include it).
 
-set logscale y
-set format y '%g'
-set xlabel 'optimizer step'
-set ylabel 'loss (median over seeds, band: q1-q3; log scale)'
+@set_log_y
+set xlabel 'optimizer step' noenhanced
+set ylabel 'loss (median over seeds, band: q1-q3; log scale)' noenhanced
 set key title 'optimizer [parameters]' noenhanced
 set style fill transparent solid 0.15 noborder
 

@@ -29,8 +29,11 @@
  *
  * Timed cases `step_10m` (params optimizer, dtype, n): one optimizer step (torch defaults)
  * over one tensor of n = 10M parameters with a fixed gradient, every optimizer; `step_large`
- * (sgd, adam, adamw in f32 at n = 1M and 16M): the same for the fused device kernels. The
- * parameters, gradient and state live on the backend's device. Declared work: the bytes of
+ * (sgd, adam, adamw in f32 at n = 1M and 16M): the same for the fused device kernels;
+ * `step_100m` (device backends only): every optimizer in f32 over n = 100M parameters, as one
+ * tensor and as `tensors` = 64 (the multi-tensor step). The
+ * parameters, gradient and state live on the backend's device (drawn there: tensor fills run
+ * on the device backend's own Philox kernel). Declared work: the bytes of
  * qt_optim_work (each stream of parameter, gradient and state read or written counted once,
  * as STREAM counts), so the runner records gbps and, on a host backend, frac_stream = gbps /
  * this run's stream_triad_gbps; on a device backend the step is timed with the backend's
@@ -207,10 +210,16 @@ static qt_status_t lrc_run_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 
 /* ------------------------------------------------------ one large step */
 
+#define LRC_MAX_TENSORS 256 /* parameter tensors of one step case (param "tensors") */
+
 typedef struct {
     qt_backend_t *be;
     qt_optim_t opt;
-    qt_tensor_t p, g;
+    qt_tensor_t p, g; /* all parameters and gradients, one allocation each */
+    int nt;           /* the step's tensors: views of p and g */
+    qt_tensor_t pv[LRC_MAX_TENSORS], gv[LRC_MAX_TENSORS];
+    qt_tensor_t *pp[LRC_MAX_TENSORS];
+    const qt_tensor_t *gp[LRC_MAX_TENSORS];
     int timer; /* time with the backend's timer (manual time) */
 } lrc_step_t;
 
@@ -226,20 +235,28 @@ static void lrc_step_teardown(void *state)
     free(s);
 }
 
-/* Host tensor uniform in [-1, 1) from stream `stream`, placed on be's device in *t. */
+/* A tensor of n elements uniform in [-1, 1) from stream `stream` on be's device, drawn there
+ * (tensor.h: host loops, or the device backend's fill op: the same values). */
 static qt_status_t lrc_step_fill(qt_backend_t *be, qt_tensor_t *t, qt_dtype_t dt, int64_t n, uint64_t seed,
                                  uint64_t stream)
 {
-    qt_tensor_t h;
-    QT_TRY(qt_tensor_init(&h, dt, 1, &n));
-    qt_status_t st = qt_tensor_fill_uniform(&h, seed, stream, -1.0, 1.0);
-    if (st == QT_OK && qt_device_is_host(be->device)) {
-        *t = h;
-        return QT_OK;
-    }
-    if (st == QT_OK) st = qt_tensor_to_device(be, &h, t);
-    qt_tensor_free(&h);
+    QT_TRY(qt_tensor_alloc(t, be, dt, 1, &n));
+    qt_status_t st = qt_tensor_fill_uniform(t, seed, stream, -1.0, 1.0);
+    if (st != QT_OK) qt_tensor_free(t);
     return st;
+}
+
+/* Tensor i of `nt` views cutting t (1-D, n elements) into nt pieces of n/nt elements rounded
+ * down to a multiple of 16 (16-byte aligned starts), the last piece taking the rest. */
+static qt_tensor_t lrc_piece(const qt_tensor_t *t, int nt, int i)
+{
+    int64_t n = t->shape[0], len = n / nt / 16 * 16, off = len * i;
+    qt_tensor_t v = *t;
+    v.shape[0] = i == nt - 1 ? n - off : len;
+    v.offset += (size_t)off * qt_dtype_size(t->dtype);
+    v.data = (char *)t->data + (size_t)off * qt_dtype_size(t->dtype);
+    v.owns_data = 0;
+    return v;
 }
 
 /* Instance, parameters and gradient on its device, one warm-up step, the declared work. */
@@ -250,6 +267,9 @@ static qt_status_t lrc_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     QT_TRY(qt_optim_kind_parse(qt_params_str(&c->params, "optimizer", ""), &kind));
     QT_TRY(qt_dtype_parse(qt_params_str(&c->params, "dtype", "f32"), &dt));
     size_t n = (size_t)qt_params_int(&c->params, "n", 10000000);
+    int nt = (int)qt_params_int(&c->params, "tensors", 1);
+    if (nt < 1 || nt > LRC_MAX_TENSORS || (size_t)nt * 16 > n)
+        return qt_fail(QT_ERR_ARG, "%s: tensors = %d (1 … %d, at least 16 elements each)", c->name, nt, LRC_MAX_TENSORS);
     lrc_step_t *s = calloc(1, sizeof *s);
     if (!s) return qt_fail(QT_ERR_NOMEM, "%s state", c->name);
     qt_optim_config_t cfg;
@@ -259,13 +279,20 @@ static qt_status_t lrc_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     if ((st = qt_backend_init(&s->be, c->variant, NULL)) != QT_OK)
         st = st == QT_ERR_UNSUPPORTED ? st : qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
     else if (!qt_optim_supports(s->be, &cfg, dt, why, sizeof why)) st = qt_fail(QT_ERR_UNSUPPORTED, "%s", why);
-    if (st == QT_OK) st = qt_optim_init(&s->opt, s->be, &cfg, NULL, dt, 1, &n);
     uint64_t seed = qt_rec_seed(r);
     if (st == QT_OK) st = lrc_step_fill(s->be, &s->p, dt, (int64_t)n, seed, 1);
     if (st == QT_OK) st = lrc_step_fill(s->be, &s->g, dt, (int64_t)n, seed, 2);
-    qt_tensor_t *pv[1] = {&s->p};
-    const qt_tensor_t *gv[1] = {&s->g};
-    if (st == QT_OK) st = qt_optim_step(&s->opt, pv, gv); /* state pages touched by the threads that use them */
+    size_t sizes[LRC_MAX_TENSORS];
+    s->nt = nt;
+    for (int i = 0; st == QT_OK && i < nt; i++) {
+        s->pv[i] = lrc_piece(&s->p, nt, i);
+        s->gv[i] = lrc_piece(&s->g, nt, i);
+        s->pp[i] = &s->pv[i];
+        s->gp[i] = &s->gv[i];
+        sizes[i] = (size_t)s->pv[i].shape[0];
+    }
+    if (st == QT_OK) st = qt_optim_init(&s->opt, s->be, &cfg, NULL, dt, nt, sizes);
+    if (st == QT_OK) st = qt_optim_step(&s->opt, s->pp, s->gp); /* state pages touched by the threads that use them */
     if (st == QT_OK) st = qt_backend_synchronize(s->be);
     if (st != QT_OK) {
         lrc_step_teardown(s);
@@ -284,10 +311,8 @@ static qt_status_t lrc_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
 static qt_status_t lrc_step_iterate(void *state, double *seconds)
 {
     lrc_step_t *s = state;
-    qt_tensor_t *pv[1] = {&s->p};
-    const qt_tensor_t *gv[1] = {&s->g};
     if (s->timer) QT_TRY(qt_backend_timer_start(s->be));
-    QT_TRY(qt_optim_step(&s->opt, pv, gv));
+    QT_TRY(qt_optim_step(&s->opt, s->pp, s->gp));
     return s->timer ? qt_backend_timer_stop(s->be, seconds) : QT_OK;
 }
 
@@ -344,11 +369,12 @@ static qt_status_t lrc_add_experiment(qt_case_list_t *out, const char *name, qt_
 
 /* Add one timed step case on every backend but the oracle that runs optimizer k in dt. */
 static qt_status_t lrc_add_step(qt_case_list_t *out, qt_profile_t profile, const char *name, qt_optim_kind_t k,
-                                qt_dtype_t dt, int64_t n)
+                                qt_dtype_t dt, int64_t n, int tensors, int device_only)
 {
     for (int b = 0; b < qt_backend_count(); b++) {
         const qt_backend_iface_t *f = qt_backend_iface_get(b);
         if (!strcmp(f->name, QT_BACKEND_ORACLE) || !lrc_backend_runs(f, k, dt)) continue;
+        if (device_only && f->device_kind == QT_DEVICE_HOST) continue;
         qt_case_t *c = qt_case_list_add(out);
         if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
         snprintf(c->name, sizeof c->name, "%s", name);
@@ -356,6 +382,7 @@ static qt_status_t lrc_add_step(qt_case_list_t *out, qt_profile_t profile, const
         QT_TRY(qt_params_set_str(&c->params, "optimizer", qt_optim_kind_name(k)));
         QT_TRY(qt_params_set_str(&c->params, "dtype", qt_dtype_name(dt)));
         QT_TRY(qt_params_set_int(&c->params, "n", n));
+        if (tensors > 1) QT_TRY(qt_params_set_int(&c->params, "tensors", tensors));
         c->max_repetitions = profile == QT_PROFILE_PAPER ? 10 : 0;
         c->manual_time = f->device_kind != QT_DEVICE_HOST;
         c->setup = lrc_step_setup;
@@ -382,11 +409,16 @@ static qt_status_t lrc_cases(qt_profile_t profile, qt_case_list_t *out)
                                               lrc_problems[p].steps[QT_PROFILE_NIGHTLY], 5));
     for (int d = 0; d < (profile == QT_PROFILE_QUICK ? 1 : 2); d++)
         for (int k = 0; k < QT_OPTIM_COUNT; k++)
-            QT_TRY(lrc_add_step(out, profile, "step_10m", (qt_optim_kind_t)k, d ? QT_F64 : QT_F32, 10000000));
+            QT_TRY(lrc_add_step(out, profile, "step_10m", (qt_optim_kind_t)k, d ? QT_F64 : QT_F32, 10000000, 1, 0));
     static const qt_optim_kind_t fused[] = {QT_OPTIM_SGD, QT_OPTIM_ADAM, QT_OPTIM_ADAMW};
     static const int64_t large[] = {1 << 20, 1 << 24};
     for (int i = 0; i < 2; i++)
-        for (int k = 0; k < 3; k++) QT_TRY(lrc_add_step(out, profile, "step_large", fused[k], QT_F32, large[i]));
+        for (int k = 0; k < 3; k++) QT_TRY(lrc_add_step(out, profile, "step_large", fused[k], QT_F32, large[i], 1, 0));
+    /* Device backends: every optimizer at 100M f32 parameters in one tensor, and in 64 tensors
+     * (a model's layers: the multi-tensor launch). */
+    for (int k = 0; k < QT_OPTIM_COUNT; k++)
+        for (int t = 0; t < 2; t++)
+            QT_TRY(lrc_add_step(out, profile, "step_100m", (qt_optim_kind_t)k, QT_F32, 100000000, t ? 64 : 1, 1));
     return QT_OK;
 }
 

@@ -52,6 +52,10 @@
  * eval set, eval mode), dead_fraction_l1/_l2 (units never nonzero on the eval set); series
  * "loss" (mean train loss per epoch).
  *
+ * Device backends are timed with their own timer (CUDA events: device time of the call, the
+ * read-backs a path does included); cases with param dtype=bf16 (backends that take bf16:
+ * cuda) time issue 14's targets, M=K=N=8192 at 90% structured and M=1 K=16384 N=4096 at 90%,
+ * and stay out of the crossover tables (f32).
  * Run: quintet run sparsity [--profile quick|nightly|paper]; the issue's two target points
  * (M=1 K=16384 N=4096 90% uniform; M=256 95% structured) are in every profile. On a shared
  * machine set GOMP_SPINCOUNT=10000 (or OMP_WAIT_POLICY=passive): with libgomp's default
@@ -141,25 +145,33 @@ static void instances_free(void)
     memset(&insts, 0, sizeof insts);
 }
 
-/* A (rows, cols) f32 tensor on be's device filled by fill(arg, values): in place when the
- * device is the host, else through a host copy. */
+/* A (rows, cols) tensor of dtype dt (f32 or bf16) on be's device filled by fill(arg, values)
+ * (f32 values; bf16: rounded to nearest even): in place when the device is the host and dt is
+ * f32, else through a host copy. */
 static qt_status_t make_on(qt_backend_t *be, int64_t rows, int64_t cols, void (*fill)(const void *arg, float *v),
-                           const void *arg, qt_tensor_t *t)
+                           const void *arg, qt_dtype_t dt, qt_tensor_t *t)
 {
     int64_t shape[2] = {rows, cols};
-    QT_TRY(qt_tensor_alloc(t, be, QT_F32, 2, shape));
-    if (qt_tensor_on_host(t)) {
+    QT_TRY(qt_tensor_alloc(t, be, dt, 2, shape));
+    if (qt_tensor_on_host(t) && dt == QT_F32) {
         fill(arg, t->data);
         return QT_OK;
     }
-    qt_tensor_t h;
+    qt_tensor_t h, hb = {0};
     qt_status_t st = qt_tensor_init(&h, QT_F32, 2, shape);
     if (st == QT_OK) {
         fill(arg, h.data);
-        st = qt_tensor_copy(be, t, &h);
+        if (dt == QT_BF16 && (st = qt_tensor_init(&hb, QT_BF16, 2, shape)) == QT_OK) {
+            const float *f = h.data;
+            uint16_t *b = hb.data;
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < rows * cols; i++) b[i] = qt_f32_to_bf16(f[i]);
+        }
+        if (st == QT_OK) st = qt_tensor_copy(be, t, dt == QT_BF16 ? &hb : &h);
         if (st == QT_OK) st = qt_backend_synchronize(be);
     }
     qt_tensor_free(&h);
+    qt_tensor_free(&hb);
     if (st != QT_OK) qt_tensor_free(t);
     return st;
 }
@@ -207,7 +219,7 @@ static qt_status_t get_w(int i, int64_t K, int64_t N, uint64_t seed, const qt_te
     if (!(w->data && w->shape[0] == K && w->shape[1] == N && insts.wseed[i] == seed)) {
         qt_tensor_free(w);
         draw_t d = {0, K, N, 0, 0.0, 0, seed};
-        QT_TRY(make_on(insts.be[i], K, N, fill_w, &d, w));
+        QT_TRY(make_on(insts.be[i], K, N, fill_w, &d, QT_F32, w));
         insts.wseed[i] = seed;
     }
     *W = w;
@@ -219,7 +231,10 @@ typedef struct {
     qt_backend_t *be; /* the case's instance (owned by insts), looked up once in setup */
     int64_t M, K, N;
     int nv, next;
+    qt_dtype_t dt;                 /* f32, or bf16 (param dtype) */
+    int dev_timer;                 /* time with the backend's timer (device backends) */
     qt_tensor_t A, Y;              /* all draws of A stacked (nv·M, K); Y (M,N) */
+    qt_tensor_t Wb;                /* bf16 cases: their own W (the cache holds f32) */
     qt_tensor_t Av[N_VARIANTS];    /* views of the draws */
     const qt_tensor_t *W;
     qt_spmm_ws_t ws;
@@ -245,27 +260,39 @@ static qt_status_t kern_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     qt_backend_t *be;
     QT_TRY(instance(c->variant, &be, &slot));
     char why[256];
+    qt_dtype_t dt;
+    QT_TRY(qt_dtype_parse(qt_params_str(&c->params, "dtype", "f32"), &dt));
     if (!qt_sparse_supports(be, path, NULL, NULL, NULL, why, sizeof why))
         return qt_fail(QT_ERR_UNSUPPORTED, "%s", why);
+    const qt_sparse_ops_t *ops = qt_backend_ops(be, QT_TECH_SPARSE);
+    if (!ops->supports(be, path == QT_SPMM_AUTO ? QT_SPMM_DENSE : path, dt))
+        return qt_fail(QT_ERR_UNSUPPORTED, "backend %s has no %s path in %s", qt_backend_name(be), c->name,
+                       qt_dtype_name(dt));
     kern_t *k = calloc(1, sizeof *k);
     if (!k) return qt_fail(QT_ERR_NOMEM, "kernel state");
     k->path = path;
     k->be = be;
+    k->dt = dt;
+    k->dev_timer = !qt_device_is_host(be->device);
+    const int64_t es = (int64_t)qt_dtype_size(dt);
     k->M = qt_params_int(&c->params, "M", 1);
     k->K = qt_params_int(&c->params, "K", 1024);
     k->N = qt_params_int(&c->params, "N", 1024);
     uint64_t seed = qt_rec_seed(r);
     int64_t per = k->M * k->K;
-    k->nv = (int)(A_BYTES_CAP / (per * (int64_t)sizeof(float)));
+    k->nv = (int)(A_BYTES_CAP / (per * es));
     if (k->nv > N_VARIANTS) k->nv = N_VARIANTS;
     if (k->nv < 1) k->nv = 1;
     for (int p = 0; p < QT_SPMM_COUNT; p++) k->fastest[p] = INFINITY;
     draw_t d = {k->M, k->K, k->N, k->nv, qt_params_double(&c->params, "sp", 0.9),
                 !strcmp(qt_params_str(&c->params, "structure", "uniform"), "structured"), seed};
     int64_t yshape[2] = {k->M, k->N};
-    qt_status_t st = make_on(be, k->nv * k->M, k->K, fill_a, &d, &k->A);
-    if (st == QT_OK) st = qt_tensor_alloc(&k->Y, be, QT_F32, 2, yshape);
-    if (st == QT_OK) st = get_w(slot, k->K, k->N, seed, &k->W);
+    qt_status_t st = make_on(be, k->nv * k->M, k->K, fill_a, &d, dt, &k->A);
+    if (st == QT_OK) st = qt_tensor_alloc(&k->Y, be, dt, 2, yshape);
+    draw_t dw = {0, k->K, k->N, 0, 0.0, 0, seed};
+    if (st == QT_OK && dt != QT_F32) st = make_on(be, k->K, k->N, fill_w, &dw, dt, &k->Wb);
+    if (st == QT_OK) k->W = &k->Wb;
+    if (st == QT_OK && dt == QT_F32) st = get_w(slot, k->K, k->N, seed, &k->W);
     if (st != QT_OK) {
         kern_teardown(k);
         return st;
@@ -276,8 +303,8 @@ static qt_status_t kern_setup(const qt_case_t *c, qt_rec_t *r, void **state)
         qt_tensor_t *a = &k->Av[v];
         *a = k->A; /* a view: rows v·M … (v+1)·M − 1 */
         a->shape[0] = M;
-        a->offset += (size_t)(v * per) * sizeof(float);
-        a->data = (char *)k->A.data + (size_t)(v * per) * sizeof(float);
+        a->offset += (size_t)(v * per * es);
+        a->data = (char *)k->A.data + (size_t)(v * per * es);
         a->owns_data = 0;
         int64_t nz, z;
         st = qt_sparse_measure(be, a, &nz, &z);
@@ -294,7 +321,7 @@ static qt_status_t kern_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     /* Work: the multiply-adds the path needs and the bytes of W it must read. */
     double rows_w = k->path == QT_SPMM_DENSE ? (double)K : (double)K * (1.0 - k->s_col);
     double macs = k->path == QT_SPMM_DENSE ? (double)M * K * k->N : (double)per * (1.0 - k->s_elem) * k->N;
-    qt_rec_set_work(r, 2.0 * macs, 4.0 * (rows_w * k->N + (double)per + (double)M * k->N));
+    qt_rec_set_work(r, 2.0 * macs, (double)es * (rows_w * k->N + (double)per + (double)M * k->N));
     *state = k;
     /* Warm-up (~WARMUP_S): workspace grown and touched, caches and thread pools in the steady
      * state of this path rather than of the case before it (OpenBLAS's threads keep spinning
@@ -320,10 +347,12 @@ static qt_status_t kern_call(kern_t *k, qt_spmm_path_t path, double *best)
     const qt_tensor_t *A = &k->Av[k->next];
     k->next = (k->next + 1) % k->nv;
     int is_auto = path == QT_SPMM_AUTO;
-    double t0 = mono_s();
+    double t0 = mono_s(), t;
+    if (k->dev_timer) QT_TRY(qt_backend_timer_start(k->be)); /* device time: no host wake-up in it */
     QT_TRY(qt_sparse_matmul(k->be, path, A, k->W, &k->Y, is_auto ? &k->table : NULL, &k->ws, is_auto ? &k->info : NULL));
+    if (k->dev_timer) QT_TRY(qt_backend_timer_stop(k->be, &t));
     QT_TRY(qt_backend_synchronize(k->be));
-    double t = mono_s() - t0;
+    if (!k->dev_timer) t = mono_s() - t0;
     if (t < *best) *best = t;
     return QT_OK;
 }
@@ -383,6 +412,7 @@ static void kern_teardown(void *state)
     if (!k) return;
     qt_tensor_free(&k->A);
     qt_tensor_free(&k->Y);
+    qt_tensor_free(&k->Wb);
     qt_spmm_ws_free(&k->ws);
     free(k);
 }
@@ -482,7 +512,7 @@ static void table_from_results(const kres_list_t *l, const char *backend, qt_xov
         const kres_t *e = &l->v[i];
         qt_spmm_path_t p;
         if (strcmp(e->variant, backend) || qt_spmm_path_parse(e->name, &p) != QT_OK || p == QT_SPMM_DENSE ||
-            p == QT_SPMM_AUTO)
+            p == QT_SPMM_AUTO || strcmp(qt_params_str(&e->params, "dtype", "f32"), "f32")) /* tables: f32 */
             continue;
         double td = time_at(l, "dense", backend, &e->params, i);
         if (!(td > 0) || !(e->time > 0) || isnan(e->s_elem) || isnan(e->s_col)) continue;
@@ -885,13 +915,19 @@ static int backend_runs(int i, const qt_backend_iface_t *f, qt_spmm_path_t p, do
 }
 
 /* Add one kernel case per backend and path (dense first, auto last) at one point. */
-static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp, const char *structure,
-                             double min_time, int max_reps)
+static qt_status_t add_point_dt(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp,
+                                const char *structure, double min_time, int max_reps, qt_dtype_t dt)
 {
     for (int b = 0; b < qt_backend_count(); b++) {
         for (int p = QT_SPMM_DENSE; p < QT_SPMM_COUNT; p++) {
             const qt_backend_iface_t *f = qt_backend_iface_get(b);
             if (!backend_runs(b, f, (qt_spmm_path_t)p, (double)M * K * N)) continue;
+            if (dt != QT_F32) { /* only backends that take the dtype; the GEMV path only for a few rows */
+                const qt_sparse_ops_t *ops = f->ops[QT_TECH_SPARSE];
+                if (!ops->supports(NULL, p == QT_SPMM_AUTO ? QT_SPMM_DENSE : (qt_spmm_path_t)p, dt) ||
+                    (p == QT_SPMM_GATHER && M > 64))
+                    continue;
+            }
             qt_case_t *c = qt_case_list_add(out);
             if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
             snprintf(c->name, sizeof c->name, "%s", qt_spmm_path_name((qt_spmm_path_t)p));
@@ -901,6 +937,7 @@ static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t 
             qt_params_set_int(&c->params, "N", N);
             qt_params_set_double(&c->params, "sp", sp);
             qt_params_set_str(&c->params, "structure", structure);
+            if (dt != QT_F32) qt_params_set_str(&c->params, "dtype", qt_dtype_name(dt));
             c->max_repetitions = 2.0 * M * K * N > 4e9 && max_reps > 5 ? 5 : max_reps; /* dense > 20 ms: 5 at most */
             c->min_time = min_time;
             c->manual_time = 1;
@@ -911,6 +948,13 @@ static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t 
         }
     }
     return QT_OK;
+}
+
+/* The same in f32 (every backend). */
+static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp, const char *structure,
+                             double min_time, int max_reps)
+{
+    return add_point_dt(out, M, K, N, sp, structure, min_time, max_reps, QT_F32);
 }
 
 /* Add a training experiment; dthresh: target > 0 turns the controller on, target ≤ 0 means
@@ -979,6 +1023,10 @@ static qt_status_t sparsity_cases(qt_profile_t profile, qt_case_list_t *out)
         if (profile == QT_PROFILE_QUICK && s == 0)
             QT_TRY(add_point(out, 256, 16384, 4096, 0.95, "structured", min_time, max_reps));
     }
+    /* bf16 (backends that take it: cuda), issue 14's targets: the compact GEMM at 90% column
+     * sparsity, M = K = N = 8192, and the batch-1 GEMV at 90% */
+    QT_TRY(add_point_dt(out, 8192, 8192, 8192, 0.9, "structured", min_time, max_reps, QT_BF16));
+    QT_TRY(add_point_dt(out, 1, 16384, 4096, 0.9, "uniform", min_time, max_reps, QT_BF16));
     QT_TRY(add_train(out, "relu", 0, H, epochs, seeds));
     QT_TRY(add_train(out, "dthresh", -1.0, H, epochs, seeds)); /* no controller: θ = 1·running mean|x| */
     QT_TRY(add_train(out, "dthresh", 0.8, H, epochs, seeds));

@@ -112,6 +112,42 @@ double qt_linfit(const double *x, const double *y, size_t n, double *intercept)
     return slope;
 }
 
+/* The 0.975 quantile of Student's t with dof degrees of freedom (the standard table; 1.96 beyond
+ * 30); NaN for dof < 1. */
+double qt_student_t975(int dof)
+{
+    static const double t975[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                  2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                  2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+    if (dof < 1) return NAN;
+    return dof <= 30 ? t975[dof - 1] : 1.96;
+}
+
+/* 95% interval of the slope: t(0.975, m-2) * sqrt(SSR / (m-2) / Sxx) (e.g. NIST/SEMATECH
+ * e-Handbook 4.4.4). */
+double qt_linfit_slope_ci95(const double *x, const double *y, size_t n)
+{
+    double b0, b1 = qt_linfit(x, y, n, &b0);
+    if (isnan(b1)) return NAN;
+    double mx = 0, ssr = 0, sxx = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(x[i]) && !isnan(y[i])) {
+            mx += x[i];
+            m++;
+        }
+    if (m < 3) return NAN;
+    mx /= (double)m;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(x[i]) && !isnan(y[i])) {
+            double e = y[i] - (b0 + b1 * x[i]);
+            ssr += e * e;
+            sxx += (x[i] - mx) * (x[i] - mx);
+        }
+    size_t dof = m - 2;
+    return qt_student_t975((int)dof) * sqrt(ssr / (double)dof / sxx);
+}
+
 /* ---- Mann-Whitney U ---------------------------------------------------------------------
  * Definitions as in scipy.stats.mannwhitneyu (method 'exact' / 'asymptotic', use_continuity
  * True, alternative 'two-sided'; docs.scipy.org, scipy.stats.mannwhitneyu) and Conover,

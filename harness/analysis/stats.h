@@ -20,6 +20,11 @@ void qt_summarize(const double *v, size_t n, qt_summary_t *out);
 double qt_quantile(const double *v, size_t n, double q);
 /* Least-squares slope and intercept of y on x (n >= 2); returns slope, NaN when undefined. */
 double qt_linfit(const double *x, const double *y, size_t n, double *intercept);
+/* The 0.975 quantile of Student's t with dof degrees of freedom; NaN for dof < 1. */
+double qt_student_t975(int dof);
+/* Half-width of the 95% confidence interval of qt_linfit's slope (Student t with m - 2 degrees
+ * of freedom on the residuals, m the pairs without NaN); NaN when m < 3 or undefined. */
+double qt_linfit_slope_ci95(const double *x, const double *y, size_t n);
 
 /* Two-sided Mann-Whitney U (Wilcoxon rank-sum) test of x[0..nx) against y[0..ny) (NaN skipped).
  * *u = U of x = R_x - nx'(nx'+1)/2 (R_x: x's rank sum, mid-ranks for ties; scipy's "statistic"),

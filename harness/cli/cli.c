@@ -1,5 +1,7 @@
 /* cli.c — `quintet COMMAND [ARGS]`: dispatch to the commands of cli.h, plus
- * `quintet --version` and `quintet help [COMMAND]`. Run `quintet --help` for the list. */
+ * `quintet --version` and `quintet help [COMMAND]`. Run `quintet --help` for the list. The commands
+ * that print database text (show, compare, history, report, plot, import) print it through
+ * output/term.h's control-character filter. */
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "output/gbjson.h"
+#include "output/term.h"
 #include "run/gbench.h"
 #include "run/hwcounters.h"
 #include "store/store.h"
@@ -90,7 +93,12 @@ int qt_cli_main(int argc, char **argv)
         return 0;
     }
     int k = find_command(argv[1]);
-    if (k >= 0) return commands[k].fn(argc - 2, argv + 2);
+    int (*fn)(int, char **) = k >= 0 ? commands[k].fn : NULL;
+    /* the commands that print what a database holds: its text never reaches the terminal raw */
+    if (fn == qt_cmd_show || fn == qt_cmd_compare || fn == qt_cmd_history || fn == qt_cmd_report ||
+        fn == qt_cmd_plot || fn == qt_cmd_import)
+        qt_term_guard_stdio();
+    if (fn) return fn(argc - 2, argv + 2);
     fprintf(stderr, "quintet: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

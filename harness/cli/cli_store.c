@@ -32,6 +32,11 @@ int qt_cli_open(const char *cmd, const char *path, int create, int writable, qt_
 {
     *out = NULL;
     struct stat st;
+    if (strlen(path) >= 4096) { /* say so in a short line, before any message quotes the path */
+        fprintf(stderr, "quintet %s: the --db path is %zu bytes long: the most a path may have is 4095 (PATH_MAX)\n", cmd,
+                strlen(path));
+        return 2;
+    }
     if (create) {
         int rc = qt_cli_db_folder(cmd, path);
         if (rc) return rc;

@@ -56,6 +56,10 @@ int qt_cmd_import(int argc, char **argv)
             fprintf(stderr, "quintet import: no file '%s'\n", a.pos[i]);
             return 2;
         }
+        if (!S_ISREG(st.st_mode)) { /* a FIFO would block the read forever */
+            fprintf(stderr, "quintet import: '%s' is not a regular file (a folder, FIFO or device); refused\n", a.pos[i]);
+            return 2;
+        }
     }
     qt_store_t *s;
     int rc = qt_cli_open("import", db, 1, 1, &s);

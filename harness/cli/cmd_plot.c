@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "output/outfile.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "output/plot_data.h"
@@ -45,17 +46,21 @@ static const qt_opt_t opts[] = {
 
 #define MAX_RUNS 64
 
+/* Terminal per format, without its size: the script sets the size from canvas_w x canvas_h
+ * (the plot) plus key_line per row of the key below it (common.gp), so a long key never
+ * squeezes the plot; char_w estimates a character's width for the key's columns. */
 static const struct {
-    const char *name, *ext, *terminal;
+    const char *name, *ext, *terminal, *unit;
+    double w, h, key_line, char_w;
 } formats[] = {
-    {"png", "png", "pngcairo size 1200,750 font 'sans,11' noenhanced"},
-    {"svg", "svg", "svg size 1200,750 font 'sans,11' noenhanced background rgb 'white'"},
-    {"pdf", "pdf", "pdfcairo size 8in,5in font 'sans,10' noenhanced"},
+    {"png", "png", "pngcairo font 'sans,11' noenhanced", "", 1200, 750, 19, 7.2},
+    {"svg", "svg", "svg font 'sans,11' noenhanced background rgb 'white'", "", 1200, 750, 19, 7.2},
+    {"pdf", "pdf", "pdfcairo font 'sans,10' noenhanced", "in", 8, 5, 0.19, 0.068},
 };
 
 typedef struct {
     const char *dir, *db, *plots_dir, *gnuplot; /* gnuplot: full path, NULL when absent */
-    const char *ext, *terminal;
+    int format; /* index into formats */
     const qt_plot_run_t *runs;
     int n_runs;
     int failed; /* a figure could not be written or rendered */
@@ -122,16 +127,19 @@ static qt_status_t write_script(const plot_ctx_t *c, const qt_plot_fig_t *fig)
     snprintf(path, sizeof path, "%s/%s.gp", c->dir, fig->stem);
     snprintf(common, sizeof common, "%s/common.gp", c->plots_dir);
     snprintf(tmpl, sizeof tmpl, "%s/%s.gp", c->plots_dir, fig->suite);
-    FILE *f = fopen(path, "w");
-    if (!f) return qt_fail(QT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    qt_outfile_t of;
+    QT_TRY(qt_outfile_open(&of, path));
+    FILE *f = of.f;
     fprintf(f, "# %s.gp - written by `quintet plot` from database ", fig->stem);
     gp_comment_text(f, c->db);
     fprintf(f, ", runs");
     for (int i = 0; i < c->n_runs; i++) fprintf(f, " %lld", (long long)c->runs[i].id);
     fprintf(f, ".\n# Re-render in this folder: gnuplot %s.gp   (edit the variables below, or the template part)\n",
             fig->stem);
-    fprintf(f, "datafile = '%s.dat'\noutfile = '%s.%s'\nterminal = ", fig->stem, fig->stem, c->ext);
-    gp_string(f, c->terminal);
+    fprintf(f, "datafile = '%s.dat'\noutfile = '%s.%s'\nterminal = ", fig->stem, fig->stem, formats[c->format].ext);
+    gp_string(f, formats[c->format].terminal);
+    fprintf(f, "\ncanvas_w = %g\ncanvas_h = %g\ncanvas_unit = '%s'\nkey_line = %g\nchar_w = %g", formats[c->format].w,
+            formats[c->format].h, formats[c->format].unit, formats[c->format].key_line, formats[c->format].char_w);
     fprintf(f, "\nfigure = '%s'\nplot_title = ", fig->figure);
     gp_string(f, fig->title);
     fprintf(f, "\nn_series = %d\narray series_title[%d] = [", fig->n_series, fig->n_series);
@@ -143,14 +151,25 @@ static qt_status_t write_script(const plot_ctx_t *c, const qt_plot_fig_t *fig)
     gp_int_array(f, "series_color", fig, offsetof(qt_plot_series_t, color));
     gp_int_array(f, "series_point", fig, offsetof(qt_plot_series_t, point));
     gp_int_array(f, "series_dash", fig, offsetof(qt_plot_series_t, dash));
+    gp_int_array(f, "series_panel", fig, offsetof(qt_plot_series_t, panel));
+    gp_int_array(f, "series_fit", fig, offsetof(qt_plot_series_t, fit));
+    gp_int_array(f, "series_no_key", fig, offsetof(qt_plot_series_t, no_key));
+    int n_panels = fig->n_panels > 1 ? fig->n_panels : 1;
+    fprintf(f, "n_panels = %d\narray panel_title[%d] = [", n_panels, n_panels);
+    for (int p = 0; p < n_panels; p++) {
+        if (p) fprintf(f, ", ");
+        gp_string(f, fig->n_panels > 1 ? fig->panel_title[p] : "");
+    }
+    fprintf(f, "]\n");
     fprintf(f, "\n# ---- plots/common.gp ----\n");
     qt_status_t st = copy_template(f, common);
     fprintf(f, "\n# ---- plots/%s.gp ----\n", fig->suite);
     if (st == QT_OK) st = copy_template(f, tmpl);
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (st == QT_OK && bad) st = qt_fail(QT_ERR_IO, "writing %s failed", path);
-    return st;
+    if (st != QT_OK) {
+        qt_outfile_abort(&of);
+        return st;
+    }
+    return qt_outfile_commit(&of);
 }
 
 /* Run gnuplot on DIR/<stem>.gp with DIR as working folder; QT_OK when it exits 0 and the image
@@ -159,7 +178,8 @@ static qt_status_t render(const plot_ctx_t *c, const qt_plot_fig_t *fig)
 {
     char script[200], image[4096];
     snprintf(script, sizeof script, "%s.gp", fig->stem);
-    snprintf(image, sizeof image, "%s/%s.%s", c->dir, fig->stem, c->ext);
+    snprintf(image, sizeof image, "%s/%s.%s", c->dir, fig->stem, formats[c->format].ext);
+    QT_TRY(qt_outfile_check(image)); /* gnuplot would write through a link or into a FIFO or device */
     unlink(image);
     fflush(stdout);
     fflush(stderr);
@@ -194,7 +214,7 @@ static int on_figure(void *arg, const qt_plot_fig_t *fig)
         fprintf(stderr, "quintet plot: %s\n", qt_last_error());
         c->failed = 1;
     } else if (c->gnuplot) {
-        printf("%s/%s.%s\n", c->dir, fig->stem, c->ext);
+        printf("%s/%s.%s\n", c->dir, fig->stem, formats[c->format].ext);
     } else {
         printf("%s/%s.dat %s/%s.gp\n", c->dir, fig->stem, c->dir, fig->stem);
     }
@@ -228,7 +248,8 @@ static void usage(void)
                   ".gp (the script run; re-render with `cd DIR && gnuplot NAME.gp`) and the image.\n"
                   "RUN: latest (default), latest~N, a run id or a uuid prefix; several RUNs draw one series per\n"
                   "run, labelled by platform and run id. Figures: calibration (ceilings), attention_scaling (time and\n"
-                  "frac_sgemm vs T), lr_convergence (loss curves per problem), sparsity (speedup vs sparsity).\n"
+                  "frac_sgemm vs T), lr_convergence (loss curves per problem), sparsity (speedup vs sparsity),\n"
+                  "dist_throughput (busbw vs message size with the alpha-beta fit, loss vs bytes sent).\n"
                   "Templates: $QT_PLOTS_DIR or " QT_SOURCE_DIR "/plots.\n"
                   "Exit status: 0 ok, 1 gnuplot missing or failed, 2 bad usage, unknown run or a run without the\n"
                   "suite's results, 3 database error.",
@@ -240,8 +261,7 @@ static int parse_format(const char *f, plot_ctx_t *c)
 {
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
         if (!strcmp(f, formats[i].name)) {
-            c->ext = formats[i].ext;
-            c->terminal = formats[i].terminal;
+            c->format = (int)i;
             return 0;
         }
     fprintf(stderr, "quintet plot: unknown format '%s' (expected png, svg or pdf)\n", f);
@@ -320,7 +340,7 @@ int qt_cmd_plot(int argc, char **argv)
         usage();
         return 0;
     }
-    plot_ctx_t c = {.ext = formats[0].ext, .terminal = formats[0].terminal};
+    plot_ctx_t c = {.format = 0};
     const char *fmt = qt_args_get(opts, N_OPTS, &a, "format"), *suite = qt_args_get(opts, N_OPTS, &a, "suite");
     c.dir = qt_args_get(opts, N_OPTS, &a, "out");
     c.db = qt_args_get(opts, N_OPTS, &a, "db");

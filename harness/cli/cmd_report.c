@@ -6,7 +6,8 @@
  * crossover_sparsity, ...) included, and the cases that did not finish. With --baseline RUN
  * each row also gets the baseline's median, the change and the verdict of compare's gate
  * (gate.h); with --figures DIR the .png/.svg/.pdf files of DIR (report_figs.h). The dialects
- * are report_fmt.h's. --out FILE writes FILE.tmp and renames it when complete.
+ * are report_fmt.h's. --out FILE is written whole or not at all, and only as a regular file
+ * (output/outfile.h: a symbolic link, FIFO or device there is refused).
  * Exit status: 0 ok, 2 bad usage or unknown run, 3 database or output error.
  * Run `quintet report --help`; tested by tests/harness/test_report.c. */
 #include <math.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "output/outfile.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "analysis/compare.h"
@@ -454,19 +456,19 @@ static int same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* Write the document to out (FILE.tmp, renamed when complete) or stdout; returns an exit code. */
+/* Write the document to out (output/outfile.h: a regular file, whole or not at all) or stdout;
+ * returns an exit code. */
 static int emit(const report_t *r, qt_doc_dialect_t dialect, int fragment, const char *out, const qt_figs_t *figs,
                 const char *fig_dir)
 {
-    char tmp[4096];
+    qt_outfile_t of;
     FILE *f = stdout;
     if (out) {
-        snprintf(tmp, sizeof tmp, "%s.tmp", out);
-        if (!(f = fopen(tmp, "w"))) {
-            fprintf(stderr, "quintet report: cannot write %s: ", tmp);
-            perror(NULL);
+        if (qt_outfile_open(&of, out) != QT_OK) {
+            fprintf(stderr, "quintet report: %s\n", qt_last_error());
             return EXIT_DB;
         }
+        f = of.f;
     }
     qt_doc_t d;
     char title[200];
@@ -475,18 +477,14 @@ static int emit(const report_t *r, qt_doc_dialect_t dialect, int fragment, const
     qt_doc_begin(&d, f, dialect, fragment, title);
     write_report(&d, r, figs, fig_dir);
     qt_doc_end(&d);
-    int bad = ferror(f) != 0;
     if (out) {
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, out) != 0) {
-            fprintf(stderr, "quintet report: cannot write %s\n", out);
-            unlink(tmp);
+        if (qt_outfile_commit(&of) != QT_OK) {
+            fprintf(stderr, "quintet report: %s\n", qt_last_error());
             return EXIT_DB;
         }
-    } else {
-        bad |= fflush(f) != 0;
+        return 0;
     }
-    return bad ? EXIT_DB : 0;
+    return ferror(f) || fflush(f) != 0 ? EXIT_DB : 0;
 }
 
 /* 1 when the run has rows or unfinished cases of suite. */

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,8 +106,8 @@ static int trace_run(const trace_args_t *a, const qt_optim_config_t *cfg, const 
             char *end;
             errno = 0;
             double v = strtod(s, &end);
-            if (end == s || errno || (*end && *end != ',') || i >= d) {
-                fprintf(stderr, "quintet trace optim: --x0 '%s' must be %d comma-separated numbers\n", a->x0, d);
+            if (end == s || errno || !isfinite(v) || (*end && *end != ',') || i >= d) {
+                fprintf(stderr, "quintet trace optim: --x0 '%s' must be %d comma-separated finite numbers\n", a->x0, d);
                 rc = 2;
                 goto done;
             }

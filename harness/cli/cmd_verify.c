@@ -21,7 +21,8 @@
 #include "output/output.h"
 #include "verify/verify.h"
 
-static const qt_verify_technique_t *const all_techs[] = {&qt_verify_attention, &qt_verify_optim, &qt_verify_sparse};
+static const qt_verify_technique_t *const all_techs[] = {&qt_verify_attention, &qt_verify_fusion, &qt_verify_optim,
+                                                          &qt_verify_sparse};
 #define N_TECHS ((int)(sizeof all_techs / sizeof all_techs[0]))
 
 struct qt_verify {

@@ -11,6 +11,7 @@
  * quartiles across seeds (stats.h, type-7 quantiles). Run by `quintet plot`; tested by
  * tests/harness/test_plot.c. */
 #include "output/plot_data.h"
+#include "output/outfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 #include "run/params.h"
 #include "analysis/stats.h"
+#include "quintet/dist.h"
 
 /* ---- statistics rows of one suite ------------------------------------------------------ */
 
@@ -29,6 +31,8 @@ typedef struct {
     int64_t case_id;
     char *name, *variant, *params, *metric;
     double median, q1, q3;
+    int n;              /* samples (repetitions or seeds) */
+    double mean, stddev; /* of the samples */
 } row_t;
 
 typedef struct {
@@ -64,7 +68,7 @@ static int rows_add(void *arg, const qt_stat_row_t *r)
     rs->v = v;
     row_t *x = &rs->v[rs->n];
     *x = (row_t){rs->run, r->case_id, dup_str(r->name), dup_str(r->variant), dup_str(r->params), dup_str(r->metric),
-                 r->median, r->q1, r->q3};
+                 r->median, r->q1, r->q3, r->n, r->mean, r->stddev};
     rs->n++;
     if (!x->name || !x->variant || !x->params || !x->metric) return rs->oom = 1;
     return 0;
@@ -151,6 +155,11 @@ typedef struct {
     int n, cap;
     double slope; /* fitted log-log slope, NaN when not fitted */
     int color, point;
+    char *panel;     /* panel key ("" in a figure without panels) */
+    int panel_idx;   /* 1-based, by first appearance */
+    int fit;         /* a fitted curve, not measurements */
+    double slope_ci; /* half-width of the slope's 95% interval, NaN when unknown */
+    char note[96];   /* appended to the key text ("" for none) */
 } series_t;
 
 typedef struct {
@@ -163,6 +172,7 @@ static void series_free(series_t *x)
 {
     free(x->main);
     free(x->rest);
+    free(x->panel);
     free(x->p);
 }
 
@@ -174,17 +184,26 @@ static void sset_free(sset_t *ss)
     *ss = (sset_t){0};
 }
 
-/* The series (run, main, rest), created when new; NULL when out of memory. */
-static series_t *sset_get(sset_t *ss, int run, const char *main, const char *rest)
+/* The series (panel, run, main, rest), created when new; NULL when out of memory. */
+static series_t *sset_get_in(sset_t *ss, const char *panel, int run, const char *main, const char *rest)
 {
     for (int i = 0; i < ss->n; i++)
-        if (ss->v[i].run == run && !strcmp(ss->v[i].main, main) && !strcmp(ss->v[i].rest, rest)) return &ss->v[i];
+        if (ss->v[i].run == run && !strcmp(ss->v[i].main, main) && !strcmp(ss->v[i].rest, rest) &&
+            !strcmp(ss->v[i].panel, panel))
+            return &ss->v[i];
     series_t *v = grow(ss->v, &ss->cap, ss->n, sizeof *v);
     if (!v) return NULL;
     ss->v = v;
     series_t *x = &ss->v[ss->n++];
-    *x = (series_t){run, strdup(main), strdup(rest), NULL, 0, 0, NAN, 0, 0};
-    return x->main && x->rest ? x : NULL;
+    *x = (series_t){.run = run, .main = strdup(main), .rest = strdup(rest), .slope = NAN, .panel = strdup(panel),
+                    .slope_ci = NAN};
+    return x->main && x->rest && x->panel ? x : NULL;
+}
+
+/* The series (run, main, rest) of a figure without panels. */
+static series_t *sset_get(sset_t *ss, int run, const char *main, const char *rest)
+{
+    return sset_get_in(ss, "", run, main, rest);
 }
 
 /* Append a point; 0 when out of memory. */
@@ -204,26 +223,34 @@ static int point_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* qsort order of series: by colour, then point type, then run. */
+/* qsort order of series: by panel (a panel's series adjacent), colour, point type, then run. */
 static int series_cmp(const void *a, const void *b)
 {
     const series_t *x = a, *y = b;
+    if (x->panel_idx != y->panel_idx) return x->panel_idx - y->panel_idx;
+    if (x->fit != y->fit) return x->fit - y->fit; /* a panel's fits after its measurements */
     if (x->color != y->color) return x->color - y->color;
     if (x->point != y->point) return x->point - y->point;
     return x->run - y->run;
 }
 
-/* Index (1-based) of text among the distinct main (which = 0) or rest (which = 1) texts of the
- * series before `upto`, or a new index after them. */
+/* The main (which = 0), rest (1) or panel (2) text of series i. */
+static const char *series_key(const sset_t *ss, int i, int which)
+{
+    return which == 0 ? ss->v[i].main : which == 1 ? ss->v[i].rest : ss->v[i].panel;
+}
+
+/* Index (1-based) of text among the distinct main (which = 0), rest (1) or panel (2) texts of
+ * the series before `upto`, or a new index after them. */
 static int distinct_index(const sset_t *ss, int upto, int which)
 {
-    const char *text = which ? ss->v[upto].rest : ss->v[upto].main;
+    const char *text = series_key(ss, upto, which);
     int k = 0;
     for (int i = 0; i < upto; i++) {
-        const char *t = which ? ss->v[i].rest : ss->v[i].main;
+        const char *t = series_key(ss, i, which);
         int first = 1;
         for (int j = 0; j < i; j++)
-            if (!strcmp(which ? ss->v[j].rest : ss->v[j].main, t)) first = 0;
+            if (!strcmp(series_key(ss, j, which), t)) first = 0;
         if (!first) continue;
         k++;
         if (!strcmp(t, text)) return k;
@@ -238,6 +265,7 @@ static void sset_finish(sset_t *ss)
         qsort(ss->v[i].p, (size_t)ss->v[i].n, sizeof(point_t), point_cmp);
         ss->v[i].color = distinct_index(ss, i, 0);
         ss->v[i].point = distinct_index(ss, i, 1);
+        ss->v[i].panel_idx = distinct_index(ss, i, 2);
     }
     qsort(ss->v, (size_t)ss->n, sizeof(series_t), series_cmp);
 }
@@ -248,9 +276,9 @@ static void series_title(const sset_t *ss, int i, const qt_plot_run_t *runs, int
 {
     const series_t *x = &ss->v[i];
     char text[512];
-    size_t n = (size_t)snprintf(text, sizeof text, "%s", x->main);
+    size_t n = (size_t)snprintf(text, sizeof text, "%s", x->fit ? "fit:" : x->main); /* a fit: its note */
     qt_params_t p;
-    if (qt_params_parse(x->rest, &p) == QT_OK) {
+    if (!x->fit && qt_params_parse(x->rest, &p) == QT_OK) {
         for (int k = 0; k < p.n; k++) {
             int varies = 0;
             char other[QT_PARAM_VAL];
@@ -262,36 +290,56 @@ static void series_title(const sset_t *ss, int i, const qt_plot_run_t *runs, int
                 n += (size_t)snprintf(text + n, sizeof text - n, " %s=%s", p.kv[k].key, p.kv[k].val);
         }
     }
-    if (isfinite(x->slope) && n < sizeof text) n += (size_t)snprintf(text + n, sizeof text - n, " (slope %.2f)", x->slope);
-    if (n_runs > 1 && n < sizeof text)
+    if (isfinite(x->slope) && isfinite(x->slope_ci) && n < sizeof text)
+        n += (size_t)snprintf(text + n, sizeof text - n, " (slope %.2f +- %.2f)", x->slope, x->slope_ci);
+    else if (isfinite(x->slope) && n < sizeof text)
+        n += (size_t)snprintf(text + n, sizeof text - n, " (slope %.2f)", x->slope);
+    if (x->note[0] && n < sizeof text) n += (size_t)snprintf(text + n, sizeof text - n, " %s", x->note);
+    if (n_runs > 1 && !x->fit && n < sizeof text) /* a fit's colour and dash say its run */
         snprintf(text + n, sizeof text - n, " - %s #%lld", runs[x->run].host, (long long)runs[x->run].id);
     safe_copy(out, cap, text);
 }
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-/* Open dir/stem.dat for writing. */
-static qt_status_t dat_open(const char *dir, const char *stem, FILE **f)
+/* Open dir/stem.dat for writing (output/outfile.h: a regular file, whole or not at all). */
+static qt_status_t dat_open(const char *dir, const char *stem, qt_outfile_t *o)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.dat", dir, stem);
-    *f = fopen(path, "w");
-    return *f ? QT_OK : qt_fail(QT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    return qt_outfile_open(o, path);
 }
 
-/* Close a data file, reporting a write error. */
-static qt_status_t dat_close(FILE *f, const char *dir, const char *stem)
+/* How a line figure tells series apart beyond the default (colour = main, marker = rest). */
+typedef struct {
+    int marker_by_main; /* the marker follows main too (filled for the first rest, open for the next) */
+} emit_opt_t;
+
+/* Series' panels into the figure: one per distinct panel key (titled by it, commas as spaces),
+ * none when every key is empty. */
+static void fig_panels(const sset_t *ss, qt_plot_fig_t *fig)
 {
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    return bad ? qt_fail(QT_ERR_IO, "writing %s/%s.dat failed", dir, stem) : QT_OK;
+    for (int i = 0; i < ss->n; i++) {
+        int p = ss->v[i].panel_idx;
+        if (!*ss->v[i].panel || p > QT_PLOT_PANELS) continue;
+        if (p > fig->n_panels) fig->n_panels = p;
+        safe_copy(fig->panel_title[p - 1], sizeof fig->panel_title[p - 1], ss->v[i].panel);
+        for (char *c = fig->panel_title[p - 1]; *c; c++)
+            if (*c == ',') *c = ' ';
+    }
 }
 
 /* Write the series as data blocks, build the figure description and call fn. Returns QT_OK
  * without a figure when the set is empty; *stop when fn asked to stop. */
 static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure, const char *qualifier,
                               const char *title, const char *columns, const qt_plot_run_t *runs, int n_runs,
-                              const char *dir, qt_plot_fig_fn fn, void *arg, int *n_figs, int *stop)
+                              const char *dir, qt_plot_fig_fn fn, void *arg, int *n_figs, int *stop);
+
+/* emit_lines with options. */
+static qt_status_t emit_lines_opt(sset_t *ss, const emit_opt_t *opt, const char *suite, const char *figure,
+                                  const char *qualifier, const char *title, const char *columns,
+                                  const qt_plot_run_t *runs, int n_runs, const char *dir, qt_plot_fig_fn fn, void *arg,
+                                  int *n_figs, int *stop)
 {
     if (ss->n == 0) return QT_OK;
     sset_finish(ss);
@@ -308,8 +356,9 @@ static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure,
     safe_copy(fig.title, sizeof fig.title, t);
     fig.series = calloc((size_t)ss->n, sizeof *fig.series);
     if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: %s", fig.stem);
-    FILE *f;
-    qt_status_t st = dat_open(dir, fig.stem, &f);
+    qt_outfile_t of;
+    qt_status_t st = dat_open(dir, fig.stem, &of);
+    FILE *f = of.f;
     if (st != QT_OK) {
         free(fig.series);
         return st;
@@ -319,19 +368,24 @@ static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure,
             columns);
     int one_main = 1; /* a single variant: colours tell the runs apart instead */
     for (int i = 0; i < ss->n; i++) one_main &= ss->v[i].color == 1;
+    fig_panels(ss, &fig);
     for (int i = 0; i < ss->n; i++) {
         qt_plot_series_t *o = &fig.series[i];
         series_title(ss, i, runs, n_runs, o->title, sizeof o->title);
         o->color = one_main ? ss->v[i].run + 1 : ss->v[i].color;
-        o->point = ss->v[i].point;
+        o->point = opt->marker_by_main ? (ss->v[i].color - 1) % 6 + 1 + 6 * ((ss->v[i].point - 1) % 2) : ss->v[i].point;
         o->dash = ss->v[i].run + 1;
-        fprintf(f, "%s# series %d: %s\n", i ? "\n\n" : "", i, o->title);
+        o->panel = ss->v[i].panel_idx;
+        o->fit = ss->v[i].fit;
+        for (int j = 0; j < i; j++) o->no_key |= !strcmp(fig.series[j].title, o->title);
+        fprintf(f, "%s# series %d: %s%s%s\n", i ? "\n\n" : "", i, o->title, *ss->v[i].panel ? " | panel: " : "",
+                ss->v[i].panel);
         for (int k = 0; k < ss->v[i].n; k++) {
             const point_t *p = &ss->v[i].p[k];
             fprintf(f, "%.9g %.9g %.9g %.9g\n", p->x, p->y, p->lo, p->hi);
         }
     }
-    st = dat_close(f, dir, fig.stem);
+    st = qt_outfile_commit(&of);
     if (st == QT_OK) {
         (*n_figs)++;
         *stop = fn(arg, &fig);
@@ -340,30 +394,41 @@ static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure,
     return st;
 }
 
-/* Series of one metric against the numeric parameter xkey over the rows that have it; cases
- * named in names (NULL-terminated; NULL = any). main = "name variant" (or the variant alone
- * when by_variant), rest = params without xkey. fit: log-log slope per series. */
-static qt_status_t collect_xy(const rows_t *rs, const char *metric, const char *xkey, const char *const *names,
-                              int by_variant, int fit, sset_t *ss)
+/* emit_lines_opt with the default options. */
+static qt_status_t emit_lines(sset_t *ss, const char *suite, const char *figure, const char *qualifier,
+                              const char *title, const char *columns, const qt_plot_run_t *runs, int n_runs,
+                              const char *dir, qt_plot_fig_fn fn, void *arg, int *n_figs, int *stop)
 {
-    const char *drop[] = {xkey, NULL};
-    for (int i = 0; i < rs->n; i++) {
-        const row_t *r = &rs->v[i];
-        if (strcmp(r->metric, metric)) continue;
-        int named = !names;
-        for (int k = 0; names && names[k]; k++)
-            if (!strcmp(r->name, names[k])) named = 1;
-        char xv[QT_PARAM_VAL], rest[1024], main[128];
-        if (!named || !*param_get(r->params, xkey, xv, sizeof xv)) continue;
-        char *end;
-        double x = strtod(xv, &end);
-        if (*end || !isfinite(x)) continue;
-        if (by_variant) snprintf(main, sizeof main, "%s", r->variant);
-        else snprintf(main, sizeof main, "%s %s", r->name, r->variant);
-        series_t *sr = sset_get(ss, r->run, main, param_drop(r->params, drop, rest, sizeof rest));
-        if (!sr || !series_add(sr, (point_t){x, r->median, r->q1, r->q3})) return qt_fail(QT_ERR_NOMEM, "plot");
-    }
-    for (int i = 0; fit && i < ss->n; i++) {
+    return emit_lines_opt(ss, &(emit_opt_t){0}, suite, figure, qualifier, title, columns, runs, n_runs, dir, fn, arg,
+                          n_figs, stop);
+}
+
+/* Which rows a line figure draws and how they fall into series (collect_xy_opt). */
+typedef struct {
+    const char *metric, *xkey;     /* y metric, x parameter (numeric) */
+    const char *const *names;      /* case names (NULL-terminated; NULL = any) */
+    int by_variant;                /* main = the variant (else "name variant") */
+    const char *const *main_keys;  /* parameters named in main instead of the variant (NULL: none) */
+    const char *const *panel_keys; /* parameters whose values choose the panel (NULL: one plot) */
+    int fit;                       /* log-log slope per series with its 95% interval */
+} xy_opt_t;
+
+/* "k=v,k=v" of the keys (NULL-terminated) present in params, into buf. */
+static const char *param_pick(const char *params, const char *const *keys, char *buf, size_t cap)
+{
+    char v[QT_PARAM_VAL];
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; keys && keys[k] && n < cap; k++)
+        if (*param_get(params, keys[k], v, sizeof v))
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s=%s", n ? "," : "", keys[k], v);
+    return buf;
+}
+
+/* Log-log slope and its 95% interval of every series with at least 3 positive points. */
+static void fit_slopes(sset_t *ss)
+{
+    for (int i = 0; i < ss->n; i++) {
         series_t *sr = &ss->v[i];
         double *lx = malloc(sizeof(double) * (size_t)(sr->n + 1)), *ly = malloc(sizeof(double) * (size_t)(sr->n + 1));
         size_t m = 0;
@@ -372,11 +437,61 @@ static qt_status_t collect_xy(const rows_t *rs, const char *metric, const char *
                 lx[m] = log(sr->p[k].x);
                 ly[m++] = log(sr->p[k].y);
             }
-        if (m >= 3) sr->slope = qt_linfit(lx, ly, m, NULL); /* as the suite: at least 3 lengths */
+        if (m >= 3) { /* as the suite: at least 3 lengths */
+            sr->slope = qt_linfit(lx, ly, m, NULL);
+            sr->slope_ci = qt_linfit_slope_ci95(lx, ly, m);
+        }
         free(lx);
         free(ly);
     }
+}
+
+/* Series of one metric against the numeric parameter xkey over the rows that have it (opt).
+ * main = "name variant", the variant alone (by_variant) or the main_keys' values; rest = params
+ * without xkey, main_keys and panel_keys; panel = the panel_keys' values. */
+static qt_status_t collect_xy_opt(const rows_t *rs, const xy_opt_t *o, sset_t *ss)
+{
+    const char *drop[16] = {o->xkey};
+    int nd = 1;
+    for (int k = 0; o->main_keys && o->main_keys[k] && nd < 14; k++) drop[nd++] = o->main_keys[k];
+    for (int k = 0; o->panel_keys && o->panel_keys[k] && nd < 15; k++) drop[nd++] = o->panel_keys[k];
+    for (int i = 0; i < rs->n; i++) {
+        const row_t *r = &rs->v[i];
+        if (strcmp(r->metric, o->metric)) continue;
+        int named = !o->names;
+        for (int k = 0; o->names && o->names[k]; k++)
+            if (!strcmp(r->name, o->names[k])) named = 1;
+        char xv[QT_PARAM_VAL], rest[1024], main[256], panel[256], picked[200];
+        if (!named || !*param_get(r->params, o->xkey, xv, sizeof xv)) continue;
+        char *end;
+        double x = strtod(xv, &end);
+        if (*end || !isfinite(x)) continue;
+        if (o->main_keys) {
+            param_pick(r->params, o->main_keys, picked, sizeof picked);
+            for (char *c = picked; *c; c++)
+                if (*c == ',') *c = ' ';
+            snprintf(main, sizeof main, "%s %s", picked, r->variant);
+        } else if (o->by_variant) {
+            snprintf(main, sizeof main, "%s", r->variant);
+        } else {
+            snprintf(main, sizeof main, "%s %s", r->name, r->variant);
+        }
+        param_pick(r->params, o->panel_keys, panel, sizeof panel);
+        series_t *sr = sset_get_in(ss, panel, r->run, main, param_drop(r->params, drop, rest, sizeof rest));
+        if (!sr || !series_add(sr, (point_t){x, r->median, r->q1, r->q3})) return qt_fail(QT_ERR_NOMEM, "plot");
+    }
+    if (o->fit) fit_slopes(ss);
     return QT_OK;
+}
+
+/* Series of one metric against the numeric parameter xkey over the rows that have it; cases
+ * named in names (NULL-terminated; NULL = any). main = "name variant" (or the variant alone
+ * when by_variant), rest = params without xkey. fit: log-log slope per series. */
+static qt_status_t collect_xy(const rows_t *rs, const char *metric, const char *xkey, const char *const *names,
+                              int by_variant, int fit, sset_t *ss)
+{
+    xy_opt_t o = {.metric = metric, .xkey = xkey, .names = names, .by_variant = by_variant, .fit = fit};
+    return collect_xy_opt(rs, &o, ss);
 }
 
 /* ---- suites ---------------------------------------------------------------------------- */
@@ -391,19 +506,65 @@ typedef struct {
     int *n_figs, stop;
 } ctx_t;
 
-/* A ceiling: the row of case `name` with `param` in its params (NULL = any) and `metric`. */
+/* A grouped-bar figure (calibration, fusion): fig with n_series bar series (titles set by
+ * bars_series) and its data file opened with the common header. */
+static qt_status_t bars_begin(ctx_t *c, const char *stem, const char *figure, const char *title, int n_series,
+                              qt_plot_fig_t *fig, qt_outfile_t *of)
+{
+    *fig = (qt_plot_fig_t){.suite = c->suite, .n_series = n_series};
+    snprintf(fig->stem, sizeof fig->stem, "%s", stem);
+    snprintf(fig->figure, sizeof fig->figure, "%s", figure);
+    safe_copy(fig->title, sizeof fig->title, title);
+    fig->series = calloc((size_t)n_series, sizeof *fig->series);
+    if (!fig->series) return qt_fail(QT_ERR_NOMEM, "plot: %s", stem);
+    qt_status_t st = dat_open(c->dir, fig->stem, of);
+    if (st != QT_OK) {
+        free(fig->series);
+        return st;
+    }
+    fprintf(of->f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig->stem, fig->title);
+    return QT_OK;
+}
+
+/* Bar series j: its key title, colour j+1. */
+static void bars_series(qt_plot_fig_t *fig, int j, const char *title)
+{
+    safe_copy(fig->series[j].title, sizeof fig->series[j].title, title);
+    fig->series[j].color = fig->series[j].dash = j + 1;
+    fig->series[j].point = 1;
+}
+
+/* Close the data file (output/outfile.h: whole or not at all) and hand the figure over. */
+static qt_status_t bars_end(ctx_t *c, qt_plot_fig_t *fig, qt_outfile_t *of)
+{
+    qt_status_t st = qt_outfile_commit(of);
+    if (st == QT_OK) {
+        (*c->n_figs)++;
+        c->stop = c->fn(c->arg, fig);
+    }
+    free(fig->series);
+    return st;
+}
+
+/* A ceiling: the row of case `name` with `param` in its params (NULL = any) and `metric`,
+ * drawn in the panel of its unit. */
 typedef struct {
     const char *label, *name, *param, *metric;
+    int unit; /* index into units */
 } ceiling_t;
 
+static const char *const units[] = {"bandwidth (GB/s)", "compute (GFLOP/s)", "latency (\u00b5s)"};
+#define N_UNITS 3
+
 static const ceiling_t ceilings[] = {
-    {"STREAM\\ntriad\\n(GB/s)", "stream_triad", NULL, "stream_triad_gbps"},
-    {"SGEMM\\n1 thread\\n(GFLOP/s)", "sgemm", "threads=1", "sgemm_gflops"},
-    {"SGEMM\\nall threads\\n(GFLOP/s)", "sgemm", "threads=all", "sgemm_gflops"},
-    {"MPI\\n4 MiB\\n(GB/s)", "mpi_pingpong", NULL, "mpi_pingpong_gbps"},
-    {"GPU\\ncopy\\n(GB/s)", "gpu_copy", NULL, "gpu_copy_gbps"},
-    {"GPU SGEMM\\nFP32\\n(GFLOP/s)", "gpu_sgemm", "math=fp32", "gpu_sgemm_gflops"},
-    {"GPU SGEMM\\nTF32\\n(GFLOP/s)", "gpu_sgemm", "math=tf32", "gpu_sgemm_gflops"},
+    {"STREAM\\ntriad", "stream_triad", NULL, "stream_triad_gbps", 0},
+    {"MPI 4 MiB\\nping-pong", "mpi_pingpong", NULL, "mpi_pingpong_gbps", 0},
+    {"GPU\\ncopy", "gpu_copy", NULL, "gpu_copy_gbps", 0},
+    {"SGEMM\\n1 thread", "sgemm", "threads=1", "sgemm_gflops", 1},
+    {"SGEMM\\nall threads", "sgemm", "threads=all", "sgemm_gflops", 1},
+    {"GPU SGEMM\\nFP32", "gpu_sgemm", "math=fp32", "gpu_sgemm_gflops", 1},
+    {"GPU SGEMM\\nTF32", "gpu_sgemm", "math=tf32", "gpu_sgemm_gflops", 1},
+    {"MPI 8 B\\nhalf round trip", "mpi_pingpong", NULL, "mpi_pingpong_us", 2},
 };
 #define N_CEILINGS ((int)(sizeof ceilings / sizeof ceilings[0]))
 
@@ -425,8 +586,9 @@ static const row_t *ceiling_row(const rows_t *rs, const ceiling_t *c, int run)
     return NULL;
 }
 
-/* calibration: one row per ceiling any run measured, columns median q1 q3 per run that
- * measured at least one ceiling (a run of harness_loop alone has none). */
+/* calibration: one data block (panel) per unit any run measured, in it one row per ceiling,
+ * columns median q1 q3 per run that measured at least one ceiling (a run of harness_loop alone
+ * has none). */
 static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
 {
     int used[64], n_used = 0;
@@ -439,52 +601,122 @@ static qt_status_t fig_calibration(ctx_t *c, const rows_t *rs)
                     (long long)c->runs[j].id, c->runs[j].host);
     }
     if (!n_used) return QT_OK;
-    qt_plot_fig_t fig = {.suite = c->suite, .n_series = n_used};
-    snprintf(fig.stem, sizeof fig.stem, "calibration-ceilings");
-    snprintf(fig.figure, sizeof fig.figure, "ceilings");
-    char t[256];
+    qt_plot_fig_t fig;
+    qt_outfile_t of;
+    char t[256], h[QT_PLOT_LABEL];
     const qt_plot_run_t *r0 = &c->runs[used[0]];
     if (n_used == 1) snprintf(t, sizeof t, "Machine ceilings - %s, run %lld", r0->host, (long long)r0->id);
     else snprintf(t, sizeof t, "Machine ceilings - %d runs", n_used);
-    safe_copy(fig.title, sizeof fig.title, t);
-    fig.series = calloc((size_t)n_used, sizeof *fig.series);
-    if (!fig.series) return qt_fail(QT_ERR_NOMEM, "plot: calibration");
-    FILE *f;
-    qt_status_t st = dat_open(c->dir, fig.stem, &f);
-    if (st != QT_OK) {
-        free(fig.series);
-        return st;
-    }
-    fprintf(f, "# %s.dat - written by quintet plot from the results database\n# %s\n", fig.stem, fig.title);
-    fprintf(f, "# one row per ceiling; columns: label, then median q1 q3 for each run (NaN: not measured)\n# ceiling");
+    qt_status_t st = bars_begin(c, "calibration-ceilings", "ceilings", t, n_used, &fig, &of);
+    if (st != QT_OK) return st;
+    FILE *f = of.f;
+    fprintf(f, "# one block per unit (panel), one row per ceiling; columns: label, then median q1 q3 for each run"
+               " (NaN: not measured; q1-q3: quartiles of the repetitions)\n# ceiling");
     for (int j = 0; j < n_used; j++) {
-        char h[QT_PLOT_LABEL];
         snprintf(h, sizeof h, "%s #%lld", c->runs[used[j]].host, (long long)c->runs[used[j]].id);
-        safe_copy(fig.series[j].title, sizeof fig.series[j].title, h);
-        fig.series[j].color = fig.series[j].dash = j + 1;
-        fig.series[j].point = 1;
+        bars_series(&fig, j, h);
         fprintf(f, " | %s: median q1 q3", fig.series[j].title);
     }
     fprintf(f, "\n");
-    for (int k = 0; k < N_CEILINGS; k++) {
-        const row_t *r[64];
-        int any = 0;
-        for (int j = 0; j < n_used; j++) any |= (r[j] = ceiling_row(rs, &ceilings[k], used[j])) != NULL;
-        if (!any) continue;
-        fprintf(f, "\"%s\"", ceilings[k].label);
-        for (int j = 0; j < n_used; j++) {
-            if (r[j]) fprintf(f, " %.9g %.9g %.9g", r[j]->median, r[j]->q1, r[j]->q3);
-            else fprintf(f, " NaN NaN NaN");
+    for (int u = 0; u < N_UNITS; u++) {
+        int rows = 0;
+        for (int k = 0; k < N_CEILINGS; k++) {
+            const row_t *r[64];
+            int any = 0;
+            for (int j = 0; j < n_used; j++) any |= (r[j] = ceiling_row(rs, &ceilings[k], used[j])) != NULL;
+            if (!any || ceilings[k].unit != u) continue;
+            if (!rows++) {
+                snprintf(fig.panel_title[fig.n_panels], sizeof fig.panel_title[0], "%s", units[u]);
+                fprintf(f, "%s# panel %d: %s\n", fig.n_panels ? "\n\n" : "", fig.n_panels + 1, units[u]);
+                fig.n_panels++;
+            }
+            fprintf(f, "\"%s\"", ceilings[k].label);
+            for (int j = 0; j < n_used; j++) {
+                if (r[j]) fprintf(f, " %.9g %.9g %.9g", r[j]->median, r[j]->q1, r[j]->q3);
+                else fprintf(f, " NaN NaN NaN");
+            }
+            fprintf(f, "\n");
         }
-        fprintf(f, "\n");
     }
-    st = dat_close(f, c->dir, fig.stem);
-    if (st == QT_OK) {
-        (*c->n_figs)++;
-        c->stop = c->fn(c->arg, &fig);
+    return bars_end(c, &fig, &of);
+}
+
+/* fusion_accuracy: test accuracy, mean over seeds with its 95% interval (Student t on the seeds),
+ * one panel per task, one group per strategy, one bar per (run, backend); the main grid only (no
+ * ablation: shared=0, normalize=1; the subset case left out). */
+static qt_status_t fig_fusion(ctx_t *c, const rows_t *rs)
+{
+    static const char *const strategies[] = {"early", "late_avg", "late_learned", "gated", "cross", "hybrid"};
+    static const char *const tasks[] = {"redundant", "unique", "synergy", "mixed"};
+    enum { N_STRAT = 6, N_TASK = 4, MAX_SERIES = 16 };
+    int s_run[MAX_SERIES], n_series = 0;
+    const char *s_var[MAX_SERIES];
+    char b1[64], b2[64], b3[64];
+    /* the bars: distinct (run, backend) pairs with main-grid accuracy rows */
+    for (int i = 0; i < rs->n; i++) {
+        const row_t *r = &rs->v[i];
+        if (strcmp(r->metric, "accuracy") || !strcmp(r->name, "subset") ||
+            strcmp(param_get(r->params, "shared", b1, sizeof b1), "0") ||
+            strcmp(param_get(r->params, "normalize", b2, sizeof b2), "1"))
+            continue;
+        int k = 0;
+        while (k < n_series && (s_run[k] != r->run || strcmp(s_var[k], r->variant))) k++;
+        if (k == n_series && n_series < MAX_SERIES) {
+            s_run[n_series] = r->run;
+            s_var[n_series++] = r->variant;
+        }
     }
-    free(fig.series);
-    return st;
+    if (!n_series) return QT_OK;
+    qt_plot_fig_t fig;
+    qt_outfile_t of;
+    char h[QT_PLOT_LABEL];
+    qt_status_t st = bars_begin(c, "fusion_accuracy-accuracy", "accuracy",
+                                "Fusion strategies: test accuracy (mean over seeds, 95% interval), chance 0.5",
+                                n_series, &fig, &of);
+    if (st != QT_OK) return st;
+    FILE *f = of.f;
+    fprintf(f, "# one block per task (panel), one row per strategy; columns: label, then mean lo hi per bar"
+               " (lo, hi: the 95%% interval of the mean over seeds, Student t; NaN: not run)\n# strategy");
+    for (int j = 0; j < n_series; j++) {
+        if (c->n_runs > 1) snprintf(h, sizeof h, "%s - %s #%lld", s_var[j], c->runs[s_run[j]].host,
+                                    (long long)c->runs[s_run[j]].id);
+        else snprintf(h, sizeof h, "%s", s_var[j]);
+        bars_series(&fig, j, h);
+        fprintf(f, " | %s: mean lo hi", fig.series[j].title);
+    }
+    fprintf(f, "\n");
+    for (int t = 0; t < N_TASK && fig.n_panels < QT_PLOT_PANELS; t++) {
+        int rows = 0;
+        for (int k = 0; k < N_STRAT; k++) {
+            const row_t *cell[MAX_SERIES] = {NULL};
+            int any = 0;
+            for (int i = 0; i < rs->n; i++) {
+                const row_t *r = &rs->v[i];
+                if (strcmp(r->metric, "accuracy") || strcmp(r->name, strategies[k]) ||
+                    strcmp(param_get(r->params, "task", b1, sizeof b1), tasks[t]) ||
+                    strcmp(param_get(r->params, "shared", b2, sizeof b2), "0") ||
+                    strcmp(param_get(r->params, "normalize", b3, sizeof b3), "1"))
+                    continue;
+                for (int j = 0; j < n_series; j++)
+                    if (s_run[j] == r->run && !strcmp(s_var[j], r->variant)) any = (cell[j] = r) != NULL;
+            }
+            if (!any) continue;
+            if (!rows++) {
+                snprintf(fig.panel_title[fig.n_panels], sizeof fig.panel_title[0], "task: %s", tasks[t]);
+                fprintf(f, "%s# panel %d: %s\n", fig.n_panels ? "\n\n" : "", fig.n_panels + 1, tasks[t]);
+                fig.n_panels++;
+            }
+            fprintf(f, "\"%s\"", strategies[k]);
+            for (int j = 0; j < n_series; j++) {
+                const row_t *r = cell[j];
+                double hw = r && r->n > 1 ? qt_student_t975(r->n - 1) * r->stddev / sqrt((double)r->n) : 0.0;
+                if (r) fprintf(f, " %.9g %.9g %.9g", r->mean, r->mean - hw, r->mean + hw);
+                else fprintf(f, " NaN NaN NaN");
+            }
+            fprintf(f, "\n");
+        }
+    }
+    return bars_end(c, &fig, &of);
 }
 
 static const char *const attention_cases[] = {"dense", "window", "lsh", "dynamic", NULL};
@@ -507,16 +739,20 @@ static qt_status_t fig_attention(ctx_t *c, const rows_t *rs)
     return st;
 }
 
-/* sparsity: speedup_vs_dense vs sp per path (colour) and shape (point type). */
+/* sparsity: speedup_vs_dense vs sp, a panel per shape M,K,N, colour and marker per path (open
+ * markers: the second structure). */
 static qt_status_t fig_sparsity(ctx_t *c, const rows_t *rs)
 {
-    static const char *const names[] = {"speedup_vs_dense", NULL};
+    static const char *const names[] = {"speedup_vs_dense", NULL}, *const path[] = {"path", NULL},
+                             *const shape[] = {"M", "K", "N", NULL};
     sset_t ss = {0};
-    qt_status_t st = collect_xy(rs, "speedup_vs_dense", "sp", names, 1, 0, &ss);
+    xy_opt_t o = {.metric = "speedup_vs_dense", .xkey = "sp", .names = names, .main_keys = path, .panel_keys = shape};
+    qt_status_t st = collect_xy_opt(rs, &o, &ss);
     if (st == QT_OK)
-        st = emit_lines(&ss, c->suite, "speedup", NULL, "Sparse Y = A W: speedup over dense OpenBLAS",
-                        "sparsity speedup_vs_dense(median) q1 q3", c->runs, c->n_runs, c->dir, c->fn, c->arg,
-                        c->n_figs, &c->stop);
+        st = emit_lines_opt(&ss, &(emit_opt_t){.marker_by_main = 1}, c->suite, "speedup", NULL,
+                            "Sparse Y = A W: speedup over dense OpenBLAS, one panel per shape",
+                            "sparsity speedup_vs_dense(median) q1 q3", c->runs, c->n_runs, c->dir, c->fn, c->arg,
+                            c->n_figs, &c->stop);
     sset_free(&ss);
     return st;
 }
@@ -528,13 +764,14 @@ typedef struct {
 typedef struct {
     sv_t *v;
     int n, cap, oom;
+    const char *series; /* the series kept */
 } svs_t;
 
-/* foreach_point callback: keep the `loss` points. */
+/* foreach_point callback: keep the points of the wanted series. */
 static int loss_add(void *arg, const qt_point_t *p)
 {
     svs_t *a = arg;
-    if (strcmp(p->series, "loss")) return 0;
+    if (strcmp(p->series, a->series)) return 0;
     sv_t *v = grow(a->v, &a->cap, a->n, sizeof *v);
     if (!v) return a->oom = 1;
     a->v = v;
@@ -549,10 +786,11 @@ static int sv_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Add the per-step median and quartiles across seeds of a case's `loss` curve to the series. */
-static qt_status_t loss_points(qt_store_t *s, int64_t case_id, series_t *sr)
+/* Add the per-step median and quartiles across seeds of a case's stored series `name` (e.g.
+ * `loss`) to the series. */
+static qt_status_t loss_points(qt_store_t *s, int64_t case_id, const char *name, series_t *sr)
 {
-    svs_t a = {0};
+    svs_t a = {.series = name};
     qt_status_t st = qt_store_foreach_point(s, case_id, loss_add, &a);
     if (st == QT_OK && a.oom) st = qt_fail(QT_ERR_NOMEM, "plot: loss curve");
     double *v = st == QT_OK ? malloc(sizeof(double) * (size_t)(a.n + 1)) : NULL;
@@ -600,7 +838,7 @@ static qt_status_t fig_lr(ctx_t *c, const rows_t *rs)
             param_get(r->params, "optimizer", opt, sizeof opt);
             snprintf(main, sizeof main, *param_get(r->params, "lr", lr, sizeof lr) ? "%s lr=%s" : "%s", opt, lr);
             series_t *sr = sset_get(&ss, r->run, main, param_drop(r->params, drop, rest, sizeof rest));
-            st = sr ? loss_points(c->s, r->case_id, sr) : qt_fail(QT_ERR_NOMEM, "plot");
+            st = sr ? loss_points(c->s, r->case_id, "loss", sr) : qt_fail(QT_ERR_NOMEM, "plot");
         }
         for (int k = 0; k < ss.n; k++) /* cases without a loss curve draw nothing */
             if (ss.v[k].n == 0) {
@@ -617,6 +855,134 @@ static qt_status_t fig_lr(ctx_t *c, const rows_t *rs)
     return st;
 }
 
+/* The collective of a dist_throughput case name coll_<name>[_bare]; QT_COLL_COUNT when none. */
+static qt_coll_t dist_coll(const char *name)
+{
+    for (int k = 0; k < QT_COLL_COUNT; k++) {
+        const char *cn = qt_coll_name((qt_coll_t)k);
+        size_t len = strlen(cn);
+        if (!strncmp(name, "coll_", 5) && !strncmp(name + 5, cn, len) && (!name[5 + len] || !strcmp(name + 5 + len, "_bare")))
+            return (qt_coll_t)k;
+    }
+    return QT_COLL_COUNT;
+}
+
+/* The suite's alpha-beta fit of a series: the alpha_beta rows of its run, collective (coll=,
+ * with _bare) and transport, as the thin line busbw(S) = factor S / (alpha + beta S) at four
+ * points per doubling over the series' sizes; no line where the fit's time is not positive. */
+static qt_status_t dist_fit(const rows_t *rs, sset_t *ss, int i, const char *coll, const char *transport, qt_coll_t k)
+{
+    double alpha = NAN, bw = NAN;
+    char v[QT_PARAM_VAL], ranks[QT_PARAM_VAL];
+    param_get(ss->v[i].rest, "ranks", ranks, sizeof ranks);
+    for (int j = 0; j < rs->n; j++) {
+        const row_t *r = &rs->v[j];
+        if (r->run != ss->v[i].run || strcmp(r->name, "alpha_beta") ||
+            strcmp(param_get(r->params, "coll", v, sizeof v), coll) ||
+            strcmp(param_get(r->params, "transport", v, sizeof v), transport))
+            continue;
+        if (!strcmp(r->metric, "alpha_us")) alpha = r->median * 1e-6;
+        if (!strcmp(r->metric, "beta_gbps")) bw = r->median * 1e9;
+    }
+    if (!isfinite(alpha) || !(bw > 0) || ss->v[i].n == 0) return QT_OK;
+    double factor = qt_dist_busbw_factor(k, atoi(ranks)), x0 = ss->v[i].p[0].x, x1 = ss->v[i].p[ss->v[i].n - 1].x;
+    for (int j = 0; j < ss->v[i].n; j++) {
+        x0 = fmin(x0, ss->v[i].p[j].x);
+        x1 = fmax(x1, ss->v[i].p[j].x);
+    }
+    char rest[1100];
+    snprintf(rest, sizeof rest, "%s%sfit=alpha-beta", ss->v[i].rest, *ss->v[i].rest ? "," : "");
+    char panel[64], main[128];
+    snprintf(panel, sizeof panel, "%s", ss->v[i].panel);
+    snprintf(main, sizeof main, "%s", ss->v[i].main);
+    int run = ss->v[i].run;
+    series_t *f = sset_get_in(ss, panel, run, main, rest); /* may move ss->v */
+    if (!f) return qt_fail(QT_ERR_NOMEM, "plot");
+    f->fit = 1;
+    if (fabs(alpha) < 1e-3) snprintf(f->note, sizeof f->note, "alpha %.3g us, 1/beta %.3g GB/s", alpha * 1e6, bw / 1e9);
+    else snprintf(f->note, sizeof f->note, "alpha %.3g ms, 1/beta %.3g GB/s", alpha * 1e3, bw / 1e9);
+    for (double x = x0; x0 > 0 && x <= x1 * 1.0001; x *= pow(2, 0.25)) {
+        double t = alpha + x / bw;
+        double y = factor * x / t / 1e9;
+        if (t > 0 && !series_add(f, (point_t){x, y, y, y})) return qt_fail(QT_ERR_NOMEM, "plot");
+    }
+    return QT_OK;
+}
+
+/* dist_throughput busbw: busbw_gbps vs bytes, a panel per collective, a series per transport
+ * (quintet's path and, for all-reduce, the bare MPI_Allreduce) and run, each with its fit. */
+static qt_status_t fig_dist_busbw(ctx_t *c, const rows_t *rs)
+{
+    static const char *const drop[] = {"bytes", "coll_id", "bare", "transport", NULL};
+    sset_t ss = {0};
+    qt_status_t st = QT_OK;
+    for (int i = 0; st == QT_OK && i < rs->n; i++) {
+        const row_t *r = &rs->v[i];
+        qt_coll_t k = dist_coll(r->name);
+        char xv[QT_PARAM_VAL], tr[QT_PARAM_VAL], main[128], rest[1024];
+        if (k == QT_COLL_COUNT || strcmp(r->metric, "busbw_gbps") || !isfinite(r->median)) continue;
+        double x = atof(param_get(r->params, "bytes", xv, sizeof xv));
+        snprintf(main, sizeof main, "%s %s", strstr(r->name, "_bare") ? "bare MPI_Allreduce" : "quintet",
+                 param_get(r->params, "transport", tr, sizeof tr));
+        series_t *sr = sset_get_in(&ss, qt_coll_name(k), r->run, main, param_drop(r->params, drop, rest, sizeof rest));
+        if (!sr || !series_add(sr, (point_t){x, r->median, r->q1, r->q3})) st = qt_fail(QT_ERR_NOMEM, "plot");
+    }
+    for (int i = 0, n = ss.n; st == QT_OK && i < n; i++) { /* the fits join the set after the data */
+        qsort(ss.v[i].p, (size_t)ss.v[i].n, sizeof(point_t), point_cmp);
+        char coll[64], tr[QT_PARAM_VAL];
+        int bare = !strncmp(ss.v[i].main, "bare", 4);
+        snprintf(coll, sizeof coll, "%s%s", ss.v[i].panel, bare ? "_bare" : "");
+        snprintf(tr, sizeof tr, "%s", strchr(ss.v[i].main, ' ') ? strrchr(ss.v[i].main, ' ') + 1 : "");
+        char name[80];
+        snprintf(name, sizeof name, "coll_%s", coll);
+        st = dist_fit(rs, &ss, i, coll, tr, dist_coll(name));
+    }
+    if (st == QT_OK)
+        st = emit_lines(&ss, c->suite, "busbw", NULL, "MPI collectives: bus bandwidth vs message size, with the alpha-beta fit",
+                        "bytes busbw_gbps(median) q1 q3 (fit series: the fitted busbw, q1 = q3 = it)", c->runs, c->n_runs,
+                        c->dir, c->fn, c->arg, c->n_figs, &c->stop);
+    sset_free(&ss);
+    return st;
+}
+
+/* dist_throughput loss_vs_bytes: per compression scheme (colour and marker) and run, the loss
+ * against the cumulative bytes this rank sent (median over seeds at each size). */
+static qt_status_t fig_dist_loss(ctx_t *c, const rows_t *rs)
+{
+    static const char *const drop_main[] = {"ranks", "transport", "steps", NULL}, *const keep[] = {"ranks", "transport", NULL};
+    sset_t ss = {0};
+    qt_status_t st = QT_OK;
+    int64_t last_case = -1;
+    for (int i = 0; st == QT_OK && i < rs->n; i++) {
+        const row_t *r = &rs->v[i];
+        if (strcmp(r->name, "compress") || r->case_id == last_case) continue;
+        last_case = r->case_id; /* rows of one case are adjacent: one per metric */
+        char main[1024], rest[256];
+        param_drop(r->params, drop_main, main, sizeof main);
+        series_t *sr = sset_get(&ss, r->run, main, param_pick(r->params, keep, rest, sizeof rest));
+        st = sr ? loss_points(c->s, r->case_id, "loss_vs_bytes", sr) : qt_fail(QT_ERR_NOMEM, "plot");
+    }
+    for (int k = 0; k < ss.n; k++) /* cases without the series draw nothing */
+        if (ss.v[k].n == 0) {
+            series_free(&ss.v[k]);
+            ss.v[k--] = ss.v[--ss.n];
+        }
+    if (st == QT_OK)
+        st = emit_lines_opt(&ss, &(emit_opt_t){.marker_by_main = 1}, c->suite, "loss_vs_bytes", NULL,
+                            "Gradient compression: training loss vs bytes sent (equal steps per scheme)",
+                            "bytes_sent(cumulative, this rank) loss(median over seeds) q1 q3", c->runs, c->n_runs,
+                            c->dir, c->fn, c->arg, c->n_figs, &c->stop);
+    sset_free(&ss);
+    return st;
+}
+
+/* dist_throughput: busbw vs message size with the fits, then loss vs bytes sent. */
+static qt_status_t fig_dist(ctx_t *c, const rows_t *rs)
+{
+    qt_status_t st = fig_dist_busbw(c, rs);
+    return st != QT_OK || c->stop ? st : fig_dist_loss(c, rs);
+}
+
 static const struct {
     const char *suite;
     qt_status_t (*fig)(ctx_t *c, const rows_t *rs);
@@ -625,6 +991,8 @@ static const struct {
     {"attention_scaling", fig_attention},
     {"lr_convergence", fig_lr},
     {"sparsity", fig_sparsity},
+    {"dist_throughput", fig_dist},
+    {"fusion_accuracy", fig_fusion},
 };
 #define N_SUITES ((int)(sizeof suites / sizeof suites[0]))
 

@@ -9,12 +9,18 @@
  * case's repetitions (or seeds) with quartiles q1/q3 from case_stats; NaN marks a missing value.
  * Figures per suite (see plots/<suite>.gp):
  *   calibration        ceilings: STREAM triad, SGEMM 1 thread / all threads, MPI and GPU ones
- *                      where present; one bar per run
+ *                      where present; one bar per run, one panel per unit (GB/s, GFLOP/s, us):
+ *                      one table (data block) per panel
  *   attention_scaling  time: time_s vs T per variant/backend/shape with the fitted exponent
- *                      (least-squares slope of log time on log T, as the suite fits it);
+ *                      (least-squares slope of log time on log T, as the suite fits it, with its
+ *                      95% confidence interval) and the q1-q3 band;
  *                      frac_sgemm: frac_sgemm vs T
  *   lr_convergence     loss-<problem>: the `loss` series, median and quartiles across seeds per step
- *   sparsity           speedup: speedup_vs_dense vs sparsity per path and shape
+ *   sparsity           speedup: speedup_vs_dense vs sparsity, one panel per shape M,K,N, colour
+ *                      and marker per path, open markers for the second structure
+ *   dist_throughput    busbw: busbw_gbps vs bytes, one panel per collective, a series per
+ *                      transport (and the bare MPI_Allreduce) with the suite's alpha-beta fit as a
+ *                      thin line; loss_vs_bytes: the compress cases' loss vs cumulative bytes sent
  * Tests: tests/harness/test_plot.c (`make test`). */
 #ifndef QUINTET_PLOT_DATA_H
 #define QUINTET_PLOT_DATA_H
@@ -38,7 +44,12 @@ typedef struct {
     int color;                 /* 1-based: same value = same variant (colour) */
     int point;                 /* 1-based: same value = same remaining parameters (point type) */
     int dash;                  /* 1-based: the run's index (dash type) */
+    int panel;                 /* 1-based panel of a figure with panels (0 = the first) */
+    int fit;                   /* 1: a fitted curve (thin line, no markers); 0: measured points */
+    int no_key;                /* 1: left out of the key (an entry with the same title is there) */
 } qt_plot_series_t;
+
+#define QT_PLOT_PANELS 8
 
 /* A figure whose data file has been written. */
 typedef struct {
@@ -48,6 +59,8 @@ typedef struct {
     char title[256];       /* plot title */
     int n_series;
     qt_plot_series_t *series;
+    int n_panels;                            /* 0 or 1: one plot; more: one panel each */
+    char panel_title[QT_PLOT_PANELS][64];    /* title of panel p (0-based), printable ASCII */
 } qt_plot_fig_t;
 
 /* Called once per figure after DIR/<stem>.dat is written; returns non-zero to stop. */

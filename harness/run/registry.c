@@ -9,6 +9,7 @@ extern const qt_suite_t qt_suite_calibration;
 extern const qt_suite_t qt_suite_attention_scaling;
 extern const qt_suite_t qt_suite_lr_convergence;
 extern const qt_suite_t qt_suite_sparsity;
+extern const qt_suite_t qt_suite_fusion_accuracy;
 extern const qt_suite_t qt_suite_dist_throughput;
 
 const qt_suite_t *const qt_suites[] = {
@@ -16,6 +17,7 @@ const qt_suite_t *const qt_suites[] = {
     &qt_suite_attention_scaling,
     &qt_suite_lr_convergence,
     &qt_suite_sparsity,
+    &qt_suite_fusion_accuracy,
     &qt_suite_dist_throughput,
     NULL,
 };

@@ -616,6 +616,14 @@ static void run_case(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_t *o, qt
     r->cur = NULL;
 }
 
+/* qt_store_foreach_case callback: count the run's stored cases. */
+static int count_case(void *arg, const qt_case_row_t *row)
+{
+    (void)row;
+    ++*(int *)arg;
+    return 0;
+}
+
 /* The whole run. */
 int qt_runner_run(const qt_run_opts_t *o)
 {
@@ -702,8 +710,9 @@ int qt_runner_run(const qt_run_opts_t *o)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    fprintf(stderr, "quintet run %s: %d cases, profile %s, seed %llu, database %s\n", uuid, total,
-            info.profile, (unsigned long long)o->seed, o->db_path);
+    if (!store_failed)
+        fprintf(stderr, "quintet run %s: %d cases, profile %s, seed %llu, database %s\n", uuid, total,
+                info.profile, (unsigned long long)o->seed, o->db_path);
     double run_t0 = mono_s();
     int k = 0, skipped_asked = 0;
     for (int i = 0; i < n_plan && !interrupted && !store_failed; i++) {
@@ -722,9 +731,17 @@ int qt_runner_run(const qt_run_opts_t *o)
             failures++;
         }
     }
+    /* From here on the run's outcome is fixed: SIGINT/SIGTERM are blocked (a later one would otherwise
+     * make the exit status disagree with the status stored and printed) and `stopped` is read once. */
+    sigset_t stop_sigs;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
+    const int stopped = interrupted;
     /* nothing of what was asked ran (every asked case skipped): not a success */
-    int nothing_ran = !interrupted && !store_failed && asked > 0 && skipped_asked >= asked;
-    const char *status = interrupted ? "interrupted" : (failures || store_failed || nothing_ran) ? "failed" : "completed";
+    int nothing_ran = !stopped && !store_failed && asked > 0 && skipped_asked >= asked;
+    const char *status = stopped ? "interrupted" : (failures || store_failed || nothing_ran) ? "failed" : "completed";
     qt_warn_ceilings(&r.warn, qt_rec_ceiling(&r, "sgemm_gflops_all"), qt_rec_ceiling(&r, "sgemm_gflops_1t"), r.threads);
     if (!store_failed) {
         char other[1024];
@@ -739,13 +756,19 @@ int qt_runner_run(const qt_run_opts_t *o)
             fprintf(stderr, "quintet run: note: other quintet runs wrote %s meanwhile: %s\n", o->db_path, other);
         }
     }
-    if (qt_store_run_end(store, r.run_id, status) != QT_OK) {
+    if (r.run_id && qt_store_run_end(store, r.run_id, status) != QT_OK) {
         fprintf(stderr, "quintet run: %s\n", qt_last_error());
         store_failed = 1;
+        status = "its end not stored (the next writer marks it interrupted)";
     }
-    fprintf(stderr, "quintet run %s: %s, %d of %d cases: %d ok, %d failed, %d skipped, %d interrupted, %d not started "
-                    "(%.1f s)\n", uuid, status, k, total, r.n_ok, r.n_failed, r.n_skipped, r.n_interrupted, total - k,
-            mono_s() - run_t0);
+    int n_stored = 0;
+    if (r.run_id) qt_store_foreach_case(store, r.run_id, count_case, &n_stored);
+    fprintf(stderr, "quintet run %s: %s, %d of %d cases: %d ok, %d failed, %d skipped, %d interrupted, %d not started; "
+                    "%d stored (%.1f s)\n", uuid, status, k, total, r.n_ok, r.n_failed, r.n_skipped, r.n_interrupted,
+            total - k, n_stored, mono_s() - run_t0);
+    if (n_stored < k)
+        fprintf(stderr, "quintet run: only %d of the %d cases that ran are stored in %s (the database could not be "
+                        "written: see above)\n", n_stored, k, o->db_path);
     if (r.n_skipped) fprintf(stderr, "quintet run: skipped (first reason): %s\n", r.skip_reason);
     if (nothing_ran)
         fprintf(stderr, "quintet run: nothing of what was asked ran: all %d selected cases were skipped (exit 1)\n", asked);
@@ -756,7 +779,7 @@ int qt_runner_run(const qt_run_opts_t *o)
     free(r.points.v);
     free(r.results.v);
     if (have_re) regfree(&re);
-    if (interrupted) return QT_RUN_INTERRUPTED;
+    if (stopped) return QT_RUN_INTERRUPTED;
     if (store_failed) return QT_RUN_STORE_ERROR;
     return failures || nothing_ran ? QT_RUN_CASES_FAILED : QT_RUN_OK;
 }

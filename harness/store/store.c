@@ -11,6 +11,11 @@
  *   3. only then, for a writable store, the file is reopened read-write and, inside one
  *      BEGIN IMMEDIATE transaction, created (empty file) or migrated (older version), and runs
  *      left 'running' by dead processes of this host are marked 'interrupted'; then WAL mode.
+ * Before step 1 the path and its side files must be regular files or absent (a FIFO would block
+ * the open); in step 2 the schema must be exactly the one this build creates for that version
+ * (schema_exact: every object's kind and definition; no views, triggers or extra objects), and
+ * every step of every statement on any file has a bounded amount of work (db_step and the
+ * progress handler, QT_DB_WORK_LIMIT), so no file can make quintet run without end.
  * Schema versions are the "-- @version N" blocks of results/schema.sql (embedded at build
  * time as build/gen/schema_sql.h); an upgrade to N runs block N and then upgrade_hooks[N].
  * Writes use BEGIN IMMEDIATE with a 10 s busy timeout so that concurrent writers queue instead
@@ -98,11 +103,59 @@ static double now_unix(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* ---- bounded work: SQLite's progress handler ------------------------------------------ *
+ * Every sqlite3_step of this file goes through db_step, which starts a new budget; the progress
+ * handler (installed on every connection by connect) counts SQLite virtual-machine steps in units
+ * of WORK_TICK and interrupts the statement when one step (one row of a query, one write) has
+ * used the budget: QT_DB_WORK_LIMIT (VM steps, default 2e8: about 6 s on the 2-core build VM, far
+ * above what one row of a real database needs, even a year of nightly runs) — so no
+ * file, however built, makes a query run without end. The error says so (db_fail). */
+#define WORK_TICK 1000
+static _Thread_local uint64_t work_ticks;  /* ticks since the last db_step */
+static _Thread_local int work_stopped;     /* the last interruption was the budget's */
+
+/* The budget in ticks (read once from QT_DB_WORK_LIMIT). */
+static uint64_t work_limit_ticks(void)
+{
+    static _Thread_local uint64_t limit;
+    if (!limit) {
+        const char *e = getenv("QT_DB_WORK_LIMIT");
+        double v = e && *e ? strtod(e, NULL) : 0;
+        limit = v >= WORK_TICK && v < 1e18 ? (uint64_t)(v / WORK_TICK) : (uint64_t)(2e8 / WORK_TICK);
+    }
+    return limit;
+}
+
+/* Progress handler: non-zero (interrupt) once the current step has used its budget. */
+static int work_progress(void *arg)
+{
+    (void)arg;
+    if (++work_ticks <= work_limit_ticks()) return 0;
+    work_stopped = 1;
+    return 1;
+}
+
+/* sqlite3_step with a fresh work budget. */
+static int db_step(sqlite3_stmt *st)
+{
+    work_ticks = 0;
+    work_stopped = 0;
+    return sqlite3_step(st);
+}
+
 /* Record the connection's SQLite error for `what`, mapped to a status: constraint → ARG,
  * corrupt/not-a-database → FORMAT, anything else → IO. */
 static qt_status_t db_fail(sqlite3 *db, const char *path, const char *what)
 {
     int rc = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
+    if (rc == SQLITE_READONLY)
+        return qt_fail(QT_ERR_IO, "%s: %s: the database is read-only for this user (writing it needs write permission "
+                       "on the file and on its folder, for SQLite's -wal and -shm files)", path, what);
+    if (rc == SQLITE_INTERRUPT && work_stopped)
+        return qt_fail(QT_ERR_FORMAT,
+                       "%s: %s: stopped after %.3g SQLite steps without finishing one row (the limit, "
+                       "QT_DB_WORK_LIMIT): a hostile or damaged database?",
+                       path, what, (double)work_limit_ticks() * WORK_TICK);
     qt_status_t st = rc == SQLITE_CONSTRAINT ? QT_ERR_ARG
                      : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? QT_ERR_FORMAT
                      : rc == SQLITE_NOMEM ? QT_ERR_NOMEM
@@ -121,7 +174,7 @@ static qt_status_t exec_sql(sqlite3 *db, const char *path, const char *sql, int 
             return db_fail(db, path, "preparing schema SQL");
         if (!st) break; /* only comments or white space left */
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+        while ((rc = db_step(st)) == SQLITE_ROW) {}
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) return db_fail(db, path, "running schema SQL");
         sql = tail;
@@ -134,7 +187,7 @@ static qt_status_t query_int(sqlite3 *db, const char *path, const char *sql, int
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(db, path, sql);
-    int rc = sqlite3_step(st);
+    int rc = db_step(st);
     *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? QT_OK : db_fail(db, path, sql);
@@ -158,7 +211,7 @@ static qt_status_t stmt(qt_store_t *s, int which, sqlite3_stmt **out)
 /* Step a bound write statement to completion and reset it. */
 static qt_status_t step_done(qt_store_t *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = db_step(st);
     qt_status_t r = rc == SQLITE_DONE ? QT_OK : db_fail(s->db, s->path, what);
     sqlite3_reset(st);
     return r;
@@ -186,7 +239,7 @@ static void tx_rollback(qt_store_t *s)
     if (!s->st[ST_ROLLBACK] &&
         sqlite3_prepare_v2(s->db, stmt_sql[ST_ROLLBACK], -1, &s->st[ST_ROLLBACK], NULL) != SQLITE_OK)
         return;
-    sqlite3_step(s->st[ST_ROLLBACK]);
+    db_step(s->st[ST_ROLLBACK]);
     sqlite3_reset(s->st[ST_ROLLBACK]);
 }
 
@@ -236,7 +289,7 @@ static qt_status_t run_check(qt_store_t *s, int64_t run_id)
     sqlite3_stmt *st = NULL;
     QT_TRY(stmt(s, ST_RUN_EXISTS, &st));
     sqlite3_bind_int64(st, 1, run_id);
-    int rc = sqlite3_step(st);
+    int rc = db_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) return QT_OK;
     if (rc == SQLITE_DONE) return qt_fail(QT_ERR_ARG, "%s: no run with id %lld", s->path, (long long)run_id);
@@ -298,6 +351,132 @@ static qt_status_t header_check(sqlite3 *db, const char *path)
     return QT_OK;
 }
 
+/* One object of a schema as sqlite_master lists it. */
+typedef struct {
+    char *type, *name, *tbl_name, *sql; /* sql NULL for automatic indexes */
+    int seen;
+} schema_obj_t;
+
+/* Free a list of n objects. */
+static void schema_objs_free(schema_obj_t *o, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(o[i].type);
+        free(o[i].name);
+        free(o[i].tbl_name);
+        free(o[i].sql);
+    }
+    free(o);
+}
+
+/* strdup of a text column; 0 on success (NULL stays NULL), -1 out of memory. */
+static int dup_col(sqlite3_stmt *st, int i, char **out)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    *out = t ? strdup(t) : NULL;
+    return t && !*out ? -1 : 0;
+}
+
+/* 1 when both are NULL or equal text. */
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static const char *schema_block(int version, int *len);
+
+/* The objects of schema version `version` exactly as this build creates them: blocks 1..version
+ * of the embedded schema run in an in-memory database, then its sqlite_master rows read back. */
+static qt_status_t schema_reference(int64_t version, schema_obj_t **out, int *n_out)
+{
+    sqlite3 *mem = NULL;
+    *out = NULL;
+    *n_out = 0;
+    if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        sqlite3_close(mem);
+        return qt_fail(QT_ERR_NOMEM, "out of memory (in-memory reference schema)");
+    }
+    qt_status_t r = QT_OK;
+    for (int v = 1; r == QT_OK && v <= version; v++) {
+        int len = 0;
+        const char *block = schema_block(v, &len);
+        r = block ? exec_sql(mem, "reference schema", block, len)
+                  : qt_fail(QT_ERR_INTERNAL, "results/schema.sql has no block '-- @version %d'", v);
+    }
+    sqlite3_stmt *q = NULL;
+    if (r == QT_OK && sqlite3_prepare_v2(mem, "SELECT type, name, tbl_name, sql FROM main.sqlite_master", -1, &q,
+                                         NULL) != SQLITE_OK)
+        r = db_fail(mem, "reference schema", "reading sqlite_master");
+    schema_obj_t *o = NULL;
+    int n = 0, rc = SQLITE_DONE;
+    while (r == QT_OK && (rc = db_step(q)) == SQLITE_ROW) {
+        schema_obj_t *no = realloc(o, (size_t)(n + 1) * sizeof *o);
+        if (!no) {
+            r = qt_fail(QT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        o = no;
+        memset(&o[n], 0, sizeof o[n]);
+        n++;
+        if (dup_col(q, 0, &o[n - 1].type) || dup_col(q, 1, &o[n - 1].name) || dup_col(q, 2, &o[n - 1].tbl_name) ||
+            dup_col(q, 3, &o[n - 1].sql))
+            r = qt_fail(QT_ERR_NOMEM, "out of memory");
+    }
+    if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(mem, "reference schema", "reading sqlite_master");
+    sqlite3_finalize(q);
+    sqlite3_close(mem);
+    if (r != QT_OK) {
+        schema_objs_free(o, n);
+        return r;
+    }
+    *out = o;
+    *n_out = n;
+    return QT_OK;
+}
+
+/* Check that the schema of the file on db is exactly schema version `version` as this build
+ * creates it: the same objects (tables, indexes, and no views, triggers or anything else), each
+ * of the same kind, on the same table, with the same definition. A hostile file (a view or a
+ * trigger where a table belongs, an extra object) is refused before any of its tables is read. */
+static qt_status_t schema_exact(sqlite3 *db, const char *path, int64_t version)
+{
+    schema_obj_t *ref = NULL;
+    int n = 0;
+    QT_TRY(schema_reference(version, &ref, &n));
+    sqlite3_stmt *q = NULL;
+    qt_status_t r = QT_OK;
+    if (sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM main.sqlite_master", -1, &q, NULL) != SQLITE_OK)
+        r = db_fail(db, path, "reading the schema (sqlite_master)");
+    int rc = SQLITE_DONE;
+    while (r == QT_OK && (rc = db_step(q)) == SQLITE_ROW) {
+        const char *type = col_text(q, 0), *name = col_text(q, 1), *tbl = col_text(q, 2), *sql = col_text(q, 3);
+        int i = 0;
+        while (i < n && !(same_text(ref[i].name, name) && same_text(ref[i].type, type))) i++;
+        int other = 0; /* an object of this name but another kind */
+        while (other < n && !same_text(ref[other].name, name)) other++;
+        if (i == n && other < n)
+            r = qt_fail(QT_ERR_FORMAT, "%s: not a quintet database of schema version %lld: '%s' is a %s where quintet "
+                        "has a %s", path, (long long)version, name ? name : "", type ? type : "?", ref[other].type);
+        else if (i == n)
+            r = qt_fail(QT_ERR_FORMAT, "%s: not a quintet database of schema version %lld: it has a %s '%s' that "
+                        "quintet does not create (only quintet's own tables and indexes are accepted)", path,
+                        (long long)version, type ? type : "?", name ? name : "");
+        else if (ref[i].seen || !same_text(ref[i].tbl_name, tbl) || !same_text(ref[i].sql, sql))
+            r = qt_fail(QT_ERR_FORMAT, "%s: not a quintet database of schema version %lld: %s '%s' is not defined "
+                        "as quintet defines it", path, (long long)version, type, name);
+        else
+            ref[i].seen = 1;
+    }
+    if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(db, path, "reading the schema (sqlite_master)");
+    for (int i = 0; r == QT_OK && i < n; i++)
+        if (!ref[i].seen)
+            r = qt_fail(QT_ERR_FORMAT, "%s: not a quintet database of schema version %lld: it has no %s '%s'", path,
+                        (long long)version, ref[i].type, ref[i].name);
+    sqlite3_finalize(q);
+    schema_objs_free(ref, n);
+    return r;
+}
+
 /* Identify the database on db by SQL: *version = its user_version, or 0 when the database is
  * empty (no schema at all). QT_ERR_FORMAT when it is not quintet's or is newer than this build. */
 static qt_status_t identify(sqlite3 *db, const char *path, int64_t *version)
@@ -313,10 +492,11 @@ static qt_status_t identify(sqlite3 *db, const char *path, int64_t *version)
         return qt_fail(QT_ERR_FORMAT, "%s: schema version %lld is newer than this build's (%d): use a newer quintet",
                        path, (long long)*version, QT_SCHEMA_VERSION);
     if (*version < 1) return qt_fail(QT_ERR_FORMAT, "%s: damaged quintet database (no schema version)", path);
+    QT_TRY(schema_exact(db, path, *version));
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'application'", -1, &st, NULL) != SQLITE_OK)
         return qt_fail(QT_ERR_FORMAT, "%s: not a quintet database (table meta: %s)", path, sqlite3_errmsg(db));
-    int rc = sqlite3_step(st);
+    int rc = db_step(st);
     int ok = rc == SQLITE_ROW && col_text(st, 0) && !strcmp(col_text(st, 0), "quintet");
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(db, path, "reading table meta");
@@ -351,7 +531,7 @@ static qt_status_t case_stats_compute(qt_store_t *s, int64_t case_id)
     char *metric = NULL, *unit = NULL;
     qt_status_t r = QT_OK;
     for (;;) {
-        int rc = sqlite3_step(q);
+        int rc = db_step(q);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
             r = db_fail(s->db, s->path, "reading samples");
             break;
@@ -416,7 +596,7 @@ static qt_status_t upgrade_v2_case_stats(qt_store_t *s)
         return db_fail(s->db, s->path, "listing cases");
     qt_status_t r = QT_OK;
     int rc = SQLITE_DONE;
-    while (r == QT_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) r = case_stats_compute(s, sqlite3_column_int64(q, 0));
+    while (r == QT_OK && (rc = db_step(q)) == SQLITE_ROW) r = case_stats_compute(s, sqlite3_column_int64(q, 0));
     if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(s->db, s->path, "listing cases");
     sqlite3_finalize(q);
     return r;
@@ -443,12 +623,12 @@ static qt_status_t recover_stale_runs(qt_store_t *s)
     } else {
         sqlite3_bind_text(q, 1, host, -1, SQLITE_TRANSIENT);
         int rc = SQLITE_DONE;
-        while (r == QT_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        while (r == QT_OK && (rc = db_step(q)) == SQLITE_ROW) {
             int64_t pid = sqlite3_column_int64(q, 1);
             if (pid > INT32_MAX || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
             sqlite3_bind_int64(u, 1, sqlite3_column_int64(q, 0));
             sqlite3_bind_double(u, 2, now_unix());
-            if (sqlite3_step(u) != SQLITE_DONE) r = db_fail(s->db, s->path, "marking a stale run interrupted");
+            if (db_step(u) != SQLITE_DONE) r = db_fail(s->db, s->path, "marking a stale run interrupted");
             sqlite3_reset(u);
         }
         if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(s->db, s->path, "listing running runs");
@@ -511,6 +691,8 @@ static qt_status_t connect(qt_store_t *s, int flags)
         return r;
     }
     int64_t ignored;
+    work_ticks = 0;
+    sqlite3_progress_handler(s->db, WORK_TICK, work_progress, NULL);
     if (sqlite3_busy_timeout(s->db, STORE_BUSY_MS) != SQLITE_OK) return db_fail(s->db, s->path, "busy timeout");
     return query_int(s->db, s->path, "PRAGMA foreign_keys = ON", &ignored);
 }
@@ -526,12 +708,44 @@ static qt_status_t validate_readonly(qt_store_t *s, int64_t *version)
     return QT_OK;
 }
 
+/* The kind of file st describes, in words. */
+static const char *file_kind(const struct stat *st)
+{
+    return S_ISDIR(st->st_mode) ? "a folder" : S_ISFIFO(st->st_mode) ? "a FIFO (named pipe)"
+           : S_ISCHR(st->st_mode) ? "a character device" : S_ISBLK(st->st_mode) ? "a block device"
+           : S_ISSOCK(st->st_mode) ? "a socket" : "not a regular file";
+}
+
+/* QT_OK when path and the side files SQLite would open beside it (-wal, -shm, -journal) are
+ * regular files (symbolic links to them included) or absent: opening a FIFO would block forever
+ * and a device is no database. Nothing is opened. */
+static qt_status_t regular_files_only(const char *path)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        char *f = sqlite3_mprintf("%s%s", path, sfx[i]);
+        if (!f) return qt_fail(QT_ERR_NOMEM, "out of memory");
+        struct stat st;
+        int bad = stat(f, &st) == 0 && !S_ISREG(st.st_mode);
+        qt_status_t r = !bad ? QT_OK
+                        : *sfx[i] ? qt_fail(QT_ERR_FORMAT, "%s: its side file %s is %s, not a regular file; refused",
+                                            path, f, file_kind(&st))
+                                  : qt_fail(QT_ERR_FORMAT, "%s is %s, not a database file; refused", path,
+                                            file_kind(&st));
+        sqlite3_free(f);
+        if (r != QT_OK) return r;
+    }
+    return QT_OK;
+}
+
 /* Open a store: see store.h and the top of this file for the sequence of checks. */
 qt_status_t qt_store_open(const char *path, int create, int writable, qt_store_t **out)
 {
     QT_CHECK_ARG(out, "output pointer must not be NULL");
     *out = NULL;
     QT_CHECK_ARG(path && *path, "database path must not be empty");
+    QT_CHECK_ARG(strlen(path) < 4096, "database path is %zu bytes long: the most a path may have is 4095 (PATH_MAX)",
+                 strlen(path));
     QT_CHECK_ARG(!create || writable, "%s: creating a database needs a writable store", path);
     qt_store_t *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -542,9 +756,10 @@ qt_status_t qt_store_open(const char *path, int create, int writable, qt_store_t
     struct stat sb;
     int missing = stat(path, &sb) != 0 && errno == ENOENT;
     int fresh = missing || (!missing && sb.st_size == 0 && S_ISREG(sb.st_mode));
-    qt_status_t r = QT_OK;
+    qt_status_t r = strcmp(path, ":memory:") ? regular_files_only(path) : QT_OK;
     int64_t version = 0;
-    if (fresh && !create)
+    if (r != QT_OK) {
+    } else if (fresh && !create)
         r = missing ? qt_fail(QT_ERR_IO, "%s: no such database (create it with a run)", path)
                     : qt_fail(QT_ERR_FORMAT, "%s: empty file, not a quintet database", path);
     else if (!fresh)
@@ -555,6 +770,9 @@ qt_status_t qt_store_open(const char *path, int create, int writable, qt_store_t
                     path, (long long)version, QT_SCHEMA_VERSION);
     if (r == QT_OK && writable) {
         r = connect(s, SQLITE_OPEN_READWRITE | (fresh ? SQLITE_OPEN_CREATE : 0));
+        if (r == QT_OK && sqlite3_db_readonly(s->db, "main") == 1) /* SQLite fell back to read-only */
+            r = qt_fail(QT_ERR_IO, "%s: the database file is read-only (this user may not write it); writing to it "
+                        "needs write permission on the file and its folder", path);
         if (r == QT_OK) r = schema_setup(s, fresh);
     }
     if (r != QT_OK) {
@@ -605,9 +823,11 @@ qt_status_t qt_store_run_begin(qt_store_t *s, const qt_run_info_t *info, int64_t
         sqlite3_bind_int(st, 18, info->pid);
         sqlite3_bind_double(st, 19, info->started_at > 0 ? info->started_at : now_unix());
         r = step_done(s, st, "inserting a run (uuid must be unique)");
-        if (r == QT_OK) *run_id = sqlite3_last_insert_rowid(s->db);
     }
-    return tx_end(s, r);
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    QT_TRY(tx_end(s, r));
+    *run_id = id; /* only once committed: a run that was not stored has no id */
+    return QT_OK;
 }
 
 /* Set one key/value provenance field of a run (replacing an earlier value). */
@@ -737,7 +957,7 @@ qt_status_t qt_store_case(qt_store_t *s, int64_t run_id, const qt_case_record_t 
 static qt_status_t step_rows(qt_store_t *s, sqlite3_stmt *st, int (*row)(void *ctx, sqlite3_stmt *st), void *ctx)
 {
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == SQLITE_ROW)
         if (row(ctx, st)) {
             rc = SQLITE_DONE;
             break;
@@ -1001,6 +1221,102 @@ static qt_status_t import_exec(qt_store_t *s, const char *sql, int64_t run_off, 
     return step_rows(s, st, row_ignore, NULL);
 }
 
+/* Which rows of each source table an import copies (with temp.import_runs made). */
+static const struct {
+    const char *table, *id, *where;
+} import_tables[] = {
+    {"runs", "id", "id IN temp.import_runs"},
+    {"run_provenance", "run_id", "run_id IN temp.import_runs"},
+    {"counter_availability", "run_id", "run_id IN temp.import_runs"},
+    {"cases", "id", "run_id IN temp.import_runs"},
+    {"samples", "case_id", "case_id IN (SELECT id FROM src.cases WHERE run_id IN temp.import_runs)"},
+    {"series", "case_id", "case_id IN (SELECT id FROM src.cases WHERE run_id IN temp.import_runs)"},
+};
+
+/* The ranges quintet's own writes keep to, beyond each column's type (NULL stays allowed where the
+ * schema allows it). A column not listed has its type checked only. */
+static const struct {
+    const char *table, *column, *valid; /* valid: an SQL condition on the column, true when in range */
+} import_ranges[] = {
+    {"runs", "uuid", "length(uuid) BETWEEN 1 AND 64"},
+    {"runs", "repetitions", "repetitions BETWEEN 0 AND 1000000000"},
+    {"runs", "git_dirty", "git_dirty IN (0, 1)"},
+    {"runs", "cores", "cores BETWEEN 0 AND 16777216"},
+    {"runs", "threads", "threads BETWEEN 0 AND 16777216"},
+    {"runs", "cpu_mhz", "cpu_mhz >= 0 AND cpu_mhz < 1e7"},
+    {"runs", "pid", "pid BETWEEN 0 AND 4294967295"},
+    {"runs", "started_at", "started_at BETWEEN 0 AND 1e10"},
+    {"runs", "ended_at", "ended_at BETWEEN 0 AND 1e10"},
+    {"run_provenance", "key", "length(key) >= 1"},
+    {"counter_availability", "event", "length(event) >= 1"},
+    {"counter_availability", "available", "available IN (0, 1)"},
+    {"cases", "suite", "length(suite) >= 1"},
+    {"cases", "name", "length(name) >= 1"},
+    {"cases", "started_at", "started_at BETWEEN 0 AND 1e10"},
+    {"cases", "ended_at", "ended_at BETWEEN 0 AND 1e10"},
+    {"samples", "metric", "length(metric) >= 1"},
+    {"samples", "repetition", "repetition >= 0"},
+    {"series", "series", "length(series) >= 1"},
+};
+
+/* The typeof() values a column declared `decl` (INTEGER, REAL, TEXT) may hold, as an SQL list. */
+static const char *import_types(const char *decl, int notnull)
+{
+    if (!strcmp(decl, "INTEGER")) return notnull ? "('integer')" : "('integer', 'null')";
+    if (!strcmp(decl, "REAL")) return notnull ? "('real', 'integer')" : "('real', 'integer', 'null')";
+    if (!strcmp(decl, "TEXT")) return notnull ? "('text')" : "('text', 'null')";
+    return notnull ? "('integer', 'real', 'text')" : "('integer', 'real', 'text', 'null')";
+}
+
+/* Refuse the import when any value about to be copied from src has a type other than its
+ * column's declared one (text in a number column reads as 0 otherwise) or lies outside the
+ * range quintet writes (import_ranges). Columns come from this store's own schema (PRAGMA
+ * table_info), so a column added by a later schema version is type-checked too. */
+static qt_status_t import_validate(qt_store_t *s, const char *src_path)
+{
+    for (size_t t = 0; t < sizeof import_tables / sizeof import_tables[0]; t++) {
+        sqlite3_stmt *cols;
+        char *sql = sqlite3_mprintf("SELECT name, upper(type), \"notnull\" OR pk > 0 FROM pragma_table_info(%Q, 'main')",
+                                    import_tables[t].table);
+        if (!sql) return qt_fail(QT_ERR_NOMEM, "out of memory");
+        qt_status_t r = prepare(s, sql, &cols);
+        sqlite3_free(sql);
+        QT_TRY(r);
+        int rc;
+        while (r == QT_OK && (rc = db_step(cols)) == SQLITE_ROW) {
+            const char *col = col_text(cols, 0), *range = "1";
+            for (size_t k = 0; k < sizeof import_ranges / sizeof import_ranges[0]; k++)
+                if (!strcmp(import_ranges[k].table, import_tables[t].table) && !strcmp(import_ranges[k].column, col))
+                    range = import_ranges[k].valid;
+            sqlite3_stmt *bad;
+            sql = sqlite3_mprintf("SELECT %s, substr(quote(\"%w\"), 1, 60), typeof(\"%w\") FROM src.\"%w\" WHERE %s"
+                                  " AND NOT (typeof(\"%w\") IN %s AND (\"%w\" IS NULL OR (%s))) LIMIT 1",
+                                  import_tables[t].id, col, col, import_tables[t].table, import_tables[t].where, col,
+                                  import_types(col_text(cols, 1), sqlite3_column_int(cols, 2)), col, range);
+            r = sql ? prepare(s, sql, &bad) : qt_fail(QT_ERR_NOMEM, "out of memory");
+            sqlite3_free(sql);
+            if (r != QT_OK) break;
+            int brc = db_step(bad);
+            if (brc == SQLITE_ROW) {
+                const char *val = col_text(bad, 1), *type = col_text(bad, 2);
+                r = qt_fail(QT_ERR_FORMAT,
+                            "%s: cannot import: table %s, %s %lld: %s = %s (%s) is not a value quintet stores there "
+                            "(type %s%s%s)",
+                            src_path, import_tables[t].table, import_tables[t].id,
+                            (long long)sqlite3_column_int64(bad, 0), col, val ? val : "?", type ? type : "?",
+                            col_text(cols, 1), strcmp(range, "1") ? ", range: " : "", strcmp(range, "1") ? range : "");
+            } else if (brc != SQLITE_DONE) {
+                r = db_fail(s->db, src_path, "checking the values to import");
+            }
+            sqlite3_finalize(bad);
+        }
+        if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(s->db, s->path, "reading the schema");
+        sqlite3_finalize(cols);
+        QT_TRY(r);
+    }
+    return QT_OK;
+}
+
 /* The copy itself, inside the caller's transaction, with src attached: runs get id + run_off and
  * cases id + case_off, offsets chosen past every id already in this store, so ids never clash
  * and each run keeps its cases in order. Run selection is in temp.import_runs. */
@@ -1027,10 +1343,7 @@ static qt_status_t import_copy(qt_store_t *s, const char *src_path)
         " WHERE c.run_id IN temp.import_runs",
         "INSERT INTO main.series (case_id, series, seed, step, value) SELECT x.case_id + ?2, x.series, x.seed,"
         " x.step, x.value FROM src.series x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
-        "INSERT INTO main.case_stats (case_id, metric, unit, n, median, mean, stddev, min, max, q1, q3)"
-        " SELECT x.case_id + ?2, x.metric, x.unit, x.n, x.median, x.mean, x.stddev, x.min, x.max, x.q1, x.q3"
-        " FROM src.case_stats x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
-    };
+    }; /* case_stats is not copied: every summary is recomputed from the imported samples below */
     int64_t run_off, case_off;
     QT_TRY(query_int(s->db, s->path,
                      "SELECT (SELECT coalesce(max(id), 0) FROM main.runs) - (SELECT coalesce(min(id), 1) FROM src.runs) + 1",
@@ -1038,8 +1351,25 @@ static qt_status_t import_copy(qt_store_t *s, const char *src_path)
     QT_TRY(query_int(s->db, s->path,
                      "SELECT (SELECT coalesce(max(id), 0) FROM main.cases) - (SELECT coalesce(min(id), 1) FROM src.cases) + 1",
                      &case_off));
+    QT_TRY(import_validate(s, src_path));
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) QT_TRY(import_exec(s, steps[i], run_off, case_off, src_path));
-    return QT_OK;
+    sqlite3_stmt *q;
+    QT_TRY(prepare(s, "SELECT id + ?1 FROM src.cases WHERE run_id IN temp.import_runs ORDER BY id", &q));
+    sqlite3_bind_int64(q, 1, case_off);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    qt_status_t r = QT_OK;
+    int rc;
+    while (r == QT_OK && (rc = db_step(q)) == SQLITE_ROW) { /* ids first: compute with no read open on src */
+        int64_t *ni = realloc(ids, (n + 1) * sizeof *ids);
+        if (!ni) r = qt_fail(QT_ERR_NOMEM, "out of memory");
+        else (ids = ni)[n++] = sqlite3_column_int64(q, 0);
+    }
+    if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(s->db, s->path, "listing the imported cases");
+    sqlite3_finalize(q);
+    for (size_t i = 0; r == QT_OK && i < n; i++) r = case_stats_compute(s, ids[i]);
+    free(ids);
+    return r;
 }
 
 /* Copy every finished run of the quintet database at src_path (with its provenance, counters,
@@ -1080,7 +1410,17 @@ qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *import
     if (r == QT_OK)
         r = query_int(s->db, s->path, "SELECT count(*) FROM src.runs WHERE uuid IN (SELECT uuid FROM main.runs)", present);
     if (r == QT_OK) r = query_int(s->db, s->path, "SELECT count(*) FROM src.runs WHERE status = 'running'", running);
-    if (r == QT_OK) r = import_copy(s, src_path);
+    if (r == QT_OK) { /* what goes wrong while copying is the source's doing: its errors name it first */
+        char *target = s->path, *label = sqlite3_mprintf("%s (importing into %s)", src_path, target);
+        if (!label) {
+            r = qt_fail(QT_ERR_NOMEM, "out of memory");
+        } else {
+            s->path = label;
+            r = import_copy(s, src_path);
+            s->path = target;
+            sqlite3_free(label);
+        }
+    }
     if (r == QT_OK) r = import_exec(s, "DROP TABLE temp.import_runs", 0, 0, NULL);
     r = tx_end(s, r);
     qt_status_t d = import_exec(s, "DETACH DATABASE src", 0, 0, NULL);

@@ -5,7 +5,10 @@
  *  - qt_store_open refuses, with a clear message and without writing a byte, a
  *    file that is not a quintet database (foreign SQLite file, garbage, truncated)
  *    or whose schema is newer than this build's; an older schema is migrated in
- *    one transaction; a missing file is created only when create != 0.
+ *    one transaction; a missing file is created only when create != 0. The schema must
+ *    be exactly what this build creates for the file's version (no view, trigger or
+ *    extra object); the path and its side files must be regular files or absent; every
+ *    step of every query has bounded work (QT_DB_WORK_LIMIT), so no file hangs quintet.
  *  - WAL mode and a busy timeout, so several `quintet run` processes can write
  *    one database at once.
  *  - Opening for writing marks runs left in status 'running' by a process that no
@@ -103,7 +106,9 @@ qt_status_t qt_store_case(qt_store_t *s, int64_t run_id, const qt_case_record_t 
 
 /* Copy every finished run of another quintet database (src_path, never written) into this one in
  * one transaction, skipping runs already here (same uuid) and runs still running; the counts of
- * each come back. Each imported run gets provenance key 'imported_from'. */
+ * each come back. Each imported run gets provenance key 'imported_from'. Summaries are recomputed
+ * from the imported samples (the source's case_stats are not read); a value of the wrong type or
+ * range refuses the whole source (QT_ERR_FORMAT naming src_path, table, row and column). */
 qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *imported, int64_t *present,
                             int64_t *running);
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "quintet/backend.h"
+#include "quintet/fusion.h"
 #include "testing/cmp.h"
 #include "quintet/optim.h"
 #include "quintet/tensor.h"
@@ -36,7 +37,7 @@ typedef struct {
     void (*run)(qt_verify_t *v);  /* every case, reported through the calls below */
 } qt_verify_technique_t;
 
-extern const qt_verify_technique_t qt_verify_attention, qt_verify_optim, qt_verify_sparse;
+extern const qt_verify_technique_t qt_verify_attention, qt_verify_optim, qt_verify_sparse, qt_verify_fusion;
 
 typedef struct {
     const qt_verify_technique_t *const *techs; /* what to verify */
@@ -96,7 +97,7 @@ extern const qt_verify_optset_t qt_verify_optsets[];
 extern const int qt_verify_n_optsets;
 /* Config of option set k (QT_ERR_ARG when an option does not apply). */
 qt_status_t qt_verify_optset_config(int k, qt_optim_config_t *c);
-/* `steps` steps on backend instance be in dtype dt over n_tensors parameter tensors of
+/* `steps` steps on backend instance be in dtype dt over n_tensors (1..64) parameter tensors of
  * sizes[i] elements: parameters uniform with mean 0, fresh gradients uniform with mean 0.3
  * each step (so moments build up), variance 1, all rounded to float so f32 and f64 runs see identical inputs; the final
  * parameters are written as double to out[i] (sizes[i] each; a device backend's are copied
@@ -111,5 +112,20 @@ void qt_verify_sparse_fill(float *A, int64_t M, int64_t K, double sp, int struct
 extern const qt_tol_t qt_verify_tol_attn;
 /* The tolerance of every sparse matmul path against ref DENSE (per-value dot-product bound). */
 extern const qt_tol_t qt_verify_tol_spmm;
+
+/* ---- fusion (verify_fusion.c; also tests/fusion) ---- */
+/* One forward + backward of model cfg on backend be over a batch of B: parameters from
+ * qt_fusion_init_params(seed) plus N(0, 0.05²) (so no LayerNorm γ is exactly 1 and no weight
+ * of the mixer exactly 0), inputs N(0, 1) and labels uniform, all rounded to f32 on the host
+ * then converted to be's dtype, so every backend sees identical values; outputs back on the
+ * host as doubles: logits (B·C), *loss, grads (qt_fusion_n_params). params_out (may be NULL)
+ * receives the f32-rounded parameters used. */
+qt_status_t qt_verify_fusion_run(qt_backend_t *be, const qt_fusion_config_t *cfg, int64_t B, uint64_t seed,
+                                 double *logits, double *loss, double *grads, double *params_out);
+/* The same loss at given parameters (doubles, rounded to be's dtype): for finite differences. */
+qt_status_t qt_verify_fusion_loss(qt_backend_t *be, const qt_fusion_config_t *cfg, int64_t B, uint64_t seed,
+                                  const double *params, double *loss);
+/* The tolerance of every fusion backend against the oracle (logits, loss, gradients). */
+extern const qt_tol_t qt_verify_tol_fusion;
 
 #endif

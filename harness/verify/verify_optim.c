@@ -84,10 +84,10 @@ qt_status_t qt_verify_optim_run(const qt_optim_config_t *c, const qt_schedule_t 
                                 qt_dtype_t dt, int steps, uint64_t seed, int n_tensors, const size_t *sizes,
                                 double *const *out)
 {
-    QT_CHECK_ARG(n_tensors > 0 && n_tensors <= 8 && sizes && out, "1..8 tensors with sizes and outputs");
+    QT_CHECK_ARG(n_tensors > 0 && n_tensors <= 64 && sizes && out, "1..64 tensors with sizes and outputs");
     qt_optim_t o;
     QT_TRY(qt_optim_init(&o, be, c, s, dt, n_tensors, sizes));
-    void *p[8] = {0}, *g[8] = {0};
+    void *p[64] = {0}, *g[64] = {0};
     size_t es = qt_dtype_size(dt);
     qt_status_t st = QT_OK;
     for (int i = 0; i < n_tensors; i++) {

@@ -37,3 +37,14 @@ void qt_rng_fill_normal_f64(double *out, size_t n, uint64_t seed, uint64_t strea
     for (size_t i = 0; i < n; i++)
         out[i] = mean + stddev * qt_rng_normal(seed, stream, offset + i);
 }
+
+/* Raw words of consecutive blocks. */
+void qt_rng_fill_bits(uint32_t *out, size_t n, uint64_t seed, uint64_t stream, uint64_t first_block)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        uint32_t w[4];
+        qt_rng_block(seed, stream, first_block + i / 4, w);
+        out[i] = w[i % 4];
+    }
+}

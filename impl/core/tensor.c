@@ -305,36 +305,51 @@ int qt_tensor_same_shape(const qt_tensor_t *a, const qt_tensor_t *b)
     return 1;
 }
 
-/* A fill's target: host, contiguous, f32 or f64. */
-static qt_status_t check_fillable(const qt_tensor_t *t)
+/* Fill t with draws of `kind` (QT_FILL_*): host loops for host memory, else the fill op of
+ * the instance that allocated t. */
+static qt_status_t tensor_fill(qt_tensor_t *t, int kind, uint64_t seed, uint64_t stream, uint64_t offset, double a,
+                               double b)
 {
     QT_TRY(qt_tensor_check(t, "tensor", t ? t->dtype : QT_F32, -1));
-    if (!qt_tensor_on_host(t))
-        return qt_fail(QT_ERR_ARG, "fill: tensor lives on %s; fill a host tensor and copy it",
-                       qt_device_name(qt_tensor_device(t)));
-    if (t->dtype != QT_F32 && t->dtype != QT_F64)
-        return qt_fail(QT_ERR_SHAPE, "fill: dtype %s (f32 or f64 only)", qt_dtype_name(t->dtype));
+    if (kind == QT_FILL_BITS ? t->dtype != QT_I32 : (t->dtype != QT_F32 && t->dtype != QT_F64))
+        return qt_fail(QT_ERR_SHAPE, "fill: dtype %s (%s only)", qt_dtype_name(t->dtype),
+                       kind == QT_FILL_BITS ? "i32" : "f32 or f64");
+    size_t n = (size_t)qt_tensor_numel(t);
+    if (!qt_tensor_on_host(t)) {
+        qt_backend_t *be = t->buf.owner;
+        if (!be)
+            return qt_fail(QT_ERR_ARG, "fill: tensor lives on %s and no backend instance allocated it; fill a host "
+                           "tensor and copy it", qt_device_name(qt_tensor_device(t)));
+        if (!be->iface->fill)
+            return qt_fail(QT_ERR_UNSUPPORTED, "fill: tensor lives on %s and backend %s has no device fill",
+                           qt_device_name(qt_tensor_device(t)), qt_backend_name(be));
+        return be->iface->fill(be, t->data, (int)t->dtype, n, kind, seed, stream, offset, a, b);
+    }
+    if (kind == QT_FILL_BITS) qt_rng_fill_bits(t->data, n, seed, stream, offset);
+    else if (kind == QT_FILL_NORMAL && t->dtype == QT_F32)
+        qt_rng_fill_normal_f32(t->data, n, seed, stream, offset, (float)a, (float)b);
+    else if (kind == QT_FILL_NORMAL) qt_rng_fill_normal_f64(t->data, n, seed, stream, offset, a, b);
+    else if (t->dtype == QT_F32) qt_rng_fill_uniform_f32(t->data, n, seed, stream, offset, (float)a, (float)b);
+    else qt_rng_fill_uniform_f64(t->data, n, seed, stream, offset, a, b);
     return QT_OK;
 }
 
 /* Normal fill. */
 qt_status_t qt_tensor_fill_normal(qt_tensor_t *t, uint64_t seed, uint64_t stream, double mean, double std)
 {
-    QT_TRY(check_fillable(t));
-    size_t n = (size_t)qt_tensor_numel(t);
-    if (t->dtype == QT_F32) qt_rng_fill_normal_f32(t->data, n, seed, stream, 0, (float)mean, (float)std);
-    else qt_rng_fill_normal_f64(t->data, n, seed, stream, 0, mean, std);
-    return QT_OK;
+    return tensor_fill(t, QT_FILL_NORMAL, seed, stream, 0, mean, std);
 }
 
 /* Uniform fill. */
 qt_status_t qt_tensor_fill_uniform(qt_tensor_t *t, uint64_t seed, uint64_t stream, double lo, double hi)
 {
-    QT_TRY(check_fillable(t));
-    size_t n = (size_t)qt_tensor_numel(t);
-    if (t->dtype == QT_F32) qt_rng_fill_uniform_f32(t->data, n, seed, stream, 0, (float)lo, (float)hi);
-    else qt_rng_fill_uniform_f64(t->data, n, seed, stream, 0, lo, hi);
-    return QT_OK;
+    return tensor_fill(t, QT_FILL_UNIFORM, seed, stream, 0, lo, hi);
+}
+
+/* Raw words. */
+qt_status_t qt_tensor_fill_bits(qt_tensor_t *t, uint64_t seed, uint64_t stream, uint64_t first_block)
+{
+    return tensor_fill(t, QT_FILL_BITS, seed, stream, first_block, 0, 0);
 }
 
 /* Common argument validation for tensor parameters. */

@@ -367,15 +367,19 @@ static qt_status_t exchange_quant(qt_compressor_t *c, qt_backend_t *be, float *g
     return QT_OK;
 }
 
-/* Modified Gram–Schmidt on the r columns of P (rows × r, row-major). */
+/* Modified Gram–Schmidt on the r columns of P (rows × r, row-major), each projection pass done
+ * twice ("twice is enough", Giraud et al. 2005): in float a single pass loses orthogonality in
+ * proportion to P's condition number, and PowerSGD's P = MQ from a random Q can be badly
+ * conditioned (full-rank reconstruction then missed 1e-4 now and then). */
 static void orthonormalize(float *P, int rows, int r)
 {
     for (int j = 0; j < r; j++) {
-        for (int i = 0; i < j; i++) {
-            double d = 0;
-            for (int a = 0; a < rows; a++) d += (double)P[a * r + i] * P[a * r + j];
-            for (int a = 0; a < rows; a++) P[a * r + j] -= (float)d * P[a * r + i];
-        }
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < j; i++) {
+                double d = 0;
+                for (int a = 0; a < rows; a++) d += (double)P[a * r + i] * P[a * r + j];
+                for (int a = 0; a < rows; a++) P[a * r + j] -= (float)d * P[a * r + i];
+            }
         double nn = 0;
         for (int a = 0; a < rows; a++) nn += (double)P[a * r + j] * P[a * r + j];
         float inv = (float)(1.0 / (sqrt(nn) + 1e-12));

@@ -72,4 +72,4 @@ static qt_status_t cpu_update(qt_backend_t *be, const qt_optim_config_t *c, cons
 }
 
 /* Listed in the cpu backend's interface table (impl/backends/host/host.c). */
-const qt_optim_ops_t qt_optim_ops_cpu = {cpu_supports, cpu_update};
+const qt_optim_ops_t qt_optim_ops_cpu = {cpu_supports, cpu_update, NULL};

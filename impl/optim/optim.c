@@ -554,12 +554,15 @@ qt_status_t qt_optim_step(qt_optim_t *o, qt_tensor_t *const *params, const qt_te
     qt_optim_step_info_t s;
     step_info(&o->cfg, o->step + 1, lr, &s);
     size_t total = 0;
-    for (int i = 0; i < o->n_tensors; i++) {
-        qt_tensor_t *st[QT_OPTIM_MAX_SLOTS] = {NULL};
-        for (int k = 0; k < o->n_slots; k++) st[k] = &o->state[(size_t)i * o->n_slots + k];
-        QT_TRY(o->ops->update(o->be, &o->cfg, &s, params[i], grads[i], st));
-        total += o->sizes[i];
-    }
+    for (int i = 0; i < o->n_tensors; i++) total += o->sizes[i];
+    if (o->ops->update_many)
+        QT_TRY(o->ops->update_many(o->be, &o->cfg, &s, o->n_tensors, params, grads, o->state));
+    else
+        for (int i = 0; i < o->n_tensors; i++) {
+            qt_tensor_t *st[QT_OPTIM_MAX_SLOTS] = {NULL};
+            for (int k = 0; k < o->n_slots; k++) st[k] = &o->state[(size_t)i * o->n_slots + k];
+            QT_TRY(o->ops->update(o->be, &o->cfg, &s, params[i], grads[i], st));
+        }
     o->step++;
     o->last_lr = lr;
     double br, bw, fl;

@@ -304,4 +304,4 @@ static qt_status_t ref_update(qt_backend_t *be, const qt_optim_config_t *c, cons
 }
 
 /* Listed in the ref backend's interface table (impl/backends/host/host.c). */
-const qt_optim_ops_t qt_optim_ops_ref = {ref_supports, ref_update};
+const qt_optim_ops_t qt_optim_ops_ref = {ref_supports, ref_update, NULL};

@@ -242,7 +242,8 @@ qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file)
         if (sscanf(s, "backend %32s %c", bname, &name[0]) == 1) {
             if (strlen(bname) >= QT_XOVER_NAME || t->backend[0])
                 st = qt_fail(QT_ERR_FORMAT, "%s:%d: a second or too long 'backend' line", file, lineno);
-            snprintf(t->backend, sizeof t->backend, "%s", bname);
+            else
+                memcpy(t->backend, bname, strlen(bname) + 1); /* fits: checked just above */
             continue;
         }
         long long rows, wbytes;
@@ -519,9 +520,10 @@ static qt_status_t check_matmul(const qt_backend_t *be, qt_spmm_path_t path, con
 {
     QT_CHECK_ARG(be != NULL, "matmul: NULL backend");
     QT_CHECK_ARG((unsigned)path < QT_SPMM_COUNT, "matmul: unknown path %d", (int)path);
-    QT_TRY(qt_tensor_check(A, "A", QT_F32, 2));
-    QT_TRY(qt_tensor_check(W, "W", QT_F32, 2));
-    QT_TRY(qt_tensor_check(Y, "Y", QT_F32, 2));
+    QT_TRY(qt_tensor_check(A, "A", A ? A->dtype : QT_F32, 2));
+    QT_CHECK_ARG(A->dtype == QT_F32 || A->dtype == QT_BF16, "matmul: A is %s (f32 or bf16)", qt_dtype_name(A->dtype));
+    QT_TRY(qt_tensor_check(W, "W", A->dtype, 2));
+    QT_TRY(qt_tensor_check(Y, "Y", A->dtype, 2));
     if (A->shape[1] != W->shape[0])
         return qt_fail(QT_ERR_SHAPE, "matmul: A is (%lld, %lld) but W is (%lld, %lld): inner sizes differ",
                        (long long)A->shape[0], (long long)A->shape[1], (long long)W->shape[0], (long long)W->shape[1]);
@@ -540,11 +542,16 @@ static qt_status_t check_matmul(const qt_backend_t *be, qt_spmm_path_t path, con
     return QT_OK;
 }
 
-/* The dispatcher's choice may only name paths the backend implements. */
-static int be_has_path(qt_spmm_path_t p, const void *be)
+/* The dispatcher's choice may only name paths the backend implements for the operands' dtype. */
+typedef struct {
+    const qt_backend_t *be;
+    qt_dtype_t dt;
+} path_arg_t;
+static int be_has_path(qt_spmm_path_t p, const void *arg)
 {
-    const qt_sparse_ops_t *ops = qt_backend_ops(be, QT_TECH_SPARSE);
-    return ops->supports(be, p, QT_F32);
+    const path_arg_t *a = arg;
+    const qt_sparse_ops_t *ops = qt_backend_ops(a->be, QT_TECH_SPARSE);
+    return ops->supports(a->be, p, a->dt);
 }
 
 /* AUTO (sparse.h): the backend measures a sample of rows, its own table chooses, its path runs. */
@@ -585,7 +592,8 @@ static qt_status_t dispatch(qt_backend_t *be, const qt_sparse_ops_t *ops, const 
             table = own;
         }
     }
-    qt_spmm_path_t p = qt_xover_choose(table, M, K, N, se, sc, be_has_path, be);
+    path_arg_t pa = {be, A->dtype};
+    qt_spmm_path_t p = qt_xover_choose(table, M, K, N, se, sc, be_has_path, &pa);
     free(own);
     return ops->matmul(be, p, A, W, Y, ws, info);
 }
@@ -607,7 +615,7 @@ qt_status_t qt_sparse_matmul(qt_backend_t *be, qt_spmm_path_t path, const qt_ten
 qt_status_t qt_sparse_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t *nnz, int64_t *zero_cols)
 {
     char why[256];
-    QT_TRY(qt_tensor_check(A, "A", QT_F32, 2));
+    QT_TRY(qt_tensor_check(A, "A", A ? A->dtype : QT_F32, 2));
     if (!qt_sparse_supports(be, QT_SPMM_AUTO, A, NULL, NULL, why, sizeof why))
         return qt_fail(QT_ERR_UNSUPPORTED, "sparse measure: %s", why);
     int64_t nz = 0, zc = 0;

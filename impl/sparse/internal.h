@@ -1,10 +1,15 @@
-/* internal.h — helpers shared by the sparse backends (ref.c, cpu.c, common.c); not public.
+/* internal.h — helpers shared by the sparse backends (ref.c, cpu.c, common.c, cuda/sparse.cu,
+ * which includes it as C++: C linkage below); not public.
  * The checked wrappers in common.c validate arguments, dtypes and devices once; backends
  * trust them. The ops tables are listed in the registry by impl/backends/host/host.c. */
 #ifndef QUINTET_SPARSE_INTERNAL_H
 #define QUINTET_SPARSE_INTERNAL_H
 
 #include "quintet/sparse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Training-mode steps 1–4 of the dynamic threshold (sparse.h) on x (rows, cols), state and x
  * in host memory (the host backends): updates μ, κ, θ and steps. Double accumulation; the
@@ -28,5 +33,9 @@ void qt_sparse_ws_release(qt_backend_t *be, void *owned, size_t bytes);
 
 /* Add the counters of one matmul: macs done, macs skipped, nonzeros consumed (< 0: not counted). */
 void qt_sparse_count_matmul(double macs_done, double macs_skipped, int64_t nnz);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

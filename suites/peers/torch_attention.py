@@ -19,11 +19,15 @@ normals; each case is warmed up twice (flex_attention compiles on first use) and
 """
 import argparse
 import json
+import os
 import platform
 import socket
 import statistics
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gbench_json  # noqa: E402  (timing with CUDA events, shared with the other peers)
 
 
 def useful_flops(c):
@@ -100,17 +104,7 @@ def main():
             bm = create_block_mask(mask_mod, B=None, H=None, Q_LEN=c["T"], KV_LEN=c["T"], device="cuda")
             fn = lambda: flex(q, k, v, block_mask=bm)
         try:
-            for _ in range(2):
-                fn()
-            torch.cuda.synchronize()
-            times = []
-            for _ in range(args.reps):
-                e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                e0.record()
-                fn()
-                e1.record()
-                e1.synchronize()
-                times.append(e0.elapsed_time(e1))
+            times = gbench_json.time_cuda(torch, fn, args.reps)
         except Exception as ex:  # report and go on: one case's failure is not the run's
             print(f"torch_attention: {c['variant']} {label(c)}: {ex}", file=sys.stderr)
             continue

@@ -5,6 +5,8 @@
  *   - with gnuplot on PATH, valid PNG (signature bytes) and SVG files, and each written .gp
  *     re-renders by itself; without gnuplot those checks are skipped with a printed reason;
  *   - two RUNs give two series per variant, labelled with host and run id;
+ *   - dist_throughput (a run on 2 MPI ranks): busbw with a panel per collective and a fit series
+ *     per measured one, loss vs bytes sent per compression scheme;
  *   - without gnuplot on PATH, the .dat and .gp files are still written, a message, exit 1;
  *   - bad input (unknown suite, format or run, a run without the suite, --out missing or not a
  *     folder, missing templates) prints what is wrong and exits non-zero.
@@ -191,7 +193,7 @@ static void test_plot_latest_png(void)
     CU_ASSERT(is_png(d, "attention_scaling-time.png"));
     /* the fitted exponent is in the key: dense attention is close to quadratic in T */
     char *dat = slurp(d, "attention_scaling-time.dat", NULL);
-    CU_ASSERT(dat && strstr(dat, "dense cpu (slope "));
+    CU_ASSERT(dat && strstr(dat, "dense cpu (slope ") && strstr(dat, " +- "));
     free(dat);
 }
 
@@ -230,6 +232,48 @@ static void test_plot_two_runs_svg(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "run 3"));
     check_calibration_dat(d, 2); /* run 3 measured no ceiling (harness_loop only) */
     CU_ASSERT_EQUAL(check_lines_dat(d, "attention_scaling-time.dat"), 2);
+}
+
+/* dist_throughput on 2 ranks, two collectives at three sizes and two compression schemes:
+ * busbw has a panel per collective, the bare MPI_Allreduce and a fit series beside each measured
+ * one; loss_vs_bytes a series per scheme. */
+static void test_plot_dist(void)
+{
+    char ddb[700], args[1600];
+    snprintf(ddb, sizeof ddb, "%s/plot_dist.db", qt_test_tmpdir());
+    unlink(ddb);
+    int rc = qt_test_sh(out, sizeof out,
+                        "%s run dist_throughput --ranks 2 --db %s --repetitions 2 --filter "
+                        "'dist_throughput/(coll_(allreduce|allreduce_bare|reduce_scatter)/.*bytes=(8|32768|262144),"
+                        "|compress/.*scheme=(none|topk))'",
+                        qt_test_build_path("quintet"), ddb);
+    if (rc) printf("\n%s", out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    const char *d = out_dir("dist");
+    snprintf(args, sizeof args, "plot --db %s --out %s --suite dist_throughput", ddb, d);
+    rc = quintet(args);
+    if (rc) printf("\n%s", out);
+    CU_ASSERT_EQUAL(rc, have_gnuplot() ? 0 : 1);
+    if (have_gnuplot()) {
+        CU_ASSERT(is_png(d, "dist_throughput-busbw.png"));
+        CU_ASSERT(is_png(d, "dist_throughput-loss_vs_bytes.png"));
+    }
+    /* quintet shm, bare MPI_Allreduce shm (all-reduce panel), quintet shm (reduce-scatter), and a fit
+     * beside each whose fitted 1/beta is positive (timing noise may make one negative) */
+    int n = check_lines_dat(d, "dist_throughput-busbw.dat");
+    CU_ASSERT(n >= 4 && n <= 6);
+    CU_ASSERT_EQUAL(check_lines_dat(d, "dist_throughput-loss_vs_bytes.dat"), 2);
+    char *gp = slurp(d, "dist_throughput-busbw.gp", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(gp);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gp, "n_panels = 2"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(gp, "array panel_title[2] = ['allreduce', 'reduce_scatter']"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(gp, "'fit: alpha "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(gp, "array series_fit["));
+    free(gp);
+    gp = slurp(d, "dist_throughput-loss_vs_bytes.gp", NULL);
+    CU_ASSERT(gp && strstr(gp, "'scheme=none") && strstr(gp, "'scheme=topk,ratio=0.01"));
+    free(gp);
+    unlink(ddb);
 }
 
 /* Without gnuplot on PATH: .dat and .gp written, a clear message, exit 1. */
@@ -295,5 +339,6 @@ static void test_bad_input(void)
 }
 
 QT_TEST_MAIN("plot", {"latest run: .dat, .gp, PNG", test_plot_latest_png},
-             {"two runs: two series, SVG", test_plot_two_runs_svg}, {"without gnuplot", test_no_gnuplot},
+             {"two runs: two series, SVG", test_plot_two_runs_svg}, {"dist_throughput: busbw, fits, loss", test_plot_dist},
+             {"without gnuplot", test_no_gnuplot},
              {"bad input", test_bad_input})

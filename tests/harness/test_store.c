@@ -567,6 +567,10 @@ static void test_refuse_foreign(void)
     expect_refused(path, "application_id 0x0000002a");
     path = qt_test_fresh_path("impostor.db");
     qt_test_sql_exec(path, "PRAGMA application_id = 1364479572; PRAGMA user_version = 2; CREATE TABLE t (x);");
+    expect_refused(path, "table 't' that quintet does not create"); /* the exact schema check comes first */
+    path = qt_test_fresh_path("impostor2.db"); /* quintet's tables, but meta does not say quintet */
+    make_db(path, 0);
+    qt_test_sql_exec(path, "PRAGMA journal_mode = DELETE; UPDATE meta SET value = 'other' WHERE key = 'application';");
     expect_refused(path, "meta");
 }
 

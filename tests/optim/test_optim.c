@@ -269,22 +269,49 @@ static void test_device_backends(void)
             continue;
         }
         qt_backend_t *be = qt_test_backend(f->name);
+        /* every kernel version (cuda: QT_CUDA_OPTIM_KERNEL 1, 2, 3; the last is the default) */
+        for (int ver = 1; ver <= 3; ver++)
         for (int k = 0; k < qt_verify_n_optsets; k++)
             for (int dt = QT_F32; dt <= QT_F64; dt++) {
+                char vs[2] = {(char)('0' + ver), 0};
+                setenv("QT_CUDA_OPTIM_KERNEL", vs, 1);
                 qt_optim_config_t cfg = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
                 if (!qt_optim_supports(be, &cfg, (qt_dtype_t)dt, NULL, 0)) continue;
                 CU_ASSERT_EQUAL_FATAL(qt_verify_optim_run(&cfg, &s, be, (qt_dtype_t)dt, 25, seed, 2, sizes, d), QT_OK);
                 CU_ASSERT_EQUAL_FATAL(
                     qt_verify_optim_run(&cfg, &s, qt_test_backend("cpu"), (qt_dtype_t)dt, 25, seed, 2, sizes, c), QT_OK);
                 double e = fmax(rel_err(d[0], c[0], sizes[0]), rel_err(d[1], c[1], sizes[1]));
-                printf("\n  %s %-6s set %2d %s vs cpu: max rel diff %.2e%s", f->name, qt_optim_kind_name(cfg.kind), k,
-                       qt_dtype_name((qt_dtype_t)dt), e, e == 0 ? " (bitwise)" : "");
+                printf("\n  %s v%d %-9s set %2d %s vs cpu: max rel diff %.2e%s", f->name, ver,
+                       qt_optim_kind_name(cfg.kind), k, qt_dtype_name((qt_dtype_t)dt), e, e == 0 ? " (bitwise)" : "");
                 /* The kernels use the cpu backend's operations in its order, rounded and never
                  * contracted (…_rn intrinsics): expected bitwise; the bound allows FMA-level
                  * differences only (25 steps: f64 1e-13, f32 1e-5 of parameters ~1). */
                 CU_ASSERT(e <= (dt == QT_F64 ? 1e-13 : 1e-5));
                 tested++;
             }
+        unsetenv("QT_CUDA_OPTIM_KERNEL");
+        /* More tensors than one multi-tensor launch takes (cuda: 32), of odd and tiny sizes. */
+        enum { NT = 45 };
+        size_t many[NT];
+        double *dm[NT], *cm[NT];
+        for (int i = 0; i < NT; i++) {
+            many[i] = 1 + (size_t)i * 997 % 5003;
+            dm[i] = malloc(many[i] * 8);
+            cm[i] = malloc(many[i] * 8);
+        }
+        static const qt_optim_kind_t mk[] = {QT_OPTIM_ADAM, QT_OPTIM_LAMB, QT_OPTIM_RMSPROP};
+        for (int j = 0; j < 3; j++) {
+            qt_optim_config_t cfg;
+            qt_optim_config_default(mk[j], &cfg);
+            CU_ASSERT_EQUAL_FATAL(qt_verify_optim_run(&cfg, &s, be, QT_F32, 10, seed, NT, many, dm), QT_OK);
+            CU_ASSERT_EQUAL_FATAL(qt_verify_optim_run(&cfg, &s, qt_test_backend("cpu"), QT_F32, 10, seed, NT, many, cm),
+                                  QT_OK);
+            double e = 0;
+            for (int i = 0; i < NT; i++) e = fmax(e, rel_err(dm[i], cm[i], many[i]));
+            printf("\n  %s %s over %d tensors vs cpu: max rel diff %.2e", f->name, qt_optim_kind_name(mk[j]), NT, e);
+            CU_ASSERT(e <= 1e-5);
+        }
+        for (int i = 0; i < NT; i++) free(dm[i]), free(cm[i]);
         /* A checkpoint of a device optimizer restores a cpu one with the same state. */
         qt_optim_config_t cfg = make_cfg(QT_OPTIM_ADAM, (const char *const[]){"amsgrad", "true", NULL});
         qt_optim_t od, oc;

@@ -146,7 +146,7 @@ static void test_matmul_paths(void)
                         CU_ASSERT(p == QT_SPMM_AUTO ? info.path != QT_SPMM_AUTO : (int)info.path == p);
                         if (info.nnz >= 0) { /* a sparse path's own pass over A is exact */
                             int64_t nnz, zc;
-                            CU_ASSERT_EQUAL(qt_sparse_measure(bes[0], &At, &nnz, &zc), QT_OK);
+                            CU_ASSERT_EQUAL(qt_sparse_measure(bes[b], &At, &nnz, &zc), QT_OK);
                             CU_ASSERT(info.nnz == nnz);
                             CU_ASSERT(info.zero_cols < 0 || info.zero_cols == zc);
                         }
@@ -161,6 +161,90 @@ static void test_matmul_paths(void)
         qt_free(Y);
     }
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
+    close_backends(bes, nb);
+}
+
+/* bf16 operands (backends whose supports() takes them: cuda): every path against ref DENSE in
+ * f32 on the same bf16-rounded values. Tolerance |Y − R| ≤ 2^-8·|R| (the bf16 rounding of the
+ * output) + 2·K·u·Σ|a||w| (f32 accumulation in any order). */
+static void test_matmul_bf16(void)
+{
+    static const int64_t shapes[][3] = {{1, 1000, 520}, {5, 777, 64}, {64, 512, 300}};
+    static const double sps[] = {0.0, 0.9, 1.0};
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes), tested = 0;
+    uint64_t seed = qt_test_seed();
+    for (int b = 1; b < nb; b++) {
+        const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
+        if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
+        for (int ver = 1; ver <= 2; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v2 above */
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
+                for (int structured = 0; structured < 2; structured++) {
+                    setenv("QT_CUDA_SPARSE_KERNEL", ver == 1 ? "1" : "2", 1);
+                    int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2], sa[2] = {M, K}, sw[2] = {K, N},
+                            sy[2] = {M, N};
+                    float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4),
+                          *R = qt_alloc((size_t)(M * N) * 4), *Yf = qt_alloc((size_t)(M * N) * 4);
+                    qt_tensor_t ha, hw, hy, da, dw, dy, back;
+                    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&ha, QT_BF16, 2, sa), QT_OK);
+                    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&hw, QT_BF16, 2, sw), QT_OK);
+                    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&hy, QT_BF16, 2, sy), QT_OK);
+                    qt_verify_sparse_fill(A, M, K, sps[pi], structured, seed + si);
+                    qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 40 + si, 0, 0.0f, 1.0f);
+                    for (int64_t i = 0; i < M * K; i++) /* round to bf16 and back: R sees the same values */
+                        ((uint16_t *)ha.data)[i] = qt_f32_to_bf16(A[i]), A[i] = qt_bf16_to_f32(((uint16_t *)ha.data)[i]);
+                    for (int64_t i = 0; i < K * N; i++)
+                        ((uint16_t *)hw.data)[i] = qt_f32_to_bf16(W[i]), W[i] = qt_bf16_to_f32(((uint16_t *)hw.data)[i]);
+                    for (int64_t i = 0; i < M * N; i++) ((uint16_t *)hy.data)[i] = 0x7fc0; /* NaN: must be overwritten */
+                    qt_tensor_t ra, rw, ry;
+                    to_dev(bes[0], A, M, K, &ra);
+                    to_dev(bes[0], W, K, N, &rw);
+                    to_dev(bes[0], NULL, M, N, &ry);
+                    CU_ASSERT_EQUAL(qt_sparse_matmul(bes[0], QT_SPMM_DENSE, &ra, &rw, &ry, NULL, NULL, NULL), QT_OK);
+                    memcpy(R, ry.data, (size_t)(M * N) * 4);
+                    double *bound = malloc((size_t)(M * N) * sizeof *bound);
+                    qt_cmp_dot_bound(A, W, M, K, N, bound);
+                    CU_ASSERT_EQUAL_FATAL(qt_tensor_to_device(bes[b], &ha, &da), QT_OK);
+                    CU_ASSERT_EQUAL_FATAL(qt_tensor_to_device(bes[b], &hw, &dw), QT_OK);
+                    for (int p = 0; p < QT_SPMM_COUNT; p++) {
+                        if (!qt_sparse_supports(bes[b], (qt_spmm_path_t)p, &da, &dw, NULL, NULL, 0)) continue;
+                        CU_ASSERT_EQUAL_FATAL(qt_tensor_to_device(bes[b], &hy, &dy), QT_OK);
+                        CU_ASSERT_EQUAL(qt_sparse_matmul(bes[b], (qt_spmm_path_t)p, &da, &dw, &dy, NULL, NULL, NULL),
+                                        QT_OK);
+                        CU_ASSERT_EQUAL_FATAL(qt_tensor_to_host(bes[b], &dy, &back), QT_OK);
+                        int bad = 0;
+                        for (int64_t i = 0; i < M * N; i++) {
+                            Yf[i] = qt_bf16_to_f32(((uint16_t *)back.data)[i]);
+                            double tol = ldexp(fabs(R[i]), -8) + 2.0 * K * 5.9604644775390625e-08 * bound[i];
+                            bad += !(fabs(Yf[i] - R[i]) <= tol);
+                        }
+                        if (bad)
+                            fprintf(stderr, "  %s/%s v%d bf16 M=%lld K=%lld N=%lld sp=%.2f: %d elements off\n",
+                                    qt_backend_name(bes[b]), qt_spmm_path_name((qt_spmm_path_t)p), ver, (long long)M,
+                                    (long long)K, (long long)N, sps[pi], bad);
+                        CU_ASSERT_EQUAL(bad, 0);
+                        tested++;
+                        qt_tensor_free(&back);
+                        qt_tensor_free(&dy);
+                    }
+                    free(bound);
+                    qt_tensor_free(&ha), qt_tensor_free(&hw), qt_tensor_free(&hy);
+                    qt_tensor_free(&da), qt_tensor_free(&dw);
+                    qt_tensor_free(&ra), qt_tensor_free(&rw), qt_tensor_free(&ry);
+                    qt_free(A), qt_free(W), qt_free(R), qt_free(Yf);
+                }
+    }
+    unsetenv("QT_CUDA_SPARSE_KERNEL");
+    if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
+    /* a host backend refuses bf16 with a reason */
+    char why[256] = "";
+    int64_t s2[2] = {2, 2};
+    qt_tensor_t a;
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&a, QT_BF16, 2, s2), QT_OK);
+    CU_ASSERT_EQUAL(qt_sparse_supports(bes[1], QT_SPMM_DENSE, &a, NULL, NULL, why, sizeof why), 0);
+    CU_ASSERT(strstr(why, "bf16") != NULL);
+    qt_tensor_free(&a);
     close_backends(bes, nb);
 }
 
@@ -662,6 +746,7 @@ static void test_bad_inputs(void)
 }
 
 QT_TEST_MAIN("sparse", {"matmul paths of every backend vs ref at 0-100% sparsity", test_matmul_paths},
+             {"bf16 matmul paths vs ref", test_matmul_bf16},
              {"measure op of every backend vs ref", test_measure},
              {"dispatcher follows the backend's crossover table", test_dispatch_follows_table},
              {"crossover table file, estimates, per-backend defaults", test_xover_table},

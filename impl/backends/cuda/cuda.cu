@@ -13,10 +13,15 @@
  *   synchronize   cudaStreamSynchronize; an asynchronous (sticky) error becomes the
  *                 instance's error text (qt_backend_fail).
  *   timer         CUDA events recorded on the stream (suites' manual time).
- * Ops: optimizer steps of sgd (momentum, dampening, nesterov, weight decay, maximize), adam
- * and adamw (amsgrad, maximize) in f32 and f64 as one fused kernel each (optim_body.cuh),
- * bitwise equal to the cpu backend. Tests: tests/optim/test_optim.c (skips without a GPU and
- * says why); build/quintet verify optim; build/quintet run lr_convergence (step_* cases). */
+ *   fill          Philox draws of rng.h on the device (impl/core/cuda/rng.cu).
+ * This file holds the backend only; the kernels of the techniques live beside their host
+ * code: attention impl/attention/cuda/ (the stream through cuda_backend.h); the others use
+ * the context (cuda_ctx.h) and the helpers of internal.h: optimizers impl/optim/cuda/optim.cu
+ * (every optimizer, fused multi-tensor steps), sparse activations and matmul paths
+ * impl/sparse/cuda/sparse.cu. Counts of queued work kept on the device (nonzeros produced by
+ * activations, the GATHER GEMV's flops) are added to the host counters at synchronize.
+ * Tests: tests/core/test_rng.c, tests/optim/test_optim.c, tests/sparse/test_sparse.c (each
+ * skips its device part without a GPU and says why); build/quintet verify --backend cuda. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -24,11 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../optim/optim_internal.h"
+#include "internal.h"
 #include "quintet/attention.h"
 #include "cuda_ctx.h"
 #include "quintet/backend.h"
+#include "quintet/counters.h"
 #include "quintet/optim.h"
+#include "quintet/sparse.h"
 #include "quintet/tensor.h"
 #include "cuda_backend.h"
 
@@ -39,6 +46,46 @@ extern "C" qt_status_t qt_cuda_fail(qt_backend_t *be, cudaError_t e, const char 
 {
     return qt_backend_fail(be, e == cudaErrorMemoryAllocation ? QT_ERR_NOMEM : QT_ERR_INTERNAL, "%s: %s (CUDA error %d)",
                            what, cudaGetErrorString(e), (int)e);
+}
+
+/* The launch error of the kernel just queued. */
+qt_status_t qt_cuda_launched(qt_backend_t *be, const char *what)
+{
+    cudaError_t e = cudaGetLastError();
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, what);
+}
+
+/* Grid size of a grid-stride loop. */
+int qt_cuda_blocks(const qt_backend_t *be, size_t work, int threads)
+{
+    size_t want = (work + (size_t)threads - 1) / (size_t)threads, cap = 32 * (size_t)(CTX(be)->sms > 0 ? CTX(be)->sms : 1);
+    return (int)(want < 1 ? 1 : want < cap ? want : cap);
+}
+
+/* Scratch memory, grown on demand (cudaFree waits for the work that may use the old block). */
+qt_status_t qt_cuda_scratch(qt_backend_t *be, size_t bytes, void **ptr)
+{
+    qt_cuda_ctx_t *x = CTX(be);
+    if (x->scratch_cap < bytes) {
+        if (x->scratch) {
+            cudaStreamSynchronize(x->stream);
+            cudaFree(x->scratch);
+            qt_device_mem_add(be->device, -(long long)x->scratch_cap);
+            x->scratch = NULL;
+            x->scratch_cap = 0;
+        }
+        bytes += bytes / 4;
+        cudaError_t e = cudaMalloc(&x->scratch, bytes);
+        if (e != cudaSuccess) {
+            (void)cudaGetLastError();
+            x->scratch = NULL;
+            return qt_backend_fail(be, QT_ERR_NOMEM, "cuda scratch of %zu bytes: %s", bytes, cudaGetErrorString(e));
+        }
+        x->scratch_cap = bytes;
+        qt_device_mem_add(be->device, (long long)bytes);
+    }
+    *ptr = x->scratch;
+    return QT_OK;
 }
 
 /* A GPU is usable here; else why not. */
@@ -84,6 +131,9 @@ extern "C" qt_status_t qt_cuda_ctx_init(qt_backend_t *be, int device)
         st = qt_backend_fail(be, QT_ERR_INTERNAL, "cublasCreate failed");
     else if (cublasSetStream(x->blas, x->stream) != CUBLAS_STATUS_SUCCESS)
         st = qt_backend_fail(be, QT_ERR_INTERNAL, "cublasSetStream failed");
+    else if ((e = cudaMalloc(&x->d_nnz, 3 * sizeof *x->d_nnz)) != cudaSuccess ||
+             (e = cudaMemset(x->d_nnz, 0, 3 * sizeof *x->d_nnz)) != cudaSuccess)
+        st = qt_cuda_fail(be, e, "device counters");
     if (st != QT_OK) qt_cuda_ctx_free(be);
     return st;
 }
@@ -101,6 +151,11 @@ extern "C" void qt_cuda_ctx_free(qt_backend_t *be)
         qt_device_mem_add(be->device, -(long long)x->blocks[i].bytes);
     }
     free(x->blocks);
+    if (x->scratch) {
+        cudaFree(x->scratch);
+        qt_device_mem_add(be->device, -(long long)x->scratch_cap);
+    }
+    if (x->d_nnz) cudaFree(x->d_nnz);
     if (x->blas) cublasDestroy(x->blas);
     if (x->ev0) cudaEventDestroy(x->ev0);
     if (x->ev1) cudaEventDestroy(x->ev1);
@@ -109,12 +164,25 @@ extern "C" void qt_cuda_ctx_free(qt_backend_t *be)
     be->ctx = NULL;
 }
 
-/* Wait for the stream; errors of queued work come back here. */
+/* Wait for the stream; errors of queued work come back here, and the counts it kept on the
+ * device go to the host counters. */
 extern "C" qt_status_t qt_cuda_synchronize(qt_backend_t *be)
 {
-    if (!CTX(be)) return QT_OK;
-    cudaError_t e = cudaStreamSynchronize(CTX(be)->stream);
+    qt_cuda_ctx_t *x = CTX(be);
+    if (!x) return QT_OK;
+    cudaError_t e = cudaStreamSynchronize(x->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
+    if (e == cudaSuccess && x->nnz_pending) {
+        unsigned long long n[3] = {0, 0, 0};
+        e = cudaMemcpy(n, x->d_nnz, sizeof n, cudaMemcpyDeviceToHost);
+        if (e == cudaSuccess) e = cudaMemset(x->d_nnz, 0, sizeof n);
+        if (e == cudaSuccess) {
+            if (n[0]) qt_counter_add(QT_CTR_NONZEROS, (long long)n[0]);
+            if (n[1]) qt_counter_add(QT_CTR_FLOPS, (long long)n[1]);
+            if (n[2]) qt_counter_add(QT_CTR_ZEROS_SKIPPED, (long long)n[2]);
+        }
+        x->nnz_pending = 0;
+    }
     return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "queued work failed");
 }
 
@@ -195,73 +263,8 @@ extern "C" qt_status_t qt_cuda_timer_stop(qt_backend_t *be, double *seconds)
     return QT_OK;
 }
 
-/* ---- optimizer ops ---- */
-
-#define T float
-#define VEC float4
-#define W 4
-#define SFX f32
-#define ADD __fadd_rn
-#define MUL __fmul_rn
-#define DIV __fdiv_rn
-#define SQRT __fsqrt_rn
-#include "optim_body.cuh"
-#undef T
-#undef VEC
-#undef W
-#undef SFX
-#undef ADD
-#undef MUL
-#undef DIV
-#undef SQRT
-
-#define T double
-#define VEC double2
-#define W 2
-#define SFX f64
-#define ADD __dadd_rn
-#define MUL __dmul_rn
-#define DIV __ddiv_rn
-#define SQRT __dsqrt_rn
-#include "optim_body.cuh"
-#undef T
-#undef VEC
-#undef W
-#undef SFX
-#undef ADD
-#undef MUL
-#undef DIV
-#undef SQRT
-
-/* sgd, adam and adamw in f32 and f64. */
-static int cuda_optim_supports(const qt_backend_t *be, const qt_optim_config_t *c, qt_dtype_t dt)
-{
-    (void)be;
-    int kind = c->kind == QT_OPTIM_SGD || c->kind == QT_OPTIM_ADAM || c->kind == QT_OPTIM_ADAMW;
-    return kind && (dt == QT_F32 || dt == QT_F64);
-}
-
-/* Queue one tensor's fused update on the instance's stream (errors of the kernel itself
- * surface at synchronize). */
-static qt_status_t cuda_optim_update(qt_backend_t *be, const qt_optim_config_t *c, const qt_optim_step_info_t *s,
-                                     qt_tensor_t *param, const qt_tensor_t *grad, qt_tensor_t *const *state)
-{
-    qt_cuda_ctx_t *x = CTX(be);
-    if (!cuda_optim_supports(be, c, param->dtype))
-        return qt_backend_fail(be, QT_ERR_UNSUPPORTED, "optimizer %s in %s is not implemented on cuda",
-                               qt_optim_kind_name(c->kind), qt_dtype_name(param->dtype));
-    void *st[QT_OPTIM_MAX_SLOTS];
-    qt_optim_state_ptrs(c, state, st);
-    size_t n = (size_t)qt_tensor_numel(param);
-    int max_blocks = 32 * (x->sms > 0 ? x->sms : 1);
-    if (param->dtype == QT_F32)
-        cuda_optim_launch_f32(c, s, x->stream, max_blocks, (float *)param->data, (const float *)grad->data, st, n);
-    else cuda_optim_launch_f64(c, s, x->stream, max_blocks, (double *)param->data, (const double *)grad->data, st, n);
-    cudaError_t e = cudaGetLastError();
-    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "optimizer kernel launch");
-}
-
-static const qt_optim_ops_t qt_optim_ops_cuda = {cuda_optim_supports, cuda_optim_update};
+extern "C" const qt_optim_ops_t qt_optim_ops_cuda;   /* impl/optim/cuda/optim.cu */
+extern "C" const qt_sparse_ops_t qt_sparse_ops_cuda; /* impl/sparse/cuda/sparse.cu */
 
 /* The stream of an instance, for the technique kernels (cuda_backend.h). */
 extern "C" void *qt_cuda_backend_stream(const qt_backend_t *be) { return CTX(be)->stream; }
@@ -283,5 +286,6 @@ extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
     /* .memset0 = */ qt_cuda_memset0,
     /* .timer_start = */ qt_cuda_timer_start,
     /* .timer_stop = */ qt_cuda_timer_stop,
-    /* .ops = */ {&qt_attn_ops_cuda, NULL, &qt_optim_ops_cuda, NULL, NULL},
+    /* .ops = */ {&qt_attn_ops_cuda, NULL, &qt_optim_ops_cuda, NULL, &qt_sparse_ops_cuda},
+    /* .fill = */ qt_cuda_fill,
 };

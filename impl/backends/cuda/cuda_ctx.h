@@ -33,6 +33,11 @@ typedef struct {
     cudaEvent_t ev0, ev1;
     qt_cuda_block_t *blocks;
     int n_blocks, cap_blocks;
+    void *scratch;              /* qt_cuda_scratch: grows, never shrinks */
+    size_t scratch_cap;
+    unsigned long long *d_nnz;  /* counts of queued work: [0] QT_CTR_NONZEROS, [1] QT_CTR_FLOPS,
+                                 * [2] QT_CTR_ZEROS_SKIPPED (activations, the GATHER GEMV) */
+    int nnz_pending;            /* 1: d_nnz holds counts not yet added to the host counters */
     void *ext; /* the context of a backend built on this one (nccl: its communicator) */
 } qt_cuda_ctx_t;
 

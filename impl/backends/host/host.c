@@ -11,6 +11,7 @@
 
 #include "quintet/attention.h"
 #include "quintet/backend.h"
+#include "quintet/fusion.h"
 #include "quintet/optim.h"
 #include "quintet/sparse.h"
 #include "quintet/tensor.h"
@@ -18,6 +19,7 @@
 
 /* The technique ops tables (impl/<technique>/ref.c, cpu*.c). */
 extern const qt_attn_ops_t qt_attn_ops_ref, qt_attn_ops_cpu;
+extern const qt_fusion_ops_t qt_fusion_ops_ref, qt_fusion_ops_cpu;
 extern const qt_optim_ops_t qt_optim_ops_ref, qt_optim_ops_cpu;
 extern const qt_sparse_ops_t qt_sparse_ops_ref, qt_sparse_ops_cpu;
 
@@ -84,6 +86,7 @@ const qt_backend_iface_t qt_backend_iface_ref = {
     .memset0 = qt_host_memset0,
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_ref,
+        [QT_TECH_FUSION] = &qt_fusion_ops_ref,
         [QT_TECH_OPTIM] = &qt_optim_ops_ref,
         [QT_TECH_SPARSE] = &qt_sparse_ops_ref,
     },
@@ -100,6 +103,7 @@ const qt_backend_iface_t qt_backend_iface_cpu = {
     .memset0 = qt_host_memset0,
     .ops = {
         [QT_TECH_ATTENTION] = &qt_attn_ops_cpu,
+        [QT_TECH_FUSION] = &qt_fusion_ops_cpu,
         [QT_TECH_OPTIM] = &qt_optim_ops_cpu,
         [QT_TECH_SPARSE] = &qt_sparse_ops_cpu,
     },

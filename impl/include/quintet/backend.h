@@ -115,7 +115,17 @@ typedef struct qt_backend_iface {
     qt_status_t (*timer_start)(qt_backend_t *be);
     qt_status_t (*timer_stop)(qt_backend_t *be, double *seconds);
     const void *ops[QT_TECH_COUNT];
+    /* Optional: fill n contiguous elements of dtype `dtype` (a qt_dtype_t of tensor.h) at data
+     * on be->device with the Philox draws of rng.h, exactly the host's streams (qt_rng_fill_*):
+     * QT_FILL_UNIFORM U(a, b) and QT_FILL_NORMAL N(a, b²) in f32/f64, element i being draw
+     * offset + i of (seed, stream); QT_FILL_BITS in i32, element i word i%4 of block
+     * offset + i/4. NULL: the backend's memory is host memory, filled by host loops. */
+    qt_status_t (*fill)(qt_backend_t *be, void *data, int dtype, size_t n, int kind, uint64_t seed, uint64_t stream,
+                        uint64_t offset, double a, double b);
 } qt_backend_iface_t;
+
+/* What a fill draws (qt_backend_iface_t.fill, qt_tensor_fill_*). */
+enum { QT_FILL_UNIFORM = 0, QT_FILL_NORMAL, QT_FILL_BITS };
 
 /* An instance. Fields are read-only to callers; backends set them in init. */
 struct qt_backend {

@@ -55,7 +55,9 @@
  * single-tensor code (same rounding order, temporaries and all); cpu — float and double, one
  * fused pass over parameter, gradient and state per tensor (LAMB: two passes, the norms need a
  * full pass first), OpenMP with the instance's thread count above QT_OPTIM_OMP_MIN elements;
- * cuda — sgd, adam and adamw as one fused kernel each (impl/backends/cuda/cuda.cu). The scalars
+ * cuda — every optimizer, f32 and f64, as fused multi-tensor kernels: one launch steps up to 32
+ * tensors (LAMB: three launches, its norms first), bitwise equal to cpu except LAMB's norm
+ * summation order (impl/optim/cuda/optim.cu). The scalars
  * of a step (bias corrections, ρₜ, …) are computed once on the host, in double, in the same
  * way for all.
  * Counters: each step adds QT_CTR_OPT_STEPS 1, QT_CTR_PARAMS_UPDATED n, QT_CTR_FLOPS, and
@@ -175,6 +177,11 @@ typedef struct {
      * Work may be queued (cuda): errors then surface at qt_backend_synchronize. */
     qt_status_t (*update)(qt_backend_t *be, const qt_optim_config_t *c, const qt_optim_step_info_t *s,
                           qt_tensor_t *param, const qt_tensor_t *grad, qt_tensor_t *const *state);
+    /* Optional: update n tensors at once (a fused multi-tensor step: cuda launches one kernel
+     * for many tensors), state[i * qt_optim_slots(c) + k] being slot k of tensor i. NULL: the
+     * optimizer calls update once per tensor. */
+    qt_status_t (*update_many)(qt_backend_t *be, const qt_optim_config_t *c, const qt_optim_step_info_t *s, int n,
+                               qt_tensor_t *const *params, const qt_tensor_t *const *grads, qt_tensor_t *state);
 } qt_optim_ops_t;
 
 /* 1 when instance be has optimizer ops that run c in dt; else 0 with the reason in why. */

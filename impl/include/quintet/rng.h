@@ -14,7 +14,10 @@
  * The functions are header-only and marked host+device so the CUDA backend
  * draws identical uniform bits; normals agree to the last-ulp accuracy of the
  * platform's log/sqrt/sincos.
- * Known-answer tests against Random123's kat_vectors: tests/core/test_rng.c. */
+ * Device fills (the cuda backend's fill op, reached through qt_tensor_fill_* on a device
+ * tensor) run these same functions in kernels: uniform and raw words are bitwise the host's.
+ * Known-answer tests against Random123's kat_vectors, on the host and on each device backend:
+ * tests/core/test_rng.c. */
 #ifndef QUINTET_RNG_H
 #define QUINTET_RNG_H
 
@@ -108,6 +111,8 @@ QT_API void qt_rng_fill_normal_f32(float *out, size_t n, uint64_t seed, uint64_t
                             float mean, float stddev);
 QT_API void qt_rng_fill_normal_f64(double *out, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
                             double mean, double stddev);
+/* Raw words: out[i] = word i%4 of block first_block + i/4 (known-answer checks, i32 tensors). */
+QT_API void qt_rng_fill_bits(uint32_t *out, size_t n, uint64_t seed, uint64_t stream, uint64_t first_block);
 #endif
 
 #ifdef __cplusplus

@@ -30,7 +30,8 @@
  * at least as sparse as ReLU; a target below the fraction of non-positive inputs drives κ
  * to 0 (plain ReLU).
  *
- * Sparsity-aware matmul Y (M,N) = A (M,K)·W (K,N), all row-major f32 tensors, A with many zeros:
+ * Sparsity-aware matmul Y (M,N) = A (M,K)·W (K,N), all row-major tensors of one dtype (f32; bf16
+ * where the backend's supports() says so: cuda, f32 accumulation), A with many zeros:
  *   DENSE    the backend's dense product (cpu: OpenBLAS sgemm, sgemv for M = 1): the baseline.
  *   GATHER   per-row nonzero lists of A; for each row, y = Σ_k a_k·W[k,:] over its nonzeros,
  *            FMA axpy over 8 rows of W at a time, threads split N, so each touched row of W
@@ -65,8 +66,11 @@
  *
  * Backends (backend.h): every op takes the backend instance first and tensors as operands,
  * which must live on the instance's device; qt_backend_ops(be, QT_TECH_SPARSE) gives the
- * qt_sparse_ops_t. "ref" (oracle: plain loops, double accumulation; DENSE only) and "cpu"
- * (all paths; threads = the instance's count). The dynamic-threshold state lives on the
+ * qt_sparse_ops_t. "ref" (oracle: plain loops, double accumulation; DENSE only), "cpu"
+ * (all paths; threads = the instance's count) and "cuda" (DENSE through cuBLAS, GATHER as a
+ * split-K GEMV over the touched rows of W, COLSKIP as gathers + one cuBLAS product; f32 and
+ * bf16; activations with the dynamic threshold's statistics fused into its kernel:
+ * impl/sparse/cuda/sparse.cu). The dynamic-threshold state lives on the
  * backend's device too. Tests: tests/sparse/test_sparse.c (make test); verification:
  * quintet verify sparse; benchmarks: quintet run --suite sparsity. */
 #ifndef QUINTET_SPARSE_H
@@ -247,7 +251,8 @@ QT_API qt_status_t qt_sparse_act_forward(qt_backend_t *be, const qt_act_t *act, 
 /* dx = dy where y != 0: y, dy, dx f32 of one shape; dx may alias dy. */
 QT_API qt_status_t qt_sparse_act_backward(qt_backend_t *be, const qt_tensor_t *y, const qt_tensor_t *dy, qt_tensor_t *dx);
 /* Y = A·W through `path` (AUTO: the dispatcher, with `table` — NULL: be's built-in defaults;
- * a table of another backend → QT_ERR_ARG). A (M,K), W (K,N), Y (M,N) f32 on be's device
+ * a table of another backend → QT_ERR_ARG). A (M,K), W (K,N), Y (M,N) of one dtype (f32, or
+ * bf16 where be supports it) on be's device
  * (QT_ERR_SHAPE naming a mismatch; Y must not overlap A or W); QT_ERR_UNSUPPORTED when be
  * lacks the path. ws, info may be NULL. */
 QT_API qt_status_t qt_sparse_matmul(qt_backend_t *be, qt_spmm_path_t path, const qt_tensor_t *A, const qt_tensor_t *W,

@@ -114,9 +114,15 @@ QT_API int64_t qt_tensor_numel(const qt_tensor_t *t);
 QT_API int qt_tensor_is_contiguous(const qt_tensor_t *t);
 /* 1 when a and b have the same dtype, rank and shape. */
 QT_API int qt_tensor_same_shape(const qt_tensor_t *a, const qt_tensor_t *b);
-/* Fill with N(mean, std^2) or U(lo, hi) draws of stream `stream` (contiguous host f32/f64 only). */
+/* Fill a contiguous f32/f64 tensor with N(mean, std^2) or U(lo, hi) draws 0, 1, … of stream
+ * `stream` (rng.h). A host tensor is filled by host loops; a device tensor by the fill op of
+ * the backend instance that allocated it (cuda: a kernel drawing the same streams; uniforms
+ * bitwise equal, normals to the device's last-ulp log/sin/cos), queued on that instance. */
 QT_API qt_status_t qt_tensor_fill_normal(qt_tensor_t *t, uint64_t seed, uint64_t stream, double mean, double std);
 QT_API qt_status_t qt_tensor_fill_uniform(qt_tensor_t *t, uint64_t seed, uint64_t stream, double lo, double hi);
+/* Fill a contiguous i32 tensor with raw Philox words: element i = word i%4 of block
+ * first_block + i/4 (qt_rng_fill_bits); host or device as above (bitwise equal). */
+QT_API qt_status_t qt_tensor_fill_bits(qt_tensor_t *t, uint64_t seed, uint64_t stream, uint64_t first_block);
 /* Validate a tensor argument: non-NULL, data non-NULL, contiguous, dtype and rank as required
  * (rank < 0 accepts any). `what` names it in the error message. */
 QT_API qt_status_t qt_tensor_check(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank);

@@ -1,0 +1,797 @@
+/* sparse.cu — the cuda backend's sparse ops (sparse.h: qt_sparse_ops_cuda), operands on the
+ * instance's GPU, work queued on its stream.
+ *
+ * Activations (f32; counts of the nonzeros produced kept on the device and added to
+ * QT_CTR_NONZEROS at synchronize, as GATHER's flops, skipped multiply-adds and nonzeros):
+ *   relu, shifted_relu, dthresh eval   one elementwise kernel: y = x > b ? x − b : 0, or
+ *                                      y = x > θ_c ? x : 0 (act_v1).
+ *   dthresh training                   dthresh_v1: ONE kernel fuses the statistics with the
+ *                                      activation: one thread per channel reads its column in
+ *                                      row order (coalesced across the warp), sums |x| in double
+ *                                      in the host's order and counts x ≤ θ_old, forms μ, κ
+ *                                      (controller) and θ exactly as common.c does (double
+ *                                      arithmetic through never-contracted _rn intrinsics), then
+ *                                      writes the column's output with the new θ and counts its
+ *                                      nonzeros. Bitwise the host's state and output. The first
+ *                                      batch with a target (quantile warm start: a sort per
+ *                                      column) runs the shared host code on a copy, once.
+ *   topk                               topk_v1: one block per row; radix select (4 passes of
+ *                                      8-bit histograms) of the k-th largest key under the
+ *                                      top-k order (floats mapped to ordered integers, −0 as +0,
+ *                                      NaN lowest), then one ordered pass keeps every larger
+ *                                      entry and the lowest-indexed ties: the cpu's kept set.
+ *   backward                           dx = y ≠ 0 ? dy : 0.
+ * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 or 2 (default 2), both validated by the tests:
+ *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
+ * *   GATHER   the GEMV that skips zeros, for a few rows. v2 (gemv_v2): no compaction pass: each
+ *            block takes a slice of K of one row, keeps its nonzero entries in shared memory (in
+ *            order) and reads only their rows of W, 8 output columns per thread from 16-byte
+ *            loads; the partial rows of the K slices are summed by a warp per output in a fixed
+ *            order (deterministic).
+ *            v1: per-row nonzero lists (order-keeping compaction, one block per row), then gemv_v1: blocks own 8·128 output columns and a
+ *            split of a row's nonzero list (split-K, so that a batch-1 product still fills the
+ *            GPU), each thread accumulates 8 columns in f32 from 16-byte loads of the touched
+ *            rows of W only; the splits' partial rows are summed in split order by a second kernel
+ *            (deterministic).
+ *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
+ *            count), an order-keeping compaction of their indices, the kept count read back (the
+ *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
+ *            cuBLAS product on the compact operands. v2: flags over a 2-D grid (column tiles ×
+ *            row chunks: v1's one thread per column leaves most of the GPU idle on a tall A),
+ *            gathers by rows (a block per row of A, a block per kept row of W, 16-byte copies)
+ *            instead of v1's one element per thread with 64-bit divisions, and the kept count
+ *            padded with zeros to a multiple of 8 (the unpadded path took 1.1 ms against dense's
+ *            1.3 ms at M=K=N=8192, 90% columns off, on the H200; the suspect was cuBLAS's
+ *            kernel for an odd leading dimension: impl/sparse/cuda/NOTES.md).
+ *   CSR      not implemented on cuda (supports() says 0; AUTO never picks it here).
+ *   measure  the column-flag kernel over the sampled rows, counts read back.
+ * info (nnz, zero columns) and the FLOP counters of GATHER need a read-back: done only when the
+ * caller passes info (the dispatcher does); COLSKIP reads its counts back anyway.
+ * Tests: tests/sparse/test_sparse.c (device part skipped without a GPU, saying why);
+ * build/quintet verify sparse --backend cuda; build/quintet run sparsity. */
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../backends/cuda/internal.h"
+#include "../internal.h"
+#include "quintet/counters.h"
+#include "quintet/sparse.h"
+#include "quintet/tensor.h"
+
+#define TPB 256
+#define GV_COLS 8     /* output columns per thread in gemv_v1 */
+#define GV_THREADS 128
+
+/* ---------------------------------------------------------------- helpers ---- */
+
+/* Element i of a f32 or bf16 array as float. */
+static __device__ __forceinline__ float ld(const void *p, int bf16, size_t i)
+{
+    return bf16 ? __bfloat162float(((const __nv_bfloat16 *)p)[i]) : ((const float *)p)[i];
+}
+
+/* Add a block's count to the instance's device counter (one atomic per block). */
+static __device__ __forceinline__ void count_block(unsigned long long *ctr, unsigned c)
+{
+    c = __reduce_add_sync(0xffffffffu, c);
+    if ((threadIdx.x & 31) == 0 && c) atomicAdd(ctr, (unsigned long long)c);
+}
+
+/* acc[0..8) += a·W[off … off+8) from 16-byte loads (off 16-byte aligned). */
+static __device__ __forceinline__ void fma_row8(float *acc, float a, const void *W, int bf16, int64_t off)
+{
+    if (bf16) {
+        uint4 raw = *(const uint4 *)((const __nv_bfloat16 *)W + off);
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&raw;
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            float2 f = __bfloat1622float2(h[q]);
+            acc[2 * q] = fmaf(a, f.x, acc[2 * q]);
+            acc[2 * q + 1] = fmaf(a, f.y, acc[2 * q + 1]);
+        }
+    } else {
+        const float4 *w4 = (const float4 *)((const float *)W + off);
+        float4 u = w4[0], v = w4[1];
+        acc[0] = fmaf(a, u.x, acc[0]), acc[1] = fmaf(a, u.y, acc[1]);
+        acc[2] = fmaf(a, u.z, acc[2]), acc[3] = fmaf(a, u.w, acc[3]);
+        acc[4] = fmaf(a, v.x, acc[4]), acc[5] = fmaf(a, v.y, acc[5]);
+        acc[6] = fmaf(a, v.z, acc[6]), acc[7] = fmaf(a, v.w, acc[7]);
+    }
+}
+
+/* The queued kernels counted into the device counters: add them at synchronize. */
+static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
+
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL, default 2). */
+static int sparse_version(void)
+{
+    const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
+    return e && atoi(e) == 1 ? 1 : 2;
+}
+
+static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols);
+
+/* ---------------------------------------------------------------- activations ---- */
+
+/* act_v1: y = x > b ? x − b : 0 (theta NULL), or y = x > θ[i % cols] ? x : 0. */
+static __global__ void act_v1(const float *x, float *y, size_t n, int64_t cols, float b, const float *theta,
+                              unsigned long long *ctr)
+{
+    unsigned c = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float xi = x[i], v;
+        if (theta) v = xi > theta[i % cols] ? xi : 0.0f;
+        else v = xi > b ? __fsub_rn(xi, b) : 0.0f;
+        y[i] = v;
+        c += v != 0.0f;
+    }
+    count_block(ctr, c);
+}
+
+/* The parameters of one training step of the dynamic threshold. */
+typedef struct {
+    int64_t rows, cols;
+    int first, use_target;
+    double m, gain, target, scale;
+} dt_args_t;
+
+/* dthresh_v1: statistics, state update and output of one channel per thread (see the header). */
+static __global__ void dthresh_v1(const float *x, float *y, dt_args_t a, float *mu, float *kappa, float *theta,
+                                  unsigned long long *ctr)
+{
+    const int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    unsigned nz = 0;
+    if (c < a.cols) {
+        const float th_old = theta[c];
+        double sum = 0;
+        int64_t below = 0;
+#pragma unroll 8
+        for (int64_t b = 0; b < a.rows; b++) {
+            float v = x[b * a.cols + c];
+            sum = __dadd_rn(sum, fabs((double)v));
+            below += v <= th_old;
+        }
+        double av = __ddiv_rn(sum, (double)a.rows);
+        double mv = a.first ? av : __dadd_rn(__dmul_rn(__dsub_rn(1.0, a.m), (double)mu[c]), __dmul_rn(a.m, av));
+        float muf = (float)mv, k = kappa[c];
+        mu[c] = muf;
+        if (a.use_target) {
+            double s = __ddiv_rn((double)below, (double)a.rows);
+            double kk = __dadd_rn((double)k, __dmul_rn(a.gain, __dsub_rn(a.target, s)));
+            k = (float)fmin(fmax(kk, 0.0), (double)QT_DTHRESH_KAPPA_MAX);
+            kappa[c] = k;
+        }
+        const float th = __fmul_rn(k, muf);
+        theta[c] = th;
+        for (int64_t b = 0; b < a.rows; b++) {
+            float v = x[b * a.cols + c];
+            v = v > th ? v : 0.0f;
+            y[b * a.cols + c] = v;
+            nz += v != 0.0f;
+        }
+    }
+    count_block(ctr, nz);
+}
+
+/* Top-k key: larger float ↔ larger key; −0 as +0; NaN lowest. */
+static __device__ __forceinline__ uint32_t topk_key(float v)
+{
+    if (v != v) return 0u;
+    if (v == 0.0f) v = 0.0f;
+    uint32_t u = __float_as_uint(v);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+/* topk_v1: one block (TPB threads) per row. */
+static __global__ void topk_v1(const float *x, float *y, int64_t cols, int k, unsigned long long *ctr)
+{
+    __shared__ unsigned hist[256];
+    __shared__ uint32_t s_prefix;
+    __shared__ int s_need;
+    __shared__ unsigned warp_eq[TPB / 32];
+    __shared__ unsigned s_base;
+    const float *xr = x + blockIdx.x * cols;
+    float *yr = y + blockIdx.x * cols;
+    uint32_t prefix = 0, mask = 0;
+    int need = k; /* rank still to find among keys matching the prefix */
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
+        __syncthreads();
+        for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+            uint32_t key = topk_key(xr[j]);
+            if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1u);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int bin = 255;
+            unsigned above = 0;
+            while (bin > 0 && above + hist[bin] < (unsigned)need) above += hist[bin--];
+            s_prefix = prefix | ((uint32_t)bin << shift);
+            s_need = need - (int)above;
+        }
+        __syncthreads();
+        prefix = s_prefix;
+        need = s_need;
+        mask |= 255u << shift;
+        __syncthreads();
+    }
+    /* prefix = the k-th largest key; keep keys above it and the first `need` equal ones */
+    if (threadIdx.x == 0) s_base = 0;
+    __syncthreads();
+    unsigned nz = 0;
+    for (int64_t j0 = 0; j0 < cols; j0 += blockDim.x) {
+        int64_t j = j0 + threadIdx.x;
+        float v = j < cols ? xr[j] : 0.0f;
+        uint32_t key = j < cols ? topk_key(v) : 0u;
+        int eq = j < cols && key == prefix;
+        unsigned bal = __ballot_sync(0xffffffffu, eq);
+        if ((threadIdx.x & 31) == 0) warp_eq[threadIdx.x >> 5] = __popc(bal);
+        __syncthreads();
+        unsigned before = s_base;
+        for (int w = 0; w < (int)(threadIdx.x >> 5); w++) before += warp_eq[w];
+        before += __popc(bal & ((1u << (threadIdx.x & 31)) - 1u));
+        if (j < cols) {
+            float out = (key > prefix || (eq && before < (unsigned)need)) ? v : 0.0f;
+            yr[j] = out;
+            nz += out != 0.0f;
+        }
+        __syncthreads();
+        if (threadIdx.x == 0)
+            for (int w = 0; w < (int)(blockDim.x >> 5); w++) s_base += warp_eq[w];
+        __syncthreads();
+    }
+    count_block(ctr, nz);
+}
+
+/* dx = y ≠ 0 ? dy : 0. */
+static __global__ void act_bwd_v1(const float *y, const float *dy, float *dx, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dx[i] = y[i] != 0.0f ? dy[i] : 0.0f;
+}
+
+/* The first batch of a controller (quantile warm start): the shared host code on copies. */
+static qt_status_t dthresh_host_step(qt_backend_t *be, qt_dthresh_t *d, const qt_tensor_t *x)
+{
+    qt_tensor_t hx = {}, hm = {}, hk = {}, ht = {};
+    qt_status_t st = qt_tensor_to_host(be, x, &hx);
+    if (st == QT_OK) st = qt_tensor_to_host(be, &d->mu, &hm);
+    if (st == QT_OK) st = qt_tensor_to_host(be, &d->kappa, &hk);
+    if (st == QT_OK) st = qt_tensor_to_host(be, &d->theta, &ht);
+    if (st == QT_OK) {
+        qt_dthresh_t h = *d; /* the same state, in host memory */
+        h.mu = hm;
+        h.kappa = hk;
+        h.theta = ht;
+        st = qt_sparse_dthresh_update(&h, (const float *)hx.data, x->shape[0], x->shape[1]);
+        d->steps = h.steps;
+    }
+    if (st == QT_OK) st = qt_tensor_copy(be, &d->mu, &hm);
+    if (st == QT_OK) st = qt_tensor_copy(be, &d->kappa, &hk);
+    if (st == QT_OK) st = qt_tensor_copy(be, &d->theta, &ht);
+    if (st == QT_OK) st = qt_backend_synchronize(be);
+    qt_tensor_free(&hx);
+    qt_tensor_free(&hm);
+    qt_tensor_free(&hk);
+    qt_tensor_free(&ht);
+    return st;
+}
+
+/* Forward of every activation kind. */
+static qt_status_t cuda_act_forward(qt_backend_t *be, const qt_act_t *act, const qt_tensor_t *xt, qt_tensor_t *yt)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    const float *x = (const float *)xt->data;
+    float *y = (float *)yt->data;
+    const int64_t rows = xt->shape[0], cols = xt->shape[1];
+    const size_t n = (size_t)(rows * cols);
+    switch (act->kind) {
+    case QT_ACT_RELU:
+    case QT_ACT_SHIFTED_RELU:
+        act_v1<<<qt_cuda_blocks(be, n, TPB), TPB, 0, cx->stream>>>(x, y, n, cols,
+                                                                  act->kind == QT_ACT_RELU ? 0.0f : act->shift, NULL,
+                                                                  cx->d_nnz);
+        break;
+    case QT_ACT_DTHRESH: {
+        qt_dthresh_t *d = act->dt;
+        if (act->training && d->cfg.use_target && d->steps == 0) {
+            QT_TRY(dthresh_host_step(be, d, xt)); /* reads x before act_v1 below writes y */
+        } else if (act->training) {
+            dt_args_t a = {rows, cols, d->steps == 0, d->cfg.use_target, (double)d->cfg.momentum, (double)d->cfg.gain,
+                           (double)d->cfg.target, (double)d->cfg.scale};
+            const int t = 64;
+            dthresh_v1<<<(unsigned)((cols + t - 1) / t), t, 0, cx->stream>>>(
+                x, y, a, (float *)d->mu.data, (float *)d->kappa.data, (float *)d->theta.data, cx->d_nnz);
+            d->steps++;
+            break;
+        }
+        act_v1<<<qt_cuda_blocks(be, n, TPB), TPB, 0, cx->stream>>>(x, y, n, cols, 0.0f, (const float *)d->theta.data,
+                                                                  cx->d_nnz);
+        break;
+    }
+    case QT_ACT_TOPK:
+        if (rows > INT32_MAX) return qt_backend_fail(be, QT_ERR_SHAPE, "cuda top-k: more than 2^31 rows");
+        topk_v1<<<(unsigned)rows, TPB, 0, cx->stream>>>(x, y, cols, act->k, cx->d_nnz);
+        break;
+    default: return qt_backend_fail(be, QT_ERR_ARG, "unknown activation kind %d", (int)act->kind);
+    }
+    counted(be);
+    return qt_cuda_launched(be, "activation kernel launch");
+}
+
+/* dx = dy where y ≠ 0. */
+static qt_status_t cuda_act_backward(qt_backend_t *be, const qt_tensor_t *yt, const qt_tensor_t *dyt, qt_tensor_t *dxt)
+{
+    const size_t n = (size_t)qt_tensor_numel(yt);
+    act_bwd_v1<<<qt_cuda_blocks(be, n, TPB), TPB, 0, QT_CUDA_CTX(be)->stream>>>(
+        (const float *)yt->data, (const float *)dyt->data, (float *)dxt->data, n);
+    return qt_cuda_launched(be, "activation backward launch");
+}
+
+/* ---------------------------------------------------------------- matmul ---- */
+
+/* Column flags over rows ⌊(2i+1)·M/(2r)⌋, i < r: flag[k] = 1 when column k is nonzero in one of
+ * them; counts[0] += nonzeros, counts[1] += flagged columns. Threads over columns. */
+static __global__ void colflags_v1(const void *A, int bf16, int64_t M, int64_t K, int64_t r, int *flag,
+                                   unsigned long long *counts)
+{
+    unsigned nz = 0, kept = 0;
+    for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < K; k += (int64_t)gridDim.x * blockDim.x) {
+        unsigned f = 0;
+        for (int64_t i = 0; i < r; i++) {
+            int64_t row = (2 * i + 1) * M / (2 * r);
+            unsigned z = ld(A, bf16, (size_t)(row * K + k)) != 0.0f;
+            nz += z;
+            f |= z;
+        }
+        if (flag) flag[k] = (int)f;
+        kept += f;
+    }
+    unsigned a = __reduce_add_sync(0xffffffffu, nz), b = __reduce_add_sync(0xffffffffu, kept);
+    if ((threadIdx.x & 31) == 0) {
+        if (a) atomicAdd(&counts[0], (unsigned long long)a);
+        if (b) atomicAdd(&counts[1], (unsigned long long)b);
+    }
+}
+
+/* Order-keeping compaction of one list per block: out[blockIdx.x][..] = the j < n with
+ * pred(j) (column flag set, or A[row, j] ≠ 0 with its value in val), cnt[blockIdx.x] = how many. */
+static __global__ void compact_v1(const int *flag, const void *A, int bf16, int64_t n, int32_t *idx, float *val,
+                                  int *cnt)
+{
+    __shared__ unsigned warp_c[TPB / 32];
+    __shared__ unsigned s_base;
+    const int64_t row = blockIdx.x;
+    if (threadIdx.x == 0) s_base = 0;
+    __syncthreads();
+    for (int64_t j0 = 0; j0 < n; j0 += blockDim.x) {
+        int64_t j = j0 + threadIdx.x;
+        float v = 0.0f;
+        int p = 0;
+        if (j < n) {
+            if (flag) p = flag[j] != 0;
+            else v = ld(A, bf16, (size_t)(row * n + j)), p = v != 0.0f;
+        }
+        unsigned bal = __ballot_sync(0xffffffffu, p);
+        if ((threadIdx.x & 31) == 0) warp_c[threadIdx.x >> 5] = __popc(bal);
+        __syncthreads();
+        unsigned pos = s_base;
+        for (int w = 0; w < (int)(threadIdx.x >> 5); w++) pos += warp_c[w];
+        pos += __popc(bal & ((1u << (threadIdx.x & 31)) - 1u));
+        if (p) {
+            idx[row * n + pos] = (int32_t)j;
+            if (val) val[row * n + pos] = v;
+        }
+        __syncthreads();
+        if (threadIdx.x == 0)
+            for (int w = 0; w < (int)(blockDim.x >> 5); w++) s_base += warp_c[w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) cnt[row] = (int)s_base;
+}
+
+/* Gather A[:, kept] (M × kc) and W[kept, :] (kc × N), element size es (4 or 2 bytes). */
+static __global__ void gather_v1(const char *A, const char *W, char *Ac, char *Wc, const int32_t *kept, const int *kc_p,
+                                 int64_t M, int64_t K, int64_t N, int es)
+{
+    const int64_t kc = *kc_p, na = M * kc, nw = kc * N;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < na + nw; i += (int64_t)gridDim.x * blockDim.x) {
+        const char *src;
+        char *dst;
+        if (i < na) {
+            int64_t m = i / kc, j = i % kc;
+            src = A + (m * K + kept[j]) * es, dst = Ac + i * es;
+        } else {
+            int64_t w = i - na, j = w / N, c = w % N;
+            src = W + ((int64_t)kept[j] * N + c) * es, dst = Wc + w * es;
+        }
+        if (es == 4) *(uint32_t *)dst = *(const uint32_t *)src;
+        else *(uint16_t *)dst = *(const uint16_t *)src;
+    }
+}
+
+/* gemv_v1: block (x: 8·GV_THREADS-column tile, y: split s of S, z: row m) accumulates
+ * Σ a_k·W[k, cols] over its split of row m's nonzero list into part[(s·M + m)·N + cols]. */
+static __global__ void gemv_v1(const int32_t *idx, const float *val, const int *cnt, int64_t K, const void *W, int bf16,
+                               int64_t N, int vec, int S, int64_t M, float *part)
+{
+    const int64_t m = blockIdx.z, s = blockIdx.y, c0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * GV_COLS;
+    const int n = cnt[m];
+    const int lo = (int)((int64_t)n * s / S), hi = (int)((int64_t)n * (s + 1) / S);
+    const int32_t *ix = idx + m * K;
+    const float *vx = val + m * K;
+    float acc[GV_COLS];
+#pragma unroll
+    for (int q = 0; q < GV_COLS; q++) acc[q] = 0.0f;
+    if (c0 < N) {
+        if (vec && c0 + GV_COLS <= N) {
+#pragma unroll 4
+            for (int j = lo; j < hi; j++) {
+                fma_row8(acc, vx[j], W, bf16, (int64_t)ix[j] * N + c0);
+            }
+        } else {
+            for (int j = lo; j < hi; j++)
+                for (int q = 0; q < GV_COLS && c0 + q < N; q++)
+                    acc[q] = fmaf(vx[j], ld(W, bf16, (size_t)(ix[j] * N + c0 + q)), acc[q]);
+        }
+        float *out = part + (s * M + m) * N + c0;
+        for (int q = 0; q < GV_COLS && c0 + q < N; q++) out[q] = acc[q];
+    }
+}
+
+/* Y[m, c] = Σ_s part[s][m][c] in split order, stored as f32 or bf16. */
+static __global__ void gemv_reduce_v1(const float *part, int S, size_t MN, void *Y, int bf16)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < MN; i += (size_t)gridDim.x * blockDim.x) {
+        float v = 0.0f;
+        for (int s = 0; s < S; s++) v += part[s * MN + i];
+        if (bf16) ((__nv_bfloat16 *)Y)[i] = __float2bfloat16_rn(v);
+        else ((float *)Y)[i] = v;
+    }
+}
+
+/* ---- version 2 (the default; QT_CUDA_SPARSE_KERNEL=1 runs version 1) ---- */
+
+/* colflags_v2: as v1, but a 2-D grid (column tiles × chunks of 64 sampled rows) so that a tall
+ * A is read by the whole GPU; flag must be zeroed before (set to 1 by any chunk), counts[0] +=
+ * nonzeros. */
+static __global__ void colflags_v2(const void *A, int bf16, int64_t M, int64_t K, int64_t r, int *flag,
+                                   unsigned long long *counts)
+{
+    const int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, i0 = (int64_t)blockIdx.y * 64,
+                  i1 = i0 + 64 < r ? i0 + 64 : r;
+    unsigned nz = 0, f = 0;
+    if (k < K)
+        for (int64_t i = i0; i < i1; i++) {
+            unsigned z = ld(A, bf16, (size_t)(((2 * i + 1) * M / (2 * r)) * K + k)) != 0.0f;
+            nz += z;
+            f |= z;
+        }
+    if (f) flag[k] = 1;
+    nz = __reduce_add_sync(0xffffffffu, nz);
+    if ((threadIdx.x & 31) == 0 && nz) atomicAdd(&counts[0], (unsigned long long)nz);
+}
+
+/* gatherA_v2: row m of A[:, kept] per block (no divisions), zero columns kc … kp−1 (kp: kc
+ * padded to a multiple of 8, so that cuBLAS keeps its aligned tensor-core kernels). */
+static __global__ void gather_a_v2(const char *A, char *Ac, const int32_t *kept, int64_t kc, int64_t kp, int64_t K,
+                                   int es)
+{
+    const int64_t m = blockIdx.x;
+    for (int64_t j = threadIdx.x; j < kp; j += blockDim.x) {
+        char *dst = Ac + (m * kp + j) * es;
+        const char *src = A + (m * K + (j < kc ? kept[j] : 0)) * es;
+        if (es == 4) *(uint32_t *)dst = j < kc ? *(const uint32_t *)src : 0u;
+        else *(uint16_t *)dst = j < kc ? *(const uint16_t *)src : (uint16_t)0;
+    }
+}
+
+/* gatherW_v2: row j of W[kept, :] per block (rows kc … kp−1 zero), 16-byte copies when rows
+ * are 16-byte multiples. */
+static __global__ void gather_w_v2(const char *W, char *Wc, const int32_t *kept, int64_t kc, int64_t rowbytes)
+{
+    const int64_t j = blockIdx.x;
+    char *dst = Wc + j * rowbytes;
+    const char *src = j < kc ? W + (int64_t)kept[j] * rowbytes : NULL;
+    if (rowbytes % 16 == 0 && ((uintptr_t)W % 16) == 0 && ((uintptr_t)Wc % 16) == 0)
+        for (int64_t i = threadIdx.x; i < rowbytes / 16; i += blockDim.x)
+            ((uint4 *)dst)[i] = src ? ((const uint4 *)src)[i] : make_uint4(0, 0, 0, 0);
+    else
+        for (int64_t i = threadIdx.x; i < rowbytes; i += blockDim.x) dst[i] = src ? src[i] : 0;
+}
+
+/* gemv_reduce_v2: Y[i] = Σ_s part[s][i], a warp per output (lanes take s ≡ lane mod 32, then a
+ * fixed butterfly): all of the GPU on the sum instead of one thread per output (v1). */
+static __global__ void gemv_reduce_v2(const float *part, int S, size_t MN, void *Y, int bf16)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.y + threadIdx.y;
+    if (i >= MN) return;
+    float v = 0.0f;
+    for (int sp = threadIdx.x; sp < S; sp += 32) v += part[sp * MN + i];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x == 0) {
+        if (bf16) ((__nv_bfloat16 *)Y)[i] = __float2bfloat16_rn(v);
+        else ((float *)Y)[i] = v;
+    }
+}
+
+/* gemv_v2: the GEMV that skips zeros without a compaction pass: block (x: column tile, y: split
+ * s of K, z: row m) reads its slice of row m of A 128 entries at a time, keeps the nonzero ones
+ * (in order, in shared memory) and accumulates a_k·W[k, 8 columns] for those only, so only the
+ * touched rows of W are read; partial rows as v1. Tile-0 blocks count nonzeros, flops and
+ * skipped multiply-adds into the instance's device counters. */
+static __global__ void gemv_v2(const void *A, int bf16, int64_t K, const void *W, int64_t N, int vec, int S, int64_t M,
+                               float *part, unsigned long long *ctr)
+{
+    __shared__ int s_k[GV_THREADS];
+    __shared__ float s_a[GV_THREADS];
+    __shared__ unsigned s_warp[GV_THREADS / 32];
+    const int64_t m = blockIdx.z, sp = blockIdx.y, c0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * GV_COLS;
+    const int64_t k0 = K * sp / S, k1 = K * (sp + 1) / S;
+    float acc[GV_COLS];
+#pragma unroll
+    for (int q = 0; q < GV_COLS; q++) acc[q] = 0.0f;
+    unsigned long long nnz = 0;
+    for (int64_t base = k0; base < k1; base += blockDim.x) {
+        const int64_t k = base + threadIdx.x;
+        const float a = k < k1 ? ld(A, bf16, (size_t)(m * K + k)) : 0.0f;
+        const unsigned bal = __ballot_sync(0xffffffffu, a != 0.0f);
+        if ((threadIdx.x & 31) == 0) s_warp[threadIdx.x >> 5] = __popc(bal);
+        __syncthreads();
+        unsigned pos = 0, n = 0;
+        for (int w = 0; w < (int)(blockDim.x >> 5); w++) {
+            if (w < (int)(threadIdx.x >> 5)) pos += s_warp[w];
+            n += s_warp[w];
+        }
+        pos += __popc(bal & ((1u << (threadIdx.x & 31)) - 1u));
+        if (a != 0.0f) s_k[pos] = (int)k, s_a[pos] = a;
+        __syncthreads();
+        nnz += n;
+        if (c0 < N && vec && c0 + GV_COLS <= N) {
+#pragma unroll 4
+            for (unsigned j = 0; j < n; j++) {
+                fma_row8(acc, s_a[j], W, bf16, (int64_t)s_k[j] * N + c0);
+            }
+        } else if (c0 < N) {
+            for (unsigned j = 0; j < n; j++)
+                for (int q = 0; q < GV_COLS && c0 + q < N; q++)
+                    acc[q] = fmaf(s_a[j], ld(W, bf16, (size_t)(s_k[j] * N + c0 + q)), acc[q]);
+        }
+        __syncthreads();
+    }
+    if (c0 < N) {
+        float *out = part + (sp * M + m) * N + c0;
+        for (int q = 0; q < GV_COLS && c0 + q < N; q++) out[q] = acc[q];
+    }
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        atomicAdd(&ctr[0], nnz);
+        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(k1 - k0 - (int64_t)nnz) * (unsigned long long)N);
+    }
+}
+
+/* Y (M,N) = A (M,K)·W (K,N), row-major, through cuBLAS (column-major: Yᵀ = Wᵀ·Aᵀ). */
+static qt_status_t blas_mm(qt_backend_t *be, int bf16, const void *A, const void *W, void *Y, int64_t M, int64_t K,
+                           int64_t N, int64_t lda)
+{
+    cublasHandle_t h = QT_CUDA_CTX(be)->blas;
+    const float one = 1.0f, zero = 0.0f;
+    cublasStatus_t s;
+    if (!bf16 && M == 1)
+        s = cublasSgemv(h, CUBLAS_OP_N, (int)N, (int)K, &one, (const float *)W, (int)N, (const float *)A, 1, &zero,
+                        (float *)Y, 1);
+    else if (!bf16)
+        s = cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)N, (int)M, (int)K, &one, (const float *)W, (int)N,
+                        (const float *)A, (int)lda, &zero, (float *)Y, (int)N);
+    else
+        s = cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, (int)N, (int)M, (int)K, &one, W, CUDA_R_16BF, (int)N, A,
+                         CUDA_R_16BF, (int)lda, &zero, Y, CUDA_R_16BF, (int)N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return qt_backend_fail(be, QT_ERR_INTERNAL, "cuBLAS %s (%lld×%lld·%lld×%lld): %s", bf16 ? "GemmEx" : "Sgemm",
+                               (long long)M, (long long)K, (long long)K, (long long)N, cublasGetStatusString(s));
+    return QT_OK;
+}
+
+/* Read back n counters from device memory (synchronizes the stream). */
+static qt_status_t read_back(qt_backend_t *be, const void *dev, void *host, size_t bytes)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    cudaError_t e = cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, cx->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(cx->stream);
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "reading counts back");
+}
+
+/* The shape of one call. */
+typedef struct {
+    const void *A, *W;
+    void *Y;
+    int64_t M, K, N;
+    int bf16, es;
+} mm_t;
+
+/* GATHER: nonzero lists per row, split-K GEMV over the touched rows of W, ordered reduction. */
+static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    const int64_t M = c->M, K = c->K, N = c->N;
+    const int64_t tiles = (N + GV_COLS * GV_THREADS - 1) / (GV_COLS * GV_THREADS);
+    const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
+    if (sparse_version() == 2) {
+        int64_t S = (2 * (int64_t)cx->sms + tiles * M - 1) / (tiles * M); /* about 2 blocks per SM */
+        if (S > K / 32) S = K / 32;
+        if (S < 1) S = 1;
+        if (S > 1024) S = 1024;
+        size_t b_part = (size_t)(S * M * N) * 4;
+        void *owned;
+        float *part = (float *)qt_sparse_ws_get(be, ws, b_part, &owned);
+        if (!part) return QT_ERR_NOMEM;
+        dim3 grid((unsigned)tiles, (unsigned)S, (unsigned)M);
+        gemv_v2<<<grid, GV_THREADS, 0, cx->stream>>>(c->A, c->bf16, K, c->W, N, vec, (int)S, M, part, cx->d_nnz);
+        gemv_reduce_v2<<<(unsigned)((M * N + 7) / 8), dim3(32, 8), 0, cx->stream>>>(part, (int)S, (size_t)(M * N), c->Y,
+                                                                                 c->bf16);
+        counted(be);
+        qt_status_t st = qt_cuda_launched(be, "gather kernels");
+        if (st == QT_OK && info) { /* the caller wants the count now: an exact pass over A */
+            int64_t nnz = 0, zc = 0;
+            qt_tensor_t At = {};
+            int64_t sh[2] = {M, K};
+            st = qt_tensor_wrap_on(&At, be->device, (void *)c->A, c->bf16 ? QT_BF16 : QT_F32, 2, sh);
+            if (st == QT_OK) st = cuda_measure(be, &At, M, &nnz, &zc);
+            if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
+        }
+        qt_sparse_ws_release(be, owned, b_part);
+        return st;
+    }
+    int64_t S = (4 * (int64_t)cx->sms + tiles * M - 1) / (tiles * M); /* about 4 blocks per SM */
+    if (S > K / 64) S = K / 64;
+    if (S < 1) S = 1;
+    if (S > 256) S = 256;
+    size_t b_idx = (size_t)(M * K) * 4, b_val = b_idx, b_cnt = ((size_t)M * 4 + 255) / 256 * 256,
+           b_part = (size_t)(S * M * N) * 4;
+    void *owned;
+    char *w = (char *)qt_sparse_ws_get(be, ws, b_idx + b_val + b_cnt + b_part, &owned);
+    if (!w) return QT_ERR_NOMEM;
+    int32_t *idx = (int32_t *)w;
+    float *val = (float *)(w + b_idx), *part = (float *)(w + b_idx + b_val + b_cnt);
+    int *cnt = (int *)(w + b_idx + b_val);
+    compact_v1<<<(unsigned)M, TPB, 0, cx->stream>>>(NULL, c->A, c->bf16, K, idx, val, cnt);
+    dim3 grid((unsigned)tiles, (unsigned)S, (unsigned)M);
+    gemv_v1<<<grid, GV_THREADS, 0, cx->stream>>>(idx, val, cnt, K, c->W, c->bf16, N, vec, (int)S, M, part);
+    gemv_reduce_v1<<<qt_cuda_blocks(be, (size_t)(M * N), TPB), TPB, 0, cx->stream>>>(part, (int)S, (size_t)(M * N), c->Y,
+                                                                                  c->bf16);
+    qt_status_t st = qt_cuda_launched(be, "gather kernels");
+    if (st == QT_OK && info) {
+        int64_t nnz = 0;
+        int *h = (int *)malloc((size_t)M * sizeof(int));
+        if (!h) st = qt_backend_fail(be, QT_ERR_NOMEM, "gather counts");
+        if (st == QT_OK) st = read_back(be, cnt, h, (size_t)M * sizeof(int));
+        for (int64_t m = 0; st == QT_OK && m < M; m++) nnz += h[m];
+        free(h);
+        if (st == QT_OK) {
+            *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
+            qt_sparse_count_matmul((double)nnz * N, (double)(M * K - nnz) * N, nnz);
+        }
+    }
+    qt_sparse_ws_release(be, owned, b_idx + b_val + b_cnt + b_part);
+    return st;
+}
+
+/* COLSKIP: flags, compaction of the kept columns, gathers, one cuBLAS product. */
+static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    const int64_t M = c->M, K = c->K, N = c->N;
+    size_t b_flag = (size_t)K * 4, b_kept = b_flag, b_misc = 256, b_a = (size_t)(M * (K + 8)) * c->es,
+           b_w = (size_t)((K + 8) * N) * c->es;
+    b_a = (b_a + 255) / 256 * 256;
+    void *owned;
+    size_t bytes = b_flag + b_kept + b_misc + b_a + b_w;
+    char *w = (char *)qt_sparse_ws_get(be, ws, bytes, &owned);
+    if (!w) return QT_ERR_NOMEM;
+    int *flag = (int *)w;
+    int32_t *kept = (int32_t *)(w + b_flag);
+    unsigned long long *counts = (unsigned long long *)(w + b_flag + b_kept);
+    int *kc_d = (int *)(counts + 2);
+    char *Ac = w + b_flag + b_kept + b_misc, *Wc = Ac + b_a;
+    qt_status_t st = QT_OK;
+    cudaError_t e = cudaMemsetAsync(counts, 0, 2 * sizeof *counts, cx->stream);
+    if (e != cudaSuccess) st = qt_cuda_fail(be, e, "cudaMemsetAsync");
+    const int ver = sparse_version();
+    if (st == QT_OK && ver == 2 && (e = cudaMemsetAsync(flag, 0, b_flag, cx->stream)) != cudaSuccess)
+        st = qt_cuda_fail(be, e, "cudaMemsetAsync");
+    if (st == QT_OK) {
+        if (ver == 2)
+            colflags_v2<<<dim3((unsigned)((K + TPB - 1) / TPB), (unsigned)((M + 63) / 64)), TPB, 0, cx->stream>>>(
+                c->A, c->bf16, M, K, M, flag, counts);
+        else
+            colflags_v1<<<qt_cuda_blocks(be, (size_t)K, TPB), TPB, 0, cx->stream>>>(c->A, c->bf16, M, K, M, flag,
+                                                                                   counts);
+        compact_v1<<<1, TPB, 0, cx->stream>>>(flag, NULL, 0, K, kept, NULL, kc_d);
+        st = qt_cuda_launched(be, "colskip scan");
+    }
+    unsigned long long h[2] = {0, 0};
+    int kc_h = 0;
+    if (st == QT_OK) st = read_back(be, counts, h, sizeof h);
+    if (st == QT_OK) st = read_back(be, kc_d, &kc_h, sizeof kc_h);
+    const int64_t kc = kc_h;
+    if (st == QT_OK && kc == 0) {
+        e = cudaMemsetAsync(c->Y, 0, (size_t)(M * N) * c->es, cx->stream);
+        if (e != cudaSuccess) st = qt_cuda_fail(be, e, "cudaMemsetAsync");
+    } else if (st == QT_OK && ver == 2) {
+        const int64_t kp = (kc + 7) / 8 * 8; /* zero-padded: aligned leading dimension for cuBLAS */
+        gather_a_v2<<<(unsigned)M, TPB, 0, cx->stream>>>((const char *)c->A, Ac, kept, kc, kp, K, c->es);
+        gather_w_v2<<<(unsigned)kp, TPB, 0, cx->stream>>>((const char *)c->W, Wc, kept, kc, N * c->es);
+        st = qt_cuda_launched(be, "colskip gather");
+        if (st == QT_OK) st = blas_mm(be, c->bf16, Ac, Wc, c->Y, M, kp, N, kp);
+    } else if (st == QT_OK) {
+        gather_v1<<<qt_cuda_blocks(be, (size_t)(M * kc + kc * N), TPB), TPB, 0, cx->stream>>>(
+            (const char *)c->A, (const char *)c->W, Ac, Wc, kept, kc_d, M, K, N, c->es);
+        st = qt_cuda_launched(be, "colskip gather");
+        if (st == QT_OK) st = blas_mm(be, c->bf16, Ac, Wc, c->Y, M, kc, N, kc);
+    }
+    if (st == QT_OK) {
+        if (info) *info = (qt_spmm_info_t){QT_SPMM_COLSKIP, (int64_t)h[0], K - kc};
+        qt_sparse_count_matmul((double)(M * kc * N), (double)(M * (K - kc) * N), (int64_t)h[0]);
+    }
+    qt_sparse_ws_release(be, owned, bytes);
+    return st;
+}
+
+/* Paths dense, gather, colskip in f32 and bf16. */
+static int cuda_supports(const qt_backend_t *be, qt_spmm_path_t p, qt_dtype_t dt)
+{
+    (void)be;
+    return (p == QT_SPMM_DENSE || p == QT_SPMM_GATHER || p == QT_SPMM_COLSKIP) && (dt == QT_F32 || dt == QT_BF16);
+}
+
+/* One fixed path. */
+static qt_status_t cuda_matmul(qt_backend_t *be, qt_spmm_path_t p, const qt_tensor_t *A, const qt_tensor_t *W,
+                               qt_tensor_t *Y, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    const int bf16 = A->dtype == QT_BF16;
+    const mm_t c = {A->data, W->data, Y->data, A->shape[0], A->shape[1], W->shape[1], bf16, bf16 ? 2 : 4};
+    switch (p) {
+    case QT_SPMM_DENSE:
+        QT_TRY(blas_mm(be, bf16, c.A, c.W, c.Y, c.M, c.K, c.N, c.K));
+        if (info) *info = (qt_spmm_info_t){QT_SPMM_DENSE, -1, -1};
+        qt_sparse_count_matmul((double)c.M * c.K * c.N, 0, -1);
+        return QT_OK;
+    case QT_SPMM_GATHER: return run_gather(be, &c, ws, info);
+    case QT_SPMM_COLSKIP: return run_colskip(be, &c, ws, info);
+    default:
+        return qt_backend_fail(be, QT_ERR_UNSUPPORTED, "cuda matmul: path %s is not implemented on cuda",
+                               qt_spmm_path_name(p));
+    }
+}
+
+/* Nonzeros and all-zero columns of the sampled rows. */
+static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    const int64_t K = A->shape[1];
+    void *scr;
+    QT_TRY(qt_cuda_scratch(be, 32 + (size_t)K * 8, &scr));
+    unsigned long long *counts = (unsigned long long *)scr;
+    int *kept_n = (int *)(counts + 2), *flag = (int *)((char *)scr + 32), *idx = flag + K;
+    cudaError_t e = cudaMemsetAsync(scr, 0, 32 + (size_t)K * 4, cx->stream);
+    if (e != cudaSuccess) return qt_cuda_fail(be, e, "cudaMemsetAsync");
+    colflags_v2<<<dim3((unsigned)((K + TPB - 1) / TPB), (unsigned)((r + 63) / 64)), TPB, 0, cx->stream>>>(
+        A->data, A->dtype == QT_BF16, A->shape[0], K, r, flag, counts);
+    compact_v1<<<1, TPB, 0, cx->stream>>>(flag, NULL, 0, K, idx, NULL, kept_n);
+    QT_TRY(qt_cuda_launched(be, "measure kernels"));
+    unsigned long long h3[3];
+    QT_TRY(read_back(be, counts, h3, sizeof h3)); /* nonzeros, (unused), kept columns (an int) */
+    int kept;
+    memcpy(&kept, &h3[2], sizeof kept);
+    *nnz = (int64_t)h3[0];
+    *zero_cols = K - (int64_t)kept;
+    return QT_OK;
+}
+
+extern "C" const qt_sparse_ops_t qt_sparse_ops_cuda = {cuda_supports, cuda_act_forward, cuda_act_backward, cuda_matmul,
+                                                       cuda_measure};

@@ -50,7 +50,7 @@
  *       rank measured on the uneven split: samples_per_s, load_imbalance over the grid,
  *       slowest_rank (grid rank), share_rank0.
  *   compress scheme=…     experiment: dp on all ranks, a smaller MLP, equal steps per scheme (quick
- *       400, else 1000; top-k 1% also with DGC's per-layer selection and sparsity warm-up):
+ *       400, else 1000; compress_dgc: top-k 1% with DGC's per-layer selection and warm-up):
  *       bytes_per_step (this rank's gradient message), compression_ratio (dense / sent),
  *       final_loss, loss_vs_dense (finish: final_loss / the uncompressed one), series loss by step
  *       and loss_vs_bytes (loss against the cumulative bytes this rank sent).
@@ -621,7 +621,8 @@ static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const c
     static const char *const schemes[] = {"none", "topk", "randomk", "qsgd", "int8", "powersgd", "topk"};
     int csteps = profile == QT_PROFILE_QUICK ? 400 : 1000;
     for (int si = 0; si < 7; si++) {
-        qt_case_t *c = add_case(out, "compress", backend, world);
+        /* DGC's variant is its own case name, so that filters on compress/ keep one per scheme */
+        qt_case_t *c = add_case(out, si == 6 ? "compress_dgc" : "compress", backend, world);
         if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
         qt_params_set_str(&c->params, "scheme", schemes[si]);
         if (si == 1 || si == 2 || si == 6) qt_params_set_double(&c->params, "ratio", 0.01);
@@ -715,7 +716,7 @@ static int emit_eff(void *arg, const qt_result_t *res)
 static int emit_rel(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
-    if (strcmp(res->name, "compress") || strcmp(res->variant, s->variant) || s->base <= 0) return 0;
+    if (strncmp(res->name, "compress", 8) || strcmp(res->variant, s->variant) || s->base <= 0) return 0;
     qt_rec_derived(s->r, "compress_rel", res->variant, res->params, "loss_vs_dense", "ratio", res->median / s->base);
     return 0;
 }

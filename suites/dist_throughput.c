@@ -526,6 +526,22 @@ static qt_case_t *add_case(qt_case_list_t *out, const char *name, const char *ba
     return c;
 }
 
+/* Experiment cases `name` with key = each of values[0..n), `steps` steps, run by fn. */
+static qt_status_t add_sweep(qt_case_list_t *out, const char *name, const char *backend, int world, const char *key,
+                             const int *values, int n, int steps,
+                             qt_status_t (*fn)(const qt_case_t *, qt_rec_t *, uint64_t))
+{
+    for (int i = 0; i < n; i++) {
+        qt_case_t *c = add_case(out, name, backend, world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_int(&c->params, key, values[i]);
+        qt_params_set_int(&c->params, "steps", steps);
+        c->experiment = 1;
+        c->run_seed = fn;
+    }
+    return QT_OK;
+}
+
 /* The collective sweep of one backend: host memory to 256 MiB, GPU memory to 8 GiB. */
 static qt_status_t coll_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world, int gpu)
 {
@@ -636,24 +652,10 @@ static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const c
         c->experiment = 1;
         c->run_seed = compress_run;
     }
-    static const int Hs[] = {1, 4, 16};
-    for (int hi = 0; hi < 3; hi++) {
-        qt_case_t *c = add_case(out, "local_sgd", backend, world);
-        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
-        qt_params_set_int(&c->params, "H", Hs[hi]);
-        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 48 : 320);
-        c->experiment = 1;
-        c->run_seed = local_sgd_run;
-    }
-    static const int Ss[] = {0, 1, 4};
-    for (int si = 0; si < 3; si++) {
-        qt_case_t *c = add_case(out, "async_ps", backend, world);
-        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
-        qt_params_set_int(&c->params, "s", Ss[si]);
-        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 48 : 320);
-        c->experiment = 1;
-        c->run_seed = async_ps_run;
-    }
+    static const int Hs[] = {1, 4, 16}, Ss[] = {0, 1, 4};
+    int asteps = profile == QT_PROFILE_QUICK ? 48 : 320;
+    QT_TRY(add_sweep(out, "local_sgd", backend, world, "H", Hs, 3, asteps, local_sgd_run));
+    QT_TRY(add_sweep(out, "async_ps", backend, world, "s", Ss, 3, asteps, async_ps_run));
     return QT_OK;
 }
 

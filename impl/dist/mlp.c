@@ -116,6 +116,18 @@ static float *falloc(size_t n, qt_status_t *s)
     return p;
 }
 
+/* Shares of n ranks: each > 0, summing to 1. */
+static qt_status_t check_shares(const double *sh, int n, const char *what)
+{
+    double sum = 0;
+    for (int r = 0; r < n; r++) {
+        QT_CHECK_ARG(sh[r] > 0, "share of %s rank %d is %g (must be > 0)", what, r, sh[r]);
+        sum += sh[r];
+    }
+    QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "%s shares sum to %g, not 1", what, sum);
+    return QT_OK;
+}
+
 qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t *tp, const qt_dist_mlp_config_t *cfg)
 {
     QT_CHECK_ARG(out && cfg, "mlp_init: NULL argument");
@@ -130,22 +142,8 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
                  "tp_shares)", cfg->hidden, tpw);
     QT_CHECK_ARG(cfg->batch >= dpw, "batch %d smaller than the dp size %d", cfg->batch, dpw);
     QT_CHECK_ARG(cfg->local_steps >= 0, "local_steps %d must be >= 0", cfg->local_steps);
-    if (cfg->shares) {
-        double sum = 0;
-        for (int r = 0; r < dpw; r++) {
-            QT_CHECK_ARG(cfg->shares[r] > 0, "share of dp rank %d is %g (must be > 0)", r, cfg->shares[r]);
-            sum += cfg->shares[r];
-        }
-        QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "shares sum to %g, not 1", sum);
-    }
-    if (cfg->tp_shares) {
-        double sum = 0;
-        for (int r = 0; r < tpw; r++) {
-            QT_CHECK_ARG(cfg->tp_shares[r] > 0, "tp share of rank %d is %g (must be > 0)", r, cfg->tp_shares[r]);
-            sum += cfg->tp_shares[r];
-        }
-        QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "tp shares sum to %g, not 1", sum);
-    }
+    if (cfg->shares) QT_TRY(check_shares(cfg->shares, dpw, "dp"));
+    if (cfg->tp_shares) QT_TRY(check_shares(cfg->tp_shares, tpw, "tp"));
     if (cfg->ps) {
         QT_CHECK_ARG(dpw >= 2 && tpw == 1 && cfg->compress.kind == QT_COMPRESS_NONE && cfg->local_steps == 0 &&
                          !cfg->shares && cfg->staleness >= 0,

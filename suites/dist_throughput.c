@@ -57,7 +57,8 @@
  *   local_sgd H=…         experiment: local SGD averaging every H steps: series loss_vs_us
  *       (loss against wall-clock µs), final_loss.
  *   async_ps s=…          experiment (≥ 3 ranks: rank 0 the parameter server, the others workers;
- *       worker 1 does its first layer 2× as a slower machine would): bounded staleness s = 0
+ *       the small MLP at batch 1024;
+ *       worker 1 does its first layer 8× as a much slower machine would): bounded staleness s = 0
  *       (synchronous), 1, 4: series loss_vs_us (the server's global-batch loss against
  *       wall-clock µs), final_loss, samples_per_s, ps_max_gap (the largest clock gap allowed, ≤ s),
  *       ps_mean_delay (updates between a worker's parameters and its gradient). */
@@ -379,8 +380,10 @@ static qt_status_t imbalance_tp_run(const qt_case_t *c, qt_rec_t *r, uint64_t se
         if (s == QT_OK) s = qt_dist_mlp_stats(m, &st, 1);
         qt_dist_mlp_free(m);
         m = NULL;
-        double units = cfg.hidden * sh[tpb->rank];
-        if (s == QT_OK) s = qt_dist_balance_shares(tpb, units / (st.compute_s > 0 ? st.compute_s : 1e-9), sh);
+        /* every dp replica must split alike: each tp index's rate summed over the dp ranks */
+        double rate = cfg.hidden * sh[tpb->rank] / (st.compute_s > 0 ? st.compute_s : 1e-9);
+        if (s == QT_OK && dpb->world > 1) s = qt_dist_allreduce_raw(dpb, &rate, &rate, 1, QT_DIST_F64, QT_DIST_SUM);
+        if (s == QT_OK) s = qt_dist_balance_shares(tpb, rate, sh);
         qt_rec_metric(r, "share_rank0", "fraction", sh[0]);
     }
     if (s == QT_OK) s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
@@ -485,8 +488,9 @@ static qt_status_t async_ps_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     small_config(&cfg, seed);
     cfg.ps = 1;
     cfg.staleness = (int)qt_params_int(&c->params, "s", 0);
+    cfg.batch = 1024; /* compute, not message latency, sets a worker's pace */
     cfg.slow_rank = 1;
-    cfg.slow_factor = 2;
+    cfg.slow_factor = 8;
     int steps = (int)qt_params_int(&c->params, "steps", 48);
     qt_dist_mlp_t *m = NULL;
     QT_TRY(qt_dist_mlp_init(&m, be, NULL, &cfg));

@@ -8,6 +8,8 @@
 
 const qt_dist_ops_t *qt_dist_ops_of(qt_backend_t *be);
 double qt_dist_now(void);
+/* qt_dist_wait that sleeps 20 µs between rounds of polls instead of yielding. */
+qt_status_t qt_dist_wait_idle(qt_backend_t *be, qt_dist_req_t *req, const char *what);
 
 /* The parameter server over be (rank 0 the server, the others workers) for n parameters. */
 typedef struct qt_dist_ps qt_dist_ps_t;

@@ -18,8 +18,8 @@
  * Messages: a gradient is n + 1 floats, [0] = the step (exact below 2^24) and the gradient; a
  * worker's goodbye at free is [−1] alone (the server's pending receive completes with it).
  * Every wait polls with the library's deadline (qt_dist_timeout): a dead or hung peer gives
- * QT_ERR_STATE instead of a hang. The server sleeps 20 µs between idle polls so it leaves the
- * cores to workers when oversubscribed.
+ * QT_ERR_STATE instead of a hang. The server between idle polls, and a worker waiting for its
+ * answer, sleep 20 µs, so they leave the cores to the workers that compute when oversubscribed.
  * Used by mlp.c (cfg.ps); tests: tests/dist/test_dist.c; suite: dist_throughput async_ps. */
 #include <sched.h>
 #include <stdlib.h>
@@ -146,7 +146,8 @@ qt_status_t qt_dist_ps_push_pull(qt_dist_ps_t *ps, int64_t step, const float *g,
     QT_TRY(ps_fail(ps, ps->ops->irecv(ps->be, p, ps->n, QT_DIST_F32, 0, PS_TAG_PARAMS, &rr)));
     qt_status_t s = ps->ops->isend(ps->be, ps->out, ps->n + 1, QT_DIST_F32, 0, PS_TAG_GRAD, &sr);
     if (s == QT_OK) s = qt_dist_wait(ps->be, sr, "gradient push to the parameter server");
-    if (s == QT_OK) s = qt_dist_wait(ps->be, rr, "parameters from the parameter server");
+    /* the answer may be held back by the staleness bound: wait without taking a core */
+    if (s == QT_OK) s = qt_dist_wait_idle(ps->be, rr, "parameters from the parameter server");
     return ps_fail(ps, s);
 }
 

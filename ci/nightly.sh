@@ -1,12 +1,16 @@
 #!/bin/sh
-# ci/nightly.sh — the nightly regression job: build, run the `nightly` profile of every suite into
-# a database that persists between nights, and gate on the previous completed nightly run of the
-# same host with `quintet compare` (rank test + minimum effect + between-run noise; README.md,
-# "Regression gating"). The first night has no baseline and passes.
+# ci/nightly.sh — the nightly (and pull-request) regression job on a shared machine: build, then
+# gate the current commit against a base commit with `quintet ab`, which runs both builds in
+# interleaved randomized rounds so that the machine's drift hits both alike, and decides with
+# compare's interval + exact test (README.md, "Regression gating"). The base is the last commit
+# this job passed (remembered in DB), HEAD~1 the first night, or QT_NIGHTLY_BASE for a pull request
+# (e.g. QT_NIGHTLY_BASE=origin/main). Also records one `run --profile nightly` for `history`.
 #
 # usage: ci/nightly.sh [DB]             DB defaults to results/nightly.db
-# environment: QT_NIGHTLY_METRIC (default all), QT_NIGHTLY_BASELINE_RUNS (default 5),
-#              QT_NIGHTLY_THRESHOLD (default 0.05), QT_NIGHTLY_ARGS (extra `quintet run` options)
+# environment: QT_NIGHTLY_BASE (base revision), QT_NIGHTLY_SUITES (default "attention_scaling
+#              lr_convergence sparsity"), QT_NIGHTLY_ROUNDS (10), QT_NIGHTLY_REPETITIONS (5),
+#              QT_NIGHTLY_THRESHOLD (0.05), QT_NIGHTLY_METRIC (time_s), QT_NIGHTLY_FILTER (a --filter
+#              regex), QT_NIGHTLY_RUN (0 skips the nightly-profile run for history)
 # exit: 0 no regression, 1 a regression, 2 or more an error (build, run or database).
 set -eu
 cd "$(dirname "$0")/.."
@@ -14,28 +18,33 @@ DB=${1:-results/nightly.db}
 Q=build/quintet
 
 make --no-print-directory all
-# shellcheck disable=SC2086 # QT_NIGHTLY_ARGS is a list of options
-$Q run --profile nightly --db "$DB" ${QT_NIGHTLY_ARGS:-} || { echo "nightly: the run failed" >&2; exit 2; }
-
-# The run just made, and the newest earlier completed nightly run on this host. The host is read
-# back from the new run, so it is spelled exactly as provenance recorded it.
-sql() { sqlite3 -batch -noheader "$DB" "$1"; }
-NEW=$(sql "SELECT id FROM runs ORDER BY id DESC LIMIT 1")
-BASE=$(sql "SELECT b.id FROM runs b, runs n WHERE n.id = $NEW AND b.id < n.id AND b.status = 'completed'
-            AND b.profile = 'nightly' AND b.host = n.host ORDER BY b.id DESC LIMIT 1")
-if [ -z "$BASE" ]; then
-    echo "nightly: run $NEW is the first completed nightly run of this host in $DB: nothing to compare"
+HEAD_REV=$(git rev-parse HEAD)
+sql() { sqlite3 -batch -noheader "$DB" "$1" 2>/dev/null || true; }
+BASE=${QT_NIGHTLY_BASE:-$(sql "SELECT value FROM run_provenance WHERE key = 'nightly_passed' ORDER BY run_id DESC LIMIT 1")}
+BASE=${BASE:-HEAD~1}
+if [ "$(git rev-parse "$BASE^{commit}")" = "$HEAD_REV" ]; then
+    echo "nightly: $HEAD_REV already passed; nothing to gate"
     exit 0
 fi
-echo "nightly: comparing run $NEW against run $BASE"
+echo "nightly: gating $HEAD_REV against $BASE with quintet ab"
 set +e
-$Q compare "$BASE" "$NEW" --db "$DB" --metric "${QT_NIGHTLY_METRIC:-all}" \
-    --baseline-runs "${QT_NIGHTLY_BASELINE_RUNS:-5}" --threshold "${QT_NIGHTLY_THRESHOLD:-0.05}"
+# shellcheck disable=SC2086 # the suite list is a list
+$Q ab "$BASE" "$Q" ${QT_NIGHTLY_SUITES:-attention_scaling lr_convergence sparsity} --db "$DB" \
+    --rounds "${QT_NIGHTLY_ROUNDS:-10}" --repetitions "${QT_NIGHTLY_REPETITIONS:-5}" \
+    --threshold "${QT_NIGHTLY_THRESHOLD:-0.05}" --metric "${QT_NIGHTLY_METRIC:-time_s}" \
+    ${QT_NIGHTLY_FILTER:+--filter "$QT_NIGHTLY_FILTER"}
 rc=$?
 set -e
 case $rc in
-0) echo "nightly: no regression" ;;
+0)
+    echo "nightly: no regression"
+    NEW=$(sql "SELECT run_id FROM run_provenance WHERE key = 'ab_side' AND value = 'new' ORDER BY run_id DESC LIMIT 1")
+    [ -n "$NEW" ] && sql "INSERT OR REPLACE INTO run_provenance (run_id, key, value) VALUES ($NEW, 'nightly_passed', '$HEAD_REV')"
+    ;;
 1) echo "nightly: REGRESSION (rows marked 'regression' above)" >&2 ;;
-*) echo "nightly: quintet compare failed (exit $rc)" >&2 ;;
+*) echo "nightly: quintet ab failed (exit $rc)" >&2 ;;
 esac
+if [ "${QT_NIGHTLY_RUN:-1}" != 0 ]; then
+    $Q run --profile nightly --db "$DB" || echo "nightly: the nightly-profile run failed" >&2
+fi
 exit $rc

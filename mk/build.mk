@@ -177,8 +177,11 @@ bench: all
 	$(BUILD)/quintet run --profile quick --db results/quintet.db
 	@$(BUILD)/quintet show --summary --db results/quintet.db
 
+# LeakSanitizer: third-party libraries' process-lifetime allocations are suppressed (mk/lsan.supp);
+# the slow unwinder gives their frames names (the libraries have no frame pointers).
 check-asan:
-	@$(MAKE) --no-print-directory QT_INNER=1 BUILD=build-asan OPT='-O1 -fno-omit-frame-pointer' \
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/mk/lsan.supp:fast_unwind_on_malloc=0:print_suppressions=0 \
+	  $(MAKE) --no-print-directory QT_INNER=1 BUILD=build-asan OPT='-O1 -fno-omit-frame-pointer' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=undefined' test
 
 FUZZ_SECONDS ?= 60

@@ -119,3 +119,13 @@ CREATE TABLE case_stats (
 ) WITHOUT ROWID;
 
 PRAGMA user_version = 2;
+
+-- @version 3: invocations, the unit of replication. `quintet run --invocations K` runs every case
+-- in K separate processes and `quintet ab` runs each build once per round; each raw sample records
+-- the process invocation (1..K) that measured it, 0 for a run measured in one process (every
+-- sample written before version 3). runs.invocations is how many processes the run used.
+ALTER TABLE samples ADD COLUMN invocation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN invocations INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX samples_invocation ON samples (case_id, invocation);
+
+PRAGMA user_version = 3;

@@ -1,10 +1,11 @@
-/* compare.c — the per-(case, metric) regression decision of `quintet compare`
- * (contract in compare.h; the command is cmd_compare.c). Tested by
- * tests/harness/test_compare.c (`make test`). */
+/* compare.c — the per-(case, metric) regression decision of `quintet compare`, `ab`, `history`
+ * and `report` (contract and algorithm in compare.h; the command is cmd_compare.c). Tested by
+ * tests/harness/test_compare.c and tests/harness/test_gate.c (`make test`). */
 #include "analysis/compare.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analysis/stats.h"
@@ -13,8 +14,16 @@
 const char *qt_verdict_name(qt_verdict_t v)
 {
     static const char *names[QT_VERDICT_COUNT] = {"regression", "improvement", "unchanged", "changed",
-                                                  "added",      "removed",     "insufficient"};
+                                                  "inconclusive", "added",     "removed",     "insufficient"};
     return (unsigned)v < QT_VERDICT_COUNT ? names[v] : "?";
+}
+
+/* "[lo, hi]" or "-". */
+const char *qt_compare_interval_text(const qt_compare_result_t *r, char *buf, size_t cap)
+{
+    if (!r || isnan(r->ci_lo) || isnan(r->ci_hi)) snprintf(buf, cap, "-");
+    else snprintf(buf, cap, "[%.4f, %.4f]", r->ci_lo, r->ci_hi);
+    return buf;
 }
 
 /* 1 when s ends with suffix. */
@@ -45,6 +54,13 @@ int qt_metric_direction(const char *m)
     return 0;
 }
 
+/* Rates derived from time_s by the runner (see compare.h). */
+int qt_metric_restates_time(const char *m)
+{
+    return m && (!strcmp(m, "gflops") || !strcmp(m, "gbps") || ends_with(m, "_gflops") || ends_with(m, "_gbps") ||
+                 !strcmp(m, "frac_sgemm") || !strcmp(m, "frac_stream"));
+}
+
 /* Counters and bookkeeping metrics (the set `show` hides without --all). */
 int qt_metric_is_bookkeeping(const char *m)
 {
@@ -63,54 +79,130 @@ double qt_compare_noise(const double *medians, size_t n)
     return (s.max - s.min) / fabs(s.median);
 }
 
-/* Median / n of the non-NaN values. */
-static int median_of(const double *v, size_t n, double *med)
+/* Interval verdict and, when inconclusive, the invocations a side that would decide. */
+static void interval_verdict(qt_compare_result_t *r, int direction, double t, double alpha)
 {
-    qt_summary_t s;
-    qt_summarize(v, n, &s);
-    *med = s.median;
-    return s.n;
+    int up = r->ci_lo > 1 + t, down = r->ci_hi < 1 - t, inside = r->ci_lo >= 1 - t && r->ci_hi <= 1 + t;
+    if (up || down) {
+        if (direction == 0) r->interval_verdict = QT_VERDICT_CHANGED;
+        else r->interval_verdict = up == (direction < 0) ? QT_VERDICT_REGRESSION : QT_VERDICT_IMPROVEMENT;
+        return;
+    }
+    if (inside) {
+        r->interval_verdict = QT_VERDICT_UNCHANGED;
+        return;
+    }
+    r->interval_verdict = QT_VERDICT_INCONCLUSIVE;
+    /* The half-width h shrinks as 1/sqrt(k): it decides once below the distance from the ratio to
+     * the nearer edge it must clear (|ratio - 1| - t outside the band, t - |ratio - 1| inside). */
+    int k = r->k_base < r->k_new ? r->k_base : r->k_new;
+    double h = (r->ci_hi - r->ci_lo) / 2, need = fabs(fabs(r->ratio - 1) - t);
+    double kk = need > 0 ? ceil((double)(k < 1 ? 1 : k) * (h / need) * (h / need)) : INFINITY;
+    int floor_k = 2; /* the exact test on k against k invocation medians must reach p < alpha */
+    while (floor_k < 1000 && qt_mann_whitney_min_p((size_t)floor_k, (size_t)floor_k) >= alpha) floor_k++;
+    if (kk < floor_k) kk = floor_k;
+    r->need_invocations = kk > 10000 || !isfinite(kk) ? 10000 : (int)kk;
+    if (r->need_invocations >= 10000) snprintf(r->note, sizeof r->note, "over 10000 invocations a side would decide");
+    else snprintf(r->note, sizeof r->note, "%d invocations a side would decide", r->need_invocations);
 }
 
 /* The decision (see compare.h). */
-qt_status_t qt_compare_decide(const double *base, size_t nb, const double *new_, size_t nn, int direction,
-                              const qt_compare_opts_t *o, double noise, qt_compare_result_t *r)
+qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
+                              const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r)
 {
-    QT_CHECK_ARG(o && r && (base || nb == 0) && (new_ || nn == 0), "options and result must not be NULL");
+    QT_CHECK_ARG(o && r && base && new_ && (base->v || base->n == 0) && (new_->v || new_->n == 0),
+                 "samples, options and result must not be NULL");
     QT_CHECK_ARG(o->alpha > 0 && o->alpha < 1, "alpha %g must be in (0, 1)", o->alpha);
     QT_CHECK_ARG(o->threshold >= 0, "threshold %g must be >= 0", o->threshold);
     memset(r, 0, sizeof *r);
-    r->u = r->p = r->ratio = NAN;
+    r->u = r->p = r->q = r->p_min = r->ratio = r->ci_lo = r->ci_hi = NAN;
     r->noise = noise;
-    r->n_base = median_of(base, nb, &r->median_base);
-    r->n_new = median_of(new_, nn, &r->median_new);
+    qt_summary_t sb, sn;
+    qt_summarize(base->v, base->n, &sb);
+    qt_summarize(new_->v, new_->n, &sn);
+    r->n_base = sb.n;
+    r->n_new = sn.n;
+    r->median_base = sb.median;
+    r->median_new = sn.median;
+    r->k_base = qt_sample_invocations(base);
+    r->k_new = qt_sample_invocations(new_);
+    r->outliers_base = qt_tukey_outliers(base->v, base->n);
+    r->outliers_new = qt_tukey_outliers(new_->v, new_->n);
+    r->bimodal_base = qt_bimodal(base->v, base->n, NULL);
+    r->bimodal_new = qt_bimodal(new_->v, new_->n, NULL);
     if (r->n_base > 0 && r->n_new > 0) {
         if (r->median_base != 0) r->ratio = r->median_new / r->median_base;
         else if (r->median_new == 0) r->ratio = 1;
         else r->ratio = copysign(INFINITY, r->median_new);
     }
     if (r->n_base < QT_COMPARE_MIN_REPS || r->n_new < QT_COMPARE_MIN_REPS) {
-        r->verdict = QT_VERDICT_INSUFFICIENT;
+        r->verdict = r->interval_verdict = QT_VERDICT_INSUFFICIENT;
+        int few = r->n_base < QT_COMPARE_MIN_REPS ? r->n_base : r->n_new;
         snprintf(r->note, sizeof r->note, "%s has %d repetition%s, need %d",
-                 r->n_base < QT_COMPARE_MIN_REPS ? "base" : "new",
-                 r->n_base < QT_COMPARE_MIN_REPS ? r->n_base : r->n_new,
-                 (r->n_base < QT_COMPARE_MIN_REPS ? r->n_base : r->n_new) == 1 ? "" : "s", QT_COMPARE_MIN_REPS);
+                 r->n_base < QT_COMPARE_MIN_REPS ? "base" : "new", few, few == 1 ? "" : "s", QT_COMPARE_MIN_REPS);
         return QT_OK;
     }
-    QT_TRY(qt_mann_whitney(base, nb, new_, nn, &r->u, &r->p));
-    r->p_floor = qt_mann_whitney_min_p((size_t)r->n_base, (size_t)r->n_new) >= o->alpha;
-    double effect = fabs(r->ratio - 1);
-    int significant = r->p < o->alpha && effect > o->threshold && !(effect <= noise); /* NaN noise: not used */
-    if (!significant) {
-        r->verdict = QT_VERDICT_UNCHANGED;
-        if (r->p_floor)
-            snprintf(r->note, sizeof r->note, "%d vs %d repetitions cannot reach p < %g", r->n_base, r->n_new,
-                     o->alpha);
-        else if (r->p < o->alpha && effect > o->threshold)
-            snprintf(r->note, sizeof r->note, "within between-run noise %.1f%%", noise * 100);
-        return QT_OK;
+    /* The test, on the unit of replication. */
+    r->unit_invocations = r->k_base >= 2 && r->k_new >= 2;
+    if (r->unit_invocations) {
+        double *mb = NULL, *mn = NULL;
+        int kb = qt_sample_invocation_medians(base, &mb), kn = qt_sample_invocation_medians(new_, &mn);
+        qt_status_t st = kb && kn ? qt_mann_whitney_ex(mb, (size_t)kb, mn, (size_t)kn, &r->u, &r->p, &r->p_min)
+                                  : qt_fail(QT_ERR_NOMEM, "compare: no memory for invocation medians");
+        free(mb);
+        free(mn);
+        QT_TRY(st);
+    } else {
+        QT_TRY(qt_mann_whitney_ex(base->v, base->n, new_->v, new_->n, &r->u, &r->p, &r->p_min));
     }
-    if (direction == 0) r->verdict = QT_VERDICT_CHANGED;
-    else r->verdict = (r->ratio > 1) == (direction < 0) ? QT_VERDICT_REGRESSION : QT_VERDICT_IMPROVEMENT;
+    r->p_floor = r->p_min >= o->alpha;
+    double t = o->threshold;
+    if (noise > t) t = noise; /* NaN noise: not used */
+    if (r->median_base == 0) { /* no ratio interval around a zero median: the test and the effect decide */
+        r->ci_lo = r->ci_hi = r->ratio;
+    } else {
+        QT_TRY(qt_boot_ratio_ci(base, new_, QT_BOOT_REPLICATES, 1 - o->alpha, seed, &r->ci_lo, &r->ci_hi));
+    }
+    interval_verdict(r, direction, t, o->alpha);
+    qt_compare_apply_q(r, r->p, o->alpha);
     return QT_OK;
+}
+
+/* Final verdict from the interval verdict and the (adjusted) test. */
+void qt_compare_apply_q(qt_compare_result_t *r, double q, double alpha)
+{
+    r->q = q;
+    qt_verdict_t iv = r->interval_verdict;
+    r->verdict = iv;
+    if (iv != QT_VERDICT_REGRESSION && iv != QT_VERDICT_IMPROVEMENT && iv != QT_VERDICT_CHANGED) return;
+    if (r->p_floor) {
+        r->verdict = QT_VERDICT_INCONCLUSIVE;
+        snprintf(r->note, sizeof r->note, "%d vs %d %s cannot reach p < %g", r->unit_invocations ? r->k_base : r->n_base,
+                 r->unit_invocations ? r->k_new : r->n_new, r->unit_invocations ? "invocations" : "repetitions", alpha);
+    } else if (!(q < alpha)) {
+        r->verdict = QT_VERDICT_INCONCLUSIVE;
+        snprintf(r->note, sizeof r->note, "interval beyond the threshold, but q = %.3g >= %g", q, alpha);
+    } else if (!strncmp(r->note, "interval beyond", 15) || strstr(r->note, "cannot reach")) {
+        r->note[0] = '\0';
+    }
+}
+
+/* Benjamini-Hochberg over the rows that are their own test; restating rows share their q. */
+size_t qt_compare_bh(qt_compare_result_t *const *r, const long *family, size_t n, double alpha)
+{
+    double *p = calloc(n + 1, sizeof *p), *q = calloc(n + 1, sizeof *q);
+    if (!p || !q) { /* no memory: Bonferroni, more conservative than BH */
+        free(p);
+        free(q);
+        for (size_t i = 0; i < n; i++)
+            if (family[i] >= 0 && (size_t)family[i] < n) qt_compare_apply_q(r[i], fmin(1, r[family[i]]->p * (double)n), alpha);
+        return n;
+    }
+    for (size_t i = 0; i < n; i++) p[i] = family[i] == (long)i ? r[i]->p : NAN;
+    size_t m = qt_bh_adjust(p, n, q);
+    for (size_t i = 0; i < n; i++)
+        if (family[i] >= 0 && (size_t)family[i] < n) qt_compare_apply_q(r[i], q[family[i]], alpha);
+    free(p);
+    free(q);
+    return m;
 }

@@ -1,4 +1,5 @@
-/* gate.c — compare's regression decision on two stored cases (contract in gate.h).
+/* gate.c — compare's regression decision on two stored cases (contract in gate.h): the raw
+ * samples with their invocation numbers, then qt_compare_decide (interval verdict + exact test).
  * Tested through `quintet history` and `quintet report --baseline` by
  * tests/harness/test_report.c (`make test`). */
 #include "analysis/gate.h"
@@ -13,6 +14,7 @@
 typedef struct {
     const char *metric;
     double *v;
+    int *inv;
     size_t n, cap;
     int failed;
 } metric_values_t;
@@ -25,10 +27,13 @@ static int keep_sample(void *arg, const qt_sample_t *x)
     if (m->n == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 16;
         double *v = realloc(m->v, cap * sizeof *v);
-        if (!v) return m->failed = 1;
-        m->v = v;
+        if (v) m->v = v;
+        int *inv = v ? realloc(m->inv, cap * sizeof *inv) : NULL;
+        if (!v || !inv) return m->failed = 1;
+        m->inv = inv;
         m->cap = cap;
     }
+    m->inv[m->n] = x->invocation;
     m->v[m->n++] = x->value;
     return 0;
 }
@@ -45,12 +50,16 @@ qt_status_t qt_gate_cases(qt_store_t *s, int64_t base_case, int64_t new_case, co
                           const qt_compare_opts_t *o, qt_compare_result_t *r)
 {
     QT_CHECK_ARG(s && metric && o && r, "store, metric, options and result must not be NULL");
-    metric_values_t b = {metric, NULL, 0, 0, 0}, n = {metric, NULL, 0, 0, 0};
+    metric_values_t b = {metric, NULL, NULL, 0, 0, 0}, n = {metric, NULL, NULL, 0, 0, 0};
     qt_status_t st = load_values(s, base_case, &b);
     if (st == QT_OK) st = load_values(s, new_case, &n);
-    if (st == QT_OK) st = qt_compare_decide(b.v, b.n, n.v, n.n, qt_metric_direction(metric), o, NAN, r);
+    qt_sample_set_t sb = {b.v, b.inv, b.n}, sn = {n.v, n.inv, n.n};
+    if (st == QT_OK)
+        st = qt_compare_decide(&sb, &sn, qt_metric_direction(metric), o, NAN, (uint64_t)new_case, r);
     free(b.v);
+    free(b.inv);
     free(n.v);
+    free(n.inv);
     return st;
 }
 

@@ -1,6 +1,6 @@
-/* gate.h — the regression gate of `quintet compare` (compare.h: Mann-Whitney U on the raw
- * repetitions, p < alpha, and |median_new / median_base - 1| > threshold, in the metric's
- * direction) applied to one metric of two stored cases. `quintet history` marks each run against
+/* gate.h — the regression gate of `quintet compare` (compare.h: the hierarchical bootstrap
+ * interval of the ratio of medians against the threshold, confirmed by the exact Mann-Whitney test
+ * on the unit of replication) applied to one metric of two stored cases. `quintet history` marks each run against
  * the run before it with it, `quintet report --baseline RUN` gives each row its verdict.
  * Defaults are compare's (alpha 0.05, threshold 0.05, no between-run noise figure); all three
  * commands take --threshold and --alpha through qt_gate_parse. */

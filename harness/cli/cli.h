@@ -26,6 +26,9 @@ int qt_cmd_trace(int argc, char **argv);
 #define QT_SOURCE_DIR "."
 #endif
 
+int qt_cmd_ab(int argc, char **argv);
+int qt_cmd_calibrate_gate(int argc, char **argv);
+
 /* Default database path. */
 #define QT_DEFAULT_DB "results/quintet.db"
 
@@ -40,5 +43,15 @@ int qt_cli_db_folder(const char *cmd, const char *path);
 int qt_cli_open(const char *cmd, const char *path, int create, int writable, qt_store_t **out);
 /* 0 with *run_id, else the message (and the recent runs) and 2 or 3. */
 int qt_cli_run(const char *cmd, qt_store_t *s, const char *spec, int64_t *run_id);
+
+/* compare's decision on two stored runs, without printing (cmd_compare.c): fn is called for every
+ * row (suite, "suite/case/variant/params", metric, result) after Benjamini-Hochberg; non-zero stops.
+ * metric NULL or "all": every metric but the bookkeeping ones. */
+#include <stdint.h>
+#include "analysis/compare.h"
+typedef int (*qt_compare_row_fn)(void *arg, const char *suite, const char *key, const char *metric,
+                                 const qt_compare_result_t *r);
+qt_status_t qt_compare_runs(const char *db, int64_t id_base, int64_t id_new, const char *metric,
+                            const qt_compare_opts_t *o, qt_compare_row_fn fn, void *arg);
 
 #endif

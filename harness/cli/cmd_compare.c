@@ -1,14 +1,19 @@
 /* cmd_compare.c — `quintet compare BASE NEW`: the regression gate.
  *
  * Matches the cases of two runs by (suite, case, variant, params) and decides, for each
- * selected metric, with the test of compare.h: two-sided Mann-Whitney U on the raw
- * repetitions (p < --alpha) AND |median_new / median_base - 1| > --threshold AND, with
- * --baseline-runs N >= 2, an effect larger than the case's between-run noise: the range of its
- * medians over the N most recent completed runs with id <= BASE and BASE's profile, relative to
- * their median (qt_compare_noise). Cases in one run only are `added` / `removed`.
- * Prints a table (or csv / json) and a summary line; exit status 0 no regression, 1 at least
- * one regression, 2 bad usage or unknown run, 3 database (or other runtime) error.
- * Run `quintet compare --help`; tested by tests/harness/test_compare.c. */
+ * selected metric, with the decision of compare.h: the 1-alpha hierarchical bootstrap interval of
+ * median_new / median_base (invocations, then repetitions: resample.h) against --threshold
+ * (raised to the case's between-run noise with --baseline-runs N >= 2: the range of its medians
+ * over the N most recent completed runs with id <= BASE and BASE's profile, relative to their
+ * median), confirmed by the exact two-sided Mann-Whitney test on the unit of replication
+ * (invocation medians when both sides have several invocations) after Benjamini-Hochberg across
+ * every tested row (rates derived from a case's time_s share its test). Each row also gets its
+ * Tukey outlier counts and a bimodality flag. Cases in one run only are `added` / `removed`.
+ * Prints the rows through the row model (output/rows.h: table, csv, json) or as JUnit XML
+ * (output/junit.h), then a summary line; exit status 0 no regression, 1 at least one regression,
+ * 2 bad usage, unknown run, or a --suite / --metric that matches nothing (the message lists what
+ * the runs hold), 3 database (or other runtime) error.
+ * Run `quintet compare --help`; tested by tests/harness/test_compare.c and test_gate.c. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,7 +22,9 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "output/junit.h"
 #include "output/output.h"
+#include "output/rows.h"
 #include "analysis/compare.h"
 #include "analysis/gate.h"
 #include "analysis/stats.h"
@@ -27,21 +34,22 @@ static const qt_opt_t opts[] = {
     {"db", "PATH", "database file (default " QT_DEFAULT_DB ")"},
     {"metric", "NAME", "metric to compare (default time_s); 'all': every metric but counters and bookkeeping"},
     {"threshold", "FRAC", "minimum effect |new/base - 1| for a regression (default 0.05 = 5%)"},
-    {"alpha", "A", "significance level of the Mann-Whitney U test (default 0.05)"},
+    {"alpha", "A", "significance level (FDR) of the test; the interval's level is 1 - A (default 0.05)"},
     {"baseline-runs", "N", "N >= 2: the effect must also exceed the between-run noise of the N most\n"
                            "                             recent completed runs up to BASE with its profile (default 0: off)"},
-    {"format", "F", "table | csv | json (default table)"},
+    {"format", "F", "table | csv | json | junit (default table)"},
     {"suite", "NAME", "only this suite"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
-enum { FMT_TABLE, FMT_CSV, FMT_JSON };
+enum { FMT_JUNIT = QT_FMT_JSON + 1 };
 enum { EXIT_REGRESSION = 1, EXIT_USAGE = 2, EXIT_DB = 3 };
 
 /* The raw samples of one metric of one case. */
 typedef struct {
     char *metric, *unit;
     double *v;
+    int *inv; /* invocation of each value */
     size_t n, cap;
 } msamples_t;
 
@@ -162,10 +170,13 @@ static int load_sample(void *arg, const qt_sample_t *x)
     if (m->n == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 16;
         double *v = realloc(m->v, cap * sizeof *v);
-        if (!v) return ctx->failed = 1;
-        m->v = v;
+        if (v) m->v = v;
+        int *inv = v ? realloc(m->inv, cap * sizeof *inv) : NULL;
+        if (!v || !inv) return ctx->failed = 1;
+        m->inv = inv;
         m->cap = cap;
     }
+    m->inv[m->n] = x->invocation;
     m->v[m->n++] = x->value;
     return 0;
 }
@@ -192,6 +203,7 @@ static void free_case(ccase_t *c)
         free(c->m[j].metric);
         free(c->m[j].unit);
         free(c->m[j].v);
+        free(c->m[j].inv);
     }
     free(c->m);
     free(c->key);
@@ -413,17 +425,36 @@ static qt_status_t load_baseline(qt_store_t *s, const crun_t *base, int want, co
     return st;
 }
 
-/* Decide every row. */
-static qt_status_t decide_rows(rows_t *rows, const qt_compare_opts_t *o)
+/* The BH family of each row: itself, the time_s row of the same case for a rate derived from it,
+ * -1 for a row without a test. */
+static void bh_families(const rows_t *rows, long *family)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        const crow_t *r = &rows->r[i];
+        family[i] = isnan(r->r.p) ? -1 : (long)i;
+        if (family[i] < 0 || !qt_metric_restates_time(r->metric)) continue;
+        for (size_t j = 0; j < rows->n; j++) /* the case's time_s row, tested too */
+            if (j != i && rows->r[j].b == r->b && rows->r[j].n == r->n && !strcmp(rows->r[j].metric, "time_s") &&
+                !isnan(rows->r[j].r.p)) {
+                family[i] = (long)j;
+                break;
+            }
+    }
+}
+
+/* Decide every row, then Benjamini-Hochberg across them; *tests gets the number of tests. */
+static qt_status_t decide_rows(rows_t *rows, const qt_compare_opts_t *o, size_t *tests)
 {
     for (size_t i = 0; i < rows->n; i++) {
         crow_t *r = &rows->r[i];
         double noise = r->nhist >= 2 ? qt_compare_noise(r->hist, r->nhist) : NAN;
         const msamples_t *mb = r->mb, *mn = r->mn;
-        QT_TRY(qt_compare_decide(mb ? mb->v : NULL, mb ? mb->n : 0, mn ? mn->v : NULL, mn ? mn->n : 0,
-                                 qt_metric_direction(r->metric), o, noise, &r->r));
+        qt_sample_set_t sb = {mb ? mb->v : NULL, mb ? mb->inv : NULL, mb ? mb->n : 0},
+                        sn = {mn ? mn->v : NULL, mn ? mn->inv : NULL, mn ? mn->n : 0};
+        QT_TRY(qt_compare_decide(&sb, &sn, qt_metric_direction(r->metric), o, noise, 1 + i, &r->r));
         const ccase_t *failed = r->b && strcmp(r->b->status, "ok") ? r->b : r->n && strcmp(r->n->status, "ok") ? r->n : NULL;
         if (!r->b || !r->n || !mb || !mn) {
+            r->r.p = r->r.q = NAN;
             if (failed) { /* present in both runs, but one side did not finish: say why */
                 r->r.verdict = QT_VERDICT_INSUFFICIENT;
                 snprintf(r->r.note, sizeof r->r.note, "%s case %s%s%s", failed == r->b ? "base" : "new", failed->status,
@@ -433,17 +464,22 @@ static qt_status_t decide_rows(rows_t *rows, const qt_compare_opts_t *o)
                 snprintf(r->r.note, sizeof r->r.note, "%s", r->b && r->n ? (mb ? "metric not in new run" : "metric not in base run")
                                                             : mb ? "case not in new run" : "case not in base run");
             }
+            r->r.interval_verdict = r->r.verdict;
         }
     }
+    long *family = malloc((rows->n + 1) * sizeof *family);
+    qt_compare_result_t **res = malloc((rows->n + 1) * sizeof *res);
+    if (!family || !res) {
+        free(family);
+        free(res);
+        return qt_fail(QT_ERR_NOMEM, "out of memory");
+    }
+    bh_families(rows, family);
+    for (size_t i = 0; i < rows->n; i++) res[i] = &rows->r[i].r;
+    *tests = qt_compare_bh(res, family, rows->n, o->alpha);
+    free(family);
+    free(res);
     return QT_OK;
-}
-
-/* Number as text for the table ("-" for NaN). */
-static const char *fmt_num(char *buf, size_t cap, const char *fmt, double v)
-{
-    if (isnan(v)) snprintf(buf, cap, "-");
-    else snprintf(buf, cap, fmt, v);
-    return buf;
 }
 
 /* The case of a row (whichever side has it). */
@@ -452,83 +488,163 @@ static const ccase_t *row_case(const crow_t *r)
     return r->b ? r->b : r->n;
 }
 
-#define TABLE_COLS 13
-#define CELL 256 /* bytes per table cell (longer text is cut) */
+/* Columns: table-only text forms next to the csv/json numbers they show. */
+enum {
+    C_SUITE, C_CASE, C_VARIANT, C_PARAMS, C_METRIC, C_UNIT, C_N, C_NB, C_NN, C_K, C_KB, C_KN, C_BASE, C_NEW,
+    C_RATIO, C_CI, C_LO, C_HI, C_U, C_P, C_PT, C_Q, C_QT, C_NOISE, C_NOISET, C_OUT, C_OB, C_ON, C_SHAPE,
+    C_VERDICT, C_NEED, C_NOTE, C_COUNT
+};
+#define MACHINE (QT_IN_CSV | QT_IN_JSON)
+static const qt_col_t cols_proto[C_COUNT] = {
+    [C_SUITE] = {"suite", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+    [C_CASE] = {"case", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+    [C_VARIANT] = {"variant", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+    [C_PARAMS] = {"params", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+    [C_METRIC] = {"metric", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+    [C_UNIT] = {"unit", QT_CELL_TEXT, 0, NULL, MACHINE},
+    [C_N] = {"n", QT_CELL_TEXT, 0, NULL, QT_IN_TABLE},
+    [C_NB] = {"n_base", QT_CELL_INT, 0, NULL, MACHINE},
+    [C_NN] = {"n_new", QT_CELL_INT, 0, NULL, MACHINE},
+    [C_K] = {"inv", QT_CELL_TEXT, 0, NULL, QT_IN_TABLE},
+    [C_KB] = {"invocations_base", QT_CELL_INT, 0, NULL, MACHINE},
+    [C_KN] = {"invocations_new", QT_CELL_INT, 0, NULL, MACHINE},
+    [C_BASE] = {"median_base", QT_CELL_NUM, 0, ".5g", QT_IN_ALL},
+    [C_NEW] = {"median_new", QT_CELL_NUM, 0, ".5g", QT_IN_ALL},
+    [C_RATIO] = {"ratio", QT_CELL_NUM, 0, ".4f", QT_IN_ALL},
+    [C_CI] = {"ci95", QT_CELL_TEXT, 0, NULL, QT_IN_TABLE},
+    [C_LO] = {"ci_lo", QT_CELL_NUM, 0, NULL, MACHINE},
+    [C_HI] = {"ci_hi", QT_CELL_NUM, 0, NULL, MACHINE},
+    [C_U] = {"u", QT_CELL_NUM, 0, NULL, MACHINE},
+    [C_P] = {"p", QT_CELL_NUM, 0, NULL, MACHINE},
+    [C_PT] = {"p", QT_CELL_TEXT, 0, NULL, QT_IN_TABLE},
+    [C_Q] = {"q", QT_CELL_NUM, 0, NULL, MACHINE},
+    [C_QT] = {"q", QT_CELL_TEXT, 0, NULL, QT_IN_TABLE},
+    [C_NOISE] = {"noise", QT_CELL_NUM, 0, NULL, MACHINE},
+    [C_NOISET] = {"noise", QT_CELL_TEXT, 0, NULL, 0},
+    [C_OUT] = {"out", QT_CELL_TEXT, 0, NULL, QT_IN_TABLE},
+    [C_OB] = {"outliers_base", QT_CELL_INT, 0, NULL, MACHINE},
+    [C_ON] = {"outliers_new", QT_CELL_INT, 0, NULL, MACHINE},
+    [C_SHAPE] = {"shape", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+    [C_VERDICT] = {"verdict", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+    [C_NEED] = {"need_invocations", QT_CELL_INT, 0, NULL, MACHINE},
+    [C_NOTE] = {"note", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+};
 
-/* The table's text cells of row r (r NULL: the header), into cells[TABLE_COLS][CELL]. */
-static void table_cells(const crow_t *r, int with_noise, char cells[TABLE_COLS][CELL])
+/* Table text of a number ("-" for NaN). */
+static void num_text(char *buf, size_t cap, const char *fmt, double v)
 {
-    static const char *head[TABLE_COLS] = {"suite", "case", "variant", "params", "metric", "n", "base",
-                                           "new", "ratio", "p", "noise", "verdict", "note"};
-    if (!r) {
-        for (int i = 0; i < TABLE_COLS; i++) snprintf(cells[i], CELL, "%s", head[i]);
-        return;
-    }
-    const ccase_t *c = row_case(r);
-    snprintf(cells[0], CELL, "%s", c->suite);
-    snprintf(cells[1], CELL, "%s", c->name);
-    snprintf(cells[2], CELL, "%s", c->variant);
-    snprintf(cells[3], CELL, "%s", c->params);
-    snprintf(cells[4], CELL, "%s", r->metric);
-    snprintf(cells[5], CELL, "%d/%d", r->r.n_base, r->r.n_new);
-    fmt_num(cells[6], CELL, "%.5g", r->r.median_base);
-    fmt_num(cells[7], CELL, "%.5g", r->r.median_new);
-    fmt_num(cells[8], CELL, "%.4f", r->r.ratio);
-    fmt_num(cells[9], CELL, "%.3g", r->r.p);
-    if (with_noise) fmt_num(cells[10], CELL, "%.1f%%", r->r.noise * 100);
-    else cells[10][0] = '\0';
-    snprintf(cells[11], CELL, "%s", qt_verdict_name(r->r.verdict));
-    snprintf(cells[12], CELL, "%s", r->r.note);
+    if (isnan(v)) snprintf(buf, cap, "-");
+    else snprintf(buf, cap, fmt, v);
 }
 
-/* Aligned table: widths from the widest cell of each column. */
-static void print_table(const rows_t *rows, int with_noise)
+typedef struct {
+    char n[24], k[24], base[32], new_[32], ci[48], p[24], q[24], noise[24], out[24], shape[32];
+} row_text_t;
+
+/* The cells of row r (texts point into t). */
+static void row_cells(const crow_t *r, row_text_t *t, qt_cell_t *c)
 {
-    static const int right[TABLE_COLS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0};
-    char cells[TABLE_COLS][CELL];
-    int w[TABLE_COLS] = {0};
-    for (size_t i = 0; i <= rows->n; i++) {
-        table_cells(i ? &rows->r[i - 1] : NULL, with_noise, cells);
-        for (int k = 0; k < TABLE_COLS; k++) {
-            int len = (int)strlen(cells[k]);
-            if (len > w[k]) w[k] = len;
+    const ccase_t *cs = row_case(r);
+    const qt_compare_result_t *x = &r->r;
+    memset(c, 0, C_COUNT * sizeof *c);
+    c[C_SUITE].text = cs->suite;
+    c[C_CASE].text = cs->name;
+    c[C_VARIANT].text = cs->variant;
+    c[C_PARAMS].text = cs->params;
+    c[C_METRIC].text = r->metric;
+    c[C_UNIT].text = r->unit;
+    snprintf(t->n, sizeof t->n, "%d/%d", x->n_base, x->n_new);
+    snprintf(t->k, sizeof t->k, "%d/%d", x->k_base, x->k_new);
+    c[C_N].text = t->n;
+    c[C_K].text = t->k;
+    c[C_NB].i = x->n_base;
+    c[C_NN].i = x->n_new;
+    c[C_KB].i = x->k_base;
+    c[C_KN].i = x->k_new;
+    c[C_BASE].num = x->median_base;
+    c[C_NEW].num = x->median_new;
+    c[C_RATIO].num = x->ratio;
+    c[C_CI].text = qt_compare_interval_text(x, t->ci, sizeof t->ci);
+    c[C_LO].num = x->ci_lo;
+    c[C_HI].num = x->ci_hi;
+    c[C_U].num = x->u;
+    c[C_P].num = x->p;
+    c[C_Q].num = x->q;
+    num_text(t->p, sizeof t->p, "%.2g", x->p);
+    num_text(t->q, sizeof t->q, "%.2g", x->q);
+    num_text(t->noise, sizeof t->noise, "%.1f%%", x->noise * 100);
+    c[C_PT].text = t->p;
+    c[C_QT].text = t->q;
+    c[C_NOISE].num = x->noise;
+    c[C_NOISET].text = t->noise;
+    snprintf(t->out, sizeof t->out, "%d/%d", x->outliers_base, x->outliers_new);
+    c[C_OUT].text = t->out;
+    c[C_OB].i = x->outliers_base;
+    c[C_ON].i = x->outliers_new;
+    snprintf(t->shape, sizeof t->shape, "%s", x->bimodal_base && x->bimodal_new ? "bimodal both"
+                                              : x->bimodal_base                 ? "bimodal base"
+                                              : x->bimodal_new                  ? "bimodal new"
+                                                                                : "");
+    c[C_SHAPE].text = t->shape;
+    c[C_VERDICT].text = qt_verdict_name(x->verdict);
+    c[C_NEED].i = x->need_invocations;
+    c[C_NOTE].text = x->note;
+}
+
+/* The rows through the row model; in table form every text column is as wide as its widest cell. */
+static void print_rows(const rows_t *rows, qt_fmt_t fmt, int with_noise)
+{
+    qt_col_t cols[C_COUNT];
+    memcpy(cols, cols_proto, sizeof cols);
+    if (with_noise) cols[C_NOISET].in = QT_IN_TABLE;
+    row_text_t t;
+    qt_cell_t c[C_COUNT];
+    if (fmt == QT_FMT_TABLE) {
+        for (int k = 0; k < C_COUNT; k++) cols[k].width = (int)strlen(cols[k].name);
+        cols[C_RATIO].width = 6;
+        for (size_t i = 0; i < rows->n; i++) {
+            row_cells(&rows->r[i], &t, c);
+            for (int k = 0; k < C_COUNT; k++)
+                if (cols[k].type == QT_CELL_TEXT && k != C_NOTE && (int)strlen(c[k].text ? c[k].text : "") > cols[k].width)
+                    cols[k].width = (int)strlen(c[k].text);
         }
+        for (int k = C_N; k < C_VERDICT; k++) /* counts and figures read right-aligned */
+            if (cols[k].type == QT_CELL_TEXT) cols[k].width = cols[k].width;
+        cols[C_NOTE].width = 0;
     }
-    for (size_t i = 0; i <= rows->n; i++) {
-        table_cells(i ? &rows->r[i - 1] : NULL, with_noise, cells);
-        char line[TABLE_COLS * (CELL + 2) + 1];
-        size_t len = 0;
-        for (int k = 0; k < TABLE_COLS; k++) {
-            if (k == 10 && !with_noise) continue;
-            int pad = k == TABLE_COLS - 1 ? 0 : right[k] ? w[k] : -w[k]; /* the note is last, unpadded */
-            len += (size_t)snprintf(line + len, sizeof line - len, "%s%*s", len ? "  " : "", pad, cells[k]);
-            if (len >= sizeof line) len = sizeof line - 1;
-        }
-        while (len > 0 && line[len - 1] == ' ') len--; /* no trailing blanks when the note is empty */
-        printf("%.*s\n", (int)len, line);
+    qt_rows_t out;
+    qt_rows_init(&out, fmt, cols, C_COUNT);
+    for (size_t i = 0; i < rows->n; i++) {
+        row_cells(&rows->r[i], &t, c);
+        qt_rows_add(&out, c);
     }
 }
 
-/* CSV: one line per row. */
-static void print_csv(const rows_t *rows)
+/* JUnit: one test case per row; a regression fails, added/removed/insufficient rows are skipped. */
+static void print_junit(const crun_t *base, const crun_t *new_, const rows_t *rows, const int *count)
 {
-    printf("suite,case,variant,params,metric,unit,n_base,n_new,median_base,median_new,ratio,u,p,noise,verdict,note\n");
+    char suite[160];
+    snprintf(suite, sizeof suite, "quintet compare %lld %lld", (long long)base->run_id, (long long)new_->run_id);
+    int skipped = count[QT_VERDICT_ADDED] + count[QT_VERDICT_REMOVED] + count[QT_VERDICT_INSUFFICIENT];
+    qt_junit_begin(stdout, suite, (int)rows->n, count[QT_VERDICT_REGRESSION], skipped);
     for (size_t i = 0; i < rows->n; i++) {
         const crow_t *r = &rows->r[i];
         const ccase_t *c = row_case(r);
-        const char *text[] = {c->suite, c->name, c->variant, c->params, r->metric, r->unit};
-        for (int k = 0; k < 6; k++) { qt_out_csv_field(text[k]); putchar(','); }
-        printf("%d,%d,", r->r.n_base, r->r.n_new);
-        double num[] = {r->r.median_base, r->r.median_new, r->r.ratio, r->r.u, r->r.p, r->r.noise};
-        for (int k = 0; k < 6; k++) {
-            if (!isnan(num[k])) printf("%.9g", num[k]);
-            putchar(',');
-        }
-        qt_out_csv_field(qt_verdict_name(r->r.verdict));
-        putchar(',');
-        qt_out_csv_field(r->r.note);
-        putchar('\n');
+        char cls[512], name[512], msg[256], detail[512];
+        snprintf(cls, sizeof cls, "%s.%s", c->suite, c->name);
+        snprintf(name, sizeof name, "%s%s%s%s%s", c->variant, *c->params ? " " : "", c->params,
+                 *c->variant || *c->params ? " " : "", r->metric);
+        qt_verdict_t v = r->r.verdict;
+        snprintf(msg, sizeof msg, "%s: %+.1f%% (interval %.4f to %.4f of the base median)", qt_verdict_name(v),
+                 (r->r.ratio - 1) * 100, r->r.ci_lo, r->r.ci_hi);
+        snprintf(detail, sizeof detail, "base median %.6g, new median %.6g, p %.3g, q %.3g, %d/%d invocations%s%s",
+                 r->r.median_base, r->r.median_new, r->r.p, r->r.q, r->r.k_base, r->r.k_new, *r->r.note ? "; " : "",
+                 r->r.note);
+        int skip = v == QT_VERDICT_ADDED || v == QT_VERDICT_REMOVED || v == QT_VERDICT_INSUFFICIENT;
+        qt_junit_case(stdout, cls, name, v == QT_VERDICT_REGRESSION ? msg : NULL, detail,
+                      skip ? (*r->r.note ? r->r.note : qt_verdict_name(v)) : NULL);
     }
+    qt_junit_end(stdout);
 }
 
 /* JSON description of a run. */
@@ -549,34 +665,20 @@ static void json_run(const crun_t *run)
 
 /* JSON: runs, the test, the rows and the summary. */
 static void print_json(const crun_t *base, const crun_t *new_, const rows_t *rows, const qt_compare_opts_t *o,
-                       int baseline_runs, const int64_t *ids, int n_ids, const int *count)
+                       int baseline_runs, const int64_t *ids, int n_ids, const int *count, size_t tests)
 {
     printf("{\n  \"base\": ");
     json_run(base);
     printf(",\n  \"new\": ");
     json_run(new_);
-    printf(",\n  \"test\": {\"rank_test\": \"mann-whitney-u two-sided\", \"alpha\": %.9g, \"threshold\": %.9g,"
+    printf(",\n  \"test\": {\"interval\": \"hierarchical bootstrap of the ratio of medians\", \"level\": %.9g,"
+           " \"rank_test\": \"exact mann-whitney-u two-sided on the unit of replication\", \"alpha\": %.9g,"
+           " \"multiple_testing\": \"benjamini-hochberg\", \"tests\": %zu, \"threshold\": %.9g,"
            " \"baseline_runs\": %d, \"baseline_run_ids\": [",
-           o->alpha, o->threshold, baseline_runs);
+           1 - o->alpha, o->alpha, tests, o->threshold, baseline_runs);
     for (int i = 0; i < n_ids; i++) printf("%s%lld", i ? ", " : "", (long long)ids[i]);
     printf("]},\n  \"results\": [");
-    for (size_t i = 0; i < rows->n; i++) {
-        const crow_t *r = &rows->r[i];
-        const ccase_t *c = row_case(r);
-        printf("%s\n    {", i ? "," : "");
-        const char *keys[] = {"suite", "case", "variant", "params", "metric", "unit"};
-        const char *vals[] = {c->suite, c->name, c->variant, c->params, r->metric, r->unit};
-        for (int k = 0; k < 6; k++) { printf("\"%s\": ", keys[k]); qt_out_json_str(vals[k]); printf(", "); }
-        printf("\"n_base\": %d, \"n_new\": %d", r->r.n_base, r->r.n_new);
-        const char *nk[] = {"median_base", "median_new", "ratio", "u", "p", "noise"};
-        double nv[] = {r->r.median_base, r->r.median_new, r->r.ratio, r->r.u, r->r.p, r->r.noise};
-        for (int k = 0; k < 6; k++) { printf(", \"%s\": ", nk[k]); qt_out_json_num(nv[k]); }
-        printf(", \"verdict\": ");
-        qt_out_json_str(qt_verdict_name(r->r.verdict));
-        printf(", \"note\": ");
-        qt_out_json_str(r->r.note);
-        printf("}");
-    }
+    print_rows(rows, QT_FMT_JSON, baseline_runs >= 2);
     printf("\n  ],\n  \"summary\": {");
     for (int v = 0; v < QT_VERDICT_COUNT; v++) printf("%s\"%s\": %d", v ? ", " : "", qt_verdict_name(v), count[v]);
     printf("},\n  \"regression\": %s\n}\n", count[QT_VERDICT_REGRESSION] ? "true" : "false");
@@ -586,7 +688,7 @@ static void print_json(const crun_t *base, const crun_t *new_, const rows_t *row
 static void print_summary(FILE *f, const int *count)
 {
     static const char *plural[QT_VERDICT_COUNT] = {"regressions", "improvements", "unchanged", "changed",
-                                                   "added",       "removed",      "insufficient"};
+                                                   "inconclusive", "added",      "removed",   "insufficient"};
     for (int v = 0; v < QT_VERDICT_COUNT; v++)
         fprintf(f, "%s%d %s", v ? ", " : "", count[v], count[v] == 1 && v < 2 ? qt_verdict_name(v) : plural[v]);
     fputc('\n', f);
@@ -598,6 +700,78 @@ static void print_run_line(const char *label, const crun_t *run)
     printf("%s run %lld (%.8s, profile %s, commit %.12s%s, %s, %s)\n", label, (long long)run->run_id,
            str_or(run->uuid, "?"), str_or(run->profile, "?"), str_or(run->commit, "?"), run->dirty == 1 ? "+dirty" : "",
            str_or(run->started, "?"), str_or(run->status, "?"));
+}
+
+/* A --suite or --metric that matches nothing: exit 2 listing the suites and metrics the two runs hold. */
+static int explain_empty(qt_store_t *s, int64_t id_base, int64_t id_new, const select_t *sel)
+{
+    select_t all = {NULL, NULL};
+    crun_t runs[2];
+    memset(runs, 0, sizeof runs);
+    char suites[1024] = ",", metrics[2048] = ","; /* ",a,b," lists */
+    int suite_found = 0;
+    qt_status_t st = load_run(s, id_base, &all, &runs[0]);
+    if (st == QT_OK) st = load_run(s, id_new, &all, &runs[1]);
+    for (int k = 0; k < 2 && st == QT_OK; k++)
+        for (size_t i = 0; i < runs[k].n; i++) {
+            const ccase_t *c = &runs[k].c[i];
+            char item[256];
+            snprintf(item, sizeof item, ",%s,", c->suite);
+            if (!strstr(suites, item) && strlen(suites) + strlen(item) < sizeof suites) strcat(suites, item + 1);
+            if (sel->suite && strcmp(sel->suite, c->suite)) continue;
+            suite_found = 1;
+            for (size_t j = 0; j < c->nm; j++) {
+                snprintf(item, sizeof item, ",%s,", c->m[j].metric);
+                if (!strstr(metrics, item) && strlen(metrics) + strlen(item) < sizeof metrics)
+                    strcat(metrics, item + 1);
+            }
+        }
+    free_run(&runs[0]);
+    free_run(&runs[1]);
+    if (st != QT_OK) {
+        fprintf(stderr, "quintet compare: %s\n", qt_last_error());
+        return EXIT_DB;
+    }
+    suites[strlen(suites) - 1] = metrics[strlen(metrics) - 1] = '\0'; /* ",a,b," -> ",a,b"; printed from +1 */
+    if (!suites[0] || !suites[1]) fprintf(stderr, "quintet compare: runs %lld and %lld hold no cases\n", (long long)id_base, (long long)id_new);
+    else if (sel->suite && !suite_found)
+        fprintf(stderr, "quintet compare: unknown suite '%s'; the runs hold: %s\n", sel->suite, suites + 1);
+    else
+        fprintf(stderr, "quintet compare: unknown metric '%s'%s%s; the runs hold: %s\n", sel->metric ? sel->metric : "all",
+                sel->suite ? " in suite " : "", sel->suite ? sel->suite : "", metrics + (metrics[0] != 0));
+    return EXIT_USAGE;
+}
+
+/* Compare two stored runs without printing (contract in cli.h): fn sees every decided row. */
+qt_status_t qt_compare_runs(const char *db, int64_t id_base, int64_t id_new, const char *metric,
+                            const qt_compare_opts_t *o, qt_compare_row_fn fn, void *arg)
+{
+    QT_CHECK_ARG(db && o && fn, "compare: bad arguments");
+    qt_store_t *s = NULL;
+    QT_TRY(qt_store_open(db, 0, 0, &s));
+    select_t sel = {metric && strcmp(metric, "all") ? metric : NULL, NULL};
+    crun_t base = {0}, new_ = {0};
+    rows_t rows = {0};
+    size_t tests = 0;
+    qt_status_t st = load_run(s, id_base, &sel, &base);
+    if (st == QT_OK) st = load_run(s, id_new, &sel, &new_);
+    if (st == QT_OK) st = build_rows(&base, &new_, &rows);
+    if (st == QT_OK) st = decide_rows(&rows, o, &tests);
+    for (size_t i = 0; st == QT_OK && i < rows.n; i++) {
+        const ccase_t *c = row_case(&rows.r[i]);
+        char key[1200];
+        snprintf(key, sizeof key, "%s/%s/%s/%s", c->suite, c->name, c->variant, c->params);
+        if (fn(arg, c->suite, key, rows.r[i].metric, &rows.r[i].r)) break;
+    }
+    for (size_t i = 0; i < rows.n; i++) {
+        free(rows.r[i].key);
+        free(rows.r[i].hist);
+    }
+    free(rows.r);
+    free_run(&base);
+    free_run(&new_);
+    qt_store_close(s);
+    return st;
 }
 
 /* Parse the options into o, *baseline_runs, *format; returns an exit code or -1 to go on. */
@@ -615,16 +789,12 @@ static int parse_opts(const qt_args_t *a, qt_compare_opts_t *o, int *baseline_ru
         return EXIT_USAGE;
     }
     *baseline_runs = (int)n;
-    *format = FMT_TABLE;
-    if (f) {
-        if (!strcmp(f, "table")) *format = FMT_TABLE;
-        else if (!strcmp(f, "csv")) *format = FMT_CSV;
-        else if (!strcmp(f, "json")) *format = FMT_JSON;
-        else {
-            fprintf(stderr, "quintet compare: unknown format '%s' (expected table, csv or json)\n", f);
-            return EXIT_USAGE;
-        }
-    }
+    qt_fmt_t fmt = QT_FMT_TABLE;
+    if (f && !strcmp(f, "junit")) *format = FMT_JUNIT;
+    else if (f && qt_fmt_parse(f, &fmt) != QT_OK) {
+        fprintf(stderr, "quintet compare: unknown format '%s' (expected table, csv, json or junit)\n", f);
+        return EXIT_USAGE;
+    } else *format = (int)fmt;
     return -1;
 }
 
@@ -646,11 +816,14 @@ int qt_cmd_compare(int argc, char **argv)
     if (a.help) {
         qt_args_usage(stdout, "quintet compare BASE NEW [options]",
                       "BASE, NEW: latest, latest~N, a run id, or a uuid prefix. A (case, metric) regresses when the\n"
-                      "two-sided Mann-Whitney U test on the repetitions gives p < alpha AND |median_new/median_base - 1|\n"
-                      "> threshold AND (with --baseline-runs N >= 2) the change exceeds the case's between-run noise:\n"
-                      "(max - min) / median of its medians over the N most recent completed runs up to BASE with BASE's\n"
-                      "profile, in the direction where the metric gets worse (time: higher; rates: lower).\n"
-                      "Exit status: 0 no regression, 1 a regression, 2 bad usage or unknown run, 3 database error.",
+                      "1-alpha hierarchical bootstrap interval of median_new/median_base (over invocations, then\n"
+                      "repetitions) lies wholly beyond the threshold in the worse direction (time: higher, rates: lower)\n"
+                      "AND the exact two-sided Mann-Whitney test on the unit of replication (invocation medians when\n"
+                      "both runs have several) gives q < alpha after Benjamini-Hochberg across the rows. Inside the\n"
+                      "band: unchanged; straddling it: inconclusive, with the invocations a side that would decide.\n"
+                      "--baseline-runs N raises the threshold to the case's between-run noise over N earlier runs.\n"
+                      "Exit status: 0 no regression, 1 a regression, 2 bad usage, unknown run, suite or metric,\n"
+                      "3 database error.",
                       opts, N_OPTS);
         return 0;
     }
@@ -686,12 +859,17 @@ int qt_cmd_compare(int argc, char **argv)
         rc = store_exit(st);
         goto done;
     }
+    size_t tests = 0;
     if ((st = load_run(s, id_base, &sel, &base)) != QT_OK || (st = load_run(s, id_new, &sel, &new_)) != QT_OK ||
         (st = build_rows(&base, &new_, &rows)) != QT_OK ||
         (baseline_runs >= 2 && (st = load_baseline(s, &base, baseline_runs, &sel, &rows, ids, &n_ids)) != QT_OK) ||
-        (st = decide_rows(&rows, &o)) != QT_OK) {
+        (st = decide_rows(&rows, &o, &tests)) != QT_OK) {
         fprintf(stderr, "quintet compare: %s\n", qt_last_error());
         rc = EXIT_DB;
+        goto done;
+    }
+    if (rows.n == 0) {
+        rc = explain_empty(s, id_base, id_new, &sel);
         goto done;
     }
     if (id_base == id_new) fprintf(stderr, "quintet compare: warning: BASE and NEW are the same run (%lld)\n", (long long)id_base);
@@ -702,35 +880,44 @@ int qt_cmd_compare(int argc, char **argv)
         fprintf(stderr, "quintet compare: warning: --baseline-runs %d: only %d completed %s run%s up to run %lld; "
                         "no noise figure\n", baseline_runs, n_ids, str_or(base.profile, "?"), n_ids == 1 ? "" : "s",
                 (long long)id_base);
-    int count[QT_VERDICT_COUNT] = {0}, floor_rows = 0;
+    int count[QT_VERDICT_COUNT] = {0}, floor_rows = 0, single = 0;
     for (size_t i = 0; i < rows.n; i++) {
         count[rows.r[i].r.verdict]++;
-        floor_rows += rows.r[i].r.p_floor;
+        floor_rows += rows.r[i].r.p_floor && rows.r[i].r.interval_verdict != QT_VERDICT_UNCHANGED;
+        single += !isnan(rows.r[i].r.p) && !rows.r[i].r.unit_invocations;
     }
-    if (format == FMT_TABLE) {
+    if (format == QT_FMT_TABLE) {
         print_run_line("base", &base);
         print_run_line("new ", &new_);
-        printf("test: two-sided Mann-Whitney U on the repetitions, p < %g, and |new/base - 1| > %g%%", o.alpha,
+        printf("test: %g%% hierarchical bootstrap interval of new/base median beyond +-%g%%", (1 - o.alpha) * 100,
                o.threshold * 100);
         if (baseline_runs >= 2) {
-            printf(", and > between-run noise over %d run%s (", n_ids, n_ids == 1 ? "" : "s");
+            printf(" or the between-run noise over %d run%s (", n_ids, n_ids == 1 ? "" : "s");
             for (int i = 0; i < n_ids; i++) printf("%s%lld", i ? " " : "", (long long)ids[i]);
             printf(")");
         }
-        printf("\nmetric: %s%s%s\n\n", metric, sel.suite ? ", suite " : "", sel.suite ? sel.suite : "");
-        if (rows.n) print_table(&rows, baseline_runs >= 2);
-        else printf("(no results match)\n");
+        printf(", and exact Mann-Whitney q < %g after Benjamini-Hochberg over %zu test%s (rates derived from a case's"
+               " time_s share its test)\nmetric: %s%s%s\n\n", o.alpha, tests, tests == 1 ? "" : "s", metric,
+               sel.suite ? ", suite " : "", sel.suite ? sel.suite : "");
+        print_rows(&rows, QT_FMT_TABLE, baseline_runs >= 2);
         printf("\n");
         print_summary(stdout, count);
-    } else if (format == FMT_CSV) {
-        print_csv(&rows);
+    } else if (format == QT_FMT_CSV) {
+        print_rows(&rows, QT_FMT_CSV, baseline_runs >= 2);
+        print_summary(stderr, count);
+    } else if (format == FMT_JUNIT) {
+        print_junit(&base, &new_, &rows, count);
         print_summary(stderr, count);
     } else {
-        print_json(&base, &new_, &rows, &o, baseline_runs, ids, n_ids, count);
+        print_json(&base, &new_, &rows, &o, baseline_runs, ids, n_ids, count, tests);
     }
+    if (single)
+        fprintf(stderr, "quintet compare: note: %d row%s measured in one process a side: the interval and the test see "
+                        "only within-process noise (run with --invocations K, or use `quintet ab`)\n",
+                single, single == 1 ? "" : "s");
     if (floor_rows)
-        fprintf(stderr, "quintet compare: warning: %d row%s had too few repetitions to ever reach p < %g "
-                        "(the smallest two-sided p for n against m repetitions is 2/C(n+m, n): 0.1 for 3 against 3,"
+        fprintf(stderr, "quintet compare: warning: %d row%s cannot reach p < %g with their sizes and ties "
+                        "(the smallest two-sided p for n against m distinct values is 2/C(n+m, n): 0.1 for 3 against 3,"
                         " 0.029 for 4 against 4)\n",
                 floor_rows, floor_rows == 1 ? "" : "s", o.alpha);
     rc = count[QT_VERDICT_REGRESSION] ? EXIT_REGRESSION : 0;

@@ -1,15 +1,19 @@
 /* cmd_history.c — `quintet history`: one metric of the selected cases over every stored run,
  * one line per (case, run) with the run's start time, commit (+dirty), host, profile, the
  * number of samples, median and quartiles, the change against the case's previous run in the
- * list and the verdict of compare's regression gate (gate.h: Mann-Whitney U on the raw
- * repetitions, p < --alpha (0.05), and a change beyond --threshold (5%)), so a regression shows
- * at the run it entered.
+ * list with compare's 95% interval of that ratio and verdict (gate.h: the hierarchical bootstrap
+ * interval against --threshold, confirmed by the exact test), so a regression shows at the run it
+ * entered; then the series as a whole: PELT change points over the log run medians
+ * (analysis/changepoint.h) with the level ratio of each step, and a slow creep that no single step
+ * shows, each named by the run and commit where it began. The noise sigma of the series is
+ * estimated robustly from it, or with --baseline-runs N from the spread of the case's first N
+ * runs listed. Output through the row model (output/rows.h: table, csv, json).
  * Cases are chosen by --suite/--case/--variant (exact), --params k=v[,k=v] (every pair among
  * the case's parameters) and --filter (POSIX ERE over suite/case/variant/params, as in `run`);
  * runs by --host and --profile; --last N keeps each case's N most recent runs (each is still
- * judged against the run before it). Exit status: 0 ok, 2 bad usage or nothing matches (the
- * message lists what the database holds), 3 database error. Run `quintet history --help`;
- * tested by tests/harness/test_report.c. */
+ * judged against the run before it, and change points use the whole series). Exit status: 0 ok,
+ * 2 bad usage or nothing matches (the message lists what the database holds), 3 database error.
+ * Run `quintet history --help`; tested by tests/harness/test_report.c and test_gate.c. */
 #include <math.h>
 #include <regex.h>
 #include <stdint.h>
@@ -19,8 +23,11 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "analysis/changepoint.h"
 #include "analysis/gate.h"
+#include "analysis/stats.h"
 #include "output/output.h"
+#include "output/rows.h"
 #include "store/store.h"
 
 static const qt_opt_t opts[] = {
@@ -35,12 +42,12 @@ static const qt_opt_t opts[] = {
     {"profile", "P", "only runs of this profile"},
     {"last", "N", "only each case's N most recent runs"},
     {"threshold", "FRAC", "the gate's minimum effect |new/prev - 1| (default 0.05 = 5%)"},
-    {"alpha", "A", "the gate's significance level of the Mann-Whitney U test (default 0.05)"},
+    {"alpha", "A", "the gate's significance level (default 0.05; intervals at 1 - A)"},
+    {"baseline-runs", "N", "noise of the change points from the case's first N runs listed (default: robust, from the series)"},
     {"format", "F", "table | csv | json (default table)"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
-enum { FMT_TABLE, FMT_CSV, FMT_JSON };
 enum { EXIT_USAGE = 2, EXIT_DB = 3 };
 
 /* One (case, run) line. */
@@ -51,6 +58,7 @@ typedef struct {
     int shown;           /* among the case's --last N runs */
     double median, q1, q3;
     qt_compare_result_t r;
+    char step[64];       /* a change point starts here: "+12.0% regression"; or "creep +31% begins" */
 } hrow_t;
 
 /* The selection in C (what SQL does not filter) and the rows kept. */
@@ -58,6 +66,7 @@ typedef struct {
     const char *params;
     regex_t *re;
     long long last; /* --last N, 0 for all */
+    long long baseline_runs; /* --baseline-runs N, 0: robust noise from the series */
     hrow_t *row;
     size_t n, cap;
     int failed;
@@ -172,6 +181,42 @@ static qt_status_t judge(qt_store_t *s, hist_t *hs, const char *metric, const qt
     return QT_OK;
 }
 
+/* Change points of each case's whole series (rows come grouped by case, oldest first): the
+ * step text of the rows where a level begins, and the creep. */
+static qt_status_t find_steps(hist_t *hs, const char *metric, const qt_compare_opts_t *o)
+{
+    double *m = malloc((hs->n + 1) * sizeof *m);
+    if (!m) return qt_fail(QT_ERR_NOMEM, "out of memory");
+    qt_status_t st = QT_OK;
+    int dir = qt_metric_direction(metric);
+    for (size_t a = 0, b; a < hs->n && st == QT_OK; a = b) {
+        for (b = a + 1; b < hs->n && same_case(&hs->row[a], &hs->row[b]);) b++;
+        for (size_t i = a; i < b; i++) m[i - a] = hs->row[i].median;
+        double sigma = NAN;
+        if (hs->baseline_runs >= 2 && (size_t)hs->baseline_runs <= b - a) {
+            double y[1000];
+            size_t k = (size_t)hs->baseline_runs < 1000 ? (size_t)hs->baseline_runs : 1000;
+            for (size_t i = 0; i < k; i++) y[i] = m[i] > 0 ? log(m[i]) : NAN;
+            qt_summary_t sum;
+            qt_summarize(y, k, &sum);
+            sigma = sum.stddev;
+        }
+        qt_cp_result_t cp;
+        st = qt_cp_analyze(m, b - a, dir, o->threshold, sigma, &cp);
+        for (size_t k = 0; st == QT_OK && k < cp.n_steps; k++)
+            snprintf(hs->row[a + cp.step[k].at].step, sizeof hs->row[0].step, "%+.1f%% %s",
+                     (cp.step[k].ratio - 1) * 100, qt_verdict_name((qt_verdict_t)cp.step[k].verdict));
+        if (st == QT_OK && cp.creep) {
+            hrow_t *r = &hs->row[a + cp.creep_from];
+            size_t len = strlen(r->step);
+            snprintf(r->step + len, sizeof r->step - len, "%screep %+.1f%% begins", len ? ", " : "",
+                     (cp.creep_ratio - 1) * 100);
+        }
+    }
+    free(m);
+    return st;
+}
+
 /* A distinct-value list for the "what exists" message. */
 typedef struct {
     char text[1024];
@@ -244,113 +289,117 @@ static int explain_empty(qt_store_t *s, const qt_history_sel_t *sel)
     return EXIT_USAGE;
 }
 
-/* Change against the previous run as "+3.1%" ("-" when none). */
-static const char *change_text(const hrow_t *r, char *buf, size_t cap)
+/* Columns: table-only text forms next to the csv/json values. */
+enum {
+    H_SUITE, H_CASE, H_VARIANT, H_PARAMS, H_METRIC, H_UNIT, H_RUN, H_STARTED, H_COMMITT, H_COMMIT, H_DIRTY,
+    H_HOST, H_PROFILE, H_N, H_MEDIAN, H_Q1, H_Q3, H_CHANGE, H_RATIO, H_CI, H_LO, H_HI, H_P, H_VERDICT, H_STEP,
+    H_NOTE, H_COUNT
+};
+#define MACHINE (QT_IN_CSV | QT_IN_JSON)
+static const qt_col_t hcols[H_COUNT] = {
+    [H_SUITE] = {"suite", QT_CELL_TEXT, 0, NULL, MACHINE},
+    [H_CASE] = {"case", QT_CELL_TEXT, 0, NULL, MACHINE},
+    [H_VARIANT] = {"variant", QT_CELL_TEXT, 0, NULL, MACHINE},
+    [H_PARAMS] = {"params", QT_CELL_TEXT, 0, NULL, MACHINE},
+    [H_METRIC] = {"metric", QT_CELL_TEXT, 0, NULL, MACHINE},
+    [H_UNIT] = {"unit", QT_CELL_TEXT, 0, NULL, MACHINE},
+    [H_RUN] = {"run_id", QT_CELL_INT, 6, NULL, QT_IN_ALL},
+    [H_STARTED] = {"started_at", QT_CELL_TEXT, 24, NULL, QT_IN_ALL},
+    [H_COMMITT] = {"commit", QT_CELL_TEXT, 18, NULL, QT_IN_TABLE},
+    [H_COMMIT] = {"git_commit", QT_CELL_TEXT, 0, NULL, MACHINE},
+    [H_DIRTY] = {"git_dirty", QT_CELL_INT, 0, NULL, MACHINE},
+    [H_HOST] = {"host", QT_CELL_TEXT, 12, NULL, QT_IN_ALL},
+    [H_PROFILE] = {"profile", QT_CELL_TEXT, 8, NULL, QT_IN_ALL},
+    [H_N] = {"n", QT_CELL_INT, 4, NULL, QT_IN_ALL},
+    [H_MEDIAN] = {"median", QT_CELL_NUM, 12, ".5g", QT_IN_ALL},
+    [H_Q1] = {"q1", QT_CELL_NUM, 12, ".5g", QT_IN_ALL},
+    [H_Q3] = {"q3", QT_CELL_NUM, 12, ".5g", QT_IN_ALL},
+    [H_CHANGE] = {"change", QT_CELL_TEXT, 8, NULL, QT_IN_TABLE},
+    [H_RATIO] = {"ratio_prev", QT_CELL_NUM, 0, NULL, MACHINE},
+    [H_CI] = {"ci95", QT_CELL_TEXT, 17, NULL, QT_IN_TABLE},
+    [H_LO] = {"ci_lo", QT_CELL_NUM, 0, NULL, MACHINE},
+    [H_HI] = {"ci_hi", QT_CELL_NUM, 0, NULL, MACHINE},
+    [H_P] = {"p_prev", QT_CELL_NUM, 0, NULL, MACHINE},
+    [H_VERDICT] = {"verdict", QT_CELL_TEXT, 12, NULL, QT_IN_ALL},
+    [H_STEP] = {"step", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
+    [H_NOTE] = {"note", QT_CELL_TEXT, 0, NULL, MACHINE},
+};
+
+typedef struct {
+    char commit[40], change[32], ci[48];
+} htext_t;
+
+/* The cells of row r (texts point into t). */
+static void history_cells(const hrow_t *r, const char *metric, htext_t *t, qt_cell_t *c)
 {
-    if (r->first || !isfinite(r->r.ratio)) snprintf(buf, cap, "-");
-    else snprintf(buf, cap, "%+.1f%%", (r->r.ratio - 1) * 100);
-    return buf;
+    memset(c, 0, H_COUNT * sizeof *c);
+    c[H_SUITE].text = r->suite;
+    c[H_CASE].text = r->name;
+    c[H_VARIANT].text = r->variant;
+    c[H_PARAMS].text = r->params;
+    c[H_METRIC].text = metric;
+    c[H_UNIT].text = r->unit;
+    c[H_RUN].i = r->run_id;
+    c[H_STARTED].text = r->started;
+    snprintf(t->commit, sizeof t->commit, "%.12s%s", *r->commit ? r->commit : "?", r->dirty == 1 ? "+dirty" : "");
+    c[H_COMMITT].text = t->commit;
+    c[H_COMMIT].text = r->commit;
+    c[H_DIRTY].i = r->dirty;
+    c[H_HOST].text = r->host;
+    c[H_PROFILE].text = r->profile;
+    c[H_N].i = r->n;
+    c[H_MEDIAN].num = r->median;
+    c[H_Q1].num = r->q1;
+    c[H_Q3].num = r->q3;
+    if (r->first || !isfinite(r->r.ratio)) snprintf(t->change, sizeof t->change, "-");
+    else snprintf(t->change, sizeof t->change, "%+.1f%%", (r->r.ratio - 1) * 100);
+    c[H_CHANGE].text = t->change;
+    c[H_RATIO].num = r->first ? NAN : r->r.ratio;
+    c[H_CI].text = r->first ? "-" : qt_compare_interval_text(&r->r, t->ci, sizeof t->ci);
+    c[H_LO].num = r->first ? NAN : r->r.ci_lo;
+    c[H_HI].num = r->first ? NAN : r->r.ci_hi;
+    c[H_P].num = r->first ? NAN : r->r.p;
+    c[H_VERDICT].text = r->first ? "-" : qt_verdict_name(r->r.verdict);
+    c[H_STEP].text = r->step;
+    c[H_NOTE].text = r->first ? "" : r->r.note;
 }
 
-/* Verdict text of a row ("-" for a case's first run). */
-static const char *verdict_text(const hrow_t *r)
+/* The rows: in table form a title line and a table per case; csv and json one table. */
+static void print_rows(const hist_t *hs, const char *metric, qt_fmt_t fmt)
 {
-    return r->first ? "-" : qt_verdict_name(r->r.verdict);
-}
-
-/* Table: a header line per case, then its runs. */
-static void print_table(const hist_t *hs, const char *metric)
-{
+    qt_rows_t out;
+    htext_t t;
+    qt_cell_t c[H_COUNT];
+    if (fmt == QT_FMT_JSON) {
+        printf("{\n  \"metric\": ");
+        qt_out_json_str(metric);
+        printf(",\n  \"rows\": [");
+    }
+    qt_rows_init(&out, fmt, hcols, H_COUNT);
     for (size_t i = 0; i < hs->n; i++) {
         const hrow_t *r = &hs->row[i];
         if (!r->shown) continue;
-        if (i == 0 || !hs->row[i - 1].shown || !same_case(&hs->row[i - 1], r)) {
+        if (fmt == QT_FMT_TABLE && (i == 0 || !hs->row[i - 1].shown || !same_case(&hs->row[i - 1], r))) {
             printf("%s%s %s%s%s%s%s: %s [%s]\n", i ? "\n" : "", r->suite, r->name, *r->variant ? "/" : "", r->variant,
                    *r->params ? " " : "", r->params, metric, r->unit);
-            printf("%6s  %-20s  %-18s  %-12s  %-8s  %3s  %12s  %12s  %12s  %8s  %s\n", "run", "started", "commit", "host",
-                   "profile", "n", "median", "q1", "q3", "change", "verdict");
+            qt_rows_init(&out, fmt, hcols, H_COUNT); /* the header again for each case */
         }
-        char commit[40], ch[32];
-        snprintf(commit, sizeof commit, "%.12s%s", *r->commit ? r->commit : "?", r->dirty == 1 ? "+dirty" : "");
-        printf("%6lld  %-20s  %-18s  %-12s  %-8s  %3d  %12.5g  %12.5g  %12.5g  %8s  %s%s\n", (long long)r->run_id,
-               r->started, commit, r->host, r->profile, r->n, r->median, r->q1, r->q3, change_text(r, ch, sizeof ch),
-               verdict_text(r), r->r.verdict == QT_VERDICT_REGRESSION && !r->first ? "  <<" : "");
+        history_cells(r, metric, &t, c);
+        qt_rows_add(&out, c);
     }
-}
-
-/* CSV. */
-static void print_csv(const hist_t *hs, const char *metric)
-{
-    printf("suite,case,variant,params,metric,unit,run_id,started_at,git_commit,git_dirty,host,profile,n,median,q1,q3,"
-           "ratio_prev,p_prev,verdict,note\n");
-    for (size_t i = 0; i < hs->n; i++) {
-        const hrow_t *r = &hs->row[i];
-        if (!r->shown) continue;
-        const char *text[] = {r->suite, r->name, r->variant, r->params, metric, r->unit};
-        for (int k = 0; k < 6; k++) { qt_out_csv_field(text[k]); putchar(','); }
-        printf("%lld,", (long long)r->run_id);
-        qt_out_csv_field(r->started);
-        putchar(',');
-        qt_out_csv_field(r->commit);
-        printf(",%s,", r->dirty < 0 ? "" : r->dirty ? "1" : "0");
-        qt_out_csv_field(r->host);
-        putchar(',');
-        qt_out_csv_field(r->profile);
-        printf(",%d", r->n);
-        double num[] = {r->median, r->q1, r->q3, r->first ? NAN : r->r.ratio, r->first ? NAN : r->r.p};
-        for (int k = 0; k < 5; k++) {
-            putchar(',');
-            if (isfinite(num[k])) printf("%.9g", num[k]);
-        }
-        putchar(',');
-        qt_out_csv_field(r->first ? "" : verdict_text(r));
-        putchar(',');
-        qt_out_csv_field(r->first ? "" : r->r.note);
-        putchar('\n');
-    }
-}
-
-/* JSON: {"metric": ..., "rows": [...]}. */
-static void print_json(const hist_t *hs, const char *metric)
-{
-    printf("{\n  \"metric\": ");
-    qt_out_json_str(metric);
-    printf(",\n  \"rows\": [");
-    int k = 0;
-    for (size_t i = 0; i < hs->n; i++) {
-        const hrow_t *r = &hs->row[i];
-        if (!r->shown) continue;
-        printf("%s\n    {", k++ ? "," : "");
-        const char *keys[] = {"suite", "case", "variant", "params", "unit", "started_at", "git_commit", "host", "profile"};
-        const char *vals[] = {r->suite, r->name, r->variant, r->params, r->unit, r->started, r->commit, r->host,
-                              r->profile};
-        for (int j = 0; j < 9; j++) { printf("\"%s\": ", keys[j]); qt_out_json_str(vals[j]); printf(", "); }
-        printf("\"run_id\": %lld, \"git_dirty\": %s, \"n\": %d", (long long)r->run_id,
-               r->dirty < 0 ? "null" : r->dirty ? "true" : "false", r->n);
-        const char *nk[] = {"median", "q1", "q3", "ratio_prev", "p_prev"};
-        double nv[] = {r->median, r->q1, r->q3, r->first ? NAN : r->r.ratio, r->first ? NAN : r->r.p};
-        for (int j = 0; j < 5; j++) { printf(", \"%s\": ", nk[j]); qt_out_json_num(nv[j]); }
-        printf(", \"verdict\": ");
-        if (r->first) printf("null");
-        else qt_out_json_str(verdict_text(r));
-        printf(", \"note\": ");
-        qt_out_json_str(r->first ? "" : r->r.note);
-        printf("}");
-    }
-    printf("\n  ]\n}\n");
+    if (fmt == QT_FMT_JSON) printf("\n  ]\n}\n");
 }
 
 /* Parse --format and --last; returns an exit code or -1 to go on. */
 static int parse_opts(const qt_args_t *a, int *format, long long *last)
 {
     const char *f = qt_args_get(opts, N_OPTS, a, "format"), *l = qt_args_get(opts, N_OPTS, a, "last");
-    *format = FMT_TABLE;
-    if (f && !strcmp(f, "csv")) *format = FMT_CSV;
-    else if (f && !strcmp(f, "json")) *format = FMT_JSON;
-    else if (f && strcmp(f, "table")) {
-        fprintf(stderr, "quintet history: unknown format '%s' (expected table, csv or json)\n", f);
+    qt_fmt_t fmt = QT_FMT_TABLE;
+    if (f && qt_fmt_parse(f, &fmt) != QT_OK) {
+        fprintf(stderr, "quintet history: %s\n", qt_last_error());
         return EXIT_USAGE;
     }
+    *format = (int)fmt;
     *last = 0;
     if (l && qt_args_int("--last", l, 1, 1000000000, last) != QT_OK) {
         fprintf(stderr, "quintet history: %s\n", qt_last_error());
@@ -377,16 +426,20 @@ static void print_notes(const hist_t *hs, int format, double alpha)
     for (size_t i = 0; i < hs->n; i++) {
         const hrow_t *r = &hs->row[i];
         if (!r->shown || r->first) continue;
-        floor += r->r.p_floor;
-        if (format == FMT_TABLE && r->r.verdict == QT_VERDICT_REGRESSION)
+        floor += r->r.p_floor && r->r.interval_verdict != QT_VERDICT_UNCHANGED;
+        if (format == QT_FMT_TABLE && *r->step && (strstr(r->step, "regression") || strstr(r->step, "creep")))
+            printf("change point at run %lld (commit %.12s%s, %s) in %s %s%s%s%s%s: %s\n", (long long)r->run_id,
+                   *r->commit ? r->commit : "?", r->dirty == 1 ? "+dirty" : "", r->started, r->suite, r->name,
+                   *r->variant ? "/" : "", r->variant, *r->params ? " " : "", r->params, r->step);
+        if (format == QT_FMT_TABLE && r->r.verdict == QT_VERDICT_REGRESSION)
             printf("regression entered at run %lld (commit %.12s%s, %s) in %s %s%s%s%s%s: %+.1f%% against run %lld\n",
                    (long long)r->run_id, *r->commit ? r->commit : "?",
                    r->dirty == 1 ? "+dirty" : "", r->started, r->suite, r->name, *r->variant ? "/" : "", r->variant,
                    *r->params ? " " : "", r->params, (r->r.ratio - 1) * 100, (long long)hs->row[i - 1].run_id);
     }
     if (floor)
-        fprintf(stderr, "quintet history: warning: %d row%s had too few repetitions to ever reach p < %g "
-                        "(3 against 3 gives at best p = 0.1): compare nightly runs (10 repetitions)\n",
+        fprintf(stderr, "quintet history: warning: %d row%s moved beyond the threshold but had too few repetitions "
+                        "or invocations to reach p < %g (3 against 3 gives at best p = 0.1)\n",
                 floor, floor == 1 ? "" : "s", alpha);
 }
 
@@ -401,8 +454,9 @@ int qt_cmd_history(int argc, char **argv)
     if (a.help) {
         qt_args_usage(stdout, "quintet history [options]",
                       "One metric of the selected cases over every stored run, oldest first: run, start time, commit,\n"
-                      "host, profile, n, median, q1, q3, the change against the case's previous run listed and the\n"
-                      "verdict of compare's gate (two-sided Mann-Whitney U p < --alpha and |change| > --threshold).\n"
+                      "host, profile, n, median, q1, q3, the change against the case's previous run listed with its\n"
+                      "95% interval and compare's verdict; then change points of the whole series (PELT on the log\n"
+                      "medians) and slow creeps, named by the run and commit where they began.\n"
                       "Exit status: 0 ok, 2 bad usage or nothing matches, 3 database error.",
                       opts, N_OPTS);
         return 0;
@@ -441,7 +495,14 @@ int qt_cmd_history(int argc, char **argv)
         if (filter) regfree(&re);
         return EXIT_USAGE;
     }
-    hist_t hs = {qt_args_get(opts, N_OPTS, &a, "params"), filter ? &re : NULL, last, NULL, 0, 0, 0};
+    long long baseline_runs = 0;
+    const char *br = qt_args_get(opts, N_OPTS, &a, "baseline-runs");
+    if (br && qt_args_int("--baseline-runs", br, 2, 1000, &baseline_runs) != QT_OK) {
+        fprintf(stderr, "quintet history: %s\n", qt_last_error());
+        if (filter) regfree(&re);
+        return EXIT_USAGE;
+    }
+    hist_t hs = {qt_args_get(opts, N_OPTS, &a, "params"), filter ? &re : NULL, last, baseline_runs, NULL, 0, 0, 0};
     const char *db = qt_args_get(opts, N_OPTS, &a, "db");
     qt_store_t *s = NULL;
     qt_status_t st = qt_store_open(db ? db : QT_DEFAULT_DB, 0, 0, &s);
@@ -450,6 +511,7 @@ int qt_cmd_history(int argc, char **argv)
     if (st == QT_OK && hs.n) {
         mark_shown(&hs);
         st = judge(s, &hs, sel.metric, &gate);
+        if (st == QT_OK) st = find_steps(&hs, sel.metric, &gate);
     }
     if (st != QT_OK) {
         fprintf(stderr, "quintet history: %s\n", qt_last_error());
@@ -457,9 +519,7 @@ int qt_cmd_history(int argc, char **argv)
     } else if (!hs.n) {
         rc = explain_empty(s, &sel);
     } else {
-        if (format == FMT_TABLE) print_table(&hs, sel.metric);
-        else if (format == FMT_CSV) print_csv(&hs, sel.metric);
-        else print_json(&hs, sel.metric);
+        print_rows(&hs, sel.metric, (qt_fmt_t)format);
         print_notes(&hs, format, gate.alpha);
         rc = 0;
     }

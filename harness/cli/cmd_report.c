@@ -280,13 +280,13 @@ static int is_change(const rrow_t *w)
 static void write_rows(qt_doc_t *d, const report_t *r, size_t a, size_t b)
 {
     static const char *const head[] = {"case", "variant", "params", "metric", "unit", "n", "median", "q1", "q3",
-                                       "iqr %", "base median", "change", "verdict"};
-    int cols = r->base > 0 ? 13 : 10;
-    qt_doc_table_begin(d, cols, "lllllrrrrrrrl", head);
+                                       "iqr %", "base median", "change", "95% interval", "verdict"};
+    int cols = r->base > 0 ? 14 : 10;
+    qt_doc_table_begin(d, cols, "lllllrrrrrrrll", head);
     for (size_t i = a; i < b; i++) {
         const rrow_t *w = &r->row[i];
         if (r->changes_only && !is_change(w)) continue;
-        char n[16], med[32], q1[32], q3[32], iqr[32], base[32], change[32];
+        char n[16], med[32], q1[32], q3[32], iqr[32], base[32], change[32], ci[48];
         snprintf(n, sizeof n, "%d", w->n);
         double spread = w->median != 0 ? (w->q3 - w->q1) / fabs(w->median) * 100 : NAN;
         const char *cells[] = {w->name, w->variant, w->params, w->metric, w->unit, n,
@@ -294,7 +294,7 @@ static void write_rows(qt_doc_t *d, const report_t *r, size_t a, size_t b)
                                num(q3, sizeof q3, "%.5g", w->q3), num(iqr, sizeof iqr, "%.2f", spread),
                                num(base, sizeof base, "%.5g", w->r.median_base),
                                num(change, sizeof change, "%+.1f%%", (w->r.ratio - 1) * 100),
-                               qt_verdict_name(w->r.verdict)};
+                               qt_compare_interval_text(&w->r, ci, sizeof ci), qt_verdict_name(w->r.verdict)};
         qt_doc_table_row(d, cells);
     }
     qt_doc_table_end(d);
@@ -321,8 +321,9 @@ static void write_baseline(qt_doc_t *d, const report_t *r)
     for (size_t i = 0; i < r->n_rows; i++) count[r->row[i].r.verdict]++;
     char text[1024];
     size_t used = (size_t)snprintf(text, sizeof text,
-                                   "Baseline: %s. Verdicts by the regression gate of quintet compare (two-sided "
-                                   "Mann-Whitney U on the repetitions, p < 0.05, and |change| > 5%%): ",
+                                   "Baseline: %s. Verdicts by the regression gate of quintet compare (the 95%% "
+                                   "hierarchical bootstrap interval of the ratio of medians against the threshold, "
+                                   "confirmed by the exact Mann-Whitney test): ",
                                    r->base_line);
     for (int v = 0, k = 0; v < QT_VERDICT_COUNT && used < sizeof text; v++)
         if (count[v]) used += (size_t)snprintf(text + used, sizeof text - used, "%s%d %s", k++ ? ", " : "", count[v],
@@ -509,7 +510,7 @@ int qt_cmd_report(int argc, char **argv)
         qt_args_usage(stdout, "quintet report [RUN] [options]",
                       "A run's report from the database alone: provenance, calibration ceilings, per suite the\n"
                       "headline metrics (median, q1, q3, iqr%) and the cases that did not finish; --baseline adds\n"
-                      "the change and compare's verdict (Mann-Whitney U p < --alpha and |change| > --threshold).\n"
+                      "the change, its 95% interval and compare's verdict (interval beyond --threshold, exact test).\n"
                       "RUN: latest (default), latest~N, a run id, or a uuid prefix.\n"
                       "Exit status: 0 ok, 2 bad usage or unknown run, 3 database or output error.",
                       opts, N_OPTS);

@@ -334,7 +334,7 @@ static int samples_add(samples_t *a, const char *metric, const char *unit, int r
         a->cap = cap;
     }
     snprintf(a->metric[a->n], sizeof a->metric[a->n], "%s", metric);
-    a->v[a->n] = (qt_sample_t){NULL, unit, rep, value};
+    a->v[a->n] = (qt_sample_t){NULL, unit, rep, value, 0};
     a->n++;
     return 0;
 }

@@ -719,6 +719,106 @@ static qt_status_t fig_fusion(ctx_t *c, const rows_t *rs)
     return bars_end(c, &fig, &of);
 }
 
+/* A peer's variants (suites/peers/: imported Google Benchmark JSON) start with this. */
+#define PEER_PREFIX "torch-"
+
+/* 1 for a peer's time row. */
+static int is_peer_time(const row_t *r)
+{
+    return !strcmp(r->metric, "time_s") && !strncmp(r->variant, PEER_PREFIX, strlen(PEER_PREFIX));
+}
+
+/* The quintet row a peer row p is measured against: metric time_s, not a peer, case `name`
+ * (NULL: p's), the same params, in a run with p's thread count; NULL when none. */
+static const row_t *peer_base(ctx_t *c, const rows_t *rs, const row_t *p, const char *name)
+{
+    for (int i = 0; i < rs->n; i++) {
+        const row_t *q = &rs->v[i];
+        if (!strcmp(q->metric, "time_s") && strncmp(q->variant, PEER_PREFIX, strlen(PEER_PREFIX)) &&
+            !strcmp(q->name, name ? name : p->name) && !strcmp(q->params, p->params) &&
+            c->runs[q->run].threads == c->runs[p->run].threads && q->median > 0)
+            return q;
+    }
+    return NULL;
+}
+
+/* <suite>-peer_ratio (template plots/peer_ratio.gp): peer time / quintet time per case (> 1:
+ * quintet faster), grouped bars: one panel per thread count, one group per case (its params
+ * without the keys in drop), one bar per (peer path, quintet variant); error bar from the
+ * quartiles (peer q1 / quintet q3 to peer q3 / quintet q1). name: the quintet case a peer row is
+ * set against (NULL: the same case; sparsity: auto, the dispatcher). No peer rows: no figure. */
+static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, const char *const *drop,
+                                  const char *title)
+{
+    enum { MAX_BARS = 12 };
+    char bar[MAX_BARS][80], lab[256], lab2[256], b[80];
+    int n_bars = 0, panel_threads[QT_PLOT_PANELS], n_panels = 0;
+    for (int i = 0; i < rs->n; i++) { /* the bars and panels */
+        const row_t *p = &rs->v[i], *q;
+        if (!is_peer_time(p) || !(q = peer_base(c, rs, p, name))) continue;
+        snprintf(b, sizeof b, "%s / %s%s%s", p->variant, q->variant, name ? " " : "", name ? name : "");
+        int k = 0, t = c->runs[p->run].threads, m = 0;
+        while (k < n_bars && strcmp(bar[k], b)) k++;
+        if (k == n_bars && n_bars < MAX_BARS) snprintf(bar[n_bars++], sizeof bar[0], "%s", b);
+        while (m < n_panels && panel_threads[m] != t) m++;
+        if (m == n_panels && n_panels < QT_PLOT_PANELS) panel_threads[n_panels++] = t;
+    }
+    if (!n_bars) return QT_OK;
+    qt_plot_fig_t fig;
+    qt_outfile_t of;
+    char stem[128];
+    snprintf(stem, sizeof stem, "%s-peer_ratio", c->suite);
+    qt_status_t st = bars_begin(c, stem, "peer_ratio", title, n_bars, &fig, &of);
+    if (st != QT_OK) return st;
+    FILE *f = of.f;
+    fig.suite = "peer_ratio";
+    fprintf(f, "# one block per thread count (panel), one row per case; columns: label, then ratio lo hi per bar"
+               " (ratio: peer median / quintet median time; lo, hi: from the quartiles; NaN: not measured)\n# case");
+    for (int j = 0; j < n_bars; j++) {
+        bars_series(&fig, j, bar[j]);
+        fprintf(f, " | %s: ratio lo hi", fig.series[j].title);
+    }
+    fprintf(f, "\n");
+    for (int m = 0; m < n_panels; m++) {
+        snprintf(fig.panel_title[m], sizeof fig.panel_title[0], "%d thread%s", panel_threads[m],
+                 panel_threads[m] == 1 ? "" : "s");
+        fprintf(f, "%s# panel %d: %s\n", m ? "\n\n" : "", m + 1, fig.panel_title[m]);
+        fig.n_panels++;
+        for (int i = 0; i < rs->n; i++) { /* a group per case, at its first peer row of the panel */
+            const row_t *p = &rs->v[i], *q;
+            if (!is_peer_time(p) || c->runs[p->run].threads != panel_threads[m] || !(q = peer_base(c, rs, p, name)))
+                continue;
+            param_drop(p->params, drop, lab, sizeof lab);
+            int seen = 0;
+            for (int k = 0; k < i && !seen; k++) {
+                const row_t *e = &rs->v[k];
+                seen = is_peer_time(e) && c->runs[e->run].threads == panel_threads[m] && peer_base(c, rs, e, name) &&
+                       !strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab);
+            }
+            if (seen) continue;
+            safe_copy(lab2, sizeof lab2, lab);
+            fprintf(f, "\"%s\"", *lab2 ? lab2 : "-");
+            for (int j = 0; j < n_bars; j++) { /* bar j: the best peer row of its path for this case */
+                double r = NAN, lo = NAN, hi = NAN;
+                for (int k = 0; k < rs->n; k++) {
+                    const row_t *e = &rs->v[k], *eq;
+                    if (!is_peer_time(e) || c->runs[e->run].threads != panel_threads[m] ||
+                        strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab) || !(eq = peer_base(c, rs, e, name)))
+                        continue;
+                    snprintf(b, sizeof b, "%s / %s%s%s", e->variant, eq->variant, name ? " " : "", name ? name : "");
+                    if (strcmp(b, bar[j]) || (isfinite(r) && e->median / eq->median >= r)) continue;
+                    r = e->median / eq->median;
+                    lo = e->q1 / eq->q3;
+                    hi = e->q3 / eq->q1;
+                }
+                fprintf(f, " %.9g %.9g %.9g", r, lo, hi);
+            }
+            fprintf(f, "\n");
+        }
+    }
+    return bars_end(c, &fig, &of);
+}
+
 static const char *const attention_cases[] = {"dense", "window", "lsh", "dynamic", NULL};
 
 /* attention_scaling: time_s vs T with fitted exponents, and frac_sgemm vs T. */
@@ -736,6 +836,9 @@ static qt_status_t fig_attention(ctx_t *c, const rows_t *rs)
         st = emit_lines(&ss, c->suite, "frac_sgemm", NULL, "Attention rate as a fraction of the SGEMM ceiling",
                         "T frac_sgemm(median) q1 q3", c->runs, c->n_runs, c->dir, c->fn, c->arg, c->n_figs, &c->stop);
     sset_free(&ss);
+    static const char *const drop[] = {"B", "H", "data", NULL};
+    if (st == QT_OK && !c->stop)
+        st = fig_peer_ratio(c, rs, NULL, drop, "Attention: peer time / quintet time (> 1: quintet faster)");
     return st;
 }
 
@@ -754,6 +857,9 @@ static qt_status_t fig_sparsity(ctx_t *c, const rows_t *rs)
                             "sparsity speedup_vs_dense(median) q1 q3", c->runs, c->n_runs, c->dir, c->fn, c->arg,
                             c->n_figs, &c->stop);
     sset_free(&ss);
+    static const char *const drop[] = {"N", "structure", NULL};
+    if (st == QT_OK && !c->stop)
+        st = fig_peer_ratio(c, rs, "auto", drop, "Sparse Y = A W: peer time / quintet auto time (> 1: quintet faster)");
     return st;
 }
 
@@ -852,6 +958,9 @@ static qt_status_t fig_lr(ctx_t *c, const rows_t *rs)
                             c->n_runs, c->dir, c->fn, c->arg, c->n_figs, &c->stop);
         sset_free(&ss);
     }
+    static const char *const dtype[] = {"dtype", NULL};
+    if (st == QT_OK && !c->stop)
+        st = fig_peer_ratio(c, rs, NULL, dtype, "Optimizer step: peer time / quintet time (> 1: quintet faster)");
     return st;
 }
 
@@ -1023,6 +1132,7 @@ const char *qt_plot_suite_names(void)
 /* The provenance fields a platform label is made of. */
 typedef struct {
     char host[64], cores[16], gpu[64];
+    int threads;
 } platform_t;
 
 /* foreach_provenance callback: keep host, cores and gpu. */
@@ -1033,6 +1143,7 @@ static int platform_field(void *arg, const char *key, const char *value)
     if (!strcmp(key, "host")) safe_copy(p->host, sizeof p->host, value);
     else if (!strcmp(key, "cores")) safe_copy(p->cores, sizeof p->cores, value);
     else if (!strcmp(key, "gpu") && strncmp(value, "none", 4)) safe_copy(p->gpu, sizeof p->gpu, value);
+    else if (!strcmp(key, "threads")) p->threads = atoi(value);
     return 0;
 }
 
@@ -1040,8 +1151,9 @@ static int platform_field(void *arg, const char *key, const char *value)
  * parentheses, so that two machines with the same host name still tell apart. */
 qt_status_t qt_plot_run_host(qt_store_t *s, qt_plot_run_t *run)
 {
-    platform_t p = {"?", "", ""};
+    platform_t p = {"?", "", "", 0};
     QT_TRY(qt_store_foreach_provenance(s, run->id, platform_field, &p));
+    run->threads = p.threads;
     char *paren = strstr(p.gpu, " (");
     if (paren) *paren = '\0';
     snprintf(run->host, sizeof run->host, "%s", p.host);

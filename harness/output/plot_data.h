@@ -11,6 +11,10 @@
  *   calibration        ceilings: STREAM triad, SGEMM 1 thread / all threads, MPI and GPU ones
  *                      where present; one bar per run, one panel per unit (GB/s, GFLOP/s, us):
  *                      one table (data block) per panel
+ *   attention_scaling, lr_convergence, sparsity, when the runs include a peer's (variants torch-*,
+ *                      suites/peers/torch_cpu.py): peer_ratio (template plots/peer_ratio.gp), peer
+ *                      time / quintet time per case as grouped bars, a panel per thread count, a
+ *                      bar per peer path; runs paired by thread count (sparsity: against auto)
  *   attention_scaling  time: time_s vs T per variant/backend/shape with the fitted exponent
  *                      (least-squares slope of log time on log T, as the suite fits it, with its
  *                      95% confidence interval) and the q1-q3 band;
@@ -36,6 +40,7 @@
 typedef struct {
     int64_t id;
     char host[128]; /* platform label: "host (N cores, GPU)" */
+    int threads;    /* the run's thread count (peer_ratio pairs runs by it); 0 when not recorded */
 } qt_plot_run_t;
 
 /* One series of a figure as the gnuplot script needs it. */
@@ -72,8 +77,8 @@ int qt_plot_suite_known(const char *suite);
 const char *qt_plot_suite_at(int i);
 /* The suites with figures, comma-separated (for messages). */
 const char *qt_plot_suite_names(void);
-/* Platform label of a run into run->host: host ("?" when not recorded), cores and GPU name;
- * run->id must be set. */
+/* Platform label of a run into run->host: host ("?" when not recorded), cores and GPU name, and
+ * run->threads; run->id must be set. */
 qt_status_t qt_plot_run_host(qt_store_t *s, qt_plot_run_t *run);
 /* *has = 1 when the run stored at least one statistic of the suite. */
 qt_status_t qt_plot_run_has_suite(qt_store_t *s, int64_t run_id, const char *suite, int *has);

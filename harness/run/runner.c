@@ -5,7 +5,15 @@
  * transaction. Per experiment: run_seed() for each seed → one transaction.
  * The recording context qt_rec (suite.h) collects raw samples and series of the
  * current case, the medians of the current suite's finished cases (for
- * finish()) and the calibration ceilings. */
+ * finish()) and the calibration ceilings.
+ *
+ * Invocations (`run --invocations K`, invocations.c): this process is invocation k when
+ * QT_INVOCATION=k is set; its samples carry k, and from k = 2 on each suite's cases run in an
+ * order shuffled with (seed, k) (Kalibera & Jones 2013: randomise what an invocation cannot
+ * control). Test hook QT_INJECT_SLOWDOWN=REGEX:FRACTION: cases whose suite/case/variant/params
+ * match REGEX spin FRACTION x the iteration's own time inside the timed region (manual-time cases
+ * report FRACTION more), and the run's provenance records inject_slowdown, so an injected run can
+ * never pass as a real one (tests/harness/test_gate.c). */
 #include "run/runner.h"
 
 #include <math.h>
@@ -40,6 +48,7 @@ typedef struct {
     char metric[72], unit[24];
     int repetition;
     double value;
+    int invocation;
 } sample_t;
 
 typedef struct {
@@ -77,6 +86,8 @@ DEFINE_VEC(result_t, result_vec)
 
 struct qt_rec {
     qt_store_t *store;
+    int invocation;         /* QT_INVOCATION, 0 when unset */
+    double inject;          /* QT_INJECT_SLOWDOWN fraction of the current case, 0 when none */
     int64_t run_id;
     uint64_t seed;
     int threads;
@@ -146,6 +157,7 @@ void qt_rec_metric(qt_rec_t *r, const char *metric, const char *unit, double val
     snprintf(s->unit, sizeof s->unit, "%s", unit ? unit : "");
     s->repetition = next_repetition(r, s->metric) - 1; /* it already counts itself */
     s->value = value;
+    s->invocation = r->invocation;
 }
 
 void qt_rec_series(qt_rec_t *r, const char *series, int64_t step, double value)
@@ -225,7 +237,7 @@ qt_status_t qt_rec_derived(qt_rec_t *r, const char *name, const char *variant, c
 {
     char ptext[1024] = "";
     if (params) qt_params_format(params, ptext, sizeof ptext);
-    qt_sample_t s = {metric, unit, 0, value};
+    qt_sample_t s = {metric, unit, 0, value, r->invocation};
     double t = now_s();
     qt_case_record_t rec = {r->suite->name, name, variant, ptext, "ok", NULL, t, t, &s, 1, NULL, 0};
     return qt_store_case(r->store, r->run_id, &rec);
@@ -237,6 +249,7 @@ typedef struct {
     const qt_case_t *c;
     void *state;
     qt_hwc_t *hwc;
+    double inject; /* QT_INJECT_SLOWDOWN fraction for this case (0: none) */
     char error[256];
 } bench_arg_t;
 
@@ -251,12 +264,18 @@ static void bench_fn(void *st, void *arg)
             qt_gb_skip_with_error(st, "interrupted");
             break;
         }
-        double sec = -1.0;
+        double sec = -1.0, t0 = b->inject > 0 ? mono_s() : 0;
         qt_status_t s = b->c->iterate(b->state, &sec);
         if (s != QT_OK) {
             snprintf(b->error, sizeof b->error, "%s", qt_last_error());
             qt_gb_skip_with_error(st, b->error);
             break;
+        }
+        if (b->inject > 0) { /* the test hook: lengthen the timed region by the fraction */
+            if (b->c->manual_time) sec *= 1 + b->inject;
+            else
+                for (double until = mono_s() + (mono_s() - t0) * b->inject; mono_s() < until;)
+                    ;
         }
         if (b->c->manual_time) qt_gb_set_iteration_time(st, sec > 0 ? sec : 1e-12);
     }
@@ -316,7 +335,7 @@ static qt_status_t run_timed(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_
     int reps = o->repetitions > 0 ? o->repetitions : default_reps[o->profile];
     if (c->max_repetitions > 0 && reps > c->max_repetitions) reps = c->max_repetitions;
     qt_gb_opts_t go = {reps, c->min_time > 0 ? c->min_time : default_min_time[o->profile], c->manual_time};
-    bench_arg_t b = {c, state, hwc, ""};
+    bench_arg_t b = {c, state, hwc, r->inject, ""};
     rep_ctx_t ctx = {r, 0, ""};
     char name[160];
     snprintf(name, sizeof name, "%s/%s/%s", r->suite->name, c->name, c->variant);
@@ -403,7 +422,7 @@ static qt_status_t store_case(qt_rec_t *r, const qt_case_t *c, const char *ptext
     }
     for (int i = 0; i < r->samples.n; i++)
         ss[i] = (qt_sample_t){r->samples.v[i].metric, r->samples.v[i].unit, r->samples.v[i].repetition,
-                              r->samples.v[i].value};
+                              r->samples.v[i].value, r->samples.v[i].invocation};
     for (int i = 0; i < r->points.n; i++)
         pp[i] = (qt_point_t){r->points.v[i].series, r->points.v[i].seed, r->points.v[i].step, r->points.v[i].value};
     qt_case_record_t rec = {r->suite->name, c->name, c->variant, ptext, status, message, t0, t1,
@@ -458,7 +477,7 @@ static qt_status_t record_provenance(qt_rec_t *r, const qt_provenance_t *p, cons
 }
 
 /* A random version-4 style UUID from /dev/urandom (time and pid as fallback). */
-static void make_uuid(char out[37])
+void qt_runner_uuid(char out[37])
 {
     unsigned char b[16];
     FILE *f = fopen("/dev/urandom", "rb");
@@ -527,6 +546,29 @@ static int build_plan(const qt_run_opts_t *o, regex_t *re, plan_t *plan, int *n_
     return QT_RUN_OK;
 }
 
+/* QT_INJECT_SLOWDOWN=REGEX:FRACTION (the last ':' splits): compile REGEX into re and read the
+ * fraction, in (0, 10]. QT_ERR_ARG with a message on a malformed value. */
+qt_status_t qt_runner_inject_parse(const char *text, regex_t *re, double *fraction)
+{
+    QT_CHECK_ARG(text && re && fraction, "inject: bad arguments");
+    const char *colon = strrchr(text, ':');
+    char *end = NULL;
+    double f = colon ? strtod(colon + 1, &end) : NAN;
+    if (!colon || colon == text || !end || *end || end == colon + 1 || !(f > 0 && f <= 10))
+        return qt_fail(QT_ERR_ARG, "QT_INJECT_SLOWDOWN='%s': expected REGEX:FRACTION with FRACTION in (0, 10], e.g. "
+                                   "calibration/stream_triad:0.10", text);
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%.*s", (int)(colon - text), text);
+    int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
+    if (rc) {
+        char msg[200];
+        regerror(rc, re, msg, sizeof msg);
+        return qt_fail(QT_ERR_ARG, "QT_INJECT_SLOWDOWN: bad regex '%s': %s", pattern, msg);
+    }
+    *fraction = f;
+    return QT_OK;
+}
+
 /* Each selected case's duration in the most recent other run of the database that had it
  * (case_wall_s of a timed case; wall_s × seeds of an experiment). */
 static void estimate_plan(qt_store_t *store, int64_t run_id, plan_t *plan, int n_plan)
@@ -573,10 +615,16 @@ static double time_left(const plan_t *plan, int n_plan, int i0, int k0, double e
 
 /* Run one case end to end and store it; updates the failure count. */
 static void run_case(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_t *o, qt_hwc_t *hwc, int k, int total,
-                     double left, double elapsed, int *failures, int *store_failed)
+                     double left, double elapsed, int *failures, int *store_failed, regex_t *inject_re, double inject)
 {
     char ptext[1024];
     qt_params_format(&c->params, ptext, sizeof ptext);
+    r->inject = 0;
+    if (inject_re) {
+        char key[1200];
+        snprintf(key, sizeof key, "%s/%s/%s/%s", r->suite->name, c->name, c->variant, ptext);
+        if (regexec(inject_re, key, 0, NULL, 0) == 0) r->inject = inject;
+    }
     fprintf(stderr, "[%3d/%d] %s %s/%s %s", k, total, r->suite->name, c->name, c->variant, ptext);
     if (k > 1 && !isnan(left)) fprintf(stderr, "  (elapsed %.0f s, ~%.0f s left)", elapsed, left);
     else if (k > 1) fprintf(stderr, "  (elapsed %.0f s)", elapsed);
@@ -624,11 +672,40 @@ static int count_case(void *arg, const qt_case_row_t *row)
     return 0;
 }
 
+/* A permutation of 0..n-1 in order[] shuffled (Fisher-Yates) with a splitmix64 stream of key. */
+static void shuffle_order(int *order, int n, uint64_t key)
+{
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        uint64_t z = (key += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        int j = (int)(z % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
 /* The whole run. */
 int qt_runner_run(const qt_run_opts_t *o)
 {
-    regex_t re;
-    int have_re = 0;
+    if (o->invocations > 1) return qt_runner_invocations(o);
+    regex_t re, inject_re;
+    int have_re = 0, have_inject = 0;
+    double inject = 0;
+    const char *inject_text = getenv("QT_INJECT_SLOWDOWN");
+    if (inject_text && *inject_text) {
+        if (qt_runner_inject_parse(inject_text, &inject_re, &inject) != QT_OK) {
+            fprintf(stderr, "quintet run: %s\n", qt_last_error());
+            return QT_RUN_BAD_INPUT;
+        }
+        have_inject = 1;
+        fprintf(stderr, "quintet run: TEST HOOK QT_INJECT_SLOWDOWN=%s: matching cases are made slower on purpose\n",
+                inject_text);
+    }
+    const char *inv_text = getenv("QT_INVOCATION");
+    int invocation = inv_text ? atoi(inv_text) : 0;
     if (o->filter) {
         int rc = regcomp(&re, o->filter, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
@@ -663,6 +740,7 @@ int qt_runner_run(const qt_run_opts_t *o)
     if (rc != QT_RUN_OK) {
         for (int i = 0; i < n_plan; i++) { qt_case_list_free(&plan[i].cases); free(plan[i].selected); free(plan[i].estimate); }
         if (have_re) regfree(&re);
+        if (have_inject) regfree(&inject_re);
         return rc;
     }
 
@@ -671,7 +749,7 @@ int qt_runner_run(const qt_run_opts_t *o)
     qt_hwc_t hwc;
     qt_hwc_init(&hwc, o->counters);
     char uuid[37];
-    make_uuid(uuid);
+    qt_runner_uuid(uuid);
     char suites_text[512] = "";
     for (int i = 0; i < n_plan; i++)
         snprintf(suites_text + strlen(suites_text), sizeof suites_text - strlen(suites_text), "%s%s", i ? "," : "",
@@ -693,13 +771,16 @@ int qt_runner_run(const qt_run_opts_t *o)
     qt_rec_t r;
     memset(&r, 0, sizeof r);
     r.store = store;
+    r.invocation = invocation;
     r.seed = o->seed;
     r.threads = info.threads;
     int failures = 0, store_failed = 0;
     char load[64];
     qt_warn_load(&r.warn, "start", info.cores, load, sizeof load);
     qt_provenance_set(&prov, "load_avg.start", load);
-    if (qt_store_run_begin(store, &info, &r.run_id) != QT_OK || record_provenance(&r, &prov, &hwc) != QT_OK) {
+    if (qt_store_run_begin(store, &info, &r.run_id) != QT_OK || record_provenance(&r, &prov, &hwc) != QT_OK ||
+        (have_inject && qt_store_run_set(store, r.run_id, "inject_slowdown", inject_text) != QT_OK) ||
+        (invocation > 0 && qt_store_run_set(store, r.run_id, "invocation", inv_text) != QT_OK)) {
         fprintf(stderr, "quintet run: %s\n", qt_last_error());
         store_failed = 1;
     }
@@ -718,14 +799,27 @@ int qt_runner_run(const qt_run_opts_t *o)
     for (int i = 0; i < n_plan && !interrupted && !store_failed; i++) {
         r.suite = plan[i].suite;
         r.results.n = 0;
-        for (int j = 0; j < plan[i].cases.n && !interrupted && !store_failed; j++)
+        int *order = malloc(((size_t)plan[i].cases.n + 1) * sizeof *order);
+        if (!order) {
+            fprintf(stderr, "quintet run: out of memory\n");
+            store_failed = 1;
+            break;
+        }
+        if (invocation >= 2) shuffle_order(order, plan[i].cases.n, o->seed * 1000003u + (uint64_t)invocation);
+        else
+            for (int j = 0; j < plan[i].cases.n; j++) order[j] = j; /* invocation 1 and plain runs: listed order */
+        for (int jj = 0; jj < plan[i].cases.n && !interrupted && !store_failed; jj++) {
+            int j = order[jj];
             if (plan[i].selected[j]) {
                 double elapsed = mono_s() - run_t0;
                 int skipped_before = r.n_skipped;
                 double left = time_left(plan, n_plan, i, j, elapsed, k);
-                run_case(&r, &plan[i].cases.items[j], o, &hwc, ++k, total, left, elapsed, &failures, &store_failed);
+                run_case(&r, &plan[i].cases.items[j], o, &hwc, ++k, total, left, elapsed, &failures, &store_failed,
+                         have_inject ? &inject_re : NULL, inject);
                 if (plan[i].suite != qt_suites[0] || named(o, plan[i].suite)) skipped_asked += r.n_skipped - skipped_before;
             }
+        }
+        free(order);
         if (!interrupted && !store_failed && r.suite->finish && r.suite->finish(&r) != QT_OK) {
             fprintf(stderr, "quintet run: %s finish: %s\n", r.suite->name, qt_last_error());
             failures++;
@@ -779,6 +873,7 @@ int qt_runner_run(const qt_run_opts_t *o)
     free(r.points.v);
     free(r.results.v);
     if (have_re) regfree(&re);
+    if (have_inject) regfree(&inject_re);
     if (stopped) return QT_RUN_INTERRUPTED;
     if (store_failed) return QT_RUN_STORE_ERROR;
     return failures || nothing_ran ? QT_RUN_CASES_FAILED : QT_RUN_OK;

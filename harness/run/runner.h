@@ -9,6 +9,7 @@
 #ifndef QUINTET_RUNNER_H
 #define QUINTET_RUNNER_H
 
+#include <regex.h>
 #include <stdint.h>
 
 #include "run/suite.h"
@@ -24,6 +25,7 @@ typedef struct {
     const char *backend;       /* only cases of this variant, or NULL */
     const char *counters;      /* PAPI event list, or NULL for the defaults */
     const char *command_line;
+    int invocations;           /* > 1: each case in that many separate processes (invocations.c) */
 } qt_run_opts_t;
 
 /* Exit codes of a run. */
@@ -31,6 +33,14 @@ enum { QT_RUN_OK = 0, QT_RUN_CASES_FAILED = 1, QT_RUN_BAD_INPUT = 2, QT_RUN_STOR
 
 /* Run and return one of the exit codes above (messages on stderr). */
 int qt_runner_run(const qt_run_opts_t *opts);
+/* `run --invocations K`: K child processes of this program (`quintet run` with QT_INVOCATION=k,
+ * each into its own temporary database), merged into one run of opts->db_path whose samples carry
+ * their invocation (qt_store_merge_runs). Returns an exit code as qt_runner_run. */
+int qt_runner_invocations(const qt_run_opts_t *opts);
+/* A random version-4 style UUID text. */
+void qt_runner_uuid(char out[37]);
+/* Parse QT_INJECT_SLOWDOWN's REGEX:FRACTION (regcomp'd into re; the caller regfrees it). */
+qt_status_t qt_runner_inject_parse(const char *text, regex_t *re, double *fraction);
 
 /* The registered suites, NULL-terminated; calibration first. */
 extern const qt_suite_t *const qt_suites[];

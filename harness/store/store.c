@@ -69,8 +69,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_EXISTS] = "SELECT 1 FROM runs WHERE id = ?1",
     [ST_RUN_INSERT] = "INSERT INTO runs (uuid, command_line, profile, seed, repetitions, filter, backend, suites,"
                       " git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags, pid,"
-                      " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-                      " ?17, ?18, ?19)",
+                      " started_at, invocations) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                      " ?15, ?16, ?17, ?18, ?19, ?20)",
     [ST_RUN_SET] = "INSERT INTO run_provenance (run_id, key, value) VALUES (?1, ?2, ?3)"
                    " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
     [ST_RUN_COUNTER] = "INSERT INTO counter_availability (run_id, event, available, reason) VALUES (?1, ?2, ?3, ?4)"
@@ -79,7 +79,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_END] = "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = ?1",
     [ST_CASE_INSERT] = "INSERT INTO cases (run_id, suite, name, variant, params, status, message, started_at,"
                        " ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [ST_SAMPLE_INSERT] = "INSERT INTO samples (case_id, metric, unit, repetition, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_SAMPLE_INSERT] = "INSERT INTO samples (case_id, metric, unit, repetition, value, invocation)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_POINT_INSERT] = "INSERT INTO series (case_id, series, seed, step, value) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_CASE_SAMPLES] = "SELECT metric, unit, value FROM samples WHERE case_id = ?1 ORDER BY metric, repetition",
     [ST_STATS_INSERT] = "INSERT INTO case_stats (case_id, metric, unit, n, median, mean, stddev, min, max, q1, q3)"
@@ -822,6 +823,7 @@ qt_status_t qt_store_run_begin(qt_store_t *s, const qt_run_info_t *info, int64_t
         bind_opt(st, 17, info->cflags);
         sqlite3_bind_int(st, 18, info->pid);
         sqlite3_bind_double(st, 19, info->started_at > 0 ? info->started_at : now_unix());
+        sqlite3_bind_int(st, 20, info->invocations > 1 ? info->invocations : 1);
         r = step_done(s, st, "inserting a run (uuid must be unique)");
     }
     int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -927,6 +929,7 @@ static qt_status_t case_insert(qt_store_t *s, int64_t run_id, const qt_case_reco
         bind_str(st, 3, x->unit);
         sqlite3_bind_int(st, 4, x->repetition);
         sqlite3_bind_double(st, 5, x->value);
+        sqlite3_bind_int(st, 6, x->invocation);
         QT_TRY(step_done(s, st, "inserting a sample (metric and repetition must be unique in a case)"));
     }
     QT_TRY(stmt(s, ST_POINT_INSERT, &st));
@@ -1167,7 +1170,8 @@ qt_status_t qt_store_foreach_case(qt_store_t *s, int64_t run_id, int (*fn)(void 
 static int row_sample(void *ctx, sqlite3_stmt *st)
 {
     const user_cb_t *cb = ctx;
-    qt_sample_t x = {col_text(st, 0), col_text(st, 1), sqlite3_column_int(st, 2), col_double(st, 3)};
+    qt_sample_t x = {col_text(st, 0), col_text(st, 1), sqlite3_column_int(st, 2), col_double(st, 3),
+                     sqlite3_column_int(st, 4)};
     return ((int (*)(void *, const qt_sample_t *))cb->fn)(cb->arg, &x);
 }
 
@@ -1176,7 +1180,7 @@ qt_status_t qt_store_foreach_sample(qt_store_t *s, int64_t case_id, int (*fn)(vo
                                     void *arg)
 {
     return foreach_rows(s, case_id, 0,
-                        "SELECT metric, unit, repetition, value FROM samples WHERE case_id = ?1"
+                        "SELECT metric, unit, repetition, value, invocation FROM samples WHERE case_id = ?1"
                         " ORDER BY metric, repetition",
                         row_sample, (any_fn_t)fn, arg);
 }
@@ -1325,9 +1329,9 @@ static qt_status_t import_copy(qt_store_t *s, const char *src_path)
     static const char *const steps[] = {
         "INSERT INTO main.runs (id, uuid, status, command_line, profile, seed, repetitions, filter, backend,"
         " suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags, pid,"
-        " started_at, ended_at) SELECT id + ?1, uuid, status, command_line, profile, seed, repetitions, filter,"
-        " backend, suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags,"
-        " pid, started_at, ended_at FROM src.runs WHERE id IN temp.import_runs",
+        " started_at, ended_at, invocations) SELECT id + ?1, uuid, status, command_line, profile, seed, repetitions,"
+        " filter, backend, suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags,"
+        " pid, started_at, ended_at, invocations FROM src.runs WHERE id IN temp.import_runs",
         "INSERT INTO main.run_provenance (run_id, key, value) SELECT run_id + ?1, key, value"
         " FROM src.run_provenance WHERE run_id IN temp.import_runs AND key <> 'imported_from'",
         "INSERT INTO main.run_provenance (run_id, key, value) SELECT id + ?1, 'imported_from', ?3"
@@ -1338,8 +1342,8 @@ static qt_status_t import_copy(qt_store_t *s, const char *src_path)
         "INSERT INTO main.cases (id, run_id, suite, name, variant, params, status, message, started_at, ended_at)"
         " SELECT id + ?2, run_id + ?1, suite, name, variant, params, status, message, started_at, ended_at"
         " FROM src.cases WHERE run_id IN temp.import_runs",
-        "INSERT INTO main.samples (case_id, metric, unit, repetition, value) SELECT x.case_id + ?2, x.metric,"
-        " x.unit, x.repetition, x.value FROM src.samples x JOIN src.cases c ON c.id = x.case_id"
+        "INSERT INTO main.samples (case_id, metric, unit, repetition, value, invocation) SELECT x.case_id + ?2,"
+        " x.metric, x.unit, x.repetition, x.value, x.invocation FROM src.samples x JOIN src.cases c ON c.id = x.case_id"
         " WHERE c.run_id IN temp.import_runs",
         "INSERT INTO main.series (case_id, series, seed, step, value) SELECT x.case_id + ?2, x.series, x.seed,"
         " x.step, x.value FROM src.series x JOIN src.cases c ON c.id = x.case_id WHERE c.run_id IN temp.import_runs",
@@ -1372,6 +1376,23 @@ static qt_status_t import_copy(qt_store_t *s, const char *src_path)
     return r;
 }
 
+/* Attach src_path as schema "src", read-only through a URI (the connection is opened with
+ * SQLITE_OPEN_URI), so that detaching never checkpoints or removes src's WAL file. */
+static qt_status_t attach_src(qt_store_t *s, const char *src_path)
+{
+    char *uri = malloc(3 * strlen(src_path) + 16);
+    if (!uri) return qt_fail(QT_ERR_NOMEM, "out of memory");
+    char *u = uri + sprintf(uri, "file:");
+    for (const unsigned char *c = (const unsigned char *)src_path; *c; c++)
+        u += strchr("/._-~", *c) || (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'z')
+                 ? sprintf(u, "%c", *c)
+                 : sprintf(u, "%%%02X", *c);
+    strcpy(u, "?mode=ro");
+    qt_status_t r = import_exec(s, "ATTACH DATABASE ?3 AS src", 0, 0, uri);
+    free(uri);
+    return r;
+}
+
 /* Copy every finished run of the quintet database at src_path (with its provenance, counters,
  * cases, samples, series and statistics) into this store, in one transaction: on any error
  * nothing is added. Runs whose uuid is already here are skipped, so importing twice is a no-op;
@@ -1386,20 +1407,8 @@ qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *import
     qt_store_t *src = NULL;
     QT_TRY(qt_store_open(src_path, 0, 0, &src)); /* refuses foreign, truncated, older or newer files */
     qt_store_close(src);
-    /* Attached read-only through a URI (the connection is opened with SQLITE_OPEN_URI), so that
-     * detaching never checkpoints or removes src's WAL file. */
-    char *uri = malloc(3 * strlen(src_path) + 16);
-    if (!uri) return qt_fail(QT_ERR_NOMEM, "out of memory");
-    char *u = uri + sprintf(uri, "file:");
-    for (const unsigned char *c = (const unsigned char *)src_path; *c; c++)
-        u += strchr("/._-~", *c) || (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'z')
-                 ? sprintf(u, "%c", *c)
-                 : sprintf(u, "%%%02X", *c);
-    strcpy(u, "?mode=ro");
-    qt_status_t r = import_exec(s, "ATTACH DATABASE ?3 AS src", 0, 0, uri);
-    free(uri);
-    QT_TRY(r);
-    r = tx_begin(s);
+    QT_TRY(attach_src(s, src_path));
+    qt_status_t r = tx_begin(s);
     if (r == QT_OK) r = import_exec(s, "DROP TABLE IF EXISTS temp.import_runs", 0, 0, NULL);
     if (r == QT_OK)
         r = import_exec(s,
@@ -1425,6 +1434,105 @@ qt_status_t qt_store_import(qt_store_t *s, const char *src_path, int64_t *import
     r = tx_end(s, r);
     qt_status_t d = import_exec(s, "DETACH DATABASE src", 0, 0, NULL);
     return r != QT_OK ? r : d;
+}
+
+/* ---- merging invocations ------------------------------------------------------------------ */
+
+#define MERGE_KEY "m.suite = c.suite AND m.name = c.name AND m.variant = c.variant AND m.params = c.params"
+
+/* Run one write statement of the merge: ?1 = run id, ?2 = invocation. */
+static qt_status_t merge_exec(qt_store_t *s, const char *sql, int64_t run_id, int invocation)
+{
+    sqlite3_stmt *st;
+    QT_TRY(prepare(s, sql, &st));
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, invocation);
+    return step_rows(s, st, row_ignore, NULL);
+}
+
+/* Copy the attached source's run (invocation k, first: also its provenance) into run_id. */
+static qt_status_t merge_source(qt_store_t *s, int64_t run_id, int k, int first)
+{
+    static const char *const provenance[] = {
+        "INSERT OR IGNORE INTO main.run_provenance (run_id, key, value) SELECT ?1, key, value FROM src.run_provenance"
+        " WHERE run_id = (SELECT min(id) FROM src.runs) AND key <> 'invocation'",
+        "INSERT OR IGNORE INTO main.counter_availability (run_id, event, available, reason) SELECT ?1, event,"
+        " available, reason FROM src.counter_availability WHERE run_id = (SELECT min(id) FROM src.runs)",
+        "UPDATE main.runs SET (profile, seed, repetitions, filter, backend, suites, git_commit, git_dirty, host,"
+        " cpu_model, cores, threads, cpu_mhz, compiler, cflags, started_at) = (SELECT profile, seed, repetitions, filter,"
+        " backend, suites, git_commit, git_dirty, host, cpu_model, cores, threads, cpu_mhz, compiler, cflags, started_at"
+        " FROM src.runs ORDER BY id LIMIT 1) WHERE id = ?1",
+    };
+    static const char *const steps[] = {
+        "INSERT INTO main.cases (run_id, suite, name, variant, params, status, message, started_at, ended_at)"
+        " SELECT ?1, c.suite, c.name, c.variant, c.params, c.status, c.message, c.started_at, c.ended_at"
+        " FROM src.cases c WHERE NOT EXISTS (SELECT 1 FROM main.cases m WHERE m.run_id = ?1 AND " MERGE_KEY ")"
+        " ORDER BY c.id",
+        "UPDATE main.cases AS m SET status = c.status, message = c.message FROM src.cases c"
+        " WHERE m.run_id = ?1 AND m.status = 'ok' AND c.status <> 'ok' AND " MERGE_KEY,
+        "UPDATE main.cases AS m SET started_at = min(m.started_at, c.started_at), ended_at = max(m.ended_at,"
+        " c.ended_at) FROM src.cases c WHERE m.run_id = ?1 AND " MERGE_KEY,
+        "DROP TABLE IF EXISTS temp.merge_off",
+        "CREATE TEMP TABLE merge_off AS SELECT x.case_id, x.metric, max(x.repetition) + 1 AS o FROM main.samples x"
+        " JOIN main.cases m ON m.id = x.case_id WHERE m.run_id = ?1 GROUP BY x.case_id, x.metric",
+        "INSERT INTO main.samples (case_id, metric, unit, repetition, value, invocation) SELECT m.id, x.metric,"
+        " x.unit, x.repetition + coalesce((SELECT f.o FROM temp.merge_off f WHERE f.case_id = m.id AND"
+        " f.metric = x.metric), 0), x.value, ?2 FROM src.samples x JOIN src.cases c ON c.id = x.case_id"
+        " JOIN main.cases m ON m.run_id = ?1 AND " MERGE_KEY,
+        "INSERT OR IGNORE INTO main.series (case_id, series, seed, step, value) SELECT m.id, x.series, x.seed,"
+        " x.step, x.value FROM src.series x JOIN src.cases c ON c.id = x.case_id JOIN main.cases m"
+        " ON m.run_id = ?1 AND " MERGE_KEY,
+        "DROP TABLE temp.merge_off",
+    };
+    for (size_t i = 0; first && i < sizeof provenance / sizeof provenance[0]; i++)
+        QT_TRY(merge_exec(s, provenance[i], run_id, k));
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) QT_TRY(merge_exec(s, steps[i], run_id, k));
+    return QT_OK;
+}
+
+/* Statistics of every case of the run, from its merged samples. */
+static qt_status_t merge_stats(qt_store_t *s, int64_t run_id)
+{
+    sqlite3_stmt *q = NULL;
+    QT_TRY(prepare(s, "SELECT id FROM cases WHERE run_id = ?1 ORDER BY id", &q));
+    sqlite3_bind_int64(q, 1, run_id);
+    qt_status_t r = QT_OK;
+    int rc = SQLITE_DONE;
+    while (r == QT_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) r = case_stats_compute(s, sqlite3_column_int64(q, 0));
+    if (r == QT_OK && rc != SQLITE_DONE) r = db_fail(s->db, s->path, "listing cases");
+    sqlite3_finalize(q);
+    return r;
+}
+
+/* The merge (contract in store.h): the run row, then one transaction per source (a source is
+ * attached outside any transaction), then statistics and the status. A failure leaves the run
+ * 'failed' with what was merged. */
+qt_status_t qt_store_merge_runs(qt_store_t *s, const char *const *src_paths, int n, const char *uuid,
+                                const char *command_line, const char *status, int64_t *run_id)
+{
+    QT_CHECK_ARG(s && src_paths && n >= 1 && uuid && run_id && status, "merge: bad arguments");
+    if (!s->writable) return qt_fail(QT_ERR_STATE, "%s: store was opened read-only", s->path);
+    char host[256] = "", inv[16];
+    gethostname(host, sizeof host - 1);
+    qt_run_info_t info = {.uuid = uuid, .command_line = command_line, .host = host, .pid = (int)getpid(),
+                          .invocations = n, .git_dirty = -1};
+    QT_TRY(qt_store_run_begin(s, &info, run_id));
+    snprintf(inv, sizeof inv, "%d", n);
+    qt_status_t r = qt_store_run_set(s, *run_id, "invocations", inv);
+    for (int k = 0; k < n && r == QT_OK; k++) {
+        r = attach_src(s, src_paths[k]);
+        if (r != QT_OK) break;
+        r = tx_begin(s);
+        if (r == QT_OK) r = tx_end(s, merge_source(s, *run_id, k + 1, k == 0));
+        qt_status_t d = import_exec(s, "DETACH DATABASE src", 0, 0, NULL);
+        if (r == QT_OK) r = d;
+    }
+    if (r == QT_OK) {
+        r = tx_begin(s);
+        if (r == QT_OK) r = tx_end(s, merge_stats(s, *run_id));
+    }
+    qt_status_t e = qt_store_run_end(s, *run_id, r == QT_OK ? status : "failed");
+    return r != QT_OK ? r : e;
 }
 
 /* ---- history and lookups ---------------------------------------------------------------- */

@@ -25,7 +25,7 @@
 
 #include "quintet/status.h"
 
-#define QT_SCHEMA_VERSION 2 /* the last "-- @version N" block of results/schema.sql */
+#define QT_SCHEMA_VERSION 3 /* the last "-- @version N" block of results/schema.sql */
 
 typedef struct qt_store qt_store_t;
 
@@ -45,13 +45,16 @@ typedef struct {
     const char *compiler, *cflags;
     int pid;
     double started_at;        /* unix time, seconds */
+    int invocations;          /* processes the run's cases were measured in (0 or 1: one) */
 } qt_run_info_t;
 
-/* One raw sample: repetition (timed) or seed index (experiments). */
+/* One raw sample: repetition (timed) or seed index (experiments), unique per case and metric
+ * across invocations; invocation: the process that measured it (1..K), 0 for a single-process run. */
 typedef struct {
     const char *metric, *unit;
     int repetition;
     double value;
+    int invocation;
 } qt_sample_t;
 
 /* One point of a series. */
@@ -188,3 +191,13 @@ qt_status_t qt_store_find_case(qt_store_t *s, int64_t run_id, const char *suite,
                                const char *variant, const char *params, int64_t *case_id);
 
 #endif
+
+/* Merge runs measured in separate processes into one new run of this store, in one transaction:
+ * src_paths[k] (k = 0..n-1) each hold one run (a `quintet run` child, never written); the new run
+ * copies the first one's provenance and counters (plus provenance 'invocations' = n), gets uuid,
+ * command_line, status and invocations = n; every case key (suite, name, variant, params) of any
+ * source becomes one case whose samples are the sources' samples with invocation = k + 1 and
+ * repetitions renumbered to stay unique; series come from the first source holding them; a case
+ * that failed in any source is failed with that message. Statistics are recomputed. */
+qt_status_t qt_store_merge_runs(qt_store_t *s, const char *const *src_paths, int n, const char *uuid,
+                                const char *command_line, const char *status, int64_t *run_id);

@@ -1,4 +1,5 @@
-"""gbench_json.py — what quintet's PyTorch peer scripts share (torch_optim.py, torch_sparse.py):
+"""gbench_json.py — what quintet's PyTorch peer scripts share (torch_optim.py, torch_sparse.py,
+torch_cpu.py):
 timing a callable on the GPU with CUDA events and writing Google Benchmark JSON that
 `quintet import` reads (one entry per repetition, real_time in ms as manual time, the case's
 parameters in "label" as key=value,..., extra counters as numbers).
@@ -6,6 +7,7 @@ parameters in "label" as key=value,..., extra counters as numbers).
 Not run on its own; imported by the scripts beside it (python3 suites/peers/torch_*.py ...).
 """
 import json
+import os
 import platform
 import socket
 import statistics
@@ -51,10 +53,16 @@ def entries(name, times, label, **counters):
     return out
 
 
-def write(torch, path, benches):
-    """The JSON file: Google Benchmark's context (with the peer's versions) and the entries."""
+def write(torch, path, benches, context=None):
+    """The JSON file: Google Benchmark's context (with the peer's versions, the GPU where there is
+    one, and the keys of `context`) and the entries; written to a temporary file and renamed, so
+    a script stopped from outside leaves the last complete file."""
     ctx = dict(date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), host_name=socket.gethostname(), executable=sys.argv[0],
                library_build_type="release", peer="torch", torch=torch.__version__, cuda=torch.version.cuda,
-               gpu=torch.cuda.get_device_name(0), python=platform.python_version())
-    with open(path, "w") as f:
+               python=platform.python_version())
+    if torch.cuda.is_available():
+        ctx["gpu"] = torch.cuda.get_device_name(0)
+    ctx.update(context or {})
+    with open(path + ".tmp", "w") as f:
         json.dump(dict(context=ctx, benchmarks=benches), f, indent=1)
+    os.replace(path + ".tmp", path)

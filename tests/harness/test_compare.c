@@ -7,7 +7,8 @@
  *    repetition = scale * base * (1 + 1% uniform noise), fresh draws per process), judged by the
  *    CLI binary build/quintet: an A/A pair gives no regression (exit 0); NEW 20% slower is a
  *    regression (exit 1), also as a rate; a 2% shift is unchanged; a 4% shift that the U test
- *    with a 1.5% threshold flags is suppressed by --baseline-runs over noisy baselines, which
+ *    with a 1.5% threshold flags is suppressed by --baseline-runs over noisy baselines (the
+ *    noise raises the threshold the interval must clear), which
  *    skip runs of another profile and runs not completed; added / removed / insufficient cases;
  *    bad input gives exit 2 with a message, a database error exit 3.
  * The verdicts below hold for every seed: the noise bounds are worked out next to each check.
@@ -84,18 +85,18 @@ static void test_mwu_exact_small(void)
     CU_ASSERT_EQUAL(qt_mann_whitney(NULL, 0, a, 3, &u, &p), QT_ERR_ARG);
 }
 
-/* Normal approximation with ties, worked by hand: x = {1,2,2,3,4}, y = {2,3,5,6,6}. Pooled
- * mid-ranks: 1->1, 2->3 (ranks 2,3,4), 3->5.5, 4->7, 5->8, 6->9.5; R_x = 1+3+3+5.5+7 = 19.5,
- * U = 19.5 - 15 = 4.5. Tie groups 3,2,2: sum(t^3-t) = 24+6+6 = 36. sigma^2 = 25/12 (11 - 36/90)
- * = 22.0833..., z = (20.5 - 12.5 - 0.5)/4.69929 = 1.5959855, p = erfc(z/sqrt2) = 0.1104920241
- * (tolerance 1e-9: the hand value to 10 digits). */
+/* Ties, exact: x = {1,2,2,3,4}, y = {2,3,5,6,6}. Pooled mid-ranks: 1->1, 2->3 (ranks 2,3,4),
+ * 3->5.5, 4->7, 5->8, 6->9.5; R_x = 1+3+3+5.5+7 = 19.5, U = 19.5 - 15 = 4.5. Of the C(10,5) = 252
+ * ways to choose x's positions, 30 give a rank sum at least as far from its mean 27.5 as 19.5 is
+ * (counted by full enumeration in Python, itertools.combinations): p = 30/252 = 0.119047619...
+ * (the normal approximation, which the test used before, gives 0.1104920241). */
 static void test_mwu_ties(void)
 {
     const double x[] = {1, 2, 2, 3, 4}, y[] = {2, 3, 5, 6, 6};
     double u, p;
     CU_ASSERT_EQUAL_FATAL(qt_mann_whitney(x, 5, y, 5, &u, &p), QT_OK);
     CU_ASSERT_DOUBLE_EQUAL(u, 4.5, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(p, 0.1104920241, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p, 30.0 / 252.0, 1e-12);
 }
 
 /* Large samples (above QT_MWU_EXACT_MAX) without ties: x_i = i, y_j = j + 20.5, i, j < 60.
@@ -166,27 +167,30 @@ static void test_direction_and_noise(void)
     const double m[] = {0.95, 1.0, 1.05};
     CU_ASSERT_DOUBLE_EQUAL(qt_compare_noise(m, 3), 0.1, 1e-12); /* (1.05 - 0.95) / 1.0 */
     CU_ASSERT(isnan(qt_compare_noise(m, 1)));
-    /* decide(): 3 vs 2 repetitions is insufficient; a 3-vs-3 complete separation cannot reach
-     * p < 0.05 and says so. */
+    /* decide(): 3 vs 2 repetitions is insufficient; a 3-vs-3 complete separation has its interval
+     * beyond the threshold but cannot reach p < 0.05: inconclusive, and says so. */
     qt_compare_opts_t o = {0.05, 0.05};
     qt_compare_result_t r;
     const double b[] = {1, 1.01, 0.99}, n[] = {2, 2.01, 1.99};
-    CU_ASSERT_EQUAL(qt_compare_decide(b, 3, n, 2, -1, &o, NAN, &r), QT_OK);
+    qt_sample_set_t sb = {b, NULL, 3}, sn = {n, NULL, 3}, sn2 = {n, NULL, 2};
+    CU_ASSERT_EQUAL(qt_compare_decide(&sb, &sn2, -1, &o, NAN, 1, &r), QT_OK);
     CU_ASSERT_EQUAL(r.verdict, QT_VERDICT_INSUFFICIENT);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.note, "new has 2 repetitions"));
-    CU_ASSERT_EQUAL(qt_compare_decide(b, 3, n, 3, -1, &o, NAN, &r), QT_OK);
-    CU_ASSERT_EQUAL(r.verdict, QT_VERDICT_UNCHANGED);
+    CU_ASSERT_EQUAL(qt_compare_decide(&sb, &sn, -1, &o, NAN, 1, &r), QT_OK);
+    CU_ASSERT_EQUAL(r.verdict, QT_VERDICT_INCONCLUSIVE);
+    CU_ASSERT_EQUAL(r.interval_verdict, QT_VERDICT_REGRESSION);
     CU_ASSERT(r.p_floor);
+    CU_ASSERT(r.ci_lo > 1.9 && r.ci_hi < 2.1);
     o.alpha = 0.2; /* p = 0.1 now passes: twice as slow is a regression, a rate halving too */
-    CU_ASSERT_EQUAL(qt_compare_decide(b, 3, n, 3, -1, &o, NAN, &r), QT_OK);
+    CU_ASSERT_EQUAL(qt_compare_decide(&sb, &sn, -1, &o, NAN, 1, &r), QT_OK);
     CU_ASSERT_EQUAL(r.verdict, QT_VERDICT_REGRESSION);
-    CU_ASSERT_EQUAL(qt_compare_decide(n, 3, b, 3, 1, &o, NAN, &r), QT_OK);
+    CU_ASSERT_EQUAL(qt_compare_decide(&sn, &sb, 1, &o, NAN, 1, &r), QT_OK);
     CU_ASSERT_EQUAL(r.verdict, QT_VERDICT_REGRESSION);
-    CU_ASSERT_EQUAL(qt_compare_decide(b, 3, n, 3, 1, &o, NAN, &r), QT_OK);
+    CU_ASSERT_EQUAL(qt_compare_decide(&sb, &sn, 1, &o, NAN, 1, &r), QT_OK);
     CU_ASSERT_EQUAL(r.verdict, QT_VERDICT_IMPROVEMENT);
-    CU_ASSERT_EQUAL(qt_compare_decide(b, 3, n, 3, 0, &o, NAN, &r), QT_OK);
+    CU_ASSERT_EQUAL(qt_compare_decide(&sb, &sn, 0, &o, NAN, 1, &r), QT_OK);
     CU_ASSERT_EQUAL(r.verdict, QT_VERDICT_CHANGED);
-    CU_ASSERT_EQUAL(qt_compare_decide(b, 3, n, 3, -1, &o, 1.5, &r), QT_OK); /* noise 150% > effect 100% */
+    CU_ASSERT_EQUAL(qt_compare_decide(&sb, &sn, -1, &o, 1.5, 1, &r), QT_OK); /* noise 150% > effect 100% */
     CU_ASSERT_EQUAL(r.verdict, QT_VERDICT_UNCHANGED);
 }
 
@@ -220,9 +224,9 @@ static int64_t put_run(qt_store_t *s, const char *profile, const char *status, d
         for (int i = 0; i < reps; i++) {
             double u = qt_rng_uniform_f64(qt_test_seed(), stream, (uint64_t)(k * 64 + i));
             double t = scale * 1e-3 * (k + 1) * (1 + 0.01 * (2 * u - 1));
-            x[n++] = (qt_sample_t){"time_s", "s", i, t};
-            x[n++] = (qt_sample_t){"gflops", "GFLOP/s", i, 1e-3 / t};
-            x[n++] = (qt_sample_t){"widgets", "1", i, 1 / t};
+            x[n++] = (qt_sample_t){"time_s", "s", i, t, 0};
+            x[n++] = (qt_sample_t){"gflops", "GFLOP/s", i, 1e-3 / t, 0};
+            x[n++] = (qt_sample_t){"widgets", "1", i, 1 / t, 0};
         }
         char name[16], params[16];
         snprintf(name, sizeof name, "k%d", k);
@@ -320,14 +324,17 @@ static void test_cli_regression(void)
     CU_ASSERT_EQUAL(count_rows("synth", "improvement"), 2 * N_CASES);
     /* Machine-readable forms carry the same verdicts. */
     CU_ASSERT_EQUAL(compare("latest~6 latest~4 --format csv"), 1); /* 5 vs 7 */
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "suite,case,variant,params,metric,unit,n_base,n_new,median_base"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "suite,case,variant,params,metric,unit,n_base,n_new,invocations_base,invocations_new,median_base"));
     CU_ASSERT_EQUAL(count_rows("\"regression\"", "\"synth\""), N_CASES);
     CU_ASSERT_EQUAL(compare("5 7 --format json --suite synth"), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"regression\": true"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"regression\": 6"));
-    /* Another suite matches nothing: no regression. */
-    CU_ASSERT_EQUAL(compare("5 7 --suite other"), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "no results match"));
+    /* Another suite or metric matches nothing: bad usage, listing what the runs hold. */
+    CU_ASSERT_EQUAL(compare("5 7 --suite other"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "unknown suite 'other'; the runs hold: synth"));
+    CU_ASSERT_EQUAL(compare("5 7 --metric nosuch"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "unknown metric 'nosuch'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "time_s"));
 }
 
 /* A 2% shift (ratio within [1.0098/1.01, 1.0302/0.99] = [1.000, 1.041]) stays under the 5%
@@ -354,7 +361,7 @@ static void test_cli_baseline_runs(void)
     rc = compare("5 9 --threshold 0.015 --baseline-runs 3");
     show_on_failure(rc == 0, "4% shift, baseline-runs 3");
     CU_ASSERT_EQUAL(rc, 0);
-    CU_ASSERT_EQUAL(count_rows("synth", "within between-run noise"), N_CASES);
+    CU_ASSERT_EQUAL(count_rows("synth", "unchanged"), N_CASES);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "over 3 runs (5 2 1)"));
     rc = compare("5 7 --baseline-runs 3 --format json");
     show_on_failure(rc == 1, "20% slower, baseline-runs 3");
@@ -379,8 +386,8 @@ static void test_cli_added_removed(void)
     CU_ASSERT_EQUAL(count_rows(" k4 ", "insufficient"), 1);
     CU_ASSERT_EQUAL(count_rows("new has 2 repetitions", NULL), 1);
     CU_ASSERT_EQUAL(count_rows(" k3 ", "new case failed: boom"), 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "0 regressions, 0 improvements, 3 unchanged, 0 changed, 1 added, 1 removed, "
-                                       "2 insufficient"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "0 regressions, 0 improvements, 3 unchanged, 0 changed, 0 inconclusive, 1 added, "
+                                       "1 removed, 2 insufficient"));
 }
 
 /* Bad usage: exit 2 with a message; database trouble: exit 3. */

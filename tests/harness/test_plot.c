@@ -8,9 +8,12 @@
  *   - dist_throughput (a run on 2 MPI ranks): busbw with a panel per collective and a fit series
  *     per measured one, loss vs bytes sent per compression scheme;
  *   - without gnuplot on PATH, the .dat and .gp files are still written, a message, exit 1;
+ *   - a peer's imported Google Benchmark JSON (variant torch-sdpa, the run's thread count) beside
+ *     run 1 gives attention_scaling-peer_ratio.dat: a row per case with peer/quintet ratios;
  *   - bad input (unknown suite, format or run, a run without the suite, --out missing or not a
  *     folder, missing templates) prints what is wrong and exits non-zero.
  * Needs build/quintet (make test builds it first). */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,7 +341,60 @@ static void test_bad_input(void)
     unlink(file);
 }
 
+/* The thread count run 1 recorded (omp_get_max_threads(): OMP_NUM_THREADS, else the CPUs this
+ * process may use). */
+static int run_threads(void)
+{
+    const char *e = getenv("OMP_NUM_THREADS");
+    if (e && atoi(e) > 0) return atoi(e);
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+/* A peer's JSON (torch_cpu.py's names) imported into a copy of the test database: the
+ * peer_ratio figure pairs it with run 1 (same thread count) case by case; 1 ms against quintet's
+ * median gives a finite positive ratio per bar. */
+static void test_plot_peer_ratio(void)
+{
+    const char *base = test_db(), *d = out_dir("peer");
+    char copy[700], json[700], args[1600];
+    snprintf(copy, sizeof copy, "%s/peer.db", qt_test_tmpdir());
+    snprintf(json, sizeof json, "%s/peer.json", qt_test_tmpdir());
+    CU_ASSERT_EQUAL_FATAL(qt_test_sh(NULL, 0, "cp '%s' '%s'", base, copy), 0);
+    FILE *f = fopen(json, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "{\"context\": {\"date\": \"2026-11-30T10:00:00+0000\", \"quintet.threads\": \"%d\"}, \"benchmarks\": [",
+            run_threads());
+    for (int t = 256, k = 0; t <= 512; t *= 2)
+        for (int r = 0; r < 3; r++, k++)
+            fprintf(f, "%s{\"name\": \"attention_scaling/dense/torch-sdpa/B=1,H=4,T=%d,D=64,causal=0,data=clustered\","
+                       " \"run_type\": \"iteration\", \"iterations\": 1, \"real_time\": %d, \"cpu_time\": 1,"
+                       " \"time_unit\": \"us\"}", k ? ", " : "", t, 1000 + r);
+    fprintf(f, "]}\n");
+    fclose(f);
+    snprintf(args, sizeof args, "import %s --db %s", json, copy);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    snprintf(args, sizeof args, "plot 1 4 --db %s --out %s --suite attention_scaling", copy, d);
+    CU_ASSERT_EQUAL(quintet(args), have_gnuplot() ? 0 : 1);
+    char *dat = slurp(d, "attention_scaling-peer_ratio.dat", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dat);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dat, "torch-sdpa / cpu"));
+    int rows = 0;
+    for (char *line = strtok(dat, "\n"); line; line = strtok(NULL, "\n")) {
+        double ratio, lo, hi;
+        char *q = strrchr(line, '"');
+        if (*line != '"' || !q) continue;
+        rows++;
+        CU_ASSERT_EQUAL(sscanf(q + 1, "%lf %lf %lf", &ratio, &lo, &hi), 3);
+        CU_ASSERT(ratio > 0 && lo <= ratio && ratio <= hi);
+    }
+    CU_ASSERT_EQUAL(rows, 2); /* T=256 and T=512 */
+    free(dat);
+    unlink(copy);
+    unlink(json);
+}
+
 QT_TEST_MAIN("plot", {"latest run: .dat, .gp, PNG", test_plot_latest_png},
              {"two runs: two series, SVG", test_plot_two_runs_svg}, {"dist_throughput: busbw, fits, loss", test_plot_dist},
-             {"without gnuplot", test_no_gnuplot},
+             {"peer_ratio: an imported peer beside run 1", test_plot_peer_ratio}, {"without gnuplot", test_no_gnuplot},
              {"bad input", test_bad_input})

@@ -66,7 +66,7 @@ static void put_case(qt_store_t *s, int64_t run, const char *suite, const char *
                      const char *metric, const double *v, int n)
 {
     qt_sample_t x[16];
-    for (int i = 0; i < n; i++) x[i] = (qt_sample_t){metric, strstr(metric, "_s") ? "s" : "1", i, v[i]};
+    for (int i = 0; i < n; i++) x[i] = (qt_sample_t){metric, strstr(metric, "_s") ? "s" : "1", i, v[i], 0};
     qt_case_record_t c = {.suite = suite, .name = name, .variant = "cpu", .params = params, .status = "ok",
                           .started_at = 1.0, .ended_at = 2.0, .samples = x, .n_samples = n};
     CU_ASSERT_EQUAL(qt_store_case(s, run, &c), QT_OK);
@@ -114,8 +114,8 @@ static void test_history_real(void)
     const char *db = real_db();
     CU_ASSERT_EQUAL(quintet("history --db %s --case harness_loop", db), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "harness_loop"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\n     1  "));
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\n     2  "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\n     1 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\n     2 "));
     CU_ASSERT_EQUAL(quintet("history --db %s --suite calibration --case sgemm --metric sgemm_gflops --format csv", db), 0);
     int lines = 0;
     for (const char *p = out; (p = strstr(p, "\n\"calibration\",\"sgemm\"")); p++) lines++;
@@ -133,11 +133,11 @@ static void test_history_marks_regression(void)
 {
     const char *db = synthetic_db();
     CU_ASSERT_EQUAL(quintet("history --db %s --suite attention_scaling --case dense", db), 0);
-    const char *r3 = strstr(out, "\n     3  ");
+    const char *r3 = strstr(out, "\n     3 ");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r3);
     CU_ASSERT_PTR_NOT_NULL(strstr(r3, "+50.0%"));
     CU_ASSERT(strstr(r3, "regression") != NULL);
-    const char *r2 = strstr(out, "\n     2  ");
+    const char *r2 = strstr(out, "\n     2 ");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
     CU_ASSERT(strstr(r2, "unchanged") != NULL && strstr(r2, "unchanged") < r3);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "regression entered at run 3 (commit bad0c0ffee11"));

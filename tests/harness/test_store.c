@@ -81,7 +81,7 @@ static qt_status_t put_case(qt_store_t *s, int64_t run, const char *name, int re
     qt_sample_t x[16];
     double v[16];
     qt_rng_fill_uniform_f64(v, (size_t)reps, qt_test_seed(), 7, tag * 16, 0.5, 2.0);
-    for (int i = 0; i < reps; i++) x[i] = (qt_sample_t){"time_s", "s", i, v[i]};
+    for (int i = 0; i < reps; i++) x[i] = (qt_sample_t){"time_s", "s", i, v[i], 0};
     qt_case_record_t c = {.suite = "unit", .name = name, .variant = "cpu", .params = "n=8", .status = "ok",
                           .started_at = 1.0, .ended_at = 2.0, .samples = x, .n_samples = reps};
     return qt_store_case(s, run, &c);
@@ -316,8 +316,8 @@ static void test_round_trip(void)
     t[2] = NAN;
     qt_sample_t x[10];
     for (int i = 0; i < 5; i++) {
-        x[2 * i] = (qt_sample_t){"time_s", "s", i, t[i]};
-        x[2 * i + 1] = (qt_sample_t){"sgemm_gflops", "GFLOP/s", i, g[i]};
+        x[2 * i] = (qt_sample_t){"time_s", "s", i, t[i], 0};
+        x[2 * i + 1] = (qt_sample_t){"sgemm_gflops", "GFLOP/s", i, g[i], 0};
     }
     qt_point_t pts[3] = {{"loss", 7, 0, 2.5}, {"loss", 7, 1, NAN}, {"loss", 8, 0, -1e300}};
     qt_case_record_t c = {.suite = "calibration", .name = "sgemm", .variant = "cpu", .params = "n=1024,threads=all",
@@ -415,16 +415,25 @@ static void test_round_trip(void)
 
 /* ---- migration -------------------------------------------------------------------------- */
 
-/* Text of results/schema.sql up to the version-2 block: the version-1 schema as released. */
-static char *schema_v1(void)
+/* Text of results/schema.sql up to the block of version `next`: the schema of version next-1 as
+ * released. */
+static char *schema_before(int next)
 {
     size_t n = 0;
     char *text = (char *)slurp("results/schema.sql", &n);
     if (!text) return NULL;
     text[n] = '\0';
-    char *v2 = strstr(text, "\n-- @version 2");
-    if (v2) v2[1] = '\0';
+    char tag[32];
+    snprintf(tag, sizeof tag, "\n-- @version %d", next);
+    char *cut = strstr(text, tag);
+    if (cut) cut[1] = '\0';
     return text;
+}
+
+/* Text of results/schema.sql up to the version-2 block: the version-1 schema as released. */
+static char *schema_v1(void)
+{
+    return schema_before(2);
 }
 
 /* sqlite_master rows (type, name, sql) as one text, for comparing schemas. */
@@ -512,6 +521,59 @@ static void test_migrate_v1(void)
     CU_ASSERT_STRING_EQUAL(migrated, fresh);
 }
 
+/* foreach_sample callback: log value and invocation. */
+typedef struct {
+    int n, inv[16];
+    double v[16];
+} inv_log_t;
+static int log_inv(void *arg, const qt_sample_t *x)
+{
+    inv_log_t *l = arg;
+    if (l->n < 16) {
+        l->inv[l->n] = x->invocation;
+        l->v[l->n++] = x->value;
+    }
+    return 0;
+}
+
+/* A version-2 file (blocks 1-2 of schema.sql, rows by plain SQL) is upgraded to version 3 when
+ * opened for writing: every old sample reads back as invocation 0, the run as one invocation, the
+ * schema equals a new database's, and new samples keep the invocation they are stored with. */
+static void test_migrate_v2(void)
+{
+    const char *path = qt_test_fresh_path("v2.db");
+    char *v2 = schema_before(3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v2);
+    CU_ASSERT_PTR_NULL(strstr(v2, "invocation")); /* version 2 really lacks the columns */
+    qt_test_sql_exec(path, v2);
+    free(v2);
+    CU_ASSERT_EQUAL(qt_test_sql_int(path, "PRAGMA user_version"), 2);
+    qt_test_sql_exec(path, "INSERT INTO runs (id, uuid, status, host, pid, started_at, ended_at)"
+                           " VALUES (1, 'v2-run', 'completed', 'h', 1, 1.0, 2.0);"
+                           "INSERT INTO cases (id, run_id, suite, name, status) VALUES (1, 1, 's', 'a', 'ok');"
+                           "INSERT INTO samples VALUES (1, 'time_s', 's', 0, 1.5), (1, 'time_s', 's', 1, 2.5);"
+                           "INSERT INTO case_stats (case_id, metric, unit, n, median) VALUES (1, 'time_s', 's', 2, 2.0);");
+    qt_store_t *s = NULL;
+    CU_ASSERT_EQUAL(qt_store_open(path, 0, 0, &s), QT_ERR_FORMAT); /* read-only cannot upgrade */
+    CU_ASSERT_EQUAL_FATAL(qt_store_open(path, 0, 1, &s), QT_OK);
+    inv_log_t l = {0};
+    CU_ASSERT_EQUAL(qt_store_foreach_sample(s, 1, log_inv, &l), QT_OK);
+    CU_ASSERT(l.n == 2 && l.inv[0] == 0 && l.inv[1] == 0 && l.v[0] == 1.5 && l.v[1] == 2.5);
+    qt_sample_t x[2] = {{"time_s", "s", 0, 3.0, 1}, {"time_s", "s", 1, 4.0, 2}};
+    qt_case_record_t rec = {"s", "b", "", "", "ok", NULL, 1, 2, x, 2, NULL, 0};
+    CU_ASSERT_EQUAL(qt_store_case(s, 1, &rec), QT_OK);
+    qt_store_close(s);
+    CU_ASSERT_EQUAL(qt_test_sql_int(path, "PRAGMA user_version"), QT_SCHEMA_VERSION);
+    CU_ASSERT_EQUAL(qt_test_sql_int(path, "SELECT invocations FROM runs WHERE id = 1"), 1);
+    CU_ASSERT_EQUAL(qt_test_sql_int(path, "SELECT sum(invocation) FROM samples"), 3);
+    static char migrated[16384], fresh[16384];
+    const char *fpath = qt_test_fresh_path("fresh3.db");
+    make_db(fpath, 0);
+    schema_text(path, migrated, sizeof migrated);
+    schema_text(fpath, fresh, sizeof fresh);
+    CU_ASSERT_STRING_EQUAL(migrated, fresh);
+}
+
 /* ---- refusal ---------------------------------------------------------------------------- */
 
 /* Opening path must fail with QT_ERR_FORMAT and a message containing `why`, in every mode
@@ -589,7 +651,9 @@ static void test_refuse_truncated_newer(void)
     expect_refused(cut, "truncated");
     free(whole);
 
-    qt_test_sql_exec(path, "PRAGMA user_version = 3;");
+    char newer[64];
+    snprintf(newer, sizeof newer, "PRAGMA user_version = %d;", QT_SCHEMA_VERSION + 1);
+    qt_test_sql_exec(path, newer);
     expect_refused(path, "newer");
 }
 
@@ -754,9 +818,9 @@ static void test_bad_arguments(void)
     CU_ASSERT_EQUAL(qt_store_run_set(s, run, NULL, "v"), QT_ERR_ARG);
     CU_ASSERT_EQUAL(qt_store_run_counter(s, run, "", 1, NULL), QT_ERR_ARG);
 
-    qt_sample_t dup[2] = {{"time_s", "s", 0, 1.0}, {"time_s", "s", 0, 2.0}};
-    qt_sample_t mixed[2] = {{"time_s", "s", 0, 1.0}, {"time_s", "ms", 1, 2.0}};
-    qt_sample_t nometric[1] = {{NULL, "s", 0, 1.0}};
+    qt_sample_t dup[2] = {{"time_s", "s", 0, 1.0, 0}, {"time_s", "s", 0, 2.0, 0}};
+    qt_sample_t mixed[2] = {{"time_s", "s", 0, 1.0, 0}, {"time_s", "ms", 1, 2.0, 0}};
+    qt_sample_t nometric[1] = {{NULL, "s", 0, 1.0, 0}};
     qt_case_record_t c = {.suite = "unit", .name = "x", .status = "passed", .samples = dup, .n_samples = 1};
     CU_ASSERT_EQUAL(qt_store_case(s, run, &c), QT_ERR_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(qt_last_error(), "'passed'"));
@@ -859,6 +923,7 @@ static void test_import(void)
 
 QT_TEST_MAIN("store", {"stats known values", test_stats_known}, {"stats random", test_stats_random},
              {"linfit", test_linfit}, {"round trip", test_round_trip}, {"migrate v1", test_migrate_v1},
+             {"migrate v2", test_migrate_v2},
              {"refuse foreign", test_refuse_foreign}, {"refuse truncated/newer", test_refuse_truncated_newer},
              {"concurrent writers", test_concurrent_writers}, {"stale runs", test_stale_runs},
              {"resolve run", test_resolve_run}, {"bad arguments", test_bad_arguments}, {"import", test_import})

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# ci/h200-cpu-peers.sh — quintet's CPU kernels against PyTorch's CPU paths on one host, in one
+# call (issue 18): for each thread count (default "1 <all cores>", QT_PEER_THREADS="1 16"),
+#   1. `quintet run` of the cpu backend's cases that have a PyTorch peer (nightly profile,
+#      QT_PEER_REPS repetitions, default 3: compare's minimum): attention_scaling dense, D 64 and
+#      128, T 256…4096, causal and not; lr_convergence step_10m and step_large in f32; sparsity's
+#      uniform points M=1,K=16384,N=4096 and M=64,K=4096,N=4096 at sp 0.9 and 0.95, every path
+#      and auto; with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = the count (the cpu backend takes
+#      omp_get_max_threads(), impl/backends/host/host.c);
+#   2. suites/peers/torch_cpu.py with the same count (torch.set_num_threads), its Google Benchmark
+#      JSON imported into the same database (variants torch-<path>, same suite/case/params);
+# then suites/peers/peer_ratios.py writes the ratio tables (peer / quintet per case, against the
+# issue's targets). Without PyTorch the peer step is skipped with a message and the tables carry
+# quintet's columns only. Each step runs under a time limit in seconds (QT_PEER_BUDGET_Q1/_T1 for
+# one thread, default 140/55, QT_PEER_BUDGET_QN/_TN for more, default 70/35: 300 s in all, 340 s
+# with each kill's 10 s grace, so the script ends within 6 minutes; a quintet run stopped by its
+# limit keeps its finished cases, marked interrupted; the peer writes its JSON after every case)
+# and prints its time. quintet runs with its own GOMP_SPINCOUNT default (README), PyTorch with its.
+#
+# usage: ci/h200-cpu-peers.sh OUTDIR     (from the project root, after `make -j16 QT_DEPS_PREFIX=...`)
+# writes OUTDIR/: cpu-peers.db (both sides; `quintet show|compare|plot --db` it), log.txt (all
+#   output, `quintet show --summary` of each run), ratios.txt, ratios.csv, torch_t<N>.json;
+#   figures afterwards where gnuplot is: `quintet plot RUNS --db OUTDIR/cpu-peers.db --out FIGS
+#   --suite attention_scaling` (lr_convergence, sparsity): <suite>-peer_ratio (plots/peer_ratio.gp).
+# exit: 0 done (cases may still have failed: see log.txt), 2 usage or no build.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: ci/h200-cpu-peers.sh OUTDIR}
+Q=build/quintet
+PY=${PYTHON:-python3}
+[ -x "$Q" ] || { echo "h200-cpu-peers: $Q missing: build first (make -j16 QT_DEPS_PREFIX=...)" >&2; exit 2; }
+mkdir -p "$OUT" || exit 2
+DB=$OUT/cpu-peers.db
+LOG=$OUT/log.txt
+THREADS=${QT_PEER_THREADS:-"1 $(nproc)"}
+REPS=${QT_PEER_REPS:-3}
+# Seconds per step: one thread takes longest (on the 2-core VM a 1-thread quintet step needs ~200 s).
+BUDGET_Q1=${QT_PEER_BUDGET_Q1:-140} BUDGET_QN=${QT_PEER_BUDGET_QN:-70}
+BUDGET_T1=${QT_PEER_BUDGET_T1:-55} BUDGET_TN=${QT_PEER_BUDGET_TN:-35}
+FILTER='^(attention_scaling/dense/cpu/B=1,H=4,T=(256|512|1024|2048|4096),D=(64|128),causal=[01],'
+FILTER+='|lr_convergence/step_(10m|large)/cpu/optimizer=[a-z]+,dtype=f32,'
+FILTER+='|sparsity/(dense|gather|colskip|csr|auto)/cpu/M=(1,K=16384|64,K=4096),N=4096,sp=0\.95?,structure=uniform)'
+T0=$SECONDS
+: >"$LOG"
+say() { echo "[h200-cpu-peers +$((SECONDS - T0))s] $*" | tee -a "$LOG"; }
+# Run "$@" with a time limit, all output to the terminal and the log; prints its time and status.
+step() {
+    local limit=$1 what=$2 t=$SECONDS rc
+    shift 2
+    say "$what: start (limit ${limit}s)"
+    timeout -k 10 "$limit" "$@" 2>&1 | tee -a "$LOG"
+    rc=${PIPESTATUS[0]}
+    say "$what: exit $rc after $((SECONDS - t))s$([ "$rc" = 124 ] && echo ' (time limit: finished cases kept)')"
+    return "$rc"
+}
+
+# The newest run id of the database (what the step before made).
+last_run() {
+    $PY -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(id) FROM runs").fetchone()[0] or "")' "$DB"
+}
+
+say "host $(hostname), $(nproc) cores, threads: $THREADS, reps $REPS, db $DB"
+HAVE_TORCH=1
+if ! TV=$($PY -c 'import torch; print(torch.__version__)' 2>&1); then
+    HAVE_TORCH=0
+    say "PyTorch is not importable by $PY: the peer steps are skipped (${TV##*$'\n'})"
+else
+    say "PyTorch $TV"
+fi
+# sparsity writes its crossover table; this filtered run's must not replace the tree's results/ one
+QT_SPARSE_CROSSOVER=$(mktemp -d) || exit 2
+export QT_SPARSE_CROSSOVER
+RUNS=
+for t in $THREADS; do
+    export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t
+    if [ "$t" = 1 ]; then BQ=$BUDGET_Q1 BT=$BUDGET_T1; else BQ=$BUDGET_QN BT=$BUDGET_TN; fi
+    step "$BQ" "quintet cpu, $t thread(s)" \
+        $Q run attention_scaling lr_convergence sparsity --profile nightly --repetitions "$REPS" \
+        --backend cpu --filter "$FILTER" --db "$DB"
+    id=$(last_run)
+    [ -n "$id" ] && RUNS+="$id," && $Q show "$id" --db "$DB" --summary >>"$LOG" 2>&1
+    if [ "$HAVE_TORCH" = 1 ]; then
+        J=$OUT/torch_t$t.json
+        rm -f "$J"
+        step "$BT" "torch cpu, $t thread(s)" $PY suites/peers/torch_cpu.py --threads "$t" --reps "$REPS" \
+            --min-time 0.03 --out "$J"
+        if [ -s "$J" ]; then # written after every case: a run stopped by its limit leaves what it timed
+            $Q import "$J" --db "$DB" 2>&1 | tee -a "$LOG"
+            id=$(last_run)
+            [ -n "$id" ] && RUNS+="$id,"
+        else
+            say "torch cpu, $t thread(s): no JSON to import"
+        fi
+    fi
+done
+unset OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS
+say "runs of this call: ${RUNS%,}"
+$PY suites/peers/peer_ratios.py --db "$DB" --runs "${RUNS%,}" --csv "$OUT/ratios.csv" >"$OUT/ratios.txt" 2>>"$LOG"
+tee -a "$LOG" <"$OUT/ratios.txt"
+# fold the write-ahead log into the database file, so OUTDIR holds one self-contained .db
+$PY -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA wal_checkpoint(TRUNCATE)"); c.execute("PRAGMA journal_mode=DELETE"); c.close()' "$DB"
+say "plot: build/quintet plot ${RUNS//,/ }--db $DB --out FIGS --suite attention_scaling (and lr_convergence, sparsity): the peer_ratio figures"
+rm -rf "$QT_SPARSE_CROSSOVER"
+say "done in $((SECONDS - T0))s; files: $(cd "$OUT" && echo *)"

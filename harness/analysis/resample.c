@@ -1,0 +1,245 @@
+/* resample.c — invocation groups and the hierarchical bootstrap interval of a ratio of medians
+ * (algorithm and references in resample.h). Tested by tests/harness/test_gate.c (`make test`). */
+#include "analysis/resample.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/stats.h"
+
+/* splitmix64 step (seeding). */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Seed the four words from splitmix64. */
+void qt_rand_seed(qt_rand_t *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+/* Rotate left. */
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256** next. */
+uint64_t qt_rand_next(qt_rand_t *r)
+{
+    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+/* 53 random bits as a double in [0, 1). */
+double qt_rand_uniform(qt_rand_t *r)
+{
+    return (double)(qt_rand_next(r) >> 11) * 0x1.0p-53;
+}
+
+/* Box-Muller (one of the pair). */
+double qt_rand_normal(qt_rand_t *r)
+{
+    double u = qt_rand_uniform(r), v = qt_rand_uniform(r);
+    return sqrt(-2 * log(1 - u)) * cos(2 * M_PI * v);
+}
+
+/* Uniform index in [0, n). */
+static size_t rand_index(qt_rand_t *r, size_t n)
+{
+    return (size_t)(qt_rand_uniform(r) * (double)n);
+}
+
+/* Invocation groups of one side: values ordered by invocation, group g = vals[start[g]..start[g+1]). */
+typedef struct {
+    double *vals;
+    size_t *start;
+    int ng;
+    size_t n;
+} groups_t;
+
+typedef struct {
+    int inv;
+    double v;
+} tagged_t;
+
+/* qsort comparator: by invocation (stable enough: values within a group need no order). */
+static int cmp_tagged(const void *a, const void *b)
+{
+    int x = ((const tagged_t *)a)->inv, y = ((const tagged_t *)b)->inv;
+    return (x > y) - (x < y);
+}
+
+/* Build the groups of s (non-NaN values only). QT_ERR_NOMEM on allocation failure. */
+static qt_status_t groups_make(const qt_sample_set_t *s, groups_t *g)
+{
+    memset(g, 0, sizeof *g);
+    tagged_t *t = malloc((s->n + 1) * sizeof *t);
+    g->vals = malloc((s->n + 1) * sizeof *g->vals);
+    g->start = malloc((s->n + 2) * sizeof *g->start);
+    if (!t || !g->vals || !g->start) {
+        free(t);
+        free(g->vals);
+        free(g->start);
+        memset(g, 0, sizeof *g);
+        return qt_fail(QT_ERR_NOMEM, "bootstrap: no memory for %zu values", s->n);
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (!isnan(s->v[i])) t[g->n++] = (tagged_t){s->inv ? s->inv[i] : 0, s->v[i]};
+    qsort(t, g->n, sizeof *t, cmp_tagged);
+    for (size_t i = 0; i < g->n; i++) {
+        if (i == 0 || t[i].inv != t[i - 1].inv) g->start[g->ng++] = i;
+        g->vals[i] = t[i].v;
+    }
+    g->start[g->ng] = g->n;
+    free(t);
+    return QT_OK;
+}
+
+/* Free the groups. */
+static void groups_free(groups_t *g)
+{
+    free(g->vals);
+    free(g->start);
+}
+
+/* Distinct invocations with a value. */
+int qt_sample_invocations(const qt_sample_set_t *s)
+{
+    groups_t g;
+    if (!s || groups_make(s, &g) != QT_OK) return 0;
+    int n = g.ng;
+    groups_free(&g);
+    return n;
+}
+
+/* k-th smallest of x[0..n) (k < n), reordering x (Hoare's selection). */
+static double select_kth(double *x, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = x[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] < pivot) i++;
+            while (x[j] > pivot) j--;
+            if (i <= j) {
+                double t = x[i];
+                x[i] = x[j];
+                x[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return x[k];
+    }
+    return x[k];
+}
+
+/* Type-7 median of x[0..n), n >= 1, reordering x. */
+static double median_inplace(double *x, size_t n)
+{
+    double hi = select_kth(x, n, n / 2);
+    if (n % 2) return hi;
+    double lo = x[0]; /* the largest of the lower half */
+    for (size_t i = 1; i < n / 2; i++)
+        if (x[i] > lo) lo = x[i];
+    return (lo + hi) / 2;
+}
+
+/* Medians per invocation. */
+int qt_sample_invocation_medians(const qt_sample_set_t *s, double **med)
+{
+    *med = NULL;
+    groups_t g;
+    if (!s || groups_make(s, &g) != QT_OK || g.ng == 0) {
+        if (s && g.vals) groups_free(&g);
+        return 0;
+    }
+    double *m = malloc((size_t)g.ng * sizeof *m);
+    if (!m) {
+        groups_free(&g);
+        return 0;
+    }
+    for (int i = 0; i < g.ng; i++) m[i] = median_inplace(g.vals + g.start[i], g.start[i + 1] - g.start[i]);
+    int n = g.ng;
+    groups_free(&g);
+    *med = m;
+    return n;
+}
+
+/* One hierarchical replicate's median of side g, drawn into buf. */
+static double replicate_median(const groups_t *g, qt_rand_t *r, double *buf)
+{
+    size_t k = 0;
+    for (int i = 0; i < g->ng; i++) {
+        int pick = (int)rand_index(r, (size_t)g->ng);
+        size_t a = g->start[pick], len = g->start[pick + 1] - a;
+        for (size_t j = 0; j < len; j++) buf[k++] = g->vals[a + rand_index(r, len)];
+    }
+    return median_inplace(buf, k);
+}
+
+/* The most values one replicate of g can draw: every pick the largest invocation. */
+static size_t replicate_size(const groups_t *g)
+{
+    size_t big = 1;
+    for (int i = 0; i < g->ng; i++)
+        if (g->start[i + 1] - g->start[i] > big) big = g->start[i + 1] - g->start[i];
+    return big * (size_t)(g->ng ? g->ng : 1);
+}
+
+/* The interval (see resample.h). */
+qt_status_t qt_boot_ratio_ci(const qt_sample_set_t *base, const qt_sample_set_t *new_, int B, double conf,
+                             uint64_t seed, double *lo, double *hi)
+{
+    QT_CHECK_ARG(base && new_ && lo && hi && B >= 10, "bootstrap: bad arguments");
+    QT_CHECK_ARG(conf > 0 && conf < 1, "bootstrap: level %g must be in (0, 1)", conf);
+    *lo = *hi = NAN;
+    groups_t gb, gn;
+    QT_TRY(groups_make(base, &gb));
+    qt_status_t st = groups_make(new_, &gn);
+    if (st != QT_OK) {
+        groups_free(&gb);
+        return st;
+    }
+    double *buf = NULL, *ratio = NULL;
+    if (gb.n == 0 || gn.n == 0) st = qt_fail(QT_ERR_ARG, "bootstrap: empty sample");
+    else if (!(buf = malloc((replicate_size(&gb) > replicate_size(&gn) ? replicate_size(&gb) : replicate_size(&gn)) *
+                            sizeof *buf)) ||
+             !(ratio = malloc((size_t)B * sizeof *ratio)))
+        st = qt_fail(QT_ERR_NOMEM, "bootstrap: no memory");
+    if (st == QT_OK) {
+        qt_rand_t r;
+        qt_rand_seed(&r, seed);
+        int bad = 0;
+        for (int b = 0; b < B; b++) {
+            double mb = replicate_median(&gb, &r, buf), mn = replicate_median(&gn, &r, buf);
+            ratio[b] = mb != 0 ? mn / mb : NAN;
+            bad += isnan(ratio[b]);
+        }
+        if (!bad) {
+            *lo = qt_quantile(ratio, (size_t)B, (1 - conf) / 2);
+            *hi = qt_quantile(ratio, (size_t)B, (1 + conf) / 2);
+        }
+    }
+    free(buf);
+    free(ratio);
+    groups_free(&gb);
+    groups_free(&gn);
+    return st;
+}

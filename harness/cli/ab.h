@@ -1,0 +1,34 @@
+/* ab.h — measuring two builds for `quintet ab` and `quintet calibrate-gate` (cmd_ab.c).
+ *
+ * Randomized multiple interleaved trials (Abedi & Brecht, "Conducting Repeatable Experiments in
+ * Highly Variable Cloud Computing Environments", ICPE 2017): in each of R rounds both builds run
+ * the selected cases once, each as a fresh `EXE run` process, in an order drawn at random per
+ * round, so drift of the machine (other tenants, frequency, thermal state) hits both alike. Each
+ * side's R processes are merged into one run of the database with the round as the invocation
+ * (qt_store_merge_runs), so compare's hierarchical bootstrap treats rounds as the unit.
+ * interleave = 0 runs all of BASE's rounds, then all of NEW's (what `run --invocations` twice
+ * does), for calibrating that setting. */
+#ifndef QUINTET_AB_H
+#define QUINTET_AB_H
+
+#include <stdint.h>
+
+#include "quintet/status.h"
+
+typedef struct {
+    const char *exe[2];      /* base, new: executables that behave as `quintet` */
+    const char *env[2];      /* extra "NAME=VALUE" for each side's processes, or NULL */
+    const char *const *args; /* `run` arguments (suites, --profile, --filter, --repetitions, --seed) */
+    int n_args;
+    int rounds;
+    int interleave;          /* 1: randomized order per round; 0: all base rounds, then all new */
+    uint64_t seed;           /* of the order */
+    const char *db;          /* where the two merged runs go */
+    int quiet;               /* 1: children's progress to /dev/null */
+} qt_ab_spec_t;
+
+/* Measure both sides; *base_id, *new_id get the two runs. QT_ERR_* with a message on failure
+ * (a child that exits 2 or 3 stops it; a failed case only marks the run failed). */
+qt_status_t qt_ab_measure(const qt_ab_spec_t *spec, int64_t *base_id, int64_t *new_id);
+
+#endif

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""peer_ratios.py — quintet against a peer (PyTorch) per case, from one quintet database.
+
+Reads the median time_s of every case (table case_stats) of the runs given (quintet's own runs
+and the peer's imported Google Benchmark runs, see torch_cpu.py), groups rows by thread count
+(runs.threads) and by suite, case family and params, and prints one table per suite and thread
+count: quintet's time, the peer's fastest path and its time, and the ratio peer / quintet
+(> 1: quintet is faster) next to the issue's target (issue 18):
+  attention_scaling  dense cpu vs torch-sdpa                         target >= 1.2
+  lr_convergence     step cases cpu vs the fastest torch-* path       target >= 1.0 (rmsprop >= 4)
+  sparsity           auto cpu vs the faster of torch-dense/-csr       target >= 2.0; also quintet's
+                     own dense / auto (target >= 5 at sp 0.9, M=1, 16 threads) and auto / best
+                     quintet path (the dispatcher's overhead, target <= 1.1), and torch-csr_pre
+                     (CSR built outside the clock: a bound, not a peer) for reference
+Writes the tables as text to stdout and, with --csv F, as one CSV (long form).
+
+  python3 suites/peers/peer_ratios.py --db OUT/cpu-peers.db [--runs 3,4,5,6] [--csv OUT/ratios.csv]
+
+Needs only Python's sqlite3 module (no quintet build, no sqlite3 program, no torch). Runs without
+a peer give the quintet columns and '-' for the peer.
+"""
+import argparse
+import csv
+import sqlite3
+import sys
+from collections import defaultdict
+
+PEER_PREFIX = "torch-"
+
+
+def load(db, runs):
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    q = ("SELECT r.id, COALESCE(r.threads, 0), c.suite, c.name, c.variant, c.params, s.median "
+         "FROM runs r JOIN cases c ON c.run_id = r.id JOIN case_stats s ON s.case_id = c.id "
+         "WHERE s.metric = 'time_s' AND c.status = 'ok' AND s.median > 0")
+    rows = con.execute(q).fetchall()
+    con.close()
+    if runs:
+        rows = [r for r in rows if r[0] in runs]
+    # (threads, suite, params) -> {(case, variant): median}; the newest run wins on repeats
+    t = defaultdict(dict)
+    for rid, threads, suite, name, variant, params, med in sorted(rows):
+        t[(threads, suite, params)][(name, variant)] = med
+    return t
+
+
+def best(d, pred):
+    """(key, time) of the fastest entry of d whose key passes pred, or (None, None)."""
+    items = [(v, k) for k, v in d.items() if pred(k)]
+    return (min(items)[1], min(items)[0]) if items else (None, None)
+
+
+def ms(x):
+    return f"{x * 1e3:10.4f}" if x else f"{'-':>10s}"
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def rs(x):
+    return f"{x:6.2f}" if x else f"{'-':>6s}"
+
+
+def params_key(params):
+    """Sort key of "k=v,...": numbers as numbers, so T=256 comes before T=1024."""
+    key = []
+    for kv in params.split(","):
+        v = kv.partition("=")[2]
+        try:
+            key.append((0, float(v), ""))
+        except ValueError:
+            key.append((1, 0.0, v))
+    return key
+
+
+def rows_for(t):
+    """One output row per (threads, suite, case family, params)."""
+    out = []
+    for (threads, suite, params), d in sorted(t.items(), key=lambda kv: (kv[0][1], kv[0][0], params_key(kv[0][2]))):
+        peer = lambda k: k[1].startswith(PEER_PREFIX)
+        if suite == "attention_scaling":
+            q = d.get(("dense", "cpu"))
+            pk, pt = best(d, lambda k: k[0] == "dense" and peer(k))
+            if q or pt:
+                out.append(dict(threads=threads, suite=suite, case="dense", params=params, quintet_s=q,
+                                quintet_path="cpu", peer_s=pt, peer_path=pk and pk[1], target=1.2))
+        elif suite == "lr_convergence":
+            for case in sorted({k[0] for k in d if k[0].startswith("step")}):
+                q = d.get((case, "cpu"))
+                pk, pt = best(d, lambda k: k[0] == case and peer(k))
+                tgt = 4.0 if "optimizer=rmsprop" in params else 1.0
+                out.append(dict(threads=threads, suite=suite, case=case, params=params, quintet_s=q,
+                                quintet_path="cpu", peer_s=pt, peer_path=pk and pk[1], target=tgt))
+        elif suite == "sparsity":
+            q = d.get(("auto", "cpu"))
+            qk, qb = best(d, lambda k: k[1] == "cpu" and k[0] != "auto")
+            pk, pt = best(d, lambda k: peer(k) and k[1] != PEER_PREFIX + "csr_pre")
+            if q or pt:
+                out.append(dict(threads=threads, suite=suite, case="spmm", params=params, quintet_s=q,
+                                quintet_path="auto", peer_s=pt, peer_path=pk and pk[1], target=2.0,
+                                quintet_dense_s=d.get(("dense", "cpu")), quintet_best_s=qb,
+                                quintet_best_path=qk and qk[0], peer_csr_pre_s=d.get(("csr", PEER_PREFIX + "csr_pre"))))
+    for r in out:
+        r["ratio"] = ratio(r["peer_s"], r["quintet_s"])
+    return out
+
+
+def print_tables(out, f):
+    groups = defaultdict(list)
+    for r in out:
+        groups[(r["suite"], r["threads"])].append(r)
+    for (suite, threads), rows in sorted(groups.items()):
+        print(f"\n## {suite}, {threads} thread(s): time per call in ms (median); ratio = peer / quintet "
+              f"(> 1: quintet faster)", file=f)
+        sparse = suite == "sparsity"
+        head = f"{'case':11s} {'params':52s} {'quintet':>10s} {'peer':>10s} {'peer path':15s} {'ratio':>6s} {'target':>6s}"
+        if sparse:
+            head += f" {'dense/auto':>10s} {'auto/best':>9s} {'best':7s} {'csr_pre':>10s}"
+        print(head, file=f)
+        for r in rows:
+            ok = "" if r["ratio"] is None else ("  ok" if r["ratio"] >= r["target"] else "  MISS")
+            line = (f"{r['case']:11s} {r['params'][:52]:52s} {ms(r['quintet_s'])} {ms(r['peer_s'])} "
+                    f"{(r['peer_path'] or '-'):15s} {rs(r['ratio'])} {r['target']:6.1f}")
+            if sparse:
+                line += (f" {rs(ratio(r['quintet_dense_s'], r['quintet_s'])):>10s}"
+                         f" {rs(ratio(r['quintet_s'], r['quintet_best_s'])):>9s} {r['quintet_best_path'] or '-':7s}"
+                         f" {ms(r['peer_csr_pre_s'])}")
+            print(line + ok, file=f)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--runs", default="", help="comma-separated run ids (default: every run)")
+    ap.add_argument("--csv")
+    args = ap.parse_args()
+    runs = {int(x) for x in args.runs.split(",") if x}
+    out = rows_for(load(args.db, runs))
+    if not out:
+        print(f"peer_ratios: no timed cases of attention_scaling, lr_convergence or sparsity in {args.db}",
+              file=sys.stderr)
+        return 1
+    print_tables(out, sys.stdout)
+    if args.csv:
+        keys = ["suite", "threads", "case", "params", "quintet_path", "quintet_s", "peer_path", "peer_s", "ratio",
+                "target", "quintet_dense_s", "quintet_best_s", "quintet_best_path", "peer_csr_pre_s"]
+        with open(args.csv, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -306,8 +306,9 @@ static qt_status_t exchange_sparse(qt_compressor_t *c, qt_backend_t *be, float *
     int topk = c->cfg.kind == QT_COMPRESS_TOPK;
     /* (index, value) — the index in 2 bytes when n ≤ 65536 — or the value only */
     size_t iw = n <= 65536 ? 2 : 4, pair = topk ? iw + 4 : 4;
-    QT_TRY(scratch(c, (size_t)(w + 1) * k * pair + k * sizeof(uint32_t)));
-    uint32_t *idx = (uint32_t *)((unsigned char *)c->buf + (size_t)(w + 1) * k * pair);
+    size_t idx_off = ((size_t)(w + 1) * k * pair + 7) & ~(size_t)7; /* 6-byte pairs: align the indices */
+    QT_TRY(scratch(c, idx_off + k * sizeof(uint32_t)));
+    uint32_t *idx = (uint32_t *)((unsigned char *)c->buf + idx_off);
     if (topk) QT_TRY(select_topk(c, density(c), idx, &k));
     else QT_TRY(random_indices(n, k, c->cfg.seed, 0x524bu + (uint64_t)c->step, idx));
     memset(g, 0, n * sizeof *g);

@@ -20,27 +20,48 @@
  *       coll_allreduce_bare is the library's single MPI_Allreduce call on the same buffers
  *       (no deadline, no checks), beside quintet's path (non-blocking + polled deadline).
  *       Buffers live on the backend's device; the check data is made and checked there.
- *       Host backends: quick 8 B … 16 MiB (×8), nightly and paper 8 B … 256 MiB (×4); GPU backends:
+ *       Host backends: quick 8 B … 128 MiB (×8), nightly and paper 8 B … 256 MiB (×4); GPU backends:
  *       quick 8 B … 512 MiB, nightly and paper 8 B … 8 GiB (×4). Quick: other collectives to 1 MiB.
  *   The training, imbalance, compression and local SGD cases run on host backends (impl/dist's
  *   MLP is host code); on GPU backends they are not listed.
- *   alpha_beta (finish)   per collective, least squares time = α + β·S over the sweep's medians:
+ *   alpha_beta (finish)   per collective, least squares time = α + β·S over the sweep's medians,
+ *       weighted 1/t² (relative error: small sizes set α, large ones β):
  *       alpha_us, beta_gbps (= 1/β); and from the all-reduce fit, per-hop α₀ = α/(2(n−1)) and
  *       β₀ = β·n/(2(n−1)), predicted all-reduce time of 64 MiB at p = 8, 64, 1024 ranks for
- *       ring (2(p−1)α₀ + 2(p−1)/p·S·β₀) and tree (2⌈log₂p⌉(α₀ + S·β₀)): pred_ring_s, pred_tree_s.
- *   train_<dp|tp|hybrid> k=K   experiment: the MLP (in 512, hidden 2048, 16 classes, batch 256:
+ *       ring (2(p−1)α₀ + 2(p−1)/p·S·β₀) and tree (2⌈log₂p⌉(α₀ + S·β₀)): pred_ring_s, pred_tree_s
+ *       (p = 8, 64, 512, 1024).
+ *   scaling_predict (finish)  DP scaling efficiency at p = 8 … 1024 from that fit and the measured
+ *       1-rank step time t of train_dp (batch 1024), gradient S = 4 bytes per parameter, no
+ *       overlap: weak (batch 1024 per rank) t / (t + T_ar(p, S)), strong (global batch 1024)
+ *       (t/p) / (t/p + T_ar): pred_eff_{weak,strong}_{ring,tree}.
+ *   busbw_cliff (finish)  per collective, the largest fall of busbw from one size of the sweep to
+ *       the next (from 64 KiB up): busbw_drop = busbw(before) / busbw(at), with bytes = the size where it falls
+ *       (a cliff like this VM's 4→16 MiB one shows as busbw_drop ≫ 1).
+ *   train_<dp|tp|hybrid> k=K   experiment: the MLP (in 512, hidden 2048, 16 classes, batch 1024 (param batch):
  *       compute-bound) on the first K ranks (the others wait, sleeping); samples_per_s over the
  *       timed steps (max over ranks), load_imbalance, slowest_rank, comm_frac (wait / step time),
  *       final_loss; finish: scaling_efficiency = samples_per_s(K) / (K · samples_per_s(1)).
  *   imbalance shares=equal|balanced   experiment: dp on all ranks, rank 0 does its first layer
  *       3× (a deliberately slow rank); equal shares, then shares from the measured rows/s
  *       (qt_dist_balance_shares): samples_per_s, load_imbalance, slowest_rank.
- *   compress scheme=…     experiment: dp on all ranks, a smaller MLP, equal steps per scheme:
+ *   imbalance_tp split=equal|uneven|balanced   experiment: the training MLP on the grid (dp × tp 2
+ *       from 4 ranks, tp over all ranks below): hidden units split equally, unevenly (tp rank 0
+ *       holds 3× the others' share: the slowest), or by the balancer from the hidden units/s each
+ *       rank measured on the uneven split: samples_per_s, load_imbalance over the grid,
+ *       slowest_rank (grid rank), share_rank0.
+ *   compress scheme=…     experiment: dp on all ranks, a smaller MLP, equal steps per scheme (quick
+ *       400, else 1000; compress_dgc: top-k 1% with DGC's per-layer selection and warm-up):
  *       bytes_per_step (this rank's gradient message), compression_ratio (dense / sent),
  *       final_loss, loss_vs_dense (finish: final_loss / the uncompressed one), series loss by step
  *       and loss_vs_bytes (loss against the cumulative bytes this rank sent).
  *   local_sgd H=…         experiment: local SGD averaging every H steps: series loss_vs_us
- *       (loss against wall-clock µs), final_loss. */
+ *       (loss against wall-clock µs), final_loss.
+ *   async_ps s=…          experiment (≥ 3 ranks: rank 0 the parameter server, the others workers;
+ *       the small MLP at batch 1024;
+ *       worker 1 does its first layer 8× as a much slower machine would): bounded staleness s = 0
+ *       (synchronous), 1, 4: series loss_vs_us (the server's global-batch loss against
+ *       wall-clock µs), final_loss, samples_per_s, ps_max_gap (the largest clock gap allowed, ≤ s),
+ *       ps_mean_delay (updates between a worker's parameters and its gradient). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,14 +247,20 @@ static void coll_teardown(void *state)
 
 /* ---- training ---- */
 
-/* The compute-bound MLP of the training cases. */
+/* The compute-bound MLP of the training cases. Why batch 1024: per parameter a step costs
+ * 6·B/k FLOPs on each of k ranks and the ring all-reduce moves 8(k−1)/k bytes, so at k = 2 the
+ * step does 6·B/8 = 768 FLOP per byte sent; this VM does ~80 GFLOP/s per core (OpenBLAS, one
+ * thread) and all-reduces 4 MiB at ~2-6 GB/s (≈ 15-40 FLOP/byte balance), so compute is
+ * ≥ 20× the exposed communication (the W1 gradient, 4 MiB, is produced last and cannot
+ * overlap). At B = 256 (the earlier size) it was 192 FLOP/byte: 5-13× — under load the
+ * all-reduce alone took 10-20% of a step. */
 static void train_config(qt_dist_mlp_config_t *cfg, uint64_t seed)
 {
     qt_dist_mlp_config_default(cfg);
     cfg->in = 512;
     cfg->hidden = 2048;
     cfg->classes = 16;
-    cfg->batch = 256;
+    cfg->batch = 1024;
     cfg->lr = 0.05f;
     cfg->bucket_bytes = 1 << 20;
     cfg->seed = seed;
@@ -257,6 +284,7 @@ static qt_status_t train_and_record(qt_dist_mlp_t *m, qt_backend_t *be, qt_rec_t
     qt_rec_metric(r, "load_imbalance", "ratio", st.load_imbalance);
     qt_rec_metric(r, "slowest_rank", "rank", st.slowest_rank);
     qt_rec_metric(r, "comm_frac", "ratio", max_over(be, st.comm_wait_s) / t);
+    qt_rec_metric(r, "compute_step_s", "s", st.max_compute_s / steps);
     qt_rec_metric(r, "final_loss", "nats", loss);
     return QT_OK;
 }
@@ -277,6 +305,7 @@ static qt_status_t train_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
         s = qt_dist_grid_split(sub, tp, &dpb, &tpb);
         qt_dist_mlp_config_t cfg;
         train_config(&cfg, seed);
+        cfg.batch = (int)qt_params_int(&c->params, "batch", cfg.batch);
         qt_dist_mlp_t *m = NULL;
         if (s == QT_OK) s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
         if (s == QT_OK) s = train_and_record(m, sub, r, cfg.batch, 2, steps);
@@ -326,6 +355,45 @@ static qt_status_t imbalance_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     return s;
 }
 
+/* An uneven split of the layers over the tp ranks of the grid (dp × 2 from 4 ranks, else tp over
+ * all): equal hidden units, tp rank 0 holding 3× the others' share, or the balancer's shares from
+ * the hidden units/s each rank measured on the uneven split. */
+static qt_status_t imbalance_tp_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL, *dpb = NULL, *tpb = NULL;
+    QT_TRY(get_world(c->variant, &be));
+    if (be->world < 2) return qt_fail(QT_ERR_UNSUPPORTED, "one rank: no layers to split");
+    const char *split = qt_params_str(&c->params, "split", "equal");
+    int tp = be->world >= 4 ? 2 : be->world, steps = (int)qt_params_int(&c->params, "steps", 6);
+    QT_TRY(qt_dist_grid_split(be, tp, &dpb, &tpb));
+    qt_dist_mlp_config_t cfg;
+    train_config(&cfg, seed);
+    double sh[64];
+    for (int t = 0; t < tp && t < 64; t++) sh[t] = (t == 0 ? 3.0 : 1.0) / (tp + 2);
+    if (strcmp(split, "equal")) cfg.tp_shares = sh;
+    qt_status_t s = tp <= 64 ? QT_OK : qt_fail(QT_ERR_ARG, "tp %d > 64", tp);
+    qt_dist_mlp_t *m = NULL;
+    if (s == QT_OK && !strcmp(split, "balanced")) { /* measure on the uneven split, share by speed */
+        qt_dist_stats_t st;
+        s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
+        for (int i = 0; i < 3 && s == QT_OK; i++) s = qt_dist_mlp_step(m, i, NULL);
+        if (s == QT_OK) s = qt_dist_mlp_stats(m, &st, 1);
+        qt_dist_mlp_free(m);
+        m = NULL;
+        /* every dp replica must split alike: each tp index's rate summed over the dp ranks */
+        double rate = cfg.hidden * sh[tpb->rank] / (st.compute_s > 0 ? st.compute_s : 1e-9);
+        if (s == QT_OK && dpb->world > 1) s = qt_dist_allreduce_raw(dpb, &rate, &rate, 1, QT_DIST_F64, QT_DIST_SUM);
+        if (s == QT_OK) s = qt_dist_balance_shares(tpb, rate, sh);
+        qt_rec_metric(r, "share_rank0", "fraction", sh[0]);
+    }
+    if (s == QT_OK) s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
+    if (s == QT_OK) s = train_and_record(m, be, r, cfg.batch, 1, steps);
+    qt_dist_mlp_free(m);
+    qt_backend_free(dpb);
+    qt_backend_free(tpb);
+    return s;
+}
+
 /* The smaller MLP of the compression and local SGD cases (communication matters more). */
 static void small_config(qt_dist_mlp_config_t *cfg, uint64_t seed)
 {
@@ -348,6 +416,8 @@ static qt_status_t compress_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     cfg.compress.ratio = qt_params_double(&c->params, "ratio", 0.01);
     cfg.compress.levels = (int)qt_params_int(&c->params, "levels", 16);
     cfg.compress.rank = (int)qt_params_int(&c->params, "rank", 4);
+    cfg.compress.layerwise = (int)qt_params_int(&c->params, "layerwise", 0);
+    cfg.compress.warmup_steps = (int)qt_params_int(&c->params, "warmup", 0);
     cfg.compress.seed = seed;
     int steps = (int)qt_params_int(&c->params, "steps", 60);
     qt_dist_mlp_t *m = NULL;
@@ -408,6 +478,45 @@ static qt_status_t local_sgd_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
     return s;
 }
 
+static qt_status_t async_ps_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL;
+    QT_TRY(get_world(c->variant, &be));
+    if (be->world < 3)
+        return qt_fail(QT_ERR_UNSUPPORTED, "a parameter server and >= 2 workers need >= 3 ranks (--ranks 4)");
+    qt_dist_mlp_config_t cfg;
+    small_config(&cfg, seed);
+    cfg.ps = 1;
+    cfg.staleness = (int)qt_params_int(&c->params, "s", 0);
+    cfg.batch = 1024; /* compute, not message latency, sets a worker's pace */
+    cfg.slow_rank = 1;
+    cfg.slow_factor = 8;
+    int steps = (int)qt_params_int(&c->params, "steps", 48);
+    qt_dist_mlp_t *m = NULL;
+    QT_TRY(qt_dist_mlp_init(&m, be, NULL, &cfg));
+    qt_status_t s = qt_dist_barrier(be);
+    double t0 = now_s(), loss = 0;
+    for (int i = 0; i < steps && s == QT_OK; i++) {
+        int rec = (i + 1) % 8 == 0;
+        s = qt_dist_mlp_step(m, i, rec ? &loss : NULL); /* the server's loss: global batch, no messages */
+        if (s == QT_OK && rec && be->rank == 0) qt_rec_series(r, "loss_vs_us", (int64_t)((now_s() - t0) * 1e6), loss);
+    }
+    double t = now_s() - t0;
+    qt_dist_stats_t st = {0};
+    if (s == QT_OK) s = qt_dist_mlp_eval(m, 0, &loss);
+    if (s == QT_OK) s = qt_dist_mlp_check_replicas(m);
+    if (s == QT_OK) s = qt_dist_mlp_stats(m, &st, 1);
+    if (s == QT_OK) {
+        t = max_over(be, t);
+        qt_rec_metric(r, "final_loss", "nats", loss);
+        qt_rec_metric(r, "samples_per_s", "samples/s", (double)cfg.batch * steps / t);
+        qt_rec_metric(r, "ps_max_gap", "steps", (double)st.ps_max_gap);
+        qt_rec_metric(r, "ps_mean_delay", "updates", st.ps_mean_delay);
+    }
+    qt_dist_mlp_free(m);
+    return s;
+}
+
 /* ---- the case list ---- */
 
 static qt_case_t *add_case(qt_case_list_t *out, const char *name, const char *backend, int world)
@@ -421,11 +530,28 @@ static qt_case_t *add_case(qt_case_list_t *out, const char *name, const char *ba
     return c;
 }
 
+/* Experiment cases `name` with key = each of values[0..n), `steps` steps, run by fn. */
+static qt_status_t add_sweep(qt_case_list_t *out, const char *name, const char *backend, int world, const char *key,
+                             const int *values, int n, int steps,
+                             qt_status_t (*fn)(const qt_case_t *, qt_rec_t *, uint64_t))
+{
+    for (int i = 0; i < n; i++) {
+        qt_case_t *c = add_case(out, name, backend, world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_int(&c->params, key, values[i]);
+        qt_params_set_int(&c->params, "steps", steps);
+        c->experiment = 1;
+        c->run_seed = fn;
+    }
+    return QT_OK;
+}
+
 /* The collective sweep of one backend: host memory to 256 MiB, GPU memory to 8 GiB. */
 static qt_status_t coll_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world, int gpu)
 {
     int quick = profile == QT_PROFILE_QUICK;
-    long long max_bytes = gpu ? (quick ? (512ll << 20) : (8ll << 30)) : (quick ? (16ll << 20) : (256ll << 20));
+    /* host: to 128 MiB even in quick (×8 steps: …, 2, 16, 128 MiB), where this VM's cliff is */
+    long long max_bytes = gpu ? (quick ? (512ll << 20) : (8ll << 30)) : (quick ? (128ll << 20) : (256ll << 20));
     int step = quick && !gpu ? 8 : 4;
     for (int ci = 0; ci <= QT_COLL_COUNT; ci++) { /* the last: the library's bare blocking all-reduce */
         int bare = ci == QT_COLL_COUNT;
@@ -474,15 +600,18 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
 static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world)
 {
     static const char *const modes[] = {"dp", "tp", "hybrid"};
-    for (int mi = 0; mi < 3; mi++)
+    for (int mi = 0; mi < 4; mi++) /* the last: dp at the old batch 256, to show why 1024 */
         for (int k = 1; k <= world; k *= 2) {
-            if (mi == 2 && k < 4) continue; /* hybrid needs dp ≥ 2 and tp = 2 */
-            if (mi == 1 && k == 1) continue;   /* tp on one rank is dp on one rank */
+            int m = mi == 3 ? 0 : mi;
+            if (m == 2 && k < 4) continue; /* hybrid needs dp ≥ 2 and tp = 2 */
+            if (m == 1 && k == 1) continue;   /* tp on one rank is dp on one rank */
+            if (mi == 3 && k > 2) continue;
             char name[48];
-            snprintf(name, sizeof name, "train_%s", modes[mi]);
+            snprintf(name, sizeof name, "train_%s", modes[m]);
             qt_case_t *c = add_case(out, name, backend, world);
             if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
-            qt_params_set_str(&c->params, "mode", modes[mi]);
+            qt_params_set_str(&c->params, "mode", modes[m]);
+            qt_params_set_int(&c->params, "batch", mi == 3 ? 256 : 1024);
             qt_params_set_int(&c->params, "k", k);
             qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 30);
             c->experiment = 1;
@@ -496,46 +625,64 @@ static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const c
         c->experiment = 1;
         c->run_seed = imbalance_run;
     }
-    static const char *const schemes[] = {"none", "topk", "randomk", "qsgd", "int8", "powersgd"};
-    for (int si = 0; si < 6; si++) {
-        qt_case_t *c = add_case(out, "compress", backend, world);
+    /* Equal steps, and enough of them: top-k with error feedback lags the dense run by a few
+     * steps early on (at step 100 of this task about 8 steps, where the dense loss still falls
+     * ~2.5% a step) and overtakes it by step ~150, so a comparison at 100 steps measures
+     * the lag, not the final loss. The last case is DGC's selection per layer and warm-up. */
+    static const char *const splits[] = {"equal", "uneven", "balanced"};
+    for (int si = 0; si < 3; si++) {
+        qt_case_t *c = add_case(out, "imbalance_tp", backend, world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_str(&c->params, "split", splits[si]);
+        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 30);
+        c->experiment = 1;
+        c->run_seed = imbalance_tp_run;
+    }
+    static const char *const schemes[] = {"none", "topk", "randomk", "qsgd", "int8", "powersgd", "topk"};
+    int csteps = profile == QT_PROFILE_QUICK ? 400 : 1000;
+    for (int si = 0; si < 7; si++) {
+        /* DGC's variant is its own case name, so that filters on compress/ keep one per scheme */
+        qt_case_t *c = add_case(out, si == 6 ? "compress_dgc" : "compress", backend, world);
         if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
         qt_params_set_str(&c->params, "scheme", schemes[si]);
-        if (si == 1 || si == 2) qt_params_set_double(&c->params, "ratio", 0.01);
+        if (si == 1 || si == 2 || si == 6) qt_params_set_double(&c->params, "ratio", 0.01);
         if (si == 3) qt_params_set_int(&c->params, "levels", 16);
         if (si == 5) qt_params_set_int(&c->params, "rank", 4);
-        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 100 : 400);
+        if (si == 6) {
+            qt_params_set_int(&c->params, "layerwise", 1);
+            qt_params_set_int(&c->params, "warmup", csteps / 10);
+        }
+        qt_params_set_int(&c->params, "steps", csteps);
         c->experiment = 1;
         c->run_seed = compress_run;
     }
-    static const int Hs[] = {1, 4, 16};
-    for (int hi = 0; hi < 3; hi++) {
-        qt_case_t *c = add_case(out, "local_sgd", backend, world);
-        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
-        qt_params_set_int(&c->params, "H", Hs[hi]);
-        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 48 : 320);
-        c->experiment = 1;
-        c->run_seed = local_sgd_run;
-    }
+    static const int Hs[] = {1, 4, 16}, Ss[] = {0, 1, 4};
+    int asteps = profile == QT_PROFILE_QUICK ? 48 : 320;
+    QT_TRY(add_sweep(out, "local_sgd", backend, world, "H", Hs, 3, asteps, local_sgd_run));
+    QT_TRY(add_sweep(out, "async_ps", backend, world, "s", Ss, 3, asteps, async_ps_run));
     return QT_OK;
 }
 
 /* ---- finish: α–β fits, predictions, scaling efficiency, loss relative to dense ---- */
+/* Weighted least squares with weights 1/t²: it minimises the RELATIVE error of α + β·S, so the
+ * 8-byte cases set α and the large ones β (an unweighted fit over 8 B … 128 MiB lets the large
+ * times set α too: 914 µs on this VM, against ~30 µs measured at 8 B). */
 typedef struct {
     const char *name, *variant;
-    double sx, sy, sxx, sxy;
+    double sw, sx, sy, sxx, sxy; /* Σw, Σwx, Σwy, Σwx², Σwxy */
     int n;
 } fit_t;
 
 static int fit_add(void *arg, const qt_result_t *res)
 {
     fit_t *f = arg;
-    if (strcmp(res->name, f->name) || strcmp(res->variant, f->variant)) return 0;
-    double x = (double)qt_params_int(res->params, "bytes", 0), y = res->median;
-    f->sx += x;
-    f->sy += y;
-    f->sxx += x * x;
-    f->sxy += x * y;
+    if (strcmp(res->name, f->name) || strcmp(res->variant, f->variant) || !(res->median > 0)) return 0;
+    double x = (double)qt_params_int(res->params, "bytes", 0), y = res->median, w = 1.0 / (y * y);
+    f->sw += w;
+    f->sx += w * x;
+    f->sy += w * y;
+    f->sxx += w * x * x;
+    f->sxy += w * x * y;
     f->n++;
     return 0;
 }
@@ -545,13 +692,16 @@ typedef struct {
     double base;
     int world;
     qt_rec_t *r;
+    long long batch; /* training: the batch whose k = 1 run is the base */
 } scale_t;
 
 static int find_k1(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
     if (strcmp(res->variant, s->variant)) return 0;
-    if (!strcmp(res->name, "train_dp") && qt_params_int(res->params, "k", 0) == 1) s->base = res->median;
+    if (!strcmp(res->name, "train_dp") && qt_params_int(res->params, "k", 0) == 1 &&
+        qt_params_int(res->params, "batch", 0) == s->batch)
+        s->base = res->median;
     if (!strcmp(res->name, "compress") && !strcmp(qt_params_str(res->params, "scheme", ""), "none") &&
         !strcmp(s->name, "compress"))
         s->base = res->median;
@@ -561,7 +711,9 @@ static int find_k1(void *arg, const qt_result_t *res)
 static int emit_eff(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
-    if (strncmp(res->name, "train_", 6) || strcmp(res->variant, s->variant) || s->base <= 0) return 0;
+    if (strncmp(res->name, "train_", 6) || strcmp(res->variant, s->variant) || s->base <= 0 ||
+        qt_params_int(res->params, "batch", 0) != s->batch)
+        return 0;
     double k = (double)qt_params_int(res->params, "k", 1);
     qt_rec_derived(s->r, "scaling", res->variant, res->params, "scaling_efficiency", "ratio", res->median / (k * s->base));
     return 0;
@@ -570,12 +722,59 @@ static int emit_eff(void *arg, const qt_result_t *res)
 static int emit_rel(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
-    if (strcmp(res->name, "compress") || strcmp(res->variant, s->variant) || s->base <= 0) return 0;
+    if (strncmp(res->name, "compress", 8) || strcmp(res->variant, s->variant) || s->base <= 0) return 0;
     qt_rec_derived(s->r, "compress_rel", res->variant, res->params, "loss_vs_dense", "ratio", res->median / s->base);
     return 0;
 }
 
 static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n);
+
+/* The sweep of one collective: (bytes, busbw) pairs. */
+#define MAX_SWEEP 64
+typedef struct {
+    const char *name, *variant;
+    double bytes[MAX_SWEEP], busbw[MAX_SWEEP];
+    int n;
+} sweep_t;
+
+static int sweep_add(void *arg, const qt_result_t *res)
+{
+    sweep_t *w = arg;
+    if (strcmp(res->name, w->name) || strcmp(res->variant, w->variant) || w->n >= MAX_SWEEP) return 0;
+    w->bytes[w->n] = (double)qt_params_int(res->params, "bytes", 0);
+    w->busbw[w->n++] = res->median;
+    return 0;
+}
+
+/* The largest busbw fall between consecutive sizes of collective `name`, as a derived case. */
+static qt_status_t record_cliff(qt_rec_t *r, const char *variant, const char *name, int n)
+{
+    sweep_t w = {.name = name, .variant = variant};
+    qt_rec_foreach_result(r, "busbw_gbps", sweep_add, &w);
+    for (int i = 1; i < w.n; i++) /* insertion sort by size */
+        for (int j = i; j > 0 && w.bytes[j] < w.bytes[j - 1]; j--) {
+            double b = w.bytes[j], v = w.busbw[j];
+            w.bytes[j] = w.bytes[j - 1];
+            w.busbw[j] = w.busbw[j - 1];
+            w.bytes[j - 1] = b;
+            w.busbw[j - 1] = v;
+        }
+    int at = -1;
+    double worst = 0;
+    for (int i = 1; i < w.n; i++) /* from 64 KiB: below, busbw is latency-bound and noisy */
+        if (w.bytes[i - 1] >= 65536 && w.busbw[i] > 0 && w.busbw[i - 1] / w.busbw[i] > worst) {
+            worst = w.busbw[i - 1] / w.busbw[i];
+            at = i;
+        }
+    if (at < 0) return QT_OK;
+    qt_params_t p = {0};
+    qt_params_set_str(&p, "coll", name + 5);
+    qt_params_set_int(&p, "ranks", n);
+    qt_params_set_str(&p, "transport", transport());
+    qt_params_set_int(&p, "bytes", (long long)w.bytes[at]);
+    qt_params_set_int(&p, "from_bytes", (long long)w.bytes[at - 1]);
+    return qt_rec_derived(r, "busbw_cliff", variant, &p, "busbw_drop", "ratio", worst);
+}
 
 static qt_status_t dist_finish(qt_rec_t *r)
 {
@@ -585,18 +784,70 @@ static qt_status_t dist_finish(qt_rec_t *r)
     return QT_OK;
 }
 
+/* The measured 1-rank step time of train_dp at batch 1024 (the base of the predictions). */
+static int find_step(void *arg, const qt_result_t *res)
+{
+    scale_t *s = arg;
+    if (!strcmp(res->variant, s->variant) && !strcmp(res->name, "train_dp") &&
+        qt_params_int(res->params, "k", 0) == 1 && qt_params_int(res->params, "batch", 0) == s->batch)
+        s->base = res->median;
+    return 0;
+}
+
+static const int predict_ranks[] = {8, 64, 512, 1024};
+
+/* Ring and tree all-reduce time of S bytes at p ranks from the per-hop α₀, β₀ (s, s/byte). */
+static void predict_allreduce(double a0, double b0, double S, int p, double *ring, double *tree)
+{
+    *ring = 2.0 * (p - 1) * a0 + 2.0 * (p - 1) / p * S * b0;
+    *tree = 2.0 * ceil(log2(p)) * (a0 + S * b0);
+}
+
+/* Scaling efficiency of DP training predicted from the all-reduce fit and the measured 1-rank
+ * step (train_dp k=1 batch 1024, step time t), no overlap of communication with compute:
+ * weak scaling (batch 1024 per rank) t / (t + T_ar(p)); strong (global batch 1024)
+ * (t / p) / (t / p + T_ar(p)); T_ar of the gradient (4 bytes per parameter). */
+static qt_status_t predict_scaling(qt_rec_t *r, const char *variant, int n, double a0, double b0)
+{
+    scale_t s = {"train", variant, 0, n, r, 1024};
+    qt_rec_foreach_result(r, "step_s", find_step, &s);
+    if (s.base <= 0) return QT_OK;
+    qt_dist_mlp_config_t cfg;
+    train_config(&cfg, 0);
+    double S = 4.0 * ((double)cfg.in * cfg.hidden + cfg.hidden + (double)cfg.hidden * cfg.classes + cfg.classes);
+    for (size_t i = 0; i < sizeof predict_ranks / sizeof predict_ranks[0]; i++) {
+        int pr = predict_ranks[i];
+        double ring, tree, t = s.base;
+        predict_allreduce(a0, b0, S, pr, &ring, &tree);
+        qt_params_t q = {0};
+        qt_params_set_int(&q, "ranks", n);
+        qt_params_set_str(&q, "transport", transport());
+        qt_params_set_int(&q, "predict_ranks", pr);
+        qt_params_set_int(&q, "grad_bytes", (long long)S);
+        QT_TRY(qt_rec_derived(r, "scaling_predict", variant, &q, "pred_eff_weak_ring", "ratio", t / (t + ring)));
+        QT_TRY(qt_rec_derived(r, "scaling_predict", variant, &q, "pred_eff_weak_tree", "ratio", t / (t + tree)));
+        QT_TRY(qt_rec_derived(r, "scaling_predict", variant, &q, "pred_eff_strong_ring", "ratio",
+                              (t / pr) / (t / pr + ring)));
+        QT_TRY(qt_rec_derived(r, "scaling_predict", variant, &q, "pred_eff_strong_tree", "ratio",
+                              (t / pr) / (t / pr + tree)));
+    }
+    return QT_OK;
+}
+
 /* One backend's fits, predictions and ratios. */
 static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
 {
+    double a0 = NAN, b0 = NAN;
     for (int ci = 0; ci <= QT_COLL_COUNT; ci++) {
         char name[48];
         snprintf(name, sizeof name, "coll_%s%s", qt_coll_name(ci == QT_COLL_COUNT ? QT_COLL_ALLREDUCE : (qt_coll_t)ci),
                  ci == QT_COLL_COUNT ? "_bare" : "");
-        fit_t f = {name, variant, 0, 0, 0, 0, 0};
+        QT_TRY(record_cliff(r, variant, name, n));
+        fit_t f = {name, variant, 0, 0, 0, 0, 0, 0};
         qt_rec_foreach_result(r, "time_s", fit_add, &f);
         if (f.n < 2) continue;
-        double beta = (f.n * f.sxy - f.sx * f.sy) / (f.n * f.sxx - f.sx * f.sx);
-        double alpha = (f.sy - beta * f.sx) / f.n;
+        double beta = (f.sw * f.sxy - f.sx * f.sy) / (f.sw * f.sxx - f.sx * f.sx);
+        double alpha = (f.sy - beta * f.sx) / f.sw;
         qt_params_t p = {0};
         qt_params_set_str(&p, "coll", name + 5);
         qt_params_set_int(&p, "ranks", n);
@@ -604,21 +855,27 @@ static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
         QT_TRY(qt_rec_derived(r, "alpha_beta", variant, &p, "alpha_us", "us", alpha * 1e6));
         QT_TRY(qt_rec_derived(r, "alpha_beta", variant, &p, "beta_gbps", "GB/s", beta > 0 ? 1.0 / beta / 1e9 : NAN));
         if (ci != QT_COLL_ALLREDUCE) continue;
-        double a0 = alpha / (2.0 * (n - 1)), b0 = beta * n / (2.0 * (n - 1)), S = 64.0 * (1 << 20);
-        for (int pr = 8; pr <= 1024; pr *= 8) {
+        a0 = alpha / (2.0 * (n - 1));
+        b0 = beta * n / (2.0 * (n - 1));
+        double S = 64.0 * (1 << 20);
+        for (size_t i = 0; i < sizeof predict_ranks / sizeof predict_ranks[0]; i++) {
+            int pr = predict_ranks[i];
             qt_params_t q = p;
             qt_params_set_int(&q, "predict_ranks", pr);
             qt_params_set_int(&q, "bytes", (long long)S);
-            double ring = 2.0 * (pr - 1) * a0 + 2.0 * (pr - 1) / pr * S * b0;
-            double tree = 2.0 * ceil(log2(pr)) * (a0 + S * b0);
+            double ring, tree;
+            predict_allreduce(a0, b0, S, pr, &ring, &tree);
             QT_TRY(qt_rec_derived(r, "allreduce_predict", variant, &q, "pred_ring_s", "s", ring));
             QT_TRY(qt_rec_derived(r, "allreduce_predict", variant, &q, "pred_tree_s", "s", tree));
         }
     }
-    scale_t s = {"train", variant, 0, n, r};
-    qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
-    qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);
-    scale_t c = {"compress", variant, 0, n, r};
+    if (isfinite(a0) && isfinite(b0)) QT_TRY(predict_scaling(r, variant, n, a0, b0));
+    for (long long b = 256; b <= 1024; b *= 4) {
+        scale_t s = {"train", variant, 0, n, r, b};
+        qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
+        qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);
+    }
+    scale_t c = {"compress", variant, 0, n, r, 0};
     qt_rec_foreach_result(r, "final_loss", find_k1, &c);
     qt_rec_foreach_result(r, "final_loss", emit_rel, &c);
     return QT_OK;
@@ -631,23 +888,32 @@ static const char *const dist_metrics[] = {
     "wrong_values|count|received values differing from the exact seeded result, all ranks",
     "alpha_us|us|fitted latency of time = alpha + beta S",
     "beta_gbps|GB/s|fitted bandwidth 1/beta",
+    "busbw_drop|ratio|largest fall of busbw between consecutive sizes: busbw(from_bytes) / busbw(bytes)",
     "pred_ring_s|s|predicted 64 MiB all-reduce time at predict_ranks, ring",
     "pred_tree_s|s|predicted 64 MiB all-reduce time at predict_ranks, binary tree",
+    "pred_eff_weak_ring|ratio|predicted DP scaling efficiency at predict_ranks, batch 1024 per rank, ring all-reduce, no overlap",
+    "pred_eff_weak_tree|ratio|the same with a binary-tree all-reduce",
+    "pred_eff_strong_ring|ratio|predicted DP scaling efficiency at predict_ranks, global batch 1024, ring all-reduce, no overlap",
+    "pred_eff_strong_tree|ratio|the same with a binary-tree all-reduce",
+    "share_rank0|fraction|the balancer's share of (tp or dp) rank 0",
     "samples_per_s|samples/s|training throughput (max time over ranks)",
     "scaling_efficiency|ratio|samples_per_s(k) / (k samples_per_s(1))",
     "load_imbalance|ratio|max over mean per-rank compute time",
     "slowest_rank|rank|rank with the most compute time",
     "comm_frac|ratio|time waiting in communication / step time",
+    "compute_step_s|s|compute time per step of the slowest rank (halves from k = 1 to 2 only when each rank has a free core)",
     "bytes_per_step|bytes|gradient bytes this rank sent per step",
     "compression_ratio|ratio|dense f32 bytes / bytes sent",
     "final_loss|nats|mean cross-entropy at the end",
     "loss_vs_dense|ratio|final_loss / final_loss without compression",
+    "ps_max_gap|steps|parameter server: largest clock gap between workers it allowed (<= s)",
+    "ps_mean_delay|updates|parameter server: updates applied between a worker's parameters and its gradient",
     NULL,
 };
 
 const qt_suite_t qt_suite_dist_throughput = {
     .name = "dist_throughput",
-    .description = "MPI and NCCL collectives (busbw vs size, alpha-beta), DP/TP/hybrid training scaling, compression, local SGD",
+    .description = "MPI and NCCL collectives (busbw vs size, alpha-beta), DP/TP/hybrid training scaling, compression, local SGD, async PS",
     .metrics = dist_metrics,
     .cases = dist_cases,
     .finish = dist_finish,

@@ -109,7 +109,8 @@ static void collect_env(qt_provenance_t *p)
     static const char *vars[] = {"OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "OPENBLAS_NUM_THREADS",
                                  "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "GOTO_NUM_THREADS", "MKL_NUM_THREADS",
                                  "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "QT_SPARSE_CROSSOVER",
-                                 "CUDA_VISIBLE_DEVICES", "QT_TEST_SEED", "LD_LIBRARY_PATH", "CI", "QT_PINNED"};
+                                 "CUDA_VISIBLE_DEVICES", "QT_TEST_SEED", "LD_LIBRARY_PATH", "CI", "QT_PINNED",
+                                 "GLIBC_TUNABLES", "QT_DIST_TIMEOUT_S"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         char key[64];
         snprintf(key, sizeof key, "env.%s", vars[i]);
@@ -118,17 +119,28 @@ static void collect_env(qt_provenance_t *p)
     }
 }
 
-/* Every NCCL_* variable of the environment (NCCL_NVLS_ENABLE always, "unset" when absent). */
+/* Every NCCL_* variable of the environment and OpenMPI's transport and collective settings
+ * (OMPI_MCA_btl*, _coll*, _pml*, _osc*, _mtl*: what --mca puts there; not the launcher's own
+ * OMPI_MCA_orte_* and the like); NCCL_NVLS_ENABLE always, "unset" when absent. */
 extern char **environ;
+static int tuning_var(const char *e)
+{
+    static const char *const pre[] = {"NCCL_", "OMPI_MCA_btl", "OMPI_MCA_coll", "OMPI_MCA_pml", "OMPI_MCA_osc",
+                                      "OMPI_MCA_mtl"};
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        if (!strncmp(e, pre[i], strlen(pre[i]))) return 1;
+    return 0;
+}
+
 static void collect_nccl_env(qt_provenance_t *p)
 {
     qt_provenance_set(p, "env.NCCL_NVLS_ENABLE", "unset");
     for (char **e = environ; e && *e; e++) {
-        if (strncmp(*e, "NCCL_", 5)) continue;
+        if (!tuning_var(*e)) continue;
         const char *eq = strchr(*e, '=');
         if (!eq) continue;
         char key[48];
-        snprintf(key, sizeof key, "env.%.*s", (int)(eq - *e) < 40 ? (int)(eq - *e) : 40, *e);
+        snprintf(key, sizeof key, "env.%.*s", (int)(eq - *e) < 43 ? (int)(eq - *e) : 43, *e);
         qt_provenance_set(p, key, eq + 1);
     }
 }

@@ -90,7 +90,10 @@ const qt_dist_ops_t *qt_dist_ops_of(qt_backend_t *be)
     return ops;
 }
 
-qt_status_t qt_dist_wait(qt_backend_t *be, qt_dist_req_t *req, const char *what)
+/* Poll req until done or past the deadline; every 64 polls look at the clock and yield, or
+ * sleep `nap_ns` when > 0 (a rank that may wait long, on a machine it shares, gives its core to
+ * the ranks that compute). */
+static qt_status_t wait_for(qt_backend_t *be, qt_dist_req_t *req, const char *what, long nap_ns)
 {
     const qt_dist_ops_t *ops = qt_dist_ops_of(be);
     if (!ops) return QT_ERR_UNSUPPORTED;
@@ -107,9 +110,20 @@ qt_status_t qt_dist_wait(qt_backend_t *be, qt_dist_req_t *req, const char *what)
                 return qt_backend_fail(be, QT_ERR_STATE,
                                        "%s on rank %d of %d timed out after %.1f s: a rank died or hangs", what,
                                        be->rank, be->world, limit);
-            sched_yield();
+            if (nap_ns > 0) nanosleep(&(struct timespec){0, nap_ns}, NULL);
+            else sched_yield();
         }
     }
+}
+
+qt_status_t qt_dist_wait(qt_backend_t *be, qt_dist_req_t *req, const char *what)
+{
+    return wait_for(be, req, what, 0);
+}
+
+qt_status_t qt_dist_wait_idle(qt_backend_t *be, qt_dist_req_t *req, const char *what)
+{
+    return wait_for(be, req, what, 20000);
 }
 
 /* Size in bytes of one element. */

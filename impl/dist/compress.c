@@ -255,12 +255,48 @@ static qt_status_t random_indices(size_t n, size_t k, uint64_t seed, uint64_t st
     return QT_OK;
 }
 
+/* The density of this step: the target, or DGC's warm-up schedule (dist.h). */
+static double density(const qt_compressor_t *c)
+{
+    int W = c->cfg.warmup_steps;
+    if (W <= 0 || c->step >= W) return c->cfg.ratio;
+    double d = pow(0.25, 1.0 + floor(4.0 * (double)c->step / W));
+    return d > c->cfg.ratio ? d : c->cfg.ratio;
+}
+
+/* ⌈d·n⌉ clamped to 1..n. */
+static size_t count_of(double d, size_t n)
+{
+    size_t k = (size_t)ceil(d * (double)n);
+    return k < 1 ? 1 : k > n ? n : k;
+}
+
+/* The top-k indices: over all entries, or per piece (layerwise); returns k. */
+static qt_status_t select_topk(qt_compressor_t *c, double d, uint32_t *idx, size_t *k)
+{
+    if (!c->cfg.layerwise) {
+        *k = count_of(d, c->n);
+        return qt_compress_topk_select(c->v, c->n, *k, idx);
+    }
+    size_t got = 0;
+    for (int t = 0; t < c->n_t; t++) {
+        size_t nt = c->off[t + 1] - c->off[t], kt = count_of(d, nt);
+        QT_TRY(qt_compress_topk_select(c->v + c->off[t], nt, kt, idx + got));
+        for (size_t j = 0; j < kt; j++) idx[got + j] += (uint32_t)c->off[t];
+        got += kt;
+    }
+    *k = got;
+    return QT_OK;
+}
+
 /* topk / randomk with error feedback (and momentum correction for topk). */
 static qt_status_t exchange_sparse(qt_compressor_t *c, qt_backend_t *be, float *g)
 {
-    size_t n = c->n, k = (size_t)ceil(c->cfg.ratio * (double)n);
-    if (k < 1) k = 1;
-    if (k > n) k = n;
+    size_t n = c->n, k = count_of(density(c), n);
+    if (c->cfg.kind == QT_COMPRESS_TOPK && c->cfg.layerwise) { /* Σ_t ⌈d·n_t⌉ */
+        k = 0;
+        for (int t = 0; t < c->n_t; t++) k += count_of(density(c), c->off[t + 1] - c->off[t]);
+    }
     float m = (float)c->cfg.momentum;
     for (size_t i = 0; i < n; i++) {
         c->u[i] = m * c->u[i] + g[i];
@@ -268,26 +304,34 @@ static qt_status_t exchange_sparse(qt_compressor_t *c, qt_backend_t *be, float *
     }
     int w = world_of(be);
     int topk = c->cfg.kind == QT_COMPRESS_TOPK;
-    size_t pair = topk ? 8 : 4; /* (index, value) or value only */
-    QT_TRY(scratch(c, (size_t)(w + 1) * k * pair + k * sizeof(uint32_t)));
-    uint32_t *idx = (uint32_t *)((unsigned char *)c->buf + (size_t)(w + 1) * k * pair);
-    if (topk) QT_TRY(qt_compress_topk_select(c->v, n, k, idx));
+    /* (index, value) — the index in 2 bytes when n ≤ 65536 — or the value only */
+    size_t iw = n <= 65536 ? 2 : 4, pair = topk ? iw + 4 : 4;
+    size_t idx_off = ((size_t)(w + 1) * k * pair + 7) & ~(size_t)7; /* 6-byte pairs: align the indices */
+    QT_TRY(scratch(c, idx_off + k * sizeof(uint32_t)));
+    uint32_t *idx = (uint32_t *)((unsigned char *)c->buf + idx_off);
+    if (topk) QT_TRY(select_topk(c, density(c), idx, &k));
     else QT_TRY(random_indices(n, k, c->cfg.seed, 0x524bu + (uint64_t)c->step, idx));
     memset(g, 0, n * sizeof *g);
-    if (topk) {
-        uint32_t *mine = (uint32_t *)((unsigned char *)c->buf + (size_t)w * k * pair);
+    if (topk) { /* a rank's message: k indices, then k values */
+        unsigned char *mine = (unsigned char *)c->buf + (size_t)w * k * pair;
         for (size_t j = 0; j < k; j++) {
-            mine[2 * j] = idx[j];
-            memcpy(&mine[2 * j + 1], &c->v[idx[j]], 4);
+            uint16_t i16 = (uint16_t)idx[j];
+            memcpy(mine + j * iw, iw == 2 ? (const void *)&i16 : (const void *)&idx[j], iw);
+            memcpy(mine + k * iw + j * 4, &c->v[idx[j]], 4);
         }
         QT_TRY(gather_bytes(c, be, k * pair));
-        const uint32_t *all = c->buf;
-        for (int r = 0; r < w; r++)
+        for (int r = 0; r < w; r++) {
+            const unsigned char *msg = (const unsigned char *)c->buf + (size_t)r * k * pair;
             for (size_t j = 0; j < k; j++) {
+                uint32_t i = 0;
+                uint16_t i16 = 0;
                 float val;
-                memcpy(&val, &all[((size_t)r * k + j) * 2 + 1], 4);
-                g[all[((size_t)r * k + j) * 2]] += val;
+                if (iw == 2) { memcpy(&i16, msg + j * 2, 2); i = i16; }
+                else memcpy(&i, msg + j * 4, 4);
+                memcpy(&val, msg + k * iw + j * 4, 4);
+                g[i] += val;
             }
+        }
         for (size_t i = 0; i < n; i++) g[i] /= (float)w;
     } else {
         float *vals = c->buf;

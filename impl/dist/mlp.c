@@ -2,7 +2,8 @@
  * (dist.h states the algorithms): the TP shard of W1 (hidden rows [h0, h1)) and of W2 (the same
  * columns), the DP shard of the batch, bucketed non-blocking all-reduce of the gradient over the
  * dp ranks started while the backward pass continues, optional gradient compression, local SGD,
- * plain SGD, replica checksums and per-rank compute / wait times for the load-balance metrics.
+ * plain SGD, the bounded-staleness parameter server (ps.c: dp rank 0 serves, the others work),
+ * replica checksums and per-rank compute / wait times for the load-balance metrics.
  * Layers are quintet/nn.h's Linear (OpenBLAS); the data set is `batches_per_epoch` global
  * batches of the seeded teacher task, generated once (each rank its own rows).
  * Tests: tests/dist/test_dist.c; benchmark: suites/dist_throughput.c. */
@@ -33,6 +34,7 @@ struct qt_dist_mlp {
     qt_dist_req_t **req;   /* one per bucket */
     size_t n_buckets, bucket;
     qt_compressor_t *comp;
+    qt_dist_ps_t *ps;      /* cfg.ps: the parameter server (server on dp rank 0) */
     int64_t steps;
     double compute_s, wait_s;
 };
@@ -102,6 +104,7 @@ void qt_dist_mlp_free(qt_dist_mlp_t *m)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) qt_free(bufs[i]);
     free(m->req);
     qt_compress_free(m->comp);
+    qt_dist_ps_free(m->ps);
     free(m);
 }
 
@@ -111,6 +114,18 @@ static float *falloc(size_t n, qt_status_t *s)
     float *p = qt_calloc(n * sizeof(float) + 4);
     if (!p && *s == QT_OK) *s = qt_fail(QT_ERR_NOMEM, "MLP buffer of %zu floats", n);
     return p;
+}
+
+/* Shares of n ranks: each > 0, summing to 1. */
+static qt_status_t check_shares(const double *sh, int n, const char *what)
+{
+    double sum = 0;
+    for (int r = 0; r < n; r++) {
+        QT_CHECK_ARG(sh[r] > 0, "share of %s rank %d is %g (must be > 0)", what, r, sh[r]);
+        sum += sh[r];
+    }
+    QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "%s shares sum to %g, not 1", what, sum);
+    return QT_OK;
 }
 
 qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t *tp, const qt_dist_mlp_config_t *cfg)
@@ -123,30 +138,39 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
     if (dp && !qt_dist_ops_of(dp)) return QT_ERR_UNSUPPORTED;
     if (tp && !qt_dist_ops_of(tp)) return QT_ERR_UNSUPPORTED;
     int dpw = dp ? dp->world : 1, tpw = tp ? tp->world : 1;
-    QT_CHECK_ARG(cfg->hidden % tpw == 0, "hidden %d must be a multiple of the tp size %d", cfg->hidden, tpw);
+    QT_CHECK_ARG(cfg->tp_shares || cfg->hidden % tpw == 0, "hidden %d must be a multiple of the tp size %d (or give "
+                 "tp_shares)", cfg->hidden, tpw);
     QT_CHECK_ARG(cfg->batch >= dpw, "batch %d smaller than the dp size %d", cfg->batch, dpw);
     QT_CHECK_ARG(cfg->local_steps >= 0, "local_steps %d must be >= 0", cfg->local_steps);
-    if (cfg->shares) {
-        double sum = 0;
-        for (int r = 0; r < dpw; r++) {
-            QT_CHECK_ARG(cfg->shares[r] > 0, "share of dp rank %d is %g (must be > 0)", r, cfg->shares[r]);
-            sum += cfg->shares[r];
-        }
-        QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "shares sum to %g, not 1", sum);
+    if (cfg->shares) QT_TRY(check_shares(cfg->shares, dpw, "dp"));
+    if (cfg->tp_shares) QT_TRY(check_shares(cfg->tp_shares, tpw, "tp"));
+    if (cfg->ps) {
+        QT_CHECK_ARG(dpw >= 2 && tpw == 1 && cfg->compress.kind == QT_COMPRESS_NONE && cfg->local_steps == 0 &&
+                         !cfg->shares && cfg->staleness >= 0,
+                     "parameter server: needs >= 2 dp ranks (got %d), no tp (%d), compression, local SGD or shares, "
+                     "and staleness >= 0 (%d)", dpw, tpw, cfg->staleness);
+        QT_CHECK_ARG(cfg->batch >= dpw - 1, "batch %d smaller than the %d workers", cfg->batch, dpw - 1);
     }
     qt_dist_mlp_t *m = calloc(1, sizeof *m);
     if (!m) return qt_fail(QT_ERR_NOMEM, "mlp");
     m->cfg = *cfg;
-    m->cfg.shares = NULL; /* the caller's array need not outlive init: rows are fixed here */
+    m->cfg.shares = m->cfg.tp_shares = NULL; /* the caller's arrays need not outlive init */
     m->dp = dp;
     m->tp = tp;
     m->dp_rank = dp ? dp->rank : 0;
     m->dp_world = dpw;
     m->tp_rank = tp ? tp->rank : 0;
     m->tp_world = tpw;
-    m->hs = cfg->hidden / tpw;
-    m->h0 = m->tp_rank * m->hs;
-    share_of(cfg->batch, dpw, m->dp_rank, cfg->shares, &m->row0, &m->rows);
+    share_of(cfg->hidden, tpw, m->tp_rank, cfg->tp_shares, &m->h0, &m->hs);
+    QT_CHECK_ARG(m->hs > 0, "tp rank %d got no hidden units", m->tp_rank);
+    if (cfg->ps && m->dp_rank == 0) { /* the server: the whole batch, for its loss only */
+        m->row0 = 0;
+        m->rows = cfg->batch;
+    } else if (cfg->ps) {
+        share_of(cfg->batch, dpw - 1, m->dp_rank - 1, NULL, &m->row0, &m->rows);
+    } else {
+        share_of(cfg->batch, dpw, m->dp_rank, cfg->shares, &m->row0, &m->rows);
+    }
     QT_CHECK_ARG(m->rows > 0, "dp rank %d got no rows of the batch", m->dp_rank);
     int I = cfg->in, H = cfg->hidden, C = cfg->classes, hs = m->hs, R = m->rows;
 
@@ -195,6 +219,7 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
         int rows[4] = {C, 1, hs, 1}, cols[4] = {hs, C, I, hs};
         s = qt_compress_init(&m->comp, &cfg->compress, 4, rows, cols);
     }
+    if (s == QT_OK && cfg->ps) s = qt_dist_ps_init(&m->ps, dp, m->n, cfg->staleness);
     if (s != QT_OK) {
         qt_dist_mlp_free(m);
         return s;
@@ -244,7 +269,7 @@ static qt_status_t forward(qt_dist_mlp_t *m, int64_t step)
 /* Start the dp all-reduce of every bucket lying wholly within the ready prefix [0, ready). */
 static qt_status_t launch_buckets(qt_dist_mlp_t *m, size_t ready, size_t *next)
 {
-    if (!m->dp || m->dp_world <= 1 || m->comp || m->cfg.local_steps > 0) return QT_OK;
+    if (!m->dp || m->dp_world <= 1 || m->comp || m->cfg.local_steps > 0 || m->ps) return QT_OK;
     const qt_dist_ops_t *ops = qt_dist_ops_of(m->dp);
     while (*next < m->n_buckets) {
         size_t lo = *next * m->bucket, hi = lo + m->bucket < m->n ? lo + m->bucket : m->n;
@@ -274,9 +299,30 @@ static void unpack_params(qt_dist_mlp_t *m, const float *p)
     memcpy(m->l1.b, p + m->off_b1, sizeof(float) * hs);
 }
 
+/* The loss of batch `step` over this rank's rows at its weights, without communication. */
+static qt_status_t local_loss(qt_dist_mlp_t *m, int64_t step, double *loss)
+{
+    QT_TRY(forward(m, step));
+    return qt_nn_softmax_xent(m->z, m->y, m->rows, m->cfg.classes, loss, NULL, NULL);
+}
+
+/* The parameter server's step: apply one round's worth (W) of the workers' gradients. */
+static qt_status_t server_step(qt_dist_mlp_t *m, int64_t step, double *loss)
+{
+    pack_params(m, m->p);
+    double t0 = qt_dist_now();
+    qt_status_t s = qt_dist_ps_serve(m->ps, m->p, m->cfg.lr, qt_dist_ps_workers(m->ps));
+    m->wait_s += qt_dist_now() - t0;
+    unpack_params(m, m->p);
+    QT_TRY(s);
+    m->steps++;
+    return loss ? local_loss(m, step, loss) : QT_OK;
+}
+
 qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss)
 {
     QT_CHECK_ARG(m != NULL, "mlp_step: NULL model");
+    if (m->ps && m->dp_rank == 0) return server_step(m, step, loss);
     int I = m->cfg.in, C = m->cfg.classes, R = m->rows, hs = m->hs;
     QT_TRY(forward(m, step));
     double t0 = qt_dist_now();
@@ -315,6 +361,16 @@ qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss)
         for (size_t i = 0; i < m->n; i++) m->g[i] *= (float)m->dp_world; /* mean → sum of rows/B-scaled parts */
         m->wait_s += qt_dist_now() - tc;
     }
+    if (m->ps) { /* a worker: push the gradient, continue with the server's parameters */
+        double tw = qt_dist_now();
+        qt_status_t s = qt_dist_ps_push_pull(m->ps, step, m->g, m->p);
+        m->wait_s += qt_dist_now() - tw;
+        QT_TRY(s);
+        unpack_params(m, m->p);
+        m->steps++;
+        if (loss) *loss = l;
+        return QT_OK;
+    }
     t0 = qt_dist_now();
     pack_params(m, m->p);
     float lr = m->cfg.lr;
@@ -340,10 +396,17 @@ qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss)
 qt_status_t qt_dist_mlp_eval(qt_dist_mlp_t *m, int64_t step, double *loss)
 {
     QT_CHECK_ARG(m && loss, "mlp_eval: NULL argument");
-    QT_TRY(forward(m, step));
+    if (m->ps) { /* every rank takes the server's parameters; the server's loss counts */
+        const qt_dist_ops_t *ops = qt_dist_ops_of(m->dp);
+        qt_dist_req_t *rq = NULL;
+        if (m->dp_rank == 0) pack_params(m, m->p);
+        QT_TRY(ops->ibroadcast(m->dp, m->p, m->n, QT_DIST_F32, 0, &rq));
+        QT_TRY(qt_dist_wait(m->dp, rq, "parameter server broadcast"));
+        unpack_params(m, m->p);
+    }
     double l = 0;
-    QT_TRY(qt_nn_softmax_xent(m->z, m->y, m->rows, m->cfg.classes, &l, NULL, NULL));
-    double ls = l * m->rows;
+    QT_TRY(local_loss(m, step, &l));
+    double ls = m->ps && m->dp_rank != 0 ? 0 : l * m->rows;
     if (m->dp && m->dp_world > 1) QT_TRY(qt_dist_allreduce_raw(m->dp, &ls, &ls, 1, QT_DIST_F64, QT_DIST_SUM));
     *loss = ls / m->cfg.batch;
     return QT_OK;
@@ -381,25 +444,21 @@ qt_status_t qt_dist_mlp_check_replicas(qt_dist_mlp_t *m)
 qt_status_t qt_dist_mlp_get_full(qt_dist_mlp_t *m, float *W1, float *b1, float *W2, float *b2)
 {
     QT_CHECK_ARG(m && W1 && b1 && W2 && b2, "get_full: NULL argument");
-    int I = m->cfg.in, H = m->cfg.hidden, C = m->cfg.classes, hs = m->hs, t = m->tp_world;
-    float *w2s = malloc(sizeof(float) * (size_t)C * H);
-    if (!w2s) return qt_fail(QT_ERR_NOMEM, "gather buffer");
-    qt_status_t s = QT_OK;
-    if (t > 1) {
-        s = qt_dist_allgather_raw(m->tp, m->l1.W, W1, (size_t)hs * I, QT_DIST_F32);
-        if (s == QT_OK) s = qt_dist_allgather_raw(m->tp, m->l1.b, b1, (size_t)hs, QT_DIST_F32);
-        if (s == QT_OK) s = qt_dist_allgather_raw(m->tp, m->l2.W, w2s, (size_t)C * hs, QT_DIST_F32);
-    } else {
-        memcpy(W1, m->l1.W, sizeof(float) * (size_t)H * I);
-        memcpy(b1, m->l1.b, sizeof(float) * (size_t)H);
-        memcpy(w2s, m->l2.W, sizeof(float) * (size_t)C * H);
-    }
-    for (int r = 0; s == QT_OK && r < t; r++) /* [r][c][j] → W2[c][r·hs + j] */
-        for (int c = 0; c < C; c++)
-            memcpy(W2 + (size_t)c * H + (size_t)r * hs, w2s + ((size_t)r * C + c) * hs, sizeof(float) * (size_t)hs);
+    int I = m->cfg.in, H = m->cfg.hidden, C = m->cfg.classes, hs = m->hs, h0 = m->h0;
+    /* This rank's slice in zeroed full matrices, summed over tp: exact (x + 0 = x), and any
+     * split of the hidden units, even or not. */
+    memset(W1, 0, sizeof(float) * (size_t)H * I);
+    memset(b1, 0, sizeof(float) * (size_t)H);
+    memset(W2, 0, sizeof(float) * (size_t)C * H);
+    memcpy(W1 + (size_t)h0 * I, m->l1.W, sizeof(float) * (size_t)hs * I);
+    memcpy(b1 + h0, m->l1.b, sizeof(float) * (size_t)hs);
+    for (int c = 0; c < C; c++)
+        memcpy(W2 + (size_t)c * H + h0, m->l2.W + (size_t)c * hs, sizeof(float) * (size_t)hs);
     memcpy(b2, m->b2, sizeof(float) * (size_t)C);
-    free(w2s);
-    return s;
+    if (m->tp_world <= 1) return QT_OK;
+    QT_TRY(qt_dist_allreduce_raw(m->tp, W1, W1, (size_t)H * I, QT_DIST_F32, QT_DIST_SUM));
+    QT_TRY(qt_dist_allreduce_raw(m->tp, b1, b1, (size_t)H, QT_DIST_F32, QT_DIST_SUM));
+    return qt_dist_allreduce_raw(m->tp, W2, W2, (size_t)C * H, QT_DIST_F32, QT_DIST_SUM);
 }
 
 const float *qt_dist_mlp_dx(const qt_dist_mlp_t *m, int *rows)
@@ -417,23 +476,36 @@ qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset)
     qt_compress_bytes(m->comp, &st->bytes_sent, &st->bytes_logical);
     if (!m->comp) st->bytes_sent = st->bytes_logical = (m->dp_world > 1 && m->cfg.local_steps == 0)
                                                           ? 4.0 * (double)m->n * (double)m->steps : 0;
-    int w = m->dp_world;
-    double *all = malloc(sizeof(double) * (size_t)w);
-    if (!all) return qt_fail(QT_ERR_NOMEM, "stats");
-    qt_status_t s = QT_OK;
-    if (w > 1) s = qt_dist_allgather_raw(m->dp, &m->compute_s, all, 1, QT_DIST_F64);
-    else all[0] = m->compute_s;
+    if (m->ps) { /* a worker pushes n + 1 floats a step; the server answers W per step */
+        st->bytes_sent = st->bytes_logical = 4.0 * (double)m->steps *
+            (m->dp_rank ? (double)m->n + 1 : (double)m->n * qt_dist_ps_workers(m->ps));
+        double g[2] = {0, 0};
+        qt_dist_ps_staleness(m->ps, &st->ps_max_gap, &g[1]);
+        g[0] = (double)st->ps_max_gap;
+        QT_TRY(qt_dist_allreduce_raw(m->dp, g, g, 2, QT_DIST_F64, QT_DIST_MAX));
+        st->ps_max_gap = (int64_t)g[0];
+        st->ps_mean_delay = g[1];
+    }
+    /* compute times of the whole grid: over tp, then those rows over dp (grid rank d·tp + t) */
+    int w = m->dp_world, tw = m->tp_world, n = w * tw;
+    double *all = malloc(sizeof(double) * (size_t)n), *row = malloc(sizeof(double) * (size_t)tw);
+    qt_status_t s = all && row ? QT_OK : qt_fail(QT_ERR_NOMEM, "stats");
+    if (s == QT_OK && tw > 1) s = qt_dist_allgather_raw(m->tp, &m->compute_s, row, 1, QT_DIST_F64);
+    else if (s == QT_OK) row[0] = m->compute_s;
+    if (s == QT_OK && w > 1) s = qt_dist_allgather_raw(m->dp, row, all, (size_t)tw, QT_DIST_F64);
+    else if (s == QT_OK) memcpy(all, row, sizeof(double) * (size_t)tw);
     if (s == QT_OK) {
         double sum = 0, mx = -1;
-        for (int r = 0; r < w; r++) {
+        for (int r = 0; r < n; r++) {
             sum += all[r];
             if (all[r] > mx) { mx = all[r]; st->slowest_rank = r; }
         }
-        st->mean_compute_s = sum / w;
+        st->mean_compute_s = sum / n;
         st->max_compute_s = mx;
-        st->load_imbalance = sum > 0 ? mx / (sum / w) : 1.0;
+        st->load_imbalance = sum > 0 ? mx / (sum / n) : 1.0;
     }
     free(all);
+    free(row);
     if (reset) m->compute_s = m->wait_s = 0;
     return s;
 }

@@ -1,15 +1,23 @@
 /* test_dist.c — distributed training (dist.h) under mpirun: `make test` runs it with 2 and 4 ranks
  * (tests/run.sh, QT_MPIRUN); built without the mpi backend it skips, saying why.
  *   collectives    every collective on seeded check data: 0 wrong values (exact, small integers)
- *   dp / tp / grid the parallel MLP after 6 SGD steps equals the single-process MLP every rank
+ *   dp / tp / grid the parallel MLP (grid: also with an uneven split of the hidden units over tp,
+ *                  shares ∝ tp rank + 1) after 6 SGD steps equals the single-process MLP every rank
  *                  also trains: max |Δw| ≤ 1e-4 · max |w| (float summation order differs), and
  *                  the TP input gradient likewise; DP replicas bitwise identical (checksums)
  *   topk           the k picked have the k largest |v| (min picked ≥ max unpicked); error
- *                  feedback: sent + residual == accumulated gradient, exactly, over two steps
+ *                  feedback: sent + residual == accumulated gradient, exactly, over two steps;
+ *                  DGC's per-layer selection and warm-up density (25% at step 0) per piece
  *   quantisers     qsgd (s = 4) and int8 unbiased: over D = 4000 seeded draws the mean decode of
  *                  each element is within 5 standard errors (level/2/√D bound) of the value
  *   powersgd       at rank = rows ≤ cols, the exchanged gradient equals the mean over ranks of
  *                  the gradients (rel. error ≤ 1e-4)
+ *   ps sync        the parameter server with staleness 0 (rank 0 serves, the others work) after
+ *                  6 steps equals the single-process MLP (same tolerance; losses compared at eval)
+ *   ps bounded     s = 2 with worker 1 sleeping 20 ms before each step: the clock gap the server
+ *                  allowed is ≤ s, and with ≥ 2 workers ≥ 1 (the fast ones ran ahead; how far
+ *                  depends on scheduling, so reaching exactly s is not asserted); s = 0 keeps
+ *                  it 0; the loss falls
  *   timeout        the last rank joins an all-reduce 3 s late; the others, with a 1 s deadline,
  *                  fail with QT_ERR_STATE "timed out" within 2.5 s
  * Every rank runs every test; a check is passed only if it held on all ranks (all-reduce MIN),
@@ -92,13 +100,20 @@ static void test_collectives(void)
 static void check_parallel(qt_backend_t *dp, qt_backend_t *tp, qt_dist_mlp_config_t *cfg, int steps, const char *what)
 {
     qt_dist_mlp_t *par = NULL, *one = NULL;
+    qt_dist_mlp_config_t single = *cfg;
+    single.ps = 0;
+    single.tp_shares = NULL; /* one process holds every hidden unit */
     CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&par, dp, tp, cfg), QT_OK);
-    CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&one, NULL, NULL, cfg), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_dist_mlp_init(&one, NULL, NULL, &single), QT_OK);
     double lp = 0, l1 = 0;
     int ok = 1;
     for (int s = 0; s < steps && ok; s++) {
         ok &= qt_dist_mlp_step(par, s, &lp) == QT_OK;
         ok &= qt_dist_mlp_step(one, s, &l1) == QT_OK;
+        ok &= cfg->ps || fabs(lp - l1) <= 1e-4 * fabs(l1); /* ps: a step's loss is local */
+    }
+    if (cfg->ps) { /* eval: every rank takes the server's weights; the global loss */
+        ok &= qt_dist_mlp_eval(par, 0, &lp) == QT_OK && qt_dist_mlp_eval(one, 0, &l1) == QT_OK;
         ok &= fabs(lp - l1) <= 1e-4 * fabs(l1);
     }
     ok &= qt_dist_mlp_check_replicas(par) == QT_OK;
@@ -175,9 +190,67 @@ static void test_grid(void)
         char what[32];
         snprintf(what, sizeof what, "grid dp %d x tp %d", dpb->world, tpb->world);
         check_parallel(dpb, tpb, &cfg, 6, what);
+        if (tp > 1) { /* an uneven split of the layers: tp rank r holds a share ∝ r + 1 */
+            double sh[64], sum = tp * (tp + 1) / 2.0;
+            for (int r = 0; r < tp; r++) sh[r] = (r + 1) / sum;
+            cfg.tp_shares = sh;
+            snprintf(what, sizeof what, "grid dp %d x tp %d uneven", dpb->world, tpb->world);
+            check_parallel(dpb, tpb, &cfg, 6, what);
+            qt_dist_stats_t st;
+            qt_dist_mlp_t *m = NULL;
+            int ok = qt_dist_mlp_init(&m, dpb, tpb, &cfg) == QT_OK && qt_dist_mlp_stats(m, &st, 1) == QT_OK;
+            CU_ASSERT(all_ok(ok && st.slowest_rank >= 0 && st.slowest_rank < world->world));
+            qt_dist_mlp_free(m);
+        }
         qt_backend_free(dpb);
         qt_backend_free(tpb);
     }
+}
+
+static void test_ps_sync(void)
+{
+    qt_dist_mlp_config_t cfg;
+    mlp_config(&cfg);
+    cfg.ps = 1;
+    cfg.staleness = 0;
+    check_parallel(world, NULL, &cfg, 6, "ps s=0");
+}
+
+/* Train 12 steps with worker 1 slow (it sleeps 20 ms before each step); the server's clock gap and the loss before / after. */
+static void ps_run(int staleness, int64_t *gap, double *l0, double *l1)
+{
+    qt_dist_mlp_config_t cfg;
+    mlp_config(&cfg);
+    cfg.ps = 1;
+    cfg.staleness = staleness;
+    qt_dist_mlp_t *m = NULL;
+    qt_dist_stats_t st = {0};
+    int ok = qt_dist_mlp_init(&m, world, NULL, &cfg) == QT_OK;
+    ok &= ok && qt_dist_mlp_eval(m, 0, l0) == QT_OK;
+    for (int s = 0; ok && s < 12; s++) {
+        if (world->rank == 1) usleep(20000); /* worker 1 is slow: 20 ms before each step */
+        ok &= qt_dist_mlp_step(m, s, NULL) == QT_OK;
+    }
+    ok &= ok && qt_dist_mlp_eval(m, 0, l1) == QT_OK && qt_dist_mlp_check_replicas(m) == QT_OK;
+    ok &= ok && qt_dist_mlp_stats(m, &st, 1) == QT_OK;
+    if (!all_ok(ok)) printf("rank %d: ps s=%d failed: %s\n", world->rank, staleness, qt_last_error());
+    CU_ASSERT(all_ok(ok));
+    *gap = st.ps_max_gap;
+    qt_dist_mlp_free(m);
+}
+
+static void test_ps_bounded(void)
+{
+    int64_t gap0 = -1, gap2 = -1;
+    double a0, a1, b0, b1;
+    ps_run(0, &gap0, &a0, &a1);
+    ps_run(2, &gap2, &b0, &b1);
+    int workers = world->world - 1;
+    int ok = gap0 == 0 && gap2 <= 2 && (workers < 2 || gap2 >= 1) && a1 < a0 && b1 < b0;
+    if (!all_ok(ok))
+        printf("ps: gap %lld at s=0, %lld at s=2 (%d workers); loss %g -> %g, %g -> %g\n", (long long)gap0,
+               (long long)gap2, workers, a0, a1, b0, b1);
+    CU_ASSERT(all_ok(ok));
 }
 
 static void test_topk(void)
@@ -223,7 +296,27 @@ static void test_topk(void)
     }
     double sent, logical;
     qt_compress_bytes(c, &sent, &logical);
-    CU_ASSERT(exact && sent == 2 * 50 * 8 && logical == 2 * 4000.0);
+    CU_ASSERT(exact && sent == 2 * 50 * 6 && logical == 2 * 4000.0); /* 2-byte indices: n ≤ 65536 */
+    qt_compress_free(c);
+
+    /* DGC: per-piece selection (⌈0.05·800⌉ = 40 and ⌈0.05·200⌉ = 10, the largest of each piece)
+     * and warm-up over 8 steps (density 25% at step 0: 200 + 50 sent). */
+    cc.layerwise = 1;
+    cc.warmup_steps = 8;
+    CU_ASSERT_EQUAL_FATAL(qt_compress_init(&c, &cc, 2, rows, cols), QT_OK);
+    qt_rng_fill_normal_f32(g, n, qt_test_seed(), 14, 0, 0.0f, 1.0f);
+    memcpy(acc, g, n * sizeof *acc);
+    CU_ASSERT_EQUAL_FATAL(qt_compress_exchange(c, NULL, g), QT_OK);
+    size_t nz0 = 0, nz1 = 0;
+    float min_in0 = INFINITY, max_out0 = 0, min_in1 = INFINITY, max_out1 = 0;
+    for (size_t i = 0; i < n; i++) {
+        int in = g[i] != 0, first = i < 800;
+        *(first ? &nz0 : &nz1) += (size_t)in;
+        float a = fabsf(acc[i]);
+        if (first) { if (in) min_in0 = fminf(min_in0, a); else max_out0 = fmaxf(max_out0, a); }
+        else { if (in) min_in1 = fminf(min_in1, a); else max_out1 = fmaxf(max_out1, a); }
+    }
+    CU_ASSERT(nz0 == 200 && nz1 == 50 && min_in0 >= max_out0 && min_in1 >= max_out1);
     qt_compress_free(c);
     free(g);
     free(acc);
@@ -316,7 +409,8 @@ int main(void)
     static const qt_test_t tests[] = {
         {"collectives", test_collectives}, {"dp", test_dp}, {"tp", test_tp}, {"grid", test_grid},
         {"topk", test_topk}, {"quantisers_unbiased", test_quantisers_unbiased},
-        {"powersgd_full_rank", test_powersgd_full_rank}, {"timeout", test_timeout},
+        {"powersgd_full_rank", test_powersgd_full_rank}, {"ps_sync", test_ps_sync},
+        {"ps_bounded", test_ps_bounded}, {"timeout", test_timeout},
     };
     int rc = qt_test_run("dist", tests, (int)(sizeof tests / sizeof tests[0]));
     qt_backend_free(world);

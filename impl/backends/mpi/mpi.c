@@ -1,6 +1,6 @@
 /* mpi.c — the `mpi` backend of the registry (backend.h): host memory, an MPI communicator in
  * its context, and the dist ops table (dist.h) as thin wrappers of MPI's non-blocking
- * collectives. Built only when mpicc is found (QT_HAVE_MPI_BACKEND; mk/build.mk).
+ * collectives (and point-to-point Isend / Irecv for the parameter server). Built only when mpicc is found (QT_HAVE_MPI_BACKEND; mk/build.mk).
  *
  * Initialisation: the first instance calls MPI_Init_thread(FUNNELED) unless MPI is already
  * initialised, and registers MPI_Finalize at exit. Each instance duplicates the communicator it
@@ -123,6 +123,24 @@ static qt_status_t m_ialltoall(qt_backend_t *be, const void *send, void *recv, s
     return started(be, rc, req, "MPI_Ialltoall");
 }
 
+static qt_status_t m_isend(qt_backend_t *be, const void *buf, size_t count, qt_dist_dtype_t dt, int peer, int tag,
+                           qt_dist_req_t **req)
+{
+    QT_TRY(check_count(be, count));
+    QT_TRY(new_req(be, req));
+    int rc = MPI_Isend(buf, (int)count, mpi_type(dt), peer, tag, comm_of(be), &(*req)->r);
+    return started(be, rc, req, "MPI_Isend");
+}
+
+static qt_status_t m_irecv(qt_backend_t *be, void *buf, size_t count, qt_dist_dtype_t dt, int peer, int tag,
+                           qt_dist_req_t **req)
+{
+    QT_TRY(check_count(be, count));
+    QT_TRY(new_req(be, req));
+    int rc = MPI_Irecv(buf, (int)count, mpi_type(dt), peer, tag, comm_of(be), &(*req)->r);
+    return started(be, rc, req, "MPI_Irecv");
+}
+
 static qt_status_t m_test(qt_backend_t *be, qt_dist_req_t *req, int *done)
 {
     int flag = 0;
@@ -169,6 +187,8 @@ const qt_dist_ops_t qt_dist_ops_mpi = {
     .allreduce_blocking = m_allreduce_blocking,
     .split = m_split,
     .host = m_host,
+    .isend = m_isend,
+    .irecv = m_irecv,
 };
 
 /* ---- the backend ---- */

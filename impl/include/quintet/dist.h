@@ -38,7 +38,8 @@
  *       waited for before the update. Weights stay bitwise identical on every rank
  *       (qt_dist_mlp_checksum, compared across ranks by qt_dist_mlp_check_replicas).
  *   tensor parallel (TP, Megatron-LM column→row): W1 split by output rows (hidden units
- *       [h0, h1) per rank, column-parallel: relu is local), W2 split by input columns
+ *       [h0, h1) per rank — equal, or cfg.tp_shares of them: an uneven split — column-parallel:
+ *       relu is local), W2 split by input columns
  *       (row-parallel): z_r = W2[:, h0:h1]·h_r, ONE all-reduce (sum) of z over the TP ranks in
  *       forward, then + b2; backward: dz is replicated, local dW2, db2 (identical on every TP
  *       rank), dh_r, dW1_r, and the input gradient dx = Σ_r W1_rᵀ dh_r by ONE all-reduce.
@@ -53,7 +54,12 @@
  *   topk     error feedback with optional DGC momentum correction m (m = 0: plain EF):
  *            u ← m·u + g; v ← v + u; S = indices of the k = ⌈ratio·n⌉ largest |v|
  *            (ties: lower index); send (S, v_S) by all-gather; zero u and v on S.
- *            Residual after the step = v with v_S = 0, exactly. bytes_sent = 8k.
+ *            Residual after the step = v with v_S = 0, exactly. bytes_sent = 6k (2-byte
+ *            indices, n ≤ 65536) or 8k.
+ *            layerwise: S = the ⌈ratio·n_t⌉ largest of each piece t (DGC selects per layer, so
+ *            a layer with small gradients is not starved by one with large ones).
+ *            warm-up (DGC): at step t < W = warmup_steps the density is
+ *            max(ratio, 0.25^(1 + ⌊4t/W⌋)): 25%, 6.25%, 1.56%, 0.39%, … until the target.
  *   randomk  the same, S = k distinct indices drawn from Philox(seed, step) identically on
  *            every rank, so only the values travel (all-reduce of k floats): bytes_sent = 4k.
  *   qsgd     s levels (s ≤ 127): ‖v‖₂ and q_i = sign(v_i)·(⌊s|v_i|/‖v‖⌋ + Bernoulli(frac));
@@ -70,9 +76,26 @@
  * LOCAL SGD: cfg.local_steps = H > 0: no gradient exchange; every H steps the weights are
  * averaged over the dp ranks (one all-reduce). H = 1 equals synchronous DP with SGD.
  *
+ * ASYNCHRONOUS PARAMETER SERVER: cfg.ps = 1 (dp ranks ≥ 2, no TP, compression, local SGD or
+ * shares): dp rank 0 is the server, holding the parameters; dp ranks 1..W (W = dp − 1) are
+ * workers, each taking an equal share of the global batch. A worker's step computes its
+ * gradient on the parameters it holds, sends it to the server (non-blocking point-to-point) and
+ * receives the server's current parameters; the server's step applies W gradients as they
+ * arrive (p ← p − lr·g; any mix of workers) and answers a worker only while
+ * done_w − min_v done_v ≤ cfg.staleness = s (bounded staleness, stale-synchronous parallel):
+ * no worker starts step c + 1 before every worker finished step c − s. s = 0 is synchronous
+ * data-parallel SGD over the workers (tests/dist: equal to the single process ≤ 1e-4 rel.).
+ * Steps are local: *loss from a worker's step is the mean over its own rows; from the server's,
+ * the global batch's loss at its current parameters (no communication, so the server can
+ * record loss against wall-clock). qt_dist_mlp_eval is collective: it broadcasts the server's
+ * parameters to every worker (replicas then equal) and returns the server's global loss. Stats:
+ * ps_max_gap (the largest clock gap the server allowed, ≤ s) and ps_mean_delay (updates applied
+ * between a worker's parameters leaving the server and its gradient arriving).
+ *
  * LOAD BALANCE: each step times this rank's compute and its wait in communication;
- * qt_dist_mlp_stats gathers them: load_imbalance = max_r compute_r / mean_r compute_r and the
- * slowest rank. qt_dist_balance_shares turns measured rows/s per rank into batch shares
+ * qt_dist_mlp_stats gathers them over every rank of the dp × tp grid: load_imbalance =
+ * max_r compute_r / mean_r compute_r and the slowest rank (grid rank dp_index·tp + tp_index).
+ * For TP, qt_dist_balance_shares over the tp instance with hidden units/s gives tp_shares. qt_dist_balance_shares turns measured rows/s per rank into batch shares
  * proportional to speed. cfg.slow_rank/slow_factor repeats that rank's compute (a deliberately
  * slow rank for the balance case).
  *
@@ -132,6 +155,13 @@ typedef struct {
     qt_status_t (*check_fill)(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, float *buf);
     qt_status_t (*check_count)(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, const float *recv,
                                long long *wrong);
+    /* Optional non-blocking point-to-point on host buffers (NULL: none; the parameter server
+     * needs them): send count elements to rank peer with tag; receive at most count from peer
+     * with tag (a shorter message completes it). Finished through test. */
+    qt_status_t (*isend)(qt_backend_t *be, const void *buf, size_t count, qt_dist_dtype_t dt, int peer, int tag,
+                         qt_dist_req_t **req);
+    qt_status_t (*irecv)(qt_backend_t *be, void *buf, size_t count, qt_dist_dtype_t dt, int peer, int tag,
+                         qt_dist_req_t **req);
 } qt_dist_ops_t;
 
 /* ---- collectives ---- */
@@ -203,6 +233,8 @@ typedef struct {
     qt_compress_kind_t kind;
     double ratio;    /* topk, randomk: fraction of entries sent (0, 1] */
     double momentum; /* topk: DGC momentum correction m (0: plain error feedback) */
+    int layerwise;   /* topk: select ⌈ratio·n_t⌉ in each piece t (DGC) instead of k over all */
+    int warmup_steps; /* topk, randomk: DGC sparsity warm-up over this many steps (0: none) */
     int levels;      /* qsgd: s in 1..127 */
     int rank;        /* powersgd: r ≥ 1 */
     uint64_t seed;   /* stochastic draws */
@@ -238,11 +270,15 @@ typedef struct {
     size_t bucket_bytes;     /* DP all-reduce bucket size (0: 1 MiB) */
     uint64_t seed;           /* weights and data */
     const double *shares;    /* dp ranks' fractions of the batch (NULL: equal); sum 1 */
+    const double *tp_shares; /* tp ranks' fractions of the hidden units (NULL: equal, hidden a
+                                multiple of tp); sum 1: an uneven split of the layers */
     int local_steps;         /* local SGD: average weights every H steps (0: sync gradients) */
     qt_compress_config_t compress; /* kind NONE: bucketed all-reduce */
     int want_dx;             /* TP: compute the input gradient (the backward all-reduce) */
     int slow_rank;           /* dp rank whose compute is repeated slow_factor times (-1: none) */
     int slow_factor;
+    int ps;                  /* 1: bounded-staleness asynchronous parameter server over dp */
+    int staleness;           /* ps: the bound s ≥ 0 (0: synchronous) */
 } qt_dist_mlp_config_t;
 
 /* Defaults: 1 MiB buckets, lr 0.1, no compression, slow_rank −1. */
@@ -271,8 +307,10 @@ typedef struct {
     double compute_s, comm_wait_s; /* this rank, since the last reset */
     double mean_compute_s, max_compute_s;
     double load_imbalance;         /* max / mean compute over the dp ranks */
-    int slowest_rank;              /* dp rank with the most compute */
+    int slowest_rank;              /* grid rank (dp_index·tp + tp_index) with the most compute */
     double bytes_sent, bytes_logical; /* gradient traffic of this rank */
+    int64_t ps_max_gap;            /* ps: largest clock gap allowed (max over dp ranks) */
+    double ps_mean_delay;          /* ps: mean updates between parameters sent and gradient applied */
 } qt_dist_stats_t;
 /* Gather the per-rank times over the dp ranks (collective) and reset them when reset != 0. */
 QT_API qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset);

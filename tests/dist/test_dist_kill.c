@@ -91,9 +91,12 @@ int main(void)
     int ok = survive();
     qt_dist_set_timeout(5.0);
     n_survivors = world->world - 1;
-    if (world->rank != 0) { /* the verdict to rank 0, point to point */
+    if (world->rank != 0) { /* the verdict to rank 0, point to point; then wait for rank 0 to have written
+                               * its verdict file: a survivor leaving early can make mpirun kill rank 0 */
         qt_dist_req_t *rq = NULL;
+        int ack = 0;
         if (ops->isend(world, &ok, 1, QT_DIST_I32, 0, 77, &rq) == QT_OK) (void)qt_dist_wait(world, rq, "verdict");
+        if (ops->irecv(world, &ack, 1, QT_DIST_I32, 0, 78, &rq) == QT_OK) (void)qt_dist_wait(world, rq, "verdict ack");
         fflush(NULL);
         _exit(0);
     }
@@ -112,6 +115,11 @@ int main(void)
     if (f) {
         fprintf(f, "%d\n", rc);
         fclose(f);
+    }
+    for (int r = 1; r < n_survivors; r++) { /* the survivors may leave now */
+        qt_dist_req_t *rq = NULL;
+        int ack = 1;
+        if (ops->isend(world, &ack, 1, QT_DIST_I32, r, 78, &rq) == QT_OK) (void)qt_dist_wait(world, rq, "ack");
     }
     fflush(NULL);
     _exit(rc);

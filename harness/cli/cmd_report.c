@@ -395,6 +395,60 @@ static void write_summary(qt_doc_t *d, const report_t *r)
 }
 
 /* The whole document. */
+/* What a figure of `quintet plot` shows, by its file name's stem (<suite>-<figure>), for its caption. */
+static const char *fig_caption(const char *name)
+{
+    static const char *const captions[][2] = {
+        {"calibration-ceilings", "Machine ceilings of the run: bars are medians, error bars q1-q3 of the repetitions."},
+        {"attention_scaling-time", "Attention time vs sequence length T (log-log), q1-q3 band; the key gives each "
+                                   "fitted scaling exponent with its 95% interval."},
+        {"attention_scaling-frac_sgemm", "Attention rate as a fraction of this run's all-thread SGEMM ceiling."},
+        {"attention_scaling-peer_ratio", "PyTorch time over quintet time per case (above 1: quintet faster)."},
+        {"lr_convergence-loss", "Training loss over steps: median over seeds with the interquartile band (log y)."},
+        {"lr_convergence-peer_ratio", "PyTorch time over quintet time per optimizer step (above 1: quintet faster)."},
+        {"sparsity-speedup", "Speedup of each sparse matmul path over dense vs sparsity, one panel per shape; "
+                             "the line at 1 is the crossover."},
+        {"sparsity-peer_ratio", "PyTorch time over quintet time per sparse matmul case (above 1: quintet faster)."},
+        {"dist_throughput-busbw", "Bus bandwidth vs message size per collective and transport, with the fitted "
+                                  "alpha-beta model as a thin line."},
+        {"dist_throughput-loss_vs_bytes", "Training loss vs cumulative bytes sent, per gradient compression scheme."},
+        {"fusion_accuracy-accuracy", "Test accuracy per fusion strategy and task: mean over seeds with its 95% "
+                                     "interval; dashed line: chance."},
+    };
+    for (size_t i = 0; i < sizeof captions / sizeof captions[0]; i++)
+        if (!strncmp(name, captions[i][0], strlen(captions[i][0]))) return captions[i][1];
+    return NULL;
+}
+
+/* The figures of `suite` (file names "<suite>-..."; suite NULL: those of no suite in the report),
+ * each with its caption; with d NULL only counts them. Returns how many. */
+static int write_figures(qt_doc_t *d, const report_t *r, const qt_figs_t *figs, const char *suite)
+{
+    int count = 0;
+    for (size_t i = 0; figs && i < figs->n; i++) {
+        const char *name = figs->f[i].name;
+        int mine;
+        if (suite) {
+            size_t n = strlen(suite);
+            mine = !strncmp(name, suite, n) && name[n] == '-';
+        } else {
+            mine = 1;
+            for (size_t k = 0; k < r->n_rows && mine; k++) {
+                size_t n = strlen(r->row[k].suite);
+                mine = !(!strncmp(name, r->row[k].suite, n) && name[n] == '-');
+            }
+        }
+        if (!mine) continue;
+        count++;
+        if (!d) continue;
+        const char *what = fig_caption(name);
+        char caption[512];
+        snprintf(caption, sizeof caption, "%s%s%s", name, what ? ": " : "", what ? what : "");
+        qt_doc_figure(d, figs->f[i].link, figs->f[i].file, caption);
+    }
+    return count;
+}
+
 static void write_report(qt_doc_t *d, const report_t *r, const qt_figs_t *figs, const char *fig_dir)
 {
     const char *profile = prov(r, "profile"), *commit = prov(r, "git_commit"), *host = prov(r, "host"),
@@ -428,7 +482,10 @@ static void write_report(qt_doc_t *d, const report_t *r, const qt_figs_t *figs, 
             write_rows(d, r, a, b);
             int more = 0; /* unfinished cases after the suite's last block */
             for (size_t k = b; k < r->n_rows && !more; k++) more = !strcmp(r->row[k].suite, r->row[a].suite);
-            if (!more) write_bad_cases(d, r, r->row[a].suite);
+            if (!more) {
+                write_bad_cases(d, r, r->row[a].suite);
+                write_figures(d, r, figs, r->row[a].suite); /* the suite's figures beside its table */
+            }
         }
     }
     for (size_t i = 0; i < r->n_bad; i++) { /* suites with no results at all */
@@ -439,14 +496,14 @@ static void write_report(qt_doc_t *d, const report_t *r, const qt_figs_t *figs, 
         qt_doc_heading(d, 1, r->bad[i].key);
         write_bad_cases(d, r, r->bad[i].key);
     }
-    if (figs) {
-        qt_doc_heading(d, 1, "Figures");
+    if (figs && (!figs->n || write_figures(NULL, r, figs, NULL))) { /* figures of no suite in the report */
+        qt_doc_heading(d, 1, figs->n ? "Other figures" : "Figures");
         if (!figs->n) {
             char text[600];
             snprintf(text, sizeof text, "No .png, .svg or .pdf files in %s.", fig_dir);
             qt_doc_para(d, text);
         }
-        for (size_t i = 0; i < figs->n; i++) qt_doc_figure(d, figs->f[i].link, figs->f[i].file, figs->f[i].name);
+        write_figures(d, r, figs, NULL);
     }
 }
 

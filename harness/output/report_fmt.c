@@ -100,9 +100,10 @@ void qt_doc_begin(qt_doc_t *d, FILE *f, qt_doc_dialect_t dialect, int fragment, 
             fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
             html_text(f, title);
             fputs("</title>\n<style>\n"
-                  "body { font-family: sans-serif; margin: 2em; color: #222; }\n"
-                  "table { border-collapse: collapse; margin: 1em 0; font-size: 90%; }\n"
-                  "th, td { padding: 0.2em 0.6em; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }\n"
+                  "body { font-family: sans-serif; margin: 2em; color: #222; max-width: 1280px; }\n"
+                  "table { border-collapse: collapse; margin: 1em 0; font-size: 90%; max-width: 100%; }\n"
+                  "th, td { padding: 0.2em 0.6em; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top;"
+                  " overflow-wrap: anywhere; }\n"
                   "th { border-bottom: 2px solid #444; }\n"
                   "td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }\n"
                   "td.regression { color: #b00; font-weight: bold; }\n"

@@ -173,8 +173,13 @@ $(BUILD)/quintet-mpi-%: harness/run/mpi/%.c
 test: all
 	@QT_BUILD=$(BUILD) QT_MPIRUN='$(QT_MPIRUN)' tests/run.sh $(TEST_BIN)
 
+# With the mpi backend, dist_throughput runs on 2 ranks (a second run: its collectives need more than
+# one rank; calibration is not repeated on ranks); without it every suite runs in one.
+BENCH_SUITES := calibration attention_scaling lr_convergence sparsity fusion_accuracy
 bench: all
-	$(BUILD)/quintet run --profile quick --db results/quintet.db
+	$(BUILD)/quintet run $(if $(HAVE_MPI_BACKEND),$(BENCH_SUITES)) --profile quick --db results/quintet.db
+	$(if $(HAVE_MPI_BACKEND),$(BUILD)/quintet run dist_throughput --ranks 2 --profile quick --db results/quintet.db)
+	$(if $(HAVE_MPI_BACKEND),@$(BUILD)/quintet show latest~1 --summary --db results/quintet.db)
 	@$(BUILD)/quintet show --summary --db results/quintet.db
 
 # LeakSanitizer: third-party libraries' process-lifetime allocations are suppressed (mk/lsan.supp);

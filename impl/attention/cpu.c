@@ -143,11 +143,11 @@ static qt_status_t cpu_window(const qt_attn_cpu_call_t *c, int dense, long long 
     return failed ? qt_fail(QT_ERR_NOMEM, "attention tile scratch") : QT_OK;
 }
 
-/* The cpu backend's forward: validate, normalise keys if shared, run the variant, count. */
+/* The cpu backend's forward (arguments validated by qt_attn_forward): normalise keys if shared,
+ * run the variant, count. */
 static qt_status_t cpu_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                                const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out)
 {
-    QT_TRY(qt_attn_validate(cfg, q, k, v, mask, out));
     qt_attn_cpu_call_t c = {.cfg = cfg, .q = q->data, .v = v->data, .o = out->data, .threads = be->threads};
     qt_attn_dims_of(q, &c.d);
     int64_t T = c.d.T, D = c.d.D, BH = c.d.B * c.d.H;

@@ -243,8 +243,7 @@ static void ref_row(ref_head_t *hd, int64_t i, ref_bufs_t *b)
 static qt_status_t ref_forward(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *q, const qt_tensor_t *k,
                                const qt_tensor_t *v, const qt_tensor_t *mask, qt_tensor_t *out)
 {
-    (void)be;
-    QT_TRY(qt_attn_validate(cfg, q, k, v, mask, out));
+    (void)be; /* arguments validated by qt_attn_forward */
     ref_head_t hd;
     ref_bufs_t bufs;
     QT_TRY(ref_head_init(&hd, cfg, q));
@@ -293,8 +292,7 @@ qt_status_t qt_attn_accuracy(const qt_attn_config_t *cfg, const qt_tensor_t *q, 
 {
     QT_CHECK_ARG(acc != NULL, "accuracy output must not be NULL");
     QT_CHECK_ARG(row_stride >= 1, "row_stride %d must be >= 1", row_stride);
-    QT_TRY(qt_attn_validate_inputs(cfg, q, k, v, mask));
-    if (out) QT_TRY(qt_attn_validate(cfg, q, k, v, mask, out));
+    QT_TRY(out ? qt_attn_validate(cfg, q, k, v, mask, out) : qt_attn_validate_inputs(cfg, q, k, v, mask));
     ref_head_t hd;
     ref_bufs_t bufs;
     QT_TRY(ref_head_init(&hd, cfg, q));

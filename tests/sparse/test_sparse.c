@@ -101,8 +101,11 @@ static int check_bound(const float *Y, const float *R, const float *A, const flo
 /* Every backend × supported path × sparsity × structure × shape against ref DENSE. */
 static void test_matmul_paths(void)
 {
-    static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20}};
-    /* the last one is large enough (M·K ≥ 2^20) for the multi-threaded scans of A */
+    static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20},
+                                        {2, 8192, 264}};
+    /* {300, 4001, 20} is large enough (M·K ≥ 2^20) for the multi-threaded scans of A; {2, 8192,
+     * 264}: cuda's one-launch GEMV with K split over many blocks (the last block of a column
+     * tile sums their partial rows) and a partial second tile of 256 columns */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);
@@ -127,7 +130,10 @@ static void test_matmul_paths(void)
                         to_dev(bes[b], Y, M, N, &Yt);
                         qt_spmm_info_t info;
                         CU_ASSERT_EQUAL(qt_sparse_matmul(bes[b], (qt_spmm_path_t)p, &At, &Wt, &Yt, NULL,
-                                                         (p & 1) ? &ws[b] : NULL, &info), QT_OK);
+                                                         /* a workspace shared by the paths (cuda keeps
+                                                          * GEMV counters in its head), or none */
+                                                         (p != QT_SPMM_DENSE && (p != QT_SPMM_COLSKIP || (pi & 1)))
+                                                             ? &ws[b] : NULL, &info), QT_OK);
                         to_host(bes[b], &Yt, Y);
                         qt_tensor_free(&Yt);
                         if (b == 0 && p == QT_SPMM_DENSE) memcpy(R, Y, (size_t)(M * N) * 4);
@@ -169,7 +175,7 @@ static void test_matmul_paths(void)
  * output) + 2·K·u·Σ|a||w| (f32 accumulation in any order). */
 static void test_matmul_bf16(void)
 {
-    static const int64_t shapes[][3] = {{1, 1000, 520}, {5, 777, 64}, {64, 512, 300}};
+    static const int64_t shapes[][3] = {{1, 1000, 520}, {5, 777, 64}, {64, 512, 300}, {1, 4096, 520}};
     static const double sps[] = {0.0, 0.9, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes), tested = 0;
@@ -177,11 +183,12 @@ static void test_matmul_bf16(void)
     for (int b = 1; b < nb; b++) {
         const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
         if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
-        for (int ver = 1; ver <= 2; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v2 above */
+        for (int ver = 1; ver <= 3; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3 above */
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
                 for (int structured = 0; structured < 2; structured++) {
-                    setenv("QT_CUDA_SPARSE_KERNEL", ver == 1 ? "1" : "2", 1);
+                    setenv("QT_CUDA_SPARSE_KERNEL", ver == 1 ? "1" : ver == 2 ? "2" : "3", 1);
+                    setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
                     int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2], sa[2] = {M, K}, sw[2] = {K, N},
                             sy[2] = {M, N};
                     float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4),
@@ -236,6 +243,7 @@ static void test_matmul_bf16(void)
                 }
     }
     unsetenv("QT_CUDA_SPARSE_KERNEL");
+    unsetenv("QT_CUDA_COLSKIP_PAD");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";

@@ -18,7 +18,8 @@
  *   v2  one launch per tensor, W elements per thread through 16-byte loads when every pointer
  *       of the tensor is 16-byte aligned, a v1 tail for the last n mod W (not lamb);
  *   v3  multi-tensor: up to QT_MT_MAX tensors per launch, cut into chunks of QT_MT_CHUNK
- *       elements; a block takes chunks (grid-stride over the chunk list), each chunk vectorised
+ *       elements (LAMB) or fewer (the others: halved down to 4096 until a group has ≥ 16
+ *       chunks per SM, so that small steps fill the GPU); a block takes chunks (grid-stride over the chunk list), each chunk vectorised
  *       as v2 where its tensor is aligned. LAMB: pass 1 (moments, Σθ² and Σr² per chunk in
  *       double, block-reduced in a fixed order), one block per tensor sums its chunks in order
  *       into the trust ratio, pass 2 (update): three launches per group of tensors.
@@ -43,6 +44,7 @@ typedef struct {
 /* The tensors of one v3 launch. */
 typedef struct {
     int n;                        /* tensors */
+    size_t chunk;                 /* elements per chunk (a multiple of W) */
     int chunk0[QT_MT_MAX + 1];    /* first chunk of each tensor; chunk0[n] = chunks in all */
     int vec[QT_MT_MAX];           /* 1: every pointer of the tensor 16-byte aligned */
     size_t len[QT_MT_MAX];        /* elements */
@@ -252,8 +254,7 @@ static __global__ void FN(optim_v3)(FN(cuda_optim_args_t) a, FN(cuda_mt_list_t) 
     __shared__ double red[2][32];
     for (int c = blockIdx.x; c < L.chunk0[L.n]; c += gridDim.x) {
         const int t = FN(mt_tensor)(L, c);
-        const size_t lo = (size_t)(c - L.chunk0[t]) * QT_MT_CHUNK,
-                     hi = lo + QT_MT_CHUNK < L.len[t] ? lo + QT_MT_CHUNK : L.len[t];
+        const size_t lo = (size_t)(c - L.chunk0[t]) * L.chunk, hi = lo + L.chunk < L.len[t] ? lo + L.chunk : L.len[t];
         T *p = L.p[t], *r1 = L.r1[t], *r2 = L.r2[t], *r3 = L.r3[t];
         const T *g = L.g[t];
         const size_t vlo = lo / W, vhi = L.vec[t] ? hi / W : vlo; /* lo is a multiple of W */
@@ -393,6 +394,14 @@ static qt_status_t FN(cuda_optim_run)(qt_backend_t *be, const qt_optim_config_t 
         FN(cuda_mt_list_t) L;
         memset(&L, 0, sizeof L);
         L.n = n - t0 < QT_MT_MAX ? n - t0 : QT_MT_MAX;
+        /* Chunk size: QT_MT_CHUNK for LAMB (its norms sum chunk partials in chunk order), else
+         * halved down to 4096 until the group has ≥ 16 chunks per SM: with a fixed 65536, one
+         * tensor of 10M parameters made 153 blocks on 132 SMs (21 SMs ran two in a row, the
+         * others idled half the step), and 100M made 1.4 waves. */
+        size_t total = 0;
+        for (int i = 0; i < L.n; i++) total += len[t0 + i];
+        L.chunk = QT_MT_CHUNK;
+        while (!lamb && L.chunk > 4096 && total / L.chunk < 16 * (size_t)QT_CUDA_CTX(be)->sms) L.chunk /= 2;
         long long chunks = 0;
         for (int i = 0; i < L.n; i++) {
             int t = t0 + i;
@@ -406,10 +415,10 @@ static qt_status_t FN(cuda_optim_run)(qt_backend_t *be, const qt_optim_config_t 
             L.vec[i] = 1;
             for (int k = 0; k < 5; k++) L.vec[i] &= ((uintptr_t)ptrs[k] % 16) == 0;
             L.chunk0[i] = (int)chunks;
-            chunks += (long long)((len[t] + QT_MT_CHUNK - 1) / QT_MT_CHUNK);
+            chunks += (long long)((len[t] + L.chunk - 1) / L.chunk);
             if (chunks > INT32_MAX / 2)
-                return qt_backend_fail(be, QT_ERR_SHAPE, "optimizer: %lld chunks of %d elements in one group", chunks,
-                                       QT_MT_CHUNK);
+                return qt_backend_fail(be, QT_ERR_SHAPE, "optimizer: %lld chunks of %zu elements in one group", chunks,
+                                       L.chunk);
         }
         L.chunk0[L.n] = (int)chunks;
         if (chunks == 0) continue;

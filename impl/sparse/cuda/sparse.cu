@@ -107,11 +107,12 @@ static __device__ __forceinline__ void fma_row8(float *acc, float a, const void 
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL, default 2). */
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1, 2 or 3, default 3). */
 static int sparse_version(void)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
-    return e && atoi(e) == 1 ? 1 : 2;
+    int v = e ? atoi(e) : 3;
+    return v >= 1 && v <= 3 ? v : 3;
 }
 
 static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols);
@@ -575,6 +576,342 @@ static __global__ void gemv_v2(const void *A, int bf16, int64_t K, const void *W
     }
 }
 
+/* ---- version 3 (the default; QT_CUDA_SPARSE_KERNEL=1 or 2 runs the older ones) ---- */
+
+#define WS_HDR 16384           /* bytes at the head of a workspace: gemv_v3's tile counters */
+#define WS_CNT (WS_HDR / 4)
+#define CF_ROWS 32             /* sampled rows per grid row of colflags_v3 */
+#define FULL 0xffffffffu
+
+/* Working memory of `bytes` behind the header of self-resetting counters (WS_HDR); a block
+ * new to this call (fresh, or the workspace grown) gets its header zeroed first, so every user
+ * of a workspace goes through here. Release with qt_sparse_ws_release(be, *owned, ...). */
+static char *ws_get(qt_backend_t *be, qt_spmm_ws_t *ws, size_t bytes, void **owned, unsigned **cnt)
+{
+    void *prev = ws ? ws->buf : NULL;
+    size_t prev_cap = ws ? ws->cap : 0;
+    char *w = (char *)qt_sparse_ws_get(be, ws, bytes + WS_HDR, owned);
+    if (!w) return NULL;
+    if (*owned || ws->buf != prev || ws->cap != prev_cap) {
+        cudaError_t e = cudaMemsetAsync(w, 0, WS_HDR, QT_CUDA_CTX(be)->stream);
+        if (e != cudaSuccess) {
+            qt_cuda_fail(be, e, "cudaMemsetAsync");
+            qt_sparse_ws_release(be, *owned, bytes + WS_HDR);
+            *owned = NULL;
+            return NULL;
+        }
+    }
+    if (cnt) *cnt = (unsigned *)w;
+    return w + WS_HDR;
+}
+
+/* Bit q set when element q of 8 consecutive ones (16-byte aligned) is nonzero (as x != 0: −0 is
+ * zero, NaN is not). */
+template <int BF>
+static __device__ __forceinline__ unsigned nz_mask8(const void *p)
+{
+    unsigned m = 0;
+    if (BF) {
+        uint4 r = __ldg((const uint4 *)p);
+        const uint32_t w[4] = {r.x, r.y, r.z, r.w};
+#pragma unroll
+        for (int q = 0; q < 4; q++)
+            m |= ((w[q] & 0x7fffu) != 0) << (2 * q) | ((w[q] & 0x7fff0000u) != 0) << (2 * q + 1);
+    } else {
+        const uint4 *v = (const uint4 *)p;
+        uint4 a = __ldg(v), b = __ldg(v + 1);
+        const uint32_t w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+        for (int q = 0; q < 8; q++) m |= ((w[q] & 0x7fffffffu) != 0) << q;
+    }
+    return m;
+}
+
+/* colflags_v3: column flags over the sampled rows ⌊(2i+1)·M/(2r)⌋ with 8 columns per thread
+ * from 16-byte loads (K % 8 == 0, A 16-byte aligned) and CF_ROWS rows per grid row (v2: one
+ * 2- or 4-byte load per thread and row). counts[0] += nonzeros; with one grid row (r ≤ CF_ROWS)
+ * each thread has seen all of its columns, so counts[1] += the flagged columns and flag is
+ * written only when want_flags; else flag[k] = 1 marks them (flag zeroed before). */
+template <int BF>
+static __global__ void colflags_v3(const void *A, int64_t M, int64_t K, int64_t r, int *flag,
+                                   unsigned long long *counts, int want_flags)
+{
+    const int64_t k = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) * 8, i0 = (int64_t)blockIdx.y * CF_ROWS,
+                  i1 = i0 + CF_ROWS < r ? i0 + CF_ROWS : r;
+    const int es = BF ? 2 : 4;
+    unsigned nz = 0, f = 0;
+    if (k < K) {
+#pragma unroll 8
+        for (int64_t i = i0; i < i1; i++) {
+            const int64_t row = r == M ? i : (2 * i + 1) * M / (2 * r);
+            unsigned b = nz_mask8<BF>((const char *)A + (size_t)(row * K + k) * es);
+            nz += __popc(b);
+            f |= b;
+        }
+    }
+    nz = __reduce_add_sync(FULL, nz);
+    if (gridDim.y == 1) {
+        unsigned kept = __reduce_add_sync(FULL, (unsigned)__popc(f));
+        if ((threadIdx.x & 31) == 0 && kept) atomicAdd(&counts[1], (unsigned long long)kept);
+    }
+    if ((gridDim.y > 1 || want_flags) && f) {
+#pragma unroll
+        for (int q = 0; q < 8; q++)
+            if (f >> q & 1u) flag[k + q] = 1;
+    }
+    if ((threadIdx.x & 31) == 0 && nz) atomicAdd(&counts[0], (unsigned long long)nz);
+}
+
+/* compact_v3: the flagged columns' indices in order, one block of 1024 threads (each a run of
+ * ⌈K/1024⌉ flags, a block-wide scan of the runs' counts): v1 walked K 256 flags at a time with
+ * three barriers per step (~64 µs at K = 16384 on the H200). *n = how many. */
+static __global__ void __launch_bounds__(1024) compact_v3(const int *flag, int64_t K, int32_t *idx, int *n)
+{
+    __shared__ unsigned wsum[32];
+    const int t = threadIdx.x, lane = t & 31, w = t >> 5;
+    const int64_t per = (K + blockDim.x - 1) / blockDim.x, lo = t * per, hi = lo + per < K ? lo + per : K;
+    unsigned c = 0;
+    for (int64_t j = lo; j < hi; j++) c += flag[j] != 0;
+    unsigned x = c; /* inclusive scan within the warp */
+    for (int o = 1; o < 32; o <<= 1) {
+        unsigned y = __shfl_up_sync(FULL, x, o);
+        if (lane >= o) x += y;
+    }
+    if (lane == 31) wsum[w] = x;
+    __syncthreads();
+    if (w == 0) {
+        unsigned v = lane < (int)(blockDim.x >> 5) ? wsum[lane] : 0, s = v;
+        for (int o = 1; o < 32; o <<= 1) {
+            unsigned y = __shfl_up_sync(FULL, s, o);
+            if (lane >= o) s += y;
+        }
+        wsum[lane] = s - v; /* exclusive over warps */
+        if (lane == 31) *n = (int)s;
+    }
+    __syncthreads();
+    unsigned pos = wsum[w] + x - c;
+    for (int64_t j = lo; j < hi; j++)
+        if (flag[j]) idx[pos++] = (int32_t)j;
+}
+
+/* The flags and counts of the sampled rows of A into flag/counts (zeroed before): colflags_v3
+ * where A allows 16-byte loads, else colflags_v2; *direct = 1 when counts[1] already holds the
+ * kept columns (no compaction needed to count them); want_flags: write flag[] in any case. */
+static void launch_flags(qt_backend_t *be, const void *A, int bf16, int64_t M, int64_t K, int64_t r, int *flag,
+                         unsigned long long *counts, int want_flags, int *direct)
+{
+    cudaStream_t s = QT_CUDA_CTX(be)->stream;
+    if (K % 8 == 0 && (uintptr_t)A % 16 == 0) {
+        dim3 grid((unsigned)((K / 8 + TPB - 1) / TPB), (unsigned)((r + CF_ROWS - 1) / CF_ROWS));
+        if (bf16) colflags_v3<1><<<grid, TPB, 0, s>>>(A, M, K, r, flag, counts, want_flags);
+        else colflags_v3<0><<<grid, TPB, 0, s>>>(A, M, K, r, flag, counts, want_flags);
+        *direct = grid.y == 1;
+    } else {
+        colflags_v2<<<dim3((unsigned)((K + TPB - 1) / TPB), (unsigned)((r + 63) / 64)), TPB, 0, s>>>(A, bf16, M, K, r,
+                                                                                                     flag, counts);
+        *direct = 0;
+    }
+}
+
+/* gather_v3: A[:, kept] (M × kp, columns kc … kp−1 zero) and W[kept, :] (kp × N, rows kc …
+ * kp−1 zero) in ONE launch whose grid does not depend on kc: kc is read on the device (kp = kc
+ * rounded up to `pad`), so the host can queue it before it knows kc. Blocks [0, nblk_a): items
+ * (row m, 8 kept columns) over a grid-stride loop, 8 scattered loads and one 16-byte store (bf16)
+ * or two (f32) each; the other blocks: rows of W, 16-byte copies where rows allow. */
+template <int BF>
+static __global__ void gather_v3(const char *A, const char *W, char *Ac, char *Wc, const int32_t *kept,
+                                 const int *kc_p, int pad, int64_t M, int64_t K, int64_t N, int nblk_a, int vecw)
+{
+    const int64_t kc = *kc_p, kp = (kc + pad - 1) / pad * pad, G = kp / 8;
+    if ((int)blockIdx.x < nblk_a) {
+        for (int64_t it = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; it < M * G;
+             it += (int64_t)nblk_a * blockDim.x) {
+            const int64_t m = it / G, j = (it - m * G) * 8;
+            if (BF) {
+                const uint16_t *src = (const uint16_t *)A + m * K;
+                uint32_t h[4];
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    uint32_t lo = j + 2 * q < kc ? src[kept[j + 2 * q]] : 0u,
+                             hi = j + 2 * q + 1 < kc ? src[kept[j + 2 * q + 1]] : 0u;
+                    h[q] = lo | hi << 16;
+                }
+                *(uint4 *)((uint16_t *)Ac + m * kp + j) = make_uint4(h[0], h[1], h[2], h[3]);
+            } else {
+                const float *src = (const float *)A + m * K;
+                float v[8];
+#pragma unroll
+                for (int q = 0; q < 8; q++) v[q] = j + q < kc ? src[kept[j + q]] : 0.0f;
+                float4 *d = (float4 *)((float *)Ac + m * kp + j);
+                d[0] = make_float4(v[0], v[1], v[2], v[3]);
+                d[1] = make_float4(v[4], v[5], v[6], v[7]);
+            }
+        }
+    } else {
+        const int es = BF ? 2 : 4;
+        const int64_t rowbytes = N * es;
+        for (int64_t j = blockIdx.x - nblk_a; j < kp; j += gridDim.x - nblk_a) {
+            const char *src = j < kc ? W + (int64_t)kept[j] * rowbytes : NULL;
+            char *dst = Wc + j * rowbytes;
+            if (vecw)
+                for (int64_t i = threadIdx.x; i < rowbytes / 16; i += blockDim.x)
+                    ((uint4 *)dst)[i] = src ? ((const uint4 *)src)[i] : make_uint4(0, 0, 0, 0);
+            else if (BF)
+                for (int64_t i = threadIdx.x; i < N; i += blockDim.x)
+                    ((uint16_t *)dst)[i] = src ? ((const uint16_t *)src)[i] : (uint16_t)0;
+            else
+                for (int64_t i = threadIdx.x; i < N; i += blockDim.x)
+                    ((uint32_t *)dst)[i] = src ? ((const uint32_t *)src)[i] : 0u;
+        }
+    }
+}
+
+/* gemv_v3: the GEMV that skips zeros in ONE launch (v2: a GEMV and a reduction kernel). Block
+ * (x: a tile of 256 columns, y: split s of S, z: row m), 8 warps; warp w scans its slice
+ * (s·8 + w of 8S) of row m of A 32 entries at a time, takes the nonzero ones from the ballot
+ * 8 at a time, issues their 8 row loads of W (16 bytes per lane: 8 columns) before the FMAs,
+ * so each lane has 8 rows in flight. The 8 warps' rows are summed in warp order through shared
+ * memory; with S > 1 the block writes its partial row, and the LAST block of the tile to
+ * arrive (a counter per tile in the workspace head, reset by that block) sums the S partials
+ * in a fixed order (warp w takes s ≡ w mod 8, then the warps in order): deterministic whatever
+ * the arrival order. N % 8 == 0 and W 16-byte aligned (else v2). */
+template <int BF>
+static __global__ void __launch_bounds__(256, BF ? 3 : 2) gemv_v3(const void *A, int64_t K, const void *W, int64_t N, int S,
+                                                      int64_t M, float *part, unsigned *tile_cnt, void *Y,
+                                                      unsigned long long *ctr)
+{
+    __shared__ __align__(16) float red[8][256];
+    __shared__ int s_last;
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    const int64_t m = blockIdx.z, s = blockIdx.y, c0 = (int64_t)blockIdx.x * 256 + lane * 8;
+    const int64_t sl = s * 8 + wid, nsl = (int64_t)S * 8, k0 = K * sl / nsl, k1 = K * (sl + 1) / nsl;
+    const bool live = c0 < N;
+    float acc[8];
+#pragma unroll
+    for (int q = 0; q < 8; q++) acc[q] = 0.0f;
+    unsigned nnz = 0;
+    for (int64_t base = k0; base < k1; base += 32) {
+        const int64_t k = base + lane;
+        const float a = k < k1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
+                               : 0.0f;
+        unsigned bal = __ballot_sync(FULL, a != 0.0f);
+        nnz += __popc(bal);
+        while (bal) { /* warp-uniform */
+            int src[8];
+            float av[8];
+#pragma unroll
+            for (int q = 0; q < 8; q++) {
+                src[q] = bal ? __ffs(bal) - 1 : -1;
+                if (bal) bal &= bal - 1;
+                av[q] = __shfl_sync(FULL, a, src[q] < 0 ? 0 : src[q]);
+            }
+            if (live) {
+                if (BF) {
+                    uint4 w[8];
+#pragma unroll
+                    for (int q = 0; q < 8; q++)
+                        if (src[q] >= 0) w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (base + src[q]) * N + c0));
+#pragma unroll
+                    for (int q = 0; q < 8; q++)
+                        if (src[q] >= 0) {
+                            const __nv_bfloat162 *h = (const __nv_bfloat162 *)&w[q];
+#pragma unroll
+                            for (int e = 0; e < 4; e++) {
+                                float2 f = __bfloat1622float2(h[e]);
+                                acc[2 * e] = fmaf(av[q], f.x, acc[2 * e]);
+                                acc[2 * e + 1] = fmaf(av[q], f.y, acc[2 * e + 1]);
+                            }
+                        }
+                } else {
+                    float4 u[8], v[8];
+#pragma unroll
+                    for (int q = 0; q < 8; q++)
+                        if (src[q] >= 0) {
+                            const float4 *p = (const float4 *)((const float *)W + (base + src[q]) * N + c0);
+                            u[q] = __ldg(p), v[q] = __ldg(p + 1);
+                        }
+#pragma unroll
+                    for (int q = 0; q < 8; q++)
+                        if (src[q] >= 0) {
+                            acc[0] = fmaf(av[q], u[q].x, acc[0]), acc[1] = fmaf(av[q], u[q].y, acc[1]);
+                            acc[2] = fmaf(av[q], u[q].z, acc[2]), acc[3] = fmaf(av[q], u[q].w, acc[3]);
+                            acc[4] = fmaf(av[q], v[q].x, acc[4]), acc[5] = fmaf(av[q], v[q].y, acc[5]);
+                            acc[6] = fmaf(av[q], v[q].z, acc[6]), acc[7] = fmaf(av[q], v[q].w, acc[7]);
+                        }
+                }
+            }
+        }
+    }
+    if (blockIdx.x == 0 && lane == 0) {
+        atomicAdd(&ctr[0], (unsigned long long)nnz);
+        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(k1 - k0 - (int64_t)nnz) * (unsigned long long)N);
+    }
+    float4 *r4 = (float4 *)&red[wid][lane * 8];
+    r4[0] = make_float4(acc[0], acc[1], acc[2], acc[3]);
+    r4[1] = make_float4(acc[4], acc[5], acc[6], acc[7]);
+    __syncthreads();
+    float sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < 8; w++) sum += red[w][threadIdx.x];
+    const int64_t col = (int64_t)blockIdx.x * 256 + threadIdx.x;
+    if (S > 1) {
+        if (col < N) part[(s * M + m) * N + col] = sum;
+        __threadfence();
+        __syncthreads();
+        if (threadIdx.x == 0) s_last = atomicAdd(&tile_cnt[m * gridDim.x + blockIdx.x], 1u) == (unsigned)S - 1;
+        __syncthreads();
+        if (!s_last) return;
+        __threadfence();
+        float r[8];
+#pragma unroll
+        for (int q = 0; q < 8; q++) r[q] = 0.0f;
+        if (live)
+#pragma unroll 4
+            for (int sp = wid; sp < S; sp += 8) {
+                const float4 *p = (const float4 *)(part + ((int64_t)sp * M + m) * N + c0);
+                float4 x = __ldcg(p), y = __ldcg(p + 1);
+                r[0] += x.x, r[1] += x.y, r[2] += x.z, r[3] += x.w, r[4] += y.x, r[5] += y.y, r[6] += y.z, r[7] += y.w;
+            }
+        r4[0] = make_float4(r[0], r[1], r[2], r[3]);
+        r4[1] = make_float4(r[4], r[5], r[6], r[7]);
+        __syncthreads();
+        sum = 0.0f;
+#pragma unroll
+        for (int w = 0; w < 8; w++) sum += red[w][threadIdx.x];
+        if (threadIdx.x == 0) tile_cnt[m * gridDim.x + blockIdx.x] = 0;
+    }
+    if (col < N) {
+        if (BF) ((__nv_bfloat16 *)Y)[m * N + col] = __float2bfloat16_rn(sum);
+        else ((float *)Y)[m * N + col] = sum;
+    }
+}
+
+/* The zero-padding multiple of the compact GEMM's inner dimension (QT_CUDA_COLSKIP_PAD, a
+ * multiple of 8, default 8). */
+static int colskip_pad(void)
+{
+    const char *e = getenv("QT_CUDA_COLSKIP_PAD");
+    int p = e ? atoi(e) : 8;
+    return p >= 8 && p <= 1024 && p % 8 == 0 ? p : 8;
+}
+
+/* Pinned host memory of this thread for the counts a call reads back (NULL: none; then the
+ * read-back is a plain synchronous copy). Lives as long as the process. */
+static unsigned long long *pinned_counts(void)
+{
+    static __thread unsigned long long *p;
+    static __thread int tried;
+    if (!tried) {
+        tried = 1;
+        if (cudaMallocHost((void **)&p, 64) != cudaSuccess) {
+            (void)cudaGetLastError();
+            p = NULL;
+        }
+    }
+    return p;
+}
+
 /* Y (M,N) = A (M,K)·W (K,N), row-major, through cuBLAS (column-major: Yᵀ = Wᵀ·Aᵀ). */
 static qt_status_t blas_mm(qt_backend_t *be, int bf16, const void *A, const void *W, void *Y, int64_t M, int64_t K,
                            int64_t N, int64_t lda)
@@ -621,14 +958,43 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int64_t M = c->M, K = c->K, N = c->N;
     const int64_t tiles = (N + GV_COLS * GV_THREADS - 1) / (GV_COLS * GV_THREADS);
     const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
-    if (sparse_version() == 2) {
+    const int ver = sparse_version();
+    const int64_t tiles3 = (N + 255) / 256;
+    if (ver == 3 && vec && tiles3 * M <= WS_CNT && M <= 65535) { /* else v2 */
+        /* one wave: the blocks of 256 threads an SM holds at the registers of gemv_v3 (its launch bounds) */
+        int64_t S = ((c->bf16 ? 3 : 2) * (int64_t)cx->sms) / (tiles3 * M);
+        if (S > K / 256) S = K / 256;
+        if (S > 128) S = 128;
+        if (S < 1) S = 1;
+        const size_t b_part = S > 1 ? (size_t)(S * M * N) * 4 : 256;
+        void *owned;
+        unsigned *tile_cnt;
+        float *part = (float *)ws_get(be, ws, b_part, &owned, &tile_cnt);
+        if (!part) return QT_ERR_NOMEM;
+        dim3 grid((unsigned)tiles3, (unsigned)S, (unsigned)M);
+        if (c->bf16) gemv_v3<1><<<grid, 256, 0, cx->stream>>>(c->A, K, c->W, N, (int)S, M, part, tile_cnt, c->Y, cx->d_nnz);
+        else gemv_v3<0><<<grid, 256, 0, cx->stream>>>(c->A, K, c->W, N, (int)S, M, part, tile_cnt, c->Y, cx->d_nnz);
+        counted(be);
+        qt_status_t st = qt_cuda_launched(be, "gemv_v3");
+        if (st == QT_OK && info) { /* the caller wants the count now: an exact pass over A */
+            int64_t nnz = 0, zc = 0;
+            qt_tensor_t At = {};
+            int64_t sh[2] = {M, K};
+            st = qt_tensor_wrap_on(&At, be->device, (void *)c->A, c->bf16 ? QT_BF16 : QT_F32, 2, sh);
+            if (st == QT_OK) st = cuda_measure(be, &At, M, &nnz, &zc);
+            if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
+        }
+        qt_sparse_ws_release(be, owned, b_part + WS_HDR);
+        return st;
+    }
+    if (ver >= 2) {
         int64_t S = (2 * (int64_t)cx->sms + tiles * M - 1) / (tiles * M); /* about 2 blocks per SM */
         if (S > K / 32) S = K / 32;
         if (S < 1) S = 1;
         if (S > 1024) S = 1024;
         size_t b_part = (size_t)(S * M * N) * 4;
         void *owned;
-        float *part = (float *)qt_sparse_ws_get(be, ws, b_part, &owned);
+        float *part = (float *)ws_get(be, ws, b_part, &owned, NULL);
         if (!part) return QT_ERR_NOMEM;
         dim3 grid((unsigned)tiles, (unsigned)S, (unsigned)M);
         gemv_v2<<<grid, GV_THREADS, 0, cx->stream>>>(c->A, c->bf16, K, c->W, N, vec, (int)S, M, part, cx->d_nnz);
@@ -644,7 +1010,7 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
             if (st == QT_OK) st = cuda_measure(be, &At, M, &nnz, &zc);
             if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
         }
-        qt_sparse_ws_release(be, owned, b_part);
+        qt_sparse_ws_release(be, owned, b_part + WS_HDR);
         return st;
     }
     int64_t S = (4 * (int64_t)cx->sms + tiles * M - 1) / (tiles * M); /* about 4 blocks per SM */
@@ -654,7 +1020,7 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     size_t b_idx = (size_t)(M * K) * 4, b_val = b_idx, b_cnt = ((size_t)M * 4 + 255) / 256 * 256,
            b_part = (size_t)(S * M * N) * 4;
     void *owned;
-    char *w = (char *)qt_sparse_ws_get(be, ws, b_idx + b_val + b_cnt + b_part, &owned);
+    char *w = ws_get(be, ws, b_idx + b_val + b_cnt + b_part, &owned, NULL);
     if (!w) return QT_ERR_NOMEM;
     int32_t *idx = (int32_t *)w;
     float *val = (float *)(w + b_idx), *part = (float *)(w + b_idx + b_val + b_cnt);
@@ -677,7 +1043,83 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
             qt_sparse_count_matmul((double)nnz * N, (double)(M * K - nnz) * N, nnz);
         }
     }
-    qt_sparse_ws_release(be, owned, b_idx + b_val + b_cnt + b_part);
+    qt_sparse_ws_release(be, owned, b_idx + b_val + b_cnt + b_part + WS_HDR);
+    return st;
+}
+
+/* COLSKIP v3: one memset (counts and flags), colflags_v3, compact_v3, the counts copied to
+ * pinned memory and an event recorded, gather_v3 queued (its grid does not need kc), and only
+ * then the host waits for the event, so the GPU runs the gathers while the host learns kc and
+ * queues the cuBLAS product behind them (v2: two synchronous read-backs, the gathers launched
+ * after them, the GPU idle meanwhile). */
+static qt_status_t run_colskip_v3(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    const int64_t M = c->M, K = c->K, N = c->N;
+    const int pad = colskip_pad();
+    const size_t b_misc = 256, b_flag = ((size_t)K * 4 + 255) / 256 * 256,
+                 b_kept = ((size_t)(K + pad) * 4 + 255) / 256 * 256,
+                 b_a = ((size_t)(M * (K + pad)) * c->es + 255) / 256 * 256, b_w = (size_t)((K + pad) * N) * c->es;
+    const size_t bytes = b_misc + b_flag + b_kept + b_a + b_w;
+    void *owned;
+    char *w = ws_get(be, ws, bytes, &owned, NULL);
+    if (!w) return QT_ERR_NOMEM;
+    unsigned long long *counts = (unsigned long long *)w;
+    int *kc_d = (int *)(counts + 2), *flag = (int *)(w + b_misc);
+    int32_t *kept = (int32_t *)(w + b_misc + b_flag);
+    char *Ac = w + b_misc + b_flag + b_kept, *Wc = Ac + b_a;
+    qt_status_t st = QT_OK;
+    cudaEvent_t ev = NULL;
+    unsigned long long *pin = pinned_counts(), h[3] = {0, 0, 0};
+    cudaError_t e = cudaMemsetAsync(w, 0, b_misc + (size_t)K * 4, cx->stream);
+    if (e == cudaSuccess && pin) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+    if (e != cudaSuccess) st = qt_cuda_fail(be, e, "colskip: memset/event");
+    if (st == QT_OK) {
+        int direct;
+        launch_flags(be, c->A, c->bf16, M, K, M, flag, counts, 1, &direct);
+        compact_v3<<<1, 1024, 0, cx->stream>>>(flag, K, kept, kc_d);
+        st = qt_cuda_launched(be, "colskip flags");
+    }
+    if (st == QT_OK && pin) {
+        e = cudaMemcpyAsync(pin, counts, 3 * sizeof *pin, cudaMemcpyDeviceToHost, cx->stream);
+        if (e == cudaSuccess) e = cudaEventRecord(ev, cx->stream);
+        if (e != cudaSuccess) st = qt_cuda_fail(be, e, "colskip: counts to the host");
+    }
+    if (st == QT_OK) {
+        const int vecw = (N * c->es) % 16 == 0 && (uintptr_t)c->W % 16 == 0;
+        int64_t items = M * ((K + pad) / 8), na = (items + TPB - 1) / TPB, nw = K + pad;
+        if (na > 8 * (int64_t)cx->sms) na = 8 * (int64_t)cx->sms;
+        if (nw > 4 * (int64_t)cx->sms) nw = 4 * (int64_t)cx->sms;
+        if (c->bf16)
+            gather_v3<1><<<(unsigned)(na + nw), TPB, 0, cx->stream>>>((const char *)c->A, (const char *)c->W, Ac, Wc,
+                                                                      kept, kc_d, pad, M, K, N, (int)na, vecw);
+        else
+            gather_v3<0><<<(unsigned)(na + nw), TPB, 0, cx->stream>>>((const char *)c->A, (const char *)c->W, Ac, Wc,
+                                                                      kept, kc_d, pad, M, K, N, (int)na, vecw);
+        st = qt_cuda_launched(be, "colskip gather");
+    }
+    if (st == QT_OK) {
+        if (pin) {
+            e = cudaEventSynchronize(ev);
+            if (e != cudaSuccess) st = qt_cuda_fail(be, e, "colskip: waiting for the counts");
+            else memcpy(h, pin, sizeof h);
+        } else st = read_back(be, counts, h, sizeof h);
+    }
+    if (ev) cudaEventDestroy(ev);
+    int kc_h = 0;
+    memcpy(&kc_h, &h[2], sizeof kc_h);
+    const int64_t kc = kc_h, kp = (kc + pad - 1) / pad * pad;
+    if (st == QT_OK && kc == 0) {
+        e = cudaMemsetAsync(c->Y, 0, (size_t)(M * N) * c->es, cx->stream);
+        if (e != cudaSuccess) st = qt_cuda_fail(be, e, "cudaMemsetAsync");
+    } else if (st == QT_OK) {
+        st = blas_mm(be, c->bf16, Ac, Wc, c->Y, M, kp, N, kp);
+    }
+    if (st == QT_OK) {
+        if (info) *info = (qt_spmm_info_t){QT_SPMM_COLSKIP, (int64_t)h[0], K - kc};
+        qt_sparse_count_matmul((double)(M * kc * N), (double)(M * (K - kc) * N), (int64_t)h[0]);
+    }
+    qt_sparse_ws_release(be, owned, bytes + WS_HDR);
     return st;
 }
 
@@ -686,12 +1128,14 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     const int64_t M = c->M, K = c->K, N = c->N;
+    const int ver = sparse_version();
+    if (ver == 3) return run_colskip_v3(be, c, ws, info);
     size_t b_flag = (size_t)K * 4, b_kept = b_flag, b_misc = 256, b_a = (size_t)(M * (K + 8)) * c->es,
            b_w = (size_t)((K + 8) * N) * c->es;
     b_a = (b_a + 255) / 256 * 256;
     void *owned;
     size_t bytes = b_flag + b_kept + b_misc + b_a + b_w;
-    char *w = (char *)qt_sparse_ws_get(be, ws, bytes, &owned);
+    char *w = ws_get(be, ws, bytes, &owned, NULL);
     if (!w) return QT_ERR_NOMEM;
     int *flag = (int *)w;
     int32_t *kept = (int32_t *)(w + b_flag);
@@ -701,7 +1145,6 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
     qt_status_t st = QT_OK;
     cudaError_t e = cudaMemsetAsync(counts, 0, 2 * sizeof *counts, cx->stream);
     if (e != cudaSuccess) st = qt_cuda_fail(be, e, "cudaMemsetAsync");
-    const int ver = sparse_version();
     if (st == QT_OK && ver == 2 && (e = cudaMemsetAsync(flag, 0, b_flag, cx->stream)) != cudaSuccess)
         st = qt_cuda_fail(be, e, "cudaMemsetAsync");
     if (st == QT_OK) {
@@ -738,7 +1181,7 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
         if (info) *info = (qt_spmm_info_t){QT_SPMM_COLSKIP, (int64_t)h[0], K - kc};
         qt_sparse_count_matmul((double)(M * kc * N), (double)(M * (K - kc) * N), (int64_t)h[0]);
     }
-    qt_sparse_ws_release(be, owned, bytes);
+    qt_sparse_ws_release(be, owned, bytes + WS_HDR);
     return st;
 }
 
@@ -769,7 +1212,9 @@ static qt_status_t cuda_matmul(qt_backend_t *be, qt_spmm_path_t p, const qt_tens
     }
 }
 
-/* Nonzeros and all-zero columns of the sampled rows. */
+/* Nonzeros and all-zero columns of the sampled rows: one memset, colflags_v3 (which counts the
+ * kept columns itself when the sample fits one grid row, as at M = 1), compact_v3 otherwise,
+ * one read-back (v2's single-block compaction cost ~64 µs at K = 16384). */
 static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols)
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
@@ -780,16 +1225,16 @@ static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t 
     int *kept_n = (int *)(counts + 2), *flag = (int *)((char *)scr + 32), *idx = flag + K;
     cudaError_t e = cudaMemsetAsync(scr, 0, 32 + (size_t)K * 4, cx->stream);
     if (e != cudaSuccess) return qt_cuda_fail(be, e, "cudaMemsetAsync");
-    colflags_v2<<<dim3((unsigned)((K + TPB - 1) / TPB), (unsigned)((r + 63) / 64)), TPB, 0, cx->stream>>>(
-        A->data, A->dtype == QT_BF16, A->shape[0], K, r, flag, counts);
-    compact_v1<<<1, TPB, 0, cx->stream>>>(flag, NULL, 0, K, idx, NULL, kept_n);
+    int direct;
+    launch_flags(be, A->data, A->dtype == QT_BF16, A->shape[0], K, r, flag, counts, 0, &direct);
+    if (!direct) compact_v3<<<1, 1024, 0, cx->stream>>>(flag, K, idx, kept_n);
     QT_TRY(qt_cuda_launched(be, "measure kernels"));
     unsigned long long h3[3];
-    QT_TRY(read_back(be, counts, h3, sizeof h3)); /* nonzeros, (unused), kept columns (an int) */
+    QT_TRY(read_back(be, counts, h3, sizeof h3)); /* nonzeros, kept columns (direct), kept columns (an int) */
     int kept;
     memcpy(&kept, &h3[2], sizeof kept);
     *nnz = (int64_t)h3[0];
-    *zero_cols = K - (int64_t)kept;
+    *zero_cols = K - (direct ? (int64_t)h3[1] : (int64_t)kept);
     return QT_OK;
 }
 

@@ -291,6 +291,64 @@ static void test_measure(void)
     close_backends(bes, nb);
 }
 
+/* A device backend's AUTO keeps its estimate in the workspace (sparse.h): after a measure on a
+ * 90%-sparse A, QT_SPMM_REMEASURE − 1 calls on a dense A of the same shape still run the path
+ * the estimate chose (with correct values: every path is exact), and the next call measures
+ * again and switches to DENSE. Host backends measure at every call. */
+static void test_dispatch_reuses_estimate(void)
+{
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes), tested = 0;
+    const int64_t M = 4, K = 512, N = 64;
+    float *A9 = qt_alloc(M * K * 4), *A0 = qt_alloc(M * K * 4), *W = qt_alloc(K * N * 4);
+    float *R = qt_alloc(M * N * 4), *Y = qt_alloc(M * N * 4);
+    uint64_t seed = qt_test_seed();
+    qt_verify_sparse_fill(A9, M, K, 0.9, 0, seed);
+    qt_rng_fill_normal_f32(A0, (size_t)(M * K), seed, 31, 0, 0.0f, 1.0f); /* no zeros */
+    qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 32, 0, 0.0f, 1.0f);
+    qt_tensor_t ra, rw, ry;
+    to_dev(bes[0], A0, M, K, &ra);
+    to_dev(bes[0], W, K, N, &rw);
+    to_dev(bes[0], NULL, M, N, &ry);
+    CU_ASSERT_EQUAL(qt_sparse_matmul(bes[0], QT_SPMM_DENSE, &ra, &rw, &ry, NULL, NULL, NULL), QT_OK);
+    memcpy(R, ry.data, (size_t)(M * N) * 4);
+    for (int b = 1; b < nb; b++) {
+        qt_backend_t *be = bes[b];
+        if (qt_device_is_host(be->device) || !qt_sparse_supports(be, QT_SPMM_GATHER, NULL, NULL, NULL, NULL, 0))
+            continue;
+        qt_xover_table_t *t = malloc(sizeof *t);
+        CU_ASSERT_EQUAL_FATAL(qt_xover_init(t, qt_backend_name(be)), QT_OK);
+        CU_ASSERT_EQUAL(qt_xover_add(t, QT_SPMM_GATHER, 1000, INT64_MAX, 0, 0.5, 5.0), QT_OK); /* from 48% on */
+        qt_tensor_t a9, a0, wt, yt;
+        to_dev(be, A9, M, K, &a9);
+        to_dev(be, A0, M, K, &a0);
+        to_dev(be, W, K, N, &wt);
+        to_dev(be, NULL, M, N, &yt);
+        qt_spmm_ws_t ws;
+        memset(&ws, 0, sizeof ws);
+        qt_spmm_info_t info;
+        CU_ASSERT_EQUAL(qt_sparse_matmul(be, QT_SPMM_AUTO, &a9, &wt, &yt, t, &ws, &info), QT_OK);
+        CU_ASSERT_EQUAL(info.path, QT_SPMM_GATHER);
+        for (int i = 1; i <= QT_SPMM_REMEASURE; i++) {
+            for (int64_t j = 0; j < M * N; j++) Y[j] = NAN;
+            qt_tensor_free(&yt);
+            to_dev(be, Y, M, N, &yt);
+            CU_ASSERT_EQUAL(qt_sparse_matmul(be, QT_SPMM_AUTO, &a0, &wt, &yt, t, &ws, &info), QT_OK);
+            CU_ASSERT_EQUAL(info.path, i < QT_SPMM_REMEASURE ? QT_SPMM_GATHER : QT_SPMM_DENSE);
+            to_host(be, &yt, Y);
+            CU_ASSERT_EQUAL(check_bound(Y, R, A0, W, M, K, N), 0);
+        }
+        tested++;
+        qt_spmm_ws_free(&ws);
+        qt_tensor_free(&a9), qt_tensor_free(&a0), qt_tensor_free(&wt), qt_tensor_free(&yt);
+        free(t);
+    }
+    if (!tested) printf("\n  no device backend with sparse ops runs here (cuda does, on a GPU): skipped ");
+    qt_tensor_free(&ra), qt_tensor_free(&rw), qt_tensor_free(&ry);
+    qt_free(A9), qt_free(A0), qt_free(W), qt_free(R), qt_free(Y);
+    close_backends(bes, nb);
+}
+
 /* AUTO follows the backend's table: a table that favours one path makes it run that path;
  * a table of another backend is refused; without one, the backend's own defaults apply. */
 static void test_dispatch_follows_table(void)
@@ -757,6 +815,7 @@ QT_TEST_MAIN("sparse", {"matmul paths of every backend vs ref at 0-100% sparsity
              {"bf16 matmul paths vs ref", test_matmul_bf16},
              {"measure op of every backend vs ref", test_measure},
              {"dispatcher follows the backend's crossover table", test_dispatch_follows_table},
+             {"a device backend's dispatcher reuses its estimate", test_dispatch_reuses_estimate},
              {"crossover table file, estimates, per-backend defaults", test_xover_table},
              {"activations of every backend == ref", test_activations_match_ref},
              {"dthresh update rule", test_dthresh_rule},

@@ -53,7 +53,9 @@
  *            measure — s_c for COLSKIP, s_e for the others — linearly interpolated; held at
  *            the last point above the grid, 0 more than 0.02 below its first point), and runs
  *            the backend's path with the largest estimate among those it supports (DENSE when
- *            none exceeds 1). The chosen path makes its own exact pass over A.
+ *            none exceeds 1). The chosen path makes its own exact pass over A. On a device
+ *            backend, a call given a workspace reuses the estimate kept there for the same
+ *            shape and dtype, measuring again every QT_SPMM_REMEASURE calls (qt_spmm_ws_t).
  * Crossover tables are per backend: a table names its backend (qt_xover_table_t.backend), a
  * call with a table of another backend is refused (QT_ERR_ARG), and without a table the
  * backend's built-in defaults apply (qt_xover_defaults: conservative measured figures for
@@ -199,11 +201,19 @@ QT_API qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int6
                                const void *arg);
 
 /* Reusable working memory of the sparse paths on a backend's device (grows, never shrinks).
- * Zero-initialise; the first call that needs it allocates through its backend (owner). */
+ * Zero-initialise; the first call that needs it allocates through its backend (owner). It also
+ * keeps AUTO's last sparsity estimate on a device backend (est_*): calls of the same shape
+ * through the same workspace reuse it, measuring again every QT_SPMM_REMEASURE calls, so that
+ * the measure's read-back (a wait for the device) is paid once per QT_SPMM_REMEASURE calls. */
+#define QT_SPMM_REMEASURE 16
 typedef struct {
     qt_backend_t *owner;
     void *buf;
     size_t cap;
+    const qt_backend_t *est_be; /* AUTO's estimate: backend, shape and dtype it was measured for */
+    int64_t est_M, est_K;
+    int est_dtype, est_age;     /* est_age: calls since the measure (0: none) */
+    double est_se, est_sc;
 } qt_spmm_ws_t;
 QT_API void qt_spmm_ws_free(qt_spmm_ws_t *ws);
 

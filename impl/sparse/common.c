@@ -354,11 +354,20 @@ qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int64_t K, 
 
 /* ---- working memory, counters ---- */
 
-/* Release the workspace through the backend that allocated it. */
+/* Release the workspace's memory through the backend that allocated it (AUTO's estimate stays). */
+static void ws_release_buf(qt_spmm_ws_t *ws)
+{
+    if (ws->buf && ws->owner) qt_backend_dealloc(ws->owner, ws->buf, ws->cap);
+    ws->owner = NULL;
+    ws->buf = NULL;
+    ws->cap = 0;
+}
+
+/* Release the workspace and forget its estimate. */
 void qt_spmm_ws_free(qt_spmm_ws_t *ws)
 {
     if (!ws) return;
-    if (ws->buf && ws->owner) qt_backend_dealloc(ws->owner, ws->buf, ws->cap);
+    ws_release_buf(ws);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -369,9 +378,9 @@ void *qt_sparse_ws_get(qt_backend_t *be, qt_spmm_ws_t *ws, size_t bytes, void **
 {
     *owned = NULL;
     if (!ws) return qt_backend_alloc(be, bytes, owned) == QT_OK ? *owned : NULL;
-    if (ws->owner && ws->owner->device != be->device) qt_spmm_ws_free(ws);
-    if (ws->cap < bytes) {
-        qt_spmm_ws_free(ws);
+    if (ws->owner && ws->owner->device != be->device) ws_release_buf(ws);
+    if (ws->cap < bytes) { /* grown: the estimate the dispatcher just stored stays */
+        ws_release_buf(ws);
         bytes += bytes / 4;
         if (qt_backend_alloc(be, bytes, &ws->buf) != QT_OK) return NULL;
         ws->owner = be;

@@ -18,8 +18,8 @@
  *   v2  one launch per tensor, W elements per thread through 16-byte loads when every pointer
  *       of the tensor is 16-byte aligned, a v1 tail for the last n mod W (not lamb);
  *   v3  multi-tensor: up to QT_MT_MAX tensors per launch, cut into chunks of QT_MT_CHUNK
- *       elements (LAMB) or fewer (the others: halved down to 4096 until a group has ≥ 16
- *       chunks per SM, so that small steps fill the GPU); a block takes chunks (grid-stride over the chunk list), each chunk vectorised
+ *       elements or fewer (halved down to 4096 until a group has ≥ 16 chunks per SM, so
+ *       that small steps fill the GPU); a block takes chunks (grid-stride over the chunk list), each chunk vectorised
  *       as v2 where its tensor is aligned. LAMB: pass 1 (moments, Σθ² and Σr² per chunk in
  *       double, block-reduced in a fixed order), one block per tensor sums its chunks in order
  *       into the trust ratio, pass 2 (update): three launches per group of tensors.
@@ -394,14 +394,15 @@ static qt_status_t FN(cuda_optim_run)(qt_backend_t *be, const qt_optim_config_t 
         FN(cuda_mt_list_t) L;
         memset(&L, 0, sizeof L);
         L.n = n - t0 < QT_MT_MAX ? n - t0 : QT_MT_MAX;
-        /* Chunk size: QT_MT_CHUNK for LAMB (its norms sum chunk partials in chunk order), else
-         * halved down to 4096 until the group has ≥ 16 chunks per SM: with a fixed 65536, one
-         * tensor of 10M parameters made 153 blocks on 132 SMs (21 SMs ran two in a row, the
-         * others idled half the step), and 100M made 1.4 waves. */
+        /* Chunk size: QT_MT_CHUNK halved down to 4096 until the group has ≥ 16 chunks per SM:
+         * with a fixed 65536, one tensor of 10M parameters made 153 blocks on 132 SMs (21 SMs
+         * ran two in a row, the others idled half the step), and 100M made 1.4 waves. (LAMB's
+         * norms sum the chunk partials in chunk order: the order, hence the rounding of the
+         * norms, follows the chunk size, which depends only on the sizes and the GPU.) */
         size_t total = 0;
         for (int i = 0; i < L.n; i++) total += len[t0 + i];
         L.chunk = QT_MT_CHUNK;
-        while (!lamb && L.chunk > 4096 && total / L.chunk < 16 * (size_t)QT_CUDA_CTX(be)->sms) L.chunk /= 2;
+        while (L.chunk > 4096 && total / L.chunk < 16 * (size_t)QT_CUDA_CTX(be)->sms) L.chunk /= 2;
         long long chunks = 0;
         for (int i = 0; i < L.n; i++) {
             int t = t0 + i;

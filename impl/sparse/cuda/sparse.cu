@@ -768,9 +768,10 @@ static __global__ void gather_v3(const char *A, const char *W, char *Ac, char *W
 
 /* gemv_v3: the GEMV that skips zeros in ONE launch (v2: a GEMV and a reduction kernel). Block
  * (x: a tile of 256 columns, y: split s of S, z: row m), 8 warps; warp w scans its slice
- * (s·8 + w of 8S) of row m of A 32 entries at a time, takes the nonzero ones from the ballot
- * 8 at a time, issues their 8 row loads of W (16 bytes per lane: 8 columns) before the FMAs,
- * so each lane has 8 rows in flight. The 8 warps' rows are summed in warp order through shared
+ * (s·8 + w of 8S) of row m of A 128 entries at a time (4 loads per lane at once), lists the
+ * nonzero ones in order in shared memory (ballots), then takes the list 12 (bf16) or 6 (f32)
+ * entries at a time and issues their row loads of W (16 bytes per lane per bf16 row: 8
+ * columns) before the FMAs, so each lane has that many rows in flight. The 8 warps' rows are summed in warp order through shared
  * memory; with S > 1 the block writes its partial row, and the LAST block of the tile to
  * arrive (a counter per tile in the workspace head, reset by that block) sums the S partials
  * in a fixed order (warp w takes s ≡ w mod 8, then the warps in order): deterministic whatever
@@ -781,66 +782,84 @@ static __global__ void __launch_bounds__(256, BF ? 3 : 2) gemv_v3(const void *A,
                                                       unsigned long long *ctr)
 {
     __shared__ __align__(16) float red[8][256];
+    __shared__ int s_k[8][128]; /* per warp: the nonzeros of its current 128 entries (offset in the slice) */
+    __shared__ float s_a[8][128];
     __shared__ int s_last;
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
     const int64_t m = blockIdx.z, s = blockIdx.y, c0 = (int64_t)blockIdx.x * 256 + lane * 8;
     const int64_t sl = s * 8 + wid, nsl = (int64_t)S * 8, k0 = K * sl / nsl, k1 = K * (sl + 1) / nsl;
     const bool live = c0 < N;
+    constexpr int B = BF ? 12 : 6; /* rows of W in flight per lane (48 registers of loads either way) */
     float acc[8];
 #pragma unroll
     for (int q = 0; q < 8; q++) acc[q] = 0.0f;
     unsigned nnz = 0;
-    for (int64_t base = k0; base < k1; base += 32) {
-        const int64_t k = base + lane;
-        const float a = k < k1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
-                               : 0.0f;
-        unsigned bal = __ballot_sync(FULL, a != 0.0f);
-        nnz += __popc(bal);
-        while (bal) { /* warp-uniform */
-            int src[8];
-            float av[8];
+    int *sk = s_k[wid];
+    float *sa = s_a[wid];
+    for (int64_t base = k0; base < k1; base += 128) {
+        /* 128 entries of the slice at once (4 loads per lane in flight), their nonzeros listed
+         * in order in the warp's shared list */
+        float a[4];
 #pragma unroll
-            for (int q = 0; q < 8; q++) {
-                src[q] = bal ? __ffs(bal) - 1 : -1;
-                if (bal) bal &= bal - 1;
-                av[q] = __shfl_sync(FULL, a, src[q] < 0 ? 0 : src[q]);
+        for (int r = 0; r < 4; r++) {
+            const int64_t k = base + r * 32 + lane;
+            a[r] = k < k1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
+                          : 0.0f;
+        }
+        int cnt = 0;
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const unsigned bal = __ballot_sync(FULL, a[r] != 0.0f);
+            if (a[r] != 0.0f) {
+                const int pos = cnt + __popc(bal & ((1u << lane) - 1u));
+                sk[pos] = (int)(base - k0) + r * 32 + lane;
+                sa[pos] = a[r];
             }
+            cnt += __popc(bal);
+        }
+        __syncwarp();
+        nnz += (unsigned)cnt;
+        for (int j0 = 0; j0 < cnt; j0 += B) { /* B rows' loads issued before their FMAs */
             if (live) {
                 if (BF) {
-                    uint4 w[8];
+                    uint4 w[B];
 #pragma unroll
-                    for (int q = 0; q < 8; q++)
-                        if (src[q] >= 0) w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (base + src[q]) * N + c0));
+                    for (int q = 0; q < B; q++)
+                        if (j0 + q < cnt)
+                            w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (k0 + sk[j0 + q]) * N + c0));
 #pragma unroll
-                    for (int q = 0; q < 8; q++)
-                        if (src[q] >= 0) {
+                    for (int q = 0; q < B; q++)
+                        if (j0 + q < cnt) {
+                            const float av = sa[j0 + q];
                             const __nv_bfloat162 *h = (const __nv_bfloat162 *)&w[q];
 #pragma unroll
                             for (int e = 0; e < 4; e++) {
                                 float2 f = __bfloat1622float2(h[e]);
-                                acc[2 * e] = fmaf(av[q], f.x, acc[2 * e]);
-                                acc[2 * e + 1] = fmaf(av[q], f.y, acc[2 * e + 1]);
+                                acc[2 * e] = fmaf(av, f.x, acc[2 * e]);
+                                acc[2 * e + 1] = fmaf(av, f.y, acc[2 * e + 1]);
                             }
                         }
                 } else {
-                    float4 u[8], v[8];
+                    float4 u[B], v[B];
 #pragma unroll
-                    for (int q = 0; q < 8; q++)
-                        if (src[q] >= 0) {
-                            const float4 *p = (const float4 *)((const float *)W + (base + src[q]) * N + c0);
+                    for (int q = 0; q < B; q++)
+                        if (j0 + q < cnt) {
+                            const float4 *p = (const float4 *)((const float *)W + (k0 + sk[j0 + q]) * N + c0);
                             u[q] = __ldg(p), v[q] = __ldg(p + 1);
                         }
 #pragma unroll
-                    for (int q = 0; q < 8; q++)
-                        if (src[q] >= 0) {
-                            acc[0] = fmaf(av[q], u[q].x, acc[0]), acc[1] = fmaf(av[q], u[q].y, acc[1]);
-                            acc[2] = fmaf(av[q], u[q].z, acc[2]), acc[3] = fmaf(av[q], u[q].w, acc[3]);
-                            acc[4] = fmaf(av[q], v[q].x, acc[4]), acc[5] = fmaf(av[q], v[q].y, acc[5]);
-                            acc[6] = fmaf(av[q], v[q].z, acc[6]), acc[7] = fmaf(av[q], v[q].w, acc[7]);
+                    for (int q = 0; q < B; q++)
+                        if (j0 + q < cnt) {
+                            const float av = sa[j0 + q];
+                            acc[0] = fmaf(av, u[q].x, acc[0]), acc[1] = fmaf(av, u[q].y, acc[1]);
+                            acc[2] = fmaf(av, u[q].z, acc[2]), acc[3] = fmaf(av, u[q].w, acc[3]);
+                            acc[4] = fmaf(av, v[q].x, acc[4]), acc[5] = fmaf(av, v[q].y, acc[5]);
+                            acc[6] = fmaf(av, v[q].z, acc[6]), acc[7] = fmaf(av, v[q].w, acc[7]);
                         }
                 }
             }
         }
+        __syncwarp();
     }
     if (blockIdx.x == 0 && lane == 0) {
         atomicAdd(&ctr[0], (unsigned long long)nnz);

@@ -26,15 +26,30 @@ typedef struct {
     int c[QT_MT_MAX + 1];
 } qt_cuda_mt_chunks_t;
 
-/* LAMB: one block per tensor; thread 0 sums the tensor's chunk partials in chunk order (so
- * the ratio is the same on every run) and forms τ = ‖θ‖/‖r‖ as cpu_body.h does. */
-static __global__ void qt_cuda_lamb_ratio(const double *part, qt_cuda_mt_chunks_t ch, int adapt, int clip,
-                                          double *ratio)
+/* LAMB: one block of QT_LAMB_THREADS per tensor sums the tensor's chunk partials in a fixed
+ * order (thread i takes chunks i, i + 256, … in order, then a fixed tree over the threads), so
+ * the ratio is the same on every run, and forms τ = ‖θ‖/‖r‖ as cpu_body.h does. (v1 of this
+ * kernel summed on thread 0 alone: with the chunks sized to fill the GPU, one tensor of 10M
+ * parameters has ~2400 of them, and the serial sum cost more than the step.) */
+#define QT_LAMB_THREADS 256
+static __global__ void __launch_bounds__(QT_LAMB_THREADS) qt_cuda_lamb_ratio(const double *part, qt_cuda_mt_chunks_t ch,
+                                                                             int adapt, int clip, double *ratio)
 {
+    __shared__ double red[2][QT_LAMB_THREADS / 32];
+    const int t = blockIdx.x, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    double sw = 0, su = 0;
+    for (int c = ch.c[t] + (int)threadIdx.x; c < ch.c[t + 1]; c += QT_LAMB_THREADS)
+        sw += part[2 * c], su += part[2 * c + 1];
+    for (int o = 16; o > 0; o >>= 1) {
+        sw += __shfl_down_sync(0xffffffffu, sw, o);
+        su += __shfl_down_sync(0xffffffffu, su, o);
+    }
+    if (lane == 0) red[0][w] = sw, red[1][w] = su;
+    __syncthreads();
     if (threadIdx.x != 0) return;
-    const int t = blockIdx.x;
-    double sw = 0, su = 0, r = 1.0;
-    for (int c = ch.c[t]; c < ch.c[t + 1]; c++) sw += part[2 * c], su += part[2 * c + 1];
+    sw = 0, su = 0;
+    for (int k = 0; k < QT_LAMB_THREADS / 32; k++) sw += red[0][k], su += red[1][k];
+    double r = 1.0;
     if (adapt) {
         double wn = sqrt(sw), un = sqrt(su);
         r = wn > 0 ? (un > 0 ? wn / un : 1.0) : 1.0;

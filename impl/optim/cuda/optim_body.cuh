@@ -435,7 +435,7 @@ static qt_status_t FN(cuda_optim_run)(qt_backend_t *be, const qt_optim_config_t 
         FN(optim_v3)<<<blocks, threads, 0, stream>>>(a, L, 1, part, NULL);
         qt_cuda_mt_chunks_t ch;
         memcpy(ch.c, L.chunk0, sizeof ch.c);
-        qt_cuda_lamb_ratio<<<L.n, 32, 0, stream>>>(part, ch, a.adapt, c->trust_clip, ratio);
+        qt_cuda_lamb_ratio<<<L.n, QT_LAMB_THREADS, 0, stream>>>(part, ch, a.adapt, c->trust_clip, ratio);
         FN(optim_v3)<<<blocks, threads, 0, stream>>>(a, L, 2, NULL, ratio);
         QT_TRY(qt_cuda_launched(be, "lamb kernel launch"));
     }

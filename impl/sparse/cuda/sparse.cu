@@ -22,9 +22,15 @@
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
  * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
- * side by side, QT_CUDA_SPARSE_KERNEL=1 or 2 (default 2), both validated by the tests:
+ * side by side, QT_CUDA_SPARSE_KERNEL=1, 2 or 3 (default 3), all validated by the tests:
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
- * *   GATHER   the GEMV that skips zeros, for a few rows. v2 (gemv_v2): no compaction pass: each
+ *   GATHER   the GEMV that skips zeros, for a few rows. v3 (gemv_v3, where N % 8 == 0 and W is
+ *            16-byte aligned, else v2): ONE launch; a block (256 columns × a slice of K × a
+ *            row) lists its slice's nonzeros in shared memory and deals them out evenly to its
+ *            8 warps, each with 12 (bf16) / 6 (f32) rows of W in flight per lane; the slices'
+ *            partial rows are summed by the last block of each column tile to finish (a
+ *            counter per tile in the workspace head, self-resetting), in a fixed order.
+ *            v2 (gemv_v2): no compaction pass: each
  *            block takes a slice of K of one row, keeps its nonzero entries in shared memory (in
  *            order) and reads only their rows of W, 8 output columns per thread from 16-byte
  *            loads; the partial rows of the K slices are summed by a warp per output in a fixed
@@ -43,9 +49,17 @@
  *            instead of v1's one element per thread with 64-bit divisions, and the kept count
  *            padded with zeros to a multiple of 8 (the unpadded path took 1.1 ms against dense's
  *            1.3 ms at M=K=N=8192, 90% columns off, on the H200; the suspect was cuBLAS's
- *            kernel for an odd leading dimension: impl/sparse/cuda/NOTES.md).
+ *            kernel for an odd leading dimension: impl/sparse/cuda/NOTES.md). v3 (run_colskip_v3):
+ *            one memset, column flags from 16-byte loads (8 columns per thread), a one-block
+ *            scan compaction (1024 threads; v1's walked K 256 at a time), the counts copied to
+ *            pinned memory behind an event, ONE gather launch for A and W whose grid does not
+ *            need the kept count (read on the device), queued before the host waits for the
+ *            event: the GPU gathers while the host learns kc and queues cuBLAS behind it.
+ *            Padding QT_CUDA_COLSKIP_PAD (default 8).
  *   CSR      not implemented on cuda (supports() says 0; AUTO never picks it here).
- *   measure  the column-flag kernel over the sampled rows, counts read back.
+ *   measure  colflags_v3 over the sampled rows (counting the kept columns itself when they fit
+ *            one grid row, else compact_v3), one read-back. AUTO (common.c) reuses a device
+ *            backend's estimate from the workspace, so the read-back is paid every 16 calls.
  * info (nnz, zero columns) and the FLOP counters of GATHER need a read-back: done only when the
  * caller passes info (the dispatcher does); COLSKIP reads its counts back anyway.
  * Tests: tests/sparse/test_sparse.c (device part skipped without a GPU, saying why);
@@ -767,11 +781,12 @@ static __global__ void gather_v3(const char *A, const char *W, char *Ac, char *W
 }
 
 /* gemv_v3: the GEMV that skips zeros in ONE launch (v2: a GEMV and a reduction kernel). Block
- * (x: a tile of 256 columns, y: split s of S, z: row m), 8 warps; warp w scans its slice
- * (s·8 + w of 8S) of row m of A 128 entries at a time (4 loads per lane at once), lists the
- * nonzero ones in order in shared memory (ballots), then takes the list 12 (bf16) or 6 (f32)
- * entries at a time and issues their row loads of W (16 bytes per lane per bf16 row: 8
- * columns) before the FMAs, so each lane has that many rows in flight. The 8 warps' rows are summed in warp order through shared
+ * (x: a tile of 256 columns, y: split s of S, z: row m), 8 warps; the block scans its slice s
+ * of row m of A 1024 entries at a time (128 per warp, 4 loads per lane at once), lists the
+ * nonzero ones in order in shared memory (ballots, the warps' counts scanned), and deals the
+ * list out to its warps (warp w: entries w, w + 8, …, so every warp gets the same number of
+ * rows ± 1), each taking 12 (bf16) or 6 (f32) entries at a time and issuing their row loads
+ * of W (16 bytes per lane per bf16 row: 8 columns) before the FMAs. The 8 warps' rows are summed in warp order through shared
  * memory; with S > 1 the block writes its partial row, and the LAST block of the tile to
  * arrive (a counter per tile in the workspace head, reset by that block) sums the S partials
  * in a fixed order (warp w takes s ≡ w mod 8, then the warps in order): deterministic whatever
@@ -782,55 +797,65 @@ static __global__ void __launch_bounds__(256, BF ? 3 : 2) gemv_v3(const void *A,
                                                       unsigned long long *ctr)
 {
     __shared__ __align__(16) float red[8][256];
-    __shared__ int s_k[8][128]; /* per warp: the nonzeros of its current 128 entries (offset in the slice) */
-    __shared__ float s_a[8][128];
+    __shared__ int s_k[1024]; /* the nonzeros of the block's current 1024 entries: offset in the slice, value */
+    __shared__ float s_a[1024];
+    __shared__ int s_cnt[8];
     __shared__ int s_last;
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
     const int64_t m = blockIdx.z, s = blockIdx.y, c0 = (int64_t)blockIdx.x * 256 + lane * 8;
-    const int64_t sl = s * 8 + wid, nsl = (int64_t)S * 8, k0 = K * sl / nsl, k1 = K * (sl + 1) / nsl;
+    const int64_t kb0 = K * s / S, kb1 = K * (s + 1) / S; /* the block's slice of K */
     const bool live = c0 < N;
     constexpr int B = BF ? 12 : 6; /* rows of W in flight per lane (48 registers of loads either way) */
     float acc[8];
 #pragma unroll
     for (int q = 0; q < 8; q++) acc[q] = 0.0f;
     unsigned nnz = 0;
-    int *sk = s_k[wid];
-    float *sa = s_a[wid];
-    for (int64_t base = k0; base < k1; base += 128) {
-        /* 128 entries of the slice at once (4 loads per lane in flight), their nonzeros listed
-         * in order in the warp's shared list */
+    for (int64_t pass = kb0; pass < kb1; pass += 1024) {
+        /* 1024 entries of the slice, 128 per warp (4 loads per lane in flight); their nonzeros
+         * listed in order in shared memory (ballots, then the warps' counts scanned) */
+        const int64_t wb = pass + wid * 128;
         float a[4];
 #pragma unroll
         for (int r = 0; r < 4; r++) {
-            const int64_t k = base + r * 32 + lane;
-            a[r] = k < k1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
-                          : 0.0f;
+            const int64_t k = wb + r * 32 + lane;
+            a[r] = k < kb1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
+                           : 0.0f;
         }
+        unsigned bal[4];
         int cnt = 0;
 #pragma unroll
+        for (int r = 0; r < 4; r++) bal[r] = __ballot_sync(FULL, a[r] != 0.0f), cnt += __popc(bal[r]);
+        if (lane == 0) s_cnt[wid] = cnt;
+        __syncthreads();
+        int off = 0, total = 0;
+#pragma unroll
+        for (int v = 0; v < 8; v++) off += v < wid ? s_cnt[v] : 0, total += s_cnt[v];
+#pragma unroll
         for (int r = 0; r < 4; r++) {
-            const unsigned bal = __ballot_sync(FULL, a[r] != 0.0f);
             if (a[r] != 0.0f) {
-                const int pos = cnt + __popc(bal & ((1u << lane) - 1u));
-                sk[pos] = (int)(base - k0) + r * 32 + lane;
-                sa[pos] = a[r];
+                const int pos = off + __popc(bal[r] & ((1u << lane) - 1u));
+                s_k[pos] = (int)(wb - kb0) + r * 32 + lane;
+                s_a[pos] = a[r];
             }
-            cnt += __popc(bal);
+            off += __popc(bal[r]);
         }
-        __syncwarp();
-        nnz += (unsigned)cnt;
-        for (int j0 = 0; j0 < cnt; j0 += B) { /* B rows' loads issued before their FMAs */
+        __syncthreads();
+        nnz += (unsigned)total;
+        /* the block's list dealt out to its warps (warp w: entries w, w + 8, …), B at a time with
+         * their loads issued before the FMAs: every warp gets ⌈total/8⌉ or ⌊total/8⌋ rows,
+         * whatever the nonzeros of its own 128 entries */
+        for (int j0 = wid; j0 < total; j0 += 8 * B) {
             if (live) {
                 if (BF) {
                     uint4 w[B];
 #pragma unroll
                     for (int q = 0; q < B; q++)
-                        if (j0 + q < cnt)
-                            w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (k0 + sk[j0 + q]) * N + c0));
+                        if (j0 + 8 * q < total)
+                            w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (kb0 + s_k[j0 + 8 * q]) * N + c0));
 #pragma unroll
                     for (int q = 0; q < B; q++)
-                        if (j0 + q < cnt) {
-                            const float av = sa[j0 + q];
+                        if (j0 + 8 * q < total) {
+                            const float av = s_a[j0 + 8 * q];
                             const __nv_bfloat162 *h = (const __nv_bfloat162 *)&w[q];
 #pragma unroll
                             for (int e = 0; e < 4; e++) {
@@ -843,14 +868,14 @@ static __global__ void __launch_bounds__(256, BF ? 3 : 2) gemv_v3(const void *A,
                     float4 u[B], v[B];
 #pragma unroll
                     for (int q = 0; q < B; q++)
-                        if (j0 + q < cnt) {
-                            const float4 *p = (const float4 *)((const float *)W + (k0 + sk[j0 + q]) * N + c0);
+                        if (j0 + 8 * q < total) {
+                            const float4 *p = (const float4 *)((const float *)W + (kb0 + s_k[j0 + 8 * q]) * N + c0);
                             u[q] = __ldg(p), v[q] = __ldg(p + 1);
                         }
 #pragma unroll
                     for (int q = 0; q < B; q++)
-                        if (j0 + q < cnt) {
-                            const float av = sa[j0 + q];
+                        if (j0 + 8 * q < total) {
+                            const float av = s_a[j0 + 8 * q];
                             acc[0] = fmaf(av, u[q].x, acc[0]), acc[1] = fmaf(av, u[q].y, acc[1]);
                             acc[2] = fmaf(av, u[q].z, acc[2]), acc[3] = fmaf(av, u[q].w, acc[3]);
                             acc[4] = fmaf(av, v[q].x, acc[4]), acc[5] = fmaf(av, v[q].y, acc[5]);
@@ -859,12 +884,12 @@ static __global__ void __launch_bounds__(256, BF ? 3 : 2) gemv_v3(const void *A,
                 }
             }
         }
-        __syncwarp();
+        __syncthreads(); /* the list is rewritten by the next pass */
     }
-    if (blockIdx.x == 0 && lane == 0) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
         atomicAdd(&ctr[0], (unsigned long long)nnz);
         atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
-        atomicAdd(&ctr[2], (unsigned long long)(k1 - k0 - (int64_t)nnz) * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(kb1 - kb0 - (int64_t)nnz) * (unsigned long long)N);
     }
     float4 *r4 = (float4 *)&red[wid][lane * 8];
     r4[0] = make_float4(acc[0], acc[1], acc[2], acc[3]);
@@ -982,6 +1007,8 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     if (ver == 3 && vec && tiles3 * M <= WS_CNT && M <= 65535) { /* else v2 */
         /* one wave: the blocks of 256 threads an SM holds at the registers of gemv_v3 (its launch bounds) */
         int64_t S = ((c->bf16 ? 3 : 2) * (int64_t)cx->sms) / (tiles3 * M);
+        const char *split = getenv("QT_CUDA_GEMV_SPLIT"); /* tuning: S given (benchmark variants) */
+        if (split && atoi(split) > 0) S = atoi(split);
         if (S > K / 256) S = K / 256;
         if (S > 128) S = 128;
         if (S < 1) S = 1;

@@ -102,9 +102,10 @@ static int cuda_optim_supports(const qt_backend_t *be, const qt_optim_config_t *
 }
 
 /* The kernel version of a step over n tensors: QT_CUDA_OPTIM_KERNEL when set (1, 2 or 3), else
- * v2 (one vectorised launch) for one tensor and v3 (one multi-tensor launch) for several: on the
- * H200 at 10M parameters v3 reached 0.36-0.48 of the copy rate where v2 reached 0.82-0.90 (its
- * chunk list and grid-stride loop cost more than they save when there is only one tensor). */
+ * v2 (one vectorised launch) for one tensor and v3 (one multi-tensor launch) for several. On the
+ * H200 at 10M parameters v3 reached 0.36-0.48 of the copy rate where v2 reached 0.82-0.90: its
+ * fixed 65536-element chunks gave 153 blocks on 132 SMs. With chunks sized to the GPU
+ * (optim_body.cuh) v3 reaches 0.81-0.82 there (adam; v2 0.88), so v2 stays for one tensor. */
 static int cuda_optim_version(int n)
 {
     const char *e = getenv("QT_CUDA_OPTIM_KERNEL");

@@ -657,9 +657,11 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
 
 /* GPU backends: data-parallel training of the MLP on the GPUs (impl/dist/cuda/mlp.cu) at a size
  * where a GPU is busy: in 1024, hidden 4096, 16 classes, global batch 8192 (strong scaling:
- * 8192/k rows per GPU). A step is 6·8192·4.26M ≈ 209 GFLOP (≈ 4 ms at the H200's ~51 TFLOP/s
- * plain fp32) against a 17 MB gradient all-reduce (≈ 0.06 ms at 300 GB/s busbw on 2 GPUs):
- * k = 2 can reach the 1.8x target only if the exposed communication stays < 10% of a step.
+ * 8192/k rows per GPU). A step is 4·B·I·H + 6·B·H·C ≈ 141 GFLOP (no input gradient for layer 1):
+ * 3.7 ms on one H200 at plain fp32 (38 TFLOP/s, measured) against a 17 MB gradient all-reduce
+ * (≈ 0.06 ms at 300 GB/s busbw on 2 GPUs, of which layer 2's 0.3 MB overlaps and W1's 16.8 MB,
+ * produced last, does not): k = 2 reaches the 1.8x target only if the exposed communication
+ * stays under ~10% of a step.
  * train_dp k = 1, 2, 4 … world (the 1 vs 2 GPU samples/s: quintet run dist_throughput --ranks 2
  * --backend nccl --filter train); train_dp_topk: top-k 1% with error feedback on the GPU. */
 static qt_status_t gpu_train_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world)

@@ -9,7 +9,7 @@
 # $OUT/log.txt): test_nccl (collectives, host buffers, split, the GPU top-k against the host
 # compressor, GPU DP training against the CPU path), then the dist_throughput all-reduce sweep and
 # the GPU training cases on the nccl backend into $OUT/nccl.db (calibration named, so that the
-# filter leaves it out). On 2 GPUs: RANKS=2 gives the 1 vs 2 GPU samples/s (train_dp k=1, k=2).
+# filter leaves it out), then the PyTorch peer up to 8 MiB (torch.json). On 2 GPUs: RANKS=2 gives the 1 vs 2 GPU samples/s (train_dp k=1, k=2).
 set -u
 BIN=$1
 DEPS=$2
@@ -33,3 +33,10 @@ step sweep 75 "$BIN/quintet" run calibration dist_throughput --backend nccl --ra
 "$BIN/quintet" show --db "$OUT/nccl.db" > "$OUT/show.txt" 2>&1
 grep -E "coll_allreduce(_bare)?/nccl.*(bytes=(8|32|128|512|8388608|536870912)[^0-9])|train" "$OUT/show.txt" | \
     grep -E "time_s|busbw|algbw|wrong|samples_per_s|final_loss|comm_frac" | head -40
+# the PyTorch peer in the same call (torch.distributed NCCL, the same sizes and check data): the
+# small-message latency ratio quintet / torch at the same rank count
+if python3 -c 'import torch' 2>/dev/null; then
+    step torch 60 env PYTHONUNBUFFERED=1 python3 suites/peers/torch_allreduce.py --nproc "$RANKS" \
+        --max-bytes 8388608 --out "$OUT/torch.json"
+    grep "torch allreduce" /tmp/step.log
+fi

@@ -94,10 +94,10 @@ static __global__ void relu_bwd_kernel(float *dh, const float *h, size_t n)
     GRID_LOOP(i, n) dh[i] = h[i] > 0.0f ? dh[i] : 0.0f;
 }
 
-/* p ← p − lr·g (one fused multiply-add, as gcc contracts the host loop). */
+/* p ← p − lr·g, rounded as mlp.c's loop (-std=c11: no fused multiply-add). */
 static __global__ void sgd_kernel(float *p, const float *g, float lr, size_t n)
 {
-    GRID_LOOP(i, n) p[i] = __fmaf_rn(-lr, g[i], p[i]);
+    GRID_LOOP(i, n) p[i] = __fsub_rn(p[i], __fmul_rn(lr, g[i]));
 }
 
 static __global__ void scale_kernel(float *g, float a, size_t n)

@@ -41,12 +41,13 @@ static unsigned blocks_for(size_t n)
 
 #define GRID_LOOP(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
-/* u ← m·u + g; v ← v + u (the host's arithmetic: one fused multiply-add, as gcc contracts it). */
+/* u ← m·u + g; v ← v + u, rounded as the host rounds it: a product, then a sum (libquintet is
+ * built -std=c11, where gcc does not contract a·b + c into a fused multiply-add). */
 static __global__ void ef_kernel(float *u, float *v, const float *g, float m, size_t n)
 {
     GRID_LOOP(i, n)
     {
-        float uu = __fmaf_rn(m, u[i], g[i]);
+        float uu = __fadd_rn(__fmul_rn(m, u[i]), g[i]);
         u[i] = uu;
         v[i] = __fadd_rn(v[i], uu);
     }

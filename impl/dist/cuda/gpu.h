@@ -11,11 +11,13 @@
  *     order by two exclusive scans (CUB): keys above the k-th, and the first `need` equal ones.
  *   the data-parallel MLP on the GPUs of an nccl instance (mlp.cu): dist.h's MLP, the same
  *     flat parameter layout [W2 b2 W1 b1] as mlp.c; cuBLAS forward and backward on a compute
- *     stream of its own; each gradient bucket's all-reduce is enqueued on the instance's
- *     stream (the communication stream) as soon as the layer that produces it is done (an
- *     event, waited for by that stream), so layer 2's buckets travel while layer 1's backward
- *     runs; the update waits for the last bucket (an event on the communication stream); the
- *     requests are reaped one step later, so the host never stalls the GPU. Optional top-k.
+ *     stream of its own; buckets aligned to the layers (layer 2's gradient, then W1's gradient
+ *     computed a bucket of rows at a time, then b1); each bucket's all-reduce is enqueued on
+ *     the instance's stream (the communication stream) behind an event recorded when the op
+ *     that completes the bucket is done, so layer 2's buckets and each finished W1 chunk travel
+ *     while the rest of layer 1's backward runs; the update waits for the last bucket (an
+ *     event on the communication stream); the requests are reaped one step later, so the host
+ *     never stalls the GPU. Optional top-k.
  * Tests: tests/dist/test_nccl.c (device parts skip without a GPU, saying why). */
 #ifndef QUINTET_DIST_CUDA_GPU_H
 #define QUINTET_DIST_CUDA_GPU_H

@@ -5,10 +5,14 @@
  *   loss      one thread per row: log-sum-exp in double, the row's loss, and
  *             dz = (softmax − onehot)/rows · rows/B (mlp.c's arithmetic, in its order);
  *   backward  dW2 = dzᵀ·h and db2 (column sums in row order, as the host) straight into the flat
- *             gradient g = [dW2 db2 dW1 db1]; dh = dz·W2; event bwd2: the communication stream
- *             (the nccl instance's own stream) waits for it and all-reduces every bucket of g
- *             lying in [dW2 db2] while the compute stream goes on with relu', dW1 = dhᵀ·x, db1;
- *             event bwd1: the remaining buckets; event comm after the last; the compute stream
+ *             gradient g = [dW2 db2 dW1 db1]; dh = dz·W2; then relu' and dW1 = dhᵀ·x computed
+ *             in chunks of W1 rows, one bucket each, then db1.
+ *   buckets   aligned to the layers: [dW2 db2] cut into pieces of ≤ bucket_bytes, then dW1 by
+ *             whole rows (bucket_bytes / 4·in rows a bucket), then db1. After the op that
+ *             completes a bucket the compute stream records the bucket's event; the
+ *             communication stream (the nccl instance's own) waits for it and all-reduces the
+ *             bucket, so layer 2's buckets and every finished W1 chunk travel while the
+ *             remaining chunks compute; event comm after the last bucket; the compute stream
  *             waits for it and applies SGD p ← p − lr·g. With top-k, the compressor (topk.cu)
  *             replaces the buckets on the communication stream (then g ·= world, as mlp.c).
  *   requests  reaped after the next step's layer-2 backward is queued (the host never waits for
@@ -116,7 +120,10 @@ struct qt_dist_gmlp {
     float *p, *g, *x_all, *h, *z, *dz, *dh;
     int32_t *y_all;
     double *rowloss, *host_loss;
-    size_t n, off_b2, off_w1, off_b1, bucket, n_buckets;
+    size_t n, off_b2, off_w1, off_b1, n_buckets;
+    size_t *blo, *bhi;   /* bucket b: g[blo[b], bhi[b]) */
+    int l2_buckets, w1_rows; /* buckets of [dW2 db2]; W1 rows per bucket */
+    cudaEvent_t *ready;  /* bucket b's gradient is complete (compute stream) */
     qt_dist_req_t **req; /* the previous step's bucket requests */
     size_t n_req;
     cudaEvent_t ev[2][EV_N];
@@ -167,8 +174,13 @@ extern "C" void qt_dist_gmlp_free(qt_dist_gmlp_t *m)
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < EV_N; b++)
             if (m->ev[a][b]) cudaEventDestroy(m->ev[a][b]);
+    for (size_t b = 0; m->ready && b < m->n_buckets; b++)
+        if (m->ready[b]) cudaEventDestroy(m->ready[b]);
     if (m->blas) cublasDestroy(m->blas);
     if (m->cs) cudaStreamDestroy(m->cs);
+    free(m->ready);
+    free(m->blo);
+    free(m->bhi);
     free(m->req);
     free(m->host_loss);
     free(m);
@@ -205,15 +217,38 @@ extern "C" qt_status_t qt_dist_gmlp_init(qt_dist_gmlp_t **out, qt_backend_t *dp,
     m->off_w1 = m->off_b2 + C;
     m->off_b1 = m->off_w1 + H * I;
     m->n = m->off_b1 + H;
-    m->bucket = (cfg->bucket_bytes ? cfg->bucket_bytes : (1 << 20)) / sizeof(float);
-    if (m->bucket < 1) m->bucket = 1;
-    m->n_buckets = (m->n + m->bucket - 1) / m->bucket;
+    size_t bucket = (cfg->bucket_bytes ? cfg->bucket_bytes : (1 << 20)) / sizeof(float);
+    if (bucket < 1) bucket = 1;
+    m->l2_buckets = (int)((m->off_w1 + bucket - 1) / bucket);
+    m->w1_rows = (int)(bucket / I > 0 ? bucket / I : 1);
+    if (m->w1_rows > (int)H) m->w1_rows = (int)H;
+    size_t w1_buckets = (H + (size_t)m->w1_rows - 1) / (size_t)m->w1_rows;
+    m->n_buckets = (size_t)m->l2_buckets + w1_buckets + 1; /* + db1 */
+    m->blo = (size_t *)calloc(m->n_buckets, sizeof *m->blo);
+    m->bhi = (size_t *)calloc(m->n_buckets, sizeof *m->bhi);
+    m->ready = (cudaEvent_t *)calloc(m->n_buckets, sizeof *m->ready);
+    if (m->blo && m->bhi) {
+        size_t b = 0;
+        for (size_t lo = 0; lo < m->off_w1; lo += bucket, b++) {
+            m->blo[b] = lo;
+            m->bhi[b] = lo + bucket < m->off_w1 ? lo + bucket : m->off_w1;
+        }
+        for (size_t h0 = 0; h0 < H; h0 += (size_t)m->w1_rows, b++) {
+            size_t h1 = h0 + (size_t)m->w1_rows < H ? h0 + (size_t)m->w1_rows : H;
+            m->blo[b] = m->off_w1 + h0 * I;
+            m->bhi[b] = m->off_w1 + h1 * I;
+        }
+        m->blo[b] = m->off_b1;
+        m->bhi[b] = m->n;
+    }
     m->ms = QT_CUDA_CTX(dp)->stream;
     qt_status_t s = QT_OK;
     cudaError_t e = cudaSetDevice(QT_CUDA_CTX(dp)->ordinal);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&m->cs, cudaStreamNonBlocking);
     for (int a = 0; a < 2 && e == cudaSuccess; a++)
         for (int b = 0; b < EV_N && e == cudaSuccess; b++) e = cudaEventCreate(&m->ev[a][b]);
+    for (size_t b = 0; m->ready && b < m->n_buckets && e == cudaSuccess; b++)
+        e = cudaEventCreateWithFlags(&m->ready[b], cudaEventDisableTiming);
     if (e != cudaSuccess) s = cfail(m, e, "gpu mlp stream and events");
     if (s == QT_OK) {
         cublasStatus_t b = cublasCreate(&m->blas);
@@ -223,7 +258,7 @@ extern "C" qt_status_t qt_dist_gmlp_init(qt_dist_gmlp_t **out, qt_backend_t *dp,
     }
     m->req = (qt_dist_req_t **)calloc(m->n_buckets, sizeof *m->req);
     m->host_loss = (double *)malloc(sizeof(double) * R);
-    if (s == QT_OK && (!m->req || !m->host_loss)) s = qt_fail(QT_ERR_NOMEM, "gpu mlp");
+    if (s == QT_OK && (!m->req || !m->host_loss || !m->blo || !m->bhi || !m->ready)) s = qt_fail(QT_ERR_NOMEM, "gpu mlp");
     dalloc(m, m->n * sizeof(float), (void **)&m->p, &s);
     dalloc(m, m->n * sizeof(float), (void **)&m->g, &s);
     dalloc(m, (size_t)batches * R * I * sizeof(float), (void **)&m->x_all, &s);
@@ -291,20 +326,19 @@ static qt_status_t read_loss(qt_dist_gmlp_t *m, double *loss)
     return QT_OK;
 }
 
-/* All-reduce every not yet started bucket lying wholly in [0, ready), after event ev. */
-static qt_status_t launch_buckets(qt_dist_gmlp_t *m, size_t ready, size_t *next, cudaEvent_t ev)
+/* Bucket b's gradient is complete on the compute stream: mark it, and (dense) all-reduce it on
+ * the communication stream once the mark is reached. */
+static qt_status_t bucket_ready(qt_dist_gmlp_t *m, size_t b)
 {
+    cudaError_t e = cudaEventRecord(m->ready[b], m->cs);
+    if (e != cudaSuccess) return cfail(m, e, "bucket event");
     if (m->comp) return QT_OK;
-    cudaError_t e = cudaStreamWaitEvent(m->ms, ev, 0);
+    e = cudaStreamWaitEvent(m->ms, m->ready[b], 0);
     if (e != cudaSuccess) return cfail(m, e, "communication stream wait");
     const qt_dist_ops_t *ops = qt_dist_ops_of(m->dp);
-    while (*next < m->n_buckets) {
-        size_t lo = *next * m->bucket, hi = lo + m->bucket < m->n ? lo + m->bucket : m->n;
-        if (hi > ready) break;
-        QT_TRY(ops->iallreduce(m->dp, m->g + lo, m->g + lo, hi - lo, QT_DIST_F32, QT_DIST_SUM, &m->req[m->n_req]));
-        m->n_req++;
-        (*next)++;
-    }
+    size_t lo = m->blo[b], hi = m->bhi[b];
+    QT_TRY(ops->iallreduce(m->dp, m->g + lo, m->g + lo, hi - lo, QT_DIST_F32, QT_DIST_SUM, &m->req[m->n_req]));
+    m->n_req++;
     return QT_OK;
 }
 
@@ -312,8 +346,7 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
 {
     QT_CHECK_ARG(m != NULL, "gpu mlp step: NULL model");
     int I = m->cfg.in, H = m->cfg.hidden, C = m->cfg.classes, R = m->rows;
-    int64_t b = step % m->batches;
-    const float *x = m->x_all + (size_t)b * R * I;
+    const float *x = m->x_all + (size_t)(step % m->batches) * R * I;
     const float one = 1.0f, zero = 0.0f;
     float *W2 = m->p;
     cudaEvent_t *ev = m->ev[m->steps & 1];
@@ -329,16 +362,23 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
     if (e == cudaSuccess) e = cudaEventRecord(ev[EV_BWD2], m->cs);
     if (e != cudaSuccess) return cfail(m, e, "backward layer 2");
     QT_TRY(reap(m)); /* the previous step's buckets: done before this step's forward could start */
-    size_t next = 0;
-    QT_TRY(launch_buckets(m, m->off_w1, &next, ev[EV_BWD2])); /* travel during layer 1's backward */
-    /* layer 1: relu', dW1 (H×I) = dhᵀ·x, db1 */
+    for (int lb = 0; lb < m->l2_buckets; lb++) QT_TRY(bucket_ready(m, (size_t)lb)); /* travel during layer 1 */
+    /* layer 1: relu', then dW1 (H×I) = dhᵀ·x a bucket of rows at a time, then db1 */
     LAUNCH(e, relu_bwd_kernel<<<blocks_for((size_t)R * H), TPB, 0, m->cs>>>(m->dh, m->h, (size_t)R * H));
-    bs = cublasSgemm(m->blas, CUBLAS_OP_N, CUBLAS_OP_T, I, H, R, &one, x, I, m->dh, H, &zero, m->g + m->off_w1, I);
-    if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "backward layer 1");
+    if (e != cudaSuccess) return cfail(m, e, "relu backward");
+    size_t b = (size_t)m->l2_buckets;
+    for (int h0 = 0; h0 < H; h0 += m->w1_rows, b++) {
+        int nr = h0 + m->w1_rows < H ? m->w1_rows : H - h0;
+        bs = cublasSgemm(m->blas, CUBLAS_OP_N, CUBLAS_OP_T, I, nr, R, &one, x, I, m->dh + h0, H, &zero,
+                         m->g + m->off_w1 + (size_t)h0 * I, I);
+        if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "backward layer 1");
+        QT_TRY(bucket_ready(m, b));
+    }
     LAUNCH(e, colsum_kernel<<<(H + 127) / 128, 128, 0, m->cs>>>(m->dh, R, H, m->g + m->off_b1));
-    if (e == cudaSuccess) e = cudaEventRecord(ev[EV_BWD1], m->cs);
+    if (e != cudaSuccess) return cfail(m, e, "bias gradient");
+    QT_TRY(bucket_ready(m, b));
+    e = cudaEventRecord(ev[EV_BWD1], m->cs);
     if (e != cudaSuccess) return cfail(m, e, "backward layer 1");
-    QT_TRY(launch_buckets(m, m->n, &next, ev[EV_BWD1]));
     if (m->comp) {
         e = cudaStreamWaitEvent(m->ms, ev[EV_BWD1], 0);
         if (e != cudaSuccess) return cfail(m, e, "communication stream wait");

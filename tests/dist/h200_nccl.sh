@@ -36,7 +36,7 @@ grep -E "coll_allreduce(_bare)?/nccl.*(bytes=(8|32|128|512|8388608|536870912)[^0
 # the PyTorch peer in the same call (torch.distributed NCCL, the same sizes and check data): the
 # small-message latency ratio quintet / torch at the same rank count
 if python3 -c 'import torch' 2>/dev/null; then
-    step torch 60 env PYTHONUNBUFFERED=1 python3 suites/peers/torch_allreduce.py --nproc "$RANKS" \
+    step torch ${QT_TORCH_S:-60} env PYTHONUNBUFFERED=1 python3 suites/peers/torch_allreduce.py --nproc "$RANKS" \
         --max-bytes ${QT_TORCH_MAX_BYTES:-8388608} --out "$OUT/torch.json"
     grep "torch allreduce" /tmp/step.log
 fi

@@ -289,7 +289,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--groups", default="attention,optim,sparse")
+    ap.add_argument("--groups", default="attention,optim,sparse", help="comma-separated, run in this order")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.05, help="seconds per repetition (at least one call)")
     ap.add_argument("--t-max", type=int, default=4096)
@@ -300,13 +300,14 @@ def main():
     bad = [g for g in groups if g not in SETUP]
     if bad:
         ap.error(f"unknown group(s) {bad}: attention, optim, sparse")
-    cases = []
-    if "attention" in groups:
-        cases += attention_cases(args.t_max)
-    if "optim" in groups:
-        cases += optim_cases()
-    if "sparse" in groups:
-        cases += sparse_cases([float(s) for s in args.sp.split(",")])
+    cases = []  # in the order --groups names them (a run stopped by a time limit keeps the first)
+    for g in groups:
+        if g == "attention":
+            cases += attention_cases(args.t_max)
+        elif g == "optim":
+            cases += optim_cases()
+        else:
+            cases += sparse_cases([float(s) for s in args.sp.split(",")])
     if args.list:
         print("\n".join(name_of(c) for c in cases))
         return 0

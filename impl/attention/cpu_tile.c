@@ -48,29 +48,7 @@ ALWAYS_INLINE qt_vf vmax(qt_vf a, qt_vf b) { qt_vi m = a > b; return (qt_vf)(((q
 ALWAYS_INLINE qt_vf vmin(qt_vf a, qt_vf b) { qt_vi m = a < b; return (qt_vf)(((qt_vi)a & m) | ((qt_vi)b & ~m)); }
 
 /* 2^x lane-wise: round to nearest n, 2^f on [-1/2, 1/2] by Cephes exp2f's polynomial,
- * scale by 2^n; 0 for x < -126 (including -inf), and for NaN. With AVX-512, vreduceps gives f
- * and vscalefps the scaling (underflow to 0 included), so only the two clamps remain around
- * the polynomial (-inf would make f NaN): 11 operations instead of 17. Every caller passes
- * x <= 0 (a score minus the running max). Results differ from the portable path only below
- * 2^-126 (0 there, a subnormal here): terms a float softmax sum cannot see. */
-#if defined(__AVX512F__) && defined(__AVX512DQ__) && QT_ATTN_VL == 16
-#include <immintrin.h>
-ALWAYS_INLINE qt_vf vexp2(qt_vf x)
-{
-    __m512 xm = _mm512_max_ps((__m512)x, _mm512_set1_ps(-200.0f)); /* NaN and -inf → -200 → 0 */
-    xm = _mm512_min_ps(xm, _mm512_set1_ps(127.0f));
-    __m512 f = _mm512_reduce_ps(xm, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); /* x − round(x) */
-    __m512 n = _mm512_sub_ps(xm, f);
-    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return (qt_vf)_mm512_scalef_ps(p, n);
-}
-#else
+ * scale by 2^n through the exponent bits; 0 for x < -126 (including -inf). */
 ALWAYS_INLINE qt_vf vexp2(qt_vf x)
 {
     qt_vi keep = x >= -126.0f;
@@ -88,7 +66,6 @@ ALWAYS_INLINE qt_vf vexp2(qt_vf x)
     p = p * f + 1.0f;
     return (qt_vf)((qt_vi)(p * (qt_vf)e) & keep);
 }
-#endif
 
 /* acc[r][v] = Σ_l a[r·sa + l·sl] · b[l·BR + v·VL ..] for r < mr (mr constant after inlining). */
 ALWAYS_INLINE void tile_mk(const int mr, int64_t len, const float *a, int64_t sa, int64_t sl, const float *b,

@@ -8,7 +8,6 @@
  * Tests: tests/optim/test_optim.c; bandwidth: suites/lr_convergence.c. */
 #include <math.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "optim_internal.h"
 #include "quintet/tensor.h"
@@ -29,39 +28,6 @@ static void qt_optim_thread_range(size_t n, size_t *lo, size_t *hi)
     size_t b0 = blocks * id / nt, b1 = blocks * (id + 1) / nt;
     *lo = b0 * 16 < n ? b0 * 16 : n;
     *hi = b1 * 16 < n ? b1 * 16 : n;
-}
-
-/* Distance of byte offset x from the nearest multiple of 4096. */
-static size_t qt_optim_dist4k(uintptr_t x)
-{
-    size_t r = (size_t)(x & 4095);
-    return r < 2048 ? r : 4096 - r;
-}
-
-/* Length of the first half of a range of n elements (es bytes each) whose two halves one loop
- * walks together (sgd_k): about n/2, a multiple of 16, shortened by up to 1024 elements so that
- * no stream of the second half (p, g, b + half) lies within 256 bytes of a stream of the first
- * modulo 4096. Otherwise a load of one half and a store of the other can share address bits
- * 11:0 on every iteration ("4K aliasing": the load waits for the store) when n/2 is a multiple
- * of 1024 floats and the arrays share their offset within a page (large allocations do), e.g.
- * 16M parameters on 1 or 16 threads, but not 10M on 16 threads: the suspected reason why 16M SGD
- * alone lagged PyTorch (issue 18). Arrays: p, g, and b (NULL when absent), at the range start. */
-static size_t qt_optim_split_half(size_t n, size_t es, const void *p, const void *g, const void *b)
-{
-    size_t half = (n / 2) & ~(size_t)15, best = half, best_d = 0;
-    if (n < 8192) return half;
-    const uintptr_t base[3] = {(uintptr_t)p, (uintptr_t)g, (uintptr_t)b};
-    for (size_t k = 0; k < 64 && best_d < 256; k++) {
-        size_t h = half - 16 * k, d = 4096;
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++)
-                if (base[i] && base[j]) {
-                    size_t dd = qt_optim_dist4k(base[j] - base[i] + (uintptr_t)(h * es));
-                    if (dd < d) d = dd;
-                }
-        if (d > best_d) best_d = d, best = h;
-    }
-    return best;
 }
 
 #define T float

@@ -55,8 +55,7 @@ INL void FN(sgd_k)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, T 
 {
     const T wd = (T)c->weight_decay, mu = (T)c->momentum, damp1 = (T)(1 - c->dampening), nlr = (T)(-s->lr);
     const int first = s->t == 1, has_wd = c->weight_decay != 0, nest = c->nesterov, maxi = c->maximize;
-    const size_t half = qt_optim_split_half(hi - lo, sizeof(T), p + lo, g + lo, mom ? buf + lo : NULL),
-                 n2 = hi - lo - half;
+    const size_t half = ((hi - lo) / 2) & ~(size_t)15, n2 = hi - lo - half;
     T *restrict p1 = p + lo, *restrict p2 = p + lo + half;
     const T *restrict g1 = g + lo, *restrict g2 = g + lo + half;
     T *restrict b1 = mom ? buf + lo : NULL, *restrict b2 = mom ? buf + lo + half : NULL;

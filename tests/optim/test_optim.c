@@ -245,34 +245,6 @@ static void test_ref_vs_cpu(void)
     free(c1);
 }
 
-/* SGD's loop walks the two halves of each thread's range together; the first half is shortened
- * (cpu.c, qt_optim_split_half) when the halves would be 4K-aliased, i.e. at power-of-two sizes:
- * 2^17 and 2^20 parameters (whatever the thread count), with and without momentum, must stay
- * bitwise equal to ref in f64 and within float rounding in f32. */
-static void test_sgd_split(void)
-{
-    const size_t sizes[2] = {1u << 17, 1u << 20};
-    double *r0 = malloc(sizes[0] * 8), *r1 = malloc(sizes[1] * 8), *c0 = malloc(sizes[0] * 8),
-           *c1 = malloc(sizes[1] * 8);
-    qt_schedule_t s = {QT_SCHED_CONSTANT, 1, 1.0, 0, 1.0, 1, 0.0};
-    uint64_t seed = qt_test_seed();
-    for (int mom = 0; mom < 2; mom++) {
-        qt_optim_config_t c;
-        qt_optim_config_default(QT_OPTIM_SGD, &c);
-        c.momentum = mom ? 0.9 : 0.0;
-        c.weight_decay = mom ? 0.0 : 1e-2;
-        run_random(&c, &s, "ref", QT_F64, 3, seed, r0, r1, sizes);
-        run_random(&c, &s, "cpu", QT_F64, 3, seed, c0, c1, sizes);
-        CU_ASSERT(fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1])) == 0.0);
-        run_random(&c, &s, "cpu", QT_F32, 3, seed, c0, c1, sizes);
-        CU_ASSERT(fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1])) <= 3e-6); /* 3 steps of float rounding */
-    }
-    free(r0);
-    free(r1);
-    free(c0);
-    free(c1);
-}
-
 /* ------------------------------------------------ device backends */
 
 /* Every registered backend with optimizer ops that runs off the host (cuda) against cpu, step
@@ -908,7 +880,6 @@ static void test_trace_command(void)
 }
 
 QT_TEST_MAIN("optim", {"PyTorch trajectories", test_torch_trajectories}, {"ref vs cpu", test_ref_vs_cpu},
-             {"sgd split halves at power-of-two sizes vs ref", test_sgd_split},
              {"device backends vs cpu", test_device_backends},
              {"checkpoint resume bitwise", test_checkpoint_resume}, {"checkpoint errors", test_checkpoint_errors},
              {"bad hyperparameters", test_bad_hyperparameters}, {"adabelief formula", test_adabelief_formula},

@@ -268,12 +268,14 @@ typedef struct {
     int32_t *idx;
     float *val;
     int64_t nnz;
+    void *extra; /* csr_build's `extra` bytes of workspace after the lists (64-byte aligned) */
     void *owned_ptr, *owned_data;
     size_t data_bytes;
 } csr_t;
 
-/* Build the lists: counts in parallel, prefix sum, fill in parallel. */
-static qt_status_t csr_build(const call_t *c, csr_t *s)
+/* Build the lists: counts in parallel, prefix sum, fill in parallel; `extra` more bytes of the
+ * same workspace block at s->extra. */
+static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
 {
     const int64_t M = c->M, K = c->K;
     memset(s, 0, sizeof *s);
@@ -286,7 +288,8 @@ static qt_status_t csr_build(const call_t *c, csr_t *s)
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] += s->rowptr[m];
     s->nnz = s->rowptr[M];
     size_t cap = (size_t)(s->nnz + 16);
-    s->data_bytes = cap * (sizeof(int32_t) + sizeof(float)) + 64;
+    const size_t lists = (cap * (sizeof(int32_t) + sizeof(float)) + 64 + 63) / 64 * 64 + 64;
+    s->data_bytes = lists + extra;
     char *buf = qt_sparse_ws_get(c->be, c->ws, s->data_bytes, &s->owned_data);
     if (!buf) {
         qt_free(s->owned_ptr);
@@ -294,6 +297,7 @@ static qt_status_t csr_build(const call_t *c, csr_t *s)
     }
     s->val = (float *)buf;
     s->idx = (int32_t *)(buf + (cap * sizeof(float) + 63) / 64 * 64);
+    s->extra = buf + lists;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) fill_nz(c->A + m * K, K, s->idx + s->rowptr[m], s->val + s->rowptr[m]);
     return QT_OK;
@@ -350,7 +354,7 @@ static qt_status_t gather_lists(const call_t *c, csr_t s)
 static qt_status_t run_gather(const call_t *c)
 {
     csr_t s;
-    QT_TRY(csr_build(c, &s));
+    QT_TRY(csr_build(c, &s, 0));
     return gather_lists(c, s);
 }
 
@@ -360,8 +364,11 @@ static qt_status_t run_gather(const call_t *c)
  * reuses it: at batch 64 and 90% sparsity each W row piece serves ~6 rows of A from L2
  * instead of coming again from L3 or memory). Per (strip, k block, row): acc = the row's Y
  * strip (zero in the first block); acc += a_k·W[k, strip] over the row's nonzeros in the
- * block; store. When most rows of W are touched (estimated from the density and M), the next
- * block's W pieces are prefetched into L2 while this block is consumed, spread over the rows.
+ * block; store. When most rows of W are touched (estimated from the density and M), the block's
+ * W pieces are first copied into a contiguous per-thread buffer (KBLK·STRIP floats, in the
+ * call's workspace): in place, with N a power of two, the pieces of one strip sit 4N bytes
+ * apart and fall into 1/8 of the L2's sets (N = 4096: 128 of 2048 sets, i.e. 128-256 KiB of a
+ * 1-2 MiB L2), so the block would not stay in L2 and every reuse went back to L3.
  * Threads take (strip, row group) items: one group per strip when there are at least as many
  * strips as threads, else the rows split so that every thread has work. A strip narrower than
  * STRIP (the tail of N; every strip without AVX) goes through gather_row. When fewer than 1.5
@@ -373,14 +380,16 @@ static qt_status_t run_gather(const call_t *c)
 #define STRIP (NACC * VW)         /* columns of one strip (256 with AVX-512) */
 #define KBLK (131072 / STRIP)     /* rows of a W block: KBLK·STRIP·4 bytes = 512 KiB */
 
-/* acc (NACC vectors) += Σ_j val[j]·W[idx[j]·ldw + 0..STRIP) (fused multiply-adds in row order). */
-static inline void strip_fma(vf_t *acc, const float *w, int64_t ldw, const int32_t *idx, const float *val, int64_t n)
+/* acc (NACC vectors) += Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..STRIP) (fused multiply-adds in
+ * row order). */
+static inline void strip_fma(vf_t *acc, const float *w, int64_t ldw, int64_t koff, const int32_t *idx,
+                             const float *val, int64_t n)
 {
     vf_t r[NACC];
     for (int v = 0; v < NACC; v++) r[v] = acc[v];
     for (int64_t j = 0; j < n; j++) {
         const vf_t a = VSET1(val[j]);
-        const float *wr = w + (int64_t)idx[j] * ldw;
+        const float *wr = w + ((int64_t)idx[j] - koff) * ldw;
         for (int v = 0; v < NACC; v++) r[v] = VFMA(a, VLOAD(wr + v * VW), r[v]);
     }
     for (int v = 0; v < NACC; v++) acc[v] = r[v];
@@ -390,8 +399,9 @@ static inline void strip_fma(vf_t *acc, const float *w, int64_t ldw, const int32
 #define KBLK (1 << 30)
 #endif
 
-/* Rows m0..m1-1 of one strip (columns n0..n0+len) through the strip kernel; cur: M cursors. */
-static void csr_strip(const call_t *c, const csr_t *s, int64_t n0, int64_t len, int64_t m0, int64_t m1, int prefetch,
+/* Rows m0..m1-1 of one strip (columns n0..n0+len) through the strip kernel; cur: M cursors;
+ * pk: NULL, or KBLK·STRIP floats to pack each W block into. */
+static void csr_strip(const call_t *c, const csr_t *s, int64_t n0, int64_t len, int64_t m0, int64_t m1, float *pk,
                       int64_t *cur)
 {
     const int64_t N = c->N, K = c->K;
@@ -400,7 +410,13 @@ static void csr_strip(const call_t *c, const csr_t *s, int64_t n0, int64_t len, 
         for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
         for (int64_t k0 = 0; k0 < K; k0 += KBLK) {
             const int32_t kend = (int32_t)(K - k0 < KBLK ? K : k0 + KBLK);
-            const int64_t pf0 = kend, pf1 = prefetch ? (K - kend < KBLK ? K : kend + KBLK) : kend;
+            const float *w = c->W + n0;
+            int64_t ldw = N, koff = 0;
+            if (pk) {
+                for (int64_t r = k0; r < kend; r++)
+                    for (int v = 0; v < NACC; v++) VSTORE(pk + (r - k0) * STRIP + v * VW, VLOAD(w + r * N + v * VW));
+                w = pk, ldw = STRIP, koff = k0;
+            }
             for (int64_t m = m0; m < m1; m++) {
                 const int64_t e = s->rowptr[m + 1], j = cur[m];
                 int64_t j1 = j;
@@ -408,18 +424,15 @@ static void csr_strip(const call_t *c, const csr_t *s, int64_t n0, int64_t len, 
                 vf_t acc[NACC];
                 float *y = c->Y + m * N + n0;
                 for (int v = 0; v < NACC; v++) acc[v] = k0 == 0 ? VSET1(0.0f) : VLOAD(y + v * VW);
-                strip_fma(acc, c->W + n0, N, s->idx + j, s->val + j, j1 - j);
+                strip_fma(acc, w, ldw, koff, s->idx + j, s->val + j, j1 - j);
                 for (int v = 0; v < NACC; v++) VSTORE(y + v * VW, acc[v]);
                 cur[m] = j1;
-                const int64_t q = m - m0, rows = m1 - m0;
-                for (int64_t r = pf0 + (pf1 - pf0) * q / rows; r < pf0 + (pf1 - pf0) * (q + 1) / rows; r++)
-                    for (int l = 0; l < STRIP; l += 16) _mm_prefetch((const char *)(c->W + r * N + n0 + l), _MM_HINT_T1);
             }
         }
         return;
     }
 #endif
-    (void)prefetch;
+    (void)pk;
     (void)cur;
     (void)K;
     for (int64_t m = m0; m < m1; m++) {
@@ -431,8 +444,15 @@ static void csr_strip(const call_t *c, const csr_t *s, int64_t n0, int64_t len, 
 static qt_status_t run_csr(const call_t *c)
 {
     csr_t s;
-    QT_TRY(csr_build(c, &s));
     const int64_t M = c->M, N = c->N, K = c->K, nstrip = (N + STRIP - 1) / STRIP;
+#ifdef VW
+    const size_t pack_floats = N >= STRIP ? (size_t)(K < KBLK ? K : KBLK) * STRIP : 0; /* a thread's packed W block */
+#else
+    const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
+#endif
+    /* the pack buffers, one per thread, unless M is too small for any reuse (batch 1) */
+    const size_t extra = M >= 2 ? (size_t)c->threads * pack_floats * sizeof(float) : 0;
+    QT_TRY(csr_build(c, &s, extra));
     int T = (double)s.nnz * (double)N < 65536.0 ? 1 : c->threads;
     int64_t groups = nstrip >= T ? 1 : (2 * T + nstrip - 1) / nstrip; /* row groups per strip */
     if (groups > M) groups = M;
@@ -447,7 +467,7 @@ static qt_status_t run_csr(const call_t *c)
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
     }
-    const int prefetch = touched > 0.7;
+    const int pack = touched > 0.7 && extra > 0;
     int64_t *cur = qt_alloc((size_t)T * (size_t)M * sizeof(int64_t)); /* per thread: each row's next nonzero */
     if (!cur) {
         csr_free(c, &s);
@@ -456,7 +476,8 @@ static qt_status_t run_csr(const call_t *c)
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
     for (int64_t it = 0; it < items; it++) {
         const int64_t st = it / groups, g = it % groups, n0 = st * STRIP;
-        csr_strip(c, &s, n0, N - n0 < STRIP ? N - n0 : STRIP, M * g / groups, M * (g + 1) / groups, prefetch,
+        csr_strip(c, &s, n0, N - n0 < STRIP ? N - n0 : STRIP, M * g / groups, M * (g + 1) / groups,
+                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL,
                   cur + (size_t)omp_get_thread_num() * (size_t)M);
     }
     qt_free(cur);

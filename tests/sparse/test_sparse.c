@@ -101,8 +101,11 @@ static int check_bound(const float *Y, const float *R, const float *A, const flo
 /* Every backend × supported path × sparsity × structure × shape against ref DENSE. */
 static void test_matmul_paths(void)
 {
-    static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20}};
-    /* the last one is large enough (M·K ≥ 2^20) for the multi-threaded scans of A */
+    static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20},
+                                        {9, 1300, 600}, {24, 1100, 256}};
+    /* {300, 4001, 20} is large enough (M·K ≥ 2^20) for the multi-threaded scans of A; the last two
+     * give the cpu CSR kernel several K blocks, full strips with a tail, and (one strip, fewer
+     * strips than threads) rows split into groups */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);

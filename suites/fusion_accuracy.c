@@ -21,8 +21,11 @@
  * Timed case `train_step` (params strategy=cross, d, batch): the gradient of one batch
  * (forward + backward, qt_fusion_backward; the Adam step is the optim suite's) of the cross
  * model on the mixed task, inputs already on the device; declared work 3 × forward FLOPs, so
- * the runner records gflops and frac_sgemm. Sizes: quick d=32 B=64, nightly d=64
- * B=256, ref d=8 B=8.
+ * the runner records gflops and frac_sgemm (against the CPU's SGEMM rate: read it for host
+ * backends only). Sizes: quick d=32 B=64, nightly d=64 B=256, ref d=8 B=8; device backends
+ * (cuda) time d=64 B=256 and d=256 B=1024 in every profile (the second keeps the GPU busy past
+ * its launch overhead: 1728·B·d² = 116 GFLOP per step), with the backend's timer (CUDA events,
+ * manual time). Peer: suites/peers/torch_fusion.py (variant torch, the same names and params).
  * Run: quintet run fusion_accuracy [--profile quick|nightly|paper]. */
 #include <math.h>
 #include <stdio.h>
@@ -157,6 +160,7 @@ static qt_status_t fa_run_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 
 typedef struct {
     qt_backend_t *be;
+    int timer; /* time with the backend's timer (device backends: manual time) */
     qt_fusion_config_t cfg;
     qt_tensor_t p, g, work, y, x[QT_FUSION_MAX_MOD];
     const qt_tensor_t *xp[QT_FUSION_MAX_MOD];
@@ -215,16 +219,19 @@ static qt_status_t fa_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     qt_fusion_data_free(&d);
     if (st != QT_OK) { fa_step_teardown(s); return st; }
     qt_rec_set_work(r, 3.0 * qt_fusion_flops(&s->cfg, B), 0);
+    s->timer = c->manual_time;
     *state = s;
     return QT_OK;
 }
 
-/* Forward + backward of the batch (the optimizer step is the optim suite's business). */
+/* Forward + backward of the batch (the optimizer step is the optim suite's business); device
+ * backends: the seconds between two events of the backend's timer around it. */
 static qt_status_t fa_step_iterate(void *state, double *seconds)
 {
-    (void)seconds;
     fa_step_t *s = state;
+    if (s->timer) QT_TRY(qt_backend_timer_start(s->be));
     QT_TRY(qt_fusion_backward(s->be, &s->cfg, &s->p, s->xp, &s->y, &s->g, &s->work, NULL, NULL, NULL));
+    if (s->timer) return qt_backend_timer_stop(s->be, seconds);
     return qt_backend_synchronize(s->be);
 }
 
@@ -258,8 +265,9 @@ static qt_status_t fa_add(qt_case_list_t *out, const char *name, const char *bac
     return QT_OK;
 }
 
-static qt_status_t fa_add_step(qt_case_list_t *out, const char *backend, int d, int B)
+static qt_status_t fa_add_step(qt_case_list_t *out, const qt_backend_iface_t *be, int d, int B)
 {
+    const char *backend = be->name;
     qt_case_t *c = qt_case_list_add(out);
     if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
     snprintf(c->name, sizeof c->name, "train_step");
@@ -268,6 +276,7 @@ static qt_status_t fa_add_step(qt_case_list_t *out, const char *backend, int d, 
     QT_TRY(qt_params_set_int(&c->params, "d", d));
     QT_TRY(qt_params_set_int(&c->params, "batch", B));
     c->max_repetitions = 10;
+    c->manual_time = be->device_kind != QT_DEVICE_HOST;
     c->setup = fa_step_setup;
     c->iterate = fa_step_iterate;
     c->teardown = fa_step_teardown;
@@ -282,7 +291,7 @@ static qt_status_t fa_cases(qt_profile_t profile, qt_case_list_t *out)
         const qt_backend_iface_t *be = qt_backend_iface_get(b);
         if (!be->ops[QT_TECH_FUSION]) continue;
         if (!strcmp(be->name, QT_BACKEND_ORACLE)) { /* the oracle: the tiny timed case only */
-            QT_TRY(fa_add_step(out, be->name, 8, 8));
+            QT_TRY(fa_add_step(out, be, 8, 8));
             continue;
         }
         for (int t = 0; t < QT_FUSION_TASK_COUNT; t++) {
@@ -297,7 +306,11 @@ static qt_status_t fa_cases(qt_profile_t profile, qt_case_list_t *out)
             for (int k = 1; k < 8; k++)
                 QT_TRY(fa_add(out, "subset", be->name, task, seeds[profile], steps[profile], 0, 1, subset_names[k]));
         }
-        QT_TRY(fa_add_step(out, be->name, profile == QT_PROFILE_QUICK ? 32 : 64, profile == QT_PROFILE_QUICK ? 64 : 256));
+        if (be->device_kind != QT_DEVICE_HOST) {
+            QT_TRY(fa_add_step(out, be, 64, 256));
+            QT_TRY(fa_add_step(out, be, 256, 1024));
+        } else
+            QT_TRY(fa_add_step(out, be, profile == QT_PROFILE_QUICK ? 32 : 64, profile == QT_PROFILE_QUICK ? 64 : 256));
     }
     return QT_OK;
 }

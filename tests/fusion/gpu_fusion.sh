@@ -13,14 +13,14 @@ mkdir -p "$OUT"
 DEPS=${1:-}
 . ci/step.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
-step build 200 make QT_INNER=1 -j32 ${DEPS:+QT_DEPS_PREFIX=$DEPS} quintet build/tests/fusion/test_fusion
-step tests 120 build/tests/fusion/test_fusion
+step build 150 make QT_INNER=1 -j32 ${DEPS:+QT_DEPS_PREFIX=$DEPS} quintet build/tests/fusion/test_fusion
+step tests 60 build/tests/fusion/test_fusion
 grep -h "vs ref\|training:\|skipped\|wrong\|FAIL\|Test:" /tmp/step.log | head -20
 step verify 60 build/quintet verify fusion --backend cuda
 grep -i "wrong\|fusion\|fail" /tmp/step.log | tail -8
-step peers 90 env PYTHONUNBUFFERED=1 python3 suites/peers/torch_fusion.py --out "$OUT/torch_fusion.json"
+step peers 60 env PYTHONUNBUFFERED=1 python3 suites/peers/torch_fusion.py --out "$OUT/torch_fusion.json"
 grep "^torch" /tmp/step.log
-step run 200 build/quintet run fusion_accuracy --db "$OUT/h200.db" \
+step run 120 build/quintet run fusion_accuracy --db "$OUT/h200.db" \
     --filter 'fusion_accuracy/(train_step/cuda/|[a-z_]+/(cpu|cuda)/task=mixed)'
 [ -f "$OUT/torch_fusion.json" ] && build/quintet import "$OUT/torch_fusion.json" --suite fusion_accuracy \
     --variant torch --db "$OUT/h200.db" >> "$OUT/log.txt" 2>&1

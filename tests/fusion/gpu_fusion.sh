@@ -5,12 +5,15 @@
 # fusion_accuracy's cuda train_step cases and the mixed task's experiments on cpu and cuda
 # (accuracy of full training runs on both); imports the peer's JSON as variant torch and prints
 # the per-step times side by side. Each step has its own time limit (ci/step.sh).
-#   cd <tree> && OUT=/tmp/o [STEPS='build tests verify peers run'] tests/fusion/gpu_fusion.sh [DEPS_PREFIX]
+#   cd <tree> && OUT=/tmp/o [STEPS='build tests verify peers run'] [FILTER=REGEX] tests/fusion/gpu_fusion.sh [DEPS_PREFIX]
+# STEPS: the steps to take (default all); FILTER: the fusion_accuracy cases `run` takes (default
+# the cuda train_step cases and the mixed task's experiments on cpu and cuda).
 # Files in $OUT: log.txt (every step's output), h200.db, torch_fusion.json, summary.txt.
 set -u
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 DEPS=${1:-}
+FILTER=${FILTER:-'fusion_accuracy/(train_step/cuda/|[a-z_]+/(cpu|cuda)/task=mixed)'}
 . ci/step.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
 step build 150 make QT_INNER=1 -j32 ${DEPS:+QT_DEPS_PREFIX=$DEPS} quintet build/tests/fusion/test_fusion
@@ -20,15 +23,15 @@ step verify 60 build/quintet verify fusion --backend cuda
 grep -i "wrong\|fusion\|fail" /tmp/step.log | tail -8
 step peers 60 env PYTHONUNBUFFERED=1 python3 suites/peers/torch_fusion.py --out "$OUT/torch_fusion.json"
 grep "^torch" /tmp/step.log
-step run 120 build/quintet run fusion_accuracy --db "$OUT/h200.db" \
-    --filter 'fusion_accuracy/(train_step/cuda/|[a-z_]+/(cpu|cuda)/task=mixed)'
+step run 120 build/quintet run fusion_accuracy --db "$OUT/h200.db" --filter "$FILTER"
 [ -f "$OUT/torch_fusion.json" ] && build/quintet import "$OUT/torch_fusion.json" --suite fusion_accuracy \
     --variant torch --db "$OUT/h200.db" >> "$OUT/log.txt" 2>&1
 python3 - "$OUT/h200.db" <<'EOF' | tee "$OUT/summary.txt"
 import sqlite3, sys
 con = sqlite3.connect(sys.argv[1])
 q = ("SELECT c.name, c.variant, c.params, s.metric, s.median, s.n, s.min, s.max FROM cases c JOIN case_stats s ON s.case_id = c.id "
-     "WHERE c.suite = 'fusion_accuracy' AND s.metric IN ('time_s', 'gflops', 'accuracy', 'final_loss') ORDER BY c.name, c.variant")
+     "WHERE c.suite = 'fusion_accuracy' AND s.metric IN ('time_s', 'gflops', 'frac_gpu_sgemm', 'accuracy', 'final_loss') "
+     "ORDER BY c.name, c.variant")
 rows = con.execute(q).fetchall()
 print("train_step (median per step):")
 t = {}
@@ -43,6 +46,9 @@ for key, d in t.items():
         if v.startswith("torch"):
             line += "   %s %.3f ms (torch/quintet %.2f)" % (v, med * 1e3, med / q if q else float("nan"))
     print(line)
+for n, v, p, m, med, k, lo, hi in rows:
+    if n == "train_step" and v == "cuda" and m in ("gflops", "frac_gpu_sgemm"):
+        print("  %-24s cuda %s %.3f" % (p, m, med))
 print("mixed task, accuracy (median of seeds) cpu vs cuda:")
 acc = {}
 for n, v, p, m, med, k, lo, hi in rows:

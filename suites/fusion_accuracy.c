@@ -23,9 +23,9 @@
  * model on the mixed task, inputs already on the device; declared work 3 × forward FLOPs, so
  * the runner records gflops and frac_sgemm (against the CPU's SGEMM rate: read it for host
  * backends only). Sizes: quick d=32 B=64, nightly d=64 B=256, ref d=8 B=8; device backends
- * (cuda) time d=64 B=256 and d=256 B=1024 in every profile (the second keeps the GPU busy past
- * its launch overhead: 3 × qt_fusion_flops = 122 GFLOP per step), with the backend's timer (CUDA events,
- * manual time), and recorded against the GPU's FP32 SGEMM ceiling as frac_gpu_sgemm. Peer:
+ * (cuda) time d=64 B=256, d=256 B=1024 and d=512 B=2048 in every profile (the larger two keep
+ * the GPU busy past its launch overhead: 3 × qt_fusion_flops = 122 and 970 GFLOP per step; the
+ * largest also PyTorch's), with the backend's timer (CUDA events, manual time), and recorded against the GPU's FP32 SGEMM ceiling as frac_gpu_sgemm. Peer:
  * suites/peers/torch_fusion.py (variant torch, the same names and params).
  * Run: quintet run fusion_accuracy [--profile quick|nightly|paper]. */
 #include <math.h>
@@ -330,6 +330,7 @@ static qt_status_t fa_cases(qt_profile_t profile, qt_case_list_t *out)
         if (be->device_kind != QT_DEVICE_HOST) {
             QT_TRY(fa_add_step(out, be, 64, 256));
             QT_TRY(fa_add_step(out, be, 256, 1024));
+            QT_TRY(fa_add_step(out, be, 512, 2048));
         } else
             QT_TRY(fa_add_step(out, be, profile == QT_PROFILE_QUICK ? 32 : 64, profile == QT_PROFILE_QUICK ? 64 : 256));
     }

@@ -18,7 +18,7 @@ strategy=cross,d=D,batch=B,impl=I (quintet's params plus impl), real_time in ms,
 (quintet's declared work: 3 x the forward FLOPs of qt_fusion_flops, counted the same way here). `quintet import torch_fusion.json --suite fusion_accuracy
 --variant torch` files it beside quintet's cuda rows.
 
-  python3 suites/peers/torch_fusion.py --out torch_fusion.json [--sizes 64x256,256x1024] [--reps 20]
+  python3 suites/peers/torch_fusion.py --out torch_fusion.json [--sizes 64x256,256x1024,512x2048] [--reps 20]
 """
 import argparse
 import math
@@ -98,7 +98,7 @@ def build(torch, d, impl):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--sizes", default="64x256,256x1024", help="dxB,... (quintet's cuda train_step sizes)")
+    ap.add_argument("--sizes", default="64x256,256x1024,512x2048", help="dxB,... (quintet's cuda train_step sizes)")
     ap.add_argument("--impls", default="sdpa,matmul")
     ap.add_argument("--reps", type=int, default=20)
     args = ap.parse_args()

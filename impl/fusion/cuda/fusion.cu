@@ -10,8 +10,9 @@
  *                 warp reductions, softmax, P·V — storing P; backward one warp per (sample,
  *                 query) for dS and dQ, then one warp per (sample, key) for dK and dV (no atomics).
  *   column sums   (bias, LayerNorm affine, embedding gradients, shared mixing scores): blocks of
- *                 32 columns × 64 rows write partial sums to scratch, a second kernel adds them in
- *                 chunk order: deterministic, and parallel over rows as well as columns.
+ *                 32 columns × a chunk of rows (>= 64, <= 32 chunks) write partial sums to scratch,
+ *                 a second kernel adds them in chunk order: deterministic, and parallel over rows
+ *                 as well as columns.
  *   GELU (erf), pooling, embeddings, add, mixing softmax, cross-entropy, batch gather: plain
  *                 element / row kernels.
  * The same inputs give bitwise the same results on a GPU (no atomics; cuBLAS sgemm is
@@ -32,7 +33,8 @@ extern "C" {
 
 #define CTX(be) QT_CUDA_CTX(be)
 #define STREAM(be) (CTX(be)->stream)
-#define COL_ROWS 64 /* rows per partial of the column reduction (more where rows > 65535·64) */
+#define COL_ROWS 64    /* rows per partial of the column reduction, at least */
+#define COL_CHUNKS 32  /* partials per column, at most (the second pass adds them in order) */
 
 /* ------------------------------------------------------------ errors */
 
@@ -122,10 +124,11 @@ static __global__ void k_colfin(const float *part, int64_t chunks, int64_t cols,
     }
 }
 
-/* Rows per chunk (the grid's y extent stays <= 65535) and the scratch floats colsum needs. */
+/* Rows per chunk: at least COL_ROWS, and at most COL_CHUNKS chunks (a multiple of 8 rows, the
+ * block's height); and the scratch floats colsum needs. */
 static int64_t col_chunk(int64_t rows)
 {
-    int64_t c = (rows + 65534) / 65535;
+    int64_t c = ((rows + COL_CHUNKS - 1) / COL_CHUNKS + 7) / 8 * 8;
     return c > COL_ROWS ? c : COL_ROWS;
 }
 static int64_t colsum_scratch(int64_t rows, int64_t cols, int nv)

@@ -9,7 +9,6 @@
  * Run: make test, or build/tests/fusion/test_fusion. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "quintet/fusion.h"
@@ -263,8 +262,7 @@ static void test_bad_input(void)
 }
 
 /* Every registered backend with fusion ops that runs off the host (cuda), against the oracle on
- * fresh random inputs: every strategy × (shared, normalize) of the tiny shape (check_vs_ref; cuda
- * with both ways of accumulating dW, QT_CUDA_FUSION_DW 1 and 2), the
+ * fresh random inputs: every strategy × (shared, normalize) of the tiny shape (check_vs_ref), the
  * tasks' shape at d = 64 with batch 33 (cross with separate and shared weights, hybrid: wide
  * rows through the warp kernels, the sgemms, more than one chunk of the column sums); then a
  * short training run on the device lowers the loss, reaches the cpu backend's train accuracy
@@ -284,9 +282,6 @@ static void test_device_backends(void)
         }
         qt_backend_t *be = qt_test_backend(f->name);
         double worst = 0;
-        setenv("QT_CUDA_FUSION_DW", "1", 1); /* cuda: dW by a β = 1 product (the default is version 2) */
-        check_all_strategies(be, 250, &worst);
-        unsetenv("QT_CUDA_FUSION_DW");
         check_all_strategies(be, 200, &worst);
         qt_fusion_strategy_t big[3] = {QT_FUSION_CROSS, QT_FUSION_CROSS, QT_FUSION_HYBRID};
         for (int i = 0; i < 3; i++) {

@@ -2,9 +2,8 @@
  * every call queued on the instance's stream, nothing waited for except the loss when asked.
  * The graph that drives them is common.c (the model: quintet/fusion.h).
  *   Linear        cuBLAS sgemm (FP32, the handle's default math: no TF32) over all tokens of the
- *                 batch: forward y = xWᵀ (+ b written first), backward dW += dyᵀx (by default a
- *                 β = 0 product into scratch then added: QT_CUDA_FUSION_DW), dx += dyW; db by the
- *                 column reduction below.
+ *                 batch: forward y = xWᵀ (+ b written first), backward dW += dyᵀx, dx += dyW;
+ *                 db by the column reduction below.
  *   LayerNorm     one warp per row (mean, then variance, both from the row in registers/L1);
  *                 backward dx one warp per row; dγ, dβ by the column reduction.
  *   attention     single head, short sequences: forward one warp per (sample, query) — scores by
@@ -26,7 +25,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "../../backends/cuda/internal.h"
 extern "C" {
@@ -193,39 +191,21 @@ static void g_linear_fwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, 
             "linear forward sgemm");
 }
 
-/* How dW is accumulated (QT_CUDA_FUSION_DW, read at each call so tests check both): 1 = one
- * sgemm with β = 1 into dW; 2 (default) = an sgemm with β = 0 into scratch, then added to dW
- * (cuBLAS may pick other kernels, split-K among them, for β = 0: the dW product is a small
- * in × out output over a long k = rows). */
-static int dw_version(void)
-{
-    const char *e = getenv("QT_CUDA_FUSION_DW");
-    return e && e[0] == '1' ? 1 : 2;
-}
-
-static void g_acc(qt_backend_t *be, qt_cfp s, qt_fp d, int64_t n);
-
 static void g_linear_bwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, qt_cfp Wv, int64_t out, qt_cfp dyv,
                          qt_fp dxv, qt_fp dWv, qt_fp dbv)
 {
     const float *x = (const float *)xv, *W = (const float *)Wv, *dy = (const float *)dyv;
-    float one = 1.0f, zero = 0.0f, *dW = (float *)dWv, *tmp = NULL;
-    int64_t skip = 0;
-    if (dw_version() == 2) {
-        skip = (in * out + 63) / 64 * 64; /* the product first, the bias sums' partials after it */
-        if (!(tmp = fu_scratch(be, (size_t)(skip + colsum_scratch(rows, out, 1))))) return;
-    }
+    float one = 1.0f;
     /* dWᵀ (in × out) += xᵀ (in × rows) · dy (rows × out, stored as out × rows) */
     fu_blas(be, cublasSgemm(CTX(be)->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)in, (int)out, (int)rows, &one, x, (int)in,
-                            dy, (int)out, tmp ? &zero : &one, tmp ? tmp : dW, (int)in),
+                            dy, (int)out, &one, (float *)dWv, (int)in),
             "linear dW sgemm");
-    if (tmp) g_acc(be, tmp, dW, in * out);
     /* dxᵀ (in × rows) += Wᵀ (in × out) · dyᵀ (out × rows) */
     if (dxv)
         fu_blas(be, cublasSgemm(CTX(be)->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)in, (int)rows, (int)out, &one, W, (int)in,
                                 dy, (int)out, &one, (float *)dxv, (int)in),
                 "linear dx sgemm");
-    colsum<1>(be, col_plain{dy, out}, rows, out, (float *)dbv, NULL, skip);
+    colsum<1>(be, col_plain{dy, out}, rows, out, (float *)dbv, NULL);
 }
 
 /* ------------------------------------------------------------ GELU */

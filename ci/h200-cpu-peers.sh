@@ -2,11 +2,16 @@
 # ci/h200-cpu-peers.sh — quintet's CPU kernels against PyTorch's CPU paths on one host, in one
 # call (issue 18): for each thread count (default "1 <all cores>", QT_PEER_THREADS="1 16"),
 #   1. `quintet run` of the cpu backend's cases that have a PyTorch peer (nightly profile,
-#      QT_PEER_REPS repetitions, default 3: compare's minimum): attention_scaling dense, D 64 and
-#      128, T 256…4096, causal and not; lr_convergence step_10m and step_large in f32; sparsity's
-#      uniform points M=1,K=16384,N=4096 and M=64,K=4096,N=4096 at sp 0.9 and 0.95, every path
-#      and auto; with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = the count (the cpu backend takes
-#      omp_get_max_threads(), impl/backends/host/host.c);
+#      QT_PEER_REPS repetitions, default 3: compare's minimum): sparsity's uniform points
+#      M=1,K=16384,N=4096 and M=64,K=4096,N=4096 at sp 0.9 and 0.95 (draws of A rotating past the
+#      LLC) and the M=1 points' cache=warm twins, every path and auto; attention_scaling dense,
+#      D 64 and 128, T 256…4096, causal and not; lr_convergence step_10m and step_large in f32
+#      for the optimizers PyTorch has (sgd adam adamw radam rmsprop adagrad); with
+#      OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = the count (the cpu backend takes
+#      omp_get_max_threads(), impl/backends/host/host.c) and GOMP_SPINCOUNT = libgomp's own
+#      default, 300000 (QT_PEER_SPINCOUNT), the wait PyTorch's OpenMP threads use: `quintet run`
+#      would otherwise lower it to 10000 for shared machines (README), which on this dedicated
+#      host only adds a futex wake-up to every parallel region of quintet's side;
 #   2. suites/peers/torch_cpu.py with the same count (torch.set_num_threads), its Google Benchmark
 #      JSON imported into the same database (variants torch-<path>, same suite/case/params);
 # then suites/peers/peer_ratios.py writes the ratio tables (peer / quintet per case, against the
@@ -15,7 +20,8 @@
 # one thread, default 140/55, QT_PEER_BUDGET_QN/_TN for more, default 70/35: 300 s in all, 340 s
 # with each kill's 10 s grace, so the script ends within 6 minutes; a quintet run stopped by its
 # limit keeps its finished cases, marked interrupted; the peer writes its JSON after every case)
-# and prints its time. quintet runs with its own GOMP_SPINCOUNT default (README), PyTorch with its.
+# and prints its time. Both sides run the sparse cases first, then attention, then the optimizers,
+# so a tight limit cuts the optimizers first.
 #
 # usage: ci/h200-cpu-peers.sh OUTDIR     (from the project root, after `make -j16 QT_DEPS_PREFIX=...`)
 # writes OUTDIR/: cpu-peers.db (both sides; `quintet show|compare|plot --db` it), log.txt (all
@@ -38,7 +44,7 @@ REPS=${QT_PEER_REPS:-3}
 BUDGET_Q1=${QT_PEER_BUDGET_Q1:-140} BUDGET_QN=${QT_PEER_BUDGET_QN:-70}
 BUDGET_T1=${QT_PEER_BUDGET_T1:-55} BUDGET_TN=${QT_PEER_BUDGET_TN:-35}
 FILTER='^(attention_scaling/dense/cpu/B=1,H=4,T=(256|512|1024|2048|4096),D=(64|128),causal=[01],'
-FILTER+='|lr_convergence/step_(10m|large)/cpu/optimizer=[a-z]+,dtype=f32,'
+FILTER+='|lr_convergence/step_(10m|large)/cpu/optimizer=(sgd|adam|adamw|radam|rmsprop|adagrad),dtype=f32,'
 FILTER+='|sparsity/(dense|gather|colskip|csr|auto)/cpu/M=(1,K=16384|64,K=4096),N=4096,sp=0\.95?,structure=uniform)'
 T0=$SECONDS
 : >"$LOG"
@@ -74,8 +80,8 @@ RUNS=
 for t in $THREADS; do
     export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t
     if [ "$t" = 1 ]; then BQ=$BUDGET_Q1 BT=$BUDGET_T1; else BQ=$BUDGET_QN BT=$BUDGET_TN; fi
-    step "$BQ" "quintet cpu, $t thread(s)" \
-        $Q run attention_scaling lr_convergence sparsity --profile nightly --repetitions "$REPS" \
+    step "$BQ" "quintet cpu, $t thread(s)" env GOMP_SPINCOUNT="${QT_PEER_SPINCOUNT:-300000}" \
+        $Q run sparsity attention_scaling lr_convergence --profile nightly --repetitions "$REPS" \
         --backend cpu --filter "$FILTER" --db "$DB"
     id=$(last_run)
     [ -n "$id" ] && RUNS+="$id," && $Q show "$id" --db "$DB" --summary >>"$LOG" 2>&1
@@ -83,7 +89,7 @@ for t in $THREADS; do
         J=$OUT/torch_t$t.json
         rm -f "$J"
         step "$BT" "torch cpu, $t thread(s)" $PY suites/peers/torch_cpu.py --threads "$t" --reps "$REPS" \
-            --min-time 0.03 --out "$J"
+            --min-time 0.03 --groups sparse,attention,optim --out "$J"
         if [ -s "$J" ]; then # written after every case: a run stopped by its limit leaves what it timed
             $Q import "$J" --db "$DB" 2>&1 | tee -a "$LOG"
             id=$(last_run)

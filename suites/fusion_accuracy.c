@@ -21,8 +21,12 @@
  * Timed case `train_step` (params strategy=cross, d, batch): the gradient of one batch
  * (forward + backward, qt_fusion_backward; the Adam step is the optim suite's) of the cross
  * model on the mixed task, inputs already on the device; declared work 3 × forward FLOPs, so
- * the runner records gflops and frac_sgemm. Sizes: quick d=32 B=64, nightly d=64
- * B=256, ref d=8 B=8.
+ * the runner records gflops and frac_sgemm (against the CPU's SGEMM rate: read it for host
+ * backends only). Sizes: quick d=32 B=64, nightly d=64 B=256, ref d=8 B=8; device backends
+ * (cuda) time d=64 B=256, d=256 B=1024 and d=512 B=2048 in every profile (the larger two keep
+ * the GPU busy past its launch overhead: 3 × qt_fusion_flops = 122 and 970 GFLOP per step; the
+ * largest also PyTorch's), with the backend's timer (CUDA events, manual time), and recorded against the GPU's FP32 SGEMM ceiling as frac_gpu_sgemm. Peer:
+ * suites/peers/torch_fusion.py (variant torch, the same names and params).
  * Run: quintet run fusion_accuracy [--profile quick|nightly|paper]. */
 #include <math.h>
 #include <stdio.h>
@@ -47,6 +51,7 @@ static const char *const fa_metrics[] = {
     "time_s|s|train_step: forward + backward of one batch",
     "gflops|GFLOP/s|train_step: 3 x forward FLOPs per second",
     "frac_sgemm|ratio|train_step: gflops over this run's all-thread SGEMM rate",
+    "frac_gpu_sgemm|ratio|train_step on a device: 3 x forward FLOPs per second (every timed call) over this run's cuBLAS FP32 SGEMM rate",
     NULL,
 };
 
@@ -157,6 +162,9 @@ static qt_status_t fa_run_seed(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
 
 typedef struct {
     qt_backend_t *be;
+    int timer; /* time with the backend's timer (device backends: manual time) */
+    double flops, t_sum; /* declared work; seconds of the timed calls, and their count */
+    int64_t n_t;
     qt_fusion_config_t cfg;
     qt_tensor_t p, g, work, y, x[QT_FUSION_MAX_MOD];
     const qt_tensor_t *xp[QT_FUSION_MAX_MOD];
@@ -215,17 +223,36 @@ static qt_status_t fa_step_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     qt_fusion_data_free(&d);
     if (st != QT_OK) { fa_step_teardown(s); return st; }
     qt_rec_set_work(r, 3.0 * qt_fusion_flops(&s->cfg, B), 0);
+    s->timer = c->manual_time;
+    s->flops = 3.0 * qt_fusion_flops(&s->cfg, B);
     *state = s;
     return QT_OK;
 }
 
-/* Forward + backward of the batch (the optimizer step is the optim suite's business). */
+/* Forward + backward of the batch (the optimizer step is the optim suite's business); device
+ * backends: the seconds between two events of the backend's timer around it. */
 static qt_status_t fa_step_iterate(void *state, double *seconds)
 {
-    (void)seconds;
     fa_step_t *s = state;
+    if (s->timer) QT_TRY(qt_backend_timer_start(s->be));
     QT_TRY(qt_fusion_backward(s->be, &s->cfg, &s->p, s->xp, &s->y, &s->g, &s->work, NULL, NULL, NULL));
-    return qt_backend_synchronize(s->be);
+    if (!s->timer) return qt_backend_synchronize(s->be);
+    QT_TRY(qt_backend_timer_stop(s->be, seconds));
+    s->t_sum += *seconds;
+    s->n_t++;
+    return QT_OK;
+}
+
+/* Device backends: the FLOP rate of every timed call against the GPU's own SGEMM ceiling (the
+ * runner's frac_sgemm compares with the CPU's OpenBLAS rate). */
+static qt_status_t fa_step_after(void *state, const qt_case_t *c, qt_rec_t *r)
+{
+    (void)c;
+    fa_step_t *s = state;
+    double ceil = qt_rec_ceiling(r, "gpu_sgemm_gflops");
+    if (s->timer && s->n_t > 0 && s->t_sum > 0 && ceil > 0)
+        qt_rec_metric(r, "frac_gpu_sgemm", "ratio", s->flops / (s->t_sum / (double)s->n_t) / 1e9 / ceil);
+    return QT_OK;
 }
 
 /* ---------------------------------------------------------------- cases */
@@ -258,8 +285,9 @@ static qt_status_t fa_add(qt_case_list_t *out, const char *name, const char *bac
     return QT_OK;
 }
 
-static qt_status_t fa_add_step(qt_case_list_t *out, const char *backend, int d, int B)
+static qt_status_t fa_add_step(qt_case_list_t *out, const qt_backend_iface_t *be, int d, int B)
 {
+    const char *backend = be->name;
     qt_case_t *c = qt_case_list_add(out);
     if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
     snprintf(c->name, sizeof c->name, "train_step");
@@ -268,8 +296,10 @@ static qt_status_t fa_add_step(qt_case_list_t *out, const char *backend, int d, 
     QT_TRY(qt_params_set_int(&c->params, "d", d));
     QT_TRY(qt_params_set_int(&c->params, "batch", B));
     c->max_repetitions = 10;
+    c->manual_time = be->device_kind != QT_DEVICE_HOST;
     c->setup = fa_step_setup;
     c->iterate = fa_step_iterate;
+    c->after = fa_step_after;
     c->teardown = fa_step_teardown;
     return QT_OK;
 }
@@ -282,7 +312,7 @@ static qt_status_t fa_cases(qt_profile_t profile, qt_case_list_t *out)
         const qt_backend_iface_t *be = qt_backend_iface_get(b);
         if (!be->ops[QT_TECH_FUSION]) continue;
         if (!strcmp(be->name, QT_BACKEND_ORACLE)) { /* the oracle: the tiny timed case only */
-            QT_TRY(fa_add_step(out, be->name, 8, 8));
+            QT_TRY(fa_add_step(out, be, 8, 8));
             continue;
         }
         for (int t = 0; t < QT_FUSION_TASK_COUNT; t++) {
@@ -297,7 +327,12 @@ static qt_status_t fa_cases(qt_profile_t profile, qt_case_list_t *out)
             for (int k = 1; k < 8; k++)
                 QT_TRY(fa_add(out, "subset", be->name, task, seeds[profile], steps[profile], 0, 1, subset_names[k]));
         }
-        QT_TRY(fa_add_step(out, be->name, profile == QT_PROFILE_QUICK ? 32 : 64, profile == QT_PROFILE_QUICK ? 64 : 256));
+        if (be->device_kind != QT_DEVICE_HOST) {
+            QT_TRY(fa_add_step(out, be, 64, 256));
+            QT_TRY(fa_add_step(out, be, 256, 1024));
+            QT_TRY(fa_add_step(out, be, 512, 2048));
+        } else
+            QT_TRY(fa_add_step(out, be, profile == QT_PROFILE_QUICK ? 32 : 64, profile == QT_PROFILE_QUICK ? 64 : 256));
     }
     return QT_OK;
 }

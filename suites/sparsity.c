@@ -8,13 +8,22 @@
  * Kernel sweep (timed cases, name = matmul path, variant = backend): Y = A·W for A (M,K) with
  * a fraction `sp` of zeros, either uniform (each entry independently) or structured (the
  * same units off in every row of the batch), W (K,N) dense, params M,K,N,sp,structure.
- * Each case cycles through up to 8 independent draws of A so that a sparse path cannot
- * keep "its" rows of W in cache from one call to the next. Every path runs at every
+ * Each case cycles through independent draws of A ("patterns") so that a sparse path cannot
+ * keep "its" rows of W in the last-level cache from one call to the next (issue 9): between two
+ * uses of one pattern the other patterns touch at least min(2·LLC, 0.95·|W|) bytes of W rows
+ * (qt_sparse_patterns below; LLC from /sys/devices/system/cpu/cpu0/cache/index3/size, else
+ * 32 MiB; the touched fraction of W's rows per pattern is 1 − sp^M uniform, 1 − sp structured;
+ * at least 8 patterns, at most 256, and all draws together within 64 MiB). Cases with the
+ * param cache=warm (the issue's batch-1 points M=1 K=16384 N=4096 at 90% and 95%, uniform) repeat
+ * ONE pattern instead: the rows it touches stay cache-resident when they fit, the figure of a
+ * warm cache, kept apart (and out of the crossover tables). suites/peers/torch_cpu.py draws
+ * the same number of patterns by the same rule. Every path runs at every
  * point, the backend's dense path first and the dispatcher (auto) last. Metrics:
  *   time_s            (runner, manual time) per call: each timed iteration makes 3 calls and
  *                     reports the fastest, so that time slices lost to other processes on a
  *                     shared 2-core machine do not decide a comparison
  *   sparsity_measured fraction of zeros of A; col_sparsity: fraction of columns zero in all rows
+ *   patterns          draws of A the case rotates through (1: cache=warm)
  *   chosen_path       auto only: the path the dispatcher ran (0 dense 1 gather 2 colskip 3 csr)
  *                     in one more call after the timed ones (timed calls ask for no info)
  * finish() derives, from this run's medians, per backend (derived records: variant = the
@@ -83,6 +92,7 @@ static const char *const metrics[] = {
     "time_s|s|one call of Y = A·W through the case's path",
     "sparsity_measured|fraction|zeros of A (kernel cases)",
     "col_sparsity|fraction|columns of A zero in every row",
+    "patterns|count|draws of A the case rotates through (1 with cache=warm)",
     "chosen_path|enum|auto: path the dispatcher ran (0 dense, 1 gather, 2 colskip, 3 csr)",
     "speedup_vs_dense|ratio|dense median time / path median time at the same point (derived)",
     "crossover_sparsity|fraction|sparsity above which the path beats dense, per shape (derived)",
@@ -96,13 +106,44 @@ static const char *const metrics[] = {
     NULL,
 };
 
-#define N_VARIANTS 8                /* independent draws of A per kernel case */
+#define MIN_PATTERNS 8              /* independent draws of A per kernel case: at least … */
+#define MAX_PATTERNS 256            /* … and at most */
 #define A_BYTES_CAP (64ll << 20)    /* cap on the bytes of all draws of A together */
 #define CALLS_PER_ITER 3            /* products per timed iteration; the fastest is reported */
 #define WARMUP_S 0.03               /* seconds of untimed calls at the end of setup */
 #define DEV_BATCH 8                 /* device backends: calls between the two events of one timing */
 
 /* =============================================================== kernel sweep ==== */
+
+/* Bytes of the last-level cache of CPU 0: sysfs (what the OS reports for this machine or VM
+ * slice), else 32 MiB. */
+static double llc_bytes(void)
+{
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+    double v = 0;
+    if (f) {
+        char unit = 0;
+        if (fscanf(f, "%lf%c", &v, &unit) >= 1) v *= unit == 'K' ? 1024.0 : unit == 'M' ? 1048576.0 : 1.0;
+        fclose(f);
+    }
+    return v > 0 ? v : 32.0 * 1048576.0;
+}
+
+/* Draws of A (M,K) a case rotates through so that, between two uses of one draw, the others
+ * touch at least min(2·LLC, 0.95·|W|) bytes of rows of W (K,N) of es-byte elements: the
+ * rows one draw touches are evicted before it comes back. Touched fraction of W's rows per
+ * draw: 1 − sp^M (uniform), 1 − sp (structured). MIN_PATTERNS … MAX_PATTERNS, and the draws
+ * within A_BYTES_CAP. suites/peers/torch_cpu.py (patterns()) implements the same rule. */
+static int sparse_patterns(int64_t M, int64_t K, int64_t N, double sp, int structured, int64_t es)
+{
+    const double wbytes = (double)K * N * es, f = structured ? 1.0 - sp : 1.0 - pow(sp, (double)M);
+    const double target = fmin(2.0 * llc_bytes(), 0.95 * wbytes);
+    int n = MIN_PATTERNS;
+    while (n < MAX_PATTERNS && f > 0 && wbytes * (1.0 - pow(1.0 - f, n - 1)) < target) n++;
+    int64_t cap = A_BYTES_CAP / (M * K * es);
+    if (n > cap) n = (int)cap;
+    return n < 1 ? 1 : n;
+}
 
 #define MAX_BES 16
 #define REF_MAX_MKN (1ll << 24) /* the oracle's double loops: only up to this many multiply-adds */
@@ -238,7 +279,7 @@ typedef struct {
     int dev_timer;                 /* time with the backend's timer (device backends) */
     qt_tensor_t A, Y;              /* all draws of A stacked (nv·M, K); Y (M,N) */
     qt_tensor_t Wb;                /* bf16 cases: their own W (the cache holds f32) */
-    qt_tensor_t Av[N_VARIANTS];    /* views of the draws */
+    qt_tensor_t Av[MAX_PATTERNS];  /* views of the draws */
     const qt_tensor_t *W;
     qt_spmm_ws_t ws;
     qt_xover_table_t table;
@@ -283,12 +324,13 @@ static qt_status_t kern_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     k->N = qt_params_int(&c->params, "N", 1024);
     uint64_t seed = qt_rec_seed(r);
     int64_t per = k->M * k->K;
-    k->nv = (int)(A_BYTES_CAP / (per * es));
-    if (k->nv > N_VARIANTS) k->nv = N_VARIANTS;
-    if (k->nv < 1) k->nv = 1;
+    const double sp = qt_params_double(&c->params, "sp", 0.9);
+    const int structured = !strcmp(qt_params_str(&c->params, "structure", "uniform"), "structured");
+    k->nv = !strcmp(qt_params_str(&c->params, "cache", "cold"), "warm")
+                ? 1
+                : sparse_patterns(k->M, k->K, k->N, sp, structured, es);
     for (int p = 0; p < QT_SPMM_COUNT; p++) k->fastest[p] = INFINITY;
-    draw_t d = {k->M, k->K, k->N, k->nv, qt_params_double(&c->params, "sp", 0.9),
-                !strcmp(qt_params_str(&c->params, "structure", "uniform"), "structured"), seed};
+    draw_t d = {k->M, k->K, k->N, k->nv, sp, structured, seed};
     int64_t yshape[2] = {k->M, k->N};
     qt_status_t st = make_on(be, k->nv * k->M, k->K, fill_a, &d, dt, &k->A);
     if (st == QT_OK) st = qt_tensor_alloc(&k->Y, be, dt, 2, yshape);
@@ -408,6 +450,7 @@ static qt_status_t kern_after(void *state, const qt_case_t *c, qt_rec_t *r)
     kern_t *k = state;
     qt_rec_metric(r, "sparsity_measured", "fraction", k->s_elem);
     qt_rec_metric(r, "col_sparsity", "fraction", k->s_col);
+    qt_rec_metric(r, "patterns", "count", (double)k->nv);
     if (k->path == QT_SPMM_AUTO) { /* the path of one more (untimed) call, asked for its info */
         QT_TRY(qt_sparse_matmul(k->be, QT_SPMM_AUTO, &k->Av[k->next], k->W, &k->Y, &k->table, &k->ws, &k->info));
         QT_TRY(qt_backend_synchronize(k->be));
@@ -526,7 +569,8 @@ static void table_from_results(const kres_list_t *l, const char *backend, qt_xov
         const kres_t *e = &l->v[i];
         qt_spmm_path_t p;
         if (strcmp(e->variant, backend) || qt_spmm_path_parse(e->name, &p) != QT_OK || p == QT_SPMM_DENSE ||
-            p == QT_SPMM_AUTO || strcmp(qt_params_str(&e->params, "dtype", "f32"), "f32")) /* tables: f32 */
+            p == QT_SPMM_AUTO || strcmp(qt_params_str(&e->params, "dtype", "f32"), "f32") || /* tables: f32, */
+            qt_params_str(&e->params, "cache", NULL))                                          /* rotating draws */
             continue;
         double td = time_at(l, "dense", backend, &e->params, i);
         if (!(td > 0) || !(e->time > 0) || isnan(e->s_elem) || isnan(e->s_col)) continue;
@@ -650,7 +694,9 @@ static void finish_crossovers(qt_rec_t *r, const kres_list_t *l, const char *be)
     double *sp = malloc(sizeof(double) * (size_t)(l->n + 1)), *x = malloc(sizeof(double) * (size_t)(l->n + 1));
     double *bx = malloc(sizeof(double) * (size_t)(l->n + 1));
     for (int i = 0; done && sp && x && bx && i < l->n; i++) {
-        if (done[i] || strcmp(l->v[i].name, "dense") || strcmp(l->v[i].variant, be)) continue;
+        if (done[i] || strcmp(l->v[i].name, "dense") || strcmp(l->v[i].variant, be) ||
+            qt_params_str(&l->v[i].params, "cache", NULL)) /* warm points: no crossover of their own */
+            continue;
         qt_params_t shape;
         shape_of(&l->v[i].params, &shape);
         for (int p = QT_SPMM_GATHER; p <= QT_SPMM_AUTO; p++) {
@@ -930,7 +976,7 @@ static int backend_runs(int i, const qt_backend_iface_t *f, qt_spmm_path_t p, do
 
 /* Add one kernel case per backend and path (dense first, auto last) at one point. */
 static qt_status_t add_point_dt(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp,
-                                const char *structure, double min_time, int max_reps, qt_dtype_t dt)
+                                const char *structure, double min_time, int max_reps, qt_dtype_t dt, int warm)
 {
     for (int b = 0; b < qt_backend_count(); b++) {
         for (int p = QT_SPMM_DENSE; p < QT_SPMM_COUNT; p++) {
@@ -952,6 +998,7 @@ static qt_status_t add_point_dt(qt_case_list_t *out, int64_t M, int64_t K, int64
             qt_params_set_double(&c->params, "sp", sp);
             qt_params_set_str(&c->params, "structure", structure);
             if (dt != QT_F32) qt_params_set_str(&c->params, "dtype", qt_dtype_name(dt));
+            if (warm) qt_params_set_str(&c->params, "cache", "warm"); /* one draw of A, repeated */
             c->max_repetitions = 2.0 * M * K * N > 4e9 && max_reps > 5 ? 5 : max_reps; /* dense > 20 ms: 5 at most */
             c->min_time = min_time;
             c->manual_time = 1;
@@ -968,7 +1015,7 @@ static qt_status_t add_point_dt(qt_case_list_t *out, int64_t M, int64_t K, int64
 static qt_status_t add_point(qt_case_list_t *out, int64_t M, int64_t K, int64_t N, double sp, const char *structure,
                              double min_time, int max_reps)
 {
-    return add_point_dt(out, M, K, N, sp, structure, min_time, max_reps, QT_F32);
+    return add_point_dt(out, M, K, N, sp, structure, min_time, max_reps, QT_F32, 0);
 }
 
 /* Add a training experiment; dthresh: target > 0 turns the controller on, target ≤ 0 means
@@ -1036,11 +1083,15 @@ static qt_status_t sparsity_cases(qt_profile_t profile, qt_case_list_t *out)
         /* quick: the issue's second target point, right after the first shape (shares W) */
         if (profile == QT_PROFILE_QUICK && s == 0)
             QT_TRY(add_point(out, 256, 16384, 4096, 0.95, "structured", min_time, max_reps));
+        /* the batch-1 targets with a warm cache (one draw repeated), beside their rotating cases */
+        if (shapes[s][0] == 1 && shapes[s][1] == 16384 && shapes[s][2] == 4096)
+            for (int w = 0; w < 2; w++)
+                QT_TRY(add_point_dt(out, 1, 16384, 4096, w ? 0.95 : 0.9, "uniform", min_time, max_reps, QT_F32, 1));
     }
     /* bf16 (backends that take it: cuda), issue 14's targets: the compact GEMM at 90% column
      * sparsity, M = K = N = 8192, and the batch-1 GEMV at 90% */
-    QT_TRY(add_point_dt(out, 8192, 8192, 8192, 0.9, "structured", min_time, max_reps, QT_BF16));
-    QT_TRY(add_point_dt(out, 1, 16384, 4096, 0.9, "uniform", min_time, max_reps, QT_BF16));
+    QT_TRY(add_point_dt(out, 8192, 8192, 8192, 0.9, "structured", min_time, max_reps, QT_BF16, 0));
+    QT_TRY(add_point_dt(out, 1, 16384, 4096, 0.9, "uniform", min_time, max_reps, QT_BF16, 0));
     QT_TRY(add_train(out, "relu", 0, H, epochs, seeds));
     QT_TRY(add_train(out, "dthresh", -1.0, H, epochs, seeds)); /* no controller: θ = 1·running mean|x| */
     QT_TRY(add_train(out, "dthresh", 0.8, H, epochs, seeds));

@@ -3,8 +3,10 @@
  * cross-attention weights and input normalisation on and off: the logits, the loss and the
  * gradient of every parameter of one forward + backward, on perturbed initial parameters and
  * N(0,1) inputs (qt_verify_fusion_run), shapes with modalities of different lengths and widths,
- * batch 1 and an odd batch. Driver and output: harness/cli/cmd_verify.c.
- * Run: build/quintet verify fusion. */
+ * batch 1 and an odd batch. Device backends (cuda: impl/fusion/cuda/fusion.cu) run the same
+ * cases on their device with --backend cuda (the same f32 tolerance). Driver and output:
+ * harness/cli/cmd_verify.c.
+ * Run: build/quintet verify fusion [--backend cuda]. */
 #include <stdio.h>
 #include <string.h>
 

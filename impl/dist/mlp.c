@@ -6,13 +6,19 @@
  * replica checksums and per-rank compute / wait times for the load-balance metrics.
  * Layers are quintet/nn.h's Linear (OpenBLAS); the data set is `batches_per_epoch` global
  * batches of the seeded teacher task, generated once (each rank its own rows).
- * Tests: tests/dist/test_dist.c; benchmark: suites/dist_throughput.c. */
+ * On a GPU dp instance (nccl) the data-parallel step runs on the GPU instead (cuda/mlp.cu,
+ * cuda/gpu.h): same initial weights, data and flat parameter layout, dense or top-k gradients;
+ * this file keeps the loss all-reduce, replicas, stats and shapes (tp 1, no ps / local SGD / dx).
+ * Tests: tests/dist/test_dist.c, tests/dist/test_nccl.c (GPU); benchmark: suites/dist_throughput.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "quintet/nn.h"
+#ifdef QT_HAVE_CUDA
+#include "cuda/gpu.h"
+#endif
 #include "quintet/rng.h"
 
 #define BATCHES_PER_EPOCH 4
@@ -37,6 +43,7 @@ struct qt_dist_mlp {
     qt_dist_ps_t *ps;      /* cfg.ps: the parameter server (server on dp rank 0) */
     int64_t steps;
     double compute_s, wait_s;
+    void *gpu;             /* qt_dist_gmlp_t: the step runs on the dp instance's GPU */
 };
 
 void qt_dist_mlp_config_default(qt_dist_mlp_config_t *cfg)
@@ -96,6 +103,9 @@ static void share_of(int n, int world, int rank, const double *shares, int *off,
 void qt_dist_mlp_free(qt_dist_mlp_t *m)
 {
     if (!m) return;
+#ifdef QT_HAVE_CUDA
+    qt_dist_gmlp_free(m->gpu);
+#endif
     for (size_t b = 0; m->req && b < m->n_buckets; b++)
         if (m->req[b]) (void)qt_dist_wait(m->dp, m->req[b], "gradient bucket");
     qt_nn_linear_free(&m->l1);
@@ -127,6 +137,8 @@ static qt_status_t check_shares(const double *sh, int n, const char *what)
     QT_CHECK_ARG(fabs(sum - 1) < 1e-6, "%s shares sum to %g, not 1", what, sum);
     return QT_OK;
 }
+
+static void pack_params(qt_dist_mlp_t *m, float *p);
 
 qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t *tp, const qt_dist_mlp_config_t *cfg)
 {
@@ -215,7 +227,23 @@ qt_status_t qt_dist_mlp_init(qt_dist_mlp_t **out, qt_backend_t *dp, qt_backend_t
     for (int b = 0; s == QT_OK && b < BATCHES_PER_EPOCH; b++)
         qt_dist_data_batch(cfg->seed, b, cfg->batch, m->row0, R, I, C, m->data_x + (size_t)b * R * I,
                            m->data_y + (size_t)b * R);
-    if (s == QT_OK && cfg->compress.kind != QT_COMPRESS_NONE) {
+    int gpu = dp && !qt_device_is_host(dp->device);
+    if (s == QT_OK && gpu) {
+#ifdef QT_HAVE_CUDA
+        if (tpw > 1 || cfg->ps || cfg->local_steps > 0 || cfg->want_dx)
+            s = qt_fail(QT_ERR_UNSUPPORTED, "mlp on the GPU (dp instance %s): data parallel only (tp %d, ps %d, "
+                        "local_steps %d, want_dx %d)", qt_backend_name(dp), tpw, cfg->ps, cfg->local_steps, cfg->want_dx);
+        if (s == QT_OK) {
+            pack_params(m, m->p);
+            qt_dist_gmlp_t *g = NULL;
+            s = qt_dist_gmlp_init(&g, dp, cfg, R, BATCHES_PER_EPOCH, m->data_x, m->data_y, m->p);
+            m->gpu = g;
+        }
+#else
+        s = qt_fail(QT_ERR_UNSUPPORTED, "dp instance %s is on a GPU but this build has no CUDA", qt_backend_name(dp));
+#endif
+    }
+    if (s == QT_OK && !gpu && cfg->compress.kind != QT_COMPRESS_NONE) {
         int rows[4] = {C, 1, hs, 1}, cols[4] = {hs, C, I, hs};
         s = qt_compress_init(&m->comp, &cfg->compress, 4, rows, cols);
     }
@@ -322,6 +350,19 @@ static qt_status_t server_step(qt_dist_mlp_t *m, int64_t step, double *loss)
 qt_status_t qt_dist_mlp_step(qt_dist_mlp_t *m, int64_t step, double *loss)
 {
     QT_CHECK_ARG(m != NULL, "mlp_step: NULL model");
+#ifdef QT_HAVE_CUDA
+    if (m->gpu) { /* the step on the GPU; the global loss as below */
+        double l = 0;
+        QT_TRY(qt_dist_gmlp_step(m->gpu, step, loss ? &l : NULL));
+        m->steps++;
+        if (loss) {
+            double ls = l * m->rows;
+            if (m->dp_world > 1) QT_TRY(qt_dist_allreduce_raw(m->dp, &ls, &ls, 1, QT_DIST_F64, QT_DIST_SUM));
+            *loss = ls / m->cfg.batch;
+        }
+        return QT_OK;
+    }
+#endif
     if (m->ps && m->dp_rank == 0) return server_step(m, step, loss);
     int I = m->cfg.in, C = m->cfg.classes, R = m->rows, hs = m->hs;
     QT_TRY(forward(m, step));
@@ -405,22 +446,44 @@ qt_status_t qt_dist_mlp_eval(qt_dist_mlp_t *m, int64_t step, double *loss)
         unpack_params(m, m->p);
     }
     double l = 0;
-    QT_TRY(local_loss(m, step, &l));
+#ifdef QT_HAVE_CUDA
+    if (m->gpu) QT_TRY(qt_dist_gmlp_eval(m->gpu, step, &l));
+    else
+#endif
+        QT_TRY(local_loss(m, step, &l));
     double ls = m->ps && m->dp_rank != 0 ? 0 : l * m->rows;
     if (m->dp && m->dp_world > 1) QT_TRY(qt_dist_allreduce_raw(m->dp, &ls, &ls, 1, QT_DIST_F64, QT_DIST_SUM));
     *loss = ls / m->cfg.batch;
     return QT_OK;
 }
 
+/* FNV-1a of bytes. */
+static uint64_t fnv(uint64_t h, const void *p, size_t bytes)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* GPU: the flat parameters [W2 b2 W1 b1] read back into m->p (the same bytes, in the same order,
+ * as the host layers hashed below). */
+static qt_status_t gpu_params(qt_dist_mlp_t *m)
+{
+#ifdef QT_HAVE_CUDA
+    if (m->gpu) return qt_dist_gmlp_params(m->gpu, m->p);
+#endif
+    (void)m;
+    return QT_OK;
+}
+
 uint64_t qt_dist_mlp_checksum(const qt_dist_mlp_t *m)
 {
     uint64_t h = 1469598103934665603ull;
+    if (m->gpu) /* m->p is a scratch copy: reading it back changes no state of the model */
+        return gpu_params((qt_dist_mlp_t *)m) == QT_OK ? fnv(h, m->p, m->n * sizeof(float)) : 0;
     const void *parts[] = {m->l2.W, m->b2, m->l1.W, m->l1.b};
     size_t sizes[] = {m->off_b2, (size_t)m->cfg.classes, m->off_b1 - m->off_w1, (size_t)m->hs};
-    for (int k = 0; k < 4; k++) {
-        const unsigned char *b = parts[k];
-        for (size_t i = 0; i < sizes[k] * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ull;
-    }
+    for (int k = 0; k < 4; k++) h = fnv(h, parts[k], sizes[k] * sizeof(float));
     return h;
 }
 
@@ -428,6 +491,7 @@ qt_status_t qt_dist_mlp_check_replicas(qt_dist_mlp_t *m)
 {
     QT_CHECK_ARG(m != NULL, "check_replicas: NULL model");
     if (!m->dp || m->dp_world <= 1) return QT_OK;
+    QT_TRY(gpu_params(m));
     uint64_t mine = qt_dist_mlp_checksum(m);
     uint64_t *all = malloc(sizeof *all * (size_t)m->dp_world);
     if (!all) return qt_fail(QT_ERR_NOMEM, "checksums");
@@ -445,6 +509,14 @@ qt_status_t qt_dist_mlp_get_full(qt_dist_mlp_t *m, float *W1, float *b1, float *
 {
     QT_CHECK_ARG(m && W1 && b1 && W2 && b2, "get_full: NULL argument");
     int I = m->cfg.in, H = m->cfg.hidden, C = m->cfg.classes, hs = m->hs, h0 = m->h0;
+    if (m->gpu) { /* tp 1: the flat parameters are the whole model */
+        QT_TRY(gpu_params(m));
+        memcpy(W2, m->p, sizeof(float) * (size_t)C * H);
+        memcpy(b2, m->p + m->off_b2, sizeof(float) * (size_t)C);
+        memcpy(W1, m->p + m->off_w1, sizeof(float) * (size_t)H * I);
+        memcpy(b1, m->p + m->off_b1, sizeof(float) * (size_t)H);
+        return QT_OK;
+    }
     /* This rank's slice in zeroed full matrices, summed over tp: exact (x + 0 = x), and any
      * split of the hidden units, even or not. */
     memset(W1, 0, sizeof(float) * (size_t)H * I);
@@ -471,9 +543,21 @@ qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset)
 {
     QT_CHECK_ARG(m && st, "mlp_stats: NULL argument");
     memset(st, 0, sizeof *st);
+#ifdef QT_HAVE_CUDA
+    if (m->gpu) { /* GPU event times: forward + backward, and communication exposed after it */
+        double c = 0, w = 0;
+        QT_TRY(qt_dist_gmlp_times(m->gpu, &c, &w));
+        m->compute_s += c;
+        m->wait_s += w;
+    }
+#endif
     st->compute_s = m->compute_s;
     st->comm_wait_s = m->wait_s;
     qt_compress_bytes(m->comp, &st->bytes_sent, &st->bytes_logical);
+#ifdef QT_HAVE_CUDA
+    if (m->gpu && m->cfg.compress.kind != QT_COMPRESS_NONE) qt_dist_gmlp_bytes(m->gpu, &st->bytes_sent, &st->bytes_logical);
+    else
+#endif
     if (!m->comp) st->bytes_sent = st->bytes_logical = (m->dp_world > 1 && m->cfg.local_steps == 0)
                                                           ? 4.0 * (double)m->n * (double)m->steps : 0;
     if (m->ps) { /* a worker pushes n + 1 floats a step; the server answers W per step */

@@ -542,6 +542,7 @@ qt_status_t qt_fusion_forward(qt_backend_t *be, const qt_fusion_config_t *cfg, c
     const void *xp[QT_FUSION_MAX_MOD];
     for (int m = 0; m < cfg->n_mod; m++) xp[m] = x[m]->data;
     graph_forward(&r, xp);
+    if (r.k->status) QT_TRY(r.k->status(be));
     qt_counter_add(QT_CTR_FLOPS, (long long)r.flops);
     return logits_out(&r, logits);
 }
@@ -574,8 +575,10 @@ qt_status_t qt_fusion_backward(qt_backend_t *be, const qt_fusion_config_t *cfg, 
     int64_t ok = 0;
     QT_TRY(be->iface->memset0(be, r.dact, (size_t)r.p.n_act * r.es));
     QT_TRY(be->iface->memset0(be, r.G, (size_t)r.p.n_params * r.es));
-    r.k->xent(be, AP(&r, r.p.logits), labels->data, r.p.B, cfg->classes, &l, &ok, DP(&r, r.p.logits));
+    r.k->xent(be, AP(&r, r.p.logits), labels->data, r.p.B, cfg->classes, loss ? &l : NULL, correct ? &ok : NULL,
+              DP(&r, r.p.logits));
     graph_backward(&r, xp);
+    if (r.k->status) QT_TRY(r.k->status(be));
     qt_counter_add(QT_CTR_FLOPS, (long long)r.flops);
     if (loss) *loss = l;
     if (correct) *correct = ok;
@@ -583,6 +586,14 @@ qt_status_t qt_fusion_backward(qt_backend_t *be, const qt_fusion_config_t *cfg, 
 }
 
 /* --------------------------------------------------------- host helpers */
+
+void qt_fusion_host_gather(qt_backend_t *be, const void *src, int64_t row_bytes, const int32_t *idx, int64_t n,
+                           void *dst)
+{
+    (void)be;
+    for (int64_t r = 0; r < n; r++)
+        memcpy((char *)dst + r * row_bytes, (const char *)src + (int64_t)idx[r] * row_bytes, (size_t)row_bytes);
+}
 
 void qt_fusion_host_store(void *dst, qt_dtype_t dt, const double *src, int64_t n)
 {

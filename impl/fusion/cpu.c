@@ -328,13 +328,16 @@ static void c_xent(qt_backend_t *be, qt_cfp z, const int32_t *y, int64_t B, int6
 {
     (void)be;
     int ok = 0;
-    (void)qt_nn_softmax_xent(z, y, (int)B, (int)C, loss, dz, &ok); /* arguments checked by the graph */
-    *correct = ok;
+    double l = 0;
+    (void)qt_nn_softmax_xent(z, y, (int)B, (int)C, &l, dz, &ok); /* arguments checked by the graph */
+    if (loss) *loss = l;
+    if (correct) *correct = ok;
 }
 
 static const struct qt_fusion_kernels cpu_kernels = {
     c_linear_fwd, c_linear_bwd, c_gelu_fwd, c_gelu_bwd, c_ln_fwd,  c_ln_bwd,  c_attn_fwd, c_attn_bwd, c_pool_fwd,
     c_pool_bwd,   c_embed_fwd,  c_embed_bwd, c_add,     c_acc,     c_mix_fwd, c_mix_bwd, c_xent,
+    qt_fusion_host_gather, NULL,
 };
 
 const qt_fusion_ops_t qt_fusion_ops_cpu = {QT_F32, &cpu_kernels};

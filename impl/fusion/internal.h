@@ -53,10 +53,21 @@ struct qt_fusion_kernels {
     void (*mix_bwd)(qt_backend_t *be, int64_t lds, qt_cfp x, int64_t sb, int64_t sm, int64_t B, int64_t M, int64_t n,
                     qt_cfp g, qt_cfp dy, qt_fp dx, qt_fp ds);
     /* Mean softmax cross-entropy of logits (B, C) against labels (i32, device); dlogits (may be
-     * NULL) = (softmax − onehot)/B (overwritten); *loss, *correct written on the host. */
+     * NULL) = (softmax − onehot)/B (overwritten); *loss, *correct written on the host when not
+     * NULL (a device backend then waits for its queue: both NULL, nothing comes back). */
     void (*xent)(qt_backend_t *be, qt_cfp logits, const int32_t *labels, int64_t B, int64_t C, double *loss,
                  int64_t *correct, qt_fp dlogits);
+    /* dst row r = src row idx[r] (r < n), rows of row_bytes bytes (a multiple of 4); idx i32 on
+     * the device: batches gathered from a data set kept on the device (train.c). */
+    void (*gather)(qt_backend_t *be, const void *src, int64_t row_bytes, const int32_t *idx, int64_t n, void *dst);
+    /* The first error the kernels met since the last call (a failed library call, a launch),
+     * then cleared; NULL for backends whose kernels cannot fail (ref, cpu). */
+    qt_status_t (*status)(qt_backend_t *be);
 };
+
+/* The host backends' gather (plain memcpy per row; ref.c and cpu.c). */
+void qt_fusion_host_gather(qt_backend_t *be, const void *src, int64_t row_bytes, const int32_t *idx, int64_t n,
+                           void *dst);
 
 /* Host elements of dtype dt (f32 or f64) from doubles / to doubles. */
 void qt_fusion_host_store(void *dst, qt_dtype_t dt, const double *src, int64_t n);

@@ -294,13 +294,14 @@ static void r_xent(qt_backend_t *be, qt_cfp zv, const int32_t *y, int64_t B, int
         if (dz)
             for (int64_t c = 0; c < C; c++) dz[b * C + c] = (exp(zr[c] - mx) / sum - (c == y[b])) / (real)B;
     }
-    *loss = total / (real)B;
-    *correct = ok;
+    if (loss) *loss = total / (real)B;
+    if (correct) *correct = ok;
 }
 
 static const struct qt_fusion_kernels ref_kernels = {
     r_linear_fwd, r_linear_bwd, r_gelu_fwd, r_gelu_bwd, r_ln_fwd,  r_ln_bwd,  r_attn_fwd, r_attn_bwd, r_pool_fwd,
     r_pool_bwd,   r_embed_fwd,  r_embed_bwd, r_add,     r_acc,     r_mix_fwd, r_mix_bwd, r_xent,
+    qt_fusion_host_gather, NULL,
 };
 
 const qt_fusion_ops_t qt_fusion_ops_ref = {QT_F64, &ref_kernels};

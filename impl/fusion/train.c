@@ -1,6 +1,9 @@
-/* train.c — training and evaluating a fusion model on a backend instance: batches gathered
- * from a host data set (f32) into tensors of the backend's dtype on its device, Adam (torch
- * defaults, impl/optim) over the one flat parameter tensor, a seeded shuffle per epoch;
+/* train.c — training and evaluating a fusion model on a backend instance. Training copies the
+ * host data set (f32) once to the backend's device in its dtype; each step gathers its batch
+ * there (the kernels' gather, rows of a seeded shuffle uploaded once per epoch), runs forward +
+ * backward and Adam (torch defaults, impl/optim) over the one flat parameter tensor, all queued
+ * on the device: nothing comes back per step but the loss of the last 10% of steps (the
+ * reported final loss, checked finite). Evaluation loads batches from the host. Also
  * accuracy; and EMAP (Hessel & Lee 2020), the accuracy of the model's best additive
  * approximation (quintet/fusion.h). Deterministic for a seed and thread count.
  * Tests: tests/fusion/test_fusion.c; used by suites/fusion_accuracy.c. */
@@ -107,6 +110,58 @@ static qt_status_t batch_load(batch_t *b, qt_backend_t *be, const qt_fusion_data
     return qt_backend_synchronize(be);
 }
 
+/* A data set on the device: inputs in the backend's dtype, labels, and the epoch's order. */
+typedef struct {
+    int n_mod;
+    qt_tensor_t x[QT_FUSION_MAX_MOD], y, order;
+    int32_t *ostage; /* host staging of the order */
+} dev_data_t;
+
+static void dev_data_free(dev_data_t *dd)
+{
+    for (int m = 0; m < QT_FUSION_MAX_MOD; m++) qt_tensor_free(&dd->x[m]);
+    qt_tensor_free(&dd->y);
+    qt_tensor_free(&dd->order);
+    qt_free(dd->ostage);
+    memset(dd, 0, sizeof *dd);
+}
+
+/* Copy data set d to be's device (inputs converted to dt). */
+static qt_status_t dev_data_init(dev_data_t *dd, qt_backend_t *be, qt_dtype_t dt, const qt_fusion_data_t *d)
+{
+    memset(dd, 0, sizeof *dd);
+    dd->n_mod = d->n_mod;
+    qt_status_t s = QT_OK;
+    for (int m = 0; m < d->n_mod && s == QT_OK; m++) {
+        if (dt == QT_F32) { s = qt_tensor_to_device(be, &d->x[m], &dd->x[m]); continue; }
+        qt_tensor_t h = {0};
+        s = qt_tensor_init(&h, dt, 3, d->x[m].shape);
+        if (s == QT_OK)
+            for (int64_t i = 0; i < qt_tensor_numel(&h); i++) ((double *)h.data)[i] = ((const float *)d->x[m].data)[i];
+        if (s == QT_OK) s = qt_tensor_to_device(be, &h, &dd->x[m]);
+        qt_tensor_free(&h);
+    }
+    if (s == QT_OK) s = qt_tensor_to_device(be, &d->y, &dd->y);
+    int64_t n = d->n;
+    if (s == QT_OK) s = qt_tensor_alloc(&dd->order, be, QT_I32, 1, &n);
+    if (s == QT_OK && !(dd->ostage = qt_alloc((size_t)n * sizeof(int32_t)))) s = qt_fail(QT_ERR_NOMEM, "fusion order");
+    if (s != QT_OK) dev_data_free(dd);
+    return s;
+}
+
+/* Gather rows order[at .. at+n) of the device data set into batch b (queued, no wait). */
+static qt_status_t batch_gather(batch_t *b, qt_backend_t *be, const struct qt_fusion_kernels *k, const dev_data_t *dd,
+                                int64_t at, int64_t n)
+{
+    const int32_t *idx = (const int32_t *)dd->order.data + at;
+    for (int m = 0; m < b->n_mod; m++) {
+        int64_t row = dd->x[m].shape[1] * dd->x[m].shape[2] * (int64_t)qt_dtype_size(b->dt);
+        k->gather(be, dd->x[m].data, row, idx, n, b->x[m].data);
+    }
+    k->gather(be, dd->y.data, (int64_t)sizeof(int32_t), idx, n, b->y.data);
+    return k->status ? k->status(be) : QT_OK;
+}
+
 /* Forward of the loaded n rows; the logits as doubles on the host into out (n·C). */
 static qt_status_t batch_logits(batch_t *b, qt_backend_t *be, const qt_fusion_config_t *cfg,
                                 const qt_tensor_t *params, int64_t n, double *out)
@@ -168,13 +223,17 @@ qt_status_t qt_fusion_train(qt_backend_t *be, const qt_fusion_config_t *cfg, con
     QT_CHECK_ARG(o->lr > 0, "fusion train: lr %g must be > 0", o->lr);
     int64_t B = o->batch < train->n ? o->batch : train->n;
     QT_TRY(qt_fusion_init_params(be, cfg, params, o->seed));
+    const struct qt_fusion_kernels *k = ((const qt_fusion_ops_t *)qt_backend_ops(be, QT_TECH_FUSION))->kernels;
     batch_t b;
+    dev_data_t dd;
     QT_TRY(batch_init(&b, be, cfg, B));
+    qt_status_t s = dev_data_init(&dd, be, b.dt, train);
+    if (s != QT_OK) { batch_free(&b); return s; }
     qt_tensor_t grads = {0};
     adam_t adam;
     memset(&adam, 0, sizeof adam);
     int64_t *perm = qt_alloc((size_t)train->n * sizeof *perm);
-    qt_status_t s = qt_tensor_alloc(&grads, be, b.dt, 1, params->shape);
+    s = qt_tensor_alloc(&grads, be, b.dt, 1, params->shape);
     if (s == QT_OK) s = adam_init(&adam, be, o->lr, b.dt, (size_t)params->shape[0]);
     if (s == QT_OK && !perm) s = qt_fail(QT_ERR_NOMEM, "fusion train: permutation");
     double t0 = now_s(), tail = 0;
@@ -191,20 +250,26 @@ qt_status_t qt_fusion_train(qt_backend_t *be, const qt_fusion_config_t *cfg, con
             }
             pos = 0;
             epoch++;
+            for (int64_t i = 0; i < train->n; i++) dd.ostage[i] = (int32_t)perm[i];
+            s = qt_backend_copy(be, dd.order.data, be->device, dd.ostage, qt_device_host(),
+                                (size_t)train->n * sizeof(int32_t));
+            /* the staging is rewritten next epoch: a device copy must have read it by then */
+            if (s == QT_OK && !qt_device_is_host(be->device)) s = qt_backend_synchronize(be);
+            if (s != QT_OK) break;
         }
-        const int64_t *idx[QT_FUSION_MAX_MOD];
-        for (int m = 0; m < cfg->n_mod; m++) idx[m] = perm + pos;
-        pos += B;
         double loss = 0;
-        s = batch_load(&b, be, train, idx, B);
+        int want_loss = step >= tail_from; /* the loss comes back (a wait) only where it is reported */
+        s = batch_gather(&b, be, k, &dd, pos, B);
+        pos += B;
         const qt_tensor_t *xp[QT_FUSION_MAX_MOD];
         for (int m = 0; m < cfg->n_mod; m++) xp[m] = &b.x[m];
-        if (s == QT_OK) s = qt_fusion_backward(be, cfg, params, xp, &b.y, &grads, &b.work, NULL, &loss, NULL);
-        if (s == QT_OK) s = qt_backend_synchronize(be);
+        if (s == QT_OK)
+            s = qt_fusion_backward(be, cfg, params, xp, &b.y, &grads, &b.work, NULL, want_loss ? &loss : NULL, NULL);
         if (s == QT_OK) s = adam_step(&adam, params, &grads);
         if (s == QT_OK && !isfinite(loss)) s = qt_fail(QT_ERR_INTERNAL, "fusion train: loss became %g at step %d", loss, step);
-        if (step >= tail_from) { tail += loss; tail_n++; }
+        if (want_loss) { tail += loss; tail_n++; }
     }
+    if (s == QT_OK) s = qt_backend_synchronize(be);
     if (stats && s == QT_OK) {
         stats->seconds = now_s() - t0;
         stats->final_loss = tail_n ? tail / (double)tail_n : NAN;
@@ -214,6 +279,7 @@ qt_status_t qt_fusion_train(qt_backend_t *be, const qt_fusion_config_t *cfg, con
     qt_free(perm);
     qt_optim_free(&adam.o);
     qt_tensor_free(&grads);
+    dev_data_free(&dd);
     batch_free(&b);
     return s;
 }

@@ -13,9 +13,9 @@
  *            the range cut into pieces of ≤ PIECE floats that stay in L1.
  *   COLSKIP  flags of the columns nonzero in some row (threads over column blocks), then
  *            pack A[:, kept] and W[kept, :] and one cblas_sgemm (or sgemv) on them.
- *   CSR      the same lists; N cut into tiles whose W slab (K × tile) fits in half the
- *            last-level cache; threads take rows within each tile (fewer rows than
- *            threads: the GATHER schedule, threads split N).
+ *   CSR      the same lists; N cut into register-wide strips (a row's strip of Y in 16
+ *            accumulators), K into blocks whose W piece stays in L2 while every row of A
+ *            reuses it; threads over (strip, row group) items (see run_csr).
  *   measure  nonzeros and all-zero columns of a set of evenly spaced rows (16-column masks):
  *            what the AUTO dispatcher above the backends (common.c) decides from.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
@@ -30,7 +30,6 @@
 #include "quintet/tensor.h"
 
 #define PIECE 2048              /* floats of one output row piece in the gather kernel (8 KiB) */
-#define CSR_SLAB_BYTES (16 << 20) /* target bytes of a K × tile slab of W in the CSR path */
 #define PAR_MIN 32768           /* element-wise work below this runs on one thread */
 #define SCAN_PAR_MIN (1 << 20)  /* scans of A (nonzero lists, column flags) below this: one thread */
 
@@ -269,12 +268,14 @@ typedef struct {
     int32_t *idx;
     float *val;
     int64_t nnz;
+    void *extra; /* csr_build's `extra` bytes of workspace after the lists (64-byte aligned) */
     void *owned_ptr, *owned_data;
     size_t data_bytes;
 } csr_t;
 
-/* Build the lists: counts in parallel, prefix sum, fill in parallel. */
-static qt_status_t csr_build(const call_t *c, csr_t *s)
+/* Build the lists: counts in parallel, prefix sum, fill in parallel; `extra` more bytes of the
+ * same workspace block at s->extra. */
+static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
 {
     const int64_t M = c->M, K = c->K;
     memset(s, 0, sizeof *s);
@@ -287,7 +288,8 @@ static qt_status_t csr_build(const call_t *c, csr_t *s)
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] += s->rowptr[m];
     s->nnz = s->rowptr[M];
     size_t cap = (size_t)(s->nnz + 16);
-    s->data_bytes = cap * (sizeof(int32_t) + sizeof(float)) + 64;
+    const size_t lists = (cap * (sizeof(int32_t) + sizeof(float)) + 64 + 63) / 64 * 64 + 64;
+    s->data_bytes = lists + extra;
     char *buf = qt_sparse_ws_get(c->be, c->ws, s->data_bytes, &s->owned_data);
     if (!buf) {
         qt_free(s->owned_ptr);
@@ -295,6 +297,7 @@ static qt_status_t csr_build(const call_t *c, csr_t *s)
     }
     s->val = (float *)buf;
     s->idx = (int32_t *)(buf + (cap * sizeof(float) + 63) / 64 * 64);
+    s->extra = buf + lists;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) fill_nz(c->A + m * K, K, s->idx + s->rowptr[m], s->val + s->rowptr[m]);
     return QT_OK;
@@ -319,11 +322,10 @@ static void run_dense(const float *A, const float *W, float *Y, int64_t M, int64
                     0.0f, Y, (int)N);
 }
 
-/* GATHER: threads split N; each row of A gathers its nonzero rows of W. */
-static qt_status_t run_gather(const call_t *c)
+/* GATHER on built lists s (freed here): threads split N; each row of A gathers its nonzero
+ * rows of W. */
+static qt_status_t gather_lists(const call_t *c, csr_t s)
 {
-    csr_t s;
-    QT_TRY(csr_build(c, &s));
     const int64_t M = c->M, N = c->N;
     int T = c->threads;
     int64_t units = (N + 15) / 16; /* 16-float units so threads never share a cache line of Y */
@@ -348,34 +350,137 @@ static qt_status_t run_gather(const call_t *c)
     return QT_OK;
 }
 
-/* CSR: N in tiles sized to cache, threads over rows within a tile (with fewer rows than
- * threads, the gather schedule: threads split N). */
+/* GATHER: the lists, then gather_lists. */
+static qt_status_t run_gather(const call_t *c)
+{
+    csr_t s;
+    QT_TRY(csr_build(c, &s, 0));
+    return gather_lists(c, s);
+}
+
+/* CSR: register-blocked strips. N is cut into strips of STRIP columns (NACC accumulators: a
+ * row's strip of Y stays in registers) and K into blocks of KBLK rows (the strip's W block,
+ * KBLK·STRIP floats = 512 KiB, stays in L2 while every row of A with nonzeros in the block
+ * reuses it: at batch 64 and 90% sparsity each W row piece serves ~6 rows of A from L2
+ * instead of coming again from L3 or memory). Per (strip, k block, row): acc = the row's Y
+ * strip (zero in the first block); acc += a_k·W[k, strip] over the row's nonzeros in the
+ * block; store. When most rows of W are touched (estimated from the density and M), the block's
+ * W pieces are first copied into a contiguous per-thread buffer (KBLK·STRIP floats, in the
+ * call's workspace): in place, with N a power of two, the pieces of one strip sit 4N bytes
+ * apart and fall into 1/8 of the L2's sets (N = 4096: 128 of 2048 sets, i.e. 128-256 KiB of a
+ * 1-2 MiB L2), so the block would not stay in L2 and every reuse went back to L3.
+ * Threads take (strip, row group) items: one group per strip when there are at least as many
+ * strips as threads, else the rows split so that every thread has work. A strip narrower than
+ * STRIP (the tail of N; every strip without AVX) goes through gather_row. When fewer than 1.5
+ * rows of a group share a touched row of W on average (batch 1; very sparse small batches)
+ * there is nothing to reuse and the call runs the GATHER schedule, whose long row pieces
+ * stream W from memory faster than 1 KiB strip pieces (2-core VM, M=1 K=16384 N=4096: 2.2x). */
+#ifdef VW
+#define NACC (VW == 16 ? 16 : 12) /* accumulators per strip (AVX2: 12 of 16 ymm) */
+#define STRIP (NACC * VW)         /* columns of one strip (256 with AVX-512) */
+#define KBLK (131072 / STRIP)     /* rows of a W block: KBLK·STRIP·4 bytes = 512 KiB */
+
+/* acc (NACC vectors) += Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..STRIP) (fused multiply-adds in
+ * row order). */
+static inline void strip_fma(vf_t *acc, const float *w, int64_t ldw, int64_t koff, const int32_t *idx,
+                             const float *val, int64_t n)
+{
+    vf_t r[NACC];
+    for (int v = 0; v < NACC; v++) r[v] = acc[v];
+    for (int64_t j = 0; j < n; j++) {
+        const vf_t a = VSET1(val[j]);
+        const float *wr = w + ((int64_t)idx[j] - koff) * ldw;
+        for (int v = 0; v < NACC; v++) r[v] = VFMA(a, VLOAD(wr + v * VW), r[v]);
+    }
+    for (int v = 0; v < NACC; v++) acc[v] = r[v];
+}
+#else
+#define STRIP PIECE
+#define KBLK (1 << 30)
+#endif
+
+/* Rows m0..m1-1 of one strip (columns n0..n0+len) through the strip kernel; cur: M cursors;
+ * pk: NULL, or KBLK·STRIP floats to pack each W block into. */
+static void csr_strip(const call_t *c, const csr_t *s, int64_t n0, int64_t len, int64_t m0, int64_t m1, float *pk,
+                      int64_t *cur)
+{
+    const int64_t N = c->N, K = c->K;
+#ifdef VW
+    if (len == STRIP) {
+        for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
+        for (int64_t k0 = 0; k0 < K; k0 += KBLK) {
+            const int32_t kend = (int32_t)(K - k0 < KBLK ? K : k0 + KBLK);
+            const float *w = c->W + n0;
+            int64_t ldw = N, koff = 0;
+            if (pk) {
+                for (int64_t r = k0; r < kend; r++)
+                    for (int v = 0; v < NACC; v++) VSTORE(pk + (r - k0) * STRIP + v * VW, VLOAD(w + r * N + v * VW));
+                w = pk, ldw = STRIP, koff = k0;
+            }
+            for (int64_t m = m0; m < m1; m++) {
+                const int64_t e = s->rowptr[m + 1], j = cur[m];
+                int64_t j1 = j;
+                while (j1 < e && s->idx[j1] < kend) j1++;
+                vf_t acc[NACC];
+                float *y = c->Y + m * N + n0;
+                for (int v = 0; v < NACC; v++) acc[v] = k0 == 0 ? VSET1(0.0f) : VLOAD(y + v * VW);
+                strip_fma(acc, w, ldw, koff, s->idx + j, s->val + j, j1 - j);
+                for (int v = 0; v < NACC; v++) VSTORE(y + v * VW, acc[v]);
+                cur[m] = j1;
+            }
+        }
+        return;
+    }
+#endif
+    (void)pk;
+    (void)cur;
+    (void)K;
+    for (int64_t m = m0; m < m1; m++) {
+        const int64_t b = s->rowptr[m], e = s->rowptr[m + 1];
+        gather_row(c->Y + m * N + n0, c->W + n0, N, s->idx + b, s->val + b, e - b, len);
+    }
+}
+
 static qt_status_t run_csr(const call_t *c)
 {
-    if (c->M < c->threads) {
-        QT_TRY(run_gather(c));
+    csr_t s;
+    const int64_t M = c->M, N = c->N, K = c->K, nstrip = (N + STRIP - 1) / STRIP;
+#ifdef VW
+    const size_t pack_floats = N >= STRIP ? (size_t)(K < KBLK ? K : KBLK) * STRIP : 0; /* a thread's packed W block */
+#else
+    const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
+#endif
+    /* the pack buffers, one per thread, unless M is too small for any reuse (batch 1) */
+    const size_t extra = M >= 2 ? (size_t)c->threads * pack_floats * sizeof(float) : 0;
+    QT_TRY(csr_build(c, &s, extra));
+    int T = (double)s.nnz * (double)N < 65536.0 ? 1 : c->threads;
+    int64_t groups = nstrip >= T ? 1 : (2 * T + nstrip - 1) / nstrip; /* row groups per strip */
+    if (groups > M) groups = M;
+    const int64_t items = nstrip * groups;
+    if (T > items) T = (int)items;
+    /* rows of W some row of a group touches ≈ 1 − (1 − density)^(rows per group); the rows of a
+     * group that use one touched row of W (the reuse the strips exist for): density·rows / that */
+    const double dens = (double)s.nnz / ((double)M * K), g_rows = (double)M / groups;
+    const double touched = 1.0 - pow(1.0 - dens, g_rows), reuse = touched > 0 ? dens * g_rows / touched : 0;
+    if (reuse < 1.5) { /* (almost) no reuse: the gather schedule's long row pieces stream W better */
+        QT_TRY(gather_lists(c, s));
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
     }
-    csr_t s;
-    QT_TRY(csr_build(c, &s));
-    const int64_t M = c->M, N = c->N, K = c->K;
-    int64_t tile = CSR_SLAB_BYTES / (K * (int64_t)sizeof(float)) / 16 * 16;
-    if (tile < 64) tile = 64;
-    if (tile >= N) tile = N;
-    int T = (double)s.nnz * (double)N < 65536.0 ? 1 : c->threads;
-#pragma omp parallel num_threads(T)
-    for (int64_t p = 0; p < N; p += tile) {
-        int64_t len = N - p < tile ? N - p : tile;
-#pragma omp for schedule(dynamic, 8) nowait
-        for (int64_t m = 0; m < M; m++) {
-            const int64_t b = s.rowptr[m], e = s.rowptr[m + 1];
-            for (int64_t q = 0; q < len; q += PIECE) {
-                int64_t l = len - q < PIECE ? len - q : PIECE;
-                gather_row(c->Y + m * N + p + q, c->W + p + q, N, s.idx + b, s.val + b, e - b, l);
-            }
-        }
+    const int pack = touched > 0.7 && extra > 0;
+    int64_t *cur = qt_alloc((size_t)T * (size_t)M * sizeof(int64_t)); /* per thread: each row's next nonzero */
+    if (!cur) {
+        csr_free(c, &s);
+        return qt_fail(QT_ERR_NOMEM, "csr: no memory for %d x %lld row cursors", T, (long long)M);
     }
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t st = it / groups, g = it % groups, n0 = st * STRIP;
+        csr_strip(c, &s, n0, N - n0 < STRIP ? N - n0 : STRIP, M * g / groups, M * (g + 1) / groups,
+                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL,
+                  cur + (size_t)omp_get_thread_num() * (size_t)M);
+    }
+    qt_free(cur);
     if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_CSR, s.nnz, -1};
     qt_sparse_count_matmul((double)s.nnz * N, ((double)M * K - s.nnz) * N, s.nnz);
     csr_free(c, &s);

@@ -114,18 +114,20 @@ def print_tables(out, f):
         print(f"\n## {suite}, {threads} thread(s): time per call in ms (median); ratio = peer / quintet "
               f"(> 1: quintet faster)", file=f)
         sparse = suite == "sparsity"
-        head = f"{'case':11s} {'params':52s} {'quintet':>10s} {'peer':>10s} {'peer path':15s} {'ratio':>6s} {'target':>6s}"
+        head = f"{'case':11s} {'params':58s} {'quintet':>10s} {'peer':>10s} {'peer path':15s} {'ratio':>6s} {'target':>6s}"
         if sparse:
             head += f" {'dense/auto':>10s} {'auto/best':>9s} {'best':7s} {'csr_pre':>10s}"
         print(head, file=f)
         for r in rows:
             ok = "" if r["ratio"] is None else ("  ok" if r["ratio"] >= r["target"] else "  MISS")
-            line = (f"{r['case']:11s} {r['params'][:52]:52s} {ms(r['quintet_s'])} {ms(r['peer_s'])} "
+            line = (f"{r['case']:11s} {r['params'][:58]:58s} {ms(r['quintet_s'])} {ms(r['peer_s'])} "
                     f"{(r['peer_path'] or '-'):15s} {rs(r['ratio'])} {r['target']:6.1f}")
             if sparse:
                 line += (f" {rs(ratio(r['quintet_dense_s'], r['quintet_s'])):>10s}"
                          f" {rs(ratio(r['quintet_s'], r['quintet_best_s'])):>9s} {r['quintet_best_path'] or '-':7s}"
                          f" {ms(r['peer_csr_pre_s'])}")
+            if sparse and r["quintet_s"] and r["quintet_best_s"] and r["quintet_s"] > 1.1 * r["quintet_best_s"]:
+                ok += "  DISPATCH>1.1"  # the dispatcher more than 10% behind quintet's best path
             print(line + ok, file=f)
 
 

@@ -6,6 +6,7 @@ host clock, the MAX over ranks), checked with the same seeded data (rank r's ele
 1 + (7i + 13r + seed) mod 15, so the sum is exact: wrong_values counts the misses), written
 as Google Benchmark JSON for `quintet import`.
 
+Each size is printed by rank 0 as soon as it is done (flushed), so a run that hangs shows where.
 Run on the GPU machine (NVLink multicast stays off):
   NCCL_NVLS_ENABLE=0 torchrun --nproc_per_node 2 suites/peers/torch_allreduce.py --out torch.json
   NCCL_NVLS_ENABLE=0 python3 suites/peers/torch_allreduce.py --out torch.json   (spawns 2 itself)
@@ -71,6 +72,10 @@ def worker(local_rank, world, args):
             dist.all_reduce(t, op=dist.ReduceOp.MAX)
             reps.append((t.item(), len(times)))
         results.append((b, count * 4, reps, wrong.item()))
+        if rank == 0:  # as it goes: a run that stops shows the last size that completed
+            t = statistics.median(r[0] for r in reps)
+            print("torch allreduce %12d B  %10.2f us  busbw %8.2f GB/s  wrong %d" %
+                  (b, t * 1e6, count * 4 / t / 1e9 * 2 * (n - 1) / n, wrong.item()), flush=True)
         del send, buf, want
         b *= 4
     if rank == 0:
@@ -96,10 +101,6 @@ def worker(local_rank, world, args):
         }
         with open(args.out, "w") as f:
             json.dump({"context": ctx, "benchmarks": benchmarks}, f, indent=1)
-        for b, size, reps, wrong in results:
-            t = statistics.median(r[0] for r in reps)
-            print("torch allreduce %12d B  %10.2f us  busbw %8.2f GB/s  wrong %d" %
-                  (b, t * 1e6, size / t / 1e9 * 2 * (n - 1) / n, wrong))
     dist.barrier()
     dist.destroy_process_group()
 

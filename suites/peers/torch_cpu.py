@@ -15,9 +15,12 @@ Groups (--groups, comma-separated; default all):
              is left out with a message. Counter gbps (qt_optim_work's bytes: each stream of
              parameter, gradient and state read or written counted once).
   sparse     suites/sparsity.c's uniform points M=1,K=16384,N=4096 and M=64,K=4096,N=4096 at
-             sp 0.9 and 0.95 (--sp): Y = A·W with 8 draws of A rotating (U(0.1, 1), a fraction
-             sp of zeros), each timed iteration making 3 calls on the next draws and keeping
-             the fastest, as the suite does. Variants torch-dense (torch.mm), torch-csr
+             sp 0.9 and 0.95 (--sp): Y = A·W with draws of A rotating (U(0.1, 1), a fraction
+             sp of zeros), as many as the suite draws (patterns(): the same rule, so that the
+             W rows one draw touches have left the last-level cache when it comes back), each
+             timed iteration making 3 calls on the next draws and keeping the fastest, as the
+             suite does; plus the suite's warm twins of the M=1 points (param cache=warm: one
+             draw repeated). Variants torch-dense (torch.mm), torch-csr
              (A.to_sparse_csr() then torch.sparse.mm, the conversion timed: activations are
              dynamic, as quintet's sparse paths see them) and torch-csr_pre (conversion outside
              the clock: a lower bound no dynamic workload gets).
@@ -95,14 +98,41 @@ def optim_cases():
     return out
 
 
+def llc_bytes():
+    """Last-level cache of CPU 0 as sysfs reports it, else 32 MiB (sparsity.c's llc_bytes)."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index3/size") as f:
+            t = f.read().strip()
+        mult = {"K": 1024, "M": 1 << 20}.get(t[-1:], 1)
+        v = float(t.rstrip("KM")) * mult
+        if v > 0:
+            return v
+    except (OSError, ValueError):
+        pass
+    return 32.0 * (1 << 20)
+
+
+def patterns(M, K, N, sp, structured=False, es=4):
+    """Draws of A to rotate (sparsity.c's sparse_patterns): between two uses of one draw the
+    others touch at least min(2·LLC, 0.95·|W|) bytes of W's rows; 8 … 256, within 64 MiB."""
+    wbytes = float(K) * N * es
+    f = (1.0 - sp) if structured else 1.0 - sp ** M
+    target = min(2.0 * llc_bytes(), 0.95 * wbytes)
+    n = 8
+    while n < 256 and f > 0 and wbytes * (1.0 - (1.0 - f) ** (n - 1)) < target:
+        n += 1
+    return max(1, min(n, (64 << 20) // (M * K * es)))
+
+
 def sparse_cases(sps):
     out = []
-    for M, K, N in ((1, 16384, 4096), (64, 4096, 4096)):
-        for sp in sps:
-            for path, case in (("dense", "dense"), ("csr", "csr"), ("csr_pre", "csr")):
-                p = params([("M", M), ("K", K), ("N", N), ("sp", sp), ("structure", "uniform")])
-                out.append(dict(group="sparse", suite="sparsity", case=case, path=path, params=p, M=M, K=K, N=N,
-                                sp=sp))
+    points = [(M, K, N, sp, False) for M, K, N in ((1, 16384, 4096), (64, 4096, 4096)) for sp in sps]
+    points += [(1, 16384, 4096, sp, True) for sp in sps]  # the suite's warm twins (cache=warm)
+    for M, K, N, sp, warm in points:
+        for path, case in (("dense", "dense"), ("csr", "csr"), ("csr_pre", "csr")):
+            pp = [("M", M), ("K", K), ("N", N), ("sp", sp), ("structure", "uniform")] + ([("cache", "warm")] if warm else [])
+            out.append(dict(group="sparse", suite="sparsity", case=case, path=path, params=params(pp), M=M, K=K, N=N,
+                            sp=sp, nv=1 if warm else patterns(M, K, N, sp)))
     return out
 
 
@@ -187,7 +217,7 @@ def sparse_setup(torch, c):
         _W.update(shape=(K, N), W=torch.rand(K, N, generator=g) * 2 - 1)
     W = _W["W"]
     draws = []
-    for _ in range(8):
+    for _ in range(c["nv"]):
         a = torch.rand(M, K, generator=g) * 0.9 + 0.1
         a[torch.rand(M, K, generator=g) < sp] = 0.0
         draws.append(a)
@@ -216,11 +246,12 @@ def sparse_setup(torch, c):
         return best
 
     call()
-    return call, {}, dict(sparsity_measured=zeros)
+    return call, {}, dict(sparsity_measured=zeros, patterns=len(draws))
 
 
 _W = {}
-UNITS = dict(gflops="GFLOP/s", useful_flops="FLOP", gbps="GB/s", bytes="bytes", sparsity_measured="fraction")
+UNITS = dict(gflops="GFLOP/s", useful_flops="FLOP", gbps="GB/s", bytes="bytes", sparsity_measured="fraction",
+             patterns="count")
 SETUP = dict(attention=attention_setup, optim=optim_setup, sparse=sparse_setup)
 
 
@@ -258,7 +289,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--groups", default="attention,optim,sparse")
+    ap.add_argument("--groups", default="attention,optim,sparse", help="comma-separated, run in this order")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.05, help="seconds per repetition (at least one call)")
     ap.add_argument("--t-max", type=int, default=4096)
@@ -269,13 +300,14 @@ def main():
     bad = [g for g in groups if g not in SETUP]
     if bad:
         ap.error(f"unknown group(s) {bad}: attention, optim, sparse")
-    cases = []
-    if "attention" in groups:
-        cases += attention_cases(args.t_max)
-    if "optim" in groups:
-        cases += optim_cases()
-    if "sparse" in groups:
-        cases += sparse_cases([float(s) for s in args.sp.split(",")])
+    cases = []  # in the order --groups names them (a run stopped by a time limit keeps the first)
+    for g in groups:
+        if g == "attention":
+            cases += attention_cases(args.t_max)
+        elif g == "optim":
+            cases += optim_cases()
+        else:
+            cases += sparse_cases([float(s) for s in args.sp.split(",")])
     if args.list:
         print("\n".join(name_of(c) for c in cases))
         return 0

@@ -2,7 +2,8 @@
  * the hand-written backward pass of every parameter of every strategy (so of every block:
  * encoders, input normalisation, cross-attention with shared and separate weights, heads,
  * gate, learned late weights) on the f64 oracle; every host backend against ref (logits, loss,
- * gradients); the loss falls when training; the same seed gives bitwise-identical weights;
+ * gradients); device backends (cuda: skipped without a GPU, saying why) against ref and in
+ * training against cpu; the loss falls when training; the same seed gives bitwise-identical weights;
  * EMAP of an additive model equals the model; the synthetic tasks; bad input. Inputs and
  * perturbed parameters are fresh per process (QT_TEST_SEED replays).
  * Run: make test, or build/tests/fusion/test_fusion. */
@@ -55,34 +56,53 @@ static void test_gradients(void)
         }
 }
 
-/* Every host backend against the oracle: loss, logits and gradients within qt_verify_tol_fusion
- * (the tolerance `quintet verify fusion` uses: 1e-4 of each array's scale). */
+/* Backend be against the oracle on config c, batch B, fresh inputs and perturbed parameters of
+ * `seed`: loss, logits and every gradient within qt_verify_tol_fusion (the tolerance `quintet
+ * verify fusion` uses: 1e-4 of each array's scale). Returns the wrong count; *max_rel the worst. */
+static int64_t check_vs_ref(qt_backend_t *be, const qt_fusion_config_t *c, int64_t B, uint64_t seed, double *max_rel)
+{
+    qt_backend_t *ref = qt_test_backend("ref");
+    int64_t np = qt_fusion_n_params(c), nl = B * c->classes, n = np + nl + 1;
+    double *r = qt_alloc((size_t)n * sizeof *r), *y = qt_alloc((size_t)n * sizeof *y);
+    CU_ASSERT_FATAL(r && y);
+    CU_ASSERT_EQUAL_FATAL(qt_verify_fusion_run(ref, c, B, seed, r + 1, r, r + 1 + nl, NULL), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_verify_fusion_run(be, c, B, seed, y + 1, y, y + 1 + nl, NULL), QT_OK);
+    qt_cmp_t cmp;
+    qt_cmp_init(&cmp);
+    qt_cmp_add(&cmp, y, QT_F64, r, QT_F64, (size_t)(1 + nl), &qt_verify_tol_fusion, NULL);
+    qt_cmp_add(&cmp, y + 1 + nl, QT_F64, r + 1 + nl, QT_F64, (size_t)np, &qt_verify_tol_fusion, NULL);
+    CU_ASSERT_EQUAL(cmp.wrong, 0);
+    if (cmp.wrong)
+        printf("\n  %s %s shared=%d norm=%d d=%d B=%lld: %lld wrong, max_rel %.3g", qt_backend_name(be),
+               qt_fusion_strategy_name(c->strategy), c->shared_cross, c->normalize, c->d, (long long)B,
+               (long long)cmp.wrong, cmp.max_rel);
+    if (max_rel && cmp.max_rel > *max_rel) *max_rel = cmp.max_rel;
+    qt_free(r);
+    qt_free(y);
+    return cmp.wrong;
+}
+
+/* Every strategy × (shared, normalize) of the tiny shape at d = 16, batch 7, on backend be. */
+static void check_all_strategies(qt_backend_t *be, uint64_t salt, double *max_rel)
+{
+    for (int st = 0; st < QT_FUSION_STRATEGY_COUNT; st++)
+        for (int opt = 0; opt < 4; opt++) {
+            qt_fusion_config_t c = tiny((qt_fusion_strategy_t)st, opt & 1, opt >> 1);
+            if (c.shared_cross && st != QT_FUSION_CROSS && st != QT_FUSION_HYBRID) continue;
+            c.d = 16;
+            c.d_ff = 24;
+            check_vs_ref(be, &c, 7, qt_test_seed() ^ (uint64_t)(st * 4 + opt + salt), max_rel);
+        }
+}
+
+/* Every host backend against the oracle (check_vs_ref). */
 static void test_backends_vs_ref(void)
 {
     qt_backend_t *ref = qt_test_backend("ref");
     for (int bi = 0; bi < qt_backend_count(); bi++) {
         qt_backend_t *be = qt_test_host_backend_at(bi, QT_TECH_FUSION);
         if (!be || be == ref) continue;
-        for (int st = 0; st < QT_FUSION_STRATEGY_COUNT; st++)
-            for (int opt = 0; opt < 4; opt++) {
-                qt_fusion_config_t c = tiny((qt_fusion_strategy_t)st, opt & 1, opt >> 1);
-                c.d = 16;
-                c.d_ff = 24;
-                int64_t np = qt_fusion_n_params(&c), B = 7, n = np + B * c.classes + 1;
-                double *r = qt_alloc((size_t)n * sizeof *r), *y = qt_alloc((size_t)n * sizeof *y);
-                uint64_t seed = qt_test_seed() ^ (uint64_t)(st * 4 + opt + 100);
-                CU_ASSERT_EQUAL_FATAL(qt_verify_fusion_run(ref, &c, B, seed, r + 1, r, r + 1 + B * c.classes, NULL), QT_OK);
-                CU_ASSERT_EQUAL_FATAL(qt_verify_fusion_run(be, &c, B, seed, y + 1, y, y + 1 + B * c.classes, NULL), QT_OK);
-                qt_cmp_t cmp;
-                qt_cmp_init(&cmp);
-                qt_cmp_add(&cmp, y, QT_F64, r, QT_F64, (size_t)(1 + B * c.classes), &qt_verify_tol_fusion, NULL);
-                qt_cmp_add(&cmp, y + 1 + B * c.classes, QT_F64, r + 1 + B * c.classes, QT_F64, (size_t)np,
-                           &qt_verify_tol_fusion, NULL);
-                CU_ASSERT_EQUAL(cmp.wrong, 0);
-                if (cmp.wrong) printf("\n  %s %s: %lld wrong, max_rel %.3g", qt_backend_name(be), qt_fusion_strategy_name(c.strategy), (long long)cmp.wrong, cmp.max_rel);
-                qt_free(r);
-                qt_free(y);
-            }
+        check_all_strategies(be, 100, NULL);
     }
 }
 
@@ -241,8 +261,59 @@ static void test_bad_input(void)
     qt_tensor_free(&p); qt_tensor_free(&p64); qt_tensor_free(&g); qt_tensor_free(&w); qt_tensor_free(&y);
 }
 
+/* Every registered backend with fusion ops that runs off the host (cuda), against the oracle on
+ * fresh random inputs: every strategy × (shared, normalize) of the tiny shape (check_vs_ref), the
+ * tasks' shape at d = 64 with batch 33 (cross with separate and shared weights, hybrid: wide
+ * rows through the warp kernels, the sgemms, more than one chunk of the column sums); then a
+ * short training run on the device lowers the loss, reaches the cpu backend's train accuracy
+ * within 0.05 (the two start from identical parameters and batches, and differ by f32 rounding
+ * only) and gives bitwise the same parameters twice. Skips, saying why, when no such backend is
+ * built or none can run here (no GPU). */
+static void test_device_backends(void)
+{
+    int tested = 0;
+    for (int bi = 0; bi < qt_backend_count(); bi++) {
+        const qt_backend_iface_t *f = qt_backend_iface_get(bi);
+        char why[256];
+        if (!f->ops[QT_TECH_FUSION] || f->device_kind == QT_DEVICE_HOST) continue;
+        if (!qt_backend_iface_available(f, why, sizeof why)) {
+            printf("\n  %s: skipped, not available here: %s ", f->name, why);
+            continue;
+        }
+        qt_backend_t *be = qt_test_backend(f->name);
+        double worst = 0;
+        check_all_strategies(be, 200, &worst);
+        qt_fusion_strategy_t big[3] = {QT_FUSION_CROSS, QT_FUSION_CROSS, QT_FUSION_HYBRID};
+        for (int i = 0; i < 3; i++) {
+            qt_fusion_config_t c = small_cfg(big[i]);
+            c.d = 64;
+            c.d_ff = 128;
+            c.shared_cross = i == 1;
+            check_vs_ref(be, &c, 33, qt_test_seed() ^ (uint64_t)(300 + i), &worst);
+        }
+        printf("\n  %s vs ref: max_rel %.2e (tolerance %g of scale) ", f->name, worst, qt_verify_tol_fusion.scale);
+        qt_tensor_t p = {0}, p2 = {0}, pc = {0};
+        double acc = 0, acc_cpu = 0, loss = train_small(be, QT_FUSION_CROSS, QT_FUSION_TASK_REDUNDANT, qt_test_seed(), &p, &acc);
+        double loss_cpu = train_small(qt_test_backend("cpu"), QT_FUSION_CROSS, QT_FUSION_TASK_REDUNDANT, qt_test_seed(), &pc, &acc_cpu);
+        printf("\n  %s cross training: final loss %.4f (cpu %.4f), train accuracy %.3f (cpu %.3f) ", f->name, loss,
+               loss_cpu, acc, acc_cpu);
+        CU_ASSERT(loss < 0.5 * log(2.0));
+        CU_ASSERT(fabs(acc - acc_cpu) <= 0.05);
+        train_small(be, QT_FUSION_CROSS, QT_FUSION_TASK_REDUNDANT, qt_test_seed(), &p2, NULL);
+        qt_tensor_t h1 = {0}, h2 = {0};
+        CU_ASSERT_EQUAL_FATAL(qt_tensor_to_host(be, &p, &h1), QT_OK);
+        CU_ASSERT_EQUAL_FATAL(qt_tensor_to_host(be, &p2, &h2), QT_OK);
+        CU_ASSERT_EQUAL(memcmp(h1.data, h2.data, (size_t)qt_tensor_numel(&h1) * sizeof(float)), 0);
+        qt_tensor_free(&h1); qt_tensor_free(&h2);
+        qt_tensor_free(&p); qt_tensor_free(&p2); qt_tensor_free(&pc);
+        tested++;
+    }
+    if (!tested) printf("\n  skipped: no backend with fusion ops that runs off the host can run here ");
+}
+
 QT_TEST_MAIN("fusion", {"finite-difference gradients of every parameter, every strategy (ref)", test_gradients},
              {"every host backend vs ref: logits, loss, gradients", test_backends_vs_ref},
+             {"device backends (cuda) vs ref, training on the device", test_device_backends},
              {"training lowers the loss", test_loss_decreases}, {"same seed, identical weights", test_determinism},
              {"EMAP of an additive model is the model", test_emap_additive}, {"synthetic tasks", test_tasks},
              {"bad input", test_bad_input})

@@ -102,10 +102,12 @@ static int check_bound(const float *Y, const float *R, const float *A, const flo
 static void test_matmul_paths(void)
 {
     static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20},
-                                        {2, 8192, 264}};
-    /* {300, 4001, 20} is large enough (M·K ≥ 2^20) for the multi-threaded scans of A; {2, 8192,
-     * 264}: cuda's one-launch GEMV with K split over many blocks (the last block of a column
-     * tile sums their partial rows) and a partial second tile of 256 columns */
+                                        {9, 1300, 600}, {24, 1100, 256}, {2, 8192, 264}};
+    /* {300, 4001, 20} is large enough (M·K ≥ 2^20) for the multi-threaded scans of A; {9, 1300,
+     * 600} and {24, 1100, 256} give the cpu CSR kernel several K blocks, full strips with a
+     * tail, and (one strip, fewer strips than threads) rows split into groups; {2, 8192, 264}:
+     * cuda's one-launch GEMV with K split over many blocks (the last block of a column tile
+     * sums their partial rows) and a partial second tile of 256 columns */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);

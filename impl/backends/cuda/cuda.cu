@@ -18,7 +18,7 @@
  * code: attention impl/attention/cuda/ (the stream through cuda_backend.h); the others use
  * the context (cuda_ctx.h) and the helpers of internal.h: optimizers impl/optim/cuda/optim.cu
  * (every optimizer, fused multi-tensor steps), sparse activations and matmul paths
- * impl/sparse/cuda/sparse.cu. Counts of queued work kept on the device (nonzeros produced by
+ * impl/sparse/cuda/sparse.cu, fusion impl/fusion/cuda/fusion.cu. Counts of queued work kept on the device (nonzeros produced by
  * activations, the GATHER GEMV's flops) are added to the host counters at synchronize.
  * Tests: tests/core/test_rng.c, tests/optim/test_optim.c, tests/sparse/test_sparse.c (each
  * skips its device part without a GPU and says why); build/quintet verify --backend cuda. */
@@ -34,6 +34,7 @@
 #include "cuda_ctx.h"
 #include "quintet/backend.h"
 #include "quintet/counters.h"
+#include "quintet/fusion.h"
 #include "quintet/optim.h"
 #include "quintet/sparse.h"
 #include "quintet/tensor.h"
@@ -271,6 +272,8 @@ extern "C" void *qt_cuda_backend_stream(const qt_backend_t *be) { return CTX(be)
 
 /* impl/attention/cuda/ops.cu */
 extern "C" const qt_attn_ops_t qt_attn_ops_cuda;
+/* impl/fusion/cuda/fusion.cu */
+extern "C" const qt_fusion_ops_t qt_fusion_ops_cuda;
 
 extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
     /* .name = */ "cuda",
@@ -286,6 +289,6 @@ extern "C" const qt_backend_iface_t qt_backend_iface_cuda = {
     /* .memset0 = */ qt_cuda_memset0,
     /* .timer_start = */ qt_cuda_timer_start,
     /* .timer_stop = */ qt_cuda_timer_stop,
-    /* .ops = */ {&qt_attn_ops_cuda, NULL, &qt_optim_ops_cuda, NULL, &qt_sparse_ops_cuda},
+    /* .ops = */ {&qt_attn_ops_cuda, &qt_fusion_ops_cuda, &qt_optim_ops_cuda, NULL, &qt_sparse_ops_cuda},
     /* .fill = */ qt_cuda_fill,
 };

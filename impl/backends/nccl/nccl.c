@@ -11,14 +11,23 @@
  *   collectives ncclAllReduce / ReduceScatter / AllGather / Broadcast on the instance's stream,
  *               all-to-all as a group of ncclSend/ncclRecv; a request = an event recorded after
  *               the collective; test = cudaEventQuery, and ncclCommGetAsyncError while it is not
- *               done (a dead peer surfaces as an error, the deadline of qt_dist_wait as a
- *               timeout). Requests (events) are recycled through a free list (small-message
- *               latency). Buffers on the HOST (loss scalars, checksums, timings of the harness)
+ *               done. THE GUARD: a request not complete qt_dist_timeout() seconds after it was
+ *               enqueued, or an asynchronous NCCL error, aborts the communicator
+ *               (ncclCommAbort: the kernels still waiting for a peer return, so neither the
+ *               stream, cudaFree nor the next synchronize can block forever) and fails with
+ *               the reason; every later GPU call of the instance fails at once with it (a hang
+ *               becomes an error; set QT_DIST_TIMEOUT_S short on GPU runs). Requests (events)
+ *               are recycled through a free list (small-message latency). Buffers on the HOST (loss scalars, checksums, timings of the harness)
  *               travel over the bootstrap MPI communicator instead, through the mpi instance's
  *               ops: a call's buffers must be both on the GPU or both on the host.
  *   allreduce_blocking  one ncclAllReduce and a stream synchronize (the suite's "bare" row).
  *   split       MPI_Comm_split, then a new nccl instance bootstrapped on the sub-communicator.
  *   check data  the kernels of impl/dist/cuda/check.cu on the instance's stream.
+ *   synchronize the stream's errors only (a stale cudaGetLastError left by a library is cleared
+ *               first: it failed a case on one rank only, see n_synchronize).
+ *   training    impl/dist's MLP on an nccl dp instance runs on the GPU (impl/dist/cuda/mlp.cu):
+ *               compute on its own stream, the gradient buckets' all-reduces on this
+ *               instance's stream (the communication stream), ordered by events.
  * Available when a GPU is (the cuda backend's test). Keep NVLink multicast off on shared machines
  * (NCCL_NVLS_ENABLE=0; the harness records NCCL_* variables in the provenance).
  * Tests: tests/dist/test_nccl.c (make test: skips without a GPU, saying why); benchmark:
@@ -28,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../dist/cuda/check.h"
 #include "../cuda/cuda_ctx.h"
@@ -37,6 +47,8 @@
 struct qt_dist_req {
     cudaEvent_t ev;
     qt_dist_req_t *host;     /* a host-buffer call: the mpi instance's request */
+    double t0;               /* when the collective was enqueued (its deadline counts from here) */
+    const char *what;        /* the NCCL call, for messages */
     struct qt_dist_req *next; /* free list */
 };
 
@@ -45,6 +57,8 @@ typedef struct {
     qt_backend_t *mpi; /* host buffers travel here */
     ncclComm_t nccl;
     qt_dist_req_t *free_reqs;
+    int aborted;      /* the communicator was aborted (deadline or asynchronous error): calls fail at once */
+    char why[320];    /* why it was aborted */
 } nccl_ext_t;
 
 #define EXT(be) ((nccl_ext_t *)QT_CUDA_CTX(be)->ext)
@@ -54,6 +68,42 @@ static qt_status_t nccl_fail(qt_backend_t *be, ncclResult_t r, const char *what)
     ncclComm_t comm = be->ctx && EXT(be) ? EXT(be)->nccl : NULL;
     return qt_backend_fail(be, QT_ERR_STATE, "%s failed on rank %d: %s (%s)", what, be->rank, ncclGetErrorString(r),
                            ncclGetLastError(comm));
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The guard against hangs: abort the communicator (ncclCommAbort makes the kernels still waiting
+ * for a peer return, so the stream, cudaFree and the next case's synchronize cannot block
+ * forever) and remember why; every later GPU collective on this instance fails at once. */
+static qt_status_t abort_comm(qt_backend_t *be, const char *what, double seconds, ncclResult_t async)
+{
+    nccl_ext_t *x = EXT(be);
+    if (!x->aborted) {
+        if (async != ncclSuccess)
+            snprintf(x->why, sizeof x->why, "%s on rank %d of %d: NCCL reported %s (%s); communicator aborted", what,
+                     be->rank, be->world, ncclGetErrorString(async), ncclGetLastError(x->nccl));
+        else
+            snprintf(x->why, sizeof x->why,
+                     "%s on rank %d of %d not complete after %.1f s (a peer died, hangs, or called another "
+                     "collective or size); communicator aborted", what, be->rank, be->world, seconds);
+        if (x->nccl) ncclCommAbort(x->nccl);
+        x->nccl = NULL;
+        x->aborted = 1;
+    }
+    return qt_backend_fail(be, QT_ERR_STATE, "%s", x->why);
+}
+
+/* Every GPU call starts here: an aborted communicator refuses with the reason. */
+static qt_status_t alive(qt_backend_t *be)
+{
+    nccl_ext_t *x = EXT(be);
+    if (!x->aborted) return QT_OK;
+    return qt_backend_fail(be, QT_ERR_STATE, "nccl: communicator aborted earlier: %s", x->why);
 }
 
 static ncclDataType_t nccl_type(qt_dist_dtype_t dt)
@@ -133,6 +183,8 @@ static qt_status_t started(qt_backend_t *be, ncclResult_t rc, qt_dist_req_t *r, 
         req_put(be, r);
         return qt_cuda_fail(be, e, "cudaEventRecord");
     }
+    r->t0 = mono_now();
+    r->what = what;
     *req = r;
     return QT_OK;
 }
@@ -157,6 +209,7 @@ static qt_status_t n_iallreduce(qt_backend_t *be, const void *send, void *recv, 
     QT_TRY(where(be, send, recv, &gpu));
     QT_TRY(req_get(be, &r));
     if (!gpu) return host_started(be, host_ops(be)->iallreduce(EXT(be)->mpi, send, recv, count, dt, op, &inner), r, inner, req);
+    if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     ncclResult_t rc = ncclAllReduce(send, recv, count, nccl_type(dt), nccl_op(op), EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     return started(be, rc, r, req, "ncclAllReduce");
 }
@@ -170,6 +223,7 @@ static qt_status_t n_ireduce_scatter(qt_backend_t *be, const void *send, void *r
     QT_TRY(req_get(be, &r));
     if (!gpu)
         return host_started(be, host_ops(be)->ireduce_scatter(EXT(be)->mpi, send, recv, count, dt, op, &inner), r, inner, req);
+    if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     ncclResult_t rc = ncclReduceScatter(send, recv, count, nccl_type(dt), nccl_op(op), EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     return started(be, rc, r, req, "ncclReduceScatter");
 }
@@ -182,6 +236,7 @@ static qt_status_t n_iallgather(qt_backend_t *be, const void *send, void *recv, 
     QT_TRY(where(be, send, recv, &gpu));
     QT_TRY(req_get(be, &r));
     if (!gpu) return host_started(be, host_ops(be)->iallgather(EXT(be)->mpi, send, recv, count, dt, &inner), r, inner, req);
+    if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     ncclResult_t rc = ncclAllGather(send, recv, count, nccl_type(dt), EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     return started(be, rc, r, req, "ncclAllGather");
 }
@@ -194,6 +249,7 @@ static qt_status_t n_ibroadcast(qt_backend_t *be, void *buf, size_t count, qt_di
     QT_TRY(where(be, buf, NULL, &gpu));
     QT_TRY(req_get(be, &r));
     if (!gpu) return host_started(be, host_ops(be)->ibroadcast(EXT(be)->mpi, buf, count, dt, root, &inner), r, inner, req);
+    if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     ncclResult_t rc = ncclBroadcast(buf, buf, count, nccl_type(dt), root, EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     return started(be, rc, r, req, "ncclBroadcast");
 }
@@ -206,6 +262,7 @@ static qt_status_t n_ialltoall(qt_backend_t *be, const void *send, void *recv, s
     QT_TRY(where(be, send, recv, &gpu));
     QT_TRY(req_get(be, &r));
     if (!gpu) return host_started(be, host_ops(be)->ialltoall(EXT(be)->mpi, send, recv, count, dt, &inner), r, inner, req);
+    if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     size_t chunk = count * dt_size(dt);
     ncclResult_t rc = ncclGroupStart();
     for (int p = 0; rc == ncclSuccess && p < be->world; p++) {
@@ -242,11 +299,18 @@ static qt_status_t n_test(qt_backend_t *be, qt_dist_req_t *req, int *done)
         return qt_cuda_fail(be, e, "collective on the GPU");
     }
     (void)cudaGetLastError();
+    nccl_ext_t *x = EXT(be);
     ncclResult_t async = ncclSuccess;
-    ncclCommGetAsyncError(EXT(be)->nccl, &async);
-    if (async != ncclSuccess && async != ncclInProgress) {
+    if (x->nccl) ncclCommGetAsyncError(x->nccl, &async);
+    double waited = mono_now() - req->t0, limit = qt_dist_timeout();
+    if ((async != ncclSuccess && async != ncclInProgress) || x->aborted || waited > limit) {
         *done = 1;
-        return nccl_fail(be, async, "NCCL communicator"); /* the event never completes: not recycled */
+        /* aborting makes the kernel return, so the event completes: the request can be reused */
+        qt_status_t s = x->aborted ? alive(be)
+                                   : abort_comm(be, req->what ? req->what : "NCCL collective", waited,
+                                                async == ncclInProgress ? ncclSuccess : async);
+        req_put(be, req);
+        return s;
     }
     return QT_OK;
 }
@@ -257,8 +321,21 @@ static qt_status_t n_allreduce_blocking(qt_backend_t *be, const void *send, void
     int gpu = 0;
     QT_TRY(where(be, send, recv, &gpu));
     if (!gpu) return host_ops(be)->allreduce_blocking(EXT(be)->mpi, send, recv, count, dt, op);
+    QT_TRY(alive(be));
     ncclResult_t rc = ncclAllReduce(send, recv, count, nccl_type(dt), nccl_op(op), EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     if (rc != ncclSuccess) return nccl_fail(be, rc, "ncclAllReduce");
+    return qt_cuda_synchronize(be);
+}
+
+/* The instance's synchronize: the stream's errors, not a stale one. cudaGetLastError returns the
+ * last error of ANY runtime call of this thread, also one a library made and handled itself
+ * (NCCL probes with runtime calls); qt_cuda_synchronize reads it after the stream, so a stale
+ * error there failed a case on one rank only — which then left the ranks in different cases,
+ * each waiting in a collective the other never called. Every call of this backend checks its
+ * own return code, so the slot is cleared first. */
+static qt_status_t n_synchronize(qt_backend_t *be)
+{
+    (void)cudaGetLastError();
     return qt_cuda_synchronize(be);
 }
 
@@ -295,6 +372,7 @@ static const char *n_host(const qt_backend_t *be)
 
 static qt_status_t n_check_fill(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, float *buf)
 {
+    QT_TRY(alive(be));
     int e = qt_dist_cuda_check_fill(QT_CUDA_CTX(be)->stream, c, be->rank, be->world, count, seed, buf);
     return e ? qt_cuda_fail(be, (cudaError_t)e, "check data kernel") : QT_OK;
 }
@@ -302,6 +380,7 @@ static qt_status_t n_check_fill(qt_backend_t *be, qt_coll_t c, size_t count, uin
 static qt_status_t n_check_count(qt_backend_t *be, qt_coll_t c, size_t count, uint64_t seed, const float *recv,
                                  long long *wrong)
 {
+    QT_TRY(alive(be));
     int e = qt_dist_cuda_check_count(QT_CUDA_CTX(be)->stream, c, be->rank, be->world, count, seed, recv, wrong);
     return e ? qt_cuda_fail(be, (cudaError_t)e, "check count kernel") : QT_OK;
 }
@@ -424,7 +503,7 @@ const qt_backend_iface_t qt_backend_iface_nccl = {
     .available = qt_cuda_available,
     .init = nccl_init,
     .free = nccl_free,
-    .synchronize = qt_cuda_synchronize,
+    .synchronize = n_synchronize,
     .alloc = qt_cuda_alloc,
     .dealloc = qt_cuda_dealloc,
     .copy = qt_cuda_copy,

@@ -42,6 +42,7 @@ static unsigned blocks_for(size_t m)
 extern "C" int qt_dist_cuda_check_fill(void *stream, int coll, int rank, int n, size_t count, uint64_t seed, float *buf)
 {
     size_t m = coll == QT_COLL_BROADCAST ? count : qt_dist_coll_send_count((qt_coll_t)coll, count, n);
+    (void)cudaGetLastError(); /* a stale error of another call (a library's) is not this launch's */
     check_fill_kernel<<<blocks_for(m), THREADS, 0, (cudaStream_t)stream>>>(rank, m, seed, buf);
     return (int)cudaGetLastError();
 }
@@ -55,6 +56,7 @@ extern "C" int qt_dist_cuda_check_count(void *stream, int coll, int rank, int n,
     cudaError_t e = cudaMallocAsync((void **)&d, sizeof *d, st);
     if (e == cudaSuccess) e = cudaMemsetAsync(d, 0, sizeof *d, st);
     if (e == cudaSuccess) {
+        (void)cudaGetLastError(); /* only this launch's error below */
         check_count_kernel<<<blocks_for(m), THREADS, 0, st>>>(coll, rank, n, count, m, seed, recv, d);
         e = cudaGetLastError();
     }

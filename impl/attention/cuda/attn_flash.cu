@@ -537,6 +537,12 @@ extern "C" int qt_cuda_attn_version_supports(int version, int dtype, int D)
     }
 }
 
+extern "C" int qt_cuda_attn_default_version(int dtype, int D)
+{
+    if (dtype == QT_CUDA_ATTN_F32) return qt_cuda_attn_version_supports(2, dtype, D) ? 2 : D >= 1 && D <= 128 ? 1 : 0;
+    return qt_cuda_attn_version_supports(5, dtype, D) ? 5 : 0;
+}
+
 /* Launch one instantiation with its dynamic shared memory. */
 template <typename KernelT>
 static int launch(KernelT kern, dim3 grid, int threads, size_t smem, const qt_cuda_attn_args_t *a, cudaStream_t st)

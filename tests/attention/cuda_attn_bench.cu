@@ -144,11 +144,15 @@ struct device_problem {
     void *dq, *dk, *dv, *dout;
     float *dmask;
     size_t n;
+    std::vector<double> ref; /* reference rows of the checked heads, computed once per problem */
+    int ref_stride;
 };
 
 static void dp_make(device_problem &p, const problem &pr)
 {
     memset(&p.a, 0, sizeof p.a);
+    p.ref.clear();
+    p.ref_stride = 0;
     qt_cuda_attn_args_t &a = p.a;
     a.B = pr.B, a.H = pr.H, a.T = pr.T, a.D = pr.D, a.causal = pr.causal, a.dtype = pr.dtype;
     bool dense = !strcmp(pr.variant, "dense");
@@ -198,12 +202,19 @@ static double check(device_problem &p, int version, int row_stride, int *unwritt
     for (size_t i = 0; i < p.n; i++) nan += out[i] != out[i];
     *unwritten = (int)std::min<size_t>(nan, 1 << 30);
     double num = 0, den = 0;
-    std::vector<double> r(a.D);
-    int heads[2] = {0, a.B * a.H - 1};
-    for (int hh = 0; hh < (a.B * a.H > 1 ? 2 : 1); hh++) {
+    int heads[2] = {0, a.B * a.H - 1}, nh = a.B * a.H > 1 ? 2 : 1, rows = (a.T + row_stride - 1) / row_stride;
+    if (p.ref.empty() || p.ref_stride != row_stride) { /* the reference once per problem, for every version */
+        p.ref.assign((size_t)nh * rows * a.D, 0.0);
+        p.ref_stride = row_stride;
+        for (int hh = 0; hh < nh; hh++)
+            for (int i = 0, ri = 0; i < a.T; i += row_stride, ri++)
+                ref_row(&a, p.q.data(), p.k.data(), p.v.data(), p.mask.empty() ? NULL : p.mask.data(), heads[hh], i,
+                        &p.ref[((size_t)hh * rows + ri) * a.D]);
+    }
+    for (int hh = 0; hh < nh; hh++) {
         int bh = heads[hh];
-        for (int i = 0; i < a.T; i += row_stride) {
-            ref_row(&a, p.q.data(), p.k.data(), p.v.data(), p.mask.empty() ? NULL : p.mask.data(), bh, i, r.data());
+        for (int i = 0, ri = 0; i < a.T; i += row_stride, ri++) {
+            const double *r = &p.ref[((size_t)hh * rows + ri) * a.D];
             for (int e = 0; e < a.D; e++) {
                 double o = out[((size_t)bh * a.T + i) * a.D + e];
                 num += (o - r[e]) * (o - r[e]);
@@ -316,7 +327,7 @@ static void run_case(const problem &pr, int row_stride, const int *timed, int re
     dp_make(p, pr);
     char desc[160];
     describe(desc, sizeof desc, pr);
-    for (int v = 1; v <= 6; v++) {
+    for (int v = 1; v <= 8; v++) {
         if (!qt_cuda_attn_version_supports(v, pr.dtype, pr.D)) continue;
         bool want_time = false;
         for (const int *t = timed; t && *t; t++) want_time |= *t == v;
@@ -370,17 +381,19 @@ static void check_lsh(int B, int T, int D, int half)
     CK(cudaMalloc(&db, dev.size() * 4));
     CK(cudaMemcpy(dx, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dr, rot.data(), rot.size() * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemset(db, 0, dev.size() * 4));
-    int rc = qt_cuda_attn_lsh_hash(dx, B, (long long)T * D, T, D, dr, half, 1, db, T, NULL);
-    CK(cudaDeviceSynchronize());
-    CK(cudaMemcpy(dev.data(), db, dev.size() * 4, cudaMemcpyDeviceToHost));
-    size_t diff = 0;
-    for (size_t t = 0; t < dev.size(); t++) diff += dev[t] != host[t];
-    bool ok = rc == 0 && diff == 0;
-    if (!ok) failures++;
-    printf("%-4s lsh hash B%d T%d D%d n_buckets %d: %zu of %zu buckets differ from the host loop\n", ok ? "ok" : "FAIL",
-           B, T, D, 2 * half, diff, dev.size());
-    if (csv) fprintf(csv, "lsh,B%d T%d D%d nb%d,%zu,%s\n", B, T, D, 2 * half, diff, ok ? "ok" : "FAIL");
+    for (int ver = 1; ver <= 2; ver++) {
+        CK(cudaMemset(db, 0, dev.size() * 4));
+        int rc = qt_cuda_attn_lsh_hash(ver, dx, B, (long long)T * D, T, D, dr, half, 1, db, T, NULL);
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(dev.data(), db, dev.size() * 4, cudaMemcpyDeviceToHost));
+        size_t diff = 0;
+        for (size_t t = 0; t < dev.size(); t++) diff += dev[t] != host[t];
+        bool ok = rc == 0 && diff == 0;
+        if (!ok) failures++;
+        printf("%-4s lsh hash v%d B%d T%d D%d n_buckets %d: %zu of %zu buckets differ from the host loop\n",
+               ok ? "ok" : "FAIL", ver, B, T, D, 2 * half, diff, dev.size());
+        if (csv) fprintf(csv, "lsh,v%d B%d T%d D%d nb%d,%zu,%s\n", ver, B, T, D, 2 * half, diff, ok ? "ok" : "FAIL");
+    }
     cudaFree(dx), cudaFree(dr), cudaFree(db);
 }
 
@@ -429,9 +442,10 @@ int main(int argc, char **argv)
     check_lsh(2, 1000, 64, 4);
     check_lsh(1, 777, 128, 32);
     check_lsh(3, 500, 64, 1);
+    check_lsh(2, 3000, 64, 100); /* two column tiles of hash v2 */
 
     /* ---- timing on the issue's shapes (validated first on sampled rows) ---- */
-    const int tc[] = {3, 4, 5, 6, 0}, tf32[] = {2, 0};
+    const int tc[] = {3, 4, 5, 6, 7, 8, 0}, tf32[] = {2, 0};
     int reps = quick ? 5 : 10;
     problem timing[] = {
         {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},

@@ -57,7 +57,7 @@ int qt_cuda_attn_lsh_hash(int version, const float *x, int nb, long long x_bstri
                           int half, int scale, int *buckets, long long bk_bstride, void *stream);
 
 /* LSH (dynamic = 0) or DYNAMIC (dynamic = 1) forward, attn_lsh.cu: hashing, the sort by
- * (bucket, position) and the attention all on the device (no shared_qk). */
+ * (bucket, position) and the attention all on the device. */
 typedef struct {
     const float *q, *k, *v; /* (B, H, T, D) f32, contiguous (callers convert bf16/f16 first) */
     void *o;                /* (B, H, T, D), element type odtype */
@@ -67,6 +67,7 @@ typedef struct {
     int causal;
     float scale;            /* 1/sqrt(D) */
     int dynamic;
+    int shared_qk;          /* keys = unit-normalised queries (k may be NULL) */
     int n_hashes, n_buckets, factor, chunk; /* chunk: LSH only */
     int w_left, w_right, dil;               /* DYNAMIC's window */
     /* rotations on the device: head h, round r at rot + (h·n_hashes + r)·cols·D, cols·D floats
@@ -78,6 +79,9 @@ size_t qt_cuda_attn_lsh_workspace(const qt_cuda_lsh_args_t *a);
 /* Queue the forward on `stream`: 0, a cudaError_t value, or -1 (arguments not supported, or
  * ws_bytes too small). */
 int qt_cuda_attn_lsh_forward(const qt_cuda_lsh_args_t *a, void *ws, size_t ws_bytes, void *stream);
+/* y = x with every row of D unit-normalised (shared_qk's keys; norm in double as common.c),
+ * element type dtype in and out, on `stream`. */
+int qt_cuda_attn_normalize(const void *x, int dtype, long long rows, int D, void *y, void *stream);
 /* y[i] = (float)x[i], x of element type dtype (QT_CUDA_ATTN_*), on `stream`. */
 int qt_cuda_attn_to_f32(const void *x, int dtype, long long n, float *y, void *stream);
 

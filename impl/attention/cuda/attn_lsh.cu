@@ -25,8 +25,11 @@
  *             DYN  dynamic's round r: the queries of one bucket against the keys of the same
  *                  bucket, skipping pairs inside the window or already matched in an earlier
  *                  round (so each key of window ∪ buckets counts once); updates the state.
- *   combine LSH: O = Σ_r exp(lse_r - logsumexp lse) o_r (zeros when every round is empty);
+ *   combine LSH: O = Σ_r exp(lse_r - logsumexp lse) o_r (zeros when every round is empty), with
+ *           shared_qk's self rule as one more term (v_i, s_ii) when some round had no other key;
  *           DYN: O / l (zeros for an empty set); written as f32, bf16 or f16.
+ * shared_qk: keys are the unit-normalised queries (attn_normalize, the norm in double), both
+ * sides hash the queries, and in LSH a query never attends to itself but through the self rule.
  * Inputs are f32 (the ops table converts bf16/f16 first, qt_cuda_attn_to_f32). Launch interface
  * and workspace: attn_cuda.h. Checked by tests/attention/cuda_attn_bench.cu (hashing bucket for
  * bucket) and through the library by `quintet verify attention --backend cuda` and
@@ -175,11 +178,11 @@ extern "C" int qt_cuda_attn_lsh_hash(int version, const float *x, int nb, long l
 /* ---------------------------------------------------------------- sort bookkeeping */
 
 /* keys[i] = segment·n_buckets + bucket[i], vals[i] = position (i mod T); segment = i / T. */
-__global__ void attn_lsh_keys(const int *bucket, long long n, int T, int nbk, int *keys, int *vals)
+__global__ void attn_lsh_keys(const int *bucket, long long n, int T, int nbk, unsigned *keys, int *vals)
 {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         long long seg = i / T;
-        keys[i] = (int)(seg * nbk) + bucket[i];
+        keys[i] = (unsigned)(seg * nbk + bucket[i]);
         vals[i] = (int)(i - seg * T);
     }
 }
@@ -195,15 +198,16 @@ __global__ void attn_lsh_chunks(const int *sorted, long long n, int T, int chunk
 }
 
 /* offs[seg·(nb+1) + b] = first rank of bucket b in segment seg (nb: T), by lower bound. */
-__global__ void attn_lsh_offsets(const int *keys_sorted, int nseg, int T, int nbk, int *offs)
+__global__ void attn_lsh_offsets(const unsigned *keys_sorted, int nseg, int T, int nbk, int *offs)
 {
     long long n = (long long)nseg * (nbk + 1);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         long long seg = i / (nbk + 1);
         int b = (int)(i - seg * (nbk + 1));
         if (b == nbk) { offs[i] = T; continue; }
-        const int *k = keys_sorted + seg * T;
-        int want = (int)(seg * nbk) + b, lo = 0, hi = T;
+        const unsigned *k = keys_sorted + seg * T;
+        unsigned want = (unsigned)(seg * nbk + b);
+        int lo = 0, hi = T;
         while (lo < hi) {
             int mid = (lo + hi) >> 1;
             if (k[mid] < want) lo = mid + 1; else hi = mid;
@@ -238,7 +242,7 @@ struct gather_args {
     const float *q, *k, *v, *mask;
     int B, H, T, D, causal;
     float scale;
-    int NH, nbk, chunk, round;
+    int NH, nbk, chunk, round, shared; /* shared: shared_qk (LSH: a key is never its own query's) */
     int wl, wr, dil; /* window in positions' units of dil; wr = 0 when causal */
     const int *bucket, *sorted, *chunkof, *offs, *tiles; /* [side][b·h][round][...] */
     long long side;                                      /* b·h·NH·T: the key side's offset */
@@ -363,7 +367,8 @@ __global__ __launch_bounds__(256) void attn_gather_kernel(gather_args a)
 #pragma unroll
             for (int cc = 0; cc < 4; cc++) {
                 int ai = ty * 4 + i, j = tx + 16 * cc, qp = qpos[ai], kp = kpos[j];
-                bool ok = ai < nq && j < nk && (!mrow || mrow[kp] != 0.f) && (!a.causal || kp <= qp);
+                bool ok = ai < nq && j < nk && (!mrow || mrow[kp] != 0.f) && (!a.causal || kp <= qp) &&
+                          !(MODE == M_LSH && a.shared && kp == qp);
                 float val = s[i][cc] * a.scale;
                 long long diff = (long long)kp - qp;
                 bool inwin = diff >= wlo && diff <= whi && diff % a.dil == 0;
@@ -459,27 +464,50 @@ __device__ __forceinline__ void store_out(void *o, size_t i, float x, int dtype)
     else ((float *)o)[i] = x;
 }
 
-/* LSH: one warp per (b·h, position) (grid-stride): the rounds combined with log-sum-exp weights. */
+/* LSH: one warp per (b·h, position) (grid-stride): the rounds combined with log-sum-exp weights.
+ * shared_qk (shared != 0): a query that found no other valid key in some round attends to itself
+ * once more, as one term (v_i, s_ii) (the self rule; n_self rounds of s_ii - log n_self each). */
+struct lsh_self {
+    const float *q, *kn, *v, *mask;
+    int T, H;
+    float scale;
+};
 __global__ void attn_lsh_combine(const float *o_r, const float *lse_r, int NH, long long rows, int D, void *out,
-                                 int dtype)
+                                 int dtype, lsh_self self, int shared)
 {
     int lane = threadIdx.x & 31;
     long long step = ((long long)gridDim.x * blockDim.x) >> 5;
     for (long long w = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5; w < rows; w += step) {
-        float big = -INFINITY;
-        for (int r = 0; r < NH; r++) big = fmaxf(big, lse_r[r * rows + w]);
+        float big = -INFINITY, sii = -INFINITY;
+        int nself = 0;
+        for (int r = 0; r < NH; r++) {
+            float l = lse_r[r * rows + w];
+            big = fmaxf(big, l);
+            nself += l == -INFINITY;
+        }
+        long long b = w / self.T / self.H, pos = w % self.T;
+        if (shared && nself > 0 && (!self.mask || self.mask[b * self.T + pos] != 0.f)) {
+            float dot = 0.f;
+            for (int d = lane; d < D; d += 32) dot += self.q[(size_t)w * D + d] * self.kn[(size_t)w * D + d];
+            for (int o = 16; o; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+            sii = dot * self.scale;
+            big = fmaxf(big, sii);
+        }
         float tot = 0.f;
         if (big != -INFINITY) {
             for (int r = 0; r < NH; r++) tot += expf(lse_r[r * rows + w] - big);
+            if (sii != -INFINITY) tot += expf(sii - big);
             tot = big + logf(tot);
         }
         for (int d = lane; d < D; d += 32) {
             float acc = 0.f;
-            if (big != -INFINITY)
+            if (big != -INFINITY) {
                 for (int r = 0; r < NH; r++) {
                     float l = lse_r[r * rows + w];
                     if (l != -INFINITY) acc += expf(l - tot) * o_r[((size_t)r * rows + w) * D + d];
                 }
+                if (sii != -INFINITY) acc += expf(sii - tot) * self.v[(size_t)w * D + d];
+            }
             store_out(out, (size_t)w * D + d, acc, dtype);
         }
     }
@@ -494,13 +522,42 @@ __global__ void attn_dyn_finish(const float *acc_o, const float *acc_l, long lon
     }
 }
 
+__device__ __forceinline__ float load_in(const void *x, size_t i, int dtype)
+{
+    return dtype == QT_CUDA_ATTN_BF16 ? __bfloat162float(((const __nv_bfloat16 *)x)[i])
+           : dtype == QT_CUDA_ATTN_F16 ? __half2float(((const __half *)x)[i])
+                                       : ((const float *)x)[i];
+}
+
+/* y[r] = x[r] / |x[r]| per row of D (the norm accumulated in double, as common.c's
+ * qt_attn_normalize_rows; a zero row stays zero), element type dtype in and out. */
+__global__ void attn_normalize(const void *x, int dtype, long long rows, int D, void *y)
+{
+    for (long long r = blockIdx.x * (long long)blockDim.x + threadIdx.x; r < rows; r += (long long)gridDim.x * blockDim.x) {
+        double s = 0;
+        for (int d = 0; d < D; d++) {
+            double e = load_in(x, (size_t)r * D + d, dtype);
+            s += e * e;
+        }
+        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.f;
+        for (int d = 0; d < D; d++) store_out(y, (size_t)r * D + d, load_in(x, (size_t)r * D + d, dtype) * inv, dtype);
+    }
+}
+
+extern "C" int qt_cuda_attn_normalize(const void *x, int dtype, long long rows, int D, void *y, void *stream)
+{
+    if (!x || !y || rows < 0 || D < 1) return -1;
+    long long blocks = (rows + 127) / 128;
+    attn_normalize<<<(unsigned)(blocks < 8192 ? (blocks > 0 ? blocks : 1) : 8192), 128, 0, (cudaStream_t)stream>>>(
+        x, dtype, rows, D, y);
+    return (int)cudaGetLastError();
+}
+
 /* bf16/f16 → f32 */
 __global__ void attn_to_f32(const void *x, int dtype, long long n, float *y)
 {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        y[i] = dtype == QT_CUDA_ATTN_BF16 ? __bfloat162float(((const __nv_bfloat16 *)x)[i])
-               : dtype == QT_CUDA_ATTN_F16 ? __half2float(((const __half *)x)[i])
-                                           : ((const float *)x)[i];
+        y[i] = load_in(x, (size_t)i, dtype);
 }
 
 extern "C" int qt_cuda_attn_to_f32(const void *x, int dtype, long long n, float *y, void *stream)
@@ -515,8 +572,10 @@ extern "C" int qt_cuda_attn_to_f32(const void *x, int dtype, long long n, float 
 
 /* Workspace carve-up (each piece 256-byte aligned). */
 struct lsh_ws {
-    int *bucket, *keys, *keys_sorted, *vals, *sorted, *chunkof, *offs, *tiles;
+    int *bucket, *vals, *sorted, *chunkof, *offs, *tiles;
+    unsigned *keys, *keys_sorted; /* composite (side, b·h, round, bucket) */
     float *acc_o, *acc_m, *acc_l;
+    float *kn; /* shared_qk: the unit-normalised queries (the keys) */
     void *cub;
     size_t cub_bytes, total;
 };
@@ -541,8 +600,8 @@ static int lsh_layout(const qt_cuda_lsh_args_t *a, char *base, lsh_ws *w)
         return p;
     };
     w->bucket = (int *)take(n * sizeof(int));
-    w->keys = (int *)take(n * sizeof(int));
-    w->keys_sorted = (int *)take(n * sizeof(int));
+    w->keys = (unsigned *)take(n * sizeof(unsigned));
+    w->keys_sorted = (unsigned *)take(n * sizeof(unsigned));
     w->vals = (int *)take(n * sizeof(int));
     w->sorted = (int *)take(n * sizeof(int));
     w->chunkof = (int *)take(n * sizeof(int));
@@ -558,9 +617,10 @@ static int lsh_layout(const qt_cuda_lsh_args_t *a, char *base, lsh_ws *w)
         w->acc_m = nullptr;
         w->acc_l = (float *)take(rows * a->n_hashes * sizeof(float));
     }
+    w->kn = a->shared_qk ? (float *)take(rows * a->D * sizeof(float)) : nullptr;
     w->cub_bytes = 0;
     int bits = end_bit_of(nseg * a->n_buckets);
-    cudaError_t e = cub::DeviceRadixSort::SortPairs(nullptr, w->cub_bytes, (const int *)nullptr, (int *)nullptr,
+    cudaError_t e = cub::DeviceRadixSort::SortPairs(nullptr, w->cub_bytes, (const unsigned *)nullptr, (unsigned *)nullptr,
                                                     (const int *)nullptr, (int *)nullptr, (int)n, 0, bits);
     if (e != cudaSuccess) return (int)e;
     w->cub = take(w->cub_bytes);
@@ -570,13 +630,13 @@ static int lsh_layout(const qt_cuda_lsh_args_t *a, char *base, lsh_ws *w)
 
 static int lsh_args_ok(const qt_cuda_lsh_args_t *a)
 {
-    if (!a || !a->q || !a->k || !a->v || !a->o || !a->rot || a->B < 1 || a->H < 1 || a->T < 1 || a->D < 1 ||
+    if (!a || !a->q || (!a->k && !a->shared_qk) || !a->v || !a->o || !a->rot || a->B < 1 || a->H < 1 || a->T < 1 || a->D < 1 ||
         a->D > 128 || a->n_hashes < 1 || a->n_hashes > 64 || a->n_buckets < 2 || (a->n_buckets & 1) ||
         (!a->dynamic && a->chunk < 1) || (a->dynamic && (a->dil < 1 || a->w_left < 1 || a->w_right < 0)))
         return 0;
     long long BH = (long long)a->B * a->H;
     long long n = 2 * BH * a->n_hashes * a->T;
-    if (BH > 65535 || a->B > 65535 || n >= (1LL << 31) || 2 * BH * a->n_hashes * a->n_buckets >= (1LL << 30)) return 0;
+    if (BH > 65535 || a->B > 65535 || (long long)a->H * a->n_hashes > 65535 || n >= (1LL << 31) || 2 * BH * a->n_hashes * a->n_buckets >= (1LL << 30)) return 0;
     if ((long long)a->T * a->D * BH * a->n_hashes >= (1LL << 40)) return 0;
     return 1;
 }
@@ -630,9 +690,15 @@ extern "C" int qt_cuda_attn_lsh_forward(const qt_cuda_lsh_args_t *a, void *ws, s
     const int cols = f ? f / 2 + nbk / f / 2 : nbk / 2;
     cudaError_t e = cudaMemsetAsync(w.bucket, 0, (size_t)n * sizeof(int), st);
     if (e != cudaSuccess) return (int)e;
+    const float *keys = a->k;
+    if (a->shared_qk) { /* keys = unit-normalised queries; both sides hash the queries (one plan) */
+        rc = qt_cuda_attn_normalize(a->q, QT_CUDA_ATTN_F32, BH * T, D, w.kn, st);
+        if (rc) return rc;
+        keys = w.kn;
+    }
     /* hash: per side, one launch over heads × rounds (grid z = h·NH + r; the batch is grid y) */
     for (int s = 0; s < 2 && !rc; s++) {
-        const float *x = s ? a->k : a->q;
+        const float *x = s && !a->shared_qk ? a->k : a->q;
         int *bk = w.bucket + s * side;
         long long xs = (long long)H * T * D, bs = (long long)H * NH * T, rz = (long long)cols * D;
         if (f) {
@@ -652,7 +718,7 @@ extern "C" int qt_cuda_attn_lsh_forward(const qt_cuda_lsh_args_t *a, void *ws, s
                                         end_bit_of(nseg * nbk), st);
     if (e != cudaSuccess) return (int)e;
     gather_args g;
-    g.q = a->q, g.k = a->k, g.v = a->v, g.mask = a->mask;
+    g.q = a->q, g.k = keys, g.v = a->v, g.mask = a->mask, g.shared = a->shared_qk;
     g.B = B, g.H = H, g.T = T, g.D = D, g.causal = a->causal, g.scale = a->scale;
     g.NH = NH, g.nbk = nbk, g.chunk = a->chunk, g.round = 0;
     g.wl = a->w_left, g.wr = a->causal ? 0 : a->w_right, g.dil = a->dil > 0 ? a->dil : 1;
@@ -665,7 +731,9 @@ extern "C" int qt_cuda_attn_lsh_forward(const qt_cuda_lsh_args_t *a, void *ws, s
         rc = launch_gather_d<M_LSH>(g, dim3((unsigned)nchunks * per, NH, (unsigned)BH), st);
         if (rc) return rc;
         long long rows = BH * T;
-        attn_lsh_combine<<<grid1(rows * 32, 256), 256, 0, st>>>(w.acc_o, w.acc_l, NH, rows, D, a->o, a->odtype);
+        lsh_self self = {a->q, keys, a->v, a->mask, T, H, a->scale};
+        attn_lsh_combine<<<grid1(rows * 32, 256), 256, 0, st>>>(w.acc_o, w.acc_l, NH, rows, D, a->o, a->odtype, self,
+                                                               a->shared_qk);
         return (int)cudaGetLastError();
     }
     attn_lsh_offsets<<<grid1(nseg * (nbk + 1), 256), 256, 0, st>>>(w.keys_sorted, (int)nseg, T, nbk, w.offs);

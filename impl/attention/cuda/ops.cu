@@ -4,7 +4,8 @@
  * (tiled SIMT, D ∈ {16, 32, 64, 128}) or v1 (naive, other D <= 128), in bf16/f16 through v5
  * (tensor cores, D 64, 128); LSH and dynamic (attn_lsh.cu: hashing, CUB sort, gathered f32 tiles;
  * D <= 128; bf16/f16 inputs are converted to f32 in the instance's scratch first, the output is
- * written in the tensors' type). shared_qk is not implemented on the GPU (supports says no).
+ * written in the tensors' type). shared_qk: the keys are the unit-normalised queries, computed on
+ * the device into the scratch (qt_cuda_attn_normalize), then the same kernels.
  * Rotations: drawn on the host by qt_attn_lsh_rotation (the function every backend uses) and
  * kept on the device between calls, keyed by (seed, n_buckets, factor, n_hashes, H, D, GPU),
  * so repeated forwards of one configuration (a timed loop) draw them once; lsh_buckets hashes
@@ -35,7 +36,7 @@ static qt_status_t attn_cuda_fail(qt_backend_t *be, int rc, const char *what)
 static int cuda_attn_supports(const qt_backend_t *be, const qt_attn_config_t *cfg, qt_dtype_t dt)
 {
     (void)be;
-    if (!cfg || cfg->shared_qk || (unsigned)cfg->variant >= QT_ATTN_VARIANT_COUNT) return 0;
+    if (!cfg || (unsigned)cfg->variant >= QT_ATTN_VARIANT_COUNT) return 0;
     return dt == QT_F32 || dt == QT_BF16 || dt == QT_F16;
 }
 
@@ -121,10 +122,11 @@ static qt_status_t cuda_lsh_forward(qt_backend_t *be, const qt_attn_config_t *cf
     a.causal = cfg->causal;
     a.scale = 1.0f / sqrtf((float)a.D);
     a.dynamic = cfg->variant == QT_ATTN_DYNAMIC;
+    a.shared_qk = cfg->shared_qk;
     a.n_hashes = cfg->n_hashes, a.n_buckets = cfg->n_buckets, a.factor = cfg->bucket_factor, a.chunk = cfg->chunk;
     a.w_left = cfg->w_left, a.w_right = cfg->w_right, a.dil = cfg->dilation;
     a.q = (const float *)q->data; /* bf16/f16: replaced by f32 copies below */
-    a.k = (const float *)k->data;
+    a.k = k && !cfg->shared_qk ? (const float *)k->data : NULL;
     a.v = (const float *)v->data;
     size_t ws = qt_cuda_attn_lsh_workspace(&a);
     if (!ws) return qt_backend_fail(be, QT_ERR_UNSUPPORTED, "cuda %s attention: sizes out of range (B·H·T·n_hashes)",
@@ -140,6 +142,7 @@ static qt_status_t cuda_lsh_forward(qt_backend_t *be, const qt_attn_config_t *cf
         const qt_tensor_t *src[3] = {q, k, v};
         const float **dst[3] = {&a.q, &a.k, &a.v};
         for (int i = 0; i < 3 && !rc; i++) {
+            if (!src[i] || (i == 1 && cfg->shared_qk)) continue;
             rc = qt_cuda_attn_to_f32(src[i]->data, cuda_dtype(q->dtype), (long long)n, f + i * step, st);
             *dst[i] = f + i * step;
         }
@@ -155,7 +158,7 @@ static qt_status_t cuda_attn_forward(qt_backend_t *be, const qt_attn_config_t *c
     if (cfg->variant == QT_ATTN_LSH || cfg->variant == QT_ATTN_DYNAMIC)
         return cuda_lsh_forward(be, cfg, q, k, v, mask, out);
     qt_cuda_attn_args_t a;
-    a.q = q->data, a.k = k->data, a.v = v->data, a.o = out->data;
+    a.q = q->data, a.k = k ? k->data : NULL, a.v = v->data, a.o = out->data;
     a.mask = mask ? (const float *)mask->data : NULL;
     a.B = (int)q->shape[0], a.H = (int)q->shape[1], a.T = (int)q->shape[2], a.D = (int)q->shape[3];
     a.causal = cfg->causal;
@@ -169,7 +172,14 @@ static qt_status_t cuda_attn_forward(qt_backend_t *be, const qt_attn_config_t *c
     if (!version)
         return qt_backend_fail(be, QT_ERR_UNSUPPORTED, "cuda attention: head size %d in %s not implemented", a.D,
                                qt_dtype_name(q->dtype));
-    int rc = qt_cuda_attn_forward(version, &a, qt_cuda_backend_stream(be));
+    int rc = 0;
+    if (cfg->shared_qk) { /* keys = unit-normalised queries, in the scratch */
+        void *kn = NULL;
+        QT_TRY(qt_cuda_scratch(be, (size_t)qt_tensor_numel(q) * qt_dtype_size(q->dtype), &kn));
+        rc = qt_cuda_attn_normalize(q->data, a.dtype, (long long)a.B * a.H * a.T, a.D, kn, qt_cuda_backend_stream(be));
+        a.k = kn;
+    }
+    if (!rc) rc = qt_cuda_attn_forward(version, &a, qt_cuda_backend_stream(be));
     return rc ? attn_cuda_fail(be, rc, "cuda attention launch") : QT_OK;
 }
 
@@ -177,7 +187,7 @@ static qt_status_t cuda_attn_lsh_buckets(qt_backend_t *be, const qt_attn_config_
                                          qt_tensor_t *buckets)
 {
     int64_t B = x->shape[0], H = x->shape[1], T = x->shape[2], D = x->shape[3];
-    int NH = cfg->n_hashes, f = cfg->bucket_factor, cols = 0;
+    int NH = cfg->n_hashes, f = cfg->bucket_factor, cols = 0, ver = D <= 128 ? 2 : 1; /* v2's tiles: D <= 128 */
     const float *dev = NULL;
     QT_TRY(cuda_rotations(be, cfg, H, D, &dev, &cols));
     cudaStream_t st = (cudaStream_t)qt_cuda_backend_stream(be);
@@ -191,12 +201,12 @@ static qt_status_t cuda_attn_lsh_buckets(qt_backend_t *be, const qt_attn_config_
             int32_t *bk = (int32_t *)buckets->data + (h * NH + r) * T;
             long long xs = (long long)(H * T * D), bs = (long long)(H * NH * T);
             if (f) {
-                rc = qt_cuda_attn_lsh_hash(2, xh, (int)B, xs, (int)T, (int)D, rot, f / 2, 1, bk, bs, st);
+                rc = qt_cuda_attn_lsh_hash(ver, xh, (int)B, xs, (int)T, (int)D, rot, f / 2, 1, bk, bs, st);
                 if (!rc)
-                    rc = qt_cuda_attn_lsh_hash(2, xh, (int)B, xs, (int)T, (int)D, rot + (size_t)(f / 2) * D,
+                    rc = qt_cuda_attn_lsh_hash(ver, xh, (int)B, xs, (int)T, (int)D, rot + (size_t)(f / 2) * D,
                                                cfg->n_buckets / f / 2, f, bk, bs, st);
             } else {
-                rc = qt_cuda_attn_lsh_hash(2, xh, (int)B, xs, (int)T, (int)D, rot, cols, 1, bk, bs, st);
+                rc = qt_cuda_attn_lsh_hash(ver, xh, (int)B, xs, (int)T, (int)D, rot, cols, 1, bk, bs, st);
             }
         }
     return rc ? attn_cuda_fail(be, rc, "cuda lsh_buckets") : QT_OK;

@@ -376,15 +376,16 @@ static qt_status_t add_device_grid(qt_case_list_t *out)
                                            "bucket_size=64", "bucket_factor=sqrt", NULL};
     static const char *const bf16[] = {"dtype=bf16", NULL};
     shape_t sh = {1, 8, 64, 0, "clustered"};
-    QT_TRY(add_device_sweep(out, "dense", &sh, 4096, 16384, NULL));
-    QT_TRY(add_device_sweep(out, "dense", &sh, 4096, 32768, bf16));
-    QT_TRY(add_device_sweep(out, "lsh", &sh, 4096, 131072, lsh));
     QT_TRY(add_device_sweep(out, "lsh", &sh, 4096, 131072, lsh_fact));
-    QT_TRY(add_device_sweep(out, "dynamic", &sh, 4096, 131072, dyn));
     QT_TRY(add_device_sweep(out, "dynamic", &sh, 4096, 131072, dyn_fact));
     sh.causal = 1;
-    QT_TRY(add_device_sweep(out, "window", &sh, 4096, 131072, win_c));
     QT_TRY(add_device_sweep(out, "window", &sh, 4096, 131072, win_c_bf16));
+    QT_TRY(add_device_sweep(out, "window", &sh, 4096, 131072, win_c));
+    sh.causal = 0;
+    QT_TRY(add_device_sweep(out, "dense", &sh, 4096, 32768, bf16));
+    QT_TRY(add_device_sweep(out, "lsh", &sh, 4096, 131072, lsh));
+    QT_TRY(add_device_sweep(out, "dynamic", &sh, 4096, 131072, dyn));
+    QT_TRY(add_device_sweep(out, "dense", &sh, 4096, 16384, NULL));
     return QT_OK;
 }
 

@@ -9,9 +9,9 @@
 #   4. quintet verify attention --backend cuda;
 #   5. cuda-attn-bench: every dense/window kernel version validated, then timed, with the
 #      cuBLAS bf16 GEMM and copy ceilings of the same process;
-#   6. quintet run calibration (GPU ceilings) + attention_scaling's GPU sweep (nightly grid,
-#      B 1, H 8, T 4096…131072) into OUTDIR/gpu.db, then `quintet show`;
-#   7. the PyTorch peer (suites/peers/torch_attention.py, --cases targets) imported as variant torch.
+#   6. the PyTorch peer (suites/peers/torch_attention.py, --cases targets) imported as variant torch;
+#   7. quintet run calibration (GPU ceilings) + attention_scaling's GPU sweep (nightly grid,
+#      B 1, H 8, T 4096…131072) into OUTDIR/gpu.db, then `quintet show`.
 # Everything lands in OUTDIR (log.txt holds each step's output); a short table ends the output.
 #   run from the repository root:  DEPS=$PWD/third_party/deb/root tests/attention/cuda_attn_run.sh "$OUT"
 set -u
@@ -48,14 +48,14 @@ TAILN=12 step tests 30 "$B/tests/attention/test_attention_cuda"
 TAILN=4 step tests_v7 15 env QT_CUDA_ATTN_KERNEL=7 "$B/tests/attention/test_attention_cuda"
 TAILN=2 step verify 25 "$B/quintet" verify attention --backend cuda --seed 7
 TAILN=0 step bench 45 "$B/cuda-attn-bench" "$out/bench.csv" --quick
-step run 80 "$B/quintet" run calibration attention_scaling --profile nightly --repetitions 3 \
-    --filter 'gpu_|/cuda/B=1,H=8,' --db "$out/gpu.db"
 if [ "${SKIP_TORCH:-0}" != 1 ]; then
     step torch 50 env PYTHONUNBUFFERED=1 python3 suites/peers/torch_attention.py --cases targets --reps 10 \
         --out "$out/torch_attention.json"
     [ -s "$out/torch_attention.json" ] &&
-        "$B/quintet" import "$out/torch_attention.json" --suite attention_scaling --variant torch --db "$out/gpu.db" >> "$out/log.txt" 2>&1
+    "$B/quintet" import "$out/torch_attention.json" --suite attention_scaling --variant torch --db "$out/gpu.db" >> "$out/log.txt" 2>&1
 fi
+step run 80 "$B/quintet" run calibration attention_scaling --profile nightly --repetitions 3 \
+    --filter 'gpu_|/cuda/B=1,H=8,' --db "$out/gpu.db"
 [ -s "$out/gpu.db" ] && "$B/quintet" show --db "$out/gpu.db" > "$out/show.txt" 2>&1
 nvidia-smi $q --format=csv,noheader >> "$out/gpu_state.csv" 2>&1
 echo "=== summary ($((SECONDS - t_start)) s)"

@@ -5,7 +5,9 @@
  * to the machine's measured ceilings (cuBLAS bf16 GEMM 8192³, device-to-device copy). Also
  * checks the LSH hashing kernel bucket for bucket against a host loop identical to ref.c's.
  *
- *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick]
+ *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick] [--targets]
+ *   (--targets: validate the bf16 versions on the small shapes, then time only the issue's two
+ *   target shapes, dense B1 H16 T16384 D128 and causal window W1024 T65536 D64, and their kin)
  *   (or: nvcc -O3 -arch=sm_90 -Iimpl/attention/cuda impl/attention/cuda/attn_*.cu
  *        tests/attention/cuda_attn_bench.cu -lcublas -o cuda-attn-bench)
  *
@@ -327,7 +329,7 @@ static void run_case(const problem &pr, int row_stride, const int *timed, int re
     dp_make(p, pr);
     char desc[160];
     describe(desc, sizeof desc, pr);
-    for (int v = 1; v <= 8; v++) {
+    for (int v = 1; v <= 9; v++) {
         if (!qt_cuda_attn_version_supports(v, pr.dtype, pr.D)) continue;
         bool want_time = false;
         for (const int *t = timed; t && *t; t++) want_time |= *t == v;
@@ -399,10 +401,11 @@ static void check_lsh(int B, int T, int D, int half)
 
 int main(int argc, char **argv)
 {
-    int quick = 0;
+    int quick = 0, targets = 0;
     const char *csv_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--targets")) targets = 1;
         else csv_path = argv[i];
     }
     int ndev = 0;
@@ -426,6 +429,7 @@ int main(int argc, char **argv)
         for (int ti = 0; ti < 3; ti++) {
             int D = Ds[di], dt = dts[ti];
             if (dt != QT_CUDA_ATTN_F32 && D == 32) continue;
+            if (targets && dt != QT_CUDA_ATTN_BF16) continue;
             problem cases[] = {
                 {2, 3, 333, D, 0, 0, 0, 1, 0, dt, "dense"},
                 {2, 3, 1029, D, 1, 0, 0, 1, 0, dt, "dense"},
@@ -439,13 +443,27 @@ int main(int argc, char **argv)
             };
             for (auto &c : cases) run_case(c, 1, NULL, 0);
         }
+    if (targets) {
+        const int tv[] = {5, 7, 8, 9, 0};
+        problem tt[] = {
+            {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
+            {1, 16, 16384, 128, 1, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
+            {1, 16, 65536, 64, 1, 1024, 0, 1, 0, QT_CUDA_ATTN_BF16, "window"},
+            {1, 16, 65536, 64, 0, 512, 512, 1, 0, QT_CUDA_ATTN_BF16, "window"},
+            {1, 16, 16384, 64, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
+        };
+        for (auto &c : tt) run_case(c, c.T / 64, tv, quick ? 5 : 10);
+        printf("cuda-attn-bench: %d validation failure(s)\n", failures);
+        if (csv) fclose(csv);
+        return failures ? 1 : 0;
+    }
     check_lsh(2, 1000, 64, 4);
     check_lsh(1, 777, 128, 32);
     check_lsh(3, 500, 64, 1);
     check_lsh(2, 3000, 64, 100); /* two column tiles of hash v2 */
 
     /* ---- timing on the issue's shapes (validated first on sampled rows) ---- */
-    const int tc[] = {3, 4, 5, 6, 7, 8, 0}, tf32[] = {2, 0};
+    const int tc[] = {3, 4, 5, 6, 7, 8, 9, 0}, tf32[] = {2, 0};
     int reps = quick ? 5 : 10;
     problem timing[] = {
         {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},

@@ -234,10 +234,18 @@ static void test_half_matches_ref(void)
                         printf("\n  cuda %s %s: %s", qt_attn_variant_name(c.variant), qt_dtype_name(dt), qt_last_error());
                         continue;
                     }
-                    CU_ASSERT_EQUAL(got.dtype, dt);
+                    CU_ASSERT_EQUAL_FATAL(got.dtype, dt);
+                    int64_t n = qt_tensor_numel(&p.o);
+                    float *gf = qt_alloc((size_t)n * sizeof(float)); /* the output as f32 (cmp reads f32/f64) */
+                    CU_ASSERT_PTR_NOT_NULL_FATAL(gf);
+                    for (int64_t i = 0; i < n; i++) {
+                        uint16_t h = ((const uint16_t *)got.data)[i];
+                        gf[i] = dt == QT_BF16 ? qt_bf16_to_f32(h) : qt_f16_to_f32(h);
+                    }
                     qt_cmp_t cmp;
                     qt_cmp_init(&cmp);
-                    qt_cmp_add(&cmp, got.data, dt, p.o.data, QT_F32, (size_t)qt_tensor_numel(&p.o), &tol_half, NULL);
+                    qt_cmp_add(&cmp, gf, QT_F32, p.o.data, QT_F32, (size_t)n, &tol_half, NULL);
+                    qt_free(gf);
                     double e = qt_cmp_rel_fro(&cmp);
                     CU_ASSERT(e <= 2e-2);
                     CU_ASSERT_EQUAL(cmp.wrong, 0);

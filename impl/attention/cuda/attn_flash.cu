@@ -23,6 +23,9 @@
  *              them (+25% ldmatrix traffic, for half the tiles).
  *   v8 mma     8 warps of 32 rows (BR 256: each K/V tile feeds twice the queries): D 64 with
  *              128-key tiles, D 128 with 32-key tiles.
+ *   v9 mma     2 warps of 32 rows (BR 64): windows waste less on the tiles their edges cut (a
+ *              W-key causal window computes W + BR keys per query), more blocks per SM; 64-key
+ *              tiles (D 128: Q fragments from shared memory, as v7).
  *
  * Key sets (quintet/attention.h): dense, or the window {i + m·dil : -w_left <= m <= w_right},
  * with causal (w_right := 0) and an optional key-padding mask (B, T); a query with no valid key
@@ -549,7 +552,8 @@ extern "C" int qt_cuda_attn_version_supports(int version, int dtype, int D)
     case 5:
     case 6:
     case 7:
-    case 8: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
+    case 8:
+    case 9: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
     default: return 0;
     }
 }
@@ -623,7 +627,9 @@ extern "C" int qt_cuda_attn_forward(int version, const qt_cuda_attn_args_t *a, v
     case 6: return a->D == 64 ? launch_mma<64, 8, 2, 64, true>(a, st) : launch_mma<128, 4, 1, 64, true>(a, st);
     case 7:
         return a->D == 64 ? launch_mma<64, 4, 2, 128, true>(a, st) : launch_mma<128, 4, 2, 64, true, false>(a, st);
-    default:
+    case 8:
         return a->D == 64 ? launch_mma<64, 8, 2, 128, true>(a, st) : launch_mma<128, 8, 2, 32, true>(a, st);
+    default:
+        return a->D == 64 ? launch_mma<64, 2, 2, 64, true>(a, st) : launch_mma<128, 2, 2, 64, true, false>(a, st);
     }
 }

@@ -5,7 +5,7 @@
 #   2. the binaries: BUILD (default build-gpu) as carried from a build machine when they load
 #      here (ldd), else built here (make BUILD=... with QT_DEPS_PREFIX=$DEPS when set);
 #   3. build/tests/attention/test_attention_cuda (cuda vs ref, every variant, f32/bf16/f16;
-#      QT_CUDA_ATTN_KERNEL=7 and 9 repeat the bf16/f16 part on kernels v7, v9);
+#      QT_CUDA_ATTN_KERNEL=7, 9, 10 repeat the bf16/f16 part on those kernel versions);
 #   4. quintet verify attention --backend cuda;
 #   5. cuda-attn-bench: every dense/window kernel version validated, then timed, with the
 #      cuBLAS bf16 GEMM and copy ceilings of the same process;
@@ -49,6 +49,7 @@ fi
 TAILN=12 step tests 30 "$B/tests/attention/test_attention_cuda"
 TAILN=4 step tests_v7 15 env QT_CUDA_ATTN_KERNEL=7 "$B/tests/attention/test_attention_cuda"
 TAILN=4 step tests_v9 15 env QT_CUDA_ATTN_KERNEL=9 "$B/tests/attention/test_attention_cuda"
+TAILN=4 step tests_v10 15 env QT_CUDA_ATTN_KERNEL=10 "$B/tests/attention/test_attention_cuda"
 TAILN=2 step verify 25 "$B/quintet" verify attention --backend cuda --seed 7
 TAILN=0 step bench 45 "$B/cuda-attn-bench" "$out/bench.csv" ${BENCH_ARGS:---quick}
 if [ "${SKIP_TORCH:-0}" != 1 ]; then

@@ -16,7 +16,8 @@
  *      query rows, 64-key tiles double-buffered through cp.async, online softmax in registers
  *   4  as 3 with 8 warps (128 query rows per block: half the K/V traffic per flop)
  *   5  warps of 32 query rows (each K/V fragment used twice), 4 warps, fast softmax
- *   6  D 64: 5 with 8 warps; D 128: 3 with the fast softmax */
+ *   6  D 64: 5 with 8 warps; D 128: 3 with the fast softmax
+ *   7–10  longer key tiles, 8 or 2 warps, per-warp tile skipping (attn_flash.cu's comment) */
 #ifndef QUINTET_ATTN_CUDA_H
 #define QUINTET_ATTN_CUDA_H
 
@@ -38,8 +39,8 @@ typedef struct {
     float scale;         /* 1/sqrt(D) */
 } qt_cuda_attn_args_t;
 
-/* 1 when `version` runs args' dtype and D (2: D ∈ {16, 32, 64, 128}, f32; 3, 4: D ∈ {64, 128},
- * bf16/f16; 5, 6 likewise; 1: D <= 128, f32). */
+/* 1 when `version` runs args' dtype and D (2: D ∈ {16, 32, 64, 128}, f32; 3…10: D ∈ {64, 128},
+ * bf16/f16; 1: D <= 128, f32). */
 int qt_cuda_attn_version_supports(int version, int dtype, int D);
 /* The version the library runs for a dtype and head size (the fastest validated one; 0 = none). */
 int qt_cuda_attn_default_version(int dtype, int D);

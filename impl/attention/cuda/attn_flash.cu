@@ -26,6 +26,9 @@
  *   v9 mma     2 warps of 32 rows (BR 64): windows waste less on the tiles their edges cut (a
  *              W-key causal window computes W + BR keys per query), more blocks per SM; 64-key
  *              tiles (D 128: Q fragments from shared memory, as v7).
+ *   v10 mma    D 64: v5, D 128: v7, each warp skipping the key tiles that miss all of its 32
+ *              rows' windows (a W-key causal window then computes about W + 32 keys per query
+ *              instead of W + 128; dense: nothing to skip).
  *
  * Key sets (quintet/attention.h): dense, or the window {i + m·dil : -w_left <= m <= w_right},
  * with causal (w_right := 0) and an optional key-padding mask (B, T); a query with no valid key
@@ -306,8 +309,9 @@ template <bool FAST> __device__ __forceinline__ float exp2_(float x)
 /* D: head size; NW warps; WM m16 tiles per warp (a warp owns 16·WM query rows and reuses each
  * K/V fragment WM times: WM = 2 halves shared-memory traffic per mma); BC keys per tile; F16:
  * f16 instead of bf16; FAST: scale folded into one FFMA per score and ex2.approx; QREG: Q
- * fragments kept in registers (else re-read from shared memory at each k-slice). */
-template <int D, int NW, int WM, int BC, bool F16, bool FAST, bool QREG>
+ * fragments kept in registers (else re-read from shared memory at each k-slice); SKIPW: a warp
+ * skips the key tiles that miss all of its own rows' windows (exact: those pairs are all masked). */
+template <int D, int NW, int WM, int BC, bool F16, bool FAST, bool QREG, bool SKIPW>
 __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a)
 {
     constexpr int BR = 16 * NW * WM, NT = NW * 32;
@@ -395,6 +399,8 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
                     ldsm_x4(smem_u32(Qs + ((warp * WM + w) * 16 + (lane & 15)) * DP + kk * 16 + (lane >> 4) * 8),
                             qf[w][kk][0], qf[w][kk][1], qf[w][kk][2], qf[w][kk][3]);
         }
+        int wr0 = i0 + warp * WM * 16, wr1 = min(wr0 + WM * 16, g.Tl) - 1; /* this warp's rows */
+        if (!SKIPW || (wr0 < g.Tl && j0 + BC - 1 >= wr0 - g.wl && j0 <= wr1 + g.wr)) {
         /* S = Q Kᵀ */
         float s[WM][NB][4];
 #pragma unroll
@@ -520,6 +526,7 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
                 }
             }
         }
+        } /* SKIPW */
         __syncthreads(); /* stage st is refilled by the next iteration's prefetch */
     }
 #pragma unroll
@@ -553,7 +560,8 @@ extern "C" int qt_cuda_attn_version_supports(int version, int dtype, int D)
     case 6:
     case 7:
     case 8:
-    case 9: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
+    case 9:
+    case 10: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
     default: return 0;
     }
 }
@@ -579,7 +587,7 @@ static int launch(KernelT kern, dim3 grid, int threads, size_t smem, const qt_cu
     return (int)cudaGetLastError();
 }
 
-template <int D, int NW, int WM, int BC, bool FAST, bool QREG = true>
+template <int D, int NW, int WM, int BC, bool FAST, bool QREG = true, bool SKIPW = false>
 static int launch_mma(const qt_cuda_attn_args_t *a, cudaStream_t st)
 {
     constexpr int BR = 16 * NW * WM;
@@ -587,8 +595,8 @@ static int launch_mma(const qt_cuda_attn_args_t *a, cudaStream_t st)
     dim3 grid((Tl + BR - 1) / BR, a->B * a->H, a->dil);
     size_t smem = (size_t)(BR + 4 * BC) * (D + 8) * 2 + 2 * BC * sizeof(float);
     if (a->dtype == QT_CUDA_ATTN_F16)
-        return launch(attn_mma_kernel<D, NW, WM, BC, true, FAST, QREG>, grid, NW * 32, smem, a, st);
-    return launch(attn_mma_kernel<D, NW, WM, BC, false, FAST, QREG>, grid, NW * 32, smem, a, st);
+        return launch(attn_mma_kernel<D, NW, WM, BC, true, FAST, QREG, SKIPW>, grid, NW * 32, smem, a, st);
+    return launch(attn_mma_kernel<D, NW, WM, BC, false, FAST, QREG, SKIPW>, grid, NW * 32, smem, a, st);
 }
 
 template <int D>
@@ -629,7 +637,10 @@ extern "C" int qt_cuda_attn_forward(int version, const qt_cuda_attn_args_t *a, v
         return a->D == 64 ? launch_mma<64, 4, 2, 128, true>(a, st) : launch_mma<128, 4, 2, 64, true, false>(a, st);
     case 8:
         return a->D == 64 ? launch_mma<64, 8, 2, 128, true>(a, st) : launch_mma<128, 8, 2, 32, true>(a, st);
-    default:
+    case 9:
         return a->D == 64 ? launch_mma<64, 2, 2, 64, true>(a, st) : launch_mma<128, 2, 2, 64, true, false>(a, st);
+    default:
+        return a->D == 64 ? launch_mma<64, 4, 2, 64, true, true, true>(a, st)
+                          : launch_mma<128, 4, 2, 64, true, false, true>(a, st);
     }
 }

@@ -7,7 +7,7 @@
  *
  *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick] [--targets]
  *   (--targets: validate v5, v7, v10 in bf16 on the small shapes, then time only the issue's two
- *   target shapes, dense B1 H16 T16384 D128 and causal window W1024 T65536 D64, and their kin)
+ *   target shapes, causal window W1024 T65536 D64 and dense B1 H16 T16384 D128)
  *   (or: nvcc -O3 -arch=sm_90 -Iimpl/attention/cuda impl/attention/cuda/attn_*.cu
  *        tests/attention/cuda_attn_bench.cu -lcublas -o cuda-attn-bench)
  *
@@ -452,11 +452,8 @@ int main(int argc, char **argv)
         problem tt[] = {
             {1, 16, 65536, 64, 1, 1024, 0, 1, 0, QT_CUDA_ATTN_BF16, "window"},
             {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
-            {1, 16, 16384, 128, 1, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
-            {1, 16, 65536, 64, 0, 512, 512, 1, 0, QT_CUDA_ATTN_BF16, "window"},
-            {1, 16, 16384, 64, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
         };
-        for (auto &c : tt) run_case(c, c.T / 64, tv, quick ? 5 : 10);
+        for (auto &c : tt) run_case(c, c.T / 16, tv, quick ? 5 : 10); /* 16 sampled rows a head checked */
         printf("cuda-attn-bench: %d validation failure(s)\n", failures);
         if (csv) fclose(csv);
         return failures ? 1 : 0;

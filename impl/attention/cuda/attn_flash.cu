@@ -572,7 +572,10 @@ extern "C" int qt_cuda_attn_default_version(int dtype, int D)
     int want = env ? atoi(env) : 0;
     if (want && qt_cuda_attn_version_supports(want, dtype, D)) return want;
     if (dtype == QT_CUDA_ATTN_F32) return qt_cuda_attn_version_supports(2, dtype, D) ? 2 : D >= 1 && D <= 128 ? 1 : 0;
-    return qt_cuda_attn_version_supports(5, dtype, D) ? 5 : 0;
+    /* measured on the H200 (NOTES.md, runs 4 and 5): D 128 v7 322 vs v5 292 TFLOP/s (dense bf16
+     * T 16384); D 64 v5 (293; v7 277, v8 257) */
+    if (!qt_cuda_attn_version_supports(5, dtype, D)) return 0;
+    return D == 128 ? 7 : 5;
 }
 
 /* Launch one instantiation with its dynamic shared memory. */

@@ -32,6 +32,15 @@
  * Profiles: quick T = 256…4096 (D 64; ref up to 2048 for dense, 512 otherwise),
  * nightly T = 256…16384 (D 64, 128; causal dense and window), paper up to 65536
  * for the linear variants with window, n_hashes and bucket-size sweeps.
+ * Device backends (cuda), nightly and paper: besides the grids above, a sweep that fills the
+ * GPU: B = 1, H = 8, D = 64, T = 4096…131072 for window (causal, W = 1024), LSH and dynamic
+ * (plain and factorised hashing), dense up to 16384, and in bf16 (parameter dtype=bf16: inputs
+ * rounded to bf16 on the host, the oracle sees the rounded values) dense up to 32768 and the
+ * causal window. These cases are timed by the backend's timer (CUDA events, manual time),
+ * declare the bytes of Q, K, V and O too, and compare with this run's GPU ceilings:
+ * frac_gpu_sgemm (f32: cuBLAS SGEMM) or frac_gemm_bf16 (bf16: cuBLAS bf16 GEMM), and
+ * frac_copy (device copy bandwidth). Their accuracy is measured on head (0, 0) (hashed
+ * variants up to T = 16384: the oracle hashes serially beyond that).
  * Run: quintet run attention_scaling [--profile quick|nightly|paper] */
 #include <math.h>
 #include <stdio.h>
@@ -48,6 +57,10 @@ static const char *const metrics[] = {
     "time_s|s|seconds per forward of (B, H, T, D)",
     "gflops|GFLOP/s|useful FLOPs per second (qt_attn_useful_flops: 4·B·H·T²·D dense, halved causal; 4·B·H·T·W·D window)",
     "frac_sgemm|ratio|gflops over this run's all-thread OpenBLAS SGEMM rate",
+    "frac_gpu_sgemm|ratio|device backends, f32: gflops over this run's cuBLAS SGEMM rate (calibration gpu_sgemm)",
+    "frac_gemm_bf16|ratio|device backends, bf16: gflops over this run's cuBLAS bf16 GEMM rate (calibration gpu_sgemm math=bf16)",
+    "gbps|GB/s|device backends: bytes of Q, K, V read and O written per second",
+    "frac_copy|ratio|device backends: gbps over this run's device copy bandwidth (calibration gpu_copy)",
     "peak_bytes|bytes|peak tracked memory during the timed repetitions: Q, K, V, O and working memory",
     "rel_error|ratio|relative Frobenius error of the output against exact dense attention in double (sampled rows)",
     "mass_recall|fraction|dense softmax probability mass inside the variant's key set (sampled rows)",
@@ -63,6 +76,9 @@ typedef struct {
     qt_backend_t *be;
     qt_tensor_t q, k, v, o;    /* on the host (filled, and where accuracy is computed) */
     qt_tensor_t dq, dk, dv, dout; /* copies on be's device when it is not the host */
+    qt_tensor_t hq, hk, hv, ho;   /* dtype != f32: host copies in that type (inputs, output read back) */
+    qt_dtype_t dtype;             /* of the tensors the forward sees */
+    int timer;                    /* timed by the backend's timer (manual time) */
     const qt_tensor_t *uq, *uk, *uv; /* what the forward reads: host or device copies */
     qt_tensor_t *uo;
     int64_t T;
@@ -81,6 +97,10 @@ static void attn_teardown(void *state)
     qt_tensor_free(&s->dk);
     qt_tensor_free(&s->dv);
     qt_tensor_free(&s->dout);
+    qt_tensor_free(&s->hq);
+    qt_tensor_free(&s->hk);
+    qt_tensor_free(&s->hv);
+    qt_tensor_free(&s->ho);
     qt_backend_free(s->be);
     free(s);
 }
@@ -119,6 +139,7 @@ static void fill_clustered(case_state_t *s, uint64_t seed)
     int64_t M = T / 64 > 2 ? T / 64 : 2;
     float gamma = (float)sqrt(5.0 / sqrt((double)D));
     float *q = s->q.data, *k = s->k.data;
+#pragma omp parallel for collapse(2) schedule(static)
     for (int64_t bh = 0; bh < B * H; bh++)
         for (int64_t t = 0; t < T; t++) {
             uint64_t m = qt_rng_u32(seed, 10, (uint64_t)(bh * T + t)) % (uint64_t)M;
@@ -133,15 +154,38 @@ static void fill_clustered(case_state_t *s, uint64_t seed)
 
 static qt_status_t attn_iterate(void *state, double *seconds);
 
-/* Operands where the backend runs: the host tensors themselves, or copies on its device. */
+/* dst = src (f32) rounded to dt; src then holds the rounded values (what the oracle sees). */
+static qt_status_t round_to(qt_tensor_t *src, qt_dtype_t dt, qt_tensor_t *dst)
+{
+    QT_TRY(qt_tensor_init(dst, dt, 4, src->shape));
+    float *x = src->data;
+    uint16_t *y = dst->data;
+    int64_t n = qt_tensor_numel(src);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        y[i] = dt == QT_BF16 ? qt_f32_to_bf16(x[i]) : qt_f32_to_f16(x[i]);
+        x[i] = dt == QT_BF16 ? qt_bf16_to_f32(y[i]) : qt_f16_to_f32(y[i]);
+    }
+    return QT_OK;
+}
+
+/* Operands where the backend runs: the host tensors themselves, or copies on its device (in
+ * the case's dtype). */
 static qt_status_t place(case_state_t *s)
 {
     s->uq = &s->q; s->uk = &s->k; s->uv = &s->v; s->uo = &s->o;
     if (qt_device_is_host(s->be->device)) return QT_OK;
-    QT_TRY(qt_tensor_to_device(s->be, &s->q, &s->dq));
-    QT_TRY(qt_tensor_to_device(s->be, &s->k, &s->dk));
-    QT_TRY(qt_tensor_to_device(s->be, &s->v, &s->dv));
-    QT_TRY(qt_tensor_alloc(&s->dout, s->be, QT_F32, 4, s->o.shape));
+    const qt_tensor_t *src[3] = {&s->q, &s->k, &s->v};
+    if (s->dtype != QT_F32) {
+        QT_TRY(round_to(&s->q, s->dtype, &s->hq));
+        QT_TRY(round_to(&s->k, s->dtype, &s->hk));
+        QT_TRY(round_to(&s->v, s->dtype, &s->hv));
+        src[0] = &s->hq, src[1] = &s->hk, src[2] = &s->hv;
+    }
+    QT_TRY(qt_tensor_to_device(s->be, src[0], &s->dq));
+    QT_TRY(qt_tensor_to_device(s->be, src[1], &s->dk));
+    QT_TRY(qt_tensor_to_device(s->be, src[2], &s->dv));
+    QT_TRY(qt_tensor_alloc(&s->dout, s->be, s->dtype, 4, s->o.shape));
     s->uq = &s->dq; s->uk = &s->dk; s->uv = &s->dv; s->uo = &s->dout;
     return QT_OK;
 }
@@ -152,9 +196,13 @@ static qt_status_t attn_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     case_state_t *s = calloc(1, sizeof *s);
     if (!s) return qt_fail(QT_ERR_NOMEM, "attention case state");
     qt_status_t st = config_of(c, &s->cfg);
+    s->timer = c->manual_time;
+    if (st == QT_OK) st = qt_dtype_parse(qt_params_str(&c->params, "dtype", "f32"), &s->dtype);
     char why[256];
     if (st == QT_OK && qt_backend_init(&s->be, c->variant, NULL) != QT_OK)
         st = qt_fail(QT_ERR_UNSUPPORTED, "%s", qt_last_error());
+    if (st == QT_OK && s->dtype != QT_F32 && qt_device_is_host(s->be->device))
+        st = qt_fail(QT_ERR_UNSUPPORTED, "dtype %s: host backends attend in f32 only", qt_dtype_name(s->dtype));
     if (st == QT_OK && !qt_attn_supports(s->be, &s->cfg, NULL, NULL, NULL, NULL, NULL, why, sizeof why))
         st = qt_fail(QT_ERR_UNSUPPORTED, "%s", why);
     const qt_params_t *p = &c->params;
@@ -178,16 +226,29 @@ static qt_status_t attn_setup(const qt_case_t *c, qt_rec_t *r, void **state)
      * thread pools left spinning by earlier cases (OpenBLAS) go to sleep */
     if (strcmp(qt_backend_name(s->be), QT_BACKEND_ORACLE)) st = attn_iterate(s, NULL);
     if (st != QT_OK) { attn_teardown(s); return st; }
-    qt_rec_set_work(r, qt_attn_useful_flops(&s->cfg, shape[0], shape[1], shape[2], shape[3]), 0);
+    double flops = qt_attn_useful_flops(&s->cfg, shape[0], shape[1], shape[2], shape[3]);
+    if (qt_device_is_host(s->be->device)) {
+        qt_rec_set_work(r, flops, 0);
+    } else { /* GPU: against this run's GPU ceilings; bytes: Q, K, V read and O written once */
+        int f32 = s->dtype == QT_F32;
+        qt_rec_set_flops_ceiling(r, f32 ? "gpu_sgemm_gflops" : "gpu_gemm_bf16_gflops",
+                                 f32 ? "frac_gpu_sgemm" : "frac_gemm_bf16");
+        qt_rec_set_bytes_ceiling(r, "gpu_copy_gbps", "frac_copy");
+        qt_rec_set_work(r, flops, 4.0 * (double)qt_tensor_numel(&s->q) * (double)qt_dtype_size(s->dtype));
+    }
     *state = s;
     return QT_OK;
 }
 
-/* One forward. */
+/* One forward (device backends with manual time: timed by the backend's timer, CUDA events). */
 static qt_status_t attn_iterate(void *state, double *seconds)
 {
-    (void)seconds;
     case_state_t *s = state;
+    if (s->timer && seconds) {
+        QT_TRY(qt_backend_timer_start(s->be));
+        QT_TRY(qt_attn_forward(s->be, &s->cfg, s->uq, s->uk, s->uv, NULL, s->uo));
+        return qt_backend_timer_stop(s->be, seconds);
+    }
     QT_TRY(qt_attn_forward(s->be, &s->cfg, s->uq, s->uk, s->uv, NULL, s->uo));
     return qt_backend_synchronize(s->be);
 }
@@ -198,13 +259,34 @@ static qt_status_t attn_after(void *state, const qt_case_t *c, qt_rec_t *r)
     (void)c;
     case_state_t *s = state;
     qt_rec_metric(r, "peak_bytes", "bytes", (double)qt_device_mem_peak(s->be->device));
-    if (s->uo != &s->o) {
+    int device = s->uo != &s->o, hashed = s->cfg.variant == QT_ATTN_LSH || s->cfg.variant == QT_ATTN_DYNAMIC;
+    if (device && hashed && s->T > 16384) {
+        qt_rec_note(r, "accuracy not measured: the oracle's serial hashing at T = %lld", (long long)s->T);
+        return QT_OK;
+    }
+    if (device && s->dtype == QT_F32) {
         QT_TRY(qt_tensor_copy(s->be, &s->o, s->uo));
         QT_TRY(qt_backend_synchronize(s->be));
+    } else if (device) {
+        QT_TRY(qt_tensor_to_host(s->be, s->uo, &s->ho));
+        float *o = s->o.data;
+        const uint16_t *h = s->ho.data;
+        for (int64_t i = 0; i < qt_tensor_numel(&s->o); i++)
+            o[i] = s->dtype == QT_BF16 ? qt_bf16_to_f32(h[i]) : qt_f16_to_f32(h[i]);
     }
     qt_attn_accuracy_t acc;
     int stride = s->T / 64 > 1 ? (int)(s->T / 64) : 1;
-    QT_TRY(qt_attn_accuracy(&s->cfg, &s->q, &s->k, &s->v, NULL, &s->o, stride, &acc));
+    if (device) { /* head (0, 0) only: views of its rows (rotations depend on the head index: 0 here too) */
+        int64_t one[4] = {1, 1, s->T, s->q.shape[3]};
+        qt_tensor_t v4[4];
+        QT_TRY(qt_tensor_wrap(&v4[0], s->q.data, QT_F32, 4, one));
+        QT_TRY(qt_tensor_wrap(&v4[1], s->k.data, QT_F32, 4, one));
+        QT_TRY(qt_tensor_wrap(&v4[2], s->v.data, QT_F32, 4, one));
+        QT_TRY(qt_tensor_wrap(&v4[3], s->o.data, QT_F32, 4, one));
+        QT_TRY(qt_attn_accuracy(&s->cfg, &v4[0], &v4[1], &v4[2], NULL, &v4[3], stride, &acc));
+    } else {
+        QT_TRY(qt_attn_accuracy(&s->cfg, &s->q, &s->k, &s->v, NULL, &s->o, stride, &acc));
+    }
     qt_rec_metric(r, "rel_error", "ratio", acc.rel_error);
     qt_rec_metric(r, "mass_recall", "fraction", acc.mass_recall);
     return QT_OK;
@@ -244,6 +326,8 @@ static qt_status_t add_case(qt_case_list_t *out, const char *name, const char *b
     }
     c->max_repetitions = max_reps;
     c->min_time = max_reps ? 0.0 : 0.05; /* fast backends: 50 ms per repetition steadies the median */
+    for (int b = 0; b < qt_backend_count(); b++) /* device backends: timed by their timer (CUDA events) */
+        if (!strcmp(qt_backend_iface_get(b)->name, be)) c->manual_time = qt_backend_iface_get(b)->device_kind != QT_DEVICE_HOST;
     c->setup = attn_setup;
     c->iterate = attn_iterate;
     c->after = attn_after;
@@ -268,6 +352,43 @@ static qt_status_t add_sweep(qt_case_list_t *out, const char *name, const shape_
     return QT_OK;
 }
 
+/* One variant over T = t_lo…t_hi (doubling) on every device backend (the GPU sweep). */
+static qt_status_t add_device_sweep(qt_case_list_t *out, const char *name, const shape_t *sh, int64_t t_lo,
+                                    int64_t t_hi, const char *const *extra)
+{
+    for (int b = 0; b < qt_backend_count(); b++) {
+        const qt_backend_iface_t *be = qt_backend_iface_get(b);
+        if (!be->ops[QT_TECH_ATTENTION] || be->device_kind == QT_DEVICE_HOST) continue;
+        for (int64_t T = t_lo; T <= t_hi; T *= 2) QT_TRY(add_case(out, name, be->name, sh, T, 0, extra));
+    }
+    return QT_OK;
+}
+
+/* The GPU sweep (nightly, paper): B·H·T/64 >= 512 query tiles from T = 4096 on. */
+static qt_status_t add_device_grid(qt_case_list_t *out)
+{
+    static const char *const win_c[] = {"w_left=1024", "w_right=0", "dilation=1", NULL};
+    static const char *const win_c_bf16[] = {"w_left=1024", "w_right=0", "dilation=1", "dtype=bf16", NULL};
+    static const char *const lsh[] = {"n_hashes=4", "bucket_size=64", "chunk=64", NULL};
+    static const char *const lsh_fact[] = {"n_hashes=4", "bucket_size=64", "chunk=64", "bucket_factor=sqrt", NULL};
+    static const char *const dyn[] = {"w_left=64", "w_right=64", "dilation=1", "n_hashes=2", "bucket_size=64", NULL};
+    static const char *const dyn_fact[] = {"w_left=64",      "w_right=64",         "dilation=1", "n_hashes=2",
+                                           "bucket_size=64", "bucket_factor=sqrt", NULL};
+    static const char *const bf16[] = {"dtype=bf16", NULL};
+    shape_t sh = {1, 8, 64, 0, "clustered"};
+    QT_TRY(add_device_sweep(out, "lsh", &sh, 4096, 131072, lsh_fact));
+    QT_TRY(add_device_sweep(out, "dynamic", &sh, 4096, 131072, dyn_fact));
+    sh.causal = 1;
+    QT_TRY(add_device_sweep(out, "window", &sh, 4096, 131072, win_c_bf16));
+    QT_TRY(add_device_sweep(out, "window", &sh, 4096, 131072, win_c));
+    sh.causal = 0;
+    QT_TRY(add_device_sweep(out, "dense", &sh, 4096, 32768, bf16));
+    QT_TRY(add_device_sweep(out, "lsh", &sh, 4096, 131072, lsh));
+    QT_TRY(add_device_sweep(out, "dynamic", &sh, 4096, 131072, dyn));
+    QT_TRY(add_device_sweep(out, "dense", &sh, 4096, 16384, NULL));
+    return QT_OK;
+}
+
 /* The grids of the three profiles. */
 static qt_status_t attn_cases(qt_profile_t profile, qt_case_list_t *out)
 {
@@ -284,6 +405,7 @@ static qt_status_t attn_cases(qt_profile_t profile, qt_case_list_t *out)
         QT_TRY(add_sweep(out, "dynamic", &sh, 256, 4096, 512, dyn));
         return QT_OK;
     }
+    QT_TRY(add_device_grid(out));
     int64_t t_dense = profile == QT_PROFILE_PAPER ? 16384 : 16384, t_linear = profile == QT_PROFILE_PAPER ? 65536 : 16384;
     for (int64_t D = 64; D <= 128; D *= 2) {
         sh.D = D;
@@ -390,7 +512,7 @@ static qt_status_t attn_finish(qt_rec_t *r)
     timings_t ts = {0};
     qt_rec_foreach_result(r, "time_s", collect_time, &ts);
     if (ts.oom) { free(ts.v); return qt_fail(QT_ERR_NOMEM, "attention finish"); }
-    static const char *const shape_keys[] = {"B", "H", "T", "D", "causal", "data", NULL};
+    static const char *const shape_keys[] = {"B", "H", "T", "D", "causal", "data", "dtype", NULL};
     char *done = calloc((size_t)(ts.n ? ts.n : 1), 1);
     double *x = malloc(sizeof(double) * (size_t)(ts.n ? ts.n : 1)), *y = malloc(sizeof(double) * (size_t)(ts.n ? ts.n : 1));
     qt_status_t st = done && x && y ? QT_OK : qt_fail(QT_ERR_NOMEM, "attention finish");

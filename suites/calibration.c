@@ -8,9 +8,10 @@
  *   mpi_pingpong  (with MPI) ranks 0↔1 via mpirun: `mpi_pingpong_us` (8 bytes),
  *                 `mpi_pingpong_gbps` (4 MiB)
  *   gpu_copy, gpu_sgemm (with CUDA and a GPU): device copy `gpu_copy_gbps`, cuBLAS
- *                 `gpu_sgemm_gflops` in FP32 and TF32.
+ *                 `gpu_sgemm_gflops` in FP32, TF32 and with bf16 operands (f32 accumulation).
  * finish() publishes the medians as ceilings: sgemm_gflops_all, sgemm_gflops_1t,
- * stream_triad_gbps, mpi_pingpong_us, mpi_pingpong_gbps, gpu_copy_gbps, gpu_sgemm_gflops.
+ * stream_triad_gbps, mpi_pingpong_us, mpi_pingpong_gbps, gpu_copy_gbps, gpu_sgemm_gflops,
+ * gpu_sgemm_tf32_gflops, gpu_gemm_bf16_gflops.
  * Run alone: quintet run calibration */
 #include <cblas.h>
 #include <math.h>
@@ -33,7 +34,7 @@ static const char *const metrics[] = {
     "mpi_pingpong_us|us|half round-trip time of an 8-byte MPI message between two ranks",
     "mpi_pingpong_gbps|GB/s|one-way MPI bandwidth of 4 MiB messages between two ranks",
     "gpu_copy_gbps|GB/s|device-to-device copy, read+write bytes",
-    "gpu_sgemm_gflops|GFLOP/s|cuBLAS SGEMM (params math=fp32 or tf32)",
+    "gpu_sgemm_gflops|GFLOP/s|cuBLAS GEMM (params math=fp32, tf32, or bf16: bf16 operands, f32 accumulation)",
     NULL,
 };
 
@@ -225,7 +226,8 @@ static qt_status_t gpu_setup(const qt_case_t *c, qt_rec_t *r, void **state)
         qt_rec_set_work(r, 0, 2.0 * (double)bytes);
     } else {
         int n = (int)qt_params_int(&c->params, "n", 8192);
-        b = qt_cuda_bench_sgemm_new(n, !strcmp(qt_params_str(&c->params, "math", "fp32"), "tf32"));
+        const char *math = qt_params_str(&c->params, "math", "fp32");
+        b = qt_cuda_bench_sgemm_new(n, !strcmp(math, "tf32") ? 1 : !strcmp(math, "bf16") ? 2 : 0);
         qt_rec_set_rate_names(r, "gpu_sgemm_gflops", NULL);
         qt_rec_set_work(r, 2.0 * n * (double)n * n, 0);
     }
@@ -293,8 +295,8 @@ static qt_status_t calibration_cases(qt_profile_t p, qt_case_list_t *out)
     snprintf(c->variant, sizeof c->variant, "cuda");
     c->manual_time = 1;
     qt_params_set_int(&c->params, "bytes", 1 << 30);
-    const char *math[2] = {"fp32", "tf32"};
-    for (int i = 0; i < 2; i++) {
+    const char *math[3] = {"fp32", "tf32", "bf16"};
+    for (int i = 0; i < 3; i++) {
         c = add_timed(out, "gpu_sgemm", gpu_setup, gpu_iterate, gpu_teardown);
         if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
         snprintf(c->variant, sizeof c->variant, "cuda");
@@ -314,10 +316,13 @@ static int publish(void *arg, const qt_result_t *res)
         qt_rec_set_ceiling(r, strcmp(qt_params_str(res->params, "threads", ""), "1") ? "sgemm_gflops_all"
                                                                                        : "sgemm_gflops_1t",
                            res->median);
-    else if (!strcmp(res->metric, "gpu_sgemm_gflops"))
-        qt_rec_set_ceiling(r, strcmp(qt_params_str(res->params, "math", ""), "tf32") ? "gpu_sgemm_gflops"
-                                                                                       : "gpu_sgemm_tf32_gflops",
+    else if (!strcmp(res->metric, "gpu_sgemm_gflops")) {
+        const char *math = qt_params_str(res->params, "math", "");
+        qt_rec_set_ceiling(r, !strcmp(math, "tf32") ? "gpu_sgemm_tf32_gflops"
+                              : !strcmp(math, "bf16") ? "gpu_gemm_bf16_gflops"
+                                                      : "gpu_sgemm_gflops",
                            res->median);
+    }
     else if (!strcmp(res->metric, "stream_triad_gbps") || !strcmp(res->metric, "mpi_pingpong_us") ||
              !strcmp(res->metric, "mpi_pingpong_gbps") || !strcmp(res->metric, "gpu_copy_gbps"))
         qt_rec_set_ceiling(r, res->metric, res->median);

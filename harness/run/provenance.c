@@ -183,6 +183,9 @@ static void collect_gpu(qt_provenance_t *p)
         qt_provenance_set(p, "gpu", gpu);
         qt_provenance_set(p, "gpu_count", count);
         qt_provenance_set(p, "cuda", versions);
+        char state[256]; /* clocks, power, temperature, throttle reasons at the run's start (NVML) */
+        (void)qt_cuda_gpu_state(state, sizeof state);
+        qt_provenance_set(p, "gpu_state.start", state);
     } else {
         char msg[300];
         snprintf(msg, sizeof msg, "none: %s", why);

@@ -35,6 +35,9 @@
 #include "run/hwcounters.h"
 #include "run/provenance.h"
 #include "run/warnings.h"
+#ifdef QT_HAVE_CUDA
+#include "run/cuda_probe.h"
+#endif
 #include "quintet/tensor.h"
 #include "analysis/stats.h"
 #include "store/store.h"
@@ -101,6 +104,7 @@ struct qt_rec {
     double work_flops, work_bytes;
     char flops_metric[32], bytes_metric[32];
     char bytes_ceiling[32], bytes_frac[32]; /* qt_rec_set_bytes_ceiling */
+    char flops_ceiling[32], flops_frac[32]; /* qt_rec_set_flops_ceiling */
     struct {
         char name[48];
         double value;
@@ -186,6 +190,12 @@ void qt_rec_set_bytes_ceiling(qt_rec_t *r, const char *ceiling, const char *frac
 {
     snprintf(r->bytes_ceiling, sizeof r->bytes_ceiling, "%s", ceiling ? ceiling : "stream_triad_gbps");
     snprintf(r->bytes_frac, sizeof r->bytes_frac, "%s", frac_metric ? frac_metric : "frac_stream");
+}
+
+void qt_rec_set_flops_ceiling(qt_rec_t *r, const char *ceiling, const char *frac_metric)
+{
+    snprintf(r->flops_ceiling, sizeof r->flops_ceiling, "%s", ceiling ? ceiling : "sgemm_gflops_all");
+    snprintf(r->flops_frac, sizeof r->flops_frac, "%s", frac_metric ? frac_metric : "frac_sgemm");
 }
 
 double qt_rec_ceiling(qt_rec_t *r, const char *name)
@@ -308,8 +318,8 @@ static void on_repetition(void *arg, const qt_gb_rep_t *rep)
     if (r->work_flops > 0 && rep->real_time_s > 0) {
         double gflops = r->work_flops / rep->real_time_s / 1e9;
         qt_rec_metric(r, r->flops_metric, "GFLOP/s", gflops);
-        double ceil = qt_rec_ceiling(r, "sgemm_gflops_all");
-        if (ceil > 0) qt_rec_metric(r, "frac_sgemm", "ratio", gflops / ceil);
+        double ceil = qt_rec_ceiling(r, r->flops_ceiling);
+        if (ceil > 0) qt_rec_metric(r, r->flops_frac, "ratio", gflops / ceil);
     }
     if (r->work_bytes > 0 && rep->real_time_s > 0) {
         double gbps = r->work_bytes / rep->real_time_s / 1e9;
@@ -636,6 +646,7 @@ static void run_case(qt_rec_t *r, const qt_case_t *c, const qt_run_opts_t *o, qt
     r->work_flops = r->work_bytes = 0;
     qt_rec_set_rate_names(r, NULL, NULL);
     qt_rec_set_bytes_ceiling(r, NULL, NULL);
+    qt_rec_set_flops_ceiling(r, NULL, NULL);
     char err[512] = "";
     int skipped = 0;
     double t0 = now_s(), m0 = mono_s();
@@ -849,6 +860,13 @@ int qt_runner_run(const qt_run_opts_t *o)
         } else if (strcmp(other, "none")) {
             fprintf(stderr, "quintet run: note: other quintet runs wrote %s meanwhile: %s\n", o->db_path, other);
         }
+#ifdef QT_HAVE_CUDA
+        char why[128], state[256]; /* the GPU's clocks, power, temperature, throttle reasons at the end (NVML) */
+        if (!store_failed && qt_cuda_device_count(why, sizeof why) > 0) {
+            (void)qt_cuda_gpu_state(state, sizeof state);
+            if (qt_store_run_set(store, r.run_id, "gpu_state.end", state) != QT_OK) store_failed = 1;
+        }
+#endif
     }
     if (r.run_id && qt_store_run_end(store, r.run_id, status) != QT_OK) {
         fprintf(stderr, "quintet run: %s\n", qt_last_error());

@@ -84,6 +84,9 @@ void qt_rec_set_rate_names(qt_rec_t *r, const char *flops_metric, const char *by
 /* Compare the bytes rate with ceiling `ceiling` as metric `frac_metric` (defaults
  * "stream_triad_gbps" and "frac_stream"; a GPU case: "gpu_copy_gbps", "frac_copy"). */
 void qt_rec_set_bytes_ceiling(qt_rec_t *r, const char *ceiling, const char *frac_metric);
+/* Compare the FLOP rate with ceiling `ceiling` as metric `frac_metric` (defaults
+ * "sgemm_gflops_all" and "frac_sgemm"; a GPU case e.g. "gpu_gemm_bf16_gflops", "frac_gemm_bf16"). */
+void qt_rec_set_flops_ceiling(qt_rec_t *r, const char *ceiling, const char *frac_metric);
 /* A ceiling measured by this run's calibration: "sgemm_gflops_all", "sgemm_gflops_1t",
  * "stream_triad_gbps", ... NAN when not measured. */
 double qt_rec_ceiling(qt_rec_t *r, const char *name);

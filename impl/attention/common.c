@@ -45,10 +45,10 @@ qt_status_t qt_attn_variant_parse(const char *s, qt_attn_variant_t *out)
     return qt_fail(QT_ERR_ARG, "unknown attention variant '%s' (dense, window, lsh, dynamic)", s);
 }
 
-/* Check that t is a contiguous f32 tensor of the given shape. */
-static qt_status_t check_shape(const qt_tensor_t *t, const char *what, int rank, const int64_t *shape)
+/* Check that t is a contiguous tensor of element type dt and the given shape. */
+static qt_status_t check_shape(const qt_tensor_t *t, const char *what, qt_dtype_t dt, int rank, const int64_t *shape)
 {
-    QT_TRY(qt_tensor_check(t, what, QT_F32, rank));
+    QT_TRY(qt_tensor_check(t, what, dt, rank));
     for (int i = 0; i < rank; i++)
         if (t->shape[i] != shape[i])
             return qt_fail(QT_ERR_SHAPE, "%s dimension %d is %lld, expected %lld (shape of q)", what, i,
@@ -62,18 +62,22 @@ qt_status_t qt_attn_validate_inputs(const qt_attn_config_t *cfg, const qt_tensor
 {
     QT_CHECK_ARG(cfg != NULL, "attention config must not be NULL");
     QT_CHECK_ARG((unsigned)cfg->variant < QT_ATTN_VARIANT_COUNT, "unknown attention variant %d", (int)cfg->variant);
-    QT_TRY(qt_tensor_check(q, "q", QT_F32, 4));
+    QT_CHECK_ARG(q != NULL, "q must not be NULL");
+    qt_dtype_t dt = q->dtype; /* q, k, v and out share one type: f32, or bf16/f16 where a backend has them */
+    QT_CHECK_ARG(dt == QT_F32 || dt == QT_BF16 || dt == QT_F16, "q has dtype %s; attention takes f32, bf16 or f16",
+                 qt_dtype_name(dt));
+    QT_TRY(qt_tensor_check(q, "q", dt, 4));
     static const char *const dim_names[4] = {"B", "H", "T", "D"};
     for (int i = 0; i < 4; i++)
         QT_CHECK_ARG(q->shape[i] > 0, "q dimension %d (%s) is %lld, must be > 0", i, dim_names[i],
                      (long long)q->shape[i]);
     QT_CHECK_ARG(q->shape[2] * q->shape[3] <= INT32_MAX, "one head (T·D = %lld·%lld) exceeds 2^31 elements",
                  (long long)q->shape[2], (long long)q->shape[3]);
-    if (!cfg->shared_qk || k) QT_TRY(check_shape(k, "k", 4, q->shape));
-    QT_TRY(check_shape(v, "v", 4, q->shape));
+    if (!cfg->shared_qk || k) QT_TRY(check_shape(k, "k", dt, 4, q->shape));
+    QT_TRY(check_shape(v, "v", dt, 4, q->shape));
     if (mask) {
         int64_t ms[2] = {q->shape[0], q->shape[2]};
-        QT_TRY(check_shape(mask, "mask", 2, ms));
+        QT_TRY(check_shape(mask, "mask", QT_F32, 2, ms));
     }
     if (cfg->variant == QT_ATTN_WINDOW || cfg->variant == QT_ATTN_DYNAMIC) {
         QT_CHECK_ARG(cfg->w_left > 0, "window w_left %d must be > 0", cfg->w_left);
@@ -99,7 +103,7 @@ qt_status_t qt_attn_validate(const qt_attn_config_t *cfg, const qt_tensor_t *q, 
                              const qt_tensor_t *v, const qt_tensor_t *mask, const qt_tensor_t *out)
 {
     QT_TRY(qt_attn_validate_inputs(cfg, q, k, v, mask));
-    QT_TRY(check_shape(out, "out", 4, q->shape));
+    QT_TRY(check_shape(out, "out", q->dtype, 4, q->shape));
     QT_CHECK_ARG(out->data != q->data && (!k || out->data != k->data) && out->data != v->data,
                  "out must not alias q, k or v");
     return QT_OK;

@@ -293,6 +293,7 @@ qt_status_t qt_attn_accuracy(const qt_attn_config_t *cfg, const qt_tensor_t *q, 
     QT_CHECK_ARG(acc != NULL, "accuracy output must not be NULL");
     QT_CHECK_ARG(row_stride >= 1, "row_stride %d must be >= 1", row_stride);
     QT_TRY(out ? qt_attn_validate(cfg, q, k, v, mask, out) : qt_attn_validate_inputs(cfg, q, k, v, mask));
+    QT_CHECK_ARG(q->dtype == QT_F32, "accuracy: tensors must be f32 (got %s; convert first)", qt_dtype_name(q->dtype));
     ref_head_t hd;
     ref_bufs_t bufs;
     QT_TRY(ref_head_init(&hd, cfg, q));

@@ -10,9 +10,12 @@ parameters in "label" (quintet's key=value,... form), real_time in ms (CUDA even
 time), counters gflops (useful FLOPs per second, qt_attn_useful_flops's convention) and
 useful_flops. `quintet import` puts such a file in the database as variant `torch`.
 
-  python3 suites/peers/torch_attention.py --out torch_attention.json [--cases issue|scaling]
+  python3 suites/peers/torch_attention.py --out torch_attention.json [--cases issue|targets|scaling]
       [--reps 10] [--dtype bf16]
 
+Cases: issue = the issue's shapes (H 16); targets = the two the issue sets targets on (dense
+B1 H16 T16384 D128, causal window W1024 T65536 D64); scaling = the GPU sweep of
+attention_scaling (B 1, H 8, D 64: dense up to T 32768, causal window W1024 up to 131072).
 Needs PyTorch >= 2.5 with a CUDA device (quintet itself does not). Inputs are standard
 normals; each case is warmed up twice (flex_attention compiles on first use) and timed
 `reps` times, each timing one call between two CUDA events.
@@ -56,11 +59,18 @@ def issue_cases(dtype):
     return out
 
 
+def targets_cases(dtype):
+    return [dict(variant="dense", B=1, H=16, T=16384, D=128, causal=0, dtype=dtype),
+            dict(variant="window", B=1, H=16, T=65536, D=64, causal=1, w_left=1024, w_right=0, dilation=1,
+                 dtype=dtype)]
+
+
 def scaling_cases(dtype):
     out = []
     for T in (4096, 8192, 16384, 32768, 65536, 131072):
-        out.append(dict(variant="dense", B=1, H=16, T=T, D=64, causal=1, dtype=dtype))
-        out.append(dict(variant="window", B=1, H=16, T=T, D=64, causal=1, w_left=1024, w_right=0, dilation=1,
+        if T <= 32768:
+            out.append(dict(variant="dense", B=1, H=8, T=T, D=64, causal=0, dtype=dtype))
+        out.append(dict(variant="window", B=1, H=8, T=T, D=64, causal=1, w_left=1024, w_right=0, dilation=1,
                         dtype=dtype))
     return out
 
@@ -68,7 +78,7 @@ def scaling_cases(dtype):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--cases", default="issue", choices=["issue", "scaling"])
+    ap.add_argument("--cases", default="issue", choices=["issue", "targets", "scaling"])
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--dtype", default="bf16", choices=["bf16", "f16", "f32"])
     args = ap.parse_args()
@@ -82,7 +92,7 @@ def main():
         return 77
     dt = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}[args.dtype]
     flex = torch.compile(flex_attention, dynamic=False)
-    cases = issue_cases(args.dtype) if args.cases == "issue" else scaling_cases(args.dtype)
+    cases = dict(issue=issue_cases, targets=targets_cases, scaling=scaling_cases)[args.cases](args.dtype)
     dev = torch.device("cuda")
     benches = []
     for c in cases:

@@ -5,7 +5,9 @@
  * to the machine's measured ceilings (cuBLAS bf16 GEMM 8192³, device-to-device copy). Also
  * checks the LSH hashing kernel bucket for bucket against a host loop identical to ref.c's.
  *
- *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick]
+ *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick] [--targets]
+ *   (--targets: validate v5, v7, v10 in bf16 on the small shapes, then time only the issue's two
+ *   target shapes, causal window W1024 T65536 D64 and dense B1 H16 T16384 D128)
  *   (or: nvcc -O3 -arch=sm_90 -Iimpl/attention/cuda impl/attention/cuda/attn_*.cu
  *        tests/attention/cuda_attn_bench.cu -lcublas -o cuda-attn-bench)
  *
@@ -38,6 +40,7 @@
 
 static FILE *csv;
 static int failures;
+static const bool *only_versions; /* --targets: validate and time these versions only */
 
 /* ---- random numbers (splitmix64 → Box-Muller) ---- */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -144,11 +147,15 @@ struct device_problem {
     void *dq, *dk, *dv, *dout;
     float *dmask;
     size_t n;
+    std::vector<double> ref; /* reference rows of the checked heads, computed once per problem */
+    int ref_stride;
 };
 
 static void dp_make(device_problem &p, const problem &pr)
 {
     memset(&p.a, 0, sizeof p.a);
+    p.ref.clear();
+    p.ref_stride = 0;
     qt_cuda_attn_args_t &a = p.a;
     a.B = pr.B, a.H = pr.H, a.T = pr.T, a.D = pr.D, a.causal = pr.causal, a.dtype = pr.dtype;
     bool dense = !strcmp(pr.variant, "dense");
@@ -198,12 +205,19 @@ static double check(device_problem &p, int version, int row_stride, int *unwritt
     for (size_t i = 0; i < p.n; i++) nan += out[i] != out[i];
     *unwritten = (int)std::min<size_t>(nan, 1 << 30);
     double num = 0, den = 0;
-    std::vector<double> r(a.D);
-    int heads[2] = {0, a.B * a.H - 1};
-    for (int hh = 0; hh < (a.B * a.H > 1 ? 2 : 1); hh++) {
+    int heads[2] = {0, a.B * a.H - 1}, nh = a.B * a.H > 1 ? 2 : 1, rows = (a.T + row_stride - 1) / row_stride;
+    if (p.ref.empty() || p.ref_stride != row_stride) { /* the reference once per problem, for every version */
+        p.ref.assign((size_t)nh * rows * a.D, 0.0);
+        p.ref_stride = row_stride;
+        for (int hh = 0; hh < nh; hh++)
+            for (int i = 0, ri = 0; i < a.T; i += row_stride, ri++)
+                ref_row(&a, p.q.data(), p.k.data(), p.v.data(), p.mask.empty() ? NULL : p.mask.data(), heads[hh], i,
+                        &p.ref[((size_t)hh * rows + ri) * a.D]);
+    }
+    for (int hh = 0; hh < nh; hh++) {
         int bh = heads[hh];
-        for (int i = 0; i < a.T; i += row_stride) {
-            ref_row(&a, p.q.data(), p.k.data(), p.v.data(), p.mask.empty() ? NULL : p.mask.data(), bh, i, r.data());
+        for (int i = 0, ri = 0; i < a.T; i += row_stride, ri++) {
+            const double *r = &p.ref[((size_t)hh * rows + ri) * a.D];
             for (int e = 0; e < a.D; e++) {
                 double o = out[((size_t)bh * a.T + i) * a.D + e];
                 num += (o - r[e]) * (o - r[e]);
@@ -316,10 +330,11 @@ static void run_case(const problem &pr, int row_stride, const int *timed, int re
     dp_make(p, pr);
     char desc[160];
     describe(desc, sizeof desc, pr);
-    for (int v = 1; v <= 6; v++) {
+    for (int v = 1; v <= 10; v++) {
         if (!qt_cuda_attn_version_supports(v, pr.dtype, pr.D)) continue;
         bool want_time = false;
         for (const int *t = timed; t && *t; t++) want_time |= *t == v;
+        if (only_versions && !only_versions[v]) continue;
         if (v == 1 && (double)pr.T * pr.T * pr.B * pr.H > 4e9 && !want_time) continue; /* naive: too slow */
         int unwritten = 0;
         double err = check(p, v, row_stride, &unwritten);
@@ -370,26 +385,29 @@ static void check_lsh(int B, int T, int D, int half)
     CK(cudaMalloc(&db, dev.size() * 4));
     CK(cudaMemcpy(dx, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dr, rot.data(), rot.size() * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemset(db, 0, dev.size() * 4));
-    int rc = qt_cuda_attn_lsh_hash(dx, B, (long long)T * D, T, D, dr, half, 1, db, T, NULL);
-    CK(cudaDeviceSynchronize());
-    CK(cudaMemcpy(dev.data(), db, dev.size() * 4, cudaMemcpyDeviceToHost));
-    size_t diff = 0;
-    for (size_t t = 0; t < dev.size(); t++) diff += dev[t] != host[t];
-    bool ok = rc == 0 && diff == 0;
-    if (!ok) failures++;
-    printf("%-4s lsh hash B%d T%d D%d n_buckets %d: %zu of %zu buckets differ from the host loop\n", ok ? "ok" : "FAIL",
-           B, T, D, 2 * half, diff, dev.size());
-    if (csv) fprintf(csv, "lsh,B%d T%d D%d nb%d,%zu,%s\n", B, T, D, 2 * half, diff, ok ? "ok" : "FAIL");
+    for (int ver = 1; ver <= 2; ver++) {
+        CK(cudaMemset(db, 0, dev.size() * 4));
+        int rc = qt_cuda_attn_lsh_hash(ver, dx, B, (long long)T * D, T, D, dr, half, 1, db, T, NULL);
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(dev.data(), db, dev.size() * 4, cudaMemcpyDeviceToHost));
+        size_t diff = 0;
+        for (size_t t = 0; t < dev.size(); t++) diff += dev[t] != host[t];
+        bool ok = rc == 0 && diff == 0;
+        if (!ok) failures++;
+        printf("%-4s lsh hash v%d B%d T%d D%d n_buckets %d: %zu of %zu buckets differ from the host loop\n",
+               ok ? "ok" : "FAIL", ver, B, T, D, 2 * half, diff, dev.size());
+        if (csv) fprintf(csv, "lsh,v%d B%d T%d D%d nb%d,%zu,%s\n", ver, B, T, D, 2 * half, diff, ok ? "ok" : "FAIL");
+    }
     cudaFree(dx), cudaFree(dr), cudaFree(db);
 }
 
 int main(int argc, char **argv)
 {
-    int quick = 0;
+    int quick = 0, targets = 0;
     const char *csv_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--targets")) targets = 1;
         else csv_path = argv[i];
     }
     int ndev = 0;
@@ -406,6 +424,8 @@ int main(int argc, char **argv)
     if (csv) fprintf(csv, "kind,case,version,value,extra,status\n");
     measure_ceilings();
 
+    static bool target_versions[11] = {false, false, false, false, false, true, false, true, false, false, true};
+    if (targets) only_versions = target_versions;
     /* ---- validation on small odd shapes ---- */
     const int dts[3] = {QT_CUDA_ATTN_F32, QT_CUDA_ATTN_BF16, QT_CUDA_ATTN_F16};
     const int Ds[3] = {32, 64, 128};
@@ -413,6 +433,7 @@ int main(int argc, char **argv)
         for (int ti = 0; ti < 3; ti++) {
             int D = Ds[di], dt = dts[ti];
             if (dt != QT_CUDA_ATTN_F32 && D == 32) continue;
+            if (targets && dt != QT_CUDA_ATTN_BF16) continue;
             problem cases[] = {
                 {2, 3, 333, D, 0, 0, 0, 1, 0, dt, "dense"},
                 {2, 3, 1029, D, 1, 0, 0, 1, 0, dt, "dense"},
@@ -426,12 +447,24 @@ int main(int argc, char **argv)
             };
             for (auto &c : cases) run_case(c, 1, NULL, 0);
         }
+    if (targets) {
+        const int tv[] = {5, 7, 10, 0};
+        problem tt[] = {
+            {1, 16, 65536, 64, 1, 1024, 0, 1, 0, QT_CUDA_ATTN_BF16, "window"},
+            {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
+        };
+        for (auto &c : tt) run_case(c, c.T / 16, tv, quick ? 5 : 10); /* 16 sampled rows a head checked */
+        printf("cuda-attn-bench: %d validation failure(s)\n", failures);
+        if (csv) fclose(csv);
+        return failures ? 1 : 0;
+    }
     check_lsh(2, 1000, 64, 4);
     check_lsh(1, 777, 128, 32);
     check_lsh(3, 500, 64, 1);
+    check_lsh(2, 3000, 64, 100); /* two column tiles of hash v2 */
 
     /* ---- timing on the issue's shapes (validated first on sampled rows) ---- */
-    const int tc[] = {3, 4, 5, 6, 0}, tf32[] = {2, 0};
+    const int tc[] = {3, 4, 5, 6, 7, 8, 9, 10, 0}, tf32[] = {2, 0};
     int reps = quick ? 5 : 10;
     problem timing[] = {
         {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},

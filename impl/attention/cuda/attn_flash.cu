@@ -17,6 +17,18 @@
  *              tiles for D 64, 32-key tiles for D 128 (registers); the softmax scale folded into
  *              one FFMA per score and ex2.approx.ftz.
  *   v6 mma     D 64: v5 with 8 warps (BR 256); D 128: v3 with v5's fast softmax.
+ *   v7 mma     longer key tiles: D 64: v5 with 128-key tiles (half the barriers and softmax
+ *              bookkeeping per key); D 128: v5 with 64-key tiles, made to fit the registers by
+ *              reading the Q fragments from shared memory at each k-slice instead of keeping
+ *              them (+25% ldmatrix traffic, for half the tiles).
+ *   v8 mma     8 warps of 32 rows (BR 256: each K/V tile feeds twice the queries): D 64 with
+ *              128-key tiles, D 128 with 32-key tiles.
+ *   v9 mma     2 warps of 32 rows (BR 64): windows waste less on the tiles their edges cut (a
+ *              W-key causal window computes W + BR keys per query), more blocks per SM; 64-key
+ *              tiles (D 128: Q fragments from shared memory, as v7).
+ *   v10 mma    D 64: v5, D 128: v7, each warp skipping the key tiles that miss all of its 32
+ *              rows' windows (a W-key causal window then computes about W + 32 keys per query
+ *              instead of W + 128; dense: nothing to skip).
  *
  * Key sets (quintet/attention.h): dense, or the window {i + m·dil : -w_left <= m <= w_right},
  * with causal (w_right := 0) and an optional key-padding mask (B, T); a query with no valid key
@@ -35,6 +47,7 @@
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "attn_cuda.h"
 
@@ -295,8 +308,10 @@ template <bool FAST> __device__ __forceinline__ float exp2_(float x)
 
 /* D: head size; NW warps; WM m16 tiles per warp (a warp owns 16·WM query rows and reuses each
  * K/V fragment WM times: WM = 2 halves shared-memory traffic per mma); BC keys per tile; F16:
- * f16 instead of bf16; FAST: scale folded into one FFMA per score and ex2.approx. */
-template <int D, int NW, int WM, int BC, bool F16, bool FAST>
+ * f16 instead of bf16; FAST: scale folded into one FFMA per score and ex2.approx; QREG: Q
+ * fragments kept in registers (else re-read from shared memory at each k-slice); SKIPW: a warp
+ * skips the key tiles that miss all of its own rows' windows (exact: those pairs are all masked). */
+template <int D, int NW, int WM, int BC, bool F16, bool FAST, bool QREG, bool SKIPW>
 __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a)
 {
     constexpr int BR = 16 * NW * WM, NT = NW * 32;
@@ -376,7 +391,7 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (it == 0) {
+        if (QREG && it == 0) {
 #pragma unroll
             for (int w = 0; w < WM; w++)
 #pragma unroll
@@ -384,6 +399,8 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
                     ldsm_x4(smem_u32(Qs + ((warp * WM + w) * 16 + (lane & 15)) * DP + kk * 16 + (lane >> 4) * 8),
                             qf[w][kk][0], qf[w][kk][1], qf[w][kk][2], qf[w][kk][3]);
         }
+        int wr0 = i0 + warp * WM * 16, wr1 = min(wr0 + WM * 16, g.Tl) - 1; /* this warp's rows */
+        if (!SKIPW || (wr0 < g.Tl && j0 + BC - 1 >= wr0 - g.wl && j0 <= wr1 + g.wr)) {
         /* S = Q Kᵀ */
         float s[WM][NB][4];
 #pragma unroll
@@ -392,19 +409,26 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
             for (int nb = 0; nb < NB; nb++) s[w][nb][0] = s[w][nb][1] = s[w][nb][2] = s[w][nb][3] = 0.f;
         const uint16_t *Kst = Ks + st * BC * DP;
 #pragma unroll
-        for (int jp = 0; jp < NB / 2; jp++)
+        for (int kk = 0; kk < KD; kk++) {
+            uint32_t qs[WM][4]; /* !QREG: this k-slice's Q fragments */
+            if (!QREG)
 #pragma unroll
-            for (int kk = 0; kk < KD; kk++) {
+                for (int w = 0; w < WM; w++)
+                    ldsm_x4(smem_u32(Qs + ((warp * WM + w) * 16 + (lane & 15)) * DP + kk * 16 + (lane >> 4) * 8),
+                            qs[w][0], qs[w][1], qs[w][2], qs[w][3]);
+#pragma unroll
+            for (int jp = 0; jp < NB / 2; jp++) {
                 uint32_t b0, b1, b2, b3;
                 ldsm_x4(smem_u32(Kst + (jp * 16 + (lane & 7) + ((lane >> 4) << 3)) * DP + kk * 16 +
                                  ((lane >> 3) & 1) * 8),
                         b0, b1, b2, b3);
 #pragma unroll
                 for (int w = 0; w < WM; w++) {
-                    mma16816<F16>(s[w][2 * jp], qf[w][kk], b0, b1);
-                    mma16816<F16>(s[w][2 * jp + 1], qf[w][kk], b2, b3);
+                    mma16816<F16>(s[w][2 * jp], QREG ? qf[w][kk] : qs[w], b0, b1);
+                    mma16816<F16>(s[w][2 * jp + 1], QREG ? qf[w][kk] : qs[w], b2, b3);
                 }
             }
+        }
         /* mask; scale (log2 domain) unless FAST folds it into the exponent's FFMA */
         bool need = mrow || j0 + BC > g.Tl || j0 - ilast < -g.wl || j0 + BC - 1 - i0 > g.wr;
         if (!FAST) {
@@ -502,6 +526,7 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
                 }
             }
         }
+        } /* SKIPW */
         __syncthreads(); /* stage st is refilled by the next iteration's prefetch */
     }
 #pragma unroll
@@ -532,9 +557,25 @@ extern "C" int qt_cuda_attn_version_supports(int version, int dtype, int D)
     case 3:
     case 4:
     case 5:
-    case 6: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+    case 10: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
     default: return 0;
     }
+}
+
+extern "C" int qt_cuda_attn_default_version(int dtype, int D)
+{
+    const char *env = getenv("QT_CUDA_ATTN_KERNEL"); /* tests and benchmarks: force a version */
+    int want = env ? atoi(env) : 0;
+    if (want && qt_cuda_attn_version_supports(want, dtype, D)) return want;
+    if (dtype == QT_CUDA_ATTN_F32) return qt_cuda_attn_version_supports(2, dtype, D) ? 2 : D >= 1 && D <= 128 ? 1 : 0;
+    /* measured on the H200 (NOTES.md, runs 4 and 5): D 128 v7 322 vs v5 292 TFLOP/s (dense bf16
+     * T 16384); D 64 v5 (293; v7 277, v8 257) */
+    if (!qt_cuda_attn_version_supports(5, dtype, D)) return 0;
+    return D == 128 ? 7 : 5;
 }
 
 /* Launch one instantiation with its dynamic shared memory. */
@@ -549,15 +590,16 @@ static int launch(KernelT kern, dim3 grid, int threads, size_t smem, const qt_cu
     return (int)cudaGetLastError();
 }
 
-template <int D, int NW, int WM, int BC, bool FAST>
+template <int D, int NW, int WM, int BC, bool FAST, bool QREG = true, bool SKIPW = false>
 static int launch_mma(const qt_cuda_attn_args_t *a, cudaStream_t st)
 {
     constexpr int BR = 16 * NW * WM;
     int Tl = (a->T + a->dil - 1) / a->dil;
     dim3 grid((Tl + BR - 1) / BR, a->B * a->H, a->dil);
     size_t smem = (size_t)(BR + 4 * BC) * (D + 8) * 2 + 2 * BC * sizeof(float);
-    if (a->dtype == QT_CUDA_ATTN_F16) return launch(attn_mma_kernel<D, NW, WM, BC, true, FAST>, grid, NW * 32, smem, a, st);
-    return launch(attn_mma_kernel<D, NW, WM, BC, false, FAST>, grid, NW * 32, smem, a, st);
+    if (a->dtype == QT_CUDA_ATTN_F16)
+        return launch(attn_mma_kernel<D, NW, WM, BC, true, FAST, QREG, SKIPW>, grid, NW * 32, smem, a, st);
+    return launch(attn_mma_kernel<D, NW, WM, BC, false, FAST, QREG, SKIPW>, grid, NW * 32, smem, a, st);
 }
 
 template <int D>
@@ -593,6 +635,15 @@ extern "C" int qt_cuda_attn_forward(int version, const qt_cuda_attn_args_t *a, v
     case 3: return a->D == 64 ? launch_mma<64, 4, 1, 64, false>(a, st) : launch_mma<128, 4, 1, 64, false>(a, st);
     case 4: return a->D == 64 ? launch_mma<64, 8, 1, 64, false>(a, st) : launch_mma<128, 8, 1, 64, false>(a, st);
     case 5: return a->D == 64 ? launch_mma<64, 4, 2, 64, true>(a, st) : launch_mma<128, 4, 2, 32, true>(a, st);
-    default: return a->D == 64 ? launch_mma<64, 8, 2, 64, true>(a, st) : launch_mma<128, 4, 1, 64, true>(a, st);
+    case 6: return a->D == 64 ? launch_mma<64, 8, 2, 64, true>(a, st) : launch_mma<128, 4, 1, 64, true>(a, st);
+    case 7:
+        return a->D == 64 ? launch_mma<64, 4, 2, 128, true>(a, st) : launch_mma<128, 4, 2, 64, true, false>(a, st);
+    case 8:
+        return a->D == 64 ? launch_mma<64, 8, 2, 128, true>(a, st) : launch_mma<128, 8, 2, 32, true>(a, st);
+    case 9:
+        return a->D == 64 ? launch_mma<64, 2, 2, 64, true>(a, st) : launch_mma<128, 2, 2, 64, true, false>(a, st);
+    default:
+        return a->D == 64 ? launch_mma<64, 4, 2, 64, true, true, true>(a, st)
+                          : launch_mma<128, 4, 2, 64, true, false, true>(a, st);
     }
 }

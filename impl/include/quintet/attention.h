@@ -4,7 +4,8 @@
  * softmax, OpenMP + SIMD). Used by suites/attention_scaling.c and
  * tests/attention/test_attention.c (run: make test).
  *
- * Tensors: Q, K, V and the output O are float32, contiguous, shape (B, H, T, D).
+ * Tensors: Q, K, V and the output O are float32 (every backend; bf16 or f16, all four of one
+ * type, where a backend implements them: cuda), contiguous, shape (B, H, T, D).
  * Scores are s_ij = q_i·k_j / sqrt(D); O_i = Σ_{j∈S(i)} softmax_j(s_ij) v_j over the
  * key set S(i) of the variant, intersected with the *valid* keys:
  *   - key-padding mask (optional): float32 (B, T); mask[b][j] == 0 marks key j of

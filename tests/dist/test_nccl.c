@@ -91,7 +91,19 @@ static void test_host_buffers_and_split(void)
 {
     double x = world->rank + 1.0;
     CU_ASSERT(all_ok(qt_dist_allreduce_raw(world, &x, &x, 1, QT_DIST_F64, QT_DIST_SUM) == QT_OK));
+    if (!all_ok(x == world->world * (world->world + 1) / 2.0)) {
+        int t = qt_dist_cuda_pointer_type(&x);
+        printf("rank %d of %d: host all-reduce gave %g, want %g; cudaPointerGetAttributes(stack).type %d (%s)\n",
+               world->rank, world->world, x, world->world * (world->world + 1) / 2.0, t, qt_last_error());
+    }
     CU_ASSERT(all_ok(x == world->world * (world->world + 1) / 2.0));
+    /* the same through the blocking call (MPI_Allreduce, no request) */
+    double y = world->rank + 1.0;
+    const qt_dist_ops_t *dops = qt_backend_ops(world, QT_TECH_DIST);
+    CU_ASSERT(all_ok(dops->allreduce_blocking(world, &y, &y, 1, QT_DIST_F64, QT_DIST_SUM) == QT_OK));
+    if (!all_ok(y == world->world * (world->world + 1) / 2.0))
+        printf("rank %d of %d: blocking host all-reduce gave %g\n", world->rank, world->world, y);
+    CU_ASSERT(all_ok(y == world->world * (world->world + 1) / 2.0));
     const qt_dist_ops_t *ops = qt_backend_ops(world, QT_TECH_DIST);
     qt_backend_t *one = NULL;
     int ok = ops->split(world, world->rank, 0, &one) == QT_OK && one->world == 1;

@@ -121,6 +121,8 @@ static void test_matmul_paths(void)
         qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 14 + si, 0, 0.0f, 1.0f);
         for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
             for (int structured = 0; structured < 2; structured++) {
+                /* cuda's GATHER: v3 (one launch, last block sums) and v4 (clusters) in turn */
+                setenv("QT_CUDA_SPARSE_KERNEL", structured ? "4" : "3", 1);
                 qt_verify_sparse_fill(A, M, K, sps[pi], structured, seed + si);
                 for (int b = 0; b < nb; b++) { /* b = 0 is ref: its DENSE result is R */
                     qt_tensor_t At, Wt, Yt;
@@ -168,6 +170,7 @@ static void test_matmul_paths(void)
         qt_free(R);
         qt_free(Y);
     }
+    unsetenv("QT_CUDA_SPARSE_KERNEL");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
     close_backends(bes, nb);
 }
@@ -185,11 +188,12 @@ static void test_matmul_bf16(void)
     for (int b = 1; b < nb; b++) {
         const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
         if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
-        for (int ver = 1; ver <= 3; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3 above */
+        for (int ver = 1; ver <= 4; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3/v4 above */
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
                 for (int structured = 0; structured < 2; structured++) {
-                    setenv("QT_CUDA_SPARSE_KERNEL", ver == 1 ? "1" : ver == 2 ? "2" : "3", 1);
+                    char vs[2] = {(char)('0' + ver), 0};
+                    setenv("QT_CUDA_SPARSE_KERNEL", vs, 1);
                     setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
                     int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2], sa[2] = {M, K}, sw[2] = {K, N},
                             sy[2] = {M, N};

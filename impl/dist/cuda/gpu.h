@@ -71,6 +71,10 @@ qt_status_t qt_dist_gmlp_times(qt_dist_gmlp_t *g, double *compute_s, double *wai
 /* top-k: the compressor's byte totals; dense: 0, 0. */
 void qt_dist_gmlp_bytes(const qt_dist_gmlp_t *g, double *sent, double *logical);
 
+/* cudaPointerGetAttributes(p).type (0 unregistered host, 1 pinned host, 2 device, 3 managed), -1
+ * when the call fails: how the nccl backend will classify a buffer (diagnostics and tests). */
+int qt_dist_cuda_pointer_type(const void *p);
+
 #ifdef __cplusplus
 }
 #endif

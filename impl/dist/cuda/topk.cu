@@ -405,3 +405,14 @@ extern "C" qt_status_t qt_dist_gtopk_residual(qt_dist_gtopk_t *c, qt_backend_t *
     QT_TRY(qt_backend_copy(be, host_v, qt_device_host(), c->v, be->device, c->n * sizeof(float)));
     return qt_backend_synchronize(be);
 }
+
+/* gpu.h: the CUDA runtime's memory type of p, -1 when it cannot say. */
+extern "C" int qt_dist_cuda_pointer_type(const void *p)
+{
+    struct cudaPointerAttributes a;
+    if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return -1;
+    }
+    return (int)a.type;
+}

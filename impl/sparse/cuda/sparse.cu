@@ -64,6 +64,7 @@
  * caller passes info (the dispatcher does); COLSKIP reads its counts back anyway.
  * Tests: tests/sparse/test_sparse.c (device part skipped without a GPU, saying why);
  * build/quintet verify sparse --backend cuda; build/quintet run sparsity. */
+#include <cooperative_groups.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -121,12 +122,13 @@ static __device__ __forceinline__ void fma_row8(float *acc, float a, const void 
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1, 2 or 3, default 3). */
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 4, default 3; 4 differs from 3 in GATHER only
+ * and measured slower on the H200: NOTES.md). */
 static int sparse_version(void)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
     int v = e ? atoi(e) : 3;
-    return v >= 1 && v <= 3 ? v : 3;
+    return v >= 1 && v <= 4 ? v : 3;
 }
 
 static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols);
@@ -931,6 +933,136 @@ static __global__ void __launch_bounds__(256, BF ? 3 : 2) gemv_v3(const void *A,
     }
 }
 
+/* gemv_v4: the GEMV that skips zeros as ONE launch of thread-block CLUSTERS (sm_90): block (x:
+ * a tile of 256 columns, y: split s of 8 of K, z: row m) of 16 warps; the 8 splits of a tile
+ * form a cluster. A block lists the nonzeros of its slice 2048 entries at a time (128 per warp)
+ * and deals them to its 16 warps, each with 16 (bf16) / 8 (f32) rows of W in flight per lane;
+ * the warps' rows are summed in warp order into the block's column sums, and the cluster sums
+ * its 8 blocks' column sums through distributed shared memory in rank order (block r writes
+ * columns 32r … 32r + 31 of the tile): no partial rows in global memory, no counters, no
+ * last-block wait (v3's chain of a fence, an atomic and a second read). Deterministic. */
+template <int BF>
+static __global__ void __cluster_dims__(1, 8, 1) __launch_bounds__(512, 1)
+    gemv_v4(const void *A, int64_t K, const void *W, int64_t N, int64_t M, void *Y, unsigned long long *ctr)
+{
+    namespace cg = cooperative_groups;
+    __shared__ __align__(16) float red[16][256];
+    __shared__ int s_k[2048];
+    __shared__ float s_a[2048];
+    __shared__ int s_cnt[16];
+    __shared__ float colsum[256];
+    cg::cluster_group cluster = cg::this_cluster();
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    const int64_t m = blockIdx.z, s = blockIdx.y, c0 = (int64_t)blockIdx.x * 256 + lane * 8;
+    const int64_t kb0 = K * s / 8, kb1 = K * (s + 1) / 8;
+    const bool live = c0 < N;
+    constexpr int B = BF ? 16 : 8;
+    float acc[8];
+#pragma unroll
+    for (int q = 0; q < 8; q++) acc[q] = 0.0f;
+    unsigned nnz = 0;
+    for (int64_t pass = kb0; pass < kb1; pass += 2048) {
+        const int64_t wb = pass + wid * 128;
+        float a[4];
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const int64_t k = wb + r * 32 + lane;
+            a[r] = k < kb1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
+                           : 0.0f;
+        }
+        unsigned bal[4];
+        int cnt = 0;
+#pragma unroll
+        for (int r = 0; r < 4; r++) bal[r] = __ballot_sync(FULL, a[r] != 0.0f), cnt += __popc(bal[r]);
+        if (lane == 0) s_cnt[wid] = cnt;
+        __syncthreads();
+        int off = 0, total = 0;
+#pragma unroll
+        for (int v = 0; v < 16; v++) off += v < wid ? s_cnt[v] : 0, total += s_cnt[v];
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            if (a[r] != 0.0f) {
+                const int pos = off + __popc(bal[r] & ((1u << lane) - 1u));
+                s_k[pos] = (int)(wb - kb0) + r * 32 + lane;
+                s_a[pos] = a[r];
+            }
+            off += __popc(bal[r]);
+        }
+        __syncthreads();
+        nnz += (unsigned)total;
+        for (int j0 = wid; j0 < total; j0 += 16 * B) {
+            if (live) {
+                if (BF) {
+                    uint4 w[B];
+#pragma unroll
+                    for (int q = 0; q < B; q++)
+                        if (j0 + 16 * q < total)
+                            w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (kb0 + s_k[j0 + 16 * q]) * N + c0));
+#pragma unroll
+                    for (int q = 0; q < B; q++)
+                        if (j0 + 16 * q < total) {
+                            const float av = s_a[j0 + 16 * q];
+                            const __nv_bfloat162 *h = (const __nv_bfloat162 *)&w[q];
+#pragma unroll
+                            for (int e = 0; e < 4; e++) {
+                                float2 f = __bfloat1622float2(h[e]);
+                                acc[2 * e] = fmaf(av, f.x, acc[2 * e]);
+                                acc[2 * e + 1] = fmaf(av, f.y, acc[2 * e + 1]);
+                            }
+                        }
+                } else {
+                    float4 u[B], v[B];
+#pragma unroll
+                    for (int q = 0; q < B; q++)
+                        if (j0 + 16 * q < total) {
+                            const float4 *p = (const float4 *)((const float *)W + (kb0 + s_k[j0 + 16 * q]) * N + c0);
+                            u[q] = __ldg(p), v[q] = __ldg(p + 1);
+                        }
+#pragma unroll
+                    for (int q = 0; q < B; q++)
+                        if (j0 + 16 * q < total) {
+                            const float av = s_a[j0 + 16 * q];
+                            acc[0] = fmaf(av, u[q].x, acc[0]), acc[1] = fmaf(av, u[q].y, acc[1]);
+                            acc[2] = fmaf(av, u[q].z, acc[2]), acc[3] = fmaf(av, u[q].w, acc[3]);
+                            acc[4] = fmaf(av, v[q].x, acc[4]), acc[5] = fmaf(av, v[q].y, acc[5]);
+                            acc[6] = fmaf(av, v[q].z, acc[6]), acc[7] = fmaf(av, v[q].w, acc[7]);
+                        }
+                }
+            }
+        }
+        __syncthreads();
+    }
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        atomicAdd(&ctr[0], (unsigned long long)nnz);
+        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(kb1 - kb0 - (int64_t)nnz) * (unsigned long long)N);
+    }
+    float4 *r4 = (float4 *)&red[wid][lane * 8];
+    r4[0] = make_float4(acc[0], acc[1], acc[2], acc[3]);
+    r4[1] = make_float4(acc[4], acc[5], acc[6], acc[7]);
+    __syncthreads();
+    if (threadIdx.x < 256) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int w = 0; w < 16; w++) sum += red[w][threadIdx.x];
+        colsum[threadIdx.x] = sum;
+    }
+    cluster.sync(); /* every block's column sums written */
+    const unsigned rank = cluster.block_rank();
+    if (threadIdx.x < 32) {
+        const int t = (int)rank * 32 + (int)threadIdx.x;
+        const int64_t col = (int64_t)blockIdx.x * 256 + t;
+        float sum = 0.0f;
+#pragma unroll
+        for (unsigned q = 0; q < 8; q++) sum += cluster.map_shared_rank(colsum, q)[t];
+        if (col < N) {
+            if (BF) ((__nv_bfloat16 *)Y)[m * N + col] = __float2bfloat16_rn(sum);
+            else ((float *)Y)[m * N + col] = sum;
+        }
+    }
+    cluster.sync(); /* the others' shared memory read before any block exits */
+}
+
 /* The zero-padding multiple of the compact GEMM's inner dimension (QT_CUDA_COLSKIP_PAD, a
  * multiple of 8, default 8). */
 static int colskip_pad(void)
@@ -1004,7 +1136,23 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
     const int ver = sparse_version();
     const int64_t tiles3 = (N + 255) / 256;
-    if (ver == 3 && vec && tiles3 * M <= WS_CNT && M <= 65535) { /* else v2 */
+    if (ver == 4 && vec && M <= 65535) {
+        dim3 grid((unsigned)tiles3, 8, (unsigned)M);
+        if (c->bf16) gemv_v4<1><<<grid, 512, 0, cx->stream>>>(c->A, K, c->W, N, M, c->Y, cx->d_nnz);
+        else gemv_v4<0><<<grid, 512, 0, cx->stream>>>(c->A, K, c->W, N, M, c->Y, cx->d_nnz);
+        counted(be);
+        qt_status_t st = qt_cuda_launched(be, "gemv_v4");
+        if (st == QT_OK && info) { /* the caller wants the count now: an exact pass over A */
+            int64_t nnz = 0, zc = 0;
+            qt_tensor_t At = {};
+            int64_t sh[2] = {M, K};
+            st = qt_tensor_wrap_on(&At, be->device, (void *)c->A, c->bf16 ? QT_BF16 : QT_F32, 2, sh);
+            if (st == QT_OK) st = cuda_measure(be, &At, M, &nnz, &zc);
+            if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
+        }
+        return st;
+    }
+    if (ver >= 3 && vec && tiles3 * M <= WS_CNT && M <= 65535) { /* else v2 */
         /* one wave: the blocks of 256 threads an SM holds at the registers of gemv_v3 (its launch bounds) */
         int64_t S = ((c->bf16 ? 3 : 2) * (int64_t)cx->sms) / (tiles3 * M);
         const char *split = getenv("QT_CUDA_GEMV_SPLIT"); /* tuning: S given (benchmark variants) */
@@ -1175,7 +1323,7 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     const int64_t M = c->M, K = c->K, N = c->N;
     const int ver = sparse_version();
-    if (ver == 3) return run_colskip_v3(be, c, ws, info);
+    if (ver >= 3) return run_colskip_v3(be, c, ws, info);
     size_t b_flag = (size_t)K * 4, b_kept = b_flag, b_misc = 256, b_a = (size_t)(M * (K + 8)) * c->es,
            b_w = (size_t)((K + 8) * N) * c->es;
     b_a = (b_a + 255) / 256 * 256;

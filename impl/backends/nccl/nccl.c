@@ -189,14 +189,20 @@ static qt_status_t started(qt_backend_t *be, ncclResult_t rc, qt_dist_req_t *r, 
     return QT_OK;
 }
 
-/* A host-buffer call through the mpi instance, wrapped in a request of ours. */
-static qt_status_t host_started(qt_backend_t *be, qt_status_t s, qt_dist_req_t *r, qt_dist_req_t *inner, qt_dist_req_t **req)
+/* A host-buffer call through the mpi instance, wrapped in a request of ours. `inner` is the
+ * ADDRESS the mpi call wrote its request to, read here: callers pass the mpi call itself as s,
+ * and C leaves the order of argument evaluation open, so a request passed by value could be read
+ * before the call set it (GCC did: r->host stayed NULL, the request then looked like a GPU one
+ * whose event had long completed, the wait returned at once and the MPI all-reduce went on
+ * writing into a dead stack frame: wrong sums and crashes on 2 GPUs, invisible on 1 rank). */
+static qt_status_t host_started(qt_backend_t *be, qt_status_t s, qt_dist_req_t *r, qt_dist_req_t *const *inner,
+                                qt_dist_req_t **req)
 {
     if (s != QT_OK) {
         req_put(be, r);
         return qt_backend_fail(be, s, "%s", qt_backend_error(EXT(be)->mpi));
     }
-    r->host = inner;
+    r->host = *inner;
     *req = r;
     return QT_OK;
 }
@@ -208,7 +214,7 @@ static qt_status_t n_iallreduce(qt_backend_t *be, const void *send, void *recv, 
     qt_dist_req_t *r = NULL, *inner = NULL;
     QT_TRY(where(be, send, recv, &gpu));
     QT_TRY(req_get(be, &r));
-    if (!gpu) return host_started(be, host_ops(be)->iallreduce(EXT(be)->mpi, send, recv, count, dt, op, &inner), r, inner, req);
+    if (!gpu) return host_started(be, host_ops(be)->iallreduce(EXT(be)->mpi, send, recv, count, dt, op, &inner), r, &inner, req);
     if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     ncclResult_t rc = ncclAllReduce(send, recv, count, nccl_type(dt), nccl_op(op), EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     return started(be, rc, r, req, "ncclAllReduce");
@@ -222,7 +228,7 @@ static qt_status_t n_ireduce_scatter(qt_backend_t *be, const void *send, void *r
     QT_TRY(where(be, send, recv, &gpu));
     QT_TRY(req_get(be, &r));
     if (!gpu)
-        return host_started(be, host_ops(be)->ireduce_scatter(EXT(be)->mpi, send, recv, count, dt, op, &inner), r, inner, req);
+        return host_started(be, host_ops(be)->ireduce_scatter(EXT(be)->mpi, send, recv, count, dt, op, &inner), r, &inner, req);
     if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     ncclResult_t rc = ncclReduceScatter(send, recv, count, nccl_type(dt), nccl_op(op), EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     return started(be, rc, r, req, "ncclReduceScatter");
@@ -235,7 +241,7 @@ static qt_status_t n_iallgather(qt_backend_t *be, const void *send, void *recv, 
     qt_dist_req_t *r = NULL, *inner = NULL;
     QT_TRY(where(be, send, recv, &gpu));
     QT_TRY(req_get(be, &r));
-    if (!gpu) return host_started(be, host_ops(be)->iallgather(EXT(be)->mpi, send, recv, count, dt, &inner), r, inner, req);
+    if (!gpu) return host_started(be, host_ops(be)->iallgather(EXT(be)->mpi, send, recv, count, dt, &inner), r, &inner, req);
     if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     ncclResult_t rc = ncclAllGather(send, recv, count, nccl_type(dt), EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     return started(be, rc, r, req, "ncclAllGather");
@@ -248,7 +254,7 @@ static qt_status_t n_ibroadcast(qt_backend_t *be, void *buf, size_t count, qt_di
     qt_dist_req_t *r = NULL, *inner = NULL;
     QT_TRY(where(be, buf, NULL, &gpu));
     QT_TRY(req_get(be, &r));
-    if (!gpu) return host_started(be, host_ops(be)->ibroadcast(EXT(be)->mpi, buf, count, dt, root, &inner), r, inner, req);
+    if (!gpu) return host_started(be, host_ops(be)->ibroadcast(EXT(be)->mpi, buf, count, dt, root, &inner), r, &inner, req);
     if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     ncclResult_t rc = ncclBroadcast(buf, buf, count, nccl_type(dt), root, EXT(be)->nccl, QT_CUDA_CTX(be)->stream);
     return started(be, rc, r, req, "ncclBroadcast");
@@ -261,7 +267,7 @@ static qt_status_t n_ialltoall(qt_backend_t *be, const void *send, void *recv, s
     qt_dist_req_t *r = NULL, *inner = NULL;
     QT_TRY(where(be, send, recv, &gpu));
     QT_TRY(req_get(be, &r));
-    if (!gpu) return host_started(be, host_ops(be)->ialltoall(EXT(be)->mpi, send, recv, count, dt, &inner), r, inner, req);
+    if (!gpu) return host_started(be, host_ops(be)->ialltoall(EXT(be)->mpi, send, recv, count, dt, &inner), r, &inner, req);
     if (alive(be) != QT_OK) { req_put(be, r); return QT_ERR_STATE; }
     size_t chunk = count * dt_size(dt);
     ncclResult_t rc = ncclGroupStart();

@@ -57,17 +57,27 @@ def worker(local_rank, world, args):
         dist.all_reduce(wrong)
         reps = []
         target = 0.05 if b >= (4 << 20) else 0.01
+        # Every rank must run the same number of all-reduces: a count each rank picked from its
+        # own clock let the ranks drift apart by a call, so one rank's timing all-reduce met the
+        # other's f64 MAX (inf printed, then a hang). The count comes from rank 0's warm-up time,
+        # broadcast; then every repetition runs exactly that many.
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(3):
+            dist.all_reduce(buf)
+        torch.cuda.synchronize()
+        per_call = max((time.perf_counter() - t0) / 3, 1e-7)
+        iters = torch.tensor([max(5, min(100000, int(target / per_call)))], device=dev, dtype=torch.int64)
+        dist.broadcast(iters, 0)
+        iters = int(iters.item())
         for _ in range(args.repetitions):
             times = []
-            t_start = time.perf_counter()
-            while True:
+            for _ in range(iters):
                 torch.cuda.synchronize()
                 t0 = time.perf_counter()
                 dist.all_reduce(buf)
                 torch.cuda.synchronize()
                 times.append(time.perf_counter() - t0)
-                if time.perf_counter() - t_start >= target and len(times) >= 5:
-                    break
             t = torch.tensor([statistics.median(times)], device=dev, dtype=torch.float64)
             dist.all_reduce(t, op=dist.ReduceOp.MAX)
             reps.append((t.item(), len(times)))

@@ -50,6 +50,7 @@
 #include <stdlib.h>
 
 #include "attn_cuda.h"
+#include "tile_softmax.cuh"
 
 #define QT_LOG2E 1.4426950408889634f
 
@@ -184,53 +185,7 @@ __global__ __launch_bounds__(256) void attn_v2_kernel(qt_cuda_attn_args_t a)
                 Ss[(ty * 4 + r) * (V2_BC + 1) + tx + 16 * cc] = ok ? s[r][cc] * a.scale : -INFINITY;
             }
         __syncthreads();
-        /* online softmax: 4 threads per row, 16 columns each */
-        {
-            int row = tid >> 2, part = tid & 3;
-            float *srow = Ss + row * (V2_BC + 1) + part * 16;
-            float mx = -INFINITY;
-#pragma unroll
-            for (int j = 0; j < 16; j++) mx = fmaxf(mx, srow[j]);
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            float mold = Ms[row], mnew = fmaxf(mold, mx), mu = mnew == -INFINITY ? 0.f : mnew;
-            float sum = 0.f;
-#pragma unroll
-            for (int j = 0; j < 16; j++) {
-                float p = expf(srow[j] - mu);
-                srow[j] = p;
-                sum += p;
-            }
-            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-            __syncwarp();
-            if (part == 0) {
-                float al = expf(mold - mu);
-                As[row] = al;
-                Ls[row] = Ls[row] * al + sum;
-                Ms[row] = mnew;
-            }
-        }
-        __syncthreads();
-        /* O = O·alpha + P V */
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            float al = As[ty * 4 + r];
-#pragma unroll
-            for (int dc = 0; dc < DC; dc++) o[r][dc] *= al;
-        }
-#pragma unroll 4
-        for (int j = 0; j < V2_BC; j++) {
-            float pv[4];
-#pragma unroll
-            for (int r = 0; r < 4; r++) pv[r] = Ss[(ty * 4 + r) * (V2_BC + 1) + j];
-#pragma unroll
-            for (int dc = 0; dc < DC; dc++) {
-                float vv = Vs[j * DP + tx + 16 * dc];
-#pragma unroll
-                for (int r = 0; r < 4; r++) o[r][dc] = fmaf(pv[r], vv, o[r][dc]);
-            }
-        }
+        qt_attn_tile_softmax_pv<V2_BC, DC, DP>(Ss, Ms, Ls, As, Vs, o, tid, tx, ty);
     }
     __syncthreads();
 #pragma unroll

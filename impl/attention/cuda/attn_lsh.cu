@@ -43,6 +43,7 @@
 #include <cub/device/device_radix_sort.cuh>
 
 #include "attn_cuda.h"
+#include "tile_softmax.cuh"
 
 /* ---------------------------------------------------------------- hashing */
 
@@ -385,51 +386,7 @@ __global__ __launch_bounds__(256) void attn_gather_kernel(gather_args a)
                 Ss[ai * (BC + 1) + j] = ok ? val : -INFINITY;
             }
         __syncthreads();
-        { /* online softmax: 4 threads per row, 16 columns each */
-            int row = tid >> 2, part = tid & 3;
-            float *srow = Ss + row * (BC + 1) + part * 16;
-            float mx = -INFINITY;
-#pragma unroll
-            for (int j = 0; j < 16; j++) mx = fmaxf(mx, srow[j]);
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            float mold = Ms[row], mnew = fmaxf(mold, mx), mu = mnew == -INFINITY ? 0.f : mnew;
-            float sum = 0.f;
-#pragma unroll
-            for (int j = 0; j < 16; j++) {
-                float p = expf(srow[j] - mu);
-                srow[j] = p;
-                sum += p;
-            }
-            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-            __syncwarp();
-            if (part == 0) {
-                float al = expf(mold - mu);
-                As[row] = al;
-                Ls[row] = Ls[row] * al + sum;
-                Ms[row] = mnew;
-            }
-        }
-        __syncthreads();
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            float al = As[ty * 4 + i];
-#pragma unroll
-            for (int dc = 0; dc < DC; dc++) o[i][dc] *= al;
-        }
-#pragma unroll 4
-        for (int j = 0; j < BC; j++) {
-            float pv[4];
-#pragma unroll
-            for (int i = 0; i < 4; i++) pv[i] = Ss[(ty * 4 + i) * (BC + 1) + j];
-#pragma unroll
-            for (int dc = 0; dc < DC; dc++) {
-                float vv = Vs[j * DP + tx + 16 * dc];
-#pragma unroll
-                for (int i = 0; i < 4; i++) o[i][dc] = fmaf(pv[i], vv, o[i][dc]);
-            }
-        }
+        qt_attn_tile_softmax_pv<BC, DC, DP>(Ss, Ms, Ls, As, Vs, o, tid, tx, ty);
     }
     __syncthreads();
 #pragma unroll

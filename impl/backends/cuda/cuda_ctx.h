@@ -16,6 +16,18 @@
 
 #include "quintet/backend.h"
 
+/* Run the launch statement(s) only while e is cudaSuccess, and set e to the launch's error: a
+ * stale error another call left in the runtime's slot is cleared first, so it is not this
+ * launch's (libraries such as NCCL probe with runtime calls and handle their own failures). */
+#define QT_CUDA_LAUNCH(e, ...)                                                                                         \
+    do {                                                                                                               \
+        if ((e) == cudaSuccess) {                                                                                      \
+            (void)cudaGetLastError();                                                                                  \
+            __VA_ARGS__;                                                                                               \
+            (e) = cudaGetLastError();                                                                                  \
+        }                                                                                                              \
+    } while (0)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -42,14 +42,6 @@ static unsigned blocks_for(size_t n)
     return (unsigned)(b < 1 ? 1 : b > 4096 ? 4096 : b);
 }
 
-#define LAUNCH(e, ...)                                                                                                 \
-    do {                                                                                                               \
-        if ((e) == cudaSuccess) {                                                                                      \
-            (void)cudaGetLastError();                                                                                  \
-            __VA_ARGS__;                                                                                               \
-            (e) = cudaGetLastError();                                                                                  \
-        }                                                                                                              \
-    } while (0)
 
 /* y[r][j] = (y[r][j] + b[j]), then max(·, 0) when relu. */
 static __global__ void bias_kernel(float *y, const float *b, size_t rows, int cols, int relu)
@@ -303,13 +295,13 @@ static qt_status_t forward_loss(qt_dist_gmlp_t *m, int64_t step)
         bs = cublasSgemm(m->blas, CUBLAS_OP_T, CUBLAS_OP_N, H, R, I, &one, W1, I, x, I, &zero, m->h, H);
     if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "forward layer 1");
     cudaError_t e = cudaSuccess;
-    LAUNCH(e, bias_kernel<<<blocks_for((size_t)R * H), TPB, 0, m->cs>>>(m->h, b1, (size_t)R, H, 1));
+    QT_CUDA_LAUNCH(e, bias_kernel<<<blocks_for((size_t)R * H), TPB, 0, m->cs>>>(m->h, b1, (size_t)R, H, 1));
     if (e != cudaSuccess) return cfail(m, e, "bias + relu");
     bs = cublasSgemm(m->blas, CUBLAS_OP_T, CUBLAS_OP_N, C, R, H, &one, W2, H, m->h, H, &zero, m->z, C); /* z = h·W2ᵀ */
     if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "forward layer 2");
-    LAUNCH(e, bias_kernel<<<blocks_for((size_t)R * C), TPB, 0, m->cs>>>(m->z, b2, (size_t)R, C, 0));
+    QT_CUDA_LAUNCH(e, bias_kernel<<<blocks_for((size_t)R * C), TPB, 0, m->cs>>>(m->z, b2, (size_t)R, C, 0));
     float scale = (float)R / (float)m->cfg.batch;
-    LAUNCH(e, xent_kernel<<<(R + 127) / 128, 128, 0, m->cs>>>(m->z, y, R, C, scale, m->dz, m->rowloss));
+    QT_CUDA_LAUNCH(e, xent_kernel<<<(R + 127) / 128, 128, 0, m->cs>>>(m->z, y, R, C, scale, m->dz, m->rowloss));
     return e == cudaSuccess ? QT_OK : cfail(m, e, "loss kernel");
 }
 
@@ -355,7 +347,7 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
     QT_TRY(forward_loss(m, step));
     /* layer 2: dW2 (C×H) = dzᵀ·h into g, db2, dh (R×H) = dz·W2 */
     cublasStatus_t bs = cublasSgemm(m->blas, CUBLAS_OP_N, CUBLAS_OP_T, H, C, R, &one, m->h, H, m->dz, C, &zero, m->g, H);
-    LAUNCH(e, colsum_kernel<<<(C + 127) / 128, 128, 0, m->cs>>>(m->dz, R, C, m->g + m->off_b2));
+    QT_CUDA_LAUNCH(e, colsum_kernel<<<(C + 127) / 128, 128, 0, m->cs>>>(m->dz, R, C, m->g + m->off_b2));
     if (bs == CUBLAS_STATUS_SUCCESS)
         bs = cublasSgemm(m->blas, CUBLAS_OP_N, CUBLAS_OP_N, H, R, C, &one, W2, H, m->dz, C, &zero, m->dh, H);
     if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "backward layer 2");
@@ -364,7 +356,7 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
     QT_TRY(reap(m)); /* the previous step's buckets: done before this step's forward could start */
     for (int lb = 0; lb < m->l2_buckets; lb++) QT_TRY(bucket_ready(m, (size_t)lb)); /* travel during layer 1 */
     /* layer 1: relu', then dW1 (H×I) = dhᵀ·x a bucket of rows at a time, then db1 */
-    LAUNCH(e, relu_bwd_kernel<<<blocks_for((size_t)R * H), TPB, 0, m->cs>>>(m->dh, m->h, (size_t)R * H));
+    QT_CUDA_LAUNCH(e, relu_bwd_kernel<<<blocks_for((size_t)R * H), TPB, 0, m->cs>>>(m->dh, m->h, (size_t)R * H));
     if (e != cudaSuccess) return cfail(m, e, "relu backward");
     size_t b = (size_t)m->l2_buckets;
     for (int h0 = 0; h0 < H; h0 += m->w1_rows, b++) {
@@ -374,7 +366,7 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
         if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "backward layer 1");
         QT_TRY(bucket_ready(m, b));
     }
-    LAUNCH(e, colsum_kernel<<<(H + 127) / 128, 128, 0, m->cs>>>(m->dh, R, H, m->g + m->off_b1));
+    QT_CUDA_LAUNCH(e, colsum_kernel<<<(H + 127) / 128, 128, 0, m->cs>>>(m->dh, R, H, m->g + m->off_b1));
     if (e != cudaSuccess) return cfail(m, e, "bias gradient");
     QT_TRY(bucket_ready(m, b));
     e = cudaEventRecord(ev[EV_BWD1], m->cs);
@@ -383,11 +375,11 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
         e = cudaStreamWaitEvent(m->ms, ev[EV_BWD1], 0);
         if (e != cudaSuccess) return cfail(m, e, "communication stream wait");
         QT_TRY(qt_dist_gtopk_exchange(m->comp, m->dp, m->g)); /* on ms */
-        LAUNCH(e, scale_kernel<<<blocks_for(m->n), TPB, 0, m->ms>>>(m->g, (float)m->world, m->n)); /* mean → sum */
+        QT_CUDA_LAUNCH(e, scale_kernel<<<blocks_for(m->n), TPB, 0, m->ms>>>(m->g, (float)m->world, m->n)); /* mean → sum */
     }
     if (e == cudaSuccess) e = cudaEventRecord(ev[EV_COMM], m->ms);
     if (e == cudaSuccess) e = cudaStreamWaitEvent(m->cs, ev[EV_COMM], 0);
-    LAUNCH(e, sgd_kernel<<<blocks_for(m->n), TPB, 0, m->cs>>>(m->p, m->g, m->cfg.lr, m->n));
+    QT_CUDA_LAUNCH(e, sgd_kernel<<<blocks_for(m->n), TPB, 0, m->cs>>>(m->p, m->g, m->cfg.lr, m->n));
     if (e != cudaSuccess) return cfail(m, e, "update");
     m->steps++;
     return local_loss ? read_loss(m, local_loss) : QT_OK;

@@ -170,15 +170,6 @@ typedef struct {
     size_t tmp_bytes;
 } sel_bufs_t;
 
-/* Launch helper: a stale error of another call is not this launch's. */
-#define LAUNCH(e, ...)                                                                                                 \
-    do {                                                                                                               \
-        if ((e) == cudaSuccess) {                                                                                      \
-            (void)cudaGetLastError();                                                                                  \
-            __VA_ARGS__;                                                                                               \
-            (e) = cudaGetLastError();                                                                                  \
-        }                                                                                                              \
-    } while (0)
 
 /* idx[0..k) = off + the indices (ascending) of the k largest |v| of v[0..n), ties lower first. */
 static cudaError_t select_dev(cudaStream_t s, const float *v, size_t n, size_t k, uint32_t off, uint32_t *idx,
@@ -186,19 +177,19 @@ static cudaError_t select_dev(cudaStream_t s, const float *v, size_t n, size_t k
 {
     cudaError_t e = cudaSuccess;
     unsigned nb = blocks_for(n);
-    LAUNCH(e, sel_init_kernel<<<1, 1, 0, s>>>(sb->st, (int)k));
+    QT_CUDA_LAUNCH(e, sel_init_kernel<<<1, 1, 0, s>>>(sb->st, (int)k));
     for (int shift = 24; shift >= 0 && e == cudaSuccess; shift -= 8) {
         uint32_t mask = shift == 24 ? 0u : (0xffffffffu << (shift + 8));
-        LAUNCH(e, hist_kernel<<<nb, TPB, 0, s>>>(v, n, shift, mask, sb->st));
-        LAUNCH(e, pick_kernel<<<1, 1, 0, s>>>(sb->st, shift));
+        QT_CUDA_LAUNCH(e, hist_kernel<<<nb, TPB, 0, s>>>(v, n, shift, mask, sb->st));
+        QT_CUDA_LAUNCH(e, pick_kernel<<<1, 1, 0, s>>>(sb->st, shift));
     }
-    LAUNCH(e, eq_kernel<<<nb, TPB, 0, s>>>(v, n, sb->st, sb->a));
+    QT_CUDA_LAUNCH(e, eq_kernel<<<nb, TPB, 0, s>>>(v, n, sb->st, sb->a));
     size_t tb = sb->tmp_bytes;
     if (e == cudaSuccess) e = cub::DeviceScan::ExclusiveSum(sb->tmp, tb, sb->a, sb->b, (int)n, s);
-    LAUNCH(e, keep_kernel<<<nb, TPB, 0, s>>>(v, n, sb->st, sb->b));
+    QT_CUDA_LAUNCH(e, keep_kernel<<<nb, TPB, 0, s>>>(v, n, sb->st, sb->b));
     tb = sb->tmp_bytes;
     if (e == cudaSuccess) e = cub::DeviceScan::ExclusiveSum(sb->tmp, tb, sb->b, sb->a, (int)n, s);
-    LAUNCH(e, scatter_kernel<<<nb, TPB, 0, s>>>(n, sb->b, sb->a, off, idx));
+    QT_CUDA_LAUNCH(e, scatter_kernel<<<nb, TPB, 0, s>>>(n, sb->b, sb->a, off, idx));
     return e;
 }
 
@@ -366,7 +357,7 @@ extern "C" qt_status_t qt_dist_gtopk_exchange(qt_dist_gtopk_t *c, qt_backend_t *
     double d = density(c);
     size_t k = k_of(c, d);
     cudaError_t e = cudaSuccess;
-    LAUNCH(e, ef_kernel<<<blocks_for(n), TPB, 0, st>>>(c->u, c->v, grad, (float)c->cfg.momentum, n));
+    QT_CUDA_LAUNCH(e, ef_kernel<<<blocks_for(n), TPB, 0, st>>>(c->u, c->v, grad, (float)c->cfg.momentum, n));
     if (!c->cfg.layerwise) {
         if (e == cudaSuccess) e = select_dev(st, c->v, n, k, 0, c->idx, &c->sb);
     } else {
@@ -377,7 +368,7 @@ extern "C" qt_status_t qt_dist_gtopk_exchange(qt_dist_gtopk_t *c, qt_backend_t *
             got += kt;
         }
     }
-    LAUNCH(e, pack_kernel<<<blocks_for(k), TPB, 0, st>>>(c->v, c->idx, k, (int)iw, c->send));
+    QT_CUDA_LAUNCH(e, pack_kernel<<<blocks_for(k), TPB, 0, st>>>(c->v, c->idx, k, (int)iw, c->send));
     if (e != cudaSuccess) return qt_cuda_fail(be, e, "gpu top-k select");
     qt_dist_req_t *req = NULL;
     QT_TRY(ops->iallgather(be, c->send, c->recv, k * pair, QT_DIST_U8, &req));
@@ -385,9 +376,9 @@ extern "C" qt_status_t qt_dist_gtopk_exchange(qt_dist_gtopk_t *c, qt_backend_t *
     c->sent += (double)(k * pair);
     e = cudaMemsetAsync(grad, 0, n * sizeof(float), st);
     for (int r = 0; r < w; r++)
-        LAUNCH(e, add_kernel<<<blocks_for(k), TPB, 0, st>>>(c->recv + (size_t)r * k * pair, k, (int)iw, grad));
-    LAUNCH(e, div_kernel<<<blocks_for(n), TPB, 0, st>>>(grad, n, (float)w));
-    LAUNCH(e, zero_kernel<<<blocks_for(k), TPB, 0, st>>>(c->u, c->v, c->idx, k));
+        QT_CUDA_LAUNCH(e, add_kernel<<<blocks_for(k), TPB, 0, st>>>(c->recv + (size_t)r * k * pair, k, (int)iw, grad));
+    QT_CUDA_LAUNCH(e, div_kernel<<<blocks_for(n), TPB, 0, st>>>(grad, n, (float)w));
+    QT_CUDA_LAUNCH(e, zero_kernel<<<blocks_for(k), TPB, 0, st>>>(c->u, c->v, c->idx, k));
     c->logical += 4.0 * (double)n;
     c->step++;
     return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "gpu top-k decode");

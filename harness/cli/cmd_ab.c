@@ -152,6 +152,8 @@ qt_status_t qt_ab_measure(const qt_ab_spec_t *spec, int64_t *base_id, int64_t *n
         st = qt_store_merge_runs(s, (const char *const *)(paths + side * R), R, uuid[side], cmd, "completed", &ids[side]);
         if (st == QT_OK) st = qt_store_run_set(s, ids[side], "ab_side", side_name[side]);
         if (st == QT_OK) st = qt_store_run_set(s, ids[side], "ab_build", spec->exe[side]);
+        if (st == QT_OK)
+            st = qt_store_run_set(s, ids[side], "ab_design", spec->interleave ? "interleaved" : "sequential");
         if (st == QT_OK && spec->env[side]) st = qt_store_run_set(s, ids[side], "ab_env", spec->env[side]);
     }
     if (st == QT_OK) st = qt_store_run_set(s, ids[0], "ab_peer", uuid[1]);

@@ -93,7 +93,7 @@ static qt_status_t trial(qt_ab_spec_t *spec, const char *metric, const qt_compar
 {
     int64_t b, n;
     QT_TRY(qt_ab_measure(spec, &b, &n));
-    return qt_compare_runs(spec->db, b, n, metric, o, tally_row, t);
+    return qt_compare_runs(spec->db, b, n, metric, o, 0, tally_row, t);
 }
 
 /* The command. */

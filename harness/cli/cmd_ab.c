@@ -32,7 +32,8 @@ static const qt_opt_t opts[] = {
     {"profile", "P", "quick | nightly | paper (default quick)"},
     {"filter", "REGEX", "only cases whose suite/case/variant/params match (as in run)"},
     {"seed", "S", "seed of the order and of the inputs (default 1)"},
-    {"metric", "NAME", "metric compare judges (default time_s; 'all')"},
+    {"metric", "NAME", "metric(s) compare judges, comma-separated (default time_s; 'all'); on a loaded machine\n"
+                       "                             time_s,cpu_time_s (README, Regression gating)"},
     {"threshold", "FRAC", "minimum effect, as in compare (default 0.05)"},
     {"alpha", "A", "significance level, as in compare (default 0.05)"},
     {"format", "F", "table | csv | json | junit (default table)"},

@@ -57,6 +57,7 @@ static const qt_opt_t opts[] = {
     {"slowdowns", "F,F", "injected fractions (default 0.10,0.05)"},
     {"mode", "M", "ab | invocations | both (default ab)"},
     {"profile", "P", "quick | nightly | paper (default quick)"},
+    {"metric", "LIST", "metrics judged, comma-separated (default time_s,cpu_time_s)"},
     {"threshold", "FRAC", "the gate's threshold (default 0.05)"},
     {"alpha", "A", "the gate's alpha (default 0.05)"},
     {"db", "PATH", "scratch database for the measurements (default: a temporary file, removed)"},
@@ -65,6 +66,7 @@ static const qt_opt_t opts[] = {
 
 #define MAX_SUITES 16
 #define MAX_SLOW 6
+#define MAX_METRICS 4
 
 static double now_s(void)
 {
@@ -75,9 +77,10 @@ static double now_s(void)
 
 /* ---- the measured cases ------------------------------------------------------------------- */
 
-/* One case key with each side's time_s samples (value, round). */
+/* One (case, metric) with each side's samples (value, round). */
 typedef struct {
     char key[600], suite[64];
+    int metric;                      /* index into the --metric list */
     int target;                      /* matches --inject */
     double *v[QT_AB_MAX_SIDES];
     int *inv[QT_AB_MAX_SIDES];
@@ -85,19 +88,21 @@ typedef struct {
     double seconds;                  /* summed case_wall_s over every process of every side */
 } mcase_t;
 
+static const char *metric_list[MAX_METRICS];
+static int n_metrics;
+
 typedef struct {
     mcase_t *c;
     int n, cap, side, failed;
     regex_t *inject;
-    int64_t case_id; /* foreach_sample: the case being read */
-    int idx;
+    int idx[MAX_METRICS]; /* foreach_sample: the entries of the case being read, per metric */
 } cases_t;
 
-/* Index of key in the list (added when new); -1 on allocation failure. */
-static int case_index(cases_t *cs, const char *key, const char *suite)
+/* Index of (key, metric) in the list (added when new); -1 on allocation failure. */
+static int case_index(cases_t *cs, const char *key, const char *suite, int metric)
 {
     for (int i = 0; i < cs->n; i++)
-        if (!strcmp(cs->c[i].key, key)) return i;
+        if (!strcmp(cs->c[i].key, key) && cs->c[i].metric == metric) return i;
     if (cs->n == cs->cap) {
         int cap = cs->cap ? 2 * cs->cap : 16;
         mcase_t *c = realloc(cs->c, (size_t)cap * sizeof *c);
@@ -109,17 +114,21 @@ static int case_index(cases_t *cs, const char *key, const char *suite)
     memset(m, 0, sizeof *m);
     snprintf(m->key, sizeof m->key, "%s", key);
     snprintf(m->suite, sizeof m->suite, "%s", suite);
+    m->metric = metric;
     m->target = cs->inject && regexec(cs->inject, key, 0, NULL, 0) == 0;
     return cs->n++;
 }
 
-/* foreach_sample: keep time_s with its round; add up case_wall_s (one a process and case). */
+/* foreach_sample: keep the listed metrics with their round; add up case_wall_s (one a process and
+ * case) on the first metric's entry. */
 static int keep_time(void *arg, const qt_sample_t *x)
 {
     cases_t *cs = arg;
-    mcase_t *m = &cs->c[cs->idx];
-    if (!strcmp(x->metric, "case_wall_s") && x->value > 0) m->seconds += x->value;
-    if (strcmp(x->metric, "time_s")) return 0;
+    if (!strcmp(x->metric, "case_wall_s") && x->value > 0) cs->c[cs->idx[0]].seconds += x->value;
+    int j = 0;
+    while (j < n_metrics && strcmp(x->metric, metric_list[j])) j++;
+    if (j == n_metrics) return 0;
+    mcase_t *m = &cs->c[cs->idx[j]];
     int s = cs->side;
     if (m->n[s] == m->cap[s]) {
         size_t cap = m->cap[s] ? 2 * m->cap[s] : 32;
@@ -148,9 +157,8 @@ static int load_case(void *arg, const qt_case_row_t *row)
     char key[600];
     snprintf(key, sizeof key, "%s/%s/%s/%s", row->suite, row->name, row->variant ? row->variant : "",
              row->params ? row->params : "");
-    int i = case_index(l->cs, key, row->suite);
-    if (i < 0) return l->cs->failed = 1;
-    l->cs->idx = i;
+    for (int j = 0; j < n_metrics; j++)
+        if ((l->cs->idx[j] = case_index(l->cs, key, row->suite, j)) < 0) return l->cs->failed = 1;
     if (qt_store_foreach_sample(l->st, row->case_id, keep_time, l->cs) != QT_OK) return l->cs->failed = 1;
     return l->cs->failed;
 }
@@ -203,9 +211,9 @@ static size_t subset(const mcase_t *m, int side, const unsigned char *keep, int 
 
 /* One trial of one comparison (BASE = side 0 against side `side`), paired or not: decide every
  * case, BH across them, tally. */
-static qt_status_t judge_trial(const cases_t *cs, int side, const unsigned char *keep, int max_round, int paired,
-                               const qt_compare_opts_t *o, uint64_t seed, tally_t *t, double *vb, int *ib, double *vn,
-                               int *in)
+static qt_status_t judge_trial(const cases_t *cs, int metric, int side, const unsigned char *keep, int max_round,
+                               int paired, const qt_compare_opts_t *o, uint64_t seed, tally_t *t, double *vb, int *ib,
+                               double *vn, int *in)
 {
     qt_compare_result_t *r = calloc((size_t)cs->n + 1, sizeof *r);
     qt_compare_result_t **rp = calloc((size_t)cs->n + 1, sizeof *rp);
@@ -213,23 +221,28 @@ static qt_status_t judge_trial(const cases_t *cs, int side, const unsigned char 
     qt_status_t st = r && rp && family ? QT_OK : qt_fail(QT_ERR_NOMEM, "calibrate-gate: out of memory");
     for (int i = 0; i < cs->n && st == QT_OK; i++) {
         const mcase_t *m = &cs->c[i];
+        rp[i] = &r[i];
+        family[i] = -1;
+        r[i].verdict = QT_VERDICT_INSUFFICIENT;
+        r[i].p = NAN;
+        if (m->metric != metric) continue;
         size_t nb = subset(m, 0, keep, max_round, vb, ib), nn = subset(m, side, keep, max_round, vn, in);
         qt_sample_set_t sb = {vb, ib, nb}, sn = {vn, in, nn};
-        st = (paired ? qt_compare_decide_paired : qt_compare_decide)(&sb, &sn, -1, o, NAN, seed + (uint64_t)i, &r[i]);
-        rp[i] = &r[i];
+        st = (paired ? qt_compare_decide_paired : qt_compare_decide)(&sb, &sn, qt_metric_direction(metric_list[metric]),
+                                                                     o, NAN, seed + (uint64_t)i, &r[i]);
         family[i] = isnan(r[i].p) ? -1 : i;
     }
     if (st == QT_OK) qt_compare_bh(rp, family, (size_t)cs->n, o->alpha);
     for (int i = 0; i < cs->n && st == QT_OK; i++) {
         const mcase_t *m = &cs->c[i];
-        int s = suite_slot(t, m->suite);
         qt_verdict_t v = r[i].verdict;
-        if (v == QT_VERDICT_INSUFFICIENT) continue;
+        if (m->metric != metric || v == QT_VERDICT_INSUFFICIENT) continue;
+        int s = suite_slot(t, m->suite);
         t->inconclusive += v == QT_VERDICT_INCONCLUSIVE;
         t->unchanged += v == QT_VERDICT_UNCHANGED;
         if (m->target && side > 1) {
             t->targets[s]++;
-            t->hit[s] += v == QT_VERDICT_REGRESSION;
+            t->hit[s] += v == QT_VERDICT_REGRESSION; /* slower: time up, rate down */
             continue;
         }
         t->tested[s]++;
@@ -329,9 +342,8 @@ static int run_ab_mode(const char *exe, const char *const *args, int n, const ch
     int *ib = malloc(big * sizeof *ib), *in = malloc(big * sizeof *in);
     unsigned char *keep = calloc((size_t)rounds + 1, 1);
     int *pool = malloc(((size_t)rounds + 1) * sizeof *pool);
-    tally_t tally[2][2 + MAX_SLOW]; /* [paired][side] */
-    memset(tally, 0, sizeof tally);
-    int rc = vb && vn && ib && in && keep && pool ? 0 : 3;
+    tally_t(*tally)[2 + MAX_SLOW][MAX_METRICS] = calloc(2, sizeof *tally); /* [paired][side][metric] */
+    int rc = vb && vn && ib && in && keep && pool && tally ? 0 : 3;
     if (trial_rounds > rounds) trial_rounds = rounds;
     qt_rand_t g;
     qt_rand_seed(&g, 4242);
@@ -347,9 +359,10 @@ static int run_ab_mode(const char *exe, const char *const *args, int n, const ch
         }
         for (int paired = 1; paired >= 0 && rc == 0; paired--)
             for (int side = 1; side < S && rc == 0; side++)
-                if (judge_trial(&cs, side, keep, rounds, paired, o, 7919 * (uint64_t)t, &tally[paired][side], vb, ib,
-                                vn, in) != QT_OK)
-                    rc = 3;
+                for (int mi = 0; mi < n_metrics && rc == 0; mi++)
+                    if (judge_trial(&cs, mi, side, keep, rounds, paired, o, 7919 * (uint64_t)t, &tally[paired][side][mi],
+                                    vb, ib, vn, in) != QT_OK)
+                        rc = 3;
     }
     double analysis = now_s() - t1;
     if (rc == 0) {
@@ -358,16 +371,17 @@ static int run_ab_mode(const char *exe, const char *const *args, int n, const ch
                rounds, nslow, nslow == 1 ? "y" : "ies", inject, trials, trial_rounds, o->threshold * 100, o->alpha);
         printf("measurement: %.0f s wall for %d processes (%.1f s each); load average %s at the start, %s at the end; "
                "analysis %.0f s\n", wall, rounds * S, wall / (rounds * S), up0, up1, analysis);
+        for (int mi = 0; mi < n_metrics; mi++)
         for (int paired = 1; paired >= 0; paired--) {
-            tally_t *aa = &tally[paired][1];
+            tally_t *aa = &tally[paired][1][mi];
             int tested = sum(aa->tested, aa->nsuites), flagged = sum(aa->flagged, aa->nsuites);
-            printf("\n%s\n", paired ? "ab (paired rounds: Hodges-Lehmann per-round ratio, signed-rank test)"
+            printf("\nmetric %s, %s\n", metric_list[mi], paired ? "ab (paired rounds: Hodges-Lehmann per-round ratio, signed-rank test)"
                                     : "the same rounds judged unpaired (compare of two `run --invocations R` runs, "
                                       "without their between-block drift: an optimistic bound)");
             printf("  A/A: %d of %d rows flagged = %.2f%% false positives (%d unchanged, %d inconclusive)\n", flagged,
                    tested, tested ? 100.0 * flagged / tested : 0, aa->unchanged, aa->inconclusive);
             for (int k = 0; k < nslow; k++) {
-                tally_t *x = &tally[paired][2 + k];
+                tally_t *x = &tally[paired][2 + k][mi];
                 int tt = sum(x->targets, x->nsuites), hh = sum(x->hit, x->nsuites), ot = sum(x->tested, x->nsuites),
                     of = sum(x->flagged, x->nsuites);
                 printf("  +%g%%: injected rows detected %d of %d = %.1f%%; other rows flagged %d of %d = %.2f%%\n",
@@ -383,7 +397,7 @@ static int run_ab_mode(const char *exe, const char *const *args, int n, const ch
                 printf("  %-18s %8d %8.2f%% %8.2f%%", aa->suite[s], aa->tested[s],
                        aa->tested[s] ? 100.0 * aa->flagged[s] / aa->tested[s] : 0, h * 100);
                 for (int k = 0; k < nslow; k++) {
-                    tally_t *x = &tally[paired][2 + k];
+                    tally_t *x = &tally[paired][2 + k][mi];
                     int j = suite_slot(x, aa->suite[s]);
                     if (x->targets[j]) printf("  %8.1f%%", 100.0 * x->hit[j] / x->targets[j]);
                     else printf("  %9s", "-");
@@ -396,8 +410,10 @@ static int run_ab_mode(const char *exe, const char *const *args, int n, const ch
         printf("\nan ab of these cases at R = %d rounds runs 2R = %d processes: about %.0f s on this machine now\n",
                trial_rounds, 2 * trial_rounds, 2 * trial_rounds * per);
     }
-    for (int p = 0; p < 2; p++)
-        for (int s = 0; s < 2 + MAX_SLOW; s++) tally_free(&tally[p][s]);
+    for (int p = 0; p < 2 && tally; p++)
+        for (int s = 0; s < 2 + MAX_SLOW; s++)
+            for (int mi = 0; mi < MAX_METRICS; mi++) tally_free(&tally[p][s][mi]);
+    free(tally);
     free(vb);
     free(vn);
     free(ib);
@@ -438,8 +454,8 @@ static int run_invocations_mode(const char *exe, const char *const *args, int n,
                                 const char *inject, regex_t *re, const double *slow, int nslow, int k, int trials,
                                 const qt_compare_opts_t *o)
 {
-    printf("\nrun --invocations (sequential: all of BASE's %d invocations, then NEW's; unpaired compare), %d real "
-           "trial%s of each kind\n", k, trials, trials == 1 ? "" : "s");
+    printf("\nrun --invocations (sequential: all of BASE's %d invocations, then NEW's; unpaired compare of %s), %d "
+           "real trial%s of each kind\n", k, metric_list[0], trials, trials == 1 ? "" : "s");
     for (int kind = -1; kind < nslow; kind++) {
         char env[1200];
         seq_tally_t t = {kind >= 0 ? re : NULL, 0, 0, 0, 0};
@@ -457,7 +473,7 @@ static int run_invocations_mode(const char *exe, const char *const *args, int n,
             spec.db = dbpath;
             spec.quiet = 1;
             int64_t b, nw;
-            if (qt_ab_measure(&spec, &b, &nw) != QT_OK || qt_compare_runs(dbpath, b, nw, "time_s", o, 1, seq_row, &t) != QT_OK)
+            if (qt_ab_measure(&spec, &b, &nw) != QT_OK || qt_compare_runs(dbpath, b, nw, metric_list[0], o, 1, seq_row, &t) != QT_OK)
                 return 3;
         }
         double wall = now_s() - t0;
@@ -535,6 +551,23 @@ int qt_cmd_calibrate_gate(int argc, char **argv)
         fprintf(stderr, "quintet calibrate-gate: bad --inject regex '%s'\n", inject);
         return 2;
     }
+    static char mlist[256];
+    snprintf(mlist, sizeof mlist, "%s", qt_args_get(opts, N_OPTS, &a, "metric") ? qt_args_get(opts, N_OPTS, &a, "metric")
+                                                                                 : "time_s,cpu_time_s");
+    n_metrics = 0;
+    for (char *save = NULL, *tok = strtok_r(mlist, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n_metrics == MAX_METRICS) {
+            fprintf(stderr, "quintet calibrate-gate: --metric: at most %d metrics\n", MAX_METRICS);
+            regfree(&re);
+            return 2;
+        }
+        metric_list[n_metrics++] = tok;
+    }
+    if (!n_metrics) {
+        fprintf(stderr, "quintet calibrate-gate: --metric needs a metric name\n");
+        regfree(&re);
+        return 2;
+    }
     const char *profile = qt_args_get(opts, N_OPTS, &a, "profile"), *filter = qt_args_get(opts, N_OPTS, &a, "filter");
     const char *db = qt_args_get(opts, N_OPTS, &a, "db");
     char exe[4096], dir[1024], dbpath[1200], reps_text[24];
@@ -559,8 +592,11 @@ int qt_cmd_calibrate_gate(int argc, char **argv)
     }
     args[n++] = "--seed";
     args[n++] = "1";
-    printf("calibrate-gate: %s; profile %s, %lld repetitions a process, threshold %g%%, alpha %g, metric time_s\n", exe,
+    printf("calibrate-gate: %s; profile %s, %lld repetitions a process, threshold %g%%, alpha %g, metrics", exe,
            profile ? profile : "quick", reps, o.threshold * 100, o.alpha);
+    for (int i = 0; i < n_metrics; i++) printf(" %s", metric_list[i]);
+    printf("\n");
+    fflush(stdout);
     double t0 = now_s();
     int rc = 0;
     if (strcmp(mode, "invocations"))

@@ -32,7 +32,8 @@
 
 static const qt_opt_t opts[] = {
     {"db", "PATH", "database file (default " QT_DEFAULT_DB ")"},
-    {"metric", "NAME", "metric to compare (default time_s); 'all': every metric but counters and bookkeeping"},
+    {"metric", "NAME", "metric(s) to compare, comma-separated (default time_s); 'all': every metric but counters\n"
+                       "                             and bookkeeping (cpu_time_s must be named: time_s,cpu_time_s)"},
     {"threshold", "FRAC", "minimum effect |new/base - 1| for a regression (default 0.05 = 5%)"},
     {"alpha", "A", "significance level (FDR) of the test; the interval's level is 1 - A (default 0.05)"},
     {"baseline-runs", "N", "N >= 2: the effect must also exceed the between-run noise of the N most\n"
@@ -100,10 +101,17 @@ static const char *str_or(const char *s, const char *dflt)
     return s && *s ? s : dflt;
 }
 
-/* Is this metric selected? */
+/* Is this metric selected? (sel->metric: one name or a comma-separated list; NULL: all) */
 static int selected(const select_t *sel, const char *metric)
 {
-    return sel->metric ? !strcmp(sel->metric, metric) : !qt_metric_is_bookkeeping(metric);
+    if (!sel->metric) return !qt_metric_is_bookkeeping(metric);
+    size_t n = strlen(metric);
+    for (const char *p = sel->metric; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && !strncmp(p, metric, n)) return 1;
+        p += k + (p[k] != 0);
+    }
+    return 0;
 }
 
 /* "a\x1fb\x1fc\x1fd" (and optionally "\x1fe"), malloc'd. */

@@ -41,6 +41,11 @@
 
 /* ---- profile defaults ---- */
 static const int default_reps[QT_PROFILE_COUNT] = {3, 10, 20};
+/* Invocations (processes) a run makes when --invocations is not given: the nightly profile's K and
+ * its repetitions above come from `quintet calibrate-gate` (README, "Regression gating"). A child
+ * process (QT_INVOCATION set: one invocation of `run --invocations` or one round of `ab`) is always
+ * a single invocation. */
+static const int default_invocations[QT_PROFILE_COUNT] = {1, 4, 1};
 static const double default_min_time[QT_PROFILE_COUNT] = {0.02, 0.1, 0.5};
 
 /* ---- growable arrays ---- */
@@ -690,6 +695,12 @@ static void shuffle_order(int *order, int n, uint64_t key)
 /* The whole run. */
 int qt_runner_run(const qt_run_opts_t *o)
 {
+    if (o->invocations == 0) { /* the profile's default */
+        const char *child = getenv("QT_INVOCATION");
+        qt_run_opts_t d = *o;
+        d.invocations = child && *child ? 1 : default_invocations[o->profile];
+        if (d.invocations > 1) return qt_runner_invocations(&d);
+    }
     if (o->invocations > 1) return qt_runner_invocations(o);
     regex_t re, inject_re;
     int have_re = 0, have_inject = 0;

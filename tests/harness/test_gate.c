@@ -15,6 +15,7 @@
  *  - the injection hook QT_INJECT_SLOWDOWN: parsing, provenance of an injected run;
  *  - `run --invocations 2`: one merged run whose samples carry invocations 1 and 2;
  *  - `ab` on two copies of the same binary reports no regression and stores two runs by round;
+ *  - `calibrate-gate` end to end on harness_loop: A/A rate, detection of an injected 3x slowdown;
  *  - compare --format junit: a failing test case per regression, names XML-escaped.
  * Needs build/quintet (make test builds it). Keeps to a few seconds on 2 cores. */
 #include <math.h>
@@ -366,6 +367,31 @@ static void test_ab_same_binary(void)
                                qt_test_build_path("quintet"), db), 2);
 }
 
+/* calibrate-gate end to end, small: 6 rounds of BASE, an A/A copy and a copy with harness_loop
+ * made 3x slower (QT_INJECT_SLOWDOWN=harness_loop:2), 4 simulated ab runs of all 6 rounds: the
+ * table has the A/A rate, the detection line and the suite's MDE row; the injected case is detected
+ * (each round's ratio is ~3, and 6 paired rounds reach p = 0.031); no A/A row is flagged. Then a
+ * bad --metric and a --inject that matches nothing. */
+static void test_calibrate_gate(void)
+{
+    int rc = qt_test_sh(out, sizeof out,
+                        "%s calibrate-gate calibration --filter harness_loop --inject harness_loop --rounds 6 "
+                        "--trial-rounds 6 --trials 4 --slowdowns 2 --repetitions 3 --metric time_s",
+                        qt_test_build_path("quintet"));
+    if (rc) printf("\n%s\n", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "A/A: 0 of 4 rows flagged"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "+200%: injected rows detected 4 of 4"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "MDE95%"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "judged unpaired"));
+    CU_ASSERT_EQUAL(qt_test_sh(out, sizeof out, "%s calibrate-gate --inject x --metric ''", qt_test_build_path("quintet")), 2);
+    rc = qt_test_sh(out, sizeof out,
+                    "%s calibrate-gate calibration --filter harness_loop --inject nomatch --rounds 2 --trials 1 "
+                    "--slowdowns 1 --repetitions 3", qt_test_build_path("quintet"));
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "matches no measured case"));
+}
+
 /* JUnit: escaping, then compare --format junit on two stored runs of 5 invocations a side, NEW
  * 20% slower, with a case name that needs escaping: one failure, exit 1. */
 static void test_junit(void)
@@ -456,5 +482,5 @@ QT_TEST_MAIN("gate", {"bootstrap coverage", test_bootstrap_coverage}, {"exact p 
              {"Benjamini-Hochberg", test_bh}, {"outliers and bimodality", test_outliers_shape},
              {"change points", test_changepoints}, {"injection hook", test_inject},
              {"run --invocations", test_invocations}, {"ab: same binary twice", test_ab_same_binary},
-             {"compare --format junit", test_junit},
+             {"compare --format junit", test_junit}, {"calibrate-gate", test_calibrate_gate},
              {"history change points", test_history_steps})

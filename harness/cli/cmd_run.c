@@ -27,7 +27,7 @@ static const qt_opt_t opts[] = {
     {"profile", "P", "quick | nightly | paper (default quick)"},
     {"db", "PATH", "database file (default " QT_DEFAULT_DB ")"},
     {"filter", "REGEX", "only cases whose suite/case/variant/params match (POSIX ERE)"},
-    {"repetitions", "N", "repetitions per timed case (default: quick 3, nightly 10, paper 20)"},
+    {"repetitions", "N", "repetitions per timed case (default: quick 3, nightly 5, paper 20)"},
     {"seed", "S", "base seed of every random input (default 1)"},
     {"backend", "B", "only cases of this backend (one of the registry's: quintet env lists them)"},
     {"invocations", "K", "run every case in K separate processes (the unit of replication; default:\n"

@@ -40,7 +40,7 @@
 #include "store/store.h"
 
 /* ---- profile defaults ---- */
-static const int default_reps[QT_PROFILE_COUNT] = {3, 10, 20};
+static const int default_reps[QT_PROFILE_COUNT] = {3, 5, 20};
 /* Invocations (processes) a run makes when --invocations is not given: the nightly profile's K and
  * its repetitions above come from `quintet calibrate-gate` (README, "Regression gating"). A child
  * process (QT_INVOCATION set: one invocation of `run --invocations` or one round of `ab`) is always

@@ -4,8 +4,8 @@
  * environment variable and execs quintet counts) or git commits, each built in a temporary git
  * worktree (`git worktree add --detach`, then `make quintet` there, removed afterwards).
  * Measurement in ab.h (qt_ab_measure: R rounds, order drawn per round, one process per side and
- * round, merged into two runs of --db with provenance ab_side/ab_peer); the verdicts are
- * compare's (compare.h). Exit status: 0 nothing regressed, 1 a regression, 2 bad usage (unknown
+ * round, merged into two runs of --db with provenance ab_side/ab_peer/ab_design); the verdicts are
+ * compare's, which pairs the two runs by round (compare.h: qt_compare_decide_paired). Exit status: 0 nothing regressed, 1 a regression, 2 bad usage (unknown
  * build, bad option), 3 a build, run or database error.
  * Run `quintet ab --help`; e.g. `quintet ab HEAD~1 HEAD calibration --filter harness_loop`.
  * Tested by tests/harness/test_gate.c (two copies of one binary: no change). */

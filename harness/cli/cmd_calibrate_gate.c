@@ -10,7 +10,9 @@
  * on rounds, Benjamini-Hochberg across the trial's rows): the A/A side against BASE gives the
  * false-positive rate = rows flagged (regression, improvement, changed) / rows; each injected side
  * gives the detection rate = injected time_s rows called `regression` / injected rows, per suite
- * (other rows flagged count as false positives). The same subsets judged unpaired (the decision
+ * (other rows flagged count as false positives), beside the effect the injection had as measured
+ * (median per-round ratio over all N rounds: the hook lengthens wall time by F, the CPU time of a
+ * multi-threaded case's main thread can grow by more or less). The same subsets judged unpaired (the decision
  * `compare` makes on two `run --invocations R` runs) show what the pairing buys; they see no drift
  * between the two runs' blocks, so they are an optimistic bound for `run --invocations`.
  * Subsets share rounds, so the T trials are not independent: the rates are estimates of the
@@ -193,6 +195,18 @@ static int suite_slot(tally_t *t, const char *suite)
     if (t->nsuites == MAX_SUITES) return MAX_SUITES - 1;
     snprintf(t->suite[t->nsuites], sizeof t->suite[0], "%s", suite);
     return t->nsuites++;
+}
+
+/* The effect side `side` had on case m as measured over every round: exp of the median per-round
+ * log-ratio against BASE (NaN when no round pairs). */
+static double measured_effect(const mcase_t *m, int side)
+{
+    qt_sample_set_t b = {m->v[0], m->inv[0], m->n[0]}, n = {m->v[side], m->inv[side], m->n[side]};
+    double *d = NULL;
+    int k = qt_paired_log_ratios(&b, &n, &d, NULL);
+    double e = k > 0 ? exp(qt_quantile(d, (size_t)k, 0.5)) : NAN;
+    free(d);
+    return e;
 }
 
 /* side's samples of case m restricted to the rounds with keep[round] set, into v/inv. */
@@ -388,7 +402,7 @@ static int run_ab_mode(const char *exe, const char *const *args, int n, const ch
                        slow[k] * 100, hh, tt, tt ? 100.0 * hh / tt : 0, of, ot, ot ? 100.0 * of / ot : 0);
             }
             printf("  %-18s %8s %9s %9s", "suite", "A/A rows", "A/A flag", "half-w");
-            for (int k = 0; k < nslow; k++) printf("  det +%-4g", slow[k] * 100);
+            for (int k = 0; k < nslow; k++) printf("  det +%-4g effect", slow[k] * 100);
             printf("  MDE50%%  MDE95%%  s/process\n");
             for (int s = 0; s < aa->nsuites; s++) {
                 double h = aa->nhw[s] ? qt_quantile(aa->hw[s], aa->nhw[s], 0.5) : NAN, secs = 0;
@@ -399,8 +413,12 @@ static int run_ab_mode(const char *exe, const char *const *args, int n, const ch
                 for (int k = 0; k < nslow; k++) {
                     tally_t *x = &tally[paired][2 + k][mi];
                     int j = suite_slot(x, aa->suite[s]);
-                    if (x->targets[j]) printf("  %8.1f%%", 100.0 * x->hit[j] / x->targets[j]);
-                    else printf("  %9s", "-");
+                    double eff = NAN; /* the injected side's measured effect on this suite's target rows */
+                    for (int i = 0; i < cs.n; i++)
+                        if (cs.c[i].metric == mi && cs.c[i].target && !strcmp(cs.c[i].suite, aa->suite[s]))
+                            eff = measured_effect(&cs.c[i], 2 + k);
+                    if (x->targets[j]) printf("  %8.1f%% %+5.1f%%", 100.0 * x->hit[j] / x->targets[j], (eff - 1) * 100);
+                    else printf("  %9s %6s", "-", "-");
                 }
                 printf("  %5.1f%%  %5.1f%%  %8.2f\n", (o->threshold + h) * 100, (o->threshold + 1.84 * h) * 100,
                        secs / (rounds * S));

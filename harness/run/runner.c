@@ -12,7 +12,8 @@
  * order shuffled with (seed, k) (Kalibera & Jones 2013: randomise what an invocation cannot
  * control). Test hook QT_INJECT_SLOWDOWN=REGEX:FRACTION: cases whose suite/case/variant/params
  * match REGEX spin FRACTION x the iteration's own time inside the timed region (manual-time cases
- * report FRACTION more), and the run's provenance records inject_slowdown, so an injected run can
+ * report FRACTION more and spin as long, so their CPU time grows too), and the run's provenance
+ * records inject_slowdown, so an injected run can
  * never pass as a real one (tests/harness/test_gate.c). */
 #include "run/runner.h"
 
@@ -277,10 +278,12 @@ static void bench_fn(void *st, void *arg)
             break;
         }
         if (b->inject > 0) { /* the test hook: lengthen the timed region by the fraction */
+            /* a manual-time case reports that much more and spins as long, so that its CPU time
+             * (cpu_time_s, which the gate also judges) grows too; others spin in the timed region */
+            double spin = b->c->manual_time && sec > 0 ? sec * b->inject : (mono_s() - t0) * b->inject;
             if (b->c->manual_time) sec *= 1 + b->inject;
-            else
-                for (double until = mono_s() + (mono_s() - t0) * b->inject; mono_s() < until;)
-                    ;
+            for (double until = mono_s() + spin; mono_s() < until;)
+                ;
         }
         if (b->c->manual_time) qt_gb_set_iteration_time(st, sec > 0 ? sec : 1e-12);
     }

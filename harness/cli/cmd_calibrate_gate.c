@@ -446,37 +446,41 @@ static int run_ab_mode(const char *exe, const char *const *args, int n, const ch
 
 typedef struct {
     regex_t *inject;
-    int tested, flagged, targets, targets_hit;
+    int tested[MAX_METRICS], flagged[MAX_METRICS], targets[MAX_METRICS], targets_hit[MAX_METRICS];
 } seq_tally_t;
 
 /* compare row callback (time_s rows). */
 static int seq_row(void *arg, const char *suite, const char *key, const char *metric, const qt_compare_result_t *r)
 {
     (void)suite;
-    (void)metric;
     seq_tally_t *t = arg;
-    if (r->verdict == QT_VERDICT_INSUFFICIENT || r->verdict == QT_VERDICT_ADDED || r->verdict == QT_VERDICT_REMOVED)
+    int j = 0;
+    while (j < n_metrics && strcmp(metric, metric_list[j])) j++;
+    if (j == n_metrics || r->verdict == QT_VERDICT_INSUFFICIENT || r->verdict == QT_VERDICT_ADDED ||
+        r->verdict == QT_VERDICT_REMOVED)
         return 0;
     if (t->inject && regexec(t->inject, key, 0, NULL, 0) == 0) {
-        t->targets++;
-        t->targets_hit += r->verdict == QT_VERDICT_REGRESSION;
+        t->targets[j]++;
+        t->targets_hit[j] += r->verdict == QT_VERDICT_REGRESSION;
         return 0;
     }
-    t->tested++;
-    t->flagged += r->verdict == QT_VERDICT_REGRESSION || r->verdict == QT_VERDICT_IMPROVEMENT ||
-                  r->verdict == QT_VERDICT_CHANGED;
+    t->tested[j]++;
+    t->flagged[j] += r->verdict == QT_VERDICT_REGRESSION || r->verdict == QT_VERDICT_IMPROVEMENT ||
+                     r->verdict == QT_VERDICT_CHANGED;
     return 0;
 }
 
 static int run_invocations_mode(const char *exe, const char *const *args, int n, const char *dbpath,
                                 const char *inject, regex_t *re, const double *slow, int nslow, int k, int trials,
-                                const qt_compare_opts_t *o)
+                                const qt_compare_opts_t *o, const char *metrics)
 {
-    printf("\nrun --invocations (sequential: all of BASE's %d invocations, then NEW's; unpaired compare of %s), %d "
-           "real trial%s of each kind\n", k, metric_list[0], trials, trials == 1 ? "" : "s");
+    printf("\nrun --invocations (sequential: all of BASE's %d invocations, then NEW's; unpaired compare), %d real "
+           "trial%s of each kind\n", k, trials, trials == 1 ? "" : "s");
     for (int kind = -1; kind < nslow; kind++) {
         char env[1200];
-        seq_tally_t t = {kind >= 0 ? re : NULL, 0, 0, 0, 0};
+        seq_tally_t t;
+        memset(&t, 0, sizeof t);
+        t.inject = kind >= 0 ? re : NULL;
         if (kind >= 0) snprintf(env, sizeof env, "QT_INJECT_SLOWDOWN=%s:%g", inject, slow[kind]);
         double t0 = now_s();
         for (int i = 0; i < trials; i++) {
@@ -491,17 +495,20 @@ static int run_invocations_mode(const char *exe, const char *const *args, int n,
             spec.db = dbpath;
             spec.quiet = 1;
             int64_t b, nw;
-            if (qt_ab_measure(&spec, &b, &nw) != QT_OK || qt_compare_runs(dbpath, b, nw, metric_list[0], o, 1, seq_row, &t) != QT_OK)
+            if (qt_ab_measure(&spec, &b, &nw) != QT_OK || qt_compare_runs(dbpath, b, nw, metrics, o, 1, seq_row, &t) != QT_OK)
                 return 3;
         }
         double wall = now_s() - t0;
-        if (kind < 0)
-            printf("  A/A: %d of %d rows flagged = %.2f%% (%.0f s)\n", t.flagged, t.tested,
-                   t.tested ? 100.0 * t.flagged / t.tested : 0, wall);
-        else
-            printf("  +%g%%: injected rows detected %d of %d = %.1f%%; other rows flagged %d of %d (%.0f s)\n",
-                   slow[kind] * 100, t.targets_hit, t.targets, t.targets ? 100.0 * t.targets_hit / t.targets : 0,
-                   t.flagged, t.tested, wall);
+        for (int j = 0; j < n_metrics; j++) {
+            if (kind < 0)
+                printf("  %s A/A: %d of %d rows flagged = %.2f%% (%.0f s)\n", metric_list[j], t.flagged[j], t.tested[j],
+                       t.tested[j] ? 100.0 * t.flagged[j] / t.tested[j] : 0, wall);
+            else
+                printf("  %s +%g%%: injected rows detected %d of %d = %.1f%%; other rows flagged %d of %d (%.0f s)\n",
+                       metric_list[j], slow[kind] * 100, t.targets_hit[j], t.targets[j],
+                       t.targets[j] ? 100.0 * t.targets_hit[j] / t.targets[j] : 0, t.flagged[j], t.tested[j], wall);
+        }
+        fflush(stdout);
     }
     return 0;
 }
@@ -569,7 +576,9 @@ int qt_cmd_calibrate_gate(int argc, char **argv)
         fprintf(stderr, "quintet calibrate-gate: bad --inject regex '%s'\n", inject);
         return 2;
     }
-    static char mlist[256];
+    static char mlist[256], metric_text[256];
+    snprintf(metric_text, sizeof metric_text, "%s",
+             qt_args_get(opts, N_OPTS, &a, "metric") ? qt_args_get(opts, N_OPTS, &a, "metric") : "time_s,cpu_time_s");
     snprintf(mlist, sizeof mlist, "%s", qt_args_get(opts, N_OPTS, &a, "metric") ? qt_args_get(opts, N_OPTS, &a, "metric")
                                                                                  : "time_s,cpu_time_s");
     n_metrics = 0;
@@ -622,7 +631,7 @@ int qt_cmd_calibrate_gate(int argc, char **argv)
     if (rc == 0 && strcmp(mode, "ab"))
         rc = run_invocations_mode(exe, args, n, dbpath, inject, &re, slow, nslow,
                                   (int)(rounds_given && !strcmp(mode, "invocations") ? rounds : trial_rounds),
-                                  (int)inv_trials, &o);
+                                  (int)inv_trials, &o, metric_text);
     if (rc == 0) printf("calibrate-gate: %.0f s in all\n", now_s() - t0);
     if (rc == 3) fprintf(stderr, "quintet calibrate-gate: %s\n", qt_last_error());
     regfree(&re);

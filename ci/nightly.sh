@@ -11,12 +11,12 @@
 # environment: QT_NIGHTLY_BASE (base revision), QT_NIGHTLY_SUITES (default "calibration
 #              attention_scaling lr_convergence sparsity fusion_accuracy"), QT_NIGHTLY_FILTER (the
 #              cases gated; default one representative case a suite, below; set it empty to gate
-#              whole suites, then raise the rounds: README), QT_NIGHTLY_ROUNDS (20),
+#              whole suites, then raise the rounds: README), QT_NIGHTLY_ROUNDS (48),
 #              QT_NIGHTLY_REPETITIONS (5), QT_NIGHTLY_THRESHOLD (0.05), QT_NIGHTLY_METRIC
 #              (time_s,cpu_time_s), QT_NIGHTLY_RUN (0 skips the nightly-profile run for history)
 # The defaults come from `quintet calibrate-gate` on the 2-core build VM under load (README.md,
 # "Regression gating"): wall time there varies 5-10x between processes, so the gate also judges
-# cpu_time_s, and 20 paired rounds of the representative cases take about 3 minutes.
+# cpu_time_s, and 48 paired rounds of the representative cases take 3.5-7 minutes.
 # exit: 0 no regression, 1 a regression, 2 or more an error (build, run or database).
 set -eu
 cd "$(dirname "$0")/.."
@@ -39,7 +39,7 @@ echo "nightly: gating $HEAD_REV against $BASE with quintet ab"
 set +e
 # shellcheck disable=SC2086 # the suite list is a list
 $Q ab "$BASE" "$Q" ${QT_NIGHTLY_SUITES:-calibration attention_scaling lr_convergence sparsity fusion_accuracy} \
-    --db "$DB" --rounds "${QT_NIGHTLY_ROUNDS:-20}" --repetitions "${QT_NIGHTLY_REPETITIONS:-5}" \
+    --db "$DB" --rounds "${QT_NIGHTLY_ROUNDS:-48}" --repetitions "${QT_NIGHTLY_REPETITIONS:-5}" \
     --threshold "${QT_NIGHTLY_THRESHOLD:-0.05}" --metric "${QT_NIGHTLY_METRIC:-time_s,cpu_time_s}" \
     ${FILTER:+--filter "$FILTER"}
 rc=$?

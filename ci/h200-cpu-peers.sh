@@ -81,7 +81,7 @@ for t in $THREADS; do
     export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t
     if [ "$t" = 1 ]; then BQ=$BUDGET_Q1 BT=$BUDGET_T1; else BQ=$BUDGET_QN BT=$BUDGET_TN; fi
     step "$BQ" "quintet cpu, $t thread(s)" env GOMP_SPINCOUNT="${QT_PEER_SPINCOUNT:-300000}" \
-        $Q run sparsity attention_scaling lr_convergence --profile nightly --repetitions "$REPS" \
+        $Q run sparsity attention_scaling lr_convergence --profile nightly --invocations 1 --repetitions "$REPS" \
         --backend cpu --filter "$FILTER" --db "$DB"
     id=$(last_run)
     [ -n "$id" ] && RUNS+="$id," && $Q show "$id" --db "$DB" --summary >>"$LOG" 2>&1

@@ -95,28 +95,24 @@ static void interval_verdict(qt_compare_result_t *r, int direction, double t, do
     r->interval_verdict = QT_VERDICT_INCONCLUSIVE;
     /* The half-width h shrinks as 1/sqrt(k): it decides once below the distance from the ratio to
      * the nearer edge it must clear (|ratio - 1| - t outside the band, t - |ratio - 1| inside). */
-    int k = r->k_base < r->k_new ? r->k_base : r->k_new;
+    int k = r->paired ? r->pairs : r->k_base < r->k_new ? r->k_base : r->k_new;
     double h = (r->ci_hi - r->ci_lo) / 2, need = fabs(fabs(r->ratio - 1) - t);
     double kk = need > 0 ? ceil((double)(k < 1 ? 1 : k) * (h / need) * (h / need)) : INFINITY;
-    int floor_k = 2; /* the exact test on k against k invocation medians must reach p < alpha */
-    while (floor_k < 1000 && qt_mann_whitney_min_p((size_t)floor_k, (size_t)floor_k) >= alpha) floor_k++;
+    int floor_k = 2; /* the exact test (k against k invocation medians, or k paired rounds) must reach p < alpha */
+    while (floor_k < 1000 && (r->paired ? ldexp(2.0, -floor_k) : qt_mann_whitney_min_p((size_t)floor_k, (size_t)floor_k)) >= alpha)
+        floor_k++;
     if (kk < floor_k) kk = floor_k;
     r->need_invocations = kk > 10000 || !isfinite(kk) ? 10000 : (int)kk;
-    if (r->need_invocations >= 10000) snprintf(r->note, sizeof r->note, "over 10000 invocations a side would decide");
-    else snprintf(r->note, sizeof r->note, "%d invocations a side would decide", r->need_invocations);
+    if (r->need_invocations >= 10000)
+        snprintf(r->note, sizeof r->note, "over 10000 %s would decide", r->paired ? "paired rounds" : "invocations a side");
+    else snprintf(r->note, sizeof r->note, "%d %s would decide", r->need_invocations,
+                  r->paired ? "paired rounds" : "invocations a side");
 }
 
-/* The decision (see compare.h). */
-qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
-                              const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r)
+/* What both decisions share: sizes, medians, the ratio of medians, outliers and shape of each
+ * side; returns 1 (verdict insufficient, with a note) when a side has too few repetitions. */
+static int describe(const qt_sample_set_t *base, const qt_sample_set_t *new_, qt_compare_result_t *r)
 {
-    QT_CHECK_ARG(o && r && base && new_ && (base->v || base->n == 0) && (new_->v || new_->n == 0),
-                 "samples, options and result must not be NULL");
-    QT_CHECK_ARG(o->alpha > 0 && o->alpha < 1, "alpha %g must be in (0, 1)", o->alpha);
-    QT_CHECK_ARG(o->threshold >= 0, "threshold %g must be >= 0", o->threshold);
-    memset(r, 0, sizeof *r);
-    r->u = r->p = r->q = r->p_min = r->ratio = r->ci_lo = r->ci_hi = NAN;
-    r->noise = noise;
     qt_summary_t sb, sn;
     qt_summarize(base->v, base->n, &sb);
     qt_summarize(new_->v, new_->n, &sn);
@@ -140,8 +136,23 @@ qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t
         int few = r->n_base < QT_COMPARE_MIN_REPS ? r->n_base : r->n_new;
         snprintf(r->note, sizeof r->note, "%s has %d repetition%s, need %d",
                  r->n_base < QT_COMPARE_MIN_REPS ? "base" : "new", few, few == 1 ? "" : "s", QT_COMPARE_MIN_REPS);
-        return QT_OK;
+        return 1;
     }
+    return 0;
+}
+
+/* The decision (see compare.h). */
+qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
+                              const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r)
+{
+    QT_CHECK_ARG(o && r && base && new_ && (base->v || base->n == 0) && (new_->v || new_->n == 0),
+                 "samples, options and result must not be NULL");
+    QT_CHECK_ARG(o->alpha > 0 && o->alpha < 1, "alpha %g must be in (0, 1)", o->alpha);
+    QT_CHECK_ARG(o->threshold >= 0, "threshold %g must be >= 0", o->threshold);
+    memset(r, 0, sizeof *r);
+    r->u = r->p = r->q = r->p_min = r->ratio = r->ci_lo = r->ci_hi = NAN;
+    r->noise = noise;
+    if (describe(base, new_, r)) return QT_OK;
     /* The test, on the unit of replication. */
     r->unit_invocations = r->k_base >= 2 && r->k_new >= 2;
     if (r->unit_invocations) {
@@ -168,6 +179,45 @@ qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t
     return QT_OK;
 }
 
+/* The paired decision (see compare.h). */
+qt_status_t qt_compare_decide_paired(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
+                                     const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r)
+{
+    QT_CHECK_ARG(o && r && base && new_ && (base->v || base->n == 0) && (new_->v || new_->n == 0),
+                 "samples, options and result must not be NULL");
+    QT_CHECK_ARG(o->alpha > 0 && o->alpha < 1, "alpha %g must be in (0, 1)", o->alpha);
+    QT_CHECK_ARG(o->threshold >= 0, "threshold %g must be >= 0", o->threshold);
+    memset(r, 0, sizeof *r);
+    r->u = r->p = r->q = r->p_min = r->ratio = r->ci_lo = r->ci_hi = NAN;
+    r->noise = noise;
+    r->paired = 1;
+    if (describe(base, new_, r)) return QT_OK;
+    double *d = NULL;
+    int k = qt_paired_log_ratios(base, new_, &d, NULL);
+    if (k < 0) return qt_fail(QT_ERR_NOMEM, "compare: no memory for the paired rounds");
+    int bad = 0;
+    for (int i = 0; i < k; i++) bad |= isnan(d[i]);
+    r->pairs = k;
+    r->unit_invocations = 1;
+    if (k < 2 || bad) { /* nothing to pair (or a median <= 0): the unpaired decision */
+        free(d);
+        QT_TRY(qt_compare_decide(base, new_, direction, o, noise, seed, r));
+        snprintf(r->note + strlen(r->note), sizeof r->note - strlen(r->note), "%s%s", *r->note ? "; " : "",
+                 k < 2 ? "fewer than 2 paired rounds: unpaired" : "a median <= 0: unpaired");
+        return QT_OK;
+    }
+    qt_status_t st = qt_signed_rank(d, (size_t)k, &r->u, &r->p, &r->p_min);
+    free(d);
+    QT_TRY(st);
+    r->p_floor = r->p_min >= o->alpha;
+    double t = o->threshold;
+    if (noise > t) t = noise;
+    QT_TRY(qt_boot_paired_ci(base, new_, QT_BOOT_REPLICATES, 1 - o->alpha, seed, &r->ratio, &r->ci_lo, &r->ci_hi, NULL));
+    interval_verdict(r, direction, t, o->alpha);
+    qt_compare_apply_q(r, r->p, o->alpha);
+    return QT_OK;
+}
+
 /* Final verdict from the interval verdict and the (adjusted) test. */
 void qt_compare_apply_q(qt_compare_result_t *r, double q, double alpha)
 {
@@ -177,6 +227,9 @@ void qt_compare_apply_q(qt_compare_result_t *r, double q, double alpha)
     if (iv != QT_VERDICT_REGRESSION && iv != QT_VERDICT_IMPROVEMENT && iv != QT_VERDICT_CHANGED) return;
     if (r->p_floor) {
         r->verdict = QT_VERDICT_INCONCLUSIVE;
+        if (r->paired)
+            snprintf(r->note, sizeof r->note, "%d paired rounds cannot reach p < %g", r->pairs, alpha);
+        else
         snprintf(r->note, sizeof r->note, "%d vs %d %s cannot reach p < %g", r->unit_invocations ? r->k_base : r->n_base,
                  r->unit_invocations ? r->k_new : r->n_new, r->unit_invocations ? "invocations" : "repetitions", alpha);
     } else if (!(q < alpha)) {

@@ -50,9 +50,9 @@ typedef struct {
     int n_base, n_new;                /* repetitions that are not NaN */
     int k_base, k_new;                /* invocations holding them */
     double median_base, median_new;
-    double ratio;                     /* median_new / median_base (NaN when undefined) */
+    double ratio;                     /* median_new / median_base (NaN when undefined); paired: the estimate */
     double ci_lo, ci_hi;              /* 1-alpha interval of the ratio (NaN when not computed) */
-    double u, p, q;                   /* U, two-sided p, BH-adjusted p (NaN when not tested) */
+    double u, p, q;                   /* U (paired: W+), two-sided p, BH-adjusted p (NaN when not tested) */
     double p_min;                     /* smallest p these sizes and ties can reach */
     int unit_invocations;             /* 1: tested on invocation medians, 0: on repetitions */
     double noise;                     /* between-run noise used (NaN when none) */
@@ -60,6 +60,8 @@ typedef struct {
     int need_invocations;             /* inconclusive: invocations a side that would decide (0: -) */
     int outliers_base, outliers_new;  /* Tukey-fence outliers */
     int bimodal_base, bimodal_new;    /* bimodality flags */
+    int paired;                       /* 1: decided on paired rounds (qt_compare_decide_paired) */
+    int pairs;                        /* paired: rounds both sides measured */
     char note[160];                   /* why insufficient, inconclusive, etc.; "" when nothing to say */
 } qt_compare_result_t;
 
@@ -84,6 +86,15 @@ double qt_compare_noise(const double *medians, size_t n);
  * with the BH value when several rows are judged together. */
 qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
                               const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r);
+/* The paired decision for `quintet ab`'s runs, whose invocation numbers are rounds in which both
+ * builds ran back to back (resample.h, "Paired rounds"): ratio = exp(Hodges-Lehmann estimate of
+ * the per-round log-ratios log(median_new_i / median_base_i)), its interval the hierarchical
+ * bootstrap over rounds then repetitions, the test the exact Wilcoxon signed-rank test of the
+ * per-round log-ratios (stats.h; 6 rounds at least to reach p < 0.05); the same verdict rules as
+ * qt_compare_decide (interval against the threshold, then q < alpha). median_base/median_new stay
+ * each side's overall medians. Fewer than 2 paired rounds: qt_compare_decide's unpaired verdict. */
+qt_status_t qt_compare_decide_paired(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
+                                     const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r);
 /* Set r's q (BH-adjusted p) and its final verdict from its interval verdict: a regression or
  * improvement stays one only when q < alpha, else it is inconclusive with a note. */
 void qt_compare_apply_q(qt_compare_result_t *r, double q, double alpha);

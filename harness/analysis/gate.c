@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/stats.h"
 #include "cli/args.h"
 
 /* The values of one metric of one case. */
@@ -60,6 +61,19 @@ qt_status_t qt_gate_cases(qt_store_t *s, int64_t base_case, int64_t new_case, co
     free(b.inv);
     free(n.v);
     free(n.inv);
+    return st;
+}
+
+/* Outliers and bimodality of one stored (case, metric). */
+qt_status_t qt_gate_case_shape(qt_store_t *s, int64_t case_id, const char *metric, int *outliers, int *bimodal)
+{
+    QT_CHECK_ARG(s && metric && outliers && bimodal, "store, metric and outputs must not be NULL");
+    metric_values_t m = {metric, NULL, NULL, 0, 0, 0};
+    qt_status_t st = load_values(s, case_id, &m);
+    *outliers = st == QT_OK ? qt_tukey_outliers(m.v, m.n) : 0;
+    *bimodal = st == QT_OK ? qt_bimodal(m.v, m.n, NULL) : 0;
+    free(m.v);
+    free(m.inv);
     return st;
 }
 

@@ -19,6 +19,11 @@
  * [0, 10] or an alpha outside (0, 1) is QT_ERR_ARG with a message naming the option. */
 qt_status_t qt_gate_parse(const char *threshold, const char *alpha, qt_compare_opts_t *o);
 
+/* The shape of one stored (case, metric): Tukey-fence outliers (*outliers) and the bimodality flag
+ * (*bimodal) of its raw repetitions (stats.h), as compare gives each side; `show` and `report`
+ * print them for every row. */
+qt_status_t qt_gate_case_shape(qt_store_t *s, int64_t case_id, const char *metric, int *outliers, int *bimodal);
+
 /* Decide metric of case new_case against case base_case from their raw samples (NaN skipped). */
 qt_status_t qt_gate_cases(qt_store_t *s, int64_t base_case, int64_t new_case, const char *metric,
                           const qt_compare_opts_t *o, qt_compare_result_t *r);

@@ -65,6 +65,7 @@ static size_t rand_index(qt_rand_t *r, size_t n)
 typedef struct {
     double *vals;
     size_t *start;
+    int *ginv; /* invocation number of each group */
     int ng;
     size_t n;
 } groups_t;
@@ -88,10 +89,12 @@ static qt_status_t groups_make(const qt_sample_set_t *s, groups_t *g)
     tagged_t *t = malloc((s->n + 1) * sizeof *t);
     g->vals = malloc((s->n + 1) * sizeof *g->vals);
     g->start = malloc((s->n + 2) * sizeof *g->start);
-    if (!t || !g->vals || !g->start) {
+    g->ginv = malloc((s->n + 1) * sizeof *g->ginv);
+    if (!t || !g->vals || !g->start || !g->ginv) {
         free(t);
         free(g->vals);
         free(g->start);
+        free(g->ginv);
         memset(g, 0, sizeof *g);
         return qt_fail(QT_ERR_NOMEM, "bootstrap: no memory for %zu values", s->n);
     }
@@ -99,7 +102,10 @@ static qt_status_t groups_make(const qt_sample_set_t *s, groups_t *g)
         if (!isnan(s->v[i])) t[g->n++] = (tagged_t){s->inv ? s->inv[i] : 0, s->v[i]};
     qsort(t, g->n, sizeof *t, cmp_tagged);
     for (size_t i = 0; i < g->n; i++) {
-        if (i == 0 || t[i].inv != t[i - 1].inv) g->start[g->ng++] = i;
+        if (i == 0 || t[i].inv != t[i - 1].inv) {
+            g->ginv[g->ng] = t[i].inv;
+            g->start[g->ng++] = i;
+        }
         g->vals[i] = t[i].v;
     }
     g->start[g->ng] = g->n;
@@ -112,6 +118,7 @@ static void groups_free(groups_t *g)
 {
     free(g->vals);
     free(g->start);
+    free(g->ginv);
 }
 
 /* Distinct invocations with a value. */
@@ -239,6 +246,146 @@ qt_status_t qt_boot_ratio_ci(const qt_sample_set_t *base, const qt_sample_set_t 
     }
     free(buf);
     free(ratio);
+    groups_free(&gb);
+    groups_free(&gn);
+    return st;
+}
+
+/* ---- paired rounds (quintet ab) ----------------------------------------------------------- */
+
+/* Hodges-Lehmann estimate of x[0..k): the median of the k(k+1)/2 Walsh averages (x_i + x_j)/2,
+ * i <= j, using w (room for k(k+1)/2 values). */
+static double hodges_lehmann(const double *x, int k, double *w)
+{
+    size_t n = 0;
+    for (int i = 0; i < k; i++)
+        for (int j = i; j < k; j++) w[n++] = (x[i] + x[j]) / 2;
+    return median_inplace(w, n);
+}
+
+/* Median of x[0..n) without reordering x (copies into w). */
+static double median_copy(const double *x, size_t n, double *w)
+{
+    memcpy(w, x, n * sizeof *w);
+    return median_inplace(w, n);
+}
+
+/* Paired log-ratios (see resample.h). */
+int qt_paired_log_ratios(const qt_sample_set_t *base, const qt_sample_set_t *new_, double **d, int **round)
+{
+    *d = NULL;
+    if (round) *round = NULL;
+    groups_t gb, gn;
+    if (!base || !new_ || groups_make(base, &gb) != QT_OK) return -1;
+    if (groups_make(new_, &gn) != QT_OK) {
+        groups_free(&gb);
+        return -1;
+    }
+    int k = 0, bad = 0;
+    double *out = malloc(((size_t)(gb.ng < gn.ng ? gb.ng : gn.ng) + 1) * sizeof *out);
+    int *rs = malloc(((size_t)(gb.ng < gn.ng ? gb.ng : gn.ng) + 1) * sizeof *rs);
+    if (!out || !rs) bad = 1;
+    for (int i = 0, j = 0; !bad && i < gb.ng && j < gn.ng;) { /* both ascending by invocation */
+        if (gb.ginv[i] < gn.ginv[j]) i++;
+        else if (gb.ginv[i] > gn.ginv[j]) j++;
+        else {
+            double mb = median_inplace(gb.vals + gb.start[i], gb.start[i + 1] - gb.start[i]);
+            double mn = median_inplace(gn.vals + gn.start[j], gn.start[j + 1] - gn.start[j]);
+            rs[k] = gb.ginv[i];
+            out[k++] = mb > 0 && mn > 0 ? log(mn / mb) : NAN;
+            i++;
+            j++;
+        }
+    }
+    groups_free(&gb);
+    groups_free(&gn);
+    if (bad) {
+        free(out);
+        free(rs);
+        return -1;
+    }
+    *d = out;
+    if (round) *round = rs;
+    else free(rs);
+    return k;
+}
+
+/* The paired interval (see resample.h). */
+qt_status_t qt_boot_paired_ci(const qt_sample_set_t *base, const qt_sample_set_t *new_, int B, double conf,
+                              uint64_t seed, double *est, double *lo, double *hi, int *pairs)
+{
+    QT_CHECK_ARG(base && new_ && est && lo && hi && B >= 10, "paired bootstrap: bad arguments");
+    QT_CHECK_ARG(conf > 0 && conf < 1, "paired bootstrap: level %g must be in (0, 1)", conf);
+    *est = *lo = *hi = NAN;
+    if (pairs) *pairs = 0;
+    groups_t gb, gn;
+    QT_TRY(groups_make(base, &gb));
+    qt_status_t st = groups_make(new_, &gn);
+    if (st != QT_OK) {
+        groups_free(&gb);
+        return st;
+    }
+    /* The rounds both sides measured: pb[i], pn[i] index the groups of round i. */
+    int np = 0, cap = (gb.ng < gn.ng ? gb.ng : gn.ng) + 1;
+    int *pb = malloc((size_t)cap * sizeof *pb), *pn = malloc((size_t)cap * sizeof *pn);
+    size_t big = 1;
+    for (int i = 0; i < gb.ng; i++) big = gb.start[i + 1] - gb.start[i] > big ? gb.start[i + 1] - gb.start[i] : big;
+    for (int i = 0; i < gn.ng; i++) big = gn.start[i + 1] - gn.start[i] > big ? gn.start[i + 1] - gn.start[i] : big;
+    double *d = malloc((size_t)cap * sizeof *d), *buf = malloc(big * sizeof *buf);
+    double *walsh = malloc(((size_t)cap * (size_t)(cap + 1) / 2 + 1) * sizeof *walsh);
+    double *stat = malloc((size_t)B * sizeof *stat), *dmed = malloc((size_t)cap * sizeof *dmed);
+    if (!pb || !pn || !d || !buf || !walsh || !stat || !dmed) st = qt_fail(QT_ERR_NOMEM, "paired bootstrap: no memory");
+    for (int i = 0, j = 0; st == QT_OK && i < gb.ng && j < gn.ng;) {
+        if (gb.ginv[i] < gn.ginv[j]) i++;
+        else if (gb.ginv[i] > gn.ginv[j]) j++;
+        else {
+            pb[np] = i;
+            pn[np++] = j;
+            i++;
+            j++;
+        }
+    }
+    if (pairs) *pairs = np;
+    if (st == QT_OK && np == 0) st = qt_fail(QT_ERR_ARG, "paired bootstrap: no round measured by both sides");
+    int bad = 0;
+    for (int i = 0; st == QT_OK && i < np; i++) { /* observed per-round log-ratios */
+        double mb = median_copy(gb.vals + gb.start[pb[i]], gb.start[pb[i] + 1] - gb.start[pb[i]], buf);
+        double mn = median_copy(gn.vals + gn.start[pn[i]], gn.start[pn[i] + 1] - gn.start[pn[i]], buf);
+        dmed[i] = mb > 0 && mn > 0 ? log(mn / mb) : NAN;
+        bad |= isnan(dmed[i]);
+    }
+    if (st == QT_OK && !bad) {
+        *est = exp(hodges_lehmann(dmed, np, walsh));
+        qt_rand_t r;
+        qt_rand_seed(&r, seed);
+        for (int b = 0; b < B && !bad; b++) {
+            for (int i = 0; i < np; i++) { /* a round, then repetitions of each side within it */
+                int pick = (int)rand_index(&r, (size_t)np);
+                double m[2];
+                for (int side = 0; side < 2; side++) {
+                    const groups_t *g = side ? &gn : &gb;
+                    int gi = side ? pn[pick] : pb[pick];
+                    size_t a = g->start[gi], len = g->start[gi + 1] - a;
+                    for (size_t j = 0; j < len; j++) buf[j] = g->vals[a + rand_index(&r, len)];
+                    m[side] = median_inplace(buf, len);
+                }
+                d[i] = m[0] > 0 && m[1] > 0 ? log(m[1] / m[0]) : NAN;
+                bad |= isnan(d[i]);
+            }
+            stat[b] = hodges_lehmann(d, np, walsh);
+        }
+        if (!bad) {
+            *lo = exp(qt_quantile(stat, (size_t)B, (1 - conf) / 2));
+            *hi = exp(qt_quantile(stat, (size_t)B, (1 + conf) / 2));
+        }
+    }
+    free(pb);
+    free(pn);
+    free(d);
+    free(buf);
+    free(walsh);
+    free(stat);
+    free(dmed);
     groups_free(&gb);
     groups_free(&gn);
     return st;

@@ -40,6 +40,24 @@ int qt_sample_invocation_medians(const qt_sample_set_t *s, double **med);
 qt_status_t qt_boot_ratio_ci(const qt_sample_set_t *base, const qt_sample_set_t *new_, int B, double conf,
                              uint64_t seed, double *lo, double *hi);
 
+/* Paired rounds (`quintet ab`): base and new measured in the same round carry the same invocation
+ * number (the round), back to back in random order, so drift common to a round (other tenants,
+ * frequency) cancels in the round's log-ratio d_i = log(median_new_i / median_base_i) (medians
+ * over the round's repetitions). The estimate is exp of the Hodges-Lehmann estimate of the d_i
+ * (the median of the Walsh averages (d_i + d_j)/2, i <= j: the estimator that goes with the
+ * signed-rank test, robust to a round hit by a burst, and near the mean's efficiency for normal
+ * d); the interval is the percentile interval of B hierarchical replicates: draw as many rounds as
+ * there are with replacement, within each drawn round redraw each side's repetitions with
+ * replacement, recompute the round's d and the estimate. Rounds one side lacks are left out.
+ * *est gets the estimate, *pairs (may be NULL) the rounds used; NaN bounds (QT_OK) when a median is
+ * not positive; QT_ERR_ARG when no round has both sides. */
+qt_status_t qt_boot_paired_ci(const qt_sample_set_t *base, const qt_sample_set_t *new_, int B, double conf,
+                              uint64_t seed, double *est, double *lo, double *hi, int *pairs);
+/* The observed per-round log-ratios of the rounds both sides measured, ascending round, into *d
+ * (malloc'd; NaN where a median is not positive) and their round numbers into *round (malloc'd; round
+ * may be NULL); returns their count, -1 when out of memory. */
+int qt_paired_log_ratios(const qt_sample_set_t *base, const qt_sample_set_t *new_, double **d, int **round);
+
 /* xoshiro256** state, for callers that draw their own synthetic data (tests, calibrate-gate). */
 typedef struct {
     uint64_t s[4];

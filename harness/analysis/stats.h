@@ -1,7 +1,8 @@
 /* stats.h — descriptive statistics over raw repetitions (used by the store, the
  * runner and comparisons). Quantiles use linear interpolation between order
  * statistics (type 7, as numpy and R default). NaN inputs are skipped.
- * Also the two-sided Mann-Whitney U rank test (exact with ties) that `quintet compare` uses,
+ * Also the two-sided Mann-Whitney U rank test (exact with ties) that `quintet compare` uses, the
+ * Wilcoxon signed-rank test of paired differences (`ab`'s per-round ratios),
  * Benjamini-Hochberg adjustment, Tukey outlier counts and a bimodality flag. */
 #ifndef QUINTET_STATS_H
 #define QUINTET_STATS_H
@@ -41,6 +42,16 @@ qt_status_t qt_mann_whitney_ex(const double *x, size_t nx, const double *y, size
 /* Smallest two-sided p-value the exact test can give for sizes nx, ny without ties (2 / C(nx+ny,
  * nx), at most 1): with 3 against 3 repetitions it is 0.1, so nothing is ever significant at 0.05. */
 double qt_mann_whitney_min_p(size_t nx, size_t ny);
+
+/* Two-sided Wilcoxon signed-rank test of the paired differences d[0..n) against 0 (NaN skipped;
+ * zeros dropped, Wilcoxon's rule). *w = W+, the sum of the ranks of |d| (mid-ranks for ties) over
+ * the positive d; *p = two-sided p: the exact distribution of W+ under random signs, ties
+ * included, for at most QT_SRANK_EXACT_MAX non-zero differences, otherwise the normal
+ * approximation with tie and continuity correction; *pmin (may be NULL) the smallest p the exact
+ * test can attain for this many non-zero differences (2 / 2^m: 0.0625 for 5, 0.031 for 6).
+ * p = pmin = 1 when no difference is non-zero. QT_ERR_ARG on NULL arguments. */
+#define QT_SRANK_EXACT_MAX 60
+qt_status_t qt_signed_rank(const double *d, size_t n, double *w, double *p, double *pmin);
 
 /* Benjamini-Hochberg adjusted p-values q[0..n) of p[0..n) (NaN p: not a test, NaN q); returns the
  * number of tests m. q[i] < alpha for the rows a BH procedure at FDR alpha rejects. */

@@ -46,12 +46,13 @@ int qt_cli_run(const char *cmd, qt_store_t *s, const char *spec, int64_t *run_id
 
 /* compare's decision on two stored runs, without printing (cmd_compare.c): fn is called for every
  * row (suite, "suite/case/variant/params", metric, result) after Benjamini-Hochberg; non-zero stops.
- * metric NULL or "all": every metric but the bookkeeping ones. */
+ * metric NULL or "all": every metric but the bookkeeping ones. The two sides of an interleaved
+ * `quintet ab` are decided on paired rounds (qt_compare_decide_paired) unless unpaired is 1. */
 #include <stdint.h>
 #include "analysis/compare.h"
 typedef int (*qt_compare_row_fn)(void *arg, const char *suite, const char *key, const char *metric,
                                  const qt_compare_result_t *r);
 qt_status_t qt_compare_runs(const char *db, int64_t id_base, int64_t id_new, const char *metric,
-                            const qt_compare_opts_t *o, qt_compare_row_fn fn, void *arg);
+                            const qt_compare_opts_t *o, int unpaired, qt_compare_row_fn fn, void *arg);
 
 #endif

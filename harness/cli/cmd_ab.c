@@ -4,8 +4,8 @@
  * environment variable and execs quintet counts) or git commits, each built in a temporary git
  * worktree (`git worktree add --detach`, then `make quintet` there, removed afterwards).
  * Measurement in ab.h (qt_ab_measure: R rounds, order drawn per round, one process per side and
- * round, merged into two runs of --db with provenance ab_side/ab_peer); the verdicts are
- * compare's (compare.h). Exit status: 0 nothing regressed, 1 a regression, 2 bad usage (unknown
+ * round, merged into two runs of --db with provenance ab_side/ab_peer/ab_design); the verdicts are
+ * compare's, which pairs the two runs by round (compare.h: qt_compare_decide_paired). Exit status: 0 nothing regressed, 1 a regression, 2 bad usage (unknown
  * build, bad option), 3 a build, run or database error.
  * Run `quintet ab --help`; e.g. `quintet ab HEAD~1 HEAD calibration --filter harness_loop`.
  * Tested by tests/harness/test_gate.c (two copies of one binary: no change). */
@@ -32,7 +32,8 @@ static const qt_opt_t opts[] = {
     {"profile", "P", "quick | nightly | paper (default quick)"},
     {"filter", "REGEX", "only cases whose suite/case/variant/params match (as in run)"},
     {"seed", "S", "seed of the order and of the inputs (default 1)"},
-    {"metric", "NAME", "metric compare judges (default time_s; 'all')"},
+    {"metric", "NAME", "metric(s) compare judges, comma-separated (default time_s; 'all'); on a loaded machine\n"
+                       "                             time_s,cpu_time_s (README, Regression gating)"},
     {"threshold", "FRAC", "minimum effect, as in compare (default 0.05)"},
     {"alpha", "A", "significance level, as in compare (default 0.05)"},
     {"format", "F", "table | csv | json | junit (default table)"},
@@ -96,26 +97,37 @@ static void remove_worktree(const char *dir, const char *name)
     sh(cmd);
 }
 
-/* Measure (see ab.h). */
-qt_status_t qt_ab_measure(const qt_ab_spec_t *spec, int64_t *base_id, int64_t *new_id)
+/* Measure any number of sides (see ab.h). */
+qt_status_t qt_ab_measure_sides(const qt_ab_spec_t *spec, int64_t *ids)
 {
-    QT_CHECK_ARG(spec && spec->rounds >= 1 && spec->db && base_id && new_id, "ab: bad arguments");
+    int S = spec && spec->sides > 2 ? spec->sides : 2;
+    QT_CHECK_ARG(spec && spec->rounds >= 1 && spec->db && ids && S <= QT_AB_MAX_SIDES && (S == 2 || spec->interleave),
+                 "ab: bad arguments");
     char dir[4096];
     QT_TRY(qt_make_tmpdir("ab", dir, sizeof dir));
     int R = spec->rounds;
-    char **paths = calloc(2 * (size_t)R, sizeof *paths);
+    char **paths = calloc((size_t)S * (size_t)R, sizeof *paths);
     if (!paths) return qt_fail(QT_ERR_NOMEM, "ab: out of memory");
     qt_rand_t rng;
     qt_rand_seed(&rng, spec->seed);
     qt_status_t st = QT_OK;
-    static const char *const side_name[2] = {"base", "new"};
-    for (int step = 0; step < 2 * R && st == QT_OK; step += 2) {
-        int first = spec->interleave ? (int)(qt_rand_next(&rng) >> 63) : 0;
-        for (int j = 0; j < 2 && st == QT_OK; j++) {
-            int k = step + j; /* sequential: steps 0..R-1 are base's rounds, R..2R-1 new's */
-            int side = spec->interleave ? first ^ j : k >= R, round = spec->interleave ? step / 2 : k % R;
+    static const char *const two[2] = {"base", "new"};
+    const char *side_name[QT_AB_MAX_SIDES];
+    for (int i = 0; i < S; i++) side_name[i] = S == 2 ? two[i] : spec->name[i] ? spec->name[i] : "side";
+    for (int step = 0; step < S * R && st == QT_OK; step += S) {
+        int order[QT_AB_MAX_SIDES];
+        for (int i = 0; i < S; i++) order[i] = i;
+        if (spec->interleave) /* Fisher-Yates: the order of the sides in this round */
+            for (int i = S - 1; i > 0; i--) {
+                int j = (int)(qt_rand_uniform(&rng) * (i + 1)), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        for (int j = 0; j < S && st == QT_OK; j++) {
+            int k = step + j; /* sequential (2 sides): steps 0..R-1 are base's rounds, R..2R-1 new's */
+            int side = spec->interleave ? order[j] : k >= R, round = spec->interleave ? step / S : k % R;
             char path[4200], env_inv[32];
-            snprintf(path, sizeof path, "%s/%s%d.db", dir, side_name[side], round + 1);
+            snprintf(path, sizeof path, "%s/%d-%s%d.db", dir, side, side_name[side], round + 1);
             snprintf(env_inv, sizeof env_inv, "QT_INVOCATION=%d", round + 1);
             const char *env[2] = {env_inv, spec->env[side]};
             if (!spec->quiet)
@@ -142,9 +154,9 @@ qt_status_t qt_ab_measure(const qt_ab_spec_t *spec, int64_t *base_id, int64_t *n
     }
     qt_store_t *s = NULL;
     if (st == QT_OK) st = qt_store_open(spec->db, 1, 1, &s);
-    char uuid[2][37];
-    int64_t ids[2] = {0, 0};
-    for (int side = 0; side < 2 && st == QT_OK; side++) {
+    char uuid[QT_AB_MAX_SIDES][37];
+    for (int side = 0; side < S; side++) ids[side] = 0;
+    for (int side = 0; side < S && st == QT_OK; side++) {
         qt_runner_uuid(uuid[side]);
         char cmd[512];
         snprintf(cmd, sizeof cmd, "quintet ab (%s: %s, %d rounds%s)", side_name[side], spec->exe[side], R,
@@ -153,13 +165,26 @@ qt_status_t qt_ab_measure(const qt_ab_spec_t *spec, int64_t *base_id, int64_t *n
         if (st == QT_OK) st = qt_store_run_set(s, ids[side], "ab_side", side_name[side]);
         if (st == QT_OK) st = qt_store_run_set(s, ids[side], "ab_build", spec->exe[side]);
         if (st == QT_OK && spec->env[side]) st = qt_store_run_set(s, ids[side], "ab_env", spec->env[side]);
+        if (st == QT_OK)
+            st = qt_store_run_set(s, ids[side], "ab_design", spec->interleave ? "interleaved" : "sequential");
     }
-    if (st == QT_OK) st = qt_store_run_set(s, ids[0], "ab_peer", uuid[1]);
-    if (st == QT_OK) st = qt_store_run_set(s, ids[1], "ab_peer", uuid[0]);
+    for (int side = 0; side < S && st == QT_OK; side++)
+        st = qt_store_run_set(s, ids[side], "ab_peer", uuid[side == 0 ? 1 : 0]);
     qt_store_close(s);
-    for (int i = 0; i < 2 * R; i++) free(paths[i]);
+    for (int i = 0; i < S * R; i++) free(paths[i]);
     free(paths);
     qt_remove_tmpdir(dir);
+    return st;
+}
+
+/* Two sides (see ab.h). */
+qt_status_t qt_ab_measure(const qt_ab_spec_t *spec, int64_t *base_id, int64_t *new_id)
+{
+    QT_CHECK_ARG(spec && base_id && new_id, "ab: bad arguments");
+    qt_ab_spec_t two = *spec;
+    two.sides = 2;
+    int64_t ids[2] = {0, 0};
+    qt_status_t st = qt_ab_measure_sides(&two, ids);
     *base_id = ids[0];
     *new_id = ids[1];
     return st;
@@ -231,7 +256,7 @@ int qt_cmd_ab(int argc, char **argv)
             args[n++] = "--filter";
             args[n++] = filter;
         }
-        qt_ab_spec_t spec = {{exe[0], exe[1]}, {NULL, NULL}, args, n, (int)rounds, 1, seed, db, 0};
+        qt_ab_spec_t spec = {{exe[0], exe[1]}, {NULL, NULL}, args, n, (int)rounds, 1, seed, db, 0, 2, {NULL}};
         int64_t ids[2];
         if (qt_ab_measure(&spec, &ids[0], &ids[1]) != QT_OK) {
             fprintf(stderr, "quintet ab: %s\n", qt_last_error());

@@ -32,13 +32,15 @@
 
 static const qt_opt_t opts[] = {
     {"db", "PATH", "database file (default " QT_DEFAULT_DB ")"},
-    {"metric", "NAME", "metric to compare (default time_s); 'all': every metric but counters and bookkeeping"},
+    {"metric", "NAME", "metric(s) to compare, comma-separated (default time_s); 'all': every metric but counters\n"
+                       "                             and bookkeeping (cpu_time_s must be named: time_s,cpu_time_s)"},
     {"threshold", "FRAC", "minimum effect |new/base - 1| for a regression (default 0.05 = 5%)"},
     {"alpha", "A", "significance level (FDR) of the test; the interval's level is 1 - A (default 0.05)"},
     {"baseline-runs", "N", "N >= 2: the effect must also exceed the between-run noise of the N most\n"
                            "                             recent completed runs up to BASE with its profile (default 0: off)"},
     {"format", "F", "table | csv | json | junit (default table)"},
     {"suite", "NAME", "only this suite"},
+    {"unpaired", NULL, "judge two `ab` runs as independent samples (default: paired by round)"},
 };
 #define N_OPTS ((int)(sizeof opts / sizeof opts[0]))
 
@@ -65,7 +67,7 @@ typedef struct {
 /* The cases of one run. */
 typedef struct {
     int64_t run_id;
-    char *uuid, *status, *profile, *commit, *started;
+    char *uuid, *status, *profile, *commit, *started, *ab_peer, *ab_design;
     int dirty;
     ccase_t *c;
     size_t n, cap;
@@ -99,10 +101,17 @@ static const char *str_or(const char *s, const char *dflt)
     return s && *s ? s : dflt;
 }
 
-/* Is this metric selected? */
+/* Is this metric selected? (sel->metric: one name or a comma-separated list; NULL: all) */
 static int selected(const select_t *sel, const char *metric)
 {
-    return sel->metric ? !strcmp(sel->metric, metric) : !qt_metric_is_bookkeeping(metric);
+    if (!sel->metric) return !qt_metric_is_bookkeeping(metric);
+    size_t n = strlen(metric);
+    for (const char *p = sel->metric; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && !strncmp(p, metric, n)) return 1;
+        p += k + (p[k] != 0);
+    }
+    return 0;
 }
 
 /* "a\x1fb\x1fc\x1fd" (and optionally "\x1fe"), malloc'd. */
@@ -190,10 +199,21 @@ static int load_prov(void *arg, const char *key, const char *value)
                   : !strcmp(key, "profile")    ? &run->profile
                   : !strcmp(key, "git_commit") ? &run->commit
                   : !strcmp(key, "started_at") ? &run->started
+                  : !strcmp(key, "ab_peer")    ? &run->ab_peer
+                  : !strcmp(key, "ab_design")  ? &run->ab_design
                                                : NULL;
     if (slot && value && !*slot && !(*slot = strdup(value))) return run->failed = 1;
     if (!strcmp(key, "git_dirty")) run->dirty = value ? atoi(value) : -1;
-    return !strcmp(key, "ended_at"); /* the fixed columns end here */
+    return 0;
+}
+
+/* 1 when base and new are the two sides of one interleaved `quintet ab` (each names the other as
+ * its peer): their invocation numbers are rounds in which both ran back to back. */
+static int ab_paired(const crun_t *base, const crun_t *new_)
+{
+    return base->uuid && new_->uuid && base->ab_peer && new_->ab_peer && !strcmp(base->ab_peer, new_->uuid) &&
+           !strcmp(new_->ab_peer, base->uuid) && base->ab_design && !strcmp(base->ab_design, "interleaved") &&
+           new_->ab_design && !strcmp(new_->ab_design, "interleaved");
 }
 
 /* Free one case's metrics and strings. */
@@ -225,6 +245,8 @@ static void free_run(crun_t *run)
     free(run->profile);
     free(run->commit);
     free(run->started);
+    free(run->ab_peer);
+    free(run->ab_design);
     memset(run, 0, sizeof *run);
 }
 
@@ -455,8 +477,9 @@ static void bh_families(const rows_t *rows, long *family)
     }
 }
 
-/* Decide every row, then Benjamini-Hochberg across them; *tests gets the number of tests. */
-static qt_status_t decide_rows(rows_t *rows, const qt_compare_opts_t *o, size_t *tests)
+/* Decide every row (on paired rounds when paired), then Benjamini-Hochberg across them; *tests
+ * gets the number of tests. */
+static qt_status_t decide_rows(rows_t *rows, const qt_compare_opts_t *o, int paired, size_t *tests)
 {
     for (size_t i = 0; i < rows->n; i++) {
         crow_t *r = &rows->r[i];
@@ -464,7 +487,8 @@ static qt_status_t decide_rows(rows_t *rows, const qt_compare_opts_t *o, size_t 
         const msamples_t *mb = r->mb, *mn = r->mn;
         qt_sample_set_t sb = {mb ? mb->v : NULL, mb ? mb->inv : NULL, mb ? mb->n : 0},
                         sn = {mn ? mn->v : NULL, mn ? mn->inv : NULL, mn ? mn->n : 0};
-        QT_TRY(qt_compare_decide(&sb, &sn, qt_metric_direction(r->metric), o, noise, 1 + i, &r->r));
+        QT_TRY((paired ? qt_compare_decide_paired : qt_compare_decide)(&sb, &sn, qt_metric_direction(r->metric), o,
+                                                                        noise, 1 + i, &r->r));
         const ccase_t *failed = r->b && strcmp(r->b->status, "ok") ? r->b : r->n && strcmp(r->n->status, "ok") ? r->n : NULL;
         if (!r->b || !r->n || !mb || !mn) {
             r->r.p = r->r.q = NAN;
@@ -678,17 +702,23 @@ static void json_run(const crun_t *run)
 
 /* JSON: runs, the test, the rows and the summary. */
 static void print_json(const crun_t *base, const crun_t *new_, const rows_t *rows, const qt_compare_opts_t *o,
-                       int baseline_runs, const int64_t *ids, int n_ids, const int *count, size_t tests)
+                       int paired, int baseline_runs, const int64_t *ids, int n_ids, const int *count, size_t tests)
 {
     printf("{\n  \"base\": ");
     json_run(base);
     printf(",\n  \"new\": ");
     json_run(new_);
-    printf(",\n  \"test\": {\"interval\": \"hierarchical bootstrap of the ratio of medians\", \"level\": %.9g,"
-           " \"rank_test\": \"exact mann-whitney-u two-sided on the unit of replication\", \"alpha\": %.9g,"
+    printf(",\n  \"test\": {\"paired\": %s, \"interval\": \"%s\", \"level\": %.9g,"
+           " \"rank_test\": \"%s\", \"alpha\": %.9g,"
            " \"multiple_testing\": \"benjamini-hochberg\", \"tests\": %zu, \"threshold\": %.9g,"
            " \"baseline_runs\": %d, \"baseline_run_ids\": [",
-           1 - o->alpha, o->alpha, tests, o->threshold, baseline_runs);
+           paired ? "true" : "false",
+           paired ? "hierarchical bootstrap (rounds, then repetitions) of the hodges-lehmann per-round ratio"
+                  : "hierarchical bootstrap of the ratio of medians",
+           1 - o->alpha,
+           paired ? "exact wilcoxon signed-rank two-sided on per-round log-ratios"
+                  : "exact mann-whitney-u two-sided on the unit of replication",
+           o->alpha, tests, o->threshold, baseline_runs);
     for (int i = 0; i < n_ids; i++) printf("%s%lld", i ? ", " : "", (long long)ids[i]);
     printf("]},\n  \"results\": [");
     print_rows(rows, QT_FMT_JSON, baseline_runs >= 2);
@@ -757,7 +787,7 @@ static int explain_empty(qt_store_t *s, int64_t id_base, int64_t id_new, const s
 
 /* Compare two stored runs without printing (contract in cli.h): fn sees every decided row. */
 qt_status_t qt_compare_runs(const char *db, int64_t id_base, int64_t id_new, const char *metric,
-                            const qt_compare_opts_t *o, qt_compare_row_fn fn, void *arg)
+                            const qt_compare_opts_t *o, int unpaired, qt_compare_row_fn fn, void *arg)
 {
     QT_CHECK_ARG(db && o && fn, "compare: bad arguments");
     qt_store_t *s = NULL;
@@ -769,7 +799,7 @@ qt_status_t qt_compare_runs(const char *db, int64_t id_base, int64_t id_new, con
     qt_status_t st = load_run(s, id_base, &sel, &base);
     if (st == QT_OK) st = load_run(s, id_new, &sel, &new_);
     if (st == QT_OK) st = build_rows(&base, &new_, &rows);
-    if (st == QT_OK) st = decide_rows(&rows, o, &tests);
+    if (st == QT_OK) st = decide_rows(&rows, o, !unpaired && ab_paired(&base, &new_), &tests);
     for (size_t i = 0; st == QT_OK && i < rows.n; i++) {
         const ccase_t *c = row_case(&rows.r[i]);
         char key[1200];
@@ -828,6 +858,9 @@ int qt_cmd_compare(int argc, char **argv)
                       "both runs have several) gives q < alpha after Benjamini-Hochberg across the rows. Inside the\n"
                       "band: unchanged; straddling it: inconclusive, with the invocations a side that would decide.\n"
                       "--baseline-runs N raises the threshold to the case's between-run noise over N earlier runs.\n"
+                      "The two runs of one interleaved `quintet ab` are paired by round: the interval is of the\n"
+                      "Hodges-Lehmann estimate of the per-round ratios and the test is Wilcoxon's signed-rank test\n"
+                      "on their logs (drift common to a round cancels); --unpaired judges them as independent.\n"
                       "Exit status: 0 no regression, 1 a regression, 2 bad usage, unknown run, suite or metric,\n"
                       "3 database error.",
                       opts, N_OPTS);
@@ -866,10 +899,12 @@ int qt_cmd_compare(int argc, char **argv)
         goto done;
     }
     size_t tests = 0;
+    int paired = 0;
     if ((st = load_run(s, id_base, &sel, &base)) != QT_OK || (st = load_run(s, id_new, &sel, &new_)) != QT_OK ||
         (st = build_rows(&base, &new_, &rows)) != QT_OK ||
         (baseline_runs >= 2 && (st = load_baseline(s, &base, baseline_runs, &sel, &rows, ids, &n_ids)) != QT_OK) ||
-        (st = decide_rows(&rows, &o, &tests)) != QT_OK) {
+        (st = decide_rows(&rows, &o, paired = !qt_args_get(opts, N_OPTS, &a, "unpaired") && ab_paired(&base, &new_),
+                          &tests)) != QT_OK) {
         fprintf(stderr, "quintet compare: %s\n", qt_last_error());
         rc = EXIT_DB;
         goto done;
@@ -895,15 +930,20 @@ int qt_cmd_compare(int argc, char **argv)
     if (format == QT_FMT_TABLE) {
         print_run_line("base", &base);
         print_run_line("new ", &new_);
-        printf("test: %g%% hierarchical bootstrap interval of new/base median beyond +-%g%%", (1 - o.alpha) * 100,
-               o.threshold * 100);
+        if (paired)
+            printf("test (paired rounds of one `quintet ab`): %g%% hierarchical bootstrap interval (rounds, then "
+                   "repetitions) of the Hodges-Lehmann estimate of the per-round new/base median ratio beyond +-%g%%",
+                   (1 - o.alpha) * 100, o.threshold * 100);
+        else
+            printf("test: %g%% hierarchical bootstrap interval of new/base median beyond +-%g%%", (1 - o.alpha) * 100,
+                   o.threshold * 100);
         if (baseline_runs >= 2) {
             printf(" or the between-run noise over %d run%s (", n_ids, n_ids == 1 ? "" : "s");
             for (int i = 0; i < n_ids; i++) printf("%s%lld", i ? " " : "", (long long)ids[i]);
             printf(")");
         }
-        printf(", and exact Mann-Whitney q < %g after Benjamini-Hochberg over %zu test%s (rates derived from a case's"
-               " time_s share its test)\nmetric: %s%s%s\n\n", o.alpha, tests, tests == 1 ? "" : "s", metric,
+        printf(", and exact %s q < %g after Benjamini-Hochberg over %zu test%s (rates derived from a case's"
+               " time_s share its test)\nmetric: %s%s%s\n\n", paired ? "Wilcoxon signed-rank (per-round log-ratios)" : "Mann-Whitney", o.alpha, tests, tests == 1 ? "" : "s", metric,
                sel.suite ? ", suite " : "", sel.suite ? sel.suite : "");
         print_rows(&rows, QT_FMT_TABLE, baseline_runs >= 2);
         printf("\n");
@@ -915,7 +955,7 @@ int qt_cmd_compare(int argc, char **argv)
         print_junit(&base, &new_, &rows, count);
         print_summary(stderr, count);
     } else {
-        print_json(&base, &new_, &rows, &o, baseline_runs, ids, n_ids, count, tests);
+        print_json(&base, &new_, &rows, &o, paired, baseline_runs, ids, n_ids, count, tests);
     }
     if (single)
         fprintf(stderr, "quintet compare: note: %d row%s measured in one process a side: the interval and the test see "

@@ -2,8 +2,11 @@
  * the database alone: provenance (commit, host, CPU, GPU, library versions, command line,
  * environment) and counter availability, the calibration ceilings, then per suite a table of
  * its headline metrics (every metric `show` shows: not the counters and bookkeeping) with
- * median, quartiles and iqr% = (q3 - q1) / median, derived metrics (scaling_exponent,
- * crossover_sparsity, ...) included, and the cases that did not finish. With --baseline RUN
+ * median, quartiles, iqr% = (q3 - q1) / median, the Tukey-fence outliers among the repetitions
+ * and a bimodality flag (stats.h), derived metrics (scaling_exponent,
+ * crossover_sparsity, ...) included, and the cases that did not finish. The summary gives the
+ * run's stored warnings and the measurement-validity ones (analysis/validity.h: a bandwidth above
+ * this run's measured ceiling). With --baseline RUN
  * each row also gets the baseline's median, the change and the verdict of compare's gate
  * (gate.h); with --figures DIR the .png/.svg/.pdf files of DIR (report_figs.h). The dialects
  * are report_fmt.h's. --out FILE is written whole or not at all, and only as a regular file
@@ -23,6 +26,7 @@
 #include "cli/cli.h"
 #include "analysis/compare.h"
 #include "analysis/gate.h"
+#include "analysis/validity.h"
 #include "output/report_figs.h"
 #include "output/report_fmt.h"
 #include "store/store.h"
@@ -49,6 +53,7 @@ typedef struct {
     int64_t case_id;
     int n;
     double median, q1, q3;
+    int outliers, bimodal; /* Tukey-fence outliers, bimodality flag of the repetitions */
     qt_compare_result_t r; /* with --baseline */
 } rrow_t;
 
@@ -65,8 +70,8 @@ typedef struct {
     int changes_only;  /* --changes-only: only rows the gate calls regression, improvement or changed */
     rrow_t *row;
     size_t n_rows, cap_rows;
-    kv_t *prov, *cnt, *bad;
-    size_t n_prov, n_cnt, n_bad, cap_prov, cap_cnt, cap_bad;
+    kv_t *prov, *cnt, *bad, *valid;
+    size_t n_prov, n_cnt, n_bad, n_valid, cap_prov, cap_cnt, cap_bad, cap_valid;
     char *base_line; /* the baseline run's description */
     int failed;
 } report_t;
@@ -148,6 +153,22 @@ static const char *prov(const report_t *r, const char *key)
     return NULL;
 }
 
+/* A validity warning (analysis/validity.h), kept for the summary. */
+static int load_validity(void *arg, const char *text)
+{
+    report_t *r = arg;
+    kv_add(r, &r->valid, &r->n_valid, &r->cap_valid, "validity", text);
+    return r->failed;
+}
+
+/* Each row's outliers and shape (the raw repetitions). */
+static qt_status_t shapes(qt_store_t *s, report_t *r)
+{
+    for (size_t i = 0; i < r->n_rows; i++)
+        QT_TRY(qt_gate_case_shape(s, r->row[i].case_id, r->row[i].metric, &r->row[i].outliers, &r->row[i].bimodal));
+    return QT_OK;
+}
+
 /* Each row against the baseline run's case of the same key, with compare's gate. */
 static qt_status_t judge(qt_store_t *s, report_t *r)
 {
@@ -175,6 +196,8 @@ static qt_status_t load(qt_store_t *s, report_t *r)
     QT_TRY(qt_store_foreach_counter(s, r->run, load_counter, r));
     QT_TRY(qt_store_foreach_stat(s, r->run, load_stat, r));
     QT_TRY(qt_store_foreach_case(s, r->run, load_bad_case, r));
+    QT_TRY(shapes(s, r));
+    QT_TRY(qt_validity_bandwidth(s, r->run, load_validity, r, NULL));
     if (r->failed) return qt_fail(QT_ERR_NOMEM, "out of memory reading run %lld", (long long)r->run);
     if (r->base > 0) {
         report_t b;
@@ -217,6 +240,7 @@ static void report_free(report_t *r)
     kv_free(r->prov, r->n_prov);
     kv_free(r->cnt, r->n_cnt);
     kv_free(r->bad, r->n_bad);
+    kv_free(r->valid, r->n_valid);
     free(r->base_line);
 }
 
@@ -280,19 +304,20 @@ static int is_change(const rrow_t *w)
 static void write_rows(qt_doc_t *d, const report_t *r, size_t a, size_t b)
 {
     static const char *const head[] = {"case", "variant", "params", "metric", "unit", "n", "median", "q1", "q3",
-                                       "iqr %", "base median", "change", "95% interval", "verdict"};
-    int cols = r->base > 0 ? 14 : 10;
-    qt_doc_table_begin(d, cols, "lllllrrrrrrrll", head);
+                                       "iqr %", "out", "shape", "base median", "change", "95% interval", "verdict"};
+    int cols = r->base > 0 ? 16 : 12;
+    qt_doc_table_begin(d, cols, "lllllrrrrrrlrrll", head);
     for (size_t i = a; i < b; i++) {
         const rrow_t *w = &r->row[i];
         if (r->changes_only && !is_change(w)) continue;
-        char n[16], med[32], q1[32], q3[32], iqr[32], base[32], change[32], ci[48];
+        char n[16], med[32], q1[32], q3[32], iqr[32], base[32], change[32], ci[48], out[16];
         snprintf(n, sizeof n, "%d", w->n);
+        snprintf(out, sizeof out, "%d", w->outliers);
         double spread = w->median != 0 ? (w->q3 - w->q1) / fabs(w->median) * 100 : NAN;
         const char *cells[] = {w->name, w->variant, w->params, w->metric, w->unit, n,
                                num(med, sizeof med, "%.5g", w->median), num(q1, sizeof q1, "%.5g", w->q1),
-                               num(q3, sizeof q3, "%.5g", w->q3), num(iqr, sizeof iqr, "%.2f", spread),
-                               num(base, sizeof base, "%.5g", w->r.median_base),
+                               num(q3, sizeof q3, "%.5g", w->q3), num(iqr, sizeof iqr, "%.2f", spread), out,
+                               w->bimodal ? "bimodal" : "", num(base, sizeof base, "%.5g", w->r.median_base),
                                num(change, sizeof change, "%+.1f%%", (w->r.ratio - 1) * 100),
                                qt_compare_interval_text(&w->r, ci, sizeof ci), qt_verdict_name(w->r.verdict)};
         qt_doc_table_row(d, cells);
@@ -345,7 +370,13 @@ static void write_summary(qt_doc_t *d, const report_t *r)
             qt_doc_para(d, text);
             n_warn++;
         }
-    if (!n_warn) qt_doc_para(d, "No warnings were recorded with this run (load, thread scaling, ceilings, noise).");
+    for (size_t i = 0; i < r->n_valid; i++) {
+        snprintf(text, sizeof text, "Warning (measurement validity): %s", r->valid[i].value);
+        qt_doc_para(d, text);
+        n_warn++;
+    }
+    if (!n_warn) qt_doc_para(d, "No warnings were recorded with this run (load, thread scaling, ceilings, noise), and "
+                                "no bandwidth exceeds its measured ceiling.");
     if (r->base > 0) {
         int reg = 0;
         for (size_t i = 0; i < r->n_rows; i++) reg += r->row[i].r.verdict == QT_VERDICT_REGRESSION;

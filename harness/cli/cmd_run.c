@@ -27,10 +27,11 @@ static const qt_opt_t opts[] = {
     {"profile", "P", "quick | nightly | paper (default quick)"},
     {"db", "PATH", "database file (default " QT_DEFAULT_DB ")"},
     {"filter", "REGEX", "only cases whose suite/case/variant/params match (POSIX ERE)"},
-    {"repetitions", "N", "repetitions per timed case (default: quick 3, nightly 10, paper 20)"},
+    {"repetitions", "N", "repetitions per timed case (default: quick 3, nightly 5, paper 20)"},
     {"seed", "S", "base seed of every random input (default 1)"},
     {"backend", "B", "only cases of this backend (one of the registry's: quintet env lists them)"},
-    {"invocations", "K", "run every case in K separate processes (the unit of replication; default 1)"},
+    {"invocations", "K", "run every case in K separate processes (the unit of replication; default:\n"
+                          "                             quick 1, nightly 4, paper 1)"},
     {"counters", "LIST", "PAPI events, comma-separated (default " "PAPI_TOT_INS,PAPI_TOT_CYC,PAPI_L1_DCM,PAPI_L2_DCM)"},
     {"ranks", "N", "run on N MPI ranks: starts mpirun itself (inside mpirun/srun: checks the world is N)"},
     {"transport", "T", "with --ranks: shm (default) or tcp (OpenMPI's TCP over loopback, as between machines)"},
@@ -86,7 +87,7 @@ int qt_cmd_run(int argc, char **argv)
                         "ceilings host, cuda, mpi)\n", o.backend, qt_backend_names(names, sizeof names, ", "));
         return 2;
     }
-    long long inv = 1;
+    long long inv = 0; /* 0: the profile's default */
     if ((v = qt_args_get(opts, N_OPTS, &a, "invocations")) && qt_args_int("--invocations", v, 1, 1000, &inv) != QT_OK)
         goto bad;
     o.invocations = (int)inv;

@@ -1,7 +1,9 @@
 /* cmd_show.c — `quintet show [RUN] [--format table|csv|json]`: one row per case
  * and metric of a run (default: the latest) with suite, case, variant,
  * parameters, metric, unit, repetitions, median and spread (quartiles and the
- * interquartile range relative to the median). The table form starts with the
+ * interquartile range relative to the median), the Tukey-fence outliers among the repetitions
+ * and a bimodality flag (stats.h). The table and JSON forms also give the measurement-validity
+ * warnings (analysis/validity.h: a bandwidth above this run's measured ceiling). The table form starts with the
  * run's provenance, its stored warnings and counter availability. By default the
  * per-iteration counters (papi.*, sde.*, rusage.*) and bookkeeping metrics are left
  * out; --all shows them. JSON values are typed (numbers as numbers, null for none);
@@ -19,6 +21,8 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "analysis/compare.h"
+#include "analysis/stats.h"
+#include "analysis/validity.h"
 #include "output/gbjson.h"
 #include "output/output.h"
 #include "output/rows.h"
@@ -56,6 +60,8 @@ static const qt_col_t cols[] = {
     {"q1", QT_CELL_NUM, 12, ".5g", QT_IN_ALL},
     {"q3", QT_CELL_NUM, 12, ".5g", QT_IN_ALL},
     {"iqr%", QT_CELL_NUM, 7, ".2f", QT_IN_TABLE},
+    {"outliers", QT_CELL_INT, 3, NULL, QT_IN_ALL},
+    {"shape", QT_CELL_TEXT, 7, NULL, QT_IN_ALL},
     {"status", QT_CELL_TEXT, 0, NULL, QT_IN_ALL},
     {"samples", QT_CELL_NUMS, 0, NULL, QT_IN_CSV | QT_IN_JSON},
 };
@@ -113,13 +119,15 @@ static int show_row(void *arg, const qt_stat_row_t *row)
     row = &r;
     sh->n_vals = 0;
     sh->want_metric = row->metric;
-    if (sh->samples && qt_store_foreach_sample(sh->store, row->case_id, collect_sample, sh) != QT_OK) return 1;
+    if (qt_store_foreach_sample(sh->store, row->case_id, collect_sample, sh) != QT_OK) return 1;
+    int outliers = qt_tukey_outliers(sh->vals, (size_t)sh->n_vals), bimodal = qt_bimodal(sh->vals, (size_t)sh->n_vals, NULL);
     const qt_cell_t cells[N_COLS] = {
         {.i = row->run_id},    {.text = row->suite},   {.text = row->name},  {.text = row->variant},
         {.text = row->params}, {.text = row->metric},  {.text = row->unit},  {.i = row->n},
         {.num = row->median},  {.num = row->mean},     {.num = row->stddev}, {.num = row->min},
         {.num = row->max},     {.num = row->q1},       {.num = row->q3},     {.num = spread},
-        {.text = row->status}, {.nums = sh->vals, .n_nums = sh->n_vals},
+        {.i = outliers},       {.text = bimodal ? "bimodal" : ""},           {.text = row->status},
+        {.nums = sh->vals, .n_nums = sh->n_vals},
     };
     qt_rows_add(&sh->out, cells);
     return 0;
@@ -176,6 +184,18 @@ static int show_counter(void *arg, const char *event, int available, const char 
         printf("}");
     }
     p->n++;
+    return 0;
+}
+
+/* A validity warning (analysis/validity.h): table "  ! text" under the warnings, JSON a string. */
+static int show_validity(void *arg, const char *text)
+{
+    prov_t *p = arg;
+    if (p->format == FMT_TABLE) printf("%s  ! %s\n", p->n++ ? "" : "measurement validity:\n", text);
+    else {
+        printf("%s\n    ", p->n++ ? "," : "");
+        qt_out_json_str(text);
+    }
     return 0;
 }
 
@@ -320,6 +340,8 @@ int qt_cmd_show(int argc, char **argv)
         qt_store_foreach_provenance(s, run, show_prov, &p);
         int nw = 0;
         qt_store_foreach_provenance(s, run, show_warning, &nw);
+        prov_t v = {FMT_TABLE, 0};
+        qt_validity_bandwidth(s, run, show_validity, &v, NULL);
         printf("counters:\n");
         qt_store_foreach_counter(s, run, show_counter, &p);
         printf("\n");
@@ -329,6 +351,9 @@ int qt_cmd_show(int argc, char **argv)
         printf("\n  },\n  \"counters\": [");
         p.n = 0;
         qt_store_foreach_counter(s, run, show_counter, &p);
+        printf("\n  ],\n  \"validity_warnings\": [");
+        prov_t v = {FMT_JSON, 0};
+        qt_validity_bandwidth(s, run, show_validity, &v, NULL);
         printf("\n  ],\n  \"results\": [");
     }
     if (qt_store_foreach_stat(s, run, show_row, &sh) != QT_OK) {

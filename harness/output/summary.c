@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analysis/stats.h"
+#include "analysis/validity.h"
 
 /* The headline metrics and what they should be. */
 static const struct {
@@ -146,6 +147,15 @@ static int take_prov(void *arg, const char *key, const char *value)
     return 0;
 }
 
+/* A measurement-validity warning (analysis/validity.h), under the run's warnings. */
+static int summary_validity(void *arg, const char *text)
+{
+    prov_t *p = arg;
+    if (p->n++ == 0) fprintf(p->f, "\nwarnings:\n");
+    fprintf(p->f, "  ! %.300s\n", text);
+    return 0;
+}
+
 /* Value of a provenance field of the run into out ("" when absent). */
 static void prov_field(qt_store_t *s, int64_t run, const char *key, char *out, size_t size)
 {
@@ -181,6 +191,7 @@ qt_status_t qt_summary_write(qt_store_t *s, int64_t run, const char *db_path, FI
         fprintf(f, "   cases: %d ok, %d failed, %d skipped\n", m->n_ok, m->n_failed, m->n_skipped);
         prov_t p = {f, NULL, "", 0};
         qt_store_foreach_provenance(s, run, take_prov, &p);
+        qt_validity_bandwidth(s, run, summary_validity, &p, NULL); /* best effort: the summary goes on */
         fprintf(f, "\nheadline metrics (per suite: cases, median of the case medians, the lowest and highest case)\n");
         for (int i = 0; i < m->n_suites; i++) {
             suite_t *su = &m->suites[i];

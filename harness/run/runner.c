@@ -12,7 +12,8 @@
  * order shuffled with (seed, k) (Kalibera & Jones 2013: randomise what an invocation cannot
  * control). Test hook QT_INJECT_SLOWDOWN=REGEX:FRACTION: cases whose suite/case/variant/params
  * match REGEX spin FRACTION x the iteration's own time inside the timed region (manual-time cases
- * report FRACTION more), and the run's provenance records inject_slowdown, so an injected run can
+ * report FRACTION more and spin as long, so their CPU time grows too), and the run's provenance
+ * records inject_slowdown, so an injected run can
  * never pass as a real one (tests/harness/test_gate.c). */
 #include "run/runner.h"
 
@@ -43,7 +44,12 @@
 #include "store/store.h"
 
 /* ---- profile defaults ---- */
-static const int default_reps[QT_PROFILE_COUNT] = {3, 10, 20};
+static const int default_reps[QT_PROFILE_COUNT] = {3, 5, 20};
+/* Invocations (processes) a run makes when --invocations is not given: the nightly profile's K and
+ * its repetitions above come from `quintet calibrate-gate` (README, "Regression gating"). A child
+ * process (QT_INVOCATION set: one invocation of `run --invocations` or one round of `ab`) is always
+ * a single invocation. */
+static const int default_invocations[QT_PROFILE_COUNT] = {1, 4, 1};
 static const double default_min_time[QT_PROFILE_COUNT] = {0.02, 0.1, 0.5};
 
 /* ---- growable arrays ---- */
@@ -282,10 +288,12 @@ static void bench_fn(void *st, void *arg)
             break;
         }
         if (b->inject > 0) { /* the test hook: lengthen the timed region by the fraction */
+            /* a manual-time case reports that much more and spins as long, so that its CPU time
+             * (cpu_time_s, which the gate also judges) grows too; others spin in the timed region */
+            double spin = b->c->manual_time && sec > 0 ? sec * b->inject : (mono_s() - t0) * b->inject;
             if (b->c->manual_time) sec *= 1 + b->inject;
-            else
-                for (double until = mono_s() + (mono_s() - t0) * b->inject; mono_s() < until;)
-                    ;
+            for (double until = mono_s() + spin; mono_s() < until;)
+                ;
         }
         if (b->c->manual_time) qt_gb_set_iteration_time(st, sec > 0 ? sec : 1e-12);
     }
@@ -701,6 +709,12 @@ static void shuffle_order(int *order, int n, uint64_t key)
 /* The whole run. */
 int qt_runner_run(const qt_run_opts_t *o)
 {
+    if (o->invocations == 0) { /* the profile's default */
+        const char *child = getenv("QT_INVOCATION");
+        qt_run_opts_t d = *o;
+        d.invocations = child && *child ? 1 : default_invocations[o->profile];
+        if (d.invocations > 1) return qt_runner_invocations(&d);
+    }
     if (o->invocations > 1) return qt_runner_invocations(o);
     regex_t re, inject_re;
     int have_re = 0, have_inject = 0;

@@ -25,7 +25,8 @@ typedef struct {
     const char *backend;       /* only cases of this variant, or NULL */
     const char *counters;      /* PAPI event list, or NULL for the defaults */
     const char *command_line;
-    int invocations;           /* > 1: each case in that many separate processes (invocations.c) */
+    int invocations;           /* > 1: each case in that many separate processes (invocations.c);
+                                  0: the profile's default (nightly: several; runner.c) */
 } qt_run_opts_t;
 
 /* Exit codes of a run. */

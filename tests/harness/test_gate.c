@@ -3,6 +3,11 @@
  *    the time on synthetic invocations × repetitions with a known distribution;
  *  - exact Mann-Whitney p-values with ties against full enumeration (Python itertools, values in
  *    the comments), and the attainable minimum p with ties;
+ *  - the exact Wilcoxon signed-rank test against tabulated values and, with ties and zeros,
+ *    against enumeration of all 2^m signs;
+ *  - `ab`'s paired decision: synthetic rounds whose common drift (30%) swamps a 10% effect are
+ *    called a regression in >= 95% of trials (the unpaired decision on the same data is not) and
+ *    'unchanged' without an effect; the paired interval covers the true ratio about 95% of the time;
  *  - Benjamini-Hochberg on a worked case (as R's p.adjust "BH"), restating rows sharing a test;
  *  - Tukey outliers and the bimodality flag (4 of 10 repetitions slower is flagged; normal
  *    samples rarely are);
@@ -10,6 +15,7 @@
  *  - the injection hook QT_INJECT_SLOWDOWN: parsing, provenance of an injected run;
  *  - `run --invocations 2`: one merged run whose samples carry invocations 1 and 2;
  *  - `ab` on two copies of the same binary reports no regression and stores two runs by round;
+ *  - `calibrate-gate` end to end on harness_loop: A/A rate, detection of an injected 3x slowdown;
  *  - compare --format junit: a failing test case per regression, names XML-escaped.
  * Needs build/quintet (make test builds it). Keeps to a few seconds on 2 cores. */
 #include <math.h>
@@ -93,6 +99,106 @@ static void test_exact_ties(void)
     CU_ASSERT_EQUAL_FATAL(qt_mann_whitney_ex(h, 4, k, 4, &u, &p, &pmin), QT_OK);
     CU_ASSERT_DOUBLE_EQUAL(p, 2.0 / 70.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(u, 0, 1e-12);
+}
+
+/* Signed-rank, against the tables (Conover, Table A12; n = 10: two-sided 0.05 critical value
+ * W = 8, P = 50/1024 = 0.0488) and against enumeration of the 2^m signs (Python itertools; zeros
+ * dropped, mid-ranks): {1,-1,2,2,3,0}: W+ 13.5, 6/32; {.5,.5,.5,-.5,1,1,2,3}: W+ 33.5, 10/256. */
+static void test_signed_rank(void)
+{
+    double w, p, pmin;
+    const double a[] = {1, 2, 3, 4, 5, 6}; /* all six positive: 2/64 */
+    CU_ASSERT_EQUAL_FATAL(qt_signed_rank(a, 6, &w, &p, &pmin), QT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(w, 21, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p, 2.0 / 64, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(pmin, 2.0 / 64, 1e-12);
+    CU_ASSERT_EQUAL_FATAL(qt_signed_rank(a, 5, &w, &p, &pmin), QT_OK); /* five rounds never reach 0.05 */
+    CU_ASSERT_DOUBLE_EQUAL(pmin, 2.0 / 32, 1e-12);
+    const double b[] = {1, 2, -3, -4, 5, -6, -7, -8, -9, -10};
+    CU_ASSERT_EQUAL_FATAL(qt_signed_rank(b, 10, &w, &p, NULL), QT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(w, 8, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p, 50.0 / 1024, 1e-12);
+    const double c[] = {1, -1, 2, 2, 3, 0};
+    CU_ASSERT_EQUAL_FATAL(qt_signed_rank(c, 6, &w, &p, NULL), QT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(w, 13.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p, 6.0 / 32, 1e-12);
+    const double d[] = {0.5, 0.5, 0.5, -0.5, 1, 1, 2, 3};
+    CU_ASSERT_EQUAL_FATAL(qt_signed_rank(d, 8, &w, &p, NULL), QT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(w, 33.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p, 10.0 / 256, 1e-12);
+    const double z[] = {0, 0, NAN};
+    CU_ASSERT_EQUAL_FATAL(qt_signed_rank(z, 3, &w, &p, &pmin), QT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(p, 1, 1e-12);
+    /* Above the exact limit the normal approximation: 80 differences, all positive. */
+    double big[80];
+    for (int i = 0; i < 80; i++) big[i] = i + 1;
+    CU_ASSERT_EQUAL_FATAL(qt_signed_rank(big, 80, &w, &p, NULL), QT_OK);
+    CU_ASSERT(p < 1e-10);
+}
+
+/* Synthetic paired rounds: R rounds, each with a drift factor exp(drift z) common to both sides
+ * (a machine that is 30% faster or slower from round to round), a per-round side factor
+ * (1 + sr z) and repetitions (1 + sw z); NEW's true ratio is effect. */
+static void draw_rounds(qt_rand_t *g, int R, int reps, double drift, double sr, double sw, double effect, double *vb,
+                        int *ib, double *vn, int *in)
+{
+    for (int k = 0; k < R; k++) {
+        double common = exp(drift * qt_rand_normal(g)), ob = 1 + sr * qt_rand_normal(g),
+               on = 1 + sr * qt_rand_normal(g);
+        for (int r = 0; r < reps; r++) {
+            vb[k * reps + r] = common * ob * (1 + sw * qt_rand_normal(g));
+            vn[k * reps + r] = effect * common * on * (1 + sw * qt_rand_normal(g));
+            ib[k * reps + r] = in[k * reps + r] = k + 1;
+        }
+    }
+}
+
+/* The paired decision: 10 rounds of 5 repetitions, common drift 30%, per-round side noise 1.5%,
+ * repetitions 1%. A 10% slowdown is a regression in >= 95% of 60 trials while the unpaired
+ * decision on the same samples (drift 30% >> effect) calls it one in under 20%; without an effect
+ * the paired decision says 'unchanged' in >= 90% and never regression/improvement; the paired
+ * 95% interval covers the true ratio in 85-99% of the trials. */
+static void test_paired_drift(void)
+{
+    enum { R = 10, REPS = 5, TRIALS = 60 };
+    qt_rand_t g;
+    qt_rand_seed(&g, qt_test_seed());
+    double vb[R * REPS], vn[R * REPS];
+    int ib[R * REPS], in[R * REPS], hit = 0, hit_unpaired = 0, unchanged = 0, flagged = 0, covered = 0;
+    qt_compare_opts_t o = {0.05, 0.05};
+    for (int t = 0; t < TRIALS; t++) {
+        qt_compare_result_t r;
+        draw_rounds(&g, R, REPS, 0.30, 0.015, 0.01, 1.10, vb, ib, vn, in);
+        qt_sample_set_t b = {vb, ib, R * REPS}, n = {vn, in, R * REPS};
+        CU_ASSERT_EQUAL_FATAL(qt_compare_decide_paired(&b, &n, -1, &o, NAN, (uint64_t)t + 1, &r), QT_OK);
+        CU_ASSERT_EQUAL(r.paired, 1);
+        CU_ASSERT_EQUAL(r.pairs, R);
+        hit += r.verdict == QT_VERDICT_REGRESSION;
+        covered += r.ci_lo <= 1.10 && 1.10 <= r.ci_hi;
+        CU_ASSERT_EQUAL_FATAL(qt_compare_decide(&b, &n, -1, &o, NAN, (uint64_t)t + 1, &r), QT_OK);
+        hit_unpaired += r.verdict == QT_VERDICT_REGRESSION;
+        draw_rounds(&g, R, REPS, 0.30, 0.015, 0.01, 1.0, vb, ib, vn, in);
+        CU_ASSERT_EQUAL_FATAL(qt_compare_decide_paired(&b, &n, -1, &o, NAN, (uint64_t)t + 1000, &r), QT_OK);
+        unchanged += r.verdict == QT_VERDICT_UNCHANGED;
+        flagged += r.verdict == QT_VERDICT_REGRESSION || r.verdict == QT_VERDICT_IMPROVEMENT;
+    }
+    printf("\n    paired: +10%% detected %d/%d (unpaired %d/%d), A/A unchanged %d/%d, flagged %d, coverage %d/%d\n", hit,
+           TRIALS, hit_unpaired, TRIALS, unchanged, TRIALS, flagged, covered, TRIALS);
+    CU_ASSERT(hit >= TRIALS * 95 / 100);
+    CU_ASSERT(hit_unpaired < TRIALS / 5);
+    CU_ASSERT(unchanged >= TRIALS * 9 / 10);
+    CU_ASSERT_EQUAL(flagged, 0);
+    CU_ASSERT(covered >= TRIALS * 85 / 100 && covered <= TRIALS * 99 / 100);
+    /* Rounds one side lacks are left out; with fewer than 2 pairs the decision is the unpaired one. */
+    for (int i = 0; i < REPS; i++) in[i] = 99;
+    qt_sample_set_t b = {vb, ib, R * REPS}, n = {vn, in, R * REPS};
+    qt_compare_result_t r;
+    CU_ASSERT_EQUAL_FATAL(qt_compare_decide_paired(&b, &n, -1, &o, NAN, 7, &r), QT_OK);
+    CU_ASSERT_EQUAL(r.pairs, R - 1);
+    qt_sample_set_t one = {vn, in, REPS};
+    CU_ASSERT_EQUAL_FATAL(qt_compare_decide_paired(&b, &one, -1, &o, NAN, 7, &r), QT_OK);
+    CU_ASSERT_EQUAL(r.paired, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.note, "unpaired"));
 }
 
 /* BH: p = {0.01, 0.04, 0.03, 0.005, NaN}: sorted 0.005, 0.01, 0.03, 0.04 (m = 4) times 4/rank =
@@ -261,6 +367,31 @@ static void test_ab_same_binary(void)
                                qt_test_build_path("quintet"), db), 2);
 }
 
+/* calibrate-gate end to end, small: 6 rounds of BASE, an A/A copy and a copy with harness_loop
+ * made 3x slower (QT_INJECT_SLOWDOWN=harness_loop:2), 4 simulated ab runs of all 6 rounds: the
+ * table has the A/A rate, the detection line and the suite's MDE row; the injected case is detected
+ * (each round's ratio is ~3, and 6 paired rounds reach p = 0.031); no A/A row is flagged. Then a
+ * bad --metric and a --inject that matches nothing. */
+static void test_calibrate_gate(void)
+{
+    int rc = qt_test_sh(out, sizeof out,
+                        "%s calibrate-gate calibration --filter harness_loop --inject harness_loop --rounds 6 "
+                        "--trial-rounds 6 --trials 4 --slowdowns 2 --repetitions 3 --metric time_s",
+                        qt_test_build_path("quintet"));
+    if (rc) printf("\n%s\n", out);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "A/A: 0 of 4 rows flagged"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "+200%: injected rows detected 4 of 4"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "MDE95%"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "judged unpaired"));
+    CU_ASSERT_EQUAL(qt_test_sh(out, sizeof out, "%s calibrate-gate --inject x --metric ''", qt_test_build_path("quintet")), 2);
+    rc = qt_test_sh(out, sizeof out,
+                    "%s calibrate-gate calibration --filter harness_loop --inject nomatch --rounds 2 --trials 1 "
+                    "--slowdowns 1 --repetitions 3", qt_test_build_path("quintet"));
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "matches no measured case"));
+}
+
 /* JUnit: escaping, then compare --format junit on two stored runs of 5 invocations a side, NEW
  * 20% slower, with a case name that needs escaping: one failure, exit 1. */
 static void test_junit(void)
@@ -347,8 +478,9 @@ static void test_history_steps(void)
 }
 
 QT_TEST_MAIN("gate", {"bootstrap coverage", test_bootstrap_coverage}, {"exact p with ties", test_exact_ties},
+             {"signed-rank test", test_signed_rank}, {"ab: paired rounds under drift", test_paired_drift},
              {"Benjamini-Hochberg", test_bh}, {"outliers and bimodality", test_outliers_shape},
              {"change points", test_changepoints}, {"injection hook", test_inject},
              {"run --invocations", test_invocations}, {"ab: same binary twice", test_ab_same_binary},
-             {"compare --format junit", test_junit},
+             {"compare --format junit", test_junit}, {"calibrate-gate", test_calibrate_gate},
              {"history change points", test_history_steps})

@@ -4,7 +4,9 @@
  * dialect must escape): history shows every run and marks the regression; report writes md,
  * html and tex with the provenance fields and the case rows, escaped; --baseline adds the
  * gate's verdicts; --figures includes the files of a folder; bad input exits 2 with a message;
- * a missing or foreign database is refused and left as it was. pdflatex compiles the tex
+ * a missing or foreign database is refused and left as it was; a bandwidth above the run's
+ * STREAM ceiling is a measurement-validity warning and outliers/bimodality are columns of show
+ * and report. pdflatex compiles the tex
  * report when it is installed (skipped otherwise). Needs build/quintet (make test builds it). */
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +108,53 @@ static const char *synthetic_db(void)
     }
     qt_store_close(s);
     return path;
+}
+
+/* Measurement validity and shape: calibration's STREAM triad measured 100 GB/s; one host case
+ * reports 150 GB/s (flagged, 1.50x), one 50 GB/s (not), a cuda case 500 GB/s with no device ceiling
+ * measured (unchecked); a time_s case with 4 of 10 repetitions 10% slower is bimodal and one
+ * with a single far value has 1 Tukey outlier: `show` and `report` say all of it. */
+static void test_validity_and_shape(void)
+{
+    const char *path = qt_test_fresh_path("validity.db");
+    qt_store_t *s;
+    CU_ASSERT_FATAL(qt_store_open(path, 1, 1, &s) == QT_OK);
+    qt_run_info_t ri = {.uuid = "7a7a7a7a-0000-4000-8000-000000000001", .command_line = "quintet run", .profile = "quick",
+                        .host = "hostA", .cores = 2, .threads = 2, .started_at = 1700000000.0};
+    int64_t run;
+    CU_ASSERT_FATAL(qt_store_run_begin(s, &ri, &run) == QT_OK);
+    double c[5] = {100, 99, 100, 98, 100}, fast[5] = {150, 149, 151, 150, 150}, slow[5] = {50, 51, 49, 50, 50};
+    put_case(s, run, "calibration", "stream_triad", "n=1024", "stream_triad_gbps", c, 5);
+    put_case(s, run, "lr_convergence", "step_large", "n=1", "gbps", fast, 5);
+    put_case(s, run, "lr_convergence", "step_large", "n=2", "gbps", slow, 5);
+    qt_sample_t x[5];
+    for (int i = 0; i < 5; i++) x[i] = (qt_sample_t){"gbps", "GB/s", i, 500, 0};
+    qt_case_record_t dev = {.suite = "lr_convergence", .name = "step_large", .variant = "cuda", .params = "n=3",
+                            .status = "ok", .started_at = 1, .ended_at = 2, .samples = x, .n_samples = 5};
+    CU_ASSERT_EQUAL(qt_store_case(s, run, &dev), QT_OK);
+    double bi[10], one[10];
+    for (int i = 0; i < 10; i++) {
+        bi[i] = (i < 4 ? 1.1 : 1.0) * (1 + 0.002 * (i % 3));
+        one[i] = 1.0 + 0.001 * (i % 4) + (i == 9 ? 0.5 : 0);
+    }
+    put_case(s, run, "sparsity", "twomodes", "n=1", "time_s", bi, 10);
+    put_case(s, run, "sparsity", "oneoutlier", "n=1", "time_s", one, 10);
+    CU_ASSERT_EQUAL(qt_store_run_end(s, run, "completed"), QT_OK);
+    qt_store_close(s);
+    CU_ASSERT_EQUAL(quintet("show --db %s", path), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "measurement validity"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "step_large/cpu/n=1 gbps = 150 GB/s is 1.50x"));
+    CU_ASSERT_PTR_NULL(strstr(out, "n=2 gbps ="));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "1 bandwidth metric(s) not checked"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bimodal"));
+    CU_ASSERT_EQUAL(quintet("show --db %s --format csv --metric time_s", path), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "outliers,shape"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, ",1,\"\",\"ok\"")); /* oneoutlier: 1 outlier, no shape flag */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, ",0,\"bimodal\",\"ok\""));
+    CU_ASSERT_EQUAL(quintet("report --db %s --format md", path), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "Warning (measurement validity)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bimodal"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "| out |"));
 }
 
 /* history over two real runs lists both, in every format. */
@@ -306,6 +355,7 @@ static void test_foreign_and_missing_db(void)
 }
 
 QT_TEST_MAIN("harness/report", {"history over two real runs", test_history_real},
+             {"validity warnings and shape in show and report", test_validity_and_shape},
              {"history marks where a regression entered", test_history_marks_regression},
              {"report md/html/tex with provenance and rows", test_report_formats},
              {"report escapes html and tex; baseline verdicts", test_report_escaping},

@@ -157,7 +157,7 @@ static void draw_rounds(qt_rand_t *g, int R, int reps, double drift, double sr, 
  * repetitions 1%. A 10% slowdown is a regression in >= 95% of 60 trials while the unpaired
  * decision on the same samples (drift 30% >> effect) calls it one in under 20%; without an effect
  * the paired decision says 'unchanged' in >= 90% and never regression/improvement; the paired
- * 95% interval covers the true ratio in 85-99% of the trials. */
+ * 95% interval covers the true ratio in >= 85% of the trials. */
 static void test_paired_drift(void)
 {
     enum { R = 10, REPS = 5, TRIALS = 60 };
@@ -188,7 +188,10 @@ static void test_paired_drift(void)
     CU_ASSERT(hit_unpaired < TRIALS / 5);
     CU_ASSERT(unchanged >= TRIALS * 9 / 10);
     CU_ASSERT_EQUAL(flagged, 0);
-    CU_ASSERT(covered >= TRIALS * 85 / 100 && covered <= TRIALS * 99 / 100);
+    /* Under-coverage is the failure to catch (P(< 51 of 60) at 95% is 5e-4); over-coverage is not bounded:
+     * 60 of 60 happens in ~5% of seeds at 95%, and the A/A 'unchanged' count above already fails
+     * an interval too wide to fit inside the threshold. */
+    CU_ASSERT(covered >= TRIALS * 85 / 100);
     /* Rounds one side lacks are left out; with fewer than 2 pairs the decision is the unpaired one. */
     for (int i = 0; i < REPS; i++) in[i] = 99;
     qt_sample_set_t b = {vb, ib, R * REPS}, n = {vn, in, R * REPS};

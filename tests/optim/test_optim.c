@@ -236,8 +236,11 @@ static void test_ref_vs_cpu(void)
          * chunks (a different order), 1e-14 covers that. */
         CU_ASSERT(e64 <= (c.kind == QT_OPTIM_LAMB ? 1e-14 : 0.0));
         /* f32: 25 steps of float rounding (ε = 6e-8) on identical inputs, relative to parameters
-         * of size ~1; typical 5e-7, centered RMSprop's v − ḡ² cancellation up to ~5e-6: 3e-5. */
-        CU_ASSERT(e32 <= 3e-5);
+         * of size ~1; typical 5e-7: 3e-5. Centered RMSprop divides by √(v − ḡ²): its float error
+         * grows with v / (v − ḡ²), which random gradients sometimes drive high. Measured over 51
+         * seeds: median 4e-7, 1 in 15 above 1e-6, worst 4.3e-5 (QT_TEST_SEED=117705687705727,
+         * which failed the 3e-5 bar in CI); PyTorch's f32 step has the same cancellation: 2e-4. */
+        CU_ASSERT(e32 <= (c.kind == QT_OPTIM_RMSPROP && c.centered ? 2e-4 : 3e-5));
     }
     free(r0);
     free(r1);

@@ -141,9 +141,9 @@ static int describe(const qt_sample_set_t *base, const qt_sample_set_t *new_, qt
     return 0;
 }
 
-/* The decision (see compare.h). */
-qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
-                              const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r)
+/* The arguments both decisions check, and a result with nothing decided yet. */
+static qt_status_t decision_begin(const qt_sample_set_t *base, const qt_sample_set_t *new_, const qt_compare_opts_t *o,
+                                  double noise, qt_compare_result_t *r)
 {
     QT_CHECK_ARG(o && r && base && new_ && (base->v || base->n == 0) && (new_->v || new_->n == 0),
                  "samples, options and result must not be NULL");
@@ -152,6 +152,20 @@ qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t
     memset(r, 0, sizeof *r);
     r->u = r->p = r->q = r->p_min = r->ratio = r->ci_lo = r->ci_hi = NAN;
     r->noise = noise;
+    return QT_OK;
+}
+
+/* The effect threshold: the larger of the option and the measured noise (NaN noise: not used). */
+static double decision_threshold(const qt_compare_opts_t *o, double noise)
+{
+    return noise > o->threshold ? noise : o->threshold;
+}
+
+/* The decision (see compare.h). */
+qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
+                              const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r)
+{
+    QT_TRY(decision_begin(base, new_, o, noise, r));
     if (describe(base, new_, r)) return QT_OK;
     /* The test, on the unit of replication. */
     r->unit_invocations = r->k_base >= 2 && r->k_new >= 2;
@@ -167,8 +181,7 @@ qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t
         QT_TRY(qt_mann_whitney_ex(base->v, base->n, new_->v, new_->n, &r->u, &r->p, &r->p_min));
     }
     r->p_floor = r->p_min >= o->alpha;
-    double t = o->threshold;
-    if (noise > t) t = noise; /* NaN noise: not used */
+    double t = decision_threshold(o, noise);
     if (r->median_base == 0) { /* no ratio interval around a zero median: the test and the effect decide */
         r->ci_lo = r->ci_hi = r->ratio;
     } else {
@@ -183,13 +196,7 @@ qt_status_t qt_compare_decide(const qt_sample_set_t *base, const qt_sample_set_t
 qt_status_t qt_compare_decide_paired(const qt_sample_set_t *base, const qt_sample_set_t *new_, int direction,
                                      const qt_compare_opts_t *o, double noise, uint64_t seed, qt_compare_result_t *r)
 {
-    QT_CHECK_ARG(o && r && base && new_ && (base->v || base->n == 0) && (new_->v || new_->n == 0),
-                 "samples, options and result must not be NULL");
-    QT_CHECK_ARG(o->alpha > 0 && o->alpha < 1, "alpha %g must be in (0, 1)", o->alpha);
-    QT_CHECK_ARG(o->threshold >= 0, "threshold %g must be >= 0", o->threshold);
-    memset(r, 0, sizeof *r);
-    r->u = r->p = r->q = r->p_min = r->ratio = r->ci_lo = r->ci_hi = NAN;
-    r->noise = noise;
+    QT_TRY(decision_begin(base, new_, o, noise, r));
     r->paired = 1;
     if (describe(base, new_, r)) return QT_OK;
     double *d = NULL;
@@ -210,8 +217,7 @@ qt_status_t qt_compare_decide_paired(const qt_sample_set_t *base, const qt_sampl
     free(d);
     QT_TRY(st);
     r->p_floor = r->p_min >= o->alpha;
-    double t = o->threshold;
-    if (noise > t) t = noise;
+    double t = decision_threshold(o, noise);
     QT_TRY(qt_boot_paired_ci(base, new_, QT_BOOT_REPLICATES, 1 - o->alpha, seed, &r->ratio, &r->ci_lo, &r->ci_hi, NULL));
     interval_verdict(r, direction, t, o->alpha);
     qt_compare_apply_q(r, r->p, o->alpha);

@@ -121,6 +121,31 @@ static void groups_free(groups_t *g)
     free(g->ginv);
 }
 
+/* Both sides' groups; nothing is left allocated on failure. */
+static qt_status_t groups_make_pair(const qt_sample_set_t *base, const qt_sample_set_t *new_, groups_t *gb, groups_t *gn)
+{
+    QT_TRY(groups_make(base, gb));
+    qt_status_t st = groups_make(new_, gn);
+    if (st != QT_OK) groups_free(gb);
+    return st;
+}
+
+/* The rounds both sides measured, both group lists ascending by invocation: pb[i], pn[i] index
+ * the groups of the i-th common round (each array holds min(ng) entries); returns their count. */
+static int match_rounds(const groups_t *gb, const groups_t *gn, int *pb, int *pn)
+{
+    int np = 0;
+    for (int i = 0, j = 0; i < gb->ng && j < gn->ng;) {
+        if (gb->ginv[i] < gn->ginv[j]) i++;
+        else if (gb->ginv[i] > gn->ginv[j]) j++;
+        else {
+            pb[np] = i++;
+            pn[np++] = j++;
+        }
+    }
+    return np;
+}
+
 /* Distinct invocations with a value. */
 int qt_sample_invocations(const qt_sample_set_t *s)
 {
@@ -201,14 +226,17 @@ static double replicate_median(const groups_t *g, qt_rand_t *r, double *buf)
     return median_inplace(buf, k);
 }
 
-/* The most values one replicate of g can draw: every pick the largest invocation. */
-static size_t replicate_size(const groups_t *g)
+/* The size of g's largest invocation (at least 1). */
+static size_t largest_group(const groups_t *g)
 {
     size_t big = 1;
     for (int i = 0; i < g->ng; i++)
         if (g->start[i + 1] - g->start[i] > big) big = g->start[i + 1] - g->start[i];
-    return big * (size_t)(g->ng ? g->ng : 1);
+    return big;
 }
+
+/* The most values one replicate of g can draw: every pick the largest invocation. */
+static size_t replicate_size(const groups_t *g) { return largest_group(g) * (size_t)(g->ng ? g->ng : 1); }
 
 /* The interval (see resample.h). */
 qt_status_t qt_boot_ratio_ci(const qt_sample_set_t *base, const qt_sample_set_t *new_, int B, double conf,
@@ -218,12 +246,8 @@ qt_status_t qt_boot_ratio_ci(const qt_sample_set_t *base, const qt_sample_set_t 
     QT_CHECK_ARG(conf > 0 && conf < 1, "bootstrap: level %g must be in (0, 1)", conf);
     *lo = *hi = NAN;
     groups_t gb, gn;
-    QT_TRY(groups_make(base, &gb));
-    qt_status_t st = groups_make(new_, &gn);
-    if (st != QT_OK) {
-        groups_free(&gb);
-        return st;
-    }
+    QT_TRY(groups_make_pair(base, new_, &gb, &gn));
+    qt_status_t st = QT_OK;
     double *buf = NULL, *ratio = NULL;
     if (gb.n == 0 || gn.n == 0) st = qt_fail(QT_ERR_ARG, "bootstrap: empty sample");
     else if (!(buf = malloc((replicate_size(&gb) > replicate_size(&gn) ? replicate_size(&gb) : replicate_size(&gn)) *
@@ -276,30 +300,23 @@ int qt_paired_log_ratios(const qt_sample_set_t *base, const qt_sample_set_t *new
     *d = NULL;
     if (round) *round = NULL;
     groups_t gb, gn;
-    if (!base || !new_ || groups_make(base, &gb) != QT_OK) return -1;
-    if (groups_make(new_, &gn) != QT_OK) {
-        groups_free(&gb);
-        return -1;
+    if (!base || !new_ || groups_make_pair(base, new_, &gb, &gn) != QT_OK) return -1;
+    size_t cap = (size_t)(gb.ng < gn.ng ? gb.ng : gn.ng) + 1;
+    double *out = malloc(cap * sizeof *out);
+    int *rs = malloc(cap * sizeof *rs), *pb = malloc(cap * sizeof *pb), *pn = malloc(cap * sizeof *pn);
+    int k = out && rs && pb && pn ? match_rounds(&gb, &gn, pb, pn) : -1;
+    for (int r = 0; r < k; r++) {
+        int i = pb[r], j = pn[r];
+        double mb = median_inplace(gb.vals + gb.start[i], gb.start[i + 1] - gb.start[i]);
+        double mn = median_inplace(gn.vals + gn.start[j], gn.start[j + 1] - gn.start[j]);
+        rs[r] = gb.ginv[i];
+        out[r] = mb > 0 && mn > 0 ? log(mn / mb) : NAN;
     }
-    int k = 0, bad = 0;
-    double *out = malloc(((size_t)(gb.ng < gn.ng ? gb.ng : gn.ng) + 1) * sizeof *out);
-    int *rs = malloc(((size_t)(gb.ng < gn.ng ? gb.ng : gn.ng) + 1) * sizeof *rs);
-    if (!out || !rs) bad = 1;
-    for (int i = 0, j = 0; !bad && i < gb.ng && j < gn.ng;) { /* both ascending by invocation */
-        if (gb.ginv[i] < gn.ginv[j]) i++;
-        else if (gb.ginv[i] > gn.ginv[j]) j++;
-        else {
-            double mb = median_inplace(gb.vals + gb.start[i], gb.start[i + 1] - gb.start[i]);
-            double mn = median_inplace(gn.vals + gn.start[j], gn.start[j + 1] - gn.start[j]);
-            rs[k] = gb.ginv[i];
-            out[k++] = mb > 0 && mn > 0 ? log(mn / mb) : NAN;
-            i++;
-            j++;
-        }
-    }
+    free(pb);
+    free(pn);
     groups_free(&gb);
     groups_free(&gn);
-    if (bad) {
+    if (k < 0) {
         free(out);
         free(rs);
         return -1;
@@ -319,32 +336,17 @@ qt_status_t qt_boot_paired_ci(const qt_sample_set_t *base, const qt_sample_set_t
     *est = *lo = *hi = NAN;
     if (pairs) *pairs = 0;
     groups_t gb, gn;
-    QT_TRY(groups_make(base, &gb));
-    qt_status_t st = groups_make(new_, &gn);
-    if (st != QT_OK) {
-        groups_free(&gb);
-        return st;
-    }
+    QT_TRY(groups_make_pair(base, new_, &gb, &gn));
+    qt_status_t st = QT_OK;
     /* The rounds both sides measured: pb[i], pn[i] index the groups of round i. */
     int np = 0, cap = (gb.ng < gn.ng ? gb.ng : gn.ng) + 1;
     int *pb = malloc((size_t)cap * sizeof *pb), *pn = malloc((size_t)cap * sizeof *pn);
-    size_t big = 1;
-    for (int i = 0; i < gb.ng; i++) big = gb.start[i + 1] - gb.start[i] > big ? gb.start[i + 1] - gb.start[i] : big;
-    for (int i = 0; i < gn.ng; i++) big = gn.start[i + 1] - gn.start[i] > big ? gn.start[i + 1] - gn.start[i] : big;
+    size_t big = largest_group(&gb) > largest_group(&gn) ? largest_group(&gb) : largest_group(&gn);
     double *d = malloc((size_t)cap * sizeof *d), *buf = malloc(big * sizeof *buf);
     double *walsh = malloc(((size_t)cap * (size_t)(cap + 1) / 2 + 1) * sizeof *walsh);
     double *stat = malloc((size_t)B * sizeof *stat), *dmed = malloc((size_t)cap * sizeof *dmed);
     if (!pb || !pn || !d || !buf || !walsh || !stat || !dmed) st = qt_fail(QT_ERR_NOMEM, "paired bootstrap: no memory");
-    for (int i = 0, j = 0; st == QT_OK && i < gb.ng && j < gn.ng;) {
-        if (gb.ginv[i] < gn.ginv[j]) i++;
-        else if (gb.ginv[i] > gn.ginv[j]) j++;
-        else {
-            pb[np] = i;
-            pn[np++] = j;
-            i++;
-            j++;
-        }
-    }
+    if (st == QT_OK) np = match_rounds(&gb, &gn, pb, pn);
     if (pairs) *pairs = np;
     if (st == QT_OK && np == 0) st = qt_fail(QT_ERR_ARG, "paired bootstrap: no round measured by both sides");
     int bad = 0;

@@ -2,7 +2,8 @@
  * every call queued on the instance's stream, nothing waited for except the loss when asked.
  * The graph that drives them is common.c (the model: quintet/fusion.h).
  * Two numbered versions of the kernels (QT_CUDA_FUSION_V, read once per pass: 1 = session 3's,
- * 2 = the default); version 2 replaces, where the shapes allow it:
+ * 2 = the default; QT_CUDA_FUSION_ATTN=1 keeps version 1's attention alone); version 2 replaces,
+ * where the shapes allow it:
  *   Linear        forward: cuBLASLt matmul with the bias epilogue (FP32 compute, CUBLAS_COMPUTE_32F:
  *                 no TF32; algorithm picked once per shape and pointer alignment, no workspace)
  *                 instead of the bias written by a kernel and read again by a β = 1 sgemm (v1;
@@ -20,9 +21,14 @@
  *                 one load in flight per thread, one thread per column in the second pass).
  *   elementwise   (add, accumulate, GELU and its gradient, pooling gradient) v2: 16-byte accesses
  *                 where the pointers and sizes allow.
- *   attention     single head, short sequences: forward one warp per (sample, query) — scores by
- *                 warp reductions, softmax, P·V — storing P; backward one warp per (sample,
- *                 query) for dS and dQ, then one warp per (sample, key) for dK and dV (no atomics).
+ *   attention     single head, short sequences. v1: forward one warp per (sample, query) — scores
+ *                 by warp reductions, softmax, P·V — storing P; backward one warp per (sample,
+ *                 query) for dS and dQ, then one warp per (sample, key) for dK and dV. v2 (Lq·Lk
+ *                 <= 1024): one block per sample, P and dS in shared memory, 16-byte loads where
+ *                 aligned, the backward in one kernel. No atomics in either.
+ *   small linears (at most 4 outputs: a head's last layer, the gate) v2: dW by the column sums
+ *                 and dx by an element kernel instead of cuBLAS (its sgemm took 5.1 ms for the
+ *                 2048 × 1024 → 2 head's dW at d=512).
  *   GELU (erf), pooling, embeddings, mixing softmax, cross-entropy, batch gather: plain
  *                 element / row kernels.
  * The same inputs give bitwise the same results on a GPU (no atomics; cuBLAS sgemm and the
@@ -57,12 +63,14 @@ extern "C" {
 
 static __thread qt_status_t fu_err = QT_OK; /* the first error since the last `status` */
 static __thread int fu_ver = 0;             /* kernel version of this pass; 0: read it again */
+static __thread int fu_attn_ver = 0;        /* the attention kernels' version (QT_CUDA_FUSION_ATTN) */
 
 static int ver(void)
 {
     if (!fu_ver) {
-        const char *e = getenv("QT_CUDA_FUSION_V");
+        const char *e = getenv("QT_CUDA_FUSION_V"), *a = getenv("QT_CUDA_FUSION_ATTN");
         fu_ver = e && e[0] == '1' ? 1 : 2;
+        fu_attn_ver = a && a[0] == '1' ? 1 : fu_ver;
     }
     return fu_ver;
 }
@@ -277,7 +285,8 @@ static __global__ void k_colpart2(F f, int64_t rows, int64_t cols, int64_t chunk
         }
 }
 
-/* v1: dst_v[c] += Σ_chunks part[(chunk·NV + v)·cols + c], chunks in order. */
+/* v1: dst_v[c] += Σ_chunks part[(chunk·NV + v)·cols + c], chunks in order; dst_0 = d0, dst_1 =
+ * d1, or with d1 NULL the NV sums are rows of d0: dst_v = d0 + v·cols. */
 static __global__ void k_colfin(const float *part, int64_t chunks, int64_t cols, int nv, float *d0, float *d1)
 {
     GSTRIDE(i, cols * nv)
@@ -285,7 +294,7 @@ static __global__ void k_colfin(const float *part, int64_t chunks, int64_t cols,
         int64_t v = i / cols, c = i % cols;
         float s = 0;
         for (int64_t k = 0; k < chunks; k++) s += part[(k * nv + v) * cols + c];
-        float *d = v ? d1 : d0;
+        float *d = v == 0 ? d0 : d1 ? d1 : d0 + v * cols;
         d[c] += s;
     }
 }
@@ -311,7 +320,7 @@ static __global__ void k_colfin2(const float *part, int64_t chunks, int64_t cols
     if (threadIdx.y == 0 && c < cols) {
         float t = 0;
         for (int y = 0; y < 8; y++) t += sh[y][threadIdx.x];
-        float *d = v ? d1 : d0;
+        float *d = v == 0 ? d0 : d1 ? d1 : d0 + v * cols;
         d[c] += t;
     }
 }
@@ -326,14 +335,14 @@ static void colfin(qt_backend_t *be, const float *part, int64_t chunks, int64_t 
 }
 
 /* Rows per chunk: at least COL_ROWS, a multiple of 8 rows (the block's height); v1 at most
- * COL_CHUNKS chunks, v2 about 4 blocks per multiprocessor over all column blocks; and the
- * scratch floats colsum needs. */
+ * COL_CHUNKS chunks, v2 about 8 blocks per multiprocessor over all column blocks (the whole
+ * chip's threads, 4 loads each in flight); and the scratch floats colsum needs. */
 static int64_t col_chunk(const qt_backend_t *be, int64_t rows, int64_t cols)
 {
     int64_t want = COL_CHUNKS;
     if (ver() != 1) {
         int64_t gx = (cols + 31) / 32, sms = CTX(be)->sms > 0 ? CTX(be)->sms : 1;
-        want = (4 * sms + gx - 1) / gx;
+        want = (8 * sms + gx - 1) / gx;
     }
     int64_t c = ((rows + want - 1) / want + 7) / 8 * 8;
     return c > COL_ROWS ? c : COL_ROWS;
@@ -344,7 +353,7 @@ static int64_t colsum_scratch(const qt_backend_t *be, int64_t rows, int64_t cols
     return (rows + ch - 1) / ch * nv * cols;
 }
 
-/* d0[c] (+ d1[c] for NV = 2) += column sums of f over (rows, cols); the partials use scratch
+/* d0[c] (+ d1[c] for NV = 2; NV rows of d0 with d1 NULL) += column sums of f over (rows, cols); the partials use scratch
  * from float `skip` on (the caller's data before it stays intact: it must have asked for
  * skip + colsum_scratch floats already, so that the scratch does not move). */
 template <int NV, class F>
@@ -378,6 +387,18 @@ struct col_ln {
         float g = dy[r * dim + c];
         acc[0] += g * (x[r * dim + c] - st[2 * r]) * st[2 * r + 1];
         acc[1] += g;
+    }
+};
+
+/* dW of a linear with NO outputs (row o of dW, (NO, in)): Σ_r dy[r, o]·x[r, c]. */
+template <int NO> struct col_dw {
+    const float *x, *dy;
+    int64_t in;
+    __device__ void operator()(int64_t r, int64_t c, float *acc) const
+    {
+        float xv = x[r * in + c];
+#pragma unroll
+        for (int o = 0; o < NO; o++) acc[o] += dy[r * NO + o] * xv;
     }
 };
 
@@ -486,24 +507,65 @@ static void g_linear_fwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, 
             "linear forward sgemm");
 }
 
+/* v2, linears with at most 4 outputs (a head's last layer: classes; the gate: modalities):
+ * dx[r, i] += Σ_o dy[r, o]·W[o, i] one thread per element, dW by the column sums (col_dw); cuBLAS
+ * sgemm took 5.1 ms per step for the (2048 × 1024 → 2) head's dW at d=512 B=2048 (NOTES.md). */
+template <int NO>
+static __global__ void k_dx_small(const float *dy, const float *W, int64_t rows, int64_t in, float *dx)
+{
+    GSTRIDE(t, rows * in)
+    {
+        int64_t r = t / in, i = t % in;
+        float s = 0;
+#pragma unroll
+        for (int o = 0; o < NO; o++) s += dy[r * NO + o] * W[o * in + i];
+        dx[t] += s;
+    }
+}
+
+template <int NO>
+static void linear_bwd_small(qt_backend_t *be, const float *x, int64_t rows, int64_t in, const float *W,
+                             const float *dy, float *dx, float *dW)
+{
+    {
+        PROF(be, 2.0 * rows * in * NO, "linear dW small %lldx%lldx%d", (long long)rows, (long long)in, NO);
+        colsum<NO>(be, col_dw<NO>{x, dy, in}, rows, in, dW, NULL);
+    }
+    if (dx) {
+        PROF(be, 2.0 * rows * in * NO, "linear dx small %lldx%lldx%d", (long long)rows, (long long)in, NO);
+        k_dx_small<NO><<<grid(be, rows * in, 256), 256, 0, STREAM(be)>>>(dy, W, rows, in, dx);
+        fu_launched(be, "linear dx (small)");
+    }
+}
+
 static void g_linear_bwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, qt_cfp Wv, int64_t out, qt_cfp dyv,
                          qt_fp dxv, qt_fp dWv, qt_fp dbv)
 {
     const float *x = (const float *)xv, *W = (const float *)Wv, *dy = (const float *)dyv;
     float one = 1.0f;
-    {
-        PROF(be, 2.0 * rows * in * out, "linear dW %lldx%lldx%lld", (long long)rows, (long long)in, (long long)out);
-        /* dWᵀ (in × out) += xᵀ (in × rows) · dy (rows × out, stored as out × rows) */
-        fu_blas(be, cublasSgemm(CTX(be)->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)in, (int)out, (int)rows, &one, x, (int)in,
-                                dy, (int)out, &one, (float *)dWv, (int)in),
-                "linear dW sgemm");
-    }
-    /* dxᵀ (in × rows) += Wᵀ (in × out) · dyᵀ (out × rows) */
-    if (dxv) {
-        PROF(be, 2.0 * rows * in * out, "linear dx %lldx%lldx%lld", (long long)rows, (long long)in, (long long)out);
-        fu_blas(be, cublasSgemm(CTX(be)->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)in, (int)rows, (int)out, &one, W, (int)in,
-                                dy, (int)out, &one, (float *)dxv, (int)in),
-                "linear dx sgemm");
+    if (ver() != 1 && out <= 4) {
+        float *dx = (float *)dxv, *dW = (float *)dWv;
+        switch (out) {
+        case 1: linear_bwd_small<1>(be, x, rows, in, W, dy, dx, dW); break;
+        case 2: linear_bwd_small<2>(be, x, rows, in, W, dy, dx, dW); break;
+        case 3: linear_bwd_small<3>(be, x, rows, in, W, dy, dx, dW); break;
+        default: linear_bwd_small<4>(be, x, rows, in, W, dy, dx, dW); break;
+        }
+    } else {
+        {
+            PROF(be, 2.0 * rows * in * out, "linear dW %lldx%lldx%lld", (long long)rows, (long long)in, (long long)out);
+            /* dWᵀ (in × out) += xᵀ (in × rows) · dy (rows × out, stored as out × rows) */
+            fu_blas(be, cublasSgemm(CTX(be)->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)in, (int)out, (int)rows, &one, x,
+                                    (int)in, dy, (int)out, &one, (float *)dWv, (int)in),
+                    "linear dW sgemm");
+        }
+        /* dxᵀ (in × rows) += Wᵀ (in × out) · dyᵀ (out × rows) */
+        if (dxv) {
+            PROF(be, 2.0 * rows * in * out, "linear dx %lldx%lldx%lld", (long long)rows, (long long)in, (long long)out);
+            fu_blas(be, cublasSgemm(CTX(be)->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)in, (int)rows, (int)out, &one, W,
+                                    (int)in, dy, (int)out, &one, (float *)dxv, (int)in),
+                    "linear dx sgemm");
+        }
     }
     PROF(be, 0, "linear db (column sum) %lldx%lld", (long long)rows, (long long)out);
     colsum<1>(be, col_plain{dy, out}, rows, out, (float *)dbv, NULL);
@@ -864,10 +926,159 @@ static __global__ void k_attn_bwd_kv(const float *q, const float *p, const float
     }
 }
 
+/* v2: one block per sample b (AT_THREADS threads), Lq·Lk <= AT_MAXS: the scores, one warp per
+ * (i, j) dot, into shared memory; softmax per row there (written to p as well); then O by threads
+ * over (i, a W-float run of the row) adding P_ij·V_j over j. W = 4: 16-byte loads. */
+#define AT_THREADS 256
+#define AT_MAXS 1024
+template <int W>
+static __global__ void k_attn_fwd2(const float *q, const float *k, const float *v, int Lq, int Lk, int64_t d,
+                                   float scale, float *o, float *p)
+{
+    __shared__ float sp[AT_MAXS];
+    int64_t b = blockIdx.x, dw = d / W;
+    const float *qb = q + b * Lq * d, *kb = k + b * Lk * d, *vb = v + b * Lk * d;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5, n = Lq * Lk;
+    for (int t = warp; t < n; t += nw) {
+        const float *qi = qb + (t / Lk) * d, *kj = kb + (t % Lk) * d;
+        float s = 0;
+        for (int64_t e = lane; e < dw; e += 32) {
+            float a[W], c[W];
+            ldw<W>(qi + e * W, a);
+            ldw<W>(kj + e * W, c);
+#pragma unroll
+            for (int w = 0; w < W; w++) s += a[w] * c[w];
+        }
+        s = warp_sum(s);
+        if (lane == 0) sp[t] = s * scale;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < Lq; i += blockDim.x) {
+        float *r = sp + i * Lk, mx = r[0], sum = 0;
+        for (int j = 1; j < Lk; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int j = 0; j < Lk; j++) sum += expf(r[j] - mx);
+        float inv = 1.0f / sum;
+        for (int j = 0; j < Lk; j++) {
+            r[j] = expf(r[j] - mx) * inv;
+            p[b * n + i * Lk + j] = r[j];
+        }
+    }
+    __syncthreads();
+    for (int64_t t = threadIdx.x; t < Lq * dw; t += blockDim.x) {
+        int64_t i = t / dw, e = t % dw;
+        float acc[W], c[W];
+#pragma unroll
+        for (int w = 0; w < W; w++) acc[w] = 0;
+        for (int j = 0; j < Lk; j++) {
+            ldw<W>(vb + j * d + e * W, c);
+            float pij = sp[i * Lk + j];
+#pragma unroll
+            for (int w = 0; w < W; w++) acc[w] += pij * c[w];
+        }
+        stw<W>(o + (b * Lq + i) * d + e * W, acc);
+    }
+}
+
+/* v2 backward, one block per sample: P to shared memory, dP_ij = dO_i·V_j (a warp per dot), dS
+ * rows there; then dQ_i += Σ_j dS_ij K_j, dK_j += Σ_i dS_ij Q_i, dV_j += Σ_i P_ij dO_i by threads
+ * over (row, W-float run) — each output element written by one thread (no atomics). */
+template <int W>
+static __global__ void k_attn_bwd2(const float *q, const float *k, const float *v, const float *p, const float *dout,
+                                   int Lq, int Lk, int64_t d, float scale, float *dq, float *dk, float *dv)
+{
+    __shared__ float sp[AT_MAXS], sd[AT_MAXS];
+    int64_t b = blockIdx.x, dw = d / W;
+    const float *qb = q + b * Lq * d, *kb = k + b * Lk * d, *vb = v + b * Lk * d, *ob = dout + b * Lq * d;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5, n = Lq * Lk;
+    for (int t = threadIdx.x; t < n; t += blockDim.x) sp[t] = p[b * n + t];
+    for (int t = warp; t < n; t += nw) {
+        const float *oi = ob + (t / Lk) * d, *vj = vb + (t % Lk) * d;
+        float s = 0;
+        for (int64_t e = lane; e < dw; e += 32) {
+            float a[W], c[W];
+            ldw<W>(oi + e * W, a);
+            ldw<W>(vj + e * W, c);
+#pragma unroll
+            for (int w = 0; w < W; w++) s += a[w] * c[w];
+        }
+        s = warp_sum(s);
+        if (lane == 0) sd[t] = s;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < Lq; i += blockDim.x) {
+        float *r = sd + i * Lk, *pr = sp + i * Lk, dot = 0;
+        for (int j = 0; j < Lk; j++) dot += r[j] * pr[j];
+        for (int j = 0; j < Lk; j++) r[j] = pr[j] * (r[j] - dot) * scale;
+    }
+    __syncthreads();
+    for (int64_t t = threadIdx.x; t < Lq * dw; t += blockDim.x) {
+        int64_t i = t / dw, e = t % dw;
+        float acc[W], c[W];
+        float *dst = dq + (b * Lq + i) * d + e * W;
+        ldw<W>(dst, acc);
+        for (int j = 0; j < Lk; j++) {
+            ldw<W>(kb + j * d + e * W, c);
+            float g = sd[i * Lk + j];
+#pragma unroll
+            for (int w = 0; w < W; w++) acc[w] += g * c[w];
+        }
+        stw<W>(dst, acc);
+    }
+    for (int64_t t = threadIdx.x; t < Lk * dw; t += blockDim.x) {
+        int64_t j = t / dw, e = t % dw;
+        float ak[W], av[W], a[W], c[W], sk[W], sv[W];
+#pragma unroll
+        for (int w = 0; w < W; w++) sk[w] = sv[w] = 0;
+        for (int i = 0; i < Lq; i++) {
+            ldw<W>(qb + i * d + e * W, a);
+            ldw<W>(ob + i * d + e * W, c);
+            float g = sd[i * Lk + j], pij = sp[i * Lk + j];
+#pragma unroll
+            for (int w = 0; w < W; w++) {
+                sk[w] += g * a[w];
+                sv[w] += pij * c[w];
+            }
+        }
+        float *tk = dk + (b * Lk + j) * d + e * W, *tv = dv + (b * Lk + j) * d + e * W;
+        ldw<W>(tk, ak);
+        ldw<W>(tv, av);
+#pragma unroll
+        for (int w = 0; w < W; w++) {
+            ak[w] += sk[w];
+            av[w] += sv[w];
+        }
+        stw<W>(tk, ak);
+        stw<W>(tv, av);
+    }
+}
+
+/* The v2 attention applies: version 2, Lq·Lk <= AT_MAXS; W = 4 where d % 4 == 0 and every
+ * pointer is 16-byte aligned, else 1. Returns W, 0 for v1. */
+static int attn_kind(int64_t Lq, int64_t Lk, int64_t d, const void *a, const void *b, const void *c, const void *e,
+                     const void *f = NULL, const void *g = NULL, const void *h = NULL)
+{
+    if ((ver(), fu_attn_ver == 1) || Lq * Lk > AT_MAXS) return 0;
+    return d % 4 == 0 && al16(a) && al16(b) && al16(c) && al16(e) && al16(f) && al16(g) && al16(h) ? 4 : 1;
+}
+
 static void g_attn_fwd(qt_backend_t *be, qt_cfp q, qt_cfp k, qt_cfp v, int64_t B, int64_t Lq, int64_t Lk, int64_t d,
                        qt_fp o, qt_fp p)
 {
     PROF(be, 4.0 * B * Lq * Lk * d, "attention %lldx%lldx%lldx%lld", (long long)B, (long long)Lq, (long long)Lk, (long long)d);
+    int kind = attn_kind(Lq, Lk, d, q, k, v, o);
+    if (kind) {
+        float sc = 1.0f / sqrtf((float)d);
+        if (kind == 4)
+            k_attn_fwd2<4><<<(unsigned)B, AT_THREADS, 0, STREAM(be)>>>((const float *)q, (const float *)k,
+                                                                       (const float *)v, (int)Lq, (int)Lk, d, sc,
+                                                                       (float *)o, (float *)p);
+        else
+            k_attn_fwd2<1><<<(unsigned)B, AT_THREADS, 0, STREAM(be)>>>((const float *)q, (const float *)k,
+                                                                       (const float *)v, (int)Lq, (int)Lk, d, sc,
+                                                                       (float *)o, (float *)p);
+        fu_launched(be, "attention");
+        return;
+    }
     k_attn_fwd<<<row_blocks(be, B * Lq), 32 * WARPS, 0, STREAM(be)>>>((const float *)q, (const float *)k,
                                                                       (const float *)v, B, Lq, Lk, d,
                                                                       1.0f / sqrtf((float)d), (float *)o, (float *)p);
@@ -878,6 +1089,20 @@ static void g_attn_bwd(qt_backend_t *be, qt_cfp q, qt_cfp k, qt_cfp v, qt_cfp p,
                        int64_t Lk, int64_t d, qt_fp dq, qt_fp dk, qt_fp dv, qt_fp dp)
 {
     PROF(be, 8.0 * B * Lq * Lk * d, "attention bwd %lldx%lldx%lldx%lld", (long long)B, (long long)Lq, (long long)Lk, (long long)d);
+    int kind = attn_kind(Lq, Lk, d, q, k, v, dout, dq, dk, dv);
+    if (kind) {
+        float sc = 1.0f / sqrtf((float)d);
+        if (kind == 4)
+            k_attn_bwd2<4><<<(unsigned)B, AT_THREADS, 0, STREAM(be)>>>(
+                (const float *)q, (const float *)k, (const float *)v, (const float *)p, (const float *)dout, (int)Lq,
+                (int)Lk, d, sc, (float *)dq, (float *)dk, (float *)dv);
+        else
+            k_attn_bwd2<1><<<(unsigned)B, AT_THREADS, 0, STREAM(be)>>>(
+                (const float *)q, (const float *)k, (const float *)v, (const float *)p, (const float *)dout, (int)Lq,
+                (int)Lk, d, sc, (float *)dq, (float *)dk, (float *)dv);
+        fu_launched(be, "attention backward");
+        return;
+    }
     k_attn_bwd_q<<<row_blocks(be, B * Lq), 32 * WARPS, 0, STREAM(be)>>>(
         (const float *)k, (const float *)v, (const float *)p, (const float *)dout, B, Lq, Lk, d, 1.0f / sqrtf((float)d),
         (float *)dq, (float *)dp);

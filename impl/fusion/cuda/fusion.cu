@@ -5,7 +5,8 @@
  * 2 = the default; QT_CUDA_FUSION_ATTN=1 keeps version 1's attention alone); version 2 replaces,
  * where the shapes allow it:
  *   Linear        forward: cuBLASLt matmul with the bias epilogue (FP32 compute, CUBLAS_COMPUTE_32F:
- *                 no TF32; algorithm picked once per shape and pointer alignment, no workspace)
+ *                 no TF32; algorithm picked once per shape and pointer alignment, no workspace;
+ *                 the handle and these plans are kept per thread for the process's life)
  *                 instead of the bias written by a kernel and read again by a β = 1 sgemm (v1;
  *                 also v2's fallback where cuBLASLt offers no algorithm or the bias is not
  *                 16-byte aligned). Backward: cuBLAS sgemm dW += dyᵀx, dx += dyW (both versions);
@@ -16,7 +17,7 @@
  *                 columns of a lane are the same on every row) instead of a second pass over x, dy.
  *   column sums   (bias, LayerNorm affine, embedding gradients, shared mixing scores): blocks of
  *                 32 columns × a chunk of rows write partial sums to scratch, a second kernel adds
- *                 them in chunk order: deterministic. v2: loads unrolled 4 deep, about 4 blocks per
+ *                 them in chunk order: deterministic. v2: loads unrolled 4 deep, about 8 blocks per
  *                 multiprocessor, the second pass 8 rows of partials wide (v1: at most 32 chunks,
  *                 one load in flight per thread, one thread per column in the second pass).
  *   elementwise   (add, accumulate, GELU and its gradient, pooling gradient) v2: 16-byte accesses
@@ -27,8 +28,8 @@
  *                 <= 1024): one block per sample, P and dS in shared memory, 16-byte loads where
  *                 aligned, the backward in one kernel. No atomics in either.
  *   small linears (at most 4 outputs: a head's last layer, the gate) v2: dW by the column sums
- *                 and dx by an element kernel instead of cuBLAS (its sgemm took 5.1 ms for the
- *                 2048 × 1024 → 2 head's dW at d=512).
+ *                 and dx by an element kernel instead of cuBLAS sgemm (0.03 ms for the 2048 × 1024
+ *                 → 2 head at d=512; NOTES.md on the 5.1 ms its sgemm showed in a 3-pass profile).
  *   GELU (erf), pooling, embeddings, mixing softmax, cross-entropy, batch gather: plain
  *                 element / row kernels.
  * The same inputs give bitwise the same results on a GPU (no atomics; cuBLAS sgemm and the
@@ -508,8 +509,8 @@ static void g_linear_fwd(qt_backend_t *be, qt_cfp xv, int64_t rows, int64_t in, 
 }
 
 /* v2, linears with at most 4 outputs (a head's last layer: classes; the gate: modalities):
- * dx[r, i] += Σ_o dy[r, o]·W[o, i] one thread per element, dW by the column sums (col_dw); cuBLAS
- * sgemm took 5.1 ms per step for the (2048 × 1024 → 2) head's dW at d=512 B=2048 (NOTES.md). */
+ * dx[r, i] += Σ_o dy[r, o]·W[o, i] one thread per element, dW by the column sums (col_dw), both
+ * deterministic (d=512 B=2048 profiles: dx 0.017 ms here, 0.084 ms by cuBLAS sgemm). */
 template <int NO>
 static __global__ void k_dx_small(const float *dy, const float *W, int64_t rows, int64_t in, float *dx)
 {

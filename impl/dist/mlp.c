@@ -457,14 +457,6 @@ qt_status_t qt_dist_mlp_eval(qt_dist_mlp_t *m, int64_t step, double *loss)
     return QT_OK;
 }
 
-/* FNV-1a of bytes. */
-static uint64_t fnv(uint64_t h, const void *p, size_t bytes)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 /* GPU: the flat parameters [W2 b2 W1 b1] read back into m->p (the same bytes, in the same order,
  * as the host layers hashed below). */
 static qt_status_t gpu_params(qt_dist_mlp_t *m)
@@ -478,12 +470,12 @@ static qt_status_t gpu_params(qt_dist_mlp_t *m)
 
 uint64_t qt_dist_mlp_checksum(const qt_dist_mlp_t *m)
 {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = QT_DIST_FNV0;
     if (m->gpu) /* m->p is a scratch copy: reading it back changes no state of the model */
-        return gpu_params((qt_dist_mlp_t *)m) == QT_OK ? fnv(h, m->p, m->n * sizeof(float)) : 0;
+        return gpu_params((qt_dist_mlp_t *)m) == QT_OK ? qt_dist_fnv(h, m->p, m->n * sizeof(float)) : 0;
     const void *parts[] = {m->l2.W, m->b2, m->l1.W, m->l1.b};
     size_t sizes[] = {m->off_b2, (size_t)m->cfg.classes, m->off_b1 - m->off_w1, (size_t)m->hs};
-    for (int k = 0; k < 4; k++) h = fnv(h, parts[k], sizes[k] * sizeof(float));
+    for (int k = 0; k < 4; k++) h = qt_dist_fnv(h, parts[k], sizes[k] * sizeof(float));
     return h;
 }
 
@@ -492,17 +484,7 @@ qt_status_t qt_dist_mlp_check_replicas(qt_dist_mlp_t *m)
     QT_CHECK_ARG(m != NULL, "check_replicas: NULL model");
     if (!m->dp || m->dp_world <= 1) return QT_OK;
     QT_TRY(gpu_params(m));
-    uint64_t mine = qt_dist_mlp_checksum(m);
-    uint64_t *all = malloc(sizeof *all * (size_t)m->dp_world);
-    if (!all) return qt_fail(QT_ERR_NOMEM, "checksums");
-    qt_status_t s = qt_dist_allgather_raw(m->dp, &mine, all, sizeof mine, QT_DIST_U8);
-    for (int r = 1; s == QT_OK && r < m->dp_world; r++)
-        if (all[r] != all[0])
-            s = qt_fail(QT_ERR_STATE, "replicas differ after %lld steps: dp rank %d has weights checksum %016llx, "
-                        "rank 0 %016llx", (long long)m->steps, r, (unsigned long long)all[r],
-                        (unsigned long long)all[0]);
-    free(all);
-    return s;
+    return qt_dist_same_hash(m->dp, qt_dist_mlp_checksum(m), "weights", (long long)m->steps);
 }
 
 qt_status_t qt_dist_mlp_get_full(qt_dist_mlp_t *m, float *W1, float *b1, float *W2, float *b2)

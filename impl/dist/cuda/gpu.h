@@ -18,6 +18,9 @@
  *     while the rest of layer 1's backward runs; the update waits for the last bucket (an
  *     event on the communication stream); the requests are reaped one step later, so the host
  *     never stalls the GPU. Optional top-k.
+ *   ordering and scaling (stream.cu): a CUDA instance's stream made to wait, on the device, for
+ *     the work queued so far on another's (an event; the fusion DP driver's compute stream and
+ *     the nccl instance's communication stream), and a scale kernel on an instance's stream.
  * Tests: tests/dist/test_nccl.c (device parts skip without a GPU, saying why). */
 #ifndef QUINTET_DIST_CUDA_GPU_H
 #define QUINTET_DIST_CUDA_GPU_H
@@ -70,6 +73,12 @@ qt_status_t qt_dist_gmlp_params(qt_dist_gmlp_t *g, float *host_p);
 qt_status_t qt_dist_gmlp_times(qt_dist_gmlp_t *g, double *compute_s, double *wait_s);
 /* top-k: the compressor's byte totals; dense: 0, 0. */
 void qt_dist_gmlp_bytes(const qt_dist_gmlp_t *g, double *sent, double *logical);
+
+/* ---- ordering and scaling on CUDA instances (cuda, nccl: both keep a qt_cuda_ctx_t) ---- */
+/* waiter's stream waits (on the device, no host wait) for the work queued so far on signaler's. */
+qt_status_t qt_dist_cuda_after(qt_backend_t *waiter, qt_backend_t *signaler);
+/* p[i] ·= a for i < n (f32, or f64 when f64 != 0), queued on be's stream. */
+qt_status_t qt_dist_cuda_scale(qt_backend_t *be, void *p, size_t n, int f64, double a);
 
 /* cudaPointerGetAttributes(p).type (0 unregistered host, 1 pinned host, 2 device, 3 managed), -1
  * when the call fails: how the nccl backend will classify a buffer (diagnostics and tests). */

@@ -312,6 +312,8 @@ typedef struct {
     double bytes_sent, bytes_logical; /* gradient traffic of this rank */
     int64_t ps_max_gap;            /* ps: largest clock gap allowed (max over dp ranks) */
     double ps_mean_delay;          /* ps: mean updates between parameters sent and gradient applied */
+    double phase_s[4];             /* GPU MLP, this rank: forward + loss, layer 2's backward, relu' +
+                                      db1, dW1's chunks (seconds; 0 on the host path) */
 } qt_dist_stats_t;
 /* Gather the per-rank times over the dp ranks (collective) and reset them when reset != 0. */
 QT_API qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset);

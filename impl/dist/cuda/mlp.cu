@@ -4,9 +4,15 @@
  *   forward   h = relu(x·W1ᵀ + b1), z = h·W2ᵀ + b2 (two SGEMMs, a bias(+relu) kernel each);
  *   loss      one thread per row: log-sum-exp in double, the row's loss, and
  *             dz = (softmax − onehot)/rows · rows/B (mlp.c's arithmetic, in its order);
- *   backward  dW2 = dzᵀ·h and db2 (column sums in row order, as the host) straight into the flat
- *             gradient g = [dW2 db2 dW1 db1]; dh = dz·W2; then relu', db1, and dW1 = dhᵀ·x
- *             computed in chunks of W1 rows, one bucket each.
+ *   backward  dW2 = dzᵀ·h and db2 = dzᵀ·1 straight into the flat gradient g = [dW2 db2 dW1 db1];
+ *             dh = dz·W2; then relu', db1 = dhᵀ·1, and dW1 = dhᵀ·x computed in chunks of W1 rows,
+ *             one bucket each. The bias gradients are cuBLAS SGEMVs against a vector of ones
+ *             (they were one thread per column summing the rows in order, as the host does: a
+ *             serial loop of R dependent adds per thread, 4096 threads on 32 SMs with a few loads
+ *             in flight each: by Little's law ~0.1 TB/s over the R×H dh, an estimated 0.5–1 ms
+ *             of a 3.7 ms step at R = 8192; the GEMV streams it at memory bandwidth, and the
+ *             suite's relu_db1_step_s now measures it. The order of the sum differs from the
+ *             host's, which test_nccl's tolerances already allow for cuBLAS's GEMMs).
  *   buckets   aligned to the layers: [dW2 db2] cut into pieces of ≤ bucket_bytes, then dW1 by
  *             whole rows (bucket_bytes / 4·in rows a bucket), the last W1 chunk together with
  *             db1 (it follows W1 in g and is computed before the chunks: no bucket of its own is
@@ -80,16 +86,6 @@ static __global__ void xent_kernel(const float *z, const int32_t *y, int rows, i
     for (int c = 0; c < C; c++) g[c] = __fmul_rn(g[c], scale);
 }
 
-/* out[c] = Σ_r x[r][c], rows in order (the host's summation order). */
-static __global__ void colsum_kernel(const float *x, int rows, int cols, float *out)
-{
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= cols) return;
-    float s = 0.0f;
-    for (int r = 0; r < rows; r++) s = __fadd_rn(s, x[(size_t)r * cols + c]);
-    out[c] = s;
-}
-
 static __global__ void relu_bwd_kernel(float *dh, const float *h, size_t n)
 {
     GRID_LOOP(i, n) dh[i] = h[i] > 0.0f ? dh[i] : 0.0f;
@@ -117,7 +113,7 @@ struct qt_dist_gmlp {
     int rows, batches, rank, world, reps;
     cudaStream_t cs, ms; /* compute; communication (the instance's stream) */
     cublasHandle_t blas;
-    float *p, *g, *x_all, *h, *z, *dz, *dh;
+    float *p, *g, *x_all, *h, *z, *dz, *dh, *ones; /* ones: R of 1.0f, the bias gradients' GEMV */
     int32_t *y_all;
     double *rowloss, *host_loss;
     size_t n, off_b2, off_w1, off_b1, n_buckets;
@@ -172,7 +168,7 @@ extern "C" void qt_dist_gmlp_free(qt_dist_gmlp_t *m)
     (void)reap(m);
     if (m->cs) cudaStreamSynchronize(m->cs);
     qt_dist_gtopk_free(m->comp);
-    void *bufs[] = {m->p, m->g, m->x_all, m->h, m->z, m->dz, m->dh, m->y_all, m->rowloss};
+    void *bufs[] = {m->p, m->g, m->x_all, m->h, m->z, m->dz, m->dh, m->y_all, m->rowloss, m->ones};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) qt_backend_dealloc(m->dp, bufs[i], 0);
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < EV_N; b++)
@@ -269,15 +265,21 @@ extern "C" qt_status_t qt_dist_gmlp_init(qt_dist_gmlp_t **out, qt_backend_t *dp,
     dalloc(m, R * C * sizeof(float), (void **)&m->z, &s);
     dalloc(m, R * C * sizeof(float), (void **)&m->dz, &s);
     dalloc(m, R * sizeof(double), (void **)&m->rowloss, &s);
+    dalloc(m, R * sizeof(float), (void **)&m->ones, &s);
+    float *ones = s == QT_OK ? (float *)malloc(R * sizeof(float)) : NULL;
+    if (s == QT_OK && !ones) s = qt_fail(QT_ERR_NOMEM, "gpu mlp");
+    for (size_t r = 0; ones && r < R; r++) ones[r] = 1.0f;
     if (s == QT_OK) {
         e = cudaMemcpyAsync(m->p, p0, m->n * sizeof(float), cudaMemcpyHostToDevice, m->cs);
         if (e == cudaSuccess)
             e = cudaMemcpyAsync(m->x_all, data_x, (size_t)batches * R * I * sizeof(float), cudaMemcpyHostToDevice, m->cs);
         if (e == cudaSuccess)
             e = cudaMemcpyAsync(m->y_all, data_y, (size_t)batches * R * sizeof(int32_t), cudaMemcpyHostToDevice, m->cs);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(m->ones, ones, R * sizeof(float), cudaMemcpyHostToDevice, m->cs);
         if (e == cudaSuccess) e = cudaStreamSynchronize(m->cs);
         if (e != cudaSuccess) s = cfail(m, e, "gpu mlp upload");
     }
+    free(ones);
     if (s == QT_OK && cfg->compress.kind == QT_COMPRESS_TOPK) {
         int rws[4] = {(int)C, 1, (int)H, 1}, cls[4] = {(int)H, (int)C, (int)I, (int)H};
         s = qt_dist_gtopk_init(&m->comp, dp, &cfg->compress, 4, rws, cls);
@@ -359,7 +361,8 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
     if (e != cudaSuccess) return cfail(m, e, "event");
     /* layer 2: dW2 (C×H) = dzᵀ·h into g, db2, dh (R×H) = dz·W2 */
     cublasStatus_t bs = cublasSgemm(m->blas, CUBLAS_OP_N, CUBLAS_OP_T, H, C, R, &one, m->h, H, m->dz, C, &zero, m->g, H);
-    QT_CUDA_LAUNCH(e, colsum_kernel<<<(C + 127) / 128, 128, 0, m->cs>>>(m->dz, R, C, m->g + m->off_b2));
+    if (bs == CUBLAS_STATUS_SUCCESS) /* db2 (C) = dzᵀ·1 */
+        bs = cublasSgemv(m->blas, CUBLAS_OP_N, C, R, &one, m->dz, C, m->ones, 1, &zero, m->g + m->off_b2, 1);
     if (bs == CUBLAS_STATUS_SUCCESS)
         bs = cublasSgemm(m->blas, CUBLAS_OP_N, CUBLAS_OP_N, H, R, C, &one, W2, H, m->dz, C, &zero, m->dh, H);
     if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "backward layer 2");
@@ -370,8 +373,10 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
     /* layer 1: relu', db1 (first: it travels with the last W1 chunk, so no bucket of its own
      * is left to reduce after the last GEMM), then dW1 (H×I) = dhᵀ·x a bucket of rows at a time */
     QT_CUDA_LAUNCH(e, relu_bwd_kernel<<<blocks_for((size_t)R * H), TPB, 0, m->cs>>>(m->dh, m->h, (size_t)R * H));
-    QT_CUDA_LAUNCH(e, colsum_kernel<<<(H + 127) / 128, 128, 0, m->cs>>>(m->dh, R, H, m->g + m->off_b1));
-    if (e == cudaSuccess) e = cudaEventRecord(ev[EV_RELU], m->cs);
+    if (e != cudaSuccess) return cfail(m, e, "relu backward");
+    bs = cublasSgemv(m->blas, CUBLAS_OP_N, H, R, &one, m->dh, H, m->ones, 1, &zero, m->g + m->off_b1, 1); /* db1 = dhᵀ·1 */
+    if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "bias gradient (layer 1)");
+    e = cudaEventRecord(ev[EV_RELU], m->cs);
     if (e != cudaSuccess) return cfail(m, e, "relu backward and bias gradient");
     size_t b = (size_t)m->l2_buckets;
     for (int h0 = 0; h0 < H; h0 += m->w1_rows, b++) {

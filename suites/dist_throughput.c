@@ -29,7 +29,7 @@
  *       message), so one rank's failure cannot leave the others waiting in a collective.
  *       A case's setup ends with one untimed call of the case (nccl-tests' warm-up).
  *   The imbalance, compression, local SGD and parameter-server cases run on host backends; GPU
- *   backends list train_dp k=1,2,…,world (4, 8 and 16 MiB buckets), train_dp_weak (per-GPU batch
+ *   backends list train_dp k=1,2,…,world (25 and 4 MiB buckets), train_dp_weak (per-GPU batch
  *   4096 and 8192), train_dp_topk k=world (gpu_train_cases: the MLP on the GPUs, in 1024, hidden
  *   4096) and train_fusion_dp k=1,2,…; GPU MLP rows add where a step's compute goes:
  *   fwd_step_s, bwd2_step_s, relu_db1_step_s, dw1_step_s (slowest rank each).
@@ -742,13 +742,18 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
  * (≈ 0.06 ms at 300 GB/s busbw on 2 GPUs, of which all but the last W1 bucket overlaps the
  * backward): k = 2 reaches the 1.8x target only if the exposed communication and what the
  * smaller per-GPU batch costs stay under ~10% of a step.
- *   train_dp k = 1, 2, 4 … world, 4 MiB buckets (W1's gradient in 4 chunks, each reduced while
- *       the next computes: 1024×1024 outputs, 64 tiles of 128×128 for 132 SMs); 8 MiB (2 chunks);
- *       16 MiB: W1's gradient one GEMM and one bucket (nothing of it overlapped): what the
- *       chunking buys in overlap against what it costs in GEMM shape;
- *   train_dp_weak per_gpu = 4096, 8192 rows per GPU, k = 1 … world (batch per_gpu·k: weak
- *       scaling, what DDP benchmarks report); k = 1 at 4096 rows is also one GPU's compute at the
- *       per-GPU batch of the strong k = 2 row: the GEMM-shape part of the strong loss;
+ *   train_dp k = 1, 2, 4 … world at DDP's default bucket cap, 25 MiB: layer 2's gradient one
+ *       bucket reduced while layer 1's backward runs, W1's gradient ONE GEMM and one bucket, its
+ *       all-reduce exposed (~17 MB); and at 4 MiB: W1's gradient in 4 chunks of 1024 rows, each
+ *       reduced while the next computes. On 2×H200 (2026-11-30, 8192 rows, k = 2) the chunks
+ *       lost: dW1 took 0.83 ms a step against 0.71 ms for the same chunks on one GPU alone (the
+ *       NCCL kernels running beside the GEMMs slowed them: 4 MiB 4.26e6 samples/s, 8 MiB 4.36e6,
+ *       16 MiB (one GEMM, the same schedule as 25 MiB here) 4.58e6; NCCL_MAX_CTAS=8 made the
+ *       chunked ones slower, not faster: 4.09e6, 4.33e6, 4.47e6);
+ *   train_dp_weak per_gpu = 4096, 8192 rows per GPU, k = 1 … world, 25 MiB buckets (batch
+ *       per_gpu·k: weak scaling, what DDP benchmarks report); k = 1 at 4096 rows is also one
+ *       GPU's compute at the per-GPU batch of the strong k = 2 row: the GEMM-shape part of the
+ *       strong loss;
  *   train_dp_topk top-k 1% with error feedback on the GPU (k = world);
  *   train_fusion_dp the fusion model (cross-modal attention, d 64, d_ff 256, global batch 8192)
  *       data-parallel, k = 1 … world (fusion_dp_run).
@@ -757,19 +762,19 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
 static qt_status_t gpu_train_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world)
 {
     int steps = profile == QT_PROFILE_QUICK ? 50 : 100;
-    /* t: 0 train_dp, 1 and 2 train_dp at 8 and 16 MiB buckets, 3 train_dp_topk, 4 and 5 train_dp_weak */
-    for (int t = 0; t < 6; t++)
-        for (int k = t == 3 ? world : 1; k <= world; k *= 2) {
-            qt_case_t *c = add_case(out, t == 3 ? "train_dp_topk" : t >= 4 ? "train_dp_weak" : "train_dp", backend, world);
+    /* t: 0 train_dp (25 MiB buckets), 1 train_dp at 4 MiB, 2 train_dp_topk, 3 and 4 train_dp_weak */
+    for (int t = 0; t < 5; t++)
+        for (int k = t == 2 ? world : 1; k <= world; k *= 2) {
+            qt_case_t *c = add_case(out, t == 2 ? "train_dp_topk" : t >= 3 ? "train_dp_weak" : "train_dp", backend, world);
             if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
             qt_params_set_str(&c->params, "mode", "dp");
-            if (t >= 4) qt_params_set_int(&c->params, "per_gpu", t == 4 ? 4096 : 8192);
+            if (t >= 3) qt_params_set_int(&c->params, "per_gpu", t == 3 ? 4096 : 8192);
             else qt_params_set_int(&c->params, "batch", 8192);
             qt_params_set_int(&c->params, "in", 1024);
             qt_params_set_int(&c->params, "hidden", 4096);
-            qt_params_set_int(&c->params, "bucket_bytes", (t == 1 ? 8 : t == 2 ? 16 : 4) << 20);
+            qt_params_set_int(&c->params, "bucket_bytes", t == 1 ? 4 << 20 : 25 << 20);
             qt_params_set_int(&c->params, "k", k);
-            if (t == 3) {
+            if (t == 2) {
                 qt_params_set_str(&c->params, "compress", "topk");
                 qt_params_set_double(&c->params, "ratio", 0.01);
             }
@@ -1115,9 +1120,9 @@ static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
     }
     if (isfinite(a0) && isfinite(b0)) QT_TRY(predict_scaling(r, variant, n, a0, b0));
     static const long long batches[] = {256, 1024, 8192}; /* host cases: 256, 1024; GPU: 8192 */
-    static const long long buckets[] = {0, 4 << 20, 8 << 20, 16 << 20}; /* host: none given; GPU: 4, 8, 16 MiB */
+    static const long long buckets[] = {0, 4 << 20, 25 << 20}; /* host: none given; GPU: 25 and 4 MiB */
     for (int bi = 0; bi < 3; bi++)
-        for (int ki = 0; ki < 4; ki++) {
+        for (int ki = 0; ki < 3; ki++) {
             scale_t s = {"train", variant, 0, n, r, batches[bi], buckets[ki]};
             qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
             qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);

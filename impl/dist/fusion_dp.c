@@ -98,6 +98,19 @@ qt_status_t qt_dist_fusion_init(qt_dist_fusion_t **out, qt_backend_t *comm, qt_b
 #ifndef QT_HAVE_CUDA
     if (gpu) return qt_fail(QT_ERR_UNSUPPORTED, "fusion dp: %s is on a GPU but this build has no CUDA", qt_backend_name(be));
 #endif
+    /* every rank must train the same model on the same data from the same seed: a rank with its
+     * own (a test seeded per process did) would all-reduce gradients of different models, the
+     * replicas drifting apart with no error; checked once, here */
+    if (comm) {
+        uint64_t h = qt_dist_fnv(QT_DIST_FNV0, &cfg->model, sizeof cfg->model);
+        h = qt_dist_fnv(h, &cfg->batch, sizeof cfg->batch);
+        h = qt_dist_fnv(h, &cfg->lr, sizeof cfg->lr);
+        h = qt_dist_fnv(h, &cfg->seed, sizeof cfg->seed);
+        h = qt_dist_fnv(h, &data->n, sizeof data->n);
+        for (int m = 0; m < data->n_mod; m++) /* the first sample of each modality */
+            h = qt_dist_fnv(h, data->x[m].data, (size_t)(data->x[m].shape[1] * data->x[m].shape[2]) * sizeof(float));
+        QT_TRY(qt_dist_same_hash(comm, h, "fusion configuration (model, batch, lr, seed, data)", 0));
+    }
     qt_dist_fusion_t *f = calloc(1, sizeof *f);
     if (!f) return qt_fail(QT_ERR_NOMEM, "fusion dp");
     f->cfg = *cfg;

@@ -300,7 +300,10 @@ static void test_gpu_fusion_dp(void)
         printf("  gpu fusion dp: cannot start the cuda backend: %s\n", qt_last_error());
         be = NULL;
     }
-    fusion_dp_diff_t d = fusion_dp_compare(world, be, QT_FUSION_GATED, 64);
+    /* rank 0's seed on every rank (each rank's own would give each its own data and model) */
+    double seed = world->rank ? 0 : (double)(qt_test_seed() & ((1ull << 52) - 1));
+    if (qt_dist_allreduce_raw(world, &seed, &seed, 1, QT_DIST_F64, QT_DIST_SUM) != QT_OK) seed = 5;
+    fusion_dp_diff_t d = fusion_dp_compare(world, be, QT_FUSION_GATED, 64, (uint64_t)seed);
     printf("  gpu fusion dp (gated, %d ranks, rows here %d): worst loss rel. difference %.3g, gradient %.3g of its "
            "largest (tolerance 1e-05 each), parameters %.3g (tolerance 0.0001), replicas %s\n", world->world, d.rows,
            d.loss, d.grad, d.params, d.replicas ? "equal" : "DIFFER");

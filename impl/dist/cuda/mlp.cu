@@ -149,7 +149,10 @@ static qt_status_t reap(qt_dist_gmlp_t *m)
         cudaEvent_t *ev = m->ev[m->timed & 1];
         float c_ms = 0, w_ms = 0, ph[4] = {0, 0, 0, 0};
         static const int from[4] = {EV_T0, EV_FWD, EV_BWD2, EV_RELU}, to[4] = {EV_FWD, EV_BWD2, EV_RELU, EV_BWD1};
+        /* COMM does not imply BWD1 (recorded on the compute stream just after the last bucket's
+         * mark, which is all COMM waited for: at k = 1 the all-reduce is empty and COMM came first) */
         cudaError_t e = cudaEventSynchronize(ev[EV_COMM]);
+        if (e == cudaSuccess) e = cudaEventSynchronize(ev[EV_BWD1]);
         if (e == cudaSuccess) e = cudaEventElapsedTime(&c_ms, ev[EV_T0], ev[EV_BWD1]);
         if (e == cudaSuccess) e = cudaEventElapsedTime(&w_ms, ev[EV_BWD1], ev[EV_COMM]);
         for (int k = 0; k < 4 && e == cudaSuccess; k++) e = cudaEventElapsedTime(&ph[k], ev[from[k]], ev[to[k]]);

@@ -339,7 +339,9 @@ typedef struct {
     uint64_t seed; /* parameter init (qt_fusion_init_params) and the shuffle */
 } qt_dist_fusion_config_t;
 typedef struct qt_dist_fusion qt_dist_fusion_t;
-/* train (host, f32; read at each epoch start: it must outlive f). */
+/* train (host, f32; read at each epoch start: it must outlive f). Collective over comm: the
+ * configuration and the data set's first sample must be the same on every rank (QT_ERR_STATE
+ * naming the rank that differs). */
 QT_API qt_status_t qt_dist_fusion_init(qt_dist_fusion_t **f, qt_backend_t *comm, qt_backend_t *compute,
                                        const qt_dist_fusion_config_t *cfg, const qt_fusion_data_t *train);
 QT_API void qt_dist_fusion_free(qt_dist_fusion_t *f);

@@ -749,7 +749,8 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
  *       lost: dW1 took 0.83 ms a step against 0.71 ms for the same chunks on one GPU alone (the
  *       NCCL kernels running beside the GEMMs slowed them: 4 MiB 4.26e6 samples/s, 8 MiB 4.36e6,
  *       16 MiB (one GEMM, the same schedule as 25 MiB here) 4.58e6; NCCL_MAX_CTAS=8 made the
- *       chunked ones slower, not faster: 4.09e6, 4.33e6, 4.47e6);
+ *       chunked ones slower, not faster: 4.09e6, 4.33e6, 4.47e6). Then at 25 MiB: k = 1 2.51e6,
+ *       k = 2 4.59e6 samples/s, 1.83x; at 4 MiB 1.71x (one run);
  *   train_dp_weak per_gpu = 4096, 8192 rows per GPU, k = 1 … world, 25 MiB buckets (batch
  *       per_gpu·k: weak scaling, what DDP benchmarks report); k = 1 at 4096 rows is also one
  *       GPU's compute at the per-GPU batch of the strong k = 2 row: the GEMM-shape part of the

@@ -29,7 +29,9 @@
  *                 stream, ordered by events) against the 1-GPU full-batch run on the same cuda
  *                 instance (fusion_dp_compare.h), gated fusion, batch 64: loss and gradient 1e-5
  *                 relative, parameters 1e-4·(1 + |p|) (test_dist's cpu tolerances: the same f32
- *                 arithmetic split over ranks); replicas equal
+ *                 arithmetic split over ranks); replicas equal. The seed is rank 0's on every rank
+ *                 (this file's seed is per process: with it each rank trained its own model, and
+ *                 the replicas differed — fusion_dp.c's init now refuses that)
  * A check passes only if it held on every rank (MIN over ranks); rank 0 prints CUnit's summary. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -122,11 +122,13 @@ static void test_matmul_paths(void)
         qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 14 + si, 0, 0.0f, 1.0f);
         for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
             for (int structured = 0; structured < 2; structured++) {
-                /* cuda's GATHER: v3 (one launch, last block sums), v4 (clusters) and v5 (no
-                 * split-K; lanes per row of W 2, 4, 8 in turn) take the points in turn */
-                static const char *const ver[3] = {"3", "4", "5"}, *const lpr[3] = {"2", "4", "8"};
-                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured) % 3], 1);
+                /* cuda's GATHER: v3 (one launch, last block sums), v4 (clusters), v5 (no
+                 * split-K; lanes per row of W 2, 4, 8 in turn) and v6 (v5 with K split over a
+                 * cluster of 2 or 4 blocks) take the points in turn */
+                static const char *const ver[4] = {"3", "4", "5", "6"}, *const lpr[3] = {"2", "4", "8"};
+                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured) % 4], 1);
                 setenv("QT_CUDA_GEMV_LPR", lpr[(pi + si) % 3], 1);
+                setenv("QT_CUDA_GEMV_CS", si & 1 ? "4" : "2", 1);
                 qt_verify_sparse_fill(A, M, K, sps[pi], structured, seed + si);
                 for (int b = 0; b < nb; b++) { /* b = 0 is ref: its DENSE result is R */
                     qt_tensor_t At, Wt, Yt;
@@ -176,6 +178,7 @@ static void test_matmul_paths(void)
     }
     unsetenv("QT_CUDA_SPARSE_KERNEL");
     unsetenv("QT_CUDA_GEMV_LPR");
+    unsetenv("QT_CUDA_GEMV_CS");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
     close_backends(bes, nb);
 }
@@ -194,7 +197,7 @@ static void test_matmul_bf16(void)
     for (int b = 1; b < nb; b++) {
         const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
         if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
-        for (int ver = 1; ver <= 5; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v5 above */
+        for (int ver = 1; ver <= 6; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v6 above */
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
                 for (int structured = 0; structured < 2; structured++) {
@@ -202,6 +205,7 @@ static void test_matmul_bf16(void)
                     setenv("QT_CUDA_SPARSE_KERNEL", vs, 1);
                     setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
                     setenv("QT_CUDA_GEMV_LPR", (pi + structured) % 3 == 0 ? "2" : (pi + structured) % 3 == 1 ? "4" : "8", 1);
+                    setenv("QT_CUDA_GEMV_CS", pi & 1 ? "4" : "2", 1);
                     int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2], sa[2] = {M, K}, sw[2] = {K, N},
                             sy[2] = {M, N};
                     float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4),
@@ -258,6 +262,7 @@ static void test_matmul_bf16(void)
     unsetenv("QT_CUDA_SPARSE_KERNEL");
     unsetenv("QT_CUDA_COLSKIP_PAD");
     unsetenv("QT_CUDA_GEMV_LPR");
+    unsetenv("QT_CUDA_GEMV_CS");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";

@@ -79,7 +79,7 @@
 #include "quintet/tensor.h"
 
 #define TPB 256
-#define QT_CUDA_SPARSE_DEFAULT 5 /* the matmul kernel version without QT_CUDA_SPARSE_KERNEL */
+#define QT_CUDA_SPARSE_DEFAULT 3 /* the matmul kernel version without QT_CUDA_SPARSE_KERNEL */
 #define V5_LPR_BF16 4            /* gemv_v5's default lanes per row of W (×16 bytes) */
 #define V5_LPR_F32 8
 #define GV_COLS 8     /* output columns per thread in gemv_v1 */
@@ -131,7 +131,7 @@ static int sparse_version(void)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
     int v = e ? atoi(e) : QT_CUDA_SPARSE_DEFAULT;
-    return v >= 1 && v <= 5 ? v : QT_CUDA_SPARSE_DEFAULT;
+    return v >= 1 && v <= 6 ? v : QT_CUDA_SPARSE_DEFAULT;
 }
 
 static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols);
@@ -1134,15 +1134,20 @@ static __device__ __noinline__ v5_acc<BF ? 8 : 4> v5_rows_call(const int *sk, co
 
 /* gemv_v5: the GEMV that skips zeros, ONE launch and NO split of K across blocks (v3: split-K,
  * partial rows in global memory, a fence, a tile counter and the last block's second read at
- * the end of the chain; v4: clusters, slower). Block (x: a tile of TC = LPR·EPC columns, y: row
+ * the end of the chain; v4: clusters, slower). Block (x: a tile of TC = LPR·EPC columns, z: row
  * m of A) of WARPS warps; warp w scans its 1/WARPS of row m with 16-byte loads of A (4 in
- * flight per lane), lists the nonzeros in order in its own shared-memory list (ballot-free:
- * per-lane popcounts and a warp scan; the list is consumed whenever the next 32 chunks would
- * overflow it) and reads for each listed k only W[k, the tile] — RPI = 32/LPR rows per load
+ * flight per lane), lists the nonzeros in order in its own shared-memory list (per-lane
+ * popcounts and a warp scan; the list is consumed whenever the next 32 chunks would overflow
+ * it) and reads for each listed k only W[k, the tile] — RPI = 32/LPR rows per load
  * instruction, LPR lanes × 16 bytes contiguous per row, V5_B loads in flight per lane. The row
  * groups of a warp are summed by a fixed butterfly, the warps in warp order through shared
- * memory: deterministic. Needs K·es and N·es multiples of 16 and 16-byte aligned A and W. */
-template <int BF, int LPR, int WARPS>
+ * memory: deterministic. Needs K·es and N·es multiples of 16 and 16-byte aligned A and W.
+ * gemv_v6 is this kernel with CS > 1 (launched as clusters of CS blocks along y): block y = s
+ * of the cluster takes the s-th of CS slices of K, and the CS blocks' column sums are added in
+ * rank order through distributed shared memory (block r finishes columns r·TC/CS …): K split
+ * over CS SMs without partial rows in global memory, so that full 128-byte row pieces (LPR 8
+ * in bf16: 64 columns, 64 tiles at N = 4096) still occupy every SM. */
+template <int BF, int LPR, int WARPS, int CS>
 static __global__ void __launch_bounds__(WARPS * 32, 16 / WARPS)
     gemv_v5(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr)
 {
@@ -1150,13 +1155,17 @@ static __global__ void __launch_bounds__(WARPS * 32, 16 / WARPS)
     __shared__ int s_k[WARPS][V5_CAP];
     __shared__ float s_a[WARPS][V5_CAP];
     __shared__ float red[WARPS][TC];
+    __shared__ float colsum[TC];
     __shared__ unsigned s_nnz[WARPS];
+    __shared__ int64_t s_range; /* entries of the block's slice (for the skipped-work counter) */
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, g = lane / LPR, c = lane % LPR;
-    const int64_t m = blockIdx.y, col = (int64_t)blockIdx.x * TC + c * EPC, rowbytes = N * ES;
+    const int64_t m = blockIdx.z, col = (int64_t)blockIdx.x * TC + c * EPC, rowbytes = N * ES;
     const bool live = col < N;
     const char *Wc = (const char *)W + col * ES;
-    const int64_t nch = K / EPC, ch0 = nch * wid / WARPS, ch1 = nch * (wid + 1) / WARPS;
+    const int64_t nch = K / EPC, cb0 = nch * blockIdx.y / CS, cb1 = nch * (blockIdx.y + 1) / CS;
+    const int64_t ch0 = cb0 + (cb1 - cb0) * wid / WARPS, ch1 = cb0 + (cb1 - cb0) * (wid + 1) / WARPS;
     const uint4 *Ar = (const uint4 *)((const char *)A + m * K * ES);
+    if (threadIdx.x == 0) s_range = (cb1 - cb0) * EPC;
     int *sk = s_k[wid];
     float *sa = s_a[wid];
     float acc[EPC];
@@ -1214,21 +1223,42 @@ static __global__ void __launch_bounds__(WARPS * 32, 16 / WARPS)
     if (lane == 0) s_nnz[wid] = nnz;
     __syncthreads();
     if (threadIdx.x < TC) {
-        float s = 0.0f;
+        float sum = 0.0f;
 #pragma unroll
-        for (int w = 0; w < WARPS; w++) s += red[w][threadIdx.x];
-        const int64_t j = (int64_t)blockIdx.x * TC + threadIdx.x;
-        if (j < N) {
-            if (BF) ((__nv_bfloat16 *)Y)[m * N + j] = __float2bfloat16_rn(s);
-            else ((float *)Y)[m * N + j] = s;
-        }
+        for (int w = 0; w < WARPS; w++) sum += red[w][threadIdx.x];
+        colsum[threadIdx.x] = sum;
     }
     if (blockIdx.x == 0 && threadIdx.x == 0) {
         unsigned long long t = 0;
         for (int w = 0; w < WARPS; w++) t += s_nnz[w];
         atomicAdd(&ctr[0], t);
         atomicAdd(&ctr[1], 2ull * t * (unsigned long long)N);
-        atomicAdd(&ctr[2], ((unsigned long long)K - t) * (unsigned long long)N);
+        atomicAdd(&ctr[2], ((unsigned long long)s_range - t) * (unsigned long long)N);
+    }
+    if constexpr (CS == 1) {
+        __syncthreads();
+        const int64_t j = (int64_t)blockIdx.x * TC + threadIdx.x;
+        if (threadIdx.x < TC && j < N) {
+            if (BF) ((__nv_bfloat16 *)Y)[m * N + j] = __float2bfloat16_rn(colsum[threadIdx.x]);
+            else ((float *)Y)[m * N + j] = colsum[threadIdx.x];
+        }
+    } else {
+        namespace cg = cooperative_groups;
+        cg::cluster_group cluster = cg::this_cluster();
+        cluster.sync(); /* every block's column sums written */
+        const unsigned rank = cluster.block_rank();
+        if (threadIdx.x < TC / CS) {
+            const int t = (int)rank * (TC / CS) + (int)threadIdx.x;
+            float sum = 0.0f;
+#pragma unroll
+            for (int q = 0; q < CS; q++) sum += cluster.map_shared_rank(colsum, q)[t];
+            const int64_t j = (int64_t)blockIdx.x * TC + t;
+            if (j < N) {
+                if (BF) ((__nv_bfloat16 *)Y)[m * N + j] = __float2bfloat16_rn(sum);
+                else ((float *)Y)[m * N + j] = sum;
+            }
+        }
+        cluster.sync(); /* the others' shared memory read before any block exits */
     }
 }
 
@@ -1423,22 +1453,46 @@ static int gemv_lpr(int bf16)
     return l == 2 || l == 4 || l == 8 ? l : bf16 ? V5_LPR_BF16 : V5_LPR_F32;
 }
 
-/* Launch gemv_v5: grid (column tiles, M); 16 warps per block when the tiles fit one per SM,
- * else 8 (two blocks per SM). */
-static qt_status_t launch_gemv_v5(qt_backend_t *be, const mm_t *c)
+/* gemv_v6's cluster size: QT_CUDA_GEMV_CS (2 or 4), default 2. */
+static int gemv_cs(void)
+{
+    const char *e = getenv("QT_CUDA_GEMV_CS");
+    int v = e ? atoi(e) : 2;
+    return v == 2 || v == 4 ? v : 2;
+}
+
+/* Launch gemv_v5 (cs = 1: grid (column tiles, 1, M)) or gemv_v6 (cs = 2 or 4: grid (tiles, cs,
+ * M) in clusters (1, cs, 1)); 16 warps per block when the blocks fit one per SM, else 8 (two
+ * blocks per SM). */
+static qt_status_t launch_gemv_v5(qt_backend_t *be, const mm_t *c, int cs)
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     const int lpr = gemv_lpr(c->bf16), tc = lpr * (c->bf16 ? 8 : 4);
     const int64_t tiles = (c->N + tc - 1) / tc;
     if (tiles > INT32_MAX) return qt_backend_fail(be, QT_ERR_SHAPE, "gemv_v5: N = %lld too large", (long long)c->N);
-    const int w16 = tiles * c->M <= cx->sms;
-    dim3 grid((unsigned)tiles, (unsigned)c->M);
-    cudaStream_t s = cx->stream;
-#define V5_LAUNCH(BF, L, WP) gemv_v5<BF, L, WP><<<grid, WP * 32, 0, s>>>(c->A, c->K, c->W, c->N, c->Y, cx->d_nnz)
+    const int w16 = tiles * c->M * cs <= cx->sms;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = 1, attr.val.clusterDim.y = (unsigned)cs, attr.val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)tiles, (unsigned)cs, (unsigned)c->M);
+    cfg.stream = cx->stream;
+    cfg.attrs = cs > 1 ? &attr : NULL;
+    cfg.numAttrs = cs > 1 ? 1 : 0;
+    cudaError_t e = cudaSuccess;
+#define V5_LAUNCH(BF, L, WP, CS)                                                                                       \
+    (cfg.blockDim = dim3(WP * 32), e = cudaLaunchKernelEx(&cfg, gemv_v5<BF, L, WP, CS>, c->A, c->K, c->W, c->N, c->Y,   \
+                                                          cx->d_nnz))
+#define V5_CS(BF, L, WP)                                                                                               \
+    do {                                                                                                               \
+        if (cs == 1) V5_LAUNCH(BF, L, WP, 1);                                                                          \
+        else if (cs == 2) V5_LAUNCH(BF, L, WP, 2);                                                                     \
+        else V5_LAUNCH(BF, L, WP, 4);                                                                                  \
+    } while (0)
 #define V5_WARPS(BF, L)                                                                                                \
     do {                                                                                                               \
-        if (w16) V5_LAUNCH(BF, L, 16);                                                                                 \
-        else V5_LAUNCH(BF, L, 8);                                                                                      \
+        if (w16) V5_CS(BF, L, 16);                                                                                     \
+        else V5_CS(BF, L, 8);                                                                                          \
     } while (0)
 #define V5_LPR(BF)                                                                                                     \
     do {                                                                                                               \
@@ -1450,8 +1504,9 @@ static qt_status_t launch_gemv_v5(qt_backend_t *be, const mm_t *c)
     else V5_LPR(0);
 #undef V5_LPR
 #undef V5_WARPS
+#undef V5_CS
 #undef V5_LAUNCH
-    return QT_OK;
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, cs > 1 ? "gemv_v6 launch" : "gemv_v5 launch");
 }
 
 /* CSR: ptr (M + 1), col and val (room for a dense A: nothing is read back unless info is
@@ -1496,10 +1551,10 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
     const int ver = sparse_version();
     const int64_t tiles3 = (N + 255) / 256;
-    if (ver == 5 && vec && M <= V5_MAX_ROWS && (K * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0) {
-        QT_TRY(launch_gemv_v5(be, c));
+    if (ver >= 5 && vec && M <= V5_MAX_ROWS && (K * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0) {
+        QT_TRY(launch_gemv_v5(be, c, ver == 6 ? gemv_cs() : 1));
         counted(be);
-        qt_status_t st = qt_cuda_launched(be, "gemv_v5");
+        qt_status_t st = qt_cuda_launched(be, ver == 6 ? "gemv_v6" : "gemv_v5");
         if (st == QT_OK && info) st = gather_info(be, c, info);
         return st;
     }

@@ -13,14 +13,18 @@
  * oracle comparison of every version is tests/sparse/test_sparse.c.
  * W ~ U(−1, 1), A's nonzeros ~ U(0.1, 1), as the suite draws them (Philox, seed 1).
  * Build: make QT_INNER=1 build/tests/sparse/cuda_gemv_bench (the tests' pattern rule).
- * Run:   build/tests/sparse/cuda_gemv_bench [-r REPS] [-d DRAWS] 'QT_CUDA_SPARSE_KERNEL=3' \
+ * Run:   build/tests/sparse/cuda_gemv_bench [-r REPS] [-d DRAWS] [-s SPARSITY] [-f bf16|f32] \
+ *          'QT_CUDA_SPARSE_KERNEL=3' \
  *          'QT_CUDA_SPARSE_KERNEL=5 QT_CUDA_GEMV_LPR=4' …   (each argument: one configuration,
  *          space-separated VAR=VALUE settings; none: versions 3 and 5 with their defaults)
- * Output: one line per (dtype, configuration): median µs per call, dense µs, dense/config. */
+ * Output: one line per (dtype, configuration): median µs per call, dense µs, dense/config, and
+ * the host's time to queue one call (if it reaches the device time, the host is the limit).
+ * -s 1.0 (no nonzeros: no row of W read) and -s 0.99 give a path's fixed cost and slope. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "quintet/backend.h"
 #include "quintet/rng.h"
@@ -33,6 +37,16 @@
 #define MAXDRAW 64
 
 static const int64_t K = 16384, N = 4096;
+static double sp = 0.9;      /* fraction of zeros of A (-s) */
+static double issue_s;       /* host seconds spent issuing the last timed() call's batches */
+
+/* Monotonic host clock in seconds. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* Apply one configuration: unset the tuning variables, then set its VAR=VALUE words. */
 static void apply(const char *cfg)
@@ -83,13 +97,17 @@ static qt_status_t timed(qt_backend_t *be, qt_spmm_path_t p, qt_tensor_t *A, int
                          const qt_tensor_t *W, qt_tensor_t *Y, qt_spmm_ws_t *ws, double *best)
 {
     *best = INFINITY;
+    issue_s = INFINITY;
     for (int t = 0; t < TRIES; t++) {
         double s;
         QT_TRY(qt_backend_timer_start(be));
+        const double h0 = now_s();
         for (int i = 0; i < BATCH; i++) {
             QT_TRY(qt_sparse_matmul(be, p, &A[*next], W, Y, NULL, ws, NULL));
             *next = (*next + 1) % draws;
         }
+        const double h = now_s() - h0; /* host time to queue the batch (no wait for the GPU in it) */
+        if (h / BATCH < issue_s) issue_s = h / BATCH;
         QT_TRY(qt_backend_timer_stop(be, &s));
         QT_TRY(qt_backend_synchronize(be));
         if (s / BATCH < *best) *best = s / BATCH;
@@ -114,16 +132,16 @@ static int run_dtype(qt_backend_t *be, qt_dtype_t dt, const char **cfg, int ncfg
 {
     float *Wh = malloc((size_t)(K * N) * 4), *Ah = malloc((size_t)(draws * K) * 4);
     float *yd = malloc((size_t)N * 4), *yc = malloc((size_t)N * 4);
-    double *t = malloc(sizeof(double) * (size_t)reps * (ncfg + 1));
+    double *t = malloc(sizeof(double) * (size_t)reps * (ncfg + 1)), *hs = malloc(sizeof(double) * (size_t)reps * (ncfg + 1));
     qt_tensor_t W = {0}, Y = {0}, A[MAXDRAW];
     memset(A, 0, sizeof A);
     qt_spmm_ws_t ws = {0};
     int rc = 1, next = 0;
-    if (!Wh || !Ah || !yd || !yc || !t) goto out;
+    if (!Wh || !Ah || !yd || !yc || !t || !hs) goto out;
     for (int64_t k = 0; k < K; k++) qt_rng_fill_uniform_f32(Wh + k * N, (size_t)N, 1, 1, (uint64_t)(k * N), -1.0f, 1.0f);
     qt_rng_fill_uniform_f32(Ah, (size_t)(draws * K), 1, 2, 0, 0.1f, 1.0f);
     for (int64_t i = 0; i < draws * K; i++)
-        if (qt_rng_uniform_f64(1, 16, (uint64_t)i) < 0.9) Ah[i] = 0.0f;
+        if (qt_rng_uniform_f64(1, 16, (uint64_t)i) < sp) Ah[i] = 0.0f;
     int64_t ys[2] = {1, N};
     qt_status_t st = upload(be, Wh, K, N, dt, &W);
     for (int d = 0; st == QT_OK && d < draws; d++) st = upload(be, Ah + d * K, 1, K, dt, &A[d]);
@@ -146,9 +164,11 @@ static int run_dtype(qt_backend_t *be, qt_dtype_t dt, const char **cfg, int ncfg
     for (int r = 0; st == QT_OK && r < reps; r++) {
         apply(NULL);
         st = timed(be, QT_SPMM_DENSE, A, draws, &next, &W, &Y, NULL, &t[r]);
+        hs[r] = issue_s;
         for (int c = 0; st == QT_OK && c < ncfg; c++) {
             apply(cfg[c]);
             st = timed(be, QT_SPMM_GATHER, A, draws, &next, &W, &Y, &ws, &t[(size_t)(c + 1) * reps + r]);
+            hs[(size_t)(c + 1) * reps + r] = issue_s;
         }
     }
     if (st != QT_OK) {
@@ -156,14 +176,15 @@ static int run_dtype(qt_backend_t *be, qt_dtype_t dt, const char **cfg, int ncfg
         goto out;
     }
     double dense = median(t, reps);
-    printf("%-5s %-44s %9.2f us  (dense, %d draws, %d reps)\n", qt_dtype_name(dt), "cuBLAS", dense * 1e6, draws, reps);
+    printf("%-5s %-44s %9.2f us  (dense, sp %.2f, %d draws, %d reps; host issue %.2f us/call)\n", qt_dtype_name(dt),
+           "cuBLAS", dense * 1e6, sp, draws, reps, median(hs, reps) * 1e6);
     int best = -1;
     double tbest = INFINITY;
     for (int c = 0; c < ncfg; c++) {
         double m = median(t + (size_t)(c + 1) * reps, reps);
         int wrong = err[c] > (dt == QT_BF16 ? 2e-2 : 1e-4);
-        printf("%-5s %-44s %9.2f us  %5.2fx dense  err %.1e%s\n", qt_dtype_name(dt), cfg[c], m * 1e6, dense / m, err[c],
-               wrong ? "  WRONG" : "");
+        printf("%-5s %-44s %9.2f us  %5.2fx dense  err %.1e  host issue %.2f us/call%s\n", qt_dtype_name(dt), cfg[c],
+               m * 1e6, dense / m, err[c], median(hs + (size_t)(c + 1) * reps, reps) * 1e6, wrong ? "  WRONG" : "");
         if (!wrong && m < tbest) tbest = m, best = c;
     }
     /* for scripts: the fastest correct configuration */
@@ -179,21 +200,25 @@ out:
     free(yd);
     free(yc);
     free(t);
+    free(hs);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
     int reps = 7, draws = 16, ncfg = 0;
+    const char *only = NULL; /* -f bf16|f32: that dtype only */
     const char *cfg[MAXCFG];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-d") && i + 1 < argc) draws = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-s") && i + 1 < argc) sp = atof(argv[++i]);
+        else if (!strcmp(argv[i], "-f") && i + 1 < argc) only = argv[++i];
         else if (ncfg < MAXCFG) cfg[ncfg++] = argv[i];
     }
     if (!ncfg) cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=3", cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=5";
-    if (reps < 1 || draws < 1 || draws > MAXDRAW) {
-        fprintf(stderr, "cuda_gemv_bench: -r ≥ 1, 1 ≤ -d ≤ %d\n", MAXDRAW);
+    if (reps < 1 || draws < 1 || draws > MAXDRAW || !(sp >= 0 && sp <= 1)) {
+        fprintf(stderr, "cuda_gemv_bench: -r ≥ 1, 1 ≤ -d ≤ %d, 0 ≤ -s ≤ 1\n", MAXDRAW);
         return 2;
     }
     qt_backend_t *be;
@@ -201,7 +226,9 @@ int main(int argc, char **argv)
         printf("cuda_gemv_bench: skipped: %s\n", qt_last_error());
         return 0;
     }
-    int rc = run_dtype(be, QT_BF16, cfg, ncfg, reps, draws) | run_dtype(be, QT_F32, cfg, ncfg, reps, draws);
+    int rc = 0;
+    if (!only || !strcmp(only, "bf16")) rc |= run_dtype(be, QT_BF16, cfg, ncfg, reps, draws);
+    if (!only || !strcmp(only, "f32")) rc |= run_dtype(be, QT_F32, cfg, ncfg, reps, draws);
     qt_backend_free(be);
     return rc;
 }

@@ -22,7 +22,8 @@
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
  * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
- * side by side, QT_CUDA_SPARSE_KERNEL=1, 2 or 3 (default 3), all validated by the tests:
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 … 6 (default QT_CUDA_SPARSE_DEFAULT), all validated by
+ * the tests (versions 4-6 differ from 3 in GATHER only):
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
  *   GATHER   the GEMV that skips zeros, for a few rows. v3 (gemv_v3, where N % 8 == 0 and W is
  *            16-byte aligned, else v2): ONE launch; a block (256 columns × a slice of K × a
@@ -40,6 +41,13 @@
  *            GPU), each thread accumulates 8 columns in f32 from 16-byte loads of the touched
  *            rows of W only; the splits' partial rows are summed in split order by a second kernel
  *            (deterministic).
+ *            v5 (gemv_v5, M ≤ 4, K·es and N·es multiples of 16): no split of K across blocks:
+ *            a block per (tile of LPR·8 bf16 / LPR·4 f32 columns, row) scans the whole row of A
+ *            with 16-byte loads, each warp listing its 1/WARPS of it in its own shared-memory
+ *            list and reading LPR × 16 contiguous bytes of each listed row of W (QT_CUDA_GEMV_LPR
+ *            2, 4, 8); the warps summed in order through shared memory: no partial rows, fence,
+ *            counter or second read. v6: v5 with K split over a cluster of QT_CUDA_GEMV_CS = 2
+ *            or 4 blocks summed through distributed shared memory. Measured: NOTES.md.
  *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
  *            count), an order-keeping compaction of their indices, the kept count read back (the
  *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
@@ -56,7 +64,12 @@
  *            need the kept count (read on the device), queued before the host waits for the
  *            event: the GPU gathers while the host learns kc and queues cuBLAS behind it.
  *            Padding QT_CUDA_COLSKIP_PAD (default 8).
- *   CSR      not implemented on cuda (supports() says 0; AUTO never picks it here).
+ *   CSR      A converted to CSR on the device (csr_count_v1: a warp per row counts; csr_scan_v1:
+ *            one block scans the counts into row pointers; csr_fill_v1: a warp per row writes
+ *            column indices and f32 values in order), then csr_spmm_v1: a block per (row, 2048
+ *            columns), 8 columns per thread from 16-byte loads of W, sums in column order. The
+ *            lists are sized for a dense A (8·M·K bytes of workspace) so that nothing is read
+ *            back unless info is asked (then the nonzero count, ptr[M]).
  *   measure  colflags_v3 over the sampled rows (counting the kept columns itself when they fit
  *            one grid row, else compact_v3), one read-back. AUTO (common.c) reuses a device
  *            backend's estimate from the workspace, so the read-back is paid every 16 calls.
@@ -125,8 +138,8 @@ static __device__ __forceinline__ void fma_row8(float *acc, float a, const void 
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 4, default 3; 4 differs from 3 in GATHER only
- * and measured slower on the H200: NOTES.md). */
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 6, default QT_CUDA_SPARSE_DEFAULT; 4-6
+ * differ from 3 in GATHER only, their H200 timings in NOTES.md). */
 static int sparse_version(void)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");

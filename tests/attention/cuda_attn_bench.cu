@@ -6,9 +6,9 @@
  * checks the LSH hashing kernel bucket for bucket against a host loop identical to ref.c's.
  *
  *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick] [--targets]
- *   (--targets: validate v5, v7, v10 in bf16 on the small shapes, then time only the issue's two
+ *   (--targets: validate v5, v7, v10, v11, v12 in bf16 on the small shapes, then time only the issue's two
  *   target shapes, causal window W1024 T65536 D64 and dense B1 H16 T16384 D128)
- *   (or: nvcc -O3 -arch=sm_90 -Iimpl/attention/cuda impl/attention/cuda/attn_*.cu
+ *   (or: nvcc -O3 -gencode=arch=compute_90a,code=sm_90a -DQT_ATTN_SM90A -Iimpl/attention/cuda impl/attention/cuda/attn_*.cu
  *        tests/attention/cuda_attn_bench.cu -lcublas -o cuda-attn-bench)
  *
  * Exit status: 0 when every validation passed, 1 otherwise, 77 when there is no GPU (said
@@ -330,7 +330,7 @@ static void run_case(const problem &pr, int row_stride, const int *timed, int re
     dp_make(p, pr);
     char desc[160];
     describe(desc, sizeof desc, pr);
-    for (int v = 1; v <= 10; v++) {
+    for (int v = 1; v <= 12; v++) {
         if (!qt_cuda_attn_version_supports(v, pr.dtype, pr.D)) continue;
         bool want_time = false;
         for (const int *t = timed; t && *t; t++) want_time |= *t == v;
@@ -424,7 +424,7 @@ int main(int argc, char **argv)
     if (csv) fprintf(csv, "kind,case,version,value,extra,status\n");
     measure_ceilings();
 
-    static bool target_versions[11] = {false, false, false, false, false, true, false, true, false, false, true};
+    static bool target_versions[13] = {false, false, false, false, false, true, false, true, false, false, true, true, true};
     if (targets) only_versions = target_versions;
     /* ---- validation on small odd shapes ---- */
     const int dts[3] = {QT_CUDA_ATTN_F32, QT_CUDA_ATTN_BF16, QT_CUDA_ATTN_F16};
@@ -448,7 +448,7 @@ int main(int argc, char **argv)
             for (auto &c : cases) run_case(c, 1, NULL, 0);
         }
     if (targets) {
-        const int tv[] = {5, 7, 10, 0};
+        const int tv[] = {5, 7, 10, 11, 12, 0};
         problem tt[] = {
             {1, 16, 65536, 64, 1, 1024, 0, 1, 0, QT_CUDA_ATTN_BF16, "window"},
             {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
@@ -464,7 +464,7 @@ int main(int argc, char **argv)
     check_lsh(2, 3000, 64, 100); /* two column tiles of hash v2 */
 
     /* ---- timing on the issue's shapes (validated first on sampled rows) ---- */
-    const int tc[] = {3, 4, 5, 6, 7, 8, 9, 10, 0}, tf32[] = {2, 0};
+    const int tc[] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0}, tf32[] = {2, 0};
     int reps = quick ? 5 : 10;
     problem timing[] = {
         {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},

@@ -6,8 +6,9 @@
  * checks the LSH hashing kernel bucket for bucket against a host loop identical to ref.c's.
  *
  *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick] [--targets]
- *   (--targets: validate v5, v7, v10, v11, v12 in bf16 on the small shapes, then time only the issue's two
- *   target shapes, causal window W1024 T65536 D64 and dense B1 H16 T16384 D128)
+ *   (--targets: validate v5, v7, v10…v14 in bf16 on the small shapes, then time only the issue's two
+ *   target shapes, causal window W1024 T65536 D64 and dense B1 H16 T16384 D128, and dense D128
+ *   causal and dense D64 at T16384, the other shapes the default version is chosen on)
  *   (or: nvcc -O3 -gencode=arch=compute_90a,code=sm_90a -DQT_ATTN_SM90A -Iimpl/attention/cuda impl/attention/cuda/attn_*.cu
  *        tests/attention/cuda_attn_bench.cu -lcublas -o cuda-attn-bench)
  *
@@ -330,7 +331,7 @@ static void run_case(const problem &pr, int row_stride, const int *timed, int re
     dp_make(p, pr);
     char desc[160];
     describe(desc, sizeof desc, pr);
-    for (int v = 1; v <= 12; v++) {
+    for (int v = 1; v <= 14; v++) {
         if (!qt_cuda_attn_version_supports(v, pr.dtype, pr.D)) continue;
         bool want_time = false;
         for (const int *t = timed; t && *t; t++) want_time |= *t == v;
@@ -424,7 +425,8 @@ int main(int argc, char **argv)
     if (csv) fprintf(csv, "kind,case,version,value,extra,status\n");
     measure_ceilings();
 
-    static bool target_versions[13] = {false, false, false, false, false, true, false, true, false, false, true, true, true};
+    static bool target_versions[15] = {false, false, false, false, false, true,  false, true,
+                                       false, false, true,  true,  true,  true, true};
     if (targets) only_versions = target_versions;
     /* ---- validation on small odd shapes ---- */
     const int dts[3] = {QT_CUDA_ATTN_F32, QT_CUDA_ATTN_BF16, QT_CUDA_ATTN_F16};
@@ -448,10 +450,12 @@ int main(int argc, char **argv)
             for (auto &c : cases) run_case(c, 1, NULL, 0);
         }
     if (targets) {
-        const int tv[] = {5, 7, 10, 11, 12, 0};
+        const int tv[] = {5, 7, 10, 11, 12, 13, 14, 0};
         problem tt[] = {
             {1, 16, 65536, 64, 1, 1024, 0, 1, 0, QT_CUDA_ATTN_BF16, "window"},
             {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
+            {1, 16, 16384, 128, 1, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"}, /* the defaults' other cases */
+            {1, 16, 16384, 64, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
         };
         for (auto &c : tt) run_case(c, c.T / 16, tv, quick ? 5 : 10); /* 16 sampled rows a head checked */
         printf("cuda-attn-bench: %d validation failure(s)\n", failures);
@@ -464,7 +468,7 @@ int main(int argc, char **argv)
     check_lsh(2, 3000, 64, 100); /* two column tiles of hash v2 */
 
     /* ---- timing on the issue's shapes (validated first on sampled rows) ---- */
-    const int tc[] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0}, tf32[] = {2, 0};
+    const int tc[] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0}, tf32[] = {2, 0};
     int reps = quick ? 5 : 10;
     problem timing[] = {
         {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},

@@ -401,12 +401,14 @@ extern "C" int qt_cuda_attn_default_version(int dtype, int D)
     int want = env ? atoi(env) : 0;
     if (want && qt_cuda_attn_version_supports(want, dtype, D)) return want;
     if (dtype == QT_CUDA_ATTN_F32) return qt_cuda_attn_version_supports(2, dtype, D) ? 2 : D >= 1 && D <= 128 ? 1 : 0;
-    /* measured on the H200 (NOTES.md, runs 4–6): D 128 v10 337 vs v7 321 vs v5 289 TFLOP/s (dense
-     * bf16 T 16384, one call); D 64 v5 (293; v7 277, v8 257; causal window W 1024: v10 241 vs
-     * v5 236, within run-to-run spread, so v5 stays) */
+    /* measured on the H200 (NOTES.md, runs 4–7): run 7, bf16: D 128 dense T 16384 v11 402 vs v12 343
+     * vs v10 335 TFLOP/s; D 64 causal window W 1024 v12 282 vs v10 242 vs v5 237 (v11 221). Where
+     * the wgmma kernels are not built or the device is not cc 9.0: D 128 v10 (337 vs v7 321 vs v5
+     * 289 in run 6), D 64 v5 (293; v7 277, v8 257). */
+    int fast = D == 128 ? 11 : 12;
+    if (qt_cuda_attn_version_supports(fast, dtype, D)) return fast;
     if (D == 128 && qt_cuda_attn_version_supports(10, dtype, D)) return 10;
-    if (!qt_cuda_attn_version_supports(5, dtype, D)) return 0;
-    return D == 128 ? 7 : 5;
+    return qt_cuda_attn_version_supports(5, dtype, D) ? 5 : 0;
 }
 
 /* Launch one instantiation with its dynamic shared memory. */

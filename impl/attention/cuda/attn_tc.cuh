@@ -86,11 +86,12 @@ __device__ __forceinline__ void attn_mask16(float (&s)[NB][4], int r0, int r1, i
 
 /* Online softmax of one 16-row score tile (raw scores; sl2 = scale·log2 e; FAST: scale folded into
  * the exponent's FFMA and ex2.approx, else s already scaled to the log2 domain): updates the row
- * maxima m, partial sums l (this thread's columns only; reduced over the quad at the end), rescales
- * the output accumulator o (ND n-blocks of 8), and packs P as the next MMA's A fragments pk. */
-template <int NB, int ND, bool F16, bool FAST>
-__device__ __forceinline__ void attn_softmax16(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&o)[ND][4],
-                                               uint32_t (&pk)[NB][2], float sl2)
+ * maxima m and partial sums l (this thread's columns only; reduced over the quad at the end), packs
+ * P as the next MMA's A fragments pk, and returns in al the factors the output rows must be
+ * rescaled by (attn_rescale16) before P·V is added. */
+template <int NB, bool F16, bool FAST>
+__device__ __forceinline__ void attn_softmax16_p(float (&s)[NB][4], float (&m)[2], float (&l)[2], uint32_t (&pk)[NB][2],
+                                                 float sl2, float (&al)[2])
 {
     float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
@@ -104,11 +105,11 @@ __device__ __forceinline__ void attn_softmax16(float (&s)[NB][4], float (&m)[2],
     mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
     float mn0 = fmaxf(m[0], mx0), mn1 = fmaxf(m[1], mx1);
     float mu0 = mn0 == -INFINITY ? 0.f : mn0, mu1 = mn1 == -INFINITY ? 0.f : mn1;
-    float al0, al1, ps0 = 0.f, ps1 = 0.f;
+    float ps0 = 0.f, ps1 = 0.f;
     if (FAST) {
         float ms0 = mu0 * sl2, ms1 = mu1 * sl2;
-        al0 = exp2_<true>(fmaf(m[0], sl2, -ms0));
-        al1 = exp2_<true>(fmaf(m[1], sl2, -ms1));
+        al[0] = exp2_<true>(fmaf(m[0], sl2, -ms0));
+        al[1] = exp2_<true>(fmaf(m[1], sl2, -ms1));
 #pragma unroll
         for (int nb = 0; nb < NB; nb++) {
             float p0 = exp2_<true>(fmaf(s[nb][0], sl2, -ms0)), p1 = exp2_<true>(fmaf(s[nb][1], sl2, -ms0));
@@ -119,8 +120,8 @@ __device__ __forceinline__ void attn_softmax16(float (&s)[NB][4], float (&m)[2],
             pk[nb][1] = pack2<F16>(p2, p3);
         }
     } else {
-        al0 = exp2f(m[0] - mu0);
-        al1 = exp2f(m[1] - mu1);
+        al[0] = exp2f(m[0] - mu0);
+        al[1] = exp2f(m[1] - mu1);
 #pragma unroll
         for (int nb = 0; nb < NB; nb++) {
             float p0 = exp2f(s[nb][0] - mu0), p1 = exp2f(s[nb][1] - mu0);
@@ -133,15 +134,29 @@ __device__ __forceinline__ void attn_softmax16(float (&s)[NB][4], float (&m)[2],
     }
     m[0] = mn0;
     m[1] = mn1;
-    l[0] = l[0] * al0 + ps0;
-    l[1] = l[1] * al1 + ps1;
+    l[0] = l[0] * al[0] + ps0;
+    l[1] = l[1] * al[1] + ps1;
+}
+
+template <int ND> __device__ __forceinline__ void attn_rescale16(float (&o)[ND][4], const float (&al)[2])
+{
 #pragma unroll
     for (int nd = 0; nd < ND; nd++) {
-        o[nd][0] *= al0;
-        o[nd][1] *= al0;
-        o[nd][2] *= al1;
-        o[nd][3] *= al1;
+        o[nd][0] *= al[0];
+        o[nd][1] *= al[0];
+        o[nd][2] *= al[1];
+        o[nd][3] *= al[1];
     }
+}
+
+/* attn_softmax16_p, then the rescale of the output accumulator o (ND n-blocks of 8) */
+template <int NB, int ND, bool F16, bool FAST>
+__device__ __forceinline__ void attn_softmax16(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&o)[ND][4],
+                                               uint32_t (&pk)[NB][2], float sl2)
+{
+    float al[2];
+    attn_softmax16_p<NB, F16, FAST>(s, m, l, pk, sl2, al);
+    attn_rescale16<ND>(o, al);
 }
 
 /* Epilogue of one 16-row tile: O rows r0, r1 (local) = o / l (l reduced over the quad; a row with

@@ -47,49 +47,74 @@ template <int R> __device__ __forceinline__ uint32_t sw_off(int r, int ch)
     return (uint32_t)((ch >> 3) * R * 128 + r * 128 + (((ch & 7) ^ (r & 7)) << 4));
 }
 
-/* D head size; BC keys per tile; ST shared-memory stages; MINB blocks per multiprocessor. */
-template <int D, int BC, int ST, int MINB, bool F16>
-__global__ __launch_bounds__(256, MINB) void attn_wgmma_kernel(qt_cuda_attn_args_t a)
+/* dynamic shared memory of a block (wg_block's layout): alignment slack, Q, ST stages of K and V,
+ * the key bias */
+static constexpr size_t wg_smem(int D, int BC, int ST)
 {
+    return 1024 + (size_t)(128 + 2 * ST * BC) * D * 2 + (size_t)ST * BC * sizeof(float);
+}
+
 #ifdef QT_ATTN_SM90A
-    constexpr int BR = 128, NT = 256;
-    constexpr int CH = D / 8;  /* 16-byte chunks per row */
-    constexpr int NB = BC / 8; /* n-blocks of S */
-    constexpr int ND = D / 8;  /* n-blocks of O */
-    constexpr uint32_t QB = BR * D * 2, KB = BC * D * 2;
-    extern __shared__ __align__(16) uint8_t smw[];
-    uint32_t raw = smem_u32(smw), sQ = (raw + 1023u) & ~1023u; /* swizzle atoms: 1024-byte aligned */
-    uint32_t sK = sQ + QB, sV = sK + ST * KB;
-    float *Mb = (float *)(smw + (sV + ST * KB - raw)); /* [ST][BC] key bias when masked */
+/* One block's share of the work and its shared-memory tiles: 128 query rows (two warpgroups of
+ * 64), key tiles t = 0 … n-1 (tile jt0 + t of BC keys), ST stages of K and V. D head size. */
+template <int D, int BC, int ST, bool F16> struct wg_block {
+    static constexpr int BR = 128, NT = 256;
+    static constexpr int CH = D / 8;  /* 16-byte chunks per row */
+    static constexpr int NB = BC / 8; /* n-blocks of S */
+    static constexpr int ND = D / 8;  /* n-blocks of O */
+    static constexpr uint32_t QB = BR * D * 2, KB = BC * D * 2;
 
-    int c = blockIdx.z;
-    attn_geo g = attn_geo_of(a, c);
-    int ntiles = (g.Tl + BR - 1) / BR;
-    int qt = a.causal ? (int)gridDim.x - 1 - (int)blockIdx.x : (int)blockIdx.x;
-    if (qt >= ntiles) return;
-    int bh = blockIdx.y, b = bh / a.H;
-    size_t head = (size_t)bh * a.T * D;
-    const uint16_t *Q = (const uint16_t *)a.q + head, *K = (const uint16_t *)a.k + head,
-                   *V = (const uint16_t *)a.v + head;
-    uint16_t *O = (uint16_t *)a.o + head;
-    const float *mrow = a.mask ? a.mask + (size_t)b * a.T : nullptr;
-    int tid = threadIdx.x, wg = tid >> 7, wq = (tid >> 5) & 3, lane = tid & 31, gq = lane >> 2, tq = lane & 3;
-    int i0 = qt * BR, ilast = min(i0 + BR, g.Tl) - 1;
-    int lo = max(0, i0 - g.wl), hi = min(g.Tl - 1, ilast + g.wr);
-    int jt0 = lo / BC, jt1 = hi / BC, n = jt1 - jt0 + 1;
+    uint32_t sQ, sK, sV; /* shared addresses, sQ 1024-byte aligned (swizzle atoms) */
+    float *Mb;           /* [ST][BC] key bias (0 / -inf) when masked */
+    attn_geo g;
+    const uint16_t *Q, *K, *V;
+    uint16_t *O;
+    const float *mrow;
+    int dil, tid, wg, tq, r0, r1, i0, ilast, jt0, n, wr0, wr1;
 
-    for (int e = tid; e < BR * CH; e += NT) {
-        int r = e / CH, ch = e % CH, ii = i0 + r;
-        bool in = ii < g.Tl;
-        cp_async16(sQ + sw_off<BR>(r, ch), Q + (size_t)(c + a.dil * (in ? ii : 0)) * D + ch * 8, in);
+    /* false: this block has no query tile */
+    __device__ bool init(const qt_cuda_attn_args_t &a, uint8_t *smw)
+    {
+        uint32_t raw = smem_u32(smw);
+        sQ = (raw + 1023u) & ~1023u;
+        sK = sQ + QB;
+        sV = sK + ST * KB;
+        Mb = (float *)(smw + (sV + ST * KB - raw));
+        g = attn_geo_of(a, blockIdx.z);
+        int ntiles = (g.Tl + BR - 1) / BR;
+        int qt = a.causal ? (int)gridDim.x - 1 - (int)blockIdx.x : (int)blockIdx.x;
+        if (qt >= ntiles) return false;
+        int bh = blockIdx.y, b = bh / a.H;
+        size_t head = (size_t)bh * a.T * D;
+        Q = (const uint16_t *)a.q + head, K = (const uint16_t *)a.k + head, V = (const uint16_t *)a.v + head;
+        O = (uint16_t *)a.o + head;
+        mrow = a.mask ? a.mask + (size_t)b * a.T : nullptr;
+        dil = a.dil;
+        tid = threadIdx.x, wg = tid >> 7, tq = tid & 3;
+        i0 = qt * BR, ilast = min(i0 + BR, g.Tl) - 1;
+        int lo = max(0, i0 - g.wl), hi = min(g.Tl - 1, ilast + g.wr);
+        jt0 = lo / BC, n = hi / BC - jt0 + 1;
+        r0 = i0 + wg * 64 + ((tid >> 5) & 3) * 16 + ((tid & 31) >> 2), r1 = r0 + 8;
+        wr0 = i0 + wg * 64, wr1 = min(wr0 + 64, g.Tl) - 1; /* this warpgroup's rows */
+        return true;
     }
-    auto load_kv = [&](int jt, int st) {
-        int j0 = jt * BC;
+    __device__ void load_q()
+    {
+        for (int e = tid; e < BR * CH; e += NT) {
+            int r = e / CH, ch = e % CH, ii = i0 + r;
+            bool in = ii < g.Tl;
+            cp_async16(sQ + sw_off<BR>(r, ch), Q + (size_t)(g.c + dil * (in ? ii : 0)) * D + ch * 8, in);
+        }
+    }
+    /* key tile t into stage st (no commit) */
+    __device__ void load_kv(int t, int st)
+    {
+        int j0 = (jt0 + t) * BC;
 #pragma unroll 4
         for (int e = tid; e < BC * CH; e += NT) {
             int r = e / CH, ch = e % CH, jj = j0 + r;
             bool in = jj < g.Tl;
-            size_t off = (size_t)(c + a.dil * (in ? jj : 0)) * D + ch * 8;
+            size_t off = (size_t)(g.c + dil * (in ? jj : 0)) * D + ch * 8;
             uint32_t so = st * KB + sw_off<BC>(r, ch);
             cp_async16(sK + so, K + off, in);
             cp_async16(sV + so, V + off, in);
@@ -97,70 +122,177 @@ __global__ __launch_bounds__(256, MINB) void attn_wgmma_kernel(qt_cuda_attn_args
         if (mrow)
             for (int r = tid; r < BC; r += NT) {
                 int jj = j0 + r;
-                Mb[st * BC + r] = (jj < g.Tl && mrow[c + a.dil * jj] != 0.f) ? 0.f : -INFINITY;
+                Mb[st * BC + r] = (jj < g.Tl && mrow[g.c + dil * jj] != 0.f) ? 0.f : -INFINITY;
             }
-    };
+    }
+    /* this thread's copies landed (all but the newest W groups), visible to wgmma once every
+     * thread has passed the barrier that follows */
+    template <int W> __device__ void landed()
+    {
+        cp_async_wait<W>();
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncthreads();
+    }
+    /* the warpgroup's rows meet tile t's keys (uniform over the warpgroup) */
+    __device__ bool active(int t) const
+    {
+        int j0 = (jt0 + t) * BC;
+        return t >= 0 && t < n && wr0 < g.Tl && j0 + BC - 1 >= wr0 - g.wl && j0 <= wr1 + g.wr;
+    }
+    /* issue S = Q Kᵀ for tile t (D/16 k-slices; slice kk is 32 bytes into panel kk/4's rows), committed */
+    __device__ void issue_s(float (&s)[NB][4], int t)
+    {
+        float(&sf)[NB * 4] = reinterpret_cast<float(&)[NB * 4]>(s);
+        const uint32_t qw = sQ + wg * 64 * 128, kst = sK + (t % ST) * KB;
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+            uint64_t da = wg_desc(qw + (kk >> 2) * BR * 128 + (kk & 3) * 32, 16, 1024);
+            uint64_t db = wg_desc(kst + (kk >> 2) * BC * 128 + (kk & 3) * 32, 16, 1024);
+            wgmma_op<BC, F16>::ss(sf, da, db, kk > 0);
+        }
+        wgmma_commit();
+    }
+    /* the finished S of tile t: keys outside the key set → -inf */
+    __device__ void mask(float (&s)[NB][4], int t) const
+    {
+        int j0 = (jt0 + t) * BC;
+        bool need = mrow || j0 + BC > g.Tl || j0 - ilast < -g.wl || j0 + BC - 1 - i0 > g.wr;
+        if (need) attn_mask16<NB>(s, r0, r1, j0, tq, g, mrow ? Mb + (t % ST) * BC : nullptr);
+    }
+    /* issue O += P V for tile t (BC/16 k-slices of 16 keys, 2048 bytes of each panel; N = D spans
+     * D/64 panels BC·128 bytes apart: leading byte offset; 8-key groups 1024 apart: stride), committed.
+     * FENCE false: right after issue_s (its fence covers o and pk; touching o here would serialize) */
+    template <bool FENCE = true> __device__ void issue_pv(float (&o)[ND][4], const uint32_t (&pk)[NB][2], int t)
+    {
+        float(&of)[ND * 4] = reinterpret_cast<float(&)[ND * 4]>(o);
+        const uint32_t vst = sV + (t % ST) * KB;
+        if (FENCE) {
+            wgmma_pin(of);
+            wgmma_fence();
+        }
+#pragma unroll
+        for (int kk = 0; kk < BC / 16; kk++) {
+            const uint32_t pa[4] = {pk[2 * kk][0], pk[2 * kk][1], pk[2 * kk + 1][0], pk[2 * kk + 1][1]};
+            wgmma_op<D, F16>::rs(of, pa, wg_desc(vst + kk * 2048, BC * 128, 1024));
+        }
+        wgmma_commit();
+    }
+};
+template <int R> __device__ __forceinline__ void wg_pin2(float (&x)[R][4])
+{
+    wgmma_pin(reinterpret_cast<float(&)[R * 4]>(x));
+}
+template <int R> __device__ __forceinline__ void wg_pin_p(uint32_t (&x)[R][2])
+{
+#pragma unroll
+    for (int i = 0; i < R; i++) asm volatile("" : "+r"(x[i][0]), "+r"(x[i][1])::"memory");
+}
+#endif
+
+/* v11, v12: per key tile, S = QKᵀ, wait, softmax, O += PV, wait; ST stages, prefetch ST-1 ahead.
+ * BC keys per tile; MINB blocks per multiprocessor. */
+template <int D, int BC, int ST, int MINB, bool F16>
+__global__ __launch_bounds__(256, MINB) void attn_wgmma_kernel(qt_cuda_attn_args_t a)
+{
+#ifdef QT_ATTN_SM90A
+    using W = wg_block<D, BC, ST, F16>;
+    extern __shared__ __align__(16) uint8_t smw[];
+    W w;
+    if (!w.init(a, smw)) return;
+    w.load_q();
 #pragma unroll
     for (int s = 0; s < ST - 1; s++) {
-        if (s < n) load_kv(jt0 + s, s);
+        if (s < w.n) w.load_kv(s, s);
         cp_async_commit(); /* one group per stage, empty or not: the wait counts stay uniform */
     }
-
-    float o[ND][4];
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    float o[W::ND][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
 #pragma unroll
-    for (int nd = 0; nd < ND; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
-    int r0 = i0 + wg * 64 + wq * 16 + gq, r1 = r0 + 8;
-    int wr0 = i0 + wg * 64, wr1 = min(wr0 + 64, g.Tl) - 1; /* this warpgroup's rows */
+    for (int nd = 0; nd < W::ND; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
     const float sl2 = a.scale * QT_LOG2E;
-    const uint32_t qw = sQ + wg * 64 * 128;
-
-    for (int it = 0; it < n; it++) {
-        cp_async_wait<ST - 2>(); /* tile it (and Q) landed, for this thread's copies */
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-        __syncthreads(); /* … for every thread's; and every warpgroup is done with tile it - 1 */
-        {
-            int nx = it + ST - 1;
-            if (nx < n) load_kv(jt0 + nx, nx % ST);
-            cp_async_commit();
-        }
-        int st = it % ST, j0 = (jt0 + it) * BC;
-        if (wr0 < g.Tl && j0 + BC - 1 >= wr0 - g.wl && j0 <= wr1 + g.wr) {
-            /* S = Q Kᵀ: D/16 k-slices; slice kk is 32 bytes into panel kk/4's rows */
-            float s[NB][4];
-            float(&sf)[NB * 4] = reinterpret_cast<float(&)[NB * 4]>(s);
-            const uint32_t kst = sK + st * KB;
-            wgmma_fence();
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint64_t da = wg_desc(qw + (kk >> 2) * BR * 128 + (kk & 3) * 32, 16, 1024);
-                uint64_t db = wg_desc(kst + (kk >> 2) * BC * 128 + (kk & 3) * 32, 16, 1024);
-                wgmma_op<BC, F16>::ss(sf, da, db, kk > 0);
-            }
-            wgmma_commit();
+    for (int it = 0; it < w.n; it++) {
+        w.template landed<ST - 2>(); /* tile it (and Q); every warpgroup is done with tile it - 1 */
+        if (it + ST - 1 < w.n) w.load_kv(it + ST - 1, (it + ST - 1) % ST);
+        cp_async_commit();
+        if (w.active(it)) {
+            float s[W::NB][4];
+            w.issue_s(s, it);
             wgmma_wait<0>();
-            wgmma_pin(sf);
-            bool need = mrow || j0 + BC > g.Tl || j0 - ilast < -g.wl || j0 + BC - 1 - i0 > g.wr;
-            if (need) attn_mask16<NB>(s, r0, r1, j0, tq, g, mrow ? Mb + st * BC : nullptr);
-            uint32_t pk[NB][2];
-            attn_softmax16<NB, ND, F16, true>(s, m, l, o, pk, sl2);
-            /* O += P V: BC/16 k-slices of 16 keys (2048 bytes of each panel); N = D spans D/64
-             * panels BC·128 bytes apart (leading byte offset), 8-key groups 1024 apart (stride) */
-            float(&of)[ND * 4] = reinterpret_cast<float(&)[ND * 4]>(o);
-            const uint32_t vst = sV + st * KB;
-            wgmma_pin(of);
-            wgmma_fence();
-#pragma unroll
-            for (int kk = 0; kk < BC / 16; kk++) {
-                const uint32_t pa[4] = {pk[2 * kk][0], pk[2 * kk][1], pk[2 * kk + 1][0], pk[2 * kk + 1][1]};
-                wgmma_op<D, F16>::rs(of, pa, wg_desc(vst + kk * 2048, BC * 128, 1024));
-            }
-            wgmma_commit();
+            wg_pin2(s);
+            w.mask(s, it);
+            uint32_t pk[W::NB][2];
+            attn_softmax16<W::NB, W::ND, F16, true>(s, m, l, o, pk, sl2);
+            w.issue_pv(o, pk, it);
             wgmma_wait<0>();
-            wgmma_pin(of);
+            wg_pin2(o);
         }
     }
-    attn_store16<ND, F16>(o, l, r0, r1, tq, g, a.dil, O);
+    attn_store16<W::ND, F16>(o, l, w.r0, w.r1, w.tq, w.g, a.dil, w.O);
+#endif
+}
+
+/* v13, v14 (FlashAttention-3's intra-warpgroup overlap): step it issues S of tile it+1 and then
+ * O += P·V of tile it (P from the previous step), waits for S only, and computes the softmax of
+ * tile it+1 while the tensor cores still run P·V; the output is rescaled once P·V has landed.
+ * Three stages (tiles it-1 … it+1 in use; tile it+2 prefetched into it-1's stage). */
+template <int D, int BC, int MINB, bool F16>
+__global__ __launch_bounds__(256, MINB) void attn_wgmma_pipe_kernel(qt_cuda_attn_args_t a)
+{
+#ifdef QT_ATTN_SM90A
+    using W = wg_block<D, BC, 3, F16>;
+    extern __shared__ __align__(16) uint8_t smw[];
+    W w;
+    if (!w.init(a, smw)) return;
+    w.load_q();
+    w.load_kv(0, 0);
+    cp_async_commit();
+    float o[W::ND][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+#pragma unroll
+    for (int nd = 0; nd < W::ND; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
+    /* P of tile it in pa (it odd) or pb (it even): two buffers in turn, so that the softmax never
+     * writes the registers an in-flight P·V reads (one buffer and a copy makes ptxas serialize) */
+    uint32_t pa[W::NB][2], pb[W::NB][2];
+    const float sl2 = a.scale * QT_LOG2E;
+    auto step = [&](int it, uint32_t(&pk)[W::NB][2], uint32_t(&pn)[W::NB][2]) {
+        w.template landed<0>(); /* tile it+1 (and Q); every warpgroup is done with tile it-1 */
+        if (it + 2 < w.n) w.load_kv(it + 2, (it + 2) % 3);
+        cp_async_commit();
+        bool hs = w.active(it + 1), hp = w.active(it);
+        float s[W::NB][4];
+        /* the softmax of tile it+1 (S landed) into pn, then the rescale once P·V of tile it landed */
+        auto softmax_next = [&]() {
+            wg_pin2(s);
+            w.mask(s, it + 1);
+            float al[2];
+            attn_softmax16_p<W::NB, F16, true>(s, m, l, pn, sl2, al);
+            wgmma_wait<0>();
+            wg_pin2(o);
+            attn_rescale16<W::ND>(o, al);
+        };
+        /* each branch issues and retires its own wgmma groups (one spanning two branches makes
+         * ptxas serialize them) */
+        if (hs && hp) {
+            wg_pin2(o); /* the last rescale and pk's packing stay before issue_s's fence */
+            wg_pin_p(pk);
+            w.issue_s(s, it + 1);
+            w.template issue_pv<false>(o, pk, it);
+            wgmma_wait<1>();
+            softmax_next();
+        } else if (hs) {
+            w.issue_s(s, it + 1);
+            wgmma_wait<0>();
+            softmax_next();
+        } else if (hp) {
+            w.issue_pv(o, pk, it);
+            wgmma_wait<0>();
+            wg_pin2(o);
+        }
+    };
+    for (int it = -1; it < w.n; it += 2) {
+        step(it, pa, pb);
+        if (it + 1 < w.n) step(it + 1, pb, pa);
+    }
+    attn_store16<W::ND, F16>(o, l, w.r0, w.r1, w.tq, w.g, a.dil, w.O);
 #endif
 }
 
@@ -185,29 +317,43 @@ static int wgmma_device_ok(void)
 
 extern "C" int qt_cuda_attn_wgmma_supports(int version, int dtype, int D)
 {
-    return (version == 11 || version == 12) && (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) &&
+    return version >= 11 && version <= 14 && (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) &&
            (D == 64 || D == 128) && wgmma_device_ok();
 }
 
-template <int D, int BC, int ST, int MINB>
-static int launch_wgmma(const qt_cuda_attn_args_t *a, cudaStream_t st)
+template <typename KernelT>
+static int launch_wg(KernelT kern, size_t smem, const qt_cuda_attn_args_t *a, cudaStream_t st)
 {
-    constexpr int BR = 128;
     int Tl = (a->T + a->dil - 1) / a->dil;
-    dim3 grid((Tl + BR - 1) / BR, a->B * a->H, a->dil);
-    size_t smem = 1024 + (size_t)(BR + 2 * ST * BC) * D * 2 + (size_t)ST * BC * sizeof(float);
-    auto kern = a->dtype == QT_CUDA_ATTN_F16 ? attn_wgmma_kernel<D, BC, ST, MINB, true>
-                                             : attn_wgmma_kernel<D, BC, ST, MINB, false>;
+    dim3 grid((Tl + 127) / 128, a->B * a->H, a->dil);
     cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return (int)e;
     kern<<<grid, 256, smem, st>>>(*a);
     return (int)cudaGetLastError();
+}
+template <int D, int BC, int ST, int MINB>
+static int launch_wgmma(const qt_cuda_attn_args_t *a, cudaStream_t st)
+{
+    size_t smem = wg_smem(D, BC, ST);
+    return a->dtype == QT_CUDA_ATTN_F16 ? launch_wg(attn_wgmma_kernel<D, BC, ST, MINB, true>, smem, a, st)
+                                        : launch_wg(attn_wgmma_kernel<D, BC, ST, MINB, false>, smem, a, st);
+}
+template <int D, int BC, int MINB>
+static int launch_pipe(const qt_cuda_attn_args_t *a, cudaStream_t st)
+{
+    size_t smem = wg_smem(D, BC, 3);
+    return a->dtype == QT_CUDA_ATTN_F16 ? launch_wg(attn_wgmma_pipe_kernel<D, BC, MINB, true>, smem, a, st)
+                                        : launch_wg(attn_wgmma_pipe_kernel<D, BC, MINB, false>, smem, a, st);
 }
 
 extern "C" int qt_cuda_attn_wgmma_forward(int version, const qt_cuda_attn_args_t *a, void *stream)
 {
     if (!a || !qt_cuda_attn_wgmma_supports(version, a->dtype, a->D)) return -1;
     cudaStream_t st = (cudaStream_t)stream;
-    if (version == 11) return a->D == 64 ? launch_wgmma<64, 128, 2, 1>(a, st) : launch_wgmma<128, 128, 2, 1>(a, st);
-    return a->D == 64 ? launch_wgmma<64, 64, 3, 2>(a, st) : launch_wgmma<128, 64, 3, 1>(a, st);
+    switch (version) {
+    case 11: return a->D == 64 ? launch_wgmma<64, 128, 2, 1>(a, st) : launch_wgmma<128, 128, 2, 1>(a, st);
+    case 12: return a->D == 64 ? launch_wgmma<64, 64, 3, 2>(a, st) : launch_wgmma<128, 64, 3, 1>(a, st);
+    case 13: return a->D == 64 ? launch_pipe<64, 64, 2>(a, st) : launch_pipe<128, 128, 1>(a, st);
+    default: return a->D == 64 ? launch_pipe<64, 128, 1>(a, st) : launch_pipe<128, 64, 1>(a, st);
+    }
 }

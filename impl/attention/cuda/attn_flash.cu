@@ -29,6 +29,7 @@
  *   v10 mma    D 64: v5, D 128: v7, each warp skipping the key tiles that miss all of its 32
  *              rows' windows (a W-key causal window then computes about W + 32 keys per query
  *              instead of W + 128; dense: nothing to skip).
+ *   v11…v19    Hopper wgmma (sm_90a): attn_wgmma.cu; qt_cuda_attn_forward hands them over.
  *
  * Key sets (quintet/attention.h): dense, or the window {i + m·dil : -w_left <= m <= w_right},
  * with causal (w_right := 0) and an optional key-padding mask (B, T); a query with no valid key

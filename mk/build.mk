@@ -114,8 +114,11 @@ $(call obj,$(LIB_SRC)): CFLAGS += $(LIB_VIS)
 $(call obj,impl/backends/nccl/nccl.c): CFLAGS += -I$(CUDA_HOME)/include
 $(call obj,$(CU_SRC)): NVCCFLAGS += -Xcompiler $(LIB_VIS)
 # attn_wgmma.cu uses wgmma (sm_90a only): its object, and the bench that links it, build for
-# sm_90a instead (QT_ATTN_SM90A: the kernels are in); an NVCC_GENCODE given on the command line wins.
-$(call obj,impl/attention/cuda/attn_wgmma.cu) $(BUILD)/cuda-attn-bench: NVCC_GENCODE = -gencode=arch=compute_90a,code=sm_90a -DQT_ATTN_SM90A
+# sm_90a instead; an NVCC_GENCODE given on the command line wins, and the kernels are in
+# (QT_ATTN_SM90A) when it names sm_90a (alone: an sm_90 pass rejects wgmma).
+WGMMA_TARGETS := $(call obj,impl/attention/cuda/attn_wgmma.cu) $(BUILD)/cuda-attn-bench
+$(WGMMA_TARGETS): NVCC_GENCODE = -gencode=arch=compute_90a,code=sm_90a
+$(WGMMA_TARGETS): NVCCFLAGS += $(if $(findstring sm_90a,$(NVCC_GENCODE)),-DQT_ATTN_SM90A)
 
 .PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
 .SECONDARY: # keep intermediate objects (no trailing `rm` after the test summary)

@@ -48,6 +48,7 @@
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "attn_cuda.h"
@@ -391,7 +392,14 @@ extern "C" int qt_cuda_attn_version_supports(int version, int dtype, int D)
     case 9:
     case 10: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
     case 11:
-    case 12: return qt_cuda_attn_wgmma_supports(version, dtype, D); /* attn_wgmma.cu: sm_90a */
+    case 12:
+    case 13:
+    case 14:
+    case 15:
+    case 16:
+    case 17:
+    case 18:
+    case 19: return qt_cuda_attn_wgmma_supports(version, dtype, D); /* attn_wgmma.cu: sm_90a */
     default: return 0;
     }
 }
@@ -401,6 +409,10 @@ extern "C" int qt_cuda_attn_default_version(int dtype, int D)
     const char *env = getenv("QT_CUDA_ATTN_KERNEL"); /* tests and benchmarks: force a version */
     int want = env ? atoi(env) : 0;
     if (want && qt_cuda_attn_version_supports(want, dtype, D)) return want;
+    static int told; /* a forced version that does not apply must not pass for a test of it */
+    if (want && !told++)
+        fprintf(stderr, "QT_CUDA_ATTN_KERNEL=%d does not run dtype %d, D %d here: the default version runs\n", want,
+                dtype, D);
     if (dtype == QT_CUDA_ATTN_F32) return qt_cuda_attn_version_supports(2, dtype, D) ? 2 : D >= 1 && D <= 128 ? 1 : 0;
     /* measured on the H200 (NOTES.md, runs 4–7): run 7, bf16: D 128 dense T 16384 v11 402 vs v12 343
      * vs v10 335 TFLOP/s; D 64 causal window W 1024 v12 282 vs v10 242 vs v5 237 (v11 221). Where

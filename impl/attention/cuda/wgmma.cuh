@@ -1,13 +1,13 @@
 /* wgmma.cuh — inline-PTX wrappers for Hopper's warpgroup MMA (wgmma.mma_async, sm_90a only), as
  * attn_wgmma.cu uses them: D(64×N, f32, registers) (+)= A(64×16) · B(16×N), bf16 or f16 inputs.
- *   wgmma_ss<N, F16>(d, desc_a, desc_b, scale_d): A and B from shared memory (K-major both),
- *                                                 scale_d 0: D = A·B, 1: D += A·B
- *   wgmma_rs<N, F16>(d, a, desc_b): A from registers (mma.sync's m16k16 A fragment per warp),
- *                                   B from shared memory MN-major (imm-trans-b 1), D += A·B
+ *   wgmma_op<N, F16>::ss(d, desc_a, desc_b, scale_d): A and B from shared memory (K-major both),
+ *                                        scale_d 0: D = A·B, 1: D += A·B
+ *   wgmma_op<N, F16>::rs(d, a, desc_b): A from registers (mma.sync's m16k16 A fragment per warp),
+ *                                       B from shared memory MN-major (imm-trans-b 1), D += A·B
  * Accumulator layout (PTX ISA, "wgmma register fragments"): warp w of the warpgroup holds rows
  * 16w + lane/4 (d[4n], d[4n+1]) and 16w + lane/4 + 8 (d[4n+2], d[4n+3]), columns 8n + 2(lane%4) + {0, 1}.
- * Written out by a generator (one asm statement per shape and type: the 32 or 64 operands must be
- * named one by one); include only from files compiled for sm_90a. */
+ * Written by gen_wgmma.py (one asm statement per shape and type: the 32 or 64 operands must be
+ * named one by one); do not edit by hand. Include only from files compiled for sm_90a. */
 #pragma once
 #include <stdint.h>
 

@@ -40,7 +40,7 @@
  * the heaviest query tiles.
  *
  * Build: part of libquintet (mk/build.mk compiles every impl/<module>/cuda/ .cu file with nvcc when CUDA links);
- * standalone: make cuda-attn-bench, or nvcc -O3 -gencode=arch=compute_90a,code=sm_90a
+ * standalone: make cuda-attn-bench, or nvcc -O3 -gencode=arch=compute_90a,code=sm_90a -DQT_ATTN_SM90A
  * impl/attention/cuda/attn_*.cu tests/attention/cuda_attn_bench.cu -lcublas. Never build with
  * --use_fast_math (the LSH hashing in attn_lsh.cu must be exact). */
 #include <cuda_bf16.h>

@@ -72,7 +72,7 @@ INC := -Iimpl/include -Iimpl -Iharness -Isuites -I$(BUILD)/gen $(DEP_INC) -I$(BL
 CFLAGS := -std=c11 -g $(OPT) -fno-math-errno -fopenmp -fPIC -Wall -Wextra -Werror -Wno-format-truncation $(SAN) $(DEFS) $(INC) -DQT_COMPILER='"$(shell $(CC) --version | head -n1)"' -DQT_CFLAGS='"$(OPT) -fno-math-errno -fopenmp $(SAN)"' -DQT_SOURCE_DIR='"$(CURDIR)"'
 GBENCH_VERSION := $(or $(shell pkg-config --modversion benchmark 2>/dev/null),$(shell dpkg-query -W -f='$${Version}' libbenchmark-dev 2>/dev/null),unknown)
 CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(INC) -DQT_GBENCH_VERSION='"$(GBENCH_VERSION)"'
-NVCCFLAGS := -O3 $(NVCC_GENCODE) -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
+NVCCFLAGS = -O3 $(NVCC_GENCODE) -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
 # libquintet exports only its public API (functions marked QT_API in impl/include/quintet/).
 LIB_VIS := -fvisibility=hidden
 CUDA_LIBS := $(if $(HAVE_CUDA),$(CUDA_LDIR) -lcudart -lcublas -lcublasLt $(if $(HAVE_NCCL),-lnccl))
@@ -113,6 +113,12 @@ TESTING_OBJ := $(call obj,$(TESTING_SRC))
 $(call obj,$(LIB_SRC)): CFLAGS += $(LIB_VIS)
 $(call obj,impl/backends/nccl/nccl.c): CFLAGS += -I$(CUDA_HOME)/include
 $(call obj,$(CU_SRC)): NVCCFLAGS += -Xcompiler $(LIB_VIS)
+# attn_wgmma.cu uses wgmma (sm_90a only): its object, and the bench that links it, build for
+# sm_90a instead; an NVCC_GENCODE given on the command line wins, and the kernels are in
+# (QT_ATTN_SM90A) when it names sm_90a (alone: an sm_90 pass rejects wgmma).
+WGMMA_TARGETS := $(call obj,impl/attention/cuda/attn_wgmma.cu) $(BUILD)/cuda-attn-bench
+$(WGMMA_TARGETS): NVCC_GENCODE = -gencode=arch=compute_90a,code=sm_90a
+$(WGMMA_TARGETS): NVCCFLAGS += $(if $(findstring sm_90a,$(NVCC_GENCODE)),-DQT_ATTN_SM90A)
 
 .PHONY: all lib quintet tests test bench check-asan fuzz mpi cuda
 .SECONDARY: # keep intermediate objects (no trailing `rm` after the test summary)

@@ -5,10 +5,11 @@
  * to the machine's measured ceilings (cuBLAS bf16 GEMM 8192³, device-to-device copy). Also
  * checks the LSH hashing kernel bucket for bucket against a host loop identical to ref.c's.
  *
- *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick] [--targets]
- *   (--targets: validate v5, v7, v10 in bf16 on the small shapes, then time only the issue's two
- *   target shapes, causal window W1024 T65536 D64 and dense B1 H16 T16384 D128)
- *   (or: nvcc -O3 -arch=sm_90 -Iimpl/attention/cuda impl/attention/cuda/attn_*.cu
+ *   make cuda-attn-bench && build/cuda-attn-bench [results.csv] [--quick] [--targets] [--versions 11,13]
+ *   (--versions: only those kernel versions, v13…v19 only so; --targets: validate v5, v7, v10…v12 in bf16 on the small shapes, then time only the issue's two
+ *   target shapes, causal window W1024 T65536 D64 and dense B1 H16 T16384 D128, and dense D128
+ *   causal and dense D64 at T16384, the other shapes the default version is chosen on)
+ *   (or: nvcc -O3 -gencode=arch=compute_90a,code=sm_90a -DQT_ATTN_SM90A -Iimpl/attention/cuda impl/attention/cuda/attn_*.cu
  *        tests/attention/cuda_attn_bench.cu -lcublas -o cuda-attn-bench)
  *
  * Exit status: 0 when every validation passed, 1 otherwise, 77 when there is no GPU (said
@@ -40,7 +41,8 @@
 
 static FILE *csv;
 static int failures;
-static const bool *only_versions; /* --targets: validate and time these versions only */
+#define QT_ATTN_MAXV 19       /* the highest kernel version (attn_flash.cu, attn_wgmma.cu) */
+static const bool *only_versions; /* --targets / --versions: validate and time these versions only */
 
 /* ---- random numbers (splitmix64 → Box-Muller) ---- */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -330,8 +332,9 @@ static void run_case(const problem &pr, int row_stride, const int *timed, int re
     dp_make(p, pr);
     char desc[160];
     describe(desc, sizeof desc, pr);
-    for (int v = 1; v <= 10; v++) {
+    for (int v = 1; v <= QT_ATTN_MAXV; v++) {
         if (!qt_cuda_attn_version_supports(v, pr.dtype, pr.D)) continue;
+        if (v > 12 && !(only_versions && only_versions[v])) continue; /* not yet run on a device: --versions */
         bool want_time = false;
         for (const int *t = timed; t && *t; t++) want_time |= *t == v;
         if (only_versions && !only_versions[v]) continue;
@@ -405,10 +408,24 @@ int main(int argc, char **argv)
 {
     int quick = 0, targets = 0;
     const char *csv_path = NULL;
+    static bool pick[QT_ATTN_MAXV + 1];
+    /* --targets: the versions timed; v13…v19 (built, not yet run on a device) only when --versions names them */
+    int tv[QT_ATTN_MAXV + 2] = {5, 7, 10, 11, 12, 0};
+    bool picked = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--targets")) targets = 1;
-        else csv_path = argv[i];
+        else if (!strcmp(argv[i], "--versions") && i + 1 < argc) { /* e.g. --versions 11,13: only these */
+            int k = 0;
+            for (char *p = argv[++i]; *p;) {
+                int v = (int)strtol(p, &p, 10);
+                if (v >= 1 && v <= QT_ATTN_MAXV) pick[v] = true, tv[k++] = v;
+                while (*p == ',') p++;
+                if (*p && (*p < '0' || *p > '9')) p++;
+            }
+            tv[k] = 0;
+            picked = true;
+        } else csv_path = argv[i];
     }
     int ndev = 0;
     cudaError_t e = cudaGetDeviceCount(&ndev);
@@ -424,8 +441,10 @@ int main(int argc, char **argv)
     if (csv) fprintf(csv, "kind,case,version,value,extra,status\n");
     measure_ceilings();
 
-    static bool target_versions[11] = {false, false, false, false, false, true, false, true, false, false, true};
+    static bool target_versions[QT_ATTN_MAXV + 1] = {false, false, false, false, false, true, false,
+                                                     true,  false, false, true,  true,  true};
     if (targets) only_versions = target_versions;
+    if (picked) only_versions = pick;
     /* ---- validation on small odd shapes ---- */
     const int dts[3] = {QT_CUDA_ATTN_F32, QT_CUDA_ATTN_BF16, QT_CUDA_ATTN_F16};
     const int Ds[3] = {32, 64, 128};
@@ -448,10 +467,11 @@ int main(int argc, char **argv)
             for (auto &c : cases) run_case(c, 1, NULL, 0);
         }
     if (targets) {
-        const int tv[] = {5, 7, 10, 0};
         problem tt[] = {
             {1, 16, 65536, 64, 1, 1024, 0, 1, 0, QT_CUDA_ATTN_BF16, "window"},
             {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
+            {1, 16, 16384, 128, 1, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"}, /* the defaults' other cases */
+            {1, 16, 16384, 64, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},
         };
         for (auto &c : tt) run_case(c, c.T / 16, tv, quick ? 5 : 10); /* 16 sampled rows a head checked */
         printf("cuda-attn-bench: %d validation failure(s)\n", failures);
@@ -464,7 +484,7 @@ int main(int argc, char **argv)
     check_lsh(2, 3000, 64, 100); /* two column tiles of hash v2 */
 
     /* ---- timing on the issue's shapes (validated first on sampled rows) ---- */
-    const int tc[] = {3, 4, 5, 6, 7, 8, 9, 10, 0}, tf32[] = {2, 0};
+    const int tc[] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0}, tf32[] = {2, 0};
     int reps = quick ? 5 : 10;
     problem timing[] = {
         {1, 16, 16384, 128, 0, 0, 0, 1, 0, QT_CUDA_ATTN_BF16, "dense"},

@@ -17,7 +17,10 @@
  *   4  as 3 with 8 warps (128 query rows per block: half the K/V traffic per flop)
  *   5  warps of 32 query rows (each K/V fragment used twice), 4 warps, fast softmax
  *   6  D 64: 5 with 8 warps; D 128: 3 with the fast softmax
- *   7–10  longer key tiles, 8 or 2 warps, per-warp tile skipping (attn_flash.cu's comment) */
+ *   7–10  longer key tiles, 8 or 2 warps, per-warp tile skipping (attn_flash.cu's comment)
+ *   11…19  Hopper wgmma (sm_90a, attn_wgmma.cu): warpgroups of 64 query rows, K/V in shared
+ *      memory in the 128-byte-swizzled layout, SS-wgmma for QKᵀ, RS-wgmma for PV; 13 on with
+ *      FlashAttention-3's intra-warpgroup overlap, 16 on warp-specialised (attn_wgmma.cu's comment) */
 #ifndef QUINTET_ATTN_CUDA_H
 #define QUINTET_ATTN_CUDA_H
 
@@ -40,7 +43,7 @@ typedef struct {
 } qt_cuda_attn_args_t;
 
 /* 1 when `version` runs args' dtype and D (2: D ∈ {16, 32, 64, 128}, f32; 3…10: D ∈ {64, 128},
- * bf16/f16; 1: D <= 128, f32). */
+ * bf16/f16; 1: D <= 128, f32; 11…19: as 3…10 when built for sm_90a and device 0 is cc 9.0). */
 int qt_cuda_attn_version_supports(int version, int dtype, int D);
 /* The version the library runs for a dtype and head size (the fastest validated one; 0 = none). */
 int qt_cuda_attn_default_version(int dtype, int D);
@@ -48,6 +51,9 @@ int qt_cuda_attn_default_version(int dtype, int D);
  * cudaError_t value (the launch's; errors of the work itself surface at synchronisation);
  * -1 when the version does not support the arguments. */
 int qt_cuda_attn_forward(int version, const qt_cuda_attn_args_t *a, void *stream);
+/* attn_wgmma.cu's part of the two above (versions 11…19); callers use the two above. */
+int qt_cuda_attn_wgmma_supports(int version, int dtype, int D);
+int qt_cuda_attn_wgmma_forward(int version, const qt_cuda_attn_args_t *a, void *stream);
 
 /* LSH hashing exactly as attention.h defines it (fmaf chain over d in order, first maximum of
  * [p; -p], compiled without fast-math): for batch b < nb and row t < T of x + b·x_bstride (f32,

@@ -29,6 +29,7 @@
  *   v10 mma    D 64: v5, D 128: v7, each warp skipping the key tiles that miss all of its 32
  *              rows' windows (a W-key causal window then computes about W + 32 keys per query
  *              instead of W + 128; dense: nothing to skip).
+ *   v11…v19    Hopper wgmma (sm_90a): attn_wgmma.cu; qt_cuda_attn_forward hands them over.
  *
  * Key sets (quintet/attention.h): dense, or the window {i + m·dil : -w_left <= m <= w_right},
  * with causal (w_right := 0) and an optional key-padding mask (B, T); a query with no valid key
@@ -39,7 +40,7 @@
  * the heaviest query tiles.
  *
  * Build: part of libquintet (mk/build.mk compiles every impl/<module>/cuda/ .cu file with nvcc when CUDA links);
- * standalone: make cuda-attn-bench, or nvcc -O3 -gencode=arch=compute_90a,code=sm_90a
+ * standalone: make cuda-attn-bench, or nvcc -O3 -gencode=arch=compute_90a,code=sm_90a -DQT_ATTN_SM90A
  * impl/attention/cuda/attn_*.cu tests/attention/cuda_attn_bench.cu -lcublas. Never build with
  * --use_fast_math (the LSH hashing in attn_lsh.cu must be exact). */
 #include <cuda_bf16.h>
@@ -47,31 +48,12 @@
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "attn_cuda.h"
+#include "attn_tc.cuh"
 #include "tile_softmax.cuh"
-
-#define QT_LOG2E 1.4426950408889634f
-
-/* ---------------------------------------------------------------- shared helpers */
-
-/* The per-launch geometry of a (bh, residue) pair. */
-struct attn_geo {
-    int Tl;     /* positions of this residue class: c, c+dil, … < T */
-    int c;      /* residue */
-    int wl, wr; /* window extents in local units (wr = 0 when causal) */
-};
-
-__device__ __forceinline__ attn_geo attn_geo_of(const qt_cuda_attn_args_t &a, int c)
-{
-    attn_geo g;
-    g.c = c;
-    g.Tl = (a.T - c + a.dil - 1) / a.dil;
-    g.wl = a.w_left;
-    g.wr = a.causal ? 0 : a.w_right;
-    return g;
-}
 
 /* ---------------------------------------------------------------- v1: naive */
 
@@ -200,16 +182,6 @@ __global__ __launch_bounds__(256) void attn_v2_kernel(qt_cuda_attn_args_t a)
 
 /* ---------------------------------------------------------------- v3/v4: mma.sync */
 
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, bool in)
-{
-    int n = in ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
 __device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
 {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -236,29 +208,6 @@ __device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b
                      "{%0,%1,%2,%3};\n"
                      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-template <bool F16> __device__ __forceinline__ uint32_t pack2(float x, float y)
-{
-    if (F16) {
-        __half2 h = __floats2half2_rn(x, y);
-        return *reinterpret_cast<uint32_t *>(&h);
-    } else {
-        __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
-}
-
-/* 2^x: exact exp2f (v3, v4) or the MUFU instruction with flush-to-zero (v5, v6; its
- * ≤ 2 ulp error is far below bf16's rounding of P). */
-template <bool FAST> __device__ __forceinline__ float exp2_(float x)
-{
-    if (FAST) {
-        float y;
-        asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-        return y;
-    }
-    return exp2f(x);
 }
 
 /* D: head size; NW warps; WM m16 tiles per warp (a warp owns 16·WM query rows and reuses each
@@ -396,73 +345,12 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
         }
         if (need) {
 #pragma unroll
-            for (int w = 0; w < WM; w++)
-#pragma unroll
-                for (int nb = 0; nb < NB; nb++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        int jl = nb * 8 + 2 * tq + (e & 1), jj = j0 + jl;
-                        int diff = jj - row[w][e >> 1];
-                        bool ok = jj < g.Tl && diff >= -g.wl && diff <= g.wr;
-                        if (mrow) ok = ok && Mb[st * BC + jl] == 0.f;
-                        if (!ok) s[w][nb][e] = -INFINITY;
-                    }
+            for (int w = 0; w < WM; w++) attn_mask16<NB>(s[w], row[w][0], row[w][1], j0, tq, g, mrow ? Mb + st * BC : nullptr);
         }
         /* online softmax on rows row[w][0] (e = 0, 1) and row[w][1] (e = 2, 3) */
         uint32_t pk[WM][NB][2];
 #pragma unroll
-        for (int w = 0; w < WM; w++) {
-            float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-            for (int nb = 0; nb < NB; nb++) {
-                mx0 = fmaxf(mx0, fmaxf(s[w][nb][0], s[w][nb][1]));
-                mx1 = fmaxf(mx1, fmaxf(s[w][nb][2], s[w][nb][3]));
-            }
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-            float mn0 = fmaxf(m[w][0], mx0), mn1 = fmaxf(m[w][1], mx1);
-            float mu0 = mn0 == -INFINITY ? 0.f : mn0, mu1 = mn1 == -INFINITY ? 0.f : mn1;
-            float al0, al1, ps0 = 0.f, ps1 = 0.f;
-            if (FAST) {
-                float ms0 = mu0 * sl2, ms1 = mu1 * sl2;
-                al0 = exp2_<true>(fmaf(m[w][0], sl2, -ms0));
-                al1 = exp2_<true>(fmaf(m[w][1], sl2, -ms1));
-#pragma unroll
-                for (int nb = 0; nb < NB; nb++) {
-                    float p0 = exp2_<true>(fmaf(s[w][nb][0], sl2, -ms0)), p1 = exp2_<true>(fmaf(s[w][nb][1], sl2, -ms0));
-                    float p2 = exp2_<true>(fmaf(s[w][nb][2], sl2, -ms1)), p3 = exp2_<true>(fmaf(s[w][nb][3], sl2, -ms1));
-                    ps0 += p0 + p1;
-                    ps1 += p2 + p3;
-                    pk[w][nb][0] = pack2<F16>(p0, p1);
-                    pk[w][nb][1] = pack2<F16>(p2, p3);
-                }
-            } else {
-                al0 = exp2f(m[w][0] - mu0);
-                al1 = exp2f(m[w][1] - mu1);
-#pragma unroll
-                for (int nb = 0; nb < NB; nb++) {
-                    float p0 = exp2f(s[w][nb][0] - mu0), p1 = exp2f(s[w][nb][1] - mu0);
-                    float p2 = exp2f(s[w][nb][2] - mu1), p3 = exp2f(s[w][nb][3] - mu1);
-                    ps0 += p0 + p1;
-                    ps1 += p2 + p3;
-                    pk[w][nb][0] = pack2<F16>(p0, p1);
-                    pk[w][nb][1] = pack2<F16>(p2, p3);
-                }
-            }
-            m[w][0] = mn0;
-            m[w][1] = mn1;
-            l[w][0] = l[w][0] * al0 + ps0;
-            l[w][1] = l[w][1] * al1 + ps1;
-#pragma unroll
-            for (int nd = 0; nd < ND; nd++) {
-                o[w][nd][0] *= al0;
-                o[w][nd][1] *= al0;
-                o[w][nd][2] *= al1;
-                o[w][nd][3] *= al1;
-            }
-        }
+        for (int w = 0; w < WM; w++) attn_softmax16<NB, ND, F16, FAST>(s[w], m[w], l[w], o[w], pk[w], sl2);
         /* O += P V */
         const uint16_t *Vst = Vs + st * BC * DP;
 #pragma unroll
@@ -485,21 +373,7 @@ __global__ __launch_bounds__(NW * 32) void attn_mma_kernel(qt_cuda_attn_args_t a
         __syncthreads(); /* stage st is refilled by the next iteration's prefetch */
     }
 #pragma unroll
-    for (int w = 0; w < WM; w++)
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            float lh = l[w][h];
-            lh += __shfl_xor_sync(0xffffffffu, lh, 1);
-            lh += __shfl_xor_sync(0xffffffffu, lh, 2);
-            float inv = lh > 0.f ? 1.f / lh : 0.f;
-            if (row[w][h] < g.Tl) {
-                uint16_t *orow = O + (size_t)(c + a.dil * row[w][h]) * D;
-#pragma unroll
-                for (int nd = 0; nd < ND; nd++)
-                    *reinterpret_cast<uint32_t *>(orow + nd * 8 + 2 * tq) =
-                        pack2<F16>(o[w][nd][2 * h] * inv, o[w][nd][2 * h + 1] * inv);
-            }
-        }
+    for (int w = 0; w < WM; w++) attn_store16<ND, F16>(o[w], l[w], row[w][0], row[w][1], tq, g, a.dil, O);
 }
 
 /* ---------------------------------------------------------------- launchers */
@@ -517,6 +391,15 @@ extern "C" int qt_cuda_attn_version_supports(int version, int dtype, int D)
     case 8:
     case 9:
     case 10: return (dtype == QT_CUDA_ATTN_BF16 || dtype == QT_CUDA_ATTN_F16) && (D == 64 || D == 128);
+    case 11:
+    case 12:
+    case 13:
+    case 14:
+    case 15:
+    case 16:
+    case 17:
+    case 18:
+    case 19: return qt_cuda_attn_wgmma_supports(version, dtype, D); /* attn_wgmma.cu: sm_90a */
     default: return 0;
     }
 }
@@ -526,13 +409,19 @@ extern "C" int qt_cuda_attn_default_version(int dtype, int D)
     const char *env = getenv("QT_CUDA_ATTN_KERNEL"); /* tests and benchmarks: force a version */
     int want = env ? atoi(env) : 0;
     if (want && qt_cuda_attn_version_supports(want, dtype, D)) return want;
+    static int told; /* a forced version that does not apply must not pass for a test of it */
+    if (want && !told++)
+        fprintf(stderr, "QT_CUDA_ATTN_KERNEL=%d does not run dtype %d, D %d here: the default version runs\n", want,
+                dtype, D);
     if (dtype == QT_CUDA_ATTN_F32) return qt_cuda_attn_version_supports(2, dtype, D) ? 2 : D >= 1 && D <= 128 ? 1 : 0;
-    /* measured on the H200 (NOTES.md, runs 4–6): D 128 v10 337 vs v7 321 vs v5 289 TFLOP/s (dense
-     * bf16 T 16384, one call); D 64 v5 (293; v7 277, v8 257; causal window W 1024: v10 241 vs
-     * v5 236, within run-to-run spread, so v5 stays) */
+    /* measured on the H200 (NOTES.md, runs 4–7): run 7, bf16: D 128 dense T 16384 v11 402 vs v12 343
+     * vs v10 335 TFLOP/s; D 64 causal window W 1024 v12 282 vs v10 242 vs v5 237 (v11 221). Where
+     * the wgmma kernels are not built or the device is not cc 9.0: D 128 v10 (337 vs v7 321 vs v5
+     * 289 in run 6), D 64 v5 (293; v7 277, v8 257). */
+    int fast = D == 128 ? 11 : 12;
+    if (qt_cuda_attn_version_supports(fast, dtype, D)) return fast;
     if (D == 128 && qt_cuda_attn_version_supports(10, dtype, D)) return 10;
-    if (!qt_cuda_attn_version_supports(5, dtype, D)) return 0;
-    return D == 128 ? 7 : 5;
+    return qt_cuda_attn_version_supports(5, dtype, D) ? 5 : 0;
 }
 
 /* Launch one instantiation with its dynamic shared memory. */
@@ -573,6 +462,7 @@ extern "C" int qt_cuda_attn_forward(int version, const qt_cuda_attn_args_t *a, v
     if (!a || !qt_cuda_attn_version_supports(version, a->dtype, a->D) || a->dil < 1 || a->B * a->H > 65535 ||
         a->dil > 65535)
         return -1;
+    if (version >= 11) return qt_cuda_attn_wgmma_forward(version, a, stream);
     cudaStream_t st = (cudaStream_t)stream;
     if (version == 1) {
         int Tl = (a->T + a->dil - 1) / a->dil;

@@ -1,8 +1,9 @@
 /* ops.cu — the cuda backend's attention ops table (qt_attn_ops_cuda, listed in
- * impl/backends/cuda/cuda.cu): the kernels of attn_flash.cu / attn_lsh.cu on the instance's
+ * impl/backends/cuda/cuda.cu): the kernels of attn_flash.cu, attn_wgmma.cu and attn_lsh.cu on the instance's
  * stream. Variants: dense and window (causal, dilation, key-padding mask) in f32 through v2
  * (tiled SIMT, D ∈ {16, 32, 64, 128}) or v1 (naive, other D <= 128), in bf16/f16 through the
- * version qt_cuda_attn_default_version picks (tensor cores, D 64: v5, D 128: v10; the environment
+ * version qt_cuda_attn_default_version picks (tensor cores: on a cc 9.0 device with the sm_90a
+ * build, wgmma (attn_wgmma.cu) D 64: v12, D 128: v11; else mma.sync D 64: v5, D 128: v10; the environment
  * variable QT_CUDA_ATTN_KERNEL=N forces version N where it applies); LSH and dynamic (attn_lsh.cu: hashing, CUB sort, gathered f32 tiles;
  * D <= 128; bf16/f16 inputs are converted to f32 in the instance's scratch first, the output is
  * written in the tensors' type). shared_qk: the keys are the unit-normalised queries, computed on

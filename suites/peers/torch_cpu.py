@@ -8,7 +8,8 @@ Groups (--groups, comma-separated; default all):
              suite draws it (M = T/64 centres, q = γ(c + ½ε), k = γ(c + ½ε'), γ² = 5/√D).
              Variant torch-sdpa; counter gflops (useful FLOPs 4·B·H·T²·D, halved causal).
   optim      suites/lr_convergence.c's step_10m (n = 10M, every optimizer PyTorch has: sgd, adam,
-             adamw, radam, rmsprop, adagrad) and step_large (sgd, adam, adamw at 1M and 16M), f32,
+             adamw, radam, rmsprop, adagrad), step_large (sgd, adam, adamw at 1M and 16M) and
+             step_llc (every optimizer at n = the suite's LLC-derived size, llc_step_n()), f32,
              one torch.optim step with torch's defaults (quintet's qt_optim_config_default) on
              one tensor whose .grad is fixed, U(-1, 1). Variants torch-fused, torch-foreach,
              torch-single (foreach=False); a path PyTorch lacks on the CPU (e.g. fused RMSprop)
@@ -91,6 +92,7 @@ def optim_cases():
     out = []
     cases = [("step_10m", k, 10000000) for k in OPTIMIZERS]
     cases += [("step_large", k, n) for n in (1 << 20, 1 << 24) for k in ("sgd", "adam", "adamw")]
+    cases += [("step_llc", k, llc_step_n()) for k in OPTIMIZERS]
     for case, opt, n in cases:
         for path in PATHS:
             p = params([("optimizer", opt), ("dtype", "f32"), ("n", n)])
@@ -110,6 +112,12 @@ def llc_bytes():
     except (OSError, ValueError):
         pass
     return 32.0 * (1 << 20)
+
+
+def llc_step_n():
+    """step_llc's n (lr_convergence.c's lrc_llc_n): parameters + gradient, 8 bytes per element,
+    cover twice the LLC, in whole multiples of 2^20 elements, at least 2^20."""
+    return max(1 << 20, int(math.ceil(2.0 * llc_bytes() / 8.0 / (1 << 20))) << 20)
 
 
 def patterns(M, K, N, sp, structured=False, es=4):

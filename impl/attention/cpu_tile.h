@@ -28,11 +28,14 @@
  * The narrow instance (QT_ATTN_NARROW, defined by cpu_dense.c before it includes cpu_tile.c
  * and cpu_window.c): with AVX-512, tiles of 32 queries and a 12 × 2 micro-kernel, so that a
  * tile's Qt, Ot and St ((2·D + BC)·BR floats: 40 KiB at D = 128, 24 KiB at D = 64, against
- * 80 and 48 KiB with 64 queries) stay in a 32-48 KiB L1 while the keys stream; 2-core Zen 4
- * VM, dense, 1 thread, T 512 and 2048, D 64 and 128, causal and not: 1.09-1.58x faster than
- * the 64-query tile. DENSE runs it; windows and LSH keep the 64-query tile (a tile also pays
- * for the window's width, and LSH chunks are 64 queries: the narrow tile was 5-36% slower
- * there). Every function of cpu_tile.c and cpu_window.c gets a _narrow name in it. */
+ * 80 and 48 KiB with 64 queries) fit a 48 KiB L1 while the keys stream (the H200 host's Xeon
+ * ran D = 128 at D = 64's FLOP rate where the extra length should have raised it), and causal
+ * tiles follow the diagonal in finer steps (twice the tiles also feeds 16 threads at T = 256).
+ * 2-core Zen 4 VM (32 KiB L1), dense, 1 thread, thread CPU time of the two drivers
+ * interleaved, T 256…4096, D 64/128: non-causal 0.99-1.02x, causal 1.00-1.14x (T <= 512 most).
+ * DENSE runs it; windows and LSH keep the 64-query tile (a tile also pays for the window's
+ * width, and LSH chunks are 64 queries). Every function of cpu_tile.c and cpu_window.c gets a
+ * _narrow name in it. */
 #if defined(QT_ATTN_NARROW) && defined(__AVX512F__)
 #define QT_ATTN_VL 16
 #define QT_ATTN_MR 12

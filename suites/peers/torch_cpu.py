@@ -32,7 +32,7 @@ One entry per repetition (time per call in ns); the context carries quintet.thre
 imported run records the thread count (torch.set_num_threads(--threads)).
 
   python3 suites/peers/torch_cpu.py --out torch_cpu_t16.json --threads 16 [--groups attention,optim]
-      [--reps 5] [--min-time 0.05] [--t-max 4096] [--sp 0.9,0.95] [--list]
+      [--reps 5] [--min-time 0.05] [--t-max 4096] [--sp 0.9,0.95] [--filter REGEX] [--list]
 
 Needs PyTorch (>= 2.4 for the fused CPU optimizers); exits 77 with a message when torch is
 missing. A case that fails (memory, a missing kernel) is reported on stderr and written as an
@@ -42,6 +42,7 @@ import argparse
 import math
 import os
 import platform
+import re
 import sys
 import time
 
@@ -302,6 +303,7 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.05, help="seconds per repetition (at least one call)")
     ap.add_argument("--t-max", type=int, default=4096)
     ap.add_argument("--sp", default="0.9,0.95")
+    ap.add_argument("--filter", default="", help="regex: only the benchmarks whose name it matches (re.search)")
     ap.add_argument("--list", action="store_true", help="print the benchmark names and exit")
     args = ap.parse_args()
     groups = [g for g in args.groups.split(",") if g]
@@ -316,6 +318,8 @@ def main():
             cases += optim_cases()
         else:
             cases += sparse_cases([float(s) for s in args.sp.split(",")])
+    if args.filter:
+        cases = [c for c in cases if re.search(args.filter, name_of(c))]
     if args.list:
         print("\n".join(name_of(c) for c in cases))
         return 0

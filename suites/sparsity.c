@@ -51,6 +51,13 @@
  * (M, W bytes) of its previous file (or its built-in defaults) that this run did not measure.
  * The auto case's setup() builds its backend's table from the same run's measurements of that
  * backend so far (falling back to its file, then to its built-in defaults).
+ * Neither step measures anything of its own: a filtered run, e.g. --filter
+ * '^sparsity/(dense|gather|colskip|csr|auto)/cpu/M=64,', costs its cases (the paths first, so
+ * that auto finds them) plus the runner's calibration cases, once per invocation: add
+ * --invocations 1 (the nightly profile runs several invocations: 4 × ~7 s on the H200 host,
+ * which a 25 s limit cut); to reuse a table instead of the paths' cases, point
+ * QT_SPARSE_CROSSOVER at the folder holding a sparse_crossover_<backend>.txt and filter auto
+ * alone (without one, the built-in defaults take CSR for batches above 4 rows from 75%).
  *
  * Training (experiments over seeds, case "train", on every backend with sparse ops but the
  * oracle, whose activations the tests already compare): an MLP 32 → H → H → 8 (impl/nn Linear,

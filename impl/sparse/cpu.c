@@ -368,16 +368,17 @@ static qt_status_t run_gather(const call_t *c)
  * acc = the row's Y strip (zero in the first block); acc += a_k·W[k, strip] over the row's
  * nonzeros in the block; store. When most rows of W are touched (estimated from the density
  * and the rows per item), each k block of the range, rows k0..k0+kb of W over the range's
- * columns, is first copied into a per-thread buffer of at most PACK_FLOATS (1 MiB, in the
+ * columns, is first copied into a per-thread buffer of at most PACK_FLOATS (512 KiB, in the
  * call's workspace), strip after strip ([strip][k][STRIP]): the block then stays in L2 while
  * every row of A with nonzeros in it reuses its W rows (batch 64 at 90%: each W row piece
  * serves ~6 rows of A from L2 instead of coming again from L3 or memory), and the copy reads
- * W in pieces as long as the range (16 KiB, whole rows, with one thread at N = 4096), i.e.
- * sequentially, where a strip-by-strip copy reads 1 KiB pieces 4N bytes apart (every piece on
- * another page; 2-core VM, K = N = 4096: 3.3 ms against 5.5 for the whole of W, one thread).
+ * W in pieces as long as the range (up to 16 KiB), not a strip's 1 KiB pieces 4N bytes apart
+ * (every piece on another page; 2-core VM, K = N = 4096, the whole of W copied by one thread:
+ * 3.3 ms in 16 KiB pieces against 5.5 in 1 KiB pieces).
  * In place (no copy), with N a power of two, the pieces of one strip would fall into 1/8 of
  * the L2's sets (N = 4096: 128 of 2048 sets) and not stay there. The block height kb =
- * PACK_FLOATS / range width (64 rows at 4096 columns, 1024 at one strip) keeps the reload of
+ * PACK_FLOATS / range width (32 rows at 4096 columns, 512 at one strip: one thread per strip,
+ * 16 threads at N = 4096, as before; 1024 was 3% slower on the VM) keeps the reload of
  * the Y strips (once per block) small against the block's multiply-adds.
  * One range of whole rows (one thread, N ≤ RANGE_MAX·STRIP) copies nothing: its k block,
  * INPLACE_BYTES of consecutive rows, is one contiguous run of W, read in place, and the next
@@ -392,7 +393,7 @@ static qt_status_t run_gather(const call_t *c)
  * (batch 1; very sparse small batches) there is nothing to reuse and the call runs the GATHER
  * schedule, whose long row pieces stream W from memory faster than 1 KiB strip pieces (2-core
  * VM, M=1 K=16384 N=4096: 2.2x). */
-#define PACK_FLOATS 262144 /* floats of a thread's packed W block (1 MiB) */
+#define PACK_FLOATS 131072 /* floats of a thread's packed W block (512 KiB) */
 #define RANGE_MAX 16       /* strips of one work item at most (a range's row of W: ≤ 16 KiB) */
 #define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
 #ifdef VW

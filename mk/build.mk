@@ -75,7 +75,7 @@ CXXFLAGS := -std=c++17 -g $(OPT) -fPIC -Wall -Wextra -Werror $(SAN) $(DEFS) $(IN
 NVCCFLAGS := -O3 $(NVCC_GENCODE) -Xcompiler -fPIC $(DEFS) -Iimpl/include -Iharness
 # libquintet exports only its public API (functions marked QT_API in impl/include/quintet/).
 LIB_VIS := -fvisibility=hidden
-CUDA_LIBS := $(if $(HAVE_CUDA),$(CUDA_LDIR) -lcudart -lcublas $(if $(HAVE_NCCL),-lnccl))
+CUDA_LIBS := $(if $(HAVE_CUDA),$(CUDA_LDIR) -lcudart -lcublas -lcublasLt $(if $(HAVE_NCCL),-lnccl))
 LDLIBS := $(DEP_LIB) $(if $(BLAS_LIBDIR),-L$(BLAS_LIBDIR) -Wl$(COMMA)-rpath$(COMMA)$(BLAS_LIBDIR)) -lbenchmark -lsqlite3 -lopenblas \
           $(if $(HAVE_PAPI),-lpapi -lsde) $(if $(HAVE_JANSSON),-ljansson) $(CUDA_LIBS) $(MPI_LDFLAGS) -lstdc++ -lpthread -lm -fopenmp $(SAN)
 

@@ -27,9 +27,17 @@
  *       A case's setup, each iteration and its check end with one verdict for all ranks
  *       (agree(): a failure on any rank fails every rank in the same place, with that rank's
  *       message), so one rank's failure cannot leave the others waiting in a collective.
+ *       A case's setup ends with one untimed call of the case (nccl-tests' warm-up).
  *   The imbalance, compression, local SGD and parameter-server cases run on host backends; GPU
- *   backends list train_dp k=1,2,…,world and train_dp_topk k=world (gpu_train_cases: the MLP
- *   on the GPUs, in 1024, hidden 4096, global batch 8192).
+ *   backends list train_dp k=1,2,…,world (25 and 4 MiB buckets), train_dp_weak (per-GPU batch
+ *   4096 and 8192), train_dp_topk k=world (gpu_train_cases: the MLP on the GPUs, in 1024, hidden
+ *   4096) and train_fusion_dp k=1,2,…; GPU MLP rows add where a step's compute goes:
+ *   fwd_step_s, bwd2_step_s, relu_db1_step_s, dw1_step_s (slowest rank each).
+ *   train_fusion_dp k=K   experiment: the fusion model (quintet/fusion.h, cross-modal attention)
+ *       trained data-parallel on the first K ranks (impl/dist/fusion_dp.c; host: cpu compute,
+ *       d 32, batch 256; GPU: a cuda instance beside the nccl one, d 64, d_ff 256, batch 8192):
+ *       samples_per_s, step_s, tflops, final_loss; finish: scaling_fusion scaling_efficiency.
+ *       train_dp_weak's finish: scaling_weak scaling_efficiency (per-GPU batch fixed).
  *   alpha_beta (finish)   per collective, least squares time = α + β·S over the sweep's medians,
  *       weighted 1/t² (relative error: small sizes set α, large ones β):
  *       alpha_us, beta_gbps (= 1/β); and from the all-reduce fit, per-hop α₀ = α/(2(n−1)) and
@@ -218,6 +226,14 @@ static qt_status_t coll_setup(const qt_case_t *c, qt_rec_t *r, void **state)
     if (st == QT_OK) st = qt_dist_check_fill_on(be, s->coll, s->count, seed, s->send);
     if (st == QT_OK && s->coll == QT_COLL_BROADCAST) st = qt_dist_check_fill_on(be, s->coll, s->count, seed, s->recv);
     else if (st == QT_OK && be->iface->memset0) st = be->iface->memset0(be, s->recv, s->recv_bytes);
+    /* one untimed call of the case first (nccl-tests' warm-up): a size's first call can still set
+     * something up (the instance warmed NCCL's connections up when it was made; a protocol or
+     * buffer seen first here, a lazily loaded kernel); the results are the same every call */
+    if (st == QT_OK) {
+        const qt_dist_ops_t *ops = qt_backend_ops(be, QT_TECH_DIST);
+        st = s->bare ? ops->allreduce_blocking(be, s->send, s->recv, s->count, QT_DIST_F32, QT_DIST_SUM)
+                     : qt_dist_collective(be, s->coll, s->send, s->recv, s->count);
+    }
     if (st == QT_OK) st = qt_backend_synchronize(be);
     st = agree(be, st);
     if (st != QT_OK) {
@@ -336,6 +352,10 @@ static qt_status_t train_and_record(qt_dist_mlp_t *m, qt_backend_t *be, qt_rec_t
     qt_rec_metric(r, "comm_frac", "ratio", max_over(be, st.comm_wait_s) / t);
     qt_rec_metric(r, "compute_step_s", "s", st.max_compute_s / steps);
     qt_rec_metric(r, "final_loss", "nats", loss);
+    if (st.phase_s[3] > 0) { /* the GPU path: where a step's compute goes (slowest rank per phase) */
+        static const char *const names[4] = {"fwd_step_s", "bwd2_step_s", "relu_db1_step_s", "dw1_step_s"};
+        for (int k = 0; k < 4; k++) qt_rec_metric(r, names[k], "s", max_over(be, st.phase_s[k]) / steps);
+    }
     return QT_OK;
 }
 
@@ -356,6 +376,8 @@ static qt_status_t train_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
         qt_dist_mlp_config_t cfg;
         train_config(&cfg, seed);
         cfg.batch = (int)qt_params_int(&c->params, "batch", cfg.batch);
+        long long per_gpu = qt_params_int(&c->params, "per_gpu", 0); /* weak scaling: the batch grows with k */
+        if (per_gpu > 0) cfg.batch = (int)(per_gpu * k);
         /* GPU cases give their own (larger) sizes and may compress */
         cfg.in = (int)qt_params_int(&c->params, "in", cfg.in);
         cfg.hidden = (int)qt_params_int(&c->params, "hidden", cfg.hidden);
@@ -365,13 +387,71 @@ static qt_status_t train_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
         cfg.compress.seed = seed;
         qt_dist_mlp_t *m = NULL;
         if (s == QT_OK) s = qt_dist_mlp_init(&m, dpb, tpb, &cfg);
-        if (s == QT_OK) s = train_and_record(m, sub, r, cfg.batch, 2, steps);
+        if (s == QT_OK) s = train_and_record(m, sub, r, cfg.batch, 3, steps);
         qt_dist_mlp_free(m);
         qt_backend_free(dpb);
         qt_backend_free(tpb);
     }
     qt_backend_free(sub);
     /* the ranks sitting out wait sleeping; then one verdict for all (a failure on any rank) */
+    qt_status_t b = idle_barrier(be);
+    return b != QT_OK ? b : agree(be, s);
+}
+
+/* The fusion model trained data-parallel (impl/dist/fusion_dp.c) on the first k ranks: the
+ * compute instance beside the communicator (GPU: a cuda instance on the nccl instance's GPU; host:
+ * cpu), the model (cross-modal attention, width d, d_ff) on the MIXED task, global batch B,
+ * a data set of 16 batches so the timed steps stay inside the first epoch (the per-epoch upload
+ * is in the warm-up). samples_per_s (max time over ranks), step_s, tflops (3 × qt_fusion_flops,
+ * the model's matrix products), final_loss; replicas checked equal. */
+static qt_status_t fusion_dp_run(const qt_case_t *c, qt_rec_t *r, uint64_t seed)
+{
+    qt_backend_t *be = NULL, *sub = NULL, *cb = NULL;
+    QT_TRY(get_world(c->variant, &be));
+    int k = (int)qt_params_int(&c->params, "k", 1), steps = (int)qt_params_int(&c->params, "steps", 8), warm = 2;
+    const qt_dist_ops_t *ops = qt_backend_ops(be, QT_TECH_DIST);
+    int in = be->rank < k;
+    QT_TRY(ops->split(be, in, be->rank, &sub));
+    qt_status_t s = QT_OK;
+    if (in) {
+        int gpu = !qt_device_is_host(sub->device);
+        qt_backend_params_t bp = {.device = gpu ? qt_device_index(sub->device) : 0};
+        s = qt_backend_init(&cb, gpu ? "cuda" : "cpu", &bp);
+        qt_dist_fusion_config_t cfg;
+        memset(&cfg, 0, sizeof cfg);
+        qt_fusion_task_shape(&cfg.model);
+        cfg.model.d = (int)qt_params_int(&c->params, "d", 32);
+        cfg.model.d_ff = (int)qt_params_int(&c->params, "d_ff", 64);
+        cfg.model.strategy = QT_FUSION_CROSS;
+        cfg.model.normalize = 1;
+        cfg.batch = (int)qt_params_int(&c->params, "batch", 256);
+        cfg.lr = 1e-3;
+        cfg.seed = seed;
+        qt_fusion_data_t data;
+        memset(&data, 0, sizeof data);
+        if (s == QT_OK) s = qt_fusion_task_make(QT_FUSION_TASK_MIXED, 0.5, seed, 0, 16 * (int64_t)cfg.batch, &data);
+        qt_dist_fusion_t *f = NULL;
+        if (s == QT_OK) s = qt_dist_fusion_init(&f, sub, cb, &cfg, &data);
+        double loss = 0;
+        for (int i = 0; i < warm && s == QT_OK; i++) s = qt_dist_fusion_step(f, NULL);
+        if (s == QT_OK) s = qt_backend_synchronize(cb);
+        if (s == QT_OK) s = qt_dist_barrier(sub);
+        double t0 = now_s();
+        for (int i = 0; i < steps && s == QT_OK; i++) s = qt_dist_fusion_step(f, i == steps - 1 ? &loss : NULL);
+        if (s == QT_OK) s = qt_backend_synchronize(cb);
+        double t = max_over(sub, now_s() - t0);
+        if (s == QT_OK) s = qt_dist_fusion_check_replicas(f);
+        if (s == QT_OK) {
+            qt_rec_metric(r, "samples_per_s", "samples/s", (double)cfg.batch * steps / t);
+            qt_rec_metric(r, "step_s", "s", t / steps);
+            qt_rec_metric(r, "tflops", "TFLOP/s", 3.0 * qt_fusion_flops(&cfg.model, cfg.batch) * steps / t / 1e12);
+            qt_rec_metric(r, "final_loss", "nats", loss);
+        }
+        qt_dist_fusion_free(f);
+        qt_fusion_data_free(&data);
+        qt_backend_free(cb);
+    }
+    qt_backend_free(sub);
     qt_status_t b = idle_barrier(be);
     return b != QT_OK ? b : agree(be, s);
 }
@@ -659,31 +739,61 @@ static qt_status_t dist_cases(qt_profile_t profile, qt_case_list_t *out)
  * where a GPU is busy: in 1024, hidden 4096, 16 classes, global batch 8192 (strong scaling:
  * 8192/k rows per GPU). A step is 4·B·I·H + 6·B·H·C ≈ 141 GFLOP (no input gradient for layer 1):
  * 3.7 ms on one H200 at plain fp32 (38 TFLOP/s, measured) against a 17 MB gradient all-reduce
- * (≈ 0.06 ms at 300 GB/s busbw on 2 GPUs, of which layer 2's 0.3 MB overlaps and W1's 16.8 MB,
- * produced last, does not): k = 2 reaches the 1.8x target only if the exposed communication
- * stays under ~10% of a step.
- * train_dp k = 1, 2, 4 … world (the 1 vs 2 GPU samples/s: quintet run dist_throughput --ranks 2
- * --backend nccl --filter train); train_dp_topk: top-k 1% with error feedback on the GPU. */
+ * (≈ 0.06 ms at 300 GB/s busbw on 2 GPUs, of which all but the last W1 bucket overlaps the
+ * backward): k = 2 reaches the 1.8x target only if the exposed communication and what the
+ * smaller per-GPU batch costs stay under ~10% of a step.
+ *   train_dp k = 1, 2, 4 … world at DDP's default bucket cap, 25 MiB: layer 2's gradient one
+ *       bucket reduced while layer 1's backward runs, W1's gradient ONE GEMM and one bucket, its
+ *       all-reduce exposed (~17 MB); and at 4 MiB: W1's gradient in 4 chunks of 1024 rows, each
+ *       reduced while the next computes. On 2×H200 (2026-11-30, 8192 rows, k = 2) the chunks
+ *       lost: dW1 took 0.83 ms a step against 0.71 ms for the same chunks on one GPU alone (the
+ *       NCCL kernels running beside the GEMMs slowed them: 4 MiB 4.26e6 samples/s, 8 MiB 4.36e6,
+ *       16 MiB (one GEMM, the same schedule as 25 MiB here) 4.58e6; NCCL_MAX_CTAS=8 made the
+ *       chunked ones slower, not faster: 4.09e6, 4.33e6, 4.47e6). Then at 25 MiB: k = 1 2.51e6,
+ *       k = 2 4.59e6 samples/s, 1.83x; at 4 MiB 1.71x (one run);
+ *   train_dp_weak per_gpu = 4096, 8192 rows per GPU, k = 1 … world, 25 MiB buckets (batch
+ *       per_gpu·k: weak scaling, what DDP benchmarks report); k = 1 at 4096 rows is also one
+ *       GPU's compute at the per-GPU batch of the strong k = 2 row: the GEMM-shape part of the
+ *       strong loss;
+ *   train_dp_topk top-k 1% with error feedback on the GPU (k = world);
+ *   train_fusion_dp the fusion model (cross-modal attention, d 64, d_ff 256, global batch 8192)
+ *       data-parallel, k = 1 … world (fusion_dp_run).
+ * The 1 vs 2 GPU samples/s: quintet run dist_throughput --ranks 2 --backend nccl --filter train;
+ * finish: scaling_efficiency (strong), scaling_weak, scaling_fusion. */
 static qt_status_t gpu_train_cases(qt_profile_t profile, qt_case_list_t *out, const char *backend, int world)
 {
-    for (int t = 0; t < 2; t++)
-        for (int k = t ? world : 1; k <= world; k *= 2) {
-            qt_case_t *c = add_case(out, t ? "train_dp_topk" : "train_dp", backend, world);
+    int steps = profile == QT_PROFILE_QUICK ? 50 : 100;
+    /* t: 0 train_dp (25 MiB buckets), 1 train_dp at 4 MiB, 2 train_dp_topk, 3 and 4 train_dp_weak */
+    for (int t = 0; t < 5; t++)
+        for (int k = t == 2 ? world : 1; k <= world; k *= 2) {
+            qt_case_t *c = add_case(out, t == 2 ? "train_dp_topk" : t >= 3 ? "train_dp_weak" : "train_dp", backend, world);
             if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
             qt_params_set_str(&c->params, "mode", "dp");
-            qt_params_set_int(&c->params, "batch", 8192);
+            if (t >= 3) qt_params_set_int(&c->params, "per_gpu", t == 3 ? 4096 : 8192);
+            else qt_params_set_int(&c->params, "batch", 8192);
             qt_params_set_int(&c->params, "in", 1024);
             qt_params_set_int(&c->params, "hidden", 4096);
-            qt_params_set_int(&c->params, "bucket_bytes", 4 << 20);
+            qt_params_set_int(&c->params, "bucket_bytes", t == 1 ? 4 << 20 : 25 << 20);
             qt_params_set_int(&c->params, "k", k);
-            if (t) {
+            if (t == 2) {
                 qt_params_set_str(&c->params, "compress", "topk");
                 qt_params_set_double(&c->params, "ratio", 0.01);
             }
-            qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 20 : 100);
+            qt_params_set_int(&c->params, "steps", steps);
             c->experiment = 1;
             c->run_seed = train_run;
         }
+    for (int k = 1; k <= world; k *= 2) {
+        qt_case_t *c = add_case(out, "train_fusion_dp", backend, world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_int(&c->params, "batch", 8192);
+        qt_params_set_int(&c->params, "d", 64);
+        qt_params_set_int(&c->params, "d_ff", 256);
+        qt_params_set_int(&c->params, "k", k);
+        qt_params_set_int(&c->params, "steps", 13); /* + 2 warm-up: inside the first epoch (16 steps) */
+        c->experiment = 1;
+        c->run_seed = fusion_dp_run;
+    }
     return QT_OK;
 }
 
@@ -749,6 +859,17 @@ static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const c
     }
     static const int Hs[] = {1, 4, 16}, Ss[] = {0, 1, 4};
     int asteps = profile == QT_PROFILE_QUICK ? 48 : 320;
+    for (int k = 1; k <= world; k *= 2) { /* the fusion model data-parallel, host-sized */
+        qt_case_t *c = add_case(out, "train_fusion_dp", backend, world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_int(&c->params, "batch", 256);
+        qt_params_set_int(&c->params, "d", 32);
+        qt_params_set_int(&c->params, "d_ff", 64);
+        qt_params_set_int(&c->params, "k", k);
+        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 13);
+        c->experiment = 1;
+        c->run_seed = fusion_dp_run;
+    }
     QT_TRY(add_sweep(out, "local_sgd", backend, world, "H", Hs, 3, asteps, local_sgd_run));
     QT_TRY(add_sweep(out, "async_ps", backend, world, "s", Ss, 3, asteps, async_ps_run));
     return QT_OK;
@@ -783,7 +904,8 @@ typedef struct {
     double base;
     int world;
     qt_rec_t *r;
-    long long batch; /* training: the batch whose k = 1 run is the base */
+    long long batch;  /* training: the batch whose k = 1 run is the base */
+    long long bucket; /* and its bucket_bytes parameter (0: none given) */
 } scale_t;
 
 static int find_k1(void *arg, const qt_result_t *res)
@@ -791,7 +913,7 @@ static int find_k1(void *arg, const qt_result_t *res)
     scale_t *s = arg;
     if (strcmp(res->variant, s->variant)) return 0;
     if (!strcmp(res->name, "train_dp") && qt_params_int(res->params, "k", 0) == 1 &&
-        qt_params_int(res->params, "batch", 0) == s->batch)
+        qt_params_int(res->params, "batch", 0) == s->batch && qt_params_int(res->params, "bucket_bytes", 0) == s->bucket)
         s->base = res->median;
     if (!strcmp(res->name, "compress") && !strcmp(qt_params_str(res->params, "scheme", ""), "none") &&
         !strcmp(s->name, "compress"))
@@ -802,12 +924,49 @@ static int find_k1(void *arg, const qt_result_t *res)
 static int emit_eff(void *arg, const qt_result_t *res)
 {
     scale_t *s = arg;
-    if (strncmp(res->name, "train_", 6) || strstr(res->name, "topk") || strcmp(res->variant, s->variant) || s->base <= 0 ||
-        qt_params_int(res->params, "batch", 0) != s->batch)
+    if (strncmp(res->name, "train_", 6) || strstr(res->name, "topk") || strstr(res->name, "weak") ||
+        strstr(res->name, "fusion") || strcmp(res->variant, s->variant) || s->base <= 0 ||
+        qt_params_int(res->params, "batch", 0) != s->batch || qt_params_int(res->params, "bucket_bytes", 0) != s->bucket)
         return 0;
     double k = (double)qt_params_int(res->params, "k", 1);
     qt_rec_derived(s->r, "scaling", res->variant, res->params, "scaling_efficiency", "ratio", res->median / (k * s->base));
     return 0;
+}
+
+/* Scaling efficiency of the cases named `name`: samples_per_s(k) / (k · samples_per_s of the case
+ * with the same parameters but k = 1) as derived case `derived` (weak: the batch is per_gpu·k,
+ * so "the same parameters" is the same per-GPU batch). */
+#define MAX_SCALE 32
+typedef struct {
+    const char *name, *variant;
+    qt_params_t params[MAX_SCALE];
+    double median[MAX_SCALE];
+    int n;
+} kset_t;
+
+static int kset_add(void *arg, const qt_result_t *res)
+{
+    kset_t *w = arg;
+    if (strcmp(res->name, w->name) || strcmp(res->variant, w->variant) || w->n >= MAX_SCALE) return 0;
+    w->params[w->n] = *res->params;
+    w->median[w->n++] = res->median;
+    return 0;
+}
+
+static qt_status_t scaling_by_k(qt_rec_t *r, const char *variant, const char *name, const char *derived)
+{
+    kset_t w = {.name = name, .variant = variant};
+    qt_rec_foreach_result(r, "samples_per_s", kset_add, &w);
+    for (int i = 0; i < w.n; i++)
+        for (int j = 0; j < w.n; j++)
+            if (qt_params_int(&w.params[j], "k", 0) == 1 && qt_params_equal_except(&w.params[i], &w.params[j], "k") &&
+                w.median[j] > 0) {
+                double k = (double)qt_params_int(&w.params[i], "k", 1);
+                QT_TRY(qt_rec_derived(r, derived, variant, &w.params[i], "scaling_efficiency", "ratio",
+                                      w.median[i] / (k * w.median[j])));
+                break;
+            }
+    return QT_OK;
 }
 
 static int emit_rel(void *arg, const qt_result_t *res)
@@ -900,7 +1059,7 @@ static void predict_allreduce(double a0, double b0, double S, int p, double *rin
  * (t / p) / (t / p + T_ar(p)); T_ar of the gradient (4 bytes per parameter). */
 static qt_status_t predict_scaling(qt_rec_t *r, const char *variant, int n, double a0, double b0)
 {
-    scale_t s = {"train", variant, 0, n, r, 1024};
+    scale_t s = {"train", variant, 0, n, r, 1024, 0};
     qt_rec_foreach_result(r, "step_s", find_step, &s);
     if (s.base <= 0) return QT_OK;
     qt_dist_mlp_config_t cfg;
@@ -962,13 +1121,16 @@ static qt_status_t finish_one(qt_rec_t *r, const char *variant, int n)
     }
     if (isfinite(a0) && isfinite(b0)) QT_TRY(predict_scaling(r, variant, n, a0, b0));
     static const long long batches[] = {256, 1024, 8192}; /* host cases: 256, 1024; GPU: 8192 */
-    for (int bi = 0; bi < 3; bi++) {
-        long long b = batches[bi];
-        scale_t s = {"train", variant, 0, n, r, b};
-        qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
-        qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);
-    }
-    scale_t c = {"compress", variant, 0, n, r, 0};
+    static const long long buckets[] = {0, 4 << 20, 25 << 20}; /* host: none given; GPU: 25 and 4 MiB */
+    for (int bi = 0; bi < 3; bi++)
+        for (int ki = 0; ki < 3; ki++) {
+            scale_t s = {"train", variant, 0, n, r, batches[bi], buckets[ki]};
+            qt_rec_foreach_result(r, "samples_per_s", find_k1, &s);
+            qt_rec_foreach_result(r, "samples_per_s", emit_eff, &s);
+        }
+    QT_TRY(scaling_by_k(r, variant, "train_dp_weak", "scaling_weak"));
+    QT_TRY(scaling_by_k(r, variant, "train_fusion_dp", "scaling_fusion"));
+    scale_t c = {"compress", variant, 0, n, r, 0, 0};
     qt_rec_foreach_result(r, "final_loss", find_k1, &c);
     qt_rec_foreach_result(r, "final_loss", emit_rel, &c);
     return QT_OK;
@@ -995,6 +1157,11 @@ static const char *const dist_metrics[] = {
     "slowest_rank|rank|rank with the most compute time",
     "comm_frac|ratio|time waiting in communication / step time",
     "compute_step_s|s|compute time per step of the slowest rank (halves from k = 1 to 2 only when each rank has a free core)",
+    "fwd_step_s|s|GPU MLP: forward + loss per step (slowest rank)",
+    "bwd2_step_s|s|GPU MLP: layer 2's backward per step (slowest rank)",
+    "relu_db1_step_s|s|GPU MLP: relu' and the layer-1 bias gradient per step (slowest rank)",
+    "dw1_step_s|s|GPU MLP: the layer-1 weight gradient (its chunks, overlapping their all-reduces) per step (slowest rank)",
+    "tflops|TFLOP/s|fusion DP: 3 x the model's forward matrix-product FLOPs per sample x samples/s",
     "bytes_per_step|bytes|gradient bytes this rank sent per step",
     "compression_ratio|ratio|dense f32 bytes / bytes sent",
     "final_loss|nats|mean cross-entropy at the end",

@@ -150,6 +150,27 @@ qt_status_t qt_dist_allgather_raw(qt_backend_t *be, const void *send, void *recv
     return qt_dist_wait(be, req, "all-gather");
 }
 
+uint64_t qt_dist_fnv(uint64_t h, const void *p, size_t bytes)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+qt_status_t qt_dist_same_hash(qt_backend_t *be, uint64_t mine, const char *what, long long steps)
+{
+    if (!be || be->world <= 1) return QT_OK;
+    uint64_t *all = malloc(sizeof *all * (size_t)be->world);
+    if (!all) return qt_fail(QT_ERR_NOMEM, "checksums");
+    qt_status_t s = qt_dist_allgather_raw(be, &mine, all, sizeof mine, QT_DIST_U8);
+    for (int r = 1; s == QT_OK && r < be->world; r++)
+        if (all[r] != all[0])
+            s = qt_fail(QT_ERR_STATE, "replicas differ after %lld steps: dp rank %d has %s checksum %016llx, rank 0 "
+                        "%016llx", steps, r, what, (unsigned long long)all[r], (unsigned long long)all[0]);
+    free(all);
+    return s;
+}
+
 qt_status_t qt_dist_barrier(qt_backend_t *be)
 {
     int x = 0;

@@ -1,6 +1,7 @@
 /* internal.h — helpers shared by impl/dist's files (not public): the ops table of an instance
  * (NULL with QT_ERR_UNSUPPORTED recorded when it has none), a monotonic clock, and the
- * bounded-staleness parameter server of ps.c (its header comment states the protocol). */
+ * bounded-staleness parameter server of ps.c (its header comment states the protocol), and the
+ * replica check of the training drivers (mlp.c, fusion_dp.c). */
 #ifndef QUINTET_DIST_INTERNAL_H
 #define QUINTET_DIST_INTERNAL_H
 
@@ -10,6 +11,13 @@ const qt_dist_ops_t *qt_dist_ops_of(qt_backend_t *be);
 double qt_dist_now(void);
 /* qt_dist_wait that sleeps 20 µs between rounds of polls instead of yielding. */
 qt_status_t qt_dist_wait_idle(qt_backend_t *be, qt_dist_req_t *req, const char *what);
+
+/* FNV-1a of bytes, continued from h (start with QT_DIST_FNV0). */
+#define QT_DIST_FNV0 1469598103934665603ull
+uint64_t qt_dist_fnv(uint64_t h, const void *p, size_t bytes);
+/* Compare this rank's hash over be's ranks: QT_ERR_STATE naming the first rank whose hash differs
+ * from rank 0's (`what` and `steps` go into the message). */
+qt_status_t qt_dist_same_hash(qt_backend_t *be, uint64_t mine, const char *what, long long steps);
 
 /* The parameter server over be (rank 0 the server, the others workers) for n parameters. */
 typedef struct qt_dist_ps qt_dist_ps_t;

@@ -19,6 +19,10 @@ strategy=cross,d=D,batch=B,impl=I (quintet's params plus impl), real_time in ms,
 --variant torch` files it beside quintet's cuda rows.
 
   python3 suites/peers/torch_fusion.py --out torch_fusion.json [--sizes 64x256,256x1024,512x2048] [--reps 20]
+      [--profile 512x2048]
+--profile DxB: after the timings, PyTorch's profiler over 3 steps of that size (each impl): the
+CUDA kernels by total time per step (a diagnostic: which cuBLAS kernels, how long the
+elementwise ones take), printed, not written to the JSON.
 """
 import argparse
 import math
@@ -95,12 +99,35 @@ def build(torch, d, impl):
     return Model()
 
 
+def profile(torch, step, label, steps=3):
+    """CUDA kernel time per step by kernel name, from torch.profiler over `steps` steps."""
+    from torch.profiler import ProfilerActivity, profile as tprofile
+
+    step()
+    torch.cuda.synchronize()
+    with tprofile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step()
+        torch.cuda.synchronize()
+    rows = {}
+    for e in prof.events():
+        if e.device_type == torch.autograd.DeviceType.CUDA:
+            t = rows.setdefault(e.name, [0.0, 0])
+            t[0] += e.time_range.elapsed_us() / 1e3
+            t[1] += 1
+    total = sum(t for t, _ in rows.values())
+    print(f"torch profile {label}: {total / steps:.3f} ms of kernels per step", flush=True)
+    for name, (t, n) in sorted(rows.items(), key=lambda kv: -kv[1][0])[:25]:
+        print(f"  {t / steps:8.3f} ms {n // steps:5d}x {100 * t / total:5.1f}%  {name[:110]}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--sizes", default="64x256,256x1024,512x2048", help="dxB,... (quintet's cuda train_step sizes)")
     ap.add_argument("--impls", default="sdpa,matmul")
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--profile", default="", help="DxB: print the profiler's kernel table of that size")
     args = ap.parse_args()
     import torch
 
@@ -131,6 +158,8 @@ def main():
             print(f"torch {label:48s} {med:8.3f} ms {work / med / 1e6:8.0f} GFLOP/s", flush=True)
             benches += gbench_json.entries("fusion_accuracy/train_step/torch", times, label,
                                            gflops=lambda t: work / (t * 1e-3) / 1e9)
+            if size == args.profile:
+                profile(torch, step, label)
             del model, params
         torch.cuda.empty_cache()
     gbench_json.write(torch, args.out, benches)

@@ -20,6 +20,21 @@
  *                  it 0; the loss falls
  *   timeout        the last rank joins an all-reduce 3 s late; the others, with a 1 s deadline,
  *                  fail with QT_ERR_STATE "timed out" within 2.5 s
+ *   fusion_dp      the fusion model trained data-parallel (impl/dist/fusion_dp.c) over the world
+ *                  against the single-process full-batch run of the same seed that every rank
+ *                  also trains: 8 Adam steps over 3 epochs (reshuffles), fresh task data; every
+ *                  step's loss, and the gradient applied (Adam hardly sees a gradient's scale,
+ *                  so a wrong B_r/B weighting shows only there), then the parameters.
+ *                  cpu (f32, gated fusion, batch 64): loss 1e-5 relative, gradient 1e-5 of its
+ *                  largest entry, parameters 1e-4·(1 + |p|): the batch's sums split over ranks
+ *                  round differently (seen, 3 seeds at 2 and 4 ranks: 3.5e-9, 1.1e-6, 9e-8).
+ *                  ref (f64, hybrid: cross-modal attention + per-modality heads, batch 63, not a
+ *                  multiple of the ranks: unequal shares): 1e-11, 1e-11, 1e-9 (seen 7e-16,
+ *                  7e-15, 7e-14). Not the hybrid model in f32: its attention key bias has an
+ *                  identically zero gradient (softmax is shift invariant), rounding noise of
+ *                  ~1e-8 that Adam divides by √v ≈ the same noise, moving those entries by up to
+ *                  lr a step in either run. Replicas bitwise equal (checksums) in both. A rank
+ *                  with a seed of its own is refused at init (QT_ERR_STATE on every rank).
  * Every rank runs every test; a check is passed only if it held on all ranks (all-reduce MIN),
  * and rank 0 prints CUnit's summary. Inputs are Philox draws from rank 0's seed. */
 #include <math.h>
@@ -31,6 +46,7 @@
 
 #include "quintet/dist.h"
 #include "quintet/rng.h"
+#include "fusion_dp_compare.h"
 #include "test_util.h"
 
 #ifndef QT_HAVE_MPI_BACKEND
@@ -205,6 +221,51 @@ static void test_grid(void)
         qt_backend_free(dpb);
         qt_backend_free(tpb);
     }
+}
+
+/* The fusion model data-parallel over the world against the 1-process full-batch run (header). */
+static void fusion_dp_case(const char *backend, qt_fusion_strategy_t strat, int batch, double tol, double tol_p)
+{
+    qt_backend_params_t bp = {.threads = 1};
+    qt_backend_t *be = NULL;
+    if (qt_backend_init(&be, backend, &bp) != QT_OK) be = NULL;
+    fusion_dp_diff_t d = fusion_dp_compare(world, be, strat, batch, qt_test_seed() + 5); /* rank 0's seed (main) */
+    printf("  fusion dp %s (%s, %d ranks, batch %d, rows here %d): worst loss rel. difference %.3g, gradient %.3g of "
+           "its largest (tolerance %g each), parameters %.3g (tolerance %g), replicas %s\n", backend,
+           qt_fusion_strategy_name(strat), world->world, batch, d.rows, d.loss, d.grad, tol, d.params, tol_p,
+           d.replicas ? "equal" : "DIFFER");
+    CU_ASSERT(all_ok(d.ok));
+    CU_ASSERT(all_ok(d.loss <= tol && d.grad <= tol));
+    CU_ASSERT(all_ok(d.params <= tol_p));
+    CU_ASSERT(all_ok(d.replicas));
+    qt_backend_free(be);
+}
+
+static void test_fusion_dp(void)
+{
+    fusion_dp_case("cpu", QT_FUSION_GATED, 64, 1e-5, 1e-4);
+    fusion_dp_case("ref", QT_FUSION_HYBRID, 63, 1e-11, 1e-9);
+    /* a rank with a seed of its own is refused at init, on every rank (the check is collective) */
+    qt_backend_params_t bp = {.threads = 1};
+    qt_backend_t *be = NULL;
+    qt_dist_fusion_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    qt_fusion_task_shape(&cfg.model);
+    cfg.model.d = 8;
+    cfg.model.d_ff = 8;
+    cfg.batch = 16;
+    cfg.lr = 1e-3;
+    cfg.seed = 3;
+    qt_fusion_data_t data;
+    memset(&data, 0, sizeof data);
+    int ok = qt_backend_init(&be, "cpu", &bp) == QT_OK && qt_fusion_task_make(QT_FUSION_TASK_MIXED, 0.3, 3, 0, 32, &data) == QT_OK;
+    cfg.seed = 3 + (uint64_t)(world->rank == world->world - 1);
+    qt_dist_fusion_t *f = NULL;
+    qt_status_t st = ok ? qt_dist_fusion_init(&f, world, be, &cfg, &data) : QT_ERR_ARG;
+    CU_ASSERT(all_ok(ok && st == QT_ERR_STATE && f == NULL && strstr(qt_last_error(), "differ") != NULL));
+    qt_dist_fusion_free(f);
+    qt_fusion_data_free(&data);
+    qt_backend_free(be);
 }
 
 static void test_ps_sync(void)
@@ -410,7 +471,7 @@ int main(void)
         {"collectives", test_collectives}, {"dp", test_dp}, {"tp", test_tp}, {"grid", test_grid},
         {"topk", test_topk}, {"quantisers_unbiased", test_quantisers_unbiased},
         {"powersgd_full_rank", test_powersgd_full_rank}, {"ps_sync", test_ps_sync},
-        {"ps_bounded", test_ps_bounded}, {"timeout", test_timeout},
+        {"ps_bounded", test_ps_bounded}, {"fusion_dp", test_fusion_dp}, {"timeout", test_timeout},
     };
     int rc = qt_test_run("dist", tests, (int)(sizeof tests / sizeof tests[0]));
     qt_backend_free(world);

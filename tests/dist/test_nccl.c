@@ -24,6 +24,14 @@
  *                 the update; 1.08e-4 when the update was a fused multiply-add); replicas equal;
  *                 with top-k 1% (error feedback) loss within 1e-3 and weights 1e-3 (a selection
  *                 can flip on a near-tie after rounding differences)
+ *   gpu_fusion_dp the fusion model trained data-parallel on the GPUs (impl/dist/fusion_dp.c: a cuda
+ *                 instance on this rank's GPU computes, the nccl world all-reduces on its own
+ *                 stream, ordered by events) against the 1-GPU full-batch run on the same cuda
+ *                 instance (fusion_dp_compare.h), gated fusion, batch 64: loss and gradient 1e-5
+ *                 relative, parameters 1e-4·(1 + |p|) (test_dist's cpu tolerances: the same f32
+ *                 arithmetic split over ranks); replicas equal. The seed is rank 0's on every rank
+ *                 (this file's seed is per process: with it each rank trained its own model, and
+ *                 the replicas differed — fusion_dp.c's init now refuses that)
  * A check passes only if it held on every rank (MIN over ranks); rank 0 prints CUnit's summary. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +43,7 @@
 #include "quintet/dist.h"
 #include "quintet/rng.h"
 #include "run/cuda_probe.h"
+#include "fusion_dp_compare.h"
 #include "test_util.h"
 
 #ifndef QT_HAVE_NCCL_BACKEND
@@ -285,6 +294,28 @@ static void test_gpu_dp_mlp(void)
     train_pair(QT_COMPRESS_TOPK, 1e-3, 1e-3);
 }
 
+static void test_gpu_fusion_dp(void)
+{
+    qt_backend_params_t bp = {.device = qt_device_index(world->device)};
+    qt_backend_t *be = NULL;
+    if (qt_backend_init(&be, "cuda", &bp) != QT_OK) {
+        printf("  gpu fusion dp: cannot start the cuda backend: %s\n", qt_last_error());
+        be = NULL;
+    }
+    /* rank 0's seed on every rank (each rank's own would give each its own data and model) */
+    double seed = world->rank ? 0 : (double)(qt_test_seed() & ((1ull << 52) - 1));
+    if (qt_dist_allreduce_raw(world, &seed, &seed, 1, QT_DIST_F64, QT_DIST_SUM) != QT_OK) seed = 5;
+    fusion_dp_diff_t d = fusion_dp_compare(world, be, QT_FUSION_GATED, 64, (uint64_t)seed);
+    printf("  gpu fusion dp (gated, %d ranks, rows here %d): worst loss rel. difference %.3g, gradient %.3g of its "
+           "largest (tolerance 1e-05 each), parameters %.3g (tolerance 0.0001), replicas %s\n", world->world, d.rows,
+           d.loss, d.grad, d.params, d.replicas ? "equal" : "DIFFER");
+    CU_ASSERT(all_ok(d.ok));
+    CU_ASSERT(all_ok(d.loss <= 1e-5 && d.grad <= 1e-5));
+    CU_ASSERT(all_ok(d.params <= 1e-4));
+    CU_ASSERT(all_ok(d.replicas));
+    qt_backend_free(be);
+}
+
 int main(void)
 {
     char why[256];
@@ -319,6 +350,7 @@ int main(void)
         {"mixed_buffers", test_mixed_buffers},
         {"gpu_topk", test_gpu_topk},
         {"gpu_dp_mlp", test_gpu_dp_mlp},
+        {"gpu_fusion_dp", test_gpu_fusion_dp},
     };
     int rc = qt_test_run("nccl", tests, (int)(sizeof tests / sizeof tests[0]));
     qt_backend_free(world);

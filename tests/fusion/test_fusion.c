@@ -9,6 +9,7 @@
  * Run: make test, or build/tests/fusion/test_fusion. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "quintet/fusion.h"
@@ -262,9 +263,12 @@ static void test_bad_input(void)
 }
 
 /* Every registered backend with fusion ops that runs off the host (cuda), against the oracle on
- * fresh random inputs: every strategy × (shared, normalize) of the tiny shape (check_vs_ref), the
- * tasks' shape at d = 64 with batch 33 (cross with separate and shared weights, hybrid: wide
- * rows through the warp kernels, the sgemms, more than one chunk of the column sums); then a
+ * fresh random inputs: every strategy × (shared, normalize) of the tiny shape (check_vs_ref; cuda
+ * with both kernel versions, QT_CUDA_FUSION_V 1 and 2), the tasks' shape at d = 64 with batch 33
+ * (cross with separate and shared weights, hybrid: wide rows through the warp kernels, the
+ * sgemms, more than one chunk of the column sums; odd batch: work offsets not 16-byte aligned, so
+ * the scalar paths of version 2), and at d = 128 batch 32 and d = 256 batch 16 (aligned: version
+ * 2's 16-byte LayerNorm rows, elementwise kernels and cuBLASLt bias epilogue); then a
  * short training run on the device lowers the loss, reaches the cpu backend's train accuracy
  * within 0.05 (the two start from identical parameters and batches, and differ by f32 rounding
  * only) and gives bitwise the same parameters twice. Skips, saying why, when no such backend is
@@ -282,14 +286,23 @@ static void test_device_backends(void)
         }
         qt_backend_t *be = qt_test_backend(f->name);
         double worst = 0;
+        setenv("QT_CUDA_FUSION_V", "1", 1); /* cuda: session 3's kernels (the default is version 2) */
+        check_all_strategies(be, 250, &worst);
+        qt_fusion_config_t c1 = small_cfg(QT_FUSION_CROSS);
+        c1.d = 64;
+        c1.d_ff = 128;
+        check_vs_ref(be, &c1, 33, qt_test_seed() ^ 299u, &worst);
+        unsetenv("QT_CUDA_FUSION_V");
         check_all_strategies(be, 200, &worst);
-        qt_fusion_strategy_t big[3] = {QT_FUSION_CROSS, QT_FUSION_CROSS, QT_FUSION_HYBRID};
-        for (int i = 0; i < 3; i++) {
+        qt_fusion_strategy_t big[5] = {QT_FUSION_CROSS, QT_FUSION_CROSS, QT_FUSION_HYBRID, QT_FUSION_CROSS,
+                                       QT_FUSION_HYBRID};
+        int dims[5] = {64, 64, 64, 128, 256}, batch[5] = {33, 33, 33, 32, 16};
+        for (int i = 0; i < 5; i++) {
             qt_fusion_config_t c = small_cfg(big[i]);
-            c.d = 64;
-            c.d_ff = 128;
+            c.d = dims[i];
+            c.d_ff = 2 * dims[i];
             c.shared_cross = i == 1;
-            check_vs_ref(be, &c, 33, qt_test_seed() ^ (uint64_t)(300 + i), &worst);
+            check_vs_ref(be, &c, batch[i], qt_test_seed() ^ (uint64_t)(300 + i), &worst);
         }
         printf("\n  %s vs ref: max_rel %.2e (tolerance %g of scale) ", f->name, worst, qt_verify_tol_fusion.scale);
         qt_tensor_t p = {0}, p2 = {0}, pc = {0};

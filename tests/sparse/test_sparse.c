@@ -102,13 +102,15 @@ static int check_bound(const float *Y, const float *R, const float *A, const flo
 static void test_matmul_paths(void)
 {
     static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20},
-                                        {9, 1300, 600}, {24, 1100, 256}, {2, 8192, 264}, {1, 40, 8300}};
+                                        {9, 1300, 600}, {24, 1100, 256}, {2, 8192, 264}, {2, 520, 1064}, {1, 40, 8300}};
     /* {300, 4001, 20} is large enough (M·K ≥ 2^20) for the multi-threaded scans of A; {9, 1300,
      * 600} and {24, 1100, 256} give the cpu CSR kernel several K blocks, full strips with a
      * tail, and (one strip, fewer strips than threads) rows split into groups; {2, 8192, 264}:
      * cuda's one-launch GEMV with K split over many blocks (the last block of a column tile
-     * sums their partial rows) and a partial second tile of 256 columns; {1, 40, 8300}: the cpu
-     * gather kernel's column range (N / threads for up to 2 threads) in more than one piece */
+     * sums their partial rows) and a partial second tile of 256 columns; {2, 520, 1064}: more
+     * column tiles than SMs for cuda's gemv_v5 at 2 and 4 lanes per row (its 8-warp blocks);
+     * {1, 40, 8300}: the cpu gather kernel's column range (N / threads for up to 2 threads) in
+     * more than one piece */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);
@@ -122,8 +124,13 @@ static void test_matmul_paths(void)
         qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 14 + si, 0, 0.0f, 1.0f);
         for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
             for (int structured = 0; structured < 2; structured++) {
-                /* cuda's GATHER: v3 (one launch, last block sums) and v4 (clusters) in turn */
-                setenv("QT_CUDA_SPARSE_KERNEL", structured ? "4" : "3", 1);
+                /* cuda's GATHER: v3 (one launch, last block sums), v4 (clusters), v5 (no
+                 * split-K; lanes per row of W 2, 4, 8 in turn) and v6 (v5 with K split over a
+                 * cluster of 2 or 4 blocks) take the points in turn */
+                static const char *const ver[4] = {"3", "4", "5", "6"}, *const lpr[3] = {"2", "4", "8"};
+                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured) % 4], 1);
+                setenv("QT_CUDA_GEMV_LPR", lpr[(pi + si) % 3], 1);
+                setenv("QT_CUDA_GEMV_CS", si & 1 ? "4" : "2", 1);
                 qt_verify_sparse_fill(A, M, K, sps[pi], structured, seed + si);
                 for (int b = 0; b < nb; b++) { /* b = 0 is ref: its DENSE result is R */
                     qt_tensor_t At, Wt, Yt;
@@ -172,6 +179,8 @@ static void test_matmul_paths(void)
         qt_free(Y);
     }
     unsetenv("QT_CUDA_SPARSE_KERNEL");
+    unsetenv("QT_CUDA_GEMV_LPR");
+    unsetenv("QT_CUDA_GEMV_CS");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
     close_backends(bes, nb);
 }
@@ -181,7 +190,8 @@ static void test_matmul_paths(void)
  * output) + 2·K·u·Σ|a||w| (f32 accumulation in any order). */
 static void test_matmul_bf16(void)
 {
-    static const int64_t shapes[][3] = {{1, 1000, 520}, {5, 777, 64}, {64, 512, 300}, {1, 4096, 520}};
+    /* {1, 16384, 520}: gemv_v5's warps consume their lists mid-scan when A is dense */
+    static const int64_t shapes[][3] = {{1, 1000, 520}, {5, 777, 64}, {64, 512, 300}, {1, 16384, 520}};
     static const double sps[] = {0.0, 0.9, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes), tested = 0;
@@ -189,13 +199,15 @@ static void test_matmul_bf16(void)
     for (int b = 1; b < nb; b++) {
         const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
         if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
-        for (int ver = 1; ver <= 4; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3/v4 above */
+        for (int ver = 1; ver <= 6; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v6 above */
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
                 for (int structured = 0; structured < 2; structured++) {
                     char vs[2] = {(char)('0' + ver), 0};
                     setenv("QT_CUDA_SPARSE_KERNEL", vs, 1);
                     setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
+                    setenv("QT_CUDA_GEMV_LPR", (pi + structured) % 3 == 0 ? "2" : (pi + structured) % 3 == 1 ? "4" : "8", 1);
+                    setenv("QT_CUDA_GEMV_CS", pi & 1 ? "4" : "2", 1);
                     int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2], sa[2] = {M, K}, sw[2] = {K, N},
                             sy[2] = {M, N};
                     float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4),
@@ -251,6 +263,8 @@ static void test_matmul_bf16(void)
     }
     unsetenv("QT_CUDA_SPARSE_KERNEL");
     unsetenv("QT_CUDA_COLSKIP_PAD");
+    unsetenv("QT_CUDA_GEMV_LPR");
+    unsetenv("QT_CUDA_GEMV_CS");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";

@@ -7,7 +7,9 @@
  *   init        MPI (through an `mpi` instance on the same communicator, which initialises MPI
  *               when needed); the GPU = params.device when > 0, else this process's rank among
  *               the ranks of its node modulo the GPU count; rank 0 calls ncclGetUniqueId, MPI_Bcast
- *               hands it to the others, ncclCommInitRank. Memory, copies, timers: the cuda ones.
+ *               hands it to the others, ncclCommInitRank; then a warm-up (warm_up: NCCL's lazy
+ *               peer connections and kernel loading happen there, not in a caller's first timed
+ *               collective). Memory, copies, timers: the cuda ones.
  *   collectives ncclAllReduce / ReduceScatter / AllGather / Broadcast on the instance's stream,
  *               all-to-all as a group of ncclSend/ncclRecv; a request = an event recorded after
  *               the collective; test = cudaEventQuery, and ncclCommGetAsyncError while it is not
@@ -434,6 +436,32 @@ static qt_status_t nccl_init(qt_backend_t *be, const qt_backend_params_t *p)
     return nccl_init_on(be, parent, p->device > 0 ? p->device : (n > 0 ? nr % n : 0));
 }
 
+/* The warm-up, part of making an instance: NCCL sets up its peer connections lazily, at the first
+ * collective that needs them (NCCL_RUNTIME_CONNECT, the default since 2.22: the P2P/NVLink
+ * buffers and IPC handles of each protocol — LL for small messages, LL128 and Simple for larger
+ * ones — when a size first selects it), and CUDA loads NCCL's kernels at their first launch
+ * (lazy module loading). Left to the first real call, that cost (0.2–0.46 s on 2×H200) landed in
+ * the first timed case of a sweep (8 B: median 268 µs over 3 repetitions against 16 µs, since
+ * Google Benchmark sized the repetitions from the 0.46 s first iteration). So every instance
+ * all-reduces in place 8 B, 256 KiB and 32 MiB (one of each protocol's range) through its own
+ * non-blocking path (deadline and all) before it is handed out. */
+static qt_status_t warm_up(qt_backend_t *be)
+{
+    static const size_t counts[] = {2, 64 << 10, 8 << 20}; /* floats */
+    void *buf = NULL;
+    size_t bytes = counts[2] * sizeof(float);
+    QT_TRY(qt_cuda_alloc(be, bytes, &buf));
+    qt_status_t s = qt_cuda_memset0(be, buf, bytes);
+    for (size_t i = 0; s == QT_OK && i < sizeof counts / sizeof counts[0]; i++) {
+        qt_dist_req_t *req = NULL;
+        s = n_iallreduce(be, buf, buf, counts[i], QT_DIST_F32, QT_DIST_SUM, &req);
+        if (s == QT_OK) s = qt_dist_wait(be, req, "nccl warm-up all-reduce");
+    }
+    if (s == QT_OK) s = n_synchronize(be);
+    qt_cuda_dealloc(be, buf);
+    return s;
+}
+
 /* The instance on GPU dev over (a duplicate of) parent. */
 static qt_status_t nccl_init_on(qt_backend_t *be, MPI_Comm parent, int dev)
 {
@@ -474,6 +502,7 @@ static qt_status_t nccl_init_on(qt_backend_t *be, MPI_Comm parent, int dev)
         x->nccl = NULL;
         s = nccl_fail(be, rc, "ncclCommInitRank");
     }
+    if (s == QT_OK) s = warm_up(be);
     if (s != QT_OK) nccl_free(be);
     return s;
 }

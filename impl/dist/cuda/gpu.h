@@ -12,12 +12,16 @@
  *   the data-parallel MLP on the GPUs of an nccl instance (mlp.cu): dist.h's MLP, the same
  *     flat parameter layout [W2 b2 W1 b1] as mlp.c; cuBLAS forward and backward on a compute
  *     stream of its own; buckets aligned to the layers (layer 2's gradient, then W1's gradient
- *     computed a bucket of rows at a time, then b1); each bucket's all-reduce is enqueued on
- *     the instance's stream (the communication stream) behind an event recorded when the op
- *     that completes the bucket is done, so layer 2's buckets and each finished W1 chunk travel
- *     while the rest of layer 1's backward runs; the update waits for the last bucket (an
- *     event on the communication stream); the requests are reaped one step later, so the host
- *     never stalls the GPU. Optional top-k.
+ *     computed a bucket of rows at a time, b1 riding with the last); each bucket's all-reduce
+ *     is enqueued on the instance's stream (the communication stream) behind an event recorded
+ *     when the op that completes the bucket is done, so layer 2's buckets and each finished W1
+ *     chunk travel while the rest of layer 1's backward runs; the update of all but the last
+ *     bucket overlaps the last bucket's all-reduce, the rest waits for it (events on the
+ *     communication stream); the requests are reaped one step later, so the host never stalls
+ *     the GPU. Optional top-k.
+ *   ordering and scaling (stream.cu): a CUDA instance's stream made to wait, on the device, for
+ *     the work queued so far on another's (an event; the fusion DP driver's compute stream and
+ *     the nccl instance's communication stream), and a scale kernel on an instance's stream.
  * Tests: tests/dist/test_nccl.c (device parts skip without a GPU, saying why). */
 #ifndef QUINTET_DIST_CUDA_GPU_H
 #define QUINTET_DIST_CUDA_GPU_H
@@ -66,10 +70,17 @@ qt_status_t qt_dist_gmlp_eval(qt_dist_gmlp_t *g, int64_t step, double *local_los
 qt_status_t qt_dist_gmlp_params(qt_dist_gmlp_t *g, float *host_p);
 /* Seconds of forward + backward and of communication exposed after the backward (the time from
  * the end of the backward to the last bucket's completion), accumulated since the last call
- * (GPU events; waits for the queued steps). */
-qt_status_t qt_dist_gmlp_times(qt_dist_gmlp_t *g, double *compute_s, double *wait_s);
+ * (GPU events; waits for the queued steps); phase_s (NULL: not wanted): the backward's parts,
+ * forward + loss, layer 2's backward, relu' + db1, dW1's chunks (dist.h qt_dist_stats_t). */
+qt_status_t qt_dist_gmlp_times(qt_dist_gmlp_t *g, double *compute_s, double *wait_s, double *phase_s);
 /* top-k: the compressor's byte totals; dense: 0, 0. */
 void qt_dist_gmlp_bytes(const qt_dist_gmlp_t *g, double *sent, double *logical);
+
+/* ---- ordering and scaling on CUDA instances (cuda, nccl: both keep a qt_cuda_ctx_t) ---- */
+/* waiter's stream waits (on the device, no host wait) for the work queued so far on signaler's. */
+qt_status_t qt_dist_cuda_after(qt_backend_t *waiter, qt_backend_t *signaler);
+/* p[i] ·= a for i < n (f32, or f64 when f64 != 0), queued on be's stream. */
+qt_status_t qt_dist_cuda_scale(qt_backend_t *be, void *p, size_t n, int f64, double a);
 
 /* cudaPointerGetAttributes(p).type (0 unregistered host, 1 pinned host, 2 device, 3 managed), -1
  * when the call fails: how the nccl backend will classify a buffer (diagnostics and tests). */

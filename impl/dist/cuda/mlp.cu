@@ -4,17 +4,28 @@
  *   forward   h = relu(x·W1ᵀ + b1), z = h·W2ᵀ + b2 (two SGEMMs, a bias(+relu) kernel each);
  *   loss      one thread per row: log-sum-exp in double, the row's loss, and
  *             dz = (softmax − onehot)/rows · rows/B (mlp.c's arithmetic, in its order);
- *   backward  dW2 = dzᵀ·h and db2 (column sums in row order, as the host) straight into the flat
- *             gradient g = [dW2 db2 dW1 db1]; dh = dz·W2; then relu' and dW1 = dhᵀ·x computed
- *             in chunks of W1 rows, one bucket each, then db1.
+ *   backward  dW2 = dzᵀ·h and db2 = dzᵀ·1 straight into the flat gradient g = [dW2 db2 dW1 db1];
+ *             dh = dz·W2; then relu', db1 = dhᵀ·1, and dW1 = dhᵀ·x computed in chunks of W1 rows,
+ *             one bucket each. The bias gradients are cuBLAS SGEMVs against a vector of ones
+ *             (they were one thread per column summing the rows in order, as the host does: a
+ *             serial loop of R dependent adds per thread, 4096 threads on 32 SMs with a few loads
+ *             in flight each: by Little's law ~0.1 TB/s over the R×H dh, an estimated 0.5–1 ms
+ *             of a 3.7 ms step at R = 8192; the GEMV streams it at memory bandwidth, and the
+ *             suite's relu_db1_step_s now measures it. The order of the sum differs from the
+ *             host's, which test_nccl's tolerances already allow for cuBLAS's GEMMs).
  *   buckets   aligned to the layers: [dW2 db2] cut into pieces of ≤ bucket_bytes, then dW1 by
- *             whole rows (bucket_bytes / 4·in rows a bucket), then db1. After the op that
- *             completes a bucket the compute stream records the bucket's event; the
- *             communication stream (the nccl instance's own) waits for it and all-reduces the
- *             bucket, so layer 2's buckets and every finished W1 chunk travel while the
- *             remaining chunks compute; event comm after the last bucket; the compute stream
- *             waits for it and applies SGD p ← p − lr·g. With top-k, the compressor (topk.cu)
- *             replaces the buckets on the communication stream (then g ·= world, as mlp.c).
+ *             whole rows (bucket_bytes / 4·in rows a bucket), the last W1 chunk together with
+ *             db1 (it follows W1 in g and is computed before the chunks: no bucket of its own is
+ *             left to reduce after the last GEMM). After the op that completes a bucket the
+ *             compute stream records the bucket's event; the communication stream (the nccl
+ *             instance's own) waits for it and all-reduces the bucket, so layer 2's buckets and
+ *             every finished W1 chunk travel while the remaining chunks compute. The update
+ *             p ← p − lr·g runs on the compute stream in two parts: every bucket but the last
+ *             once those are reduced (an event on the communication stream before the last
+ *             bucket), overlapping the last bucket's all-reduce; then the last bucket's
+ *             entries after it. The exposed tail is that one all-reduce less the first part of
+ *             the update. With top-k, the compressor (topk.cu) replaces the buckets on the
+ *             communication stream (then g ·= world, as mlp.c) and the update waits for it.
  *   requests  reaped after the next step's layer-2 backward is queued (the host never waits for
  *             a step the GPU has not reached); timings from events, two sets by step parity.
  * Buckets run for any world size, also one rank (NCCL's 1-rank all-reduce), so the same path
@@ -75,16 +86,6 @@ static __global__ void xent_kernel(const float *z, const int32_t *y, int rows, i
     for (int c = 0; c < C; c++) g[c] = __fmul_rn(g[c], scale);
 }
 
-/* out[c] = Σ_r x[r][c], rows in order (the host's summation order). */
-static __global__ void colsum_kernel(const float *x, int rows, int cols, float *out)
-{
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= cols) return;
-    float s = 0.0f;
-    for (int r = 0; r < rows; r++) s = __fadd_rn(s, x[(size_t)r * cols + c]);
-    out[c] = s;
-}
-
 static __global__ void relu_bwd_kernel(float *dh, const float *h, size_t n)
 {
     GRID_LOOP(i, n) dh[i] = h[i] > 0.0f ? dh[i] : 0.0f;
@@ -101,7 +102,10 @@ static __global__ void scale_kernel(float *g, float a, size_t n)
     GRID_LOOP(i, n) g[i] = __fmul_rn(g[i], a);
 }
 
-enum { EV_T0, EV_BWD2, EV_BWD1, EV_COMM, EV_N };
+/* a step's marks: compute stream T0 → FWD (forward + loss) → BWD2 (layer 2's backward) → RELU
+ * (relu' and db1) → BWD1 (dW1's chunks); communication stream MID (every bucket but the last
+ * reduced) and COMM (all reduced) */
+enum { EV_T0, EV_FWD, EV_BWD2, EV_RELU, EV_BWD1, EV_MID, EV_COMM, EV_N };
 
 struct qt_dist_gmlp {
     qt_dist_mlp_config_t cfg;
@@ -109,7 +113,7 @@ struct qt_dist_gmlp {
     int rows, batches, rank, world, reps;
     cudaStream_t cs, ms; /* compute; communication (the instance's stream) */
     cublasHandle_t blas;
-    float *p, *g, *x_all, *h, *z, *dz, *dh;
+    float *p, *g, *x_all, *h, *z, *dz, *dh, *ones; /* ones: R of 1.0f, the bias gradients' GEMV */
     int32_t *y_all;
     double *rowloss, *host_loss;
     size_t n, off_b2, off_w1, off_b1, n_buckets;
@@ -120,7 +124,7 @@ struct qt_dist_gmlp {
     size_t n_req;
     cudaEvent_t ev[2][EV_N];
     int64_t steps, timed; /* steps queued; steps whose times were read */
-    double compute_s, wait_s;
+    double compute_s, wait_s, phase_s[4];
     qt_dist_gtopk_t *comp;
 };
 
@@ -143,13 +147,19 @@ static qt_status_t reap(qt_dist_gmlp_t *m)
     m->n_req = 0;
     while (s == QT_OK && m->timed < m->steps) {
         cudaEvent_t *ev = m->ev[m->timed & 1];
-        float c_ms = 0, w_ms = 0;
+        float c_ms = 0, w_ms = 0, ph[4] = {0, 0, 0, 0};
+        static const int from[4] = {EV_T0, EV_FWD, EV_BWD2, EV_RELU}, to[4] = {EV_FWD, EV_BWD2, EV_RELU, EV_BWD1};
+        /* COMM does not imply BWD1 (recorded on the compute stream just after the last bucket's
+         * mark, which is all COMM waited for: at k = 1 the all-reduce is empty and COMM came first) */
         cudaError_t e = cudaEventSynchronize(ev[EV_COMM]);
+        if (e == cudaSuccess) e = cudaEventSynchronize(ev[EV_BWD1]);
         if (e == cudaSuccess) e = cudaEventElapsedTime(&c_ms, ev[EV_T0], ev[EV_BWD1]);
         if (e == cudaSuccess) e = cudaEventElapsedTime(&w_ms, ev[EV_BWD1], ev[EV_COMM]);
+        for (int k = 0; k < 4 && e == cudaSuccess; k++) e = cudaEventElapsedTime(&ph[k], ev[from[k]], ev[to[k]]);
         if (e != cudaSuccess) return cfail(m, e, "step timing events");
         m->compute_s += 1e-3 * c_ms;
         m->wait_s += w_ms > 0 ? 1e-3 * w_ms : 0;
+        for (int k = 0; k < 4; k++) m->phase_s[k] += 1e-3 * ph[k];
         m->timed++;
     }
     return s;
@@ -161,7 +171,7 @@ extern "C" void qt_dist_gmlp_free(qt_dist_gmlp_t *m)
     (void)reap(m);
     if (m->cs) cudaStreamSynchronize(m->cs);
     qt_dist_gtopk_free(m->comp);
-    void *bufs[] = {m->p, m->g, m->x_all, m->h, m->z, m->dz, m->dh, m->y_all, m->rowloss};
+    void *bufs[] = {m->p, m->g, m->x_all, m->h, m->z, m->dz, m->dh, m->y_all, m->rowloss, m->ones};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) qt_backend_dealloc(m->dp, bufs[i], 0);
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < EV_N; b++)
@@ -215,7 +225,7 @@ extern "C" qt_status_t qt_dist_gmlp_init(qt_dist_gmlp_t **out, qt_backend_t *dp,
     m->w1_rows = (int)(bucket / I > 0 ? bucket / I : 1);
     if (m->w1_rows > (int)H) m->w1_rows = (int)H;
     size_t w1_buckets = (H + (size_t)m->w1_rows - 1) / (size_t)m->w1_rows;
-    m->n_buckets = (size_t)m->l2_buckets + w1_buckets + 1; /* + db1 */
+    m->n_buckets = (size_t)m->l2_buckets + w1_buckets; /* db1 rides with the last W1 chunk */
     m->blo = (size_t *)calloc(m->n_buckets, sizeof *m->blo);
     m->bhi = (size_t *)calloc(m->n_buckets, sizeof *m->bhi);
     m->ready = (cudaEvent_t *)calloc(m->n_buckets, sizeof *m->ready);
@@ -228,10 +238,8 @@ extern "C" qt_status_t qt_dist_gmlp_init(qt_dist_gmlp_t **out, qt_backend_t *dp,
         for (size_t h0 = 0; h0 < H; h0 += (size_t)m->w1_rows, b++) {
             size_t h1 = h0 + (size_t)m->w1_rows < H ? h0 + (size_t)m->w1_rows : H;
             m->blo[b] = m->off_w1 + h0 * I;
-            m->bhi[b] = m->off_w1 + h1 * I;
+            m->bhi[b] = h1 == H ? m->n : m->off_w1 + h1 * I; /* the last: b1 too (it follows W1) */
         }
-        m->blo[b] = m->off_b1;
-        m->bhi[b] = m->n;
     }
     m->ms = QT_CUDA_CTX(dp)->stream;
     qt_status_t s = QT_OK;
@@ -260,15 +268,21 @@ extern "C" qt_status_t qt_dist_gmlp_init(qt_dist_gmlp_t **out, qt_backend_t *dp,
     dalloc(m, R * C * sizeof(float), (void **)&m->z, &s);
     dalloc(m, R * C * sizeof(float), (void **)&m->dz, &s);
     dalloc(m, R * sizeof(double), (void **)&m->rowloss, &s);
+    dalloc(m, R * sizeof(float), (void **)&m->ones, &s);
+    float *ones = s == QT_OK ? (float *)malloc(R * sizeof(float)) : NULL;
+    if (s == QT_OK && !ones) s = qt_fail(QT_ERR_NOMEM, "gpu mlp");
+    for (size_t r = 0; ones && r < R; r++) ones[r] = 1.0f;
     if (s == QT_OK) {
         e = cudaMemcpyAsync(m->p, p0, m->n * sizeof(float), cudaMemcpyHostToDevice, m->cs);
         if (e == cudaSuccess)
             e = cudaMemcpyAsync(m->x_all, data_x, (size_t)batches * R * I * sizeof(float), cudaMemcpyHostToDevice, m->cs);
         if (e == cudaSuccess)
             e = cudaMemcpyAsync(m->y_all, data_y, (size_t)batches * R * sizeof(int32_t), cudaMemcpyHostToDevice, m->cs);
+        if (e == cudaSuccess) e = cudaMemcpyAsync(m->ones, ones, R * sizeof(float), cudaMemcpyHostToDevice, m->cs);
         if (e == cudaSuccess) e = cudaStreamSynchronize(m->cs);
         if (e != cudaSuccess) s = cfail(m, e, "gpu mlp upload");
     }
+    free(ones);
     if (s == QT_OK && cfg->compress.kind == QT_COMPRESS_TOPK) {
         int rws[4] = {(int)C, 1, (int)H, 1}, cls[4] = {(int)H, (int)C, (int)I, (int)H};
         s = qt_dist_gtopk_init(&m->comp, dp, &cfg->compress, 4, rws, cls);
@@ -325,7 +339,8 @@ static qt_status_t bucket_ready(qt_dist_gmlp_t *m, size_t b)
     cudaError_t e = cudaEventRecord(m->ready[b], m->cs);
     if (e != cudaSuccess) return cfail(m, e, "bucket event");
     if (m->comp) return QT_OK;
-    e = cudaStreamWaitEvent(m->ms, m->ready[b], 0);
+    if (b + 1 == m->n_buckets) e = cudaEventRecord(m->ev[m->steps & 1][EV_MID], m->ms); /* the others are reduced */
+    if (e == cudaSuccess) e = cudaStreamWaitEvent(m->ms, m->ready[b], 0);
     if (e != cudaSuccess) return cfail(m, e, "communication stream wait");
     const qt_dist_ops_t *ops = qt_dist_ops_of(m->dp);
     size_t lo = m->blo[b], hi = m->bhi[b];
@@ -345,9 +360,12 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
     cudaError_t e = cudaEventRecord(ev[EV_T0], m->cs);
     if (e != cudaSuccess) return cfail(m, e, "event");
     QT_TRY(forward_loss(m, step));
+    e = cudaEventRecord(ev[EV_FWD], m->cs);
+    if (e != cudaSuccess) return cfail(m, e, "event");
     /* layer 2: dW2 (C×H) = dzᵀ·h into g, db2, dh (R×H) = dz·W2 */
     cublasStatus_t bs = cublasSgemm(m->blas, CUBLAS_OP_N, CUBLAS_OP_T, H, C, R, &one, m->h, H, m->dz, C, &zero, m->g, H);
-    QT_CUDA_LAUNCH(e, colsum_kernel<<<(C + 127) / 128, 128, 0, m->cs>>>(m->dz, R, C, m->g + m->off_b2));
+    if (bs == CUBLAS_STATUS_SUCCESS) /* db2 (C) = dzᵀ·1 */
+        bs = cublasSgemv(m->blas, CUBLAS_OP_N, C, R, &one, m->dz, C, m->ones, 1, &zero, m->g + m->off_b2, 1);
     if (bs == CUBLAS_STATUS_SUCCESS)
         bs = cublasSgemm(m->blas, CUBLAS_OP_N, CUBLAS_OP_N, H, R, C, &one, W2, H, m->dz, C, &zero, m->dh, H);
     if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "backward layer 2");
@@ -355,9 +373,14 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
     if (e != cudaSuccess) return cfail(m, e, "backward layer 2");
     QT_TRY(reap(m)); /* the previous step's buckets: done before this step's forward could start */
     for (int lb = 0; lb < m->l2_buckets; lb++) QT_TRY(bucket_ready(m, (size_t)lb)); /* travel during layer 1 */
-    /* layer 1: relu', then dW1 (H×I) = dhᵀ·x a bucket of rows at a time, then db1 */
+    /* layer 1: relu', db1 (first: it travels with the last W1 chunk, so no bucket of its own
+     * is left to reduce after the last GEMM), then dW1 (H×I) = dhᵀ·x a bucket of rows at a time */
     QT_CUDA_LAUNCH(e, relu_bwd_kernel<<<blocks_for((size_t)R * H), TPB, 0, m->cs>>>(m->dh, m->h, (size_t)R * H));
     if (e != cudaSuccess) return cfail(m, e, "relu backward");
+    bs = cublasSgemv(m->blas, CUBLAS_OP_N, H, R, &one, m->dh, H, m->ones, 1, &zero, m->g + m->off_b1, 1); /* db1 = dhᵀ·1 */
+    if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "bias gradient (layer 1)");
+    e = cudaEventRecord(ev[EV_RELU], m->cs);
+    if (e != cudaSuccess) return cfail(m, e, "relu backward and bias gradient");
     size_t b = (size_t)m->l2_buckets;
     for (int h0 = 0; h0 < H; h0 += m->w1_rows, b++) {
         int nr = h0 + m->w1_rows < H ? m->w1_rows : H - h0;
@@ -366,9 +389,6 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
         if (bs != CUBLAS_STATUS_SUCCESS) return bfail(m, bs, "backward layer 1");
         QT_TRY(bucket_ready(m, b));
     }
-    QT_CUDA_LAUNCH(e, colsum_kernel<<<(H + 127) / 128, 128, 0, m->cs>>>(m->dh, R, H, m->g + m->off_b1));
-    if (e != cudaSuccess) return cfail(m, e, "bias gradient");
-    QT_TRY(bucket_ready(m, b));
     e = cudaEventRecord(ev[EV_BWD1], m->cs);
     if (e != cudaSuccess) return cfail(m, e, "backward layer 1");
     if (m->comp) {
@@ -378,8 +398,15 @@ extern "C" qt_status_t qt_dist_gmlp_step(qt_dist_gmlp_t *m, int64_t step, double
         QT_CUDA_LAUNCH(e, scale_kernel<<<blocks_for(m->n), TPB, 0, m->ms>>>(m->g, (float)m->world, m->n)); /* mean → sum */
     }
     if (e == cudaSuccess) e = cudaEventRecord(ev[EV_COMM], m->ms);
+    /* dense: the update of every bucket but the last runs while the last one is reduced */
+    size_t split = m->comp ? 0 : m->blo[m->n_buckets - 1];
+    if (split > 0) {
+        if (e == cudaSuccess) e = cudaStreamWaitEvent(m->cs, ev[EV_MID], 0);
+        QT_CUDA_LAUNCH(e, sgd_kernel<<<blocks_for(split), TPB, 0, m->cs>>>(m->p, m->g, m->cfg.lr, split));
+    }
     if (e == cudaSuccess) e = cudaStreamWaitEvent(m->cs, ev[EV_COMM], 0);
-    QT_CUDA_LAUNCH(e, sgd_kernel<<<blocks_for(m->n), TPB, 0, m->cs>>>(m->p, m->g, m->cfg.lr, m->n));
+    QT_CUDA_LAUNCH(e, sgd_kernel<<<blocks_for(m->n - split), TPB, 0, m->cs>>>(m->p + split, m->g + split, m->cfg.lr,
+                                                                             m->n - split));
     if (e != cudaSuccess) return cfail(m, e, "update");
     m->steps++;
     return local_loss ? read_loss(m, local_loss) : QT_OK;
@@ -400,12 +427,16 @@ extern "C" qt_status_t qt_dist_gmlp_params(qt_dist_gmlp_t *m, float *host_p)
     return e == cudaSuccess ? QT_OK : cfail(m, e, "parameter read-back");
 }
 
-extern "C" qt_status_t qt_dist_gmlp_times(qt_dist_gmlp_t *m, double *compute_s, double *wait_s)
+extern "C" qt_status_t qt_dist_gmlp_times(qt_dist_gmlp_t *m, double *compute_s, double *wait_s, double *phase_s)
 {
     QT_CHECK_ARG(m && compute_s && wait_s, "gpu mlp times: NULL argument");
     QT_TRY(reap(m));
     *compute_s = m->compute_s;
     *wait_s = m->wait_s;
+    for (int k = 0; k < 4; k++) {
+        if (phase_s) phase_s[k] = m->phase_s[k];
+        m->phase_s[k] = 0;
+    }
     m->compute_s = m->wait_s = 0;
     return QT_OK;
 }

@@ -108,6 +108,7 @@
 #include <stdint.h>
 
 #include "quintet/backend.h"
+#include "quintet/fusion.h"
 #include "quintet/status.h"
 #include "quintet/tensor.h"
 
@@ -311,11 +312,49 @@ typedef struct {
     double bytes_sent, bytes_logical; /* gradient traffic of this rank */
     int64_t ps_max_gap;            /* ps: largest clock gap allowed (max over dp ranks) */
     double ps_mean_delay;          /* ps: mean updates between parameters sent and gradient applied */
+    double phase_s[4];             /* GPU MLP, this rank: forward + loss, layer 2's backward, relu' +
+                                      db1, dW1's chunks (seconds; 0 on the host path) */
 } qt_dist_stats_t;
 /* Gather the per-rank times over the dp ranks (collective) and reset them when reset != 0. */
 QT_API qt_status_t qt_dist_mlp_stats(qt_dist_mlp_t *m, qt_dist_stats_t *st, int reset);
 /* Shares proportional to rows_per_s over be's ranks (collective); out has be->world entries. */
 QT_API qt_status_t qt_dist_balance_shares(qt_backend_t *be, double rows_per_s, double *out);
+
+/* ---- data-parallel training of the fusion model (quintet/fusion.h; impl/dist/fusion_dp.c) ----
+ * comm: a communicator instance (mpi: host buffers; nccl: this process's GPU) or NULL (a world
+ * of one: the single-process run); compute: the instance the model runs on (one with fusion
+ * ops on comm's device: cpu or ref beside mpi, cuda on the same GPU beside nccl). Global batch
+ * s = positions [s·B, (s+1)·B) of the epoch's seeded shuffle of the data set (every rank draws
+ * the same; B ≤ n); dp rank r computes qt_fusion_backward on rows [off_r, off_r + B_r) of it
+ * (equal shares, the remainder to the first ranks): the gradient of their mean loss, scaled by
+ * B_r/B and all-reduced (sum) through comm's ops, the same call for host and GPU buffers: the
+ * gradient of the global batch's mean loss, the same bytes on every rank; then the same Adam
+ * step (impl/optim, torch defaults but lr) on every rank keeps the replicas identical. On a GPU
+ * the all-reduce is queued on comm's stream behind an event of the compute stream and Adam
+ * behind an event of comm's stream: no host wait in a step unless the loss is asked for. */
+typedef struct {
+    qt_fusion_config_t model;
+    int batch;     /* global batch B */
+    double lr;     /* Adam learning rate */
+    uint64_t seed; /* parameter init (qt_fusion_init_params) and the shuffle */
+} qt_dist_fusion_config_t;
+typedef struct qt_dist_fusion qt_dist_fusion_t;
+/* train (host, f32; read at each epoch start: it must outlive f). Collective over comm: the
+ * configuration and the data set's first sample must be the same on every rank (QT_ERR_STATE
+ * naming the rank that differs). */
+QT_API qt_status_t qt_dist_fusion_init(qt_dist_fusion_t **f, qt_backend_t *comm, qt_backend_t *compute,
+                                       const qt_dist_fusion_config_t *cfg, const qt_fusion_data_t *train);
+QT_API void qt_dist_fusion_free(qt_dist_fusion_t *f);
+/* The next step; *loss (NULL: not read, no wait) = the global batch's mean loss before the update. */
+QT_API qt_status_t qt_dist_fusion_step(qt_dist_fusion_t *f, double *loss);
+/* The flat parameters (qt_fusion_n_params of the model) as doubles on the host (waits). */
+QT_API qt_status_t qt_dist_fusion_params(qt_dist_fusion_t *f, double *host);
+/* The gradient the last step applied (the all-reduced one: the global batch's), likewise. */
+QT_API qt_status_t qt_dist_fusion_grads(qt_dist_fusion_t *f, double *host);
+/* FNV-1a of the parameter bytes compared over comm's ranks: QT_ERR_STATE naming the first that differs. */
+QT_API qt_status_t qt_dist_fusion_check_replicas(qt_dist_fusion_t *f);
+/* This rank's rows of each global batch. */
+QT_API int qt_dist_fusion_rows(const qt_dist_fusion_t *f);
 
 /* The teacher task: x ~ N(0, 1) (rows [row0, row0+rows) of global batch `step`), label =
  * argmax of a fixed random linear teacher T·x (classes × in, from seed). */

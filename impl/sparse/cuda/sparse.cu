@@ -22,7 +22,8 @@
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
  * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
- * side by side, QT_CUDA_SPARSE_KERNEL=1, 2 or 3 (default 3), all validated by the tests:
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 … 6 (default QT_CUDA_SPARSE_DEFAULT), all validated by
+ * the tests (versions 4-6 differ from 3 in GATHER only):
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
  *   GATHER   the GEMV that skips zeros, for a few rows. v3 (gemv_v3, where N % 8 == 0 and W is
  *            16-byte aligned, else v2): ONE launch; a block (256 columns × a slice of K × a
@@ -40,6 +41,13 @@
  *            GPU), each thread accumulates 8 columns in f32 from 16-byte loads of the touched
  *            rows of W only; the splits' partial rows are summed in split order by a second kernel
  *            (deterministic).
+ *            v5 (gemv_v5, M ≤ 4, K·es and N·es multiples of 16): no split of K across blocks:
+ *            a block per (tile of LPR·8 bf16 / LPR·4 f32 columns, row) scans the whole row of A
+ *            with 16-byte loads, each warp listing its 1/WARPS of it in its own shared-memory
+ *            list and reading LPR × 16 contiguous bytes of each listed row of W (QT_CUDA_GEMV_LPR
+ *            2, 4, 8); the warps summed in order through shared memory: no partial rows, fence,
+ *            counter or second read. v6: v5 with K split over a cluster of QT_CUDA_GEMV_CS = 2
+ *            or 4 blocks summed through distributed shared memory. Measured: NOTES.md.
  *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
  *            count), an order-keeping compaction of their indices, the kept count read back (the
  *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
@@ -56,7 +64,12 @@
  *            need the kept count (read on the device), queued before the host waits for the
  *            event: the GPU gathers while the host learns kc and queues cuBLAS behind it.
  *            Padding QT_CUDA_COLSKIP_PAD (default 8).
- *   CSR      not implemented on cuda (supports() says 0; AUTO never picks it here).
+ *   CSR      A converted to CSR on the device (csr_count_v1: a warp per row counts; csr_scan_v1:
+ *            one block scans the counts into row pointers; csr_fill_v1: a warp per row writes
+ *            column indices and f32 values in order), then csr_spmm_v1: a block per (row, 2048
+ *            columns), 8 columns per thread from 16-byte loads of W, sums in column order. The
+ *            lists are sized for a dense A (8·M·K bytes of workspace) so that nothing is read
+ *            back unless info is asked (then the nonzero count, ptr[M]).
  *   measure  colflags_v3 over the sampled rows (counting the kept columns itself when they fit
  *            one grid row, else compact_v3), one read-back. AUTO (common.c) reuses a device
  *            backend's estimate from the workspace, so the read-back is paid every 16 calls.
@@ -79,6 +92,9 @@
 #include "quintet/tensor.h"
 
 #define TPB 256
+#define QT_CUDA_SPARSE_DEFAULT 3 /* the matmul kernel version without QT_CUDA_SPARSE_KERNEL */
+#define V5_LPR_BF16 4            /* gemv_v5's default lanes per row of W (×16 bytes) */
+#define V5_LPR_F32 8
 #define GV_COLS 8     /* output columns per thread in gemv_v1 */
 #define GV_THREADS 128
 
@@ -122,13 +138,13 @@ static __device__ __forceinline__ void fma_row8(float *acc, float a, const void 
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 4, default 3; 4 differs from 3 in GATHER only
- * and measured slower on the H200: NOTES.md). */
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 6, default QT_CUDA_SPARSE_DEFAULT; 4-6
+ * differ from 3 in GATHER only, their H200 timings in NOTES.md). */
 static int sparse_version(void)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
-    int v = e ? atoi(e) : 3;
-    return v >= 1 && v <= 4 ? v : 3;
+    int v = e ? atoi(e) : QT_CUDA_SPARSE_DEFAULT;
+    return v >= 1 && v <= 6 ? v : QT_CUDA_SPARSE_DEFAULT;
 }
 
 static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols);
@@ -1063,6 +1079,306 @@ static __global__ void __cluster_dims__(1, 8, 1) __launch_bounds__(512, 1)
     cluster.sync(); /* the others' shared memory read before any block exits */
 }
 
+/* ---- version 5: the batch-1 GEMV without split-K (QT_CUDA_SPARSE_KERNEL=5, M ≤ 4) ---- */
+
+#define V5_CAP 256 /* list entries per warp in shared memory */
+#define V5_B 16    /* W load instructions in flight per lane */
+
+/* Unpack one 16-byte chunk of A or W: EPC = 8 (bf16) or 4 (f32) floats. */
+template <int BF>
+static __device__ __forceinline__ void unpack16(uint4 r, float *v)
+{
+    if (BF) {
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&r;
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            float2 f = __bfloat1622float2(h[q]);
+            v[2 * q] = f.x, v[2 * q + 1] = f.y;
+        }
+    } else {
+        v[0] = __uint_as_float(r.x), v[1] = __uint_as_float(r.y), v[2] = __uint_as_float(r.z), v[3] = __uint_as_float(r.w);
+    }
+}
+
+/* The rows of a warp's list (entries k, a in sk/sa, cnt of them) into acc: lane (g, c) takes
+ * rows g, g + RPI, … and chunk c of the block's TC columns (Wc: row 0 of that chunk), V5_B
+ * 16-byte loads issued before the first FMA. */
+template <int BF, int LPR>
+static __device__ __forceinline__ void v5_rows(const int *sk, const float *sa, int cnt, const char *Wc, int64_t rowbytes,
+                                               bool live, int g, float *acc)
+{
+    constexpr int EPC = BF ? 8 : 4, RPI = 32 / LPR;
+    __syncwarp();
+    for (int j0 = 0; j0 < cnt; j0 += RPI * V5_B) {
+        uint4 w[V5_B];
+#pragma unroll
+        for (int q = 0; q < V5_B; q++) {
+            const int j = j0 + q * RPI + g;
+            if (live && j < cnt) w[q] = __ldg((const uint4 *)(Wc + (int64_t)sk[j] * rowbytes));
+        }
+#pragma unroll
+        for (int q = 0; q < V5_B; q++) {
+            const int j = j0 + q * RPI + g;
+            if (live && j < cnt) {
+                const float a = sa[j];
+                float f[EPC];
+                unpack16<BF>(w[q], f);
+#pragma unroll
+                for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+            }
+        }
+    }
+    __syncwarp();
+}
+
+/* The same, not inlined: the rare consumption of a full list inside gemv_v5's scan (inlined
+ * there, its loads and the scan's registers together spilled at the 128-register cap). */
+template <int N>
+struct v5_acc {
+    float v[N];
+};
+template <int BF, int LPR>
+static __device__ __noinline__ v5_acc<BF ? 8 : 4> v5_rows_call(const int *sk, const float *sa, int cnt, const char *Wc,
+                                                               int64_t rowbytes, bool live, int g, v5_acc<BF ? 8 : 4> a)
+{
+    v5_rows<BF, LPR>(sk, sa, cnt, Wc, rowbytes, live, g, a.v);
+    return a;
+}
+
+/* gemv_v5: the GEMV that skips zeros, ONE launch and NO split of K across blocks (v3: split-K,
+ * partial rows in global memory, a fence, a tile counter and the last block's second read at
+ * the end of the chain; v4: clusters, slower). Block (x: a tile of TC = LPR·EPC columns, z: row
+ * m of A) of WARPS warps; warp w scans its 1/WARPS of row m with 16-byte loads of A (4 in
+ * flight per lane), lists the nonzeros in order in its own shared-memory list (per-lane
+ * popcounts and a warp scan; the list is consumed whenever the next 32 chunks would overflow
+ * it) and reads for each listed k only W[k, the tile] — RPI = 32/LPR rows per load
+ * instruction, LPR lanes × 16 bytes contiguous per row, V5_B loads in flight per lane. The row
+ * groups of a warp are summed by a fixed butterfly, the warps in warp order through shared
+ * memory: deterministic. Needs K·es and N·es multiples of 16 and 16-byte aligned A and W.
+ * gemv_v6 is this kernel with CS > 1 (launched as clusters of CS blocks along y): block y = s
+ * of the cluster takes the s-th of CS slices of K, and the CS blocks' column sums are added in
+ * rank order through distributed shared memory (block r finishes columns r·TC/CS …): K split
+ * over CS SMs without partial rows in global memory, so that full 128-byte row pieces (LPR 8
+ * in bf16: 64 columns, 64 tiles at N = 4096) still occupy every SM. */
+template <int BF, int LPR, int WARPS, int CS>
+static __global__ void __launch_bounds__(WARPS * 32, 16 / WARPS)
+    gemv_v5(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr)
+{
+    constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4, TC = LPR * EPC;
+    __shared__ int s_k[WARPS][V5_CAP];
+    __shared__ float s_a[WARPS][V5_CAP];
+    __shared__ float red[WARPS][TC];
+    __shared__ float colsum[TC];
+    __shared__ unsigned s_nnz[WARPS];
+    __shared__ int64_t s_range; /* entries of the block's slice (for the skipped-work counter) */
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, g = lane / LPR, c = lane % LPR;
+    const int64_t m = blockIdx.z, col = (int64_t)blockIdx.x * TC + c * EPC, rowbytes = N * ES;
+    const bool live = col < N;
+    const char *Wc = (const char *)W + col * ES;
+    const int64_t nch = K / EPC, cb0 = nch * blockIdx.y / CS, cb1 = nch * (blockIdx.y + 1) / CS;
+    const int64_t ch0 = cb0 + (cb1 - cb0) * wid / WARPS, ch1 = cb0 + (cb1 - cb0) * (wid + 1) / WARPS;
+    const uint4 *Ar = (const uint4 *)((const char *)A + m * K * ES);
+    if (threadIdx.x == 0) s_range = (cb1 - cb0) * EPC;
+    int *sk = s_k[wid];
+    float *sa = s_a[wid];
+    float acc[EPC];
+#pragma unroll
+    for (int e = 0; e < EPC; e++) acc[e] = 0.0f;
+    int cnt = 0;
+    unsigned nnz = 0;
+    for (int64_t base = ch0; base < ch1; base += 4 * 32) {
+        uint4 av[4];
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const int64_t ch = base + r * 32 + lane;
+            av[r] = ch < ch1 ? __ldg(Ar + ch) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            float v[EPC];
+            unpack16<BF>(av[r], v);
+            int n = 0;
+#pragma unroll
+            for (int e = 0; e < EPC; e++) n += v[e] != 0.0f;
+            int x = n; /* inclusive scan over the lanes */
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const int y = __shfl_up_sync(FULL, x, o);
+                if (lane >= o) x += y;
+            }
+            const int tot = __shfl_sync(FULL, x, 31);
+            if (cnt + tot > V5_CAP) { /* consume the list first (warp-uniform) */
+                v5_acc<EPC> t;
+#pragma unroll
+                for (int e = 0; e < EPC; e++) t.v[e] = acc[e];
+                t = v5_rows_call<BF, LPR>(sk, sa, cnt, Wc, rowbytes, live, g, t);
+#pragma unroll
+                for (int e = 0; e < EPC; e++) acc[e] = t.v[e];
+                cnt = 0;
+            }
+            int pos = cnt + x - n;
+            const int k0 = (int)((base + r * 32 + lane) * EPC);
+#pragma unroll
+            for (int e = 0; e < EPC; e++)
+                if (v[e] != 0.0f) sk[pos] = k0 + e, sa[pos] = v[e], pos++;
+            cnt += tot;
+            nnz += (unsigned)tot;
+        }
+    }
+    v5_rows<BF, LPR>(sk, sa, cnt, Wc, rowbytes, live, g, acc);
+#pragma unroll
+    for (int o = LPR; o < 32; o <<= 1)
+#pragma unroll
+        for (int e = 0; e < EPC; e++) acc[e] += __shfl_xor_sync(FULL, acc[e], o);
+    if (g == 0)
+#pragma unroll
+        for (int e = 0; e < EPC; e++) red[wid][c * EPC + e] = acc[e];
+    if (lane == 0) s_nnz[wid] = nnz;
+    __syncthreads();
+    if (threadIdx.x < TC) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) sum += red[w][threadIdx.x];
+        colsum[threadIdx.x] = sum;
+    }
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        unsigned long long t = 0;
+        for (int w = 0; w < WARPS; w++) t += s_nnz[w];
+        atomicAdd(&ctr[0], t);
+        atomicAdd(&ctr[1], 2ull * t * (unsigned long long)N);
+        atomicAdd(&ctr[2], ((unsigned long long)s_range - t) * (unsigned long long)N);
+    }
+    if constexpr (CS == 1) {
+        __syncthreads();
+        const int64_t j = (int64_t)blockIdx.x * TC + threadIdx.x;
+        if (threadIdx.x < TC && j < N) {
+            if (BF) ((__nv_bfloat16 *)Y)[m * N + j] = __float2bfloat16_rn(colsum[threadIdx.x]);
+            else ((float *)Y)[m * N + j] = colsum[threadIdx.x];
+        }
+    } else {
+        namespace cg = cooperative_groups;
+        cg::cluster_group cluster = cg::this_cluster();
+        cluster.sync(); /* every block's column sums written */
+        const unsigned rank = cluster.block_rank();
+        if (threadIdx.x < TC / CS) {
+            const int t = (int)rank * (TC / CS) + (int)threadIdx.x;
+            float sum = 0.0f;
+#pragma unroll
+            for (int q = 0; q < CS; q++) sum += cluster.map_shared_rank(colsum, q)[t];
+            const int64_t j = (int64_t)blockIdx.x * TC + t;
+            if (j < N) {
+                if (BF) ((__nv_bfloat16 *)Y)[m * N + j] = __float2bfloat16_rn(sum);
+                else ((float *)Y)[m * N + j] = sum;
+            }
+        }
+        cluster.sync(); /* the others' shared memory read before any block exits */
+    }
+}
+
+/* ---- CSR (QT_SPMM_CSR): A converted to CSR on the device, then a row-wise SpMM ---- */
+
+/* csr_count_v1: ptr[m] = nonzeros of row m (one warp per row); device counters += nonzeros,
+ * their flops (2·N each) and the skipped multiply-adds. */
+static __global__ void csr_count_v1(const void *A, int bf16, int64_t M, int64_t K, int64_t N, int *ptr,
+                                    unsigned long long *ctr)
+{
+    const int lane = threadIdx.x & 31;
+    const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
+    unsigned n = 0;
+    if (row < M)
+        for (int64_t k = lane; k < K; k += 32) n += ld(A, bf16, (size_t)(row * K + k)) != 0.0f;
+    n = __reduce_add_sync(FULL, n);
+    if (row < M && lane == 0) ptr[row] = (int)n;
+    if (lane == 0 && row < M) {
+        atomicAdd(&ctr[0], (unsigned long long)n);
+        atomicAdd(&ctr[1], 2ull * n * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(K - (int64_t)n) * (unsigned long long)N);
+    }
+}
+
+/* csr_scan_v1: ptr[0..M) (counts) → exclusive prefix sums in place, ptr[M] = the total; one
+ * block of 1024 threads, each a run of ⌈M/1024⌉ counts (as compact_v3). */
+static __global__ void __launch_bounds__(1024) csr_scan_v1(int *ptr, int64_t M)
+{
+    __shared__ unsigned wsum[32];
+    const int t = threadIdx.x, lane = t & 31, w = t >> 5;
+    const int64_t per = (M + blockDim.x - 1) / blockDim.x, lo = t * per, hi = lo + per < M ? lo + per : M;
+    unsigned c = 0;
+    for (int64_t j = lo; j < hi; j++) c += (unsigned)ptr[j];
+    unsigned x = c;
+    for (int o = 1; o < 32; o <<= 1) {
+        unsigned y = __shfl_up_sync(FULL, x, o);
+        if (lane >= o) x += y;
+    }
+    if (lane == 31) wsum[w] = x;
+    __syncthreads();
+    if (w == 0) {
+        unsigned v = lane < (int)(blockDim.x >> 5) ? wsum[lane] : 0, s = v;
+        for (int o = 1; o < 32; o <<= 1) {
+            unsigned y = __shfl_up_sync(FULL, s, o);
+            if (lane >= o) s += y;
+        }
+        wsum[lane] = s - v;
+        if (lane == 31) ptr[M] = (int)s;
+    }
+    __syncthreads();
+    unsigned run = wsum[w] + x - c;
+    for (int64_t j = lo; j < hi; j++) {
+        const unsigned n = (unsigned)ptr[j];
+        ptr[j] = (int)run;
+        run += n;
+    }
+}
+
+/* csr_fill_v1: the column indices and values (f32) of row m at ptr[m] …, in column order (one
+ * warp per row, ballots). */
+static __global__ void csr_fill_v1(const void *A, int bf16, int64_t M, int64_t K, const int *ptr, int *col, float *val)
+{
+    const int lane = threadIdx.x & 31;
+    const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= M) return;
+    int base = ptr[row];
+    for (int64_t k0 = 0; k0 < K; k0 += 32) {
+        const int64_t k = k0 + lane;
+        const float v = k < K ? ld(A, bf16, (size_t)(row * K + k)) : 0.0f;
+        const unsigned bal = __ballot_sync(FULL, v != 0.0f);
+        if (v != 0.0f) {
+            const int pos = base + __popc(bal & ((1u << lane) - 1u));
+            col[pos] = (int)k, val[pos] = v;
+        }
+        base += __popc(bal);
+    }
+}
+
+/* csr_spmm_v1: Y[m, cols] = Σ_j val[j]·W[col[j], cols] over row m's entries (block: x = a tile
+ * of 8·blockDim.x columns, y = rows m ≡ blockIdx.y mod gridDim.y), 8 columns per thread from
+ * 16-byte loads of W when vec (N % 8 == 0, W aligned), else element loads; f32 sums in entry
+ * (column) order, stored as f32 or bf16. */
+static __global__ void csr_spmm_v1(const int *ptr, const int *col, const float *val, const void *W, int bf16, int64_t M,
+                                   int64_t N, int vec, void *Y)
+{
+    const int64_t c0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 8;
+    if (c0 >= N) return;
+    for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
+        const int lo = ptr[m], hi = ptr[m + 1];
+        float acc[8];
+#pragma unroll
+        for (int q = 0; q < 8; q++) acc[q] = 0.0f;
+        if (vec) {
+#pragma unroll 4
+            for (int j = lo; j < hi; j++) fma_row8(acc, val[j], W, bf16, (int64_t)col[j] * N + c0);
+        } else {
+            for (int j = lo; j < hi; j++)
+                for (int q = 0; q < 8 && c0 + q < N; q++)
+                    acc[q] = fmaf(val[j], ld(W, bf16, (size_t)((int64_t)col[j] * N + c0 + q)), acc[q]);
+        }
+        for (int q = 0; q < 8 && c0 + q < N; q++) {
+            if (bf16) ((__nv_bfloat16 *)Y)[m * N + c0 + q] = __float2bfloat16_rn(acc[q]);
+            else ((float *)Y)[m * N + c0 + q] = acc[q];
+        }
+    }
+}
+
 /* The zero-padding multiple of the compact GEMM's inner dimension (QT_CUDA_COLSKIP_PAD, a
  * multiple of 8, default 8). */
 static int colskip_pad(void)
@@ -1127,6 +1443,118 @@ typedef struct {
     int bf16, es;
 } mm_t;
 
+/* The GATHER info of a call whose kernels count on the device: an exact pass over A. */
+static qt_status_t gather_info(qt_backend_t *be, const mm_t *c, qt_spmm_info_t *info)
+{
+    int64_t nnz = 0, zc = 0;
+    qt_tensor_t At = {};
+    int64_t sh[2] = {c->M, c->K};
+    QT_TRY(qt_tensor_wrap_on(&At, be->device, (void *)c->A, c->bf16 ? QT_BF16 : QT_F32, 2, sh));
+    QT_TRY(cuda_measure(be, &At, c->M, &nnz, &zc));
+    *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
+    return QT_OK;
+}
+
+#define V5_MAX_ROWS 4 /* gemv_v5 up to this many rows of A (a block scans a whole row) */
+
+/* gemv_v5's lanes per row of W: QT_CUDA_GEMV_LPR (2, 4 or 8: 32, 64 or 128 contiguous bytes of a
+ * row per block) or the dtype's default. */
+static int gemv_lpr(int bf16)
+{
+    const char *e = getenv("QT_CUDA_GEMV_LPR");
+    int l = e ? atoi(e) : 0;
+    return l == 2 || l == 4 || l == 8 ? l : bf16 ? V5_LPR_BF16 : V5_LPR_F32;
+}
+
+/* gemv_v6's cluster size: QT_CUDA_GEMV_CS (2 or 4), default 2. */
+static int gemv_cs(void)
+{
+    const char *e = getenv("QT_CUDA_GEMV_CS");
+    int v = e ? atoi(e) : 2;
+    return v == 2 || v == 4 ? v : 2;
+}
+
+/* Launch gemv_v5 (cs = 1: grid (column tiles, 1, M)) or gemv_v6 (cs = 2 or 4: grid (tiles, cs,
+ * M) in clusters (1, cs, 1)); 16 warps per block when the blocks fit one per SM, else 8 (two
+ * blocks per SM). */
+static qt_status_t launch_gemv_v5(qt_backend_t *be, const mm_t *c, int cs)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    const int lpr = gemv_lpr(c->bf16), tc = lpr * (c->bf16 ? 8 : 4);
+    const int64_t tiles = (c->N + tc - 1) / tc;
+    if (tiles > INT32_MAX) return qt_backend_fail(be, QT_ERR_SHAPE, "gemv_v5: N = %lld too large", (long long)c->N);
+    const int w16 = tiles * c->M * cs <= cx->sms;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = 1, attr.val.clusterDim.y = (unsigned)cs, attr.val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)tiles, (unsigned)cs, (unsigned)c->M);
+    cfg.stream = cx->stream;
+    cfg.attrs = cs > 1 ? &attr : NULL;
+    cfg.numAttrs = cs > 1 ? 1 : 0;
+    cudaError_t e = cudaSuccess;
+#define V5_LAUNCH(BF, L, WP, CS)                                                                                       \
+    (cfg.blockDim = dim3(WP * 32), e = cudaLaunchKernelEx(&cfg, gemv_v5<BF, L, WP, CS>, c->A, c->K, c->W, c->N, c->Y,   \
+                                                          cx->d_nnz))
+#define V5_CS(BF, L, WP)                                                                                               \
+    do {                                                                                                               \
+        if (cs == 1) V5_LAUNCH(BF, L, WP, 1);                                                                          \
+        else if (cs == 2) V5_LAUNCH(BF, L, WP, 2);                                                                     \
+        else V5_LAUNCH(BF, L, WP, 4);                                                                                  \
+    } while (0)
+#define V5_WARPS(BF, L)                                                                                                \
+    do {                                                                                                               \
+        if (w16) V5_CS(BF, L, 16);                                                                                     \
+        else V5_CS(BF, L, 8);                                                                                          \
+    } while (0)
+#define V5_LPR(BF)                                                                                                     \
+    do {                                                                                                               \
+        if (lpr == 2) V5_WARPS(BF, 2);                                                                                 \
+        else if (lpr == 4) V5_WARPS(BF, 4);                                                                            \
+        else V5_WARPS(BF, 8);                                                                                          \
+    } while (0)
+    if (c->bf16) V5_LPR(1);
+    else V5_LPR(0);
+#undef V5_LPR
+#undef V5_WARPS
+#undef V5_CS
+#undef V5_LAUNCH
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, cs > 1 ? "gemv_v6 launch" : "gemv_v5 launch");
+}
+
+/* CSR: ptr (M + 1), col and val (room for a dense A: nothing is read back unless info is
+ * asked) in the workspace; count, scan, fill, then the row-wise SpMM. */
+static qt_status_t run_csr(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    const int64_t M = c->M, K = c->K, N = c->N;
+    if (M * K >= INT32_MAX) return qt_backend_fail(be, QT_ERR_SHAPE, "cuda csr: %lld entries of A (at most 2^31 - 1)",
+                                                   (long long)(M * K));
+    const size_t b_ptr = ((size_t)(M + 1) * 4 + 255) / 256 * 256, b_col = ((size_t)(M * K) * 4 + 255) / 256 * 256;
+    const size_t bytes = b_ptr + 2 * b_col;
+    void *owned;
+    char *w = ws_get(be, ws, bytes, &owned, NULL);
+    if (!w) return QT_ERR_NOMEM;
+    int *ptr = (int *)w, *col = (int *)(w + b_ptr);
+    float *val = (float *)(w + b_ptr + b_col);
+    const unsigned rblocks = (unsigned)((M + 7) / 8); /* 8 warps of 256 threads, a row each */
+    csr_count_v1<<<rblocks, 256, 0, cx->stream>>>(c->A, c->bf16, M, K, N, ptr, cx->d_nnz);
+    csr_scan_v1<<<1, 1024, 0, cx->stream>>>(ptr, M);
+    csr_fill_v1<<<rblocks, 256, 0, cx->stream>>>(c->A, c->bf16, M, K, ptr, col, val);
+    const int vec = N % 8 == 0 && ((uintptr_t)c->W % 16) == 0;
+    dim3 grid((unsigned)((N + 8 * TPB - 1) / (8 * TPB)), (unsigned)(M < 65535 ? M : 65535));
+    csr_spmm_v1<<<grid, TPB, 0, cx->stream>>>(ptr, col, val, c->W, c->bf16, M, N, vec, c->Y);
+    counted(be);
+    qt_status_t st = qt_cuda_launched(be, "csr kernels");
+    if (st == QT_OK && info) {
+        int nnz = 0;
+        st = read_back(be, ptr + M, &nnz, sizeof nnz);
+        if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_CSR, nnz, -1};
+    }
+    qt_sparse_ws_release(be, owned, bytes + WS_HDR);
+    return st;
+}
+
 /* GATHER: nonzero lists per row, split-K GEMV over the touched rows of W, ordered reduction. */
 static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
 {
@@ -1136,20 +1564,20 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
     const int ver = sparse_version();
     const int64_t tiles3 = (N + 255) / 256;
+    if (ver >= 5 && vec && M <= V5_MAX_ROWS && (K * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0) {
+        QT_TRY(launch_gemv_v5(be, c, ver == 6 ? gemv_cs() : 1));
+        counted(be);
+        qt_status_t st = qt_cuda_launched(be, ver == 6 ? "gemv_v6" : "gemv_v5");
+        if (st == QT_OK && info) st = gather_info(be, c, info);
+        return st;
+    }
     if (ver == 4 && vec && M <= 65535) {
         dim3 grid((unsigned)tiles3, 8, (unsigned)M);
         if (c->bf16) gemv_v4<1><<<grid, 512, 0, cx->stream>>>(c->A, K, c->W, N, M, c->Y, cx->d_nnz);
         else gemv_v4<0><<<grid, 512, 0, cx->stream>>>(c->A, K, c->W, N, M, c->Y, cx->d_nnz);
         counted(be);
         qt_status_t st = qt_cuda_launched(be, "gemv_v4");
-        if (st == QT_OK && info) { /* the caller wants the count now: an exact pass over A */
-            int64_t nnz = 0, zc = 0;
-            qt_tensor_t At = {};
-            int64_t sh[2] = {M, K};
-            st = qt_tensor_wrap_on(&At, be->device, (void *)c->A, c->bf16 ? QT_BF16 : QT_F32, 2, sh);
-            if (st == QT_OK) st = cuda_measure(be, &At, M, &nnz, &zc);
-            if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
-        }
+        if (st == QT_OK && info) st = gather_info(be, c, info); /* the count now: an exact pass over A */
         return st;
     }
     if (ver >= 3 && vec && tiles3 * M <= WS_CNT && M <= 65535) { /* else v2 */
@@ -1170,14 +1598,7 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
         else gemv_v3<0><<<grid, 256, 0, cx->stream>>>(c->A, K, c->W, N, (int)S, M, part, tile_cnt, c->Y, cx->d_nnz);
         counted(be);
         qt_status_t st = qt_cuda_launched(be, "gemv_v3");
-        if (st == QT_OK && info) { /* the caller wants the count now: an exact pass over A */
-            int64_t nnz = 0, zc = 0;
-            qt_tensor_t At = {};
-            int64_t sh[2] = {M, K};
-            st = qt_tensor_wrap_on(&At, be->device, (void *)c->A, c->bf16 ? QT_BF16 : QT_F32, 2, sh);
-            if (st == QT_OK) st = cuda_measure(be, &At, M, &nnz, &zc);
-            if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
-        }
+        if (st == QT_OK && info) st = gather_info(be, c, info); /* the count now: an exact pass over A */
         qt_sparse_ws_release(be, owned, b_part + WS_HDR);
         return st;
     }
@@ -1196,14 +1617,7 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
                                                                                  c->bf16);
         counted(be);
         qt_status_t st = qt_cuda_launched(be, "gather kernels");
-        if (st == QT_OK && info) { /* the caller wants the count now: an exact pass over A */
-            int64_t nnz = 0, zc = 0;
-            qt_tensor_t At = {};
-            int64_t sh[2] = {M, K};
-            st = qt_tensor_wrap_on(&At, be->device, (void *)c->A, c->bf16 ? QT_BF16 : QT_F32, 2, sh);
-            if (st == QT_OK) st = cuda_measure(be, &At, M, &nnz, &zc);
-            if (st == QT_OK) *info = (qt_spmm_info_t){QT_SPMM_GATHER, nnz, -1};
-        }
+        if (st == QT_OK && info) st = gather_info(be, c, info); /* the count now: an exact pass over A */
         qt_sparse_ws_release(be, owned, b_part + WS_HDR);
         return st;
     }
@@ -1383,7 +1797,8 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
 static int cuda_supports(const qt_backend_t *be, qt_spmm_path_t p, qt_dtype_t dt)
 {
     (void)be;
-    return (p == QT_SPMM_DENSE || p == QT_SPMM_GATHER || p == QT_SPMM_COLSKIP) && (dt == QT_F32 || dt == QT_BF16);
+    return (p == QT_SPMM_DENSE || p == QT_SPMM_GATHER || p == QT_SPMM_COLSKIP || p == QT_SPMM_CSR) &&
+           (dt == QT_F32 || dt == QT_BF16);
 }
 
 /* One fixed path. */
@@ -1400,6 +1815,7 @@ static qt_status_t cuda_matmul(qt_backend_t *be, qt_spmm_path_t p, const qt_tens
         return QT_OK;
     case QT_SPMM_GATHER: return run_gather(be, &c, ws, info);
     case QT_SPMM_COLSKIP: return run_colskip(be, &c, ws, info);
+    case QT_SPMM_CSR: return run_csr(be, &c, ws, info);
     default:
         return qt_backend_fail(be, QT_ERR_UNSUPPORTED, "cuda matmul: path %s is not implemented on cuda",
                                qt_spmm_path_name(p));

@@ -5,7 +5,8 @@
 #      QT_PEER_REPS repetitions, default 3: compare's minimum): sparsity's uniform points
 #      M=1,K=16384,N=4096 and M=64,K=4096,N=4096 at sp 0.9 and 0.95 (draws of A rotating past the
 #      LLC) and the M=1 points' cache=warm twins, every path and auto; attention_scaling dense,
-#      D 64 and 128, T 256…4096, causal and not; lr_convergence step_10m and step_large in f32
+#      D 64 and 128, T 256…4096, causal and not; lr_convergence step_10m, step_large and step_llc
+#      (n from the LLC: parameters + gradient cover twice the LLC) in f32
 #      for the optimizers PyTorch has (sgd adam adamw radam rmsprop adagrad); with
 #      OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = the count (the cpu backend takes
 #      omp_get_max_threads(), impl/backends/host/host.c) and GOMP_SPINCOUNT = libgomp's own
@@ -44,7 +45,7 @@ REPS=${QT_PEER_REPS:-3}
 BUDGET_Q1=${QT_PEER_BUDGET_Q1:-140} BUDGET_QN=${QT_PEER_BUDGET_QN:-70}
 BUDGET_T1=${QT_PEER_BUDGET_T1:-55} BUDGET_TN=${QT_PEER_BUDGET_TN:-35}
 FILTER='^(attention_scaling/dense/cpu/B=1,H=4,T=(256|512|1024|2048|4096),D=(64|128),causal=[01],'
-FILTER+='|lr_convergence/step_(10m|large)/cpu/optimizer=(sgd|adam|adamw|radam|rmsprop|adagrad),dtype=f32,'
+FILTER+='|lr_convergence/step_(10m|large|llc)/cpu/optimizer=(sgd|adam|adamw|radam|rmsprop|adagrad),dtype=f32,'
 FILTER+='|sparsity/(dense|gather|colskip|csr|auto)/cpu/M=(1,K=16384|64,K=4096),N=4096,sp=0\.95?,structure=uniform)'
 T0=$SECONDS
 : >"$LOG"

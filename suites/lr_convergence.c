@@ -30,6 +30,12 @@
  * Timed cases `step_10m` (params optimizer, dtype, n): one optimizer step (torch defaults)
  * over one tensor of n = 10M parameters with a fixed gradient, every optimizer; `step_large`
  * (sgd, adam, adamw in f32 at n = 1M and 16M): the same for the fused device kernels;
+ * `step_llc` (nightly and paper, host backends, every optimizer, f32): the same at n = the smallest multiple of
+ * 2^20 whose parameters + gradient (8 bytes per element) cover twice the last-level cache
+ * (qt_suite_llc_bytes: sysfs; 32 MiB → n = 8·2^20; a 120 MiB LLC → 30·2^20): at 10M (80 MB of
+ * parameters + gradient, SGD's whole footprint) a host whose LLC exceeds the footprint times
+ * a cache-resident step (issue 18: a ≥ 122 MB LLC, 16 threads), which is not the memory-bound
+ * step the case family is meant to compare; suites/peers/torch_cpu.py derives the same n;
  * `step_100m` (device backends only): every optimizer in f32 over n = 100M parameters, as one
  * tensor and as `tensors` = 64 (the multi-tensor step). The
  * parameters, gradient and state live on the backend's device (drawn there: tensor fills run
@@ -368,13 +374,24 @@ static qt_status_t lrc_add_experiment(qt_case_list_t *out, const char *name, qt_
 }
 
 /* Add one timed step case on every backend but the oracle that runs optimizer k in dt. */
+enum { LRC_ALL, LRC_DEVICE_ONLY, LRC_HOST_ONLY }; /* the backends a step case is added for */
+
+/* step_llc's n: parameters + gradient (8 bytes per f32 element, what every optimizer reads at
+ * least) cover twice the last-level cache, in whole MiB-elements (2^20), at least 2^20. */
+static int64_t lrc_llc_n(void)
+{
+    int64_t n = (int64_t)ceil(2.0 * qt_suite_llc_bytes() / 8.0 / 1048576.0) * 1048576;
+    return n < 1048576 ? 1048576 : n;
+}
+
 static qt_status_t lrc_add_step(qt_case_list_t *out, qt_profile_t profile, const char *name, qt_optim_kind_t k,
-                                qt_dtype_t dt, int64_t n, int tensors, int device_only)
+                                qt_dtype_t dt, int64_t n, int tensors, int only)
 {
     for (int b = 0; b < qt_backend_count(); b++) {
         const qt_backend_iface_t *f = qt_backend_iface_get(b);
         if (!strcmp(f->name, QT_BACKEND_ORACLE) || !lrc_backend_runs(f, k, dt)) continue;
-        if (device_only && f->device_kind == QT_DEVICE_HOST) continue;
+        if (only == LRC_DEVICE_ONLY && f->device_kind == QT_DEVICE_HOST) continue;
+        if (only == LRC_HOST_ONLY && f->device_kind != QT_DEVICE_HOST) continue;
         qt_case_t *c = qt_case_list_add(out);
         if (!c) return qt_fail(QT_ERR_NOMEM, "case list");
         snprintf(c->name, sizeof c->name, "%s", name);
@@ -409,16 +426,18 @@ static qt_status_t lrc_cases(qt_profile_t profile, qt_case_list_t *out)
                                               lrc_problems[p].steps[QT_PROFILE_NIGHTLY], 5));
     for (int d = 0; d < (profile == QT_PROFILE_QUICK ? 1 : 2); d++)
         for (int k = 0; k < QT_OPTIM_COUNT; k++)
-            QT_TRY(lrc_add_step(out, profile, "step_10m", (qt_optim_kind_t)k, d ? QT_F64 : QT_F32, 10000000, 1, 0));
+            QT_TRY(lrc_add_step(out, profile, "step_10m", (qt_optim_kind_t)k, d ? QT_F64 : QT_F32, 10000000, 1, LRC_ALL));
+    for (int k = 0; profile != QT_PROFILE_QUICK && k < QT_OPTIM_COUNT; k++)
+        QT_TRY(lrc_add_step(out, profile, "step_llc", (qt_optim_kind_t)k, QT_F32, lrc_llc_n(), 1, LRC_HOST_ONLY));
     static const qt_optim_kind_t fused[] = {QT_OPTIM_SGD, QT_OPTIM_ADAM, QT_OPTIM_ADAMW};
     static const int64_t large[] = {1 << 20, 1 << 24};
     for (int i = 0; i < 2; i++)
-        for (int k = 0; k < 3; k++) QT_TRY(lrc_add_step(out, profile, "step_large", fused[k], QT_F32, large[i], 1, 0));
+        for (int k = 0; k < 3; k++) QT_TRY(lrc_add_step(out, profile, "step_large", fused[k], QT_F32, large[i], 1, LRC_ALL));
     /* Device backends: every optimizer at 100M f32 parameters in one tensor, and in 64 tensors
      * (a model's layers: the multi-tensor launch). */
     for (int k = 0; k < QT_OPTIM_COUNT; k++)
         for (int t = 0; t < 2; t++)
-            QT_TRY(lrc_add_step(out, profile, "step_100m", (qt_optim_kind_t)k, QT_F32, 100000000, t ? 64 : 1, 1));
+            QT_TRY(lrc_add_step(out, profile, "step_100m", (qt_optim_kind_t)k, QT_F32, 100000000, t ? 64 : 1, LRC_DEVICE_ONLY));
     return QT_OK;
 }
 

@@ -51,6 +51,13 @@
  * (M, W bytes) of its previous file (or its built-in defaults) that this run did not measure.
  * The auto case's setup() builds its backend's table from the same run's measurements of that
  * backend so far (falling back to its file, then to its built-in defaults).
+ * Neither step measures anything of its own: a filtered run, e.g. --filter
+ * '^sparsity/(dense|gather|colskip|csr|auto)/cpu/M=64,', costs its cases (the paths first, so
+ * that auto finds them) plus the runner's calibration cases, once per invocation: add
+ * --invocations 1 (the nightly profile runs several invocations: 4 × ~7 s on the H200 host,
+ * which a 25 s limit cut); to reuse a table instead of the paths' cases, point
+ * QT_SPARSE_CROSSOVER at the folder holding a sparse_crossover_<backend>.txt and filter auto
+ * alone (without one, the built-in defaults take CSR for batches above 4 rows from 75%).
  *
  * Training (experiments over seeds, case "train", on every backend with sparse ops but the
  * oracle, whose activations the tests already compare): an MLP 32 → H → H → 8 (impl/nn Linear,
@@ -115,20 +122,6 @@ static const char *const metrics[] = {
 
 /* =============================================================== kernel sweep ==== */
 
-/* Bytes of the last-level cache of CPU 0: sysfs (what the OS reports for this machine or VM
- * slice), else 32 MiB. */
-static double llc_bytes(void)
-{
-    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
-    double v = 0;
-    if (f) {
-        char unit = 0;
-        if (fscanf(f, "%lf%c", &v, &unit) >= 1) v *= unit == 'K' ? 1024.0 : unit == 'M' ? 1048576.0 : 1.0;
-        fclose(f);
-    }
-    return v > 0 ? v : 32.0 * 1048576.0;
-}
-
 /* Draws of A (M,K) a case rotates through so that, between two uses of one draw, the others
  * touch at least min(2·LLC, 0.95·|W|) bytes of rows of W (K,N) of es-byte elements: the
  * rows one draw touches are evicted before it comes back. Touched fraction of W's rows per
@@ -137,7 +130,7 @@ static double llc_bytes(void)
 static int sparse_patterns(int64_t M, int64_t K, int64_t N, double sp, int structured, int64_t es)
 {
     const double wbytes = (double)K * N * es, f = structured ? 1.0 - sp : 1.0 - pow(sp, (double)M);
-    const double target = fmin(2.0 * llc_bytes(), 0.95 * wbytes);
+    const double target = fmin(2.0 * qt_suite_llc_bytes(), 0.95 * wbytes);
     int n = MIN_PATTERNS;
     while (n < MAX_PATTERNS && f > 0 && wbytes * (1.0 - pow(1.0 - f, n - 1)) < target) n++;
     int64_t cap = A_BYTES_CAP / (M * K * es);

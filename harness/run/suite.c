@@ -1,6 +1,7 @@
 /* suite.c — profiles and case lists of the suite API (suite.h). */
 #include "run/suite.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,4 +38,17 @@ void qt_case_list_free(qt_case_list_t *l)
 {
     free(l->items);
     memset(l, 0, sizeof *l);
+}
+
+/* LLC bytes of CPU 0 (sysfs), else 32 MiB. */
+double qt_suite_llc_bytes(void)
+{
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+    double v = 0;
+    if (f) {
+        char unit = 0;
+        if (fscanf(f, "%lf%c", &v, &unit) >= 1) v *= unit == 'K' ? 1024.0 : unit == 'M' ? 1048576.0 : 1.0;
+        fclose(f);
+    }
+    return v > 0 ? v : 32.0 * 1048576.0;
 }

@@ -60,6 +60,10 @@ typedef struct {
 qt_case_t *qt_case_list_add(qt_case_list_t *l);
 /* Release the list's storage. */
 void qt_case_list_free(qt_case_list_t *l);
+/* Bytes of the last-level cache of CPU 0 as sysfs reports it for this machine or VM slice
+ * (/sys/devices/system/cpu/cpu0/cache/index3/size), else 32 MiB: what case sizes that must
+ * not stay cache-resident are derived from (sparsity's patterns, lr_convergence's step_llc). */
+double qt_suite_llc_bytes(void);
 
 typedef struct {
     const char *name;        /* e.g. "attention_scaling" */

@@ -24,8 +24,23 @@
 #include <stdint.h>
 
 /* VL floats per vector; MR broadcast rows × NV query vectors of accumulators per
- * micro-kernel (MR·NV + NV + 1 vector registers: 32 with AVX-512, 16 below). */
-#if defined(__AVX512F__)
+ * micro-kernel (MR·NV + NV + 1 vector registers: 32 with AVX-512, 16 below).
+ * The narrow instance (QT_ATTN_NARROW, defined by cpu_dense.c before it includes cpu_tile.c
+ * and cpu_window.c): with AVX-512, tiles of 32 queries and a 12 × 2 micro-kernel, so that a
+ * tile's Qt, Ot and St ((2·D + BC)·BR floats: 40 KiB at D = 128, 24 KiB at D = 64, against
+ * 80 and 48 KiB with 64 queries) fit a 48 KiB L1 while the keys stream (the H200 host's Xeon
+ * ran D = 128 at D = 64's FLOP rate where the extra length should have raised it), and causal
+ * tiles follow the diagonal in finer steps (twice the tiles also feeds 16 threads at T = 256).
+ * 2-core Zen 4 VM (32 KiB L1), dense, 1 thread, thread CPU time of the two drivers
+ * interleaved, T 256…4096, D 64/128: non-causal 0.99-1.02x, causal 1.00-1.14x (T <= 512 most).
+ * DENSE runs it; windows and LSH keep the 64-query tile (a tile also pays for the window's
+ * width, and LSH chunks are 64 queries). Every function of cpu_tile.c and cpu_window.c gets a
+ * _narrow name in it. */
+#if defined(QT_ATTN_NARROW) && defined(__AVX512F__)
+#define QT_ATTN_VL 16
+#define QT_ATTN_MR 12
+#define QT_ATTN_NV 2
+#elif defined(__AVX512F__)
 #define QT_ATTN_VL 16
 #define QT_ATTN_MR 6 /* 6 × 4 beat 8 × 3 by ~20% on LSH (64-query chunks fill one tile), same on dense */
 #define QT_ATTN_NV 4
@@ -40,6 +55,23 @@
 #endif
 #define QT_ATTN_BR (QT_ATTN_NV * QT_ATTN_VL)  /* queries per tile (64 with AVX-512) */
 #define QT_ATTN_BC 64                         /* keys per block */
+
+#ifdef QT_ATTN_NARROW
+#define qt_attn_tile_floats qt_attn_tile_floats_narrow
+#define qt_attn_tile_init qt_attn_tile_init_narrow
+#define qt_attn_tile_load_q qt_attn_tile_load_q_narrow
+#define qt_attn_tile_reset qt_attn_tile_reset_narrow
+#define qt_attn_tile_scores qt_attn_tile_scores_narrow
+#define qt_attn_tile_update qt_attn_tile_update_narrow
+#define qt_attn_tile_store qt_attn_tile_store_narrow
+#define qt_attn_tile_state_save qt_attn_tile_state_save_narrow
+#define qt_attn_tile_state_load qt_attn_tile_state_load_narrow
+#define qt_attn_cpu_window_tile qt_attn_cpu_window_tile_narrow
+#define qt_attn_cpu_grid_init qt_attn_cpu_grid_init_narrow
+#define qt_attn_cpu_grid_free qt_attn_cpu_grid_free_narrow
+#define qt_attn_cpu_grid_tile qt_attn_cpu_grid_tile_narrow
+#define qt_attn_cpu_window qt_attn_cpu_window_narrow
+#endif
 
 typedef struct {
     int64_t D;
@@ -96,6 +128,13 @@ typedef struct {
     int64_t T, dil, nres, n_tiles;
     int64_t *off;
 } qt_attn_cpu_grid_t;
+/* Dense (dense = 1) or window attention of the whole call: OpenMP over (b·h, residue class,
+ * query tile), heavy tiles first; adds the query-key scores computed to *pairs
+ * (cpu_window.c). qt_attn_cpu_window_narrow: the same over the narrow tile (cpu_dense.c). */
+qt_status_t qt_attn_cpu_window(const qt_attn_cpu_call_t *c, int dense, long long *pairs);
+#ifndef QT_ATTN_NARROW
+qt_status_t qt_attn_cpu_window_narrow(const qt_attn_cpu_call_t *c, int dense, long long *pairs);
+#endif
 /* qt_attn_lsh_buckets of the cpu backend (cpu_lsh.c). */
 qt_status_t qt_attn_cpu_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
                                     qt_tensor_t *buckets);

@@ -10,12 +10,13 @@
  *   GATHER   A → per-row nonzero lists (AVX-512 compress); threads split N into column
  *            ranges; for each row, y[range] = Σ a_k·W[k, range] with an FMA kernel that
  *            folds 8 rows of W into the output per pass (AVX-512, AVX2+FMA or plain C),
- *            the range cut into pieces of ≤ PIECE floats that stay in L1.
+ *            the range cut into pieces of ≤ PIECE floats (16 KiB, in L1).
  *   COLSKIP  flags of the columns nonzero in some row (threads over column blocks), then
  *            pack A[:, kept] and W[kept, :] and one cblas_sgemm (or sgemv) on them.
  *   CSR      the same lists; N cut into register-wide strips (a row's strip of Y in 16
- *            accumulators), K into blocks whose W piece stays in L2 while every row of A
- *            reuses it; threads over (strip, row group) items (see run_csr).
+ *            accumulators), K into blocks whose W piece (copied for a range of strips) stays
+ *            in L2 while every row of A reuses it; threads over (strip range, row group)
+ *            items (see run_csr).
  *   measure  nonzeros and all-zero columns of a set of evenly spaced rows (16-column masks):
  *            what the AUTO dispatcher above the backends (common.c) decides from.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
@@ -29,7 +30,10 @@
 #include "quintet/counters.h"
 #include "quintet/tensor.h"
 
-#define PIECE 2048              /* floats of one output row piece in the gather kernel (8 KiB) */
+#define PIECE 4096              /* floats of one output row piece in the gather kernel (16 KiB: with
+                                 * N <= 4096 each row of W is one 16 KiB stream, not two 8 KiB ones
+                                 * started apart; 2-core VM, M=1 K=16384 N=4096, 1 thread, cold W:
+                                 * 1.10 vs 1.24 ms at 90%, 0.46 vs 0.58 ms at 95%) */
 #define PAR_MIN 32768           /* element-wise work below this runs on one thread */
 #define SCAN_PAR_MIN (1 << 20)  /* scans of A (nonzero lists, column flags) below this: one thread */
 
@@ -359,26 +363,43 @@ static qt_status_t run_gather(const call_t *c)
 }
 
 /* CSR: register-blocked strips. N is cut into strips of STRIP columns (NACC accumulators: a
- * row's strip of Y stays in registers) and K into blocks of KBLK rows (the strip's W block,
- * KBLK·STRIP floats = 512 KiB, stays in L2 while every row of A with nonzeros in the block
- * reuses it: at batch 64 and 90% sparsity each W row piece serves ~6 rows of A from L2
- * instead of coming again from L3 or memory). Per (strip, k block, row): acc = the row's Y
- * strip (zero in the first block); acc += a_k·W[k, strip] over the row's nonzeros in the
- * block; store. When most rows of W are touched (estimated from the density and M), the block's
- * W pieces are first copied into a contiguous per-thread buffer (KBLK·STRIP floats, in the
- * call's workspace): in place, with N a power of two, the pieces of one strip sit 4N bytes
- * apart and fall into 1/8 of the L2's sets (N = 4096: 128 of 2048 sets, i.e. 128-256 KiB of a
- * 1-2 MiB L2), so the block would not stay in L2 and every reuse went back to L3.
- * Threads take (strip, row group) items: one group per strip when there are at least as many
- * strips as threads, else the rows split so that every thread has work. A strip narrower than
- * STRIP (the tail of N; every strip without AVX) goes through gather_row. When fewer than 1.5
- * rows of a group share a touched row of W on average (batch 1; very sparse small batches)
- * there is nothing to reuse and the call runs the GATHER schedule, whose long row pieces
- * stream W from memory faster than 1 KiB strip pieces (2-core VM, M=1 K=16384 N=4096: 2.2x). */
+ * row's strip of Y stays in registers); each work item owns a range of consecutive strips (up
+ * to RANGE_MAX) and a group of rows of A, and walks K in blocks. Per (k block, strip, row):
+ * acc = the row's Y strip (zero in the first block); acc += a_k·W[k, strip] over the row's
+ * nonzeros in the block; store. When most rows of W are touched (estimated from the density
+ * and the rows per item), each k block of the range, rows k0..k0+kb of W over the range's
+ * columns, is first copied into a per-thread buffer of at most PACK_FLOATS (512 KiB, in the
+ * call's workspace), strip after strip ([strip][k][STRIP]): the block then stays in L2 while
+ * every row of A with nonzeros in it reuses its W rows (batch 64 at 90%: each W row piece
+ * serves ~6 rows of A from L2 instead of coming again from L3 or memory), and the copy reads
+ * W in pieces as long as the range (up to 16 KiB), not a strip's 1 KiB pieces 4N bytes apart
+ * (every piece on another page; 2-core VM, K = N = 4096, the whole of W copied by one thread:
+ * 3.3 ms in 16 KiB pieces against 5.5 in 1 KiB pieces).
+ * In place (no copy), with N a power of two, the pieces of one strip would fall into 1/8 of
+ * the L2's sets (N = 4096: 128 of 2048 sets) and not stay there. The block height kb =
+ * PACK_FLOATS / range width (32 rows at 4096 columns, 512 at one strip: one thread per strip,
+ * 16 threads at N = 4096, as before; 1024 was 3% slower on the VM) keeps the reload of
+ * the Y strips (once per block) small against the block's multiply-adds.
+ * One range of whole rows (one thread, N ≤ RANGE_MAX·STRIP) copies nothing: its k block,
+ * INPLACE_BYTES of consecutive rows, is one contiguous run of W, read in place, and the next
+ * block's lines are prefetched toward L2 (prefetcht1) evenly over this block's strip-rows, so
+ * that the stream from memory overlaps the multiply-adds instead of preceding them (2-core VM,
+ * M=64 K=N=4096, 1 thread, thread CPU time, both in one process: 9.35 vs 10.6 ms at 90%,
+ * 6.3-6.7 vs 8.4-9.2 ms at 95%).
+ * Items: ranges of ⌈strips / threads⌉ strips (≤ RANGE_MAX) with all rows when there are at
+ * least as many strips as threads, else one strip each with the rows split so that every
+ * thread has work. A strip narrower than STRIP (the tail of N; every strip without AVX) goes
+ * through gather_row. When fewer than 1.5 rows of a group share a touched row of W on average
+ * (batch 1; very sparse small batches) there is nothing to reuse and the call runs the GATHER
+ * schedule, whose long row pieces stream W from memory faster than 1 KiB strip pieces (2-core
+ * VM, M=1 K=16384 N=4096: 2.2x). */
+#define PACK_FLOATS 131072 /* floats of a thread's packed W block (512 KiB) */
+#define RANGE_MAX 16       /* strips of one work item at most (a range's row of W: ≤ 16 KiB) */
+#define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
 #ifdef VW
 #define NACC (VW == 16 ? 16 : 12) /* accumulators per strip (AVX2: 12 of 16 ymm) */
 #define STRIP (NACC * VW)         /* columns of one strip (256 with AVX-512) */
-#define KBLK (131072 / STRIP)     /* rows of a W block: KBLK·STRIP·4 bytes = 512 KiB */
+#define KBLK (131072 / STRIP)     /* rows of a k block when W is read in place */
 
 /* acc (NACC vectors) += Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..STRIP) (fused multiply-adds in
  * row order). */
@@ -399,45 +420,74 @@ static inline void strip_fma(vf_t *acc, const float *w, int64_t ldw, int64_t kof
 #define KBLK (1 << 30)
 #endif
 
-/* Rows m0..m1-1 of one strip (columns n0..n0+len) through the strip kernel; cur: M cursors;
- * pk: NULL, or KBLK·STRIP floats to pack each W block into. */
-static void csr_strip(const call_t *c, const csr_t *s, int64_t n0, int64_t len, int64_t m0, int64_t m1, float *pk,
-                      int64_t *cur)
+/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M
+ * cursors (each row's first nonzero of the block, and its end); pk: NULL (W in place, k blocks
+ * of kb rows; pf: prefetch each next block into L2 while the rows work on this one: only
+ * for a range of whole rows, where a block is one contiguous run of W), or PACK_FLOATS
+ * floats to pack each k block into (kb from the range width). */
+static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, float *pk,
+                      int64_t kb, int pf, int64_t *cur)
 {
     const int64_t N = c->N, K = c->K;
+    int64_t full = s1 - s0; /* strips of STRIP columns; the tail strip after them */
+    if (s1 * STRIP > N) full--;
 #ifdef VW
-    if (len == STRIP) {
+    if (full > 0) {
+        int64_t *end = cur + c->M;
+        const int64_t n0 = s0 * STRIP, width = full * STRIP;
+        if (pk) kb = PACK_FLOATS / width;
+        if (kb < 1) kb = 1; /* not reached: width ≤ RANGE_MAX·STRIP ≤ PACK_FLOATS */
         for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
-        for (int64_t k0 = 0; k0 < K; k0 += KBLK) {
-            const int32_t kend = (int32_t)(K - k0 < KBLK ? K : k0 + KBLK);
-            const float *w = c->W + n0;
-            int64_t ldw = N, koff = 0;
-            if (pk) {
-                for (int64_t r = k0; r < kend; r++)
-                    for (int v = 0; v < NACC; v++) VSTORE(pk + (r - k0) * STRIP + v * VW, VLOAD(w + r * N + v * VW));
-                w = pk, ldw = STRIP, koff = k0;
-            }
+        for (int64_t k0 = 0; k0 < K; k0 += kb) {
+            const int64_t kend = K - k0 < kb ? K : k0 + kb, rows = kend - k0;
+            if (pk)
+                for (int64_t r = 0; r < rows; r++) {
+                    const float *src = c->W + (k0 + r) * N + n0;
+                    for (int64_t q = 0; q < full; q++)
+                        for (int v = 0; v < NACC; v++)
+                            VSTORE(pk + (q * rows + r) * STRIP + v * VW, VLOAD(src + q * STRIP + v * VW));
+                }
             for (int64_t m = m0; m < m1; m++) {
-                const int64_t e = s->rowptr[m + 1], j = cur[m];
-                int64_t j1 = j;
-                while (j1 < e && s->idx[j1] < kend) j1++;
-                vf_t acc[NACC];
-                float *y = c->Y + m * N + n0;
-                for (int v = 0; v < NACC; v++) acc[v] = k0 == 0 ? VSET1(0.0f) : VLOAD(y + v * VW);
-                strip_fma(acc, w, ldw, koff, s->idx + j, s->val + j, j1 - j);
-                for (int v = 0; v < NACC; v++) VSTORE(y + v * VW, acc[v]);
-                cur[m] = j1;
+                int64_t j = cur[m];
+                while (j < s->rowptr[m + 1] && s->idx[j] < kend) j++;
+                end[m] = j;
             }
+            /* the next block's cache lines (rows kend.. of W: contiguous), spread evenly over
+             * this block's strip-rows so the loads toward L2 overlap the multiply-adds */
+            const char *next = (const char *)(c->W + kend * N);
+            const int64_t lines = pf && kend < K ? ((K - kend < kb ? K - kend : kb) * N * 4 + 63) / 64 : 0;
+            const int64_t steps = full * (m1 - m0);
+            int64_t issued = 0, step = 0;
+            for (int64_t q = 0; q < full; q++) {
+                const float *w = pk ? pk + q * rows * STRIP : c->W + n0 + q * STRIP;
+                const int64_t ldw = pk ? STRIP : N, koff = pk ? k0 : 0;
+                for (int64_t m = m0; m < m1; m++) {
+                    vf_t acc[NACC];
+                    float *y = c->Y + m * N + n0 + q * STRIP;
+                    for (int v = 0; v < NACC; v++) acc[v] = k0 == 0 ? VSET1(0.0f) : VLOAD(y + v * VW);
+                    strip_fma(acc, w, ldw, koff, s->idx + cur[m], s->val + cur[m], end[m] - cur[m]);
+                    for (int v = 0; v < NACC; v++) VSTORE(y + v * VW, acc[v]);
+                    for (const int64_t to = lines * ++step / steps; issued < to; issued++)
+                        _mm_prefetch(next + issued * 64, _MM_HINT_T1);
+                }
+            }
+            for (int64_t m = m0; m < m1; m++) cur[m] = end[m];
         }
-        return;
     }
-#endif
+#else
     (void)pk;
+    (void)kb;
+    (void)pf;
     (void)cur;
     (void)K;
-    for (int64_t m = m0; m < m1; m++) {
-        const int64_t b = s->rowptr[m], e = s->rowptr[m + 1];
-        gather_row(c->Y + m * N + n0, c->W + n0, N, s->idx + b, s->val + b, e - b, len);
+    full = 0; /* no strip kernel: every strip through gather_row */
+#endif
+    for (int64_t st = s0 + full; st < s1; st++) {
+        const int64_t n0 = st * STRIP, len = N - n0 < STRIP ? N - n0 : STRIP;
+        for (int64_t m = m0; m < m1; m++) {
+            const int64_t b = s->rowptr[m], e = s->rowptr[m + 1];
+            gather_row(c->Y + m * N + n0, c->W + n0, N, s->idx + b, s->val + b, e - b, len);
+        }
     }
 }
 
@@ -445,18 +495,23 @@ static qt_status_t run_csr(const call_t *c)
 {
     csr_t s;
     const int64_t M = c->M, N = c->N, K = c->K, nstrip = (N + STRIP - 1) / STRIP;
+    int T = c->threads;
+    /* items: ranges of strips × row groups */
+    int64_t ranges = nstrip >= T ? (nstrip + RANGE_MAX - 1) / RANGE_MAX : nstrip;
+    if (nstrip >= T && ranges < T) ranges = T;
+    int64_t groups = nstrip >= T ? 1 : (2 * T + nstrip - 1) / nstrip; /* row groups per strip */
+    if (groups > M) groups = M;
 #ifdef VW
-    const size_t pack_floats = N >= STRIP ? (size_t)(K < KBLK ? K : KBLK) * STRIP : 0; /* a thread's packed W block */
+    const int64_t wmax = (nstrip + ranges - 1) / ranges * STRIP; /* widest range's columns */
+    const size_t pack_floats = N >= STRIP ? (size_t)(K * wmax < PACK_FLOATS ? K * wmax : PACK_FLOATS) : 0;
 #else
     const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
 #endif
     /* the pack buffers, one per thread, unless M is too small for any reuse (batch 1) */
-    const size_t extra = M >= 2 ? (size_t)c->threads * pack_floats * sizeof(float) : 0;
+    const size_t extra = M >= 2 ? (size_t)T * pack_floats * sizeof(float) : 0;
     QT_TRY(csr_build(c, &s, extra));
-    int T = (double)s.nnz * (double)N < 65536.0 ? 1 : c->threads;
-    int64_t groups = nstrip >= T ? 1 : (2 * T + nstrip - 1) / nstrip; /* row groups per strip */
-    if (groups > M) groups = M;
-    const int64_t items = nstrip * groups;
+    if ((double)s.nnz * (double)N < 65536.0) T = 1;
+    const int64_t items = ranges * groups;
     if (T > items) T = (int)items;
     /* rows of W some row of a group touches ≈ 1 − (1 − density)^(rows per group); the rows of a
      * group that use one touched row of W (the reuse the strips exist for): density·rows / that */
@@ -467,18 +522,26 @@ static qt_status_t run_csr(const call_t *c)
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
     }
-    const int pack = touched > 0.7 && extra > 0;
-    int64_t *cur = qt_alloc((size_t)T * (size_t)M * sizeof(int64_t)); /* per thread: each row's next nonzero */
+    /* most rows of W touched: one range of whole rows reads W in place, its k blocks (contiguous,
+     * INPLACE_BYTES) prefetched one ahead; narrower ranges copy theirs (PACK_FLOATS) */
+    const int dense_use = touched > 0.7, whole = ranges == 1;
+    const int pack = dense_use && !whole && extra > 0;
+    int64_t kb = KBLK;
+    if (dense_use && whole) {
+        kb = INPLACE_BYTES / (N * (int64_t)sizeof(float));
+        if (kb < 8) kb = 8;
+    }
+    int64_t *cur = qt_alloc((size_t)T * 2 * (size_t)M * sizeof(int64_t)); /* per thread: 2 cursors per row */
     if (!cur) {
         csr_free(c, &s);
-        return qt_fail(QT_ERR_NOMEM, "csr: no memory for %d x %lld row cursors", T, (long long)M);
+        return qt_fail(QT_ERR_NOMEM, "csr: no memory for %d x %lld row cursors", T, 2 * (long long)M);
     }
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
     for (int64_t it = 0; it < items; it++) {
-        const int64_t st = it / groups, g = it % groups, n0 = st * STRIP;
-        csr_strip(c, &s, n0, N - n0 < STRIP ? N - n0 : STRIP, M * g / groups, M * (g + 1) / groups,
-                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL,
-                  cur + (size_t)omp_get_thread_num() * (size_t)M);
+        const int64_t r = it / groups, g = it % groups;
+        csr_range(c, &s, nstrip * r / ranges, nstrip * (r + 1) / ranges, M * g / groups, M * (g + 1) / groups,
+                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb,
+                  dense_use && whole, cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
     }
     qt_free(cur);
     if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_CSR, s.nnz, -1};

@@ -8,7 +8,8 @@ Groups (--groups, comma-separated; default all):
              suite draws it (M = T/64 centres, q = γ(c + ½ε), k = γ(c + ½ε'), γ² = 5/√D).
              Variant torch-sdpa; counter gflops (useful FLOPs 4·B·H·T²·D, halved causal).
   optim      suites/lr_convergence.c's step_10m (n = 10M, every optimizer PyTorch has: sgd, adam,
-             adamw, radam, rmsprop, adagrad) and step_large (sgd, adam, adamw at 1M and 16M), f32,
+             adamw, radam, rmsprop, adagrad), step_large (sgd, adam, adamw at 1M and 16M) and
+             step_llc (every optimizer at n = the suite's LLC-derived size, llc_step_n()), f32,
              one torch.optim step with torch's defaults (quintet's qt_optim_config_default) on
              one tensor whose .grad is fixed, U(-1, 1). Variants torch-fused, torch-foreach,
              torch-single (foreach=False); a path PyTorch lacks on the CPU (e.g. fused RMSprop)
@@ -31,7 +32,7 @@ One entry per repetition (time per call in ns); the context carries quintet.thre
 imported run records the thread count (torch.set_num_threads(--threads)).
 
   python3 suites/peers/torch_cpu.py --out torch_cpu_t16.json --threads 16 [--groups attention,optim]
-      [--reps 5] [--min-time 0.05] [--t-max 4096] [--sp 0.9,0.95] [--list]
+      [--reps 5] [--min-time 0.05] [--t-max 4096] [--sp 0.9,0.95] [--filter REGEX] [--list]
 
 Needs PyTorch (>= 2.4 for the fused CPU optimizers); exits 77 with a message when torch is
 missing. A case that fails (memory, a missing kernel) is reported on stderr and written as an
@@ -41,6 +42,7 @@ import argparse
 import math
 import os
 import platform
+import re
 import sys
 import time
 
@@ -91,6 +93,7 @@ def optim_cases():
     out = []
     cases = [("step_10m", k, 10000000) for k in OPTIMIZERS]
     cases += [("step_large", k, n) for n in (1 << 20, 1 << 24) for k in ("sgd", "adam", "adamw")]
+    cases += [("step_llc", k, llc_step_n()) for k in OPTIMIZERS]
     for case, opt, n in cases:
         for path in PATHS:
             p = params([("optimizer", opt), ("dtype", "f32"), ("n", n)])
@@ -110,6 +113,12 @@ def llc_bytes():
     except (OSError, ValueError):
         pass
     return 32.0 * (1 << 20)
+
+
+def llc_step_n():
+    """step_llc's n (lr_convergence.c's lrc_llc_n): parameters + gradient, 8 bytes per element,
+    cover twice the LLC, in whole multiples of 2^20 elements, at least 2^20."""
+    return max(1 << 20, int(math.ceil(2.0 * llc_bytes() / 8.0 / (1 << 20))) << 20)
 
 
 def patterns(M, K, N, sp, structured=False, es=4):
@@ -294,6 +303,7 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.05, help="seconds per repetition (at least one call)")
     ap.add_argument("--t-max", type=int, default=4096)
     ap.add_argument("--sp", default="0.9,0.95")
+    ap.add_argument("--filter", default="", help="regex: only the benchmarks whose name it matches (re.search)")
     ap.add_argument("--list", action="store_true", help="print the benchmark names and exit")
     args = ap.parse_args()
     groups = [g for g in args.groups.split(",") if g]
@@ -308,6 +318,8 @@ def main():
             cases += optim_cases()
         else:
             cases += sparse_cases([float(s) for s in args.sp.split(",")])
+    if args.filter:
+        cases = [c for c in cases if re.search(args.filter, name_of(c))]
     if args.list:
         print("\n".join(name_of(c) for c in cases))
         return 0

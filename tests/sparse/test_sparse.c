@@ -102,13 +102,15 @@ static int check_bound(const float *Y, const float *R, const float *A, const flo
 static void test_matmul_paths(void)
 {
     static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20},
-                                        {9, 1300, 600}, {24, 1100, 256}, {2, 8192, 264}, {2, 520, 1064}};
+                                        {9, 1300, 600}, {24, 1100, 256}, {2, 8192, 264}, {2, 520, 1064}, {1, 40, 8300}};
     /* {300, 4001, 20} is large enough (M·K ≥ 2^20) for the multi-threaded scans of A; {9, 1300,
      * 600} and {24, 1100, 256} give the cpu CSR kernel several K blocks, full strips with a
      * tail, and (one strip, fewer strips than threads) rows split into groups; {2, 8192, 264}:
      * cuda's one-launch GEMV with K split over many blocks (the last block of a column tile
      * sums their partial rows) and a partial second tile of 256 columns; {2, 520, 1064}: more
-     * column tiles than SMs for cuda's gemv_v5 at 2 and 4 lanes per row (its 8-warp blocks) */
+     * column tiles than SMs for cuda's gemv_v5 at 2 and 4 lanes per row (its 8-warp blocks);
+     * {1, 40, 8300}: the cpu gather kernel's column range (N / threads for up to 2 threads) in
+     * more than one piece */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);
@@ -461,6 +463,12 @@ static void test_xover_table(void)
     CU_ASSERT_EQUAL(qt_xover_load(&u, file), QT_ERR_IO);
     CU_ASSERT_EQUAL(qt_xover_defaults(&u, "cpu"), QT_OK);
     CU_ASSERT(u.n > 0);
+    /* the cpu defaults: per-row sparse batches take the blocked CSR strips from 90% (issue 18's
+     * M=64 K=N=4096 point), a single row the gather path, a dense-ish batch stays DENSE */
+    CU_ASSERT_EQUAL(qt_xover_choose(&u, 64, 4096, 4096, 0.9, 0.0, NULL, NULL), QT_SPMM_CSR);
+    CU_ASSERT_EQUAL(qt_xover_choose(&u, 64, 4096, 4096, 0.95, 0.0, NULL, NULL), QT_SPMM_CSR);
+    CU_ASSERT_EQUAL(qt_xover_choose(&u, 1, 16384, 4096, 0.9, 0.0, NULL, NULL), QT_SPMM_GATHER);
+    CU_ASSERT_EQUAL(qt_xover_choose(&u, 64, 4096, 4096, 0.5, 0.0, NULL, NULL), QT_SPMM_DENSE);
     CU_ASSERT_EQUAL(qt_xover_defaults(&u, "ref"), QT_OK); /* no figures of its own: always DENSE */
     CU_ASSERT(u.n == 0 && !strcmp(u.backend, "ref"));
     CU_ASSERT_EQUAL(qt_xover_add(&u, QT_SPMM_AUTO, 1, 1, 0, 0.5, 1.0), QT_ERR_ARG);

@@ -67,12 +67,12 @@ static void fill_float_exact(void *out, qt_dtype_t dt, size_t n, uint64_t seed, 
                              double mean)
 {
     const double r3 = 1.7320508075688772;
-    const float lo = (float)(mean - r3), w = (float)(2.0 * r3), s24 = 1.0f / 16777216.0f;
+    const float lo = (float)(mean - r3), w = (float)(2.0 * r3);
     for (size_t i = 0; i < n; i += 4) {
         uint32_t b[4];
         qt_rng_block(seed, stream, (off + i) / 4, b);
         for (size_t j = 0; j < 4 && i + j < n; j++) {
-            float x = lo + w * (((float)(b[j] >> 8) + 0.5f) * s24);
+            float x = lo + w * qt_rng_word_uniform_f32(b[j]);
             if (dt == QT_F64) ((double *)out)[i + j] = x;
             else ((float *)out)[i + j] = x;
         }

@@ -63,6 +63,9 @@ static void test_moments(void)
         sn2 += z * z;
     }
     CU_ASSERT_EQUAL(out_of_range, 0);
+    /* the extreme words too (24 bits + 1/2 rounded the top word to 1.0f: ~1% of 200k-draw seeds) */
+    CU_ASSERT(qt_rng_word_uniform_f32(0xffffffffu) < 1.0f);
+    CU_ASSERT(qt_rng_word_uniform_f32(0u) > 0.0f);
     /* 6-sigma bounds: mean of U(0,1) has sd 0.289/sqrt(n); normal mean sd 1/sqrt(n). */
     CU_ASSERT(fabs(su / n - 0.5) < 6 * 0.2887 / sqrt(n));
     CU_ASSERT(fabs(sn / n) < 6 / sqrt(n));

@@ -71,10 +71,17 @@ QT_HD uint32_t qt_rng_u32(uint64_t seed, uint64_t stream, uint64_t index)
     return w[index & 3];
 }
 
-/* Uniform float in (0, 1) from 24 random bits. */
+/* A random word as a uniform float in (0, 1), from its top 23 bits: (j + 1/2) / 2^23 is exact in
+ * f32 for every j < 2^23. (With 24 bits the top value 2^24 - 1/2 is not a float and rounds to 1.0.) */
+QT_HD float qt_rng_word_uniform_f32(uint32_t word)
+{
+    return ((float)(word >> 9) + 0.5f) * (1.0f / 8388608.0f);
+}
+
+/* Uniform float in (0, 1): value index of the stream. */
 QT_HD float qt_rng_uniform_f32(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    return ((float)(qt_rng_u32(seed, stream, index) >> 8) + 0.5f) * (1.0f / 16777216.0f);
+    return qt_rng_word_uniform_f32(qt_rng_u32(seed, stream, index));
 }
 
 /* Uniform double in (0, 1) from 53 bits of two words of block index/2. */

@@ -596,15 +596,7 @@ static void build_table(qt_rec_t *r, qt_xover_table_t *t, const char *backend, i
             strcmp(base->backend, backend))
             qt_xover_defaults(base, backend);
         qt_clear_error();
-        for (int i = 0; i < base->n; i++) {
-            const qt_xover_point_t *b = &base->pt[i];
-            int covered = 0;
-            for (int j = 0; j < t->n && !covered; j++)
-                covered = t->pt[j].path == b->path && t->pt[j].max_rows == b->max_rows &&
-                          t->pt[j].max_wbytes == b->max_wbytes;
-            if (!covered)
-                (void)qt_xover_add(t, b->path, b->max_rows, b->max_wbytes, b->structured, b->sparsity, b->speedup);
-        }
+        if (qt_xover_fill(t, base) != QT_OK) qt_rec_note(r, "%s dispatch table: %s", backend, qt_last_error());
         if (verbose) qt_rec_note(r, "%s dispatch table: %d points (this run + %s)", backend, t->n, base->source);
         free(base);
     }

@@ -227,6 +227,24 @@ qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_r
     return QT_OK;
 }
 
+/* Base's points in the buckets t lacks (sparse.h). Coverage is decided against t's own points
+ * only: against the growing table, a base bucket would keep just its first point. */
+qt_status_t qt_xover_fill(qt_xover_table_t *t, const qt_xover_table_t *base)
+{
+    QT_CHECK_ARG(t != NULL && base != NULL, "crossover tables must not be NULL");
+    const int own = t->n;
+    for (int i = 0; i < base->n; i++) {
+        const qt_xover_point_t *b = &base->pt[i];
+        int covered = 0;
+        for (int j = 0; j < own && !covered; j++)
+            covered = t->pt[j].path == b->path && t->pt[j].max_rows == b->max_rows &&
+                      t->pt[j].max_wbytes == b->max_wbytes;
+        if (!covered) QT_TRY(qt_xover_add(t, b->path, b->max_rows, b->max_wbytes, b->structured, b->sparsity,
+                                          b->speedup));
+    }
+    return QT_OK;
+}
+
 /* Read a table written by qt_xover_save. */
 qt_status_t qt_xover_load(qt_xover_table_t *t, const char *file)
 {

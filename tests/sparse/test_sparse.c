@@ -468,6 +468,16 @@ static void test_xover_table(void)
     CU_ASSERT_EQUAL(qt_xover_choose(&u, 64, 4096, 4096, 0.9, 0.0, NULL, NULL), QT_SPMM_CSR);
     CU_ASSERT_EQUAL(qt_xover_choose(&u, 64, 4096, 4096, 0.95, 0.0, NULL, NULL), QT_SPMM_CSR);
     CU_ASSERT_EQUAL(qt_xover_choose(&u, 1, 16384, 4096, 0.9, 0.0, NULL, NULL), QT_SPMM_GATHER);
+    /* fill: a run's own bucket (gather, 64 rows) replaces the base's; the base's other buckets
+     * come whole (a 1-point-per-bucket fill made AUTO run DENSE at M=64 from the defaults) */
+    CU_ASSERT_EQUAL(qt_xover_init(&t, "cpu"), QT_OK);
+    CU_ASSERT_EQUAL(qt_xover_add(&t, QT_SPMM_GATHER, 1, INT64_MAX, 0, 0.9, 7.0), QT_OK);
+    CU_ASSERT_EQUAL(qt_xover_fill(&t, &u), QT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_GATHER, 1, 16384, 4096, 0.95, 0.0), 7.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(qt_xover_estimate(&t, QT_SPMM_CSR, 64, 4096, 4096, 0.9, 0.0),
+                           qt_xover_estimate(&u, QT_SPMM_CSR, 64, 4096, 4096, 0.9, 0.0), 1e-12);
+    CU_ASSERT_EQUAL(qt_xover_choose(&t, 64, 4096, 4096, 0.9, 0.0, NULL, NULL), QT_SPMM_CSR);
+    CU_ASSERT_EQUAL(qt_xover_fill(NULL, &u), QT_ERR_ARG);
     CU_ASSERT_EQUAL(qt_xover_choose(&u, 64, 4096, 4096, 0.5, 0.0, NULL, NULL), QT_SPMM_DENSE);
     CU_ASSERT_EQUAL(qt_xover_defaults(&u, "ref"), QT_OK); /* no figures of its own: always DENSE */
     CU_ASSERT(u.n == 0 && !strcmp(u.backend, "ref"));

@@ -178,6 +178,9 @@ QT_API qt_status_t qt_xover_defaults(qt_xover_table_t *t, const char *backend);
 /* Append a point (QT_ERR_ARG when full or out of range). */
 QT_API qt_status_t qt_xover_add(qt_xover_table_t *t, qt_spmm_path_t path, int64_t max_rows, int64_t max_wbytes,
                          int structured, double sparsity, double speedup);
+/* Add to t every point of `base` whose (path, max_rows, max_wbytes) bucket t does not already
+ * have: t's measured buckets win, the others come from base whole (QT_ERR_ARG when t fills). */
+QT_API qt_status_t qt_xover_fill(qt_xover_table_t *t, const qt_xover_table_t *base);
 /* Structure class of a problem: 1 when nearly all of its zeros lie in columns that are zero
  * in every row (s_col ≥ 0.9·s_elem, s_elem > 0; always so for one row), else 0. */
 QT_API int qt_sparse_structured(double s_elem, double s_col);

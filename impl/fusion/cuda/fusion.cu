@@ -932,6 +932,20 @@ static __global__ void k_attn_bwd_kv(const float *q, const float *p, const float
  * over (i, a W-float run of the row) adding P_ij·V_j over j. W = 4: 16-byte loads. */
 #define AT_THREADS 256
 #define AT_MAXS 1024
+/* a·b over dw runs of W floats, by the 32 lanes of a warp (every lane gets the sum). */
+template <int W> static __device__ __forceinline__ float warp_dot(const float *a, const float *b, int64_t dw, int lane)
+{
+    float s = 0;
+    for (int64_t e = lane; e < dw; e += 32) {
+        float x[W], y[W];
+        ldw<W>(a + e * W, x);
+        ldw<W>(b + e * W, y);
+#pragma unroll
+        for (int w = 0; w < W; w++) s += x[w] * y[w];
+    }
+    return warp_sum(s);
+}
+
 template <int W>
 static __global__ void k_attn_fwd2(const float *q, const float *k, const float *v, int Lq, int Lk, int64_t d,
                                    float scale, float *o, float *p)
@@ -941,16 +955,7 @@ static __global__ void k_attn_fwd2(const float *q, const float *k, const float *
     const float *qb = q + b * Lq * d, *kb = k + b * Lk * d, *vb = v + b * Lk * d;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5, n = Lq * Lk;
     for (int t = warp; t < n; t += nw) {
-        const float *qi = qb + (t / Lk) * d, *kj = kb + (t % Lk) * d;
-        float s = 0;
-        for (int64_t e = lane; e < dw; e += 32) {
-            float a[W], c[W];
-            ldw<W>(qi + e * W, a);
-            ldw<W>(kj + e * W, c);
-#pragma unroll
-            for (int w = 0; w < W; w++) s += a[w] * c[w];
-        }
-        s = warp_sum(s);
+        float s = warp_dot<W>(qb + (t / Lk) * d, kb + (t % Lk) * d, dw, lane);
         if (lane == 0) sp[t] = s * scale;
     }
     __syncthreads();
@@ -993,16 +998,7 @@ static __global__ void k_attn_bwd2(const float *q, const float *k, const float *
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5, n = Lq * Lk;
     for (int t = threadIdx.x; t < n; t += blockDim.x) sp[t] = p[b * n + t];
     for (int t = warp; t < n; t += nw) {
-        const float *oi = ob + (t / Lk) * d, *vj = vb + (t % Lk) * d;
-        float s = 0;
-        for (int64_t e = lane; e < dw; e += 32) {
-            float a[W], c[W];
-            ldw<W>(oi + e * W, a);
-            ldw<W>(vj + e * W, c);
-#pragma unroll
-            for (int w = 0; w < W; w++) s += a[w] * c[w];
-        }
-        s = warp_sum(s);
+        float s = warp_dot<W>(ob + (t / Lk) * d, vb + (t % Lk) * d, dw, lane);
         if (lane == 0) sd[t] = s;
     }
     __syncthreads();

@@ -694,16 +694,12 @@ static __global__ void colflags_v3(const void *A, int64_t M, int64_t K, int64_t 
     if ((threadIdx.x & 31) == 0 && nz) atomicAdd(&counts[0], (unsigned long long)nz);
 }
 
-/* compact_v3: the flagged columns' indices in order, one block of 1024 threads (each a run of
- * ⌈K/1024⌉ flags, a block-wide scan of the runs' counts): v1 walked K 256 flags at a time with
- * three barriers per step (~64 µs at K = 16384 on the H200). *n = how many. */
-static __global__ void __launch_bounds__(1024) compact_v3(const int *flag, int64_t K, int32_t *idx, int *n)
+/* Exclusive prefix sum of each thread's count c over the block, in thread order (at most 1024
+ * threads); *total = the sum of all. Every thread of the block must call it. */
+static __device__ unsigned block_exclusive_scan(unsigned c, unsigned *total)
 {
-    __shared__ unsigned wsum[32];
-    const int t = threadIdx.x, lane = t & 31, w = t >> 5;
-    const int64_t per = (K + blockDim.x - 1) / blockDim.x, lo = t * per, hi = lo + per < K ? lo + per : K;
-    unsigned c = 0;
-    for (int64_t j = lo; j < hi; j++) c += flag[j] != 0;
+    __shared__ unsigned wsum[33];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     unsigned x = c; /* inclusive scan within the warp */
     for (int o = 1; o < 32; o <<= 1) {
         unsigned y = __shfl_up_sync(FULL, x, o);
@@ -718,10 +714,24 @@ static __global__ void __launch_bounds__(1024) compact_v3(const int *flag, int64
             if (lane >= o) s += y;
         }
         wsum[lane] = s - v; /* exclusive over warps */
-        if (lane == 31) *n = (int)s;
+        if (lane == 31) wsum[32] = s;
     }
     __syncthreads();
-    unsigned pos = wsum[w] + x - c;
+    *total = wsum[32];
+    return wsum[w] + x - c;
+}
+
+/* compact_v3: the flagged columns' indices in order, one block of 1024 threads (each a run of
+ * ⌈K/1024⌉ flags, a block-wide scan of the runs' counts): v1 walked K 256 flags at a time with
+ * three barriers per step (~64 µs at K = 16384 on the H200). *n = how many. */
+static __global__ void __launch_bounds__(1024) compact_v3(const int *flag, int64_t K, int32_t *idx, int *n)
+{
+    const int t = threadIdx.x;
+    const int64_t per = (K + blockDim.x - 1) / blockDim.x, lo = t * per, hi = lo + per < K ? lo + per : K;
+    unsigned c = 0, total;
+    for (int64_t j = lo; j < hi; j++) c += flag[j] != 0;
+    unsigned pos = block_exclusive_scan(c, &total);
+    if (t == 0) *n = (int)total;
     for (int64_t j = lo; j < hi; j++)
         if (flag[j]) idx[pos++] = (int32_t)j;
 }
@@ -1300,29 +1310,12 @@ static __global__ void csr_count_v1(const void *A, int bf16, int64_t M, int64_t 
  * block of 1024 threads, each a run of ⌈M/1024⌉ counts (as compact_v3). */
 static __global__ void __launch_bounds__(1024) csr_scan_v1(int *ptr, int64_t M)
 {
-    __shared__ unsigned wsum[32];
-    const int t = threadIdx.x, lane = t & 31, w = t >> 5;
+    const int t = threadIdx.x;
     const int64_t per = (M + blockDim.x - 1) / blockDim.x, lo = t * per, hi = lo + per < M ? lo + per : M;
-    unsigned c = 0;
+    unsigned c = 0, total;
     for (int64_t j = lo; j < hi; j++) c += (unsigned)ptr[j];
-    unsigned x = c;
-    for (int o = 1; o < 32; o <<= 1) {
-        unsigned y = __shfl_up_sync(FULL, x, o);
-        if (lane >= o) x += y;
-    }
-    if (lane == 31) wsum[w] = x;
-    __syncthreads();
-    if (w == 0) {
-        unsigned v = lane < (int)(blockDim.x >> 5) ? wsum[lane] : 0, s = v;
-        for (int o = 1; o < 32; o <<= 1) {
-            unsigned y = __shfl_up_sync(FULL, s, o);
-            if (lane >= o) s += y;
-        }
-        wsum[lane] = s - v;
-        if (lane == 31) ptr[M] = (int)s;
-    }
-    __syncthreads();
-    unsigned run = wsum[w] + x - c;
+    unsigned run = block_exclusive_scan(c, &total); /* every thread has read its counts */
+    if (t == 0) ptr[M] = (int)total;
     for (int64_t j = lo; j < hi; j++) {
         const unsigned n = (unsigned)ptr[j];
         ptr[j] = (int)run;

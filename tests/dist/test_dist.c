@@ -46,7 +46,6 @@
 
 #include "quintet/dist.h"
 #include "quintet/rng.h"
-#include "fusion_dp_compare.h"
 #include "test_util.h"
 
 #ifndef QT_HAVE_MPI_BACKEND
@@ -56,6 +55,7 @@ int main(void)
     return 0;
 }
 #else
+#include "fusion_dp_compare.h" /* static: included only where the mpi tests are built */
 
 static qt_backend_t *world;
 

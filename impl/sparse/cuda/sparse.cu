@@ -808,6 +808,90 @@ static __global__ void gather_v3(const char *A, const char *W, char *Ac, char *W
     }
 }
 
+/* One pass of gemv_v3/v4 over row m of A: the block's WARPS·128 entries from `pass` (128 per
+ * warp, 4 loads per lane in flight) of its slice [kb0, kb1); their nonzeros listed in order in
+ * shared memory (ballots, then the warps' counts scanned: s_k offsets in the slice, s_a values);
+ * then the list dealt out to the warps, B rows of W in flight per lane, into acc (8 columns from
+ * c0). Returns the pass's nonzeros; the caller syncs before the next pass rewrites the list. */
+template <int BF, int WARPS, int B>
+static __device__ __forceinline__ int gemv_pass(const void *A, int64_t K, const void *W, int64_t N, int64_t m,
+                                                int64_t kb0, int64_t kb1, int64_t pass, int64_t c0, bool live, int *s_k,
+                                                float *s_a, int *s_cnt, float (&acc)[8])
+{
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    const int64_t wb = pass + wid * 128;
+    float a[4];
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+        const int64_t k = wb + r * 32 + lane;
+        a[r] = k < kb1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
+                       : 0.0f;
+    }
+    unsigned bal[4];
+    int cnt = 0;
+#pragma unroll
+    for (int r = 0; r < 4; r++) bal[r] = __ballot_sync(FULL, a[r] != 0.0f), cnt += __popc(bal[r]);
+    if (lane == 0) s_cnt[wid] = cnt;
+    __syncthreads();
+    int off = 0, total = 0;
+#pragma unroll
+    for (int v = 0; v < WARPS; v++) off += v < wid ? s_cnt[v] : 0, total += s_cnt[v];
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+        if (a[r] != 0.0f) {
+            const int pos = off + __popc(bal[r] & ((1u << lane) - 1u));
+            s_k[pos] = (int)(wb - kb0) + r * 32 + lane;
+            s_a[pos] = a[r];
+        }
+        off += __popc(bal[r]);
+    }
+    __syncthreads();
+    /* the block's list dealt out to its warps (warp w: entries w, w + WARPS, …), B at a time with
+     * their loads issued before the FMAs: every warp gets ⌈total/WARPS⌉ or ⌊total/WARPS⌋ rows,
+     * whatever the nonzeros of its own 128 entries */
+    for (int j0 = wid; j0 < total; j0 += WARPS * B) {
+        if (live) {
+            if (BF) {
+                uint4 w[B];
+#pragma unroll
+                for (int q = 0; q < B; q++)
+                    if (j0 + WARPS * q < total)
+                        w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (kb0 + s_k[j0 + WARPS * q]) * N + c0));
+#pragma unroll
+                for (int q = 0; q < B; q++)
+                    if (j0 + WARPS * q < total) {
+                        const float av = s_a[j0 + WARPS * q];
+                        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&w[q];
+#pragma unroll
+                        for (int e = 0; e < 4; e++) {
+                            float2 f = __bfloat1622float2(h[e]);
+                            acc[2 * e] = fmaf(av, f.x, acc[2 * e]);
+                            acc[2 * e + 1] = fmaf(av, f.y, acc[2 * e + 1]);
+                        }
+                    }
+            } else {
+                float4 u[B], v[B];
+#pragma unroll
+                for (int q = 0; q < B; q++)
+                    if (j0 + WARPS * q < total) {
+                        const float4 *p = (const float4 *)((const float *)W + (kb0 + s_k[j0 + WARPS * q]) * N + c0);
+                        u[q] = __ldg(p), v[q] = __ldg(p + 1);
+                    }
+#pragma unroll
+                for (int q = 0; q < B; q++)
+                    if (j0 + WARPS * q < total) {
+                        const float av = s_a[j0 + WARPS * q];
+                        acc[0] = fmaf(av, u[q].x, acc[0]), acc[1] = fmaf(av, u[q].y, acc[1]);
+                        acc[2] = fmaf(av, u[q].z, acc[2]), acc[3] = fmaf(av, u[q].w, acc[3]);
+                        acc[4] = fmaf(av, v[q].x, acc[4]), acc[5] = fmaf(av, v[q].y, acc[5]);
+                        acc[6] = fmaf(av, v[q].z, acc[6]), acc[7] = fmaf(av, v[q].w, acc[7]);
+                    }
+            }
+        }
+    }
+    return total;
+}
+
 /* gemv_v3: the GEMV that skips zeros in ONE launch (v2: a GEMV and a reduction kernel). Block
  * (x: a tile of 256 columns, y: split s of S, z: row m), 8 warps; the block scans its slice s
  * of row m of A 1024 entries at a time (128 per warp, 4 loads per lane at once), lists the
@@ -839,79 +923,7 @@ static __global__ void __launch_bounds__(256, BF ? 3 : 2) gemv_v3(const void *A,
     for (int q = 0; q < 8; q++) acc[q] = 0.0f;
     unsigned nnz = 0;
     for (int64_t pass = kb0; pass < kb1; pass += 1024) {
-        /* 1024 entries of the slice, 128 per warp (4 loads per lane in flight); their nonzeros
-         * listed in order in shared memory (ballots, then the warps' counts scanned) */
-        const int64_t wb = pass + wid * 128;
-        float a[4];
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            const int64_t k = wb + r * 32 + lane;
-            a[r] = k < kb1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
-                           : 0.0f;
-        }
-        unsigned bal[4];
-        int cnt = 0;
-#pragma unroll
-        for (int r = 0; r < 4; r++) bal[r] = __ballot_sync(FULL, a[r] != 0.0f), cnt += __popc(bal[r]);
-        if (lane == 0) s_cnt[wid] = cnt;
-        __syncthreads();
-        int off = 0, total = 0;
-#pragma unroll
-        for (int v = 0; v < 8; v++) off += v < wid ? s_cnt[v] : 0, total += s_cnt[v];
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            if (a[r] != 0.0f) {
-                const int pos = off + __popc(bal[r] & ((1u << lane) - 1u));
-                s_k[pos] = (int)(wb - kb0) + r * 32 + lane;
-                s_a[pos] = a[r];
-            }
-            off += __popc(bal[r]);
-        }
-        __syncthreads();
-        nnz += (unsigned)total;
-        /* the block's list dealt out to its warps (warp w: entries w, w + 8, …), B at a time with
-         * their loads issued before the FMAs: every warp gets ⌈total/8⌉ or ⌊total/8⌋ rows,
-         * whatever the nonzeros of its own 128 entries */
-        for (int j0 = wid; j0 < total; j0 += 8 * B) {
-            if (live) {
-                if (BF) {
-                    uint4 w[B];
-#pragma unroll
-                    for (int q = 0; q < B; q++)
-                        if (j0 + 8 * q < total)
-                            w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (kb0 + s_k[j0 + 8 * q]) * N + c0));
-#pragma unroll
-                    for (int q = 0; q < B; q++)
-                        if (j0 + 8 * q < total) {
-                            const float av = s_a[j0 + 8 * q];
-                            const __nv_bfloat162 *h = (const __nv_bfloat162 *)&w[q];
-#pragma unroll
-                            for (int e = 0; e < 4; e++) {
-                                float2 f = __bfloat1622float2(h[e]);
-                                acc[2 * e] = fmaf(av, f.x, acc[2 * e]);
-                                acc[2 * e + 1] = fmaf(av, f.y, acc[2 * e + 1]);
-                            }
-                        }
-                } else {
-                    float4 u[B], v[B];
-#pragma unroll
-                    for (int q = 0; q < B; q++)
-                        if (j0 + 8 * q < total) {
-                            const float4 *p = (const float4 *)((const float *)W + (kb0 + s_k[j0 + 8 * q]) * N + c0);
-                            u[q] = __ldg(p), v[q] = __ldg(p + 1);
-                        }
-#pragma unroll
-                    for (int q = 0; q < B; q++)
-                        if (j0 + 8 * q < total) {
-                            const float av = s_a[j0 + 8 * q];
-                            acc[0] = fmaf(av, u[q].x, acc[0]), acc[1] = fmaf(av, u[q].y, acc[1]);
-                            acc[2] = fmaf(av, u[q].z, acc[2]), acc[3] = fmaf(av, u[q].w, acc[3]);
-                            acc[4] = fmaf(av, v[q].x, acc[4]), acc[5] = fmaf(av, v[q].y, acc[5]);
-                            acc[6] = fmaf(av, v[q].z, acc[6]), acc[7] = fmaf(av, v[q].w, acc[7]);
-                        }
-                }
-            }
-        }
+        nnz += (unsigned)gemv_pass<BF, 8, B>(A, K, W, N, m, kb0, kb1, pass, c0, live, s_k, s_a, s_cnt, acc);
         __syncthreads(); /* the list is rewritten by the next pass */
     }
     if (blockIdx.x == 0 && threadIdx.x == 0) {
@@ -988,74 +1000,7 @@ static __global__ void __cluster_dims__(1, 8, 1) __launch_bounds__(512, 1)
     for (int q = 0; q < 8; q++) acc[q] = 0.0f;
     unsigned nnz = 0;
     for (int64_t pass = kb0; pass < kb1; pass += 2048) {
-        const int64_t wb = pass + wid * 128;
-        float a[4];
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            const int64_t k = wb + r * 32 + lane;
-            a[r] = k < kb1 ? (BF ? __bfloat162float(((const __nv_bfloat16 *)A)[m * K + k]) : ((const float *)A)[m * K + k])
-                           : 0.0f;
-        }
-        unsigned bal[4];
-        int cnt = 0;
-#pragma unroll
-        for (int r = 0; r < 4; r++) bal[r] = __ballot_sync(FULL, a[r] != 0.0f), cnt += __popc(bal[r]);
-        if (lane == 0) s_cnt[wid] = cnt;
-        __syncthreads();
-        int off = 0, total = 0;
-#pragma unroll
-        for (int v = 0; v < 16; v++) off += v < wid ? s_cnt[v] : 0, total += s_cnt[v];
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            if (a[r] != 0.0f) {
-                const int pos = off + __popc(bal[r] & ((1u << lane) - 1u));
-                s_k[pos] = (int)(wb - kb0) + r * 32 + lane;
-                s_a[pos] = a[r];
-            }
-            off += __popc(bal[r]);
-        }
-        __syncthreads();
-        nnz += (unsigned)total;
-        for (int j0 = wid; j0 < total; j0 += 16 * B) {
-            if (live) {
-                if (BF) {
-                    uint4 w[B];
-#pragma unroll
-                    for (int q = 0; q < B; q++)
-                        if (j0 + 16 * q < total)
-                            w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (kb0 + s_k[j0 + 16 * q]) * N + c0));
-#pragma unroll
-                    for (int q = 0; q < B; q++)
-                        if (j0 + 16 * q < total) {
-                            const float av = s_a[j0 + 16 * q];
-                            const __nv_bfloat162 *h = (const __nv_bfloat162 *)&w[q];
-#pragma unroll
-                            for (int e = 0; e < 4; e++) {
-                                float2 f = __bfloat1622float2(h[e]);
-                                acc[2 * e] = fmaf(av, f.x, acc[2 * e]);
-                                acc[2 * e + 1] = fmaf(av, f.y, acc[2 * e + 1]);
-                            }
-                        }
-                } else {
-                    float4 u[B], v[B];
-#pragma unroll
-                    for (int q = 0; q < B; q++)
-                        if (j0 + 16 * q < total) {
-                            const float4 *p = (const float4 *)((const float *)W + (kb0 + s_k[j0 + 16 * q]) * N + c0);
-                            u[q] = __ldg(p), v[q] = __ldg(p + 1);
-                        }
-#pragma unroll
-                    for (int q = 0; q < B; q++)
-                        if (j0 + 16 * q < total) {
-                            const float av = s_a[j0 + 16 * q];
-                            acc[0] = fmaf(av, u[q].x, acc[0]), acc[1] = fmaf(av, u[q].y, acc[1]);
-                            acc[2] = fmaf(av, u[q].z, acc[2]), acc[3] = fmaf(av, u[q].w, acc[3]);
-                            acc[4] = fmaf(av, v[q].x, acc[4]), acc[5] = fmaf(av, v[q].y, acc[5]);
-                            acc[6] = fmaf(av, v[q].z, acc[6]), acc[7] = fmaf(av, v[q].w, acc[7]);
-                        }
-                }
-            }
-        }
+        nnz += (unsigned)gemv_pass<BF, 16, B>(A, K, W, N, m, kb0, kb1, pass, c0, live, s_k, s_a, s_cnt, acc);
         __syncthreads();
     }
     if (blockIdx.x == 0 && threadIdx.x == 0) {

@@ -2,9 +2,9 @@
  * instance (dist.h, "data-parallel training of the fusion model", states the scheme). Only the
  * public fusion API is used (qt_fusion_init_params, qt_fusion_backward) on the compute instance,
  * with Adam from impl/optim over the one flat parameter tensor, and the communicator's ops.
- *   data    at each epoch start every rank draws the same shuffle (Fisher–Yates on Philox, seed,
- *           stream 300 + epoch) and uploads ITS rows of every step of the epoch, in step order,
- *           to the compute device once (one wait per epoch: the host staging is reused);
+ *   data    at each epoch start every rank draws the same shuffle (qt_fusion_epoch_order, the
+ *           order of single-process training) and uploads ITS rows of every step of the epoch,
+ *           in step order, to the compute device once (one wait per epoch: the host staging is reused);
  *   step    backward on this rank's rows → gradient of their mean loss; ·B_r/B (when B_r ≠ B);
  *           all-reduce (sum) in place through comm's ops (host buffers over MPI, GPU buffers over
  *           NCCL: the same call); Adam on every rank. The all-reduce runs also on a world of one
@@ -24,7 +24,6 @@
 
 #include "internal.h"
 #include "quintet/optim.h"
-#include "quintet/rng.h"
 #ifdef QT_HAVE_CUDA
 #include "cuda/gpu.h"
 #endif
@@ -166,13 +165,7 @@ static qt_status_t load_epoch(qt_dist_fusion_t *f, int64_t e)
 {
     const qt_fusion_data_t *d = f->data;
     int64_t n = d->n, er = f->spe * f->rows;
-    for (int64_t i = 0; i < n; i++) f->perm[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(qt_rng_u32(f->cfg.seed, 300 + (uint64_t)e, (uint64_t)i) % (uint64_t)(i + 1));
-        int64_t t = f->perm[i];
-        f->perm[i] = f->perm[j];
-        f->perm[j] = t;
-    }
+    qt_fusion_epoch_order(f->perm, n, f->cfg.seed, (uint64_t)e);
     unsigned char *at = f->stage;
     for (int m = 0; m < d->n_mod; m++) {
         int64_t row = d->x[m].shape[1] * d->x[m].shape[2];

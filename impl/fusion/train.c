@@ -38,6 +38,18 @@ static qt_status_t adam_step(adam_t *a, qt_tensor_t *params, const qt_tensor_t *
 }
 
 /* ---- batches ---- */
+
+/* Epoch `epoch`'s order of the samples (fusion.h). */
+void qt_fusion_epoch_order(int64_t *perm, int64_t n, uint64_t seed, uint64_t epoch)
+{
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(qt_rng_u32(seed, 300 + epoch, (uint64_t)i) % (uint64_t)(i + 1));
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
 typedef struct {
     int n_mod;
     int64_t cap;
@@ -241,13 +253,7 @@ qt_status_t qt_fusion_train(qt_backend_t *be, const qt_fusion_config_t *cfg, con
     int tail_from = o->steps - (o->steps + 9) / 10;
     for (int step = 0; step < o->steps && s == QT_OK; step++) {
         if (pos + B > train->n) { /* a fresh shuffle (Fisher-Yates) per epoch */
-            for (int64_t i = 0; i < train->n; i++) perm[i] = i;
-            for (int64_t i = train->n - 1; i > 0; i--) {
-                int64_t j = (int64_t)(qt_rng_u32(o->seed, 300 + (uint64_t)epoch, (uint64_t)i) % (uint64_t)(i + 1));
-                int64_t t = perm[i];
-                perm[i] = perm[j];
-                perm[j] = t;
-            }
+            qt_fusion_epoch_order(perm, train->n, o->seed, (uint64_t)epoch);
             pos = 0;
             epoch++;
             for (int64_t i = 0; i < train->n; i++) dd.ostage[i] = (int32_t)perm[i];

@@ -195,6 +195,11 @@ typedef struct {
     int64_t samples;
 } qt_fusion_train_stats_t;
 
+/* The order in which epoch `epoch` (0, 1, …) of training with `seed` visits the n samples: a
+ * permutation of 0..n-1 into perm (Fisher–Yates on Philox stream 300 + epoch). qt_fusion_train's
+ * order, and every rank's in data-parallel training (dist.h), so both see the same batches. */
+QT_API void qt_fusion_epoch_order(int64_t *perm, int64_t n, uint64_t seed, uint64_t epoch);
+
 /* Train the model cfg on backend be from fresh parameters (seed) into params (on be's device,
  * qt_fusion_n_params elements, be's dtype). stats may be NULL. */
 QT_API qt_status_t qt_fusion_train(qt_backend_t *be, const qt_fusion_config_t *cfg, const qt_fusion_data_t *train,

@@ -95,7 +95,7 @@ def rows_for(t):
         elif suite == "sparsity":
             q = d.get(("auto", "cpu"))
             qk, qb = best(d, lambda k: k[1] == "cpu" and k[0] != "auto")
-            pk, pt = best(d, lambda k: peer(k) and k[1] != PEER_PREFIX + "csr_pre")
+            pk, pt = best(d, lambda k: peer(k) and not k[1].startswith(PEER_PREFIX + "csr_pre"))
             if q or pt:
                 out.append(dict(threads=threads, suite=suite, case="spmm", params=params, quintet_s=q,
                                 quintet_path="auto", peer_s=pt, peer_path=pk and pk[1], target=2.0,

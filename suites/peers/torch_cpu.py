@@ -25,6 +25,10 @@ Groups (--groups, comma-separated; default all):
              (A.to_sparse_csr() then torch.sparse.mm, the conversion timed: activations are
              dynamic, as quintet's sparse paths see them) and torch-csr_pre (conversion outside
              the clock: a lower bound no dynamic workload gets).
+--thp runs PyTorch with its CPU allocator's transparent-huge-page option (THP_MEM_ALLOC_ENABLE=1:
+allocations from 2 MB on are 2 MB-aligned and advised MADV_HUGEPAGE, as quintet's qt_alloc does
+from 8 MiB on; off in PyTorch by default) and names its paths torch-PATH-thp, so one database can
+hold PyTorch as shipped and PyTorch with huge pages side by side (peer_ratios.py takes the fastest).
 Benchmark names are quintet's own "suite/case/variant/params" (params in the suite's order and
 format, e.g. sparsity/csr/torch-csr/M=1,K=16384,N=4096,sp=0.9,structure=uniform), so
 `quintet import OUT.json` files them next to quintet's cases of the same suite, case and params.
@@ -32,7 +36,7 @@ One entry per repetition (time per call in ns); the context carries quintet.thre
 imported run records the thread count (torch.set_num_threads(--threads)).
 
   python3 suites/peers/torch_cpu.py --out torch_cpu_t16.json --threads 16 [--groups attention,optim]
-      [--reps 5] [--min-time 0.05] [--t-max 4096] [--sp 0.9,0.95] [--filter REGEX] [--list]
+      [--reps 5] [--min-time 0.05] [--t-max 4096] [--sp 0.9,0.95] [--filter REGEX] [--thp] [--list]
 
 Needs PyTorch (>= 2.4 for the fused CPU optimizers); exits 77 with a message when torch is
 missing. A case that fails (memory, a missing kernel) is reported on stderr and written as an
@@ -145,8 +149,11 @@ def sparse_cases(sps):
     return out
 
 
+PATH_SUFFIX = ""  # "-thp" under --thp
+
+
 def name_of(c):
-    return f"{c['suite']}/{c['case']}/torch-{c['path']}/{c['params']}"
+    return f"{c['suite']}/{c['case']}/torch-{c['path']}{PATH_SUFFIX}/{c['params']}"
 
 
 # ---------------------------------------------------------------- timing
@@ -294,6 +301,16 @@ def cpu_model():
     return platform.processor()
 
 
+def thp_mode():
+    """The kernel's transparent-huge-page mode, e.g. 'always [madvise] never' -> 'madvise'."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            m = re.search(r"\[(\w+)\]", f.read())
+            return m.group(1) if m else "unknown"
+    except OSError:
+        return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out")
@@ -304,8 +321,14 @@ def main():
     ap.add_argument("--t-max", type=int, default=4096)
     ap.add_argument("--sp", default="0.9,0.95")
     ap.add_argument("--filter", default="", help="regex: only the benchmarks whose name it matches (re.search)")
+    ap.add_argument("--thp", action="store_true",
+                    help="PyTorch's allocator asks for transparent huge pages (THP_MEM_ALLOC_ENABLE=1); paths torch-*-thp")
     ap.add_argument("--list", action="store_true", help="print the benchmark names and exit")
     args = ap.parse_args()
+    if args.thp:
+        global PATH_SUFFIX
+        PATH_SUFFIX = "-thp"
+        os.environ["THP_MEM_ALLOC_ENABLE"] = "1"  # read by c10's CPU allocator: set before torch is imported
     groups = [g for g in args.groups.split(",") if g]
     bad = [g for g in groups if g not in SETUP]
     if bad:
@@ -334,6 +357,7 @@ def main():
     ctx = {"num_cpus": os.cpu_count(), "quintet.threads": str(args.threads), "quintet.profile": "peer",
            "quintet.cpu_model": cpu_model(), "quintet.command_line": " ".join(sys.argv),
            "torch_threads": torch.get_num_threads(),
+           "torch_thp_alloc": str(int(args.thp)), "thp_mode": thp_mode(),
            "quintet.units": {suite: UNITS for suite in ("attention_scaling", "lr_convergence", "sparsity")}}
     benches = []
     dump = lambda: gbench_json.write(torch, args.out, benches, ctx)  # after every case

@@ -116,9 +116,9 @@ void qt_attn_cpu_grid_tile(const qt_attn_cpu_grid_t *g, int64_t it, int64_t *rho
 /* Query tiles per work item: dense heads whose keys and values (2·T·D floats) pass
  * QT_ATTN_GROUP_BYTES are read once per QT_ATTN_GROUP tiles (fewer when the items would not
  * give every thread four); 1 otherwise (the head stays in L2 between tiles). H200 host's Xeon,
- * B=1 H=4 T=4096, one process (stage attn_ab, device run 2 of this branch): 4 tiles against 1,
- * 1 thread 1.42x (D=64) and 1.11x (D=128), 16 threads 1.10x and 1.11x; 8 tiles no better
- * (0.80x, 1.08x at 1 thread; 0.94-0.99x at 16). */
+ * B=1 H=4 T=4096, one process, best of 3 (stage tool attn_ab, the branch's second device call):
+ * 4 tiles against 1, 1 thread 1.08x (D=64) and 1.18x (D=128), 16 threads 1.16x (D=128); the
+ * first call (a slower clock) had 1.42x and 1.11x, and 8 tiles no better than 4. */
 #ifndef QT_ATTN_GROUP
 #define QT_ATTN_GROUP 4
 #endif

@@ -192,6 +192,25 @@ void qt_attn_tile_load_q(qt_attn_tile_t *t, const float *q, int64_t ld, const in
     }
 }
 
+/* Band mask: lanes outside [lo + j, hi + j] of row j to -inf, rows wholly inside skipped. */
+void qt_attn_tile_mask_band(qt_attn_tile_t *t, int nk, int64_t lo, int64_t hi)
+{
+    qt_vi lane;
+    for (int i = 0; i < VL; i++) lane[i] = i;
+    const qt_vi ninf = (qt_vi)vset1(-INFINITY);
+    for (int j = 0; j < nk; j++) {
+        int64_t a_lo = lo + j, a_hi = hi + j;
+        if (a_lo <= 0 && a_hi >= BR - 1) continue;
+        int32_t l32 = (int32_t)(a_lo < -1 ? -1 : a_lo > BR ? BR : a_lo);
+        int32_t h32 = (int32_t)(a_hi < -1 ? -1 : a_hi > BR ? BR : a_hi);
+        for (int w = 0; w < NV; w++) {
+            qt_vi a = lane + w * VL, out = (a < l32) | (a > h32);
+            float *row = t->st + (int64_t)j * BR + w * VL;
+            vstore(row, (qt_vf)(((qt_vi)vload(row) & ~out) | (ninf & out)));
+        }
+    }
+}
+
 /* Empty online-softmax state. */
 void qt_attn_tile_reset(qt_attn_tile_t *t)
 {
@@ -275,7 +294,8 @@ void qt_attn_tile_store(const qt_attn_tile_t *t, float *o, int64_t ldo, const in
             for (int i = 0; i < 16; i++) inv[i] = t->l[a0 + i] > 0.0f ? 1.0f / t->l[a0 + i] : 0.0f;
             for (int64_t d0 = 0; d0 < t->D; d0 += 16) {
                 __m512 r[16];
-                for (int i = 0; i < 16; i++) r[i] = _mm512_mul_ps(_mm512_loadu_ps(t->ot + (d0 + i) * BR + a0), _mm512_loadu_ps(inv));
+                for (int i = 0; i < 16; i++)
+                    r[i] = _mm512_mul_ps(_mm512_loadu_ps(t->ot + (d0 + i) * BR + a0), _mm512_loadu_ps(inv));
                 tr16(r);
                 for (int i = 0; i < 16 && a0 + i < t->nq; i++)
                     _mm512_storeu_ps(o + (int64_t)(idx ? idx[a0 + i] : a0 + i) * ldo + d0, r[i]);

@@ -66,6 +66,7 @@
 #define qt_attn_tile_reset qt_attn_tile_reset_narrow
 #define qt_attn_tile_scores qt_attn_tile_scores_narrow
 #define qt_attn_tile_update qt_attn_tile_update_narrow
+#define qt_attn_tile_mask_band qt_attn_tile_mask_band_narrow
 #define qt_attn_tile_store qt_attn_tile_store_narrow
 #define qt_attn_tile_state_save qt_attn_tile_state_save_narrow
 #define qt_attn_tile_state_load qt_attn_tile_state_load_narrow
@@ -95,6 +96,10 @@ void qt_attn_tile_load_q(qt_attn_tile_t *t, const float *q, int64_t ld, const in
 void qt_attn_tile_reset(qt_attn_tile_t *t);
 /* St[j][a] = q_a·k_j (pre-scaled) for nk <= BC key rows k + j·ldk. */
 void qt_attn_tile_scores(qt_attn_tile_t *t, const float *k, int64_t ldk, int nk);
+/* Band mask of St's nk rows: row j keeps lanes lo + j <= a <= hi + j, the rest become -inf
+ * (vector blends; element-wise stores of -inf before the vector loads of the update would also
+ * defeat store forwarding). */
+void qt_attn_tile_mask_band(qt_attn_tile_t *t, int nk, int64_t lo, int64_t hi);
 /* Online-softmax update with the nk masked scores in St and value rows v + j·ldv.
  * w (NULL or BC × BR like St) multiplies each probability (LSH duplicate counts). */
 void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w);

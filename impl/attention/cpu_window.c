@@ -57,15 +57,9 @@ int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t 
             if (kt + nk - 1 < a0 - g.wl || kt > a1 - 1 + g.wr) continue; /* outside this tile's windows */
             qt_attn_tile_scores(tile, kh + kt * ld, ld, nk);
             pairs += (int64_t)nk * BR;
-            if (!(kt >= a1 - 1 - g.wl && kt + nk - 1 <= a0 + g.wr)) {
-                /* block straddles an edge: key tj is visible to queries tj - wr .. tj + wl */
-                for (int j = 0; j < nk; j++) {
-                    int64_t tj = kt + j, q_lo = tj - g.wr - a0, q_hi = tj + g.wl - a0;
-                    float *row = tile->st + (int64_t)j * BR;
-                    for (int64_t a = 0; a < BR && a < q_lo; a++) row[a] = -INFINITY;
-                    for (int64_t a = q_hi + 1 > 0 ? q_hi + 1 : 0; a < BR; a++) row[a] = -INFINITY;
-                }
-            }
+            /* a block that straddles an edge: key kt + j is visible to queries kt + j - wr .. kt + j + wl */
+            if (!(kt >= a1 - 1 - g.wl && kt + nk - 1 <= a0 + g.wr))
+                qt_attn_tile_mask_band(tile, nk, kt - g.wr - a0, kt + g.wl - a0);
             if (mrow)
                 for (int j = 0; j < nk; j++)
                     if (mrow[(kt + j) * g.dil] == 0.0f)

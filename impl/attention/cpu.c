@@ -7,8 +7,9 @@
  * (plus B·H·T·D for the normalised keys when shared_qk): O(T·D), never O(T²).
  * A dilated window splits into `dilation` independent contiguous windows, one per
  * residue class of positions mod dilation (strided row views; no copies).
- * Parallelism: OpenMP over (b·h, residue class, query tile), dynamic schedule, heavy
- * (late, causal) tiles first. The window driver lives in cpu_window.c, compiled twice: with
+ * Parallelism: OpenMP over (b·h, residue class, span of query tiles), dynamic schedule, heavy
+ * (late, causal) spans first; a dense head whose K and V pass 1 MiB is worked in spans of 4
+ * tiles that share each key block (read once from L3 for the four, cpu_window.c). The window driver lives in cpu_window.c, compiled twice: with
  * the tile of cpu_tile.h (window, dynamic) and, in cpu_dense.c, with its narrow instance
  * (dense); LSH and dynamic live in cpu_lsh.c.
  * Run: make test; the attention_scaling suite times it. */

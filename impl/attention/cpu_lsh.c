@@ -72,7 +72,7 @@ static qt_status_t head_init(head_t *h, const qt_attn_cpu_call_t *c)
     memset(h, 0, sizeof *h);
     int64_t T = c->d.T, D = c->d.D;
     qt_status_t s = qt_attn_lsh_plan_init(&h->plan, c->cfg, T, D);
-    if (s == QT_OK && c->cfg->variant == QT_ATTN_DYNAMIC) s = qt_attn_cpu_grid_init(&h->grid, c, 0);
+    if (s == QT_OK && c->cfg->variant == QT_ATTN_DYNAMIC) s = qt_attn_cpu_grid_init(&h->grid, c, 0, QT_ATTN_BR);
     if (s != QT_OK) { head_free(h); return s; }
     h->acc_o = qt_alloc((size_t)(T * D) * sizeof(float));
     h->acc_l = qt_alloc((size_t)T * sizeof(float));
@@ -272,7 +272,7 @@ static int64_t dyn_window(head_t *h, scratch_t *b, const qt_attn_cpu_call_t *c, 
     int64_t rho, t0;
     int nq;
     qt_attn_cpu_grid_tile(&h->grid, it, &rho, &t0, &nq);
-    int64_t pairs = qt_attn_cpu_window_tile(c, 0, h->bh, rho, t0, nq, &b->tile);
+    int64_t pairs = qt_attn_cpu_window_tile(c, 0, h->bh, rho, t0, nq, &b->tile, 1);
     for (int a = 0; a < nq; a++) b->qpos[a] = (int)(rho + (t0 + a) * h->grid.dil);
     qt_attn_tile_state_save(&b->tile, h->acc_m, h->acc_l, h->acc_o, b->qpos);
     return pairs;

@@ -38,7 +38,10 @@
  * _narrow name in it. */
 #if defined(QT_ATTN_NARROW) && defined(__AVX512F__)
 #define QT_ATTN_VL 16
-#define QT_ATTN_MR 12
+#ifndef QT_ATTN_NARROW_MR
+#define QT_ATTN_NARROW_MR 12
+#endif
+#define QT_ATTN_MR QT_ATTN_NARROW_MR
 #define QT_ATTN_NV 2
 #elif defined(__AVX512F__)
 #define QT_ATTN_VL 16
@@ -63,6 +66,7 @@
 #define qt_attn_tile_reset qt_attn_tile_reset_narrow
 #define qt_attn_tile_scores qt_attn_tile_scores_narrow
 #define qt_attn_tile_update qt_attn_tile_update_narrow
+#define qt_attn_tile_mask_band qt_attn_tile_mask_band_narrow
 #define qt_attn_tile_store qt_attn_tile_store_narrow
 #define qt_attn_tile_state_save qt_attn_tile_state_save_narrow
 #define qt_attn_tile_state_load qt_attn_tile_state_load_narrow
@@ -92,6 +96,10 @@ void qt_attn_tile_load_q(qt_attn_tile_t *t, const float *q, int64_t ld, const in
 void qt_attn_tile_reset(qt_attn_tile_t *t);
 /* St[j][a] = q_a·k_j (pre-scaled) for nk <= BC key rows k + j·ldk. */
 void qt_attn_tile_scores(qt_attn_tile_t *t, const float *k, int64_t ldk, int nk);
+/* Band mask of St's nk rows: row j keeps lanes lo + j <= a <= hi + j, the rest become -inf
+ * (vector blends; element-wise stores of -inf before the vector loads of the update would also
+ * defeat store forwarding). */
+void qt_attn_tile_mask_band(qt_attn_tile_t *t, int nk, int64_t lo, int64_t hi);
 /* Online-softmax update with the nk masked scores in St and value rows v + j·ldv.
  * w (NULL or BC × BR like St) multiplies each probability (LSH duplicate counts). */
 void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w);
@@ -117,15 +125,17 @@ typedef struct {
 } qt_attn_cpu_call_t;
 
 /* Dense (dense = 1) or dilated-window attention for the nq queries at positions
- * rho + (t0 + a)·dilation, a < nq, of head bh (= b·H + h): queries of one residue class
- * mod dilation form a contiguous window problem over the strided subsequence. Leaves
- * the online-softmax state in tile; returns the query-key scores computed (tile lanes). */
+ * rho + (t0 + a)·dilation, a < nq <= ng·BR, of head bh (= b·H + h): queries of one residue
+ * class mod dilation form a contiguous window problem over the strided subsequence. Tile i of
+ * tiles[0 .. ng-1] takes queries a = i·BR .. i·BR + BR - 1; each key block is streamed once
+ * for all of them. Leaves the online-softmax states in the tiles; returns the query-key scores
+ * computed (tile lanes). */
 int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t bh, int64_t rho, int64_t t0, int nq,
-                                qt_attn_tile_t *tile);
-/* The query tiles of one head's window (dense = 0) or dense problem: residue class r
- * owns tiles off[r] .. off[r+1]-1 of BR consecutive subsequence positions. */
+                                qt_attn_tile_t *tiles, int ng);
+/* The query spans of one head's window (dense = 0) or dense problem: residue class r
+ * owns spans off[r] .. off[r+1]-1 of `span` consecutive subsequence positions. */
 typedef struct {
-    int64_t T, dil, nres, n_tiles;
+    int64_t T, dil, nres, n_tiles, span;
     int64_t *off;
 } qt_attn_cpu_grid_t;
 /* Dense (dense = 1) or window attention of the whole call: OpenMP over (b·h, residue class,
@@ -138,9 +148,9 @@ qt_status_t qt_attn_cpu_window_narrow(const qt_attn_cpu_call_t *c, int dense, lo
 /* qt_attn_lsh_buckets of the cpu backend (cpu_lsh.c). */
 qt_status_t qt_attn_cpu_lsh_buckets(qt_backend_t *be, const qt_attn_config_t *cfg, const qt_tensor_t *x,
                                     qt_tensor_t *buckets);
-qt_status_t qt_attn_cpu_grid_init(qt_attn_cpu_grid_t *g, const qt_attn_cpu_call_t *c, int dense);
+qt_status_t qt_attn_cpu_grid_init(qt_attn_cpu_grid_t *g, const qt_attn_cpu_call_t *c, int dense, int64_t span);
 void qt_attn_cpu_grid_free(qt_attn_cpu_grid_t *g);
-/* Tile it of the grid: residue class, first subsequence position, queries. */
+/* Span it of the grid: residue class, first subsequence position, queries (<= span). */
 void qt_attn_cpu_grid_tile(const qt_attn_cpu_grid_t *g, int64_t it, int64_t *rho, int64_t *t0, int *nq);
 /* LSH and DYNAMIC drivers: parallel over b·h when there are at least as many heads as
  * threads, otherwise over the query tiles of one head at a time; add their work to

@@ -161,7 +161,7 @@ static int sparse_version(const qt_cuda_ctx_t *cx)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
     int v = e ? atoi(e) : 0;
-    if (v >= 1 && v <= 7) return v;
+    if (v >= 1 && v <= 8) return v;
     static int major[32]; /* compute capability major of device ordinal i, 0 until read */
     int *mj = &major[cx->ordinal & 31];
     if (!*mj && cudaDeviceGetAttribute(mj, cudaDevAttrComputeCapabilityMajor, cx->ordinal) != cudaSuccess) *mj = 1;
@@ -1259,6 +1259,7 @@ static __global__ void __launch_bounds__(WARPS * 32, 16 / WARPS)
 #define V7_THREADS 256 /* 8 warps */
 #define V7_NST 4       /* shared-memory stages of W rows, each with its mbarrier */
 #define V7_PASS (V7_THREADS * 8) /* entries of A listed per pass (8 per thread: one 16-byte bf16 load) */
+#define V8_B 16                  /* gemv_v8: rows of W in flight per lane (16-byte loads) */
 
 static __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -1310,8 +1311,8 @@ static __device__ __forceinline__ void bulk_g2s(void *dst, const void *src, unsi
  *     CS slices in rank order and writes Y: no partial rows in global memory, no fence, no
  *     counter, no second kernel. Deterministic. The other blocks exit after their arrive.
  * Needs K % 8 == 0, N·es % 16 == 0, A and W 16-byte aligned (the launcher checks). */
-template <int BF, int CS, int LPR>
-static __global__ void __launch_bounds__(V7_THREADS)
+template <int BF, int CS, int LPR, int BULK>
+static __global__ void __launch_bounds__(V7_THREADS, 2)
     gemv_v7(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int srows, int lcap)
 {
     constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4, RB = 16 * LPR, TC = LPR * EPC, RPW = 32 / LPR,
@@ -1374,6 +1375,28 @@ static __global__ void __launch_bounds__(V7_THREADS)
             __syncthreads(); /* the list written; the scan's shared words free for the next pass */
         }
         nnz += (unsigned)cnt;
+        if constexpr (!BULK) {
+            /* v8: row group g takes rows g, g + G, …, V8_B loads (16 bytes a lane) in flight before
+             * their FMAs; L2-only loads (ld.global.cg), like A's */
+            for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
+                uint4 w[V8_B];
+#pragma unroll
+                for (int q = 0; q < V8_B; q++)
+                    if (live && j0 + q * G < cnt)
+                        w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)N * ES + c * 16));
+#pragma unroll
+                for (int q = 0; q < V8_B; q++)
+                    if (live && j0 + q * G < cnt) {
+                        const float a = s_a[j0 + q * G];
+                        float f[EPC];
+                        unpack16<BF>(w[q], f);
+#pragma unroll
+                        for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+                    }
+            }
+            __syncthreads(); /* the list read by every warp before the next segment (or red) rewrites it */
+            continue;
+        }
         const int nch = (cnt + srows - 1) / srows;
         /* warp 0 queues chunk j (rows j·srows …) into stage (gj0 + j) % V7_NST */
         const unsigned gj0 = gj;
@@ -1711,12 +1734,12 @@ static v7_cfg_t gemv7_cfg(const qt_cuda_ctx_t *cx, int64_t M, int64_t N, int es)
 /* Launch one instantiation of gemv_v7; its dynamic shared-memory limit raised once per device
  * (QT_CUDA_GEMV_VERBOSE: the grid, shared memory and cudaOccupancyMaxActiveClusters on stderr
  * when they change). */
-template <int BF, int CS, int LPR>
+template <int BF, int CS, int LPR, int BULK>
 static cudaError_t v7_launch(cudaLaunchConfig_t *cfg, const mm_t *c, qt_cuda_ctx_t *cx, int srows, int lcap)
 {
     static unsigned ready; /* devices (ordinal < 32) whose limit is raised */
     static size_t shown;
-    const void *fn = (const void *)gemv_v7<BF, CS, LPR>;
+    const void *fn = (const void *)gemv_v7<BF, CS, LPR, BULK>;
     const unsigned bit = 1u << (cx->ordinal & 31);
     if (!(ready & bit)) {
         int optin = 0;
@@ -1737,19 +1760,19 @@ static cudaError_t v7_launch(cudaLaunchConfig_t *cfg, const mm_t *c, qt_cuda_ctx
         ca.val.clusterDim.x = 1, ca.val.clusterDim.y = CS, ca.val.clusterDim.z = 1;
         oc.attrs = &ca, oc.numAttrs = 1;
         cudaError_t e = cudaOccupancyMaxActiveClusters(&n, fn, &oc);
-        fprintf(stderr, "gemv_v7<bf16 %d, CS %d, LPR %d>: grid %u×%u×%u, %zu B dynamic shared memory (%d rows × %d "
+        fprintf(stderr, "gemv_v%d<bf16 %d, CS %d, LPR %d>: grid %u×%u×%u, %zu B dynamic shared memory (%d rows × %d "
                         "stages), max active clusters %d%s\n",
-                BF, CS, LPR, cfg->gridDim.x, cfg->gridDim.y, cfg->gridDim.z, cfg->dynamicSmemBytes, srows, V7_NST, n,
+                BULK ? 7 : 8, BF, CS, LPR, cfg->gridDim.x, cfg->gridDim.y, cfg->gridDim.z, cfg->dynamicSmemBytes, srows, V7_NST, n,
                 e == cudaSuccess ? "" : cudaGetErrorString(e));
         (void)cudaGetLastError();
         shown = cfg->dynamicSmemBytes;
     }
-    return cudaLaunchKernelEx(cfg, gemv_v7<BF, CS, LPR>, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, srows, lcap);
+    return cudaLaunchKernelEx(cfg, gemv_v7<BF, CS, LPR, BULK>, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, srows, lcap);
 }
 
 /* gemv_v7 on c (M ≤ V5_MAX_ROWS, K % 8 == 0, N·es % 16 == 0, A and W 16-byte aligned: the caller
  * checks): grid (column tiles, CS, M) in clusters (1, CS, 1), under PDL unless QT_CUDA_GEMV_PDL=0. */
-static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c)
+static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c, int bulk)
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     const v7_cfg_t g = gemv7_cfg(cx, c->M, c->N, c->es);
@@ -1761,7 +1784,7 @@ static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c)
     int srows = (int)((size_t)g.buf_kb * 1024 / ((size_t)V7_NST * rb));
     const int red_rows = (V7_THREADS * (c->bf16 ? 8 : 4) * 4 + V7_NST * rb - 1) / (V7_NST * rb); /* row-group sums */
     if (srows < red_rows) srows = red_rows;
-    if (srows < 1) srows = 1;
+    if (!bulk) srows = 0; /* v8: no stages; the row-group sums go where the list was (≥ 16 KB) */
     cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
     attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = (unsigned)g.cs, attr[0].val.clusterDim.z = 1;
@@ -1775,15 +1798,15 @@ static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c)
     cfg.attrs = attr;
     cfg.numAttrs = gemv_pdl(1) ? 2 : 1;
     cudaError_t e = cudaErrorInvalidValue;
-#define V7_L(BF, CS)                                                                                                   \
-    (g.lpr == 8 ? v7_launch<BF, CS, 8>(&cfg, c, cx, srows, lcap)                                                       \
-     : g.lpr == 16 ? v7_launch<BF, CS, 16>(&cfg, c, cx, srows, lcap)                                                   \
-                   : v7_launch<BF, CS, 32>(&cfg, c, cx, srows, lcap))
-#define V7_C(BF) (g.cs == 2 ? V7_L(BF, 2) : g.cs == 4 ? V7_L(BF, 4) : V7_L(BF, 8))
-    e = c->bf16 ? V7_C(1) : V7_C(0);
+#define V7_L(BF, CS, BK)                                                                                               \
+    (g.lpr == 8 ? v7_launch<BF, CS, 8, BK>(&cfg, c, cx, srows, lcap)                                                   \
+     : g.lpr == 16 ? v7_launch<BF, CS, 16, BK>(&cfg, c, cx, srows, lcap)                                               \
+                   : v7_launch<BF, CS, 32, BK>(&cfg, c, cx, srows, lcap))
+#define V7_C(BF, BK) (g.cs == 2 ? V7_L(BF, 2, BK) : g.cs == 4 ? V7_L(BF, 4, BK) : V7_L(BF, 8, BK))
+    e = c->bf16 ? (bulk ? V7_C(1, 1) : V7_C(1, 0)) : (bulk ? V7_C(0, 1) : V7_C(0, 0));
 #undef V7_C
 #undef V7_L
-    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "gemv_v7 launch");
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, bulk ? "gemv_v7 launch" : "gemv_v8 launch");
 }
 
 /* CSR: ptr (M + 1), col and val (room for a dense A: nothing is read back unless info is
@@ -1828,9 +1851,9 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
     const int ver = sparse_version(cx);
     const int64_t tiles3 = (N + 255) / 256;
-    if (ver == 7 && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0 &&
+    if (ver >= 7 && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0 &&
         (uintptr_t)c->W % 16 == 0) {
-        QT_TRY(launch_gemv_v7(be, c));
+        QT_TRY(launch_gemv_v7(be, c, ver == 7));
         counted(be);
         if (info) QT_TRY(gather_info(be, c, info)); /* the count now: an exact pass over A */
         return QT_OK;

@@ -128,10 +128,14 @@ static void test_matmul_paths(void)
                  * split-K; lanes per row of W 2, 4, 8 in turn), v6 (v5 with K split over a
                  * cluster of 2 or 4 blocks), v7 (bulk copies, clusters of 2, 4, 8, row pieces of
                  * 128-512 bytes, 8 KB of stages: W rows through the stages several times, or the
-                 * default; PDL on or off) and v8 (v7 with register loads) take the points in turn */
-                static const char *const ver[6] = {"3", "4", "5", "6", "7", "8"}, *const lpr[3] = {"2", "4", "8"};
+                 * default; PDL on or off), v8 (v7 with register loads) and v9 (v8 at one block per
+                 * SM, tiles of any number of 16-byte chunks; clusters of 8 or 2, 3 or 5 tiles, or
+                 * as many as fit) take the points in turn */
+                static const char *const ver[7] = {"3", "4", "5", "6", "7", "8", "9"}, *const lpr[3] = {"2", "4", "8"};
+                static const char *const v9[3] = {"8,0", "2,3", "4,5"};
                 static const char *const v7[6] = {"8,32,8", "2,8,0", "4,16,8", "8,8,0", "2,32,8", "4,32,0"};
-                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured + si) % 6], 1);
+                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured + si) % 7], 1);
+                setenv("QT_CUDA_GEMV9", v9[(pi + structured) % 3], 1);
                 setenv("QT_CUDA_GEMV_LPR", lpr[(pi + si) % 3], 1);
                 setenv("QT_CUDA_GEMV_CS", si & 1 ? "4" : "2", 1);
                 setenv("QT_CUDA_GEMV7", v7[(pi + 2 * structured + si) % 6], 1);
@@ -187,6 +191,7 @@ static void test_matmul_paths(void)
     unsetenv("QT_CUDA_GEMV_LPR");
     unsetenv("QT_CUDA_GEMV_CS");
     unsetenv("QT_CUDA_GEMV7");
+    unsetenv("QT_CUDA_GEMV9");
     unsetenv("QT_CUDA_GEMV_PDL");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
     close_backends(bes, nb);
@@ -198,13 +203,13 @@ static void test_matmul_paths(void)
  * had finished would see the NaN poisoned in before the chain, or another value): the last output
  * against ref's chain, |Y − R| ≤ 1e-4·max|R| (f32 accumulation over 6 layers of K = 1024). The
  * first A is 90% zeros, the others dense. Each non-ref backend with the path; on cuda v7 and v8
- * (two shapes each) and v3 under PDL. */
+ * (two shapes each), v9 and v3 under PDL. */
 static void test_gemv_chain(void)
 {
     enum { L = 6 };
     const int64_t K = 1024;
-    static const char *const cfg[5][3] = {
-        {"7", "0,0,0", "1"}, {"7", "2,8,8", "1"}, {"3", "0,0,0", "1"}, {"8", "0,0,0", "1"}, {"8", "4,16,0", "1"}};
+    static const char *const cfg[6][3] = {{"7", "0,0,0", "1"}, {"7", "2,8,8", "1"}, {"3", "0,0,0", "1"},
+                                          {"8", "0,0,0", "1"}, {"8", "4,16,0", "1"}, {"9", "0,0,0", "1"}};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);
     uint64_t seed = qt_test_seed();
@@ -214,7 +219,7 @@ static void test_gemv_chain(void)
     qt_verify_sparse_fill(x, 1, K, 0.9, 0, seed + 61);
     for (int64_t i = 0; i < K; i++) nan[i] = NAN;
     for (int b = 0; b < nb; b++)
-        for (int ci = 0; ci < (b ? 5 : 1); ci++) {
+        for (int ci = 0; ci < (b ? 6 : 1); ci++) {
             setenv("QT_CUDA_SPARSE_KERNEL", cfg[ci][0], 1);
             setenv("QT_CUDA_GEMV7", cfg[ci][1], 1);
             setenv("QT_CUDA_GEMV_PDL", cfg[ci][2], 1);
@@ -266,7 +271,7 @@ static void test_matmul_bf16(void)
     for (int b = 1; b < nb; b++) {
         const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
         if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
-        for (int ver = 1; ver <= 8; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v8 above */
+        for (int ver = 1; ver <= 9; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v9 above */
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
                 for (int structured = 0; structured < 2; structured++) {

@@ -161,7 +161,7 @@ static int sparse_version(const qt_cuda_ctx_t *cx)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
     int v = e ? atoi(e) : 0;
-    if (v >= 1 && v <= 8) return v;
+    if (v >= 1 && v <= 9) return v;
     static int major[32]; /* compute capability major of device ordinal i, 0 until read */
     int *mj = &major[cx->ordinal & 31];
     if (!*mj && cudaDeviceGetAttribute(mj, cudaDevAttrComputeCapabilityMajor, cx->ordinal) != cudaSuccess) *mj = 1;
@@ -1470,6 +1470,122 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
     }
 }
 
+/* ---- version 9: v8 at one block per SM, every row of a block's slice in flight at once ---- */
+
+#define V9_THREADS 512
+#define V9_PASS (V9_THREADS * 8) /* entries of A listed per pass */
+
+/* gemv_v9: v8 (cluster split of K summed in the leader's shared memory, PDL, A prefetched into
+ * L2, W rows through registers) sized so that a block's rows are ALL in flight at once: v8's
+ * 256-thread blocks with 16 loads per lane took the ~205 rows of a slice in two rounds (at one
+ * block per SM an 8-block cluster grid runs in two waves: cudaOccupancyMaxActiveClusters is 15
+ * on the H200, 120 SMs). Here 512 threads with V8_B = 16 loads each, one block per SM, and the
+ * grid sized to the clusters that fit at once: T column tiles of `tch` 16-byte chunks each (any
+ * count, not a power of two: N·es/16 chunks over T tiles), thread t takes chunk t % tch of the
+ * rows t / tch, t / tch + G, … (G = 512 / tch row groups). Block (x: tile, y: slice s of CS =
+ * cluster rank, z: row m). Dynamic shared memory: the list (lcap entries) | the leader's column
+ * sums by rank (CS × tch·EPC floats); the row-group sums reuse the list. Deterministic. */
+template <int BF>
+static __global__ void __launch_bounds__(V9_THREADS, 1)
+    gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch, int lcap)
+{
+    constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4;
+    extern __shared__ __align__(16) char v9_smem[];
+    int *s_k = (int *)v9_smem;
+    float *s_a = (float *)(s_k + lcap);
+    float *slot = (float *)(v9_smem + (size_t)lcap * 8);
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    const int CS = (int)gridDim.y, TCc = tch * EPC, G = V9_THREADS / tch;
+    const int tid = threadIdx.x, c = tid % tch, g = tid / tch;
+    const int64_t m = blockIdx.z, s = blockIdx.y, col0 = (int64_t)blockIdx.x * TCc;
+    const int64_t n8 = K / 8, kb0 = 8 * (n8 * s / CS), kb1 = 8 * (n8 * (s + 1) / CS);
+    const bool live = g < G && col0 + (int64_t)c * EPC < N;
+    const char *Am = (const char *)A + (size_t)(m * K) * ES;
+    const char *Wt = (const char *)W + (col0 + (int64_t)c * EPC) * ES;
+    if (tid == 0 && kb1 > kb0)
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(Am + kb0 * ES), "r"((unsigned)((kb1 - kb0) * ES))
+                     : "memory");
+    grid_dep_launch();
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on before the DSMEM store */
+    grid_dep_wait();
+    float acc[EPC];
+#pragma unroll
+    for (int e = 0; e < EPC; e++) acc[e] = 0.0f;
+    unsigned nnz = 0;
+    for (int64_t seg = kb0; seg < kb1; seg += lcap) {
+        const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
+        int cnt = 0;
+        for (int64_t p = seg; p < se; p += V9_PASS) { /* list A[m, p … p + V9_PASS) ∩ segment, in order */
+            const int64_t k = p + tid * 8;
+            float v[8];
+            unsigned mask = 0;
+            if (k < se) {
+                if (BF) {
+                    unpack16<1>(__ldcg((const uint4 *)(Am + k * ES)), v);
+                } else {
+                    unpack16<0>(__ldcg((const uint4 *)(Am + k * ES)), v);
+                    unpack16<0>(__ldcg((const uint4 *)(Am + k * ES) + 1), v + 4);
+                }
+#pragma unroll
+                for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
+            }
+            unsigned total;
+            unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                if (mask >> e & 1u) s_k[pos] = (int)(k + e), s_a[pos] = v[e], pos++;
+            cnt += (int)total;
+            __syncthreads();
+        }
+        nnz += (unsigned)cnt;
+        if (live)
+            for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
+                uint4 w[V8_B];
+#pragma unroll
+                for (int q = 0; q < V8_B; q++)
+                    if (j0 + q * G < cnt) w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)N * ES));
+#pragma unroll
+                for (int q = 0; q < V8_B; q++)
+                    if (j0 + q * G < cnt) {
+                        const float a = s_a[j0 + q * G];
+                        float f[EPC];
+                        unpack16<BF>(w[q], f);
+#pragma unroll
+                        for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+                    }
+            }
+        __syncthreads(); /* the list read by every thread before it is rewritten */
+    }
+    if (blockIdx.x == 0 && tid == 0) {
+        atomicAdd(&ctr[0], (unsigned long long)nnz);
+        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(kb1 - kb0 - (int64_t)nnz) * (unsigned long long)N);
+    }
+    float *red = (float *)v9_smem; /* red[g][TCc] over the list (lcap·8 ≥ V9_THREADS·EPC·4 bytes) */
+    if (g < G)
+#pragma unroll
+        for (int e = 0; e < EPC; e++) red[g * TCc + c * EPC + e] = acc[e];
+    __syncthreads();
+    const unsigned rank = cluster.block_rank();
+    asm volatile("barrier.cluster.wait.aligned;" ::: "memory"); /* every block of the cluster has started */
+    float *lead = cluster.map_shared_rank(slot, 0);
+    for (int t = tid; t < TCc; t += V9_THREADS) {
+        float sum = 0.0f;
+        for (int q = 0; q < G; q++) sum += red[q * TCc + t];
+        lead[rank * TCc + t] = sum;
+    }
+    asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+    if (rank != 0) return; /* nothing reads this block's shared memory */
+    asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+    for (int t = tid; t < TCc && col0 + t < N; t += V9_THREADS) {
+        float sum = 0.0f;
+        for (int q = 0; q < CS; q++) sum += slot[q * TCc + t];
+        if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + t] = __float2bfloat16_rn(sum);
+        else ((float *)Y)[m * N + col0 + t] = sum;
+    }
+}
+
 /* ---- CSR (QT_SPMM_CSR): A converted to CSR on the device, then a row-wise SpMM ---- */
 
 /* csr_count_v1: ptr[m] = nonzeros of row m (one warp per row); device counters += nonzeros,
@@ -1809,6 +1925,59 @@ static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c, int bulk)
     return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, bulk ? "gemv_v7 launch" : "gemv_v8 launch");
 }
 
+/* gemv_v9 on c (the conditions of v7): CS = 8 blocks a cluster (QT_CUDA_GEMV9="CS,T": 2, 4 or 8,
+ * and T column tiles), T = the clusters that fit at once (cudaOccupancyMaxActiveClusters, read
+ * once per device and dtype) over M, at most 256 chunks a tile. */
+static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    int cs = 0, T = 0;
+    const char *env = getenv("QT_CUDA_GEMV9");
+    if (env) sscanf(env, "%d,%d", &cs, &T);
+    if (cs != 2 && cs != 4 && cs != 8) cs = 8;
+    const int64_t nch = c->N * c->es / 16, slice = (c->K / 8 + cs - 1) / cs * 8;
+    const int lcap = (int)(slice <= V9_PASS ? V9_PASS : 2 * V9_PASS);
+    const void *fn = c->bf16 ? (const void *)gemv_v9<1> : (const void *)gemv_v9<0>;
+    static int fit[32][2][9]; /* max active clusters by device, dtype, cluster size (0: not read) */
+    int *f = &fit[cx->ordinal & 31][c->bf16][cs];
+    cudaLaunchAttribute attr[2];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = (unsigned)cs, attr[0].val.clusterDim.z = 1;
+    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[1].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.blockDim = dim3(V9_THREADS);
+    cfg.stream = cx->stream;
+    cfg.attrs = attr;
+    cudaError_t e = cudaSuccess;
+    if (!*f) {
+        int optin = 0;
+        cudaFuncAttributes fa;
+        e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
+        if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
+        if (e == cudaSuccess)
+            e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
+        cfg.gridDim = dim3(1, (unsigned)cs, 1);
+        cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)cs * 256 * (c->bf16 ? 8 : 4) * 4;
+        cfg.numAttrs = 1;
+        if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(f, fn, &cfg);
+        if (e != cudaSuccess) return qt_cuda_fail(be, e, "gemv_v9 setup");
+        if (*f < 1) *f = 1;
+        if (getenv("QT_CUDA_GEMV_VERBOSE"))
+            fprintf(stderr, "gemv_v9<bf16 %d>: max active clusters of %d: %d\n", c->bf16, cs, *f);
+    }
+    if (T < 1) T = (int)(*f / c->M > 0 ? *f / c->M : 1);
+    int64_t tch = (nch + T - 1) / T;
+    if (tch > 256) tch = 256;
+    const int64_t tiles = (nch + tch - 1) / tch;
+    cfg.gridDim = dim3((unsigned)tiles, (unsigned)cs, (unsigned)c->M);
+    cfg.dynamicSmemBytes = (size_t)lcap * 8 + (size_t)cs * tch * (c->bf16 ? 8 : 4) * 4;
+    cfg.numAttrs = gemv_pdl(1) ? 2 : 1;
+    e = cudaLaunchKernelEx(&cfg, c->bf16 ? gemv_v9<1> : gemv_v9<0>, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch,
+                           lcap);
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "gemv_v9 launch");
+}
+
 /* CSR: ptr (M + 1), col and val (room for a dense A: nothing is read back unless info is
  * asked) in the workspace; count, scan, fill, then the row-wise SpMM. */
 static qt_status_t run_csr(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
@@ -1853,7 +2022,7 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int64_t tiles3 = (N + 255) / 256;
     if (ver >= 7 && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0 &&
         (uintptr_t)c->W % 16 == 0) {
-        QT_TRY(launch_gemv_v7(be, c, ver == 7));
+        QT_TRY(ver == 9 ? launch_gemv_v9(be, c) : launch_gemv_v7(be, c, ver == 7));
         counted(be);
         if (info) QT_TRY(gather_info(be, c, info)); /* the count now: an exact pass over A */
         return QT_OK;

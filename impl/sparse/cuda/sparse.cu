@@ -22,8 +22,8 @@
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
  * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
- * side by side, QT_CUDA_SPARSE_KERNEL=1 … 7 (default QT_CUDA_SPARSE_DEFAULT), all validated by
- * the tests (versions 4-7 differ from 3 in GATHER only):
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 … 9 (default QT_CUDA_SPARSE_DEFAULT = 9 on cc ≥ 9.0, 3 below),
+ * all validated by the tests (versions 4-9 differ from 3 in GATHER only):
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
  *   GATHER   the GEMV that skips zeros, for a few rows. v3 (gemv_v3, where N % 8 == 0 and W is
  *            16-byte aligned, else v2): ONE launch; a block (256 columns × a slice of K × a
@@ -53,7 +53,10 @@
  *            bounded by shared memory, not registers), K split over a cluster of
  *            QT_CUDA_GEMV7="CS,LPR,BUF" blocks summed in the leader's shared memory, launched under
  *            Programmatic Dependent Launch (QT_CUDA_GEMV_PDL=0 turns it off; =1 puts v3 under it
- *            too). Measured: NOTES.md.
+ *            too). v8: v7 with the rows loaded through registers (16 per lane in flight). v9 (the
+ *            default for one bf16 row on cc ≥ 9.0): v8 at one 512-thread block per SM, the grid
+ *            sized to the 8-block clusters that fit at once (15 on the H200), every row of a
+ *            slice in flight at once. Measured: NOTES.md.
  *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
  *            count), an order-keeping compaction of their indices, the kept count read back (the
  *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
@@ -99,8 +102,9 @@
 #include "quintet/tensor.h"
 
 #define TPB 256
-#define QT_CUDA_SPARSE_DEFAULT 3       /* the matmul kernel version without QT_CUDA_SPARSE_KERNEL (cc ≥ 9.0) */
-#define QT_CUDA_SPARSE_DEFAULT_PRE90 3 /* … below cc 9.0 (no clusters, bulk copies or PDL) */
+#define QT_CUDA_SPARSE_DEFAULT 9       /* the matmul kernel version without QT_CUDA_SPARSE_KERNEL (cc ≥ 9.0; its \
+                                        * GATHER: v9 for one bf16 row, else v3 under PDL: NOTES.md) */
+#define QT_CUDA_SPARSE_DEFAULT_PRE90 3 /* … below cc 9.0 (no clusters or PDL) */
 #define V5_LPR_BF16 4            /* gemv_v5's default lanes per row of W (×16 bytes) */
 #define V5_LPR_F32 8
 #define GV_COLS 8     /* output columns per thread in gemv_v1 */
@@ -155,13 +159,16 @@ static __device__ __forceinline__ void grid_dep_launch(void) { asm volatile("gri
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 6, default QT_CUDA_SPARSE_DEFAULT; 4-6
- * differ from 3 in GATHER only, their H200 timings in NOTES.md). */
-static int sparse_version(const qt_cuda_ctx_t *cx)
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 9, default QT_CUDA_SPARSE_DEFAULT on cc ≥
+ * 9.0, else QT_CUDA_SPARSE_DEFAULT_PRE90; 4-9 differ from 3 in GATHER only, their H200 timings in
+ * NOTES.md); *forced = 1 when the variable chose it. One getenv per call (the benchmark and the
+ * tests change the variable between calls). */
+static int sparse_version(const qt_cuda_ctx_t *cx, int *forced)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
     int v = e ? atoi(e) : 0;
-    if (v >= 1 && v <= 9) return v;
+    *forced = v >= 1 && v <= 9;
+    if (*forced) return v;
     static int major[32]; /* compute capability major of device ordinal i, 0 until read */
     int *mj = &major[cx->ordinal & 31];
     if (!*mj && cudaDeviceGetAttribute(mj, cudaDevAttrComputeCapabilityMajor, cx->ordinal) != cudaSuccess) *mj = 1;
@@ -2018,10 +2025,13 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int64_t M = c->M, K = c->K, N = c->N;
     const int64_t tiles = (N + GV_COLS * GV_THREADS - 1) / (GV_COLS * GV_THREADS);
     const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
-    const int ver = sparse_version(cx);
+    int forced;
+    const int ver = sparse_version(cx, &forced);
     const int64_t tiles3 = (N + 255) / 256;
-    if (ver >= 7 && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0 &&
-        (uintptr_t)c->W % 16 == 0) {
+    /* v9 by default only where it was measured to win (one bf16 row: 8.4 µs against v3+PDL's 9.0
+     * at the bf16 point; f32 12.1 against 11.5): else v3 under PDL */
+    if (ver >= 7 && (forced || (c->bf16 && M == 1)) && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 &&
+        (uintptr_t)c->A % 16 == 0 && (uintptr_t)c->W % 16 == 0) {
         QT_TRY(ver == 9 ? launch_gemv_v9(be, c) : launch_gemv_v7(be, c, ver == 7));
         counted(be);
         if (info) QT_TRY(gather_info(be, c, info)); /* the count now: an exact pass over A */
@@ -2207,7 +2217,9 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     const int64_t M = c->M, K = c->K, N = c->N;
-    const int ver = sparse_version(QT_CUDA_CTX(be));
+    int forced;
+    const int ver = sparse_version(QT_CUDA_CTX(be), &forced);
+    (void)forced;
     if (ver >= 3) return run_colskip_v3(be, c, ws, info);
     size_t b_flag = (size_t)K * 4, b_kept = b_flag, b_misc = 256, b_a = (size_t)(M * (K + 8)) * c->es,
            b_w = (size_t)((K + 8) * N) * c->es;

@@ -1,5 +1,5 @@
 /* cuda_gemv_bench.c — compares configurations of the cuda backend's GATHER path (the GEMV that
- * skips zeros: kernel versions QT_CUDA_SPARSE_KERNEL=3 … 6 and their tuning variables) at
+ * skips zeros: kernel versions QT_CUDA_SPARSE_KERNEL=3 … 9 and their tuning variables) at
  * issue 14's batch-1 point, M=1 K=16384 N=4096 with 90% of A zero (uniform), in bf16 and f32,
  * against the backend's DENSE path (cuBLAS), ALL IN ONE PROCESS, so that one device call can
  * choose the defaults. Not the benchmark of record: `quintet run sparsity --backend cuda`
@@ -16,7 +16,7 @@
  * Run:   build/tests/sparse/cuda_gemv_bench [-r REPS] [-d DRAWS] [-s SPARSITY] [-f bf16|f32] \
  *          'QT_CUDA_SPARSE_KERNEL=3' \
  *          'QT_CUDA_SPARSE_KERNEL=5 QT_CUDA_GEMV_LPR=4' …   (each argument: one configuration,
- *          space-separated VAR=VALUE settings; none: versions 3 and 5 with their defaults)
+ *          space-separated VAR=VALUE settings; none: versions 3, 5 and 7 with their defaults)
  * Output: one line per (dtype, configuration): median µs per call, dense µs, dense/config, and
  * the host's time to queue one call (if it reaches the device time, the host is the limit).
  * -s 1.0 (no nonzeros: no row of W read) and -s 0.99 give a path's fixed cost and slope. */
@@ -51,7 +51,8 @@ static double now_s(void)
 /* Apply one configuration: unset the tuning variables, then set its VAR=VALUE words. */
 static void apply(const char *cfg)
 {
-    static const char *vars[] = {"QT_CUDA_SPARSE_KERNEL", "QT_CUDA_GEMV_LPR", "QT_CUDA_GEMV_SPLIT", "QT_CUDA_GEMV_CS"};
+    static const char *vars[] = {"QT_CUDA_SPARSE_KERNEL", "QT_CUDA_GEMV_LPR", "QT_CUDA_GEMV_SPLIT", "QT_CUDA_GEMV_CS", "QT_CUDA_GEMV9",
+                                 "QT_CUDA_GEMV7", "QT_CUDA_GEMV_PDL"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", cfg ? cfg : "");
@@ -216,7 +217,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-f") && i + 1 < argc) only = argv[++i];
         else if (ncfg < MAXCFG) cfg[ncfg++] = argv[i];
     }
-    if (!ncfg) cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=3", cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=5";
+    if (!ncfg) cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=3", cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=5", cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=7";
     if (reps < 1 || draws < 1 || draws > MAXDRAW || !(sp >= 0 && sp <= 1)) {
         fprintf(stderr, "cuda_gemv_bench: -r ≥ 1, 1 ≤ -d ≤ %d, 0 ≤ -s ≤ 1\n", MAXDRAW);
         return 2;

@@ -125,12 +125,21 @@ static void test_matmul_paths(void)
         for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
             for (int structured = 0; structured < 2; structured++) {
                 /* cuda's GATHER: v3 (one launch, last block sums), v4 (clusters), v5 (no
-                 * split-K; lanes per row of W 2, 4, 8 in turn) and v6 (v5 with K split over a
-                 * cluster of 2 or 4 blocks) take the points in turn */
-                static const char *const ver[4] = {"3", "4", "5", "6"}, *const lpr[3] = {"2", "4", "8"};
-                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured) % 4], 1);
+                 * split-K; lanes per row of W 2, 4, 8 in turn), v6 (v5 with K split over a
+                 * cluster of 2 or 4 blocks), v7 (bulk copies, clusters of 2, 4, 8, row pieces of
+                 * 128-512 bytes, 8 KB of stages: W rows through the stages several times, or the
+                 * default; PDL on or off), v8 (v7 with register loads) and v9 (v8 at one block per
+                 * SM, tiles of any number of 16-byte chunks; clusters of 8 or 2, 3 or 5 tiles, or
+                 * as many as fit) take the points in turn */
+                static const char *const ver[7] = {"3", "4", "5", "6", "7", "8", "9"}, *const lpr[3] = {"2", "4", "8"};
+                static const char *const v9[3] = {"8,0", "2,3", "4,5"};
+                static const char *const v7[6] = {"8,32,8", "2,8,0", "4,16,8", "8,8,0", "2,32,8", "4,32,0"};
+                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured + si) % 7], 1);
+                setenv("QT_CUDA_GEMV9", v9[(pi + structured) % 3], 1);
                 setenv("QT_CUDA_GEMV_LPR", lpr[(pi + si) % 3], 1);
                 setenv("QT_CUDA_GEMV_CS", si & 1 ? "4" : "2", 1);
+                setenv("QT_CUDA_GEMV7", v7[(pi + 2 * structured + si) % 6], 1);
+                setenv("QT_CUDA_GEMV_PDL", (pi + si) & 1 ? "1" : "0", 1);
                 qt_verify_sparse_fill(A, M, K, sps[pi], structured, seed + si);
                 for (int b = 0; b < nb; b++) { /* b = 0 is ref: its DENSE result is R */
                     qt_tensor_t At, Wt, Yt;
@@ -181,7 +190,70 @@ static void test_matmul_paths(void)
     unsetenv("QT_CUDA_SPARSE_KERNEL");
     unsetenv("QT_CUDA_GEMV_LPR");
     unsetenv("QT_CUDA_GEMV_CS");
+    unsetenv("QT_CUDA_GEMV7");
+    unsetenv("QT_CUDA_GEMV9");
+    unsetenv("QT_CUDA_GEMV_PDL");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
+    close_backends(bes, nb);
+}
+
+/* A chain of GATHER GEMVs queued back to back without a synchronisation, each one's output the
+ * next one's A (the network case, where a GEMV's A is written by the kernel just before it; on
+ * cuda the GEMVs run under Programmatic Dependent Launch, and one that read A before its producer
+ * had finished would see the NaN poisoned in before the chain, or another value): the last output
+ * against ref's chain, |Y − R| ≤ 1e-4·max|R| (f32 accumulation over 6 layers of K = 1024). The
+ * first A is 90% zeros, the others dense. Each non-ref backend with the path; on cuda v7 and v8
+ * (two shapes each), v9 and v3 under PDL. */
+static void test_gemv_chain(void)
+{
+    enum { L = 6 };
+    const int64_t K = 1024;
+    static const char *const cfg[6][3] = {{"7", "0,0,0", "1"}, {"7", "2,8,8", "1"}, {"3", "0,0,0", "1"},
+                                          {"8", "0,0,0", "1"}, {"8", "4,16,0", "1"}, {"9", "0,0,0", "1"}};
+    qt_backend_t *bes[MAX_BES];
+    int nb = open_backends(bes);
+    uint64_t seed = qt_test_seed();
+    float *W = qt_alloc((size_t)(L * K * K) * 4), *x = qt_alloc((size_t)K * 4), *R = qt_alloc((size_t)K * 4),
+          *Y = qt_alloc((size_t)K * 4), *nan = qt_alloc((size_t)K * 4);
+    qt_rng_fill_normal_f32(W, (size_t)(L * K * K), seed, 60, 0, 0.0f, (float)(1.0 / sqrt((double)K)));
+    qt_verify_sparse_fill(x, 1, K, 0.9, 0, seed + 61);
+    for (int64_t i = 0; i < K; i++) nan[i] = NAN;
+    for (int b = 0; b < nb; b++)
+        for (int ci = 0; ci < (b ? 6 : 1); ci++) {
+            setenv("QT_CUDA_SPARSE_KERNEL", cfg[ci][0], 1);
+            setenv("QT_CUDA_GEMV7", cfg[ci][1], 1);
+            setenv("QT_CUDA_GEMV_PDL", cfg[ci][2], 1);
+            const qt_spmm_path_t p = b ? QT_SPMM_GATHER : QT_SPMM_DENSE;
+            qt_tensor_t Wt[L], Yt[L + 1];
+            to_dev(bes[b], x, 1, K, &Yt[0]);
+            for (int l = 0; l < L; l++) to_dev(bes[b], W + (size_t)l * K * K, K, K, &Wt[l]);
+            for (int l = 1; l <= L; l++) to_dev(bes[b], nan, 1, K, &Yt[l]);
+            if (!qt_sparse_supports(bes[b], p, &Yt[0], &Wt[0], NULL, NULL, 0)) {
+                for (int l = 0; l < L; l++) qt_tensor_free(&Wt[l]);
+                for (int l = 0; l <= L; l++) qt_tensor_free(&Yt[l]);
+                break;
+            }
+            for (int l = 0; l < L; l++)
+                CU_ASSERT_EQUAL(qt_sparse_matmul(bes[b], p, &Yt[l], &Wt[l], &Yt[l + 1], NULL, NULL, NULL), QT_OK);
+            to_host(bes[b], &Yt[L], b ? Y : R);
+            if (b) {
+                double rmax = 0;
+                int bad = 0;
+                for (int64_t i = 0; i < K; i++) rmax = fmax(rmax, fabs(R[i]));
+                for (int64_t i = 0; i < K; i++) bad += !(fabs(Y[i] - R[i]) <= 1e-4 * rmax);
+                if (bad)
+                    fprintf(stderr, "  %s chain (QT_CUDA_SPARSE_KERNEL=%s QT_CUDA_GEMV7=%s): %d of %lld off\n",
+                            qt_backend_name(bes[b]), cfg[ci][0], cfg[ci][1], bad, (long long)K);
+                CU_ASSERT(rmax > 0);
+                CU_ASSERT_EQUAL(bad, 0);
+            }
+            for (int l = 0; l < L; l++) qt_tensor_free(&Wt[l]);
+            for (int l = 0; l <= L; l++) qt_tensor_free(&Yt[l]);
+        }
+    unsetenv("QT_CUDA_SPARSE_KERNEL");
+    unsetenv("QT_CUDA_GEMV7");
+    unsetenv("QT_CUDA_GEMV_PDL");
+    qt_free(W), qt_free(x), qt_free(R), qt_free(Y), qt_free(nan);
     close_backends(bes, nb);
 }
 
@@ -199,7 +271,7 @@ static void test_matmul_bf16(void)
     for (int b = 1; b < nb; b++) {
         const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
         if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
-        for (int ver = 1; ver <= 6; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v6 above */
+        for (int ver = 1; ver <= 9; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v9 above */
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
                 for (int structured = 0; structured < 2; structured++) {
@@ -208,6 +280,7 @@ static void test_matmul_bf16(void)
                     setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
                     setenv("QT_CUDA_GEMV_LPR", (pi + structured) % 3 == 0 ? "2" : (pi + structured) % 3 == 1 ? "4" : "8", 1);
                     setenv("QT_CUDA_GEMV_CS", pi & 1 ? "4" : "2", 1);
+                    setenv("QT_CUDA_GEMV7", (pi + si + structured) % 3 == 0 ? "8,32,8" : (pi + si + structured) % 3 == 1 ? "2,16,0" : "4,0,0", 1);
                     int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2], sa[2] = {M, K}, sw[2] = {K, N},
                             sy[2] = {M, N};
                     float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4),
@@ -265,6 +338,7 @@ static void test_matmul_bf16(void)
     unsetenv("QT_CUDA_COLSKIP_PAD");
     unsetenv("QT_CUDA_GEMV_LPR");
     unsetenv("QT_CUDA_GEMV_CS");
+    unsetenv("QT_CUDA_GEMV7");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";
@@ -850,6 +924,7 @@ static void test_bad_inputs(void)
 
 QT_TEST_MAIN("sparse", {"matmul paths of every backend vs ref at 0-100% sparsity", test_matmul_paths},
              {"bf16 matmul paths vs ref", test_matmul_bf16},
+             {"a chain of GEMVs queued back to back (cuda: under PDL) vs ref", test_gemv_chain},
              {"measure op of every backend vs ref", test_measure},
              {"dispatcher follows the backend's crossover table", test_dispatch_follows_table},
              {"a device backend's dispatcher reuses its estimate", test_dispatch_reuses_estimate},

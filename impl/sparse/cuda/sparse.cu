@@ -22,8 +22,8 @@
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
  * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
- * side by side, QT_CUDA_SPARSE_KERNEL=1 … 6 (default QT_CUDA_SPARSE_DEFAULT), all validated by
- * the tests (versions 4-6 differ from 3 in GATHER only):
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 … 9 (default QT_CUDA_SPARSE_DEFAULT = 9 on cc ≥ 9.0, 3 below),
+ * all validated by the tests (versions 4-9 differ from 3 in GATHER only):
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
  *   GATHER   the GEMV that skips zeros, for a few rows. v3 (gemv_v3, where N % 8 == 0 and W is
  *            16-byte aligned, else v2): ONE launch; a block (256 columns × a slice of K × a
@@ -47,7 +47,16 @@
  *            list and reading LPR × 16 contiguous bytes of each listed row of W (QT_CUDA_GEMV_LPR
  *            2, 4, 8); the warps summed in order through shared memory: no partial rows, fence,
  *            counter or second read. v6: v5 with K split over a cluster of QT_CUDA_GEMV_CS = 2
- *            or 4 blocks summed through distributed shared memory. Measured: NOTES.md.
+ *            or 4 blocks summed through distributed shared memory. v7 (gemv_v7, M ≤ 4, K % 8 == 0,
+ *            N·es % 16 == 0): the rows of W fetched by the copy engine (one cp.async.bulk per
+ *            listed row into shared-memory stages completing on mbarriers: bytes in flight
+ *            bounded by shared memory, not registers), K split over a cluster of
+ *            QT_CUDA_GEMV7="CS,LPR,BUF" blocks summed in the leader's shared memory, launched under
+ *            Programmatic Dependent Launch (QT_CUDA_GEMV_PDL=0 turns it off; =1 puts v3 under it
+ *            too). v8: v7 with the rows loaded through registers (16 per lane in flight). v9 (the
+ *            default for one bf16 row on cc ≥ 9.0): v8 at one 512-thread block per SM, the grid
+ *            sized to the 8-block clusters that fit at once (15 on the H200), every row of a
+ *            slice in flight at once. Measured: NOTES.md.
  *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
  *            count), an order-keeping compaction of their indices, the kept count read back (the
  *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
@@ -82,6 +91,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,7 +102,9 @@
 #include "quintet/tensor.h"
 
 #define TPB 256
-#define QT_CUDA_SPARSE_DEFAULT 3 /* the matmul kernel version without QT_CUDA_SPARSE_KERNEL */
+#define QT_CUDA_SPARSE_DEFAULT 9       /* the matmul kernel version without QT_CUDA_SPARSE_KERNEL (cc ≥ 9.0; its \
+                                        * GATHER: v9 for one bf16 row, else v3 under PDL: NOTES.md) */
+#define QT_CUDA_SPARSE_DEFAULT_PRE90 3 /* … below cc 9.0 (no clusters or PDL) */
 #define V5_LPR_BF16 4            /* gemv_v5's default lanes per row of W (×16 bytes) */
 #define V5_LPR_F32 8
 #define GV_COLS 8     /* output columns per thread in gemv_v1 */
@@ -135,16 +147,32 @@ static __device__ __forceinline__ void fma_row8(float *acc, float a, const void 
     }
 }
 
+/* Grid dependency control (sm_90; no-ops in a grid launched without the programmatic attribute).
+ * wait: every grid this one depends on has COMPLETED and its memory is visible (PTX
+ * griddepcontrol.wait), so a producer kernel that wrote A just before is fully seen after it.
+ * launch_dependents: the next grid, if launched with the programmatic attribute, may be
+ * scheduled once every block of this grid has executed it or exited; it says nothing about this
+ * grid's writes (the next grid's own wait covers those). */
+static __device__ __forceinline__ void grid_dep_wait(void) { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+static __device__ __forceinline__ void grid_dep_launch(void) { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 6, default QT_CUDA_SPARSE_DEFAULT; 4-6
- * differ from 3 in GATHER only, their H200 timings in NOTES.md). */
-static int sparse_version(void)
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 9, default QT_CUDA_SPARSE_DEFAULT on cc ≥
+ * 9.0, else QT_CUDA_SPARSE_DEFAULT_PRE90; 4-9 differ from 3 in GATHER only, their H200 timings in
+ * NOTES.md); *forced = 1 when the variable chose it. One getenv per call (the benchmark and the
+ * tests change the variable between calls). */
+static int sparse_version(const qt_cuda_ctx_t *cx, int *forced)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
-    int v = e ? atoi(e) : QT_CUDA_SPARSE_DEFAULT;
-    return v >= 1 && v <= 6 ? v : QT_CUDA_SPARSE_DEFAULT;
+    int v = e ? atoi(e) : 0;
+    *forced = v >= 1 && v <= 9;
+    if (*forced) return v;
+    static int major[32]; /* compute capability major of device ordinal i, 0 until read */
+    int *mj = &major[cx->ordinal & 31];
+    if (!*mj && cudaDeviceGetAttribute(mj, cudaDevAttrComputeCapabilityMajor, cx->ordinal) != cudaSuccess) *mj = 1;
+    return *mj >= 9 ? QT_CUDA_SPARSE_DEFAULT : QT_CUDA_SPARSE_DEFAULT_PRE90;
 }
 
 static qt_status_t cuda_measure(qt_backend_t *be, const qt_tensor_t *A, int64_t r, int64_t *nnz, int64_t *zero_cols);
@@ -922,6 +950,8 @@ static __global__ void __launch_bounds__(256, BF ? 3 : 2) gemv_v3(const void *A,
 #pragma unroll
     for (int q = 0; q < 8; q++) acc[q] = 0.0f;
     unsigned nnz = 0;
+    grid_dep_launch(); /* under PDL (QT_CUDA_GEMV_PDL): the next grid may be scheduled now ... */
+    grid_dep_wait();   /* ... and this one reads nothing before the grids before it completed */
     for (int64_t pass = kb0; pass < kb1; pass += 1024) {
         nnz += (unsigned)gemv_pass<BF, 8, B>(A, K, W, N, m, kb0, kb1, pass, c0, live, s_k, s_a, s_cnt, acc);
         __syncthreads(); /* the list is rewritten by the next pass */
@@ -1230,6 +1260,339 @@ static __global__ void __launch_bounds__(WARPS * 32, 16 / WARPS)
     }
 }
 
+/* ---- version 7: W rows by bulk asynchronous copies into shared memory, K split over a
+ * cluster, Programmatic Dependent Launch (QT_CUDA_SPARSE_KERNEL=7, M ≤ 4) ---- */
+
+#define V7_THREADS 256 /* 8 warps */
+#define V7_NST 4       /* shared-memory stages of W rows, each with its mbarrier */
+#define V7_PASS (V7_THREADS * 8) /* entries of A listed per pass (8 per thread: one 16-byte bf16 load) */
+#define V8_B 16                  /* gemv_v8: rows of W in flight per lane (16-byte loads) */
+
+static __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+static __device__ __forceinline__ void mbar_init(uint64_t *b, unsigned count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(b)), "r"(count) : "memory");
+}
+static __device__ __forceinline__ void mbar_expect_tx(uint64_t *b, unsigned bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_addr(b)), "r"(bytes) : "memory");
+}
+static __device__ __forceinline__ void mbar_wait(uint64_t *b, unsigned parity)
+{
+    uint32_t done;
+    do {
+        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\tselp.u32 %0, 1, 0, p;\n\t}"
+                     : "=r"(done)
+                     : "r"(smem_addr(b)), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+/* bytes (a multiple of 16, both addresses 16-byte aligned) from global src to this block's
+ * shared dst, completion counted on mbarrier b. */
+static __device__ __forceinline__ void bulk_g2s(void *dst, const void *src, unsigned bytes, uint64_t *b)
+{
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
+                     smem_addr(dst)),
+                 "l"(src), "r"(bytes), "r"(smem_addr(b))
+                 : "memory");
+}
+
+/* gemv_v7: the GEMV that skips zeros, ONE launch of clusters, W rows fetched by the copy engine.
+ * Block (x: a tile of TC = LPR·EPC columns, i.e. RB = 16·LPR bytes of each row of W; y: slice
+ * s of CS of K, the cluster's rank; z: row m) of 256 threads:
+ *  1. before the dependency wait (overlapping the previous grid's tail under PDL): mbarriers
+ *     initialised, the block's slice of A prefetched into L2 (a bulk prefetch: a hint that
+ *     returns no data, so nothing stale can be read through it; A's values are read after the
+ *     wait, from L2 (ld.global.cg)), and the next grid allowed to launch;
+ *  2. the slice listed (8 entries per thread per pass, a block scan keeps them in order) in
+ *     shared memory, up to `lcap` entries at a time (a segment);
+ *  3. warp 0 issues one cp.async.bulk per listed row (RB bytes of W[k, tile]) into V7_NST
+ *     stages of `srows` rows, each completing on its mbarrier: every row of a segment is in
+ *     flight at once when the stages hold them (bytes in flight bounded by shared memory, not
+ *     registers); a stage is refilled once its rows are consumed;
+ *  4. the 8 warps take the stage's rows in groups (LPR lanes × 16 bytes per row), FMAs into
+ *     registers; the row groups summed in a fixed order through shared memory;
+ *  5. each block's column sums stored into the cluster leader's shared memory (distributed
+ *     shared memory), one cluster barrier (arrive.release / wait.acquire), the leader adds the
+ *     CS slices in rank order and writes Y: no partial rows in global memory, no fence, no
+ *     counter, no second kernel. Deterministic. The other blocks exit after their arrive.
+ * Needs K % 8 == 0, N·es % 16 == 0, A and W 16-byte aligned (the launcher checks). */
+template <int BF, int CS, int LPR, int BULK>
+static __global__ void __launch_bounds__(V7_THREADS, 2)
+    gemv_v7(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int srows, int lcap)
+{
+    constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4, RB = 16 * LPR, TC = LPR * EPC, RPW = 32 / LPR,
+                  G = (V7_THREADS / 32) * RPW;
+    extern __shared__ __align__(128) char v7_smem[]; /* V7_NST·srows rows of RB bytes | s_k[lcap] | s_a[lcap] */
+    __shared__ __align__(8) uint64_t s_bar[V7_NST];
+    __shared__ __align__(16) float slot[CS][TC]; /* the leader's: the cluster's column sums by rank */
+    char *rows = v7_smem;
+    int *s_k = (int *)(v7_smem + (size_t)V7_NST * srows * RB);
+    float *s_a = (float *)(s_k + lcap);
+    const int tid = threadIdx.x, lane = tid & 31, wid = tid >> 5, g = wid * RPW + lane / LPR, c = lane % LPR;
+    const int64_t m = blockIdx.z, s = blockIdx.y, col0 = (int64_t)blockIdx.x * TC;
+    const int64_t n8 = K / 8, kb0 = 8 * (n8 * s / CS), kb1 = 8 * (n8 * (s + 1) / CS);
+    const int64_t tb64 = (N - col0) * ES < RB ? (N - col0) * ES : RB; /* bytes of the tile in a row */
+    const unsigned tb = (unsigned)tb64;
+    const bool live = c * 16 < (int)tb;
+    const char *Am = (const char *)A + (size_t)(m * K) * ES;
+    const char *Wt = (const char *)W + col0 * ES;
+    if (tid == 0) {
+        for (int q = 0; q < V7_NST; q++) mbar_init(&s_bar[q], 1);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        if (kb1 > kb0)
+            asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(Am + kb0 * ES),
+                         "r"((unsigned)((kb1 - kb0) * ES))
+                         : "memory");
+    }
+    grid_dep_launch();
+    if constexpr (CS > 1) asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on before the DSMEM store */
+    grid_dep_wait();
+    __syncthreads();
+    float acc[EPC];
+#pragma unroll
+    for (int e = 0; e < EPC; e++) acc[e] = 0.0f;
+    unsigned nnz = 0, gj = 0; /* gj: chunks through the stages so far (stage gj % V7_NST, parity (gj / V7_NST) & 1) */
+    for (int64_t seg = kb0; seg < kb1; seg += lcap) {
+        const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
+        int cnt = 0;
+        for (int64_t p = seg; p < se; p += V7_PASS) { /* list A[m, p … p + V7_PASS) ∩ segment, in order */
+            const int64_t k = p + tid * 8;
+            float v[8];
+            unsigned mask = 0;
+            if (k < se) {
+                if (BF) {
+                    uint4 r = __ldcg((const uint4 *)(Am + k * ES));
+                    unpack16<1>(r, v);
+                } else {
+                    uint4 r0 = __ldcg((const uint4 *)(Am + k * ES)), r1 = __ldcg((const uint4 *)(Am + k * ES) + 1);
+                    unpack16<0>(r0, v);
+                    unpack16<0>(r1, v + 4);
+                }
+#pragma unroll
+                for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
+            }
+            unsigned total;
+            unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                if (mask >> e & 1u) s_k[pos] = (int)(k + e), s_a[pos] = v[e], pos++;
+            cnt += (int)total;
+            __syncthreads(); /* the list written; the scan's shared words free for the next pass */
+        }
+        nnz += (unsigned)cnt;
+        if constexpr (!BULK) {
+            /* v8: row group g takes rows g, g + G, …, V8_B loads (16 bytes a lane) in flight before
+             * their FMAs; L2-only loads (ld.global.cg), like A's */
+            for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
+                uint4 w[V8_B];
+#pragma unroll
+                for (int q = 0; q < V8_B; q++)
+                    if (live && j0 + q * G < cnt)
+                        w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)N * ES + c * 16));
+#pragma unroll
+                for (int q = 0; q < V8_B; q++)
+                    if (live && j0 + q * G < cnt) {
+                        const float a = s_a[j0 + q * G];
+                        float f[EPC];
+                        unpack16<BF>(w[q], f);
+#pragma unroll
+                        for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+                    }
+            }
+            __syncthreads(); /* the list read by every warp before the next segment (or red) rewrites it */
+            continue;
+        }
+        const int nch = (cnt + srows - 1) / srows;
+        /* warp 0 queues chunk j (rows j·srows …) into stage (gj0 + j) % V7_NST */
+        const unsigned gj0 = gj;
+        auto issue = [&](int j) {
+            const int r0 = j * srows, n = cnt - r0 < srows ? cnt - r0 : srows;
+            const unsigned st = (gj0 + (unsigned)j) % V7_NST;
+            if (lane == 0) mbar_expect_tx(&s_bar[st], (unsigned)n * tb);
+            __syncwarp();
+            char *dst = rows + (size_t)st * srows * RB;
+            for (int i = lane; i < n; i += 32)
+                bulk_g2s(dst + (size_t)i * RB, Wt + (size_t)s_k[r0 + i] * (size_t)N * ES, tb, &s_bar[st]);
+        };
+        if (wid == 0)
+            for (int j = 0; j < nch && j < V7_NST; j++) issue(j);
+        for (int j = 0; j < nch; j++, gj++) {
+            const unsigned st = gj % V7_NST;
+            const int r0 = j * srows, n = cnt - r0 < srows ? cnt - r0 : srows;
+            mbar_wait(&s_bar[st], (gj / V7_NST) & 1u);
+            if (live) {
+                const char *src = rows + (size_t)st * srows * RB + c * 16;
+#pragma unroll 4
+                for (int i = g; i < n; i += G) {
+                    const uint4 w = *(const uint4 *)(src + (size_t)i * RB);
+                    const float a = s_a[r0 + i];
+                    float f[EPC];
+                    unpack16<BF>(w, f);
+#pragma unroll
+                    for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+                }
+            }
+            __syncthreads(); /* stage st consumed (and, at the last chunk, the list too) */
+            if (wid == 0 && j + V7_NST < nch) issue(j + V7_NST);
+        }
+    }
+    if (blockIdx.x == 0 && tid == 0) {
+        atomicAdd(&ctr[0], (unsigned long long)nnz);
+        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(kb1 - kb0 - (int64_t)nnz) * (unsigned long long)N);
+    }
+    /* the row groups in order: red[g][TC] over the stage memory (all stages consumed above) */
+    float *red = (float *)v7_smem;
+#pragma unroll
+    for (int e = 0; e < EPC; e++) red[g * TC + c * EPC + e] = acc[e];
+    __syncthreads();
+    float sum = 0.0f;
+    if (tid < TC)
+#pragma unroll 8
+        for (int q = 0; q < G; q++) sum += red[q * TC + tid];
+    if constexpr (CS == 1) {
+        if (tid < TC && col0 + tid < N) {
+            if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + tid] = __float2bfloat16_rn(sum);
+            else ((float *)Y)[m * N + col0 + tid] = sum;
+        }
+    } else {
+        namespace cg = cooperative_groups;
+        cg::cluster_group cluster = cg::this_cluster();
+        const unsigned rank = cluster.block_rank();
+        /* every block of the cluster has started (its arrive above) before any DSMEM store */
+        asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+        if (tid < TC) cluster.map_shared_rank(&slot[0][0], 0)[rank * TC + tid] = sum;
+        asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+        if (rank != 0) return; /* nothing reads this block's shared memory */
+        asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+        if (tid < TC && col0 + tid < N) {
+            float t = 0.0f;
+#pragma unroll
+            for (int q = 0; q < CS; q++) t += slot[q][tid];
+            if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + tid] = __float2bfloat16_rn(t);
+            else ((float *)Y)[m * N + col0 + tid] = t;
+        }
+    }
+}
+
+/* ---- version 9: v8 at one block per SM, every row of a block's slice in flight at once ---- */
+
+#define V9_THREADS 512
+#define V9_PASS (V9_THREADS * 8) /* entries of A listed per pass */
+
+/* gemv_v9: v8 (cluster split of K summed in the leader's shared memory, PDL, A prefetched into
+ * L2, W rows through registers) sized so that a block's rows are ALL in flight at once: v8's
+ * 256-thread blocks with 16 loads per lane took the ~205 rows of a slice in two rounds (at one
+ * block per SM an 8-block cluster grid runs in two waves: cudaOccupancyMaxActiveClusters is 15
+ * on the H200, 120 SMs). Here 512 threads with V8_B = 16 loads each, one block per SM, and the
+ * grid sized to the clusters that fit at once: T column tiles of `tch` 16-byte chunks each (any
+ * count, not a power of two: N·es/16 chunks over T tiles), thread t takes chunk t % tch of the
+ * rows t / tch, t / tch + G, … (G = 512 / tch row groups). Block (x: tile, y: slice s of CS =
+ * cluster rank, z: row m). Dynamic shared memory: the list (lcap entries) | the leader's column
+ * sums by rank (CS × tch·EPC floats); the row-group sums reuse the list. Deterministic. */
+template <int BF>
+static __global__ void __launch_bounds__(V9_THREADS, 1)
+    gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch, int lcap)
+{
+    constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4;
+    extern __shared__ __align__(16) char v9_smem[];
+    int *s_k = (int *)v9_smem;
+    float *s_a = (float *)(s_k + lcap);
+    float *slot = (float *)(v9_smem + (size_t)lcap * 8);
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    const int CS = (int)gridDim.y, TCc = tch * EPC, G = V9_THREADS / tch;
+    const int tid = threadIdx.x, c = tid % tch, g = tid / tch;
+    const int64_t m = blockIdx.z, s = blockIdx.y, col0 = (int64_t)blockIdx.x * TCc;
+    const int64_t n8 = K / 8, kb0 = 8 * (n8 * s / CS), kb1 = 8 * (n8 * (s + 1) / CS);
+    const bool live = g < G && col0 + (int64_t)c * EPC < N;
+    const char *Am = (const char *)A + (size_t)(m * K) * ES;
+    const char *Wt = (const char *)W + (col0 + (int64_t)c * EPC) * ES;
+    if (tid == 0 && kb1 > kb0)
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(Am + kb0 * ES), "r"((unsigned)((kb1 - kb0) * ES))
+                     : "memory");
+    grid_dep_launch();
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on before the DSMEM store */
+    grid_dep_wait();
+    float acc[EPC];
+#pragma unroll
+    for (int e = 0; e < EPC; e++) acc[e] = 0.0f;
+    unsigned nnz = 0;
+    for (int64_t seg = kb0; seg < kb1; seg += lcap) {
+        const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
+        int cnt = 0;
+        for (int64_t p = seg; p < se; p += V9_PASS) { /* list A[m, p … p + V9_PASS) ∩ segment, in order */
+            const int64_t k = p + tid * 8;
+            float v[8];
+            unsigned mask = 0;
+            if (k < se) {
+                if (BF) {
+                    unpack16<1>(__ldcg((const uint4 *)(Am + k * ES)), v);
+                } else {
+                    unpack16<0>(__ldcg((const uint4 *)(Am + k * ES)), v);
+                    unpack16<0>(__ldcg((const uint4 *)(Am + k * ES) + 1), v + 4);
+                }
+#pragma unroll
+                for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
+            }
+            unsigned total;
+            unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                if (mask >> e & 1u) s_k[pos] = (int)(k + e), s_a[pos] = v[e], pos++;
+            cnt += (int)total;
+            __syncthreads();
+        }
+        nnz += (unsigned)cnt;
+        if (live)
+            for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
+                uint4 w[V8_B];
+#pragma unroll
+                for (int q = 0; q < V8_B; q++)
+                    if (j0 + q * G < cnt) w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)N * ES));
+#pragma unroll
+                for (int q = 0; q < V8_B; q++)
+                    if (j0 + q * G < cnt) {
+                        const float a = s_a[j0 + q * G];
+                        float f[EPC];
+                        unpack16<BF>(w[q], f);
+#pragma unroll
+                        for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+                    }
+            }
+        __syncthreads(); /* the list read by every thread before it is rewritten */
+    }
+    if (blockIdx.x == 0 && tid == 0) {
+        atomicAdd(&ctr[0], (unsigned long long)nnz);
+        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(kb1 - kb0 - (int64_t)nnz) * (unsigned long long)N);
+    }
+    float *red = (float *)v9_smem; /* red[g][TCc] over the list (lcap·8 ≥ V9_THREADS·EPC·4 bytes) */
+    if (g < G)
+#pragma unroll
+        for (int e = 0; e < EPC; e++) red[g * TCc + c * EPC + e] = acc[e];
+    __syncthreads();
+    const unsigned rank = cluster.block_rank();
+    asm volatile("barrier.cluster.wait.aligned;" ::: "memory"); /* every block of the cluster has started */
+    float *lead = cluster.map_shared_rank(slot, 0);
+    for (int t = tid; t < TCc; t += V9_THREADS) {
+        float sum = 0.0f;
+        for (int q = 0; q < G; q++) sum += red[q * TCc + t];
+        lead[rank * TCc + t] = sum;
+    }
+    asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+    if (rank != 0) return; /* nothing reads this block's shared memory */
+    asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+    for (int t = tid; t < TCc && col0 + t < N; t += V9_THREADS) {
+        float sum = 0.0f;
+        for (int q = 0; q < CS; q++) sum += slot[q * TCc + t];
+        if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + t] = __float2bfloat16_rn(sum);
+        else ((float *)Y)[m * N + col0 + t] = sum;
+    }
+}
+
 /* ---- CSR (QT_SPMM_CSR): A converted to CSR on the device, then a row-wise SpMM ---- */
 
 /* csr_count_v1: ptr[m] = nonzeros of row m (one warp per row); device counters += nonzeros,
@@ -1460,6 +1823,168 @@ static qt_status_t launch_gemv_v5(qt_backend_t *be, const mm_t *c, int cs)
     return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, cs > 1 ? "gemv_v6 launch" : "gemv_v5 launch");
 }
 
+/* Programmatic Dependent Launch for the GEMVs that wait on their grid dependency (v3, v7):
+ * QT_CUDA_GEMV_PDL=0 or 1, else def (v7 and a v3 standing in for it: on; v3 asked for: off). */
+static int gemv_pdl(int def)
+{
+    const char *e = getenv("QT_CUDA_GEMV_PDL");
+    return e && (e[0] == '0' || e[0] == '1') ? e[0] == '1' : def;
+}
+
+/* gemv_v7's shape: QT_CUDA_GEMV7="CS,LPR,BUF" (cluster size 2, 4 or 8; lanes per row 8, 16 or
+ * 32, i.e. 128, 256 or 512 bytes of each row of W per block; shared memory for W rows in KB),
+ * any of them left out or 0 for the default: CS 8, LPR 32 halved while the grid would have
+ * fewer blocks than half the SMs, BUF V7_BUF_KB. */
+#define V7_BUF_KB 80 /* with the list at CS 8: ~105 KB a block, two blocks an SM (see NOTES.md) */
+typedef struct {
+    int cs, lpr, buf_kb;
+} v7_cfg_t;
+
+static v7_cfg_t gemv7_cfg(const qt_cuda_ctx_t *cx, int64_t M, int64_t N, int es)
+{
+    v7_cfg_t g = {0, 0, 0};
+    const char *e = getenv("QT_CUDA_GEMV7");
+    if (e) sscanf(e, "%d,%d,%d", &g.cs, &g.lpr, &g.buf_kb);
+    if (g.cs != 2 && g.cs != 4 && g.cs != 8) g.cs = 8;
+    if (g.buf_kb < 8 || g.buf_kb > 200) g.buf_kb = V7_BUF_KB;
+    if (g.lpr != 8 && g.lpr != 16 && g.lpr != 32) {
+        g.lpr = 32;
+        while (g.lpr > 8 && (N * es + 16 * g.lpr - 1) / (16 * g.lpr) * g.cs * M < cx->sms / 2) g.lpr /= 2;
+    }
+    return g;
+}
+
+/* Launch one instantiation of gemv_v7; its dynamic shared-memory limit raised once per device
+ * (QT_CUDA_GEMV_VERBOSE: the grid, shared memory and cudaOccupancyMaxActiveClusters on stderr
+ * when they change). */
+template <int BF, int CS, int LPR, int BULK>
+static cudaError_t v7_launch(cudaLaunchConfig_t *cfg, const mm_t *c, qt_cuda_ctx_t *cx, int srows, int lcap)
+{
+    static unsigned ready; /* devices (ordinal < 32) whose limit is raised */
+    static size_t shown;
+    const void *fn = (const void *)gemv_v7<BF, CS, LPR, BULK>;
+    const unsigned bit = 1u << (cx->ordinal & 31);
+    if (!(ready & bit)) {
+        int optin = 0;
+        cudaFuncAttributes fa;
+        cudaError_t e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
+        if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
+        if (e == cudaSuccess)
+            e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
+        if (e != cudaSuccess) return e;
+        ready |= bit;
+    }
+    if (shown != cfg->dynamicSmemBytes && getenv("QT_CUDA_GEMV_VERBOSE")) {
+        int n = -1;
+        cudaLaunchConfig_t oc = *cfg;
+        oc.numAttrs = 0; /* the cluster attribute only */
+        cudaLaunchAttribute ca;
+        ca.id = cudaLaunchAttributeClusterDimension;
+        ca.val.clusterDim.x = 1, ca.val.clusterDim.y = CS, ca.val.clusterDim.z = 1;
+        oc.attrs = &ca, oc.numAttrs = 1;
+        cudaError_t e = cudaOccupancyMaxActiveClusters(&n, fn, &oc);
+        fprintf(stderr, "gemv_v%d<bf16 %d, CS %d, LPR %d>: grid %u×%u×%u, %zu B dynamic shared memory (%d rows × %d "
+                        "stages), max active clusters %d%s\n",
+                BULK ? 7 : 8, BF, CS, LPR, cfg->gridDim.x, cfg->gridDim.y, cfg->gridDim.z, cfg->dynamicSmemBytes, srows, V7_NST, n,
+                e == cudaSuccess ? "" : cudaGetErrorString(e));
+        (void)cudaGetLastError();
+        shown = cfg->dynamicSmemBytes;
+    }
+    return cudaLaunchKernelEx(cfg, gemv_v7<BF, CS, LPR, BULK>, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, srows, lcap);
+}
+
+/* gemv_v7 on c (M ≤ V5_MAX_ROWS, K % 8 == 0, N·es % 16 == 0, A and W 16-byte aligned: the caller
+ * checks): grid (column tiles, CS, M) in clusters (1, CS, 1), under PDL unless QT_CUDA_GEMV_PDL=0. */
+static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c, int bulk)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    const v7_cfg_t g = gemv7_cfg(cx, c->M, c->N, c->es);
+    const int rb = 16 * g.lpr;
+    const int64_t tiles = (c->N * c->es + rb - 1) / rb, slice = (c->K / 8 + g.cs - 1) / g.cs * 8;
+    if (tiles > INT32_MAX) return qt_backend_fail(be, QT_ERR_SHAPE, "gemv_v7: N = %lld too large", (long long)c->N);
+    /* the list: the whole slice when it fits 2 passes, else segments of 2 passes */
+    const int lcap = (int)(slice <= V7_PASS ? V7_PASS : 2 * V7_PASS);
+    int srows = (int)((size_t)g.buf_kb * 1024 / ((size_t)V7_NST * rb));
+    const int red_rows = (V7_THREADS * (c->bf16 ? 8 : 4) * 4 + V7_NST * rb - 1) / (V7_NST * rb); /* row-group sums */
+    if (srows < red_rows) srows = red_rows;
+    if (!bulk) srows = 0; /* v8: no stages; the row-group sums go where the list was (≥ 16 KB) */
+    cudaLaunchAttribute attr[2];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = (unsigned)g.cs, attr[0].val.clusterDim.z = 1;
+    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[1].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)tiles, (unsigned)g.cs, (unsigned)c->M);
+    cfg.blockDim = dim3(V7_THREADS);
+    cfg.dynamicSmemBytes = (size_t)V7_NST * srows * rb + (size_t)lcap * 8;
+    cfg.stream = cx->stream;
+    cfg.attrs = attr;
+    cfg.numAttrs = gemv_pdl(1) ? 2 : 1;
+    cudaError_t e = cudaErrorInvalidValue;
+#define V7_L(BF, CS, BK)                                                                                               \
+    (g.lpr == 8 ? v7_launch<BF, CS, 8, BK>(&cfg, c, cx, srows, lcap)                                                   \
+     : g.lpr == 16 ? v7_launch<BF, CS, 16, BK>(&cfg, c, cx, srows, lcap)                                               \
+                   : v7_launch<BF, CS, 32, BK>(&cfg, c, cx, srows, lcap))
+#define V7_C(BF, BK) (g.cs == 2 ? V7_L(BF, 2, BK) : g.cs == 4 ? V7_L(BF, 4, BK) : V7_L(BF, 8, BK))
+    e = c->bf16 ? (bulk ? V7_C(1, 1) : V7_C(1, 0)) : (bulk ? V7_C(0, 1) : V7_C(0, 0));
+#undef V7_C
+#undef V7_L
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, bulk ? "gemv_v7 launch" : "gemv_v8 launch");
+}
+
+/* gemv_v9 on c (the conditions of v7): CS = 8 blocks a cluster (QT_CUDA_GEMV9="CS,T": 2, 4 or 8,
+ * and T column tiles), T = the clusters that fit at once (cudaOccupancyMaxActiveClusters, read
+ * once per device and dtype) over M, at most 256 chunks a tile. */
+static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c)
+{
+    qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
+    int cs = 0, T = 0;
+    const char *env = getenv("QT_CUDA_GEMV9");
+    if (env) sscanf(env, "%d,%d", &cs, &T);
+    if (cs != 2 && cs != 4 && cs != 8) cs = 8;
+    const int64_t nch = c->N * c->es / 16, slice = (c->K / 8 + cs - 1) / cs * 8;
+    const int lcap = (int)(slice <= V9_PASS ? V9_PASS : 2 * V9_PASS);
+    const void *fn = c->bf16 ? (const void *)gemv_v9<1> : (const void *)gemv_v9<0>;
+    static int fit[32][2][9]; /* max active clusters by device, dtype, cluster size (0: not read) */
+    int *f = &fit[cx->ordinal & 31][c->bf16][cs];
+    cudaLaunchAttribute attr[2];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = (unsigned)cs, attr[0].val.clusterDim.z = 1;
+    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[1].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.blockDim = dim3(V9_THREADS);
+    cfg.stream = cx->stream;
+    cfg.attrs = attr;
+    cudaError_t e = cudaSuccess;
+    if (!*f) {
+        int optin = 0;
+        cudaFuncAttributes fa;
+        e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
+        if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
+        if (e == cudaSuccess)
+            e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
+        cfg.gridDim = dim3(1, (unsigned)cs, 1);
+        cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)cs * 256 * (c->bf16 ? 8 : 4) * 4;
+        cfg.numAttrs = 1;
+        if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(f, fn, &cfg);
+        if (e != cudaSuccess) return qt_cuda_fail(be, e, "gemv_v9 setup");
+        if (*f < 1) *f = 1;
+        if (getenv("QT_CUDA_GEMV_VERBOSE"))
+            fprintf(stderr, "gemv_v9<bf16 %d>: max active clusters of %d: %d\n", c->bf16, cs, *f);
+    }
+    if (T < 1) T = (int)(*f / c->M > 0 ? *f / c->M : 1);
+    int64_t tch = (nch + T - 1) / T;
+    if (tch > 256) tch = 256;
+    const int64_t tiles = (nch + tch - 1) / tch;
+    cfg.gridDim = dim3((unsigned)tiles, (unsigned)cs, (unsigned)c->M);
+    cfg.dynamicSmemBytes = (size_t)lcap * 8 + (size_t)cs * tch * (c->bf16 ? 8 : 4) * 4;
+    cfg.numAttrs = gemv_pdl(1) ? 2 : 1;
+    e = cudaLaunchKernelEx(&cfg, c->bf16 ? gemv_v9<1> : gemv_v9<0>, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch,
+                           lcap);
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "gemv_v9 launch");
+}
+
 /* CSR: ptr (M + 1), col and val (room for a dense A: nothing is read back unless info is
  * asked) in the workspace; count, scan, fill, then the row-wise SpMM. */
 static qt_status_t run_csr(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws, qt_spmm_info_t *info)
@@ -1500,9 +2025,19 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int64_t M = c->M, K = c->K, N = c->N;
     const int64_t tiles = (N + GV_COLS * GV_THREADS - 1) / (GV_COLS * GV_THREADS);
     const int vec = N % GV_COLS == 0 && ((uintptr_t)c->W % 16) == 0;
-    const int ver = sparse_version();
+    int forced;
+    const int ver = sparse_version(cx, &forced);
     const int64_t tiles3 = (N + 255) / 256;
-    if (ver >= 5 && vec && M <= V5_MAX_ROWS && (K * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0) {
+    /* v9 by default only where it was measured to win (one bf16 row: 8.4 µs against v3+PDL's 9.0
+     * at the bf16 point; f32 12.1 against 11.5): else v3 under PDL */
+    if (ver >= 7 && (forced || (c->bf16 && M == 1)) && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 &&
+        (uintptr_t)c->A % 16 == 0 && (uintptr_t)c->W % 16 == 0) {
+        QT_TRY(ver == 9 ? launch_gemv_v9(be, c) : launch_gemv_v7(be, c, ver == 7));
+        counted(be);
+        if (info) QT_TRY(gather_info(be, c, info)); /* the count now: an exact pass over A */
+        return QT_OK;
+    }
+    if ((ver == 5 || ver == 6) && vec && M <= V5_MAX_ROWS && (K * c->es) % 16 == 0 && (uintptr_t)c->A % 16 == 0) {
         QT_TRY(launch_gemv_v5(be, c, ver == 6 ? gemv_cs() : 1));
         counted(be);
         qt_status_t st = qt_cuda_launched(be, ver == 6 ? "gemv_v6" : "gemv_v5");
@@ -1531,11 +2066,19 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
         unsigned *tile_cnt;
         float *part = (float *)ws_get(be, ws, b_part, &owned, &tile_cnt);
         if (!part) return QT_ERR_NOMEM;
-        dim3 grid((unsigned)tiles3, (unsigned)S, (unsigned)M);
-        if (c->bf16) gemv_v3<1><<<grid, 256, 0, cx->stream>>>(c->A, K, c->W, N, (int)S, M, part, tile_cnt, c->Y, cx->d_nnz);
-        else gemv_v3<0><<<grid, 256, 0, cx->stream>>>(c->A, K, c->W, N, (int)S, M, part, tile_cnt, c->Y, cx->d_nnz);
+        cudaLaunchAttribute pdl;
+        pdl.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        pdl.val.programmaticStreamSerializationAllowed = 1;
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3((unsigned)tiles3, (unsigned)S, (unsigned)M);
+        cfg.blockDim = dim3(256);
+        cfg.stream = cx->stream;
+        cfg.attrs = &pdl;
+        cfg.numAttrs = gemv_pdl(ver >= 7);
+        cudaError_t e = cudaLaunchKernelEx(&cfg, c->bf16 ? gemv_v3<1> : gemv_v3<0>, c->A, K, c->W, N, (int)S, M, part,
+                                           tile_cnt, c->Y, cx->d_nnz);
         counted(be);
-        qt_status_t st = qt_cuda_launched(be, "gemv_v3");
+        qt_status_t st = e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "gemv_v3 launch");
         if (st == QT_OK && info) st = gather_info(be, c, info); /* the count now: an exact pass over A */
         qt_sparse_ws_release(be, owned, b_part + WS_HDR);
         return st;
@@ -1674,7 +2217,9 @@ static qt_status_t run_colskip(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     const int64_t M = c->M, K = c->K, N = c->N;
-    const int ver = sparse_version();
+    int forced;
+    const int ver = sparse_version(QT_CUDA_CTX(be), &forced);
+    (void)forced;
     if (ver >= 3) return run_colskip_v3(be, c, ws, info);
     size_t b_flag = (size_t)K * 4, b_kept = b_flag, b_misc = 256, b_a = (size_t)(M * (K + 8)) * c->es,
            b_w = (size_t)((K + 8) * N) * c->es;

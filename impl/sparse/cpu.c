@@ -13,10 +13,11 @@
  *            the range cut into pieces of ≤ PIECE floats (16 KiB, in L1).
  *   COLSKIP  flags of the columns nonzero in some row (threads over column blocks), then
  *            pack A[:, kept] and W[kept, :] and one cblas_sgemm (or sgemv) on them.
- *   CSR      the same lists; N cut into register-wide strips (a row's strip of Y in 16
- *            accumulators), K into blocks whose W piece (copied for a range of strips) stays
- *            in L2 while every row of A reuses it; threads over (strip range, row group)
- *            items (see run_csr).
+ *   CSR      the same lists; N cut into register-wide strips (a row's strip of Y in 8
+ *            accumulators) grouped in column ranges, K into blocks whose W piece is copied
+ *            per strip into an L1-sized tile that every row of A then reuses; the range's Y
+ *            stays in L2 over all of K; threads over (column range, row group) items; the
+ *            prefetch of the next block chosen by measurement on the machine (see run_csr).
  *   measure  nonzeros and all-zero columns of a set of evenly spaced rows (16-column masks):
  *            what the AUTO dispatcher above the backends (common.c) decides from.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
@@ -24,6 +25,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -168,8 +170,15 @@ typedef __m256 vf_t;
 #define VSET1(a) _mm256_set1_ps(a)
 #endif
 
-/* y[0..len) += Σ_{j<g} a[j]·w[j][0..len) for g ≤ 8 rows (fused multiply-adds in row order). */
-static inline void fold_rows(float *restrict y, const float *const *w, const float *a, int g, int64_t len)
+/* Tunable of the GATHER kernel (default; the staged A/B tools, which include this file, set
+ * it): gpf > 0 prefetches (prefetcht0), while a group of 8 rows of W is folded, the same lines of
+ * the group gpf groups ahead. */
+static int gather_gpf = 0;
+
+/* y[0..len) += Σ_{j<g} a[j]·w[j][0..len) for g ≤ 8 rows (fused multiply-adds in row order);
+ * pw: NULL, or 8 rows whose lines at the same offsets are prefetched (g = 8 only). */
+static inline void fold_rows(float *restrict y, const float *const *w, const float *a, int g, int64_t len,
+                             const float *const *pw)
 {
     int64_t n = 0;
 #ifdef VW
@@ -178,6 +187,8 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
         const vf_t a4 = VSET1(a[4]), a5 = VSET1(a[5]), a6 = VSET1(a[6]), a7 = VSET1(a[7]);
         const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *w4 = w[4], *w5 = w[5], *w6 = w[6], *w7 = w[7];
         for (; n + VW <= len; n += VW) {
+            if (pw && n % 16 == 0)
+                for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(pw[i] + n), _MM_HINT_T0);
             vf_t acc = VLOAD(y + n);
             acc = VFMA(a0, VLOAD(w0 + n), acc);
             acc = VFMA(a1, VLOAD(w1 + n), acc);
@@ -196,6 +207,8 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
             VSTORE(y + n, acc);
         }
     }
+#else
+    (void)pw;
 #endif
     for (; n < len; n++) {
         float acc = y[n];
@@ -204,16 +217,18 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
     }
 }
 
-/* y[0..len) = Σ_j val[j]·W[idx[j]·ldw + 0..len), 8 rows of W per pass. */
+/* y[0..len) = Σ_j val[j]·W[idx[j]·ldw + 0..len), 8 rows of W per pass (gather_gpf: see there). */
 static void gather_row(float *restrict y, const float *W, int64_t ldw, const int32_t *idx, const float *val,
                        int64_t nnz, int64_t len)
 {
     memset(y, 0, (size_t)len * sizeof *y);
-    const float *w[8];
+    const float *w[8], *pw[8];
+    const int64_t ahead = 8 * (int64_t)gather_gpf;
     for (int64_t j = 0; j < nnz; j += 8) {
-        int g = nnz - j < 8 ? (int)(nnz - j) : 8;
+        int g = nnz - j < 8 ? (int)(nnz - j) : 8, pf = ahead > 0 && j + ahead + 8 <= nnz;
         for (int i = 0; i < g; i++) w[i] = W + (int64_t)idx[j + i] * ldw;
-        fold_rows(y, w, val + j, g, len);
+        for (int i = 0; pf && i < 8; i++) pw[i] = W + (int64_t)idx[j + ahead + i] * ldw;
+        fold_rows(y, w, val + j, g, len, pf ? pw : NULL);
     }
 }
 
@@ -362,71 +377,166 @@ static qt_status_t run_gather(const call_t *c)
     return gather_lists(c, s);
 }
 
-/* CSR: register-blocked strips. N is cut into strips of STRIP columns (NACC accumulators: a
- * row's strip of Y stays in registers); each work item owns a range of consecutive strips (up
- * to RANGE_MAX) and a group of rows of A, and walks K in blocks. Per (k block, strip, row):
- * acc = the row's Y strip (zero in the first block); acc += a_k·W[k, strip] over the row's
- * nonzeros in the block; store. When most rows of W are touched (estimated from the density
- * and the rows per item), each k block of the range, rows k0..k0+kb of W over the range's
- * columns, is first copied into a per-thread buffer of at most PACK_FLOATS (512 KiB, in the
- * call's workspace), strip after strip ([strip][k][STRIP]): the block then stays in L2 while
- * every row of A with nonzeros in it reuses its W rows (batch 64 at 90%: each W row piece
- * serves ~6 rows of A from L2 instead of coming again from L3 or memory), and the copy reads
- * W in pieces as long as the range (up to 16 KiB), not a strip's 1 KiB pieces 4N bytes apart
- * (every piece on another page; 2-core VM, K = N = 4096, the whole of W copied by one thread:
- * 3.3 ms in 16 KiB pieces against 5.5 in 1 KiB pieces).
- * In place (no copy), with N a power of two, the pieces of one strip would fall into 1/8 of
- * the L2's sets (N = 4096: 128 of 2048 sets) and not stay there. The block height kb =
- * PACK_FLOATS / range width (32 rows at 4096 columns, 512 at one strip: one thread per strip,
- * 16 threads at N = 4096, as before; 1024 was 3% slower on the VM) keeps the reload of
- * the Y strips (once per block) small against the block's multiply-adds.
- * One range of whole rows (one thread, N ≤ RANGE_MAX·STRIP) copies nothing: its k block,
- * INPLACE_BYTES of consecutive rows, is one contiguous run of W, read in place, and the next
- * block's lines are prefetched toward L2 (prefetcht1) evenly over this block's strip-rows, so
- * that the stream from memory overlaps the multiply-adds instead of preceding them (2-core VM,
- * M=64 K=N=4096, 1 thread, thread CPU time, both in one process: 9.35 vs 10.6 ms at 90%,
- * 6.3-6.7 vs 8.4-9.2 ms at 95%).
- * Items: ranges of ⌈strips / threads⌉ strips (≤ RANGE_MAX) with all rows when there are at
- * least as many strips as threads, else one strip each with the rows split so that every
- * thread has work. A strip narrower than STRIP (the tail of N; every strip without AVX) goes
- * through gather_row. When fewer than 1.5 rows of a group share a touched row of W on average
- * (batch 1; very sparse small batches) there is nothing to reuse and the call runs the GATHER
- * schedule, whose long row pieces stream W from memory faster than 1 KiB strip pieces (2-core
- * VM, M=1 K=16384 N=4096: 2.2x). */
-#define PACK_FLOATS 131072 /* floats of a thread's packed W block (512 KiB) */
-#define RANGE_MAX 16       /* strips of one work item at most (a range's row of W: ≤ 16 KiB) */
-#define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
+/* CSR: register-blocked strips over L1-sized tiles of W, column ranges outermost. N is cut into
+ * strips of STRIP columns (NACC accumulators: a row's strip of Y stays in registers while it
+ * takes its nonzeros), the strips into ranges of at most RANGE_COLS columns; a work item owns
+ * a range and a group of rows of A and walks K in blocks. Per k block: when most rows of W are
+ * touched (estimated from the density and the rows per item), the block's rows of W over the
+ * range are first copied into a per-thread buffer (in the call's workspace), strip after strip
+ * ([strip][k][STRIP], TILE_BYTES = 32 KiB per strip: KB_PACK rows); then per strip, per row of
+ * A: acc = the row's Y strip (zero in the first block); acc += a_k·W[k, strip] over the row's
+ * nonzeros in the block (from the strip's tile, in L1); store. Every row of A with nonzeros in
+ * the block takes them from the same L1 tile (batch 64 at 90%: each W row piece serves ~6.4
+ * rows of A), the range's Y (64 rows × 4 KiB = 256 KiB) stays in L2 from the first block to the
+ * last, and W leaves the last-level cache once per call, in pieces of a whole range (4 KiB:
+ * one page), not of a strip. The copy is needed: in place, with N a power of two, one strip's
+ * pieces 4N bytes apart fall into a few sets of L1 and L2 and evict each other. Optionally
+ * (csr_tune.pf) the next block's lines of the range are prefetched toward L2 (prefetcht1)
+ * evenly over this block's strip-rows, so that the stream from the last-level cache overlaps
+ * the multiply-adds instead of preceding them; whether that pays is a property of the machine.
+ * When few rows of W are touched the block is read in place (k blocks of KBLK rows). Items:
+ * ranges of min(RANGE_COLS / STRIP, ⌈strips / threads⌉) strips with all rows when there are
+ * at least as many ranges as threads, else the rows split so that every thread has work. A
+ * strip narrower than STRIP (the tail of N; every strip without AVX) goes through gather_row.
+ * When fewer than 1.5 rows of a group share a touched row of W on average (batch 1; very
+ * sparse small batches) there is nothing to reuse and the call runs the GATHER schedule, whose
+ * long row pieces stream W from memory faster than 1 KiB strip pieces (2-core VM, M=1 K=16384
+ * N=4096: 2.2x). */
+#define RANGE_COLS 1024  /* columns of one work item at most (a row of its pack / Y range: 4 KiB) */
+#define TILE_BYTES 32768 /* bytes of one strip's packed k block: in L1 (32 KiB on Zen 4, 48 on Golden Cove) */
 #ifdef VW
-#define NACC (VW == 16 ? 16 : 12) /* accumulators per strip (AVX2: 12 of 16 ymm) */
-#define STRIP (NACC * VW)         /* columns of one strip (256 with AVX-512) */
-#define KBLK (131072 / STRIP)     /* rows of a k block when W is read in place */
+#define NACC 8                                /* accumulators per strip */
+#define STRIP (NACC * VW)                     /* columns of one strip (128 with AVX-512, 64 with AVX2) */
+#define KB_PACK (TILE_BYTES / (STRIP * 4))    /* rows of a packed k block (64 / 128) */
+#define KBLK ((256 << 10) / (STRIP * 4))      /* rows of a k block read in place (one strip: 256 KiB) */
 
-/* acc (NACC vectors) += Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..STRIP) (fused multiply-adds in
- * row order). */
-static inline void strip_fma(vf_t *acc, const float *w, int64_t ldw, int64_t koff, const int32_t *idx,
-                             const float *val, int64_t n)
+/* Tunables of the CSR kernel: pf: prefetch the next packed block (see above) 0 no, 1 yes, -1
+ * chosen by measurement (pf_choose); dual: two accumulator chains per strip (even and odd
+ * nonzeros, summed at the end); range: columns of a work item (RANGE_COLS); kb: rows of a
+ * packed block (KB_PACK). Defaults here; for experiments the environment variable
+ * QT_SPARSE_CPU_CSR="range=R,kb=K,pf=P,dual=D" (any subset; read at the first call) overrides
+ * them, and the staged A/B tool, which includes this file, sets them directly. */
+static struct {
+    int pf, dual;
+    int64_t range, kb;
+} csr_tune = {-1, 0, RANGE_COLS, KB_PACK};
+
+/* Apply QT_SPARSE_CPU_CSR once (values out of range are ignored). */
+static void csr_tune_env(void)
 {
-    vf_t r[NACC];
-    for (int v = 0; v < NACC; v++) r[v] = acc[v];
-    for (int64_t j = 0; j < n; j++) {
+    static int done;
+#pragma omp critical(qt_csr_pf)
+    if (!done) {
+        done = 1;
+        const char *e = getenv("QT_SPARSE_CPU_CSR");
+        char key[16];
+        long long v;
+        int used;
+        while (e && sscanf(e, " %15[a-z] = %lld%n", key, &v, &used) == 2) {
+            if (!strcmp(key, "range") && v >= STRIP && v <= 65536) csr_tune.range = v;
+            else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
+            else if (!strcmp(key, "pf") && v >= -1 && v <= 1) csr_tune.pf = (int)v;
+            else if (!strcmp(key, "dual") && (v == 0 || v == 1)) csr_tune.dual = (int)v;
+            e += used;
+            e += strspn(e, ", ");
+        }
+    }
+}
+
+/* The prefetch of the packed path, chosen per process by measurement, separately for one
+ * thread and several: the first 2·PF_TRIALS packed calls alternate without and with it, each
+ * timed per multiply-add (so that calls of different shapes compare); from then on the one
+ * with the lower minimum runs. Both compute the same sums in the same order: the choice
+ * changes time only. Why by measurement: the same prefetch made one thread's CSR 1.23x slower
+ * on the Xeon (W in its 300 MiB LLC: 11.94 vs 9.69 ms, M=64 K=N=4096 90%) and 1.15x faster on
+ * the 2-core VM's EPYC (W from memory: 7.95 vs 9.10 ms), with the kernel before this one. */
+#define PF_TRIALS 6
+static struct {
+    double best[2];
+    int calls, choice;
+} pf_state[2];
+
+/* The prefetch setting for a packed call on T threads; *trial set when the call is one of the
+ * trials (then pf_record its time). */
+static int pf_choose(int T, int *trial)
+{
+    int pf;
+    *trial = 0;
+    if (csr_tune.pf >= 0) return csr_tune.pf;
+#pragma omp critical(qt_csr_pf)
+    {
+        const int cls = T > 1;
+        if (pf_state[cls].calls >= 2 * PF_TRIALS) {
+            pf = pf_state[cls].choice;
+        } else {
+            if (pf_state[cls].calls == 0) pf_state[cls].best[0] = pf_state[cls].best[1] = INFINITY;
+            pf = pf_state[cls].calls & 1;
+            *trial = 1;
+        }
+    }
+    return pf;
+}
+
+/* Record a trial: seconds per multiply-add with prefetch setting pf on T threads. */
+static void pf_record(int T, int pf, double per_mac)
+{
+#pragma omp critical(qt_csr_pf)
+    {
+        const int cls = T > 1;
+        if (pf_state[cls].calls < 2 * PF_TRIALS) {
+            if (per_mac < pf_state[cls].best[pf]) pf_state[cls].best[pf] = per_mac;
+            if (++pf_state[cls].calls == 2 * PF_TRIALS) pf_state[cls].choice = pf_state[cls].best[1] < pf_state[cls].best[0];
+        }
+    }
+}
+
+/* y[0..STRIP) = (first ? 0 : y) + Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..STRIP) (fused
+ * multiply-adds in row order; dual: even and odd j in two chains, added at the end). */
+static inline __attribute__((always_inline)) void strip_fma(float *y, int first, const float *w, int64_t ldw,
+                                                            int64_t koff, const int32_t *idx, const float *val,
+                                                            int64_t n, int dual)
+{
+    vf_t r[NACC], s[NACC];
+    for (int v = 0; v < NACC; v++) r[v] = first ? VSET1(0.0f) : VLOAD(y + v * VW);
+    int64_t j = 0;
+    if (dual) {
+        for (int v = 0; v < NACC; v++) s[v] = VSET1(0.0f);
+        for (; j + 2 <= n; j += 2) {
+            const vf_t a0 = VSET1(val[j]), a1 = VSET1(val[j + 1]);
+            const float *w0 = w + ((int64_t)idx[j] - koff) * ldw, *w1 = w + ((int64_t)idx[j + 1] - koff) * ldw;
+            for (int v = 0; v < NACC; v++) {
+                r[v] = VFMA(a0, VLOAD(w0 + v * VW), r[v]);
+                s[v] = VFMA(a1, VLOAD(w1 + v * VW), s[v]);
+            }
+        }
+    }
+    for (; j < n; j++) {
         const vf_t a = VSET1(val[j]);
         const float *wr = w + ((int64_t)idx[j] - koff) * ldw;
         for (int v = 0; v < NACC; v++) r[v] = VFMA(a, VLOAD(wr + v * VW), r[v]);
     }
-    for (int v = 0; v < NACC; v++) acc[v] = r[v];
+    if (dual)
+        for (int v = 0; v < NACC; v++) r[v] = r[v] + s[v];
+    for (int v = 0; v < NACC; v++) VSTORE(y + v * VW, r[v]);
+}
+
+/* strip_fma with one chain or two (the branch outside the loops). */
+static void strip_run(float *y, int first, const float *w, int64_t ldw, int64_t koff, const int32_t *idx,
+                      const float *val, int64_t n, int dual)
+{
+    if (dual) strip_fma(y, first, w, ldw, koff, idx, val, n, 1);
+    else strip_fma(y, first, w, ldw, koff, idx, val, n, 0);
 }
 #else
 #define STRIP PIECE
-#define KBLK (1 << 30)
 #endif
 
-/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M
- * cursors (each row's first nonzero of the block, and its end); pk: NULL (W in place, k blocks
- * of kb rows; pf: prefetch each next block into L2 while the rows work on this one: only
- * for a range of whole rows, where a block is one contiguous run of W), or PACK_FLOATS
- * floats to pack each k block into (kb from the range width). */
+/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M cursors
+ * (each row's first nonzero of the block, and its end); pk: NULL (W read in place, k blocks of
+ * KBLK rows) or csr_tune.kb × (s1 − s0)·STRIP floats to pack each k block into; pf: prefetch
+ * each next block to be packed. */
 static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, float *pk,
-                      int64_t kb, int pf, int64_t *cur)
+                      int pf, int64_t *cur)
 {
     const int64_t N = c->N, K = c->K;
     int64_t full = s1 - s0; /* strips of STRIP columns; the tail strip after them */
@@ -434,9 +544,9 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
 #ifdef VW
     if (full > 0) {
         int64_t *end = cur + c->M;
-        const int64_t n0 = s0 * STRIP, width = full * STRIP;
-        if (pk) kb = PACK_FLOATS / width;
-        if (kb < 1) kb = 1; /* not reached: width ≤ RANGE_MAX·STRIP ≤ PACK_FLOATS */
+        const int64_t n0 = s0 * STRIP, width = full * STRIP, kb = pk ? csr_tune.kb : KBLK;
+        const int dual = csr_tune.dual;
+        pf = pf && pk;
         for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
         for (int64_t k0 = 0; k0 < K; k0 += kb) {
             const int64_t kend = K - k0 < kb ? K : k0 + kb, rows = kend - k0;
@@ -445,30 +555,28 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
                     const float *src = c->W + (k0 + r) * N + n0;
                     for (int64_t q = 0; q < full; q++)
                         for (int v = 0; v < NACC; v++)
-                            VSTORE(pk + (q * rows + r) * STRIP + v * VW, VLOAD(src + q * STRIP + v * VW));
+                            VSTORE(pk + (q * kb + r) * STRIP + v * VW, VLOAD(src + q * STRIP + v * VW));
                 }
             for (int64_t m = m0; m < m1; m++) {
                 int64_t j = cur[m];
                 while (j < s->rowptr[m + 1] && s->idx[j] < kend) j++;
                 end[m] = j;
             }
-            /* the next block's cache lines (rows kend.. of W: contiguous), spread evenly over
-             * this block's strip-rows so the loads toward L2 overlap the multiply-adds */
-            const char *next = (const char *)(c->W + kend * N);
-            const int64_t lines = pf && kend < K ? ((K - kend < kb ? K - kend : kb) * N * 4 + 63) / 64 : 0;
-            const int64_t steps = full * (m1 - m0);
-            int64_t issued = 0, step = 0;
+            /* the next block's lines of the range (its rows kend.., width floats each), spread
+             * evenly over this block's strip-rows */
+            const int64_t lpr = width / 16, nrows = pf && kend < K ? (K - kend < kb ? K - kend : kb) : 0;
+            const int64_t lines = nrows * lpr, steps = full * (m1 - m0);
+            int64_t issued = 0, step = 0, pr = 0, pl = 0;
             for (int64_t q = 0; q < full; q++) {
-                const float *w = pk ? pk + q * rows * STRIP : c->W + n0 + q * STRIP;
+                const float *w = pk ? pk + q * kb * STRIP : c->W + n0 + q * STRIP;
                 const int64_t ldw = pk ? STRIP : N, koff = pk ? k0 : 0;
                 for (int64_t m = m0; m < m1; m++) {
-                    vf_t acc[NACC];
-                    float *y = c->Y + m * N + n0 + q * STRIP;
-                    for (int v = 0; v < NACC; v++) acc[v] = k0 == 0 ? VSET1(0.0f) : VLOAD(y + v * VW);
-                    strip_fma(acc, w, ldw, koff, s->idx + cur[m], s->val + cur[m], end[m] - cur[m]);
-                    for (int v = 0; v < NACC; v++) VSTORE(y + v * VW, acc[v]);
-                    for (const int64_t to = lines * ++step / steps; issued < to; issued++)
-                        _mm_prefetch(next + issued * 64, _MM_HINT_T1);
+                    strip_run(c->Y + m * N + n0 + q * STRIP, k0 == 0, w, ldw, koff, s->idx + cur[m],
+                              s->val + cur[m], end[m] - cur[m], dual);
+                    for (const int64_t to = lines * ++step / steps; issued < to; issued++) {
+                        _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
+                        if (++pl == lpr) pl = 0, pr++;
+                    }
                 }
             }
             for (int64_t m = m0; m < m1; m++) cur[m] = end[m];
@@ -476,7 +584,6 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
     }
 #else
     (void)pk;
-    (void)kb;
     (void)pf;
     (void)cur;
     (void)K;
@@ -496,14 +603,19 @@ static qt_status_t run_csr(const call_t *c)
     csr_t s;
     const int64_t M = c->M, N = c->N, K = c->K, nstrip = (N + STRIP - 1) / STRIP;
     int T = c->threads;
-    /* items: ranges of strips × row groups */
-    int64_t ranges = nstrip >= T ? (nstrip + RANGE_MAX - 1) / RANGE_MAX : nstrip;
-    if (nstrip >= T && ranges < T) ranges = T;
-    int64_t groups = nstrip >= T ? 1 : (2 * T + nstrip - 1) / nstrip; /* row groups per strip */
+#ifdef VW
+    csr_tune_env();
+    int64_t per = csr_tune.range / STRIP; /* strips per range */
+#else
+    int64_t per = 1;
+#endif
+    if (per < 1) per = 1;
+    if (per > (nstrip + T - 1) / T) per = (nstrip + T - 1) / T;
+    const int64_t ranges = (nstrip + per - 1) / per;
+    int64_t groups = ranges >= T ? 1 : (2 * T + ranges - 1) / ranges; /* row groups per range */
     if (groups > M) groups = M;
 #ifdef VW
-    const int64_t wmax = (nstrip + ranges - 1) / ranges * STRIP; /* widest range's columns */
-    const size_t pack_floats = N >= STRIP ? (size_t)(K * wmax < PACK_FLOATS ? K * wmax : PACK_FLOATS) : 0;
+    const size_t pack_floats = N >= STRIP ? (size_t)(csr_tune.kb * per * STRIP) : 0;
 #else
     const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
 #endif
@@ -522,27 +634,31 @@ static qt_status_t run_csr(const call_t *c)
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
     }
-    /* most rows of W touched: one range of whole rows reads W in place, its k blocks (contiguous,
-     * INPLACE_BYTES) prefetched one ahead; narrower ranges copy theirs (PACK_FLOATS) */
-    const int dense_use = touched > 0.7, whole = ranges == 1;
-    const int pack = dense_use && !whole && extra > 0;
-    int64_t kb = KBLK;
-    if (dense_use && whole) {
-        kb = INPLACE_BYTES / (N * (int64_t)sizeof(float));
-        if (kb < 8) kb = 8;
-    }
+    const int pack = touched > 0.7 && extra > 0; /* most rows of W touched: copy the blocks */
     int64_t *cur = qt_alloc((size_t)T * 2 * (size_t)M * sizeof(int64_t)); /* per thread: 2 cursors per row */
     if (!cur) {
         csr_free(c, &s);
         return qt_fail(QT_ERR_NOMEM, "csr: no memory for %d x %lld row cursors", T, 2 * (long long)M);
     }
+#ifdef VW
+    int trial = 0;
+    const int pf = pack ? pf_choose(T, &trial) : 0;
+#else
+    const int pf = 0, trial = 0;
+#endif
+    const double t0 = trial ? omp_get_wtime() : 0.0;
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
     for (int64_t it = 0; it < items; it++) {
-        const int64_t r = it / groups, g = it % groups;
-        csr_range(c, &s, nstrip * r / ranges, nstrip * (r + 1) / ranges, M * g / groups, M * (g + 1) / groups,
-                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb,
-                  dense_use && whole, cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
+        const int64_t r = it / groups, g = it % groups, s1 = (r + 1) * per;
+        csr_range(c, &s, r * per, s1 < nstrip ? s1 : nstrip, M * g / groups, M * (g + 1) / groups,
+                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, pf,
+                  cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
     }
+#ifdef VW
+    if (trial) pf_record(T, pf, (omp_get_wtime() - t0) / ((double)s.nnz * (double)N));
+#else
+    (void)t0;
+#endif
     qt_free(cur);
     if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_CSR, s.nnz, -1};
     qt_sparse_count_matmul((double)s.nnz * N, ((double)M * K - s.nnz) * N, s.nnz);

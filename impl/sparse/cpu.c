@@ -404,22 +404,25 @@ static qt_status_t run_gather(const call_t *c)
  * N=4096: 2.2x). */
 #define RANGE_COLS 1024  /* columns of one work item at most (a row of its pack / Y range: 4 KiB) */
 #define TILE_BYTES 32768 /* bytes of one strip's packed k block: in L1 (32 KiB on Zen 4, 48 on Golden Cove) */
+#define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
+#define SCHED_PACK 0            /* the dense-use schedules (sched_choose) */
+#define SCHED_WHOLE 1
 #ifdef VW
 #define NACC 8                                /* accumulators per strip */
 #define STRIP (NACC * VW)                     /* columns of one strip (128 with AVX-512, 64 with AVX2) */
 #define KB_PACK (TILE_BYTES / (STRIP * 4))    /* rows of a packed k block (64 / 128) */
 #define KBLK ((256 << 10) / (STRIP * 4))      /* rows of a k block read in place (one strip: 256 KiB) */
 
-/* Tunables of the CSR kernel: pf: prefetch the next packed block (see above) 0 no, 1 yes, -1
- * chosen by measurement (pf_choose); dual: two accumulator chains per strip (even and odd
- * nonzeros, summed at the end); range: columns of a work item (RANGE_COLS); kb: rows of a
- * packed block (KB_PACK). Defaults here; for experiments the environment variable
- * QT_SPARSE_CPU_CSR="range=R,kb=K,pf=P,dual=D" (any subset; read at the first call) overrides
- * them, and the staged A/B tool, which includes this file, sets them directly. */
+/* Tunables of the CSR kernel: cand: the dense-use schedule, −1 chosen by measurement
+ * (sched_choose), 0..3 forced (2·schedule + prefetch, see there); range: columns of a work item
+ * (RANGE_COLS); kb: rows of a packed block (KB_PACK). Defaults here; for experiments the
+ * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C" (any subset; read at the
+ * first call) overrides them, and the staged A/B tool, which includes this file, sets them
+ * directly. */
 static struct {
-    int pf, dual;
+    int cand;
     int64_t range, kb;
-} csr_tune = {-1, 0, RANGE_COLS, KB_PACK};
+} csr_tune = {-1, RANGE_COLS, KB_PACK};
 
 /* Apply QT_SPARSE_CPU_CSR once (values out of range are ignored). */
 static void csr_tune_env(void)
@@ -435,118 +438,113 @@ static void csr_tune_env(void)
         while (e && sscanf(e, " %15[a-z] = %lld%n", key, &v, &used) == 2) {
             if (!strcmp(key, "range") && v >= STRIP && v <= 65536) csr_tune.range = v;
             else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
-            else if (!strcmp(key, "pf") && v >= -1 && v <= 1) csr_tune.pf = (int)v;
-            else if (!strcmp(key, "dual") && (v == 0 || v == 1)) csr_tune.dual = (int)v;
+            else if (!strcmp(key, "cand") && v >= -1 && v <= 3) csr_tune.cand = (int)v;
             e += used;
             e += strspn(e, ", ");
         }
     }
 }
 
-/* The prefetch of the packed path, chosen per process by measurement, separately for one
- * thread and several: the first 2·PF_TRIALS packed calls alternate without and with it, each
- * timed per multiply-add (so that calls of different shapes compare); from then on the one
- * with the lower minimum runs. Both compute the same sums in the same order: the choice
- * changes time only. Why by measurement: the same prefetch made one thread's CSR 1.23x slower
- * on the Xeon (W in its 300 MiB LLC: 11.94 vs 9.69 ms, M=64 K=N=4096 90%) and 1.15x faster on
- * the 2-core VM's EPYC (W from memory: 7.95 vs 9.10 ms), with the kernel before this one. */
-#define PF_TRIALS 6
+/* The schedule of the dense-use CSR path, chosen per process by measurement, separately for
+ * one thread and several: SCHED_PACK (copy each k block per strip: W from L1) or, on one thread
+ * only, SCHED_WHOLE (one range of whole rows read in place: k blocks of INPLACE_BYTES, one
+ * contiguous run of W each, from L2; nothing copied), each without and with the prefetch of
+ * the next block (candidate = 2·schedule + prefetch). The first SCHED_TRIALS calls of each
+ * candidate run in turn, each timed per multiply-add (so that calls of different shapes
+ * compare); from then on the candidate with the lowest minimum runs. All compute the same
+ * sums in the same order: the choice changes time only. Why by measurement: the prefetch of
+ * the in-place schedule made one thread 1.23x slower on the Xeon (W in its 300 MiB LLC:
+ * 11.94 vs 9.69 ms, M=64 K=N=4096 90%) and 1.15x faster on the 2-core VM's EPYC (W from
+ * memory: 7.95 vs 9.10 ms); the copy of the packed schedule costs more than it saves on the
+ * VM (W from memory: 10.0 vs 8.6 ms in place, M=64 K=N=4096 90%, 1 thread). */
+#define SCHED_TRIALS 4
 static struct {
-    double best[2];
+    double best[4];
     int calls, choice;
-} pf_state[2];
+} sched_state[2];
 
-/* The prefetch setting for a packed call on T threads; *trial set when the call is one of the
- * trials (then pf_record its time). */
-static int pf_choose(int T, int *trial)
+/* The candidate for a dense-use call on T threads (csr_tune.cand ≥ 0 forces one; SCHED_WHOLE
+ * runs only on one thread, else SCHED_PACK); *trial set when the call is a trial (then
+ * sched_record its time). */
+static int sched_choose(int T, int *trial)
 {
-    int pf;
+    int cand;
     *trial = 0;
-    if (csr_tune.pf >= 0) return csr_tune.pf;
+    if (csr_tune.cand >= 0) return csr_tune.cand;
 #pragma omp critical(qt_csr_pf)
     {
-        const int cls = T > 1;
-        if (pf_state[cls].calls >= 2 * PF_TRIALS) {
-            pf = pf_state[cls].choice;
+        const int cls = T > 1, n = cls ? 2 : 4; /* whole rows in place: one thread only */
+        if (sched_state[cls].calls >= n * SCHED_TRIALS) {
+            cand = sched_state[cls].choice;
         } else {
-            if (pf_state[cls].calls == 0) pf_state[cls].best[0] = pf_state[cls].best[1] = INFINITY;
-            pf = pf_state[cls].calls & 1;
+            if (sched_state[cls].calls == 0)
+                for (int i = 0; i < 4; i++) sched_state[cls].best[i] = INFINITY;
+            cand = sched_state[cls].calls % n;
             *trial = 1;
         }
     }
-    return pf;
+    return cand;
 }
 
-/* Record a trial: seconds per multiply-add with prefetch setting pf on T threads. */
-static void pf_record(int T, int pf, double per_mac)
+/* Record a trial: seconds per multiply-add of candidate cand on T threads. */
+static void sched_record(int T, int cand, double per_mac)
 {
 #pragma omp critical(qt_csr_pf)
     {
-        const int cls = T > 1;
-        if (pf_state[cls].calls < 2 * PF_TRIALS) {
-            if (per_mac < pf_state[cls].best[pf]) pf_state[cls].best[pf] = per_mac;
-            if (++pf_state[cls].calls == 2 * PF_TRIALS) pf_state[cls].choice = pf_state[cls].best[1] < pf_state[cls].best[0];
+        const int cls = T > 1, n = cls ? 2 : 4;
+        if (sched_state[cls].calls < n * SCHED_TRIALS) {
+            if (per_mac < sched_state[cls].best[cand]) sched_state[cls].best[cand] = per_mac;
+            if (++sched_state[cls].calls == n * SCHED_TRIALS)
+                for (int i = 1; i < n; i++)
+                    if (sched_state[cls].best[i] < sched_state[cls].best[sched_state[cls].choice]) sched_state[cls].choice = i;
         }
     }
 }
 
-/* y[0..STRIP) = (first ? 0 : y) + Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..STRIP) (fused
- * multiply-adds in row order; dual: even and odd j in two chains, added at the end). */
+/* y[0..nacc·VW) = (first ? 0 : y) + Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..nacc·VW) (fused
+ * multiply-adds in row order, nacc accumulators: a constant after inlining). */
 static inline __attribute__((always_inline)) void strip_fma(float *y, int first, const float *w, int64_t ldw,
                                                             int64_t koff, const int32_t *idx, const float *val,
-                                                            int64_t n, int dual)
+                                                            int64_t n, const int nacc)
 {
-    vf_t r[NACC], s[NACC];
-    for (int v = 0; v < NACC; v++) r[v] = first ? VSET1(0.0f) : VLOAD(y + v * VW);
-    int64_t j = 0;
-    if (dual) {
-        for (int v = 0; v < NACC; v++) s[v] = VSET1(0.0f);
-        for (; j + 2 <= n; j += 2) {
-            const vf_t a0 = VSET1(val[j]), a1 = VSET1(val[j + 1]);
-            const float *w0 = w + ((int64_t)idx[j] - koff) * ldw, *w1 = w + ((int64_t)idx[j + 1] - koff) * ldw;
-            for (int v = 0; v < NACC; v++) {
-                r[v] = VFMA(a0, VLOAD(w0 + v * VW), r[v]);
-                s[v] = VFMA(a1, VLOAD(w1 + v * VW), s[v]);
-            }
-        }
-    }
-    for (; j < n; j++) {
+    vf_t r[2 * NACC];
+    for (int v = 0; v < nacc; v++) r[v] = first ? VSET1(0.0f) : VLOAD(y + v * VW);
+    for (int64_t j = 0; j < n; j++) {
         const vf_t a = VSET1(val[j]);
         const float *wr = w + ((int64_t)idx[j] - koff) * ldw;
-        for (int v = 0; v < NACC; v++) r[v] = VFMA(a, VLOAD(wr + v * VW), r[v]);
+        for (int v = 0; v < nacc; v++) r[v] = VFMA(a, VLOAD(wr + v * VW), r[v]);
     }
-    if (dual)
-        for (int v = 0; v < NACC; v++) r[v] = r[v] + s[v];
-    for (int v = 0; v < NACC; v++) VSTORE(y + v * VW, r[v]);
+    for (int v = 0; v < nacc; v++) VSTORE(y + v * VW, r[v]);
 }
 
-/* strip_fma with one chain or two (the branch outside the loops). */
+/* strip_fma over STRIP columns (NACC accumulators) or, wide, 2·STRIP (2·NACC: all 32 zmm with
+ * AVX-512; 24 of 16 ymm would spill with AVX2, so wide is AVX-512 only). */
 static void strip_run(float *y, int first, const float *w, int64_t ldw, int64_t koff, const int32_t *idx,
-                      const float *val, int64_t n, int dual)
+                      const float *val, int64_t n, int wide)
 {
-    if (dual) strip_fma(y, first, w, ldw, koff, idx, val, n, 1);
-    else strip_fma(y, first, w, ldw, koff, idx, val, n, 0);
+    if (wide) strip_fma(y, first, w, ldw, koff, idx, val, n, 2 * NACC);
+    else strip_fma(y, first, w, ldw, koff, idx, val, n, NACC);
 }
 #else
 #define STRIP PIECE
 #endif
 
 /* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M cursors
- * (each row's first nonzero of the block, and its end); pk: NULL (W read in place, k blocks of
- * KBLK rows) or csr_tune.kb × (s1 − s0)·STRIP floats to pack each k block into; pf: prefetch
- * each next block to be packed. */
+ * (each row's first nonzero of the block, and its end); k blocks of kb rows; pk: NULL (W read
+ * in place) or kb × (s1 − s0)·STRIP floats to pack each k block into; pf: prefetch each next
+ * block's lines of the range toward L2; wide: strips of 2·STRIP columns (in place only). */
 static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, float *pk,
-                      int pf, int64_t *cur)
+                      int64_t kb, int pf, int wide, int64_t *cur)
 {
-    const int64_t N = c->N, K = c->K;
-    int64_t full = s1 - s0; /* strips of STRIP columns; the tail strip after them */
-    if (s1 * STRIP > N) full--;
+    const int64_t N = c->N, K = c->K, n0 = s0 * STRIP, n1 = s1 * STRIP < N ? s1 * STRIP : N;
 #ifdef VW
+#if VW != 16
+    wide = 0;
+#endif
+    const int64_t sw = wide && !pk ? 2 * STRIP : STRIP, full = (n1 - n0) / sw; /* strips of sw columns */
     if (full > 0) {
         int64_t *end = cur + c->M;
-        const int64_t n0 = s0 * STRIP, width = full * STRIP, kb = pk ? csr_tune.kb : KBLK;
-        const int dual = csr_tune.dual;
-        pf = pf && pk;
+        const int64_t width = full * sw;
         for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
         for (int64_t k0 = 0; k0 < K; k0 += kb) {
             const int64_t kend = K - k0 < kb ? K : k0 + kb, rows = kend - k0;
@@ -562,17 +560,17 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
                 while (j < s->rowptr[m + 1] && s->idx[j] < kend) j++;
                 end[m] = j;
             }
-            /* the next block's lines of the range (its rows kend.., width floats each), spread
-             * evenly over this block's strip-rows */
+            /* the next block's lines of the range (its rows kend.., width floats each; whole rows
+             * in place: one contiguous run), spread evenly over this block's strip-rows */
             const int64_t lpr = width / 16, nrows = pf && kend < K ? (K - kend < kb ? K - kend : kb) : 0;
             const int64_t lines = nrows * lpr, steps = full * (m1 - m0);
             int64_t issued = 0, step = 0, pr = 0, pl = 0;
             for (int64_t q = 0; q < full; q++) {
-                const float *w = pk ? pk + q * kb * STRIP : c->W + n0 + q * STRIP;
+                const float *w = pk ? pk + q * kb * STRIP : c->W + n0 + q * sw;
                 const int64_t ldw = pk ? STRIP : N, koff = pk ? k0 : 0;
                 for (int64_t m = m0; m < m1; m++) {
-                    strip_run(c->Y + m * N + n0 + q * STRIP, k0 == 0, w, ldw, koff, s->idx + cur[m],
-                              s->val + cur[m], end[m] - cur[m], dual);
+                    strip_run(c->Y + m * N + n0 + q * sw, k0 == 0, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
+                              end[m] - cur[m], sw > STRIP);
                     for (const int64_t to = lines * ++step / steps; issued < to; issued++) {
                         _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
                         if (++pl == lpr) pl = 0, pr++;
@@ -582,18 +580,21 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
             for (int64_t m = m0; m < m1; m++) cur[m] = end[m];
         }
     }
+    const int64_t t0 = n0 + full * sw; /* the columns left: through gather_row */
 #else
     (void)pk;
+    (void)kb;
     (void)pf;
+    (void)wide;
     (void)cur;
     (void)K;
-    full = 0; /* no strip kernel: every strip through gather_row */
+    const int64_t t0 = n0; /* no strip kernel: every column through gather_row */
 #endif
-    for (int64_t st = s0 + full; st < s1; st++) {
-        const int64_t n0 = st * STRIP, len = N - n0 < STRIP ? N - n0 : STRIP;
+    for (int64_t p = t0; p < n1; p += PIECE) {
+        const int64_t len = n1 - p < PIECE ? n1 - p : PIECE;
         for (int64_t m = m0; m < m1; m++) {
             const int64_t b = s->rowptr[m], e = s->rowptr[m + 1];
-            gather_row(c->Y + m * N + n0, c->W + n0, N, s->idx + b, s->val + b, e - b, len);
+            gather_row(c->Y + m * N + p, c->W + p, N, s->idx + b, s->val + b, e - b, len);
         }
     }
 }
@@ -634,30 +635,39 @@ static qt_status_t run_csr(const call_t *c)
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
     }
-    const int pack = touched > 0.7 && extra > 0; /* most rows of W touched: copy the blocks */
+    /* most rows of W touched (and M ≥ 2, N ≥ STRIP): the measured choice of schedule and
+     * prefetch (sched_choose); else W in place in blocks of KBLK rows */
+    int cand = 0, trial = 0;
+#ifdef VW
+    if (touched > 0.7 && extra > 0) cand = sched_choose(T, &trial);
+#endif
+    const int whole = cand >> 1 == SCHED_WHOLE && T == 1, pf = cand & 1;
+    const int pack = touched > 0.7 && extra > 0 && !whole;
+#ifdef VW
+    int64_t kb = pack ? csr_tune.kb : KBLK;
+#else
+    int64_t kb = K; /* no strip kernel: csr_range sends every strip through gather_row */
+#endif
+    if (whole) kb = INPLACE_BYTES / (N * (int64_t)sizeof(float)) < 8 ? 8 : INPLACE_BYTES / (N * (int64_t)sizeof(float));
+    const int64_t rper = whole ? nstrip : per, nr = whole ? 1 : ranges, ng = whole ? 1 : groups;
     int64_t *cur = qt_alloc((size_t)T * 2 * (size_t)M * sizeof(int64_t)); /* per thread: 2 cursors per row */
     if (!cur) {
         csr_free(c, &s);
         return qt_fail(QT_ERR_NOMEM, "csr: no memory for %d x %lld row cursors", T, 2 * (long long)M);
     }
-#ifdef VW
-    int trial = 0;
-    const int pf = pack ? pf_choose(T, &trial) : 0;
-#else
-    const int pf = 0, trial = 0;
-#endif
     const double t0 = trial ? omp_get_wtime() : 0.0;
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-    for (int64_t it = 0; it < items; it++) {
-        const int64_t r = it / groups, g = it % groups, s1 = (r + 1) * per;
-        csr_range(c, &s, r * per, s1 < nstrip ? s1 : nstrip, M * g / groups, M * (g + 1) / groups,
-                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, pf,
+    for (int64_t it = 0; it < nr * ng; it++) {
+        const int64_t r = it / ng, g = it % ng, s1 = (r + 1) * rper;
+        csr_range(c, &s, r * rper, s1 < nstrip ? s1 : nstrip, M * g / ng, M * (g + 1) / ng,
+                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb, pf, whole,
                   cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
     }
 #ifdef VW
-    if (trial) pf_record(T, pf, (omp_get_wtime() - t0) / ((double)s.nnz * (double)N));
+    if (trial) sched_record(T, cand, (omp_get_wtime() - t0) / ((double)s.nnz * (double)N));
 #else
     (void)t0;
+    (void)trial;
 #endif
     qt_free(cur);
     if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_CSR, s.nnz, -1};

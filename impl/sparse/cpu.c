@@ -416,13 +416,13 @@ static qt_status_t run_gather(const call_t *c)
 /* Tunables of the CSR kernel: cand: the dense-use schedule, −1 chosen by measurement
  * (sched_choose), 0..3 forced (2·schedule + prefetch, see there); range: columns of a work item
  * (RANGE_COLS); kb: rows of a packed block (KB_PACK). Defaults here; for experiments the
- * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C" (any subset; read at the
+ * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W" (any subset; read at the
  * first call) overrides them, and the staged A/B tool, which includes this file, sets them
  * directly. */
 static struct {
-    int cand;
+    int cand, wide;
     int64_t range, kb;
-} csr_tune = {-1, RANGE_COLS, KB_PACK};
+} csr_tune = {-1, 0, RANGE_COLS, KB_PACK};
 
 /* Apply QT_SPARSE_CPU_CSR once (values out of range are ignored). */
 static void csr_tune_env(void)
@@ -439,6 +439,7 @@ static void csr_tune_env(void)
             if (!strcmp(key, "range") && v >= STRIP && v <= 65536) csr_tune.range = v;
             else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
             else if (!strcmp(key, "cand") && v >= -1 && v <= 3) csr_tune.cand = (int)v;
+            else if (!strcmp(key, "wide") && (v == 0 || v == 1)) csr_tune.wide = (int)v;
             e += used;
             e += strspn(e, ", ");
         }
@@ -532,7 +533,7 @@ static void strip_run(float *y, int first, const float *w, int64_t ldw, int64_t 
 /* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M cursors
  * (each row's first nonzero of the block, and its end); k blocks of kb rows; pk: NULL (W read
  * in place) or kb × (s1 − s0)·STRIP floats to pack each k block into; pf: prefetch each next
- * block's lines of the range toward L2; wide: strips of 2·STRIP columns (in place only). */
+ * block's lines of the range toward L2; wide: strips of 2·STRIP columns. */
 static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, float *pk,
                       int64_t kb, int pf, int wide, int64_t *cur)
 {
@@ -541,7 +542,7 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
 #if VW != 16
     wide = 0;
 #endif
-    const int64_t sw = wide && !pk ? 2 * STRIP : STRIP, full = (n1 - n0) / sw; /* strips of sw columns */
+    const int64_t sw = wide ? 2 * STRIP : STRIP, full = (n1 - n0) / sw, nv = sw / VW; /* strips of sw columns */
     if (full > 0) {
         int64_t *end = cur + c->M;
         const int64_t width = full * sw;
@@ -552,8 +553,8 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
                 for (int64_t r = 0; r < rows; r++) {
                     const float *src = c->W + (k0 + r) * N + n0;
                     for (int64_t q = 0; q < full; q++)
-                        for (int v = 0; v < NACC; v++)
-                            VSTORE(pk + (q * kb + r) * STRIP + v * VW, VLOAD(src + q * STRIP + v * VW));
+                        for (int64_t v = 0; v < nv; v++)
+                            VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
                 }
             for (int64_t m = m0; m < m1; m++) {
                 int64_t j = cur[m];
@@ -566,8 +567,8 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
             const int64_t lines = nrows * lpr, steps = full * (m1 - m0);
             int64_t issued = 0, step = 0, pr = 0, pl = 0;
             for (int64_t q = 0; q < full; q++) {
-                const float *w = pk ? pk + q * kb * STRIP : c->W + n0 + q * sw;
-                const int64_t ldw = pk ? STRIP : N, koff = pk ? k0 : 0;
+                const float *w = pk ? pk + q * kb * sw : c->W + n0 + q * sw;
+                const int64_t ldw = pk ? sw : N, koff = pk ? k0 : 0;
                 for (int64_t m = m0; m < m1; m++) {
                     strip_run(c->Y + m * N + n0 + q * sw, k0 == 0, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
                               end[m] - cur[m], sw > STRIP);
@@ -645,8 +646,10 @@ static qt_status_t run_csr(const call_t *c)
     const int pack = touched > 0.7 && extra > 0 && !whole;
 #ifdef VW
     int64_t kb = pack ? csr_tune.kb : KBLK;
+    const int wide = whole || (pack && csr_tune.wide);
 #else
     int64_t kb = K; /* no strip kernel: csr_range sends every strip through gather_row */
+    const int wide = 0;
 #endif
     if (whole) kb = INPLACE_BYTES / (N * (int64_t)sizeof(float)) < 8 ? 8 : INPLACE_BYTES / (N * (int64_t)sizeof(float));
     const int64_t rper = whole ? nstrip : per, nr = whole ? 1 : ranges, ng = whole ? 1 : groups;
@@ -660,7 +663,7 @@ static qt_status_t run_csr(const call_t *c)
     for (int64_t it = 0; it < nr * ng; it++) {
         const int64_t r = it / ng, g = it % ng, s1 = (r + 1) * rper;
         csr_range(c, &s, r * rper, s1 < nstrip ? s1 : nstrip, M * g / ng, M * (g + 1) / ng,
-                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb, pf, whole,
+                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb, pf, wide,
                   cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
     }
 #ifdef VW

@@ -458,7 +458,7 @@ static void csr_tune_env(void)
  * 11.94 vs 9.69 ms, M=64 K=N=4096 90%) and 1.15x faster on the 2-core VM's EPYC (W from
  * memory: 7.95 vs 9.10 ms); the copy of the packed schedule costs more than it saves on the
  * VM (W from memory: 10.0 vs 8.6 ms in place, M=64 K=N=4096 90%, 1 thread). */
-#define SCHED_TRIALS 4
+#define SCHED_TRIALS 2
 static struct {
     double best[4];
     int calls, choice;

@@ -13,11 +13,12 @@
  *            the range cut into pieces of ≤ PIECE floats (16 KiB, in L1).
  *   COLSKIP  flags of the columns nonzero in some row (threads over column blocks), then
  *            pack A[:, kept] and W[kept, :] and one cblas_sgemm (or sgemv) on them.
- *   CSR      the same lists; N cut into register-wide strips (a row's strip of Y in 8
- *            accumulators) grouped in column ranges, K into blocks whose W piece is copied
- *            per strip into an L1-sized tile that every row of A then reuses; the range's Y
- *            stays in L2 over all of K; threads over (column range, row group) items; the
- *            prefetch of the next block chosen by measurement on the machine (see run_csr).
+ *   CSR      the same lists; N cut into register-wide strips (a row's strip of Y in 8 or
+ *            16 accumulators) grouped in column ranges, K into blocks whose W piece is copied
+ *            per strip into a buffer in L2 that every row of A then reuses, the range's Y
+ *            staying in L2 over all of K (or, one thread, whole rows of W read in place);
+ *            threads over (column range, row group) items; the schedule chosen by timed
+ *            trials on the machine (see run_csr).
  *   measure  nonzeros and all-zero columns of a set of evenly spaced rows (16-column masks):
  *            what the AUTO dispatcher above the backends (common.c) decides from.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
@@ -37,7 +38,10 @@
                                  * started apart; 2-core VM, M=1 K=16384 N=4096, 1 thread, cold W:
                                  * 1.10 vs 1.24 ms at 90%, 0.46 vs 0.58 ms at 95%) */
 #define PAR_MIN 32768           /* element-wise work below this runs on one thread */
-#define SCAN_PAR_MIN (1 << 20)  /* scans of A (nonzero lists, column flags) below this: one thread */
+#define SCAN_PAR_MIN (1 << 20)  /* scans of A (column flags) below this: one thread */
+#define LIST_PAR_MIN (1 << 18)  /* the nonzero lists of A below this: one thread (M=64 K=4096 is
+                                 * above: one thread took 61 µs on the 2-core VM, 5% of a
+                                 * 16-thread call on the Xeon) */
 
 /* ---------------------------------------------------------------- activations ---- */
 
@@ -300,7 +304,7 @@ static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
     memset(s, 0, sizeof *s);
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
-    int T = M * K >= SCAN_PAR_MIN ? c->threads : 1;
+    int T = M * K >= LIST_PAR_MIN ? c->threads : 1;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
     s->rowptr[0] = 0;
@@ -377,52 +381,63 @@ static qt_status_t run_gather(const call_t *c)
     return gather_lists(c, s);
 }
 
-/* CSR: register-blocked strips over L1-sized tiles of W, column ranges outermost. N is cut into
- * strips of STRIP columns (NACC accumulators: a row's strip of Y stays in registers while it
- * takes its nonzeros), the strips into ranges of at most RANGE_COLS columns; a work item owns
- * a range and a group of rows of A and walks K in blocks. Per k block: when most rows of W are
- * touched (estimated from the density and the rows per item), the block's rows of W over the
- * range are first copied into a per-thread buffer (in the call's workspace), strip after strip
- * ([strip][k][STRIP], TILE_BYTES = 32 KiB per strip: KB_PACK rows); then per strip, per row of
- * A: acc = the row's Y strip (zero in the first block); acc += a_k·W[k, strip] over the row's
- * nonzeros in the block (from the strip's tile, in L1); store. Every row of A with nonzeros in
- * the block takes them from the same L1 tile (batch 64 at 90%: each W row piece serves ~6.4
- * rows of A), the range's Y (64 rows × 4 KiB = 256 KiB) stays in L2 from the first block to the
- * last, and W leaves the last-level cache once per call, in pieces of a whole range (4 KiB:
- * one page), not of a strip. The copy is needed: in place, with N a power of two, one strip's
- * pieces 4N bytes apart fall into a few sets of L1 and L2 and evict each other. Optionally
- * (csr_tune.pf) the next block's lines of the range are prefetched toward L2 (prefetcht1)
- * evenly over this block's strip-rows, so that the stream from the last-level cache overlaps
- * the multiply-adds instead of preceding them; whether that pays is a property of the machine.
- * When few rows of W are touched the block is read in place (k blocks of KBLK rows). Items:
- * ranges of min(RANGE_COLS / STRIP, ⌈strips / threads⌉) strips with all rows when there are
- * at least as many ranges as threads, else the rows split so that every thread has work. A
- * strip narrower than STRIP (the tail of N; every strip without AVX) goes through gather_row.
- * When fewer than 1.5 rows of a group share a touched row of W on average (batch 1; very
- * sparse small batches) there is nothing to reuse and the call runs the GATHER schedule, whose
- * long row pieces stream W from memory faster than 1 KiB strip pieces (2-core VM, M=1 K=16384
- * N=4096: 2.2x). */
-#define RANGE_COLS 1024  /* columns of one work item at most (a row of its pack / Y range: 4 KiB) */
-#define TILE_BYTES 32768 /* bytes of one strip's packed k block: in L1 (32 KiB on Zen 4, 48 on Golden Cove) */
+/* CSR: register-blocked strips over packed blocks of W, column ranges outermost. N is cut
+ * into strips of STRIP columns (NACC accumulators; "wide": 2·STRIP and 2·NACC, all 32 zmm: a
+ * row's strip of Y stays in registers while it takes its nonzeros), the strips into ranges of
+ * at most RANGE_COLS columns; a work item owns a range and a group of rows of A and walks K in
+ * blocks. When most rows of W are touched (estimated from the density and the rows per item)
+ * the schedule is one of (sched_choose, chosen by measurement on the machine):
+ *   packed  each k block (KB_PACK rows) of W over the range is copied into a per-thread buffer
+ *           (in the call's workspace), strip after strip ([strip][k][sw]); then per strip, per
+ *           row of A: acc = the row's Y strip (zero in the first block); acc += a_k·W[k, strip]
+ *           over the row's nonzeros in the block; store. Every row of A with nonzeros in the
+ *           block takes them from the same packed strip (batch 64 at 90%: each W row piece
+ *           serves ~6.4 rows of A, from L2), the range's Y (64 rows × 2 KiB) stays in L2 from
+ *           the first block to the last, and W leaves the last-level cache once per call. The
+ *           copy is needed: in place, with N a power of two, one strip's pieces 4N bytes apart
+ *           fall into a few sets of L1 and L2 and evict each other. Its variant "pipe" copies
+ *           the next block into a second buffer row by row between this block's strip-rows,
+ *           so that the copy's loads overlap the multiply-adds.
+ *   whole   (one thread) one range of whole rows read in place (wide strips): a k block of
+ *           INPLACE_BYTES is one contiguous run of W, which the hardware streams well; its
+ *           variant prefetches the next block's lines toward L2 (prefetcht1) evenly over this
+ *           block's strip-rows (main's one-thread schedule before this one).
+ * Block height, range width and strip width (csr_tune) were chosen on the Xeon (H200 host, W in
+ * its 300 MiB LLC; staged A/B, M=64 K=N=4096, medians of 24 calls, 1 thread, one process):
+ * 512 rows × 512 columns, wide strips: 9.96 ms at 90% / 9.02 at 95%, against 11.34 / 10.48
+ * for 128 rows × 1024 columns × 128-column strips and 12.2 / 8.8 for the whole schedule (the
+ * same process's dense OpenBLAS: 25.7 / 33.1 ms); an earlier call had 64-row blocks (32 KiB
+ * per strip: L1-resident) at 15.3 / 12.7 ms against 13.5 / 10.0 for 128 rows: more nonzeros
+ * per visit of a Y strip beat L1-resident W. At 16 threads each thread owns one wide strip and
+ * its blocks of 512 rows. When few rows of W are touched the block is read in place (k blocks
+ * of KBLK rows). Items: ranges of min(RANGE_COLS / STRIP, ⌈strips / threads⌉) strips with all
+ * rows when there are at least as many ranges as threads, else the rows split so that every
+ * thread has work. Columns past the last full strip (the tail of N; all of them without AVX)
+ * go through gather_row. When fewer than 1.5 rows of a group share a touched row of W on
+ * average (batch 1; very sparse small batches) there is nothing to reuse and the call runs the
+ * GATHER schedule, whose long row pieces stream W from memory faster than 1 KiB strip pieces
+ * (2-core VM, M=1 K=16384 N=4096: 2.2x). */
+#define RANGE_COLS 512          /* columns of one work item at most */
+#define KB_PACK 512             /* rows of a packed k block */
 #define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
 #define SCHED_PACK 0            /* the dense-use schedules (sched_choose) */
 #define SCHED_WHOLE 1
 #ifdef VW
 #define NACC 8                                /* accumulators per strip */
 #define STRIP (NACC * VW)                     /* columns of one strip (128 with AVX-512, 64 with AVX2) */
-#define KB_PACK (TILE_BYTES / (STRIP * 4))    /* rows of a packed k block (64 / 128) */
 #define KBLK ((256 << 10) / (STRIP * 4))      /* rows of a k block read in place (one strip: 256 KiB) */
 
 /* Tunables of the CSR kernel: cand: the dense-use schedule, −1 chosen by measurement
- * (sched_choose), 0..3 forced (2·schedule + prefetch, see there); range: columns of a work item
- * (RANGE_COLS); kb: rows of a packed block (KB_PACK). Defaults here; for experiments the
+ * (sched_choose), 0..3 forced (2·schedule + variant, see there); wide: 2·STRIP columns per
+ * strip in the packed schedule too (AVX-512 only); range: columns of a work item (RANGE_COLS);
+ * kb: rows of a packed block (KB_PACK). Defaults here; for experiments the
  * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W" (any subset; read at the
  * first call) overrides them, and the staged A/B tool, which includes this file, sets them
  * directly. */
 static struct {
     int cand, wide;
     int64_t range, kb;
-} csr_tune = {-1, 0, RANGE_COLS, KB_PACK};
+} csr_tune = {-1, 1, RANGE_COLS, KB_PACK};
 
 /* Apply QT_SPARSE_CPU_CSR once (values out of range are ignored). */
 static void csr_tune_env(void)
@@ -447,17 +462,15 @@ static void csr_tune_env(void)
 }
 
 /* The schedule of the dense-use CSR path, chosen per process by measurement, separately for
- * one thread and several: SCHED_PACK (copy each k block per strip: W from L1) or, on one thread
- * only, SCHED_WHOLE (one range of whole rows read in place: k blocks of INPLACE_BYTES, one
- * contiguous run of W each, from L2; nothing copied), each without and with the prefetch of
- * the next block (candidate = 2·schedule + prefetch). The first SCHED_TRIALS calls of each
- * candidate run in turn, each timed per multiply-add (so that calls of different shapes
- * compare); from then on the candidate with the lowest minimum runs. All compute the same
- * sums in the same order: the choice changes time only. Why by measurement: the prefetch of
- * the in-place schedule made one thread 1.23x slower on the Xeon (W in its 300 MiB LLC:
- * 11.94 vs 9.69 ms, M=64 K=N=4096 90%) and 1.15x faster on the 2-core VM's EPYC (W from
- * memory: 7.95 vs 9.10 ms); the copy of the packed schedule costs more than it saves on the
- * VM (W from memory: 10.0 vs 8.6 ms in place, M=64 K=N=4096 90%, 1 thread). */
+ * one thread and several: SCHED_PACK or, on one thread only, SCHED_WHOLE (see above), each
+ * plain or in its variant (pipelined copy / prefetch): candidate = 2·schedule + variant. The
+ * first SCHED_TRIALS calls of each candidate run in turn, each timed per multiply-add (so that
+ * calls of different shapes compare); from then on the candidate with the lowest minimum
+ * runs. All compute the same sums in the same order: the choice changes time only. Why by
+ * measurement: the ranking differs between machines. 2-core VM's EPYC (W from memory), M=64
+ * K=N=4096 90%, 1 thread: whole + prefetch 9.57 ms, packed 12.42, packed pipe 12.55; on the
+ * Xeon (W in the LLC) packed won (see above), and main's whole + prefetch was 1.23x slower than
+ * whole without it (11.94 vs 9.69 ms, last session). */
 #define SCHED_TRIALS 2
 static struct {
     double best[4];
@@ -546,37 +559,50 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
     if (full > 0) {
         int64_t *end = cur + c->M;
         const int64_t width = full * sw;
+        const int pipe = pk && pf; /* pack the next block into the second buffer while this one works */
+        float *pa = pk, *pb = pk ? pk + kb * width : NULL;
+        /* row k of W over the range into row r of a packed block ([strip][k][sw]) */
+#define PACK_ROW(dst, k, r)                                                                                      \
+    for (int64_t q = 0; q < full; q++)                                                                           \
+        for (int64_t v = 0; v < nv; v++)                                                                         \
+            VSTORE((dst) + (q * kb + (r)) * sw + v * VW, VLOAD(c->W + (k) * N + n0 + q * sw + v * VW));
+        for (int64_t r = 0; pipe && r < (K < kb ? K : kb); r++) PACK_ROW(pa, r, r)
         for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
         for (int64_t k0 = 0; k0 < K; k0 += kb) {
             const int64_t kend = K - k0 < kb ? K : k0 + kb, rows = kend - k0;
-            if (pk)
-                for (int64_t r = 0; r < rows; r++) {
-                    const float *src = c->W + (k0 + r) * N + n0;
-                    for (int64_t q = 0; q < full; q++)
-                        for (int64_t v = 0; v < nv; v++)
-                            VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
-                }
+            for (int64_t r = 0; pk && !pipe && r < rows; r++) PACK_ROW(pa, k0 + r, r)
             for (int64_t m = m0; m < m1; m++) {
                 int64_t j = cur[m];
                 while (j < s->rowptr[m + 1] && s->idx[j] < kend) j++;
                 end[m] = j;
             }
-            /* the next block's lines of the range (its rows kend.., width floats each; whole rows
-             * in place: one contiguous run), spread evenly over this block's strip-rows */
+            /* the next block (rows kend..), spread evenly over this block's strip-rows: packed
+             * (pipe) row by row, or (in place) its lines prefetched, width floats per row (whole
+             * rows: one contiguous run) */
             const int64_t lpr = width / 16, nrows = pf && kend < K ? (K - kend < kb ? K - kend : kb) : 0;
-            const int64_t lines = nrows * lpr, steps = full * (m1 - m0);
-            int64_t issued = 0, step = 0, pr = 0, pl = 0;
+            const int64_t units = pipe ? nrows : nrows * lpr, steps = full * (m1 - m0);
+            int64_t done = 0, step = 0, pr = 0, pl = 0;
             for (int64_t q = 0; q < full; q++) {
-                const float *w = pk ? pk + q * kb * sw : c->W + n0 + q * sw;
+                const float *w = pk ? pa + q * kb * sw : c->W + n0 + q * sw;
                 const int64_t ldw = pk ? sw : N, koff = pk ? k0 : 0;
                 for (int64_t m = m0; m < m1; m++) {
                     strip_run(c->Y + m * N + n0 + q * sw, k0 == 0, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
                               end[m] - cur[m], sw > STRIP);
-                    for (const int64_t to = lines * ++step / steps; issued < to; issued++) {
-                        _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
-                        if (++pl == lpr) pl = 0, pr++;
+                    for (const int64_t to = units * ++step / steps; done < to; done++) {
+                        if (pipe) {
+                            PACK_ROW(pb, kend + done, done)
+                        } else {
+                            _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
+                            if (++pl == lpr) pl = 0, pr++;
+                        }
                     }
                 }
+            }
+#undef PACK_ROW
+            if (pipe) {
+                float *t = pa;
+                pa = pb;
+                pb = t;
             }
             for (int64_t m = m0; m < m1; m++) cur[m] = end[m];
         }
@@ -617,7 +643,7 @@ static qt_status_t run_csr(const call_t *c)
     int64_t groups = ranges >= T ? 1 : (2 * T + ranges - 1) / ranges; /* row groups per range */
     if (groups > M) groups = M;
 #ifdef VW
-    const size_t pack_floats = N >= STRIP ? (size_t)(csr_tune.kb * per * STRIP) : 0;
+    const size_t pack_floats = N >= STRIP ? (size_t)(2 * csr_tune.kb * per * STRIP) : 0; /* two blocks */
 #else
     const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
 #endif

@@ -112,7 +112,7 @@ static void test_matmul_paths(void)
      * column tiles than SMs for cuda's gemv_v5 at 2 and 4 lanes per row (its 8-warp blocks);
      * {1, 40, 8300}: the cpu gather kernel's column range (N / threads for up to 2 threads) in
      * more than one piece; {20, 600, 2100}: the cpu CSR kernel's packed k blocks (a short last
-     * one) over several column ranges of 1024 and a tail strip, its prefetch trials both ways */
+     * one) over several column ranges and a tail strip, its schedule trials every way */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);

@@ -38,10 +38,7 @@
                                  * started apart; 2-core VM, M=1 K=16384 N=4096, 1 thread, cold W:
                                  * 1.10 vs 1.24 ms at 90%, 0.46 vs 0.58 ms at 95%) */
 #define PAR_MIN 32768           /* element-wise work below this runs on one thread */
-#define SCAN_PAR_MIN (1 << 20)  /* scans of A (column flags) below this: one thread */
-#define LIST_PAR_MIN (1 << 18)  /* the nonzero lists of A below this: one thread (M=64 K=4096 is
-                                 * above: one thread took 61 µs on the 2-core VM, 5% of a
-                                 * 16-thread call on the Xeon) */
+#define SCAN_PAR_MIN (1 << 20)  /* scans of A (nonzero lists, column flags) below this: one thread */
 
 /* ---------------------------------------------------------------- activations ---- */
 
@@ -304,7 +301,7 @@ static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
     memset(s, 0, sizeof *s);
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
-    int T = M * K >= LIST_PAR_MIN ? c->threads : 1;
+    int T = M * K >= SCAN_PAR_MIN ? c->threads : 1;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
     s->rowptr[0] = 0;
@@ -395,9 +392,10 @@ static qt_status_t run_gather(const call_t *c)
  *           serves ~6.4 rows of A, from L2), the range's Y (64 rows × 2 KiB) stays in L2 from
  *           the first block to the last, and W leaves the last-level cache once per call. The
  *           copy is needed: in place, with N a power of two, one strip's pieces 4N bytes apart
- *           fall into a few sets of L1 and L2 and evict each other. Its variant "pipe" copies
- *           the next block into a second buffer row by row between this block's strip-rows,
- *           so that the copy's loads overlap the multiply-adds.
+ *           fall into a few sets of L1 and L2 and evict each other. Its variant prefetches the
+ *           next block's lines of the range toward L2 (prefetcht1) evenly over this block's
+ *           strip-rows, so that the stream from the last-level cache (or memory) overlaps the
+ *           multiply-adds instead of preceding the copy.
  *   whole   (one thread) one range of whole rows read in place (wide strips): a k block of
  *           INPLACE_BYTES is one contiguous run of W, which the hardware streams well; its
  *           variant prefetches the next block's lines toward L2 (prefetcht1) evenly over this
@@ -463,14 +461,15 @@ static void csr_tune_env(void)
 
 /* The schedule of the dense-use CSR path, chosen per process by measurement, separately for
  * one thread and several: SCHED_PACK or, on one thread only, SCHED_WHOLE (see above), each
- * plain or in its variant (pipelined copy / prefetch): candidate = 2·schedule + variant. The
- * first SCHED_TRIALS calls of each candidate run in turn, each timed per multiply-add (so that
- * calls of different shapes compare); from then on the candidate with the lowest minimum
- * runs. All compute the same sums in the same order: the choice changes time only. Why by
- * measurement: the ranking differs between machines. 2-core VM's EPYC (W from memory), M=64
- * K=N=4096 90%, 1 thread: whole + prefetch 9.57 ms, packed 12.42, packed pipe 12.55; on the
- * Xeon (W in the LLC) packed won (see above), and main's whole + prefetch was 1.23x slower than
- * whole without it (11.94 vs 9.69 ms, last session). */
+ * plain or with its prefetch: candidate = 2·schedule + prefetch. The first SCHED_TRIALS calls
+ * of each candidate run in turn, each timed per multiply-add (so that calls of different
+ * shapes compare); from then on the candidate with the lowest minimum runs. All compute the
+ * same sums in the same order: the choice changes time only. Why by measurement: the ranking
+ * differs between machines. M=64 K=N=4096 90%, 1 thread, packed with 64-row blocks and
+ * 1024-column ranges: on the 2-core VM's EPYC (W from memory) the prefetch made it 1.36x
+ * faster (9.42 vs 12.79 ms), on the Xeon (W in the LLC) 1.04x slower (15.92 vs 15.25; with
+ * 128-row blocks 15.43 vs 13.48); main's whole + prefetch was 1.23x slower than whole without
+ * it on the Xeon (11.94 vs 9.69 ms, last session) and the fastest schedule on the VM. */
 #define SCHED_TRIALS 2
 static struct {
     double best[4];
@@ -559,50 +558,37 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
     if (full > 0) {
         int64_t *end = cur + c->M;
         const int64_t width = full * sw;
-        const int pipe = pk && pf; /* pack the next block into the second buffer while this one works */
-        float *pa = pk, *pb = pk ? pk + kb * width : NULL;
-        /* row k of W over the range into row r of a packed block ([strip][k][sw]) */
-#define PACK_ROW(dst, k, r)                                                                                      \
-    for (int64_t q = 0; q < full; q++)                                                                           \
-        for (int64_t v = 0; v < nv; v++)                                                                         \
-            VSTORE((dst) + (q * kb + (r)) * sw + v * VW, VLOAD(c->W + (k) * N + n0 + q * sw + v * VW));
-        for (int64_t r = 0; pipe && r < (K < kb ? K : kb); r++) PACK_ROW(pa, r, r)
         for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
         for (int64_t k0 = 0; k0 < K; k0 += kb) {
             const int64_t kend = K - k0 < kb ? K : k0 + kb, rows = kend - k0;
-            for (int64_t r = 0; pk && !pipe && r < rows; r++) PACK_ROW(pa, k0 + r, r)
+            if (pk)
+                for (int64_t r = 0; r < rows; r++) {
+                    const float *src = c->W + (k0 + r) * N + n0;
+                    for (int64_t q = 0; q < full; q++)
+                        for (int64_t v = 0; v < nv; v++)
+                            VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
+                }
             for (int64_t m = m0; m < m1; m++) {
                 int64_t j = cur[m];
                 while (j < s->rowptr[m + 1] && s->idx[j] < kend) j++;
                 end[m] = j;
             }
-            /* the next block (rows kend..), spread evenly over this block's strip-rows: packed
-             * (pipe) row by row, or (in place) its lines prefetched, width floats per row (whole
-             * rows: one contiguous run) */
+            /* the next block's lines of the range (its rows kend.., width floats each; whole rows
+             * in place: one contiguous run), spread evenly over this block's strip-rows */
             const int64_t lpr = width / 16, nrows = pf && kend < K ? (K - kend < kb ? K - kend : kb) : 0;
-            const int64_t units = pipe ? nrows : nrows * lpr, steps = full * (m1 - m0);
-            int64_t done = 0, step = 0, pr = 0, pl = 0;
+            const int64_t lines = nrows * lpr, steps = full * (m1 - m0);
+            int64_t issued = 0, step = 0, pr = 0, pl = 0;
             for (int64_t q = 0; q < full; q++) {
-                const float *w = pk ? pa + q * kb * sw : c->W + n0 + q * sw;
+                const float *w = pk ? pk + q * kb * sw : c->W + n0 + q * sw;
                 const int64_t ldw = pk ? sw : N, koff = pk ? k0 : 0;
                 for (int64_t m = m0; m < m1; m++) {
                     strip_run(c->Y + m * N + n0 + q * sw, k0 == 0, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
                               end[m] - cur[m], sw > STRIP);
-                    for (const int64_t to = units * ++step / steps; done < to; done++) {
-                        if (pipe) {
-                            PACK_ROW(pb, kend + done, done)
-                        } else {
-                            _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
-                            if (++pl == lpr) pl = 0, pr++;
-                        }
+                    for (const int64_t to = lines * ++step / steps; issued < to; issued++) {
+                        _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
+                        if (++pl == lpr) pl = 0, pr++;
                     }
                 }
-            }
-#undef PACK_ROW
-            if (pipe) {
-                float *t = pa;
-                pa = pb;
-                pb = t;
             }
             for (int64_t m = m0; m < m1; m++) cur[m] = end[m];
         }
@@ -643,7 +629,7 @@ static qt_status_t run_csr(const call_t *c)
     int64_t groups = ranges >= T ? 1 : (2 * T + ranges - 1) / ranges; /* row groups per range */
     if (groups > M) groups = M;
 #ifdef VW
-    const size_t pack_floats = N >= STRIP ? (size_t)(2 * csr_tune.kb * per * STRIP) : 0; /* two blocks */
+    const size_t pack_floats = N >= STRIP ? (size_t)(csr_tune.kb * per * STRIP) : 0;
 #else
     const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
 #endif

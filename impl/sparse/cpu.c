@@ -480,8 +480,11 @@ static struct {
 
 /* The candidate for a dense-use call on T threads (csr_tune.cand ≥ 0 forces one; SCHED_WHOLE
  * runs only on one thread, else SCHED_PACK); *trial set when the call is a trial (then
- * sched_record its time). */
-static int sched_choose(int T, int *trial)
+ * sched_record its time). Only calls of at least SCHED_MIN_MACS multiply-adds (big) are
+ * trials: a small call's time is mostly overhead, and it runs plain SCHED_PACK until the
+ * choice is made. */
+#define SCHED_MIN_MACS 16777216.0
+static int sched_choose(int T, int big, int *trial)
 {
     int cand;
     *trial = 0;
@@ -491,6 +494,8 @@ static int sched_choose(int T, int *trial)
         const int cls = T > 1, n = cls ? 2 : 4; /* whole rows in place: one thread only */
         if (sched_state[cls].calls >= n * SCHED_TRIALS) {
             cand = sched_state[cls].choice;
+        } else if (!big) {
+            cand = 2 * SCHED_PACK;
         } else {
             if (sched_state[cls].calls == 0)
                 for (int i = 0; i < 4; i++) sched_state[cls].best[i] = INFINITY;
@@ -654,7 +659,7 @@ static qt_status_t run_csr(const call_t *c)
      * prefetch (sched_choose); else W in place in blocks of KBLK rows */
     int cand = 0, trial = 0;
 #ifdef VW
-    if (touched > 0.7 && extra > 0) cand = sched_choose(T, &trial);
+    if (touched > 0.7 && extra > 0) cand = sched_choose(T, (double)s.nnz * (double)N >= SCHED_MIN_MACS, &trial);
 #endif
     const int whole = cand >> 1 == SCHED_WHOLE && T == 1, pf = cand & 1;
     const int pack = touched > 0.7 && extra > 0 && !whole;

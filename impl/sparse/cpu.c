@@ -13,10 +13,12 @@
  *            the range cut into pieces of ≤ PIECE floats (16 KiB, in L1).
  *   COLSKIP  flags of the columns nonzero in some row (threads over column blocks), then
  *            pack A[:, kept] and W[kept, :] and one cblas_sgemm (or sgemv) on them.
- *   CSR      the same lists; N cut into register-wide strips (a row's strip of Y in 16
- *            accumulators), K into blocks whose W piece (copied for a range of strips) stays
- *            in L2 while every row of A reuses it; threads over (strip range, row group)
- *            items (see run_csr).
+ *   CSR      the same lists; N cut into register-wide strips (a row's strip of Y in 8 or
+ *            16 accumulators) grouped in column ranges, K into blocks whose W piece is copied
+ *            per strip into a buffer in L2 that every row of A then reuses, the range's Y
+ *            staying in L2 over all of K (or, one thread, whole rows of W read in place);
+ *            threads over (column range, row group) items; the schedule chosen by timed
+ *            trials on the machine (see run_csr).
  *   measure  nonzeros and all-zero columns of a set of evenly spaced rows (16-column masks):
  *            what the AUTO dispatcher above the backends (common.c) decides from.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
@@ -24,6 +26,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -168,8 +171,17 @@ typedef __m256 vf_t;
 #define VSET1(a) _mm256_set1_ps(a)
 #endif
 
-/* y[0..len) += Σ_{j<g} a[j]·w[j][0..len) for g ≤ 8 rows (fused multiply-adds in row order). */
-static inline void fold_rows(float *restrict y, const float *const *w, const float *a, int g, int64_t len)
+/* Tunable of the GATHER kernel (default; the staged A/B tool, which includes this file, sets
+ * it): gpf > 0 prefetches (prefetcht0), while a group of 8 rows of W is folded, the same lines of
+ * the group gpf groups ahead. Off: it lost on both machines (M=1 K=16384 N=4096 90%, 1 thread,
+ * medians: Xeon 1.88 ms off, 1.98 / 1.92 / 2.06 at gpf 1 / 2 / 4; 2-core VM 1.22, 1.41 / 1.42 /
+ * 1.46). */
+static int gather_gpf = 0;
+
+/* y[0..len) += Σ_{j<g} a[j]·w[j][0..len) for g ≤ 8 rows (fused multiply-adds in row order);
+ * pw: NULL, or 8 rows whose lines at the same offsets are prefetched (g = 8 only). */
+static inline void fold_rows(float *restrict y, const float *const *w, const float *a, int g, int64_t len,
+                             const float *const *pw)
 {
     int64_t n = 0;
 #ifdef VW
@@ -178,6 +190,8 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
         const vf_t a4 = VSET1(a[4]), a5 = VSET1(a[5]), a6 = VSET1(a[6]), a7 = VSET1(a[7]);
         const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *w4 = w[4], *w5 = w[5], *w6 = w[6], *w7 = w[7];
         for (; n + VW <= len; n += VW) {
+            if (pw && n % 16 == 0)
+                for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(pw[i] + n), _MM_HINT_T0);
             vf_t acc = VLOAD(y + n);
             acc = VFMA(a0, VLOAD(w0 + n), acc);
             acc = VFMA(a1, VLOAD(w1 + n), acc);
@@ -196,6 +210,8 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
             VSTORE(y + n, acc);
         }
     }
+#else
+    (void)pw;
 #endif
     for (; n < len; n++) {
         float acc = y[n];
@@ -204,16 +220,18 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
     }
 }
 
-/* y[0..len) = Σ_j val[j]·W[idx[j]·ldw + 0..len), 8 rows of W per pass. */
+/* y[0..len) = Σ_j val[j]·W[idx[j]·ldw + 0..len), 8 rows of W per pass (gather_gpf: see there). */
 static void gather_row(float *restrict y, const float *W, int64_t ldw, const int32_t *idx, const float *val,
                        int64_t nnz, int64_t len)
 {
     memset(y, 0, (size_t)len * sizeof *y);
-    const float *w[8];
+    const float *w[8], *pw[8];
+    const int64_t ahead = 8 * (int64_t)gather_gpf;
     for (int64_t j = 0; j < nnz; j += 8) {
-        int g = nnz - j < 8 ? (int)(nnz - j) : 8;
+        int g = nnz - j < 8 ? (int)(nnz - j) : 8, pf = ahead > 0 && j + ahead + 8 <= nnz;
         for (int i = 0; i < g; i++) w[i] = W + (int64_t)idx[j + i] * ldw;
-        fold_rows(y, w, val + j, g, len);
+        for (int i = 0; pf && i < 8; i++) pw[i] = W + (int64_t)idx[j + ahead + i] * ldw;
+        fold_rows(y, w, val + j, g, len, pf ? pw : NULL);
     }
 }
 
@@ -362,81 +380,191 @@ static qt_status_t run_gather(const call_t *c)
     return gather_lists(c, s);
 }
 
-/* CSR: register-blocked strips. N is cut into strips of STRIP columns (NACC accumulators: a
- * row's strip of Y stays in registers); each work item owns a range of consecutive strips (up
- * to RANGE_MAX) and a group of rows of A, and walks K in blocks. Per (k block, strip, row):
- * acc = the row's Y strip (zero in the first block); acc += a_k·W[k, strip] over the row's
- * nonzeros in the block; store. When most rows of W are touched (estimated from the density
- * and the rows per item), each k block of the range, rows k0..k0+kb of W over the range's
- * columns, is first copied into a per-thread buffer of at most PACK_FLOATS (512 KiB, in the
- * call's workspace), strip after strip ([strip][k][STRIP]): the block then stays in L2 while
- * every row of A with nonzeros in it reuses its W rows (batch 64 at 90%: each W row piece
- * serves ~6 rows of A from L2 instead of coming again from L3 or memory), and the copy reads
- * W in pieces as long as the range (up to 16 KiB), not a strip's 1 KiB pieces 4N bytes apart
- * (every piece on another page; 2-core VM, K = N = 4096, the whole of W copied by one thread:
- * 3.3 ms in 16 KiB pieces against 5.5 in 1 KiB pieces).
- * In place (no copy), with N a power of two, the pieces of one strip would fall into 1/8 of
- * the L2's sets (N = 4096: 128 of 2048 sets) and not stay there. The block height kb =
- * PACK_FLOATS / range width (32 rows at 4096 columns, 512 at one strip: one thread per strip,
- * 16 threads at N = 4096, as before; 1024 was 3% slower on the VM) keeps the reload of
- * the Y strips (once per block) small against the block's multiply-adds.
- * One range of whole rows (one thread, N ≤ RANGE_MAX·STRIP) copies nothing: its k block,
- * INPLACE_BYTES of consecutive rows, is one contiguous run of W, read in place, and the next
- * block's lines are prefetched toward L2 (prefetcht1) evenly over this block's strip-rows, so
- * that the stream from memory overlaps the multiply-adds instead of preceding them (2-core VM,
- * M=64 K=N=4096, 1 thread, thread CPU time, both in one process: 9.35 vs 10.6 ms at 90%,
- * 6.3-6.7 vs 8.4-9.2 ms at 95%).
- * Items: ranges of ⌈strips / threads⌉ strips (≤ RANGE_MAX) with all rows when there are at
- * least as many strips as threads, else one strip each with the rows split so that every
- * thread has work. A strip narrower than STRIP (the tail of N; every strip without AVX) goes
- * through gather_row. When fewer than 1.5 rows of a group share a touched row of W on average
- * (batch 1; very sparse small batches) there is nothing to reuse and the call runs the GATHER
- * schedule, whose long row pieces stream W from memory faster than 1 KiB strip pieces (2-core
- * VM, M=1 K=16384 N=4096: 2.2x). */
-#define PACK_FLOATS 131072 /* floats of a thread's packed W block (512 KiB) */
-#define RANGE_MAX 16       /* strips of one work item at most (a range's row of W: ≤ 16 KiB) */
+/* CSR: register-blocked strips over packed blocks of W, column ranges outermost. N is cut
+ * into strips of STRIP columns (NACC accumulators; "wide": 2·STRIP and 2·NACC, all 32 zmm: a
+ * row's strip of Y stays in registers while it takes its nonzeros), the strips into ranges of
+ * at most RANGE_COLS columns; a work item owns a range and a group of rows of A and walks K in
+ * blocks. When most rows of W are touched (estimated from the density and the rows per item)
+ * the schedule is one of (sched_choose, chosen by measurement on the machine):
+ *   packed  each k block (KB_PACK rows) of W over the range is copied into a per-thread buffer
+ *           (in the call's workspace), strip after strip ([strip][k][sw]); then per strip, per
+ *           row of A: acc = the row's Y strip (zero in the first block); acc += a_k·W[k, strip]
+ *           over the row's nonzeros in the block; store. Every row of A with nonzeros in the
+ *           block takes them from the same packed strip (batch 64 at 90%: each W row piece
+ *           serves ~6.4 rows of A, from L2), the range's Y (64 rows × 2 KiB) stays in L2 from
+ *           the first block to the last, and W leaves the last-level cache once per call. The
+ *           copy is needed: in place, with N a power of two, one strip's pieces 4N bytes apart
+ *           fall into a few sets of L1 and L2 and evict each other. Its variant prefetches the
+ *           next block's lines of the range toward L2 (prefetcht1) evenly over this block's
+ *           strip-rows, so that the stream from the last-level cache (or memory) overlaps the
+ *           multiply-adds instead of preceding the copy.
+ *   whole   (one thread) one range of whole rows read in place (wide strips): a k block of
+ *           INPLACE_BYTES is one contiguous run of W, which the hardware streams well; its
+ *           variant prefetches the next block's lines toward L2 (prefetcht1) evenly over this
+ *           block's strip-rows (main's one-thread schedule before this one).
+ * Block height, range width and strip width (csr_tune) were chosen on the Xeon (H200 host, W in
+ * its 300 MiB LLC; staged A/B, M=64 K=N=4096, medians of 24 calls, 1 thread, one process):
+ * 512 rows × 512 columns, wide strips: 9.96 ms at 90% / 9.02 at 95%, against 11.34 / 10.48
+ * for 128 rows × 1024 columns × 128-column strips and 12.2 / 8.8 for the whole schedule (the
+ * same process's dense OpenBLAS: 25.7 / 33.1 ms); an earlier call had 64-row blocks (32 KiB
+ * per strip: L1-resident) at 15.3 / 12.7 ms against 13.5 / 10.0 for 128 rows: more nonzeros
+ * per visit of a Y strip beat L1-resident W. At 16 threads each thread owns one wide strip and
+ * its blocks of 512 rows. When few rows of W are touched the block is read in place (k blocks
+ * of KBLK rows). Items: ranges of min(RANGE_COLS / STRIP, ⌈strips / threads⌉) strips with all
+ * rows when there are at least as many ranges as threads, else the rows split so that every
+ * thread has work. Columns past the last full strip (the tail of N; all of them without AVX)
+ * go through gather_row. When fewer than 1.5 rows of a group share a touched row of W on
+ * average (batch 1; very sparse small batches) there is nothing to reuse and the call runs the
+ * GATHER schedule, whose long row pieces stream W from memory faster than 1 KiB strip pieces
+ * (2-core VM, M=1 K=16384 N=4096: 2.2x). */
+#define RANGE_COLS 512          /* columns of one work item at most */
+#define KB_PACK 512             /* rows of a packed k block */
 #define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
+#define SCHED_PACK 0            /* the dense-use schedules (sched_choose) */
+#define SCHED_WHOLE 1
 #ifdef VW
-#define NACC (VW == 16 ? 16 : 12) /* accumulators per strip (AVX2: 12 of 16 ymm) */
-#define STRIP (NACC * VW)         /* columns of one strip (256 with AVX-512) */
-#define KBLK (131072 / STRIP)     /* rows of a k block when W is read in place */
+#define NACC 8                                /* accumulators per strip */
+#define STRIP (NACC * VW)                     /* columns of one strip (128 with AVX-512, 64 with AVX2) */
+#define KBLK ((256 << 10) / (STRIP * 4))      /* rows of a k block read in place (one strip: 256 KiB) */
 
-/* acc (NACC vectors) += Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..STRIP) (fused multiply-adds in
- * row order). */
-static inline void strip_fma(vf_t *acc, const float *w, int64_t ldw, int64_t koff, const int32_t *idx,
-                             const float *val, int64_t n)
+/* Tunables of the CSR kernel: cand: the dense-use schedule, −1 chosen by measurement
+ * (sched_choose), 0..3 forced (2·schedule + variant, see there); wide: 2·STRIP columns per
+ * strip in the packed schedule too (AVX-512 only); range: columns of a work item (RANGE_COLS);
+ * kb: rows of a packed block (KB_PACK). Defaults here; for experiments the
+ * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W" (any subset; read at the
+ * first call) overrides them, and the staged A/B tool, which includes this file, sets them
+ * directly. */
+static struct {
+    int cand, wide;
+    int64_t range, kb;
+} csr_tune = {-1, 1, RANGE_COLS, KB_PACK};
+
+/* Apply QT_SPARSE_CPU_CSR once (values out of range are ignored). */
+static void csr_tune_env(void)
 {
-    vf_t r[NACC];
-    for (int v = 0; v < NACC; v++) r[v] = acc[v];
+    static int done;
+#pragma omp critical(qt_csr_pf)
+    if (!done) {
+        done = 1;
+        const char *e = getenv("QT_SPARSE_CPU_CSR");
+        char key[16];
+        long long v;
+        int used;
+        while (e && sscanf(e, " %15[a-z] = %lld%n", key, &v, &used) == 2) {
+            if (!strcmp(key, "range") && v >= STRIP && v <= 65536) csr_tune.range = v;
+            else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
+            else if (!strcmp(key, "cand") && v >= -1 && v <= 3) csr_tune.cand = (int)v;
+            else if (!strcmp(key, "wide") && (v == 0 || v == 1)) csr_tune.wide = (int)v;
+            e += used;
+            e += strspn(e, ", ");
+        }
+    }
+}
+
+/* The schedule of the dense-use CSR path, chosen per process by measurement, separately for
+ * one thread and several: SCHED_PACK or, on one thread only, SCHED_WHOLE (see above), each
+ * plain or with its prefetch: candidate = 2·schedule + prefetch. The first SCHED_TRIALS calls
+ * of each candidate run in turn, each timed per multiply-add (so that calls of different
+ * shapes compare); from then on the candidate with the lowest minimum runs. All compute the
+ * same sums in the same order: the choice changes time only. Why by measurement: the ranking
+ * differs between machines. M=64 K=N=4096 90%, 1 thread, packed with 64-row blocks and
+ * 1024-column ranges: on the 2-core VM's EPYC (W from memory) the prefetch made it 1.36x
+ * faster (9.42 vs 12.79 ms), on the Xeon (W in the LLC) 1.04x slower (15.92 vs 15.25; with
+ * 128-row blocks 15.43 vs 13.48); main's whole + prefetch was 1.23x slower than whole without
+ * it on the Xeon (11.94 vs 9.69 ms, last session) and the fastest schedule on the VM. */
+#define SCHED_TRIALS 2
+static struct {
+    double best[4];
+    int calls, choice;
+} sched_state[2];
+
+/* The candidate for a dense-use call on T threads (csr_tune.cand ≥ 0 forces one; SCHED_WHOLE
+ * runs only on one thread, else SCHED_PACK); *trial set when the call is a trial (then
+ * sched_record its time). Only calls of at least SCHED_MIN_MACS multiply-adds (big) are
+ * trials: a small call's time is mostly overhead, and it runs plain SCHED_PACK until the
+ * choice is made. */
+#define SCHED_MIN_MACS 16777216.0
+static int sched_choose(int T, int big, int *trial)
+{
+    int cand;
+    *trial = 0;
+    if (csr_tune.cand >= 0) return csr_tune.cand;
+#pragma omp critical(qt_csr_pf)
+    {
+        const int cls = T > 1, n = cls ? 2 : 4; /* whole rows in place: one thread only */
+        if (sched_state[cls].calls >= n * SCHED_TRIALS) {
+            cand = sched_state[cls].choice;
+        } else if (!big) {
+            cand = 2 * SCHED_PACK;
+        } else {
+            if (sched_state[cls].calls == 0)
+                for (int i = 0; i < 4; i++) sched_state[cls].best[i] = INFINITY;
+            cand = sched_state[cls].calls % n;
+            *trial = 1;
+        }
+    }
+    return cand;
+}
+
+/* Record a trial: seconds per multiply-add of candidate cand on T threads. */
+static void sched_record(int T, int cand, double per_mac)
+{
+#pragma omp critical(qt_csr_pf)
+    {
+        const int cls = T > 1, n = cls ? 2 : 4;
+        if (sched_state[cls].calls < n * SCHED_TRIALS) {
+            if (per_mac < sched_state[cls].best[cand]) sched_state[cls].best[cand] = per_mac;
+            if (++sched_state[cls].calls == n * SCHED_TRIALS)
+                for (int i = 1; i < n; i++)
+                    if (sched_state[cls].best[i] < sched_state[cls].best[sched_state[cls].choice]) sched_state[cls].choice = i;
+        }
+    }
+}
+
+/* y[0..nacc·VW) = (first ? 0 : y) + Σ_j val[j]·w[(idx[j] − koff)·ldw + 0..nacc·VW) (fused
+ * multiply-adds in row order, nacc accumulators: a constant after inlining). */
+static inline __attribute__((always_inline)) void strip_fma(float *y, int first, const float *w, int64_t ldw,
+                                                            int64_t koff, const int32_t *idx, const float *val,
+                                                            int64_t n, const int nacc)
+{
+    vf_t r[2 * NACC];
+    for (int v = 0; v < nacc; v++) r[v] = first ? VSET1(0.0f) : VLOAD(y + v * VW);
     for (int64_t j = 0; j < n; j++) {
         const vf_t a = VSET1(val[j]);
         const float *wr = w + ((int64_t)idx[j] - koff) * ldw;
-        for (int v = 0; v < NACC; v++) r[v] = VFMA(a, VLOAD(wr + v * VW), r[v]);
+        for (int v = 0; v < nacc; v++) r[v] = VFMA(a, VLOAD(wr + v * VW), r[v]);
     }
-    for (int v = 0; v < NACC; v++) acc[v] = r[v];
+    for (int v = 0; v < nacc; v++) VSTORE(y + v * VW, r[v]);
+}
+
+/* strip_fma over STRIP columns (NACC accumulators) or, wide, 2·STRIP (2·NACC: all 32 zmm with
+ * AVX-512; 24 of 16 ymm would spill with AVX2, so wide is AVX-512 only). */
+static void strip_run(float *y, int first, const float *w, int64_t ldw, int64_t koff, const int32_t *idx,
+                      const float *val, int64_t n, int wide)
+{
+    if (wide) strip_fma(y, first, w, ldw, koff, idx, val, n, 2 * NACC);
+    else strip_fma(y, first, w, ldw, koff, idx, val, n, NACC);
 }
 #else
 #define STRIP PIECE
-#define KBLK (1 << 30)
 #endif
 
-/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M
- * cursors (each row's first nonzero of the block, and its end); pk: NULL (W in place, k blocks
- * of kb rows; pf: prefetch each next block into L2 while the rows work on this one: only
- * for a range of whole rows, where a block is one contiguous run of W), or PACK_FLOATS
- * floats to pack each k block into (kb from the range width). */
+/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M cursors
+ * (each row's first nonzero of the block, and its end); k blocks of kb rows; pk: NULL (W read
+ * in place) or kb × (s1 − s0)·STRIP floats to pack each k block into; pf: prefetch each next
+ * block's lines of the range toward L2; wide: strips of 2·STRIP columns. */
 static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, float *pk,
-                      int64_t kb, int pf, int64_t *cur)
+                      int64_t kb, int pf, int wide, int64_t *cur)
 {
-    const int64_t N = c->N, K = c->K;
-    int64_t full = s1 - s0; /* strips of STRIP columns; the tail strip after them */
-    if (s1 * STRIP > N) full--;
+    const int64_t N = c->N, K = c->K, n0 = s0 * STRIP, n1 = s1 * STRIP < N ? s1 * STRIP : N;
 #ifdef VW
+#if VW != 16
+    wide = 0;
+#endif
+    const int64_t sw = wide ? 2 * STRIP : STRIP, full = (n1 - n0) / sw, nv = sw / VW; /* strips of sw columns */
     if (full > 0) {
         int64_t *end = cur + c->M;
-        const int64_t n0 = s0 * STRIP, width = full * STRIP;
-        if (pk) kb = PACK_FLOATS / width;
-        if (kb < 1) kb = 1; /* not reached: width ≤ RANGE_MAX·STRIP ≤ PACK_FLOATS */
+        const int64_t width = full * sw;
         for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
         for (int64_t k0 = 0; k0 < K; k0 += kb) {
             const int64_t kend = K - k0 < kb ? K : k0 + kb, rows = kend - k0;
@@ -444,49 +572,49 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
                 for (int64_t r = 0; r < rows; r++) {
                     const float *src = c->W + (k0 + r) * N + n0;
                     for (int64_t q = 0; q < full; q++)
-                        for (int v = 0; v < NACC; v++)
-                            VSTORE(pk + (q * rows + r) * STRIP + v * VW, VLOAD(src + q * STRIP + v * VW));
+                        for (int64_t v = 0; v < nv; v++)
+                            VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
                 }
             for (int64_t m = m0; m < m1; m++) {
                 int64_t j = cur[m];
                 while (j < s->rowptr[m + 1] && s->idx[j] < kend) j++;
                 end[m] = j;
             }
-            /* the next block's cache lines (rows kend.. of W: contiguous), spread evenly over
-             * this block's strip-rows so the loads toward L2 overlap the multiply-adds */
-            const char *next = (const char *)(c->W + kend * N);
-            const int64_t lines = pf && kend < K ? ((K - kend < kb ? K - kend : kb) * N * 4 + 63) / 64 : 0;
-            const int64_t steps = full * (m1 - m0);
-            int64_t issued = 0, step = 0;
+            /* the next block's lines of the range (its rows kend.., width floats each; whole rows
+             * in place: one contiguous run), spread evenly over this block's strip-rows */
+            const int64_t lpr = width / 16, nrows = pf && kend < K ? (K - kend < kb ? K - kend : kb) : 0;
+            const int64_t lines = nrows * lpr, steps = full * (m1 - m0);
+            int64_t issued = 0, step = 0, pr = 0, pl = 0;
             for (int64_t q = 0; q < full; q++) {
-                const float *w = pk ? pk + q * rows * STRIP : c->W + n0 + q * STRIP;
-                const int64_t ldw = pk ? STRIP : N, koff = pk ? k0 : 0;
+                const float *w = pk ? pk + q * kb * sw : c->W + n0 + q * sw;
+                const int64_t ldw = pk ? sw : N, koff = pk ? k0 : 0;
                 for (int64_t m = m0; m < m1; m++) {
-                    vf_t acc[NACC];
-                    float *y = c->Y + m * N + n0 + q * STRIP;
-                    for (int v = 0; v < NACC; v++) acc[v] = k0 == 0 ? VSET1(0.0f) : VLOAD(y + v * VW);
-                    strip_fma(acc, w, ldw, koff, s->idx + cur[m], s->val + cur[m], end[m] - cur[m]);
-                    for (int v = 0; v < NACC; v++) VSTORE(y + v * VW, acc[v]);
-                    for (const int64_t to = lines * ++step / steps; issued < to; issued++)
-                        _mm_prefetch(next + issued * 64, _MM_HINT_T1);
+                    strip_run(c->Y + m * N + n0 + q * sw, k0 == 0, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
+                              end[m] - cur[m], sw > STRIP);
+                    for (const int64_t to = lines * ++step / steps; issued < to; issued++) {
+                        _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
+                        if (++pl == lpr) pl = 0, pr++;
+                    }
                 }
             }
             for (int64_t m = m0; m < m1; m++) cur[m] = end[m];
         }
     }
+    const int64_t t0 = n0 + full * sw; /* the columns left: through gather_row */
 #else
     (void)pk;
     (void)kb;
     (void)pf;
+    (void)wide;
     (void)cur;
     (void)K;
-    full = 0; /* no strip kernel: every strip through gather_row */
+    const int64_t t0 = n0; /* no strip kernel: every column through gather_row */
 #endif
-    for (int64_t st = s0 + full; st < s1; st++) {
-        const int64_t n0 = st * STRIP, len = N - n0 < STRIP ? N - n0 : STRIP;
+    for (int64_t p = t0; p < n1; p += PIECE) {
+        const int64_t len = n1 - p < PIECE ? n1 - p : PIECE;
         for (int64_t m = m0; m < m1; m++) {
             const int64_t b = s->rowptr[m], e = s->rowptr[m + 1];
-            gather_row(c->Y + m * N + n0, c->W + n0, N, s->idx + b, s->val + b, e - b, len);
+            gather_row(c->Y + m * N + p, c->W + p, N, s->idx + b, s->val + b, e - b, len);
         }
     }
 }
@@ -496,14 +624,19 @@ static qt_status_t run_csr(const call_t *c)
     csr_t s;
     const int64_t M = c->M, N = c->N, K = c->K, nstrip = (N + STRIP - 1) / STRIP;
     int T = c->threads;
-    /* items: ranges of strips × row groups */
-    int64_t ranges = nstrip >= T ? (nstrip + RANGE_MAX - 1) / RANGE_MAX : nstrip;
-    if (nstrip >= T && ranges < T) ranges = T;
-    int64_t groups = nstrip >= T ? 1 : (2 * T + nstrip - 1) / nstrip; /* row groups per strip */
+#ifdef VW
+    csr_tune_env();
+    int64_t per = csr_tune.range / STRIP; /* strips per range */
+#else
+    int64_t per = 1;
+#endif
+    if (per < 1) per = 1;
+    if (per > (nstrip + T - 1) / T) per = (nstrip + T - 1) / T;
+    const int64_t ranges = (nstrip + per - 1) / per;
+    int64_t groups = ranges >= T ? 1 : (2 * T + ranges - 1) / ranges; /* row groups per range */
     if (groups > M) groups = M;
 #ifdef VW
-    const int64_t wmax = (nstrip + ranges - 1) / ranges * STRIP; /* widest range's columns */
-    const size_t pack_floats = N >= STRIP ? (size_t)(K * wmax < PACK_FLOATS ? K * wmax : PACK_FLOATS) : 0;
+    const size_t pack_floats = N >= STRIP ? (size_t)(csr_tune.kb * per * STRIP) : 0;
 #else
     const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
 #endif
@@ -522,27 +655,42 @@ static qt_status_t run_csr(const call_t *c)
         if (c->info) c->info->path = QT_SPMM_CSR;
         return QT_OK;
     }
-    /* most rows of W touched: one range of whole rows reads W in place, its k blocks (contiguous,
-     * INPLACE_BYTES) prefetched one ahead; narrower ranges copy theirs (PACK_FLOATS) */
-    const int dense_use = touched > 0.7, whole = ranges == 1;
-    const int pack = dense_use && !whole && extra > 0;
-    int64_t kb = KBLK;
-    if (dense_use && whole) {
-        kb = INPLACE_BYTES / (N * (int64_t)sizeof(float));
-        if (kb < 8) kb = 8;
-    }
+    /* most rows of W touched (and M ≥ 2, N ≥ STRIP): the measured choice of schedule and
+     * prefetch (sched_choose); else W in place in blocks of KBLK rows */
+    int cand = 0, trial = 0;
+#ifdef VW
+    if (touched > 0.7 && extra > 0) cand = sched_choose(T, (double)s.nnz * (double)N >= SCHED_MIN_MACS, &trial);
+#endif
+    const int whole = cand >> 1 == SCHED_WHOLE && T == 1, pf = cand & 1;
+    const int pack = touched > 0.7 && extra > 0 && !whole;
+#ifdef VW
+    int64_t kb = pack ? csr_tune.kb : KBLK;
+    const int wide = whole || (pack && csr_tune.wide);
+#else
+    int64_t kb = K; /* no strip kernel: csr_range sends every strip through gather_row */
+    const int wide = 0;
+#endif
+    if (whole) kb = INPLACE_BYTES / (N * (int64_t)sizeof(float)) < 8 ? 8 : INPLACE_BYTES / (N * (int64_t)sizeof(float));
+    const int64_t rper = whole ? nstrip : per, nr = whole ? 1 : ranges, ng = whole ? 1 : groups;
     int64_t *cur = qt_alloc((size_t)T * 2 * (size_t)M * sizeof(int64_t)); /* per thread: 2 cursors per row */
     if (!cur) {
         csr_free(c, &s);
         return qt_fail(QT_ERR_NOMEM, "csr: no memory for %d x %lld row cursors", T, 2 * (long long)M);
     }
+    const double t0 = trial ? omp_get_wtime() : 0.0;
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-    for (int64_t it = 0; it < items; it++) {
-        const int64_t r = it / groups, g = it % groups;
-        csr_range(c, &s, nstrip * r / ranges, nstrip * (r + 1) / ranges, M * g / groups, M * (g + 1) / groups,
-                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb,
-                  dense_use && whole, cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
+    for (int64_t it = 0; it < nr * ng; it++) {
+        const int64_t r = it / ng, g = it % ng, s1 = (r + 1) * rper;
+        csr_range(c, &s, r * rper, s1 < nstrip ? s1 : nstrip, M * g / ng, M * (g + 1) / ng,
+                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb, pf, wide,
+                  cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
     }
+#ifdef VW
+    if (trial) sched_record(T, cand, (omp_get_wtime() - t0) / ((double)s.nnz * (double)N));
+#else
+    (void)t0;
+    (void)trial;
+#endif
     qt_free(cur);
     if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_CSR, s.nnz, -1};
     qt_sparse_count_matmul((double)s.nnz * N, ((double)M * K - s.nnz) * N, s.nnz);

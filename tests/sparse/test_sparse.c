@@ -102,7 +102,8 @@ static int check_bound(const float *Y, const float *R, const float *A, const flo
 static void test_matmul_paths(void)
 {
     static const int64_t shapes[][3] = {{1, 300, 200}, {3, 257, 130}, {17, 512, 96}, {64, 200, 1030}, {300, 4001, 20},
-                                        {9, 1300, 600}, {24, 1100, 256}, {2, 8192, 264}, {2, 520, 1064}, {1, 40, 8300}};
+                                        {9, 1300, 600}, {24, 1100, 256}, {2, 8192, 264}, {2, 520, 1064}, {1, 40, 8300},
+                                        {20, 600, 2100}};
     /* {300, 4001, 20} is large enough (M·K ≥ 2^20) for the multi-threaded scans of A; {9, 1300,
      * 600} and {24, 1100, 256} give the cpu CSR kernel several K blocks, full strips with a
      * tail, and (one strip, fewer strips than threads) rows split into groups; {2, 8192, 264}:
@@ -110,7 +111,8 @@ static void test_matmul_paths(void)
      * sums their partial rows) and a partial second tile of 256 columns; {2, 520, 1064}: more
      * column tiles than SMs for cuda's gemv_v5 at 2 and 4 lanes per row (its 8-warp blocks);
      * {1, 40, 8300}: the cpu gather kernel's column range (N / threads for up to 2 threads) in
-     * more than one piece */
+     * more than one piece; {20, 600, 2100}: the cpu CSR kernel's packed k blocks (a short last
+     * one) over several column ranges and a tail strip, its schedule trials every way */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);

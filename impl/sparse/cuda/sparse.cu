@@ -1298,6 +1298,99 @@ static __device__ __forceinline__ void bulk_g2s(void *dst, const void *src, unsi
                  : "memory");
 }
 
+/* The nonzeros of A[m, seg … se) (Am: row m; seg, se multiples of 8, A 16-byte aligned) listed
+ * in order into s_k (column) and s_a (value), THREADS·8 entries a pass (8 per thread from one
+ * bf16 or two f32 16-byte loads, L2 only: ld.global.cg), one block scan each; returns how many.
+ * Every thread of the block calls it; it ends with a barrier. */
+template <int BF, int THREADS>
+static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg, int64_t se, int *s_k, float *s_a)
+{
+    constexpr int ES = BF ? 2 : 4;
+    int cnt = 0;
+    for (int64_t p = seg; p < se; p += THREADS * 8) {
+        const int64_t k = p + threadIdx.x * 8;
+        float v[8];
+        unsigned mask = 0;
+        if (k < se) {
+            unpack16<BF>(__ldcg((const uint4 *)(Am + k * ES)), v);
+            if (!BF) unpack16<0>(__ldcg((const uint4 *)(Am + k * ES) + 1), v + 4);
+#pragma unroll
+            for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
+        }
+        unsigned total;
+        unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
+#pragma unroll
+        for (int e = 0; e < 8; e++)
+            if (mask >> e & 1u) s_k[pos] = (int)(k + e), s_a[pos] = v[e], pos++;
+        cnt += (int)total;
+        __syncthreads(); /* the list written; the scan's shared words free for the next pass */
+    }
+    return cnt;
+}
+
+/* acc += a·W[k, the lane's 16 bytes] for the listed rows g, g + G, … of (s_k, s_a, cnt) (Wt: those
+ * bytes in row 0), V8_B loads in flight before their FMAs, L2 only (ld.global.cg). */
+template <int BF>
+static __device__ __forceinline__ void rows_from_list(const int *s_k, const float *s_a, int cnt, int g, int G,
+                                                      const char *Wt, int64_t rowbytes, float *acc)
+{
+    constexpr int EPC = BF ? 8 : 4;
+    for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
+        uint4 w[V8_B];
+#pragma unroll
+        for (int q = 0; q < V8_B; q++)
+            if (j0 + q * G < cnt) w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)rowbytes));
+#pragma unroll
+        for (int q = 0; q < V8_B; q++)
+            if (j0 + q * G < cnt) {
+                const float a = s_a[j0 + q * G];
+                float f[EPC];
+                unpack16<BF>(w[q], f);
+#pragma unroll
+                for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+            }
+    }
+}
+
+/* A cluster GEMV block's end (v7-v9): the counters (block x = 0: nonzeros, flops, skipped
+ * multiply-adds of its slice of `range` entries); its row groups' sums red[G][TCc] added per
+ * column in group order, stored into the leader's slot[rank][TCc] (distributed shared memory;
+ * the caller arrived, relaxed, on the cluster barrier at its start, so every block has started
+ * when the wait returns), ONE cluster barrier (release / acquire), then the leader adds the CS
+ * ranks in rank order and writes Y[m, col0 …); the other blocks return at once. red is this
+ * block's shared memory, written before a block barrier by the caller. */
+template <int BF>
+static __device__ __forceinline__ void cluster_finish(const float *red, int G, int TCc, float *slot, void *Y, int64_t m,
+                                                      int64_t N, int64_t col0, unsigned long long *ctr, unsigned nnz,
+                                                      int64_t range)
+{
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    const int CS = (int)gridDim.y;
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        atomicAdd(&ctr[0], (unsigned long long)nnz);
+        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
+        atomicAdd(&ctr[2], (unsigned long long)(range - (int64_t)nnz) * (unsigned long long)N);
+    }
+    const unsigned rank = cluster.block_rank();
+    asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+    float *lead = cluster.map_shared_rank(slot, 0);
+    for (int t = threadIdx.x; t < TCc; t += blockDim.x) {
+        float sum = 0.0f;
+        for (int q = 0; q < G; q++) sum += red[q * TCc + t];
+        lead[rank * TCc + t] = sum;
+    }
+    asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+    if (rank != 0) return; /* nothing reads this block's shared memory */
+    asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+    for (int t = threadIdx.x; t < TCc && col0 + t < N; t += blockDim.x) {
+        float sum = 0.0f;
+        for (int q = 0; q < CS; q++) sum += slot[q * TCc + t];
+        if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + t] = __float2bfloat16_rn(sum);
+        else ((float *)Y)[m * N + col0 + t] = sum;
+    }
+}
+
 /* gemv_v7: the GEMV that skips zeros, ONE launch of clusters, W rows fetched by the copy engine.
  * Block (x: a tile of TC = LPR·EPC columns, i.e. RB = 16·LPR bytes of each row of W; y: slice
  * s of CS of K, the cluster's rank; z: row m) of 256 threads:
@@ -1347,7 +1440,7 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
                          : "memory");
     }
     grid_dep_launch();
-    if constexpr (CS > 1) asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on before the DSMEM store */
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on in cluster_finish */
     grid_dep_wait();
     __syncthreads();
     float acc[EPC];
@@ -1356,51 +1449,10 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
     unsigned nnz = 0, gj = 0; /* gj: chunks through the stages so far (stage gj % V7_NST, parity (gj / V7_NST) & 1) */
     for (int64_t seg = kb0; seg < kb1; seg += lcap) {
         const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
-        int cnt = 0;
-        for (int64_t p = seg; p < se; p += V7_PASS) { /* list A[m, p … p + V7_PASS) ∩ segment, in order */
-            const int64_t k = p + tid * 8;
-            float v[8];
-            unsigned mask = 0;
-            if (k < se) {
-                if (BF) {
-                    uint4 r = __ldcg((const uint4 *)(Am + k * ES));
-                    unpack16<1>(r, v);
-                } else {
-                    uint4 r0 = __ldcg((const uint4 *)(Am + k * ES)), r1 = __ldcg((const uint4 *)(Am + k * ES) + 1);
-                    unpack16<0>(r0, v);
-                    unpack16<0>(r1, v + 4);
-                }
-#pragma unroll
-                for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
-            }
-            unsigned total;
-            unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
-#pragma unroll
-            for (int e = 0; e < 8; e++)
-                if (mask >> e & 1u) s_k[pos] = (int)(k + e), s_a[pos] = v[e], pos++;
-            cnt += (int)total;
-            __syncthreads(); /* the list written; the scan's shared words free for the next pass */
-        }
+        const int cnt = list_nonzeros<BF, V7_THREADS>(Am, seg, se, s_k, s_a);
         nnz += (unsigned)cnt;
-        if constexpr (!BULK) {
-            /* v8: row group g takes rows g, g + G, …, V8_B loads (16 bytes a lane) in flight before
-             * their FMAs; L2-only loads (ld.global.cg), like A's */
-            for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
-                uint4 w[V8_B];
-#pragma unroll
-                for (int q = 0; q < V8_B; q++)
-                    if (live && j0 + q * G < cnt)
-                        w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)N * ES + c * 16));
-#pragma unroll
-                for (int q = 0; q < V8_B; q++)
-                    if (live && j0 + q * G < cnt) {
-                        const float a = s_a[j0 + q * G];
-                        float f[EPC];
-                        unpack16<BF>(w[q], f);
-#pragma unroll
-                        for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
-                    }
-            }
+        if constexpr (!BULK) { /* v8: row group g takes rows g, g + G, … through registers */
+            if (live) rows_from_list<BF>(s_k, s_a, cnt, g, G, Wt + c * 16, N * ES, acc);
             __syncthreads(); /* the list read by every warp before the next segment (or red) rewrites it */
             continue;
         }
@@ -1438,43 +1490,12 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
             if (wid == 0 && j + V7_NST < nch) issue(j + V7_NST);
         }
     }
-    if (blockIdx.x == 0 && tid == 0) {
-        atomicAdd(&ctr[0], (unsigned long long)nnz);
-        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
-        atomicAdd(&ctr[2], (unsigned long long)(kb1 - kb0 - (int64_t)nnz) * (unsigned long long)N);
-    }
-    /* the row groups in order: red[g][TC] over the stage memory (all stages consumed above) */
+    /* the row groups' sums red[g][TC] over the stage memory (all stages consumed above) */
     float *red = (float *)v7_smem;
 #pragma unroll
     for (int e = 0; e < EPC; e++) red[g * TC + c * EPC + e] = acc[e];
     __syncthreads();
-    float sum = 0.0f;
-    if (tid < TC)
-#pragma unroll 8
-        for (int q = 0; q < G; q++) sum += red[q * TC + tid];
-    if constexpr (CS == 1) {
-        if (tid < TC && col0 + tid < N) {
-            if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + tid] = __float2bfloat16_rn(sum);
-            else ((float *)Y)[m * N + col0 + tid] = sum;
-        }
-    } else {
-        namespace cg = cooperative_groups;
-        cg::cluster_group cluster = cg::this_cluster();
-        const unsigned rank = cluster.block_rank();
-        /* every block of the cluster has started (its arrive above) before any DSMEM store */
-        asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
-        if (tid < TC) cluster.map_shared_rank(&slot[0][0], 0)[rank * TC + tid] = sum;
-        asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
-        if (rank != 0) return; /* nothing reads this block's shared memory */
-        asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
-        if (tid < TC && col0 + tid < N) {
-            float t = 0.0f;
-#pragma unroll
-            for (int q = 0; q < CS; q++) t += slot[q][tid];
-            if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + tid] = __float2bfloat16_rn(t);
-            else ((float *)Y)[m * N + col0 + tid] = t;
-        }
-    }
+    cluster_finish<BF>(red, G, TC, &slot[0][0], Y, m, N, col0, ctr, nnz, kb1 - kb0);
 }
 
 /* ---- version 9: v8 at one block per SM, every row of a block's slice in flight at once ---- */
@@ -1501,8 +1522,6 @@ static __global__ void __launch_bounds__(V9_THREADS, 1)
     int *s_k = (int *)v9_smem;
     float *s_a = (float *)(s_k + lcap);
     float *slot = (float *)(v9_smem + (size_t)lcap * 8);
-    namespace cg = cooperative_groups;
-    cg::cluster_group cluster = cg::this_cluster();
     const int CS = (int)gridDim.y, TCc = tch * EPC, G = V9_THREADS / tch;
     const int tid = threadIdx.x, c = tid % tch, g = tid / tch;
     const int64_t m = blockIdx.z, s = blockIdx.y, col0 = (int64_t)blockIdx.x * TCc;
@@ -1514,7 +1533,7 @@ static __global__ void __launch_bounds__(V9_THREADS, 1)
         asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(Am + kb0 * ES), "r"((unsigned)((kb1 - kb0) * ES))
                      : "memory");
     grid_dep_launch();
-    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on before the DSMEM store */
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on in cluster_finish */
     grid_dep_wait();
     float acc[EPC];
 #pragma unroll
@@ -1522,75 +1541,17 @@ static __global__ void __launch_bounds__(V9_THREADS, 1)
     unsigned nnz = 0;
     for (int64_t seg = kb0; seg < kb1; seg += lcap) {
         const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
-        int cnt = 0;
-        for (int64_t p = seg; p < se; p += V9_PASS) { /* list A[m, p … p + V9_PASS) ∩ segment, in order */
-            const int64_t k = p + tid * 8;
-            float v[8];
-            unsigned mask = 0;
-            if (k < se) {
-                if (BF) {
-                    unpack16<1>(__ldcg((const uint4 *)(Am + k * ES)), v);
-                } else {
-                    unpack16<0>(__ldcg((const uint4 *)(Am + k * ES)), v);
-                    unpack16<0>(__ldcg((const uint4 *)(Am + k * ES) + 1), v + 4);
-                }
-#pragma unroll
-                for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
-            }
-            unsigned total;
-            unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
-#pragma unroll
-            for (int e = 0; e < 8; e++)
-                if (mask >> e & 1u) s_k[pos] = (int)(k + e), s_a[pos] = v[e], pos++;
-            cnt += (int)total;
-            __syncthreads();
-        }
+        const int cnt = list_nonzeros<BF, V9_THREADS>(Am, seg, se, s_k, s_a);
         nnz += (unsigned)cnt;
-        if (live)
-            for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
-                uint4 w[V8_B];
-#pragma unroll
-                for (int q = 0; q < V8_B; q++)
-                    if (j0 + q * G < cnt) w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)N * ES));
-#pragma unroll
-                for (int q = 0; q < V8_B; q++)
-                    if (j0 + q * G < cnt) {
-                        const float a = s_a[j0 + q * G];
-                        float f[EPC];
-                        unpack16<BF>(w[q], f);
-#pragma unroll
-                        for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
-                    }
-            }
+        if (live) rows_from_list<BF>(s_k, s_a, cnt, g, G, Wt, N * ES, acc);
         __syncthreads(); /* the list read by every thread before it is rewritten */
-    }
-    if (blockIdx.x == 0 && tid == 0) {
-        atomicAdd(&ctr[0], (unsigned long long)nnz);
-        atomicAdd(&ctr[1], 2ull * nnz * (unsigned long long)N);
-        atomicAdd(&ctr[2], (unsigned long long)(kb1 - kb0 - (int64_t)nnz) * (unsigned long long)N);
     }
     float *red = (float *)v9_smem; /* red[g][TCc] over the list (lcap·8 ≥ V9_THREADS·EPC·4 bytes) */
     if (g < G)
 #pragma unroll
         for (int e = 0; e < EPC; e++) red[g * TCc + c * EPC + e] = acc[e];
     __syncthreads();
-    const unsigned rank = cluster.block_rank();
-    asm volatile("barrier.cluster.wait.aligned;" ::: "memory"); /* every block of the cluster has started */
-    float *lead = cluster.map_shared_rank(slot, 0);
-    for (int t = tid; t < TCc; t += V9_THREADS) {
-        float sum = 0.0f;
-        for (int q = 0; q < G; q++) sum += red[q * TCc + t];
-        lead[rank * TCc + t] = sum;
-    }
-    asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
-    if (rank != 0) return; /* nothing reads this block's shared memory */
-    asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
-    for (int t = tid; t < TCc && col0 + t < N; t += V9_THREADS) {
-        float sum = 0.0f;
-        for (int q = 0; q < CS; q++) sum += slot[q * TCc + t];
-        if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + t] = __float2bfloat16_rn(sum);
-        else ((float *)Y)[m * N + col0 + t] = sum;
-    }
+    cluster_finish<BF>(red, G, TCc, slot, Y, m, N, col0, ctr, nnz, kb1 - kb0);
 }
 
 /* ---- CSR (QT_SPMM_CSR): A converted to CSR on the device, then a row-wise SpMM ---- */

@@ -15,6 +15,9 @@
 #      host only adds a futex wake-up to every parallel region of quintet's side;
 #   2. suites/peers/torch_cpu.py with the same count (torch.set_num_threads), its Google Benchmark
 #      JSON imported into the same database (variants torch-<path>, same suite/case/params);
+# At one thread both sides run pinned to core QT_PEER_CORE (default 0) with taskset; QT_PEER_THP=1
+# runs PyTorch with its huge-page allocator (torch_cpu.py --thp; quintet's large host blocks use
+# huge pages by default, README "Backends").
 # then suites/peers/peer_ratios.py writes the ratio tables (peer / quintet per case, against the
 # issue's targets). Without PyTorch the peer step is skipped with a message and the tables carry
 # quintet's columns only. Each step runs under a time limit in seconds (QT_PEER_BUDGET_Q1/_T1 for
@@ -81,7 +84,11 @@ RUNS=
 for t in $THREADS; do
     export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t
     if [ "$t" = 1 ]; then BQ=$BUDGET_Q1 BT=$BUDGET_T1; else BQ=$BUDGET_QN BT=$BUDGET_TN; fi
-    step "$BQ" "quintet cpu, $t thread(s)" env GOMP_SPINCOUNT="${QT_PEER_SPINCOUNT:-300000}" \
+    # one thread: both sides pinned to one core, so that no migration empties the private L2 in
+    # the middle of a call (the CSR schedules keep their blocks there)
+    PIN=()
+    [ "$t" = 1 ] && command -v taskset >/dev/null && PIN=(taskset -c "${QT_PEER_CORE:-0}")
+    step "$BQ" "quintet cpu, $t thread(s)" "${PIN[@]}" env GOMP_SPINCOUNT="${QT_PEER_SPINCOUNT:-300000}" \
         $Q run sparsity attention_scaling lr_convergence --profile nightly --invocations 1 --repetitions "$REPS" \
         --backend cpu --filter "$FILTER" --db "$DB"
     id=$(last_run)
@@ -89,8 +96,8 @@ for t in $THREADS; do
     if [ "$HAVE_TORCH" = 1 ]; then
         J=$OUT/torch_t$t.json
         rm -f "$J"
-        step "$BT" "torch cpu, $t thread(s)" $PY suites/peers/torch_cpu.py --threads "$t" --reps "$REPS" \
-            --min-time 0.03 --groups sparse,attention,optim --out "$J"
+        step "$BT" "torch cpu, $t thread(s)" "${PIN[@]}" $PY suites/peers/torch_cpu.py --threads "$t" --reps "$REPS" \
+            --min-time 0.03 --groups sparse,attention,optim ${QT_PEER_THP:+--thp} --out "$J"
         if [ -s "$J" ]; then # written after every case: a run stopped by its limit leaves what it timed
             $Q import "$J" --db "$DB" 2>&1 | tee -a "$LOG"
             id=$(last_run)

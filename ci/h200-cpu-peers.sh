@@ -97,7 +97,7 @@ for t in $THREADS; do
         J=$OUT/torch_t$t.json
         rm -f "$J"
         step "$BT" "torch cpu, $t thread(s)" "${PIN[@]}" $PY suites/peers/torch_cpu.py --threads "$t" --reps "$REPS" \
-            --min-time 0.03 --groups sparse,attention,optim ${QT_PEER_THP:+--thp} --out "$J"
+            --min-time 0.03 --groups sparse,attention,optim $([ "${QT_PEER_THP:-0}" = 1 ] && echo --thp) --out "$J"
         if [ -s "$J" ]; then # written after every case: a run stopped by its limit leaves what it timed
             $Q import "$J" --db "$DB" 2>&1 | tee -a "$LOG"
             id=$(last_run)

@@ -121,18 +121,20 @@ static void collect_env(qt_provenance_t *p)
 
 /* Every NCCL_* variable of the environment and OpenMPI's transport and collective settings
  * (OMPI_MCA_btl*, _coll*, _pml*, _osc*, _mtl*: what --mca puts there; not the launcher's own
- * OMPI_MCA_orte_* and the like); NCCL_NVLS_ENABLE always, "unset" when absent. */
+ * OMPI_MCA_orte_* and the like), and every QT_* variable set (quintet's own knobs: kernel
+ * versions, QT_HUGEPAGES, QT_SPARSE_CPU_CSR, …, so two runs of an A/B differ in provenance);
+ * NCCL_NVLS_ENABLE always, "unset" when absent. */
 extern char **environ;
 static int tuning_var(const char *e)
 {
     static const char *const pre[] = {"NCCL_", "OMPI_MCA_btl", "OMPI_MCA_coll", "OMPI_MCA_pml", "OMPI_MCA_osc",
-                                      "OMPI_MCA_mtl"};
+                                      "OMPI_MCA_mtl", "QT_"};
     for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
         if (!strncmp(e, pre[i], strlen(pre[i]))) return 1;
     return 0;
 }
 
-static void collect_nccl_env(qt_provenance_t *p)
+static void collect_tuning_env(qt_provenance_t *p)
 {
     qt_provenance_set(p, "env.NCCL_NVLS_ENABLE", "unset");
     for (char **e = environ; e && *e; e++) {
@@ -328,7 +330,7 @@ void qt_provenance_collect(qt_provenance_t *p)
     collect_env(p);
     collect_system(p);
     collect_files(p);
-    collect_nccl_env(p);
+    collect_tuning_env(p);
 }
 
 /* Fixed columns for qt_store_run_begin. */

@@ -30,8 +30,9 @@ static int huge_pages_wanted(void)
     return w;
 }
 
-/* Aligned allocation with a header holding the size. From HUGE_MIN bytes on the block is 2 MiB
- * aligned, a whole number of 2 MiB pages, and advised MADV_HUGEPAGE: a kernel streaming a large
+/* Aligned allocation with a header holding the size. From HUGE_MIN bytes on the allocation
+ * (header included: the data start 64 bytes in) is 2 MiB aligned, a whole number of 2 MiB
+ * pages, and advised MADV_HUGEPAGE: a kernel streaming a large
  * tensor (an optimizer step, the rows of W a sparse GEMV gathers) then misses the TLB once per
  * 2 MiB instead of once per 4 KiB. It matters where THP is in "madvise" mode (Debian's default);
  * the advice is a hint the kernel may ignore, so failure is not an error. */

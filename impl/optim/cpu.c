@@ -6,8 +6,8 @@
  * measured on 2 cores, one 10M-parameter f32 step reaches 1.3-1.6x the STREAM triad
  * rate with it and 0.15-0.3x without it.
  * Against PyTorch 2.11 (H200 host Xeon, 16 cores, step_llc n = 78.6M f32, 2026-11-30, two device
- * calls: quintet run lr_convergence --filter step_llc, then torch_cpu.py --groups optim, plain and
- * --thp, as ci/h200-cpu-peers.sh pairs them): every step is at the memory's rate on both sides (16
+ * calls: quintet run lr_convergence --filter step_llc, then torch_cpu.py --groups optim as shipped
+ * and with --thp, in the same call): every step is at the memory's rate on both sides (16
  * threads ~120-140 GB/s), so the ratio to torch's fastest path is 1 ± the machine's noise: 16
  * threads adam 1.14, sgd 1.06, adagrad 0.93, adamw 0.87 (quintet's own adam 15.8 ms, adamw 18.0 in
  * the same run, which the VM times equal: not understood), radam 3.86, rmsprop 3.33; one thread, first call / second: adam 1.10 / -,

@@ -171,17 +171,11 @@ typedef __m256 vf_t;
 #define VSET1(a) _mm256_set1_ps(a)
 #endif
 
-/* Tunable of the GATHER kernel (default; the staged A/B tool, which includes this file, sets
- * it): gpf > 0 prefetches (prefetcht0), while a group of 8 rows of W is folded, the same lines of
- * the group gpf groups ahead. Off: it lost on both machines (M=1 K=16384 N=4096 90%, 1 thread,
- * medians: Xeon 1.88 ms off, 1.98 / 1.92 / 2.06 at gpf 1 / 2 / 4; 2-core VM 1.22, 1.41 / 1.42 /
- * 1.46). */
-static int gather_gpf = 0;
-
-/* y[0..len) += Σ_{j<g} a[j]·w[j][0..len) for g ≤ 8 rows (fused multiply-adds in row order);
- * pw: NULL, or 8 rows whose lines at the same offsets are prefetched (g = 8 only). */
-static inline void fold_rows(float *restrict y, const float *const *w, const float *a, int g, int64_t len,
-                             const float *const *pw)
+/* y[0..len) += Σ_{j<g} a[j]·w[j][0..len) for g ≤ 8 rows (fused multiply-adds in row order).
+ * No software prefetch of the rows a later group reads: it lost on both machines (M=1 K=16384
+ * N=4096 90%, 1 thread, medians: Xeon 1.88 ms without, 1.98 / 1.92 / 2.06 with it 1 / 2 / 4
+ * groups ahead; 2-core VM 1.22 against 1.41 / 1.42 / 1.46). */
+static inline void fold_rows(float *restrict y, const float *const *w, const float *a, int g, int64_t len)
 {
     int64_t n = 0;
 #ifdef VW
@@ -190,8 +184,6 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
         const vf_t a4 = VSET1(a[4]), a5 = VSET1(a[5]), a6 = VSET1(a[6]), a7 = VSET1(a[7]);
         const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *w4 = w[4], *w5 = w[5], *w6 = w[6], *w7 = w[7];
         for (; n + VW <= len; n += VW) {
-            if (pw && n % 16 == 0)
-                for (int i = 0; i < 8; i++) _mm_prefetch((const char *)(pw[i] + n), _MM_HINT_T0);
             vf_t acc = VLOAD(y + n);
             acc = VFMA(a0, VLOAD(w0 + n), acc);
             acc = VFMA(a1, VLOAD(w1 + n), acc);
@@ -210,8 +202,6 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
             VSTORE(y + n, acc);
         }
     }
-#else
-    (void)pw;
 #endif
     for (; n < len; n++) {
         float acc = y[n];
@@ -220,18 +210,16 @@ static inline void fold_rows(float *restrict y, const float *const *w, const flo
     }
 }
 
-/* y[0..len) = Σ_j val[j]·W[idx[j]·ldw + 0..len), 8 rows of W per pass (gather_gpf: see there). */
+/* y[0..len) = Σ_j val[j]·W[idx[j]·ldw + 0..len), 8 rows of W per pass. */
 static void gather_row(float *restrict y, const float *W, int64_t ldw, const int32_t *idx, const float *val,
                        int64_t nnz, int64_t len)
 {
     memset(y, 0, (size_t)len * sizeof *y);
-    const float *w[8], *pw[8];
-    const int64_t ahead = 8 * (int64_t)gather_gpf;
+    const float *w[8];
     for (int64_t j = 0; j < nnz; j += 8) {
-        int g = nnz - j < 8 ? (int)(nnz - j) : 8, pf = ahead > 0 && j + ahead + 8 <= nnz;
+        int g = nnz - j < 8 ? (int)(nnz - j) : 8;
         for (int i = 0; i < g; i++) w[i] = W + (int64_t)idx[j + i] * ldw;
-        for (int i = 0; pf && i < 8; i++) pw[i] = W + (int64_t)idx[j + ahead + i] * ldw;
-        fold_rows(y, w, val + j, g, len, pf ? pw : NULL);
+        fold_rows(y, w, val + j, g, len);
     }
 }
 
@@ -431,32 +419,36 @@ static qt_status_t run_gather(const call_t *c)
  * (sched_choose), 0..3 forced (2·schedule + variant, see there); wide: 2·STRIP columns per
  * strip in the packed schedule too (AVX-512 only); range: columns of a work item (RANGE_COLS);
  * kb: rows of a packed block (KB_PACK). Defaults here; for experiments the
- * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W" (any subset; read at the
- * first call) overrides them, and the staged A/B tool, which includes this file, sets them
- * directly. */
+ * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W" (any subset; read again
+ * whenever it changes) overrides them (the A/B tools of the measurements quoted here, kept out of
+ * the repository, included this file and set them directly). */
 static struct {
     int cand, wide;
     int64_t range, kb;
 } csr_tune = {-1, 1, RANGE_COLS, KB_PACK};
 
-/* Apply QT_SPARSE_CPU_CSR once (values out of range are ignored). */
+/* Apply QT_SPARSE_CPU_CSR (values out of range are ignored), again whenever its text changes
+ * (tests force each schedule in turn; a getenv per call costs nothing next to the call). */
 static void csr_tune_env(void)
 {
-    static int done;
+    static char last[128] = "\1"; /* never a variable's text: the first call parses */
 #pragma omp critical(qt_csr_pf)
-    if (!done) {
-        done = 1;
+    {
         const char *e = getenv("QT_SPARSE_CPU_CSR");
-        char key[16];
-        long long v;
-        int used;
-        while (e && sscanf(e, " %15[a-z] = %lld%n", key, &v, &used) == 2) {
-            if (!strcmp(key, "range") && v >= STRIP && v <= 65536) csr_tune.range = v;
-            else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
-            else if (!strcmp(key, "cand") && v >= -1 && v <= 3) csr_tune.cand = (int)v;
-            else if (!strcmp(key, "wide") && (v == 0 || v == 1)) csr_tune.wide = (int)v;
-            e += used;
-            e += strspn(e, ", ");
+        if (strncmp(e ? e : "", last, sizeof last - 1)) {
+            snprintf(last, sizeof last, "%s", e ? e : "");
+            csr_tune.cand = -1, csr_tune.wide = 1, csr_tune.range = RANGE_COLS, csr_tune.kb = KB_PACK;
+            char key[16];
+            long long v;
+            int used;
+            while (e && sscanf(e, " %15[a-z] = %lld%n", key, &v, &used) == 2) {
+                if (!strcmp(key, "range") && v >= STRIP && v <= 65536) csr_tune.range = v;
+                else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
+                else if (!strcmp(key, "cand") && v >= -1 && v <= 3) csr_tune.cand = (int)v;
+                else if (!strcmp(key, "wide") && (v == 0 || v == 1)) csr_tune.wide = (int)v;
+                e += used;
+                e += strspn(e, ", ");
+            }
         }
     }
 }
@@ -632,6 +624,11 @@ static qt_status_t run_csr(const call_t *c)
 #endif
     if (per < 1) per = 1;
     if (per > (nstrip + T - 1) / T) per = (nstrip + T - 1) / T;
+#if defined(VW) && VW == 16
+    /* wide strips take two strips at a time: an odd count would send a range's last strip
+     * through gather_row (with more threads than 2-strip ranges, every strip) */
+    if (csr_tune.wide && per % 2) per++;
+#endif
     const int64_t ranges = (nstrip + per - 1) / per;
     int64_t groups = ranges >= T ? 1 : (2 * T + ranges - 1) / ranges; /* row groups per range */
     if (groups > M) groups = M;

@@ -100,7 +100,8 @@ def rows_for(t):
                 out.append(dict(threads=threads, suite=suite, case="spmm", params=params, quintet_s=q,
                                 quintet_path="auto", peer_s=pt, peer_path=pk and pk[1], target=2.0,
                                 quintet_dense_s=d.get(("dense", "cpu")), quintet_best_s=qb,
-                                quintet_best_path=qk and qk[0], peer_csr_pre_s=d.get(("csr", PEER_PREFIX + "csr_pre"))))
+                                quintet_best_path=qk and qk[0],
+                                peer_csr_pre_s=best(d, lambda k: k[0] == "csr" and k[1].startswith(PEER_PREFIX + "csr_pre"))[1]))
     for r in out:
         r["ratio"] = ratio(r["peer_s"], r["quintet_s"])
     return out

@@ -82,7 +82,8 @@ static qt_attn_config_t small_cfg(qt_attn_variant_t v, int causal, int shared, u
 }
 
 /* Every non-ref backend against ref for one shape, all variants, causal, shared_qk,
- * mask; factor > 0 hashes into 12 = factor × 12/factor factorised buckets. */
+ * mask; factor > 0 hashes into 12 = factor × 12/factor factorised buckets; factor < 0: dense
+ * only, plain, causal and masked (a shape too long for the oracle to run everything). */
 static void check_backends_f(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt, int factor)
 {
     prob_t p;
@@ -94,9 +95,10 @@ static void check_backends_f(int64_t B, int64_t H, int64_t T, int64_t D, uint64_
         if (be == ref) continue;
         for (int v = 0; v < QT_ATTN_VARIANT_COUNT; v++)
             for (int flags = 0; flags < 8; flags++) {
+                if (factor < 0 && (v != QT_ATTN_DENSE || (flags != 0 && flags != 1 && flags != 5))) continue;
                 qt_attn_config_t c = small_cfg((qt_attn_variant_t)v, flags & 1, (flags >> 1) & 1, qt_test_seed() + salt);
                 const qt_tensor_t *mask = (flags & 4) ? &p.mask : NULL;
-                if (factor) { c.n_buckets = 12; c.bucket_factor = factor; }
+                if (factor > 0) { c.n_buckets = 12; c.bucket_factor = factor; }
                 if (!qt_attn_supports(be, &c, NULL, NULL, NULL, NULL, NULL, NULL, 0)) continue;
                 CU_ASSERT_EQUAL_FATAL(qt_attn_forward(ref, &c, &p.q, &p.k, &p.v, mask, &p.o1), QT_OK);
                 CU_ASSERT_EQUAL_FATAL(qt_attn_forward(be, &c, &p.q, &p.k, &p.v, mask, &p.o2), QT_OK);
@@ -128,6 +130,9 @@ static void test_backends_match_ref(void)
     check_backends(2, 2, 100, 40, 1);
     check_backends(1, 3, 131, 64, 2);
     check_backends(1, 1, 150, 24, 14); /* one head: the cpu backend splits it across threads */
+    /* K and V of a head pass 1 MiB (2·T·D·4 bytes): the cpu dense kernel reads each key block
+     * once for a group of query tiles (cpu_window.c group_tiles), a partial last tile included */
+    check_backends_f(1, 2, 2100, 64, 15, -1);
 }
 
 /* Factorised hashing (bucket = h1 + f·h2) on every backend, both factor orders. */

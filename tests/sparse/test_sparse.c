@@ -112,7 +112,7 @@ static void test_matmul_paths(void)
      * column tiles than SMs for cuda's gemv_v5 at 2 and 4 lanes per row (its 8-warp blocks);
      * {1, 40, 8300}: the cpu gather kernel's column range (N / threads for up to 2 threads) in
      * more than one piece; {20, 600, 2100}: the cpu CSR kernel's packed k blocks (a short last
-     * one) over several column ranges and a tail strip, its schedule trials every way */
+     * one) over several column ranges and a tail strip (each forced schedule: test_csr_schedules) */
     static const double sps[] = {0.0, 0.5, 0.9, 0.99, 1.0};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);
@@ -924,8 +924,67 @@ static void test_bad_inputs(void)
     qt_backend_free(cpu);
 }
 
+/* The cpu CSR kernel's dense-use schedules, each forced (QT_SPARSE_CPU_CSR cand 0..3: packed or
+ * whole rows in place, each plain or with the next-block prefetch) and chosen by its timed trials
+ * (cand −1: calls of at least 2^24 multiply-adds are trials), on 1 thread (where whole rows run)
+ * and 3 (an odd thread count: ranges of an odd number of strips before the even rounding), with
+ * wide strips and without, against ref DENSE within the summation bound (check_bound). */
+static void test_csr_schedules(void)
+{
+    const int64_t M = 20, K = 600, N = 2100;
+    static const char *const cfg[] = {"cand=0", "cand=1", "cand=2", "cand=3", "cand=-1", "cand=0,wide=0",
+                                      "cand=-1,range=384"};
+    float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4);
+    float *R = qt_alloc((size_t)(M * N) * 4), *Y = qt_alloc((size_t)(M * N) * 4);
+    uint64_t seed = qt_test_seed();
+    qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 40, 0, 0.0f, 1.0f);
+    qt_backend_t *ref;
+    CU_ASSERT_EQUAL_FATAL(qt_backend_init(&ref, "ref", NULL), QT_OK);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        qt_backend_params_t bp = {0};
+        bp.threads = threads;
+        qt_backend_t *cpu;
+        CU_ASSERT_EQUAL_FATAL(qt_backend_init(&cpu, "cpu", &bp), QT_OK);
+        for (int sp = 0; sp < 2; sp++) {
+            qt_verify_sparse_fill(A, M, K, sp ? 0.9 : 0.0, 0, seed + 41 + sp);
+            qt_tensor_t At, Wt, Yt;
+            to_dev(ref, A, M, K, &At);
+            to_dev(ref, W, K, N, &Wt);
+            to_dev(ref, NULL, M, N, &Yt);
+            CU_ASSERT_EQUAL_FATAL(qt_sparse_matmul(ref, QT_SPMM_DENSE, &At, &Wt, &Yt, NULL, NULL, NULL), QT_OK);
+            to_host(ref, &Yt, R);
+            qt_tensor_free(&Yt);
+            for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+                /* cand −1: 10 calls at 1 thread pass the 8 trials (4 candidates), then the choice runs */
+                for (int rep = 0, reps = strstr(cfg[i], "cand=-1") ? 5 : 1; rep < reps; rep++) {
+                    setenv("QT_SPARSE_CPU_CSR", cfg[i], 1);
+                    for (int64_t e = 0; e < M * N; e++) Y[e] = NAN;
+                    to_dev(cpu, Y, M, N, &Yt);
+                    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_CSR, &At, &Wt, &Yt, NULL, NULL, NULL), QT_OK);
+                    to_host(cpu, &Yt, Y);
+                    qt_tensor_free(&Yt);
+                    int bad = check_bound(Y, R, A, W, M, K, N);
+                    if (bad)
+                        fprintf(stderr, "  cpu csr %s, %d thread(s), sp %.1f: %d elements off\n", cfg[i], threads,
+                                sp ? 0.9 : 0.0, bad);
+                    CU_ASSERT_EQUAL(bad, 0);
+                }
+            qt_tensor_free(&At);
+            qt_tensor_free(&Wt);
+        }
+        qt_backend_free(cpu);
+    }
+    unsetenv("QT_SPARSE_CPU_CSR");
+    qt_backend_free(ref);
+    qt_free(A);
+    qt_free(W);
+    qt_free(R);
+    qt_free(Y);
+}
+
 QT_TEST_MAIN("sparse", {"matmul paths of every backend vs ref at 0-100% sparsity", test_matmul_paths},
              {"bf16 matmul paths vs ref", test_matmul_bf16},
+             {"cpu CSR schedules, forced and chosen, vs ref", test_csr_schedules},
              {"a chain of GEMVs queued back to back (cuda: under PDL) vs ref", test_gemv_chain},
              {"measure op of every backend vs ref", test_measure},
              {"dispatcher follows the backend's crossover table", test_dispatch_follows_table},

@@ -1793,7 +1793,8 @@ static int gemv_pdl(int def)
 }
 
 /* gemv_v7's shape: QT_CUDA_GEMV7="CS,LPR,BUF" (cluster size 2, 4 or 8; lanes per row 8, 16 or
- * 32, i.e. 128, 256 or 512 bytes of each row of W per block; shared memory for W rows in KB),
+ * 32, i.e. 128, 256 or 512 bytes of each row of W per block; shared memory for W rows in KB,
+ * 8 to 180: with the list (up to 32 KB) and the static part under the H200's 227 KB opt-in),
  * any of them left out or 0 for the default: CS 8, LPR 32 halved while the grid would have
  * fewer blocks than half the SMs, BUF V7_BUF_KB. */
 #define V7_BUF_KB 80 /* with the list at CS 8: ~105 KB a block, two blocks an SM (see NOTES.md) */
@@ -1807,7 +1808,7 @@ static v7_cfg_t gemv7_cfg(const qt_cuda_ctx_t *cx, int64_t M, int64_t N, int es)
     const char *e = getenv("QT_CUDA_GEMV7");
     if (e) sscanf(e, "%d,%d,%d", &g.cs, &g.lpr, &g.buf_kb);
     if (g.cs != 2 && g.cs != 4 && g.cs != 8) g.cs = 8;
-    if (g.buf_kb < 8 || g.buf_kb > 200) g.buf_kb = V7_BUF_KB;
+    if (g.buf_kb < 8 || g.buf_kb > 180) g.buf_kb = V7_BUF_KB;
     if (g.lpr != 8 && g.lpr != 16 && g.lpr != 32) {
         g.lpr = 32;
         while (g.lpr > 8 && (N * es + 16 * g.lpr - 1) / (16 * g.lpr) * g.cs * M < cx->sms / 2) g.lpr /= 2;

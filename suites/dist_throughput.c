@@ -667,6 +667,25 @@ static qt_case_t *add_case(qt_case_list_t *out, const char *name, const char *ba
     return c;
 }
 
+/* train_fusion_dp at k = 1, 2, 4, … ≤ world ranks: the fusion model (width d, feed-forward d_ff)
+ * trained data-parallel on a global batch for `steps` steps. */
+static qt_status_t add_fusion_dp(qt_case_list_t *out, const char *backend, int world, int64_t batch, int64_t d,
+                                 int64_t d_ff, int64_t steps)
+{
+    for (int k = 1; k <= world; k *= 2) {
+        qt_case_t *c = add_case(out, "train_fusion_dp", backend, world);
+        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
+        qt_params_set_int(&c->params, "batch", batch);
+        qt_params_set_int(&c->params, "d", d);
+        qt_params_set_int(&c->params, "d_ff", d_ff);
+        qt_params_set_int(&c->params, "k", k);
+        qt_params_set_int(&c->params, "steps", steps);
+        c->experiment = 1;
+        c->run_seed = fusion_dp_run;
+    }
+    return QT_OK;
+}
+
 /* Experiment cases `name` with key = each of values[0..n), `steps` steps, run by fn. */
 static qt_status_t add_sweep(qt_case_list_t *out, const char *name, const char *backend, int world, const char *key,
                              const int *values, int n, int steps,
@@ -783,18 +802,8 @@ static qt_status_t gpu_train_cases(qt_profile_t profile, qt_case_list_t *out, co
             c->experiment = 1;
             c->run_seed = train_run;
         }
-    for (int k = 1; k <= world; k *= 2) {
-        qt_case_t *c = add_case(out, "train_fusion_dp", backend, world);
-        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
-        qt_params_set_int(&c->params, "batch", 8192);
-        qt_params_set_int(&c->params, "d", 64);
-        qt_params_set_int(&c->params, "d_ff", 256);
-        qt_params_set_int(&c->params, "k", k);
-        qt_params_set_int(&c->params, "steps", 13); /* + 2 warm-up: inside the first epoch (16 steps) */
-        c->experiment = 1;
-        c->run_seed = fusion_dp_run;
-    }
-    return QT_OK;
+    /* + 2 warm-up steps: inside the first epoch (16 steps) */
+    return add_fusion_dp(out, backend, world, 8192, 64, 256, 13);
 }
 
 /* Training, balance, compression and local SGD: impl/dist's MLP runs on host memory. */
@@ -859,17 +868,7 @@ static qt_status_t host_cases(qt_profile_t profile, qt_case_list_t *out, const c
     }
     static const int Hs[] = {1, 4, 16}, Ss[] = {0, 1, 4};
     int asteps = profile == QT_PROFILE_QUICK ? 48 : 320;
-    for (int k = 1; k <= world; k *= 2) { /* the fusion model data-parallel, host-sized */
-        qt_case_t *c = add_case(out, "train_fusion_dp", backend, world);
-        if (!c) return qt_fail(QT_ERR_NOMEM, "cases");
-        qt_params_set_int(&c->params, "batch", 256);
-        qt_params_set_int(&c->params, "d", 32);
-        qt_params_set_int(&c->params, "d_ff", 64);
-        qt_params_set_int(&c->params, "k", k);
-        qt_params_set_int(&c->params, "steps", profile == QT_PROFILE_QUICK ? 6 : 13);
-        c->experiment = 1;
-        c->run_seed = fusion_dp_run;
-    }
+    QT_TRY(add_fusion_dp(out, backend, world, 256, 32, 64, profile == QT_PROFILE_QUICK ? 6 : 13)); /* host-sized */
     QT_TRY(add_sweep(out, "local_sgd", backend, world, "H", Hs, 3, asteps, local_sgd_run));
     QT_TRY(add_sweep(out, "async_ps", backend, world, "s", Ss, 3, asteps, async_ps_run));
     return QT_OK;

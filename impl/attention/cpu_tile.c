@@ -284,14 +284,18 @@ void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk,
     for (; d < t->D; d++) output_rows(t, v, ldv, nk, d, 1, alpha);
 }
 
+/* 1/l of a normalised row, 0 for a row that saw no key (l = 0). */
+static inline float inv_sum(float l) { return l > 0.0f ? 1.0f / l : 0.0f; }
+
 /* Normalised outputs (and natural lse). */
 void qt_attn_tile_store(const qt_attn_tile_t *t, float *o, int64_t ldo, const int *idx, float *lse)
 {
+    int stored = 0;
 #ifdef TR16
     if (t->D % 16 == 0) { /* 16 × 16 blocks transposed in registers */
         for (int a0 = 0; a0 < t->nq; a0 += 16) {
             float inv[16];
-            for (int i = 0; i < 16; i++) inv[i] = t->l[a0 + i] > 0.0f ? 1.0f / t->l[a0 + i] : 0.0f;
+            for (int i = 0; i < 16; i++) inv[i] = inv_sum(t->l[a0 + i]);
             for (int64_t d0 = 0; d0 < t->D; d0 += 16) {
                 __m512 r[16];
                 for (int i = 0; i < 16; i++)
@@ -301,15 +305,15 @@ void qt_attn_tile_store(const qt_attn_tile_t *t, float *o, int64_t ldo, const in
                     _mm512_storeu_ps(o + (int64_t)(idx ? idx[a0 + i] : a0 + i) * ldo + d0, r[i]);
             }
         }
-        for (int a = 0; lse && a < t->nq; a++)
-            lse[a] = t->l[a] > 0.0f ? (float)(0.6931471805599453 * t->m[a] + log((double)t->l[a])) : -INFINITY;
-        return;
+        stored = 1;
     }
 #endif
     for (int a = 0; a < t->nq; a++) {
-        float l = t->l[a], inv = l > 0.0f ? 1.0f / l : 0.0f;
-        float *row = o + (int64_t)(idx ? idx[a] : a) * ldo;
-        for (int64_t d = 0; d < t->D; d++) row[d] = t->ot[d * BR + a] * inv;
+        float l = t->l[a];
+        if (!stored) {
+            float inv = inv_sum(l), *row = o + (int64_t)(idx ? idx[a] : a) * ldo;
+            for (int64_t d = 0; d < t->D; d++) row[d] = t->ot[d * BR + a] * inv;
+        }
         if (lse) lse[a] = l > 0.0f ? (float)(0.6931471805599453 * t->m[a] + log((double)l)) : -INFINITY;
     }
 }

@@ -422,10 +422,12 @@ static qt_status_t run_gather(const call_t *c)
  * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W" (any subset; read again
  * whenever it changes) overrides them (the A/B tools of the measurements quoted here, kept out of
  * the repository, included this file and set them directly). */
-static struct {
+typedef struct {
     int cand, wide;
     int64_t range, kb;
-} csr_tune = {-1, 1, RANGE_COLS, KB_PACK};
+} csr_tune_t;
+static const csr_tune_t csr_tune_default = {-1, 1, RANGE_COLS, KB_PACK};
+static csr_tune_t csr_tune = {-1, 1, RANGE_COLS, KB_PACK}; /* csr_tune_default (a constant initialiser) */
 
 /* Apply QT_SPARSE_CPU_CSR (values out of range are ignored), again whenever its text changes
  * (tests force each schedule in turn; a getenv per call costs nothing next to the call). */
@@ -437,7 +439,7 @@ static void csr_tune_env(void)
         const char *e = getenv("QT_SPARSE_CPU_CSR");
         if (strncmp(e ? e : "", last, sizeof last - 1)) {
             snprintf(last, sizeof last, "%s", e ? e : "");
-            csr_tune.cand = -1, csr_tune.wide = 1, csr_tune.range = RANGE_COLS, csr_tune.kb = KB_PACK;
+            csr_tune = csr_tune_default;
             char key[16];
             long long v;
             int used;
@@ -667,7 +669,10 @@ static qt_status_t run_csr(const call_t *c)
     int64_t kb = K; /* no strip kernel: csr_range sends every strip through gather_row */
     const int wide = 0;
 #endif
-    if (whole) kb = INPLACE_BYTES / (N * (int64_t)sizeof(float)) < 8 ? 8 : INPLACE_BYTES / (N * (int64_t)sizeof(float));
+    if (whole) {
+        kb = INPLACE_BYTES / (N * (int64_t)sizeof(float)); /* rows of one contiguous run of W */
+        if (kb < 8) kb = 8;
+    }
     const int64_t rper = whole ? nstrip : per, nr = whole ? 1 : ranges, ng = whole ? 1 : groups;
     int64_t *cur = qt_alloc((size_t)T * 2 * (size_t)M * sizeof(int64_t)); /* per thread: 2 cursors per row */
     if (!cur) {

@@ -38,7 +38,9 @@
                                  * started apart; 2-core VM, M=1 K=16384 N=4096, 1 thread, cold W:
                                  * 1.10 vs 1.24 ms at 90%, 0.46 vs 0.58 ms at 95%) */
 #define PAR_MIN 32768           /* element-wise work below this runs on one thread */
-#define SCAN_PAR_MIN (1 << 20)  /* scans of A (nonzero lists, column flags) below this: one thread */
+#define SCAN_PAR_MIN (1 << 20)  /* scans of A (column flags) below this: one thread */
+#define BUILD_PAR_MIN (1 << 20) /* the nonzero lists of A below this: one thread (csr_build) */
+static int64_t build_par_min = BUILD_PAR_MIN; /* QT_SPARSE_CPU_CSR "pb=" (experiments) */
 
 /* ---------------------------------------------------------------- activations ---- */
 
@@ -291,7 +293,8 @@ static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
     memset(s, 0, sizeof *s);
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
-    int T = M * K >= SCAN_PAR_MIN ? c->threads : 1;
+    int T = M * K >= build_par_min ? c->threads : 1;
+    if (T > M) T = (int)M; /* threads over rows */
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
     s->rowptr[0] = 0;
@@ -408,6 +411,8 @@ static qt_status_t run_gather(const call_t *c)
 #define RANGE_COLS 512          /* columns of one work item at most */
 #define KB_PACK 512             /* rows of a packed k block */
 #define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
+#define KSPLIT 1                /* K splits of the column ranges on several threads (csr_tune.ks) */
+#define PIPE 0                  /* packed schedule: next block copied during this one (csr_tune.pipe) */
 #define SCHED_PACK 0            /* the dense-use schedules (sched_choose) */
 #define SCHED_WHOLE 1
 #ifdef VW
@@ -423,11 +428,11 @@ static qt_status_t run_gather(const call_t *c)
  * whenever it changes) overrides them (the A/B tools of the measurements quoted here, kept out of
  * the repository, included this file and set them directly). */
 typedef struct {
-    int cand, wide;
+    int cand, wide, ks, pipe;
     int64_t range, kb;
 } csr_tune_t;
-static const csr_tune_t csr_tune_default = {-1, 1, RANGE_COLS, KB_PACK};
-static csr_tune_t csr_tune = {-1, 1, RANGE_COLS, KB_PACK}; /* csr_tune_default (a constant initialiser) */
+static const csr_tune_t csr_tune_default = {-1, 1, KSPLIT, PIPE, RANGE_COLS, KB_PACK};
+static csr_tune_t csr_tune = {-1, 1, KSPLIT, PIPE, RANGE_COLS, KB_PACK}; /* csr_tune_default (a constant initialiser) */
 
 /* Apply QT_SPARSE_CPU_CSR (values out of range are ignored), again whenever its text changes
  * (tests force each schedule in turn; a getenv per call costs nothing next to the call). */
@@ -440,6 +445,7 @@ static void csr_tune_env(void)
         if (strncmp(e ? e : "", last, sizeof last - 1)) {
             snprintf(last, sizeof last, "%s", e ? e : "");
             csr_tune = csr_tune_default;
+            build_par_min = BUILD_PAR_MIN;
             char key[16];
             long long v;
             int used;
@@ -448,6 +454,9 @@ static void csr_tune_env(void)
                 else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
                 else if (!strcmp(key, "cand") && v >= -1 && v <= 3) csr_tune.cand = (int)v;
                 else if (!strcmp(key, "wide") && (v == 0 || v == 1)) csr_tune.wide = (int)v;
+                else if (!strcmp(key, "ks") && v >= 1 && v <= 16) csr_tune.ks = (int)v;
+                else if (!strcmp(key, "pipe") && (v == 0 || v == 1)) csr_tune.pipe = (int)v;
+                else if (!strcmp(key, "pb") && v >= 0) build_par_min = v;
                 e += used;
                 e += strspn(e, ", ");
             }
@@ -543,49 +552,81 @@ static void strip_run(float *y, int first, const float *w, int64_t ldw, int64_t 
 #define STRIP PIECE
 #endif
 
-/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M cursors
- * (each row's first nonzero of the block, and its end); k blocks of kb rows; pk: NULL (W read
- * in place) or kb × (s1 − s0)·STRIP floats to pack each k block into; pf: prefetch each next
- * block's lines of the range toward L2; wide: strips of 2·STRIP columns. */
-static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, float *pk,
-                      int64_t kb, int pf, int wide, int64_t *cur)
+/* First position in idx[b..e) (ascending) holding a column ≥ k. */
+static inline int64_t lower_nz(const int32_t *idx, int64_t b, int64_t e, int64_t k)
 {
-    const int64_t N = c->N, K = c->K, n0 = s0 * STRIP, n1 = s1 * STRIP < N ? s1 * STRIP : N;
+    while (b < e) {
+        const int64_t h = b + (e - b) / 2;
+        if (idx[h] < k) b = h + 1;
+        else e = h;
+    }
+    return b;
+}
+
+#ifdef VW
+/* Row r of a k block into pack buffer pk (layout [strip][k][sw], kb rows per strip): the
+ * full·sw floats of W at src. */
+static inline void pack_row(float *pk, int64_t kb, int64_t sw, int64_t full, const float *src, int64_t r)
+{
+    for (int64_t q = 0; q < full; q++)
+        for (int64_t v = 0; v < sw / VW; v++) VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
+}
+#endif
+
+/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N) over the rows
+ * kbeg..kfin-1 of W (a K split; all of K: 0..K), the sums written to rows m of Yo (M × N,
+ * Y itself or a split's partial Y); cur: 2·M cursors (each row's first nonzero of the block,
+ * and its end); k blocks of kb rows; pk: NULL (W read in place) or kb × (s1 − s0)·STRIP floats
+ * (pipe: twice that) to pack each k block into; pf: prefetch each next block's lines of the
+ * range toward L2; pipe (with pk): two pack buffers, the next block copied into the other one
+ * row by row, spread evenly over this block's strip-rows (the copy's loads overlap the
+ * multiply-adds; the first block is copied before); wide: strips of 2·STRIP columns. */
+static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, int64_t kbeg,
+                      int64_t kfin, float *Yo, float *pk, int64_t kb, int pf, int pipe, int wide, int64_t *cur)
+{
+    const int64_t N = c->N, n0 = s0 * STRIP, n1 = s1 * STRIP < N ? s1 * STRIP : N;
+    for (int64_t m = m0; m < m1; m++) /* each row's first nonzero of the split */
+        cur[m] = kbeg ? lower_nz(s->idx, s->rowptr[m], s->rowptr[m + 1], kbeg) : s->rowptr[m];
 #ifdef VW
 #if VW != 16
     wide = 0;
 #endif
-    const int64_t sw = wide ? 2 * STRIP : STRIP, full = (n1 - n0) / sw, nv = sw / VW; /* strips of sw columns */
+    const int64_t sw = wide ? 2 * STRIP : STRIP, full = (n1 - n0) / sw; /* strips of sw columns */
     if (full > 0) {
         int64_t *end = cur + c->M;
-        const int64_t width = full * sw;
-        for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
-        for (int64_t k0 = 0; k0 < K; k0 += kb) {
-            const int64_t kend = K - k0 < kb ? K : k0 + kb, rows = kend - k0;
-            if (pk)
-                for (int64_t r = 0; r < rows; r++) {
-                    const float *src = c->W + (k0 + r) * N + n0;
-                    for (int64_t q = 0; q < full; q++)
-                        for (int64_t v = 0; v < nv; v++)
-                            VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
-                }
+        const int64_t width = full * sw, bufsz = kb * width;
+        if (!pk) pipe = 0;
+        if (pipe) { /* the first block, all at once */
+            const int64_t rows = kfin - kbeg < kb ? kfin - kbeg : kb;
+            for (int64_t r = 0; r < rows; r++) pack_row(pk, kb, sw, full, c->W + (kbeg + r) * N + n0, r);
+        }
+        for (int64_t k0 = kbeg, b = 0; k0 < kfin; k0 += kb, b++) {
+            const int64_t kend = kfin - k0 < kb ? kfin : k0 + kb, rows = kend - k0;
+            float *buf = pk && pipe ? pk + (b & 1) * bufsz : pk, *nbuf = pk && pipe ? pk + ((b + 1) & 1) * bufsz : NULL;
+            if (pk && !pipe)
+                for (int64_t r = 0; r < rows; r++) pack_row(pk, kb, sw, full, c->W + (k0 + r) * N + n0, r);
             for (int64_t m = m0; m < m1; m++) {
                 int64_t j = cur[m];
                 while (j < s->rowptr[m + 1] && s->idx[j] < kend) j++;
                 end[m] = j;
             }
-            /* the next block's lines of the range (its rows kend.., width floats each; whole rows
-             * in place: one contiguous run), spread evenly over this block's strip-rows */
-            const int64_t lpr = width / 16, nrows = pf && kend < K ? (K - kend < kb ? K - kend : kb) : 0;
-            const int64_t lines = nrows * lpr, steps = full * (m1 - m0);
+            /* the next block (its rows kend.., width floats each; whole rows in place: one
+             * contiguous run): its lines prefetched (pf) or its rows copied (pipe), spread
+             * evenly over this block's strip-rows */
+            const int64_t nrows = (pf || pipe) && kend < kfin ? (kfin - kend < kb ? kfin - kend : kb) : 0;
+            const int64_t lpr = width / 16, units = pipe ? nrows : nrows * lpr, steps = full * (m1 - m0);
             int64_t issued = 0, step = 0, pr = 0, pl = 0;
             for (int64_t q = 0; q < full; q++) {
-                const float *w = pk ? pk + q * kb * sw : c->W + n0 + q * sw;
+                const float *w = pk ? buf + q * kb * sw : c->W + n0 + q * sw;
                 const int64_t ldw = pk ? sw : N, koff = pk ? k0 : 0;
                 for (int64_t m = m0; m < m1; m++) {
-                    strip_run(c->Y + m * N + n0 + q * sw, k0 == 0, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
+                    strip_run(Yo + m * N + n0 + q * sw, k0 == kbeg, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
                               end[m] - cur[m], sw > STRIP);
-                    for (const int64_t to = lines * ++step / steps; issued < to; issued++) {
+                    for (const int64_t to = units * ++step / steps; issued < to; issued++) {
+                        if (pipe) {
+                            pack_row(nbuf, kb, sw, full, c->W + (kend + issued) * N + n0, issued);
+                            continue;
+                        }
                         _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
                         if (++pl == lpr) pl = 0, pr++;
                     }
@@ -599,16 +640,16 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
     (void)pk;
     (void)kb;
     (void)pf;
+    (void)pipe;
     (void)wide;
-    (void)cur;
-    (void)K;
     const int64_t t0 = n0; /* no strip kernel: every column through gather_row */
 #endif
     for (int64_t p = t0; p < n1; p += PIECE) {
         const int64_t len = n1 - p < PIECE ? n1 - p : PIECE;
         for (int64_t m = m0; m < m1; m++) {
-            const int64_t b = s->rowptr[m], e = s->rowptr[m + 1];
-            gather_row(c->Y + m * N + p, c->W + p, N, s->idx + b, s->val + b, e - b, len);
+            const int64_t r0 = s->rowptr[m], r1 = s->rowptr[m + 1];
+            const int64_t b = kbeg ? lower_nz(s->idx, r0, r1, kbeg) : r0, e = kfin < c->K ? lower_nz(s->idx, b, r1, kfin) : r1;
+            gather_row(Yo + m * N + p, c->W + p, N, s->idx + b, s->val + b, e - b, len);
         }
     }
 }
@@ -621,29 +662,35 @@ static qt_status_t run_csr(const call_t *c)
 #ifdef VW
     csr_tune_env();
     int64_t per = csr_tune.range / STRIP; /* strips per range */
+    int ks = T > 1 && M >= 2 ? csr_tune.ks : 1, pipe = csr_tune.pipe;
 #else
     int64_t per = 1;
+    int ks = 1, pipe = 0;
 #endif
+    if (ks > T) ks = T;
+    if (ks > K) ks = (int)K;
+    const int64_t want = (T + ks - 1) / ks; /* column ranges wanted: with the K splits, one item per thread */
     if (per < 1) per = 1;
-    if (per > (nstrip + T - 1) / T) per = (nstrip + T - 1) / T;
+    if (per > (nstrip + want - 1) / want) per = (nstrip + want - 1) / want;
 #if defined(VW) && VW == 16
     /* wide strips take two strips at a time: an odd count would send a range's last strip
      * through gather_row (with more threads than 2-strip ranges, every strip) */
     if (csr_tune.wide && per % 2) per++;
 #endif
     const int64_t ranges = (nstrip + per - 1) / per;
-    int64_t groups = ranges >= T ? 1 : (2 * T + ranges - 1) / ranges; /* row groups per range */
+    int64_t groups = ranges * ks >= T ? 1 : (2 * T + ranges * ks - 1) / (ranges * ks); /* row groups per range */
     if (groups > M) groups = M;
 #ifdef VW
-    const size_t pack_floats = N >= STRIP ? (size_t)(csr_tune.kb * per * STRIP) : 0;
+    const size_t pack_floats = N >= STRIP ? (size_t)(csr_tune.kb * per * STRIP) * (pipe ? 2 : 1) : 0;
 #else
     const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
 #endif
-    /* the pack buffers, one per thread, unless M is too small for any reuse (batch 1) */
-    const size_t extra = M >= 2 ? (size_t)T * pack_floats * sizeof(float) : 0;
-    QT_TRY(csr_build(c, &s, extra));
-    if ((double)s.nnz * (double)N < 65536.0) T = 1;
-    const int64_t items = ranges * groups;
+    /* the pack buffers, one per thread, unless M is too small for any reuse (batch 1), then
+     * the partial Y of each K split after the first */
+    const size_t packs = M >= 2 ? (size_t)T * pack_floats * sizeof(float) : 0;
+    QT_TRY(csr_build(c, &s, packs + (size_t)(ks - 1) * (size_t)(M * N) * sizeof(float)));
+    if ((double)s.nnz * (double)N < 65536.0) T = 1, ks = 1;
+    const int64_t items = ranges * groups * ks;
     if (T > items) T = (int)items;
     /* rows of W some row of a group touches ≈ 1 − (1 − density)^(rows per group); the rows of a
      * group that use one touched row of W (the reuse the strips exist for): density·rows / that */
@@ -658,10 +705,10 @@ static qt_status_t run_csr(const call_t *c)
      * prefetch (sched_choose); else W in place in blocks of KBLK rows */
     int cand = 0, trial = 0;
 #ifdef VW
-    if (touched > 0.7 && extra > 0) cand = sched_choose(T, (double)s.nnz * (double)N >= SCHED_MIN_MACS, &trial);
+    if (touched > 0.7 && packs > 0) cand = sched_choose(T, (double)s.nnz * (double)N >= SCHED_MIN_MACS, &trial);
 #endif
     const int whole = cand >> 1 == SCHED_WHOLE && T == 1, pf = cand & 1;
-    const int pack = touched > 0.7 && extra > 0 && !whole;
+    const int pack = touched > 0.7 && packs > 0 && !whole;
 #ifdef VW
     int64_t kb = pack ? csr_tune.kb : KBLK;
     const int wide = whole || (pack && csr_tune.wide);
@@ -679,13 +726,30 @@ static qt_status_t run_csr(const call_t *c)
         csr_free(c, &s);
         return qt_fail(QT_ERR_NOMEM, "csr: no memory for %d x %lld row cursors", T, 2 * (long long)M);
     }
+    float *part = (float *)((char *)s.extra + packs); /* the partial Y of split z ≥ 1: part + (z − 1)·M·N */
     const double t0 = trial ? omp_get_wtime() : 0.0;
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-    for (int64_t it = 0; it < nr * ng; it++) {
-        const int64_t r = it / ng, g = it % ng, s1 = (r + 1) * rper;
-        csr_range(c, &s, r * rper, s1 < nstrip ? s1 : nstrip, M * g / ng, M * (g + 1) / ng,
-                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb, pf, wide,
-                  cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < nr * ng * ks; it++) {
+            const int64_t z = it % ks, r = it / ks / ng, g = it / ks % ng, s1 = (r + 1) * rper;
+            csr_range(c, &s, r * rper, s1 < nstrip ? s1 : nstrip, M * g / ng, M * (g + 1) / ng, K * z / ks,
+                      K * (z + 1) / ks, z ? part + (size_t)(z - 1) * (size_t)(M * N) : c->Y,
+                      pack ? (float *)s.extra + (size_t)t * pack_floats : NULL, kb, pf, pack && pipe, wide,
+                      cur + (size_t)t * 2 * (size_t)M);
+        }
+        if (ks > 1) { /* Y += the partial Ys, in split order (after the loop's barrier) */
+#pragma omp for schedule(static)
+            for (int64_t e = 0; e < M * N; e += 64) {
+                const int64_t len = M * N - e < 64 ? M * N - e : 64;
+                for (int z = 1; z < ks; z++) {
+                    const float *pz = part + (size_t)(z - 1) * (size_t)(M * N) + e;
+#pragma omp simd
+                    for (int64_t i = 0; i < len; i++) c->Y[e + i] += pz[i];
+                }
+            }
+        }
     }
 #ifdef VW
     if (trial) sched_record(T, cand, (omp_get_wtime() - t0) / ((double)s.nnz * (double)N));

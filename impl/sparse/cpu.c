@@ -391,12 +391,11 @@ static qt_status_t run_gather(const call_t *c)
  *           next block's lines of the range toward L2 (prefetcht1) evenly over this block's
  *           strip-rows, so that the stream from the last-level cache (or memory) overlaps the
  *           multiply-adds instead of preceding the copy.
- *   whole   in place, no copy: on one thread one range of whole rows (wide strips): a k block
- *           of INPLACE_BYTES is one contiguous run of W, which the hardware streams well (main's
- *           one-thread schedule before this one); on several, each item's range in blocks of
- *           INPLACE_KB rows (64 pieces 4N bytes apart: within what L2's sets hold); its variant
- *           prefetches the next block's lines toward L2 (prefetcht1) evenly over this block's
- *           strip-rows. Where each row of W serves few rows of A (95%) the copy is not paid back.
+ *   whole   (one thread) one range of whole rows read in place (wide strips): a k block of
+ *           INPLACE_BYTES is one contiguous run of W, which the hardware streams well; its
+ *           variant prefetches the next block's lines toward L2 (prefetcht1) evenly over this
+ *           block's strip-rows (main's one-thread schedule before this one). Where each row of W
+ *           serves few rows of A (95%) the copy may not be paid back.
  * Block height, range width and strip width (csr_tune) were chosen on the Xeon (H200 host, W in
  * its 300 MiB LLC; staged A/B, M=64 K=N=4096, medians of 24 calls, 1 thread, one process):
  * 512 rows × 512 columns, wide strips: 9.96 ms at 90% / 9.02 at 95%, against 11.34 / 10.48
@@ -407,7 +406,7 @@ static qt_status_t run_gather(const call_t *c)
  * its blocks of 512 rows. The time at 1 thread is mostly W's copy (W 64 MiB from the LLC: one
  * core reads it contiguously at 19.6 GB/s, 3.4 ms, and in the strips' 2 KiB / 1 KiB pieces at
  * 20.7 / 19.8 GB/s: the pieces cost no bandwidth; 16 cores read it in 1 KiB pieces in 0.39 ms,
- * 174 GB/s; this session's Xeon call). Tried there and not kept (same-process A/B, medians,
+ * 174 GB/s; session 6, Xeon call 1). Tried there and not kept (same-process A/B, medians,
  * M=64 90% / 95%): the next block copied row by row during this one (a second pack buffer): 1
  * thread 18.7 / 10.4 ms against 13.8 / 8.4 packed, 16 threads 1.28 / 1.01 against 1.17 / 0.90;
  * the K range split over the threads (csr_tune.ks, partial Ys added after, wider contiguous
@@ -415,7 +414,9 @@ static qt_status_t run_gather(const call_t *c)
  * 1.33 / 1.15, 8 of 2048 1.61 / 1.43, 16 of 4096 2.14 / 2.07 against 1.17 / 0.90 unsplit (on the
  * 2-core VM, 2 threads, 4 splits won: 5.14 against 5.79 ms at 90%, so it stays a tunable); 16
  * rows of W per gather pass instead of 8 (M=1 K=16384, 1 thread): 1.74 / 0.995 against 1.72 /
- * 1.01 ms. When few rows of W are touched the block is read in place (k blocks
+ * 1.01 ms; on 16 threads each range read in place in 64-row blocks (no copy; as a third and
+ * fourth trial candidate): 1.60 / 1.52 ms, with its prefetch 1.84 / 1.73, against packed 1.14 /
+ * 0.88 (call 2). When few rows of W are touched the block is read in place (k blocks
  * of KBLK rows). Items: ranges of min(RANGE_COLS / STRIP, ⌈strips / threads⌉) strips with all
  * rows when there are at least as many ranges as threads, else the rows split so that every
  * thread has work. Columns past the last full strip (the tail of N; all of them without AVX)
@@ -426,7 +427,6 @@ static qt_status_t run_gather(const call_t *c)
 #define RANGE_COLS 512          /* columns of one work item at most */
 #define KB_PACK 512             /* rows of a packed k block */
 #define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
-#define INPLACE_KB 64           /* rows of a k block of a range read in place (several threads) */
 #define KSPLIT 1                /* K splits of the column ranges on several threads (csr_tune.ks) */
 #define SCHED_PACK 0            /* the dense-use schedules (sched_choose) */
 #define SCHED_WHOLE 1
@@ -482,8 +482,8 @@ static void csr_tune_env(void)
 
 /* The schedule of the dense-use CSR path, chosen per process by measurement, separately for
  * each class: one thread or several, times low reuse (fewer than SCHED_REUSE rows of a group
- * per touched row of W: M=64 95%, 3.2) or not (90%, 6.4): SCHED_PACK or SCHED_WHOLE (see
- * above), each plain or with its prefetch: candidate = 2·schedule + prefetch. The first
+ * per touched row of W: M=64 95%, 3.2) or not (90%, 6.4): SCHED_PACK or, on one thread only,
+ * SCHED_WHOLE (see above), each plain or with its prefetch: candidate = 2·schedule + prefetch. The first
  * SCHED_TRIALS calls of each candidate run in turn, each timed per multiply-add (so that calls
  * of different shapes compare); from then on the candidate with the lowest minimum runs. All
  * compute the same sums in the same order: the choice changes time only. Why by measurement:
@@ -492,10 +492,10 @@ static void csr_tune_env(void)
  * faster (9.42 vs 12.79 ms), on the Xeon (W in the LLC) 1.04x slower (15.92 vs 15.25; with
  * 128-row blocks 15.43 vs 13.48); main's whole + prefetch was 1.23x slower than whole without
  * it on the Xeon (11.94 vs 9.69 ms, last session) and the fastest schedule on the VM. Why per
- * reuse class: the ranking differs with the reuse too (Xeon, 1 thread, same-process A/B,
- * medians: packed 13.8 ms at 90% and 8.39 at 95%, whole rows in place 15.6 and 7.00: in place
- * wins when each row of W serves few rows of A, so that the copy is not paid back), and one
- * choice for both, made on whichever shape came first, kept the 95% point on the packed copy. */
+ * reuse class: the ranking can differ with the reuse (Xeon, 1 thread, same-process A/B,
+ * medians, session 6 call 1: packed 13.8 ms at 90% and 8.39 at 95%, whole rows in place 15.6
+ * and 7.00; call 2: 10.20 / 7.88 against 10.52 / 7.89, a tie at 95%), and one choice for both,
+ * made on whichever shape came first, would keep the 95% point on the 90% point's schedule. */
 #define SCHED_TRIALS 2
 #define SCHED_REUSE 4.0
 static struct {
@@ -506,7 +506,8 @@ static struct {
 /* The class of a dense-use call on T threads with `reuse` rows of a group per touched row of W. */
 static inline int sched_class(int T, double reuse) { return 2 * (T > 1) + (reuse < SCHED_REUSE); }
 
-/* The candidate for a dense-use call of class cls (csr_tune.cand ≥ 0 forces one); *trial set
+/* The candidate for a dense-use call of class cls (csr_tune.cand ≥ 0 forces one; SCHED_WHOLE
+ * runs only on one thread, else SCHED_PACK); *trial set
  * when the call is a trial (then sched_record its time). Only calls of at least SCHED_MIN_MACS
  * multiply-adds (big) are trials: a small call's time is mostly overhead, and it runs plain
  * SCHED_PACK until the choice is made. */
@@ -518,14 +519,15 @@ static int sched_choose(int cls, int big, int *trial)
     if (csr_tune.cand >= 0) return csr_tune.cand;
 #pragma omp critical(qt_csr_pf)
     {
-        if (sched_state[cls].calls >= 4 * SCHED_TRIALS) {
+        const int n = cls >= 2 ? 2 : 4; /* whole rows in place: one thread only */
+        if (sched_state[cls].calls >= n * SCHED_TRIALS) {
             cand = sched_state[cls].choice;
         } else if (!big) {
             cand = 2 * SCHED_PACK;
         } else {
             if (sched_state[cls].calls == 0)
                 for (int i = 0; i < 4; i++) sched_state[cls].best[i] = INFINITY;
-            cand = sched_state[cls].calls % 4;
+            cand = sched_state[cls].calls % n;
             *trial = 1;
         }
     }
@@ -537,10 +539,11 @@ static void sched_record(int cls, int cand, double per_mac)
 {
 #pragma omp critical(qt_csr_pf)
     {
-        if (sched_state[cls].calls < 4 * SCHED_TRIALS) {
+        const int n = cls >= 2 ? 2 : 4;
+        if (sched_state[cls].calls < n * SCHED_TRIALS) {
             if (per_mac < sched_state[cls].best[cand]) sched_state[cls].best[cand] = per_mac;
-            if (++sched_state[cls].calls == 4 * SCHED_TRIALS)
-                for (int i = 1; i < 4; i++)
+            if (++sched_state[cls].calls == n * SCHED_TRIALS)
+                for (int i = 1; i < n; i++)
                     if (sched_state[cls].best[i] < sched_state[cls].best[sched_state[cls].choice]) sched_state[cls].choice = i;
         }
     }
@@ -718,12 +721,11 @@ static qt_status_t run_csr(const call_t *c)
         cand = sched_choose(cls, (double)s.nnz * (double)N >= SCHED_MIN_MACS, &trial);
     }
 #endif
-    /* in place: SCHED_WHOLE (one thread: whole rows; several: each item's range, INPLACE_KB rows) */
-    const int inplace = cand >> 1 == SCHED_WHOLE, whole = inplace && T == 1, pf = cand & 1;
-    const int pack = touched > 0.7 && packs > 0 && !inplace;
+    const int whole = cand >> 1 == SCHED_WHOLE && T == 1, pf = cand & 1;
+    const int pack = touched > 0.7 && packs > 0 && !whole;
 #ifdef VW
-    int64_t kb = pack ? csr_tune.kb : inplace ? INPLACE_KB : KBLK;
-    const int wide = whole || ((pack || inplace) && csr_tune.wide);
+    int64_t kb = pack ? csr_tune.kb : KBLK;
+    const int wide = whole || (pack && csr_tune.wide);
 #else
     int64_t kb = K; /* no strip kernel: csr_range sends every strip through gather_row */
     const int wide = 0;

@@ -928,12 +928,11 @@ static void test_bad_inputs(void)
  * whole rows in place, each plain or with the next-block prefetch) and chosen by its timed trials
  * (cand −1: calls of at least 2^24 multiply-adds are trials), on 1 thread (where whole rows run)
  * and 3 (an odd thread count: ranges of an odd number of strips before the even rounding), with
- * wide strips and without (cand 2, 3 on 3 threads: each range in place in 64-row blocks, a short
- * last one: K = 600), blocks that leave a short last one (kb=64: 9·64 + 24), the K range split
- * over threads (ks=2, 3: partial Ys added after; ks=16 on 3 threads: capped at 3, blocks of 7
- * rows, splits of 200 rows not a multiple of the block; with ranges in place) and the lists
- * built on several threads (pb=0),
- * against ref DENSE within the summation bound (check_bound). */
+ * wide strips and without, blocks that leave a short last one (kb=64: K = 600 = 9·64 + 24), the
+ * K range split over threads (ks=2, 3: partial Ys added after; ks=16 on 3 threads: capped at 3,
+ * blocks of 7 rows, splits of 200 rows not a multiple of the block; with the prefetch variant)
+ * and the lists built on several threads (pb=0), against ref DENSE within the summation bound
+ * (check_bound). */
 static void test_csr_schedules(void)
 {
     const int64_t M = 20, K = 600, N = 2100;

@@ -38,7 +38,11 @@
                                  * started apart; 2-core VM, M=1 K=16384 N=4096, 1 thread, cold W:
                                  * 1.10 vs 1.24 ms at 90%, 0.46 vs 0.58 ms at 95%) */
 #define PAR_MIN 32768           /* element-wise work below this runs on one thread */
-#define SCAN_PAR_MIN (1 << 20)  /* scans of A (nonzero lists, column flags) below this: one thread */
+#define SCAN_PAR_MIN (1 << 20)  /* scans of A (column flags) below this: one thread */
+#define BUILD_PAR_MIN (1 << 16) /* the nonzero lists of A below this: one thread (csr_build; Xeon,
+                                 * 16 threads, M=64 K=4096 90%: 0.023 ms on 16 threads against
+                                 * 0.136 on one, the whole CSR call 1.172 against 1.395 ms) */
+static int64_t build_par_min = BUILD_PAR_MIN; /* QT_SPARSE_CPU_CSR "pb=" (experiments) */
 
 /* ---------------------------------------------------------------- activations ---- */
 
@@ -291,7 +295,8 @@ static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
     memset(s, 0, sizeof *s);
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
-    int T = M * K >= SCAN_PAR_MIN ? c->threads : 1;
+    int T = M * K >= build_par_min ? c->threads : 1;
+    if (T > M) T = (int)M; /* threads over rows */
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) s->rowptr[m + 1] = count_nz(c->A + m * K, K);
     s->rowptr[0] = 0;
@@ -389,7 +394,8 @@ static qt_status_t run_gather(const call_t *c)
  *   whole   (one thread) one range of whole rows read in place (wide strips): a k block of
  *           INPLACE_BYTES is one contiguous run of W, which the hardware streams well; its
  *           variant prefetches the next block's lines toward L2 (prefetcht1) evenly over this
- *           block's strip-rows (main's one-thread schedule before this one).
+ *           block's strip-rows (main's one-thread schedule before this one). Where each row of W
+ *           serves few rows of A (95%) the copy may not be paid back.
  * Block height, range width and strip width (csr_tune) were chosen on the Xeon (H200 host, W in
  * its 300 MiB LLC; staged A/B, M=64 K=N=4096, medians of 24 calls, 1 thread, one process):
  * 512 rows × 512 columns, wide strips: 9.96 ms at 90% / 9.02 at 95%, against 11.34 / 10.48
@@ -397,7 +403,20 @@ static qt_status_t run_gather(const call_t *c)
  * same process's dense OpenBLAS: 25.7 / 33.1 ms); an earlier call had 64-row blocks (32 KiB
  * per strip: L1-resident) at 15.3 / 12.7 ms against 13.5 / 10.0 for 128 rows: more nonzeros
  * per visit of a Y strip beat L1-resident W. At 16 threads each thread owns one wide strip and
- * its blocks of 512 rows. When few rows of W are touched the block is read in place (k blocks
+ * its blocks of 512 rows. The time at 1 thread is mostly W's copy (W 64 MiB from the LLC: one
+ * core reads it contiguously at 19.6 GB/s, 3.4 ms, and in the strips' 2 KiB / 1 KiB pieces at
+ * 20.7 / 19.8 GB/s: the pieces cost no bandwidth; 16 cores read it in 1 KiB pieces in 0.39 ms,
+ * 174 GB/s; session 6, Xeon call 1). Tried there and not kept (same-process A/B, medians,
+ * M=64 90% / 95%): the next block copied row by row during this one (a second pack buffer): 1
+ * thread 18.7 / 10.4 ms against 13.8 / 8.4 packed, 16 threads 1.28 / 1.01 against 1.17 / 0.90;
+ * the K range split over the threads (csr_tune.ks, partial Ys added after, wider contiguous
+ * pieces), 16 threads: 2 splits of 512-column ranges 1.33 / 1.08, 4 of 1024 (128-row blocks)
+ * 1.33 / 1.15, 8 of 2048 1.61 / 1.43, 16 of 4096 2.14 / 2.07 against 1.17 / 0.90 unsplit (on the
+ * 2-core VM, 2 threads, 4 splits won: 5.14 against 5.79 ms at 90%, so it stays a tunable); 16
+ * rows of W per gather pass instead of 8 (M=1 K=16384, 1 thread): 1.74 / 0.995 against 1.72 /
+ * 1.01 ms; on 16 threads each range read in place in 64-row blocks (no copy; as a third and
+ * fourth trial candidate): 1.60 / 1.52 ms, with its prefetch 1.84 / 1.73, against packed 1.14 /
+ * 0.88 (call 2). When few rows of W are touched the block is read in place (k blocks
  * of KBLK rows). Items: ranges of min(RANGE_COLS / STRIP, ⌈strips / threads⌉) strips with all
  * rows when there are at least as many ranges as threads, else the rows split so that every
  * thread has work. Columns past the last full strip (the tail of N; all of them without AVX)
@@ -408,6 +427,7 @@ static qt_status_t run_gather(const call_t *c)
 #define RANGE_COLS 512          /* columns of one work item at most */
 #define KB_PACK 512             /* rows of a packed k block */
 #define INPLACE_BYTES (2 << 20) /* bytes of a k block of whole rows read in place (N = 4096: 128 rows) */
+#define KSPLIT 1                /* K splits of the column ranges on several threads (csr_tune.ks) */
 #define SCHED_PACK 0            /* the dense-use schedules (sched_choose) */
 #define SCHED_WHOLE 1
 #ifdef VW
@@ -418,16 +438,18 @@ static qt_status_t run_gather(const call_t *c)
 /* Tunables of the CSR kernel: cand: the dense-use schedule, −1 chosen by measurement
  * (sched_choose), 0..3 forced (2·schedule + variant, see there); wide: 2·STRIP columns per
  * strip in the packed schedule too (AVX-512 only); range: columns of a work item (RANGE_COLS);
- * kb: rows of a packed block (KB_PACK). Defaults here; for experiments the
- * environment variable QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W" (any subset; read again
- * whenever it changes) overrides them (the A/B tools of the measurements quoted here, kept out of
- * the repository, included this file and set them directly). */
+ * kb: rows of a packed block (KB_PACK); ks: K splits on several threads (KSPLIT); and, outside
+ * the struct, pb: the elements of A from which the lists are built on every thread
+ * (build_par_min). Defaults here; for experiments the environment variable
+ * QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W,ks=S,pb=P" (any subset; read again whenever it
+ * changes) overrides them (the A/B tools of the measurements quoted here, kept out of the
+ * repository, included this file and set them through it). */
 typedef struct {
-    int cand, wide;
+    int cand, wide, ks;
     int64_t range, kb;
 } csr_tune_t;
-static const csr_tune_t csr_tune_default = {-1, 1, RANGE_COLS, KB_PACK};
-static csr_tune_t csr_tune = {-1, 1, RANGE_COLS, KB_PACK}; /* csr_tune_default (a constant initialiser) */
+static const csr_tune_t csr_tune_default = {-1, 1, KSPLIT, RANGE_COLS, KB_PACK};
+static csr_tune_t csr_tune = {-1, 1, KSPLIT, RANGE_COLS, KB_PACK}; /* csr_tune_default (a constant initialiser) */
 
 /* Apply QT_SPARSE_CPU_CSR (values out of range are ignored), again whenever its text changes
  * (tests force each schedule in turn; a getenv per call costs nothing next to the call). */
@@ -440,6 +462,7 @@ static void csr_tune_env(void)
         if (strncmp(e ? e : "", last, sizeof last - 1)) {
             snprintf(last, sizeof last, "%s", e ? e : "");
             csr_tune = csr_tune_default;
+            build_par_min = BUILD_PAR_MIN;
             char key[16];
             long long v;
             int used;
@@ -448,6 +471,8 @@ static void csr_tune_env(void)
                 else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
                 else if (!strcmp(key, "cand") && v >= -1 && v <= 3) csr_tune.cand = (int)v;
                 else if (!strcmp(key, "wide") && (v == 0 || v == 1)) csr_tune.wide = (int)v;
+                else if (!strcmp(key, "ks") && v >= 1 && v <= 16) csr_tune.ks = (int)v;
+                else if (!strcmp(key, "pb") && v >= 0) build_par_min = v;
                 e += used;
                 e += strspn(e, ", ");
             }
@@ -456,36 +481,45 @@ static void csr_tune_env(void)
 }
 
 /* The schedule of the dense-use CSR path, chosen per process by measurement, separately for
- * one thread and several: SCHED_PACK or, on one thread only, SCHED_WHOLE (see above), each
- * plain or with its prefetch: candidate = 2·schedule + prefetch. The first SCHED_TRIALS calls
- * of each candidate run in turn, each timed per multiply-add (so that calls of different
- * shapes compare); from then on the candidate with the lowest minimum runs. All compute the
- * same sums in the same order: the choice changes time only. Why by measurement: the ranking
- * differs between machines. M=64 K=N=4096 90%, 1 thread, packed with 64-row blocks and
- * 1024-column ranges: on the 2-core VM's EPYC (W from memory) the prefetch made it 1.36x
+ * each class: one thread or several, times low reuse (fewer than SCHED_REUSE rows of a group
+ * per touched row of W: M=64 95%, 3.2) or not (90%, 6.4): SCHED_PACK or, on one thread only,
+ * SCHED_WHOLE (see above), each plain or with its prefetch: candidate = 2·schedule + prefetch. The first
+ * SCHED_TRIALS calls of each candidate run in turn, each timed per multiply-add (so that calls
+ * of different shapes compare); from then on the candidate with the lowest minimum runs. All
+ * compute the same sums in the same order: the choice changes time only. Why by measurement:
+ * the ranking differs between machines. M=64 K=N=4096 90%, 1 thread, packed with 64-row blocks
+ * and 1024-column ranges: on the 2-core VM's EPYC (W from memory) the prefetch made it 1.36x
  * faster (9.42 vs 12.79 ms), on the Xeon (W in the LLC) 1.04x slower (15.92 vs 15.25; with
  * 128-row blocks 15.43 vs 13.48); main's whole + prefetch was 1.23x slower than whole without
- * it on the Xeon (11.94 vs 9.69 ms, last session) and the fastest schedule on the VM. */
+ * it on the Xeon (11.94 vs 9.69 ms, last session) and the fastest schedule on the VM. Why per
+ * reuse class: the ranking can differ with the reuse (Xeon, 1 thread, same-process A/B,
+ * medians, session 6 call 1: packed 13.8 ms at 90% and 8.39 at 95%, whole rows in place 15.6
+ * and 7.00; call 2: 10.20 / 7.88 against 10.52 / 7.89, a tie at 95%), and one choice for both,
+ * made on whichever shape came first, would keep the 95% point on the 90% point's schedule. */
 #define SCHED_TRIALS 2
+#define SCHED_REUSE 4.0
 static struct {
     double best[4];
     int calls, choice;
-} sched_state[2];
+} sched_state[4];
 
-/* The candidate for a dense-use call on T threads (csr_tune.cand ≥ 0 forces one; SCHED_WHOLE
- * runs only on one thread, else SCHED_PACK); *trial set when the call is a trial (then
- * sched_record its time). Only calls of at least SCHED_MIN_MACS multiply-adds (big) are
- * trials: a small call's time is mostly overhead, and it runs plain SCHED_PACK until the
- * choice is made. */
+/* The class of a dense-use call on T threads with `reuse` rows of a group per touched row of W. */
+static inline int sched_class(int T, double reuse) { return 2 * (T > 1) + (reuse < SCHED_REUSE); }
+
+/* The candidate for a dense-use call of class cls (csr_tune.cand ≥ 0 forces one; SCHED_WHOLE
+ * runs only on one thread, else SCHED_PACK); *trial set
+ * when the call is a trial (then sched_record its time). Only calls of at least SCHED_MIN_MACS
+ * multiply-adds (big) are trials: a small call's time is mostly overhead, and it runs plain
+ * SCHED_PACK until the choice is made. */
 #define SCHED_MIN_MACS 16777216.0
-static int sched_choose(int T, int big, int *trial)
+static int sched_choose(int cls, int big, int *trial)
 {
     int cand;
     *trial = 0;
     if (csr_tune.cand >= 0) return csr_tune.cand;
 #pragma omp critical(qt_csr_pf)
     {
-        const int cls = T > 1, n = cls ? 2 : 4; /* whole rows in place: one thread only */
+        const int n = cls >= 2 ? 2 : 4; /* whole rows in place: one thread only */
         if (sched_state[cls].calls >= n * SCHED_TRIALS) {
             cand = sched_state[cls].choice;
         } else if (!big) {
@@ -500,12 +534,12 @@ static int sched_choose(int T, int big, int *trial)
     return cand;
 }
 
-/* Record a trial: seconds per multiply-add of candidate cand on T threads. */
-static void sched_record(int T, int cand, double per_mac)
+/* Record a trial: seconds per multiply-add of candidate cand in class cls. */
+static void sched_record(int cls, int cand, double per_mac)
 {
 #pragma omp critical(qt_csr_pf)
     {
-        const int cls = T > 1, n = cls ? 2 : 4;
+        const int n = cls >= 2 ? 2 : 4;
         if (sched_state[cls].calls < n * SCHED_TRIALS) {
             if (per_mac < sched_state[cls].best[cand]) sched_state[cls].best[cand] = per_mac;
             if (++sched_state[cls].calls == n * SCHED_TRIALS)
@@ -543,32 +577,51 @@ static void strip_run(float *y, int first, const float *w, int64_t ldw, int64_t 
 #define STRIP PIECE
 #endif
 
-/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N); cur: 2·M cursors
- * (each row's first nonzero of the block, and its end); k blocks of kb rows; pk: NULL (W read
- * in place) or kb × (s1 − s0)·STRIP floats to pack each k block into; pf: prefetch each next
- * block's lines of the range toward L2; wide: strips of 2·STRIP columns. */
-static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, float *pk,
-                      int64_t kb, int pf, int wide, int64_t *cur)
+/* First position in idx[b..e) (ascending) holding a column ≥ k. */
+static inline int64_t lower_nz(const int32_t *idx, int64_t b, int64_t e, int64_t k)
 {
-    const int64_t N = c->N, K = c->K, n0 = s0 * STRIP, n1 = s1 * STRIP < N ? s1 * STRIP : N;
+    while (b < e) {
+        const int64_t h = b + (e - b) / 2;
+        if (idx[h] < k) b = h + 1;
+        else e = h;
+    }
+    return b;
+}
+
+#ifdef VW
+/* Row r of a k block into pack buffer pk (layout [strip][k][sw], kb rows per strip): the
+ * full·sw floats of W at src. */
+static inline void pack_row(float *pk, int64_t kb, int64_t sw, int64_t full, const float *src, int64_t r)
+{
+    for (int64_t q = 0; q < full; q++)
+        for (int64_t v = 0; v < sw / VW; v++) VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
+}
+#endif
+
+/* Rows m0..m1-1 of strips s0..s1-1 (the last may be the narrower tail of N) over the rows
+ * kbeg..kfin-1 of W (a K split; all of K: 0..K), the sums written to rows m of Yo (M × N,
+ * Y itself or a split's partial Y); cur: 2·M cursors (each row's first nonzero of the block,
+ * and its end); k blocks of kb rows; pk: NULL (W read in place) or kb × (s1 − s0)·STRIP floats
+ * to pack each k block into; pf: prefetch each next block's lines of the range toward L2;
+ * wide: strips of 2·STRIP columns. */
+static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, int64_t m0, int64_t m1, int64_t kbeg,
+                      int64_t kfin, float *Yo, float *pk, int64_t kb, int pf, int wide, int64_t *cur)
+{
+    const int64_t N = c->N, n0 = s0 * STRIP, n1 = s1 * STRIP < N ? s1 * STRIP : N;
+    for (int64_t m = m0; m < m1; m++) /* each row's first nonzero of the split */
+        cur[m] = kbeg ? lower_nz(s->idx, s->rowptr[m], s->rowptr[m + 1], kbeg) : s->rowptr[m];
 #ifdef VW
 #if VW != 16
     wide = 0;
 #endif
-    const int64_t sw = wide ? 2 * STRIP : STRIP, full = (n1 - n0) / sw, nv = sw / VW; /* strips of sw columns */
+    const int64_t sw = wide ? 2 * STRIP : STRIP, full = (n1 - n0) / sw; /* strips of sw columns */
     if (full > 0) {
         int64_t *end = cur + c->M;
         const int64_t width = full * sw;
-        for (int64_t m = m0; m < m1; m++) cur[m] = s->rowptr[m];
-        for (int64_t k0 = 0; k0 < K; k0 += kb) {
-            const int64_t kend = K - k0 < kb ? K : k0 + kb, rows = kend - k0;
+        for (int64_t k0 = kbeg; k0 < kfin; k0 += kb) {
+            const int64_t kend = kfin - k0 < kb ? kfin : k0 + kb, rows = kend - k0;
             if (pk)
-                for (int64_t r = 0; r < rows; r++) {
-                    const float *src = c->W + (k0 + r) * N + n0;
-                    for (int64_t q = 0; q < full; q++)
-                        for (int64_t v = 0; v < nv; v++)
-                            VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
-                }
+                for (int64_t r = 0; r < rows; r++) pack_row(pk, kb, sw, full, c->W + (k0 + r) * N + n0, r);
             for (int64_t m = m0; m < m1; m++) {
                 int64_t j = cur[m];
                 while (j < s->rowptr[m + 1] && s->idx[j] < kend) j++;
@@ -576,14 +629,14 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
             }
             /* the next block's lines of the range (its rows kend.., width floats each; whole rows
              * in place: one contiguous run), spread evenly over this block's strip-rows */
-            const int64_t lpr = width / 16, nrows = pf && kend < K ? (K - kend < kb ? K - kend : kb) : 0;
+            const int64_t lpr = width / 16, nrows = pf && kend < kfin ? (kfin - kend < kb ? kfin - kend : kb) : 0;
             const int64_t lines = nrows * lpr, steps = full * (m1 - m0);
             int64_t issued = 0, step = 0, pr = 0, pl = 0;
             for (int64_t q = 0; q < full; q++) {
                 const float *w = pk ? pk + q * kb * sw : c->W + n0 + q * sw;
                 const int64_t ldw = pk ? sw : N, koff = pk ? k0 : 0;
                 for (int64_t m = m0; m < m1; m++) {
-                    strip_run(c->Y + m * N + n0 + q * sw, k0 == 0, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
+                    strip_run(Yo + m * N + n0 + q * sw, k0 == kbeg, w, ldw, koff, s->idx + cur[m], s->val + cur[m],
                               end[m] - cur[m], sw > STRIP);
                     for (const int64_t to = lines * ++step / steps; issued < to; issued++) {
                         _mm_prefetch((const char *)(c->W + (kend + pr) * N + n0 + pl * 16), _MM_HINT_T1);
@@ -600,15 +653,14 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
     (void)kb;
     (void)pf;
     (void)wide;
-    (void)cur;
-    (void)K;
     const int64_t t0 = n0; /* no strip kernel: every column through gather_row */
 #endif
     for (int64_t p = t0; p < n1; p += PIECE) {
         const int64_t len = n1 - p < PIECE ? n1 - p : PIECE;
         for (int64_t m = m0; m < m1; m++) {
-            const int64_t b = s->rowptr[m], e = s->rowptr[m + 1];
-            gather_row(c->Y + m * N + p, c->W + p, N, s->idx + b, s->val + b, e - b, len);
+            const int64_t r0 = s->rowptr[m], r1 = s->rowptr[m + 1];
+            const int64_t b = kbeg ? lower_nz(s->idx, r0, r1, kbeg) : r0, e = kfin < c->K ? lower_nz(s->idx, b, r1, kfin) : r1;
+            gather_row(Yo + m * N + p, c->W + p, N, s->idx + b, s->val + b, e - b, len);
         }
     }
 }
@@ -621,29 +673,35 @@ static qt_status_t run_csr(const call_t *c)
 #ifdef VW
     csr_tune_env();
     int64_t per = csr_tune.range / STRIP; /* strips per range */
+    int ks = T > 1 && M >= 2 ? csr_tune.ks : 1;
 #else
     int64_t per = 1;
+    int ks = 1;
 #endif
+    if (ks > T) ks = T;
+    if (ks > K) ks = (int)K;
+    const int64_t want = (T + ks - 1) / ks; /* column ranges wanted: with the K splits, one item per thread */
     if (per < 1) per = 1;
-    if (per > (nstrip + T - 1) / T) per = (nstrip + T - 1) / T;
+    if (per > (nstrip + want - 1) / want) per = (nstrip + want - 1) / want;
 #if defined(VW) && VW == 16
     /* wide strips take two strips at a time: an odd count would send a range's last strip
      * through gather_row (with more threads than 2-strip ranges, every strip) */
     if (csr_tune.wide && per % 2) per++;
 #endif
     const int64_t ranges = (nstrip + per - 1) / per;
-    int64_t groups = ranges >= T ? 1 : (2 * T + ranges - 1) / ranges; /* row groups per range */
+    int64_t groups = ranges * ks >= T ? 1 : (2 * T + ranges * ks - 1) / (ranges * ks); /* row groups per range */
     if (groups > M) groups = M;
 #ifdef VW
     const size_t pack_floats = N >= STRIP ? (size_t)(csr_tune.kb * per * STRIP) : 0;
 #else
     const size_t pack_floats = 0; /* no strip kernel: nothing to pack */
 #endif
-    /* the pack buffers, one per thread, unless M is too small for any reuse (batch 1) */
-    const size_t extra = M >= 2 ? (size_t)T * pack_floats * sizeof(float) : 0;
-    QT_TRY(csr_build(c, &s, extra));
-    if ((double)s.nnz * (double)N < 65536.0) T = 1;
-    const int64_t items = ranges * groups;
+    /* the pack buffers, one per thread, unless M is too small for any reuse (batch 1), then
+     * the partial Y of each K split after the first */
+    const size_t packs = M >= 2 ? (size_t)T * pack_floats * sizeof(float) : 0;
+    QT_TRY(csr_build(c, &s, packs + (size_t)(ks - 1) * (size_t)(M * N) * sizeof(float)));
+    if ((double)s.nnz * (double)N < 65536.0) T = 1, ks = 1;
+    const int64_t items = ranges * groups * ks;
     if (T > items) T = (int)items;
     /* rows of W some row of a group touches ≈ 1 − (1 − density)^(rows per group); the rows of a
      * group that use one touched row of W (the reuse the strips exist for): density·rows / that */
@@ -656,12 +714,15 @@ static qt_status_t run_csr(const call_t *c)
     }
     /* most rows of W touched (and M ≥ 2, N ≥ STRIP): the measured choice of schedule and
      * prefetch (sched_choose); else W in place in blocks of KBLK rows */
-    int cand = 0, trial = 0;
+    int cand = 0, trial = 0, cls = 0;
 #ifdef VW
-    if (touched > 0.7 && extra > 0) cand = sched_choose(T, (double)s.nnz * (double)N >= SCHED_MIN_MACS, &trial);
+    if (touched > 0.7 && packs > 0) {
+        cls = sched_class(T, reuse);
+        cand = sched_choose(cls, (double)s.nnz * (double)N >= SCHED_MIN_MACS, &trial);
+    }
 #endif
     const int whole = cand >> 1 == SCHED_WHOLE && T == 1, pf = cand & 1;
-    const int pack = touched > 0.7 && extra > 0 && !whole;
+    const int pack = touched > 0.7 && packs > 0 && !whole;
 #ifdef VW
     int64_t kb = pack ? csr_tune.kb : KBLK;
     const int wide = whole || (pack && csr_tune.wide);
@@ -679,19 +740,37 @@ static qt_status_t run_csr(const call_t *c)
         csr_free(c, &s);
         return qt_fail(QT_ERR_NOMEM, "csr: no memory for %d x %lld row cursors", T, 2 * (long long)M);
     }
+    float *part = (float *)((char *)s.extra + packs); /* the partial Y of split z ≥ 1: part + (z − 1)·M·N */
     const double t0 = trial ? omp_get_wtime() : 0.0;
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-    for (int64_t it = 0; it < nr * ng; it++) {
-        const int64_t r = it / ng, g = it % ng, s1 = (r + 1) * rper;
-        csr_range(c, &s, r * rper, s1 < nstrip ? s1 : nstrip, M * g / ng, M * (g + 1) / ng,
-                  pack ? (float *)s.extra + (size_t)omp_get_thread_num() * pack_floats : NULL, kb, pf, wide,
-                  cur + (size_t)omp_get_thread_num() * 2 * (size_t)M);
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < nr * ng * ks; it++) {
+            const int64_t z = it % ks, r = it / ks / ng, g = it / ks % ng, s1 = (r + 1) * rper;
+            csr_range(c, &s, r * rper, s1 < nstrip ? s1 : nstrip, M * g / ng, M * (g + 1) / ng, K * z / ks,
+                      K * (z + 1) / ks, z ? part + (size_t)(z - 1) * (size_t)(M * N) : c->Y,
+                      pack ? (float *)s.extra + (size_t)t * pack_floats : NULL, kb, pf, wide,
+                      cur + (size_t)t * 2 * (size_t)M);
+        }
+        if (ks > 1) { /* Y += the partial Ys, in split order (after the loop's barrier) */
+#pragma omp for schedule(static)
+            for (int64_t e = 0; e < M * N; e += 64) {
+                const int64_t len = M * N - e < 64 ? M * N - e : 64;
+                for (int z = 1; z < ks; z++) {
+                    const float *pz = part + (size_t)(z - 1) * (size_t)(M * N) + e;
+#pragma omp simd
+                    for (int64_t i = 0; i < len; i++) c->Y[e + i] += pz[i];
+                }
+            }
+        }
     }
 #ifdef VW
-    if (trial) sched_record(T, cand, (omp_get_wtime() - t0) / ((double)s.nnz * (double)N));
+    if (trial) sched_record(cls, cand, (omp_get_wtime() - t0) / ((double)s.nnz * (double)N));
 #else
     (void)t0;
     (void)trial;
+    (void)cls;
 #endif
     qt_free(cur);
     if (c->info) *c->info = (qt_spmm_info_t){QT_SPMM_CSR, s.nnz, -1};

@@ -928,12 +928,18 @@ static void test_bad_inputs(void)
  * whole rows in place, each plain or with the next-block prefetch) and chosen by its timed trials
  * (cand −1: calls of at least 2^24 multiply-adds are trials), on 1 thread (where whole rows run)
  * and 3 (an odd thread count: ranges of an odd number of strips before the even rounding), with
- * wide strips and without, against ref DENSE within the summation bound (check_bound). */
+ * wide strips and without, blocks that leave a short last one (kb=64: K = 600 = 9·64 + 24), the
+ * K range split over threads (ks=2, 3: partial Ys added after; ks=16 on 3 threads: capped at 3,
+ * blocks of 7 rows, splits of 200 rows not a multiple of the block; with the prefetch variant)
+ * and the lists built on several threads (pb=0), against ref DENSE within the summation bound
+ * (check_bound). */
 static void test_csr_schedules(void)
 {
     const int64_t M = 20, K = 600, N = 2100;
     static const char *const cfg[] = {"cand=0", "cand=1", "cand=2", "cand=3", "cand=-1", "cand=0,wide=0",
-                                      "cand=-1,range=384"};
+                                      "cand=-1,range=384", "cand=0,kb=64,pb=0", "cand=1,kb=100,wide=0",
+                                      "cand=0,ks=2", "cand=0,ks=3,kb=64", "cand=-1,ks=2,range=384,kb=96",
+                                      "cand=0,ks=16,kb=7", "cand=3,ks=2,range=256"};
     float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4);
     float *R = qt_alloc((size_t)(M * N) * 4), *Y = qt_alloc((size_t)(M * N) * 4);
     uint64_t seed = qt_test_seed();

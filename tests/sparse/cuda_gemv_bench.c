@@ -1,5 +1,5 @@
 /* cuda_gemv_bench.c — compares configurations of the cuda backend's GATHER path (the GEMV that
- * skips zeros: kernel versions QT_CUDA_SPARSE_KERNEL=3 … 9 and their tuning variables) at
+ * skips zeros: kernel versions QT_CUDA_SPARSE_KERNEL=3 … 10 and their tuning variables) at
  * issue 14's batch-1 point, M=1 K=16384 N=4096 with 90% of A zero (uniform), in bf16 and f32,
  * against the backend's DENSE path (cuBLAS), ALL IN ONE PROCESS, so that one device call can
  * choose the defaults. Not the benchmark of record: `quintet run sparsity --backend cuda`
@@ -52,7 +52,7 @@ static double now_s(void)
 static void apply(const char *cfg)
 {
     static const char *vars[] = {"QT_CUDA_SPARSE_KERNEL", "QT_CUDA_GEMV_LPR", "QT_CUDA_GEMV_SPLIT", "QT_CUDA_GEMV_CS", "QT_CUDA_GEMV9",
-                                 "QT_CUDA_GEMV7", "QT_CUDA_GEMV_PDL"};
+                                 "QT_CUDA_GEMV7", "QT_CUDA_GEMV_PDL", "QT_CUDA_GEMV_WPF"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", cfg ? cfg : "");

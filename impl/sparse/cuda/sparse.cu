@@ -22,8 +22,8 @@
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
  * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
- * side by side, QT_CUDA_SPARSE_KERNEL=1 … 9 (default QT_CUDA_SPARSE_DEFAULT = 9 on cc ≥ 9.0, 3 below),
- * all validated by the tests (versions 4-9 differ from 3 in GATHER only):
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 … 10 (default QT_CUDA_SPARSE_DEFAULT = 9 on cc ≥ 9.0, 3 below),
+ * all validated by the tests (versions 4-10 differ from 3 in GATHER only):
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
  *   GATHER   the GEMV that skips zeros, for a few rows. v3 (gemv_v3, where N % 8 == 0 and W is
  *            16-byte aligned, else v2): ONE launch; a block (256 columns × a slice of K × a
@@ -159,15 +159,15 @@ static __device__ __forceinline__ void grid_dep_launch(void) { asm volatile("gri
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 9, default QT_CUDA_SPARSE_DEFAULT on cc ≥
- * 9.0, else QT_CUDA_SPARSE_DEFAULT_PRE90; 4-9 differ from 3 in GATHER only, their H200 timings in
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 10, default QT_CUDA_SPARSE_DEFAULT on cc ≥
+ * 9.0, else QT_CUDA_SPARSE_DEFAULT_PRE90; 4-10 differ from 3 in GATHER only, their H200 timings in
  * NOTES.md); *forced = 1 when the variable chose it. One getenv per call (the benchmark and the
  * tests change the variable between calls). */
 static int sparse_version(const qt_cuda_ctx_t *cx, int *forced)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
     int v = e ? atoi(e) : 0;
-    *forced = v >= 1 && v <= 9;
+    *forced = v >= 1 && v <= 10;
     if (*forced) return v;
     static int major[32]; /* compute capability major of device ordinal i, 0 until read */
     int *mj = &major[cx->ordinal & 31];
@@ -1298,12 +1298,24 @@ static __device__ __forceinline__ void bulk_g2s(void *dst, const void *src, unsi
                  : "memory");
 }
 
+/* W rows to hint into L2 as soon as their entries of A are found (gemv_v9 under QT_CUDA_GEMV_WPF,
+ * v10): row k's `bytes` bytes at W + k·rowbytes (W: the block's tile in row 0). */
+typedef struct {
+    const char *W;
+    unsigned rowbytes;
+    int bytes;
+} wpf_t;
+
 /* The nonzeros of A[m, seg … se) (Am: row m; seg, se multiples of 8, A 16-byte aligned) listed
  * in order into s_k (column) and s_a (value), THREADS·8 entries a pass (8 per thread from one
  * bf16 or two f32 16-byte loads, L2 only: ld.global.cg), one block scan each; returns how many.
- * Every thread of the block calls it; it ends with a barrier. */
-template <int BF, int THREADS>
-static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg, int64_t se, int *s_k, float *s_a)
+ * PF: each thread, before the scan, prefetches into L2 (prefetch.global.L2: a hint, no data
+ * returned) the tile bytes pf of the W rows of the nonzeros it found, so that the rows' DRAM
+ * round trip overlaps the scan and the list. Every thread of the block calls it; it ends with a
+ * barrier. */
+template <int BF, int THREADS, int PF = 0>
+static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg, int64_t se, int *s_k, float *s_a,
+                                                    wpf_t pf = {})
 {
     constexpr int ES = BF ? 2 : 4;
     int cnt = 0;
@@ -1317,6 +1329,12 @@ static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg,
 #pragma unroll
             for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
         }
+        if constexpr (PF != 0)
+            for (unsigned b = mask; b; b &= b - 1) {
+                const char *r = pf.W + (size_t)(unsigned)(k + __ffs(b) - 1) * pf.rowbytes;
+                for (int o = 0; o < pf.bytes; o += 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(r + o));
+                asm volatile("prefetch.global.L2 [%0];" ::"l"(r + pf.bytes - 1)); /* the line of the last byte */
+            }
         unsigned total;
         unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
 #pragma unroll
@@ -1329,25 +1347,45 @@ static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg,
 }
 
 /* acc += a·W[k, the lane's 16 bytes] for the listed rows g, g + G, … of (s_k, s_a, cnt) (Wt: those
- * bytes in row 0), V8_B loads in flight before their FMAs, L2 only (ld.global.cg). */
-template <int BF>
+ * bytes in row 0), L2 only (ld.global.cg). RING = 0: rounds of B loads in flight, then their
+ * FMAs (v8, v9: B = V8_B covers a slice's rows in one round); RING = 1: B loads kept in flight
+ * all along, each row's successor (B rows on) issued as soon as that row is consumed
+ * (v10: half the registers, the rows of a slice in about two rounds' worth of loads without a
+ * gap between them). */
+template <int BF, int B = V8_B, int RING = 0>
 static __device__ __forceinline__ void rows_from_list(const int *s_k, const float *s_a, int cnt, int g, int G,
-                                                      const char *Wt, int64_t rowbytes, float *acc)
+                                                      const char *Wt, unsigned rowbytes, float *acc)
 {
     constexpr int EPC = BF ? 8 : 4;
-    for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
-        uint4 w[V8_B];
+    auto row = [&](int j) { return __ldcg((const uint4 *)(Wt + (size_t)(unsigned)s_k[j] * rowbytes)); };
+    auto fma16 = [&](uint4 w, float a) {
+        float f[EPC];
+        unpack16<BF>(w, f);
 #pragma unroll
-        for (int q = 0; q < V8_B; q++)
-            if (j0 + q * G < cnt) w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)rowbytes));
+        for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+    };
+    uint4 w[B];
+    if constexpr (!RING) {
+        for (int j0 = g; j0 < cnt; j0 += G * B) {
 #pragma unroll
-        for (int q = 0; q < V8_B; q++)
-            if (j0 + q * G < cnt) {
-                const float a = s_a[j0 + q * G];
-                float f[EPC];
-                unpack16<BF>(w[q], f);
+            for (int q = 0; q < B; q++)
+                if (j0 + q * G < cnt) w[q] = row(j0 + q * G);
 #pragma unroll
-                for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+            for (int q = 0; q < B; q++)
+                if (j0 + q * G < cnt) fma16(w[q], s_a[j0 + q * G]);
+        }
+    } else {
+#pragma unroll
+        for (int q = 0; q < B; q++)
+            if (g + q * G < cnt) w[q] = row(g + q * G);
+        for (int j0 = g; j0 < cnt; j0 += G * B)
+#pragma unroll
+            for (int q = 0; q < B; q++) {
+                const int j = j0 + q * G;
+                if (j < cnt) {
+                    fma16(w[q], s_a[j]);
+                    if (j + G * B < cnt) w[q] = row(j + G * B);
+                }
             }
     }
 }
@@ -1452,7 +1490,7 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
         const int cnt = list_nonzeros<BF, V7_THREADS>(Am, seg, se, s_k, s_a);
         nnz += (unsigned)cnt;
         if constexpr (!BULK) { /* v8: row group g takes rows g, g + G, … through registers */
-            if (live) rows_from_list<BF>(s_k, s_a, cnt, g, G, Wt + c * 16, N * ES, acc);
+            if (live) rows_from_list<BF>(s_k, s_a, cnt, g, G, Wt + c * 16, (unsigned)(N * ES), acc);
             __syncthreads(); /* the list read by every warp before the next segment (or red) rewrites it */
             continue;
         }
@@ -1498,10 +1536,12 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
     cluster_finish<BF>(red, G, TC, &slot[0][0], Y, m, N, col0, ctr, nnz, kb1 - kb0);
 }
 
-/* ---- version 9: v8 at one block per SM, every row of a block's slice in flight at once ---- */
+/* ---- versions 9 and 10: v8 at one block per SM, every row of a block's slice in flight at once;
+ * two blocks per SM, so that the next call's blocks wait resident ---- */
 
 #define V9_THREADS 512
 #define V9_PASS (V9_THREADS * 8) /* entries of A listed per pass */
+#define V10_TCH 64               /* v10: at most this many 16-byte chunks a tile (its shared memory, two blocks an SM) */
 
 /* gemv_v9: v8 (cluster split of K summed in the leader's shared memory, PDL, A prefetched into
  * L2, W rows through registers) sized so that a block's rows are ALL in flight at once: v8's
@@ -1512,9 +1552,19 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
  * count, not a power of two: N·es/16 chunks over T tiles), thread t takes chunk t % tch of the
  * rows t / tch, t / tch + G, … (G = 512 / tch row groups). Block (x: tile, y: slice s of CS =
  * cluster rank, z: row m). Dynamic shared memory: the list (lcap entries) | the leader's column
- * sums by rank (CS × tch·EPC floats); the row-group sums reuse the list. Deterministic. */
-template <int BF>
-static __global__ void __launch_bounds__(V9_THREADS, 1)
+ * sums by rank (CS × tch·EPC floats); the row-group sums reuse the list. Deterministic.
+ * V = 10 (gemv_v10): the same at TWO blocks per SM (≤ 64 registers: 8 row loads per lane kept
+ * in flight by rows_from_list's ring instead of 16 in one round) with the grid sized to HALF the
+ * clusters that fit (one block per SM, 15 clusters on the H200), so that the next call's grid,
+ * launched early under PDL, has its blocks resident while this one runs: they prefetch their A
+ * slice into L2 and wait in griddepcontrol.wait; when this grid completes they read A from L2
+ * and go (v9's next blocks could start only after its blocks exited: their start and A's DRAM
+ * round trip sat between two calls). PF = 1 (v10's default; QT_CUDA_GEMV_WPF=0/1 turns it off
+ * or on for v9 and v10): the listed rows of W hinted into L2 while the list is built
+ * (list_nonzeros). The correctness contract of v7-v9 holds: A's values are read only after the
+ * wait, from L2 (ld.global.cg); the prefetches return no data. */
+template <int BF, int V, int PF>
+static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
     gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch, int lcap)
 {
     constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4;
@@ -1529,6 +1579,8 @@ static __global__ void __launch_bounds__(V9_THREADS, 1)
     const bool live = g < G && col0 + (int64_t)c * EPC < N;
     const char *Am = (const char *)A + (size_t)(m * K) * ES;
     const char *Wt = (const char *)W + (col0 + (int64_t)c * EPC) * ES;
+    const int64_t tcols = N - col0 < TCc ? N - col0 : TCc;
+    const wpf_t pf = {(const char *)W + col0 * ES, (unsigned)(N * ES), (int)(tcols * ES)};
     if (tid == 0 && kb1 > kb0)
         asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(Am + kb0 * ES), "r"((unsigned)((kb1 - kb0) * ES))
                      : "memory");
@@ -1541,9 +1593,9 @@ static __global__ void __launch_bounds__(V9_THREADS, 1)
     unsigned nnz = 0;
     for (int64_t seg = kb0; seg < kb1; seg += lcap) {
         const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
-        const int cnt = list_nonzeros<BF, V9_THREADS>(Am, seg, se, s_k, s_a);
+        const int cnt = list_nonzeros<BF, V9_THREADS, PF>(Am, seg, se, s_k, s_a, pf);
         nnz += (unsigned)cnt;
-        if (live) rows_from_list<BF>(s_k, s_a, cnt, g, G, Wt, N * ES, acc);
+        if (live) rows_from_list<BF, V == 10 ? 8 : V8_B, V == 10>(s_k, s_a, cnt, g, G, Wt, (unsigned)(N * ES), acc);
         __syncthreads(); /* the list read by every thread before it is rewritten */
     }
     float *red = (float *)v9_smem; /* red[g][TCc] over the list (lcap·8 ≥ V9_THREADS·EPC·4 bytes) */
@@ -1894,21 +1946,35 @@ static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c, int bulk)
     return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, bulk ? "gemv_v7 launch" : "gemv_v8 launch");
 }
 
-/* gemv_v9 on c (the conditions of v7): CS = 8 blocks a cluster (QT_CUDA_GEMV9="CS,T": 2, 4 or 8,
- * and T column tiles), T = the clusters that fit at once (cudaOccupancyMaxActiveClusters, read
- * once per device and dtype) over M, at most 256 chunks a tile. */
-static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c)
+/* QT_CUDA_GEMV_WPF=0 or 1 (gemv_v9 / v10's W-row L2 prefetch while listing), else def. */
+static int gemv_wpf(int def)
+{
+    const char *e = getenv("QT_CUDA_GEMV_WPF");
+    return e && (e[0] == '0' || e[0] == '1') ? e[0] == '1' : def;
+}
+
+/* gemv_v9 (ver 9) or gemv_v10 (ver 10) on c (the conditions of v7): CS = 8 blocks a cluster
+ * (QT_CUDA_GEMV9="CS,T": 2, 4 or 8, and T column tiles, for both versions); T = the clusters
+ * that fit at once (cudaOccupancyMaxActiveClusters, read once per device, dtype, cluster size
+ * and version) over M, halved for v10 (two blocks an SM: this call's grid and the next one's);
+ * at most 256 chunks a tile for v9, V10_TCH for v10 (the shared memory its occupancy was read
+ * at; a wider N gets more tiles). */
+static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     int cs = 0, T = 0;
     const char *env = getenv("QT_CUDA_GEMV9");
     if (env) sscanf(env, "%d,%d", &cs, &T);
     if (cs != 2 && cs != 4 && cs != 8) cs = 8;
+    const int v10 = ver == 10, pf = gemv_wpf(v10), minb = v10 ? 2 : 1, tmax = v10 ? V10_TCH : 256;
     const int64_t nch = c->N * c->es / 16, slice = (c->K / 8 + cs - 1) / cs * 8;
     const int lcap = (int)(slice <= V9_PASS ? V9_PASS : 2 * V9_PASS);
-    const void *fn = c->bf16 ? (const void *)gemv_v9<1> : (const void *)gemv_v9<0>;
-    static int fit[32][2][9]; /* max active clusters by device, dtype, cluster size (0: not read) */
-    int *f = &fit[cx->ordinal & 31][c->bf16][cs];
+    typedef void (*v9_fn_t)(const void *, int64_t, const void *, int64_t, void *, unsigned long long *, int, int);
+    const v9_fn_t kfn = c->bf16 ? (v10 ? (pf ? gemv_v9<1, 10, 1> : gemv_v9<1, 10, 0>) : (pf ? gemv_v9<1, 9, 1> : gemv_v9<1, 9, 0>))
+                                : (v10 ? (pf ? gemv_v9<0, 10, 1> : gemv_v9<0, 10, 0>) : (pf ? gemv_v9<0, 9, 1> : gemv_v9<0, 9, 0>));
+    const void *fn = (const void *)kfn;
+    static int fit[32][2][2][2][9]; /* max active clusters by device, dtype, version, prefetch, cluster size (0: not read) */
+    int *f = &fit[cx->ordinal & 31][c->bf16][v10][pf][cs];
     cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
     attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = (unsigned)cs, attr[0].val.clusterDim.z = 1;
@@ -1927,24 +1993,24 @@ static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c)
         if (e == cudaSuccess)
             e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
         cfg.gridDim = dim3(1, (unsigned)cs, 1);
-        cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)cs * 256 * (c->bf16 ? 8 : 4) * 4;
+        cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)cs * tmax * (c->bf16 ? 8 : 4) * 4;
         cfg.numAttrs = 1;
         if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(f, fn, &cfg);
-        if (e != cudaSuccess) return qt_cuda_fail(be, e, "gemv_v9 setup");
+        if (e != cudaSuccess) return qt_cuda_fail(be, e, v10 ? "gemv_v10 setup" : "gemv_v9 setup");
         if (*f < 1) *f = 1;
         if (getenv("QT_CUDA_GEMV_VERBOSE"))
-            fprintf(stderr, "gemv_v9<bf16 %d>: max active clusters of %d: %d\n", c->bf16, cs, *f);
+            fprintf(stderr, "gemv_v%d<bf16 %d, wpf %d>: %d registers, max active clusters of %d: %d\n", ver, c->bf16, pf,
+                    fa.numRegs, cs, *f);
     }
-    if (T < 1) T = (int)(*f / c->M > 0 ? *f / c->M : 1);
+    if (T < 1) T = *f / (c->M * minb) > 0 ? (int)(*f / (c->M * minb)) : 1;
     int64_t tch = (nch + T - 1) / T;
-    if (tch > 256) tch = 256;
+    if (tch > tmax) tch = tmax;
     const int64_t tiles = (nch + tch - 1) / tch;
     cfg.gridDim = dim3((unsigned)tiles, (unsigned)cs, (unsigned)c->M);
     cfg.dynamicSmemBytes = (size_t)lcap * 8 + (size_t)cs * tch * (c->bf16 ? 8 : 4) * 4;
     cfg.numAttrs = gemv_pdl(1) ? 2 : 1;
-    e = cudaLaunchKernelEx(&cfg, c->bf16 ? gemv_v9<1> : gemv_v9<0>, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch,
-                           lcap);
-    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "gemv_v9 launch");
+    e = cudaLaunchKernelEx(&cfg, kfn, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch, lcap);
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, v10 ? "gemv_v10 launch" : "gemv_v9 launch");
 }
 
 /* CSR: ptr (M + 1), col and val (room for a dense A: nothing is read back unless info is
@@ -1993,8 +2059,9 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     /* v9 by default only where it was measured to win (one bf16 row: 8.4 µs against v3+PDL's 9.0
      * at the bf16 point; f32 12.1 against 11.5): else v3 under PDL */
     if (ver >= 7 && (forced || (c->bf16 && M == 1)) && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 &&
+        N * c->es <= (int64_t)UINT32_MAX && K <= INT32_MAX &&
         (uintptr_t)c->A % 16 == 0 && (uintptr_t)c->W % 16 == 0) {
-        QT_TRY(ver == 9 ? launch_gemv_v9(be, c) : launch_gemv_v7(be, c, ver == 7));
+        QT_TRY(ver >= 9 ? launch_gemv_v9(be, c, ver) : launch_gemv_v7(be, c, ver == 7));
         counted(be);
         if (info) QT_TRY(gather_info(be, c, info)); /* the count now: an exact pass over A */
         return QT_OK;

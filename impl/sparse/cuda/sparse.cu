@@ -22,8 +22,8 @@
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
  * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
- * side by side, QT_CUDA_SPARSE_KERNEL=1 … 10 (default QT_CUDA_SPARSE_DEFAULT = 9 on cc ≥ 9.0, 3 below),
- * all validated by the tests (versions 4-10 differ from 3 in GATHER only):
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 … 11 (default QT_CUDA_SPARSE_DEFAULT = 9 on cc ≥ 9.0, 3 below),
+ * all validated by the tests (versions 4-11 differ from 3 in GATHER only):
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
  *   GATHER   the GEMV that skips zeros, for a few rows. v3 (gemv_v3, where N % 8 == 0 and W is
  *            16-byte aligned, else v2): ONE launch; a block (256 columns × a slice of K × a
@@ -156,18 +156,33 @@ static __device__ __forceinline__ void fma_row8(float *acc, float a, const void 
 static __device__ __forceinline__ void grid_dep_wait(void) { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 static __device__ __forceinline__ void grid_dep_launch(void) { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 
+/* Diagnostics (QT_CUDA_GEMV_TRACE): the global nanosecond timer and this block's SM. */
+static __device__ __forceinline__ unsigned long long gtimer(void)
+{
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
+    return t;
+}
+static __device__ __forceinline__ unsigned smid(void)
+{
+    unsigned r;
+    asm("mov.u32 %0, %%smid;" : "=r"(r));
+    return r;
+}
+#define TRACE_W 16 /* stamps per block in a traced call */
+
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 10, default QT_CUDA_SPARSE_DEFAULT on cc ≥
- * 9.0, else QT_CUDA_SPARSE_DEFAULT_PRE90; 4-10 differ from 3 in GATHER only, their H200 timings in
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 11, default QT_CUDA_SPARSE_DEFAULT on cc ≥
+ * 9.0, else QT_CUDA_SPARSE_DEFAULT_PRE90; 4-11 differ from 3 in GATHER only, their H200 timings in
  * NOTES.md); *forced = 1 when the variable chose it. One getenv per call (the benchmark and the
  * tests change the variable between calls). */
 static int sparse_version(const qt_cuda_ctx_t *cx, int *forced)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
     int v = e ? atoi(e) : 0;
-    *forced = v >= 1 && v <= 10;
+    *forced = v >= 1 && v <= 11;
     if (*forced) return v;
     static int major[32]; /* compute capability major of device ordinal i, 0 until read */
     int *mj = &major[cx->ordinal & 31];
@@ -749,6 +764,19 @@ static __device__ unsigned block_exclusive_scan(unsigned c, unsigned *total)
     return wsum[w] + x - c;
 }
 
+/* The same over the calling warp (all 32 lanes): exclusive prefix sum in lane order. */
+static __device__ __forceinline__ unsigned warp_exclusive_scan(unsigned c, unsigned *total)
+{
+    const int lane = threadIdx.x & 31;
+    unsigned x = c;
+    for (int o = 1; o < 32; o <<= 1) {
+        unsigned y = __shfl_up_sync(FULL, x, o);
+        if (lane >= o) x += y;
+    }
+    *total = __shfl_sync(FULL, x, 31);
+    return x - c;
+}
+
 /* compact_v3: the flagged columns' indices in order, one block of 1024 threads (each a run of
  * ⌈K/1024⌉ flags, a block-wide scan of the runs' counts): v1 walked K 256 flags at a time with
  * three barriers per step (~64 µs at K = 16384 on the H200). *n = how many. */
@@ -1298,29 +1326,19 @@ static __device__ __forceinline__ void bulk_g2s(void *dst, const void *src, unsi
                  : "memory");
 }
 
-/* W rows to hint into L2 as soon as their entries of A are found (gemv_v9 under QT_CUDA_GEMV_WPF,
- * v10): row k's `bytes` bytes at W + k·rowbytes (W: the block's tile in row 0). */
-typedef struct {
-    const char *W;
-    unsigned rowbytes;
-    int bytes;
-} wpf_t;
-
 /* The nonzeros of A[m, seg … se) (Am: row m; seg, se multiples of 8, A 16-byte aligned) listed
  * in order into s_k (column) and s_a (value), THREADS·8 entries a pass (8 per thread from one
  * bf16 or two f32 16-byte loads, L2 only: ld.global.cg), one block scan each; returns how many.
- * PF: each thread, before the scan, prefetches into L2 (prefetch.global.L2: a hint, no data
- * returned) the tile bytes pf of the W rows of the nonzeros it found, so that the rows' DRAM
- * round trip overlaps the scan and the list. Every thread of the block calls it; it ends with a
- * barrier. */
-template <int BF, int THREADS, int PF = 0>
-static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg, int64_t se, int *s_k, float *s_a,
-                                                    wpf_t pf = {})
+ * Every thread of the block calls it; it ends with a barrier. WARP = 1 (THREADS = 32): the
+ * calling warp alone lists its own range (a warp scan, __syncwarp: no block barrier). */
+template <int BF, int THREADS, int WARP = 0>
+static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg, int64_t se, int *s_k, float *s_a)
 {
     constexpr int ES = BF ? 2 : 4;
+    static_assert(!WARP || THREADS == 32, "a warp's list: 32 threads");
     int cnt = 0;
     for (int64_t p = seg; p < se; p += THREADS * 8) {
-        const int64_t k = p + threadIdx.x * 8;
+        const int64_t k = p + (WARP ? threadIdx.x & 31 : threadIdx.x) * 8;
         float v[8];
         unsigned mask = 0;
         if (k < se) {
@@ -1329,19 +1347,15 @@ static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg,
 #pragma unroll
             for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
         }
-        if constexpr (PF != 0)
-            for (unsigned b = mask; b; b &= b - 1) {
-                const char *r = pf.W + (size_t)(unsigned)(k + __ffs(b) - 1) * pf.rowbytes;
-                for (int o = 0; o < pf.bytes; o += 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(r + o));
-                asm volatile("prefetch.global.L2 [%0];" ::"l"(r + pf.bytes - 1)); /* the line of the last byte */
-            }
         unsigned total;
-        unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
+        unsigned pos = (unsigned)cnt + (WARP ? warp_exclusive_scan((unsigned)__popc(mask), &total)
+                                             : block_exclusive_scan((unsigned)__popc(mask), &total));
 #pragma unroll
         for (int e = 0; e < 8; e++)
             if (mask >> e & 1u) s_k[pos] = (int)(k + e), s_a[pos] = v[e], pos++;
         cnt += (int)total;
-        __syncthreads(); /* the list written; the scan's shared words free for the next pass */
+        if (WARP) __syncwarp();
+        else __syncthreads(); /* the list written; the scan's shared words free for the next pass */
     }
     return cnt;
 }
@@ -1396,11 +1410,12 @@ static __device__ __forceinline__ void rows_from_list(const int *s_k, const floa
  * the caller arrived, relaxed, on the cluster barrier at its start, so every block has started
  * when the wait returns), ONE cluster barrier (release / acquire), then the leader adds the CS
  * ranks in rank order and writes Y[m, col0 …); the other blocks return at once. red is this
- * block's shared memory, written before a block barrier by the caller. */
+ * block's shared memory, written before a block barrier by the caller. ts (thread 0 of a traced
+ * gemv_v9, else NULL): the leader's %globaltimer after the barrier and after its writes. */
 template <int BF>
 static __device__ __forceinline__ void cluster_finish(const float *red, int G, int TCc, float *slot, void *Y, int64_t m,
                                                       int64_t N, int64_t col0, unsigned long long *ctr, unsigned nnz,
-                                                      int64_t range)
+                                                      int64_t range, unsigned long long *ts = NULL)
 {
     namespace cg = cooperative_groups;
     cg::cluster_group cluster = cg::this_cluster();
@@ -1421,12 +1436,14 @@ static __device__ __forceinline__ void cluster_finish(const float *red, int G, i
     asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
     if (rank != 0) return; /* nothing reads this block's shared memory */
     asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+    if (ts) ts[5] = gtimer();
     for (int t = threadIdx.x; t < TCc && col0 + t < N; t += blockDim.x) {
         float sum = 0.0f;
         for (int q = 0; q < CS; q++) sum += slot[q * TCc + t];
         if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + t] = __float2bfloat16_rn(sum);
         else ((float *)Y)[m * N + col0 + t] = sum;
     }
+    if (ts) ts[6] = gtimer();
 }
 
 /* gemv_v7: the GEMV that skips zeros, ONE launch of clusters, W rows fetched by the copy engine.
@@ -1559,19 +1576,21 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
  * launched early under PDL, has its blocks resident while this one runs: they prefetch their A
  * slice into L2 and wait in griddepcontrol.wait; when this grid completes they read A from L2
  * and go (v9's next blocks could start only after its blocks exited: their start and A's DRAM
- * round trip sat between two calls). PF = 1 (v10's default; QT_CUDA_GEMV_WPF=0/1 turns it off
- * or on for v9 and v10): the listed rows of W hinted into L2 while the list is built
- * (list_nonzeros). The correctness contract of v7-v9 holds: A's values are read only after the
- * wait, from L2 (ld.global.cg); the prefetches return no data. */
-template <int BF, int V, int PF>
+ * round trip sat between two calls). TR = 1 (QT_CUDA_GEMV_TRACE, a diagnostic): thread 0 of each
+ * block stamps %globaltimer (and clock64) at its start, after the wait, the list, the rows, the
+ * row-group sums, and (the leader) after the cluster barrier and the write, into trace[block]
+ * (trace_report on the host). */
+template <int BF, int V, int TR>
 static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
-    gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch, int lcap)
+    gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch_arg, int lcap,
+            unsigned long long *trace)
 {
-    constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4;
+    constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4, WARPS = V9_THREADS / 32;
     extern __shared__ __align__(16) char v9_smem[];
     int *s_k = (int *)v9_smem;
     float *s_a = (float *)(s_k + lcap);
     float *slot = (float *)(v9_smem + (size_t)lcap * 8);
+    const int tch = V == 11 ? 32 : tch_arg; /* v11: a lane a chunk, a warp a row group */
     const int CS = (int)gridDim.y, TCc = tch * EPC, G = V9_THREADS / tch;
     const int tid = threadIdx.x, c = tid % tch, g = tid / tch;
     const int64_t m = blockIdx.z, s = blockIdx.y, col0 = (int64_t)blockIdx.x * TCc;
@@ -1579,31 +1598,53 @@ static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
     const bool live = g < G && col0 + (int64_t)c * EPC < N;
     const char *Am = (const char *)A + (size_t)(m * K) * ES;
     const char *Wt = (const char *)W + (col0 + (int64_t)c * EPC) * ES;
-    const int64_t tcols = N - col0 < TCc ? N - col0 : TCc;
-    const wpf_t pf = {(const char *)W + col0 * ES, (unsigned)(N * ES), (int)(tcols * ES)};
+    unsigned long long *ts = TR && tid == 0 ? trace + ((blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x) * TRACE_W : NULL;
+    if (TR && ts) ts[0] = gtimer(), ts[5] = ts[6] = 0, ts[7] = smid();
     if (tid == 0 && kb1 > kb0)
         asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(Am + kb0 * ES), "r"((unsigned)((kb1 - kb0) * ES))
                      : "memory");
     grid_dep_launch();
     asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on in cluster_finish */
     grid_dep_wait();
+    if (TR && ts) ts[1] = gtimer(), ts[8] = clock64();
     float acc[EPC];
 #pragma unroll
     for (int e = 0; e < EPC; e++) acc[e] = 0.0f;
     unsigned nnz = 0;
-    for (int64_t seg = kb0; seg < kb1; seg += lcap) {
-        const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
-        const int cnt = list_nonzeros<BF, V9_THREADS, PF>(Am, seg, se, s_k, s_a, pf);
-        nnz += (unsigned)cnt;
-        if (live) rows_from_list<BF, V == 10 ? 8 : V8_B, V == 10>(s_k, s_a, cnt, g, G, Wt, (unsigned)(N * ES), acc);
-        __syncthreads(); /* the list read by every thread before it is rewritten */
+    if constexpr (V == 11) { /* warp g lists its 1/WARPS of the slice in its lcap/WARPS entries and reads those rows */
+        const int lw = lcap / WARPS;
+        const int64_t nb8 = (kb1 - kb0) / 8, w0 = kb0 + 8 * (nb8 * g / WARPS), w1 = kb0 + 8 * (nb8 * (g + 1) / WARPS);
+        for (int64_t seg = w0; seg < w1; seg += lw) {
+            const int64_t se = seg + lw < w1 ? seg + lw : w1;
+            const int cnt = list_nonzeros<BF, 32, 1>(Am, seg, se, s_k + g * lw, s_a + g * lw);
+            if (TR && ts) ts[2] = gtimer(), ts[9] = clock64();
+            nnz += (unsigned)cnt;
+            if (live) rows_from_list<BF>(s_k + g * lw, s_a + g * lw, cnt, 0, 1, Wt, (unsigned)(N * ES), acc);
+            __syncwarp(); /* the warp's list read before it is rewritten */
+        }
+        __syncthreads(); /* every warp's list read: red below reuses the list's memory */
+    } else {
+        for (int64_t seg = kb0; seg < kb1; seg += lcap) {
+            const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
+            const int cnt = list_nonzeros<BF, V9_THREADS>(Am, seg, se, s_k, s_a);
+            if (TR && ts) ts[2] = gtimer(), ts[9] = clock64();
+            nnz += (unsigned)cnt;
+            if (live) rows_from_list<BF, V == 10 ? 8 : V8_B, V == 10>(s_k, s_a, cnt, g, G, Wt, (unsigned)(N * ES), acc);
+            __syncthreads(); /* the list read by every thread before it is rewritten */
+        }
     }
-    float *red = (float *)v9_smem; /* red[g][TCc] over the list (lcap·8 ≥ V9_THREADS·EPC·4 bytes) */
+    if (TR && ts) ts[3] = gtimer(), ts[10] = clock64();
+    float *red = (float *)v9_smem; /* red[g][TCc] over the list (lcap·8 ≥ V9_THREADS·EPC·4 bytes + WARPS counts) */
+    unsigned *wcnt = (unsigned *)(red + G * TCc); /* v11: the warps' nonzero counts */
     if (g < G)
 #pragma unroll
         for (int e = 0; e < EPC; e++) red[g * TCc + c * EPC + e] = acc[e];
+    if (V == 11 && (tid & 31) == 0) wcnt[g] = nnz;
     __syncthreads();
-    cluster_finish<BF>(red, G, TCc, slot, Y, m, N, col0, ctr, nnz, kb1 - kb0);
+    if (V == 11 && tid == 0)
+        for (int w = 1; w < WARPS; w++) nnz += wcnt[w];
+    if (TR && ts) ts[4] = gtimer(), ts[11] = clock64(), ts[12] = nnz;
+    cluster_finish<BF>(red, G, TCc, slot, Y, m, N, col0, ctr, nnz, kb1 - kb0, ts);
 }
 
 /* ---- CSR (QT_SPMM_CSR): A converted to CSR on the device, then a row-wise SpMM ---- */
@@ -1946,11 +1987,49 @@ static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c, int bulk)
     return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, bulk ? "gemv_v7 launch" : "gemv_v8 launch");
 }
 
-/* QT_CUDA_GEMV_WPF=0 or 1 (gemv_v9 / v10's W-row L2 prefetch while listing), else def. */
-static int gemv_wpf(int def)
+/* QT_CUDA_GEMV_TRACE (a diagnostic, any value): gemv_v9 / v10 launched with stamps (TR = 1) into
+ * TRACE_CALLS slots of a device buffer, one per call in turn; after the last slot's call the
+ * stream is synchronised, the stamps read back and trace_report prints the phases of the calls
+ * that ran back to back (averages over those calls; ns from the previous call's last write of Y,
+ * %globaltimer) on stderr. The synchronisation every TRACE_CALLS calls is part of no timing of
+ * record. */
+#define TRACE_CALLS 64
+#define TRACE_BLOCKS 512 /* blocks a traced call may have */
+static void trace_report(const unsigned long long *h, const unsigned *nb, int ver, int bf16)
 {
-    const char *e = getenv("QT_CUDA_GEMV_WPF");
-    return e && (e[0] == '0' || e[0] == '1') ? e[0] == '1' : def;
+    enum { NF = 9 };
+    static const char *const name[NF] = {"first block start", "last block start", "first wait released", "last wait released",
+                                         "last list done",    "last rows done",   "last row sums done",  "last leader past the cluster barrier",
+                                         "last Y write"};
+    double sum[NF] = {0}, cyc[3] = {0}, nnz = 0;
+    int used = 0;
+    for (int j = 1; j < TRACE_CALLS; j++) {
+        const unsigned long long *p = h + (size_t)(j - 1) * TRACE_BLOCKS * TRACE_W, *q = h + (size_t)j * TRACE_BLOCKS * TRACE_W;
+        unsigned long long end = 0, v[NF];
+        for (unsigned b = 0; b < nb[j - 1]; b++)
+            if (p[b * TRACE_W + 6] > end) end = p[b * TRACE_W + 6];
+        for (int f = 0; f < NF; f++) v[f] = f == 0 || f == 2 ? ~0ull : 0;
+        double cy[3] = {0}, nz = 0;
+        for (unsigned b = 0; b < nb[j]; b++) {
+            const unsigned long long *t = q + b * TRACE_W;
+            v[0] = t[0] < v[0] ? t[0] : v[0], v[1] = t[0] > v[1] ? t[0] : v[1];
+            v[2] = t[1] < v[2] ? t[1] : v[2], v[3] = t[1] > v[3] ? t[1] : v[3];
+            for (int f = 4; f < NF; f++) v[f] = t[f - 2] > v[f] ? t[f - 2] : v[f];
+            cy[0] += (double)(t[9] - t[8]), cy[1] += (double)(t[10] - t[9]), cy[2] += (double)(t[11] - t[10]), nz += (double)t[12];
+        }
+        if (!end || v[2] < end || v[2] - end > 20000) continue; /* not queued behind the previous call */
+        for (int f = 0; f < NF; f++) sum[f] += (double)(long long)(v[f] - end);
+        for (int k = 0; k < 3; k++) cyc[k] += cy[k] / nb[j];
+        nnz += nz / nb[j];
+        used++;
+    }
+    fprintf(stderr, "gemv_v%d<bf16 %d> trace: %d of %d calls queued behind the previous one; ns after its last Y write:", ver,
+            bf16, used, TRACE_CALLS - 1);
+    for (int f = 0; used && f < NF; f++) fprintf(stderr, "%s %s %.0f", f ? "," : "", name[f], sum[f] / used);
+    if (used)
+        fprintf(stderr, "; a block's SM cycles: list %.0f, rows %.0f, row sums %.0f (%.1f nonzeros a slice)", cyc[0] / used,
+                cyc[1] / used, cyc[2] / used, nnz / used);
+    fprintf(stderr, "\n");
 }
 
 /* gemv_v9 (ver 9) or gemv_v10 (ver 10) on c (the conditions of v7): CS = 8 blocks a cluster
@@ -1965,52 +2044,98 @@ static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
     int cs = 0, T = 0;
     const char *env = getenv("QT_CUDA_GEMV9");
     if (env) sscanf(env, "%d,%d", &cs, &T);
-    if (cs != 2 && cs != 4 && cs != 8) cs = 8;
-    const int v10 = ver == 10, pf = gemv_wpf(v10), minb = v10 ? 2 : 1, tmax = v10 ? V10_TCH : 256;
-    const int64_t nch = c->N * c->es / 16, slice = (c->K / 8 + cs - 1) / cs * 8;
-    const int lcap = (int)(slice <= V9_PASS ? V9_PASS : 2 * V9_PASS);
-    typedef void (*v9_fn_t)(const void *, int64_t, const void *, int64_t, void *, unsigned long long *, int, int);
-    const v9_fn_t kfn = c->bf16 ? (v10 ? (pf ? gemv_v9<1, 10, 1> : gemv_v9<1, 10, 0>) : (pf ? gemv_v9<1, 9, 1> : gemv_v9<1, 9, 0>))
-                                : (v10 ? (pf ? gemv_v9<0, 10, 1> : gemv_v9<0, 10, 0>) : (pf ? gemv_v9<0, 9, 1> : gemv_v9<0, 9, 0>));
+    const int vi = ver - 9, minb = vi == 1 ? 2 : 1, tmax = vi == 1 ? V10_TCH : vi == 2 ? 32 : 256,
+              tr = getenv("QT_CUDA_GEMV_TRACE") != NULL;
+    const int64_t nch = c->N * c->es / 16;
+    typedef void (*v9_fn_t)(const void *, int64_t, const void *, int64_t, void *, unsigned long long *, int, int,
+                            unsigned long long *);
+    static const v9_fn_t fns[2][3][2] = {{{gemv_v9<0, 9, 0>, gemv_v9<0, 9, 1>}, {gemv_v9<0, 10, 0>, gemv_v9<0, 10, 1>},
+                                          {gemv_v9<0, 11, 0>, gemv_v9<0, 11, 1>}},
+                                         {{gemv_v9<1, 9, 0>, gemv_v9<1, 9, 1>}, {gemv_v9<1, 10, 0>, gemv_v9<1, 10, 1>},
+                                          {gemv_v9<1, 11, 0>, gemv_v9<1, 11, 1>}}};
+    const v9_fn_t kfn = fns[c->bf16][vi][tr];
     const void *fn = (const void *)kfn;
-    static int fit[32][2][2][2][9]; /* max active clusters by device, dtype, version, prefetch, cluster size (0: not read) */
-    int *f = &fit[cx->ordinal & 31][c->bf16][v10][pf][cs];
+    static int fit[32][2][3][2][9]; /* max active clusters by device, dtype, version, trace, cluster size (0: not read) */
     cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = (unsigned)cs, attr[0].val.clusterDim.z = 1;
+    attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.z = 1;
     attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[1].val.programmaticStreamSerializationAllowed = 1;
     cudaLaunchConfig_t cfg = {};
     cfg.blockDim = dim3(V9_THREADS);
     cfg.stream = cx->stream;
     cfg.attrs = attr;
-    cudaError_t e = cudaSuccess;
-    if (!*f) {
-        int optin = 0;
-        cudaFuncAttributes fa;
-        e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
-        if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
-        if (e == cudaSuccess)
-            e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
-        cfg.gridDim = dim3(1, (unsigned)cs, 1);
-        cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)cs * tmax * (c->bf16 ? 8 : 4) * 4;
-        cfg.numAttrs = 1;
-        if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(f, fn, &cfg);
-        if (e != cudaSuccess) return qt_cuda_fail(be, e, v10 ? "gemv_v10 setup" : "gemv_v9 setup");
-        if (*f < 1) *f = 1;
-        if (getenv("QT_CUDA_GEMV_VERBOSE"))
-            fprintf(stderr, "gemv_v%d<bf16 %d, wpf %d>: %d registers, max active clusters of %d: %d\n", ver, c->bf16, pf,
-                    fa.numRegs, cs, *f);
+    /* the clusters of q blocks that fit at once, read once (shared memory: the largest list and tile) */
+    auto fits = [&](int q, int *out) -> qt_status_t {
+        int *f = &fit[cx->ordinal & 31][c->bf16][vi][tr][q];
+        if (!*f) {
+            int optin = 0;
+            cudaFuncAttributes fa;
+            cudaError_t e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
+            if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
+            if (e == cudaSuccess)
+                e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
+            attr[0].val.clusterDim.y = (unsigned)q;
+            cfg.gridDim = dim3(1, (unsigned)q, 1);
+            cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)q * tmax * (c->bf16 ? 8 : 4) * 4;
+            cfg.numAttrs = 1;
+            if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(f, fn, &cfg);
+            if (e != cudaSuccess) return qt_cuda_fail(be, e, ver == 9 ? "gemv_v9 setup" : ver == 10 ? "gemv_v10 setup" : "gemv_v11 setup");
+            if (*f < 1) *f = 1;
+            if (getenv("QT_CUDA_GEMV_VERBOSE"))
+                fprintf(stderr, "gemv_v%d<bf16 %d, trace %d>: %d registers, max active clusters of %d: %d\n", ver, c->bf16, tr,
+                        fa.numRegs, q, *f);
+        }
+        *out = *f;
+        return QT_OK;
+    };
+    int64_t tch, tiles;
+    if (vi == 2) { /* v11: tiles of 32 chunks; the largest cluster (≤ 8) whose clusters all fit at once */
+        tch = 32, tiles = (nch + 31) / 32;
+        if (cs < 1 || cs > 8)
+            for (cs = 8; cs > 1; cs--) {
+                int f = 0;
+                QT_TRY(fits(cs, &f));
+                if (f >= tiles * c->M) break;
+            }
+    } else {
+        if (cs != 2 && cs != 4 && cs != 8) cs = 8;
+        int f = 0;
+        QT_TRY(fits(cs, &f));
+        if (T < 1) T = f / (c->M * minb) > 0 ? (int)(f / (c->M * minb)) : 1;
+        tch = (nch + T - 1) / T;
+        if (tch > tmax) tch = tmax;
+        tiles = (nch + tch - 1) / tch;
     }
-    if (T < 1) T = *f / (c->M * minb) > 0 ? (int)(*f / (c->M * minb)) : 1;
-    int64_t tch = (nch + T - 1) / T;
-    if (tch > tmax) tch = tmax;
-    const int64_t tiles = (nch + tch - 1) / tch;
+    const int64_t slice = (c->K / 8 + cs - 1) / cs * 8;
+    const int lcap = (int)(slice <= V9_PASS ? V9_PASS : 2 * V9_PASS);
+    attr[0].val.clusterDim.y = (unsigned)cs;
     cfg.gridDim = dim3((unsigned)tiles, (unsigned)cs, (unsigned)c->M);
     cfg.dynamicSmemBytes = (size_t)lcap * 8 + (size_t)cs * tch * (c->bf16 ? 8 : 4) * 4;
     cfg.numAttrs = gemv_pdl(1) ? 2 : 1;
-    e = cudaLaunchKernelEx(&cfg, kfn, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch, lcap);
-    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, v10 ? "gemv_v10 launch" : "gemv_v9 launch");
+    cudaError_t e;
+    static unsigned long long *tbuf; /* QT_CUDA_GEMV_TRACE: TRACE_CALLS slots of TRACE_BLOCKS × TRACE_W stamps */
+    static unsigned tcall, tnb[TRACE_CALLS];
+    const unsigned nb = (unsigned)(tiles * cs * c->M);
+    if (tr && !tbuf && cudaMalloc((void **)&tbuf, (size_t)TRACE_CALLS * TRACE_BLOCKS * TRACE_W * 8) != cudaSuccess)
+        return qt_backend_fail(be, QT_ERR_NOMEM, "gemv_v%d trace buffer", ver);
+    if (tr && nb > TRACE_BLOCKS) return qt_backend_fail(be, QT_ERR_SHAPE, "gemv_v9 trace: %u blocks (at most %d)", nb, TRACE_BLOCKS);
+    const unsigned slot = tcall % TRACE_CALLS;
+    e = cudaLaunchKernelEx(&cfg, kfn, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch, lcap,
+                           tr ? tbuf + (size_t)slot * TRACE_BLOCKS * TRACE_W : (unsigned long long *)NULL);
+    if (tr && e == cudaSuccess) {
+        tnb[slot] = nb;
+        if (++tcall % TRACE_CALLS == 0) {
+            const size_t bytes = (size_t)TRACE_CALLS * TRACE_BLOCKS * TRACE_W * 8;
+            unsigned long long *h = (unsigned long long *)malloc(bytes);
+            if (!h) return qt_backend_fail(be, QT_ERR_NOMEM, "gemv_v9 trace");
+            e = cudaMemcpyAsync(h, tbuf, bytes, cudaMemcpyDeviceToHost, cx->stream);
+            if (e == cudaSuccess) e = cudaStreamSynchronize(cx->stream);
+            if (e == cudaSuccess) trace_report(h, tnb, ver, c->bf16);
+            free(h);
+        }
+    }
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, ver == 9 ? "gemv_v9 launch" : ver == 10 ? "gemv_v10 launch" : "gemv_v11 launch");
 }
 
 /* CSR: ptr (M + 1), col and val (room for a dense A: nothing is read back unless info is

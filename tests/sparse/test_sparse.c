@@ -139,6 +139,8 @@ static void test_matmul_paths(void)
                 static const char *const v7[6] = {"8,32,8", "2,8,0", "4,16,8", "8,8,0", "2,32,8", "4,32,0"};
                 setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured + si) % 9], 1);
                 setenv("QT_CUDA_GEMV9", v9[(pi + structured + si) % 4], 1);
+                setenv("QT_CUDA_GEMV_FIN", (pi + si) & 1 ? "1" : "0", 1); /* v9-v11: finish by st.async or barrier */
+                setenv("QT_CUDA_GEMV_TLB", (pi + structured) & 1 ? "1" : "0", 1);
                 setenv("QT_CUDA_GEMV_LPR", lpr[(pi + si) % 3], 1);
                 setenv("QT_CUDA_GEMV_CS", si & 1 ? "4" : "2", 1);
                 setenv("QT_CUDA_GEMV7", v7[(pi + 2 * structured + si) % 6], 1);
@@ -196,6 +198,8 @@ static void test_matmul_paths(void)
     unsetenv("QT_CUDA_GEMV7");
     unsetenv("QT_CUDA_GEMV9");
     unsetenv("QT_CUDA_GEMV_PDL");
+    unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_TLB");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
     close_backends(bes, nb);
 }
@@ -212,9 +216,11 @@ static void test_gemv_chain(void)
 {
     enum { L = 6 };
     const int64_t K = 1024;
-    enum { NC = 8 };
-    static const char *const cfg[NC][3] = {{"7", "0,0,0", "1"}, {"7", "2,8,8", "1"},  {"3", "0,0,0", "1"},  {"8", "0,0,0", "1"},
-                                           {"8", "4,16,0", "1"}, {"9", "0,0,0", "1"}, {"10", "0,0,0", "1"}, {"11", "0,0,0", "1"}};
+    enum { NC = 10 }; /* version, QT_CUDA_GEMV7, QT_CUDA_GEMV_PDL, QT_CUDA_GEMV_FIN and _TLB (v9-v11) */
+    static const char *const cfg[NC][4] = {{"7", "0,0,0", "1", "0"},  {"7", "2,8,8", "1", "0"},  {"3", "0,0,0", "1", "0"},
+                                           {"8", "0,0,0", "1", "0"},  {"8", "4,16,0", "1", "0"}, {"9", "0,0,0", "1", "0"},
+                                           {"9", "0,0,0", "1", "1"},  {"10", "0,0,0", "1", "0"}, {"10", "0,0,0", "1", "1"},
+                                           {"11", "0,0,0", "1", "1"}};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);
     uint64_t seed = qt_test_seed();
@@ -228,6 +234,8 @@ static void test_gemv_chain(void)
             setenv("QT_CUDA_SPARSE_KERNEL", cfg[ci][0], 1);
             setenv("QT_CUDA_GEMV7", cfg[ci][1], 1);
             setenv("QT_CUDA_GEMV_PDL", cfg[ci][2], 1);
+            setenv("QT_CUDA_GEMV_FIN", cfg[ci][3], 1);
+            setenv("QT_CUDA_GEMV_TLB", cfg[ci][3], 1);
             const qt_spmm_path_t p = b ? QT_SPMM_GATHER : QT_SPMM_DENSE;
             qt_tensor_t Wt[L], Yt[L + 1];
             to_dev(bes[b], x, 1, K, &Yt[0]);
@@ -247,8 +255,8 @@ static void test_gemv_chain(void)
                 for (int64_t i = 0; i < K; i++) rmax = fmax(rmax, fabs(R[i]));
                 for (int64_t i = 0; i < K; i++) bad += !(fabs(Y[i] - R[i]) <= 1e-4 * rmax);
                 if (bad)
-                    fprintf(stderr, "  %s chain (QT_CUDA_SPARSE_KERNEL=%s QT_CUDA_GEMV7=%s): %d of %lld off\n",
-                            qt_backend_name(bes[b]), cfg[ci][0], cfg[ci][1], bad, (long long)K);
+                    fprintf(stderr, "  %s chain (QT_CUDA_SPARSE_KERNEL=%s QT_CUDA_GEMV7=%s FIN/TLB %s): %d of %lld off\n",
+                            qt_backend_name(bes[b]), cfg[ci][0], cfg[ci][1], cfg[ci][3], bad, (long long)K);
                 CU_ASSERT(rmax > 0);
                 CU_ASSERT_EQUAL(bad, 0);
             }
@@ -258,6 +266,8 @@ static void test_gemv_chain(void)
     unsetenv("QT_CUDA_SPARSE_KERNEL");
     unsetenv("QT_CUDA_GEMV7");
     unsetenv("QT_CUDA_GEMV_PDL");
+    unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_TLB");
     qt_free(W), qt_free(x), qt_free(R), qt_free(Y), qt_free(nan);
     close_backends(bes, nb);
 }
@@ -283,6 +293,8 @@ static void test_matmul_bf16(void)
                     char vs[4];
                     snprintf(vs, sizeof vs, "%d", ver);
                     setenv("QT_CUDA_SPARSE_KERNEL", vs, 1);
+                    setenv("QT_CUDA_GEMV_FIN", (pi + si + structured) & 1 ? "1" : "0", 1);
+                    setenv("QT_CUDA_GEMV_TLB", (pi + structured) & 1 ? "0" : "1", 1);
                     setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
                     setenv("QT_CUDA_GEMV_LPR", (pi + structured) % 3 == 0 ? "2" : (pi + structured) % 3 == 1 ? "4" : "8", 1);
                     setenv("QT_CUDA_GEMV_CS", pi & 1 ? "4" : "2", 1);
@@ -345,6 +357,8 @@ static void test_matmul_bf16(void)
     unsetenv("QT_CUDA_GEMV_LPR");
     unsetenv("QT_CUDA_GEMV_CS");
     unsetenv("QT_CUDA_GEMV7");
+    unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_TLB");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";

@@ -1411,11 +1411,15 @@ static __device__ __forceinline__ void rows_from_list(const int *s_k, const floa
  * when the wait returns), ONE cluster barrier (release / acquire), then the leader adds the CS
  * ranks in rank order and writes Y[m, col0 …); the other blocks return at once. red is this
  * block's shared memory, written before a block barrier by the caller. ts (thread 0 of a traced
- * gemv_v9, else NULL): the leader's %globaltimer after the barrier and after its writes. */
+ * gemv_v9, else NULL): the leader's %globaltimer after the barrier and after its writes. fbar
+ * (gemv_v9 under QT_CUDA_GEMV_FIN): instead of the second cluster barrier, the other blocks push
+ * their sums into the leader with st.async, completing on the leader's mbarrier fbar (armed at
+ * the kernel's start for (CS − 1)·TCc·4 bytes, before the cluster arrive), and exit; the leader
+ * waits on it (acquire, cluster scope). */
 template <int BF>
 static __device__ __forceinline__ void cluster_finish(const float *red, int G, int TCc, float *slot, void *Y, int64_t m,
                                                       int64_t N, int64_t col0, unsigned long long *ctr, unsigned nnz,
-                                                      int64_t range, unsigned long long *ts = NULL)
+                                                      int64_t range, unsigned long long *ts = NULL, uint64_t *fbar = NULL)
 {
     namespace cg = cooperative_groups;
     cg::cluster_group cluster = cg::this_cluster();
@@ -1427,15 +1431,41 @@ static __device__ __forceinline__ void cluster_finish(const float *red, int G, i
     }
     const unsigned rank = cluster.block_rank();
     asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
-    float *lead = cluster.map_shared_rank(slot, 0);
-    for (int t = threadIdx.x; t < TCc; t += blockDim.x) {
-        float sum = 0.0f;
-        for (int q = 0; q < G; q++) sum += red[q * TCc + t];
-        lead[rank * TCc + t] = sum;
+    if (fbar) { /* the sums pushed into the leader by st.async, counted on its mbarrier: no second cluster barrier */
+        uint32_t rslot, rbar;
+        asm("mapa.shared::cluster.u32 %0, %1, 0;" : "=r"(rslot) : "r"(smem_addr(slot)));
+        asm("mapa.shared::cluster.u32 %0, %1, 0;" : "=r"(rbar) : "r"(smem_addr(fbar)));
+        for (int t = threadIdx.x; t < TCc; t += blockDim.x) {
+            float sum = 0.0f;
+            for (int q = 0; q < G; q++) sum += red[q * TCc + t];
+            if (rank == 0) slot[t] = sum;
+            else
+                asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.b32 [%0], %1, [%2];" ::"r"(
+                                 rslot + (rank * TCc + t) * 4u),
+                             "r"(__float_as_uint(sum)), "r"(rbar)
+                             : "memory");
+        }
+        if (rank != 0) return;
+        __syncthreads(); /* the leader's own sums */
+        uint32_t done;
+        do
+            asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], 0;\n\t"
+                         "selp.u32 %0, 1, 0, p;\n\t}"
+                         : "=r"(done)
+                         : "r"(smem_addr(fbar))
+                         : "memory");
+        while (!done);
+    } else {
+        float *lead = cluster.map_shared_rank(slot, 0);
+        for (int t = threadIdx.x; t < TCc; t += blockDim.x) {
+            float sum = 0.0f;
+            for (int q = 0; q < G; q++) sum += red[q * TCc + t];
+            lead[rank * TCc + t] = sum;
+        }
+        asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+        if (rank != 0) return; /* nothing reads this block's shared memory */
+        asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
     }
-    asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
-    if (rank != 0) return; /* nothing reads this block's shared memory */
-    asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
     if (ts) ts[5] = gtimer();
     for (int t = threadIdx.x; t < TCc && col0 + t < N; t += blockDim.x) {
         float sum = 0.0f;
@@ -1559,6 +1589,8 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
 #define V9_THREADS 512
 #define V9_PASS (V9_THREADS * 8) /* entries of A listed per pass */
 #define V10_TCH 64               /* v10: at most this many 16-byte chunks a tile (its shared memory, two blocks an SM) */
+#define V9_FIN 1 /* gemv_v9 flags: the finish through st.async and the leader's mbarrier (cluster_finish) */
+#define V9_TLB 2 /* … one prefetch per 2 MB of W before the dependency wait */
 
 /* gemv_v9: v8 (cluster split of K summed in the leader's shared memory, PDL, A prefetched into
  * L2, W rows through registers) sized so that a block's rows are ALL in flight at once: v8's
@@ -1583,7 +1615,7 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
 template <int BF, int V, int TR>
 static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
     gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch_arg, int lcap,
-            unsigned long long *trace)
+            unsigned long long *trace, int flags)
 {
     constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4, WARPS = V9_THREADS / 32;
     extern __shared__ __align__(16) char v9_smem[];
@@ -1600,9 +1632,20 @@ static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
     const char *Wt = (const char *)W + (col0 + (int64_t)c * EPC) * ES;
     unsigned long long *ts = TR && tid == 0 ? trace + ((blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x) * TRACE_W : NULL;
     if (TR && ts) ts[0] = gtimer(), ts[5] = ts[6] = 0, ts[7] = smid();
+    __shared__ __align__(8) uint64_t fbar; /* V9_FIN: the leader's mbarrier for the others' sums */
     if (tid == 0 && kb1 > kb0)
         asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(Am + kb0 * ES), "r"((unsigned)((kb1 - kb0) * ES))
                      : "memory");
+    if ((flags & V9_FIN) && tid == 0 && blockIdx.y == 0) {
+        mbar_init(&fbar, 1);
+        mbar_expect_tx(&fbar, (unsigned)((CS - 1) * TCc * 4)); /* the one arrival; completes when the bytes land */
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    if (flags & V9_TLB) { /* one line of the tile per 2 MB of W: the pages' translations before the rows are read */
+        const int64_t rpp = (2 << 20) / (N * ES) > 0 ? (2 << 20) / (N * ES) : 1;
+        for (int64_t r = tid * rpp; r < K; r += V9_THREADS * rpp)
+            asm volatile("prefetch.global.L2 [%0];" ::"l"((const char *)W + col0 * ES + r * N * ES));
+    }
     grid_dep_launch();
     asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on in cluster_finish */
     grid_dep_wait();
@@ -1644,7 +1687,7 @@ static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
     if (V == 11 && tid == 0)
         for (int w = 1; w < WARPS; w++) nnz += wcnt[w];
     if (TR && ts) ts[4] = gtimer(), ts[11] = clock64(), ts[12] = nnz;
-    cluster_finish<BF>(red, G, TCc, slot, Y, m, N, col0, ctr, nnz, kb1 - kb0, ts);
+    cluster_finish<BF>(red, G, TCc, slot, Y, m, N, col0, ctr, nnz, kb1 - kb0, ts, (flags & V9_FIN) ? &fbar : NULL);
 }
 
 /* ---- CSR (QT_SPMM_CSR): A converted to CSR on the device, then a row-wise SpMM ---- */
@@ -2048,7 +2091,9 @@ static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
               tr = getenv("QT_CUDA_GEMV_TRACE") != NULL;
     const int64_t nch = c->N * c->es / 16;
     typedef void (*v9_fn_t)(const void *, int64_t, const void *, int64_t, void *, unsigned long long *, int, int,
-                            unsigned long long *);
+                            unsigned long long *, int);
+    const char *fe = getenv("QT_CUDA_GEMV_FIN"), *te = getenv("QT_CUDA_GEMV_TLB");
+    const int flags = (fe && fe[0] == '1' ? V9_FIN : 0) | (te && te[0] == '1' ? V9_TLB : 0);
     static const v9_fn_t fns[2][3][2] = {{{gemv_v9<0, 9, 0>, gemv_v9<0, 9, 1>}, {gemv_v9<0, 10, 0>, gemv_v9<0, 10, 1>},
                                           {gemv_v9<0, 11, 0>, gemv_v9<0, 11, 1>}},
                                          {{gemv_v9<1, 9, 0>, gemv_v9<1, 9, 1>}, {gemv_v9<1, 10, 0>, gemv_v9<1, 10, 1>},
@@ -2122,7 +2167,7 @@ static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
     if (tr && nb > TRACE_BLOCKS) return qt_backend_fail(be, QT_ERR_SHAPE, "gemv_v9 trace: %u blocks (at most %d)", nb, TRACE_BLOCKS);
     const unsigned slot = tcall % TRACE_CALLS;
     e = cudaLaunchKernelEx(&cfg, kfn, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch, lcap,
-                           tr ? tbuf + (size_t)slot * TRACE_BLOCKS * TRACE_W : (unsigned long long *)NULL);
+                           tr ? tbuf + (size_t)slot * TRACE_BLOCKS * TRACE_W : (unsigned long long *)NULL, flags);
     if (tr && e == cudaSuccess) {
         tnb[slot] = nb;
         if (++tcall % TRACE_CALLS == 0) {

@@ -140,7 +140,6 @@ static void test_matmul_paths(void)
                 setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured + si) % 9], 1);
                 setenv("QT_CUDA_GEMV9", v9[(pi + structured + si) % 4], 1);
                 setenv("QT_CUDA_GEMV_FIN", (pi + si) & 1 ? "1" : "0", 1); /* v9-v11: finish by st.async or barrier */
-                setenv("QT_CUDA_GEMV_TLB", (pi + structured) & 1 ? "1" : "0", 1);
                 setenv("QT_CUDA_GEMV_LPR", lpr[(pi + si) % 3], 1);
                 setenv("QT_CUDA_GEMV_CS", si & 1 ? "4" : "2", 1);
                 setenv("QT_CUDA_GEMV7", v7[(pi + 2 * structured + si) % 6], 1);
@@ -199,7 +198,6 @@ static void test_matmul_paths(void)
     unsetenv("QT_CUDA_GEMV9");
     unsetenv("QT_CUDA_GEMV_PDL");
     unsetenv("QT_CUDA_GEMV_FIN");
-    unsetenv("QT_CUDA_GEMV_TLB");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
     close_backends(bes, nb);
 }
@@ -216,7 +214,7 @@ static void test_gemv_chain(void)
 {
     enum { L = 6 };
     const int64_t K = 1024;
-    enum { NC = 10 }; /* version, QT_CUDA_GEMV7, QT_CUDA_GEMV_PDL, QT_CUDA_GEMV_FIN and _TLB (v9-v11) */
+    enum { NC = 10 }; /* version, QT_CUDA_GEMV7, QT_CUDA_GEMV_PDL, QT_CUDA_GEMV_FIN (v9-v11) */
     static const char *const cfg[NC][4] = {{"7", "0,0,0", "1", "0"},  {"7", "2,8,8", "1", "0"},  {"3", "0,0,0", "1", "0"},
                                            {"8", "0,0,0", "1", "0"},  {"8", "4,16,0", "1", "0"}, {"9", "0,0,0", "1", "0"},
                                            {"9", "0,0,0", "1", "1"},  {"10", "0,0,0", "1", "0"}, {"10", "0,0,0", "1", "1"},
@@ -235,7 +233,6 @@ static void test_gemv_chain(void)
             setenv("QT_CUDA_GEMV7", cfg[ci][1], 1);
             setenv("QT_CUDA_GEMV_PDL", cfg[ci][2], 1);
             setenv("QT_CUDA_GEMV_FIN", cfg[ci][3], 1);
-            setenv("QT_CUDA_GEMV_TLB", cfg[ci][3], 1);
             const qt_spmm_path_t p = b ? QT_SPMM_GATHER : QT_SPMM_DENSE;
             qt_tensor_t Wt[L], Yt[L + 1];
             to_dev(bes[b], x, 1, K, &Yt[0]);
@@ -255,7 +252,7 @@ static void test_gemv_chain(void)
                 for (int64_t i = 0; i < K; i++) rmax = fmax(rmax, fabs(R[i]));
                 for (int64_t i = 0; i < K; i++) bad += !(fabs(Y[i] - R[i]) <= 1e-4 * rmax);
                 if (bad)
-                    fprintf(stderr, "  %s chain (QT_CUDA_SPARSE_KERNEL=%s QT_CUDA_GEMV7=%s FIN/TLB %s): %d of %lld off\n",
+                    fprintf(stderr, "  %s chain (QT_CUDA_SPARSE_KERNEL=%s QT_CUDA_GEMV7=%s QT_CUDA_GEMV_FIN=%s): %d of %lld off\n",
                             qt_backend_name(bes[b]), cfg[ci][0], cfg[ci][1], cfg[ci][3], bad, (long long)K);
                 CU_ASSERT(rmax > 0);
                 CU_ASSERT_EQUAL(bad, 0);
@@ -267,7 +264,6 @@ static void test_gemv_chain(void)
     unsetenv("QT_CUDA_GEMV7");
     unsetenv("QT_CUDA_GEMV_PDL");
     unsetenv("QT_CUDA_GEMV_FIN");
-    unsetenv("QT_CUDA_GEMV_TLB");
     qt_free(W), qt_free(x), qt_free(R), qt_free(Y), qt_free(nan);
     close_backends(bes, nb);
 }
@@ -294,7 +290,6 @@ static void test_matmul_bf16(void)
                     snprintf(vs, sizeof vs, "%d", ver);
                     setenv("QT_CUDA_SPARSE_KERNEL", vs, 1);
                     setenv("QT_CUDA_GEMV_FIN", (pi + si + structured) & 1 ? "1" : "0", 1);
-                    setenv("QT_CUDA_GEMV_TLB", (pi + structured) & 1 ? "0" : "1", 1);
                     setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
                     setenv("QT_CUDA_GEMV_LPR", (pi + structured) % 3 == 0 ? "2" : (pi + structured) % 3 == 1 ? "4" : "8", 1);
                     setenv("QT_CUDA_GEMV_CS", pi & 1 ? "4" : "2", 1);
@@ -358,7 +353,6 @@ static void test_matmul_bf16(void)
     unsetenv("QT_CUDA_GEMV_CS");
     unsetenv("QT_CUDA_GEMV7");
     unsetenv("QT_CUDA_GEMV_FIN");
-    unsetenv("QT_CUDA_GEMV_TLB");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";

@@ -56,7 +56,13 @@
  *            too). v8: v7 with the rows loaded through registers (16 per lane in flight). v9 (the
  *            default for one bf16 row on cc ≥ 9.0): v8 at one 512-thread block per SM, the grid
  *            sized to the 8-block clusters that fit at once (15 on the H200), every row of a
- *            slice in flight at once. Measured: NOTES.md.
+ *            slice in flight at once; the other blocks of a cluster push their column sums into
+ *            the leader with st.async on its mbarrier instead of a second cluster barrier
+ *            (QT_CUDA_GEMV_FIN=0: the barrier, as before). v10: v9 at two blocks per SM (the next
+ *            call's blocks resident, waiting, while this one runs; 8 row loads per lane in a
+ *            ring). v11: v9 with a list per warp (no block barrier before the W loads; tiles of 32
+ *            chunks, the largest cluster whose clusters fit at once). QT_CUDA_GEMV_TRACE: v9-v11
+ *            stamp their phases and print them (a diagnostic). Measured: NOTES.md.
  *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
  *            count), an order-keeping compaction of their indices, the kept count read back (the
  *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
@@ -1404,6 +1410,19 @@ static __device__ __forceinline__ void rows_from_list(const int *s_k, const floa
     }
 }
 
+/* v[0] + v[st] + … + v[(n − 1)·st] in a fixed order: four running sums (of terms q ≡ 0, 1, 2, 3
+ * mod 4) added pairwise at the end, so that the loads are not one dependent chain. */
+static __device__ __forceinline__ float strided_sum(const float *v, int n, int st)
+{
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int q = 0;
+    for (; q + 4 <= n; q += 4) s0 += v[q * st], s1 += v[(q + 1) * st], s2 += v[(q + 2) * st], s3 += v[(q + 3) * st];
+    if (q < n) s0 += v[q * st];
+    if (q + 1 < n) s1 += v[(q + 1) * st];
+    if (q + 2 < n) s2 += v[(q + 2) * st];
+    return (s0 + s1) + (s2 + s3);
+}
+
 /* A cluster GEMV block's end (v7-v9): the counters (block x = 0: nonzeros, flops, skipped
  * multiply-adds of its slice of `range` entries); its row groups' sums red[G][TCc] added per
  * column in group order, stored into the leader's slot[rank][TCc] (distributed shared memory;
@@ -1436,8 +1455,7 @@ static __device__ __forceinline__ void cluster_finish(const float *red, int G, i
         asm("mapa.shared::cluster.u32 %0, %1, 0;" : "=r"(rslot) : "r"(smem_addr(slot)));
         asm("mapa.shared::cluster.u32 %0, %1, 0;" : "=r"(rbar) : "r"(smem_addr(fbar)));
         for (int t = threadIdx.x; t < TCc; t += blockDim.x) {
-            float sum = 0.0f;
-            for (int q = 0; q < G; q++) sum += red[q * TCc + t];
+            const float sum = strided_sum(red + t, G, TCc);
             if (rank == 0) slot[t] = sum;
             else
                 asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.b32 [%0], %1, [%2];" ::"r"(
@@ -1457,19 +1475,14 @@ static __device__ __forceinline__ void cluster_finish(const float *red, int G, i
         while (!done);
     } else {
         float *lead = cluster.map_shared_rank(slot, 0);
-        for (int t = threadIdx.x; t < TCc; t += blockDim.x) {
-            float sum = 0.0f;
-            for (int q = 0; q < G; q++) sum += red[q * TCc + t];
-            lead[rank * TCc + t] = sum;
-        }
+        for (int t = threadIdx.x; t < TCc; t += blockDim.x) lead[rank * TCc + t] = strided_sum(red + t, G, TCc);
         asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
         if (rank != 0) return; /* nothing reads this block's shared memory */
         asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
     }
     if (ts) ts[5] = gtimer();
     for (int t = threadIdx.x; t < TCc && col0 + t < N; t += blockDim.x) {
-        float sum = 0.0f;
-        for (int q = 0; q < CS; q++) sum += slot[q * TCc + t];
+        const float sum = strided_sum(slot + t, CS, TCc);
         if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + t] = __float2bfloat16_rn(sum);
         else ((float *)Y)[m * N + col0 + t] = sum;
     }
@@ -1590,7 +1603,6 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
 #define V9_PASS (V9_THREADS * 8) /* entries of A listed per pass */
 #define V10_TCH 64               /* v10: at most this many 16-byte chunks a tile (its shared memory, two blocks an SM) */
 #define V9_FIN 1 /* gemv_v9 flags: the finish through st.async and the leader's mbarrier (cluster_finish) */
-#define V9_TLB 2 /* … one prefetch per 2 MB of W before the dependency wait */
 
 /* gemv_v9: v8 (cluster split of K summed in the leader's shared memory, PDL, A prefetched into
  * L2, W rows through registers) sized so that a block's rows are ALL in flight at once: v8's
@@ -1611,7 +1623,12 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
  * round trip sat between two calls). TR = 1 (QT_CUDA_GEMV_TRACE, a diagnostic): thread 0 of each
  * block stamps %globaltimer (and clock64) at its start, after the wait, the list, the rows, the
  * row-group sums, and (the leader) after the cluster barrier and the write, into trace[block]
- * (trace_report on the host). */
+ * (trace_report on the host). V = 11 (gemv_v11): tch = 32, so that lane c of warp g is chunk c of
+ * row group g, and each warp lists its own 1/16 of the slice (list_nonzeros<WARP>: a warp scan, no
+ * block barrier) in its 1/16 of the list memory and reads only those rows: the W loads start as
+ * soon as the warp's own entries of A are in (rows not balanced across the warps). flags &
+ * V9_FIN (the default; QT_CUDA_GEMV_FIN=0 clears it): cluster_finish through st.async into the
+ * leader's mbarrier, armed here before the cluster arrive. */
 template <int BF, int V, int TR>
 static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
     gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch_arg, int lcap,
@@ -1640,11 +1657,6 @@ static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
         mbar_init(&fbar, 1);
         mbar_expect_tx(&fbar, (unsigned)((CS - 1) * TCc * 4)); /* the one arrival; completes when the bytes land */
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    }
-    if (flags & V9_TLB) { /* one line of the tile per 2 MB of W: the pages' translations before the rows are read */
-        const int64_t rpp = (2 << 20) / (N * ES) > 0 ? (2 << 20) / (N * ES) : 1;
-        for (int64_t r = tid * rpp; r < K; r += V9_THREADS * rpp)
-            asm volatile("prefetch.global.L2 [%0];" ::"l"((const char *)W + col0 * ES + r * N * ES));
     }
     grid_dep_launch();
     asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on in cluster_finish */
@@ -2075,12 +2087,13 @@ static void trace_report(const unsigned long long *h, const unsigned *nb, int ve
     fprintf(stderr, "\n");
 }
 
-/* gemv_v9 (ver 9) or gemv_v10 (ver 10) on c (the conditions of v7): CS = 8 blocks a cluster
- * (QT_CUDA_GEMV9="CS,T": 2, 4 or 8, and T column tiles, for both versions); T = the clusters
+/* gemv_v9 (ver 9), v10 or v11 on c (the conditions of v7): CS = 8 blocks a cluster
+ * (QT_CUDA_GEMV9="CS,T": 2, 4 or 8, and T column tiles; v11: CS 1-8, T ignored); T = the clusters
  * that fit at once (cudaOccupancyMaxActiveClusters, read once per device, dtype, cluster size
  * and version) over M, halved for v10 (two blocks an SM: this call's grid and the next one's);
  * at most 256 chunks a tile for v9, V10_TCH for v10 (the shared memory its occupancy was read
- * at; a wider N gets more tiles). */
+ * at; a wider N gets more tiles); v11: tiles of 32 chunks and the largest CS whose clusters all
+ * fit at once (6 on the H200 at N·es = 8 KB: 16 tiles). */
 static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
@@ -2092,8 +2105,8 @@ static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
     const int64_t nch = c->N * c->es / 16;
     typedef void (*v9_fn_t)(const void *, int64_t, const void *, int64_t, void *, unsigned long long *, int, int,
                             unsigned long long *, int);
-    const char *fe = getenv("QT_CUDA_GEMV_FIN"), *te = getenv("QT_CUDA_GEMV_TLB");
-    const int flags = (fe && fe[0] == '1' ? V9_FIN : 0) | (te && te[0] == '1' ? V9_TLB : 0);
+    const char *fe = getenv("QT_CUDA_GEMV_FIN");
+    const int flags = fe && fe[0] == '0' ? 0 : V9_FIN;
     static const v9_fn_t fns[2][3][2] = {{{gemv_v9<0, 9, 0>, gemv_v9<0, 9, 1>}, {gemv_v9<0, 10, 0>, gemv_v9<0, 10, 1>},
                                           {gemv_v9<0, 11, 0>, gemv_v9<0, 11, 1>}},
                                          {{gemv_v9<1, 9, 0>, gemv_v9<1, 9, 1>}, {gemv_v9<1, 10, 0>, gemv_v9<1, 10, 1>},
@@ -2227,7 +2240,8 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int ver = sparse_version(cx, &forced);
     const int64_t tiles3 = (N + 255) / 256;
     /* v9 by default only where it was measured to win (one bf16 row: 8.4 µs against v3+PDL's 9.0
-     * at the bf16 point; f32 12.1 against 11.5): else v3 under PDL */
+     * at the bf16 point, 8.6 with the st.async finish in session 6; f32 12.1 against 11.5): else
+     * v3 under PDL */
     if (ver >= 7 && (forced || (c->bf16 && M == 1)) && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 &&
         N * c->es <= (int64_t)UINT32_MAX && K <= INT32_MAX &&
         (uintptr_t)c->A % 16 == 0 && (uintptr_t)c->W % 16 == 0) {

@@ -57,7 +57,7 @@ static double now_s(void)
 static void apply(const char *cfg)
 {
     static const char *vars[] = {"QT_CUDA_SPARSE_KERNEL", "QT_CUDA_GEMV_LPR", "QT_CUDA_GEMV_SPLIT", "QT_CUDA_GEMV_CS", "QT_CUDA_GEMV9",
-                                 "QT_CUDA_GEMV7", "QT_CUDA_GEMV_PDL", "QT_CUDA_GEMV_FIN"};
+                                 "QT_CUDA_GEMV7", "QT_CUDA_GEMV_PDL", "QT_CUDA_GEMV_FIN", "QT_CUDA_GEMV_WLD"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", cfg ? cfg : "");

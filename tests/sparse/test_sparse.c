@@ -140,6 +140,7 @@ static void test_matmul_paths(void)
                 setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured + si) % 9], 1);
                 setenv("QT_CUDA_GEMV9", v9[(pi + structured + si) % 4], 1);
                 setenv("QT_CUDA_GEMV_FIN", (pi + si) & 1 ? "1" : "0", 1); /* v9-v11: finish by st.async or barrier */
+                setenv("QT_CUDA_GEMV_WLD", (pi + structured) % 3 == 0 ? "0" : (pi + structured) % 3 == 1 ? "1" : "2", 1);
                 setenv("QT_CUDA_GEMV_LPR", lpr[(pi + si) % 3], 1);
                 setenv("QT_CUDA_GEMV_CS", si & 1 ? "4" : "2", 1);
                 setenv("QT_CUDA_GEMV7", v7[(pi + 2 * structured + si) % 6], 1);
@@ -198,6 +199,7 @@ static void test_matmul_paths(void)
     unsetenv("QT_CUDA_GEMV9");
     unsetenv("QT_CUDA_GEMV_PDL");
     unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_WLD");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
     close_backends(bes, nb);
 }
@@ -214,7 +216,7 @@ static void test_gemv_chain(void)
 {
     enum { L = 6 };
     const int64_t K = 1024;
-    enum { NC = 10 }; /* version, QT_CUDA_GEMV7, QT_CUDA_GEMV_PDL, QT_CUDA_GEMV_FIN (v9-v11) */
+    enum { NC = 10 }; /* version, QT_CUDA_GEMV7, QT_CUDA_GEMV_PDL, QT_CUDA_GEMV_FIN and _WLD (v9-v11) */
     static const char *const cfg[NC][4] = {{"7", "0,0,0", "1", "0"},  {"7", "2,8,8", "1", "0"},  {"3", "0,0,0", "1", "0"},
                                            {"8", "0,0,0", "1", "0"},  {"8", "4,16,0", "1", "0"}, {"9", "0,0,0", "1", "0"},
                                            {"9", "0,0,0", "1", "1"},  {"10", "0,0,0", "1", "0"}, {"10", "0,0,0", "1", "1"},
@@ -233,6 +235,7 @@ static void test_gemv_chain(void)
             setenv("QT_CUDA_GEMV7", cfg[ci][1], 1);
             setenv("QT_CUDA_GEMV_PDL", cfg[ci][2], 1);
             setenv("QT_CUDA_GEMV_FIN", cfg[ci][3], 1);
+            setenv("QT_CUDA_GEMV_WLD", cfg[ci][3], 1); /* with the st.async finish, W through ld.global.nc */
             const qt_spmm_path_t p = b ? QT_SPMM_GATHER : QT_SPMM_DENSE;
             qt_tensor_t Wt[L], Yt[L + 1];
             to_dev(bes[b], x, 1, K, &Yt[0]);
@@ -264,6 +267,7 @@ static void test_gemv_chain(void)
     unsetenv("QT_CUDA_GEMV7");
     unsetenv("QT_CUDA_GEMV_PDL");
     unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_WLD");
     qt_free(W), qt_free(x), qt_free(R), qt_free(Y), qt_free(nan);
     close_backends(bes, nb);
 }
@@ -290,6 +294,7 @@ static void test_matmul_bf16(void)
                     snprintf(vs, sizeof vs, "%d", ver);
                     setenv("QT_CUDA_SPARSE_KERNEL", vs, 1);
                     setenv("QT_CUDA_GEMV_FIN", (pi + si + structured) & 1 ? "1" : "0", 1);
+                    setenv("QT_CUDA_GEMV_WLD", si % 3 == 0 ? "1" : si % 3 == 1 ? "2" : "0", 1);
                     setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
                     setenv("QT_CUDA_GEMV_LPR", (pi + structured) % 3 == 0 ? "2" : (pi + structured) % 3 == 1 ? "4" : "8", 1);
                     setenv("QT_CUDA_GEMV_CS", pi & 1 ? "4" : "2", 1);
@@ -353,6 +358,7 @@ static void test_matmul_bf16(void)
     unsetenv("QT_CUDA_GEMV_CS");
     unsetenv("QT_CUDA_GEMV7");
     unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_WLD");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";

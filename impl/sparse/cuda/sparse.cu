@@ -61,8 +61,9 @@
  *            (QT_CUDA_GEMV_FIN=0: the barrier, as before). v10: v9 at two blocks per SM (the next
  *            call's blocks resident, waiting, while this one runs; 8 row loads per lane in a
  *            ring). v11: v9 with a list per warp (no block barrier before the W loads; tiles of 32
- *            chunks, the largest cluster whose clusters fit at once). QT_CUDA_GEMV_TRACE: v9-v11
- *            stamp their phases and print them (a diagnostic). Measured: NOTES.md.
+ *            chunks, the largest cluster whose clusters fit at once). QT_CUDA_GEMV_WLD=1/2: v9-v11
+ *            load W's rows with ld.global.nc / plain loads (default .cg). QT_CUDA_GEMV_TRACE:
+ *            v9-v11 stamp their phases and print them (a diagnostic). Measured: NOTES.md.
  *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
  *            count), an order-keeping compaction of their indices, the kept count read back (the
  *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
@@ -1367,17 +1368,22 @@ static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg,
 }
 
 /* acc += a·W[k, the lane's 16 bytes] for the listed rows g, g + G, … of (s_k, s_a, cnt) (Wt: those
- * bytes in row 0), L2 only (ld.global.cg). RING = 0: rounds of B loads in flight, then their
+ * bytes in row 0), L2 only (ld.global.cg; LD = 1: ld.global.nc, 2: a plain load — gemv_v9-v11
+ * under QT_CUDA_GEMV_WLD: W is not written while a GEMV runs, and its rows are read after the
+ * dependency wait, so every form sees the writes of the kernels before). RING = 0: rounds of B loads in flight, then their
  * FMAs (v8, v9: B = V8_B covers a slice's rows in one round); RING = 1: B loads kept in flight
  * all along, each row's successor (B rows on) issued as soon as that row is consumed
  * (v10: half the registers, the rows of a slice in about two rounds' worth of loads without a
  * gap between them). */
-template <int BF, int B = V8_B, int RING = 0>
+template <int BF, int B = V8_B, int RING = 0, int LD = 0>
 static __device__ __forceinline__ void rows_from_list(const int *s_k, const float *s_a, int cnt, int g, int G,
                                                       const char *Wt, unsigned rowbytes, float *acc)
 {
     constexpr int EPC = BF ? 8 : 4;
-    auto row = [&](int j) { return __ldcg((const uint4 *)(Wt + (size_t)(unsigned)s_k[j] * rowbytes)); };
+    auto row = [&](int j) {
+        const uint4 *p = (const uint4 *)(Wt + (size_t)(unsigned)s_k[j] * rowbytes);
+        return LD == 1 ? __ldg(p) : LD == 2 ? *p : __ldcg(p);
+    };
     auto fma16 = [&](uint4 w, float a) {
         float f[EPC];
         unpack16<BF>(w, f);
@@ -1628,8 +1634,9 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
  * block barrier) in its 1/16 of the list memory and reads only those rows: the W loads start as
  * soon as the warp's own entries of A are in (rows not balanced across the warps). flags &
  * V9_FIN (the default; QT_CUDA_GEMV_FIN=0 clears it): cluster_finish through st.async into the
- * leader's mbarrier, armed here before the cluster arrive. */
-template <int BF, int V, int TR>
+ * leader's mbarrier, armed here before the cluster arrive. LD: the W rows' load (rows_from_list;
+ * QT_CUDA_GEMV_WLD = 0 (default) .cg, 1 .nc, 2 plain). */
+template <int BF, int V, int TR, int LD>
 static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
     gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch_arg, int lcap,
             unsigned long long *trace, int flags)
@@ -1674,7 +1681,7 @@ static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
             const int cnt = list_nonzeros<BF, 32, 1>(Am, seg, se, s_k + g * lw, s_a + g * lw);
             if (TR && ts) ts[2] = gtimer(), ts[9] = clock64();
             nnz += (unsigned)cnt;
-            if (live) rows_from_list<BF>(s_k + g * lw, s_a + g * lw, cnt, 0, 1, Wt, (unsigned)(N * ES), acc);
+            if (live) rows_from_list<BF, V8_B, 0, LD>(s_k + g * lw, s_a + g * lw, cnt, 0, 1, Wt, (unsigned)(N * ES), acc);
             __syncwarp(); /* the warp's list read before it is rewritten */
         }
         __syncthreads(); /* every warp's list read: red below reuses the list's memory */
@@ -1684,7 +1691,7 @@ static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
             const int cnt = list_nonzeros<BF, V9_THREADS>(Am, seg, se, s_k, s_a);
             if (TR && ts) ts[2] = gtimer(), ts[9] = clock64();
             nnz += (unsigned)cnt;
-            if (live) rows_from_list<BF, V == 10 ? 8 : V8_B, V == 10>(s_k, s_a, cnt, g, G, Wt, (unsigned)(N * ES), acc);
+            if (live) rows_from_list<BF, V == 10 ? 8 : V8_B, V == 10, LD>(s_k, s_a, cnt, g, G, Wt, (unsigned)(N * ES), acc);
             __syncthreads(); /* the list read by every thread before it is rewritten */
         }
     }
@@ -2107,13 +2114,15 @@ static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
                             unsigned long long *, int);
     const char *fe = getenv("QT_CUDA_GEMV_FIN");
     const int flags = fe && fe[0] == '0' ? 0 : V9_FIN;
-    static const v9_fn_t fns[2][3][2] = {{{gemv_v9<0, 9, 0>, gemv_v9<0, 9, 1>}, {gemv_v9<0, 10, 0>, gemv_v9<0, 10, 1>},
-                                          {gemv_v9<0, 11, 0>, gemv_v9<0, 11, 1>}},
-                                         {{gemv_v9<1, 9, 0>, gemv_v9<1, 9, 1>}, {gemv_v9<1, 10, 0>, gemv_v9<1, 10, 1>},
-                                          {gemv_v9<1, 11, 0>, gemv_v9<1, 11, 1>}}};
-    const v9_fn_t kfn = fns[c->bf16][vi][tr];
+#define FN3(BF, V, TR) {gemv_v9<BF, V, TR, 0>, gemv_v9<BF, V, TR, 1>, gemv_v9<BF, V, TR, 2>}
+    static const v9_fn_t fns[2][3][2][3] = {{{FN3(0, 9, 0), FN3(0, 9, 1)}, {FN3(0, 10, 0), FN3(0, 10, 1)}, {FN3(0, 11, 0), FN3(0, 11, 1)}},
+                                            {{FN3(1, 9, 0), FN3(1, 9, 1)}, {FN3(1, 10, 0), FN3(1, 10, 1)}, {FN3(1, 11, 0), FN3(1, 11, 1)}}};
+#undef FN3
+    const char *lde = getenv("QT_CUDA_GEMV_WLD");
+    const int ld = lde && lde[0] >= '0' && lde[0] <= '2' ? lde[0] - '0' : 0;
+    const v9_fn_t kfn = fns[c->bf16][vi][tr][ld];
     const void *fn = (const void *)kfn;
-    static int fit[32][2][3][2][9]; /* max active clusters by device, dtype, version, trace, cluster size (0: not read) */
+    static int fit[32][2][3][2][3][9]; /* max active clusters by device, dtype, version, trace, W load, cluster size (0: not read) */
     cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
     attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.z = 1;
@@ -2125,7 +2134,7 @@ static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
     cfg.attrs = attr;
     /* the clusters of q blocks that fit at once, read once (shared memory: the largest list and tile) */
     auto fits = [&](int q, int *out) -> qt_status_t {
-        int *f = &fit[cx->ordinal & 31][c->bf16][vi][tr][q];
+        int *f = &fit[cx->ordinal & 31][c->bf16][vi][tr][ld][q];
         if (!*f) {
             int optin = 0;
             cudaFuncAttributes fa;

@@ -1370,8 +1370,9 @@ static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg,
 /* acc += a·W[k, the lane's 16 bytes] for the listed rows g, g + G, … of (s_k, s_a, cnt) (Wt: those
  * bytes in row 0), L2 only (ld.global.cg; LD = 1: ld.global.nc, 2: a plain load — gemv_v9-v11
  * under QT_CUDA_GEMV_WLD: W is not written while a GEMV runs, and its rows are read after the
- * dependency wait, so every form sees the writes of the kernels before). RING = 0: rounds of B loads in flight, then their
- * FMAs (v8, v9: B = V8_B covers a slice's rows in one round); RING = 1: B loads kept in flight
+ * dependency wait, so every form sees the writes of the kernels before). RING = 0: rounds of B
+ * loads in flight, then their FMAs (v8, v9: B = V8_B covers a slice's rows in one round); RING =
+ * 1: B loads kept in flight
  * all along, each row's successor (B rows on) issued as soon as that row is consumed
  * (v10: half the registers, the rows of a slice in about two rounds' worth of loads without a
  * gap between them). */

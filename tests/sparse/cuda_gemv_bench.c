@@ -1,5 +1,5 @@
 /* cuda_gemv_bench.c — compares configurations of the cuda backend's GATHER path (the GEMV that
- * skips zeros: kernel versions QT_CUDA_SPARSE_KERNEL=3 … 9 and their tuning variables) at
+ * skips zeros: kernel versions QT_CUDA_SPARSE_KERNEL=3 … 11 and their tuning variables) at
  * issue 14's batch-1 point, M=1 K=16384 N=4096 with 90% of A zero (uniform), in bf16 and f32,
  * against the backend's DENSE path (cuBLAS), ALL IN ONE PROCESS, so that one device call can
  * choose the defaults. Not the benchmark of record: `quintet run sparsity --backend cuda`
@@ -13,13 +13,17 @@
  * oracle comparison of every version is tests/sparse/test_sparse.c.
  * W ~ U(−1, 1), A's nonzeros ~ U(0.1, 1), as the suite draws them (Philox, seed 1).
  * Build: make QT_INNER=1 build/tests/sparse/cuda_gemv_bench (the tests' pattern rule).
- * Run:   build/tests/sparse/cuda_gemv_bench [-r REPS] [-d DRAWS] [-s SPARSITY] [-f bf16|f32] \
+ * Run:   build/tests/sparse/cuda_gemv_bench [-r REPS] [-d DRAWS] [-s SPARSITY] [-f bf16|f32] [-p P] \
  *          'QT_CUDA_SPARSE_KERNEL=3' \
  *          'QT_CUDA_SPARSE_KERNEL=5 QT_CUDA_GEMV_LPR=4' …   (each argument: one configuration,
  *          space-separated VAR=VALUE settings; none: versions 3, 5 and 7 with their defaults)
  * Output: one line per (dtype, configuration): median µs per call, dense µs, dense/config, and
  * the host's time to queue one call (if it reaches the device time, the host is the limit).
- * -s 1.0 (no nonzeros: no row of W read) and -s 0.99 give a path's fixed cost and slope. */
+ * -s 1.0 (no nonzeros: no row of W read) and -s 0.99 give a path's fixed cost and slope.
+ * -p P: P dense calls (cuBLAS, ~35 µs each) queued before each timed batch, so that the host has
+ * queued the batch before the GPU reaches it: the GPU's own time per call, without the host's
+ * issue rate (which bounds the suite's figure when a call is shorter than it; a diagnostic, not
+ * the suite's method). With QT_CUDA_GEMV_TRACE set, gemv_v9/v10 print their phases (sparse.cu). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +43,7 @@
 static const int64_t K = 16384, N = 4096;
 static double sp = 0.9;      /* fraction of zeros of A (-s) */
 static double issue_s;       /* host seconds spent issuing the last timed() call's batches */
+static int pre;              /* dense calls queued before each timed batch (-p) */
 
 /* Monotonic host clock in seconds. */
 static double now_s(void)
@@ -52,7 +57,7 @@ static double now_s(void)
 static void apply(const char *cfg)
 {
     static const char *vars[] = {"QT_CUDA_SPARSE_KERNEL", "QT_CUDA_GEMV_LPR", "QT_CUDA_GEMV_SPLIT", "QT_CUDA_GEMV_CS", "QT_CUDA_GEMV9",
-                                 "QT_CUDA_GEMV7", "QT_CUDA_GEMV_PDL"};
+                                 "QT_CUDA_GEMV7", "QT_CUDA_GEMV_PDL", "QT_CUDA_GEMV_FIN", "QT_CUDA_GEMV_WLD"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", cfg ? cfg : "");
@@ -101,6 +106,7 @@ static qt_status_t timed(qt_backend_t *be, qt_spmm_path_t p, qt_tensor_t *A, int
     issue_s = INFINITY;
     for (int t = 0; t < TRIES; t++) {
         double s;
+        for (int i = 0; i < pre; i++) QT_TRY(qt_sparse_matmul(be, QT_SPMM_DENSE, &A[0], W, Y, NULL, NULL, NULL));
         QT_TRY(qt_backend_timer_start(be));
         const double h0 = now_s();
         for (int i = 0; i < BATCH; i++) {
@@ -177,8 +183,8 @@ static int run_dtype(qt_backend_t *be, qt_dtype_t dt, const char **cfg, int ncfg
         goto out;
     }
     double dense = median(t, reps);
-    printf("%-5s %-44s %9.2f us  (dense, sp %.2f, %d draws, %d reps; host issue %.2f us/call)\n", qt_dtype_name(dt),
-           "cuBLAS", dense * 1e6, sp, draws, reps, median(hs, reps) * 1e6);
+    printf("%-5s %-44s %9.2f us  (dense, sp %.2f, %d draws, %d reps, %d dense calls queued ahead; host issue %.2f us/call)\n",
+           qt_dtype_name(dt), "cuBLAS", dense * 1e6, sp, draws, reps, pre, median(hs, reps) * 1e6);
     int best = -1;
     double tbest = INFINITY;
     for (int c = 0; c < ncfg; c++) {
@@ -215,11 +221,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-d") && i + 1 < argc) draws = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-s") && i + 1 < argc) sp = atof(argv[++i]);
         else if (!strcmp(argv[i], "-f") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc) pre = atoi(argv[++i]);
         else if (ncfg < MAXCFG) cfg[ncfg++] = argv[i];
     }
     if (!ncfg) cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=3", cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=5", cfg[ncfg++] = "QT_CUDA_SPARSE_KERNEL=7";
-    if (reps < 1 || draws < 1 || draws > MAXDRAW || !(sp >= 0 && sp <= 1)) {
-        fprintf(stderr, "cuda_gemv_bench: -r ≥ 1, 1 ≤ -d ≤ %d, 0 ≤ -s ≤ 1\n", MAXDRAW);
+    if (reps < 1 || draws < 1 || draws > MAXDRAW || !(sp >= 0 && sp <= 1) || pre < 0) {
+        fprintf(stderr, "cuda_gemv_bench: -r ≥ 1, 1 ≤ -d ≤ %d, 0 ≤ -s ≤ 1, -p ≥ 0\n", MAXDRAW);
         return 2;
     }
     qt_backend_t *be;

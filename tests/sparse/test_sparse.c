@@ -130,14 +130,17 @@ static void test_matmul_paths(void)
                  * split-K; lanes per row of W 2, 4, 8 in turn), v6 (v5 with K split over a
                  * cluster of 2 or 4 blocks), v7 (bulk copies, clusters of 2, 4, 8, row pieces of
                  * 128-512 bytes, 8 KB of stages: W rows through the stages several times, or the
-                 * default; PDL on or off), v8 (v7 with register loads) and v9 (v8 at one block per
+                 * default; PDL on or off), v8 (v7 with register loads), v9 (v8 at one block per
                  * SM, tiles of any number of 16-byte chunks; clusters of 8 or 2, 3 or 5 tiles, or
-                 * as many as fit) take the points in turn */
-                static const char *const ver[7] = {"3", "4", "5", "6", "7", "8", "9"}, *const lpr[3] = {"2", "4", "8"};
-                static const char *const v9[3] = {"8,0", "2,3", "4,5"};
+                 * as many as fit), v10 (v9 at two blocks per SM) and v11 (v9 with a list per warp;
+                 * clusters of 8, 2, 4 or as many as fit) take the points in turn */
+                static const char *const ver[9] = {"3", "4", "5", "6", "7", "8", "9", "10", "11"}, *const lpr[3] = {"2", "4", "8"};
+                static const char *const v9[4] = {"8,0", "2,3", "4,5", "0,0"};
                 static const char *const v7[6] = {"8,32,8", "2,8,0", "4,16,8", "8,8,0", "2,32,8", "4,32,0"};
-                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured + si) % 7], 1);
-                setenv("QT_CUDA_GEMV9", v9[(pi + structured) % 3], 1);
+                setenv("QT_CUDA_SPARSE_KERNEL", ver[(2 * pi + structured + si) % 9], 1);
+                setenv("QT_CUDA_GEMV9", v9[(pi + structured + si) % 4], 1);
+                setenv("QT_CUDA_GEMV_FIN", (pi + si) & 1 ? "1" : "0", 1); /* v9-v11: finish by st.async or barrier */
+                setenv("QT_CUDA_GEMV_WLD", (pi + structured) % 3 == 0 ? "0" : (pi + structured) % 3 == 1 ? "1" : "2", 1);
                 setenv("QT_CUDA_GEMV_LPR", lpr[(pi + si) % 3], 1);
                 setenv("QT_CUDA_GEMV_CS", si & 1 ? "4" : "2", 1);
                 setenv("QT_CUDA_GEMV7", v7[(pi + 2 * structured + si) % 6], 1);
@@ -195,6 +198,8 @@ static void test_matmul_paths(void)
     unsetenv("QT_CUDA_GEMV7");
     unsetenv("QT_CUDA_GEMV9");
     unsetenv("QT_CUDA_GEMV_PDL");
+    unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_WLD");
     for (int b = 0; b < nb; b++) qt_spmm_ws_free(&ws[b]);
     close_backends(bes, nb);
 }
@@ -205,13 +210,17 @@ static void test_matmul_paths(void)
  * had finished would see the NaN poisoned in before the chain, or another value): the last output
  * against ref's chain, |Y − R| ≤ 1e-4·max|R| (f32 accumulation over 6 layers of K = 1024). The
  * first A is 90% zeros, the others dense. Each non-ref backend with the path; on cuda v7 and v8
- * (two shapes each), v9 and v3 under PDL. */
+ * (two shapes each), v9, v10 (whose next GEMV's blocks are resident, prefetching A, while the
+ * GEMV that writes that A runs), v11 and v3 under PDL. */
 static void test_gemv_chain(void)
 {
     enum { L = 6 };
     const int64_t K = 1024;
-    static const char *const cfg[6][3] = {{"7", "0,0,0", "1"}, {"7", "2,8,8", "1"}, {"3", "0,0,0", "1"},
-                                          {"8", "0,0,0", "1"}, {"8", "4,16,0", "1"}, {"9", "0,0,0", "1"}};
+    enum { NC = 10 }; /* version, QT_CUDA_GEMV7, QT_CUDA_GEMV_PDL, QT_CUDA_GEMV_FIN and _WLD (v9-v11) */
+    static const char *const cfg[NC][4] = {{"7", "0,0,0", "1", "0"},  {"7", "2,8,8", "1", "0"},  {"3", "0,0,0", "1", "0"},
+                                           {"8", "0,0,0", "1", "0"},  {"8", "4,16,0", "1", "0"}, {"9", "0,0,0", "1", "0"},
+                                           {"9", "0,0,0", "1", "1"},  {"10", "0,0,0", "1", "0"}, {"10", "0,0,0", "1", "1"},
+                                           {"11", "0,0,0", "1", "1"}};
     qt_backend_t *bes[MAX_BES];
     int nb = open_backends(bes);
     uint64_t seed = qt_test_seed();
@@ -221,10 +230,12 @@ static void test_gemv_chain(void)
     qt_verify_sparse_fill(x, 1, K, 0.9, 0, seed + 61);
     for (int64_t i = 0; i < K; i++) nan[i] = NAN;
     for (int b = 0; b < nb; b++)
-        for (int ci = 0; ci < (b ? 6 : 1); ci++) {
+        for (int ci = 0; ci < (b ? NC : 1); ci++) {
             setenv("QT_CUDA_SPARSE_KERNEL", cfg[ci][0], 1);
             setenv("QT_CUDA_GEMV7", cfg[ci][1], 1);
             setenv("QT_CUDA_GEMV_PDL", cfg[ci][2], 1);
+            setenv("QT_CUDA_GEMV_FIN", cfg[ci][3], 1);
+            setenv("QT_CUDA_GEMV_WLD", cfg[ci][3], 1); /* with the st.async finish, W through ld.global.nc */
             const qt_spmm_path_t p = b ? QT_SPMM_GATHER : QT_SPMM_DENSE;
             qt_tensor_t Wt[L], Yt[L + 1];
             to_dev(bes[b], x, 1, K, &Yt[0]);
@@ -244,8 +255,8 @@ static void test_gemv_chain(void)
                 for (int64_t i = 0; i < K; i++) rmax = fmax(rmax, fabs(R[i]));
                 for (int64_t i = 0; i < K; i++) bad += !(fabs(Y[i] - R[i]) <= 1e-4 * rmax);
                 if (bad)
-                    fprintf(stderr, "  %s chain (QT_CUDA_SPARSE_KERNEL=%s QT_CUDA_GEMV7=%s): %d of %lld off\n",
-                            qt_backend_name(bes[b]), cfg[ci][0], cfg[ci][1], bad, (long long)K);
+                    fprintf(stderr, "  %s chain (QT_CUDA_SPARSE_KERNEL=%s QT_CUDA_GEMV7=%s QT_CUDA_GEMV_FIN=%s): %d of %lld off\n",
+                            qt_backend_name(bes[b]), cfg[ci][0], cfg[ci][1], cfg[ci][3], bad, (long long)K);
                 CU_ASSERT(rmax > 0);
                 CU_ASSERT_EQUAL(bad, 0);
             }
@@ -255,6 +266,8 @@ static void test_gemv_chain(void)
     unsetenv("QT_CUDA_SPARSE_KERNEL");
     unsetenv("QT_CUDA_GEMV7");
     unsetenv("QT_CUDA_GEMV_PDL");
+    unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_WLD");
     qt_free(W), qt_free(x), qt_free(R), qt_free(Y), qt_free(nan);
     close_backends(bes, nb);
 }
@@ -273,12 +286,15 @@ static void test_matmul_bf16(void)
     for (int b = 1; b < nb; b++) {
         const qt_sparse_ops_t *ops = qt_backend_ops(bes[b], QT_TECH_SPARSE);
         if (!ops->supports(bes[b], QT_SPMM_DENSE, QT_BF16)) continue;
-        for (int ver = 1; ver <= 9; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v9 above */
+        for (int ver = 1; ver <= 11; ver++) /* cuda's kernel versions (QT_CUDA_SPARSE_KERNEL), f32 paths at v3–v11 above */
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (size_t pi = 0; pi < sizeof sps / sizeof sps[0]; pi++)
                 for (int structured = 0; structured < 2; structured++) {
-                    char vs[2] = {(char)('0' + ver), 0};
+                    char vs[4];
+                    snprintf(vs, sizeof vs, "%d", ver);
                     setenv("QT_CUDA_SPARSE_KERNEL", vs, 1);
+                    setenv("QT_CUDA_GEMV_FIN", (pi + si + structured) & 1 ? "1" : "0", 1);
+                    setenv("QT_CUDA_GEMV_WLD", si % 3 == 0 ? "1" : si % 3 == 1 ? "2" : "0", 1);
                     setenv("QT_CUDA_COLSKIP_PAD", si & 1 ? "64" : "8", 1); /* compact GEMM's zero padding */
                     setenv("QT_CUDA_GEMV_LPR", (pi + structured) % 3 == 0 ? "2" : (pi + structured) % 3 == 1 ? "4" : "8", 1);
                     setenv("QT_CUDA_GEMV_CS", pi & 1 ? "4" : "2", 1);
@@ -341,6 +357,8 @@ static void test_matmul_bf16(void)
     unsetenv("QT_CUDA_GEMV_LPR");
     unsetenv("QT_CUDA_GEMV_CS");
     unsetenv("QT_CUDA_GEMV7");
+    unsetenv("QT_CUDA_GEMV_FIN");
+    unsetenv("QT_CUDA_GEMV_WLD");
     if (!tested) printf("\n  no backend here takes bf16 operands (cuda does, on a GPU): skipped ");
     /* a host backend refuses bf16 with a reason */
     char why[256] = "";

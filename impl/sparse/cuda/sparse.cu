@@ -22,8 +22,8 @@
  *                                      entry and the lowest-indexed ties: the cpu's kept set.
  *   backward                           dx = y ≠ 0 ? dy : 0.
  * Matmul paths, f32 and bf16 (bf16 operands, f32 accumulation, bf16 output); kernel versions
- * side by side, QT_CUDA_SPARSE_KERNEL=1 … 9 (default QT_CUDA_SPARSE_DEFAULT = 9 on cc ≥ 9.0, 3 below),
- * all validated by the tests (versions 4-9 differ from 3 in GATHER only):
+ * side by side, QT_CUDA_SPARSE_KERNEL=1 … 11 (default QT_CUDA_SPARSE_DEFAULT = 9 on cc ≥ 9.0, 3 below),
+ * all validated by the tests (versions 4-11 differ from 3 in GATHER only):
  *   DENSE    cuBLAS: Sgemm / GemmEx (CUBLAS_COMPUTE_32F); M = 1 in f32: Sgemv (the GEMV baseline).
  *   GATHER   the GEMV that skips zeros, for a few rows. v3 (gemv_v3, where N % 8 == 0 and W is
  *            16-byte aligned, else v2): ONE launch; a block (256 columns × a slice of K × a
@@ -56,7 +56,14 @@
  *            too). v8: v7 with the rows loaded through registers (16 per lane in flight). v9 (the
  *            default for one bf16 row on cc ≥ 9.0): v8 at one 512-thread block per SM, the grid
  *            sized to the 8-block clusters that fit at once (15 on the H200), every row of a
- *            slice in flight at once. Measured: NOTES.md.
+ *            slice in flight at once; the other blocks of a cluster push their column sums into
+ *            the leader with st.async on its mbarrier instead of a second cluster barrier
+ *            (QT_CUDA_GEMV_FIN=0: the barrier, as before). v10: v9 at two blocks per SM (the next
+ *            call's blocks resident, waiting, while this one runs; 8 row loads per lane in a
+ *            ring). v11: v9 with a list per warp (no block barrier before the W loads; tiles of 32
+ *            chunks, the largest cluster whose clusters fit at once). QT_CUDA_GEMV_WLD=1/2: v9-v11
+ *            load W's rows with ld.global.nc / plain loads (default .cg). QT_CUDA_GEMV_TRACE:
+ *            v9-v11 stamp their phases and print them (a diagnostic). Measured: NOTES.md.
  *   COLSKIP  the compact GEMM: flags of the columns of A nonzero in some row (and the nonzero
  *            count), an order-keeping compaction of their indices, the kept count read back (the
  *            GEMM's size is needed on the host), gathers of A[:, kept] and W[kept, :], and one
@@ -156,18 +163,33 @@ static __device__ __forceinline__ void fma_row8(float *acc, float a, const void 
 static __device__ __forceinline__ void grid_dep_wait(void) { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 static __device__ __forceinline__ void grid_dep_launch(void) { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 
+/* Diagnostics (QT_CUDA_GEMV_TRACE): the global nanosecond timer and this block's SM. */
+static __device__ __forceinline__ unsigned long long gtimer(void)
+{
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
+    return t;
+}
+static __device__ __forceinline__ unsigned smid(void)
+{
+    unsigned r;
+    asm("mov.u32 %0, %%smid;" : "=r"(r));
+    return r;
+}
+#define TRACE_W 16 /* stamps per block in a traced call */
+
 /* The queued kernels counted into the device counters: add them at synchronize. */
 static void counted(qt_backend_t *be) { QT_CUDA_CTX(be)->nnz_pending = 1; }
 
-/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 9, default QT_CUDA_SPARSE_DEFAULT on cc ≥
- * 9.0, else QT_CUDA_SPARSE_DEFAULT_PRE90; 4-9 differ from 3 in GATHER only, their H200 timings in
+/* The matmul kernel version (QT_CUDA_SPARSE_KERNEL 1 … 11, default QT_CUDA_SPARSE_DEFAULT on cc ≥
+ * 9.0, else QT_CUDA_SPARSE_DEFAULT_PRE90; 4-11 differ from 3 in GATHER only, their H200 timings in
  * NOTES.md); *forced = 1 when the variable chose it. One getenv per call (the benchmark and the
  * tests change the variable between calls). */
 static int sparse_version(const qt_cuda_ctx_t *cx, int *forced)
 {
     const char *e = getenv("QT_CUDA_SPARSE_KERNEL");
     int v = e ? atoi(e) : 0;
-    *forced = v >= 1 && v <= 9;
+    *forced = v >= 1 && v <= 11;
     if (*forced) return v;
     static int major[32]; /* compute capability major of device ordinal i, 0 until read */
     int *mj = &major[cx->ordinal & 31];
@@ -749,6 +771,19 @@ static __device__ unsigned block_exclusive_scan(unsigned c, unsigned *total)
     return wsum[w] + x - c;
 }
 
+/* The same over the calling warp (all 32 lanes): exclusive prefix sum in lane order. */
+static __device__ __forceinline__ unsigned warp_exclusive_scan(unsigned c, unsigned *total)
+{
+    const int lane = threadIdx.x & 31;
+    unsigned x = c;
+    for (int o = 1; o < 32; o <<= 1) {
+        unsigned y = __shfl_up_sync(FULL, x, o);
+        if (lane >= o) x += y;
+    }
+    *total = __shfl_sync(FULL, x, 31);
+    return x - c;
+}
+
 /* compact_v3: the flagged columns' indices in order, one block of 1024 threads (each a run of
  * ⌈K/1024⌉ flags, a block-wide scan of the runs' counts): v1 walked K 256 flags at a time with
  * three barriers per step (~64 µs at K = 16384 on the H200). *n = how many. */
@@ -1301,14 +1336,16 @@ static __device__ __forceinline__ void bulk_g2s(void *dst, const void *src, unsi
 /* The nonzeros of A[m, seg … se) (Am: row m; seg, se multiples of 8, A 16-byte aligned) listed
  * in order into s_k (column) and s_a (value), THREADS·8 entries a pass (8 per thread from one
  * bf16 or two f32 16-byte loads, L2 only: ld.global.cg), one block scan each; returns how many.
- * Every thread of the block calls it; it ends with a barrier. */
-template <int BF, int THREADS>
+ * Every thread of the block calls it; it ends with a barrier. WARP = 1 (THREADS = 32): the
+ * calling warp alone lists its own range (a warp scan, __syncwarp: no block barrier). */
+template <int BF, int THREADS, int WARP = 0>
 static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg, int64_t se, int *s_k, float *s_a)
 {
     constexpr int ES = BF ? 2 : 4;
+    static_assert(!WARP || THREADS == 32, "a warp's list: 32 threads");
     int cnt = 0;
     for (int64_t p = seg; p < se; p += THREADS * 8) {
-        const int64_t k = p + threadIdx.x * 8;
+        const int64_t k = p + (WARP ? threadIdx.x & 31 : threadIdx.x) * 8;
         float v[8];
         unsigned mask = 0;
         if (k < se) {
@@ -1318,38 +1355,79 @@ static __device__ __forceinline__ int list_nonzeros(const char *Am, int64_t seg,
             for (int e = 0; e < 8; e++) mask |= (unsigned)(v[e] != 0.0f) << e;
         }
         unsigned total;
-        unsigned pos = (unsigned)cnt + block_exclusive_scan((unsigned)__popc(mask), &total);
+        unsigned pos = (unsigned)cnt + (WARP ? warp_exclusive_scan((unsigned)__popc(mask), &total)
+                                             : block_exclusive_scan((unsigned)__popc(mask), &total));
 #pragma unroll
         for (int e = 0; e < 8; e++)
             if (mask >> e & 1u) s_k[pos] = (int)(k + e), s_a[pos] = v[e], pos++;
         cnt += (int)total;
-        __syncthreads(); /* the list written; the scan's shared words free for the next pass */
+        if (WARP) __syncwarp();
+        else __syncthreads(); /* the list written; the scan's shared words free for the next pass */
     }
     return cnt;
 }
 
 /* acc += a·W[k, the lane's 16 bytes] for the listed rows g, g + G, … of (s_k, s_a, cnt) (Wt: those
- * bytes in row 0), V8_B loads in flight before their FMAs, L2 only (ld.global.cg). */
-template <int BF>
+ * bytes in row 0), L2 only (ld.global.cg; LD = 1: ld.global.nc, 2: a plain load — gemv_v9-v11
+ * under QT_CUDA_GEMV_WLD: W is not written while a GEMV runs, and its rows are read after the
+ * dependency wait, so every form sees the writes of the kernels before). RING = 0: rounds of B
+ * loads in flight, then their FMAs (v8, v9: B = V8_B covers a slice's rows in one round); RING =
+ * 1: B loads kept in flight
+ * all along, each row's successor (B rows on) issued as soon as that row is consumed
+ * (v10: half the registers, the rows of a slice in about two rounds' worth of loads without a
+ * gap between them). */
+template <int BF, int B = V8_B, int RING = 0, int LD = 0>
 static __device__ __forceinline__ void rows_from_list(const int *s_k, const float *s_a, int cnt, int g, int G,
-                                                      const char *Wt, int64_t rowbytes, float *acc)
+                                                      const char *Wt, unsigned rowbytes, float *acc)
 {
     constexpr int EPC = BF ? 8 : 4;
-    for (int j0 = g; j0 < cnt; j0 += G * V8_B) {
-        uint4 w[V8_B];
+    auto row = [&](int j) {
+        const uint4 *p = (const uint4 *)(Wt + (size_t)(unsigned)s_k[j] * rowbytes);
+        return LD == 1 ? __ldg(p) : LD == 2 ? *p : __ldcg(p);
+    };
+    auto fma16 = [&](uint4 w, float a) {
+        float f[EPC];
+        unpack16<BF>(w, f);
 #pragma unroll
-        for (int q = 0; q < V8_B; q++)
-            if (j0 + q * G < cnt) w[q] = __ldcg((const uint4 *)(Wt + (size_t)s_k[j0 + q * G] * (size_t)rowbytes));
+        for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+    };
+    uint4 w[B];
+    if constexpr (!RING) {
+        for (int j0 = g; j0 < cnt; j0 += G * B) {
 #pragma unroll
-        for (int q = 0; q < V8_B; q++)
-            if (j0 + q * G < cnt) {
-                const float a = s_a[j0 + q * G];
-                float f[EPC];
-                unpack16<BF>(w[q], f);
+            for (int q = 0; q < B; q++)
+                if (j0 + q * G < cnt) w[q] = row(j0 + q * G);
 #pragma unroll
-                for (int e = 0; e < EPC; e++) acc[e] = fmaf(a, f[e], acc[e]);
+            for (int q = 0; q < B; q++)
+                if (j0 + q * G < cnt) fma16(w[q], s_a[j0 + q * G]);
+        }
+    } else {
+#pragma unroll
+        for (int q = 0; q < B; q++)
+            if (g + q * G < cnt) w[q] = row(g + q * G);
+        for (int j0 = g; j0 < cnt; j0 += G * B)
+#pragma unroll
+            for (int q = 0; q < B; q++) {
+                const int j = j0 + q * G;
+                if (j < cnt) {
+                    fma16(w[q], s_a[j]);
+                    if (j + G * B < cnt) w[q] = row(j + G * B);
+                }
             }
     }
+}
+
+/* v[0] + v[st] + … + v[(n − 1)·st] in a fixed order: four running sums (of terms q ≡ 0, 1, 2, 3
+ * mod 4) added pairwise at the end, so that the loads are not one dependent chain. */
+static __device__ __forceinline__ float strided_sum(const float *v, int n, int st)
+{
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int q = 0;
+    for (; q + 4 <= n; q += 4) s0 += v[q * st], s1 += v[(q + 1) * st], s2 += v[(q + 2) * st], s3 += v[(q + 3) * st];
+    if (q < n) s0 += v[q * st];
+    if (q + 1 < n) s1 += v[(q + 1) * st];
+    if (q + 2 < n) s2 += v[(q + 2) * st];
+    return (s0 + s1) + (s2 + s3);
 }
 
 /* A cluster GEMV block's end (v7-v9): the counters (block x = 0: nonzeros, flops, skipped
@@ -1358,11 +1436,16 @@ static __device__ __forceinline__ void rows_from_list(const int *s_k, const floa
  * the caller arrived, relaxed, on the cluster barrier at its start, so every block has started
  * when the wait returns), ONE cluster barrier (release / acquire), then the leader adds the CS
  * ranks in rank order and writes Y[m, col0 …); the other blocks return at once. red is this
- * block's shared memory, written before a block barrier by the caller. */
+ * block's shared memory, written before a block barrier by the caller. ts (thread 0 of a traced
+ * gemv_v9, else NULL): the leader's %globaltimer after the barrier and after its writes. fbar
+ * (gemv_v9 under QT_CUDA_GEMV_FIN): instead of the second cluster barrier, the other blocks push
+ * their sums into the leader with st.async, completing on the leader's mbarrier fbar (armed at
+ * the kernel's start for (CS − 1)·TCc·4 bytes, before the cluster arrive), and exit; the leader
+ * waits on it (acquire, cluster scope). */
 template <int BF>
 static __device__ __forceinline__ void cluster_finish(const float *red, int G, int TCc, float *slot, void *Y, int64_t m,
                                                       int64_t N, int64_t col0, unsigned long long *ctr, unsigned nnz,
-                                                      int64_t range)
+                                                      int64_t range, unsigned long long *ts = NULL, uint64_t *fbar = NULL)
 {
     namespace cg = cooperative_groups;
     cg::cluster_group cluster = cg::this_cluster();
@@ -1374,21 +1457,43 @@ static __device__ __forceinline__ void cluster_finish(const float *red, int G, i
     }
     const unsigned rank = cluster.block_rank();
     asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
-    float *lead = cluster.map_shared_rank(slot, 0);
-    for (int t = threadIdx.x; t < TCc; t += blockDim.x) {
-        float sum = 0.0f;
-        for (int q = 0; q < G; q++) sum += red[q * TCc + t];
-        lead[rank * TCc + t] = sum;
+    if (fbar) { /* the sums pushed into the leader by st.async, counted on its mbarrier: no second cluster barrier */
+        uint32_t rslot, rbar;
+        asm("mapa.shared::cluster.u32 %0, %1, 0;" : "=r"(rslot) : "r"(smem_addr(slot)));
+        asm("mapa.shared::cluster.u32 %0, %1, 0;" : "=r"(rbar) : "r"(smem_addr(fbar)));
+        for (int t = threadIdx.x; t < TCc; t += blockDim.x) {
+            const float sum = strided_sum(red + t, G, TCc);
+            if (rank == 0) slot[t] = sum;
+            else
+                asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.b32 [%0], %1, [%2];" ::"r"(
+                                 rslot + (rank * TCc + t) * 4u),
+                             "r"(__float_as_uint(sum)), "r"(rbar)
+                             : "memory");
+        }
+        if (rank != 0) return;
+        __syncthreads(); /* the leader's own sums */
+        uint32_t done;
+        do
+            asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], 0;\n\t"
+                         "selp.u32 %0, 1, 0, p;\n\t}"
+                         : "=r"(done)
+                         : "r"(smem_addr(fbar))
+                         : "memory");
+        while (!done);
+    } else {
+        float *lead = cluster.map_shared_rank(slot, 0);
+        for (int t = threadIdx.x; t < TCc; t += blockDim.x) lead[rank * TCc + t] = strided_sum(red + t, G, TCc);
+        asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+        if (rank != 0) return; /* nothing reads this block's shared memory */
+        asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
     }
-    asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
-    if (rank != 0) return; /* nothing reads this block's shared memory */
-    asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+    if (ts) ts[5] = gtimer();
     for (int t = threadIdx.x; t < TCc && col0 + t < N; t += blockDim.x) {
-        float sum = 0.0f;
-        for (int q = 0; q < CS; q++) sum += slot[q * TCc + t];
+        const float sum = strided_sum(slot + t, CS, TCc);
         if (BF) ((__nv_bfloat16 *)Y)[m * N + col0 + t] = __float2bfloat16_rn(sum);
         else ((float *)Y)[m * N + col0 + t] = sum;
     }
+    if (ts) ts[6] = gtimer();
 }
 
 /* gemv_v7: the GEMV that skips zeros, ONE launch of clusters, W rows fetched by the copy engine.
@@ -1452,7 +1557,7 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
         const int cnt = list_nonzeros<BF, V7_THREADS>(Am, seg, se, s_k, s_a);
         nnz += (unsigned)cnt;
         if constexpr (!BULK) { /* v8: row group g takes rows g, g + G, … through registers */
-            if (live) rows_from_list<BF>(s_k, s_a, cnt, g, G, Wt + c * 16, N * ES, acc);
+            if (live) rows_from_list<BF>(s_k, s_a, cnt, g, G, Wt + c * 16, (unsigned)(N * ES), acc);
             __syncthreads(); /* the list read by every warp before the next segment (or red) rewrites it */
             continue;
         }
@@ -1498,10 +1603,13 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
     cluster_finish<BF>(red, G, TC, &slot[0][0], Y, m, N, col0, ctr, nnz, kb1 - kb0);
 }
 
-/* ---- version 9: v8 at one block per SM, every row of a block's slice in flight at once ---- */
+/* ---- versions 9 and 10: v8 at one block per SM, every row of a block's slice in flight at once;
+ * two blocks per SM, so that the next call's blocks wait resident ---- */
 
 #define V9_THREADS 512
 #define V9_PASS (V9_THREADS * 8) /* entries of A listed per pass */
+#define V10_TCH 64               /* v10: at most this many 16-byte chunks a tile (its shared memory, two blocks an SM) */
+#define V9_FIN 1 /* gemv_v9 flags: the finish through st.async and the leader's mbarrier (cluster_finish) */
 
 /* gemv_v9: v8 (cluster split of K summed in the leader's shared memory, PDL, A prefetched into
  * L2, W rows through registers) sized so that a block's rows are ALL in flight at once: v8's
@@ -1512,16 +1620,34 @@ static __global__ void __launch_bounds__(V7_THREADS, 2)
  * count, not a power of two: N·es/16 chunks over T tiles), thread t takes chunk t % tch of the
  * rows t / tch, t / tch + G, … (G = 512 / tch row groups). Block (x: tile, y: slice s of CS =
  * cluster rank, z: row m). Dynamic shared memory: the list (lcap entries) | the leader's column
- * sums by rank (CS × tch·EPC floats); the row-group sums reuse the list. Deterministic. */
-template <int BF>
-static __global__ void __launch_bounds__(V9_THREADS, 1)
-    gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch, int lcap)
+ * sums by rank (CS × tch·EPC floats); the row-group sums reuse the list. Deterministic.
+ * V = 10 (gemv_v10): the same at TWO blocks per SM (≤ 64 registers: 8 row loads per lane kept
+ * in flight by rows_from_list's ring instead of 16 in one round) with the grid sized to HALF the
+ * clusters that fit (one block per SM, 15 clusters on the H200), so that the next call's grid,
+ * launched early under PDL, has its blocks resident while this one runs: they prefetch their A
+ * slice into L2 and wait in griddepcontrol.wait; when this grid completes they read A from L2
+ * and go (v9's next blocks could start only after its blocks exited: their start and A's DRAM
+ * round trip sat between two calls). TR = 1 (QT_CUDA_GEMV_TRACE, a diagnostic): thread 0 of each
+ * block stamps %globaltimer (and clock64) at its start, after the wait, the list, the rows, the
+ * row-group sums, and (the leader) after the cluster barrier and the write, into trace[block]
+ * (trace_report on the host). V = 11 (gemv_v11): tch = 32, so that lane c of warp g is chunk c of
+ * row group g, and each warp lists its own 1/16 of the slice (list_nonzeros<WARP>: a warp scan, no
+ * block barrier) in its 1/16 of the list memory and reads only those rows: the W loads start as
+ * soon as the warp's own entries of A are in (rows not balanced across the warps). flags &
+ * V9_FIN (the default; QT_CUDA_GEMV_FIN=0 clears it): cluster_finish through st.async into the
+ * leader's mbarrier, armed here before the cluster arrive. LD: the W rows' load (rows_from_list;
+ * QT_CUDA_GEMV_WLD = 0 (default) .cg, 1 .nc, 2 plain). */
+template <int BF, int V, int TR, int LD>
+static __global__ void __launch_bounds__(V9_THREADS, V == 10 ? 2 : 1)
+    gemv_v9(const void *A, int64_t K, const void *W, int64_t N, void *Y, unsigned long long *ctr, int tch_arg, int lcap,
+            unsigned long long *trace, int flags)
 {
-    constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4;
+    constexpr int EPC = BF ? 8 : 4, ES = BF ? 2 : 4, WARPS = V9_THREADS / 32;
     extern __shared__ __align__(16) char v9_smem[];
     int *s_k = (int *)v9_smem;
     float *s_a = (float *)(s_k + lcap);
     float *slot = (float *)(v9_smem + (size_t)lcap * 8);
+    const int tch = V == 11 ? 32 : tch_arg; /* v11: a lane a chunk, a warp a row group */
     const int CS = (int)gridDim.y, TCc = tch * EPC, G = V9_THREADS / tch;
     const int tid = threadIdx.x, c = tid % tch, g = tid / tch;
     const int64_t m = blockIdx.z, s = blockIdx.y, col0 = (int64_t)blockIdx.x * TCc;
@@ -1529,29 +1655,59 @@ static __global__ void __launch_bounds__(V9_THREADS, 1)
     const bool live = g < G && col0 + (int64_t)c * EPC < N;
     const char *Am = (const char *)A + (size_t)(m * K) * ES;
     const char *Wt = (const char *)W + (col0 + (int64_t)c * EPC) * ES;
+    unsigned long long *ts = TR && tid == 0 ? trace + ((blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x) * TRACE_W : NULL;
+    if (TR && ts) ts[0] = gtimer(), ts[5] = ts[6] = 0, ts[7] = smid();
+    __shared__ __align__(8) uint64_t fbar; /* V9_FIN: the leader's mbarrier for the others' sums */
     if (tid == 0 && kb1 > kb0)
         asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(Am + kb0 * ES), "r"((unsigned)((kb1 - kb0) * ES))
                      : "memory");
+    if ((flags & V9_FIN) && tid == 0 && blockIdx.y == 0) {
+        mbar_init(&fbar, 1);
+        mbar_expect_tx(&fbar, (unsigned)((CS - 1) * TCc * 4)); /* the one arrival; completes when the bytes land */
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
     grid_dep_launch();
     asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); /* waited on in cluster_finish */
     grid_dep_wait();
+    if (TR && ts) ts[1] = gtimer(), ts[8] = clock64();
     float acc[EPC];
 #pragma unroll
     for (int e = 0; e < EPC; e++) acc[e] = 0.0f;
     unsigned nnz = 0;
-    for (int64_t seg = kb0; seg < kb1; seg += lcap) {
-        const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
-        const int cnt = list_nonzeros<BF, V9_THREADS>(Am, seg, se, s_k, s_a);
-        nnz += (unsigned)cnt;
-        if (live) rows_from_list<BF>(s_k, s_a, cnt, g, G, Wt, N * ES, acc);
-        __syncthreads(); /* the list read by every thread before it is rewritten */
+    if constexpr (V == 11) { /* warp g lists its 1/WARPS of the slice in its lcap/WARPS entries and reads those rows */
+        const int lw = lcap / WARPS;
+        const int64_t nb8 = (kb1 - kb0) / 8, w0 = kb0 + 8 * (nb8 * g / WARPS), w1 = kb0 + 8 * (nb8 * (g + 1) / WARPS);
+        for (int64_t seg = w0; seg < w1; seg += lw) {
+            const int64_t se = seg + lw < w1 ? seg + lw : w1;
+            const int cnt = list_nonzeros<BF, 32, 1>(Am, seg, se, s_k + g * lw, s_a + g * lw);
+            if (TR && ts) ts[2] = gtimer(), ts[9] = clock64();
+            nnz += (unsigned)cnt;
+            if (live) rows_from_list<BF, V8_B, 0, LD>(s_k + g * lw, s_a + g * lw, cnt, 0, 1, Wt, (unsigned)(N * ES), acc);
+            __syncwarp(); /* the warp's list read before it is rewritten */
+        }
+        __syncthreads(); /* every warp's list read: red below reuses the list's memory */
+    } else {
+        for (int64_t seg = kb0; seg < kb1; seg += lcap) {
+            const int64_t se = seg + lcap < kb1 ? seg + lcap : kb1;
+            const int cnt = list_nonzeros<BF, V9_THREADS>(Am, seg, se, s_k, s_a);
+            if (TR && ts) ts[2] = gtimer(), ts[9] = clock64();
+            nnz += (unsigned)cnt;
+            if (live) rows_from_list<BF, V == 10 ? 8 : V8_B, V == 10, LD>(s_k, s_a, cnt, g, G, Wt, (unsigned)(N * ES), acc);
+            __syncthreads(); /* the list read by every thread before it is rewritten */
+        }
     }
-    float *red = (float *)v9_smem; /* red[g][TCc] over the list (lcap·8 ≥ V9_THREADS·EPC·4 bytes) */
+    if (TR && ts) ts[3] = gtimer(), ts[10] = clock64();
+    float *red = (float *)v9_smem; /* red[g][TCc] over the list (lcap·8 ≥ V9_THREADS·EPC·4 bytes + WARPS counts) */
+    unsigned *wcnt = (unsigned *)(red + G * TCc); /* v11: the warps' nonzero counts */
     if (g < G)
 #pragma unroll
         for (int e = 0; e < EPC; e++) red[g * TCc + c * EPC + e] = acc[e];
+    if (V == 11 && (tid & 31) == 0) wcnt[g] = nnz;
     __syncthreads();
-    cluster_finish<BF>(red, G, TCc, slot, Y, m, N, col0, ctr, nnz, kb1 - kb0);
+    if (V == 11 && tid == 0)
+        for (int w = 1; w < WARPS; w++) nnz += wcnt[w];
+    if (TR && ts) ts[4] = gtimer(), ts[11] = clock64(), ts[12] = nnz;
+    cluster_finish<BF>(red, G, TCc, slot, Y, m, N, col0, ctr, nnz, kb1 - kb0, ts, (flags & V9_FIN) ? &fbar : NULL);
 }
 
 /* ---- CSR (QT_SPMM_CSR): A converted to CSR on the device, then a row-wise SpMM ---- */
@@ -1894,57 +2050,160 @@ static qt_status_t launch_gemv_v7(qt_backend_t *be, const mm_t *c, int bulk)
     return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, bulk ? "gemv_v7 launch" : "gemv_v8 launch");
 }
 
-/* gemv_v9 on c (the conditions of v7): CS = 8 blocks a cluster (QT_CUDA_GEMV9="CS,T": 2, 4 or 8,
- * and T column tiles), T = the clusters that fit at once (cudaOccupancyMaxActiveClusters, read
- * once per device and dtype) over M, at most 256 chunks a tile. */
-static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c)
+/* QT_CUDA_GEMV_TRACE (a diagnostic, any value): gemv_v9 / v10 launched with stamps (TR = 1) into
+ * TRACE_CALLS slots of a device buffer, one per call in turn; after the last slot's call the
+ * stream is synchronised, the stamps read back and trace_report prints the phases of the calls
+ * that ran back to back (averages over those calls; ns from the previous call's last write of Y,
+ * %globaltimer) on stderr. The synchronisation every TRACE_CALLS calls is part of no timing of
+ * record. */
+#define TRACE_CALLS 64
+#define TRACE_BLOCKS 512 /* blocks a traced call may have */
+static void trace_report(const unsigned long long *h, const unsigned *nb, int ver, int bf16)
+{
+    enum { NF = 9 };
+    static const char *const name[NF] = {"first block start", "last block start", "first wait released", "last wait released",
+                                         "last list done",    "last rows done",   "last row sums done",  "last leader past the cluster barrier",
+                                         "last Y write"};
+    double sum[NF] = {0}, cyc[3] = {0}, nnz = 0;
+    int used = 0;
+    for (int j = 1; j < TRACE_CALLS; j++) {
+        const unsigned long long *p = h + (size_t)(j - 1) * TRACE_BLOCKS * TRACE_W, *q = h + (size_t)j * TRACE_BLOCKS * TRACE_W;
+        unsigned long long end = 0, v[NF];
+        for (unsigned b = 0; b < nb[j - 1]; b++)
+            if (p[b * TRACE_W + 6] > end) end = p[b * TRACE_W + 6];
+        for (int f = 0; f < NF; f++) v[f] = f == 0 || f == 2 ? ~0ull : 0;
+        double cy[3] = {0}, nz = 0;
+        for (unsigned b = 0; b < nb[j]; b++) {
+            const unsigned long long *t = q + b * TRACE_W;
+            v[0] = t[0] < v[0] ? t[0] : v[0], v[1] = t[0] > v[1] ? t[0] : v[1];
+            v[2] = t[1] < v[2] ? t[1] : v[2], v[3] = t[1] > v[3] ? t[1] : v[3];
+            for (int f = 4; f < NF; f++) v[f] = t[f - 2] > v[f] ? t[f - 2] : v[f];
+            cy[0] += (double)(t[9] - t[8]), cy[1] += (double)(t[10] - t[9]), cy[2] += (double)(t[11] - t[10]), nz += (double)t[12];
+        }
+        if (!end || v[2] < end || v[2] - end > 20000) continue; /* not queued behind the previous call */
+        for (int f = 0; f < NF; f++) sum[f] += (double)(long long)(v[f] - end);
+        for (int k = 0; k < 3; k++) cyc[k] += cy[k] / nb[j];
+        nnz += nz / nb[j];
+        used++;
+    }
+    fprintf(stderr, "gemv_v%d<bf16 %d> trace: %d of %d calls queued behind the previous one; ns after its last Y write:", ver,
+            bf16, used, TRACE_CALLS - 1);
+    for (int f = 0; used && f < NF; f++) fprintf(stderr, "%s %s %.0f", f ? "," : "", name[f], sum[f] / used);
+    if (used)
+        fprintf(stderr, "; a block's SM cycles: list %.0f, rows %.0f, row sums %.0f (%.1f nonzeros a slice)", cyc[0] / used,
+                cyc[1] / used, cyc[2] / used, nnz / used);
+    fprintf(stderr, "\n");
+}
+
+/* gemv_v9 (ver 9), v10 or v11 on c (the conditions of v7): CS = 8 blocks a cluster
+ * (QT_CUDA_GEMV9="CS,T": 2, 4 or 8, and T column tiles; v11: CS 1-8, T ignored); T = the clusters
+ * that fit at once (cudaOccupancyMaxActiveClusters, read once per device, dtype, cluster size
+ * and version) over M, halved for v10 (two blocks an SM: this call's grid and the next one's);
+ * at most 256 chunks a tile for v9, V10_TCH for v10 (the shared memory its occupancy was read
+ * at; a wider N gets more tiles); v11: tiles of 32 chunks and the largest CS whose clusters all
+ * fit at once (6 on the H200 at N·es = 8 KB: 16 tiles). */
+static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
 {
     qt_cuda_ctx_t *cx = QT_CUDA_CTX(be);
     int cs = 0, T = 0;
     const char *env = getenv("QT_CUDA_GEMV9");
     if (env) sscanf(env, "%d,%d", &cs, &T);
-    if (cs != 2 && cs != 4 && cs != 8) cs = 8;
-    const int64_t nch = c->N * c->es / 16, slice = (c->K / 8 + cs - 1) / cs * 8;
-    const int lcap = (int)(slice <= V9_PASS ? V9_PASS : 2 * V9_PASS);
-    const void *fn = c->bf16 ? (const void *)gemv_v9<1> : (const void *)gemv_v9<0>;
-    static int fit[32][2][9]; /* max active clusters by device, dtype, cluster size (0: not read) */
-    int *f = &fit[cx->ordinal & 31][c->bf16][cs];
+    const int vi = ver - 9, minb = vi == 1 ? 2 : 1, tmax = vi == 1 ? V10_TCH : vi == 2 ? 32 : 256,
+              tr = getenv("QT_CUDA_GEMV_TRACE") != NULL;
+    const int64_t nch = c->N * c->es / 16;
+    typedef void (*v9_fn_t)(const void *, int64_t, const void *, int64_t, void *, unsigned long long *, int, int,
+                            unsigned long long *, int);
+    const char *fe = getenv("QT_CUDA_GEMV_FIN");
+    const int flags = fe && fe[0] == '0' ? 0 : V9_FIN;
+#define FN3(BF, V, TR) {gemv_v9<BF, V, TR, 0>, gemv_v9<BF, V, TR, 1>, gemv_v9<BF, V, TR, 2>}
+    static const v9_fn_t fns[2][3][2][3] = {{{FN3(0, 9, 0), FN3(0, 9, 1)}, {FN3(0, 10, 0), FN3(0, 10, 1)}, {FN3(0, 11, 0), FN3(0, 11, 1)}},
+                                            {{FN3(1, 9, 0), FN3(1, 9, 1)}, {FN3(1, 10, 0), FN3(1, 10, 1)}, {FN3(1, 11, 0), FN3(1, 11, 1)}}};
+#undef FN3
+    const char *lde = getenv("QT_CUDA_GEMV_WLD");
+    const int ld = lde && lde[0] >= '0' && lde[0] <= '2' ? lde[0] - '0' : 0;
+    const v9_fn_t kfn = fns[c->bf16][vi][tr][ld];
+    const void *fn = (const void *)kfn;
+    static int fit[32][2][3][2][3][9]; /* max active clusters by device, dtype, version, trace, W load, cluster size (0: not read) */
     cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = (unsigned)cs, attr[0].val.clusterDim.z = 1;
+    attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.z = 1;
     attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[1].val.programmaticStreamSerializationAllowed = 1;
     cudaLaunchConfig_t cfg = {};
     cfg.blockDim = dim3(V9_THREADS);
     cfg.stream = cx->stream;
     cfg.attrs = attr;
-    cudaError_t e = cudaSuccess;
-    if (!*f) {
-        int optin = 0;
-        cudaFuncAttributes fa;
-        e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
-        if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
-        if (e == cudaSuccess)
-            e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
-        cfg.gridDim = dim3(1, (unsigned)cs, 1);
-        cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)cs * 256 * (c->bf16 ? 8 : 4) * 4;
-        cfg.numAttrs = 1;
-        if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(f, fn, &cfg);
-        if (e != cudaSuccess) return qt_cuda_fail(be, e, "gemv_v9 setup");
-        if (*f < 1) *f = 1;
-        if (getenv("QT_CUDA_GEMV_VERBOSE"))
-            fprintf(stderr, "gemv_v9<bf16 %d>: max active clusters of %d: %d\n", c->bf16, cs, *f);
+    /* the clusters of q blocks that fit at once, read once (shared memory: the largest list and tile) */
+    auto fits = [&](int q, int *out) -> qt_status_t {
+        int *f = &fit[cx->ordinal & 31][c->bf16][vi][tr][ld][q];
+        if (!*f) {
+            int optin = 0;
+            cudaFuncAttributes fa;
+            cudaError_t e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
+            if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
+            if (e == cudaSuccess)
+                e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
+            attr[0].val.clusterDim.y = (unsigned)q;
+            cfg.gridDim = dim3(1, (unsigned)q, 1);
+            cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)q * tmax * (c->bf16 ? 8 : 4) * 4;
+            cfg.numAttrs = 1;
+            if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(f, fn, &cfg);
+            if (e != cudaSuccess) return qt_cuda_fail(be, e, ver == 9 ? "gemv_v9 setup" : ver == 10 ? "gemv_v10 setup" : "gemv_v11 setup");
+            if (*f < 1) *f = 1;
+            if (getenv("QT_CUDA_GEMV_VERBOSE"))
+                fprintf(stderr, "gemv_v%d<bf16 %d, trace %d>: %d registers, max active clusters of %d: %d\n", ver, c->bf16, tr,
+                        fa.numRegs, q, *f);
+        }
+        *out = *f;
+        return QT_OK;
+    };
+    int64_t tch, tiles;
+    if (vi == 2) { /* v11: tiles of 32 chunks; the largest cluster (≤ 8) whose clusters all fit at once */
+        tch = 32, tiles = (nch + 31) / 32;
+        if (cs < 1 || cs > 8)
+            for (cs = 8; cs > 1; cs--) {
+                int f = 0;
+                QT_TRY(fits(cs, &f));
+                if (f >= tiles * c->M) break;
+            }
+    } else {
+        if (cs != 2 && cs != 4 && cs != 8) cs = 8;
+        int f = 0;
+        QT_TRY(fits(cs, &f));
+        if (T < 1) T = f / (c->M * minb) > 0 ? (int)(f / (c->M * minb)) : 1;
+        tch = (nch + T - 1) / T;
+        if (tch > tmax) tch = tmax;
+        tiles = (nch + tch - 1) / tch;
     }
-    if (T < 1) T = (int)(*f / c->M > 0 ? *f / c->M : 1);
-    int64_t tch = (nch + T - 1) / T;
-    if (tch > 256) tch = 256;
-    const int64_t tiles = (nch + tch - 1) / tch;
+    const int64_t slice = (c->K / 8 + cs - 1) / cs * 8;
+    const int lcap = (int)(slice <= V9_PASS ? V9_PASS : 2 * V9_PASS);
+    attr[0].val.clusterDim.y = (unsigned)cs;
     cfg.gridDim = dim3((unsigned)tiles, (unsigned)cs, (unsigned)c->M);
     cfg.dynamicSmemBytes = (size_t)lcap * 8 + (size_t)cs * tch * (c->bf16 ? 8 : 4) * 4;
     cfg.numAttrs = gemv_pdl(1) ? 2 : 1;
-    e = cudaLaunchKernelEx(&cfg, c->bf16 ? gemv_v9<1> : gemv_v9<0>, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch,
-                           lcap);
-    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, "gemv_v9 launch");
+    cudaError_t e;
+    static unsigned long long *tbuf; /* QT_CUDA_GEMV_TRACE: TRACE_CALLS slots of TRACE_BLOCKS × TRACE_W stamps */
+    static unsigned tcall, tnb[TRACE_CALLS];
+    const unsigned nb = (unsigned)(tiles * cs * c->M);
+    if (tr && !tbuf && cudaMalloc((void **)&tbuf, (size_t)TRACE_CALLS * TRACE_BLOCKS * TRACE_W * 8) != cudaSuccess)
+        return qt_backend_fail(be, QT_ERR_NOMEM, "gemv_v%d trace buffer", ver);
+    if (tr && nb > TRACE_BLOCKS) return qt_backend_fail(be, QT_ERR_SHAPE, "gemv_v9 trace: %u blocks (at most %d)", nb, TRACE_BLOCKS);
+    const unsigned slot = tcall % TRACE_CALLS;
+    e = cudaLaunchKernelEx(&cfg, kfn, c->A, c->K, c->W, c->N, c->Y, cx->d_nnz, (int)tch, lcap,
+                           tr ? tbuf + (size_t)slot * TRACE_BLOCKS * TRACE_W : (unsigned long long *)NULL, flags);
+    if (tr && e == cudaSuccess) {
+        tnb[slot] = nb;
+        if (++tcall % TRACE_CALLS == 0) {
+            const size_t bytes = (size_t)TRACE_CALLS * TRACE_BLOCKS * TRACE_W * 8;
+            unsigned long long *h = (unsigned long long *)malloc(bytes);
+            if (!h) return qt_backend_fail(be, QT_ERR_NOMEM, "gemv_v9 trace");
+            e = cudaMemcpyAsync(h, tbuf, bytes, cudaMemcpyDeviceToHost, cx->stream);
+            if (e == cudaSuccess) e = cudaStreamSynchronize(cx->stream);
+            if (e == cudaSuccess) trace_report(h, tnb, ver, c->bf16);
+            free(h);
+        }
+    }
+    return e == cudaSuccess ? QT_OK : qt_cuda_fail(be, e, ver == 9 ? "gemv_v9 launch" : ver == 10 ? "gemv_v10 launch" : "gemv_v11 launch");
 }
 
 /* CSR: ptr (M + 1), col and val (room for a dense A: nothing is read back unless info is
@@ -1991,10 +2250,12 @@ static qt_status_t run_gather(qt_backend_t *be, const mm_t *c, qt_spmm_ws_t *ws,
     const int ver = sparse_version(cx, &forced);
     const int64_t tiles3 = (N + 255) / 256;
     /* v9 by default only where it was measured to win (one bf16 row: 8.4 µs against v3+PDL's 9.0
-     * at the bf16 point; f32 12.1 against 11.5): else v3 under PDL */
+     * at the bf16 point, 8.6 with the st.async finish in session 6; f32 12.1 against 11.5): else
+     * v3 under PDL */
     if (ver >= 7 && (forced || (c->bf16 && M == 1)) && M <= V5_MAX_ROWS && K % 8 == 0 && (N * c->es) % 16 == 0 &&
+        N * c->es <= (int64_t)UINT32_MAX && K <= INT32_MAX &&
         (uintptr_t)c->A % 16 == 0 && (uintptr_t)c->W % 16 == 0) {
-        QT_TRY(ver == 9 ? launch_gemv_v9(be, c) : launch_gemv_v7(be, c, ver == 7));
+        QT_TRY(ver >= 9 ? launch_gemv_v9(be, c, ver) : launch_gemv_v7(be, c, ver == 7));
         counted(be);
         if (info) QT_TRY(gather_info(be, c, info)); /* the count now: an exact pass over A */
         return QT_OK;

@@ -1972,6 +1972,19 @@ static v7_cfg_t gemv7_cfg(const qt_cuda_ctx_t *cx, int64_t M, int64_t N, int es)
     return g;
 }
 
+/* Raise kernel fn's dynamic shared-memory limit on device `ordinal` to the opt-in maximum
+ * less its static shared memory; its attributes into *fa when fa is not NULL. */
+static cudaError_t raise_dynamic_smem(const void *fn, int ordinal, cudaFuncAttributes *fa)
+{
+    int optin = 0;
+    cudaFuncAttributes own;
+    if (!fa) fa = &own;
+    cudaError_t e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, ordinal);
+    if (e == cudaSuccess) e = cudaFuncGetAttributes(fa, fn);
+    if (e == cudaSuccess) e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa->sharedSizeBytes);
+    return e;
+}
+
 /* Launch one instantiation of gemv_v7; its dynamic shared-memory limit raised once per device
  * (QT_CUDA_GEMV_VERBOSE: the grid, shared memory and cudaOccupancyMaxActiveClusters on stderr
  * when they change). */
@@ -1983,12 +1996,7 @@ static cudaError_t v7_launch(cudaLaunchConfig_t *cfg, const mm_t *c, qt_cuda_ctx
     const void *fn = (const void *)gemv_v7<BF, CS, LPR, BULK>;
     const unsigned bit = 1u << (cx->ordinal & 31);
     if (!(ready & bit)) {
-        int optin = 0;
-        cudaFuncAttributes fa;
-        cudaError_t e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
-        if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
-        if (e == cudaSuccess)
-            e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
+        cudaError_t e = raise_dynamic_smem(fn, cx->ordinal, NULL);
         if (e != cudaSuccess) return e;
         ready |= bit;
     }
@@ -2137,12 +2145,8 @@ static qt_status_t launch_gemv_v9(qt_backend_t *be, const mm_t *c, int ver)
     auto fits = [&](int q, int *out) -> qt_status_t {
         int *f = &fit[cx->ordinal & 31][c->bf16][vi][tr][ld][q];
         if (!*f) {
-            int optin = 0;
             cudaFuncAttributes fa;
-            cudaError_t e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cx->ordinal);
-            if (e == cudaSuccess) e = cudaFuncGetAttributes(&fa, fn);
-            if (e == cudaSuccess)
-                e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - (int)fa.sharedSizeBytes);
+            cudaError_t e = raise_dynamic_smem(fn, cx->ordinal, &fa);
             attr[0].val.clusterDim.y = (unsigned)q;
             cfg.gridDim = dim3(1, (unsigned)q, 1);
             cfg.dynamicSmemBytes = (size_t)2 * V9_PASS * 8 + (size_t)q * tmax * (c->bf16 ? 8 : 4) * 4;

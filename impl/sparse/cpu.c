@@ -17,8 +17,9 @@
  *            16 accumulators) grouped in column ranges, K into blocks whose W piece is copied
  *            per strip into a buffer in L2 that every row of A then reuses, the range's Y
  *            staying in L2 over all of K (or, one thread, whole rows of W read in place);
- *            threads over (column range, row group) items; the schedule chosen by timed
- *            trials on the machine (see run_csr).
+ *            threads over (column range, row group) items; or by columns of A (CSC: each
+ *            strip of W read once into registers, the rows' Y tile in L1); the schedule
+ *            chosen by timed trials on the machine (see run_csr).
  *   measure  nonzeros and all-zero columns of a set of evenly spaced rows (16-column masks):
  *            what the AUTO dispatcher above the backends (common.c) decides from.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
@@ -404,6 +405,32 @@ static qt_status_t run_gather(const call_t *c)
  *           variant prefetches the next block's lines toward L2 (prefetcht1) evenly over this
  *           block's strip-rows (main's one-thread schedule before this one). Where each row of W
  *           serves few rows of A (95%) the copy may not be paid back.
+ *   csc     by columns of A (outer products; csc_run): the CSC of A per group of ≤ CSC_ROWS rows
+ *           (csc_build: a counting sort of the lists, O(nnz + K), threads over column ranges in
+ *           the call's parallel region); an item is a strip (CSC_STRIPS·STRIP columns) × a row
+ *           group, whose Y tile (rows × strip, row stride strip + CSC_PAD floats: Y's own rows,
+ *           4N bytes apart, would share L1 sets) lives in a per-thread buffer, zeroed first and
+ *           written to Y at the end; for k = 0..K−1 with entries in the group, W[k, strip] is
+ *           loaded once into registers and each row m of column k does tile[m] += a·W[k] (8
+ *           loads, FMAs, stores in L1). W is read once per call from the LLC (or memory),
+ *           straight into registers: no copy, no L2 re-reads (the packed schedule's 16 zmm loads
+ *           per nonzero from L2: ~6-9 L2 transfers per line of W). Each element takes its
+ *           products in increasing k from zero, as the CSR walk (same sums, same order). Its
+ *           variant prefetches row k + CSC_PF of W's strip (rows are 4N bytes apart: no hardware
+ *           prefetcher follows) toward L2 (CSC_PF_L2; csr_tune.ph=0: L1). Measured (staged
+ *           same-process A/B, M=64 K=N=4096, medians; Xeon W in its LLC, session 6 call 7, 16
+ *           threads cores 0-15, 1 thread core 2): 90% / 95%, 16 threads: csc 0.673 / 0.531 ms,
+ *           with the prefetch 0.679 / 0.605 (to L1: 0.722 / 0.523; 4 rows ahead to L1 0.632 /
+ *           0.546; 16 or 32 ahead no better), against packed 1.019 / 0.817; 1 thread: csc 5.76 /
+ *           3.51 ms, with the prefetch 6.63 / 5.32 (to L1 6.92 / 5.19; 16, 32 rows ahead 6.45 /
+ *           5.39, 6.38 / 5.55), against packed 8.35 / 6.24 and whole 8.74 / 6.13 (at 95% one
+ *           thread reads W's 64 MiB at 19.6 GB/s: 3.4 ms, the floor csc reaches); 2 strips per
+ *           item with 32-row groups (W read twice) lost: 0.909 / 0.857 and 9.85 / 8.59. On the
+ *           2-core VM (EPYC, W from memory), 1 thread: csc 14.5 ms at 90%, with the prefetch to
+ *           L2 6.14 / 4.26 (to L1 7.86 / 6.77), against packed 11.25 / 8.94; 2 threads, 90%: 4.16
+ *           (16 rows ahead 3.72) against packed 6.04: the prefetch is a candidate (sched_choose
+ *           picks per machine: plain on the Xeon, prefetch on the VM). The CSC lists of M=64
+ *           K=4096 90% took 0.074 ms on one VM thread (0.060 on 2), ~1% of the call.
  * Block height, range width and strip width (csr_tune) were chosen on the Xeon (H200 host, W in
  * its 300 MiB LLC; staged A/B, M=64 K=N=4096, medians of 24 calls, 1 thread, one process):
  * 512 rows × 512 columns, wide strips: 9.96 ms at 90% / 9.02 at 95%, against 11.34 / 10.48
@@ -443,18 +470,21 @@ static qt_status_t run_gather(const call_t *c)
 #define CSC_STRIPS 1            /* strips of one CSC work item (csr_tune.cs: 1 or 2) */
 #define CSC_PF 8                /* rows of W ahead that the CSC prefetch variant fetches (csr_tune.pd) */
 #define CSC_PAD 16              /* floats of padding per row of the CSC Y tile (csr_tune.pad) */
+#define CSC_PF_L2 1             /* the CSC prefetch toward L2 (1) or L1 (0) (csr_tune.ph) */
 #ifdef VW
 #define NACC 8                                /* accumulators per strip */
 #define STRIP (NACC * VW)                     /* columns of one strip (128 with AVX-512, 64 with AVX2) */
 #define KBLK ((256 << 10) / (STRIP * 4))      /* rows of a k block read in place (one strip: 256 KiB) */
 
 /* Tunables of the CSR kernel: cand: the dense-use schedule, −1 chosen by measurement
- * (sched_choose), 0..3 forced (2·schedule + variant, see there); wide: 2·STRIP columns per
+ * (sched_choose), 0..5 forced (2·schedule + variant, see there); wide: 2·STRIP columns per
  * strip in the packed schedule too (AVX-512 only); range: columns of a work item (RANGE_COLS);
- * kb: rows of a packed block (KB_PACK); ks: K splits on several threads (KSPLIT); and, outside
+ * kb: rows of a packed block (KB_PACK); ks: K splits on several threads (KSPLIT); the CSC
+ * schedule's cg, cs, pd, ph, pad (CSC_ROWS, CSC_STRIPS, CSC_PF, CSC_PF_L2, CSC_PAD); and, outside
  * the struct, pb: the elements of A from which the lists are built on every thread
  * (build_par_min). Defaults here; for experiments the environment variable
- * QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W,ks=S,pb=P" (any subset; read again whenever it
+ * QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W,ks=S,pb=P,cg=G,cs=S,pd=D,ph=H,pad=F" (any
+ * subset; read again whenever it
  * changes) overrides them (the A/B tools of the measurements quoted here, kept out of the
  * repository, included this file and set them through it). */
 typedef struct {
@@ -463,7 +493,7 @@ typedef struct {
     int cg, cs, pd, ph, pad; /* the CSC schedule's: rows per item, strips per item, prefetch distance
                               * (rows of W) and level (0: L1, 1: L2), Y tile row padding (floats) */
 } csr_tune_t;
-#define CSR_TUNE_DEFAULT {-1, 1, KSPLIT, RANGE_COLS, KB_PACK, CSC_ROWS, CSC_STRIPS, CSC_PF, 0, CSC_PAD}
+#define CSR_TUNE_DEFAULT {-1, 1, KSPLIT, RANGE_COLS, KB_PACK, CSC_ROWS, CSC_STRIPS, CSC_PF, CSC_PF_L2, CSC_PAD}
 static const csr_tune_t csr_tune_default = CSR_TUNE_DEFAULT;
 static csr_tune_t csr_tune = CSR_TUNE_DEFAULT;
 
@@ -503,8 +533,9 @@ static void csr_tune_env(void)
 
 /* The schedule of the dense-use CSR path, chosen per process by measurement, separately for
  * each class: one thread or several, times low reuse (fewer than SCHED_REUSE rows of a group
- * per touched row of W: M=64 95%, 3.2) or not (90%, 6.4): SCHED_PACK or, on one thread only,
- * SCHED_WHOLE (see above), each plain or with its prefetch: candidate = 2·schedule + prefetch. The first
+ * per touched row of W: M=64 95%, 3.2) or not (90%, 6.4): SCHED_PACK, SCHED_CSC or, on one
+ * thread only, SCHED_WHOLE (see above), each plain or with its prefetch: candidate = 2·schedule +
+ * prefetch (sched_list). The first
  * SCHED_TRIALS calls of each candidate run in turn, each timed per multiply-add (so that calls
  * of different shapes compare); from then on the candidate with the lowest minimum runs. All
  * compute the same sums in the same order: the choice changes time only. Why by measurement:

@@ -17,8 +17,9 @@
  *            16 accumulators) grouped in column ranges, K into blocks whose W piece is copied
  *            per strip into a buffer in L2 that every row of A then reuses, the range's Y
  *            staying in L2 over all of K (or, one thread, whole rows of W read in place);
- *            threads over (column range, row group) items; the schedule chosen by timed
- *            trials on the machine (see run_csr).
+ *            threads over (column range, row group) items; or by columns of A (CSC: each
+ *            strip of W read once into registers, the rows' Y tile in L1); the schedule
+ *            chosen by timed trials on the machine (see run_csr).
  *   measure  nonzeros and all-zero columns of a set of evenly spaced rows (16-column masks):
  *            what the AUTO dispatcher above the backends (common.c) decides from.
  * BLAS is only called outside OpenMP regions. Run: make test (tests/sparse). */
@@ -282,17 +283,21 @@ typedef struct {
     int32_t *idx;
     float *val;
     int64_t nnz;
+    int32_t *crow; /* csc: room for a second pair of lists of nnz entries (the CSC of A: rows, */
+    float *cval;   /* values), when csr_build was asked for it; else NULL */
     void *extra; /* csr_build's `extra` bytes of workspace after the lists (64-byte aligned) */
     void *owned_ptr, *owned_data;
     size_t data_bytes;
 } csr_t;
 
 /* Build the lists: counts in parallel, prefix sum, fill in parallel; `extra` more bytes of the
- * same workspace block at s->extra. */
-static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
+ * same workspace block at s->extra and, when csc, room for a second pair of lists (s->crow,
+ * s->cval: the CSC schedule's column lists, filled by csc_build). */
+static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra, int csc)
 {
     const int64_t M = c->M, K = c->K;
     memset(s, 0, sizeof *s);
+    extra = (extra + 63) / 64 * 64; /* the second lists after it stay aligned */
     s->rowptr = s->owned_ptr = qt_alloc((size_t)(M + 1) * sizeof(int64_t));
     if (!s->rowptr) return qt_fail(QT_ERR_NOMEM, "csr: no memory for %lld row pointers", (long long)M);
     int T = M * K >= build_par_min ? c->threads : 1;
@@ -304,7 +309,7 @@ static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
     s->nnz = s->rowptr[M];
     size_t cap = (size_t)(s->nnz + 16);
     const size_t lists = (cap * (sizeof(int32_t) + sizeof(float)) + 64 + 63) / 64 * 64 + 64;
-    s->data_bytes = lists + extra;
+    s->data_bytes = (csc ? 2 : 1) * lists + extra;
     char *buf = qt_sparse_ws_get(c->be, c->ws, s->data_bytes, &s->owned_data);
     if (!buf) {
         qt_free(s->owned_ptr);
@@ -313,6 +318,10 @@ static qt_status_t csr_build(const call_t *c, csr_t *s, size_t extra)
     s->val = (float *)buf;
     s->idx = (int32_t *)(buf + (cap * sizeof(float) + 63) / 64 * 64);
     s->extra = buf + lists;
+    if (csc) {
+        s->cval = (float *)(buf + lists + extra);
+        s->crow = (int32_t *)(buf + lists + extra + (cap * sizeof(float) + 63) / 64 * 64);
+    }
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t m = 0; m < M; m++) fill_nz(c->A + m * K, K, s->idx + s->rowptr[m], s->val + s->rowptr[m]);
     return QT_OK;
@@ -369,7 +378,7 @@ static qt_status_t gather_lists(const call_t *c, csr_t s)
 static qt_status_t run_gather(const call_t *c)
 {
     csr_t s;
-    QT_TRY(csr_build(c, &s, 0));
+    QT_TRY(csr_build(c, &s, 0, 0));
     return gather_lists(c, s);
 }
 
@@ -396,6 +405,32 @@ static qt_status_t run_gather(const call_t *c)
  *           variant prefetches the next block's lines toward L2 (prefetcht1) evenly over this
  *           block's strip-rows (main's one-thread schedule before this one). Where each row of W
  *           serves few rows of A (95%) the copy may not be paid back.
+ *   csc     by columns of A (outer products; csc_run): the CSC of A per group of ≤ CSC_ROWS rows
+ *           (csc_build: a counting sort of the lists, O(nnz + K), threads over column ranges in
+ *           the call's parallel region); an item is a strip (CSC_STRIPS·STRIP columns) × a row
+ *           group, whose Y tile (rows × strip, row stride strip + CSC_PAD floats: Y's own rows,
+ *           4N bytes apart, would share L1 sets) lives in a per-thread buffer, zeroed first and
+ *           written to Y at the end; for k = 0..K−1 with entries in the group, W[k, strip] is
+ *           loaded once into registers and each row m of column k does tile[m] += a·W[k] (8
+ *           loads, FMAs, stores in L1). W is read once per call from the LLC (or memory),
+ *           straight into registers: no copy, no L2 re-reads (the packed schedule's 16 zmm loads
+ *           per nonzero from L2: ~6-9 L2 transfers per line of W). Each element takes its
+ *           products in increasing k from zero, as the CSR walk (same sums, same order). Its
+ *           variant prefetches row k + CSC_PF of W's strip (rows are 4N bytes apart: no hardware
+ *           prefetcher follows) toward L2 (CSC_PF_L2; csr_tune.ph=0: L1). Measured (staged
+ *           same-process A/B, M=64 K=N=4096, medians; Xeon W in its LLC, session 6 call 7, 16
+ *           threads cores 0-15, 1 thread core 2): 90% / 95%, 16 threads: csc 0.673 / 0.531 ms,
+ *           with the prefetch 0.679 / 0.605 (to L1: 0.722 / 0.523; 4 rows ahead to L1 0.632 /
+ *           0.546; 16 or 32 ahead no better), against packed 1.019 / 0.817; 1 thread: csc 5.76 /
+ *           3.51 ms, with the prefetch 6.63 / 5.32 (to L1 6.92 / 5.19; 16, 32 rows ahead 6.45 /
+ *           5.39, 6.38 / 5.55), against packed 8.35 / 6.24 and whole 8.74 / 6.13 (at 95% one
+ *           thread reads W's 64 MiB at 19.6 GB/s: 3.4 ms, the floor csc reaches); 2 strips per
+ *           item with 32-row groups (W read twice) lost: 0.909 / 0.857 and 9.85 / 8.59. On the
+ *           2-core VM (EPYC, W from memory), 1 thread: csc 14.5 ms at 90%, with the prefetch to
+ *           L2 6.14 / 4.26 (to L1 7.86 / 6.77), against packed 11.25 / 8.94; 2 threads, 90%: 4.16
+ *           (16 rows ahead 3.72) against packed 6.04: the prefetch is a candidate (sched_choose
+ *           picks per machine: plain on the Xeon, prefetch on the VM). The CSC lists of M=64
+ *           K=4096 90% took 0.074 ms on one VM thread (0.060 on 2), ~1% of the call.
  * Block height, range width and strip width (csr_tune) were chosen on the Xeon (H200 host, W in
  * its 300 MiB LLC; staged A/B, M=64 K=N=4096, medians of 24 calls, 1 thread, one process):
  * 512 rows × 512 columns, wide strips: 9.96 ms at 90% / 9.02 at 95%, against 11.34 / 10.48
@@ -430,26 +465,37 @@ static qt_status_t run_gather(const call_t *c)
 #define KSPLIT 1                /* K splits of the column ranges on several threads (csr_tune.ks) */
 #define SCHED_PACK 0            /* the dense-use schedules (sched_choose) */
 #define SCHED_WHOLE 1
+#define SCHED_CSC 2
+#define CSC_ROWS 64             /* rows of A of one CSC work item at most (csr_tune.cg) */
+#define CSC_STRIPS 1            /* strips of one CSC work item (csr_tune.cs: 1 or 2) */
+#define CSC_PF 8                /* rows of W ahead that the CSC prefetch variant fetches (csr_tune.pd) */
+#define CSC_PAD 16              /* floats of padding per row of the CSC Y tile (csr_tune.pad) */
+#define CSC_PF_L2 1             /* the CSC prefetch toward L2 (1) or L1 (0) (csr_tune.ph) */
 #ifdef VW
 #define NACC 8                                /* accumulators per strip */
 #define STRIP (NACC * VW)                     /* columns of one strip (128 with AVX-512, 64 with AVX2) */
 #define KBLK ((256 << 10) / (STRIP * 4))      /* rows of a k block read in place (one strip: 256 KiB) */
 
 /* Tunables of the CSR kernel: cand: the dense-use schedule, −1 chosen by measurement
- * (sched_choose), 0..3 forced (2·schedule + variant, see there); wide: 2·STRIP columns per
+ * (sched_choose), 0..5 forced (2·schedule + variant, see there); wide: 2·STRIP columns per
  * strip in the packed schedule too (AVX-512 only); range: columns of a work item (RANGE_COLS);
- * kb: rows of a packed block (KB_PACK); ks: K splits on several threads (KSPLIT); and, outside
+ * kb: rows of a packed block (KB_PACK); ks: K splits on several threads (KSPLIT); the CSC
+ * schedule's cg, cs, pd, ph, pad (CSC_ROWS, CSC_STRIPS, CSC_PF, CSC_PF_L2, CSC_PAD); and, outside
  * the struct, pb: the elements of A from which the lists are built on every thread
  * (build_par_min). Defaults here; for experiments the environment variable
- * QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W,ks=S,pb=P" (any subset; read again whenever it
+ * QT_SPARSE_CPU_CSR="range=R,kb=K,cand=C,wide=W,ks=S,pb=P,cg=G,cs=S,pd=D,ph=H,pad=F" (any
+ * subset; read again whenever it
  * changes) overrides them (the A/B tools of the measurements quoted here, kept out of the
  * repository, included this file and set them through it). */
 typedef struct {
     int cand, wide, ks;
     int64_t range, kb;
+    int cg, cs, pd, ph, pad; /* the CSC schedule's: rows per item, strips per item, prefetch distance
+                              * (rows of W) and level (0: L1, 1: L2), Y tile row padding (floats) */
 } csr_tune_t;
-static const csr_tune_t csr_tune_default = {-1, 1, KSPLIT, RANGE_COLS, KB_PACK};
-static csr_tune_t csr_tune = {-1, 1, KSPLIT, RANGE_COLS, KB_PACK}; /* csr_tune_default (a constant initialiser) */
+#define CSR_TUNE_DEFAULT {-1, 1, KSPLIT, RANGE_COLS, KB_PACK, CSC_ROWS, CSC_STRIPS, CSC_PF, CSC_PF_L2, CSC_PAD}
+static const csr_tune_t csr_tune_default = CSR_TUNE_DEFAULT;
+static csr_tune_t csr_tune = CSR_TUNE_DEFAULT;
 
 /* Apply QT_SPARSE_CPU_CSR (values out of range are ignored), again whenever its text changes
  * (tests force each schedule in turn; a getenv per call costs nothing next to the call). */
@@ -469,7 +515,12 @@ static void csr_tune_env(void)
             while (e && sscanf(e, " %15[a-z] = %lld%n", key, &v, &used) == 2) {
                 if (!strcmp(key, "range") && v >= STRIP && v <= 65536) csr_tune.range = v;
                 else if (!strcmp(key, "kb") && v >= 1 && v <= 4096) csr_tune.kb = v;
-                else if (!strcmp(key, "cand") && v >= -1 && v <= 3) csr_tune.cand = (int)v;
+                else if (!strcmp(key, "cand") && v >= -1 && v <= 5) csr_tune.cand = (int)v;
+                else if (!strcmp(key, "cg") && v >= 1 && v <= 256) csr_tune.cg = (int)v;
+                else if (!strcmp(key, "cs") && (v == 1 || v == 2)) csr_tune.cs = (int)v;
+                else if (!strcmp(key, "pd") && v >= 1 && v <= 64) csr_tune.pd = (int)v;
+                else if (!strcmp(key, "ph") && (v == 0 || v == 1)) csr_tune.ph = (int)v;
+                else if (!strcmp(key, "pad") && v >= 0 && v <= 64 && v % VW == 0) csr_tune.pad = (int)v;
                 else if (!strcmp(key, "wide") && (v == 0 || v == 1)) csr_tune.wide = (int)v;
                 else if (!strcmp(key, "ks") && v >= 1 && v <= 16) csr_tune.ks = (int)v;
                 else if (!strcmp(key, "pb") && v >= 0) build_par_min = v;
@@ -482,8 +533,9 @@ static void csr_tune_env(void)
 
 /* The schedule of the dense-use CSR path, chosen per process by measurement, separately for
  * each class: one thread or several, times low reuse (fewer than SCHED_REUSE rows of a group
- * per touched row of W: M=64 95%, 3.2) or not (90%, 6.4): SCHED_PACK or, on one thread only,
- * SCHED_WHOLE (see above), each plain or with its prefetch: candidate = 2·schedule + prefetch. The first
+ * per touched row of W: M=64 95%, 3.2) or not (90%, 6.4): SCHED_PACK, SCHED_CSC or, on one
+ * thread only, SCHED_WHOLE (see above), each plain or with its prefetch: candidate = 2·schedule +
+ * prefetch (sched_list). The first
  * SCHED_TRIALS calls of each candidate run in turn, each timed per multiply-add (so that calls
  * of different shapes compare); from then on the candidate with the lowest minimum runs. All
  * compute the same sums in the same order: the choice changes time only. Why by measurement:
@@ -498,10 +550,15 @@ static void csr_tune_env(void)
  * made on whichever shape came first, would keep the 95% point on the 90% point's schedule. */
 #define SCHED_TRIALS 2
 #define SCHED_REUSE 4.0
+#define SCHED_CANDS 6 /* 2·schedule + variant, schedules PACK, WHOLE, CSC */
 static struct {
-    double best[4];
+    double best[SCHED_CANDS];
     int calls, choice;
 } sched_state[4];
+
+/* The candidates of class cls: all on one thread, else not SCHED_WHOLE (one thread only). */
+static const int sched_list[2][SCHED_CANDS] = {{0, 1, 4, 5}, {0, 1, 2, 3, 4, 5}};
+static inline int sched_count(int cls) { return cls >= 2 ? 4 : SCHED_CANDS; }
 
 /* The class of a dense-use call on T threads with `reuse` rows of a group per touched row of W. */
 static inline int sched_class(int T, double reuse) { return 2 * (T > 1) + (reuse < SCHED_REUSE); }
@@ -519,15 +576,15 @@ static int sched_choose(int cls, int big, int *trial)
     if (csr_tune.cand >= 0) return csr_tune.cand;
 #pragma omp critical(qt_csr_pf)
     {
-        const int n = cls >= 2 ? 2 : 4; /* whole rows in place: one thread only */
+        const int n = sched_count(cls);
         if (sched_state[cls].calls >= n * SCHED_TRIALS) {
             cand = sched_state[cls].choice;
         } else if (!big) {
             cand = 2 * SCHED_PACK;
         } else {
             if (sched_state[cls].calls == 0)
-                for (int i = 0; i < 4; i++) sched_state[cls].best[i] = INFINITY;
-            cand = sched_state[cls].calls % n;
+                for (int i = 0; i < SCHED_CANDS; i++) sched_state[cls].best[i] = INFINITY;
+            cand = sched_list[cls < 2][sched_state[cls].calls % n];
             *trial = 1;
         }
     }
@@ -539,12 +596,14 @@ static void sched_record(int cls, int cand, double per_mac)
 {
 #pragma omp critical(qt_csr_pf)
     {
-        const int n = cls >= 2 ? 2 : 4;
+        const int n = sched_count(cls);
         if (sched_state[cls].calls < n * SCHED_TRIALS) {
             if (per_mac < sched_state[cls].best[cand]) sched_state[cls].best[cand] = per_mac;
             if (++sched_state[cls].calls == n * SCHED_TRIALS)
-                for (int i = 1; i < n; i++)
-                    if (sched_state[cls].best[i] < sched_state[cls].best[sched_state[cls].choice]) sched_state[cls].choice = i;
+                for (int i = 1; i < n; i++) {
+                    const int ci = sched_list[cls < 2][i];
+                    if (sched_state[cls].best[ci] < sched_state[cls].best[sched_state[cls].choice]) sched_state[cls].choice = ci;
+                }
         }
     }
 }
@@ -573,6 +632,7 @@ static void strip_run(float *y, int first, const float *w, int64_t ldw, int64_t 
     if (wide) strip_fma(y, first, w, ldw, koff, idx, val, n, 2 * NACC);
     else strip_fma(y, first, w, ldw, koff, idx, val, n, NACC);
 }
+
 #else
 #define STRIP PIECE
 #endif
@@ -595,6 +655,128 @@ static inline void pack_row(float *pk, int64_t kb, int64_t sw, int64_t full, con
 {
     for (int64_t q = 0; q < full; q++)
         for (int64_t v = 0; v < sw / VW; v++) VSTORE(pk + (q * kb + r) * sw + v * VW, VLOAD(src + q * sw + v * VW));
+}
+#endif
+
+/* Rows m0..m1-1 of Yo, columns t0..n1-1 (no strip kernel: a range's tail), over the rows
+ * kbeg..kfin-1 of W: gather_row in pieces of ≤ PIECE columns. */
+static void tail_rows(const call_t *c, const csr_t *s, int64_t t0, int64_t n1, int64_t m0, int64_t m1, int64_t kbeg,
+                      int64_t kfin, float *Yo)
+{
+    const int64_t N = c->N;
+    for (int64_t p = t0; p < n1; p += PIECE) {
+        const int64_t len = n1 - p < PIECE ? n1 - p : PIECE;
+        for (int64_t m = m0; m < m1; m++) {
+            const int64_t r0 = s->rowptr[m], r1 = s->rowptr[m + 1];
+            const int64_t b = kbeg ? lower_nz(s->idx, r0, r1, kbeg) : r0, e = kfin < c->K ? lower_nz(s->idx, b, r1, kfin) : r1;
+            gather_row(Yo + m * N + p, c->W + p, N, s->idx + b, s->val + b, e - b, len);
+        }
+    }
+}
+
+#ifdef VW
+/* The CSC of A per row group, from the lists of s: G groups of rows M·g/G ..< M·(g+1)/G; for
+ * group g and column k the entries cp[g·K + k] ..< cp[g·K + k + 1] of s->crow (row within the
+ * group) and s->cval, in increasing row. cp has G·K + 2 entries. A counting sort, called by
+ * every thread of a parallel region (orphaned worksharing): each thread counts and places the
+ * entries of its own columns (so no two write one counter), one thread adds up the counts. */
+static void csc_build(const call_t *c, const csr_t *s, int64_t G, int64_t *cp)
+{
+    const int64_t M = c->M, K = c->K;
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t k0 = K * t / nt, k1 = K * (t + 1) / nt;
+    for (int64_t g = 0; g < G; g++) memset(cp + g * K + k0 + 2, 0, (size_t)(k1 - k0) * sizeof *cp);
+    for (int64_t g = 0, m = 0; g < G; g++) /* counts of entry x = g·K + k at cp[x + 2] */
+        for (const int64_t me = M * (g + 1) / G; m < me; m++)
+            for (int64_t j = lower_nz(s->idx, s->rowptr[m], s->rowptr[m + 1], k0); j < s->rowptr[m + 1] && s->idx[j] < k1; j++)
+                cp[g * K + s->idx[j] + 2]++;
+#pragma omp barrier
+#pragma omp single
+    {
+        cp[0] = cp[1] = 0;
+        for (int64_t x = 2; x < G * K + 2; x++) cp[x] += cp[x - 1]; /* cp[x + 1]: start of x */
+    }
+    for (int64_t g = 0, m = 0; g < G; g++) /* place at cp[x + 1]++: then cp[x] is x's start */
+        for (const int64_t m0 = m, me = M * (g + 1) / G; m < me; m++)
+            for (int64_t j = lower_nz(s->idx, s->rowptr[m], s->rowptr[m + 1], k0); j < s->rowptr[m + 1] && s->idx[j] < k1; j++) {
+                const int64_t p = cp[g * K + s->idx[j] + 1]++;
+                s->crow[p] = (int32_t)(m - m0);
+                s->cval[p] = s->val[j];
+            }
+#pragma omp barrier
+}
+
+/* One CSC work item: Y[0..rows) × nacc·VW columns (at Yo, row stride N) = A's rows × W[:, n0..]
+ * over the group's column lists (cp: the group's K + 1 starts; crow, cval). The tile is summed
+ * in yb (row stride ldb, in L1), zeroed first; for each column k with entries, W[k, strip] is
+ * loaded once into registers and every row of the column takes it (load, FMA, store of its
+ * tile row); pd > 0: row k + pd of W's strip prefetched (ph: toward L2, else L1). Each element
+ * takes its products in increasing k, as the CSR walk. */
+static inline __attribute__((always_inline)) void csc_tile(const float *W, int64_t N, int64_t K, const int64_t *cp,
+                                                           const int32_t *crow, const float *cval, int64_t rows,
+                                                           float *yb, int64_t ldb, int pd, int ph, float *Yo,
+                                                           const int nacc)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int v = 0; v < nacc; v++) VSTORE(yb + r * ldb + v * VW, VSET1(0.0f));
+    const int lines = nacc * VW / 16;
+    for (int64_t k = 0; k < K; k++) {
+        if (pd && k + pd < K) {
+            const char *pw = (const char *)(W + (k + pd) * N);
+            if (ph)
+                for (int l = 0; l < lines; l++) _mm_prefetch(pw + 64 * l, _MM_HINT_T1);
+            else
+                for (int l = 0; l < lines; l++) _mm_prefetch(pw + 64 * l, _MM_HINT_T0);
+        }
+        const int64_t b = cp[k], e = cp[k + 1];
+        if (b == e) continue;
+        vf_t w[2 * NACC];
+        for (int v = 0; v < nacc; v++) w[v] = VLOAD(W + k * N + v * VW);
+        for (int64_t j = b; j < e; j++) {
+            const vf_t a = VSET1(cval[j]);
+            float *y = yb + (int64_t)crow[j] * ldb;
+            for (int v = 0; v < nacc; v++) VSTORE(y + v * VW, VFMA(a, w[v], VLOAD(y + v * VW)));
+        }
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int v = 0; v < nacc; v++) VSTORE(Yo + r * N + v * VW, VLOAD(yb + r * ldb + v * VW));
+}
+
+/* The CSC schedule's row groups, tile row stride (floats) and workspace bytes on T threads:
+ * the column starts (csc_build), then one Y tile per thread. */
+static inline int64_t csc_groups(int64_t M) { return (M + csr_tune.cg - 1) / csr_tune.cg; }
+static inline int64_t csc_ldb(void) { return csr_tune.cs * STRIP + csr_tune.pad; }
+static inline size_t csc_cp_bytes(int64_t G, int64_t K) { return ((size_t)(G * K + 2) * sizeof(int64_t) + 63) / 64 * 64; }
+static size_t csc_bytes(int64_t M, int64_t K, int T)
+{
+    const int64_t G = csc_groups(M), rmax = (M + G - 1) / G;
+    return csc_cp_bytes(G, K) + (size_t)T * (size_t)(rmax * csc_ldb()) * sizeof(float);
+}
+
+/* CSC (run_csr's SCHED_CSC; pf: its prefetch variant): the column lists of each row group
+ * (csc_build), then items (strip of csr_tune.cs·STRIP columns, row group), threads over items;
+ * the columns past the last full strip through tail_rows. mem: csc_bytes(M, K, T). */
+static void csc_run(const call_t *c, const csr_t *s, int T, void *mem, int pf)
+{
+    const int64_t M = c->M, N = c->N, K = c->K, G = csc_groups(M), rmax = (M + G - 1) / G, ldb = csc_ldb();
+    const int64_t sw = csr_tune.cs * STRIP, full = N / sw, items = (full + (full * sw < N)) * G;
+    const int pd = pf ? csr_tune.pd : 0, ph = csr_tune.ph, two = csr_tune.cs == 2;
+    int64_t *cp = mem;
+    float *tiles = (float *)((char *)mem + csc_cp_bytes(G, K));
+    if (T > items) T = (int)items;
+#pragma omp parallel num_threads(T)
+    {
+        csc_build(c, s, G, cp);
+        float *yb = tiles + (size_t)omp_get_thread_num() * (size_t)(rmax * ldb);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t q = it / G, g = it % G, m0 = M * g / G, m1 = M * (g + 1) / G;
+            float *Yo = c->Y + m0 * N + q * sw;
+            if (q == full) tail_rows(c, s, full * sw, N, m0, m1, 0, K, c->Y);
+            else if (two) csc_tile(c->W + q * sw, N, K, cp + g * K, s->crow, s->cval, m1 - m0, yb, ldb, pd, ph, Yo, 2 * NACC);
+            else csc_tile(c->W + q * sw, N, K, cp + g * K, s->crow, s->cval, m1 - m0, yb, ldb, pd, ph, Yo, NACC);
+        }
+    }
 }
 #endif
 
@@ -655,14 +837,7 @@ static void csr_range(const call_t *c, const csr_t *s, int64_t s0, int64_t s1, i
     (void)wide;
     const int64_t t0 = n0; /* no strip kernel: every column through gather_row */
 #endif
-    for (int64_t p = t0; p < n1; p += PIECE) {
-        const int64_t len = n1 - p < PIECE ? n1 - p : PIECE;
-        for (int64_t m = m0; m < m1; m++) {
-            const int64_t r0 = s->rowptr[m], r1 = s->rowptr[m + 1];
-            const int64_t b = kbeg ? lower_nz(s->idx, r0, r1, kbeg) : r0, e = kfin < c->K ? lower_nz(s->idx, b, r1, kfin) : r1;
-            gather_row(Yo + m * N + p, c->W + p, N, s->idx + b, s->val + b, e - b, len);
-        }
-    }
+    tail_rows(c, s, t0, n1, m0, m1, kbeg, kfin, Yo);
 }
 
 static qt_status_t run_csr(const call_t *c)
@@ -699,8 +874,15 @@ static qt_status_t run_csr(const call_t *c)
     /* the pack buffers, one per thread, unless M is too small for any reuse (batch 1), then
      * the partial Y of each K split after the first */
     const size_t packs = M >= 2 ? (size_t)T * pack_floats * sizeof(float) : 0;
-    QT_TRY(csr_build(c, &s, packs + (size_t)(ks - 1) * (size_t)(M * N) * sizeof(float)));
+    const size_t parts = ((size_t)(ks - 1) * (size_t)(M * N) * sizeof(float) + 63) / 64 * 64;
+#ifdef VW
+    const size_t cscb = packs > 0 ? csc_bytes(M, K, T) : 0; /* a candidate of the measured choice: room for it */
+#else
+    const size_t cscb = 0;
+#endif
+    QT_TRY(csr_build(c, &s, packs + parts + cscb, cscb > 0));
     if ((double)s.nnz * (double)N < 65536.0) T = 1, ks = 1;
+    const int tcsc = T; /* the CSC schedule's threads (its own items) */
     const int64_t items = ranges * groups * ks;
     if (T > items) T = (int)items;
     /* rows of W some row of a group touches ≈ 1 − (1 − density)^(rows per group); the rows of a
@@ -721,7 +903,7 @@ static qt_status_t run_csr(const call_t *c)
         cand = sched_choose(cls, (double)s.nnz * (double)N >= SCHED_MIN_MACS, &trial);
     }
 #endif
-    const int whole = cand >> 1 == SCHED_WHOLE && T == 1, pf = cand & 1;
+    const int whole = cand >> 1 == SCHED_WHOLE && T == 1, pf = cand & 1, csc = cand >> 1 == SCHED_CSC;
     const int pack = touched > 0.7 && packs > 0 && !whole;
 #ifdef VW
     int64_t kb = pack ? csr_tune.kb : KBLK;
@@ -742,6 +924,13 @@ static qt_status_t run_csr(const call_t *c)
     }
     float *part = (float *)((char *)s.extra + packs); /* the partial Y of split z ≥ 1: part + (z − 1)·M·N */
     const double t0 = trial ? omp_get_wtime() : 0.0;
+#ifdef VW
+    if (csc) csc_run(c, &s, tcsc, (char *)s.extra + packs + parts, pf);
+    else
+#else
+    (void)csc;
+    (void)tcsc;
+#endif
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num();

@@ -942,68 +942,76 @@ static void test_bad_inputs(void)
     qt_backend_free(cpu);
 }
 
-/* The cpu CSR kernel's dense-use schedules, each forced (QT_SPARSE_CPU_CSR cand 0..3: packed or
- * whole rows in place, each plain or with the next-block prefetch) and chosen by its timed trials
- * (cand −1: calls of at least 2^24 multiply-adds are trials), on 1 thread (where whole rows run)
- * and 3 (an odd thread count: ranges of an odd number of strips before the even rounding), with
- * wide strips and without, blocks that leave a short last one (kb=64: K = 600 = 9·64 + 24), the
- * K range split over threads (ks=2, 3: partial Ys added after; ks=16 on 3 threads: capped at 3,
- * blocks of 7 rows, splits of 200 rows not a multiple of the block; with the prefetch variant)
- * and the lists built on several threads (pb=0), against ref DENSE within the summation bound
- * (check_bound). */
+/* The cpu CSR kernel's dense-use schedules, each forced (QT_SPARSE_CPU_CSR cand 0..5: packed,
+ * whole rows in place or CSC (by columns of A), each plain or with its prefetch) and chosen by its
+ * timed trials (cand −1: calls of at least 2^24 multiply-adds are trials), on 1 thread (where
+ * whole rows run) and 3 (an odd thread count: ranges of an odd number of strips before the even
+ * rounding), with wide strips and without, blocks that leave a short last one (kb=64: K = 600 =
+ * 9·64 + 24), the K range split over threads (ks=2, 3: partial Ys added after; ks=16 on 3
+ * threads: capped at 3, blocks of 7 rows, splits of 200 rows not a multiple of the block; with the
+ * prefetch variant) and the lists built on several threads (pb=0), against ref DENSE within the
+ * summation bound (check_bound). Two shapes: M=20 K=600 N=2100 and M=70 K=333 N=1111 (odd; for
+ * CSC 2 row groups of 35, or 9 of ≤ 8 with cg=8, so that columns are empty in a group; 8 full
+ * 128-column strips or 4 of 256 (cs=2) and a 87-column tail; prefetch 1 or 3 rows ahead, to L1 or
+ * L2, tiles with and without row padding). */
 static void test_csr_schedules(void)
 {
-    const int64_t M = 20, K = 600, N = 2100;
+    static const int64_t shapes[2][3] = {{20, 600, 2100}, {70, 333, 1111}};
     static const char *const cfg[] = {"cand=0", "cand=1", "cand=2", "cand=3", "cand=-1", "cand=0,wide=0",
                                       "cand=-1,range=384", "cand=0,kb=64,pb=0", "cand=1,kb=100,wide=0",
                                       "cand=0,ks=2", "cand=0,ks=3,kb=64", "cand=-1,ks=2,range=384,kb=96",
-                                      "cand=0,ks=16,kb=7", "cand=3,ks=2,range=256"};
-    float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4);
-    float *R = qt_alloc((size_t)(M * N) * 4), *Y = qt_alloc((size_t)(M * N) * 4);
+                                      "cand=0,ks=16,kb=7", "cand=3,ks=2,range=256", "cand=4", "cand=5",
+                                      "cand=4,cs=2,pad=0", "cand=5,cg=8,pd=3,ph=1", "cand=5,cs=2,cg=8,pd=1,pb=0",
+                                      "cand=4,ks=2,cg=200"};
     uint64_t seed = qt_test_seed();
-    qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 40, 0, 0.0f, 1.0f);
     qt_backend_t *ref;
     CU_ASSERT_EQUAL_FATAL(qt_backend_init(&ref, "ref", NULL), QT_OK);
-    for (int threads = 1; threads <= 3; threads += 2) {
-        qt_backend_params_t bp = {0};
-        bp.threads = threads;
-        qt_backend_t *cpu;
-        CU_ASSERT_EQUAL_FATAL(qt_backend_init(&cpu, "cpu", &bp), QT_OK);
-        for (int sp = 0; sp < 2; sp++) {
-            qt_verify_sparse_fill(A, M, K, sp ? 0.9 : 0.0, 0, seed + 41 + sp);
-            qt_tensor_t At, Wt, Yt;
-            to_dev(ref, A, M, K, &At);
-            to_dev(ref, W, K, N, &Wt);
-            to_dev(ref, NULL, M, N, &Yt);
-            CU_ASSERT_EQUAL_FATAL(qt_sparse_matmul(ref, QT_SPMM_DENSE, &At, &Wt, &Yt, NULL, NULL, NULL), QT_OK);
-            to_host(ref, &Yt, R);
-            qt_tensor_free(&Yt);
-            for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
-                /* cand −1: 10 calls at 1 thread pass the 8 trials (4 candidates), then the choice runs */
-                for (int rep = 0, reps = strstr(cfg[i], "cand=-1") ? 5 : 1; rep < reps; rep++) {
-                    setenv("QT_SPARSE_CPU_CSR", cfg[i], 1);
-                    for (int64_t e = 0; e < M * N; e++) Y[e] = NAN;
-                    to_dev(cpu, Y, M, N, &Yt);
-                    CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_CSR, &At, &Wt, &Yt, NULL, NULL, NULL), QT_OK);
-                    to_host(cpu, &Yt, Y);
-                    qt_tensor_free(&Yt);
-                    int bad = check_bound(Y, R, A, W, M, K, N);
-                    if (bad)
-                        fprintf(stderr, "  cpu csr %s, %d thread(s), sp %.1f: %d elements off\n", cfg[i], threads,
-                                sp ? 0.9 : 0.0, bad);
-                    CU_ASSERT_EQUAL(bad, 0);
-                }
-            qt_tensor_free(&At);
-            qt_tensor_free(&Wt);
+    for (int si = 0; si < 2; si++) {
+        const int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        float *A = qt_alloc((size_t)(M * K) * 4), *W = qt_alloc((size_t)(K * N) * 4);
+        float *R = qt_alloc((size_t)(M * N) * 4), *Y = qt_alloc((size_t)(M * N) * 4);
+        qt_rng_fill_normal_f32(W, (size_t)(K * N), seed, 40 + si, 0, 0.0f, 1.0f);
+        for (int threads = 1; threads <= 3; threads += 2) {
+            qt_backend_params_t bp = {0};
+            bp.threads = threads;
+            qt_backend_t *cpu;
+            CU_ASSERT_EQUAL_FATAL(qt_backend_init(&cpu, "cpu", &bp), QT_OK);
+            for (int sp = 0; sp < 2; sp++) {
+                qt_verify_sparse_fill(A, M, K, sp ? 0.9 : 0.0, 0, seed + 41 + 2 * si + sp);
+                qt_tensor_t At, Wt, Yt;
+                to_dev(ref, A, M, K, &At);
+                to_dev(ref, W, K, N, &Wt);
+                to_dev(ref, NULL, M, N, &Yt);
+                CU_ASSERT_EQUAL_FATAL(qt_sparse_matmul(ref, QT_SPMM_DENSE, &At, &Wt, &Yt, NULL, NULL, NULL), QT_OK);
+                to_host(ref, &Yt, R);
+                qt_tensor_free(&Yt);
+                for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+                    /* cand −1: 14 calls at 1 thread pass the 12 trials (6 candidates), then the choice runs */
+                    for (int rep = 0, reps = strstr(cfg[i], "cand=-1") ? 7 : 1; rep < reps; rep++) {
+                        setenv("QT_SPARSE_CPU_CSR", cfg[i], 1);
+                        for (int64_t e = 0; e < M * N; e++) Y[e] = NAN;
+                        to_dev(cpu, Y, M, N, &Yt);
+                        CU_ASSERT_EQUAL(qt_sparse_matmul(cpu, QT_SPMM_CSR, &At, &Wt, &Yt, NULL, NULL, NULL), QT_OK);
+                        to_host(cpu, &Yt, Y);
+                        qt_tensor_free(&Yt);
+                        int bad = check_bound(Y, R, A, W, M, K, N);
+                        if (bad)
+                            fprintf(stderr, "  cpu csr %s, M=%lld, %d thread(s), sp %.1f: %d elements off\n", cfg[i],
+                                    (long long)M, threads, sp ? 0.9 : 0.0, bad);
+                        CU_ASSERT_EQUAL(bad, 0);
+                    }
+                qt_tensor_free(&At);
+                qt_tensor_free(&Wt);
+            }
+            qt_backend_free(cpu);
         }
-        qt_backend_free(cpu);
+        qt_free(A);
+        qt_free(W);
+        qt_free(R);
+        qt_free(Y);
     }
     unsetenv("QT_SPARSE_CPU_CSR");
     qt_backend_free(ref);
-    qt_free(A);
-    qt_free(W);
-    qt_free(R);
-    qt_free(Y);
 }
 
 QT_TEST_MAIN("sparse", {"matmul paths of every backend vs ref at 0-100% sparsity", test_matmul_paths},

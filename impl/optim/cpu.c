@@ -14,10 +14,20 @@
  * adamw 0.94 / 1.14, sgd 0.81 / 1.04, adagrad - / 1.02, rmsprop 3.52 / 4.10 (against foreach:
  * PyTorch has no fused RMSprop), radam 4.09 / -. Torch's own time for one path moved up to 30%
  * between calls (fused sgd one thread 51.5 / 67.2 ms). The loop styles (plain, two halves, with
- * software prefetch) measured interleaved in one process at 16 threads on that host were equal.
+ * software prefetch) measured interleaved in one process at 16 threads on that host were equal; at
+ * one thread (session 6, core 2) the two halves took 1.83x the plain loop's time, where on the VM
+ * they take ~0.75x: sgd's loop style is chosen per machine by measurement (sgd_style_choose).
+ * Session 6's final call (same commands, both PyTorch modes): 16 threads sgd 0.95, adam 0.82, adamw
+ * 0.83, adagrad 0.79, radam 3.28, rmsprop 3.45; one thread adam 0.95, adamw 0.84, adagrad 0.86
+ * (1.05 in the next call), radam 3.91, rmsprop 2.90, sgd 0.54 (then always the two halves; the
+ * plain loop measured 42.7 ms against PyTorch's 45.6). At one thread on that Xeon huge pages cost
+ * the 5-stream loops 18-20% (optim_ab: rmsprop 86.9 against 72.6 ms, adagrad 83.8 against 69.5)
+ * where they gained 18-20% on the VM: QT_HUGEPAGES=0 turns them off.
  * Tests: tests/optim/test_optim.c; bandwidth: suites/lr_convergence.c. */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "optim_internal.h"
 #include "quintet/tensor.h"
@@ -38,6 +48,68 @@ static void qt_optim_thread_range(size_t n, size_t *lo, size_t *hi)
     size_t b0 = blocks * id / nt, b1 = blocks * (id + 1) / nt;
     *lo = b0 * 16 < n ? b0 * 16 : n;
     *hi = b1 * 16 < n ? b1 * 16 : n;
+}
+
+/* Seconds on a monotonic clock (0 without OpenMP: no trials then). */
+static inline double omp_wtime_or_zero(void)
+{
+#ifdef _OPENMP
+    return omp_get_wtime();
+#else
+    return 0.0;
+#endif
+}
+
+/* SGD's loop style, chosen per process by timed trials (as impl/sparse/cpu.c chooses its CSR
+ * schedule): 0 the plain loop, 1 the two halves of each thread's range advancing together (twice
+ * the memory streams in flight per core). The ranking differs between machines: one thread,
+ * step_llc: on the 2-core VM's EPYC the halves took 0.63-0.84x the plain loop's time (session 5,
+ * interleaved in one process; session 6: 1.76 against 2.33 ms), on the H200 host's Xeon 1.83x
+ * (78.1 against 42.7 ms, n = 78.6M f32, interleaved). The first SGD_TRIALS calls of each style
+ * with at least SGD_TRIAL_MIN elements alternate, each timed per element; then the style with the
+ * lowest minimum runs; separately for one thread and for several. Smaller calls run the plain
+ * loop until the choice is made. QT_OPTIM_SGD_STYLE=plain|halves forces one (tests). The
+ * arithmetic per element is the same: the choice changes time only. */
+#define SGD_TRIALS 3
+#define SGD_TRIAL_MIN (1u << 20)
+static struct {
+    double best[2];
+    int calls, choice;
+} sgd_style[2] = {{{INFINITY, INFINITY}, 0, 0}, {{INFINITY, INFINITY}, 0, 0}};
+
+/* The style for an n-element step on nt threads; *trial set when the call is a trial (then
+ * sgd_style_record its time). */
+static int sgd_style_choose(size_t n, int nt, int *trial)
+{
+    const char *e = getenv("QT_OPTIM_SGD_STYLE");
+    int style = 0;
+    *trial = 0;
+    if (e && *e) return !strcmp(e, "halves");
+#pragma omp critical(qt_sgd_style)
+    {
+        const int cls = nt > 1;
+        if (sgd_style[cls].calls >= 2 * SGD_TRIALS) {
+            style = sgd_style[cls].choice;
+        } else if (n >= SGD_TRIAL_MIN) {
+            style = sgd_style[cls].calls % 2;
+            *trial = 1;
+        }
+    }
+    return style;
+}
+
+/* Record a trial: seconds per element of style `style` on nt threads. */
+static void sgd_style_record(int nt, int style, double per_el)
+{
+#pragma omp critical(qt_sgd_style)
+    {
+        const int cls = nt > 1;
+        if (sgd_style[cls].calls < 2 * SGD_TRIALS) {
+            if (per_el < sgd_style[cls].best[style]) sgd_style[cls].best[style] = per_el;
+            if (++sgd_style[cls].calls == 2 * SGD_TRIALS)
+                sgd_style[cls].choice = sgd_style[cls].best[1] < sgd_style[cls].best[0];
+        }
+    }
 }
 
 #define T float

@@ -33,12 +33,10 @@
         }                                                        \
     } while (0)
 
-/* sgd kernel; mom: a momentum buffer exists. The two halves of [lo, hi) advance together, each
- * through its own restrict pointers: one core then keeps twice the memory streams in flight, and
- * a core's bandwidth is bound by the misses it has in flight. Measured on the 2-core VM (one
- * thread, 10M f32, both loops alternated in one process, 21-31 trials, 4 processes): the split
- * loop took 0.63-0.84x the plain loop's time at the minimum and 0.70-0.93x at the median; per
- * element the arithmetic is unchanged, so results are bitwise the same. */
+/* sgd kernels; mom: a momentum buffer exists. sgd_k: one plain loop over [lo, hi); sgd_k2: the
+ * two halves of [lo, hi) advance together, each through its own restrict pointers (one core keeps
+ * twice the memory streams in flight). Which is faster depends on the machine: cpu.c's
+ * sgd_style_choose picks by timed trials. Per element the arithmetic is the same. */
 #define SGD_EL(P, G, B, i)                                   \
     do {                                                     \
         T gi = maxi ? -(G)[i] : (G)[i];                      \
@@ -50,11 +48,19 @@
         }                                                    \
         (P)[i] = (P)[i] + nlr * gi;                          \
     } while (0)
+#define SGD_SCALARS                                                                                           \
+    const T wd = (T)c->weight_decay, mu = (T)c->momentum, damp1 = (T)(1 - c->dampening), nlr = (T)(-s->lr); \
+    const int first = s->t == 1, has_wd = c->weight_decay != 0, nest = c->nesterov, maxi = c->maximize
 INL void FN(sgd_k)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, T *restrict p, const T *restrict g,
                    T *restrict buf, size_t lo, size_t hi, const int mom)
 {
-    const T wd = (T)c->weight_decay, mu = (T)c->momentum, damp1 = (T)(1 - c->dampening), nlr = (T)(-s->lr);
-    const int first = s->t == 1, has_wd = c->weight_decay != 0, nest = c->nesterov, maxi = c->maximize;
+    SGD_SCALARS;
+    for (size_t i = lo; i < hi; i++) SGD_EL(p, g, buf, i);
+}
+INL void FN(sgd_k2)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, T *restrict p, const T *restrict g,
+                    T *restrict buf, size_t lo, size_t hi, const int mom)
+{
+    SGD_SCALARS;
     const size_t half = ((hi - lo) / 2) & ~(size_t)15, n2 = hi - lo - half;
     T *restrict p1 = p + lo, *restrict p2 = p + lo + half;
     const T *restrict g1 = g + lo, *restrict g2 = g + lo + half;
@@ -65,14 +71,17 @@ INL void FN(sgd_k)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, T 
     }
     for (size_t i = half; i < n2; i++) SGD_EL(p2, g2, b2, i);
 }
+#undef SGD_SCALARS
 #undef SGD_EL
 
-/* sgd: optional L2 decay, momentum (first step: b = g), nesterov. */
+/* sgd: optional L2 decay, momentum (first step: b = g), nesterov; halves: sgd_k2's loop. */
 static void FN(cpu_sgd)(const qt_optim_config_t *c, const qt_optim_step_info_t *s, const qt_optim_layout_t *l,
-                        T *p, const T *g, void *const *st, size_t n, int nt)
+                        T *p, const T *g, void *const *st, size_t n, int nt, int halves)
 {
     T *buf = l->buf >= 0 ? st[l->buf] : NULL;
-    if (buf) RUN_RANGES(n, FN(sgd_k)(c, s, p, g, buf, lo_, hi_, 1));
+    if (halves && buf) RUN_RANGES(n, FN(sgd_k2)(c, s, p, g, buf, lo_, hi_, 1));
+    else if (halves) RUN_RANGES(n, FN(sgd_k2)(c, s, p, g, NULL, lo_, hi_, 0));
+    else if (buf) RUN_RANGES(n, FN(sgd_k)(c, s, p, g, buf, lo_, hi_, 1));
     else RUN_RANGES(n, FN(sgd_k)(c, s, p, g, NULL, lo_, hi_, 0));
 }
 
@@ -344,7 +353,14 @@ static qt_status_t FN(cpu_update)(const qt_optim_config_t *c, const qt_optim_ste
     T *p = param;
     const T *g = grad;
     switch (c->kind) {
-    case QT_OPTIM_SGD: FN(cpu_sgd)(c, s, &l, p, g, st, n, nt); break;
+    case QT_OPTIM_SGD: {
+        int trial;
+        const int halves = sgd_style_choose(n, nt, &trial);
+        const double t0 = trial ? omp_wtime_or_zero() : 0.0;
+        FN(cpu_sgd)(c, s, &l, p, g, st, n, nt, halves);
+        if (trial) sgd_style_record(nt, halves, (omp_wtime_or_zero() - t0) / (double)n);
+        break;
+    }
     case QT_OPTIM_ADAM:
     case QT_OPTIM_ADAMW:
     case QT_OPTIM_ADALR: FN(cpu_adam)(c, s, &l, p, g, st, n, nt); break;

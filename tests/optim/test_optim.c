@@ -224,14 +224,20 @@ static void test_ref_vs_cpu(void)
            *c1 = malloc(sizes[1] * 8);
     qt_schedule_t s = {QT_SCHED_WARMUP_COSINE, 1, 1.0, 5, 0.2, 20, 1e-4};
     uint64_t seed = qt_test_seed();
-    for (int k = 0; k < qt_verify_n_optsets; k++) {
+    /* SGD runs three times: each loop style forced (the cpu backend picks one per machine by
+     * timed trials; both must give the same sums), then unforced */
+    static const char *sgd_styles[] = {"plain", "halves", ""};
+    for (int k = 0; k < qt_verify_n_optsets; k++)
+        for (int sv = 0; sv < (qt_verify_optsets[k].kind == QT_OPTIM_SGD ? 3 : 1); sv++) {
         qt_optim_config_t c = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
+        if (c.kind == QT_OPTIM_SGD) setenv("QT_OPTIM_SGD_STYLE", sgd_styles[sv], 1);
         run_random(&c, &s, "ref", QT_F64, 25, seed, r0, r1, sizes);
         run_random(&c, &s, "cpu", QT_F64, 25, seed, c0, c1, sizes);
         double e64 = fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1]));
         run_random(&c, &s, "cpu", QT_F32, 25, seed, c0, c1, sizes);
         double e32 = fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1]));
-        printf("  %-10s set %2d: cpu/f64 vs ref %.2e, cpu/f32 vs ref %.2e\n", qt_optim_kind_name(c.kind), k, e64, e32);
+        printf("  %-10s set %2d: cpu/f64 vs ref %.2e, cpu/f32 vs ref %.2e%s%s\n", qt_optim_kind_name(c.kind), k, e64, e32,
+               c.kind == QT_OPTIM_SGD ? " loop " : "", c.kind == QT_OPTIM_SGD ? getenv("QT_OPTIM_SGD_STYLE") : "");
         /* f64: same per-element operation order, so bitwise equal; LAMB sums its norms in
          * chunks (a different order), 1e-14 covers that. */
         CU_ASSERT(e64 <= (c.kind == QT_OPTIM_LAMB ? 1e-14 : 0.0));
@@ -242,10 +248,30 @@ static void test_ref_vs_cpu(void)
          * which failed the 3e-5 bar in CI); PyTorch's f32 step has the same cancellation: 2e-4. */
         CU_ASSERT(e32 <= (c.kind == QT_OPTIM_RMSPROP && c.centered ? 2e-4 : 3e-5));
     }
+    unsetenv("QT_OPTIM_SGD_STYLE");
     free(r0);
     free(r1);
     free(c0);
     free(c1);
+}
+
+/* SGD's loop-style trials (tensors of >= 2^20 elements: the first 6 such steps alternate the two
+ * loops, timed, then the faster runs): 10 steps with momentum and nesterov on cpu/f64 against
+ * ref, bitwise equal whichever loop each step took. */
+static void test_sgd_style_trials(void)
+{
+    const size_t sizes[2] = {1000, (1u << 20) + 4321};
+    double *r[2] = {malloc(sizes[0] * 8), malloc(sizes[1] * 8)}, *c[2] = {malloc(sizes[0] * 8), malloc(sizes[1] * 8)};
+    qt_schedule_t s = {QT_SCHED_CONSTANT, 1, 1.0, 0, 0, 0, 0};
+    qt_optim_config_t cfg =
+        make_cfg(QT_OPTIM_SGD, (const char *const[]){"lr", "0.01", "momentum", "0.9", "nesterov", "true", NULL});
+    uint64_t seed = qt_test_seed();
+    run_random(&cfg, &s, "ref", QT_F64, 10, seed, r[0], r[1], sizes);
+    run_random(&cfg, &s, "cpu", QT_F64, 10, seed, c[0], c[1], sizes);
+    double e = fmax(rel_err(c[0], r[0], sizes[0]), rel_err(c[1], r[1], sizes[1]));
+    printf("  sgd 10 steps over %zu elements, loop styles tried: cpu/f64 vs ref %.2e\n", sizes[1], e);
+    CU_ASSERT(e == 0.0); /* same per-element operations in the same order */
+    for (int i = 0; i < 2; i++) free(r[i]), free(c[i]);
 }
 
 /* ------------------------------------------------ device backends */
@@ -882,7 +908,7 @@ static void test_trace_command(void)
     }
 }
 
-QT_TEST_MAIN("optim", {"PyTorch trajectories", test_torch_trajectories}, {"ref vs cpu", test_ref_vs_cpu},
+QT_TEST_MAIN("optim", {"PyTorch trajectories", test_torch_trajectories}, {"ref vs cpu", test_ref_vs_cpu}, {"sgd loop-style trials", test_sgd_style_trials},
              {"device backends vs cpu", test_device_backends},
              {"checkpoint resume bitwise", test_checkpoint_resume}, {"checkpoint errors", test_checkpoint_errors},
              {"bad hyperparameters", test_bad_hyperparameters}, {"adabelief formula", test_adabelief_formula},

@@ -229,25 +229,25 @@ static void test_ref_vs_cpu(void)
     static const char *sgd_styles[] = {"plain", "halves", ""};
     for (int k = 0; k < qt_verify_n_optsets; k++)
         for (int sv = 0; sv < (qt_verify_optsets[k].kind == QT_OPTIM_SGD ? 3 : 1); sv++) {
-        qt_optim_config_t c = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
-        if (c.kind == QT_OPTIM_SGD) setenv("QT_OPTIM_SGD_STYLE", sgd_styles[sv], 1);
-        run_random(&c, &s, "ref", QT_F64, 25, seed, r0, r1, sizes);
-        run_random(&c, &s, "cpu", QT_F64, 25, seed, c0, c1, sizes);
-        double e64 = fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1]));
-        run_random(&c, &s, "cpu", QT_F32, 25, seed, c0, c1, sizes);
-        double e32 = fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1]));
-        printf("  %-10s set %2d: cpu/f64 vs ref %.2e, cpu/f32 vs ref %.2e%s%s\n", qt_optim_kind_name(c.kind), k, e64, e32,
-               c.kind == QT_OPTIM_SGD ? " loop " : "", c.kind == QT_OPTIM_SGD ? getenv("QT_OPTIM_SGD_STYLE") : "");
-        /* f64: same per-element operation order, so bitwise equal; LAMB sums its norms in
-         * chunks (a different order), 1e-14 covers that. */
-        CU_ASSERT(e64 <= (c.kind == QT_OPTIM_LAMB ? 1e-14 : 0.0));
-        /* f32: 25 steps of float rounding (ε = 6e-8) on identical inputs, relative to parameters
-         * of size ~1; typical 5e-7: 3e-5. Centered RMSprop divides by √(v − ḡ²): its float error
-         * grows with v / (v − ḡ²), which random gradients sometimes drive high. Measured over 51
-         * seeds: median 4e-7, 1 in 15 above 1e-6, worst 4.3e-5 (QT_TEST_SEED=117705687705727,
-         * which failed the 3e-5 bar in CI); PyTorch's f32 step has the same cancellation: 2e-4. */
-        CU_ASSERT(e32 <= (c.kind == QT_OPTIM_RMSPROP && c.centered ? 2e-4 : 3e-5));
-    }
+            qt_optim_config_t c = make_cfg(qt_verify_optsets[k].kind, qt_verify_optsets[k].kv);
+            if (c.kind == QT_OPTIM_SGD) setenv("QT_OPTIM_SGD_STYLE", sgd_styles[sv], 1);
+            run_random(&c, &s, "ref", QT_F64, 25, seed, r0, r1, sizes);
+            run_random(&c, &s, "cpu", QT_F64, 25, seed, c0, c1, sizes);
+            double e64 = fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1]));
+            run_random(&c, &s, "cpu", QT_F32, 25, seed, c0, c1, sizes);
+            double e32 = fmax(rel_err(c0, r0, sizes[0]), rel_err(c1, r1, sizes[1]));
+            printf("  %-10s set %2d: cpu/f64 vs ref %.2e, cpu/f32 vs ref %.2e%s%s\n", qt_optim_kind_name(c.kind), k, e64, e32,
+                   c.kind == QT_OPTIM_SGD ? " loop " : "", c.kind == QT_OPTIM_SGD ? getenv("QT_OPTIM_SGD_STYLE") : "");
+            /* f64: same per-element operation order, so bitwise equal; LAMB sums its norms in
+             * chunks (a different order), 1e-14 covers that. */
+            CU_ASSERT(e64 <= (c.kind == QT_OPTIM_LAMB ? 1e-14 : 0.0));
+            /* f32: 25 steps of float rounding (ε = 6e-8) on identical inputs, relative to parameters
+             * of size ~1; typical 5e-7: 3e-5. Centered RMSprop divides by √(v − ḡ²): its float error
+             * grows with v / (v − ḡ²), which random gradients sometimes drive high. Measured over 51
+             * seeds: median 4e-7, 1 in 15 above 1e-6, worst 4.3e-5 (QT_TEST_SEED=117705687705727,
+             * which failed the 3e-5 bar in CI); PyTorch's f32 step has the same cancellation: 2e-4. */
+            CU_ASSERT(e32 <= (c.kind == QT_OPTIM_RMSPROP && c.centered ? 2e-4 : 3e-5));
+        }
     unsetenv("QT_OPTIM_SGD_STYLE");
     free(r0);
     free(r1);

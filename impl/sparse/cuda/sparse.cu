@@ -132,25 +132,48 @@ static __device__ __forceinline__ void count_block(unsigned long long *ctr, unsi
     if ((threadIdx.x & 31) == 0 && c) atomicAdd(ctr, (unsigned long long)c);
 }
 
+/* Unpack one 16-byte chunk of A or W: EPC = 8 (bf16) or 4 (f32) floats. */
+template <int BF>
+static __device__ __forceinline__ void unpack16(uint4 r, float *v)
+{
+    if (BF) {
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&r;
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            float2 f = __bfloat1622float2(h[q]);
+            v[2 * q] = f.x, v[2 * q + 1] = f.y;
+        }
+    } else {
+        v[0] = __uint_as_float(r.x), v[1] = __uint_as_float(r.y), v[2] = __uint_as_float(r.z), v[3] = __uint_as_float(r.w);
+    }
+}
+
+/* acc[0..8) += a·(8 bf16 values in raw), in element order. */
+static __device__ __forceinline__ void fma8_bf16(float *acc, float a, uint4 raw)
+{
+    float f[8];
+    unpack16<1>(raw, f);
+#pragma unroll
+    for (int e = 0; e < 8; e++) acc[e] = fmaf(a, f[e], acc[e]);
+}
+
+/* acc[0..8) += a·(u, v), in element order. */
+static __device__ __forceinline__ void fma8_f32(float *acc, float a, float4 u, float4 v)
+{
+    acc[0] = fmaf(a, u.x, acc[0]), acc[1] = fmaf(a, u.y, acc[1]);
+    acc[2] = fmaf(a, u.z, acc[2]), acc[3] = fmaf(a, u.w, acc[3]);
+    acc[4] = fmaf(a, v.x, acc[4]), acc[5] = fmaf(a, v.y, acc[5]);
+    acc[6] = fmaf(a, v.z, acc[6]), acc[7] = fmaf(a, v.w, acc[7]);
+}
+
 /* acc[0..8) += a·W[off … off+8) from 16-byte loads (off 16-byte aligned). */
 static __device__ __forceinline__ void fma_row8(float *acc, float a, const void *W, int bf16, int64_t off)
 {
     if (bf16) {
-        uint4 raw = *(const uint4 *)((const __nv_bfloat16 *)W + off);
-        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&raw;
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            float2 f = __bfloat1622float2(h[q]);
-            acc[2 * q] = fmaf(a, f.x, acc[2 * q]);
-            acc[2 * q + 1] = fmaf(a, f.y, acc[2 * q + 1]);
-        }
+        fma8_bf16(acc, a, *(const uint4 *)((const __nv_bfloat16 *)W + off));
     } else {
         const float4 *w4 = (const float4 *)((const float *)W + off);
-        float4 u = w4[0], v = w4[1];
-        acc[0] = fmaf(a, u.x, acc[0]), acc[1] = fmaf(a, u.y, acc[1]);
-        acc[2] = fmaf(a, u.z, acc[2]), acc[3] = fmaf(a, u.w, acc[3]);
-        acc[4] = fmaf(a, v.x, acc[4]), acc[5] = fmaf(a, v.y, acc[5]);
-        acc[6] = fmaf(a, v.z, acc[6]), acc[7] = fmaf(a, v.w, acc[7]);
+        fma8_f32(acc, a, w4[0], w4[1]);
     }
 }
 
@@ -922,16 +945,7 @@ static __device__ __forceinline__ int gemv_pass(const void *A, int64_t K, const 
                         w[q] = __ldg((const uint4 *)((const __nv_bfloat16 *)W + (kb0 + s_k[j0 + WARPS * q]) * N + c0));
 #pragma unroll
                 for (int q = 0; q < B; q++)
-                    if (j0 + WARPS * q < total) {
-                        const float av = s_a[j0 + WARPS * q];
-                        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&w[q];
-#pragma unroll
-                        for (int e = 0; e < 4; e++) {
-                            float2 f = __bfloat1622float2(h[e]);
-                            acc[2 * e] = fmaf(av, f.x, acc[2 * e]);
-                            acc[2 * e + 1] = fmaf(av, f.y, acc[2 * e + 1]);
-                        }
-                    }
+                    if (j0 + WARPS * q < total) fma8_bf16(acc, s_a[j0 + WARPS * q], w[q]);
             } else {
                 float4 u[B], v[B];
 #pragma unroll
@@ -942,13 +956,7 @@ static __device__ __forceinline__ int gemv_pass(const void *A, int64_t K, const 
                     }
 #pragma unroll
                 for (int q = 0; q < B; q++)
-                    if (j0 + WARPS * q < total) {
-                        const float av = s_a[j0 + WARPS * q];
-                        acc[0] = fmaf(av, u[q].x, acc[0]), acc[1] = fmaf(av, u[q].y, acc[1]);
-                        acc[2] = fmaf(av, u[q].z, acc[2]), acc[3] = fmaf(av, u[q].w, acc[3]);
-                        acc[4] = fmaf(av, v[q].x, acc[4]), acc[5] = fmaf(av, v[q].y, acc[5]);
-                        acc[6] = fmaf(av, v[q].z, acc[6]), acc[7] = fmaf(av, v[q].w, acc[7]);
-                    }
+                    if (j0 + WARPS * q < total) fma8_f32(acc, s_a[j0 + WARPS * q], u[q], v[q]);
             }
         }
     }
@@ -1104,21 +1112,6 @@ static __global__ void __cluster_dims__(1, 8, 1) __launch_bounds__(512, 1)
 #define V5_CAP 256 /* list entries per warp in shared memory */
 #define V5_B 16    /* W load instructions in flight per lane */
 
-/* Unpack one 16-byte chunk of A or W: EPC = 8 (bf16) or 4 (f32) floats. */
-template <int BF>
-static __device__ __forceinline__ void unpack16(uint4 r, float *v)
-{
-    if (BF) {
-        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&r;
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            float2 f = __bfloat1622float2(h[q]);
-            v[2 * q] = f.x, v[2 * q + 1] = f.y;
-        }
-    } else {
-        v[0] = __uint_as_float(r.x), v[1] = __uint_as_float(r.y), v[2] = __uint_as_float(r.z), v[3] = __uint_as_float(r.w);
-    }
-}
 
 /* The rows of a warp's list (entries k, a in sk/sa, cnt of them) into acc: lane (g, c) takes
  * rows g, g + RPI, … and chunk c of the block's TC columns (Wc: row 0 of that chunk), V5_B

@@ -22,7 +22,8 @@
  * (1.05 in the next call), radam 3.91, rmsprop 2.90, sgd 0.54 (then always the two halves; the
  * plain loop measured 42.7 ms against PyTorch's 45.6). At one thread on that Xeon huge pages cost
  * the 5-stream loops 18-20% (optim_ab: rmsprop 86.9 against 72.6 ms, adagrad 83.8 against 69.5)
- * where they gained 18-20% on the VM: QT_HUGEPAGES=0 turns them off.
+ * where they gained 18-20% on the VM: the cause was every tensor starting at the same offset in its
+ * 2 MiB page; qt_alloc now staggers them (impl/core/tensor.c), which gives the 4 KiB-page rate back.
  * Tests: tests/optim/test_optim.c; bandwidth: suites/lr_convergence.c. */
 #include <math.h>
 #include <stddef.h>

@@ -15,6 +15,7 @@
 #      host only adds a futex wake-up to every parallel region of quintet's side;
 #   2. suites/peers/torch_cpu.py with the same count (torch.set_num_threads), its Google Benchmark
 #      JSON imported into the same database (variants torch-<path>, same suite/case/params);
+# QT_PEER_GROUPS (default "sparse,attention,optim") narrows both sides to some of the three groups.
 # At one thread both sides run pinned to core QT_PEER_CORE (default 0) with taskset; QT_PEER_THP=1
 # runs PyTorch with its huge-page allocator (torch_cpu.py --thp; quintet's large host blocks use
 # huge pages by default, README "Backends").
@@ -48,9 +49,14 @@ REPS=${QT_PEER_REPS:-3}
 # Seconds per step: one thread takes longest (on the 2-core VM a 1-thread quintet step needs ~200 s).
 BUDGET_Q1=${QT_PEER_BUDGET_Q1:-140} BUDGET_QN=${QT_PEER_BUDGET_QN:-70}
 BUDGET_T1=${QT_PEER_BUDGET_T1:-55} BUDGET_TN=${QT_PEER_BUDGET_TN:-35}
-FILTER='^(attention_scaling/dense/cpu/B=1,H=4,T=(256|512|1024|2048|4096),D=(64|128),causal=[01],'
-FILTER+='|lr_convergence/step_(10m|large|llc)/cpu/optimizer=(sgd|adam|adamw|radam|rmsprop|adagrad),dtype=f32,'
-FILTER+='|sparsity/(dense|gather|colskip|csr|auto)/cpu/M=(1,K=16384|64,K=4096),N=4096,sp=0\.95?,structure=uniform)'
+# QT_PEER_GROUPS (default sparse,attention,optim): the groups both sides run, e.g. "optim" alone
+PEER_GROUPS=${QT_PEER_GROUPS:-sparse,attention,optim}
+FILTER=
+case ",$PEER_GROUPS," in *,attention,*) FILTER+='|attention_scaling/dense/cpu/B=1,H=4,T=(256|512|1024|2048|4096),D=(64|128),causal=[01],' ;; esac
+case ",$PEER_GROUPS," in *,optim,*) FILTER+='|lr_convergence/step_(10m|large|llc)/cpu/optimizer=(sgd|adam|adamw|radam|rmsprop|adagrad),dtype=f32,' ;; esac
+case ",$PEER_GROUPS," in *,sparse,*) FILTER+='|sparsity/(dense|gather|colskip|csr|auto)/cpu/M=(1,K=16384|64,K=4096),N=4096,sp=0\.95?,structure=uniform' ;; esac
+[ -n "$FILTER" ] || { echo "h200-cpu-peers: QT_PEER_GROUPS='$PEER_GROUPS' names none of sparse, attention, optim" >&2; exit 2; }
+FILTER="^(${FILTER#|})"
 T0=$SECONDS
 : >"$LOG"
 say() { echo "[h200-cpu-peers +$((SECONDS - T0))s] $*" | tee -a "$LOG"; }
@@ -70,7 +76,7 @@ last_run() {
     $PY -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(id) FROM runs").fetchone()[0] or "")' "$DB"
 }
 
-say "host $(hostname), $(nproc) cores, threads: $THREADS, reps $REPS, db $DB"
+say "host $(hostname), $(nproc) cores, threads: $THREADS, reps $REPS, groups $PEER_GROUPS, db $DB"
 HAVE_TORCH=1
 if ! TV=$($PY -c 'import torch; print(torch.__version__)' 2>&1); then
     HAVE_TORCH=0
@@ -103,7 +109,7 @@ for t in $THREADS; do
         J=$OUT/torch_t$t.json
         rm -f "$J"
         step "$BT" "torch cpu, $t thread(s)" "${PIN[@]}" $PY suites/peers/torch_cpu.py --threads "$t" --reps "$REPS" \
-            --min-time 0.03 --groups sparse,attention,optim $([ "${QT_PEER_THP:-0}" = 1 ] && echo --thp) --out "$J"
+            --min-time 0.03 --groups "$PEER_GROUPS" $([ "${QT_PEER_THP:-0}" = 1 ] && echo --thp) --out "$J"
         if [ -s "$J" ]; then # written after every case: a run stopped by its limit leaves what it timed
             $Q import "$J" --db "$DB" 2>&1 | tee -a "$LOG"
             id=$(last_run)

@@ -67,16 +67,30 @@ static inline double omp_wtime_or_zero(void)
  * step_llc: on the 2-core VM's EPYC the halves took 0.63-0.84x the plain loop's time (session 5,
  * interleaved in one process; session 6: 1.76 against 2.33 ms), on the H200 host's Xeon 1.83x
  * (78.1 against 42.7 ms, n = 78.6M f32, interleaved). The first SGD_TRIALS calls of each style
- * with at least SGD_TRIAL_MIN elements alternate, each timed per element; then the style with the
- * lowest minimum runs; separately for one thread and for several. Smaller calls run the plain
- * loop until the choice is made. QT_OPTIM_SGD_STYLE=plain|halves forces one (tests). The
- * arithmetic per element is the same: the choice changes time only. */
+ * with at least 2^SGD_TRIAL_LOG2_MIN elements alternate, each timed per element; then the style with the
+ * lowest minimum runs; separately for one thread and for several, and for each power-of-two
+ * size class (from 2^20 elements): whether the streams come from the LLC or from memory changes
+ * the ranking (session 7, /work/.device/2: chosen once at step_10m's 10M elements, the style ran
+ * step_llc's 78.6M at one thread in 64.9 ms where the plain loop takes ~43). Smaller calls, and a
+ * size class until its choice is made, run the plain loop between trials.
+ * QT_OPTIM_SGD_STYLE=plain|halves forces one (tests). The arithmetic per element is the same:
+ * the choice changes time only. */
 #define SGD_TRIALS 3
-#define SGD_TRIAL_MIN (1u << 20)
+#define SGD_TRIAL_LOG2_MIN 20 /* size classes 2^20.., the last one open-ended */
+#define SGD_SIZE_CLASSES 16
 static struct {
     double best[2];
     int calls, choice;
-} sgd_style[2] = {{{INFINITY, INFINITY}, 0, 0}, {{INFINITY, INFINITY}, 0, 0}};
+} sgd_style[2][SGD_SIZE_CLASSES];
+
+/* The size class of an n-element step: floor(log2 n) - 20, capped; -1 below 2^20 elements. */
+static int sgd_size_class(size_t n)
+{
+    if (n < ((size_t)1 << SGD_TRIAL_LOG2_MIN)) return -1;
+    int c = 0;
+    while (c + 1 < SGD_SIZE_CLASSES && (n >> (SGD_TRIAL_LOG2_MIN + c + 1)) != 0) c++;
+    return c;
+}
 
 /* The style for an n-element step on nt threads; *trial set when the call is a trial (then
  * sgd_style_record its time). */
@@ -86,29 +100,34 @@ static int sgd_style_choose(size_t n, int nt, int *trial)
     int style = 0;
     *trial = 0;
     if (e && *e) return !strcmp(e, "halves");
+    const int sc = sgd_size_class(n);
+    if (sc < 0) return 0;
 #pragma omp critical(qt_sgd_style)
     {
         const int cls = nt > 1;
-        if (sgd_style[cls].calls >= 2 * SGD_TRIALS) {
-            style = sgd_style[cls].choice;
-        } else if (n >= SGD_TRIAL_MIN) {
-            style = sgd_style[cls].calls % 2;
+        if (sgd_style[cls][sc].calls >= 2 * SGD_TRIALS) {
+            style = sgd_style[cls][sc].choice;
+        } else {
+            style = sgd_style[cls][sc].calls % 2;
             *trial = 1;
         }
     }
     return style;
 }
 
-/* Record a trial: seconds per element of style `style` on nt threads. */
-static void sgd_style_record(int nt, int style, double per_el)
+/* Record a trial: seconds per element of style `style` for an n-element step on nt threads. */
+static void sgd_style_record(size_t n, int nt, int style, double per_el)
 {
+    const int sc = sgd_size_class(n);
+    if (sc < 0) return;
 #pragma omp critical(qt_sgd_style)
     {
         const int cls = nt > 1;
-        if (sgd_style[cls].calls < 2 * SGD_TRIALS) {
-            if (per_el < sgd_style[cls].best[style]) sgd_style[cls].best[style] = per_el;
-            if (++sgd_style[cls].calls == 2 * SGD_TRIALS)
-                sgd_style[cls].choice = sgd_style[cls].best[1] < sgd_style[cls].best[0];
+        if (sgd_style[cls][sc].calls == 0) sgd_style[cls][sc].best[0] = sgd_style[cls][sc].best[1] = INFINITY;
+        if (sgd_style[cls][sc].calls < 2 * SGD_TRIALS) {
+            if (per_el < sgd_style[cls][sc].best[style]) sgd_style[cls][sc].best[style] = per_el;
+            if (++sgd_style[cls][sc].calls == 2 * SGD_TRIALS)
+                sgd_style[cls][sc].choice = sgd_style[cls][sc].best[1] < sgd_style[cls][sc].best[0];
         }
     }
 }

@@ -358,7 +358,7 @@ static qt_status_t FN(cpu_update)(const qt_optim_config_t *c, const qt_optim_ste
         const int halves = sgd_style_choose(n, nt, &trial);
         const double t0 = trial ? omp_wtime_or_zero() : 0.0;
         FN(cpu_sgd)(c, s, &l, p, g, st, n, nt, halves);
-        if (trial) sgd_style_record(nt, halves, (omp_wtime_or_zero() - t0) / (double)n);
+        if (trial) sgd_style_record(n, nt, halves, (omp_wtime_or_zero() - t0) / (double)n);
         break;
     }
     case QT_OPTIM_ADAM:

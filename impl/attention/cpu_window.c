@@ -12,6 +12,17 @@
 
 #define BR QT_ATTN_BR
 #define BC QT_ATTN_BC
+/* The AMX kernel (cpu_amx.c) replaces the tile's products in the narrow instance (DENSE) only. */
+#ifdef QT_ATTN_NARROW
+#define AMX(c) ((c)->amx)
+#else
+#define AMX(c) ((const qt_attn_amx_t *)NULL)
+#define qt_attn_amx_load_q(x, t) ((void)0)
+#define qt_attn_amx_scores(x, t, bh, kt, nk) ((void)0)
+#define qt_attn_amx_update(x, t, bh, kt, nk) ((void)0)
+#define qt_attn_amx_thread_begin(x, tiles, ng) 0
+#define qt_attn_amx_thread_end(x, tiles, ng) ((void)0)
+#endif
 
 /* Window geometry of one call in subsequence coordinates. */
 typedef struct {
@@ -47,6 +58,7 @@ int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t 
         int64_t a0 = t0 + (int64_t)i * BR;
         qt_attn_tile_load_q(&tiles[i], qh + a0 * ld, ld, NULL, (int)(t1 - a0 < BR ? t1 - a0 : BR));
         qt_attn_tile_reset(&tiles[i]);
+        if (AMX(c)) qt_attn_amx_load_q(AMX(c), &tiles[i]);
     }
     int64_t lo = t0 - g.wl > 0 ? t0 - g.wl : 0, hi = t1 + g.wr < n ? t1 + g.wr : n, pairs = 0;
     for (int64_t kt = lo; kt < hi; kt += BC) {
@@ -55,7 +67,8 @@ int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t 
             qt_attn_tile_t *tile = &tiles[i];
             int64_t a0 = t0 + (int64_t)i * BR, a1 = a0 + tile->nq;
             if (kt + nk - 1 < a0 - g.wl || kt > a1 - 1 + g.wr) continue; /* outside this tile's windows */
-            qt_attn_tile_scores(tile, kh + kt * ld, ld, nk);
+            if (AMX(c)) qt_attn_amx_scores(AMX(c), tile, bh, kt, nk);
+            else qt_attn_tile_scores(tile, kh + kt * ld, ld, nk);
             pairs += (int64_t)nk * BR;
             /* a block that straddles an edge: key kt + j is visible to queries kt + j - wr .. kt + j + wl */
             if (!(kt >= a1 - 1 - g.wl && kt + nk - 1 <= a0 + g.wr))
@@ -64,7 +77,8 @@ int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t 
                 for (int j = 0; j < nk; j++)
                     if (mrow[(kt + j) * g.dil] == 0.0f)
                         for (int a = 0; a < BR; a++) tile->st[(int64_t)j * BR + a] = -INFINITY;
-            qt_attn_tile_update(tile, vh + kt * ld, ld, nk, NULL);
+            if (AMX(c)) qt_attn_amx_update(AMX(c), tile, bh, kt, nk);
+            else qt_attn_tile_update(tile, vh + kt * ld, ld, nk, NULL);
         }
     }
     return pairs;
@@ -148,9 +162,14 @@ qt_status_t qt_attn_cpu_window(const qt_attn_cpu_call_t *c, int dense, long long
         }
         qt_attn_tile_t tiles[QT_ATTN_GROUP];
         for (int i = 0; scratch && i < ng; i++) qt_attn_tile_init(&tiles[i], D, scratch + i * nf);
+        int amx_ok = !AMX(c) || (scratch && qt_attn_amx_thread_begin(AMX(c), tiles, ng) == 0);
+        if (!amx_ok) {
+#pragma omp atomic write
+            failed = 1;
+        }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
-            if (!scratch) continue;
+            if (!scratch || !amx_ok) continue;
             int64_t bh = it / g.n_tiles, rho, t0;
             int nq;
             qt_attn_cpu_grid_tile(&g, g.n_tiles - 1 - it % g.n_tiles, &rho, &t0, &nq); /* heavy spans first */
@@ -159,6 +178,7 @@ qt_status_t qt_attn_cpu_window(const qt_attn_cpu_call_t *c, int dense, long long
                 qt_attn_tile_store(&tiles[i], c->o + bh * T * D + (rho + (t0 + (int64_t)i * BR) * g.dil) * D, g.dil * D,
                                    NULL, NULL);
         }
+        if (AMX(c) && scratch && amx_ok) qt_attn_amx_thread_end(AMX(c), tiles, ng);
         qt_free(scratch);
     }
     qt_attn_cpu_grid_free(&g);

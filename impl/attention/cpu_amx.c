@@ -205,25 +205,24 @@ static void emu_dp(emu_tile_t *c, const emu_tile_t *a, const emu_tile_t *b)
 #define SFX(name) name##_hw
 #define TGT TGT_HW
 #define TILES (void)0
-#define TL(i, p, s) _tile_loadd(i, (p), (s))
-#define TS(i, p, s) _tile_stored(i, (p), (s))
+/* GCC's tile loads and stores are asm statements that name no memory: compiler barriers keep the
+ * stores of the operands before the loads, and the reads of the results after the stores. */
+#define TL(i, p, s) do { __asm__ volatile("" ::: "memory"); _tile_loadd(i, (p), (s)); } while (0)
+#define TS(i, p, s) do { _tile_stored(i, (p), (s)); __asm__ volatile("" ::: "memory"); } while (0)
 #define TZ(i) _tile_zero(i)
 #define TD(c, a, b) _tile_dpbf16ps(c, a, b)
 #include "cpu_amx.c"
 
-/* Palette 1, tiles 0-7 of 16 rows × 64 bytes. */
-static TGT_HW void hw_config(void)
-{
-    struct {
-        uint8_t palette, start_row, reserved[14];
-        uint16_t colsb[16];
-        uint8_t rows[16];
-    } cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int i = 0; i < 8; i++) { cfg.colsb[i] = 64; cfg.rows[i] = 16; }
-    _tile_loadconfig(&cfg);
-}
+/* Palette 1, tiles 0-7 of 16 rows × 64 bytes. A static object: GCC's _tile_loadconfig tells the
+ * compiler it reads 8 bytes, so the stores that build a local configuration could be dropped. */
+static const struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((aligned(64))) tile_cfg = {.palette = 1,
+                                           .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+                                           .rows = {16, 16, 16, 16, 16, 16, 16, 16}};
+static TGT_HW void hw_config(void) { _tile_loadconfig(&tile_cfg); }
 static TGT_HW void hw_release(void) { _tile_release(); }
 
 /* 1 when the CPU has AMX-TILE, AMX-BF16, AVX512-BF16 and AVX512F and Linux grants the tile state. */

@@ -60,6 +60,7 @@ struct qt_attn_amx {
     int64_t T, D, Dp, Tp, nblk; /* Dp: D rounded up to 32; Tp = nblk·64 */
     uint16_t *kp; /* [bh][part][Tp][Dp] bf16: key rows (tile A of the scores) */
     uint16_t *vp; /* [bh][block][part][Dp][64] bf16: value columns per key block (tile A of the output) */
+    unsigned char *aux; /* per OpenMP thread, QT_ATTN_GROUP tiles' scratch of aux_bytes(Dp) */
 };
 
 #if AMX_BUILT
@@ -114,8 +115,11 @@ ALWAYS_INLINE void split_store16(vf16 x, uint16_t *dst, int64_t pstride)
     }
 }
 
-/* The six passes (part of the A operand, part of the B operand), smallest products first. */
-static const int PA[6] = {2, 0, 1, 1, 0, 0}, PB[6] = {0, 2, 1, 0, 1, 0};
+/* The six passes (part of the A operand, part of the B operand): the five small ones first, then
+ * hi·hi, so that the accumulator takes the small terms while it is small (each term of the last
+ * pass then costs one fp32 rounding, as in the FMA kernel); consecutive passes share A parts where
+ * they can (20 tile loads per 24 TDPBF16PS). */
+static const int PA[6] = {2, 1, 1, 0, 0, 0}, PB[6] = {0, 1, 0, 2, 1, 0};
 
 /* A tile's per-query-tile scratch: Q parts [3][Dp/2][32], P parts [3][32][32] (dwords), C [32][32] floats. */
 static size_t aux_bytes(int64_t Dp) { return (size_t)(3 * (Dp / 2) * BR + 3 * 32 * BR + 32 * BR) * 4; }
@@ -249,14 +253,21 @@ static int cpu_amx(void)
 }
 #endif /* AMX_BUILT */
 
+/* auto takes the AMX kernel up to this many threads (the H200 host's Xeon: see NOTES_cpu.md). */
+#ifndef QT_ATTN_AMX_AUTO_THREADS
+#define QT_ATTN_AMX_AUTO_THREADS 1
+#endif
+
 /* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). */
-static qt_status_t amx_mode(int *mode)
+static qt_status_t amx_mode(int threads, int *mode)
 {
     const char *e = getenv("QT_ATTN_AMX");
     *mode = 0;
     if (!e || !*e || !strcmp(e, "auto")) {
 #if AMX_BUILT
-        *mode = cpu_amx();
+        *mode = threads <= QT_ATTN_AMX_AUTO_THREADS && cpu_amx();
+#else
+        (void)threads;
 #endif
         return QT_OK;
     }
@@ -306,43 +317,65 @@ static void prep_block(const struct qt_attn_amx *x, const qt_attn_cpu_call_t *c,
 }
 #endif
 
+#if AMX_BUILT
+/* A call's workspace (split K and V, the threads' tile scratch) up to WS_KEEP bytes is kept for the next
+ * call (one block per process, taken and given back atomically, so concurrent calls each get their own):
+ * fresh pages cost more than the kernel at small T on 16 threads. */
+#define WS_KEEP ((size_t)32 << 20)
+static void *ws_cache;
+static void *ws_take(size_t n)
+{
+    size_t *w = __atomic_exchange_n(&ws_cache, NULL, __ATOMIC_ACQ_REL);
+    if (w && w[0] >= n) return w;
+    qt_free(w);
+    w = qt_alloc(n + 64);
+    if (w) w[0] = n;
+    return w;
+}
+static void ws_give(void *w)
+{
+    if (((size_t *)w)[0] > WS_KEEP) qt_free(w);
+    else qt_free(__atomic_exchange_n(&ws_cache, w, __ATOMIC_ACQ_REL));
+}
+#endif
+
 qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs, int *done)
 {
     int mode;
     *done = 0;
-    QT_TRY(amx_mode(&mode));
+    QT_TRY(amx_mode(c->threads, &mode));
     if (!mode) return QT_OK;
 #if AMX_BUILT
     int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
     struct qt_attn_amx x = {.emu = mode == 2, .T = T, .D = D, .Dp = (D + 31) / 32 * 32, .nblk = (T + BC - 1) / BC};
     x.Tp = x.nblk * BC;
-    size_t n = (size_t)(BH * 3 * x.Tp * x.Dp);
-    x.kp = qt_alloc(n * sizeof(uint16_t));
-    x.vp = qt_alloc(n * sizeof(uint16_t));
-    int failed = !x.kp || !x.vp;
-    if (!failed) {
+    size_t n = (size_t)(BH * 3 * x.Tp * x.Dp), na = aux_bytes(x.Dp) * QT_ATTN_GROUP;
+    unsigned char *ws = ws_take(2 * n * sizeof(uint16_t) + na * (size_t)c->threads + 128);
+    if (!ws) return qt_fail(QT_ERR_NOMEM, "AMX attention: split keys and values (%zu bf16 ×2)", n);
+    x.kp = (uint16_t *)(ws + 64);
+    x.vp = x.kp + n;
+    x.aux = (unsigned char *)(((uintptr_t)(x.vp + n) + 63) & ~(uintptr_t)63);
+    int failed = 0;
 #pragma omp parallel num_threads(c->threads)
-        {
-            float *tmp = qt_alloc((size_t)(D * BR) * sizeof(float));
-            if (!tmp) {
+    {
+        float *tmp = qt_alloc((size_t)(D * BR) * sizeof(float));
+        if (!tmp) {
 #pragma omp atomic write
-                failed = 1;
-            }
-#pragma omp for schedule(static)
-            for (int64_t it = 0; it < BH * x.nblk; it++)
-                if (tmp) prep_block(&x, c, it / x.nblk, it % x.nblk, tmp);
-            qt_free(tmp);
+            failed = 1;
         }
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < BH * x.nblk; it++)
+            if (tmp) prep_block(&x, c, it / x.nblk, it % x.nblk, tmp);
+        qt_free(tmp);
     }
-    qt_status_t s = qt_fail(QT_ERR_NOMEM, "AMX attention: split keys and values (%zu bf16 ×2)", n);
+    qt_status_t s = qt_fail(QT_ERR_NOMEM, "AMX attention: value transposition scratch");
     if (!failed) {
         qt_attn_cpu_call_t c2 = *c;
         c2.amx = &x;
         s = qt_attn_cpu_window_narrow(&c2, 1, pairs);
         *done = 1;
     }
-    qt_free(x.kp);
-    qt_free(x.vp);
+    ws_give(ws);
     return s;
 #else
     (void)c;
@@ -355,9 +388,8 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
 int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng)
 {
     size_t nb = aux_bytes(x->Dp);
-    unsigned char *a = qt_alloc(nb * (size_t)ng);
-    if (!a) return -1;
-    for (int i = 0; i < ng; i++) tiles[i].aux = a + nb * (size_t)i;
+    if (ng > QT_ATTN_GROUP) return -1;
+    for (int i = 0; i < ng; i++) tiles[i].aux = x->aux + nb * (size_t)(omp_get_thread_num() * QT_ATTN_GROUP + i);
     if (!x->emu) hw_config();
     return 0;
 }
@@ -365,7 +397,6 @@ int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int 
 void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng)
 {
     if (!x->emu) hw_release();
-    qt_free(tiles[0].aux);
     for (int i = 0; i < ng; i++) tiles[i].aux = NULL;
 }
 
@@ -405,8 +436,27 @@ void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, i
 
 #else /* AMX_INSTANCE: the kernel over the tile operations TL, TS, TZ, TD (tiles: C 0-3, A 4-5, B 6-7) */
 
+/* One step of passes s0 .. s1 - 1 into C 0-3: A tiles (rows a0, a0 + 16 rows·lda elements on, part p
+ * at + p·ap) against B tiles (16 pairs × 16 queries at b0 and b0 + 16, part p at + p·bp). Loads are
+ * interleaved with the dot products so that each waits only for the tile it needs. */
+#define PASSES(s0, s1, a0, lda, ap, b0, bp)                                                                 \
+    for (int s = s0; s < s1; s++) {                                                                        \
+        const uint16_t *a_ = (a0) + PA[s] * (ap);                                                          \
+        const uint32_t *b_ = (b0) + PB[s] * (bp);                                                          \
+        int new_a = s == s0 || PA[s] != PA[s - 1];                                                          \
+        if (new_a) TL(4, a_, (lda) * 2);                                                                   \
+        TL(6, b_, BR * 4);                                                                                 \
+        TD(0, 4, 6);                                                                                       \
+        TL(7, b_ + 16, BR * 4);                                                                            \
+        TD(1, 4, 7);                                                                                       \
+        if (new_a) TL(5, a_ + 16 * (lda), (lda) * 2);                                                      \
+        TD(2, 5, 6);                                                                                       \
+        TD(3, 5, 7);                                                                                       \
+    }
+
 /* St (64 keys × 32 queries) of key block kt: per half of 32 keys, C = 2 × 2 tiles of 16 keys × 16 queries,
- * six passes of Dp/32 steps (A: 16 key rows × 32 d, B: 16 d pairs × 16 queries). */
+ * per 32 columns of d the five small passes, then per 32 columns hi·hi (A: 16 key rows × 32 d, B: 16 d
+ * pairs × 16 queries): each step's parts are re-read while they are in L1. */
 static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
 {
     TILES;
@@ -418,19 +468,11 @@ static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
         TZ(1);
         TZ(2);
         TZ(3);
-        for (int s = 0; s < 6; s++) {
-            const uint16_t *ka = kb + (PA[s] * x->Tp + kt + h * 32) * Dp;
-            const uint32_t *qb = qx + PB[s] * (Dp / 2) * BR;
-            for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
-                TL(4, ka + d0, Dp * 2);
-                TL(5, ka + 16 * Dp + d0, Dp * 2);
-                TL(6, qb + d0 / 2 * BR, BR * 4);
-                TL(7, qb + d0 / 2 * BR + 16, BR * 4);
-                TD(0, 4, 6);
-                TD(1, 4, 7);
-                TD(2, 5, 6);
-                TD(3, 5, 7);
-            }
+        for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
+            PASSES(0, 5, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
+        }
+        for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
+            PASSES(5, 6, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
         }
         float *st = t->st + h * 32 * BR;
         TS(0, st, BR * 4);
@@ -441,7 +483,8 @@ static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
 }
 
 /* Ot = Ot·alpha + Vᵀ P over nkp (a multiple of 32) keys of block kt: per 32 rows of d, C = 2 × 2 tiles of
- * 16 d × 16 queries, six passes of nkp/32 steps (A: 16 d rows × 32 keys, B: 16 key pairs × 16 queries). */
+ * 16 d × 16 queries, per 32 keys the five small passes, then hi·hi (A: 16 d rows × 32 keys, B: 16 key
+ * pairs × 16 queries). */
 static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nkp,
                             const float *alpha)
 {
@@ -455,19 +498,11 @@ static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
         TZ(1);
         TZ(2);
         TZ(3);
-        for (int s = 0; s < 6; s++) {
-            const uint16_t *va = vb + (PA[s] * Dp + d0) * BC;
-            const uint32_t *pb = px + PB[s] * 32 * BR;
-            for (int k0 = 0; k0 < nkp; k0 += 32) {
-                TL(4, va + k0, BC * 2);
-                TL(5, va + 16 * BC + k0, BC * 2);
-                TL(6, pb + k0 / 2 * BR, BR * 4);
-                TL(7, pb + k0 / 2 * BR + 16, BR * 4);
-                TD(0, 4, 6);
-                TD(1, 4, 7);
-                TD(2, 5, 6);
-                TD(3, 5, 7);
-            }
+        for (int k0 = 0; k0 < nkp; k0 += 32) {
+            PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
+        }
+        for (int k0 = 0; k0 < nkp; k0 += 32) {
+            PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
         }
         TS(0, cbuf, BR * 4);
         TS(1, cbuf + 16, BR * 4);
@@ -477,4 +512,5 @@ static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
     }
 }
 
+#undef PASSES
 #endif /* AMX_INSTANCE */

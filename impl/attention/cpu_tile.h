@@ -58,6 +58,9 @@
 #endif
 #define QT_ATTN_BR (QT_ATTN_NV * QT_ATTN_VL)  /* queries per tile (64 with AVX-512) */
 #define QT_ATTN_BC 64                         /* keys per block */
+#ifndef QT_ATTN_GROUP
+#define QT_ATTN_GROUP 4 /* most query tiles that share each key block (cpu_window.c group_tiles) */
+#endif
 
 #ifdef QT_ATTN_NARROW
 #define qt_attn_tile_floats qt_attn_tile_floats_narrow

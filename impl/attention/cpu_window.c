@@ -127,9 +127,6 @@ void qt_attn_cpu_grid_tile(const qt_attn_cpu_grid_t *g, int64_t it, int64_t *rho
  * B=1 H=4 T=4096, one process, best of 3 (stage tool attn_ab, the branch's second device call):
  * 4 tiles against 1, 1 thread 1.08x (D=64) and 1.18x (D=128), 16 threads 1.16x (D=128); the
  * first call (a slower clock) had 1.42x and 1.11x, and 8 tiles no better than 4. */
-#ifndef QT_ATTN_GROUP
-#define QT_ATTN_GROUP 4
-#endif
 #ifndef QT_ATTN_GROUP_BYTES
 #define QT_ATTN_GROUP_BYTES (1 << 20)
 #endif

@@ -472,9 +472,9 @@ static void amx_env(const char *v)
  * plain C, so it runs on every x86-64 AVX-512 build) and over the real tiles (1: where the CPU has
  * AMX; *hw = 0 there, -1 where skipped). Tolerance: the FMA kernel's (rel. Frobenius <= 2e-6, no
  * value outside qt_verify_tol_attn), and the AMX error at most 4× the FMA kernel's on the same
- * inputs (+1e-8 for outputs both get to within a few ulp); real tiles equal emulated ones bit for
- * bit (same splits, same pair order, fp32 RNE accumulation). *worst collects the largest errors. */
-static void amx_case(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt, int *hw, double worst[4])
+ * inputs (+1e-8 for outputs both get to within a few ulp), for both tile implementations. *worst
+ * collects the largest errors: emu, FMA (rel. Frobenius), emu, FMA (max abs.), real vs ref, real vs emu. */
+static void amx_case(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt, int *hw, double worst[6])
 {
     prob_t p;
     prob_init(&p, B, H, T, D, salt);
@@ -518,7 +518,18 @@ static void amx_case(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt, 
         }
         CU_ASSERT_EQUAL_FATAL(s, QT_OK);
         *hw = 0;
-        CU_ASSERT(memcmp(o3.data, o4.data, (size_t)qt_tensor_numel(&o3) * sizeof(float)) == 0);
+        qt_cmp_t ch = compare(&o4, &p.o1), cd = compare(&o4, &o3);
+        double eh = qt_cmp_rel_fro(&ch), ed = qt_cmp_rel_fro(&cd);
+        CU_ASSERT(eh <= 2e-6);
+        CU_ASSERT_EQUAL(ch.wrong, 0);
+        CU_ASSERT(eh <= 4 * ef + 1e-8);
+        /* real against emulated tiles: TDPBF16PS's accumulation inside an instruction need not follow
+         * the SDM's pair order (H200 host's Xeon: 80% of outputs differ by a few ulp, max 5e-7 at T = 256),
+         * so the same tolerance as against ref, and 1e-6 relative */
+        CU_ASSERT_EQUAL(cd.wrong, 0);
+        CU_ASSERT(ed <= 1e-6);
+        worst[4] = fmax(worst[4], eh);
+        worst[5] = fmax(worst[5], ed);
     }
     qt_tensor_free(&o3);
     qt_tensor_free(&o4);
@@ -532,7 +543,7 @@ static void test_amx_kernel(void)
     const char *old = getenv("QT_ATTN_AMX");
     char *saved = old ? strdup(old) : NULL;
     int hw = 1;
-    double worst[4] = {0, 0, 0, 0};
+    double worst[6] = {0, 0, 0, 0, 0, 0};
     amx_case(2, 2, 100, 64, 21, &hw, worst);
     amx_case(1, 3, 131, 128, 22, &hw, worst);
     amx_case(1, 2, 20, 64, 23, &hw, worst);
@@ -542,9 +553,9 @@ static void test_amx_kernel(void)
     amx_env(saved);
     free(saved);
     if (hw > -2)
-        printf("\n  AMX (emulated%s) vs ref: rel err <= %.3g, max |err| %.3g; FMA vs ref: %.3g, %.3g\n",
-               hw == 0 ? ", real tiles equal bit for bit" : "; real tiles skipped", worst[0], worst[2], worst[1],
-               worst[3]);
+        printf("\n  AMX emulated vs ref: rel err <= %.3g, max |err| %.3g; FMA vs ref: %.3g, %.3g\n", worst[0], worst[2],
+               worst[1], worst[3]);
+    if (hw == 0) printf("  AMX real tiles vs ref: rel err <= %.3g; vs emulated: %.3g\n", worst[4], worst[5]);
 }
 
 QT_TEST_MAIN("attention", {"backends match ref", test_backends_match_ref}, {"odd sizes", test_odd_sizes},

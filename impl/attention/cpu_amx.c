@@ -61,6 +61,7 @@ struct qt_attn_amx {
     uint16_t *kp; /* [bh][part][Tp][Dp] bf16: key rows (tile A of the scores) */
     uint16_t *vp; /* [bh][block][part][Dp][64] bf16: value columns per key block (tile A of the output) */
     unsigned char *aux; /* per OpenMP thread, QT_ATTN_GROUP tiles' scratch of aux_bytes(Dp) */
+    int pipe, pf;       /* QT_ATTN_AMX_PIPE: driver order (qt_attn_amx_pipelined); QT_ATTN_AMX_PF: prefetch */
 };
 
 #if AMX_BUILT
@@ -349,6 +350,10 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
     int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
     struct qt_attn_amx x = {.emu = mode == 2, .T = T, .D = D, .Dp = (D + 31) / 32 * 32, .nblk = (T + BC - 1) / BC};
     x.Tp = x.nblk * BC;
+    const char *e = getenv("QT_ATTN_AMX_PIPE");
+    x.pipe = !e || strcmp(e, "0");
+    e = getenv("QT_ATTN_AMX_PF");
+    x.pf = !e || strcmp(e, "0");
     size_t n = (size_t)(BH * 3 * x.Tp * x.Dp), na = aux_bytes(x.Dp) * QT_ATTN_GROUP;
     unsigned char *ws = ws_take(2 * n * sizeof(uint16_t) + na * (size_t)c->threads + 128);
     if (!ws) return qt_fail(QT_ERR_NOMEM, "AMX attention: split keys and values (%zu bf16 ×2)", n);
@@ -400,6 +405,8 @@ void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int n
     for (int i = 0; i < ng; i++) tiles[i].aux = NULL;
 }
 
+int qt_attn_amx_pipelined(const qt_attn_amx_t *x) { return x->pipe; }
+
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t)
 {
     split_pairs(t->qt, x->D, x->Dp / 2, aux_q(t), x->Dp / 2 * BR);
@@ -424,6 +431,7 @@ void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, i
 int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; return -1; }
 void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; }
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t) { (void)x, (void)t; }
+int qt_attn_amx_pipelined(const qt_attn_amx_t *x) { (void)x; return 0; }
 void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
 {
     (void)x, (void)t, (void)bh, (void)kt, (void)nk;
@@ -439,11 +447,19 @@ void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, i
 /* One step of passes s0 .. s1 - 1 into C 0-3: A tiles (rows a0, a0 + 16 rows·lda elements on, part p
  * at + p·ap) against B tiles (16 pairs × 16 queries at b0 and b0 + 16, part p at + p·bp). Loads are
  * interleaved with the dot products so that each waits only for the tile it needs. */
-#define PASSES(s0, s1, a0, lda, ap, b0, bp)                                                                 \
+#define PASSES(s0, s1, a0, lda, ap, b0, bp, pfa, pfb)                                                       \
     for (int s = s0; s < s1; s++) {                                                                        \
         const uint16_t *a_ = (a0) + PA[s] * (ap);                                                          \
         const uint32_t *b_ = (b0) + PB[s] * (bp);                                                          \
-        int new_a = s == s0 || PA[s] != PA[s - 1];                                                          \
+        int new_a = s == s0 || PA[s] != PA[s - 1];                                                         \
+        if (x->pf) { /* the next step's rows of these parts, into L1 while this step runs */              \
+            for (int r_ = 0; new_a && r_ < 32; r_++)                                                       \
+                _mm_prefetch((const char *)(a_ + (pfa) + r_ * (lda)), _MM_HINT_T0);                        \
+            for (int r_ = 0; r_ < 16; r_++) {                                                              \
+                _mm_prefetch((const char *)(b_ + (pfb) + r_ * BR), _MM_HINT_T0);                           \
+                _mm_prefetch((const char *)(b_ + (pfb) + r_ * BR + 16), _MM_HINT_T0);                      \
+            }                                                                                              \
+        }                                                                                                  \
         if (new_a) TL(4, a_, (lda) * 2);                                                                   \
         TL(6, b_, BR * 4);                                                                                 \
         TD(0, 4, 6);                                                                                       \
@@ -469,10 +485,10 @@ static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
         TZ(2);
         TZ(3);
         for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
-            PASSES(0, 5, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
+            PASSES(0, 5, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR, 32, 16 * BR)
         }
         for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
-            PASSES(5, 6, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
+            PASSES(5, 6, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR, 32, 16 * BR)
         }
         float *st = t->st + h * 32 * BR;
         TS(0, st, BR * 4);
@@ -499,10 +515,10 @@ static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
         TZ(2);
         TZ(3);
         for (int k0 = 0; k0 < nkp; k0 += 32) {
-            PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
+            PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR, 32, 16 * BR)
         }
         for (int k0 = 0; k0 < nkp; k0 += 32) {
-            PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
+            PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR, 32, 16 * BR)
         }
         TS(0, cbuf, BR * 4);
         TS(1, cbuf + 16, BR * 4);

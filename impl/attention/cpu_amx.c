@@ -24,7 +24,8 @@
  * XFEATURE_XTILEDATA) once per process; the tile configuration is loaded in each OpenMP thread that
  * runs tiles and released after. QT_ATTN_AMX = 0 (FMA kernel), 1 (AMX; an error where the CPU has
  * none), emu (the same kernel over plain-C tiles with TDPBF16PS's SDM semantics: what the tests
- * check on CPUs without AMX), auto (default: AMX where the CPU has it).
+ * check on CPUs without AMX), auto (default: AMX where the CPU has it and the A/B measured it faster:
+ * auto_amx, one thread, D >= 128, T >= 1024).
  * The kernel is written once against four tile operations (load, zero, dot product, store); this
  * file includes itself twice to compile it over the intrinsics (function target attributes, so the
  * default build needs no AMX flags) and over the emulation.
@@ -61,7 +62,6 @@ struct qt_attn_amx {
     uint16_t *kp; /* [bh][part][Tp][Dp] bf16: key rows (tile A of the scores) */
     uint16_t *vp; /* [bh][block][part][Dp][64] bf16: value columns per key block (tile A of the output) */
     unsigned char *aux; /* per OpenMP thread, QT_ATTN_GROUP tiles' scratch of aux_bytes(Dp) */
-    int pipe, pf;       /* QT_ATTN_AMX_PIPE: driver order (qt_attn_amx_pipelined); QT_ATTN_AMX_PF: prefetch */
 };
 
 #if AMX_BUILT
@@ -254,21 +254,21 @@ static int cpu_amx(void)
 }
 #endif /* AMX_BUILT */
 
-/* auto takes the AMX kernel up to this many threads (the H200 host's Xeon: see NOTES_cpu.md). */
-#ifndef QT_ATTN_AMX_AUTO_THREADS
-#define QT_ATTN_AMX_AUTO_THREADS 1
-#endif
+/* auto: the AMX kernel where it measured faster than the FMA kernel on the H200 host's Xeon (one
+ * call, A/B in one process: NOTES_cpu.md): one thread, D >= 128, T >= 1024; the FMA kernel elsewhere
+ * (at 16 threads it lost at every T, 0.43-0.97x; at D = 64 and T <= 512, 0.69-1.01x). */
+static int auto_amx(const qt_attn_cpu_call_t *c) { return c->threads == 1 && c->d.D >= 128 && c->d.T >= 1024; }
 
 /* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). */
-static qt_status_t amx_mode(int threads, int *mode)
+static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
 {
     const char *e = getenv("QT_ATTN_AMX");
     *mode = 0;
     if (!e || !*e || !strcmp(e, "auto")) {
 #if AMX_BUILT
-        *mode = threads <= QT_ATTN_AMX_AUTO_THREADS && cpu_amx();
+        *mode = auto_amx(c) && cpu_amx();
 #else
-        (void)threads;
+        (void)c, (void)auto_amx;
 #endif
         return QT_OK;
     }
@@ -344,16 +344,12 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
 {
     int mode;
     *done = 0;
-    QT_TRY(amx_mode(c->threads, &mode));
+    QT_TRY(amx_mode(c, &mode));
     if (!mode) return QT_OK;
 #if AMX_BUILT
     int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
     struct qt_attn_amx x = {.emu = mode == 2, .T = T, .D = D, .Dp = (D + 31) / 32 * 32, .nblk = (T + BC - 1) / BC};
     x.Tp = x.nblk * BC;
-    const char *e = getenv("QT_ATTN_AMX_PIPE");
-    x.pipe = !e || strcmp(e, "0");
-    e = getenv("QT_ATTN_AMX_PF");
-    x.pf = !e || strcmp(e, "0");
     size_t n = (size_t)(BH * 3 * x.Tp * x.Dp), na = aux_bytes(x.Dp) * QT_ATTN_GROUP;
     unsigned char *ws = ws_take(2 * n * sizeof(uint16_t) + na * (size_t)c->threads + 128);
     if (!ws) return qt_fail(QT_ERR_NOMEM, "AMX attention: split keys and values (%zu bf16 ×2)", n);
@@ -390,22 +386,28 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
 }
 
 #if AMX_BUILT
+/* The thread's MXCSR while it runs the kernel with FTZ and DAZ set: the splits of tiny probabilities
+ * (and their residuals) would otherwise take microcode assists on denormals, and TDPBF16PS reads
+ * denormal parts as zero anyway (DAZ), so the tiles see the same operands. */
+static _Thread_local unsigned saved_csr;
+
 int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng)
 {
     size_t nb = aux_bytes(x->Dp);
     if (ng > QT_ATTN_GROUP) return -1;
     for (int i = 0; i < ng; i++) tiles[i].aux = x->aux + nb * (size_t)(omp_get_thread_num() * QT_ATTN_GROUP + i);
+    saved_csr = _mm_getcsr();
+    _mm_setcsr(saved_csr | 0x8040); /* FTZ | DAZ */
     if (!x->emu) hw_config();
     return 0;
 }
 
 void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng)
 {
+    _mm_setcsr(saved_csr);
     if (!x->emu) hw_release();
     for (int i = 0; i < ng; i++) tiles[i].aux = NULL;
 }
-
-int qt_attn_amx_pipelined(const qt_attn_amx_t *x) { return x->pipe; }
 
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t)
 {
@@ -431,7 +433,6 @@ void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, i
 int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; return -1; }
 void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; }
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t) { (void)x, (void)t; }
-int qt_attn_amx_pipelined(const qt_attn_amx_t *x) { (void)x; return 0; }
 void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
 {
     (void)x, (void)t, (void)bh, (void)kt, (void)nk;
@@ -447,19 +448,11 @@ void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, i
 /* One step of passes s0 .. s1 - 1 into C 0-3: A tiles (rows a0, a0 + 16 rows·lda elements on, part p
  * at + p·ap) against B tiles (16 pairs × 16 queries at b0 and b0 + 16, part p at + p·bp). Loads are
  * interleaved with the dot products so that each waits only for the tile it needs. */
-#define PASSES(s0, s1, a0, lda, ap, b0, bp, pfa, pfb)                                                       \
+#define PASSES(s0, s1, a0, lda, ap, b0, bp)                                                                 \
     for (int s = s0; s < s1; s++) {                                                                        \
         const uint16_t *a_ = (a0) + PA[s] * (ap);                                                          \
         const uint32_t *b_ = (b0) + PB[s] * (bp);                                                          \
         int new_a = s == s0 || PA[s] != PA[s - 1];                                                         \
-        if (x->pf) { /* the next step's rows of these parts, into L1 while this step runs */              \
-            for (int r_ = 0; new_a && r_ < 32; r_++)                                                       \
-                _mm_prefetch((const char *)(a_ + (pfa) + r_ * (lda)), _MM_HINT_T0);                        \
-            for (int r_ = 0; r_ < 16; r_++) {                                                              \
-                _mm_prefetch((const char *)(b_ + (pfb) + r_ * BR), _MM_HINT_T0);                           \
-                _mm_prefetch((const char *)(b_ + (pfb) + r_ * BR + 16), _MM_HINT_T0);                      \
-            }                                                                                              \
-        }                                                                                                  \
         if (new_a) TL(4, a_, (lda) * 2);                                                                   \
         TL(6, b_, BR * 4);                                                                                 \
         TD(0, 4, 6);                                                                                       \
@@ -485,10 +478,10 @@ static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
         TZ(2);
         TZ(3);
         for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
-            PASSES(0, 5, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR, 32, 16 * BR)
+            PASSES(0, 5, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
         }
         for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
-            PASSES(5, 6, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR, 32, 16 * BR)
+            PASSES(5, 6, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
         }
         float *st = t->st + h * 32 * BR;
         TS(0, st, BR * 4);
@@ -515,10 +508,10 @@ static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
         TZ(2);
         TZ(3);
         for (int k0 = 0; k0 < nkp; k0 += 32) {
-            PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR, 32, 16 * BR)
+            PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
         }
         for (int k0 = 0; k0 < nkp; k0 += 32) {
-            PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR, 32, 16 * BR)
+            PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
         }
         TS(0, cbuf, BR * 4);
         TS(1, cbuf + 16, BR * 4);

@@ -151,8 +151,6 @@ void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int n
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t);
 void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
 void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
-/* 1 when the driver should score the next tile before it finishes the previous one. */
-int qt_attn_amx_pipelined(const qt_attn_amx_t *x);
 
 /* Dense (dense = 1) or dilated-window attention for the nq queries at positions
  * rho + (t0 + a)·dilation, a < nq <= ng·BR, of head bh (= b·H + h): queries of one residue

@@ -20,7 +20,6 @@
 #define qt_attn_amx_load_q(x, t) ((void)0)
 #define qt_attn_amx_scores(x, t, bh, kt, nk) ((void)0)
 #define qt_attn_amx_update(x, t, bh, kt, nk) ((void)0)
-#define qt_attn_amx_pipelined(x) 0
 #define qt_attn_amx_thread_begin(x, tiles, ng) 0
 #define qt_attn_amx_thread_end(x, tiles, ng) ((void)0)
 #endif
@@ -79,7 +78,7 @@ int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t 
         qt_attn_tile_reset(&tiles[i]);
         if (AMX(c)) qt_attn_amx_load_q(AMX(c), &tiles[i]);
     }
-    int pipe = AMX(c) && qt_attn_amx_pipelined(AMX(c));
+    int pipe = AMX(c) != NULL;
     int64_t lo = t0 - g.wl > 0 ? t0 - g.wl : 0, hi = t1 + g.wr < n ? t1 + g.wr : n, pairs = 0;
     for (int64_t kt = lo; kt < hi; kt += BC) {
         int nk = (int)(hi - kt < BC ? hi - kt : BC), pend = -1; /* pend: scored, not yet finished */

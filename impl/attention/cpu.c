@@ -11,7 +11,8 @@
  * (late, causal) spans first; a dense head whose K and V pass 1 MiB is worked in spans of 4
  * tiles that share each key block (read once from L3 for the four, cpu_window.c). The window driver lives in cpu_window.c, compiled twice: with
  * the tile of cpu_tile.h (window, dynamic) and, in cpu_dense.c, with its narrow instance
- * (dense); LSH and dynamic live in cpu_lsh.c.
+ * (dense); LSH and dynamic live in cpu_lsh.c. DENSE runs on AMX tiles (bf16x6 split products,
+ * cpu_amx.c) where the CPU has them (QT_ATTN_AMX=0|1|emu|auto).
  * Run: make test; the attention_scaling suite times it. */
 #include "cpu_tile.h"
 #include "quintet/counters.h"
@@ -38,7 +39,12 @@ static qt_status_t cpu_forward(qt_backend_t *be, const qt_attn_config_t *cfg, co
     long long flops = 0, pairs = 0;
     qt_status_t s;
     switch (cfg->variant) {
-    case QT_ATTN_DENSE: s = qt_attn_cpu_window_narrow(&c, 1, &pairs); break;
+    case QT_ATTN_DENSE: { /* the AMX kernel where QT_ATTN_AMX and the CPU allow it (cpu_amx.c), else FMA */
+        int done = 0;
+        s = qt_attn_cpu_dense_amx(&c, &pairs, &done);
+        if (s == QT_OK && !done) s = qt_attn_cpu_window_narrow(&c, 1, &pairs);
+        break;
+    }
     case QT_ATTN_WINDOW: s = qt_attn_cpu_window(&c, 0, &pairs); break;
     case QT_ATTN_LSH: s = qt_attn_cpu_lsh(&c, &flops, &pairs); break;
     case QT_ATTN_DYNAMIC: s = qt_attn_cpu_dynamic(&c, &flops, &pairs); break;

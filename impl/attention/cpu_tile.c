@@ -127,6 +127,7 @@ void qt_attn_tile_init(qt_attn_tile_t *t, int64_t D, float *scratch)
 {
     t->D = D;
     t->nq = 0;
+    t->aux = NULL;
     t->qt = scratch;
     t->ot = t->qt + D * BR + TILE_PAD;
     t->st = t->ot + D * BR + TILE_PAD;
@@ -165,31 +166,37 @@ ALWAYS_INLINE void tr16(__m512 r[16])
 }
 #endif
 
-void qt_attn_tile_load_q(qt_attn_tile_t *t, const float *q, int64_t ld, const int *idx, int nq)
+/* dst[d·BR + a] = scale · row_a[d] for d < D, a < BR, row a = src + (idx ? idx[a] : a)·ld (zero for
+ * a >= n): the query tile's packing, and cpu_amx.c's transposition of value rows. */
+void qt_attn_tile_transpose(float *dst, const float *src, int64_t ld, const int *idx, int n, int64_t D, float scale)
 {
-    float scale = (float)(1.4426950408889634 / sqrt((double)t->D));
     int32_t off[BR];
-    t->nq = nq;
-    for (int a = 0; a < BR; a++) off[a] = a < nq ? (int32_t)((idx ? idx[a] : a) * ld) : 0;
+    for (int a = 0; a < BR; a++) off[a] = a < n ? (int32_t)((idx ? idx[a] : a) * ld) : 0;
 #ifdef TR16
-    if (t->D % 16 == 0) { /* 16 × 16 blocks transposed in registers */
+    if (D % 16 == 0) { /* 16 × 16 blocks transposed in registers */
         for (int a0 = 0; a0 < BR; a0 += 16)
-            for (int64_t d0 = 0; d0 < t->D; d0 += 16) {
+            for (int64_t d0 = 0; d0 < D; d0 += 16) {
                 __m512 r[16];
                 for (int i = 0; i < 16; i++)
-                    r[i] = a0 + i < nq ? _mm512_mul_ps(_mm512_loadu_ps(q + off[a0 + i] + d0), _mm512_set1_ps(scale))
-                                       : _mm512_setzero_ps();
+                    r[i] = a0 + i < n ? _mm512_mul_ps(_mm512_loadu_ps(src + off[a0 + i] + d0), _mm512_set1_ps(scale))
+                                      : _mm512_setzero_ps();
                 tr16(r);
-                for (int i = 0; i < 16; i++) _mm512_storeu_ps(t->qt + (d0 + i) * BR + a0, r[i]);
+                for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (d0 + i) * BR + a0, r[i]);
             }
         return;
     }
 #endif
-    for (int64_t d = 0; d < t->D; d++) {
-        float *row = t->qt + d * BR;
-        for (int a = 0; a < BR; a++) row[a] = q[off[a] + d] * scale;
-        for (int a = nq; a < BR; a++) row[a] = 0.0f;
+    for (int64_t d = 0; d < D; d++) {
+        float *row = dst + d * BR;
+        for (int a = 0; a < BR; a++) row[a] = src[off[a] + d] * scale;
+        for (int a = n; a < BR; a++) row[a] = 0.0f;
     }
+}
+
+void qt_attn_tile_load_q(qt_attn_tile_t *t, const float *q, int64_t ld, const int *idx, int nq)
+{
+    t->nq = nq;
+    qt_attn_tile_transpose(t->qt, q, ld, idx, nq, t->D, (float)(1.4426950408889634 / sqrt((double)t->D)));
 }
 
 /* Band mask: lanes outside [lo + j, hi + j] of row j to -inf, rows wholly inside skipped. */
@@ -252,11 +259,10 @@ ALWAYS_INLINE void output_rows(qt_attn_tile_t *t, const float *v, int64_t ldv, i
         }
 }
 
-/* Online softmax over the block (probabilities weighted by w8 when given), then
- * Ot = Ot·alpha + Vᵀ P. */
-void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w8)
+/* Online softmax over the block (probabilities weighted by w8 when given): St becomes P, m and l
+ * move on, alpha = 2^(m - m') per query vector. */
+ALWAYS_INLINE void softmax_block(qt_attn_tile_t *t, int nk, const float *w8, qt_vf alpha[NV])
 {
-    qt_vf alpha[NV];
     for (int w = 0; w < NV; w++) {
         qt_vf mo = vload(t->m + w * VL), mx[4] = {mo, mo, mo, mo};
         int j = 0;
@@ -275,6 +281,21 @@ void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk,
         vstore(t->m + w * VL, mn);
         vstore(t->l + w * VL, vload(t->l + w * VL) * alpha[w] + sum);
     }
+}
+
+/* The online softmax alone (cpu_amx.c runs the product): alpha[a] for the BR lanes. */
+void qt_attn_tile_softmax(qt_attn_tile_t *t, int nk, const float *w8, float *alpha)
+{
+    qt_vf al[NV];
+    softmax_block(t, nk, w8, al);
+    for (int w = 0; w < NV; w++) vstore(alpha + w * VL, al[w]);
+}
+
+/* Online softmax over the block, then Ot = Ot·alpha + Vᵀ P. */
+void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w8)
+{
+    qt_vf alpha[NV];
+    softmax_block(t, nk, w8, alpha);
     int64_t d = 0;
     for (; d + MR <= t->D; d += MR) output_rows(t, v, ldv, nk, d, MR, alpha);
     if (MR > 8)

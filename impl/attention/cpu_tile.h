@@ -58,6 +58,9 @@
 #endif
 #define QT_ATTN_BR (QT_ATTN_NV * QT_ATTN_VL)  /* queries per tile (64 with AVX-512) */
 #define QT_ATTN_BC 64                         /* keys per block */
+#ifndef QT_ATTN_GROUP
+#define QT_ATTN_GROUP 4 /* most query tiles that share each key block (cpu_window.c group_tiles) */
+#endif
 
 #ifdef QT_ATTN_NARROW
 #define qt_attn_tile_floats qt_attn_tile_floats_narrow
@@ -66,6 +69,8 @@
 #define qt_attn_tile_reset qt_attn_tile_reset_narrow
 #define qt_attn_tile_scores qt_attn_tile_scores_narrow
 #define qt_attn_tile_update qt_attn_tile_update_narrow
+#define qt_attn_tile_softmax qt_attn_tile_softmax_narrow
+#define qt_attn_tile_transpose qt_attn_tile_transpose_narrow
 #define qt_attn_tile_mask_band qt_attn_tile_mask_band_narrow
 #define qt_attn_tile_store qt_attn_tile_store_narrow
 #define qt_attn_tile_state_save qt_attn_tile_state_save_narrow
@@ -84,6 +89,7 @@ typedef struct {
     float *ot; /* D × BR */
     float *st; /* BC × BR */
     float *m, *l; /* BR each */
+    void *aux;    /* cpu_amx.c's per-tile scratch while its kernel runs, else unused */
 } qt_attn_tile_t;
 
 /* Floats of scratch one tile needs for head size D (carve it with qt_attn_tile_init). */
@@ -103,6 +109,12 @@ void qt_attn_tile_mask_band(qt_attn_tile_t *t, int nk, int64_t lo, int64_t hi);
 /* Online-softmax update with the nk masked scores in St and value rows v + j·ldv.
  * w (NULL or BC × BR like St) multiplies each probability (LSH duplicate counts). */
 void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w);
+/* The softmax half of qt_attn_tile_update (St becomes P, m and l move on), without the
+ * product: alpha[a] = 2^(m_old - m_new) for a < BR, the factor Ot must be scaled by. */
+void qt_attn_tile_softmax(qt_attn_tile_t *t, int nk, const float *w8, float *alpha);
+/* dst[d·BR + a] = scale · row_a[d] (d < D, a < BR; zero for a >= n), row a = src + (idx ? idx[a] : a)·ld:
+ * load_q's packing; cpu_amx.c transposes value rows with it. */
+void qt_attn_tile_transpose(float *dst, const float *src, int64_t ld, const int *idx, int n, int64_t D, float scale);
 /* Write normalised outputs to row o + (idx ? idx[a] : a)·ldo for a < nq; when lse is not
  * NULL also lse[a] = natural log of the softmax denominator (-inf when empty). */
 void qt_attn_tile_store(const qt_attn_tile_t *t, float *o, int64_t ldo, const int *idx, float *lse);
@@ -122,7 +134,23 @@ typedef struct {
     const float *q, *k, *v, *mask;
     float *o;
     int threads; /* the backend instance's thread count */
+    const struct qt_attn_amx *amx; /* DENSE on the AMX kernel (cpu_amx.c) when not NULL */
 } qt_attn_cpu_call_t;
+
+/* ---- cpu_amx.c: DENSE with bf16x6 split products on AMX tiles (narrow tile only) ---- */
+typedef struct qt_attn_amx qt_attn_amx_t;
+/* DENSE through the AMX kernel when QT_ATTN_AMX and the CPU allow it (*done = 1), else *done = 0
+ * and nothing is run (the caller runs the FMA kernel). */
+qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs, int *done);
+/* Per OpenMP thread, around its tiles' use: per-tile scratch (tiles[i].aux) and the tile
+ * configuration; begin returns 0 on success. */
+int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng);
+void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng);
+/* The tile steps of the window driver on AMX: split the loaded queries; St for key block kt
+ * (a multiple of BC) of head bh; softmax and Ot = Ot·alpha + Vᵀ P. */
+void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t);
+void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
+void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
 
 /* Dense (dense = 1) or dilated-window attention for the nq queries at positions
  * rho + (t0 + a)·dilation, a < nq <= ng·BR, of head bh (= b·H + h): queries of one residue

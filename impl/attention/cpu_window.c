@@ -12,6 +12,17 @@
 
 #define BR QT_ATTN_BR
 #define BC QT_ATTN_BC
+/* The AMX kernel (cpu_amx.c) replaces the tile's products in the narrow instance (DENSE) only. */
+#ifdef QT_ATTN_NARROW
+#define AMX(c) ((c)->amx)
+#else
+#define AMX(c) ((const qt_attn_amx_t *)NULL)
+#define qt_attn_amx_load_q(x, t) ((void)0)
+#define qt_attn_amx_scores(x, t, bh, kt, nk) ((void)0)
+#define qt_attn_amx_update(x, t, bh, kt, nk) ((void)0)
+#define qt_attn_amx_thread_begin(x, tiles, ng) 0
+#define qt_attn_amx_thread_end(x, tiles, ng) ((void)0)
+#endif
 
 /* Window geometry of one call in subsequence coordinates. */
 typedef struct {
@@ -31,9 +42,27 @@ static window_geom_t window_geom(const qt_attn_config_t *cfg, int dense, int64_t
 /* Length of residue class rho's subsequence. */
 static int64_t sub_len(int64_t T, int64_t dil, int64_t rho) { return (T - rho + dil - 1) / dil; }
 
+/* Masks and online-softmax update of a scored tile (first query a0) with key block kt (nk keys):
+ * a block that straddles an edge (key kt + j is visible to queries kt + j - wr .. kt + j + wl), the
+ * padded keys, then the update. */
+static void finish_block(const qt_attn_cpu_call_t *c, const window_geom_t *g, const float *mrow, const float *vh,
+                         int64_t ld, int64_t bh, qt_attn_tile_t *tile, int64_t a0, int64_t kt, int nk)
+{
+    (void)c, (void)bh; /* the AMX kernel's (unused in the 64-query instance) */
+    int64_t a1 = a0 + tile->nq;
+    if (!(kt >= a1 - 1 - g->wl && kt + nk - 1 <= a0 + g->wr)) qt_attn_tile_mask_band(tile, nk, kt - g->wr - a0, kt + g->wl - a0);
+    if (mrow)
+        for (int j = 0; j < nk; j++)
+            if (mrow[(kt + j) * g->dil] == 0.0f)
+                for (int a = 0; a < BR; a++) tile->st[(int64_t)j * BR + a] = -INFINITY;
+    if (AMX(c)) qt_attn_amx_update(AMX(c), tile, bh, kt, nk);
+    else qt_attn_tile_update(tile, vh + kt * ld, ld, nk, NULL);
+}
+
 /* Up to ng consecutive query tiles of a window/dense problem (see cpu_tile.h): each key block
  * of the span's reach is scored against every tile whose window reaches it, so that it is
- * read from memory once for the ng tiles. */
+ * read from memory once for the ng tiles. On AMX tiles a tile's softmax and output follow the
+ * next tile's scores in program order, so the vector work overlaps the tile unit's. */
 int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t bh, int64_t rho, int64_t t0, int nq,
                                 qt_attn_tile_t *tiles, int ng)
 {
@@ -47,25 +76,27 @@ int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t 
         int64_t a0 = t0 + (int64_t)i * BR;
         qt_attn_tile_load_q(&tiles[i], qh + a0 * ld, ld, NULL, (int)(t1 - a0 < BR ? t1 - a0 : BR));
         qt_attn_tile_reset(&tiles[i]);
+        if (AMX(c)) qt_attn_amx_load_q(AMX(c), &tiles[i]);
     }
+    int pipe = AMX(c) != NULL;
     int64_t lo = t0 - g.wl > 0 ? t0 - g.wl : 0, hi = t1 + g.wr < n ? t1 + g.wr : n, pairs = 0;
     for (int64_t kt = lo; kt < hi; kt += BC) {
-        int nk = (int)(hi - kt < BC ? hi - kt : BC);
+        int nk = (int)(hi - kt < BC ? hi - kt : BC), pend = -1; /* pend: scored, not yet finished */
         for (int i = 0; i < ng; i++) {
             qt_attn_tile_t *tile = &tiles[i];
             int64_t a0 = t0 + (int64_t)i * BR, a1 = a0 + tile->nq;
             if (kt + nk - 1 < a0 - g.wl || kt > a1 - 1 + g.wr) continue; /* outside this tile's windows */
-            qt_attn_tile_scores(tile, kh + kt * ld, ld, nk);
+            if (AMX(c)) qt_attn_amx_scores(AMX(c), tile, bh, kt, nk);
+            else qt_attn_tile_scores(tile, kh + kt * ld, ld, nk);
             pairs += (int64_t)nk * BR;
-            /* a block that straddles an edge: key kt + j is visible to queries kt + j - wr .. kt + j + wl */
-            if (!(kt >= a1 - 1 - g.wl && kt + nk - 1 <= a0 + g.wr))
-                qt_attn_tile_mask_band(tile, nk, kt - g.wr - a0, kt + g.wl - a0);
-            if (mrow)
-                for (int j = 0; j < nk; j++)
-                    if (mrow[(kt + j) * g.dil] == 0.0f)
-                        for (int a = 0; a < BR; a++) tile->st[(int64_t)j * BR + a] = -INFINITY;
-            qt_attn_tile_update(tile, vh + kt * ld, ld, nk, NULL);
+            if (pend >= 0) finish_block(c, &g, mrow, vh, ld, bh, &tiles[pend], t0 + (int64_t)pend * BR, kt, nk);
+            pend = i;
+            if (!pipe) {
+                finish_block(c, &g, mrow, vh, ld, bh, tile, a0, kt, nk);
+                pend = -1;
+            }
         }
+        if (pend >= 0) finish_block(c, &g, mrow, vh, ld, bh, &tiles[pend], t0 + (int64_t)pend * BR, kt, nk);
     }
     return pairs;
 }
@@ -113,9 +144,6 @@ void qt_attn_cpu_grid_tile(const qt_attn_cpu_grid_t *g, int64_t it, int64_t *rho
  * B=1 H=4 T=4096, one process, best of 3 (stage tool attn_ab, the branch's second device call):
  * 4 tiles against 1, 1 thread 1.08x (D=64) and 1.18x (D=128), 16 threads 1.16x (D=128); the
  * first call (a slower clock) had 1.42x and 1.11x, and 8 tiles no better than 4. */
-#ifndef QT_ATTN_GROUP
-#define QT_ATTN_GROUP 4
-#endif
 #ifndef QT_ATTN_GROUP_BYTES
 #define QT_ATTN_GROUP_BYTES (1 << 20)
 #endif
@@ -148,9 +176,14 @@ qt_status_t qt_attn_cpu_window(const qt_attn_cpu_call_t *c, int dense, long long
         }
         qt_attn_tile_t tiles[QT_ATTN_GROUP];
         for (int i = 0; scratch && i < ng; i++) qt_attn_tile_init(&tiles[i], D, scratch + i * nf);
+        int amx_ok = !AMX(c) || (scratch && qt_attn_amx_thread_begin(AMX(c), tiles, ng) == 0);
+        if (!amx_ok) {
+#pragma omp atomic write
+            failed = 1;
+        }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
-            if (!scratch) continue;
+            if (!scratch || !amx_ok) continue;
             int64_t bh = it / g.n_tiles, rho, t0;
             int nq;
             qt_attn_cpu_grid_tile(&g, g.n_tiles - 1 - it % g.n_tiles, &rho, &t0, &nq); /* heavy spans first */
@@ -159,6 +192,7 @@ qt_status_t qt_attn_cpu_window(const qt_attn_cpu_call_t *c, int dense, long long
                 qt_attn_tile_store(&tiles[i], c->o + bh * T * D + (rho + (t0 + (int64_t)i * BR) * g.dil) * D, g.dil * D,
                                    NULL, NULL);
         }
+        if (AMX(c) && scratch && amx_ok) qt_attn_amx_thread_end(AMX(c), tiles, ng);
         qt_free(scratch);
     }
     qt_attn_cpu_grid_free(&g);

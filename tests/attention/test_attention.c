@@ -458,6 +458,106 @@ static void test_counters(void)
     prob_free(&p);
 }
 
+/* ---- the AMX kernel of the cpu backend's DENSE (impl/attention/cpu_amx.c, bf16x6 split products) ---- */
+
+/* Set QT_ATTN_AMX (NULL: unset). */
+static void amx_env(const char *v)
+{
+    if (v) setenv("QT_ATTN_AMX", v, 1);
+    else unsetenv("QT_ATTN_AMX");
+}
+
+/* One shape, every DENSE flag combination (causal, shared_qk, padding mask): ref, the FMA kernel
+ * (QT_ATTN_AMX=0), the AMX kernel over emulated tiles (emu: TDPBF16PS as the SDM defines it, in
+ * plain C, so it runs on every x86-64 AVX-512 build) and over the real tiles (1: where the CPU has
+ * AMX; *hw = 0 there, -1 where skipped). Tolerance: the FMA kernel's (rel. Frobenius <= 2e-6, no
+ * value outside qt_verify_tol_attn), and the AMX error at most 4× the FMA kernel's on the same
+ * inputs (+1e-8 for outputs both get to within a few ulp), for both tile implementations. *worst
+ * collects the largest errors: emu, FMA (rel. Frobenius), emu, FMA (max abs.), real vs ref, real vs emu. */
+static void amx_case(int64_t B, int64_t H, int64_t T, int64_t D, uint64_t salt, int *hw, double worst[6])
+{
+    prob_t p;
+    prob_init(&p, B, H, T, D, salt);
+    qt_tensor_t o3, o4;
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&o3, QT_F32, 4, p.q.shape), QT_OK);
+    CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&o4, QT_F32, 4, p.q.shape), QT_OK);
+    qt_backend_t *ref = qt_test_backend("ref"), *cpu = qt_test_backend("cpu");
+    for (int flags = 0; flags < 8 && *hw >= -1; flags++) {
+        qt_attn_config_t c = small_cfg(QT_ATTN_DENSE, flags & 1, (flags >> 1) & 1, qt_test_seed() + salt);
+        const qt_tensor_t *mask = (flags & 4) ? &p.mask : NULL;
+        CU_ASSERT_EQUAL_FATAL(qt_attn_forward(ref, &c, &p.q, &p.k, &p.v, mask, &p.o1), QT_OK);
+        amx_env("0");
+        CU_ASSERT_EQUAL_FATAL(qt_attn_forward(cpu, &c, &p.q, &p.k, &p.v, mask, &p.o2), QT_OK);
+        amx_env("emu");
+        qt_status_t s = qt_attn_forward(cpu, &c, &p.q, &p.k, &p.v, mask, &o3);
+        if (s == QT_ERR_UNSUPPORTED) {
+            printf("\n  skipped: %s\n", qt_last_error());
+            *hw = -2;
+            break;
+        }
+        CU_ASSERT_EQUAL_FATAL(s, QT_OK);
+        qt_cmp_t cf = compare(&p.o2, &p.o1), ce = compare(&o3, &p.o1);
+        double ef = qt_cmp_rel_fro(&cf), ee = qt_cmp_rel_fro(&ce);
+        CU_ASSERT(ee <= 2e-6);
+        CU_ASSERT_EQUAL(ce.wrong, 0);
+        CU_ASSERT(ee <= 4 * ef + 1e-8);
+        if (!(ee <= 2e-6 && ee <= 4 * ef + 1e-8))
+            printf("\n  amx emu T=%lld D=%lld causal=%d shared=%d mask=%d: rel error %.3g (fma %.3g)\n", (long long)T,
+                   (long long)D, c.causal, c.shared_qk, mask != NULL, ee, ef);
+        worst[0] = fmax(worst[0], ee);
+        worst[1] = fmax(worst[1], ef);
+        worst[2] = fmax(worst[2], ce.max_abs);
+        worst[3] = fmax(worst[3], cf.max_abs);
+        if (*hw == -1) continue;
+        amx_env("1");
+        s = qt_attn_forward(cpu, &c, &p.q, &p.k, &p.v, mask, &o4);
+        if (s == QT_ERR_UNSUPPORTED) {
+            printf("\n  real AMX tiles skipped: %s\n", qt_last_error());
+            *hw = -1;
+            continue;
+        }
+        CU_ASSERT_EQUAL_FATAL(s, QT_OK);
+        *hw = 0;
+        qt_cmp_t ch = compare(&o4, &p.o1), cd = compare(&o4, &o3);
+        double eh = qt_cmp_rel_fro(&ch), ed = qt_cmp_rel_fro(&cd);
+        CU_ASSERT(eh <= 2e-6);
+        CU_ASSERT_EQUAL(ch.wrong, 0);
+        CU_ASSERT(eh <= 4 * ef + 1e-8);
+        /* real against emulated tiles: TDPBF16PS's accumulation inside an instruction need not follow
+         * the SDM's pair order (H200 host's Xeon: 80% of outputs differ by a few ulp, max 5e-7 at T = 256),
+         * so the same tolerance as against ref, and 1e-6 relative */
+        CU_ASSERT_EQUAL(cd.wrong, 0);
+        CU_ASSERT(ed <= 1e-6);
+        worst[4] = fmax(worst[4], eh);
+        worst[5] = fmax(worst[5], ed);
+    }
+    qt_tensor_free(&o3);
+    qt_tensor_free(&o4);
+    prob_free(&p);
+}
+
+/* Odd T (not a multiple of the 32-query tile or 64-key block), T below one block, D 64 and 128, D
+ * not a multiple of 32 (zero-padded), B·H > 1; the old QT_ATTN_AMX is restored after. */
+static void test_amx_kernel(void)
+{
+    const char *old = getenv("QT_ATTN_AMX");
+    char *saved = old ? strdup(old) : NULL;
+    int hw = 1;
+    double worst[6] = {0, 0, 0, 0, 0, 0};
+    amx_case(2, 2, 100, 64, 21, &hw, worst);
+    amx_case(1, 3, 131, 128, 22, &hw, worst);
+    amx_case(1, 2, 20, 64, 23, &hw, worst);
+    amx_case(2, 1, 77, 40, 24, &hw, worst);
+    amx_case(1, 1, 70, 13, 25, &hw, worst);
+    amx_case(1, 1, 257, 64, 26, &hw, worst);
+    amx_env(saved);
+    free(saved);
+    if (hw > -2)
+        printf("\n  AMX emulated vs ref: rel err <= %.3g, max |err| %.3g; FMA vs ref: %.3g, %.3g\n", worst[0], worst[2],
+               worst[1], worst[3]);
+    if (hw == 0) printf("  AMX real tiles vs ref: rel err <= %.3g; vs emulated: %.3g\n", worst[4], worst[5]);
+}
+
 QT_TEST_MAIN("attention", {"backends match ref", test_backends_match_ref}, {"odd sizes", test_odd_sizes},
              {"factorised buckets", test_factorised_buckets},
              {"window >= T is dense", test_window_ge_T_is_dense}, {"LSH one chunk is dense", test_lsh_one_chunk_is_dense},
@@ -465,4 +565,4 @@ QT_TEST_MAIN("attention", {"backends match ref", test_backends_match_ref}, {"odd
              {"dynamic covers window", test_dynamic_covers_window},
              {"all-masked rows are zero", test_all_masked_rows_are_zero}, {"bad arguments", test_bad_arguments},
              {"registry and determinism", test_registry_and_determinism}, {"LSH buckets match", test_lsh_buckets_match},
-             {"counters", test_counters})
+             {"counters", test_counters}, {"AMX kernel (bf16x6)", test_amx_kernel})

@@ -1,0 +1,522 @@
+/* cpu_amx.c — DENSE attention of the cpu backend on Intel AMX tiles, with fp32-grade accuracy
+ * (issue 18's one-thread target): bf16x6 split products.
+ *
+ * Every fp32 operand x is split into three bf16, hi = rne(x), mid = rne(x - hi), lo = rne(x - hi - mid)
+ * (x = hi + mid + lo exactly for normal x), and a·b is taken as hh + hm + mh + hl + lh + mm (ml, lm, ll,
+ * below 2^-24 relative, dropped). TDPBF16PS multiplies bf16 pairs exactly and accumulates in fp32
+ * (DAZ/FTZ), so each product is an fp32 dot product six times as long. The six products run as six
+ * passes over the same tiles (parts stored once each, the pairing chosen by the pass; per 32-wide step
+ * the five small passes, then hi·hi over the whole reduction, so the accumulator takes the small terms
+ * while it is small), so the kernel stays a plain bf16 tile GEMM:
+ *   scores  Sᵀ (keys × queries) = Σ_pass K_part (keys × d, row-major) · Q_part (d pairs × queries, VNNI)
+ *   output  Oᵀ (d × queries)   += Σ_pass V_partᵀ (d × keys)          · P_part (key pairs × queries, VNNI)
+ * Both land in the narrow tile's query-minor layout (cpu_tile.h, 32 queries): St (64 keys × 32) and
+ * Ot (D × 32), so the window driver (cpu_window.c), its causal and padding masks, the online softmax
+ * (qt_attn_tile_softmax) and the store are the FMA kernel's own. K and V are split and laid out once
+ * per call (all heads, O(B·H·T·D) bf16 ×6, parallel), Q once per query tile, P once per key block.
+ * Tiles: C 0-3 (2 × 2 of 16 × 16 fp32), A 4-5, B 6-7; per 64-key block 192 TDPBF16PS each for QKᵀ and
+ * PV at D = 128. The driver scores the next query tile of a span before it finishes the previous one
+ * (softmax and split on AVX-512 behind the tile unit's work). MXCSR has FTZ/DAZ while the kernel runs.
+ * Accuracy (H200 host, against the ref oracle on the same inputs): rel. Frobenius error 0.46-0.96× the
+ * FMA kernel's, T 256-4096. Speed: not faster than the FMA kernel there (NOTES_cpu.md), so auto keeps
+ * the FMA kernel and QT_ATTN_AMX=1 opts in.
+ *
+ * Handles all of DENSE: causal, the key-padding mask, shared_qk (cpu.c passes the normalised keys;
+ * DENSE has no self-masking rule), any D (padded with zeros to a multiple of 32). Needs an AVX-512
+ * build (the narrow tile of 32 queries); everything else (no AMX, QT_ATTN_AMX=0, other variants)
+ * runs the FMA kernel.
+ * Dispatch: CPUID (AMX-TILE, AMX-BF16, AVX512-BF16, AVX512F) and Linux arch_prctl(ARCH_REQ_XCOMP_PERM,
+ * XFEATURE_XTILEDATA) once per process; the tile configuration is loaded in each OpenMP thread that
+ * runs tiles and released after. QT_ATTN_AMX = 0 (FMA kernel), 1 (AMX; an error where the CPU has
+ * none), emu (the same kernel over plain-C tiles with TDPBF16PS's SDM pseudo-code semantics: what
+ * the tests check on CPUs without AMX; the real instruction rounds inside a pair or row differently,
+ * a few ulp: tests compare the two with a tolerance), auto (default: the FMA kernel, which the AMX one did not beat on the
+ * H200 host's Xeon: see amx_mode).
+ * The kernel is written once against four tile operations (load, zero, dot product, store); this
+ * file includes itself twice to compile it over the intrinsics (function target attributes, so the
+ * default build needs no AMX flags) and over the emulation.
+ * Run: make test (tests/attention: the emulated kernel against ref on every run, the real one where
+ * the CPU has AMX). */
+#ifndef AMX_INSTANCE
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* syscall */
+#endif
+#define QT_ATTN_NARROW 1
+#include <float.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_tile.h"
+
+#if defined(__x86_64__) && defined(__AVX512F__) && QT_ATTN_BR == 32 && QT_ATTN_BC == 64
+#define AMX_BUILT 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#else
+#define AMX_BUILT 0
+#endif
+
+/* One call's split keys and values. */
+struct qt_attn_amx {
+    int emu;
+    int64_t T, D, Dp, Tp, nblk; /* Dp: D rounded up to 32; Tp = nblk·64 */
+    uint16_t *kp; /* [bh][part][Tp][Dp] bf16: key rows (tile A of the scores) */
+    uint16_t *vp; /* [bh][block][part][Dp][64] bf16: value columns per key block (tile A of the output) */
+    unsigned char *aux; /* per OpenMP thread, QT_ATTN_GROUP tiles' scratch of aux_bytes(Dp) */
+};
+
+#if AMX_BUILT
+
+#define BR QT_ATTN_BR
+#define BC QT_ATTN_BC
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define TGT_HW __attribute__((target("amx-tile,amx-bf16")))
+
+typedef float vf16 __attribute__((vector_size(64)));
+typedef uint32_t vu16 __attribute__((vector_size(64)));
+typedef uint16_t vh16 __attribute__((vector_size(32)));
+
+ALWAYS_INLINE vf16 vld(const float *p) { vf16 v; memcpy(&v, p, sizeof v); return v; }
+ALWAYS_INLINE void vst(void *p, vu16 v) { memcpy(p, &v, sizeof v); }
+
+/* The three bf16 parts of 16 floats, as fp32 bit patterns (low halves zero): round to nearest even
+ * on the bits (the same in both instances, so the emulated kernel checks the real one's splits). */
+ALWAYS_INLINE void split3(vf16 x, vu16 h[3])
+{
+    for (int p = 0; p < 3; p++) {
+        vu16 b = (vu16)x;
+        h[p] = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
+        x -= (vf16)h[p];
+    }
+}
+
+/* VNNI parts of a query-minor array (rows of 32 floats): dword [p][i][a] holds part p of rows 2i
+ * (low half) and 2i + 1 (high half) at lane a, i < npairs; rows >= nvalid count as zero. Part p
+ * starts at dst + p·pstride (dwords); a B tile is 16 pairs × 16 lanes, row stride 128 bytes. */
+static void split_pairs(const float *src, int64_t nvalid, int64_t npairs, uint32_t *dst, int64_t pstride)
+{
+    for (int64_t i = 0; i < npairs; i++)
+        for (int g = 0; g < 2; g++) {
+            vf16 x0 = 2 * i < nvalid ? vld(src + 2 * i * BR + g * 16) : (vf16){0};
+            vf16 x1 = 2 * i + 1 < nvalid ? vld(src + (2 * i + 1) * BR + g * 16) : (vf16){0};
+            vu16 h0[3], h1[3];
+            split3(x0, h0);
+            split3(x1, h1);
+            for (int p = 0; p < 3; p++) vst(dst + p * pstride + i * BR + g * 16, h1[p] | (h0[p] >> 16));
+        }
+}
+
+/* 16 floats' three parts as bf16 at dst + p·pstride. */
+ALWAYS_INLINE void split_store16(vf16 x, uint16_t *dst, int64_t pstride)
+{
+    vu16 h[3];
+    split3(x, h);
+    for (int p = 0; p < 3; p++) {
+        vh16 n = __builtin_convertvector(h[p] >> 16, vh16);
+        memcpy(dst + p * pstride, &n, sizeof n);
+    }
+}
+
+/* The six passes (part of the A operand, part of the B operand): the five small ones first, then
+ * hi·hi, so that the accumulator takes the small terms while it is small (each term of the last
+ * pass then costs one fp32 rounding, as in the FMA kernel); consecutive passes share A parts where
+ * they can (20 tile loads per 24 TDPBF16PS). */
+static const int PA[6] = {2, 1, 1, 0, 0, 0}, PB[6] = {0, 1, 0, 2, 1, 0};
+
+/* A tile's per-query-tile scratch: Q parts [3][Dp/2][32], P parts [3][32][32] (dwords), C [32][32] floats. */
+static size_t aux_bytes(int64_t Dp) { return (size_t)(3 * (Dp / 2) * BR + 3 * 32 * BR + 32 * BR) * 4; }
+static uint32_t *aux_q(const qt_attn_tile_t *t) { return t->aux; }
+static uint32_t *aux_p(const qt_attn_tile_t *t, int64_t Dp) { return aux_q(t) + 3 * (Dp / 2) * BR; }
+static float *aux_c(const qt_attn_tile_t *t, int64_t Dp) { return (float *)(aux_p(t, Dp) + 3 * 32 * BR); }
+
+/* Ot rows d0 .. d0 + 31 (< D) = Ot·alpha + C. */
+static void combine(qt_attn_tile_t *t, int64_t d0, const float *c, const float *alpha)
+{
+    vf16 al0 = vld(alpha), al1 = vld(alpha + 16);
+    for (int64_t d = d0; d < d0 + 32 && d < t->D; d++) {
+        float *o = t->ot + d * BR;
+        const float *cr = c + (d - d0) * BR;
+        vf16 o0 = vld(o) * al0 + vld(cr), o1 = vld(o + 16) * al1 + vld(cr + 16);
+        memcpy(o, &o0, sizeof o0);
+        memcpy(o + 16, &o1, sizeof o1);
+    }
+}
+
+/* ---- emulated tiles: TDPBF16PS as the SDM's pseudo-code defines it ---- */
+typedef struct {
+    unsigned char r[16][64];
+} emu_tile_t;
+
+static void emu_load(emu_tile_t *t, const void *base, int64_t stride)
+{
+    for (int i = 0; i < 16; i++) memcpy(t->r[i], (const char *)base + i * stride, 64);
+}
+static void emu_store(const emu_tile_t *t, void *base, int64_t stride)
+{
+    for (int i = 0; i < 16; i++) memcpy((char *)base + i * stride, t->r[i], 64);
+}
+static void emu_zero(emu_tile_t *t) { memset(t->r, 0, sizeof t->r); }
+/* bf16 element i of a row as a float, denormals as zero (DAZ). */
+static float emu_bf16(const unsigned char *row, int i)
+{
+    uint16_t h;
+    memcpy(&h, row + 2 * i, 2);
+    uint32_t u = (uint32_t)h << 16;
+    if ((u & 0x7F800000u) == 0) u &= 0x80000000u;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+/* Flush a denormal result to zero (FTZ). */
+static float emu_ftz(float x) { return fabsf(x) < FLT_MIN ? copysignf(0.0f, x) : x; }
+/* c[m][n] += a[m][2k]·b[k][2n], then += a[m][2k+1]·b[k][2n+1], k ascending: two fp32 roundings per
+ * pair (the bf16 products are exact in fp32). */
+static void emu_dp(emu_tile_t *c, const emu_tile_t *a, const emu_tile_t *b)
+{
+    for (int m = 0; m < 16; m++) {
+        float acc[16];
+        memcpy(acc, c->r[m], sizeof acc);
+        for (int k = 0; k < 16; k++) {
+            float a0 = emu_bf16(a->r[m], 2 * k), a1 = emu_bf16(a->r[m], 2 * k + 1);
+            for (int n = 0; n < 16; n++) {
+                float p0 = a0 * emu_bf16(b->r[k], 2 * n), p1 = a1 * emu_bf16(b->r[k], 2 * n + 1);
+                acc[n] = emu_ftz(acc[n] + p0);
+                acc[n] = emu_ftz(acc[n] + p1);
+            }
+        }
+        memcpy(c->r[m], acc, sizeof acc);
+    }
+}
+
+/* ---- the kernel, once over each tile implementation ---- */
+#define AMX_INSTANCE 1 /* emulated */
+#define SFX(name) name##_emu
+#define TGT
+#define TILES emu_tile_t E[8]
+#define TL(i, p, s) emu_load(&E[i], (p), (s))
+#define TS(i, p, s) emu_store(&E[i], (p), (s))
+#define TZ(i) emu_zero(&E[i])
+#define TD(c, a, b) emu_dp(&E[c], &E[a], &E[b])
+#include "cpu_amx.c"
+#undef AMX_INSTANCE
+#undef SFX
+#undef TGT
+#undef TILES
+#undef TL
+#undef TS
+#undef TZ
+#undef TD
+
+#define AMX_INSTANCE 2 /* the intrinsics */
+#define SFX(name) name##_hw
+#define TGT TGT_HW
+#define TILES (void)0
+/* GCC's tile loads and stores are asm statements that name no memory: compiler barriers keep the
+ * stores of the operands before the loads, and the reads of the results after the stores. */
+#define TL(i, p, s) do { __asm__ volatile("" ::: "memory"); _tile_loadd(i, (p), (s)); } while (0)
+#define TS(i, p, s) do { _tile_stored(i, (p), (s)); __asm__ volatile("" ::: "memory"); } while (0)
+#define TZ(i) _tile_zero(i)
+#define TD(c, a, b) _tile_dpbf16ps(c, a, b)
+#include "cpu_amx.c"
+
+/* Palette 1, tiles 0-7 of 16 rows × 64 bytes. A static object: GCC's _tile_loadconfig tells the
+ * compiler it reads 8 bytes, so the stores that build a local configuration could be dropped. */
+static const struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((aligned(64))) tile_cfg = {.palette = 1,
+                                           .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+                                           .rows = {16, 16, 16, 16, 16, 16, 16, 16}};
+static TGT_HW void hw_config(void) { _tile_loadconfig(&tile_cfg); }
+static TGT_HW void hw_release(void) { _tile_release(); }
+
+/* 1 when the CPU has AMX-TILE, AMX-BF16, AVX512-BF16 and AVX512F and Linux grants the tile state. */
+static int probe_amx(void)
+{
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(d & (1u << 22)) || !(d & (1u << 24)) || !(b & (1u << 16))) return 0;
+    __cpuid_count(7, 1, a, b, c, d);
+    if (!(a & (1u << 5))) return 0;
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+}
+
+static int cpu_amx(void)
+{
+    static int avail = -1; /* probed once per process (a race probes twice, to the same answer) */
+    int a = __atomic_load_n(&avail, __ATOMIC_ACQUIRE);
+    if (a < 0) {
+        a = probe_amx();
+        __atomic_store_n(&avail, a, __ATOMIC_RELEASE);
+    }
+    return a;
+}
+#endif /* AMX_BUILT */
+
+/* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). auto (unset) takes the FMA
+ * kernel: on the H200 host's Xeon the AMX kernel measured 0.68-1.09x the FMA kernel at one thread and
+ * 0.40-1.08x at 16 (A/B in one process, two calls, NOTES_cpu.md), faster in no configuration both
+ * calls agree on. */
+static qt_status_t amx_mode(int *mode)
+{
+    const char *e = getenv("QT_ATTN_AMX");
+    *mode = 0;
+    if (!e || !*e || !strcmp(e, "auto")) return QT_OK;
+    if (!strcmp(e, "0")) return QT_OK;
+    if (strcmp(e, "1") && strcmp(e, "emu")) return qt_fail(QT_ERR_ARG, "QT_ATTN_AMX=%s: expected 0, 1, emu or auto", e);
+#if AMX_BUILT
+    if (!strcmp(e, "emu")) {
+        *mode = 2;
+        return QT_OK;
+    }
+    if (cpu_amx()) {
+        *mode = 1;
+        return QT_OK;
+    }
+    return qt_fail(QT_ERR_UNSUPPORTED, "QT_ATTN_AMX=1: this CPU (or kernel) offers no AMX-TILE/AMX-BF16/AVX512-BF16");
+#else
+    return qt_fail(QT_ERR_UNSUPPORTED, "QT_ATTN_AMX=%s: the AMX kernel is not built (it needs an x86-64 AVX-512 build)", e);
+#endif
+}
+
+#if AMX_BUILT
+/* Split and lay out key block blk of head bh (keys blk·64 ..; rows past T and columns past D zero);
+ * tmp: D × 32 floats. */
+static void prep_block(const struct qt_attn_amx *x, const qt_attn_cpu_call_t *c, int64_t bh, int64_t blk, float *tmp)
+{
+    int64_t T = x->T, D = x->D, Dp = x->Dp, k0 = blk * BC;
+    uint16_t *kb = x->kp + bh * 3 * x->Tp * Dp;
+    for (int64_t j = k0; j < k0 + BC; j++) {
+        const float *row = c->k + (bh * T + j) * D;
+        for (int64_t d0 = 0; d0 < Dp; d0 += 16) {
+            vf16 v = {0};
+            if (j < T && d0 + 16 <= D) v = vld(row + d0);
+            else
+                for (int64_t d = d0; j < T && d < D && d < d0 + 16; d++) v[d - d0] = row[d];
+            split_store16(v, kb + j * Dp + d0, x->Tp * Dp);
+        }
+    }
+    uint16_t *vb = x->vp + (bh * x->nblk + blk) * 3 * Dp * BC;
+    for (int64_t h = 0; h < 2; h++) {
+        int64_t a0 = k0 + h * 32, n = T - a0 < 32 ? T - a0 : 32;
+        if (n > 0) qt_attn_tile_transpose(tmp, c->v + (bh * T + a0) * D, D, NULL, (int)n, D, 1.0f);
+        for (int64_t d = 0; d < Dp; d++)
+            for (int g = 0; g < 2; g++)
+                split_store16(n > 0 && d < D ? vld(tmp + d * BR + g * 16) : (vf16){0}, vb + d * BC + h * 32 + g * 16,
+                              Dp * BC);
+    }
+}
+#endif
+
+#if AMX_BUILT
+/* A call's workspace (split K and V, the threads' tile scratch) up to WS_KEEP bytes is kept for the next
+ * call (one block per process, taken and given back atomically, so concurrent calls each get their own):
+ * fresh pages cost more than the kernel at small T on 16 threads. */
+#define WS_KEEP ((size_t)32 << 20)
+static void *ws_cache;
+static void *ws_take(size_t n)
+{
+    size_t *w = __atomic_exchange_n(&ws_cache, NULL, __ATOMIC_ACQ_REL);
+    if (w && w[0] >= n) return w;
+    qt_free(w);
+    w = qt_alloc(n + 64);
+    if (w) w[0] = n;
+    return w;
+}
+static void ws_give(void *w)
+{
+    if (((size_t *)w)[0] > WS_KEEP) qt_free(w);
+    else qt_free(__atomic_exchange_n(&ws_cache, w, __ATOMIC_ACQ_REL));
+}
+#endif
+
+qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs, int *done)
+{
+    int mode;
+    *done = 0;
+    QT_TRY(amx_mode(&mode));
+    if (!mode) return QT_OK;
+#if AMX_BUILT
+    int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
+    struct qt_attn_amx x = {.emu = mode == 2, .T = T, .D = D, .Dp = (D + 31) / 32 * 32, .nblk = (T + BC - 1) / BC};
+    x.Tp = x.nblk * BC;
+    size_t n = (size_t)(BH * 3 * x.Tp * x.Dp), na = aux_bytes(x.Dp) * QT_ATTN_GROUP;
+    unsigned char *ws = ws_take(2 * n * sizeof(uint16_t) + na * (size_t)c->threads + 128);
+    if (!ws) return qt_fail(QT_ERR_NOMEM, "AMX attention: split keys and values (%zu bf16 ×2)", n);
+    x.kp = (uint16_t *)(ws + 64);
+    x.vp = x.kp + n;
+    x.aux = (unsigned char *)(((uintptr_t)(x.vp + n) + 63) & ~(uintptr_t)63);
+    int failed = 0;
+#pragma omp parallel num_threads(c->threads)
+    {
+        float *tmp = qt_alloc((size_t)(D * BR) * sizeof(float));
+        if (!tmp) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < BH * x.nblk; it++)
+            if (tmp) prep_block(&x, c, it / x.nblk, it % x.nblk, tmp);
+        qt_free(tmp);
+    }
+    qt_status_t s = qt_fail(QT_ERR_NOMEM, "AMX attention: value transposition scratch");
+    if (!failed) {
+        qt_attn_cpu_call_t c2 = *c;
+        c2.amx = &x;
+        s = qt_attn_cpu_window_narrow(&c2, 1, pairs);
+        *done = 1;
+    }
+    ws_give(ws);
+    return s;
+#else
+    (void)c;
+    (void)pairs;
+    return qt_fail(QT_ERR_UNSUPPORTED, "AMX attention not built");
+#endif
+}
+
+#if AMX_BUILT
+/* The thread's MXCSR while it runs the kernel with FTZ and DAZ set: the splits of tiny probabilities
+ * (and their residuals) would otherwise take microcode assists on denormals, and TDPBF16PS reads
+ * denormal parts as zero anyway (DAZ), so the tiles see the same operands. */
+static _Thread_local unsigned saved_csr;
+
+int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng)
+{
+    size_t nb = aux_bytes(x->Dp);
+    if (ng > QT_ATTN_GROUP) return -1;
+    for (int i = 0; i < ng; i++) tiles[i].aux = x->aux + nb * (size_t)(omp_get_thread_num() * QT_ATTN_GROUP + i);
+    saved_csr = _mm_getcsr();
+    _mm_setcsr(saved_csr | 0x8040); /* FTZ | DAZ */
+    if (!x->emu) hw_config();
+    return 0;
+}
+
+void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng)
+{
+    _mm_setcsr(saved_csr);
+    if (!x->emu) hw_release();
+    for (int i = 0; i < ng; i++) tiles[i].aux = NULL;
+}
+
+void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t)
+{
+    split_pairs(t->qt, x->D, x->Dp / 2, aux_q(t), x->Dp / 2 * BR);
+}
+
+void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
+{
+    if (x->emu) scores_emu(x, t, bh, kt, nk);
+    else scores_hw(x, t, bh, kt, nk);
+}
+
+void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
+{
+    float alpha[BR];
+    qt_attn_tile_softmax(t, nk, NULL, alpha);
+    int nkp = (nk + 31) / 32 * 32;
+    split_pairs(t->st, nk, nkp / 2, aux_p(t, x->Dp), 32 * BR);
+    if (x->emu) output_emu(x, t, bh, kt, nkp, alpha);
+    else output_hw(x, t, bh, kt, nkp, alpha);
+}
+#else
+int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; return -1; }
+void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; }
+void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t) { (void)x, (void)t; }
+void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
+{
+    (void)x, (void)t, (void)bh, (void)kt, (void)nk;
+}
+void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
+{
+    (void)x, (void)t, (void)bh, (void)kt, (void)nk;
+}
+#endif
+
+#else /* AMX_INSTANCE: the kernel over the tile operations TL, TS, TZ, TD (tiles: C 0-3, A 4-5, B 6-7) */
+
+/* One step of passes s0 .. s1 - 1 into C 0-3: A tiles (rows a0, a0 + 16 rows·lda elements on, part p
+ * at + p·ap) against B tiles (16 pairs × 16 queries at b0 and b0 + 16, part p at + p·bp). Loads are
+ * interleaved with the dot products so that each waits only for the tile it needs. */
+#define PASSES(s0, s1, a0, lda, ap, b0, bp)                                                                 \
+    for (int s = s0; s < s1; s++) {                                                                        \
+        const uint16_t *a_ = (a0) + PA[s] * (ap);                                                          \
+        const uint32_t *b_ = (b0) + PB[s] * (bp);                                                          \
+        int new_a = s == s0 || PA[s] != PA[s - 1];                                                         \
+        if (new_a) TL(4, a_, (lda) * 2);                                                                   \
+        TL(6, b_, BR * 4);                                                                                 \
+        TD(0, 4, 6);                                                                                       \
+        TL(7, b_ + 16, BR * 4);                                                                            \
+        TD(1, 4, 7);                                                                                       \
+        if (new_a) TL(5, a_ + 16 * (lda), (lda) * 2);                                                      \
+        TD(2, 5, 6);                                                                                       \
+        TD(3, 5, 7);                                                                                       \
+    }
+
+/* St (64 keys × 32 queries) of key block kt: per half of 32 keys, C = 2 × 2 tiles of 16 keys × 16 queries,
+ * per 32 columns of d the five small passes, then per 32 columns hi·hi (A: 16 key rows × 32 d, B: 16 d
+ * pairs × 16 queries): each step's parts are re-read while they are in L1. */
+static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
+{
+    TILES;
+    const int64_t Dp = x->Dp;
+    const uint16_t *kb = x->kp + bh * 3 * x->Tp * Dp;
+    const uint32_t *qx = aux_q(t);
+    for (int h = 0; h * 32 < nk; h++) {
+        TZ(0);
+        TZ(1);
+        TZ(2);
+        TZ(3);
+        for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
+            PASSES(0, 5, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
+        }
+        for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
+            PASSES(5, 6, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
+        }
+        float *st = t->st + h * 32 * BR;
+        TS(0, st, BR * 4);
+        TS(1, st + 16, BR * 4);
+        TS(2, st + 16 * BR, BR * 4);
+        TS(3, st + 16 * BR + 16, BR * 4);
+    }
+}
+
+/* Ot = Ot·alpha + Vᵀ P over nkp (a multiple of 32) keys of block kt: per 32 rows of d, C = 2 × 2 tiles of
+ * 16 d × 16 queries, per 32 keys the five small passes, then hi·hi (A: 16 d rows × 32 keys, B: 16 key
+ * pairs × 16 queries). */
+static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nkp,
+                            const float *alpha)
+{
+    TILES;
+    const int64_t Dp = x->Dp;
+    const uint16_t *vb = x->vp + (bh * x->nblk + kt / BC) * 3 * Dp * BC;
+    const uint32_t *px = aux_p(t, Dp);
+    float *cbuf = aux_c(t, Dp);
+    for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
+        TZ(0);
+        TZ(1);
+        TZ(2);
+        TZ(3);
+        for (int k0 = 0; k0 < nkp; k0 += 32) {
+            PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
+        }
+        for (int k0 = 0; k0 < nkp; k0 += 32) {
+            PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
+        }
+        TS(0, cbuf, BR * 4);
+        TS(1, cbuf + 16, BR * 4);
+        TS(2, cbuf + 16 * BR, BR * 4);
+        TS(3, cbuf + 16 * BR + 16, BR * 4);
+        combine(t, d0, cbuf, alpha);
+    }
+}
+
+#undef PASSES
+#endif /* AMX_INSTANCE */

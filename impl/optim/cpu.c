@@ -24,6 +24,12 @@
  * the 5-stream loops 18-20% (optim_ab: rmsprop 86.9 against 72.6 ms, adagrad 83.8 against 69.5)
  * where they gained 18-20% on the VM: the cause was every tensor starting at the same offset in its
  * 2 MiB page; qt_alloc now staggers them (impl/core/tensor.c), which gives the 4 KiB-page rate back.
+ * Session 7's whole comparison after the stagger and SGD's per-size choice (ci/h200-cpu-peers.sh,
+ * /work/.device/8, main 5c4c24a): one thread 16 of 18 steps >= 1.0 (adagrad 1.24/1.35, adam
+ * 0.98-1.24, adamw 1.10-1.33, sgd 1.00-1.28 with step_llc 49.2 ms against 63.0; rmsprop 5.74/5.99,
+ * radam 4.53/5.92); 16 threads 10 of 18 (rmsprop 9.38 at step_10m, 3.93 at step_llc; adagrad
+ * step_llc 0.86 where the call before, /2, had 1.09: PyTorch's fused adagrad took 11.3 ms here and
+ * 14.4 ms there, quintet 13.1 and 13.2). Both sides run at the memory's rate, ~120-140 GB/s.
  * Tests: tests/optim/test_optim.c; bandwidth: suites/lr_convergence.c. */
 #include <math.h>
 #include <stddef.h>

@@ -3,9 +3,10 @@
  *
  * Bandwidth above its ceiling: every bytes-per-second metric of the run (unit GB/s, or a name
  * that is gbps or ends in _gbps) is compared with the ceiling this run measured for the memory it
- * moves: the host ceiling is the calibration suite's STREAM triad (stream_triad_gbps, and
- * stream_copy_gbps when a run has it: the larger), the device ceiling its device-to-device copy
- * (gpu_copy_gbps). A case is a device case when its variant names a device backend (cuda*,
+ * moves: the host ceiling is the memory traffic of the calibration suite's STREAM triad
+ * (stream_triad_gbps × 4/3, and stream_copy_gbps × 3/2 when a run has it: the larger; STREAM
+ * counts the bytes it names, the stored array's write-allocate reads come on top, and an in-place
+ * update moves none), the device ceiling its device-to-device copy (gpu_copy_gbps). A case is a device case when its variant names a device backend (cuda*,
  * nccl*, gpu*, torch_cuda*), when it also reports frac_copy (the runner's device fraction), or
  * when its metric starts with gpu_. The calibration ceilings themselves are not judged. A median
  * above its ceiling is physically suspect: the bytes are miscounted, the working set sits in a
@@ -19,6 +20,10 @@
 #include <stdint.h>
 
 #include "store/store.h"
+
+/* Bytes a STREAM triad moves per byte it counts: the stored array is read before it is written
+ * (write-allocate), 32 bytes per element against the 24 STREAM counts. */
+#define QT_STREAM_TRIAD_TRAFFIC (32.0 / 24.0)
 
 /* fn gets one warning text per flagged (case, metric) and, when some metrics had no ceiling, one
  * text saying how many; *n_flagged (may be NULL) the flagged count. fn returning non-zero stops. */

@@ -4,9 +4,10 @@
  *   - the load average (1 min) above the number of cores, at the start or the end;
  *   - all-thread SGEMM not faster than one thread (another process holds the cores, or
  *     OpenBLAS runs single-threaded);
- *   - a fraction of a measured ceiling (frac_*) above 1: flagged with the cases, and
- *     explained where the cause is known (the ceiling is this run's OpenBLAS/STREAM rate,
- *     not the machine's peak);
+ *   - a fraction of a measured ceiling (frac_*) above 1 (frac_stream above 4/3: it is relative to
+ *     the triad's bytes as STREAM counts them, which an in-place update exceeds by up to 4/3 at the
+ *     same memory traffic, analysis/validity.h): flagged with the cases, and explained where the
+ *     cause is known (the ceiling is this run's OpenBLAS/STREAM rate, not the machine's peak);
  *   - a timed case whose repetitions vary beyond QT_WARN_CV (coefficient of variation of
  *     time_s, stddev/mean).
  * Also the run-level provenance measured at the start and end: load average, and the other
@@ -23,7 +24,7 @@
 
 typedef struct {
     int n;
-    char text[QT_WARN_MAX][320];
+    char text[QT_WARN_MAX][640];
     int n_frac, n_cv;              /* cases flagged so far, summarised into one warning each at the end */
     double worst_frac, worst_cv;
     char frac_case[200], cv_case[200];
@@ -38,7 +39,7 @@ void qt_warn_add(qt_warnings_t *w, const char *fmt, ...)
 /* Check the load average against the cores; `when` is "start" or "end". Writes "load1 load5 load15"
  * into load_text (for the provenance). */
 void qt_warn_load(qt_warnings_t *w, const char *when, int cores, char *load_text, size_t size);
-/* One metric of a finished case: frac_* above 1, or time_s with CV beyond QT_WARN_CV. */
+/* One metric of a finished case: frac_* above its limit (above), or time_s with CV beyond QT_WARN_CV. */
 void qt_warn_case(qt_warnings_t *w, const char *label, const char *metric, int n, double median, double mean,
                   double stddev);
 /* The calibration ceilings: all-thread SGEMM against one thread (NaN: not measured). */

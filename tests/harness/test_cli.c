@@ -232,6 +232,16 @@ static void test_warnings(void)
     qt_warn_ceilings(&w, 19.0, 19.0, 1); /* one thread: nothing to compare */
     CU_ASSERT_EQUAL(w.n, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(w.text[0], "not faster than one thread"));
+    /* frac_stream may reach 4/3 (an in-place update against the triad's counted bytes), others 1 */
+    qt_warn_case(&w, "a", "frac_stream", 3, 1.30, 1.30, 0.0);
+    qt_warn_case(&w, "b", "frac_sgemm", 3, 1.05, 1.05, 0.0);
+    qt_warn_case(&w, "c", "frac_stream", 3, 1.40, 1.40, 0.0);
+    CU_ASSERT_EQUAL(w.n_frac, 2);
+    CU_ASSERT_EQUAL(qt_warn_finish(&w, NULL, 0), QT_OK);
+    CU_ASSERT_EQUAL(w.n, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(w.text[1], "2 case metric(s) exceed a measured ceiling"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(w.text[1], "c frac_stream = 1.4"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(w.text[1], "as a fraction of peak")); /* the whole text kept */
     CU_ASSERT_EQUAL(qt_test_sql_int(db, "SELECT count(*) FROM run_provenance WHERE key LIKE 'warning.%'"
                                         " AND value LIKE '3 timed case(s) vary beyond CV 0%'"), 1);
     char aff[64];

@@ -33,12 +33,12 @@ static int is_ceiling(const qt_stat_row_t *r)
  * counts up to 4/3 of triad's and 3/2 of copy's figure: the host bound is that traffic. Measured on
  * the H200 host's Xeon, session 7: one thread's SGD step 22 GB/s where triad counted 11.8; 16
  * threads' steps 120-140 GB/s where triad counted 88. */
-#define TRIAD_TRAFFIC QT_STREAM_TRIAD_TRAFFIC
 #define COPY_TRAFFIC (24.0 / 16.0)
 
 typedef struct {
     double host, device;       /* the ceilings: host as memory traffic (above), device as measured (NaN: not measured) */
-    double triad;              /* stream_triad_gbps as STREAM counts it (NaN: not measured) */
+    double host_counted;       /* the STREAM figure the host ceiling comes from, as STREAM counts it */
+    const char *host_metric;   /* ... and its metric (stream_triad_gbps or stream_copy_gbps) */
     int64_t frac_copy_case[64]; /* cases that report frac_copy (device cases) */
     int n_frac_copy;
     int (*fn)(void *, const char *);
@@ -53,9 +53,11 @@ static int find_ceilings(void *arg, const qt_stat_row_t *r)
     if (is_ceiling(r) && isfinite(r->median)) {
         const int dev = !strcmp(r->metric, "gpu_copy_gbps"), triad = !strcmp(r->metric, "stream_triad_gbps");
         double *c = dev ? &b->device : &b->host;
-        double v = r->median * (dev ? 1.0 : triad ? TRIAD_TRAFFIC : COPY_TRAFFIC);
-        if (isnan(*c) || v > *c) *c = v;
-        if (triad && (isnan(b->triad) || r->median > b->triad)) b->triad = r->median;
+        double v = r->median * (dev ? 1.0 : triad ? QT_STREAM_TRIAD_TRAFFIC : COPY_TRAFFIC);
+        if (isnan(*c) || v > *c) {
+            *c = v;
+            if (!dev) b->host_counted = r->median, b->host_metric = triad ? "stream_triad_gbps" : "stream_copy_gbps";
+        }
     }
     if (!strcmp(r->metric, "frac_copy") && b->n_frac_copy < 64) b->frac_copy_case[b->n_frac_copy++] = r->case_id;
     return 0;
@@ -89,8 +91,8 @@ static int judge(void *arg, const qt_stat_row_t *r)
     if (dev)
         snprintf(ceiling, sizeof ceiling, "device ceiling (gpu_copy_gbps %.4g GB/s)", c);
     else
-        snprintf(ceiling, sizeof ceiling, "host ceiling (%.4g GB/s of memory traffic: STREAM %.4g GB/s as STREAM counts, "
-                 "plus its write-allocate reads)", c, isnan(b->triad) ? c / COPY_TRAFFIC : b->triad);
+        snprintf(ceiling, sizeof ceiling, "host ceiling (%.4g GB/s of memory traffic: %s %.4g GB/s as STREAM counts, "
+                 "plus its write-allocate reads)", c, b->host_metric, b->host_counted);
     snprintf(text, sizeof text,
              "%s/%s/%s/%s %s = %.4g GB/s is %.2fx this run's %s: physically suspect: bytes "
              "miscounted, a cache-resident working set (a cache bandwidth, not memory), or a ceiling measured low",
@@ -107,7 +109,7 @@ qt_status_t qt_validity_bandwidth(qt_store_t *s, int64_t run_id, int (*fn)(void 
     QT_CHECK_ARG(s && fn, "validity: store and callback must not be NULL");
     bw_t b;
     memset(&b, 0, sizeof b);
-    b.host = b.device = b.triad = NAN;
+    b.host = b.device = NAN;
     b.fn = fn;
     b.arg = arg;
     QT_TRY(qt_store_foreach_stat(s, run_id, find_ceilings, &b));

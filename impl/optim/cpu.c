@@ -84,10 +84,11 @@ static inline double omp_wtime_or_zero(void)
 #define SGD_TRIALS 3
 #define SGD_TRIAL_LOG2_MIN 20 /* size classes 2^20.., the last one open-ended */
 #define SGD_SIZE_CLASSES 16
-static struct {
-    double best[2];
+typedef struct {
+    double best[2]; /* fastest trial per style, seconds per element */
     int calls, choice;
-} sgd_style[2][SGD_SIZE_CLASSES];
+} sgd_style_t;
+static sgd_style_t sgd_style[2][SGD_SIZE_CLASSES]; /* [several threads][size class] */
 
 /* The size class of an n-element step: floor(log2 n) - 20, capped; -1 below 2^20 elements. */
 static int sgd_size_class(size_t n)
@@ -110,11 +111,11 @@ static int sgd_style_choose(size_t n, int nt, int *trial)
     if (sc < 0) return 0;
 #pragma omp critical(qt_sgd_style)
     {
-        const int cls = nt > 1;
-        if (sgd_style[cls][sc].calls >= 2 * SGD_TRIALS) {
-            style = sgd_style[cls][sc].choice;
+        const sgd_style_t *st = &sgd_style[nt > 1][sc];
+        if (st->calls >= 2 * SGD_TRIALS) {
+            style = st->choice;
         } else {
-            style = sgd_style[cls][sc].calls % 2;
+            style = st->calls % 2;
             *trial = 1;
         }
     }
@@ -128,12 +129,11 @@ static void sgd_style_record(size_t n, int nt, int style, double per_el)
     if (sc < 0) return;
 #pragma omp critical(qt_sgd_style)
     {
-        const int cls = nt > 1;
-        if (sgd_style[cls][sc].calls == 0) sgd_style[cls][sc].best[0] = sgd_style[cls][sc].best[1] = INFINITY;
-        if (sgd_style[cls][sc].calls < 2 * SGD_TRIALS) {
-            if (per_el < sgd_style[cls][sc].best[style]) sgd_style[cls][sc].best[style] = per_el;
-            if (++sgd_style[cls][sc].calls == 2 * SGD_TRIALS)
-                sgd_style[cls][sc].choice = sgd_style[cls][sc].best[1] < sgd_style[cls][sc].best[0];
+        sgd_style_t *st = &sgd_style[nt > 1][sc];
+        if (st->calls == 0) st->best[0] = st->best[1] = INFINITY;
+        if (st->calls < 2 * SGD_TRIALS) {
+            if (per_el < st->best[style]) st->best[style] = per_el;
+            if (++st->calls == 2 * SGD_TRIALS) st->choice = st->best[1] < st->best[0];
         }
     }
 }

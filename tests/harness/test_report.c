@@ -148,7 +148,7 @@ static void test_validity_and_shape(void)
     CU_ASSERT_EQUAL(quintet("show --db %s", path), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "measurement validity"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "step_large/cpu/n=1 gbps = 160 GB/s is 1.20x this run's host ceiling (133.3 GB/s"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "STREAM 100 GB/s as STREAM counts"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "stream_triad_gbps 100 GB/s as STREAM counts"));
     CU_ASSERT_PTR_NULL(strstr(out, "n=2 gbps ="));
     CU_ASSERT_PTR_NULL(strstr(out, "n=4 gbps ="));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "1 bandwidth metric(s) not checked"));

@@ -16,6 +16,13 @@ count: quintet's time, the peer's fastest path and its time, and the ratio peer 
                      path's timed interleaved in the same iterations; the DISPATCH>1.1 flag uses
                      it where the run has it), and torch-csr_pre (CSR built outside the clock: a
                      bound, not a peer) for reference
+Rounds: where the runs hold several quintet runs and several peer runs of one thread count (e.g.
+ci/h200-cpu-peers.sh with QT_PEER_ROUNDS=N runs the two sides alternately, N times), the k-th
+quintet run is paired with the k-th peer run in run-id order (a side with fewer runs repeats its
+last one), each round gives its own ratio, and a row reports the median ratio over the rounds,
+its range and in how many rounds the target was met: host drift between calls then moves both
+sides of a round alike, and one slow moment of one side shows as one outlying round, not as the
+answer. Times in a row are the medians over the rounds.
 Writes the tables as text to stdout and, with --csv F, as one CSV (long form).
 
   python3 suites/peers/peer_ratios.py --db OUT/cpu-peers.db [--runs 3,4,5,6] [--csv OUT/ratios.csv]
@@ -33,6 +40,8 @@ PEER_PREFIX = "torch-"
 
 
 def load(db, runs):
+    """Per round (see the module comment): {(threads, suite, params): {(case, variant): median time_s}},
+    with the auto case's paired ratio under (case, "paired"); a list, round 0 first."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     q = ("SELECT r.id, COALESCE(r.threads, 0), c.suite, c.name, c.variant, c.params, s.metric, s.median "
          "FROM runs r JOIN cases c ON c.run_id = r.id JOIN case_stats s ON s.case_id = c.id "
@@ -41,12 +50,24 @@ def load(db, runs):
     con.close()
     if runs:
         rows = [r for r in rows if r[0] in runs]
-    # (threads, suite, params) -> {(case, variant): median time}, and the auto case's paired
-    # ratio under the key ("auto", "paired"); the newest run wins on repeats
-    t = defaultdict(dict)
+    # each run is a quintet run or a peer's import (its variants torch-*); per thread count the
+    # k-th of each kind makes round k
+    side, threads_of = {}, {}
+    for rid, threads, _, _, variant, _, _, _ in rows:
+        side[rid] = side.get(rid, False) or variant.startswith(PEER_PREFIX)
+        threads_of[rid] = threads
+    order = defaultdict(lambda: ([], []))  # threads -> (quintet run ids, peer run ids)
+    for rid in sorted(side):
+        order[threads_of[rid]][side[rid]].append(rid)
+    n_rounds = max((max(len(a), len(b)) for a, b in order.values()), default=0)
+    rounds = [defaultdict(dict) for _ in range(n_rounds)]
     for rid, threads, suite, name, variant, params, metric, med in sorted(rows):
-        t[(threads, suite, params)][(name, variant) if metric == "time_s" else (name, "paired")] = med
-    return t
+        ids = order[threads][side[rid]]
+        k = ids.index(rid)
+        # this run serves its own round and, when it is its side's last, every later round
+        for r in range(k, n_rounds if k == len(ids) - 1 else k + 1):
+            rounds[r][(threads, suite, params)][(name, variant) if metric == "time_s" else (name, "paired")] = med
+    return rounds
 
 
 def best(d, pred):
@@ -113,15 +134,56 @@ def rows_for(t):
     return out
 
 
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else 0.5 * (xs[m - 1] + xs[m])
+
+
+NUMERIC = ("quintet_s", "peer_s", "quintet_dense_s", "quintet_best_s", "paired", "peer_csr_pre_s")
+
+
+def merge_rounds(per_round):
+    """One row per (threads, suite, case, params) from the rows of every round: times and the
+    sparse columns as medians over the rounds, ratio = the median of the rounds' ratios, with
+    ratio_lo / ratio_hi (range), met (rounds at or above target) and rounds (rounds with a ratio)."""
+    merged = {}
+    for rows in per_round:
+        for r in rows:
+            merged.setdefault((r["threads"], r["suite"], r["case"], r["params"]), []).append(r)
+    out = []
+    for group in merged.values():
+        row = dict(group[-1])
+        for k in NUMERIC:
+            row[k] = median(r.get(k) for r in group)
+        paths = [r["peer_path"] for r in group if r["peer_path"]]
+        row["peer_path"] = max(set(paths), key=paths.count) if paths else None
+        qpaths = [r.get("quintet_best_path") for r in group if r.get("quintet_best_path")]
+        row["quintet_best_path"] = max(set(qpaths), key=qpaths.count) if qpaths else None
+        ratios = [r["ratio"] for r in group if r["ratio"] is not None]
+        row["ratio"] = median(ratios)
+        row["ratio_lo"] = min(ratios) if ratios else None
+        row["ratio_hi"] = max(ratios) if ratios else None
+        row["met"] = sum(x >= row["target"] for x in ratios)
+        row["rounds"] = len(ratios)
+        out.append(row)
+    return out
+
+
 def print_tables(out, f):
     groups = defaultdict(list)
     for r in out:
         groups[(r["suite"], r["threads"])].append(r)
     for (suite, threads), rows in sorted(groups.items()):
+        multi = max(r["rounds"] for r in rows) > 1
         print(f"\n## {suite}, {threads} thread(s): time per call in ms (median); ratio = peer / quintet "
-              f"(> 1: quintet faster)", file=f)
+              f"(> 1: quintet faster)" + ("; over rounds: median ratio, range, rounds met" if multi else ""), file=f)
         sparse = suite == "sparsity"
         head = f"{'case':11s} {'params':58s} {'quintet':>10s} {'peer':>10s} {'peer path':15s} {'ratio':>6s} {'target':>6s}"
+        if multi:
+            head += f" {'range':>11s} {'met':>5s}"
         if sparse:
             head += f" {'dense/auto':>10s} {'auto/best':>9s} {'paired':>6s} {'best':7s} {'csr_pre':>10s}"
         print(head, file=f)
@@ -129,6 +191,9 @@ def print_tables(out, f):
             ok = "" if r["ratio"] is None else ("  ok" if r["ratio"] >= r["target"] else "  MISS")
             line = (f"{r['case']:11s} {r['params'][:58]:58s} {ms(r['quintet_s'])} {ms(r['peer_s'])} "
                     f"{(r['peer_path'] or '-'):15s} {rs(r['ratio'])} {r['target']:6.1f}")
+            if multi:
+                rng = f"{r['ratio_lo']:.2f}-{r['ratio_hi']:.2f}" if r["rounds"] else "-"
+                line += f" {rng:>11s} {str(r['met']) + '/' + str(r['rounds']):>5s}"
             if sparse:
                 line += (f" {rs(ratio(r['quintet_dense_s'], r['quintet_s'])):>10s}"
                          f" {rs(ratio(r['quintet_s'], r['quintet_best_s'])):>9s} {rs(r['paired'])}"
@@ -149,7 +214,7 @@ def main():
     ap.add_argument("--csv")
     args = ap.parse_args()
     runs = {int(x) for x in args.runs.split(",") if x}
-    out = rows_for(load(args.db, runs))
+    out = merge_rounds([rows_for(t) for t in load(args.db, runs)])
     if not out:
         print(f"peer_ratios: no timed cases of attention_scaling, lr_convergence or sparsity in {args.db}",
               file=sys.stderr)
@@ -157,7 +222,7 @@ def main():
     print_tables(out, sys.stdout)
     if args.csv:
         keys = ["suite", "threads", "case", "params", "quintet_path", "quintet_s", "peer_path", "peer_s", "ratio",
-                "target", "quintet_dense_s", "quintet_best_s", "quintet_best_path", "paired", "peer_csr_pre_s"]
+                "target", "ratio_lo", "ratio_hi", "met", "rounds", "quintet_dense_s", "quintet_best_s", "quintet_best_path", "paired", "peer_csr_pre_s"]
         with open(args.csv, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
             w.writeheader()

@@ -351,16 +351,10 @@ static int run_threads(void)
     return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
 }
 
-/* A peer's JSON (torch_cpu.py's names) imported into a copy of the test database: the
- * peer_ratio figure pairs it with run 1 (same thread count) case by case; 1 ms against quintet's
- * median gives a finite positive ratio per bar. */
-static void test_plot_peer_ratio(void)
+/* A peer's Google Benchmark JSON (torch_cpu.py's names) at run 1's thread count: torch-sdpa rows
+ * for the dense T=256 and T=512 cases, three repetitions of us, us + 1 and us + 2 microseconds. */
+static void write_peer_json(const char *json, int us)
 {
-    const char *base = test_db(), *d = out_dir("peer");
-    char copy[700], json[700], args[1600];
-    snprintf(copy, sizeof copy, "%s/peer.db", qt_test_tmpdir());
-    snprintf(json, sizeof json, "%s/peer.json", qt_test_tmpdir());
-    CU_ASSERT_EQUAL_FATAL(qt_test_sh(NULL, 0, "cp '%s' '%s'", base, copy), 0);
     FILE *f = fopen(json, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fprintf(f, "{\"context\": {\"date\": \"2026-11-30T10:00:00+0000\", \"quintet.threads\": \"%d\"}, \"benchmarks\": [",
@@ -369,11 +363,31 @@ static void test_plot_peer_ratio(void)
         for (int r = 0; r < 3; r++, k++)
             fprintf(f, "%s{\"name\": \"attention_scaling/dense/torch-sdpa/B=1,H=4,T=%d,D=64,causal=0,data=clustered\","
                        " \"run_type\": \"iteration\", \"iterations\": 1, \"real_time\": %d, \"cpu_time\": 1,"
-                       " \"time_unit\": \"us\"}", k ? ", " : "", t, 1000 + r);
+                       " \"time_unit\": \"us\"}", k ? ", " : "", t, us + r);
     fprintf(f, "]}\n");
     fclose(f);
+}
+
+/* A copy of the test database with the peer's JSON (write_peer_json(us)) imported as run 4. */
+static void peer_db(const char *copy, const char *json, int us)
+{
+    char args[1600];
+    CU_ASSERT_EQUAL_FATAL(qt_test_sh(NULL, 0, "cp '%s' '%s'", test_db(), copy), 0);
+    write_peer_json(json, us);
     snprintf(args, sizeof args, "import %s --db %s", json, copy);
     CU_ASSERT_EQUAL(quintet(args), 0);
+}
+
+/* A peer's JSON imported into a copy of the test database: the peer_ratio figure pairs it with
+ * run 1 (same thread count) case by case; 1 ms against quintet's median gives a finite positive
+ * ratio per bar. */
+static void test_plot_peer_ratio(void)
+{
+    const char *d = out_dir("peer");
+    char copy[700], json[700], args[1600];
+    snprintf(copy, sizeof copy, "%s/peer.db", qt_test_tmpdir());
+    snprintf(json, sizeof json, "%s/peer.json", qt_test_tmpdir());
+    peer_db(copy, json, 1000);
     snprintf(args, sizeof args, "plot 1 4 --db %s --out %s --suite attention_scaling", copy, d);
     CU_ASSERT_EQUAL(quintet(args), have_gnuplot() ? 0 : 1);
     char *dat = slurp(d, "attention_scaling-peer_ratio.dat", NULL);
@@ -394,7 +408,46 @@ static void test_plot_peer_ratio(void)
     unlink(json);
 }
 
+/* suites/peers/peer_ratios.py's rounds: quintet's run 1 against two peer runs (4: ~1 ms, 5: ~3 ms)
+ * gives two rounds per case (run 1 serving both), the median ratio inside their range and the
+ * range's ends 3x apart; run 1 against run 4 alone gives one round. */
+static void test_peer_ratios_rounds(void)
+{
+    char copy[700], json[700], args[1600], csv[700], out[512];
+    snprintf(copy, sizeof copy, "%s/rounds.db", qt_test_tmpdir());
+    snprintf(json, sizeof json, "%s/rounds.json", qt_test_tmpdir());
+    snprintf(csv, sizeof csv, "%s/rounds.csv", qt_test_tmpdir());
+    peer_db(copy, json, 1000);
+    write_peer_json(json, 3000);
+    snprintf(args, sizeof args, "import %s --db %s", json, copy);
+    CU_ASSERT_EQUAL(quintet(args), 0);
+    const char *summary = "python3 -c \"import csv, sys; r = [x for x in csv.DictReader(open(sys.argv[1]))"
+                          " if x['suite'] == 'attention_scaling' and x['ratio']];"
+                          " print(len(r), min(int(x['rounds']) for x in r), max(int(x['rounds']) for x in r),"
+                          " min(float(x['ratio_hi']) / float(x['ratio_lo']) for x in r),"
+                          " max(float(x['ratio_hi']) / float(x['ratio_lo']) for x in r),"
+                          " all(float(x['ratio_lo']) <= float(x['ratio']) <= float(x['ratio_hi']) for x in r))\"";
+    int n = 0, rmin = 0, rmax = 0;
+    double smin = 0, smax = 0;
+    char inside[16] = "";
+    for (int two = 1; two >= 0; two--) {
+        CU_ASSERT_EQUAL(qt_test_sh(out, sizeof out, "python3 suites/peers/peer_ratios.py --db '%s' --runs %s --csv '%s' >/dev/null && %s '%s'",
+                                   copy, two ? "1,4,5" : "1,4", csv, summary, csv),
+                        0);
+        CU_ASSERT_EQUAL_FATAL(sscanf(out, "%d %d %d %lf %lf %15s", &n, &rmin, &rmax, &smin, &smax, inside), 6);
+        CU_ASSERT_EQUAL(n, 2); /* T=256 and T=512 */
+        CU_ASSERT_EQUAL(rmin, two ? 2 : 1);
+        CU_ASSERT_EQUAL(rmax, two ? 2 : 1);
+        CU_ASSERT(two ? smin > 2.9 && smax < 3.1 : smin == 1.0 && smax == 1.0);
+        CU_ASSERT_STRING_EQUAL(inside, "True");
+    }
+    unlink(copy);
+    unlink(json);
+    unlink(csv);
+}
+
 QT_TEST_MAIN("plot", {"latest run: .dat, .gp, PNG", test_plot_latest_png},
              {"two runs: two series, SVG", test_plot_two_runs_svg}, {"dist_throughput: busbw, fits, loss", test_plot_dist},
-             {"peer_ratio: an imported peer beside run 1", test_plot_peer_ratio}, {"without gnuplot", test_no_gnuplot},
+             {"peer_ratio: an imported peer beside run 1", test_plot_peer_ratio},
+             {"peer_ratios.py: rounds paired", test_peer_ratios_rounds}, {"without gnuplot", test_no_gnuplot},
              {"bad input", test_bad_input})

@@ -5,7 +5,7 @@
 #      QT_PEER_REPS repetitions, default 3: compare's minimum): sparsity's uniform points
 #      M=1,K=16384,N=4096 and M=64,K=4096,N=4096 at sp 0.9 and 0.95 (draws of A rotating past the
 #      LLC) and the M=1 points' cache=warm twins, every path and auto; attention_scaling dense,
-#      D 64 and 128, T 256…4096, causal and not; lr_convergence step_10m, step_large and step_llc
+#      D 64 and 128, T 256…4096 (…QT_PEER_T_MAX, up to 16384), causal and not; lr_convergence step_10m, step_large and step_llc
 #      (n from the LLC: parameters + gradient cover twice the LLC) in f32
 #      for the optimizers PyTorch has (sgd adam adamw radam rmsprop adagrad); with
 #      OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = the count (the cpu backend takes
@@ -60,7 +60,13 @@ BUDGET_T1=${QT_PEER_BUDGET_T1:-55} BUDGET_TN=${QT_PEER_BUDGET_TN:-35}
 # QT_PEER_GROUPS (default sparse,attention,optim): the groups both sides run, e.g. "optim" alone
 PEER_GROUPS=${QT_PEER_GROUPS:-sparse,attention,optim}
 FILTER=
-case ",$PEER_GROUPS," in *,attention,*) FILTER+='|attention_scaling/dense/cpu/B=1,H=4,T=(256|512|1024|2048|4096),D=(64|128),causal=[01],' ;; esac
+# QT_PEER_T_MAX (default 4096, at most the suite's 16384): the attention cases' largest T, both sides
+T_MAX=${QT_PEER_T_MAX:-4096}
+case "$T_MAX" in '' | *[!0-9]*) T_MAX=0 ;; esac
+[ "$T_MAX" -ge 256 ] && [ "$T_MAX" -le 16384 ] || { echo "h200-cpu-peers: QT_PEER_T_MAX='${QT_PEER_T_MAX}' is not in 256…16384" >&2; exit 2; }
+TS=256
+for ((tt = 512; tt <= T_MAX; tt *= 2)); do TS+="|$tt"; done
+case ",$PEER_GROUPS," in *,attention,*) FILTER+="|attention_scaling/dense/cpu/B=1,H=4,T=($TS),D=(64|128),causal=[01]," ;; esac
 case ",$PEER_GROUPS," in *,optim,*) FILTER+='|lr_convergence/step_(10m|large|llc)/cpu/optimizer=(sgd|adam|adamw|radam|rmsprop|adagrad),dtype=f32,' ;; esac
 case ",$PEER_GROUPS," in *,sparse,*) FILTER+='|sparsity/(dense|gather|colskip|csr|auto)/cpu/M=(1,K=16384|64,K=4096),N=4096,sp=0\.95?,structure=uniform' ;; esac
 [ -n "$FILTER" ] || { echo "h200-cpu-peers: QT_PEER_GROUPS='$PEER_GROUPS' names none of sparse, attention, optim" >&2; exit 2; }
@@ -84,7 +90,7 @@ last_run() {
     $PY -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(id) FROM runs").fetchone()[0] or "")' "$DB"
 }
 
-say "host $(hostname), $(nproc) cores, threads: $THREADS, reps $REPS, rounds $ROUNDS, groups $PEER_GROUPS, db $DB"
+say "host $(hostname), $(nproc) cores, threads: $THREADS, reps $REPS, rounds $ROUNDS, groups $PEER_GROUPS, T up to $T_MAX, db $DB"
 HAVE_TORCH=1
 if ! TV=$($PY -c 'import torch; print(torch.__version__)' 2>&1); then
     HAVE_TORCH=0
@@ -119,7 +125,7 @@ for t in $THREADS; do
             J=$OUT/torch_t$t$([ "$ROUNDS" -gt 1 ] && echo "_r$round").json
             rm -f "$J"
             step "$BT" "torch cpu, $t thread(s)$R" "${PIN[@]}" $PY suites/peers/torch_cpu.py --threads "$t" --reps "$REPS" \
-                --min-time 0.03 --groups "$PEER_GROUPS" $([ "${QT_PEER_THP:-0}" = 1 ] && echo --thp) --out "$J"
+                --min-time 0.03 --groups "$PEER_GROUPS" --t-max "$T_MAX" $([ "${QT_PEER_THP:-0}" = 1 ] && echo --thp) --out "$J"
             if [ -s "$J" ]; then # written after every case: a run stopped by its limit leaves what it timed
                 $Q import "$J" --db "$DB" 2>&1 | tee -a "$LOG"
                 id=$(last_run)

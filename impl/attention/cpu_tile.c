@@ -291,6 +291,42 @@ void qt_attn_tile_softmax(qt_attn_tile_t *t, int nk, const float *w8, float *alp
     for (int w = 0; w < NV; w++) vstore(alpha + w * VL, al[w]);
 }
 
+/* The online softmax in pieces (cpu_amx.c spreads them between tile products): running max of St rows
+ * j0 .. j1-1 into mx; P = 2^(St - mn) over rows j0 .. j1-1 (St becomes P), row sums added to sum; the
+ * state's move (alpha = 2^(m - mn), m = mn, l = l·alpha + sum). Called in row order from mx = m, they give
+ * qt_attn_tile_softmax's results (w8 = NULL) bit for bit. */
+void qt_attn_tile_softmax_max(const qt_attn_tile_t *t, int j0, int j1, float *mx)
+{
+    for (int w = 0; w < NV; w++) {
+        qt_vf m = vload(mx + w * VL);
+        for (int j = j0; j < j1; j++) m = vmax(m, vload(t->st + j * BR + w * VL));
+        vstore(mx + w * VL, m);
+    }
+}
+
+void qt_attn_tile_softmax_exp(qt_attn_tile_t *t, int j0, int j1, const float *mn, float *sum)
+{
+    for (int w = 0; w < NV; w++) {
+        qt_vf m = vload(mn + w * VL), s = vload(sum + w * VL);
+        for (int j = j0; j < j1; j++) {
+            qt_vf p = vexp2(vload(t->st + j * BR + w * VL) - m);
+            vstore(t->st + j * BR + w * VL, p);
+            s += p;
+        }
+        vstore(sum + w * VL, s);
+    }
+}
+
+void qt_attn_tile_softmax_end(qt_attn_tile_t *t, const float *mn, const float *sum, float *alpha)
+{
+    for (int w = 0; w < NV; w++) {
+        qt_vf m = vload(mn + w * VL), a = vexp2(vload(t->m + w * VL) - m);
+        vstore(alpha + w * VL, a);
+        vstore(t->m + w * VL, m);
+        vstore(t->l + w * VL, vload(t->l + w * VL) * a + vload(sum + w * VL));
+    }
+}
+
 /* Online softmax over the block, then Ot = Ot·alpha + Vᵀ P. */
 void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w8)
 {

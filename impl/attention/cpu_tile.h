@@ -70,6 +70,9 @@
 #define qt_attn_tile_scores qt_attn_tile_scores_narrow
 #define qt_attn_tile_update qt_attn_tile_update_narrow
 #define qt_attn_tile_softmax qt_attn_tile_softmax_narrow
+#define qt_attn_tile_softmax_end qt_attn_tile_softmax_end_narrow
+#define qt_attn_tile_softmax_exp qt_attn_tile_softmax_exp_narrow
+#define qt_attn_tile_softmax_max qt_attn_tile_softmax_max_narrow
 #define qt_attn_tile_transpose qt_attn_tile_transpose_narrow
 #define qt_attn_tile_mask_band qt_attn_tile_mask_band_narrow
 #define qt_attn_tile_store qt_attn_tile_store_narrow
@@ -112,6 +115,11 @@ void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk,
 /* The softmax half of qt_attn_tile_update (St becomes P, m and l move on), without the
  * product: alpha[a] = 2^(m_old - m_new) for a < BR, the factor Ot must be scaled by. */
 void qt_attn_tile_softmax(qt_attn_tile_t *t, int nk, const float *w8, float *alpha);
+/* qt_attn_tile_softmax (w8 = NULL) in pieces, for callers that spread it over other work: from mx = m,
+ * _max over all nk rows (mx becomes the new max mn), _exp over all rows in order (sum from 0), _end. */
+void qt_attn_tile_softmax_max(const qt_attn_tile_t *t, int j0, int j1, float *mx);
+void qt_attn_tile_softmax_exp(qt_attn_tile_t *t, int j0, int j1, const float *mn, float *sum);
+void qt_attn_tile_softmax_end(qt_attn_tile_t *t, const float *mn, const float *sum, float *alpha);
 /* dst[d·BR + a] = scale · row_a[d] (d < D, a < BR; zero for a >= n), row a = src + (idx ? idx[a] : a)·ld:
  * load_q's packing; cpu_amx.c transposes value rows with it. */
 void qt_attn_tile_transpose(float *dst, const float *src, int64_t ld, const int *idx, int n, int64_t D, float scale);
@@ -151,6 +159,12 @@ void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int n
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t);
 void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
 void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
+/* The driver's steps when qt_attn_amx_fused (QT_ATTN_AMX_PIPE unset or not 0): tile ts's scores for block
+ * kts (nks keys; ts NULL: none) with the softmax of tile tp's block ktp (nkp keys, masked; tp NULL: none)
+ * between its tile products, then tp's output products; ts's St then holds its scores (masks next). */
+int qt_attn_amx_fused(const qt_attn_amx_t *x);
+void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, int64_t kts, int nks, qt_attn_tile_t *tp,
+                      int64_t ktp, int nkp);
 
 /* Dense (dense = 1) or dilated-window attention for the nq queries at positions
  * rho + (t0 + a)·dilation, a < nq <= ng·BR, of head bh (= b·H + h): queries of one residue

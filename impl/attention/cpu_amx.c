@@ -68,7 +68,7 @@ struct qt_attn_amx {
     uint16_t *kp; /* [bh][part][Tp][Dp] bf16: key rows (tile A of the scores) */
     uint16_t *vp; /* [bh][block][part][Dp][64] bf16: value columns per key block (tile A of the output) */
     unsigned char *aux; /* per OpenMP thread, QT_ATTN_GROUP tiles' scratch of aux_bytes(Dp) */
-    int fused; /* the driver runs qt_attn_amx_step (1) or qt_attn_amx_scores / _update (0): QT_ATTN_AMX_PIPE */
+    int order; /* pass order (A/B knob QT_ATTN_AMX_ORDER): 0 PA0/PB0, 1 PA1/PB1 */
 };
 
 #if AMX_BUILT
@@ -151,7 +151,10 @@ ALWAYS_INLINE void split_store16(vf16 x, uint16_t *dst, int64_t pstride)
  * hi·hi, so that the accumulator takes the small terms while it is small (each term of the last
  * pass then costs one fp32 rounding, as in the FMA kernel); consecutive passes share A parts where
  * they can (20 tile loads per 24 TDPBF16PS). */
-static const int PA[6] = {2, 1, 1, 0, 0, 0}, PB[6] = {0, 1, 0, 2, 1, 0};
+static const int PA0[6] = {2, 1, 1, 0, 0, 0}, PB0[6] = {0, 1, 0, 2, 1, 0};
+/* The small passes ordered so that each shares its A or its B parts with the one before (12 tile loads
+ * per 20 products instead of 16): lh, mh, mm, hm, hl, then hh. */
+static const int PA1[6] = {2, 1, 1, 0, 0, 0}, PB1[6] = {0, 0, 1, 1, 2, 0};
 
 /* A tile's per-query-tile scratch: the other St buffer's address (64 bytes), Q parts [3][Dp/2][32],
  * P parts [3][32][32] (dwords), C [2][32][32] floats, a second St [BC][32] floats (qt_attn_amx_step scores
@@ -332,15 +335,23 @@ static int cpu_amx(void)
 }
 #endif /* AMX_BUILT */
 
-/* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). auto (unset) takes the FMA
- * kernel: on the H200 host's Xeon the AMX kernel measured 0.68-1.09x the FMA kernel at one thread and
- * 0.40-1.08x at 16 (A/B in one process, two calls, NOTES_cpu.md), faster in no configuration both
- * calls agree on. */
-static qt_status_t amx_mode(int *mode)
+/* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). auto (unset) takes the AMX kernel
+ * where it beat the FMA kernel on the H200 host's Xeon (amx_ab, one process, best of 3, B = 1, H = 4,
+ * NOTES_cpu.md "Session 8"): one thread from T = 1024 (D 64 and 128: 1.00-1.31x), more threads from
+ * T = 8192 at D >= 128 (16 threads: 1.04-1.27x; below, 0.27-1.02x, and at D = 64 0.81-1.08x). */
+static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
 {
     const char *e = getenv("QT_ATTN_AMX");
     *mode = 0;
-    if (!e || !*e || !strcmp(e, "auto")) return QT_OK;
+    if (!e || !*e || !strcmp(e, "auto")) {
+#if AMX_BUILT
+        int64_t T = c->d.T, D = c->d.D;
+        if (D >= 64 && T >= (c->threads == 1 ? 1024 : 8192) && (c->threads == 1 || D >= 128) && cpu_amx()) *mode = 1;
+#else
+        (void)c;
+#endif
+        return QT_OK;
+    }
     if (!strcmp(e, "0")) return QT_OK;
     if (strcmp(e, "1") && strcmp(e, "emu")) return qt_fail(QT_ERR_ARG, "QT_ATTN_AMX=%s: expected 0, 1, emu or auto", e);
 #if AMX_BUILT
@@ -413,13 +424,13 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
 {
     int mode;
     *done = 0;
-    QT_TRY(amx_mode(&mode));
+    QT_TRY(amx_mode(c, &mode));
     if (!mode) return QT_OK;
 #if AMX_BUILT
     int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
-    const char *pe = getenv("QT_ATTN_AMX_PIPE");
+    const char *pe = getenv("QT_ATTN_AMX_ORDER");
     struct qt_attn_amx x = {.emu = mode == 2, .T = T, .D = D, .Dp = (D + 31) / 32 * 32, .nblk = (T + BC - 1) / BC,
-                            .fused = pe && *pe ? atoi(pe) : 2};
+                            .order = pe && *pe ? atoi(pe) : 1};
     x.Tp = x.nblk * BC;
     size_t n = (size_t)(BH * 3 * x.Tp * x.Dp), na = aux_bytes(x.Dp) * QT_ATTN_GROUP;
     unsigned char *ws = ws_take(2 * n * sizeof(uint16_t) + na * (size_t)c->threads + 128);
@@ -488,24 +499,6 @@ void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t)
     split_pairs(t->qt, x->D, x->Dp / 2, aux_q(t), x->Dp / 2 * BR);
 }
 
-void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
-{
-    if (x->emu) scores_emu(x, t, t->st, bh, kt, nk, NULL);
-    else scores_hw(x, t, t->st, bh, kt, nk, NULL);
-}
-
-void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
-{
-    float alpha[BR];
-    qt_attn_tile_softmax(t, nk, NULL, alpha);
-    int nkp = (nk + 31) / 32 * 32;
-    split_pairs(t->st, nk, nkp / 2, aux_p(t, x->Dp), 32 * BR);
-    if (x->emu) output_emu(x, t, bh, kt, nkp, alpha, 0);
-    else output_hw(x, t, bh, kt, nkp, alpha, 0);
-}
-
-int qt_attn_amx_fused(const qt_attn_amx_t *x) { return x->fused; }
-
 void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, int64_t kts, int nks, qt_attn_tile_t *tp,
                       int64_t ktp, int nkp)
 {
@@ -516,15 +509,6 @@ void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, in
 int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; return -1; }
 void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; }
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t) { (void)x, (void)t; }
-void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
-{
-    (void)x, (void)t, (void)bh, (void)kt, (void)nk;
-}
-void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
-{
-    (void)x, (void)t, (void)bh, (void)kt, (void)nk;
-}
-int qt_attn_amx_fused(const qt_attn_amx_t *x) { (void)x; return 0; }
 void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, int64_t kts, int nks, qt_attn_tile_t *tp,
                       int64_t ktp, int nkp)
 {
@@ -542,11 +526,11 @@ void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, in
     for (int s = s0; s < s1; s++) {                                                                        \
         const uint16_t *a_ = (a0) + PA[s] * (ap);                                                          \
         const uint32_t *b_ = (b0) + PB[s] * (bp);                                                          \
-        int new_a = s == s0 || PA[s] != PA[s - 1];                                                         \
+        int new_a = s == s0 || PA[s] != PA[s - 1], new_b = s == s0 || PB[s] != PB[s - 1];                  \
         if (new_a) TL(4, a_, (lda) * 2);                                                                   \
-        TL(6, b_, BR * 4);                                                                                 \
+        if (new_b) TL(6, b_, BR * 4);                                                                      \
         TD(0, 4, 6);                                                                                       \
-        TL(7, b_ + 16, BR * 4);                                                                            \
+        if (new_b) TL(7, b_ + 16, BR * 4);                                                                 \
         TD(1, 4, 7);                                                                                       \
         if (new_a) TL(5, a_ + 16 * (lda), (lda) * 2);                                                      \
         TD(2, 5, 6);                                                                                       \
@@ -565,6 +549,7 @@ static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, floa
     const int64_t Dp = x->Dp;
     const uint16_t *kb = x->kp + bh * 3 * x->Tp * Dp;
     const uint32_t *qx = aux_q(t);
+    const int *PA = x->order ? PA1 : PA0, *PB = x->order ? PB1 : PB0;
     int np = 0, total = (nk + 31) / 32 * (int)(Dp / 32) * 6;
     for (int h = 0; h * 32 < nk; h++) {
         TZ(0);
@@ -589,16 +574,17 @@ static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, floa
 
 /* Ot = Ot·alpha + Vᵀ P over nkp (a multiple of 32) keys of block kt: per 32 rows of d, C = 2 × 2 tiles of
  * 16 d × 16 queries, per 32 keys the five small passes, then hi·hi (A: 16 d rows × 32 keys, B: 16 key
- * pairs × 16 queries). C goes to one of two buffers; with spread = 1 the previous 32 rows' Ot·alpha + C
- * runs a few rows after each pass of the next 32 rows' products. */
+ * pairs × 16 queries). C goes to one of two buffers: the previous 32 rows' Ot·alpha + C runs a few rows
+ * after each pass of the next 32 rows' products. */
 static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nkp,
-                            const float *alpha, int spread)
+                            const float *alpha)
 {
     TILES;
     const int64_t Dp = x->Dp;
     const uint16_t *vb = x->vp + (bh * x->nblk + kt / BC) * 3 * Dp * BC;
     const uint32_t *px = aux_p(t, Dp);
     float *cb = aux_c(t, Dp);
+    const int *PA = x->order ? PA1 : PA0, *PB = x->order ? PB1 : PB0;
     int total = nkp / 32 * 6, rows = (32 + total - 1) / total;
     for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
         float *cur = cb + (d0 / 32 % 2) * 32 * BR, *prev = cb + (1 - d0 / 32 % 2) * 32 * BR;
@@ -609,20 +595,18 @@ static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
         TZ(3);
         for (int k0 = 0; k0 < nkp; k0 += 32) {
             PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR,
-                   if (spread && d0 > 0) { np++; combine(t, d0 - 32, r, np * rows, prev, alpha); r = np * rows; })
+                   if (d0 > 0) { np++; combine(t, d0 - 32, r, np * rows, prev, alpha); r = np * rows; })
         }
         for (int k0 = 0; k0 < nkp; k0 += 32) {
             PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR,
-                   if (spread && d0 > 0) { np++; combine(t, d0 - 32, r, np * rows, prev, alpha); r = np * rows; })
+                   if (d0 > 0) { np++; combine(t, d0 - 32, r, np * rows, prev, alpha); r = np * rows; })
         }
-        if (spread && d0 > 0 && r < 32) combine(t, d0 - 32, r, 32, prev, alpha);
         TS(0, cur, BR * 4);
         TS(1, cur + 16, BR * 4);
         TS(2, cur + 16 * BR, BR * 4);
         TS(3, cur + 16 * BR + 16, BR * 4);
-        if (!spread) combine(t, d0, 0, 32, cur, alpha);
     }
-    if (spread) combine(t, Dp - 32, 0, 32, cb + ((Dp / 32 - 1) % 2) * 32 * BR, alpha);
+    combine(t, Dp - 32, 0, 32, cb + ((Dp / 32 - 1) % 2) * 32 * BR, alpha);
 }
 
 /* qt_attn_amx_step on this instance: tile ts's scores for block kts into its other St buffer, with tile
@@ -632,7 +616,7 @@ static TGT void SFX(step)(const struct qt_attn_amx *x, qt_attn_tile_t *ts, int64
                           qt_attn_tile_t *tp, int64_t ktp, int nkp)
 {
     xwork_t w;
-    if (tp) xw_init(&w, tp, x->Dp, nkp, x->fused == 2 && !x->emu);
+    if (tp) xw_init(&w, tp, x->Dp, nkp, !x->emu);
     if (ts) {
         float *st = *aux_alt(ts);
         SFX(scores)(x, ts, st, bh, kts, nks, tp ? &w : NULL);
@@ -641,7 +625,7 @@ static TGT void SFX(step)(const struct qt_attn_amx *x, qt_attn_tile_t *ts, int64
     }
     if (tp) {
         xw_run(&w, 1, 1);
-        SFX(output)(x, tp, bh, ktp, (nkp + 31) / 32 * 32, w.alpha, 1);
+        SFX(output)(x, tp, bh, ktp, (nkp + 31) / 32 * 32, w.alpha);
     }
 }
 

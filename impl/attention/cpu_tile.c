@@ -283,18 +283,10 @@ ALWAYS_INLINE void softmax_block(qt_attn_tile_t *t, int nk, const float *w8, qt_
     }
 }
 
-/* The online softmax alone (cpu_amx.c runs the product): alpha[a] for the BR lanes. */
-void qt_attn_tile_softmax(qt_attn_tile_t *t, int nk, const float *w8, float *alpha)
-{
-    qt_vf al[NV];
-    softmax_block(t, nk, w8, al);
-    for (int w = 0; w < NV; w++) vstore(alpha + w * VL, al[w]);
-}
-
 /* The online softmax in pieces (cpu_amx.c spreads them between tile products): running max of St rows
  * j0 .. j1-1 into mx; P = 2^(St - mn) over rows j0 .. j1-1 (St becomes P), row sums added to sum; the
  * state's move (alpha = 2^(m - mn), m = mn, l = l·alpha + sum). Called in row order from mx = m, they give
- * qt_attn_tile_softmax's results (w8 = NULL) bit for bit. */
+ * softmax_block's results (w8 = NULL) bit for bit. */
 void qt_attn_tile_softmax_max(const qt_attn_tile_t *t, int j0, int j1, float *mx)
 {
     for (int w = 0; w < NV; w++) {

@@ -69,7 +69,6 @@
 #define qt_attn_tile_reset qt_attn_tile_reset_narrow
 #define qt_attn_tile_scores qt_attn_tile_scores_narrow
 #define qt_attn_tile_update qt_attn_tile_update_narrow
-#define qt_attn_tile_softmax qt_attn_tile_softmax_narrow
 #define qt_attn_tile_softmax_end qt_attn_tile_softmax_end_narrow
 #define qt_attn_tile_softmax_exp qt_attn_tile_softmax_exp_narrow
 #define qt_attn_tile_softmax_max qt_attn_tile_softmax_max_narrow
@@ -112,11 +111,9 @@ void qt_attn_tile_mask_band(qt_attn_tile_t *t, int nk, int64_t lo, int64_t hi);
 /* Online-softmax update with the nk masked scores in St and value rows v + j·ldv.
  * w (NULL or BC × BR like St) multiplies each probability (LSH duplicate counts). */
 void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w);
-/* The softmax half of qt_attn_tile_update (St becomes P, m and l move on), without the
- * product: alpha[a] = 2^(m_old - m_new) for a < BR, the factor Ot must be scaled by. */
-void qt_attn_tile_softmax(qt_attn_tile_t *t, int nk, const float *w8, float *alpha);
-/* qt_attn_tile_softmax (w8 = NULL) in pieces, for callers that spread it over other work: from mx = m,
- * _max over all nk rows (mx becomes the new max mn), _exp over all rows in order (sum from 0), _end. */
+/* The softmax half of qt_attn_tile_update (w8 = NULL; St becomes P, m and l move on) in pieces, for
+ * callers that spread it over other work (cpu_amx.c): from mx = m, _max over all nk rows (mx becomes
+ * the new max mn), _exp over all rows in order (sum from 0), _end (alpha: the factor Ot must be scaled by). */
 void qt_attn_tile_softmax_max(const qt_attn_tile_t *t, int j0, int j1, float *mx);
 void qt_attn_tile_softmax_exp(qt_attn_tile_t *t, int j0, int j1, const float *mn, float *sum);
 void qt_attn_tile_softmax_end(qt_attn_tile_t *t, const float *mn, const float *sum, float *alpha);
@@ -154,15 +151,11 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
  * configuration; begin returns 0 on success. */
 int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng);
 void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng);
-/* The tile steps of the window driver on AMX: split the loaded queries; St for key block kt
- * (a multiple of BC) of head bh; softmax and Ot = Ot·alpha + Vᵀ P. */
+/* The window driver's tile steps on AMX: split the loaded queries (load_q); step: tile ts's scores for key
+ * block kts (a multiple of BC, nks keys; ts NULL: none) into ts's St, with the softmax and P split of tile
+ * tp's block ktp (nkp keys, scored and masked by the previous step; tp NULL: none) between its tile
+ * products, then tp's output products with its Ot = Ot·alpha + Vᵀ P between theirs. */
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t);
-void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
-void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
-/* The driver's steps when qt_attn_amx_fused (QT_ATTN_AMX_PIPE unset or not 0): tile ts's scores for block
- * kts (nks keys; ts NULL: none) with the softmax of tile tp's block ktp (nkp keys, masked; tp NULL: none)
- * between its tile products, then tp's output products; ts's St then holds its scores (masks next). */
-int qt_attn_amx_fused(const qt_attn_amx_t *x);
 void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, int64_t kts, int nks, qt_attn_tile_t *tp,
                       int64_t ktp, int nkp);
 

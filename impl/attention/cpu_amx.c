@@ -12,14 +12,22 @@
  *   output  Oᵀ (d × queries)   += Σ_pass V_partᵀ (d × keys)          · P_part (key pairs × queries, VNNI)
  * Both land in the narrow tile's query-minor layout (cpu_tile.h, 32 queries): St (64 keys × 32) and
  * Ot (D × 32), so the window driver (cpu_window.c), its causal and padding masks, the online softmax
- * (qt_attn_tile_softmax) and the store are the FMA kernel's own. K and V are split and laid out once
- * per call (all heads, O(B·H·T·D) bf16 ×6, parallel), Q once per query tile, P once per key block.
- * Tiles: C 0-3 (2 × 2 of 16 × 16 fp32), A 4-5, B 6-7; per 64-key block 192 TDPBF16PS each for QKᵀ and
- * PV at D = 128. The driver scores the next query tile of a span before it finishes the previous one
- * (softmax and split on AVX-512 behind the tile unit's work). MXCSR has FTZ/DAZ while the kernel runs.
+ * (qt_attn_tile_softmax_max/_exp/_end, softmax_block's pieces) and the store are the FMA kernel's own.
+ * K and V are split and laid out once per call (all heads, O(B·H·T·D) bf16 ×6, parallel), Q once per
+ * query tile, P once per key block (VCVTNE2PS2BF16 on real tiles). Tiles: C 0-3 (2 × 2 of 16 × 16 fp32),
+ * A 4-5, B 6-7; per 64-key block 192 TDPBF16PS each for QKᵀ and PV at D = 128. MXCSR has FTZ/DAZ while
+ * the kernel runs.
+ * Schedule (qt_attn_amx_step): the H200 host's Xeon ran the vector work (softmax, P split, Ot·alpha + C:
+ * ~1.8 cycles per score) after the tile products, not beside them (whole kernel = sum of the parts), and
+ * AVX-512 instructions placed between TDPBF16PS ran beside them (16 FMAs per TDPBF16PS for free; at
+ * about one vector instruction per cycle). So each driver step runs one tile's score products with the
+ * previous tile's softmax and P split cut into units between its passes, then that tile's output
+ * products with its Ot updates between theirs (32 rows behind; two C buffers), and the previous St stays
+ * readable while the same tile is scored again (two St buffers, swapped).
  * Accuracy (H200 host, against the ref oracle on the same inputs): rel. Frobenius error 0.46-0.96× the
- * FMA kernel's, T 256-4096. Speed: not faster than the FMA kernel there (NOTES_cpu.md), so auto keeps
- * the FMA kernel and QT_ATTN_AMX=1 opts in.
+ * FMA kernel's, T 256-4096. Speed (amx_ab, one process, same call): one thread 1.00-1.31× the FMA
+ * kernel from T = 1024 (D = 128: 1.15-1.31× from 2048; 1.25-1.49× PyTorch SDPA); 16 threads below the
+ * FMA kernel up to T = 8192. auto takes it where it won (amx_mode; NOTES_cpu.md "Session 8").
  *
  * Handles all of DENSE: causal, the key-padding mask, shared_qk (cpu.c passes the normalised keys;
  * DENSE has no self-masking rule), any D (padded with zeros to a multiple of 32). Needs an AVX-512
@@ -30,8 +38,8 @@
  * runs tiles and released after. QT_ATTN_AMX = 0 (FMA kernel), 1 (AMX; an error where the CPU has
  * none), emu (the same kernel over plain-C tiles with TDPBF16PS's SDM pseudo-code semantics: what
  * the tests check on CPUs without AMX; the real instruction rounds inside a pair or row differently,
- * a few ulp: tests compare the two with a tolerance), auto (default: the FMA kernel, which the AMX one did not beat on the
- * H200 host's Xeon: see amx_mode).
+ * a few ulp: tests compare the two with a tolerance), auto (default: AMX where it beat the FMA kernel on
+ * the H200 host's Xeon, by thread count, T and D: see amx_mode).
  * The kernel is written once against four tile operations (load, zero, dot product, store); this
  * file includes itself twice to compile it over the intrinsics (function target attributes, so the
  * default build needs no AMX flags) and over the emulation.
@@ -68,7 +76,6 @@ struct qt_attn_amx {
     uint16_t *kp; /* [bh][part][Tp][Dp] bf16: key rows (tile A of the scores) */
     uint16_t *vp; /* [bh][block][part][Dp][64] bf16: value columns per key block (tile A of the output) */
     unsigned char *aux; /* per OpenMP thread, QT_ATTN_GROUP tiles' scratch of aux_bytes(Dp) */
-    int order; /* pass order (A/B knob QT_ATTN_AMX_ORDER): 0 PA0/PB0, 1 PA1/PB1 */
 };
 
 #if AMX_BUILT
@@ -149,12 +156,11 @@ ALWAYS_INLINE void split_store16(vf16 x, uint16_t *dst, int64_t pstride)
 
 /* The six passes (part of the A operand, part of the B operand): the five small ones first, then
  * hi·hi, so that the accumulator takes the small terms while it is small (each term of the last
- * pass then costs one fp32 rounding, as in the FMA kernel); consecutive passes share A parts where
- * they can (20 tile loads per 24 TDPBF16PS). */
-static const int PA0[6] = {2, 1, 1, 0, 0, 0}, PB0[6] = {0, 1, 0, 2, 1, 0};
-/* The small passes ordered so that each shares its A or its B parts with the one before (12 tile loads
- * per 20 products instead of 16): lh, mh, mm, hm, hl, then hh. */
-static const int PA1[6] = {2, 1, 1, 0, 0, 0}, PB1[6] = {0, 0, 1, 1, 2, 0};
+ * pass then costs one fp32 rounding, as in the FMA kernel). Each small pass shares its A or its B
+ * parts with the one before (lh, mh, mm, hm, hl: 12 tile loads per 20 TDPBF16PS; session 7's order
+ * lh, mm, mh, hl, hm shared only A parts, 16 loads): H200 host, one thread, amx_cyc's whole kernel
+ * 1.01-1.10x, amx_ab 0.98-1.09x but for two noisy cases (0.78x, 0.92x; NOTES_cpu.md "Session 8"). */
+static const int PA[6] = {2, 1, 1, 0, 0, 0}, PB[6] = {0, 0, 1, 1, 2, 0};
 
 /* A tile's per-query-tile scratch: the other St buffer's address (64 bytes), Q parts [3][Dp/2][32],
  * P parts [3][32][32] (dwords), C [2][32][32] floats, a second St [BC][32] floats (qt_attn_amx_step scores
@@ -336,9 +342,12 @@ static int cpu_amx(void)
 #endif /* AMX_BUILT */
 
 /* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). auto (unset) takes the AMX kernel
- * where it beat the FMA kernel on the H200 host's Xeon (amx_ab, one process, best of 3, B = 1, H = 4,
- * NOTES_cpu.md "Session 8"): one thread from T = 1024 (D 64 and 128: 1.00-1.31x), more threads from
- * T = 8192 at D >= 128 (16 threads: 1.04-1.27x; below, 0.27-1.02x, and at D = 64 0.81-1.08x). */
+ * where it beat the FMA kernel on the H200 host's Xeon (amx_ab: one process, interleaved, best of 3,
+ * B = 1, H = 4, two device calls; NOTES_cpu.md "Session 8"): one thread from T = 1024 (D = 64: 1.00-1.14x,
+ * D = 128: 1.01-1.31x, one noisy 0.88-1.03x) and from T = 512 at D >= 128 (1.00-1.20x; T = 256: 0.75-0.98x);
+ * more threads only from T = 16384 at D >= 128 (16 threads: 1.05-1.27x; T = 8192 D = 128 0.96-1.19x, below
+ * 0.27-1.02x, D = 64 0.81-1.08x). Thread counts between 1 and 16 were not measured: they take the
+ * 16-thread rule. */
 static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
 {
     const char *e = getenv("QT_ATTN_AMX");
@@ -346,7 +355,8 @@ static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
     if (!e || !*e || !strcmp(e, "auto")) {
 #if AMX_BUILT
         int64_t T = c->d.T, D = c->d.D;
-        if (D >= 64 && T >= (c->threads == 1 ? 1024 : 8192) && (c->threads == 1 || D >= 128) && cpu_amx()) *mode = 1;
+        int one = c->threads == 1;
+        if (D >= 64 && (one ? T >= (D >= 128 ? 512 : 1024) : D >= 128 && T >= 16384) && cpu_amx()) *mode = 1;
 #else
         (void)c;
 #endif
@@ -428,9 +438,7 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
     if (!mode) return QT_OK;
 #if AMX_BUILT
     int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
-    const char *pe = getenv("QT_ATTN_AMX_ORDER");
-    struct qt_attn_amx x = {.emu = mode == 2, .T = T, .D = D, .Dp = (D + 31) / 32 * 32, .nblk = (T + BC - 1) / BC,
-                            .order = pe && *pe ? atoi(pe) : 1};
+    struct qt_attn_amx x = {.emu = mode == 2, .T = T, .D = D, .Dp = (D + 31) / 32 * 32, .nblk = (T + BC - 1) / BC};
     x.Tp = x.nblk * BC;
     size_t n = (size_t)(BH * 3 * x.Tp * x.Dp), na = aux_bytes(x.Dp) * QT_ATTN_GROUP;
     unsigned char *ws = ws_take(2 * n * sizeof(uint16_t) + na * (size_t)c->threads + 128);
@@ -549,7 +557,6 @@ static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, floa
     const int64_t Dp = x->Dp;
     const uint16_t *kb = x->kp + bh * 3 * x->Tp * Dp;
     const uint32_t *qx = aux_q(t);
-    const int *PA = x->order ? PA1 : PA0, *PB = x->order ? PB1 : PB0;
     int np = 0, total = (nk + 31) / 32 * (int)(Dp / 32) * 6;
     for (int h = 0; h * 32 < nk; h++) {
         TZ(0);
@@ -584,7 +591,6 @@ static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
     const uint16_t *vb = x->vp + (bh * x->nblk + kt / BC) * 3 * Dp * BC;
     const uint32_t *px = aux_p(t, Dp);
     float *cb = aux_c(t, Dp);
-    const int *PA = x->order ? PA1 : PA0, *PB = x->order ? PB1 : PB0;
     int total = nkp / 32 * 6, rows = (32 + total - 1) / total;
     for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
         float *cur = cb + (d0 / 32 % 2) * 32 * BR, *prev = cb + (1 - d0 / 32 % 2) * 32 * BR;

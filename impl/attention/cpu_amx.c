@@ -18,16 +18,18 @@
  * A 4-5, B 6-7; per 64-key block 192 TDPBF16PS each for QKᵀ and PV at D = 128. MXCSR has FTZ/DAZ while
  * the kernel runs.
  * Schedule (qt_attn_amx_step): the H200 host's Xeon ran the vector work (softmax, P split, Ot·alpha + C:
- * ~1.8 cycles per score) after the tile products, not beside them (whole kernel = sum of the parts), and
+ * ~1.8 cycles per score) after the tile products, not beside them (the whole kernel cost more than its
+ * parts timed one after the other), and
  * AVX-512 instructions placed between TDPBF16PS ran beside them (16 FMAs per TDPBF16PS for free; at
  * about one vector instruction per cycle). So each driver step runs one tile's score products with the
  * previous tile's softmax and P split cut into units between its passes, then that tile's output
  * products with its Ot updates between theirs (32 rows behind; two C buffers), and the previous St stays
  * readable while the same tile is scored again (two St buffers, swapped).
  * Accuracy (H200 host, against the ref oracle on the same inputs): rel. Frobenius error 0.46-0.96× the
- * FMA kernel's, T 256-4096. Speed (amx_ab, one process, same call): one thread 1.00-1.31× the FMA
- * kernel from T = 1024 (D = 128: 1.15-1.31× from 2048; 1.25-1.49× PyTorch SDPA); 16 threads below the
- * FMA kernel up to T = 8192. auto takes it where it won (amx_mode; NOTES_cpu.md "Session 8").
+ * FMA kernel's, T 256-4096. Speed (amx_ab, one process; two calls): one thread 0.95-1.31× the FMA
+ * kernel from T = 1024 (D = 128: 1.15-1.31× from T = 2048), PyTorch SDPA's time over its time 1.21-1.65
+ * there (same calls; one noisy row 0.98); 16 threads 0.28-1.27× the FMA kernel, mostly below 1. auto
+ * takes it on one thread from T = 1024 (512 at D >= 128) (amx_mode; NOTES_cpu.md "Session 8").
  *
  * Handles all of DENSE: causal, the key-padding mask, shared_qk (cpu.c passes the normalised keys;
  * DENSE has no self-masking rule), any D (padded with zeros to a multiple of 32). Needs an AVX-512
@@ -343,11 +345,11 @@ static int cpu_amx(void)
 
 /* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). auto (unset) takes the AMX kernel
  * where it beat the FMA kernel on the H200 host's Xeon (amx_ab: one process, interleaved, best of 3,
- * B = 1, H = 4, two device calls; NOTES_cpu.md "Session 8"): one thread from T = 1024 (D = 64: 1.00-1.14x,
- * D = 128: 1.01-1.31x, one noisy 0.88-1.03x) and from T = 512 at D >= 128 (1.00-1.20x; T = 256: 0.75-0.98x);
- * more threads only from T = 16384 at D >= 128 (16 threads: 1.05-1.27x; T = 8192 D = 128 0.96-1.19x, below
- * 0.27-1.02x, D = 64 0.81-1.08x). Thread counts between 1 and 16 were not measured: they take the
- * 16-thread rule. */
+ * B = 1, H = 4; three device calls, NOTES_cpu.md "Session 8"): on one thread from T = 1024 (D = 64:
+ * 0.95-1.14x, D = 128: 1.01-1.31x, one noisy row 1.03x) and from T = 512 at D >= 128 (1.00-1.20x;
+ * T = 256: 0.68-0.98x). On more threads the FMA kernel (16 threads: AMX 0.28-0.81x at T <= 2048,
+ * 0.72-1.19x at 4096-8192, 0.90-1.27x at 16384, no class above 1 in all three calls but T = 16384
+ * D = 128 non-causal, 1.01-1.27x). */
 static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
 {
     const char *e = getenv("QT_ATTN_AMX");
@@ -355,8 +357,7 @@ static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
     if (!e || !*e || !strcmp(e, "auto")) {
 #if AMX_BUILT
         int64_t T = c->d.T, D = c->d.D;
-        int one = c->threads == 1;
-        if (D >= 64 && (one ? T >= (D >= 128 ? 512 : 1024) : D >= 128 && T >= 16384) && cpu_amx()) *mode = 1;
+        if (c->threads == 1 && D >= 64 && T >= (D >= 128 ? 512 : 1024) && cpu_amx()) *mode = 1;
 #else
         (void)c;
 #endif

@@ -12,14 +12,24 @@
  *   output  Oᵀ (d × queries)   += Σ_pass V_partᵀ (d × keys)          · P_part (key pairs × queries, VNNI)
  * Both land in the narrow tile's query-minor layout (cpu_tile.h, 32 queries): St (64 keys × 32) and
  * Ot (D × 32), so the window driver (cpu_window.c), its causal and padding masks, the online softmax
- * (qt_attn_tile_softmax) and the store are the FMA kernel's own. K and V are split and laid out once
- * per call (all heads, O(B·H·T·D) bf16 ×6, parallel), Q once per query tile, P once per key block.
- * Tiles: C 0-3 (2 × 2 of 16 × 16 fp32), A 4-5, B 6-7; per 64-key block 192 TDPBF16PS each for QKᵀ and
- * PV at D = 128. The driver scores the next query tile of a span before it finishes the previous one
- * (softmax and split on AVX-512 behind the tile unit's work). MXCSR has FTZ/DAZ while the kernel runs.
+ * (qt_attn_tile_softmax_max/_exp/_end, softmax_block's pieces) and the store are the FMA kernel's own.
+ * K and V are split and laid out once per call (all heads, O(B·H·T·D) bf16 ×6, parallel), Q once per
+ * query tile, P once per key block (VCVTNE2PS2BF16 on real tiles). Tiles: C 0-3 (2 × 2 of 16 × 16 fp32),
+ * A 4-5, B 6-7; per 64-key block 192 TDPBF16PS each for QKᵀ and PV at D = 128. MXCSR has FTZ/DAZ while
+ * the kernel runs.
+ * Schedule (qt_attn_amx_step): the H200 host's Xeon ran the vector work (softmax, P split, Ot·alpha + C:
+ * ~1.8 cycles per score) after the tile products, not beside them (the whole kernel cost more than its
+ * parts timed one after the other), and
+ * AVX-512 instructions placed between TDPBF16PS ran beside them (16 FMAs per TDPBF16PS for free; at
+ * about one vector instruction per cycle). So each driver step runs one tile's score products with the
+ * previous tile's softmax and P split cut into units between its passes, then that tile's output
+ * products with its Ot updates between theirs (32 rows behind; two C buffers), and the previous St stays
+ * readable while the same tile is scored again (two St buffers, swapped).
  * Accuracy (H200 host, against the ref oracle on the same inputs): rel. Frobenius error 0.46-0.96× the
- * FMA kernel's, T 256-4096. Speed: not faster than the FMA kernel there (NOTES_cpu.md), so auto keeps
- * the FMA kernel and QT_ATTN_AMX=1 opts in.
+ * FMA kernel's, T 256-4096. Speed (amx_ab, one process; two calls): one thread 0.95-1.31× the FMA
+ * kernel from T = 1024 (D = 128: 1.15-1.31× from T = 2048), PyTorch SDPA's time over its time 1.21-1.65
+ * there (same calls; one noisy row 0.98); 16 threads 0.28-1.27× the FMA kernel, mostly below 1. auto
+ * takes it on one thread from T = 1024 (512 at D >= 128) (amx_mode; NOTES_cpu.md "Session 8").
  *
  * Handles all of DENSE: causal, the key-padding mask, shared_qk (cpu.c passes the normalised keys;
  * DENSE has no self-masking rule), any D (padded with zeros to a multiple of 32). Needs an AVX-512
@@ -30,8 +40,8 @@
  * runs tiles and released after. QT_ATTN_AMX = 0 (FMA kernel), 1 (AMX; an error where the CPU has
  * none), emu (the same kernel over plain-C tiles with TDPBF16PS's SDM pseudo-code semantics: what
  * the tests check on CPUs without AMX; the real instruction rounds inside a pair or row differently,
- * a few ulp: tests compare the two with a tolerance), auto (default: the FMA kernel, which the AMX one did not beat on the
- * H200 host's Xeon: see amx_mode).
+ * a few ulp: tests compare the two with a tolerance), auto (default: AMX where it beat the FMA kernel on
+ * the H200 host's Xeon, by thread count, T and D: see amx_mode).
  * The kernel is written once against four tile operations (load, zero, dot product, store); this
  * file includes itself twice to compile it over the intrinsics (function target attributes, so the
  * default build needs no AMX flags) and over the emulation.
@@ -111,6 +121,30 @@ static void split_pairs(const float *src, int64_t nvalid, int64_t npairs, uint32
         }
 }
 
+/* split_pairs of one pair (rows src and src + BR, nvalid of them) with VCVTNE2PS2BF16 (round to nearest
+ * even, as split3; DAZ/FTZ, which the kernel's MXCSR sets anyway) and a word permutation: 7 instructions
+ * per part of 32 floats where split3 and the packing take 21. For the real tiles' P (AVX512-BF16 is
+ * part of the AMX check). */
+__attribute__((target("avx512bf16,avx512bw"))) static void split_pair_cvt(const float *src, int64_t nvalid,
+                                                                            uint32_t *dst, int64_t pstride)
+{
+    static const uint16_t perm[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                      8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    __m512i ix = _mm512_loadu_si512(perm), hm = _mm512_set1_epi32((int)0xFFFF0000u);
+    for (int g = 0; g < 2; g++) {
+        __m512 x0 = nvalid > 0 ? _mm512_loadu_ps(src + g * 16) : _mm512_setzero_ps();
+        __m512 x1 = nvalid > 1 ? _mm512_loadu_ps(src + BR + g * 16) : _mm512_setzero_ps();
+        for (int p = 0; p < 3; p++) {
+            __m512i v = _mm512_permutexvar_epi16(ix, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+            _mm512_storeu_si512(dst + p * pstride + g * 16, v);
+            if (p < 2) {
+                x0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+                x1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(_mm512_and_si512(v, hm)));
+            }
+        }
+    }
+}
+
 /* 16 floats' three parts as bf16 at dst + p·pstride. */
 ALWAYS_INLINE void split_store16(vf16 x, uint16_t *dst, int64_t pstride)
 {
@@ -124,27 +158,76 @@ ALWAYS_INLINE void split_store16(vf16 x, uint16_t *dst, int64_t pstride)
 
 /* The six passes (part of the A operand, part of the B operand): the five small ones first, then
  * hi·hi, so that the accumulator takes the small terms while it is small (each term of the last
- * pass then costs one fp32 rounding, as in the FMA kernel); consecutive passes share A parts where
- * they can (20 tile loads per 24 TDPBF16PS). */
-static const int PA[6] = {2, 1, 1, 0, 0, 0}, PB[6] = {0, 1, 0, 2, 1, 0};
+ * pass then costs one fp32 rounding, as in the FMA kernel). Each small pass shares its A or its B
+ * parts with the one before (lh, mh, mm, hm, hl: 12 tile loads per 20 TDPBF16PS; session 7's order
+ * lh, mm, mh, hl, hm shared only A parts, 16 loads): H200 host, one thread, amx_cyc's whole kernel
+ * 1.01-1.10x, amx_ab 0.98-1.09x but for two noisy cases (0.78x, 0.92x; NOTES_cpu.md "Session 8"). */
+static const int PA[6] = {2, 1, 1, 0, 0, 0}, PB[6] = {0, 0, 1, 1, 2, 0};
 
-/* A tile's per-query-tile scratch: Q parts [3][Dp/2][32], P parts [3][32][32] (dwords), C [32][32] floats. */
-static size_t aux_bytes(int64_t Dp) { return (size_t)(3 * (Dp / 2) * BR + 3 * 32 * BR + 32 * BR) * 4; }
-static uint32_t *aux_q(const qt_attn_tile_t *t) { return t->aux; }
+/* A tile's per-query-tile scratch: the other St buffer's address (64 bytes), Q parts [3][Dp/2][32],
+ * P parts [3][32][32] (dwords), C [2][32][32] floats, a second St [BC][32] floats (qt_attn_amx_step scores
+ * a tile into it while the previous block's St of the same tile is still being read). */
+static size_t aux_bytes(int64_t Dp) { return (size_t)(16 + 3 * (Dp / 2) * BR + 3 * 32 * BR + 2 * 32 * BR + BC * BR) * 4; }
+static float **aux_alt(const qt_attn_tile_t *t) { return t->aux; }
+static uint32_t *aux_q(const qt_attn_tile_t *t) { return (uint32_t *)t->aux + 16; }
 static uint32_t *aux_p(const qt_attn_tile_t *t, int64_t Dp) { return aux_q(t) + 3 * (Dp / 2) * BR; }
 static float *aux_c(const qt_attn_tile_t *t, int64_t Dp) { return (float *)(aux_p(t, Dp) + 3 * 32 * BR); }
+static float *aux_st(const qt_attn_tile_t *t, int64_t Dp) { return aux_c(t, Dp) + 2 * 32 * BR; }
 
-/* Ot rows d0 .. d0 + 31 (< D) = Ot·alpha + C. */
-static void combine(qt_attn_tile_t *t, int64_t d0, const float *c, const float *alpha)
+/* Ot rows d0 + r0 .. d0 + r1 - 1 (< D) = Ot·alpha + C (C: 32 rows from d0). */
+static void combine(qt_attn_tile_t *t, int64_t d0, int r0, int r1, const float *c, const float *alpha)
 {
     vf16 al0 = vld(alpha), al1 = vld(alpha + 16);
-    for (int64_t d = d0; d < d0 + 32 && d < t->D; d++) {
+    for (int64_t d = d0 + r0; d < d0 + (r1 < 32 ? r1 : 32) && d < t->D; d++) {
         float *o = t->ot + d * BR;
         const float *cr = c + (d - d0) * BR;
         vf16 o0 = vld(o) * al0 + vld(cr), o1 = vld(o + 16) * al1 + vld(cr + 16);
         memcpy(o, &o0, sizeof o0);
         memcpy(o + 16, &o1, sizeof o1);
     }
+}
+
+/* The vector work of a scored tile's key block (masked St to P parts), cut into units that
+ * qt_attn_amx_step runs between the tile products of the next tile's scores: two of the row max (32 rows
+ * each), then per pair of key rows its probabilities and their split (the last also moves m and l). */
+typedef struct {
+    qt_attn_tile_t *t;
+    int64_t Dp;
+    int nk, unit, units, cvt; /* cvt: P split with split_pair_cvt */
+    float mx[BR], sum[BR], alpha[BR];
+} xwork_t;
+
+static void xw_init(xwork_t *w, qt_attn_tile_t *t, int64_t Dp, int nk, int cvt)
+{
+    w->cvt = cvt;
+    w->t = t;
+    w->Dp = Dp;
+    w->nk = nk;
+    w->unit = 0;
+    w->units = 2 + (nk + 31) / 32 * 16;
+    memcpy(w->mx, t->m, sizeof w->mx);
+    memset(w->sum, 0, sizeof w->sum);
+}
+
+static void xw_unit(xwork_t *w)
+{
+    int u = w->unit++, nk = w->nk;
+    if (u < 2) {
+        if (u * 32 < nk) qt_attn_tile_softmax_max(w->t, u * 32, nk < u * 32 + 32 ? nk : u * 32 + 32, w->mx);
+        return;
+    }
+    int j = 2 * (u - 2);
+    if (j < nk) qt_attn_tile_softmax_exp(w->t, j, nk < j + 2 ? nk : j + 2, w->mx, w->sum);
+    if (w->cvt) split_pair_cvt(w->t->st + j * BR, nk - j, aux_p(w->t, w->Dp) + j / 2 * BR, 32 * BR);
+    else split_pairs(w->t->st + j * BR, nk - j, 1, aux_p(w->t, w->Dp) + j / 2 * BR, 32 * BR);
+    if (w->unit == w->units) qt_attn_tile_softmax_end(w->t, w->mx, w->sum, w->alpha);
+}
+
+/* Units until the share of pass `done` of `total` is reached. */
+static void xw_run(xwork_t *w, int done, int total)
+{
+    int target = (int)(((int64_t)w->units * done + total - 1) / total);
+    while (w->unit < target && w->unit < w->units) xw_unit(w);
 }
 
 /* ---- emulated tiles: TDPBF16PS as the SDM's pseudo-code defines it ---- */
@@ -260,15 +343,26 @@ static int cpu_amx(void)
 }
 #endif /* AMX_BUILT */
 
-/* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). auto (unset) takes the FMA
- * kernel: on the H200 host's Xeon the AMX kernel measured 0.68-1.09x the FMA kernel at one thread and
- * 0.40-1.08x at 16 (A/B in one process, two calls, NOTES_cpu.md), faster in no configuration both
- * calls agree on. */
-static qt_status_t amx_mode(int *mode)
+/* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). auto (unset) takes the AMX kernel
+ * where it beat the FMA kernel on the H200 host's Xeon (amx_ab: one process, interleaved, best of 3,
+ * B = 1, H = 4; three device calls, NOTES_cpu.md "Session 8"): on one thread from T = 1024 (D = 64:
+ * 0.95-1.14x, D = 128: 1.01-1.31x, one noisy row 1.03x) and from T = 512 at D >= 128 (1.00-1.20x;
+ * T = 256: 0.68-0.98x). On more threads the FMA kernel (16 threads: AMX 0.28-0.81x at T <= 2048,
+ * 0.72-1.19x at 4096-8192, 0.90-1.27x at 16384, no class above 1 in all three calls but T = 16384
+ * D = 128 non-causal, 1.01-1.27x). */
+static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
 {
     const char *e = getenv("QT_ATTN_AMX");
     *mode = 0;
-    if (!e || !*e || !strcmp(e, "auto")) return QT_OK;
+    if (!e || !*e || !strcmp(e, "auto")) {
+#if AMX_BUILT
+        int64_t T = c->d.T, D = c->d.D;
+        if (c->threads == 1 && D >= 64 && T >= (D >= 128 ? 512 : 1024) && cpu_amx()) *mode = 1;
+#else
+        (void)c;
+#endif
+        return QT_OK;
+    }
     if (!strcmp(e, "0")) return QT_OK;
     if (strcmp(e, "1") && strcmp(e, "emu")) return qt_fail(QT_ERR_ARG, "QT_ATTN_AMX=%s: expected 0, 1, emu or auto", e);
 #if AMX_BUILT
@@ -341,7 +435,7 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
 {
     int mode;
     *done = 0;
-    QT_TRY(amx_mode(&mode));
+    QT_TRY(amx_mode(c, &mode));
     if (!mode) return QT_OK;
 #if AMX_BUILT
     int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
@@ -392,7 +486,10 @@ int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int 
 {
     size_t nb = aux_bytes(x->Dp);
     if (ng > QT_ATTN_GROUP) return -1;
-    for (int i = 0; i < ng; i++) tiles[i].aux = x->aux + nb * (size_t)(omp_get_thread_num() * QT_ATTN_GROUP + i);
+    for (int i = 0; i < ng; i++) {
+        tiles[i].aux = x->aux + nb * (size_t)(omp_get_thread_num() * QT_ATTN_GROUP + i);
+        *aux_alt(&tiles[i]) = aux_st(&tiles[i], x->Dp);
+    }
     saved_csr = _mm_getcsr();
     _mm_setcsr(saved_csr | 0x8040); /* FTZ | DAZ */
     if (!x->emu) hw_config();
@@ -411,32 +508,20 @@ void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t)
     split_pairs(t->qt, x->D, x->Dp / 2, aux_q(t), x->Dp / 2 * BR);
 }
 
-void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
+void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, int64_t kts, int nks, qt_attn_tile_t *tp,
+                      int64_t ktp, int nkp)
 {
-    if (x->emu) scores_emu(x, t, bh, kt, nk);
-    else scores_hw(x, t, bh, kt, nk);
-}
-
-void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
-{
-    float alpha[BR];
-    qt_attn_tile_softmax(t, nk, NULL, alpha);
-    int nkp = (nk + 31) / 32 * 32;
-    split_pairs(t->st, nk, nkp / 2, aux_p(t, x->Dp), 32 * BR);
-    if (x->emu) output_emu(x, t, bh, kt, nkp, alpha);
-    else output_hw(x, t, bh, kt, nkp, alpha);
+    if (x->emu) step_emu(x, ts, bh, kts, nks, tp, ktp, nkp);
+    else step_hw(x, ts, bh, kts, nks, tp, ktp, nkp);
 }
 #else
 int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; return -1; }
 void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng) { (void)x, (void)tiles, (void)ng; }
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t) { (void)x, (void)t; }
-void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
+void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, int64_t kts, int nks, qt_attn_tile_t *tp,
+                      int64_t ktp, int nkp)
 {
-    (void)x, (void)t, (void)bh, (void)kt, (void)nk;
-}
-void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
-{
-    (void)x, (void)t, (void)bh, (void)kt, (void)nk;
+    (void)x, (void)ts, (void)bh, (void)kts, (void)nks, (void)tp, (void)ktp, (void)nkp;
 }
 #endif
 
@@ -444,53 +529,61 @@ void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, i
 
 /* One step of passes s0 .. s1 - 1 into C 0-3: A tiles (rows a0, a0 + 16 rows·lda elements on, part p
  * at + p·ap) against B tiles (16 pairs × 16 queries at b0 and b0 + 16, part p at + p·bp). Loads are
- * interleaved with the dot products so that each waits only for the tile it needs. */
-#define PASSES(s0, s1, a0, lda, ap, b0, bp)                                                                 \
+ * interleaved with the dot products so that each waits only for the tile it needs; HOOK runs after each
+ * pass (qt_attn_amx_step's vector work). */
+#define PASSES(s0, s1, a0, lda, ap, b0, bp, HOOK)                                                           \
     for (int s = s0; s < s1; s++) {                                                                        \
         const uint16_t *a_ = (a0) + PA[s] * (ap);                                                          \
         const uint32_t *b_ = (b0) + PB[s] * (bp);                                                          \
-        int new_a = s == s0 || PA[s] != PA[s - 1];                                                         \
+        int new_a = s == s0 || PA[s] != PA[s - 1], new_b = s == s0 || PB[s] != PB[s - 1];                  \
         if (new_a) TL(4, a_, (lda) * 2);                                                                   \
-        TL(6, b_, BR * 4);                                                                                 \
+        if (new_b) TL(6, b_, BR * 4);                                                                      \
         TD(0, 4, 6);                                                                                       \
-        TL(7, b_ + 16, BR * 4);                                                                            \
+        if (new_b) TL(7, b_ + 16, BR * 4);                                                                 \
         TD(1, 4, 7);                                                                                       \
         if (new_a) TL(5, a_ + 16 * (lda), (lda) * 2);                                                      \
         TD(2, 5, 6);                                                                                       \
         TD(3, 5, 7);                                                                                       \
+        HOOK;                                                                                              \
     }
 
-/* St (64 keys × 32 queries) of key block kt: per half of 32 keys, C = 2 × 2 tiles of 16 keys × 16 queries,
- * per 32 columns of d the five small passes, then per 32 columns hi·hi (A: 16 key rows × 32 d, B: 16 d
- * pairs × 16 queries): each step's parts are re-read while they are in L1. */
-static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk)
+/* St (64 keys × 32 queries) of key block kt into st: per half of 32 keys, C = 2 × 2 tiles of 16 keys × 16
+ * queries, per 32 columns of d the five small passes, then per 32 columns hi·hi (A: 16 key rows × 32 d,
+ * B: 16 d pairs × 16 queries): each step's parts are re-read while they are in L1. w (or NULL): vector
+ * work spread over the passes. */
+static TGT void SFX(scores)(const struct qt_attn_amx *x, qt_attn_tile_t *t, float *st, int64_t bh, int64_t kt, int nk,
+                            xwork_t *w)
 {
     TILES;
     const int64_t Dp = x->Dp;
     const uint16_t *kb = x->kp + bh * 3 * x->Tp * Dp;
     const uint32_t *qx = aux_q(t);
+    int np = 0, total = (nk + 31) / 32 * (int)(Dp / 32) * 6;
     for (int h = 0; h * 32 < nk; h++) {
         TZ(0);
         TZ(1);
         TZ(2);
         TZ(3);
         for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
-            PASSES(0, 5, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
+            PASSES(0, 5, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR,
+                   if (w) xw_run(w, ++np, total))
         }
         for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
-            PASSES(5, 6, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR)
+            PASSES(5, 6, kb + (kt + h * 32) * Dp + d0, Dp, x->Tp * Dp, qx + d0 / 2 * BR, Dp / 2 * BR,
+                   if (w) xw_run(w, ++np, total))
         }
-        float *st = t->st + h * 32 * BR;
-        TS(0, st, BR * 4);
-        TS(1, st + 16, BR * 4);
-        TS(2, st + 16 * BR, BR * 4);
-        TS(3, st + 16 * BR + 16, BR * 4);
+        float *sh = st + h * 32 * BR;
+        TS(0, sh, BR * 4);
+        TS(1, sh + 16, BR * 4);
+        TS(2, sh + 16 * BR, BR * 4);
+        TS(3, sh + 16 * BR + 16, BR * 4);
     }
 }
 
 /* Ot = Ot·alpha + Vᵀ P over nkp (a multiple of 32) keys of block kt: per 32 rows of d, C = 2 × 2 tiles of
  * 16 d × 16 queries, per 32 keys the five small passes, then hi·hi (A: 16 d rows × 32 keys, B: 16 key
- * pairs × 16 queries). */
+ * pairs × 16 queries). C goes to one of two buffers: the previous 32 rows' Ot·alpha + C runs a few rows
+ * after each pass of the next 32 rows' products. */
 static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nkp,
                             const float *alpha)
 {
@@ -498,23 +591,48 @@ static TGT void SFX(output)(const struct qt_attn_amx *x, qt_attn_tile_t *t, int6
     const int64_t Dp = x->Dp;
     const uint16_t *vb = x->vp + (bh * x->nblk + kt / BC) * 3 * Dp * BC;
     const uint32_t *px = aux_p(t, Dp);
-    float *cbuf = aux_c(t, Dp);
+    float *cb = aux_c(t, Dp);
+    int total = nkp / 32 * 6, rows = (32 + total - 1) / total;
     for (int64_t d0 = 0; d0 < Dp; d0 += 32) {
+        float *cur = cb + (d0 / 32 % 2) * 32 * BR, *prev = cb + (1 - d0 / 32 % 2) * 32 * BR;
+        int np = 0, r = 0;
         TZ(0);
         TZ(1);
         TZ(2);
         TZ(3);
         for (int k0 = 0; k0 < nkp; k0 += 32) {
-            PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
+            PASSES(0, 5, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR,
+                   if (d0 > 0) { np++; combine(t, d0 - 32, r, np * rows, prev, alpha); r = np * rows; })
         }
         for (int k0 = 0; k0 < nkp; k0 += 32) {
-            PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR)
+            PASSES(5, 6, vb + d0 * BC + k0, BC, Dp * BC, px + k0 / 2 * BR, 32 * BR,
+                   if (d0 > 0) { np++; combine(t, d0 - 32, r, np * rows, prev, alpha); r = np * rows; })
         }
-        TS(0, cbuf, BR * 4);
-        TS(1, cbuf + 16, BR * 4);
-        TS(2, cbuf + 16 * BR, BR * 4);
-        TS(3, cbuf + 16 * BR + 16, BR * 4);
-        combine(t, d0, cbuf, alpha);
+        TS(0, cur, BR * 4);
+        TS(1, cur + 16, BR * 4);
+        TS(2, cur + 16 * BR, BR * 4);
+        TS(3, cur + 16 * BR + 16, BR * 4);
+    }
+    combine(t, Dp - 32, 0, 32, cb + ((Dp / 32 - 1) % 2) * 32 * BR, alpha);
+}
+
+/* qt_attn_amx_step on this instance: tile ts's scores for block kts into its other St buffer, with tile
+ * tp's vector work for block ktp (softmax, P split) between the passes, then tp's output products with
+ * its Ot updates between the passes; ts's St buffers swap. */
+static TGT void SFX(step)(const struct qt_attn_amx *x, qt_attn_tile_t *ts, int64_t bh, int64_t kts, int nks,
+                          qt_attn_tile_t *tp, int64_t ktp, int nkp)
+{
+    xwork_t w;
+    if (tp) xw_init(&w, tp, x->Dp, nkp, !x->emu);
+    if (ts) {
+        float *st = *aux_alt(ts);
+        SFX(scores)(x, ts, st, bh, kts, nks, tp ? &w : NULL);
+        *aux_alt(ts) = ts->st;
+        ts->st = st;
+    }
+    if (tp) {
+        xw_run(&w, 1, 1);
+        SFX(output)(x, tp, bh, ktp, (nkp + 31) / 32 * 32, w.alpha);
     }
 }
 

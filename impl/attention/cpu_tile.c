@@ -283,12 +283,40 @@ ALWAYS_INLINE void softmax_block(qt_attn_tile_t *t, int nk, const float *w8, qt_
     }
 }
 
-/* The online softmax alone (cpu_amx.c runs the product): alpha[a] for the BR lanes. */
-void qt_attn_tile_softmax(qt_attn_tile_t *t, int nk, const float *w8, float *alpha)
+/* The online softmax in pieces (cpu_amx.c spreads them between tile products): running max of St rows
+ * j0 .. j1-1 into mx; P = 2^(St - mn) over rows j0 .. j1-1 (St becomes P), row sums added to sum; the
+ * state's move (alpha = 2^(m - mn), m = mn, l = l·alpha + sum). Called in row order from mx = m, they give
+ * softmax_block's results (w8 = NULL) bit for bit. */
+void qt_attn_tile_softmax_max(const qt_attn_tile_t *t, int j0, int j1, float *mx)
 {
-    qt_vf al[NV];
-    softmax_block(t, nk, w8, al);
-    for (int w = 0; w < NV; w++) vstore(alpha + w * VL, al[w]);
+    for (int w = 0; w < NV; w++) {
+        qt_vf m = vload(mx + w * VL);
+        for (int j = j0; j < j1; j++) m = vmax(m, vload(t->st + j * BR + w * VL));
+        vstore(mx + w * VL, m);
+    }
+}
+
+void qt_attn_tile_softmax_exp(qt_attn_tile_t *t, int j0, int j1, const float *mn, float *sum)
+{
+    for (int w = 0; w < NV; w++) {
+        qt_vf m = vload(mn + w * VL), s = vload(sum + w * VL);
+        for (int j = j0; j < j1; j++) {
+            qt_vf p = vexp2(vload(t->st + j * BR + w * VL) - m);
+            vstore(t->st + j * BR + w * VL, p);
+            s += p;
+        }
+        vstore(sum + w * VL, s);
+    }
+}
+
+void qt_attn_tile_softmax_end(qt_attn_tile_t *t, const float *mn, const float *sum, float *alpha)
+{
+    for (int w = 0; w < NV; w++) {
+        qt_vf m = vload(mn + w * VL), a = vexp2(vload(t->m + w * VL) - m);
+        vstore(alpha + w * VL, a);
+        vstore(t->m + w * VL, m);
+        vstore(t->l + w * VL, vload(t->l + w * VL) * a + vload(sum + w * VL));
+    }
 }
 
 /* Online softmax over the block, then Ot = Ot·alpha + Vᵀ P. */

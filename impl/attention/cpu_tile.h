@@ -69,7 +69,9 @@
 #define qt_attn_tile_reset qt_attn_tile_reset_narrow
 #define qt_attn_tile_scores qt_attn_tile_scores_narrow
 #define qt_attn_tile_update qt_attn_tile_update_narrow
-#define qt_attn_tile_softmax qt_attn_tile_softmax_narrow
+#define qt_attn_tile_softmax_end qt_attn_tile_softmax_end_narrow
+#define qt_attn_tile_softmax_exp qt_attn_tile_softmax_exp_narrow
+#define qt_attn_tile_softmax_max qt_attn_tile_softmax_max_narrow
 #define qt_attn_tile_transpose qt_attn_tile_transpose_narrow
 #define qt_attn_tile_mask_band qt_attn_tile_mask_band_narrow
 #define qt_attn_tile_store qt_attn_tile_store_narrow
@@ -109,9 +111,12 @@ void qt_attn_tile_mask_band(qt_attn_tile_t *t, int nk, int64_t lo, int64_t hi);
 /* Online-softmax update with the nk masked scores in St and value rows v + j·ldv.
  * w (NULL or BC × BR like St) multiplies each probability (LSH duplicate counts). */
 void qt_attn_tile_update(qt_attn_tile_t *t, const float *v, int64_t ldv, int nk, const float *w);
-/* The softmax half of qt_attn_tile_update (St becomes P, m and l move on), without the
- * product: alpha[a] = 2^(m_old - m_new) for a < BR, the factor Ot must be scaled by. */
-void qt_attn_tile_softmax(qt_attn_tile_t *t, int nk, const float *w8, float *alpha);
+/* The softmax half of qt_attn_tile_update (w8 = NULL; St becomes P, m and l move on) in pieces, for
+ * callers that spread it over other work (cpu_amx.c): from mx = m, _max over all nk rows (mx becomes
+ * the new max mn), _exp over all rows in order (sum from 0), _end (alpha: the factor Ot must be scaled by). */
+void qt_attn_tile_softmax_max(const qt_attn_tile_t *t, int j0, int j1, float *mx);
+void qt_attn_tile_softmax_exp(qt_attn_tile_t *t, int j0, int j1, const float *mn, float *sum);
+void qt_attn_tile_softmax_end(qt_attn_tile_t *t, const float *mn, const float *sum, float *alpha);
 /* dst[d·BR + a] = scale · row_a[d] (d < D, a < BR; zero for a >= n), row a = src + (idx ? idx[a] : a)·ld:
  * load_q's packing; cpu_amx.c transposes value rows with it. */
 void qt_attn_tile_transpose(float *dst, const float *src, int64_t ld, const int *idx, int n, int64_t D, float scale);
@@ -146,11 +151,13 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
  * configuration; begin returns 0 on success. */
 int qt_attn_amx_thread_begin(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng);
 void qt_attn_amx_thread_end(const qt_attn_amx_t *x, qt_attn_tile_t *tiles, int ng);
-/* The tile steps of the window driver on AMX: split the loaded queries; St for key block kt
- * (a multiple of BC) of head bh; softmax and Ot = Ot·alpha + Vᵀ P. */
+/* The window driver's tile steps on AMX: split the loaded queries (load_q); step: tile ts's scores for key
+ * block kts (a multiple of BC, nks keys; ts NULL: none) into ts's St, with the softmax and P split of tile
+ * tp's block ktp (nkp keys, scored and masked by the previous step; tp NULL: none) between its tile
+ * products, then tp's output products with its Ot = Ot·alpha + Vᵀ P between theirs. */
 void qt_attn_amx_load_q(const qt_attn_amx_t *x, qt_attn_tile_t *t);
-void qt_attn_amx_scores(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
-void qt_attn_amx_update(const qt_attn_amx_t *x, qt_attn_tile_t *t, int64_t bh, int64_t kt, int nk);
+void qt_attn_amx_step(const qt_attn_amx_t *x, qt_attn_tile_t *ts, int64_t bh, int64_t kts, int nks, qt_attn_tile_t *tp,
+                      int64_t ktp, int nkp);
 
 /* Dense (dense = 1) or dilated-window attention for the nq queries at positions
  * rho + (t0 + a)·dilation, a < nq <= ng·BR, of head bh (= b·H + h): queries of one residue

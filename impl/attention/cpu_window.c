@@ -18,10 +18,9 @@
 #else
 #define AMX(c) ((const qt_attn_amx_t *)NULL)
 #define qt_attn_amx_load_q(x, t) ((void)0)
-#define qt_attn_amx_scores(x, t, bh, kt, nk) ((void)0)
-#define qt_attn_amx_update(x, t, bh, kt, nk) ((void)0)
 #define qt_attn_amx_thread_begin(x, tiles, ng) 0
 #define qt_attn_amx_thread_end(x, tiles, ng) ((void)0)
+#define qt_attn_amx_step(x, ts, bh, kts, nks, tp, ktp, nkp) ((void)(tp), (void)(ktp), (void)(nkp))
 #endif
 
 /* Window geometry of one call in subsequence coordinates. */
@@ -42,27 +41,23 @@ static window_geom_t window_geom(const qt_attn_config_t *cfg, int dense, int64_t
 /* Length of residue class rho's subsequence. */
 static int64_t sub_len(int64_t T, int64_t dil, int64_t rho) { return (T - rho + dil - 1) / dil; }
 
-/* Masks and online-softmax update of a scored tile (first query a0) with key block kt (nk keys):
- * a block that straddles an edge (key kt + j is visible to queries kt + j - wr .. kt + j + wl), the
- * padded keys, then the update. */
-static void finish_block(const qt_attn_cpu_call_t *c, const window_geom_t *g, const float *mrow, const float *vh,
-                         int64_t ld, int64_t bh, qt_attn_tile_t *tile, int64_t a0, int64_t kt, int nk)
+/* Masks of a scored tile (first query a0) with key block kt (nk keys): a block that straddles an edge
+ * (key kt + j is visible to queries kt + j - wr .. kt + j + wl), the padded keys. */
+static void mask_block(const window_geom_t *g, const float *mrow, qt_attn_tile_t *tile, int64_t a0, int64_t kt, int nk)
 {
-    (void)c, (void)bh; /* the AMX kernel's (unused in the 64-query instance) */
     int64_t a1 = a0 + tile->nq;
     if (!(kt >= a1 - 1 - g->wl && kt + nk - 1 <= a0 + g->wr)) qt_attn_tile_mask_band(tile, nk, kt - g->wr - a0, kt + g->wl - a0);
     if (mrow)
         for (int j = 0; j < nk; j++)
             if (mrow[(kt + j) * g->dil] == 0.0f)
                 for (int a = 0; a < BR; a++) tile->st[(int64_t)j * BR + a] = -INFINITY;
-    if (AMX(c)) qt_attn_amx_update(AMX(c), tile, bh, kt, nk);
-    else qt_attn_tile_update(tile, vh + kt * ld, ld, nk, NULL);
 }
 
 /* Up to ng consecutive query tiles of a window/dense problem (see cpu_tile.h): each key block
  * of the span's reach is scored against every tile whose window reaches it, so that it is
- * read from memory once for the ng tiles. On AMX tiles a tile's softmax and output follow the
- * next tile's scores in program order, so the vector work overlaps the tile unit's. */
+ * read from memory once for the ng tiles. On AMX tiles (qt_attn_amx_step) a tile's softmax and
+ * output run one step late, inside the next tile's (or the next block's) score products, so that
+ * the vector work runs while the tile unit works. */
 int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t bh, int64_t rho, int64_t t0, int nq,
                                 qt_attn_tile_t *tiles, int ng)
 {
@@ -78,26 +73,25 @@ int64_t qt_attn_cpu_window_tile(const qt_attn_cpu_call_t *c, int dense, int64_t 
         qt_attn_tile_reset(&tiles[i]);
         if (AMX(c)) qt_attn_amx_load_q(AMX(c), &tiles[i]);
     }
-    int pipe = AMX(c) != NULL;
     int64_t lo = t0 - g.wl > 0 ? t0 - g.wl : 0, hi = t1 + g.wr < n ? t1 + g.wr : n, pairs = 0;
+    qt_attn_tile_t *pt = NULL; /* AMX: scored and masked, its softmax and output not yet run */
+    int64_t pkt = 0;
+    int pnk = 0;
     for (int64_t kt = lo; kt < hi; kt += BC) {
-        int nk = (int)(hi - kt < BC ? hi - kt : BC), pend = -1; /* pend: scored, not yet finished */
+        int nk = (int)(hi - kt < BC ? hi - kt : BC);
         for (int i = 0; i < ng; i++) {
             qt_attn_tile_t *tile = &tiles[i];
             int64_t a0 = t0 + (int64_t)i * BR, a1 = a0 + tile->nq;
             if (kt + nk - 1 < a0 - g.wl || kt > a1 - 1 + g.wr) continue; /* outside this tile's windows */
-            if (AMX(c)) qt_attn_amx_scores(AMX(c), tile, bh, kt, nk);
+            if (AMX(c)) qt_attn_amx_step(AMX(c), tile, bh, kt, nk, pt, pkt, pnk);
             else qt_attn_tile_scores(tile, kh + kt * ld, ld, nk);
             pairs += (int64_t)nk * BR;
-            if (pend >= 0) finish_block(c, &g, mrow, vh, ld, bh, &tiles[pend], t0 + (int64_t)pend * BR, kt, nk);
-            pend = i;
-            if (!pipe) {
-                finish_block(c, &g, mrow, vh, ld, bh, tile, a0, kt, nk);
-                pend = -1;
-            }
+            mask_block(&g, mrow, tile, a0, kt, nk);
+            if (AMX(c)) pt = tile, pkt = kt, pnk = nk;
+            else qt_attn_tile_update(tile, vh + kt * ld, ld, nk, NULL);
         }
-        if (pend >= 0) finish_block(c, &g, mrow, vh, ld, bh, &tiles[pend], t0 + (int64_t)pend * BR, kt, nk);
     }
+    if (pt) qt_attn_amx_step(AMX(c), NULL, bh, 0, 0, pt, pkt, pnk);
     return pairs;
 }
 

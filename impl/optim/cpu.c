@@ -30,6 +30,15 @@
  * radam 4.53/5.92); 16 threads 10 of 18 (rmsprop 9.38 at step_10m, 3.93 at step_llc; adagrad
  * step_llc 0.86 where the call before, /2, had 1.09: PyTorch's fused adagrad took 11.3 ms here and
  * 14.4 ms there, quintet 13.1 and 13.2). Both sides run at the memory's rate, ~120-140 GB/s.
+ * Session 8 (main 6737995, optimizer code unchanged; QT_PEER_ROUNDS=3: the two sides alternated
+ * three times, /work/.device/6): 16 threads, median ratio (range) over the rounds: step_llc adagrad
+ * 0.89 (0.75-1.01), adam 0.98 (0.95-1.04), adamw 0.99 (0.95-1.08), sgd 1.21 (1.02-1.53), rmsprop
+ * 4.33, radam 4.01; step_10m 1.00-1.14 (ranges 0.72-1.49); step_large at 16M sgd 0.92 (0.86-1.57),
+ * adam 1.09, adamw 1.02. One round at one thread (/work/.device/7): 16 of 18 (step_llc sgd 0.85:
+ * PyTorch's foreach 43.3 ms, quintet 50.7, where /8 of session 7 had 49.2 against 63.0; rmsprop
+ * 3.85 against 4). A step over 16M parameters (268 MB of Adam streams) sits in the 300 MiB LLC in
+ * part, by an amount that varies with the host's other load: quintet's own Adam step_large took
+ * 1.60, 3.02 and 1.69 ms in three calls.
  * Tests: tests/optim/test_optim.c; bandwidth: suites/lr_convergence.c. */
 #include <math.h>
 #include <stddef.h>

@@ -742,16 +742,87 @@ static const row_t *peer_base(ctx_t *c, const rows_t *rs, const row_t *p, const 
     return NULL;
 }
 
+/* Rounds, as suites/peers/peer_ratios.py pairs them: per thread count, the runs drawn that hold a
+ * peer's time rows and those that hold quintet's, each kind in id order; the k-th of each kind
+ * make round k (a kind with fewer runs repeats its last). round[i]: run i's index in its kind. */
+static qt_status_t peer_rounds(ctx_t *c, const rows_t *rs, int **round_out)
+{
+    int *peer = calloc((size_t)c->n_runs, sizeof *peer), *round = calloc((size_t)c->n_runs, sizeof *round);
+    if (!peer || !round) {
+        free(peer);
+        free(round);
+        return qt_fail(QT_ERR_NOMEM, "peer_ratio rounds of %d runs", c->n_runs);
+    }
+    for (int i = 0; i < rs->n; i++)
+        if (is_peer_time(&rs->v[i])) peer[rs->v[i].run] = 1;
+    for (int i = 0; i < c->n_runs; i++)
+        for (int j = 0; j < c->n_runs; j++)
+            round[i] += peer[j] == peer[i] && c->runs[j].threads == c->runs[i].threads && c->runs[j].id < c->runs[i].id;
+    free(peer);
+    *round_out = round;
+    return QT_OK;
+}
+
+/* One bar's value for the peer rows of variant pv against quintet's rows of variant qv (case
+ * `name`, NULL: the peer row's) with params `params`, in runs of `threads` threads: per round
+ * (peer_rounds) peer median / quintet median; *r their median, *lo and *hi their range, or with
+ * one round the quartiles' (peer q1 / quintet q3, peer q3 / quintet q1). NaN when either side is
+ * missing. slot: 2·n_runs row pointers, v: n_runs doubles of scratch. */
+static void peer_bar(ctx_t *c, const rows_t *rs, const int *round, const char *pv, const char *qv, const char *name,
+                     const char *params, int threads, const row_t **slot, double *v, double *r, double *lo, double *hi)
+{
+    const row_t **ps = slot, **qs = slot + c->n_runs;
+    int np = 0, nq = 0;
+    const char *qname = NULL;
+    *r = *lo = *hi = NAN;
+    for (int i = 0; i < 2 * c->n_runs; i++) slot[i] = NULL;
+    for (int i = 0; i < rs->n; i++) {
+        const row_t *x = &rs->v[i];
+        if (!is_peer_time(x) || strcmp(x->variant, pv) || strcmp(x->params, params) || c->runs[x->run].threads != threads)
+            continue;
+        ps[round[x->run]] = x;
+        np = round[x->run] + 1 > np ? round[x->run] + 1 : np;
+        qname = name ? name : x->name;
+    }
+    for (int i = 0; qname && i < rs->n; i++) {
+        const row_t *x = &rs->v[i];
+        if (strcmp(x->metric, "time_s") || strcmp(x->variant, qv) || strcmp(x->name, qname) || strcmp(x->params, params) ||
+            c->runs[x->run].threads != threads || !(x->median > 0))
+            continue;
+        qs[round[x->run]] = x;
+        nq = round[x->run] + 1 > nq ? round[x->run] + 1 : nq;
+    }
+    if (!np || !nq) return;
+    int n = np > nq ? np : nq, m = 0;
+    const row_t *p1 = NULL, *q1 = NULL;
+    for (int k = 0; k < n; k++) {
+        const row_t *p = ps[k < np ? k : np - 1], *q = qs[k < nq ? k : nq - 1];
+        if (p && q) v[m++] = p->median / q->median, p1 = p, q1 = q;
+    }
+    if (!m) return;
+    *r = qt_quantile(v, (size_t)m, 0.5);
+    if (m > 1) {
+        *lo = qt_quantile(v, (size_t)m, 0.0);
+        *hi = qt_quantile(v, (size_t)m, 1.0);
+    } else {
+        *lo = p1->q1 / q1->q3;
+        *hi = p1->q3 / q1->q1;
+    }
+}
+
 /* <suite>-peer_ratio (template plots/peer_ratio.gp): peer time / quintet time per case (> 1:
  * quintet faster), grouped bars: one panel per thread count, one group per case (its params
- * without the keys in drop), one bar per (peer path, quintet variant); error bar from the
- * quartiles (peer q1 / quintet q3 to peer q3 / quintet q1). name: the quintet case a peer row is
- * set against (NULL: the same case; sparsity: auto, the dispatcher). No peer rows: no figure. */
+ * without the keys in drop), one bar per (peer path, quintet variant). Several rounds (peer and
+ * quintet runs alternated, ci/h200-cpu-peers.sh QT_PEER_ROUNDS) are paired as peer_ratios.py does:
+ * a bar is the median of the rounds' ratios, its error bar their range; one round's error bar comes
+ * from the quartiles (peer q1 / quintet q3 to peer q3 / quintet q1). Where drop merges cases, the
+ * group shows the lowest. name: the quintet case a peer row is set against (NULL: the same case;
+ * sparsity: auto, the dispatcher). No peer rows: no figure. */
 static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, const char *const *drop,
                                   const char *title)
 {
     enum { MAX_BARS = 12 };
-    char bar[MAX_BARS][80], lab[256], lab2[256], b[80];
+    char bar[MAX_BARS][80], pvar[MAX_BARS][64], qvar[MAX_BARS][64], lab[256], lab2[256], b[80];
     int n_bars = 0, panel_threads[QT_PLOT_PANELS], n_panels = 0;
     for (int i = 0; i < rs->n; i++) { /* the bars and panels */
         const row_t *p = &rs->v[i], *q;
@@ -759,21 +830,41 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
         snprintf(b, sizeof b, "%s / %s%s%s", p->variant, q->variant, name ? " " : "", name ? name : "");
         int k = 0, t = c->runs[p->run].threads, m = 0;
         while (k < n_bars && strcmp(bar[k], b)) k++;
-        if (k == n_bars && n_bars < MAX_BARS) snprintf(bar[n_bars++], sizeof bar[0], "%s", b);
+        if (k == n_bars && n_bars < MAX_BARS) {
+            snprintf(pvar[n_bars], sizeof pvar[0], "%s", p->variant);
+            snprintf(qvar[n_bars], sizeof qvar[0], "%s", q->variant);
+            snprintf(bar[n_bars++], sizeof bar[0], "%s", b);
+        }
         while (m < n_panels && panel_threads[m] != t) m++;
         if (m == n_panels && n_panels < QT_PLOT_PANELS) panel_threads[n_panels++] = t;
     }
     if (!n_bars) return QT_OK;
+    int *round = NULL;
+    QT_TRY(peer_rounds(c, rs, &round));
+    const row_t **slot = calloc(2 * (size_t)c->n_runs, sizeof *slot);
+    double *vals = calloc((size_t)c->n_runs, sizeof *vals);
+    if (!slot || !vals) {
+        free(round);
+        free(slot);
+        free(vals);
+        return qt_fail(QT_ERR_NOMEM, "peer_ratio scratch");
+    }
     qt_plot_fig_t fig;
     qt_outfile_t of;
     char stem[128];
     snprintf(stem, sizeof stem, "%s-peer_ratio", c->suite);
     qt_status_t st = bars_begin(c, stem, "peer_ratio", title, n_bars, &fig, &of);
-    if (st != QT_OK) return st;
+    if (st != QT_OK) {
+        free(round);
+        free(slot);
+        free(vals);
+        return st;
+    }
     FILE *f = of.f;
     fig.suite = "peer_ratio";
     fprintf(f, "# one block per thread count (panel), one row per case; columns: label, then ratio lo hi per bar"
-               " (ratio: peer median / quintet median time; lo, hi: from the quartiles; NaN: not measured)\n# case");
+               " (ratio: peer median / quintet median time, the median over rounds where peer and quintet runs"
+               " alternated; lo, hi: the rounds' range, with one round from the quartiles; NaN: not measured)\n# case");
     for (int j = 0; j < n_bars; j++) {
         bars_series(&fig, j, bar[j]);
         fprintf(f, " | %s: ratio lo hi", fig.series[j].title);
@@ -785,9 +876,8 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
         fprintf(f, "%s# panel %d: %s\n", m ? "\n\n" : "", m + 1, fig.panel_title[m]);
         fig.n_panels++;
         for (int i = 0; i < rs->n; i++) { /* a group per case, at its first peer row of the panel */
-            const row_t *p = &rs->v[i], *q;
-            if (!is_peer_time(p) || c->runs[p->run].threads != panel_threads[m] || !(q = peer_base(c, rs, p, name)))
-                continue;
+            const row_t *p = &rs->v[i];
+            if (!is_peer_time(p) || c->runs[p->run].threads != panel_threads[m] || !peer_base(c, rs, p, name)) continue;
             param_drop(p->params, drop, lab, sizeof lab);
             int seen = 0;
             for (int k = 0; k < i && !seen; k++) {
@@ -798,24 +888,26 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
             if (seen) continue;
             safe_copy(lab2, sizeof lab2, lab);
             fprintf(f, "\"%s\"", *lab2 ? lab2 : "-");
-            for (int j = 0; j < n_bars; j++) { /* bar j: the best peer row of its path for this case */
+            for (int j = 0; j < n_bars; j++) { /* bar j: over the case's full params in the group, the lowest */
                 double r = NAN, lo = NAN, hi = NAN;
                 for (int k = 0; k < rs->n; k++) {
-                    const row_t *e = &rs->v[k], *eq;
-                    if (!is_peer_time(e) || c->runs[e->run].threads != panel_threads[m] ||
-                        strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab) || !(eq = peer_base(c, rs, e, name)))
+                    const row_t *e = &rs->v[k];
+                    if (!is_peer_time(e) || c->runs[e->run].threads != panel_threads[m] || strcmp(e->variant, pvar[j]) ||
+                        strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab))
                         continue;
-                    snprintf(b, sizeof b, "%s / %s%s%s", e->variant, eq->variant, name ? " " : "", name ? name : "");
-                    if (strcmp(b, bar[j]) || (isfinite(r) && e->median / eq->median >= r)) continue;
-                    r = e->median / eq->median;
-                    lo = e->q1 / eq->q3;
-                    hi = e->q3 / eq->q1;
+                    double er, elo, ehi;
+                    peer_bar(c, rs, round, pvar[j], qvar[j], name, e->params, panel_threads[m], slot, vals, &er, &elo,
+                             &ehi);
+                    if (isfinite(er) && !(isfinite(r) && er >= r)) r = er, lo = elo, hi = ehi;
                 }
                 fprintf(f, " %.9g %.9g %.9g", r, lo, hi);
             }
             fprintf(f, "\n");
         }
     }
+    free(round);
+    free(slot);
+    free(vals);
     return bars_end(c, &fig, &of);
 }
 

@@ -378,39 +378,50 @@ static void peer_db(const char *copy, const char *json, int us)
     CU_ASSERT_EQUAL(quintet(args), 0);
 }
 
-/* A peer's JSON imported into a copy of the test database: the peer_ratio figure pairs it with
- * run 1 (same thread count) case by case; 1 ms against quintet's median gives a finite positive
- * ratio per bar. */
-static void test_plot_peer_ratio(void)
+/* `quintet plot RUNS` of the attention_scaling suite of database db into out_dir(dir): the
+ * peer_ratio figure's rows (up to 4: ratio, lo, hi of its one bar) into bars; returns the rows. */
+static int peer_ratio_bars(const char *db, const char *runs, const char *dir, double bars[4][3])
 {
-    const char *d = out_dir("peer");
-    char copy[700], json[700], args[1600];
-    snprintf(copy, sizeof copy, "%s/peer.db", qt_test_tmpdir());
-    snprintf(json, sizeof json, "%s/peer.json", qt_test_tmpdir());
-    peer_db(copy, json, 1000);
-    snprintf(args, sizeof args, "plot 1 4 --db %s --out %s --suite attention_scaling", copy, d);
+    const char *d = out_dir(dir);
+    char args[1600];
+    snprintf(args, sizeof args, "plot %s --db %s --out %s --suite attention_scaling", runs, db, d);
     CU_ASSERT_EQUAL(quintet(args), have_gnuplot() ? 0 : 1);
     char *dat = slurp(d, "attention_scaling-peer_ratio.dat", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(dat);
     CU_ASSERT_PTR_NOT_NULL(strstr(dat, "torch-sdpa / cpu"));
     int rows = 0;
     for (char *line = strtok(dat, "\n"); line; line = strtok(NULL, "\n")) {
-        double ratio, lo, hi;
         char *q = strrchr(line, '"');
-        if (*line != '"' || !q) continue;
+        if (*line != '"' || !q || rows == 4) continue;
+        CU_ASSERT_EQUAL(sscanf(q + 1, "%lf %lf %lf", &bars[rows][0], &bars[rows][1], &bars[rows][2]), 3);
         rows++;
-        CU_ASSERT_EQUAL(sscanf(q + 1, "%lf %lf %lf", &ratio, &lo, &hi), 3);
-        CU_ASSERT(ratio > 0 && lo <= ratio && ratio <= hi);
     }
-    CU_ASSERT_EQUAL(rows, 2); /* T=256 and T=512 */
     free(dat);
+    return rows;
+}
+
+/* A peer's JSON imported into a copy of the test database: the peer_ratio figure pairs it with
+ * run 1 (same thread count) case by case; 1 ms against quintet's median gives a finite positive
+ * ratio per bar. */
+static void test_plot_peer_ratio(void)
+{
+    char copy[700], json[700];
+    double bars[4][3];
+    snprintf(copy, sizeof copy, "%s/peer.db", qt_test_tmpdir());
+    snprintf(json, sizeof json, "%s/peer.json", qt_test_tmpdir());
+    peer_db(copy, json, 1000);
+    int rows = peer_ratio_bars(copy, "1 4", "peer", bars);
+    CU_ASSERT_EQUAL(rows, 2); /* T=256 and T=512 */
+    for (int i = 0; i < rows; i++) CU_ASSERT(bars[i][0] > 0 && bars[i][1] <= bars[i][0] && bars[i][0] <= bars[i][2]);
     unlink(copy);
     unlink(json);
 }
 
 /* suites/peers/peer_ratios.py's rounds: quintet's run 1 against two peer runs (4: ~1 ms, 5: ~3 ms)
  * gives two rounds per case (run 1 serving both), the median ratio inside their range and the
- * range's ends 3x apart; run 1 against run 4 alone gives one round. */
+ * range's ends 3x apart; run 1 against run 4 alone gives one round. The peer_ratio figure pairs
+ * the rounds the same way: its bar is the two ratios' median (their mean, 2x the first) and its
+ * error bar their range. */
 static void test_peer_ratios_rounds(void)
 {
     char copy[700], json[700], args[1600], csv[700], out[512];
@@ -440,6 +451,13 @@ static void test_peer_ratios_rounds(void)
         CU_ASSERT_EQUAL(rmax, two ? 2 : 1);
         CU_ASSERT(two ? smin > 2.9 && smax < 3.1 : smin == 1.0 && smax == 1.0);
         CU_ASSERT_STRING_EQUAL(inside, "True");
+    }
+    double bars[4][3];
+    int rows = peer_ratio_bars(copy, "1 4 5", "rounds", bars);
+    CU_ASSERT_EQUAL(rows, 2);
+    for (int i = 0; i < rows; i++) {
+        CU_ASSERT(bars[i][2] / bars[i][1] > 2.9 && bars[i][2] / bars[i][1] < 3.1);
+        CU_ASSERT(bars[i][0] / bars[i][1] > 1.95 && bars[i][0] / bars[i][1] < 2.05);
     }
     unlink(copy);
     unlink(json);

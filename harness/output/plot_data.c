@@ -895,6 +895,13 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
                     if (!is_peer_time(e) || c->runs[e->run].threads != panel_threads[m] || strcmp(e->variant, pvar[j]) ||
                         strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab))
                         continue;
+                    int again = 0; /* its params already taken, through an earlier round's row */
+                    for (int x = 0; x < k && !again; x++) {
+                        const row_t *y = &rs->v[x];
+                        again = is_peer_time(y) && c->runs[y->run].threads == panel_threads[m] &&
+                                !strcmp(y->variant, pvar[j]) && !strcmp(y->params, e->params);
+                    }
+                    if (again) continue;
                     double er, elo, ehi;
                     peer_bar(c, rs, round, pvar[j], qvar[j], name, e->params, panel_threads[m], slot, vals, &er, &elo,
                              &ehi);

@@ -33,8 +33,9 @@ a peer give the quintet columns and '-' for the peer.
 import argparse
 import csv
 import sqlite3
+import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 PEER_PREFIX = "torch-"
 
@@ -135,11 +136,15 @@ def rows_for(t):
 
 
 def median(xs):
-    xs = sorted(x for x in xs if x is not None)
-    if not xs:
-        return None
-    m = len(xs) // 2
-    return xs[m] if len(xs) % 2 else 0.5 * (xs[m - 1] + xs[m])
+    """statistics.median of the values that are not None; None when there are none."""
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def most_common(xs):
+    """The most frequent of the values that are not None (ties: the first seen); None when there are none."""
+    c = Counter(x for x in xs if x)
+    return c.most_common(1)[0][0] if c else None
 
 
 NUMERIC = ("quintet_s", "peer_s", "quintet_dense_s", "quintet_best_s", "paired", "peer_csr_pre_s")
@@ -158,10 +163,8 @@ def merge_rounds(per_round):
         row = dict(group[-1])
         for k in NUMERIC:
             row[k] = median(r.get(k) for r in group)
-        paths = [r["peer_path"] for r in group if r["peer_path"]]
-        row["peer_path"] = max(set(paths), key=paths.count) if paths else None
-        qpaths = [r.get("quintet_best_path") for r in group if r.get("quintet_best_path")]
-        row["quintet_best_path"] = max(set(qpaths), key=qpaths.count) if qpaths else None
+        row["peer_path"] = most_common(r["peer_path"] for r in group)
+        row["quintet_best_path"] = most_common(r.get("quintet_best_path") for r in group)
         ratios = [r["ratio"] for r in group if r["ratio"] is not None]
         row["ratio"] = median(ratios)
         row["ratio_lo"] = min(ratios) if ratios else None

@@ -53,9 +53,9 @@
  *            measure — s_c for COLSKIP, s_e for the others — linearly interpolated; held at
  *            the last point above the grid, 0 more than 0.02 below its first point), and runs
  *            the backend's path with the largest estimate among those it supports (DENSE when
- *            none exceeds 1). The chosen path makes its own exact pass over A. On a device
- *            backend, a call given a workspace reuses the estimate kept there for the same
- *            shape and dtype, measuring again every QT_SPMM_REMEASURE calls (qt_spmm_ws_t).
+ *            none exceeds 1). The chosen path makes its own exact pass over A. A call given
+ *            a workspace reuses the estimate kept there for the same backend, shape and dtype,
+ *            measuring again every QT_SPMM_REMEASURE calls (qt_spmm_ws_t).
  * Crossover tables are per backend: a table names its backend (qt_xover_table_t.backend), a
  * call with a table of another backend is refused (QT_ERR_ARG), and without a table the
  * backend's built-in defaults apply (qt_xover_defaults: conservative measured figures for
@@ -205,9 +205,11 @@ QT_API qt_spmm_path_t qt_xover_choose(const qt_xover_table_t *t, int64_t M, int6
 
 /* Reusable working memory of the sparse paths on a backend's device (grows, never shrinks).
  * Zero-initialise; the first call that needs it allocates through its backend (owner). It also
- * keeps AUTO's last sparsity estimate on a device backend (est_*): calls of the same shape
- * through the same workspace reuse it, measuring again every QT_SPMM_REMEASURE calls, so that
- * the measure's read-back (a wait for the device) is paid once per QT_SPMM_REMEASURE calls. */
+ * keeps AUTO's last sparsity estimate (est_*): calls of the same backend, shape and dtype through
+ * the same workspace reuse it, measuring again every QT_SPMM_REMEASURE calls, so that the measure
+ * (on a device, a read-back that waits for it; on the host, a pass over A's sampled rows) is paid
+ * once per QT_SPMM_REMEASURE calls. Activations of one layer keep their sparsity from call to
+ * call; a change shows within QT_SPMM_REMEASURE calls, and every path is exact meanwhile. */
 #define QT_SPMM_REMEASURE 16
 typedef struct {
     qt_backend_t *owner;

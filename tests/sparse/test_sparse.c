@@ -1020,7 +1020,7 @@ QT_TEST_MAIN("sparse", {"matmul paths of every backend vs ref at 0-100% sparsity
              {"a chain of GEMVs queued back to back (cuda: under PDL) vs ref", test_gemv_chain},
              {"measure op of every backend vs ref", test_measure},
              {"dispatcher follows the backend's crossover table", test_dispatch_follows_table},
-             {"a device backend's dispatcher reuses its estimate", test_dispatch_reuses_estimate},
+             {"the dispatcher reuses its estimate (every backend)", test_dispatch_reuses_estimate},
              {"crossover table file, estimates, per-backend defaults", test_xover_table},
              {"activations of every backend == ref", test_activations_match_ref},
              {"dthresh update rule", test_dthresh_rule},

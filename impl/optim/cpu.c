@@ -39,6 +39,15 @@
  * 3.85 against 4). A step over 16M parameters (268 MB of Adam streams) sits in the 300 MiB LLC in
  * part, by an amount that varies with the host's other load: quintet's own Adam step_large took
  * 1.60, 3.02 and 1.69 ms in three calls.
+ * Session 9 (/work/.device/1, third_party/stage/s9/src/adagrad_ab.c, 16 threads, n = 78.6M f32,
+ * qt_alloc's layout): Adagrad's 16-thread loop is not the cause of its 0.89 against PyTorch's fused
+ * step. Loop styles interleaved in one process, medians of 15 steps, three rounds, each round
+ * unbound then OMP_PROC_BIND=close: this loop 12.54 / 12.94, 12.29 / 10.58, 10.42 / 10.72 ms;
+ * 16-aligned ranges, 256-bit vectors and the two halves within 1.5% of it in every round;
+ * streaming stores 3-9% slower; PyTorch's fused Adagrad in the same rounds (its own process, right
+ * after) 12.96, 10.27, 12.73 ms. The host's rate for the same 1.57 GB moved 121-153 GB/s from one
+ * round to the next on both sides, and the best rounds of both ran ~150 GB/s: at 16 threads the two
+ * steps are the same memory-bound loop, and which is faster in a call is the host's moment.
  * Tests: tests/optim/test_optim.c; bandwidth: suites/lr_convergence.c. */
 #include <math.h>
 #include <stddef.h>

@@ -29,6 +29,21 @@
  * M=64 K=N=4096 2.78x / 2.47x. The M=1 gather streams W's touched rows at ~18 GB/s, near one
  * core's DRAM rate there (~22 GB/s, the one-thread SGD step): 2x this PyTorch needs 18.6 GB/s at
  * 90% and 19.3 at 95%. 16 threads (/work/.device/7): 2.55-16.3x, quintet's dense / auto 16.8 at
+ * M=1 90%.
+ * Session 9 (/work/.device/1 and /2; third_party/stage/s9: gather_ab.c and run1.sh, run2.sh): the
+ * M=1 gather is at one core's read ceiling. gather_ab times, interleaved in one process on core 2,
+ * the fold-8 loop of fold_rows against a read of the same rows into registers (no y, no FMAs) and a
+ * contiguous read of as many bytes: medians over 21 repetitions in 8 runs, the loop ran at 0.94-0.98
+ * of the faster of the two reads at 90% (17.4-23.3 GB/s against 18.4-23.7) and 0.97-1.01 at 95%
+ * (18.4-23.2 against 19.1-23.2). Variants that did not gain (fold8's time over theirs, 8 runs): the
+ * next 4 KiB page of each of the 8 rows started early by software prefetch (T0 or T1, 4 or 8 lines:
+ * 0.96-1.02; W's rows are 16 KiB apart, so the 8 streams cross pages together, which the idea
+ * targeted), the 8 rows skewed by 512 B so their page crossings spread (0.95-1.00), 4 rows per
+ * pass (0.95-1.03). In the second call PyTorch's CSR
+ * took 1.24 ms at 95% (3 rounds against `quintet run`), so 2x needs 0.62 ms = 21.6 GB/s, the core's
+ * measured read rate (20.9-23.2 GB/s in that call): the one-thread M=1 target holds only while
+ * PyTorch's CSR runs below half of what one core reads. Rounds, /2: M=1 2.20 (1.86-2.23) at 90%,
+ * 1.87 (1.84-2.27) at 95%; M=64 3.31 / 2.60; 16 threads 2.29-13.8, quintet's dense / auto 10.9 at
  * M=1 90%. Run: make test (tests/sparse). */
 #include <cblas.h>
 #include <immintrin.h>

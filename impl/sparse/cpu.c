@@ -39,10 +39,10 @@
  * next 4 KiB page of each of the 8 rows started early by software prefetch (T0 or T1, 4 or 8 lines:
  * 0.96-1.02; W's rows are 16 KiB apart, so the 8 streams cross pages together, which the idea
  * targeted), the 8 rows skewed by 512 B so their page crossings spread (0.95-1.00), 4 rows per
- * pass (0.95-1.03). In the second call PyTorch's CSR
- * took 1.24 ms at 95% (3 rounds against `quintet run`), so 2x needs 0.62 ms = 21.6 GB/s, the core's
- * measured read rate (20.9-23.2 GB/s in that call): the one-thread M=1 target holds only while
- * PyTorch's CSR runs below half of what one core reads. Rounds, /2: M=1 2.20 (1.86-2.23) at 90%,
+ * pass (0.95-1.03). In the second call PyTorch's CSR took 1.24 ms at 95% (3 rounds against
+ * `quintet run`), so 2x needs 0.62 ms = 21.6 GB/s, the core's measured read rate (20.9-23.2 GB/s in
+ * that call): the one-thread M=1 target holds only while PyTorch's CSR runs below half of what one
+ * core reads. Rounds, /2: M=1 2.20 (1.86-2.23) at 90%,
  * 1.87 (1.84-2.27) at 95%; M=64 3.31 / 2.60; 16 threads 2.29-13.8, quintet's dense / auto 10.9 at
  * M=1 90%. Run: make test (tests/sparse). */
 #include <cblas.h>

@@ -28,8 +28,10 @@
  * Accuracy (H200 host, against the ref oracle on the same inputs): rel. Frobenius error 0.46-0.96× the
  * FMA kernel's, T 256-4096. Speed (amx_ab, one process; two calls): one thread 0.95-1.31× the FMA
  * kernel from T = 1024 (D = 128: 1.15-1.31× from T = 2048), PyTorch SDPA's time over its time 1.21-1.65
- * there (same calls; one noisy row 0.98); 16 threads 0.28-1.27× the FMA kernel, mostly below 1. auto
- * takes it on one thread from T = 1024 (512 at D >= 128) (amx_mode; NOTES_cpu.md "Session 8").
+ * there (same calls; one noisy row 0.98); 16 threads 0.28-1.27× the FMA kernel, mostly below 1
+ * (NOTES_cpu.md "Session 8"). Session 10 runs one thread head by head (a head's split parts stay in L2),
+ * which brought T = 256-512 over the FMA kernel at D = 128 (1.05-1.23×); auto takes it on one thread
+ * as amx_mode says.
  *
  * Handles all of DENSE: causal, the key-padding mask, shared_qk (cpu.c passes the normalised keys;
  * DENSE has no self-masking rule), any D (padded with zeros to a multiple of 32). Needs an AVX-512
@@ -344,12 +346,14 @@ static int cpu_amx(void)
 #endif /* AMX_BUILT */
 
 /* QT_ATTN_AMX: *mode = 0 (FMA kernel), 1 (AMX), 2 (emulated tiles). auto (unset) takes the AMX kernel
- * where it beat the FMA kernel on the H200 host's Xeon (amx_ab: one process, interleaved, best of 3,
- * B = 1, H = 4; three device calls, NOTES_cpu.md "Session 8"): on one thread from T = 1024 (D = 64:
- * 0.95-1.14x, D = 128: 1.01-1.31x, one noisy row 1.03x) and from T = 512 at D >= 128 (1.00-1.20x;
- * T = 256: 0.68-0.98x). On more threads the FMA kernel (16 threads: AMX 0.28-0.81x at T <= 2048,
- * 0.72-1.19x at 4096-8192, 0.90-1.27x at 16384, no class above 1 in all three calls but T = 16384
- * D = 128 non-causal, 1.01-1.27x). */
+ * where it beat the FMA kernel on the H200 host's Xeon, one thread (session 10's qk_ab: one process,
+ * interleaved, best of 7, B = 1, H = 4, three runs; NOTES_cpu.md "Session 10"): non-causal from T = 256 at
+ * D >= 128 (T = 256: 1.05-1.13x, 512: 1.14-1.23x) and from T = 512 at D = 64 (1.01-1.08x; T = 256:
+ * 0.86-0.94x); causal, where its short rows leave the tile unit idle, from T = 512 at D >= 128
+ * (1.03-1.10x; T = 256: 0.84-0.89x) and from T = 1024 at D = 64 (0.95-1.03x; T = 512: 0.90-0.94x). On more
+ * threads the FMA kernel (16 threads, sessions 8 and 10: AMX 0.27-0.81x at T <= 2048, 0.72-1.19x at
+ * 4096-8192, 0.90-1.27x at 16384, no class above 1 in every call but T = 16384 D = 128 non-causal,
+ * 1.01-1.27x). */
 static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
 {
     const char *e = getenv("QT_ATTN_AMX");
@@ -357,7 +361,8 @@ static qt_status_t amx_mode(const qt_attn_cpu_call_t *c, int *mode)
     if (!e || !*e || !strcmp(e, "auto")) {
 #if AMX_BUILT
         int64_t T = c->d.T, D = c->d.D;
-        if (c->threads == 1 && D >= 64 && T >= (D >= 128 ? 512 : 1024) && cpu_amx()) *mode = 1;
+        int64_t from = c->cfg->causal ? (D >= 128 ? 512 : 1024) : (D >= 128 ? 256 : 512);
+        if (c->threads == 1 && D >= 64 && T >= from && cpu_amx()) *mode = 1;
 #else
         (void)c;
 #endif
@@ -441,31 +446,48 @@ qt_status_t qt_attn_cpu_dense_amx(const qt_attn_cpu_call_t *c, long long *pairs,
     int64_t T = c->d.T, D = c->d.D, BH = c->d.B * c->d.H;
     struct qt_attn_amx x = {.emu = mode == 2, .T = T, .D = D, .Dp = (D + 31) / 32 * 32, .nblk = (T + BC - 1) / BC};
     x.Tp = x.nblk * BC;
-    size_t n = (size_t)(BH * 3 * x.Tp * x.Dp), na = aux_bytes(x.Dp) * QT_ATTN_GROUP;
+    /* One thread: head by head, so that a head's parts (6 bytes per element of K and V) are still in L2
+     * when its kernel reads them, and the next head splits into the same, cache-hot buffer. (H200 host,
+     * B = 1 H = 4 T = 256 D = 128: splitting all heads first took 0.11-0.14 ms of a 0.9 ms call, bound by
+     * memory traffic: the split's arithmetic done by VCVTNEPS2BF16 did not shorten it. Head by head, one
+     * process, interleaved with the all-heads-first order, two clean runs: 1.04-1.06x at T = 256 D = 128,
+     * 1.03-1.06x at T = 512 D = 128, 0.98-1.03x at T = 4096; NOTES_cpu.md "Session 10".) More threads: all
+     * heads at once, split in parallel. */
+    const int64_t nh = c->threads == 1 ? 1 : BH;
+    size_t n = (size_t)(nh * 3 * x.Tp * x.Dp), na = aux_bytes(x.Dp) * QT_ATTN_GROUP;
     unsigned char *ws = ws_take(2 * n * sizeof(uint16_t) + na * (size_t)c->threads + 128);
     if (!ws) return qt_fail(QT_ERR_NOMEM, "AMX attention: split keys and values (%zu bf16 ×2)", n);
     x.kp = (uint16_t *)(ws + 64);
     x.vp = x.kp + n;
     x.aux = (unsigned char *)(((uintptr_t)(x.vp + n) + 63) & ~(uintptr_t)63);
-    int failed = 0;
-#pragma omp parallel num_threads(c->threads)
-    {
-        float *tmp = qt_alloc((size_t)(D * BR) * sizeof(float));
-        if (!tmp) {
-#pragma omp atomic write
-            failed = 1;
+    qt_status_t s = QT_OK;
+    *done = 1;
+    for (int64_t h0 = 0; h0 < BH && s == QT_OK; h0 += nh) {
+        qt_attn_cpu_call_t c2 = *c; /* heads h0 … h0 + nh − 1 */
+        if (nh < BH) {
+            c2.q += h0 * T * D, c2.k += h0 * T * D, c2.v += h0 * T * D, c2.o += h0 * T * D;
+            c2.mask = c->mask ? c->mask + h0 / c->d.H * T : NULL;
+            c2.d.B = c2.d.H = 1;
         }
+        int failed = 0;
+#pragma omp parallel num_threads(c->threads)
+        {
+            float *tmp = qt_alloc((size_t)(D * BR) * sizeof(float));
+            if (!tmp) {
+#pragma omp atomic write
+                failed = 1;
+            }
 #pragma omp for schedule(static)
-        for (int64_t it = 0; it < BH * x.nblk; it++)
-            if (tmp) prep_block(&x, c, it / x.nblk, it % x.nblk, tmp);
-        qt_free(tmp);
-    }
-    qt_status_t s = qt_fail(QT_ERR_NOMEM, "AMX attention: value transposition scratch");
-    if (!failed) {
-        qt_attn_cpu_call_t c2 = *c;
-        c2.amx = &x;
-        s = qt_attn_cpu_window_narrow(&c2, 1, pairs);
-        *done = 1;
+            for (int64_t it = 0; it < nh * x.nblk; it++)
+                if (tmp) prep_block(&x, &c2, it / x.nblk, it % x.nblk, tmp);
+            qt_free(tmp);
+        }
+        if (failed) {
+            s = qt_fail(QT_ERR_NOMEM, "AMX attention: value transposition scratch");
+        } else {
+            c2.amx = &x;
+            s = qt_attn_cpu_window_narrow(&c2, 1, pairs);
+        }
     }
     ws_give(ws);
     return s;

@@ -12,7 +12,7 @@
  * serves both products:
  *   scores  St[j][·] = Σ_d K[j][d] · Qt[d][·]   (broadcast K along rows j, reduce over d)
  *   output  Ot[d][·] += Σ_j V[j][d] · Pt[j][·]  (broadcast V along columns d, reduce over j)
- * exp2 is a Cephes-style polynomial (max relative error ~2 ulp; degree 5, 2.3e-7, with AVX-512) that returns exactly
+ * exp2 is a Cephes-style polynomial (max relative error ~2 ulp; with AVX-512 degree 5 on x - floor(x), 1.8e-7) that returns exactly
  * 0 below 2^-126 (so -inf scores vanish without NaN).
  * Run: make test (tests/attention compares every path with the ref oracle). */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -62,25 +62,27 @@ ALWAYS_INLINE qt_vf vmin(qt_vf a, qt_vf b) { qt_vi m = a < b; return (qt_vf)(((q
 
 /* 2^x lane-wise: round to nearest n, 2^f on [-1/2, 1/2] by Cephes exp2f's polynomial,
  * scale by 2^n through the exponent bits; 0 for x < -126 (including -inf). */
+/* c[0] + c[1]·f + … + c[n-1]·f^(n-1) by Horner's rule (n constant after inlining: FMAs on broadcasts). */
+ALWAYS_INLINE qt_vf vpoly(qt_vf f, const float *c, const int n)
+{
+    qt_vf p = vset1(c[n - 1]);
+    for (int i = n - 2; i >= 0; i--) p = p * f + c[i];
+    return p;
+}
 #if QT_ATTN_VL == 16 && defined(__AVX512F__)
-/* AVX-512: the same polynomial, 2^n applied by vscalefps under a zeroing mask (x >= -126);
- * x <= 0 here (scores minus their running max), so only the lower clamp (which also turns
- * -inf into a finite value) is needed, and a degree-5 polynomial (2.3e-7 relative; the
- * tolerance is 2e-5): 11 vector operations against 21. */
+/* AVX-512: f = x - floor(x) in [0, 1) by one vreduceps, 2^f by a degree-5 polynomial (Chebyshev nodes
+ * on [0, 1]: 1.8e-7 relative in float with FMAs; the tolerance is 2e-5), and 2^floor(x) applied by
+ * vscalefps itself (it scales by 2^floor of its second operand) under a zeroing mask (x >= -126, which
+ * also turns -inf, whose f is NaN, into 0). x <= 0 here (scores minus their running max). 8 vector
+ * operations; session 8's form (round by the 1.5·2^23 shifter, f in [-1/2, 1/2], a clamp) took 11. */
 ALWAYS_INLINE qt_vf vexp2(qt_vf x)
 {
     __mmask16 keep = _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-126.0f), _CMP_GE_OQ);
-    x = vmax(x, vset1(-127.0f));
-    const float shifter = 12582912.0f;
-    qt_vf n = (x + shifter) - shifter;
-    qt_vf f = x - n;
-    qt_vf p = vset1(1.339086331e-3f); /* degree 5, interpolating 2^f at Chebyshev nodes: 2.3e-7 relative */
-    p = p * f + 9.676031768e-3f;
-    p = p * f + 5.550356954e-2f;
-    p = p * f + 2.402210683e-1f;
-    p = p * f + 6.931471825e-1f;
-    p = p * f + 1.000000119f;
-    return (qt_vf)_mm512_maskz_scalef_ps(keep, (__m512)p, (__m512)n);
+    qt_vf f = (qt_vf)_mm512_reduce_ps((__m512)x, 0x09); /* 0 fraction bits kept, round down, no #PE */
+    static const float c[6] = {9.999998808e-1f, 6.931545138e-1f, 2.401418239e-1f, 5.586033687e-2f, 8.949590847e-3f,
+                               1.893754001e-3f};
+    qt_vf p = vpoly(f, c, 6);
+    return (qt_vf)_mm512_maskz_scalef_ps(keep, (__m512)p, (__m512)x);
 }
 #else
 ALWAYS_INLINE qt_vf vexp2(qt_vf x)
@@ -91,13 +93,9 @@ ALWAYS_INLINE qt_vf vexp2(qt_vf x)
     qt_vf t = x + shifter;
     qt_vf f = x - (t - shifter);
     qt_vi e = (((qt_vi)t - 0x4B400000) + 127) << 23;
-    qt_vf p = vset1(1.535336188319500e-4f);
-    p = p * f + 1.339887440266574e-3f;
-    p = p * f + 9.618437357674640e-3f;
-    p = p * f + 5.550332471162809e-2f;
-    p = p * f + 2.402264791363012e-1f;
-    p = p * f + 6.931472028550421e-1f;
-    p = p * f + 1.0f;
+    static const float c[7] = {1.0f, 6.931472028550421e-1f, 2.402264791363012e-1f, 5.550332471162809e-2f,
+                               9.618437357674640e-3f, 1.339887440266574e-3f, 1.535336188319500e-4f};
+    qt_vf p = vpoly(f, c, 7);
     return (qt_vf)((qt_vi)(p * (qt_vf)e) & keep);
 }
 #endif

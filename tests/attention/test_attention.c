@@ -474,6 +474,7 @@ static void amx_env(const char *v)
  * value outside qt_verify_tol_attn), and the AMX error at most 4× the FMA kernel's on the same
  * inputs (+1e-8 for outputs both get to within a few ulp), for both tile implementations. *worst
  * collects the largest errors: emu, FMA (rel. Frobenius), emu, FMA (max abs.), real vs ref, real vs emu. */
+static qt_backend_t *amx_cpu; /* the cpu instance amx_case runs (NULL: the shared one, the default thread count) */
 static void amx_case(int64_t B, int64_t H, int64_t T, int64_t D, unsigned flag_set, uint64_t salt, int *hw, double worst[6])
 {
     prob_t p;
@@ -481,7 +482,7 @@ static void amx_case(int64_t B, int64_t H, int64_t T, int64_t D, unsigned flag_s
     qt_tensor_t o3, o4;
     CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&o3, QT_F32, 4, p.q.shape), QT_OK);
     CU_ASSERT_EQUAL_FATAL(qt_tensor_init(&o4, QT_F32, 4, p.q.shape), QT_OK);
-    qt_backend_t *ref = qt_test_backend("ref"), *cpu = qt_test_backend("cpu");
+    qt_backend_t *ref = qt_test_backend("ref"), *cpu = amx_cpu ? amx_cpu : qt_test_backend("cpu");
     for (int flags = 0; flags < 8 && *hw >= -1; flags++) {
         if (!(flag_set >> flags & 1)) continue;
         qt_attn_config_t c = small_cfg(QT_ATTN_DENSE, flags & 1, (flags >> 1) & 1, qt_test_seed() + salt);
@@ -554,6 +555,13 @@ static void test_amx_kernel(void)
     /* K and V past 1 MiB: the driver's spans of several query tiles (cpu_window.c group_tiles, where the backend has
      * threads: 2 to 4), so that a step scores one tile while it finishes another; causal with the padding mask */
     amx_case(1, 1, 1040, 128, 1u << 5, 27, &hw, worst);
+    /* one thread: the kernel splits and runs one head at a time (cpu_amx.c); B·H > 1, every flag (the mask too) */
+    qt_backend_params_t one = {.threads = 1};
+    CU_ASSERT_EQUAL_FATAL(qt_backend_init(&amx_cpu, "cpu", &one), QT_OK);
+    amx_case(2, 2, 100, 64, 0xFF, 28, &hw, worst);
+    amx_case(1, 3, 257, 128, 0x0F, 29, &hw, worst);
+    qt_backend_free(amx_cpu);
+    amx_cpu = NULL;
     amx_env(saved);
     free(saved);
     if (hw > -2)

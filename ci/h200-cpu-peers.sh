@@ -36,7 +36,8 @@
 #
 # usage: ci/h200-cpu-peers.sh OUTDIR     (from the project root, after `make -j16 QT_DEPS_PREFIX=...`)
 # writes OUTDIR/: cpu-peers.db (both sides; `quintet show|compare|plot --db` it), log.txt (all
-#   output, `quintet show --summary` of each run), ratios.txt, ratios.csv, torch_t<N>.json
+#   output, `quintet show --summary` of each run), ratios.txt, ratios.csv, ratios-min.txt (the same
+#   tables from each case's fastest repetition: peer_ratios.py --stat min), torch_t<N>.json
 #   (torch_t<N>_r<K>.json per round K with QT_PEER_ROUNDS > 1);
 #   figures afterwards where gnuplot is: `quintet plot RUNS --db OUTDIR/cpu-peers.db --out FIGS
 #   --suite attention_scaling` (lr_convergence, sparsity): <suite>-peer_ratio (plots/peer_ratio.gp).
@@ -140,6 +141,7 @@ unset OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS
 say "runs of this call: ${RUNS%,}"
 $PY suites/peers/peer_ratios.py --db "$DB" --runs "${RUNS%,}" --csv "$OUT/ratios.csv" >"$OUT/ratios.txt" 2>>"$LOG"
 tee -a "$LOG" <"$OUT/ratios.txt"
+$PY suites/peers/peer_ratios.py --db "$DB" --runs "${RUNS%,}" --stat min >"$OUT/ratios-min.txt" 2>>"$LOG"
 # fold the write-ahead log into the database file, so OUTDIR holds one self-contained .db
 $PY -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA wal_checkpoint(TRUNCATE)"); c.execute("PRAGMA journal_mode=DELETE"); c.close()' "$DB"
 say "plot: build/quintet plot ${RUNS//,/ }--db $DB --out FIGS --suite attention_scaling (and lr_convergence, sparsity): the peer_ratio figures"

@@ -48,6 +48,13 @@
  * after) 12.96, 10.27, 12.73 ms. The host's rate for the same 1.57 GB moved 121-153 GB/s from one
  * round to the next on both sides, and the best rounds of both ran ~150 GB/s: at 16 threads the two
  * steps are the same memory-bound loop, and which is faster in a call is the host's moment.
+ * Session 10 (code unchanged; /work/.device/7 and /8, ci/h200-cpu-peers.sh QT_PEER_GROUPS=optim, both statistics of
+ * peer_ratios.py): 16 threads, 2 rounds: 18 of 18 medians met (step_llc adagrad 1.09, adam 1.02, adamw 1.03, sgd 1.15;
+ * step_large sgd 1.07; rmsprop 4.13 / 8.96, radam 3.97 / 7.93), 17 of 18 by the fastest repetitions (step_10m sgd
+ * 0.9997). One thread: one round in /7 had 13 of 18 (step_10m adagrad 0.83, step_large adam 0.75 where quintet's own
+ * adamw of the same size took 22.5 ms against its adam's 30.1: a slow stretch of the host), two rounds in /8 15 of 18
+ * (step_llc adagrad 0.98, rmsprop 3.98 / 3.97 against 4), 16 of 18 by the fastest (step_llc adagrad 0.9996, rmsprop
+ * step_llc 3.99). Both sides move the same bytes at the memory's rate; the misses sit within 2% of the target.
  * Tests: tests/optim/test_optim.c; bandwidth: suites/lr_convergence.c. */
 #include <math.h>
 #include <stddef.h>

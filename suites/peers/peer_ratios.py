@@ -25,9 +25,13 @@ last one), each round gives its own ratio, and a row reports the median ratio ov
 its range and in how many rounds the target was met: host drift between calls then moves both
 sides of a round alike, and one slow moment of one side shows as one outlying round, not as the
 answer. Times in a row are the medians over the rounds.
+--stat min takes each case's fastest repetition instead of its median (both sides alike): on a host
+whose other tenants slow a core in bursts of seconds (the H200 host, NOTES_cpu.md "Session 10"), the
+noise only ever adds time, so the minimum is the better estimate of what each side does undisturbed;
+the median (default) is what every earlier table used.
 Writes the tables as text to stdout and, with --csv F, as one CSV (long form).
 
-  python3 suites/peers/peer_ratios.py --db OUT/cpu-peers.db [--runs 3,4,5,6] [--csv OUT/ratios.csv]
+  python3 suites/peers/peer_ratios.py --db OUT/cpu-peers.db [--runs 3,4,5,6] [--stat min] [--csv OUT/ratios.csv]
 
 Needs only Python's sqlite3 module (no quintet build, no sqlite3 program, no torch). Runs without
 a peer give the quintet columns and '-' for the peer.
@@ -42,11 +46,14 @@ from collections import Counter, defaultdict
 PEER_PREFIX = "torch-"
 
 
-def load(db, runs):
-    """Per round (see the module comment): {(threads, suite, params): {(case, variant): median time_s}},
-    with the auto case's paired ratio under (case, "paired"); a list, round 0 first."""
+def load(db, runs, stat="median"):
+    """Per round (see the module comment): {(threads, suite, params): {(case, variant): time_s}}, the
+    median or (stat "min") the fastest repetition, with the auto case's median paired ratio under
+    (case, "paired"); a list, round 0 first."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    q = ("SELECT r.id, COALESCE(r.threads, 0), c.suite, c.name, c.variant, c.params, s.metric, s.median "
+    col = {"median": "s.median", "min": "s.min"}[stat]
+    q = ("SELECT r.id, COALESCE(r.threads, 0), c.suite, c.name, c.variant, c.params, s.metric, "
+         f"CASE WHEN s.metric = 'time_s' THEN {col} ELSE s.median END "
          "FROM runs r JOIN cases c ON c.run_id = r.id JOIN case_stats s ON s.case_id = c.id "
          "WHERE s.metric IN ('time_s', 'paired_ratio') AND c.status = 'ok' AND s.median > 0")
     rows = con.execute(q).fetchall()
@@ -221,10 +228,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", required=True)
     ap.add_argument("--runs", default="", help="comma-separated run ids (default: every run)")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="each case's time: the median of its repetitions (default) or the fastest")
     ap.add_argument("--csv")
     args = ap.parse_args()
     runs = {int(x) for x in args.runs.split(",") if x}
-    out = merge_rounds([rows_for(t) for t in load(args.db, runs)])
+    out = merge_rounds([rows_for(t) for t in load(args.db, runs, args.stat)])
     if not out:
         print(f"peer_ratios: no timed cases of attention_scaling, lr_convergence or sparsity in {args.db}",
               file=sys.stderr)

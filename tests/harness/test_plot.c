@@ -464,8 +464,38 @@ static void test_peer_ratios_rounds(void)
     unlink(csv);
 }
 
+/* peer_ratios.py --stat: the peer's three repetitions take 1000, 1001 and 1002 us, so its time is the median
+ * (1.001 ms) by default and the fastest (1.000 ms) with --stat min; quintet's side changes the same way. */
+static void test_peer_ratios_stat(void)
+{
+    char copy[700], json[700], csv[700], out[512];
+    snprintf(copy, sizeof copy, "%s/stat.db", qt_test_tmpdir());
+    snprintf(json, sizeof json, "%s/stat.json", qt_test_tmpdir());
+    snprintf(csv, sizeof csv, "%s/stat.csv", qt_test_tmpdir());
+    peer_db(copy, json, 1000);
+    const char *peer_s = "python3 -c \"import csv, sys; r = [x for x in csv.DictReader(open(sys.argv[1]))"
+                         " if x['suite'] == 'attention_scaling' and x['peer_s']];"
+                         " print(len(r), min(float(x['peer_s']) for x in r), max(float(x['peer_s']) for x in r))\"";
+    for (int use_min = 0; use_min < 2; use_min++) {
+        int n = 0;
+        double lo = 0, hi = 0;
+        CU_ASSERT_EQUAL(qt_test_sh(out, sizeof out, "python3 suites/peers/peer_ratios.py --db '%s' --runs 1,4%s --csv '%s' >/dev/null && %s '%s'",
+                                   copy, use_min ? " --stat min" : "", csv, peer_s, csv),
+                        0);
+        CU_ASSERT_EQUAL_FATAL(sscanf(out, "%d %lf %lf", &n, &lo, &hi), 3);
+        CU_ASSERT_EQUAL(n, 2);
+        double want = use_min ? 1.000e-3 : 1.001e-3;
+        CU_ASSERT(fabs(lo - want) < 1e-9 && fabs(hi - want) < 1e-9);
+    }
+    CU_ASSERT_NOT_EQUAL(qt_test_sh(NULL, 0, "python3 suites/peers/peer_ratios.py --db '%s' --stat mean 2>/dev/null", copy), 0);
+    unlink(copy);
+    unlink(json);
+    unlink(csv);
+}
+
 QT_TEST_MAIN("plot", {"latest run: .dat, .gp, PNG", test_plot_latest_png},
              {"two runs: two series, SVG", test_plot_two_runs_svg}, {"dist_throughput: busbw, fits, loss", test_plot_dist},
              {"peer_ratio: an imported peer beside run 1", test_plot_peer_ratio},
-             {"peer_ratios.py: rounds paired", test_peer_ratios_rounds}, {"without gnuplot", test_no_gnuplot},
+             {"peer_ratios.py: rounds paired", test_peer_ratios_rounds},
+             {"peer_ratios.py: --stat min", test_peer_ratios_stat}, {"without gnuplot", test_no_gnuplot},
              {"bad input", test_bad_input})

@@ -810,6 +810,33 @@ static void peer_bar(ctx_t *c, const rows_t *rs, const int *round, const char *p
     }
 }
 
+/* A bar of the peer_ratio figure for the case group `lab` (params without the keys in drop): peer_bar
+ * of each distinct full params in the group (rows of several rounds count once), the lowest; NaN
+ * when none has both sides. */
+static void group_bar(ctx_t *c, const rows_t *rs, const int *round, const char *pv, const char *qv, const char *name,
+                      const char *const *drop, const char *lab, int threads, const row_t **slot, double *v, double *r,
+                      double *lo, double *hi)
+{
+    char lab2[256];
+    *r = *lo = *hi = NAN;
+    for (int k = 0; k < rs->n; k++) {
+        const row_t *e = &rs->v[k];
+        if (!is_peer_time(e) || c->runs[e->run].threads != threads || strcmp(e->variant, pv) ||
+            strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab))
+            continue;
+        int again = 0; /* its params already taken, through an earlier round's row */
+        for (int x = 0; x < k && !again; x++) {
+            const row_t *y = &rs->v[x];
+            again = is_peer_time(y) && c->runs[y->run].threads == threads && !strcmp(y->variant, pv) &&
+                    !strcmp(y->params, e->params);
+        }
+        if (again) continue;
+        double er, elo, ehi;
+        peer_bar(c, rs, round, pv, qv, name, e->params, threads, slot, v, &er, &elo, &ehi);
+        if (isfinite(er) && !(isfinite(*r) && er >= *r)) *r = er, *lo = elo, *hi = ehi;
+    }
+}
+
 /* <suite>-peer_ratio (template plots/peer_ratio.gp): peer time / quintet time per case (> 1:
  * quintet faster), grouped bars: one panel per thread count, one group per case (its params
  * without the keys in drop), one bar per (peer path, quintet variant). Several rounds (peer and
@@ -843,23 +870,13 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
     QT_TRY(peer_rounds(c, rs, &round));
     const row_t **slot = calloc(2 * (size_t)c->n_runs, sizeof *slot);
     double *vals = calloc((size_t)c->n_runs, sizeof *vals);
-    if (!slot || !vals) {
-        free(round);
-        free(slot);
-        free(vals);
-        return qt_fail(QT_ERR_NOMEM, "peer_ratio scratch");
-    }
     qt_plot_fig_t fig;
     qt_outfile_t of;
     char stem[128];
     snprintf(stem, sizeof stem, "%s-peer_ratio", c->suite);
-    qt_status_t st = bars_begin(c, stem, "peer_ratio", title, n_bars, &fig, &of);
-    if (st != QT_OK) {
-        free(round);
-        free(slot);
-        free(vals);
-        return st;
-    }
+    qt_status_t st = !slot || !vals ? qt_fail(QT_ERR_NOMEM, "peer_ratio scratch")
+                                    : bars_begin(c, stem, "peer_ratio", title, n_bars, &fig, &of);
+    if (st != QT_OK) goto out;
     FILE *f = of.f;
     fig.suite = "peer_ratio";
     fprintf(f, "# one block per thread count (panel), one row per case; columns: label, then ratio lo hi per bar"
@@ -888,34 +905,20 @@ static qt_status_t fig_peer_ratio(ctx_t *c, const rows_t *rs, const char *name, 
             if (seen) continue;
             safe_copy(lab2, sizeof lab2, lab);
             fprintf(f, "\"%s\"", *lab2 ? lab2 : "-");
-            for (int j = 0; j < n_bars; j++) { /* bar j: over the case's full params in the group, the lowest */
-                double r = NAN, lo = NAN, hi = NAN;
-                for (int k = 0; k < rs->n; k++) {
-                    const row_t *e = &rs->v[k];
-                    if (!is_peer_time(e) || c->runs[e->run].threads != panel_threads[m] || strcmp(e->variant, pvar[j]) ||
-                        strcmp(param_drop(e->params, drop, lab2, sizeof lab2), lab))
-                        continue;
-                    int again = 0; /* its params already taken, through an earlier round's row */
-                    for (int x = 0; x < k && !again; x++) {
-                        const row_t *y = &rs->v[x];
-                        again = is_peer_time(y) && c->runs[y->run].threads == panel_threads[m] &&
-                                !strcmp(y->variant, pvar[j]) && !strcmp(y->params, e->params);
-                    }
-                    if (again) continue;
-                    double er, elo, ehi;
-                    peer_bar(c, rs, round, pvar[j], qvar[j], name, e->params, panel_threads[m], slot, vals, &er, &elo,
-                             &ehi);
-                    if (isfinite(er) && !(isfinite(r) && er >= r)) r = er, lo = elo, hi = ehi;
-                }
+            for (int j = 0; j < n_bars; j++) {
+                double r, lo, hi;
+                group_bar(c, rs, round, pvar[j], qvar[j], name, drop, lab, panel_threads[m], slot, vals, &r, &lo, &hi);
                 fprintf(f, " %.9g %.9g %.9g", r, lo, hi);
             }
             fprintf(f, "\n");
         }
     }
+    st = bars_end(c, &fig, &of);
+out:
     free(round);
     free(slot);
     free(vals);
-    return bars_end(c, &fig, &of);
+    return st;
 }
 
 static const char *const attention_cases[] = {"dense", "window", "lsh", "dynamic", NULL};
